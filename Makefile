@@ -1,0 +1,36 @@
+# Two entry points that work on a fresh machine: `make run` and `make test`.
+# Each creates .venv if missing, installs ngspice (+ its shared library) with apt-get when
+# missing, installs the package with its extras, then runs.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
+
+.PHONY: run test ngspice venv clean
+
+ngspice:
+	@if command -v ngspice >/dev/null 2>&1 && ldconfig -p | grep -q 'libngspice.so\b'; then \
+		echo "ngspice: $$(command -v ngspice) and libngspice found"; \
+	else \
+		echo "ngspice: installing packages ngspice and libngspice0-dev with apt-get"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq ngspice libngspice0-dev; \
+	fi
+	@command -v ngspice >/dev/null 2>&1 || { echo "ERROR: ngspice could not be installed" >&2; exit 1; }
+	@ldconfig -p | grep -q 'libngspice.so\b' || { echo "ERROR: libngspice.so could not be installed" >&2; exit 1; }
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	@touch $@
+
+venv: $(VENV)/.installed
+
+run: ngspice venv
+	$(PY) -m xbarsim.cli demo --out results/demo
+
+test: ngspice venv
+	$(PY) -m pytest -q
+
+clean:
+	rm -rf $(VENV) results .pytest_cache

@@ -1,0 +1,64 @@
+"""xbarsim: circuit-level simulation of passive memristor (ReRAM) crossbar arrays.
+
+Rows are word lines (inputs), columns are bit lines (outputs); SI units everywhere. With ideal
+wires and ohmic devices the output currents are ``I = V @ G``.
+"""
+
+from xbarsim.devices import DeviceModel, Ohmic
+from xbarsim.errors import (
+    BackendError,
+    BackendUnavailableError,
+    CircuitError,
+    ConfigError,
+    ConvergenceError,
+    XbarError,
+)
+from xbarsim.netlists import BiasScheme, Crossbar, LineDrive, LineResistance, Netlist, build_netlist
+from xbarsim.solver import (
+    BACKENDS,
+    Backend,
+    CrossCheck,
+    NgspiceBackend,
+    NgspiceOptions,
+    Solution,
+    SparseBackend,
+    SparseOptions,
+    assert_agree,
+    crosscheck,
+    solve,
+    solve_netlist,
+    transfer_matrix,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BACKENDS",
+    "Backend",
+    "BackendError",
+    "BackendUnavailableError",
+    "BiasScheme",
+    "CircuitError",
+    "ConfigError",
+    "ConvergenceError",
+    "CrossCheck",
+    "Crossbar",
+    "DeviceModel",
+    "LineDrive",
+    "LineResistance",
+    "Netlist",
+    "NgspiceBackend",
+    "NgspiceOptions",
+    "Ohmic",
+    "Solution",
+    "SparseBackend",
+    "SparseOptions",
+    "XbarError",
+    "assert_agree",
+    "build_netlist",
+    "crosscheck",
+    "solve",
+    "solve_netlist",
+    "transfer_matrix",
+    "__version__",
+]

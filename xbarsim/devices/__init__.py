@@ -1,0 +1,5 @@
+"""What one cross point does: I-V models, variability, faults, presets."""
+
+from xbarsim.devices.models import DeviceModel, Ohmic
+
+__all__ = ["DeviceModel", "Ohmic"]

@@ -1,0 +1,61 @@
+"""The whole exception hierarchy of xbarsim.
+
+Every error the library raises on purpose is a subclass of :class:`XbarError`, so a caller can catch
+all of them at once; each also derives from the builtin it refines (``ValueError``, ``RuntimeError``,
+``ImportError``) so generic handlers keep working.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "XbarError",
+    "ConfigError",
+    "CircuitError",
+    "ConvergenceError",
+    "BackendError",
+    "BackendUnavailableError",
+]
+
+
+class XbarError(Exception):
+    """Base class of every error raised by xbarsim."""
+
+
+class ConfigError(XbarError, ValueError):
+    """A parameter has a bad value, shape, type or unit range.
+
+    The message names the parameter and the offending value.
+    """
+
+
+class CircuitError(XbarError, ValueError):
+    """The circuit cannot be solved: floating nodes, shorted sources, no path to a driven node."""
+
+
+class ConvergenceError(XbarError, RuntimeError):
+    """A nonlinear solve did not converge.
+
+    Attributes
+    ----------
+    iterations : int
+        Newton iterations performed.
+    residual : float
+        Final KCL residual (relative) when the solver gave up.
+    """
+
+    def __init__(self, message: str, *, iterations: int, residual: float) -> None:
+        super().__init__(message)
+        self.iterations = iterations
+        self.residual = residual
+
+
+class BackendError(XbarError, RuntimeError):
+    """A solver backend failed. ``output`` holds what the backend printed, if anything."""
+
+    def __init__(self, message: str, *, output: str = "") -> None:
+        super().__init__(message if not output else f"{message}\n--- backend output ---\n{output}")
+        self.output = output
+
+
+class BackendUnavailableError(BackendError, ImportError):
+    """A backend's dependency (ngspice, PySpice) is missing; the message says how to install it."""

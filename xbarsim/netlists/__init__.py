@@ -1,0 +1,8 @@
+"""What the circuit IS: Crossbar, LineResistance, BiasScheme, the Netlist IR, SPICE text, graph view."""
+
+from xbarsim.netlists.bias import WRITE_SCHEMES, BiasScheme, LineDrive
+from xbarsim.netlists.crossbar import Crossbar
+from xbarsim.netlists.lines import LineResistance
+from xbarsim.netlists.netlist import Netlist, build_netlist
+
+__all__ = ["BiasScheme", "LineDrive", "WRITE_SCHEMES", "Crossbar", "LineResistance", "Netlist", "build_netlist"]

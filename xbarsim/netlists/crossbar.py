@@ -1,0 +1,59 @@
+"""The crossbar: a conductance matrix, its device law and its wires."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from xbarsim._typing import FloatArray
+from xbarsim._validation import as_float_array, readonly
+from xbarsim.devices.models import DeviceModel, Ohmic
+from xbarsim.errors import ConfigError
+from xbarsim.netlists.lines import LineResistance
+
+__all__ = ["Crossbar"]
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class Crossbar:
+    """A passive ``M x N`` crossbar array.
+
+    Rows are word lines (inputs), columns are bit lines (outputs). The device of cell ``(i, j)`` sits
+    between row node ``(i, j)`` and column node ``(i, j)``; cell voltage is row minus column and cell
+    current is positive from the row into the column.
+
+    Attributes
+    ----------
+    conductance : ndarray, shape (M, N)
+        Siemens. Programmed (small-signal, zero-bias) conductance of every cell; ``0`` is an open
+        cell (a missing or broken device).
+    lines : LineResistance
+        Ohm. Wire segments, drivers and sense resistances; stored broadcast to full arrays.
+    device : DeviceModel
+        The I-V law shared by all cells (default :class:`~xbarsim.devices.Ohmic`).
+    """
+
+    conductance: FloatArray
+    lines: LineResistance = field(default_factory=LineResistance)
+    device: DeviceModel = field(default_factory=Ohmic)
+
+    def __post_init__(self) -> None:
+        g = as_float_array(self.conductance, "conductance", what="non-negative conductance in siemens", min_value=0.0)
+        if g.ndim != 2 or g.shape[0] < 1 or g.shape[1] < 1:
+            raise ConfigError(f"`conductance` must be a 2-D array of shape (M, N) with M, N >= 1; got shape {g.shape}.")
+        if not isinstance(self.lines, LineResistance):
+            raise ConfigError(f"`lines` must be a LineResistance; got {type(self.lines).__name__}.")
+        if not isinstance(self.device, DeviceModel):
+            raise ConfigError(f"`device` must implement the DeviceModel protocol; got {type(self.device).__name__}.")
+        object.__setattr__(self, "conductance", readonly(g))
+        object.__setattr__(self, "lines", self.lines.broadcast(*g.shape))
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(M, N)``: rows (inputs) by columns (outputs)."""
+        return (int(self.conductance.shape[0]), int(self.conductance.shape[1]))
+
+    def ideal_currents(self, v: FloatArray) -> FloatArray:
+        """Output currents with ideal wires and ohmic devices: ``v @ G`` (ampere)."""
+        return np.asarray(v, dtype=np.float64) @ self.conductance

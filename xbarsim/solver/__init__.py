@@ -1,0 +1,14 @@
+"""How a circuit is SOLVED: backends behind one protocol, and the cross-checks."""
+
+from xbarsim.solver.api import BACKENDS, CrossCheck, crosscheck, get_backend, solve, solve_netlist, transfer_matrix
+from xbarsim.solver.base import Backend
+from xbarsim.solver.checks import assert_agree, compare
+from xbarsim.solver.ngspice import NgspiceBackend, NgspiceOptions
+from xbarsim.solver.solution import Solution
+from xbarsim.solver.sparse import SparseBackend, SparseOptions
+
+__all__ = [
+    "BACKENDS", "Backend", "CrossCheck", "NgspiceBackend", "NgspiceOptions", "Solution", "SparseBackend",
+    "SparseOptions", "assert_agree", "compare", "crosscheck", "get_backend", "solve", "solve_netlist",
+    "transfer_matrix",
+]

@@ -1,0 +1,114 @@
+"""``solve``, ``transfer_matrix`` and ``crosscheck``: the solver layer's front door."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from xbarsim._typing import FloatArray
+from xbarsim.errors import ConfigError
+from xbarsim.netlists.bias import BiasScheme
+from xbarsim.netlists.crossbar import Crossbar
+from xbarsim.netlists.netlist import Netlist, build_netlist
+from xbarsim.solver.base import Backend
+from xbarsim.solver.checks import Difference, compare
+from xbarsim.solver.ngspice import NgspiceBackend
+from xbarsim.solver.solution import Solution
+from xbarsim.solver.sparse import SparseBackend, SparseOptions
+
+__all__ = ["BACKENDS", "get_backend", "solve", "solve_netlist", "transfer_matrix", "crosscheck", "CrossCheck"]
+
+#: Registry of backend names to their classes (constructed with default options).
+BACKENDS: dict[str, Callable[[], Backend]] = {"sparse": SparseBackend, "ngspice": NgspiceBackend}
+
+
+def get_backend(backend: str | Backend) -> Backend:
+    """A backend object from a registry name or an object implementing :class:`Backend`."""
+    if isinstance(backend, str):
+        try:
+            return BACKENDS[backend]()
+        except KeyError:
+            raise ConfigError(
+                f"`backend` must be one of {', '.join(map(repr, BACKENDS))} or a Backend object; got {backend!r}."
+            ) from None
+    if isinstance(backend, Backend):
+        return backend
+    raise ConfigError(
+        f"`backend` must be one of {', '.join(map(repr, BACKENDS))} or a Backend object; got {type(backend).__name__}."
+    )
+
+
+def solve_netlist(netlist: Netlist, backend: str | Backend = "sparse") -> Solution:
+    """Solve an already built netlist."""
+    return get_backend(backend).solve(netlist)
+
+
+def solve(crossbar: Crossbar, bias: BiasScheme, backend: str | Backend = "sparse") -> Solution:
+    """Operating point(s) of ``crossbar`` under ``bias``.
+
+    Parameters
+    ----------
+    crossbar : Crossbar
+        Conductances (S), wires (ohm) and device law.
+    bias : BiasScheme
+        What every line end sees; a batched bias ``(B, ...)`` is solved with one factorization.
+    backend : str or Backend
+        ``"sparse"`` (default), ``"ngspice"``, or a backend object such as
+        ``SparseBackend(SparseOptions(method="iterative"))``.
+
+    Returns
+    -------
+    Solution
+        See :class:`~xbarsim.solver.Solution` for fields, shapes and sign conventions.
+    """
+    return solve_netlist(build_netlist(crossbar, bias), backend)
+
+
+def transfer_matrix(crossbar: Crossbar, options: SparseOptions | None = None) -> FloatArray:
+    """The read-scheme transfer matrix ``T`` (M, N), siemens: ``output_currents == v @ T``.
+
+    Includes every wire, driver and sense resistance, exactly (linear devices only). With ideal
+    wires ``T == G``. The fast path for pushing thousands of input vectors through one array.
+    """
+    m, _ = crossbar.shape
+    netlist = build_netlist(crossbar, BiasScheme.read(np.zeros(m)))
+    return SparseBackend(options).transfer_matrix(netlist)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CrossCheck:
+    """Result of :func:`crosscheck`: per-field differences and the KCL residual of each backend."""
+
+    backends: tuple[str, str]
+    differences: dict[str, Difference]
+    kcl_residuals: tuple[float, float]
+    solutions: tuple[Solution, Solution]
+
+    @property
+    def max_abs(self) -> float:
+        return max(d.abs for d in self.differences.values())
+
+    @property
+    def max_rel(self) -> float:
+        return max(d.rel for d in self.differences.values())
+
+    def report(self) -> str:
+        """A small text table."""
+        a, b = self.backends
+        lines = [f"{'field':<16} {'max abs diff':>14} {'max rel diff':>14}"]
+        lines += [f"{k:<16} {d.abs:>14.3e} {d.rel:>14.3e}" for k, d in self.differences.items()]
+        lines.append(f"KCL residual: {a} {self.kcl_residuals[0]:.2e}, {b} {self.kcl_residuals[1]:.2e}")
+        return "\n".join(lines)
+
+
+def crosscheck(crossbar: Crossbar, bias: BiasScheme, backends: Sequence[str | Backend] = ("sparse", "ngspice")) -> CrossCheck:
+    """Solve the same netlist with two backends and compare every field."""
+    if len(backends) != 2:
+        raise ConfigError(f"`backends` must name exactly two backends; got {len(backends)}.")
+    netlist = build_netlist(crossbar, bias)
+    b1, b2 = (get_backend(b) for b in backends)
+    s1, s2 = b1.solve(netlist), b2.solve(netlist)
+    return CrossCheck(backends=(s1.backend, s2.backend), differences=compare(s1, s2),
+                      kcl_residuals=(s1.kcl_residual, s2.kcl_residual), solutions=(s1, s2))

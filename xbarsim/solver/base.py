@@ -1,0 +1,33 @@
+"""The backend protocol."""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from xbarsim.netlists.netlist import Netlist
+from xbarsim.solver.solution import Solution
+
+__all__ = ["Backend"]
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """What a solver backend implements. This docstring is the implementer's checklist.
+
+    * ``name``: the registry name (``"sparse"``, ``"ngspice"``) reported in ``Solution.backend``.
+    * Options come as one frozen options object given to the constructor; no ``**kwargs``.
+    * ``solve(netlist)`` returns a :class:`Solution` for every batch entry of the netlist's sources,
+      with the fields, shapes, units and sign conventions stated on :class:`Solution`. Build it with
+      :func:`xbarsim.solver.solution.solution_from_voltages` from node voltages so that every
+      backend derives currents the same way (a backend that measures source currents itself passes
+      them in).
+    * Never return NaN: an unsolvable circuit raises :class:`~xbarsim.errors.CircuitError`, a failed
+      or missing simulator :class:`~xbarsim.errors.BackendError` /
+      :class:`~xbarsim.errors.BackendUnavailableError`, a nonlinear solve that does not converge
+      :class:`~xbarsim.errors.ConvergenceError`.
+    * Report what ran in ``Solution.method``, ``iterations`` and ``timings`` (seconds).
+    """
+
+    name: str
+
+    def solve(self, netlist: Netlist) -> Solution: ...

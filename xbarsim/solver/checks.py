@@ -1,0 +1,55 @@
+"""Independent checks usable on any backend's result: KCL residuals and agreement between solutions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from xbarsim.errors import ConfigError
+from xbarsim.solver.solution import Solution
+
+__all__ = ["COMPARED_FIELDS", "Difference", "compare", "assert_agree"]
+
+#: Fields compared by :func:`compare` and :func:`xbarsim.solver.crosscheck`.
+COMPARED_FIELDS = ("output_currents", "input_currents", "row_voltages", "col_voltages", "cell_voltages",
+                   "cell_currents", "node_voltages", "source_currents", "power")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Difference:
+    """Largest absolute difference (SI unit of the field) and the relative one, ``abs / max|a|``."""
+
+    abs: float
+    rel: float
+
+
+def compare(a: Solution, b: Solution) -> dict[str, Difference]:
+    """Per-field differences between two solutions of the same netlist."""
+    out: dict[str, Difference] = {}
+    for name in COMPARED_FIELDS:
+        x = np.asarray(getattr(a, name), dtype=float)
+        y = np.asarray(getattr(b, name), dtype=float)
+        if x.shape != y.shape:
+            raise ConfigError(f"solutions differ in the shape of `{name}`: {x.shape} vs {y.shape}")
+        d = float(np.abs(x - y).max()) if x.size else 0.0
+        scale = float(np.abs(x).max()) if x.size else 0.0
+        out[name] = Difference(abs=d, rel=d / scale if scale > 0 else (0.0 if d == 0 else np.inf))
+    return out
+
+
+def assert_agree(a: Solution, b: Solution, rtol: float = 1e-9, atol: float = 0.0, fields: Any = None) -> None:
+    """Raise ``AssertionError`` unless every field agrees: ``max|a-b| <= atol + rtol * max|a|``.
+
+    The tolerance is relative to the largest magnitude of each field, so tiny entries (the
+    currents of open cells, say) are not held to an impossible relative accuracy.
+    """
+    diffs = compare(a, b)
+    bad = []
+    for name in fields or COMPARED_FIELDS:
+        scale = float(np.abs(np.asarray(getattr(a, name))).max()) if np.size(getattr(a, name)) else 0.0
+        if diffs[name].abs > atol + rtol * scale:
+            bad.append(f"{name}: max abs diff {diffs[name].abs:.3e} (rel {diffs[name].rel:.3e})")
+    if bad:
+        raise AssertionError(f"{a.backend} and {b.backend} disagree beyond rtol={rtol}, atol={atol}:\n  " + "\n  ".join(bad))
