@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 
-.PHONY: run test ngspice venv clean
+.PHONY: run test ngspice venv clean bench
 
 ngspice:
 	@if command -v ngspice >/dev/null 2>&1 && ldconfig -p | grep -q 'libngspice.so\b'; then \
@@ -34,3 +34,8 @@ test: ngspice venv
 
 clean:
 	rm -rf $(VENV) results .pytest_cache
+
+# Speed/memory benchmark against ngspice and badcrossbar (issue 3); extra flags: make bench BENCH_ARGS="--sizes 32,64"
+bench: ngspice venv
+	$(PY) -m pip install -q --no-deps badcrossbar pathvalidate sigfig
+	$(PY) benchmarks/solver.py $(BENCH_ARGS)

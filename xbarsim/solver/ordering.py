@@ -62,3 +62,11 @@ def nested_dissection(m: int, n: int, *, leaf: int = 64) -> IntArray:
 
     rec(0, m, 0, n)
     return np.concatenate(parts)
+
+
+def line_order(m: int, n: int) -> IntArray:
+    """Pre-merge grid nodes line by line: each row wire left to right, then each column wire top to
+    bottom. The wire matrix (cell couplings dropped) is tridiagonal per line in this order, so it
+    factors with no fill at all."""
+    grid = np.arange(m * n, dtype=np.int64).reshape(m, n)
+    return np.concatenate([grid.ravel(), (grid + m * n).T.ravel()])
