@@ -14,7 +14,7 @@ import numpy as np
 
 from xbarsim._typing import FloatArray
 
-__all__ = ["DeviceModel", "Ohmic"]
+__all__ = ["DeviceModel", "Ohmic", "Sinh"]
 
 
 @runtime_checkable
@@ -61,3 +61,42 @@ class Ohmic:
         if g == 0.0:
             return []
         return [f"R{name} {node_p} {node_n} {1.0 / g:.17g}"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Sinh:
+    """Symmetric sinh nonlinearity of passive TiO2/HfOx devices: ``I = g sinh(a V) / a``.
+
+    ``dI/dV = g cosh(a V)`` equals ``g`` at 0 V, so ``g`` stays the small-signal (read) conductance;
+    a half-selected cell at ``V/2`` carries ``sinh(aV/2)/sinh(aV)`` of the selected cell's current,
+    less than the linear one half. ``a -> 0`` recovers :class:`Ohmic`.
+
+    Attributes
+    ----------
+    a : float
+        1/V, the nonlinearity; must be > 0.
+    """
+
+    a: float
+    name: str = "sinh"
+    linear: bool = False
+
+    def __post_init__(self) -> None:
+        from xbarsim._validation import as_float_array
+        from xbarsim.errors import ConfigError
+
+        a = as_float_array(self.a, "a", what="positive nonlinearity in 1/V", min_value=0.0)
+        if a.ndim != 0 or float(a) <= 0:
+            raise ConfigError(f"`a` must be a positive nonlinearity in 1/V (a scalar); got {self.a!r}.")
+        object.__setattr__(self, "a", float(a))
+
+    def current(self, v: FloatArray, g: FloatArray) -> FloatArray:
+        return np.multiply(g, np.sinh(self.a * np.asarray(v))) / self.a
+
+    def conductance(self, v: FloatArray, g: FloatArray) -> FloatArray:
+        return np.multiply(g, np.cosh(self.a * np.asarray(v)))
+
+    def spice_element(self, name: str, node_p: str, node_n: str, g: float) -> list[str]:
+        if g == 0.0:
+            return []
+        return [f"B{name} {node_p} {node_n} I={g / self.a:.17g}*sinh({self.a:.17g}*(V({node_p})-V({node_n})))"]

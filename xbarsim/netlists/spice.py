@@ -56,6 +56,10 @@ def netlist_to_spice(netlist: Netlist, *, index: int = 0, title: str | None = No
             continue
         seen.add(node)
         out.append(f"{netlist.source_name(s)} {names[node]} 0 DC {volts[s]:.17g}")
+    if not netlist.device.linear:
+        # ngspice's default Newton tolerances (reltol 1e-3) leave ~1e-8 relative error on nonlinear
+        # cells; tighten them so that ngspice is a reference for the sparse solver, not a bound.
+        out.append(".options reltol=1e-12 vntol=1e-15 abstol=1e-18")
     out.append(".op")
     out.append(".end")
     return "\n".join(out) + "\n"

@@ -34,6 +34,7 @@ from xbarsim._typing import FloatArray, IntArray, Ordering, SolveMethod
 from xbarsim._validation import check_choice
 from xbarsim.errors import CircuitError, ConfigError
 from xbarsim.netlists.netlist import Netlist
+from xbarsim.solver.newton import NewtonOptions, newton_solve
 from xbarsim.solver.ordering import line_order, nested_dissection
 from xbarsim.solver.solution import Solution, element_arrays, solution_from_voltages
 
@@ -57,6 +58,8 @@ class SparseOptions:
         ``max_k |b - A x|_k / (|A| |x| + |b|)_k``, is at most ``rtol`` for every right-hand side.
     maxiter : int
         Iterative path: CG iteration limit before falling back to the direct path.
+    newton : NewtonOptions
+        Options of the nonlinear (Newton) solve, used when the device model is nonlinear.
     direct_max_unknowns : int
         ``"auto"`` never factors systems larger than this (memory); it takes the direct path for
         at most 4096 unknowns, or for batches of more than 32 right-hand sides, and CG otherwise.
@@ -67,6 +70,7 @@ class SparseOptions:
     rtol: float = 1e-13
     maxiter: int = 300
     direct_max_unknowns: int = 700_000
+    newton: NewtonOptions = NewtonOptions()
 
     def __post_init__(self) -> None:
         check_choice(self.method, get_args(SolveMethod), "method")
@@ -75,6 +79,8 @@ class SparseOptions:
             raise ConfigError(f"`rtol` must be a relative tolerance in (0, 1); got {self.rtol!r}.")
         if not (isinstance(self.maxiter, int) and self.maxiter >= 1):
             raise ConfigError(f"`maxiter` must be a positive int; got {self.maxiter!r}.")
+        if not isinstance(self.newton, NewtonOptions):
+            raise ConfigError(f"`newton` must be NewtonOptions; got {type(self.newton).__name__}.")
         if not (isinstance(self.direct_max_unknowns, int) and self.direct_max_unknowns >= 0):
             raise ConfigError(f"`direct_max_unknowns` must be a non-negative int; got {self.direct_max_unknowns!r}.")
 
@@ -306,17 +312,19 @@ class SparseBackend:
         return "iterative"
 
     def solve(self, netlist: Netlist) -> Solution:
-        """Operating point(s) of ``netlist``; every batch entry shares one factorization."""
-        if not netlist.device.linear:
-            raise ConfigError(
-                f"the sparse backend's linear path cannot solve nonlinear {netlist.device.name!r} devices yet"
-            )
+        """Operating point(s) of ``netlist``; every batch entry shares one factorization (linear
+        devices) or is solved by batched Newton (nonlinear devices)."""
         t0 = time.perf_counter()
         asm = assemble(netlist, netlist.conductance)
         t1 = time.perf_counter()
         vf = netlist.source_voltage[:, np.unique(netlist.source_node, return_index=True)[1]]
-        rhs = -(asm.C @ vf.T) if asm.unknown.size else np.zeros((0, vf.shape[0]))
-        x, method, iters, tf = self._solve_linear(netlist, asm, rhs)
+        if netlist.device.linear:
+            rhs = -(asm.C @ vf.T) if asm.unknown.size else np.zeros((0, vf.shape[0]))
+            x, method, iters, tf = self._solve_linear(netlist, asm, rhs)
+        else:
+            perm = _grid_permutation(netlist, asm.unknown, line_order(*netlist.shape))
+            res = newton_solve(netlist, asm.unknown, asm.fixed, vf.T, perm, self.options.newton)
+            x, method, iters, tf = res.x, "newton", res.iterations, 0.0
         t2 = time.perf_counter()
         v = np.empty((netlist.batch_size, netlist.n_nodes))
         v[:, asm.unknown] = x.T
