@@ -13,6 +13,8 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from xbarsim._typing import FloatArray
+from xbarsim._validation import as_float_array
+from xbarsim.errors import ConfigError
 
 __all__ = ["DeviceModel", "Ohmic", "Sinh"]
 
@@ -34,30 +36,59 @@ class DeviceModel(Protocol):
     * Models are frozen dataclasses whose parameters carry their unit in the field docstring.
     """
 
-    name: str
-    linear: bool
+    # Read-only properties, so that frozen dataclasses (whose fields mypy treats as read-only)
+    # satisfy the protocol.
+    @property
+    def name(self) -> str:
+        """Short identifier of the law."""
+        ...
 
-    def current(self, v: FloatArray, g: FloatArray) -> FloatArray: ...
+    @property
+    def linear(self) -> bool:
+        """``True`` only for an exactly ohmic law."""
+        ...
 
-    def conductance(self, v: FloatArray, g: FloatArray) -> FloatArray: ...
+    def current(self, v: FloatArray, g: FloatArray) -> FloatArray:
+        """Ampere, the cell current for voltages ``v`` (volt) and conductances ``g`` (siemens), broadcast."""
+        ...
 
-    def spice_element(self, name: str, node_p: str, node_n: str, g: float) -> list[str]: ...
+    def conductance(self, v: FloatArray, g: FloatArray) -> FloatArray:
+        """Siemens, ``dI/dV`` at ``v`` (volt) for conductances ``g`` (siemens); ``g`` at 0 V, never negative."""
+        ...
+
+    def spice_element(self, name: str, node_p: str, node_n: str, g: float) -> list[str]:
+        """SPICE line(s) of one cell of conductance ``g`` (S) from ``node_p`` to ``node_n``; ``[]`` may mean open."""
+        ...
 
 
 @dataclass(frozen=True, kw_only=True)
 class Ohmic:
-    """A linear resistor: ``I = g V``. A cell with ``g == 0`` is an open circuit."""
+    """A linear resistor: ``I = g V`` (ampere, with ``g`` in siemens and ``V`` in volt).
+
+    ``dI/dV = g`` at every voltage. A cell with ``g == 0`` is an open circuit and has no SPICE
+    element. In SPICE the cell is the resistor ``R<name> <p> <n> 1/g``.
+
+    Attributes
+    ----------
+    name : str
+        ``"ohmic"``.
+    linear : bool
+        ``True``.
+    """
 
     name: str = "ohmic"
     linear: bool = True
 
     def current(self, v: FloatArray, g: FloatArray) -> FloatArray:
+        """Ampere, ``g * v`` broadcast over ``v`` (volt) and ``g`` (siemens)."""
         return np.multiply(g, v)
 
     def conductance(self, v: FloatArray, g: FloatArray) -> FloatArray:
+        """Siemens, ``dI/dV = g`` broadcast to the shape of ``v`` and ``g``."""
         return np.broadcast_to(np.asarray(g, dtype=np.float64), np.broadcast_shapes(np.shape(v), np.shape(g))).copy()
 
     def spice_element(self, name: str, node_p: str, node_n: str, g: float) -> list[str]:
+        """``["R<name> <node_p> <node_n> <1/g ohm>"]``, or ``[]`` for an open cell (``g == 0``)."""
         if g == 0.0:
             return []
         return [f"R{name} {node_p} {node_n} {1.0 / g:.17g}"]
@@ -67,14 +98,34 @@ class Ohmic:
 class Sinh:
     """Symmetric sinh nonlinearity of passive TiO2/HfOx devices: ``I = g sinh(a V) / a``.
 
-    ``dI/dV = g cosh(a V)`` equals ``g`` at 0 V, so ``g`` stays the small-signal (read) conductance;
-    a half-selected cell at ``V/2`` carries ``sinh(aV/2)/sinh(aV)`` of the selected cell's current,
-    less than the linear one half. ``a -> 0`` recovers :class:`Ohmic`.
+    ``dI/dV = g cosh(a V)`` equals ``g`` at 0 V, so ``g`` stays the small-signal conductance and is
+    ``>= 0`` everywhere; the law is odd in ``V``. A half-selected cell at ``V/2`` carries
+    ``sinh(aV/2)/sinh(aV)`` of the selected cell's current, less than the linear one half, which is
+    what lets a passive array suppress sneak currents. ``a -> 0`` recovers :class:`Ohmic`.
 
     Attributes
     ----------
     a : float
-        1/V, the nonlinearity; must be > 0.
+        1/V, the nonlinearity; must be > 0. The chord conductance ``I/V`` at voltage ``V`` exceeds
+        ``g`` by the factor ``sinh(aV)/(aV)``: 1.065 at 0.3 V and 1.19 at 0.5 V for ``a = 2.07 /V``.
+    name : str
+        ``"sinh"``.
+    linear : bool
+        ``False``.
+
+    Notes
+    -----
+    Measured value. Fitted (:func:`xbarsim.devices.fit.fit_lea_iv`) to the 19 positive I-V sweeps
+    of one 1T1R HfOx-type device of the LEA chip (Yousuf et al., arXiv:2404.15621, Fig. 3c; files
+    ``iv_positive_cycle{1..19}.txt``), low-resistance state (g about 400 uS), outgoing branch
+    ``0 <= V <= 0.5 V`` below the RESET onset, with a constant 5 uA instrument offset fitted too:
+    ``a = 2.07 /V`` (median; quartiles 1.98-2.15 /V, cycle-to-cycle standard deviation 0.13 /V). The
+    fit covers 0-0.5 V of one polarity of one device in one state; its dependence on the window's
+    upper edge (2.6 /V at 0.4 V, 1.7 /V at 0.6 V) is a larger uncertainty than the cycle spread.
+    The presets in :mod:`xbarsim.devices.presets` use this value.
+
+    SPICE: the B-source ``B<name> <p> <n> I=<g/a>*sinh(<a>*(V(<p>)-V(<n>)))`` with 17 significant
+    digits, so ngspice evaluates exactly the same law.
     """
 
     a: float
@@ -82,21 +133,21 @@ class Sinh:
     linear: bool = False
 
     def __post_init__(self) -> None:
-        from xbarsim._validation import as_float_array
-        from xbarsim.errors import ConfigError
-
         a = as_float_array(self.a, "a", what="positive nonlinearity in 1/V", min_value=0.0)
         if a.ndim != 0 or float(a) <= 0:
             raise ConfigError(f"`a` must be a positive nonlinearity in 1/V (a scalar); got {self.a!r}.")
         object.__setattr__(self, "a", float(a))
 
     def current(self, v: FloatArray, g: FloatArray) -> FloatArray:
+        """Ampere, ``g sinh(a v) / a`` broadcast over ``v`` (volt) and ``g`` (siemens)."""
         return np.multiply(g, np.sinh(self.a * np.asarray(v))) / self.a
 
     def conductance(self, v: FloatArray, g: FloatArray) -> FloatArray:
+        """Siemens, ``dI/dV = g cosh(a v)`` broadcast over ``v`` and ``g``."""
         return np.multiply(g, np.cosh(self.a * np.asarray(v)))
 
     def spice_element(self, name: str, node_p: str, node_n: str, g: float) -> list[str]:
+        """One ngspice B-source line (current source of the same law), or ``[]`` when ``g == 0``."""
         if g == 0.0:
             return []
         return [f"B{name} {node_p} {node_n} I={g / self.a:.17g}*sinh({self.a:.17g}*(V({node_p})-V({node_n})))"]

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from xbarsim._typing import FloatArray
 from xbarsim._validation import as_float_array, readonly
 from xbarsim.devices.models import DeviceModel, Ohmic
+from xbarsim.devices.presets import DevicePreset
 from xbarsim.errors import ConfigError
 from xbarsim.netlists.lines import LineResistance
+
+if TYPE_CHECKING:
+    from xbarsim._typing import ArrayLike
 
 __all__ = ["Crossbar"]
 
@@ -48,6 +53,43 @@ class Crossbar:
             raise ConfigError(f"`device` must implement the DeviceModel protocol; got {type(self.device).__name__}.")
         object.__setattr__(self, "conductance", readonly(g))
         object.__setattr__(self, "lines", self.lines.broadcast(*g.shape))
+
+    @classmethod
+    def from_preset(
+        cls,
+        preset: DevicePreset,
+        target_g: ArrayLike,
+        rng: np.random.Generator,
+        lines: LineResistance | None = None,
+    ) -> Crossbar:
+        """Sample a programmed crossbar from a device preset in one call.
+
+        Parameters
+        ----------
+        preset : DevicePreset
+            E.g. :func:`xbarsim.devices.presets.tio2_passive`.
+        target_g : array_like, shape (M, N)
+            Siemens, target conductances; clipped and quantized by the preset.
+        rng : numpy.random.Generator
+            Source of all randomness (programming error, faults); the same seed gives the same chip.
+        lines : LineResistance, optional
+            Ohm, the wires; default ideal wires.
+
+        Returns
+        -------
+        Crossbar
+            Conductances from :meth:`DevicePreset.sample_conductance` (stuck devices included) and
+            the preset's device model. Call ``preset.sample_conductance`` directly to also get the
+            fault map.
+        """
+        if not isinstance(preset, DevicePreset):
+            raise ConfigError(f"`preset` must be a DevicePreset; got {type(preset).__name__}.")
+        programmed = preset.sample_conductance(target_g, rng)
+        return cls(
+            conductance=programmed.conductance,
+            lines=LineResistance() if lines is None else lines,
+            device=preset.device,
+        )
 
     @property
     def shape(self) -> tuple[int, int]:

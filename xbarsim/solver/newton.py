@@ -28,11 +28,11 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
-from scipy.linalg import lapack
 
 from xbarsim._typing import FloatArray, IntArray
 from xbarsim.errors import ConfigError, ConvergenceError
 from xbarsim.netlists.netlist import Netlist
+from xbarsim.solver._tridiag import pttrf, pttrs
 
 __all__ = ["NewtonOptions", "NewtonResult", "newton_solve"]
 
@@ -82,7 +82,7 @@ class NewtonResult:
 class _System:
     """The pieces of F and J for one netlist (see the module notes)."""
 
-    def __init__(self, netlist: Netlist, unknown: IntArray, fixed: IntArray, perm: IntArray) -> None:
+    def __init__(self, netlist: Netlist, unknown: IntArray, fixed: IntArray) -> None:
         n = netlist.n_nodes
         nu, nf = unknown.size, fixed.size
         is_fixed = np.zeros(n, dtype=bool)
@@ -122,14 +122,12 @@ class _System:
         self.P_uT = self.P_u.T.tocsr()
         self.abs_P_uT = abs(self.P_uT)
         self.device = netlist.device
-        # preconditioner structure: line order, wire off-diagonals fixed, diagonal per Jacobian
-        self.perm = perm
-        inv = np.empty_like(perm)
-        inv[perm] = np.arange(perm.size)
+        # preconditioner: unknowns come numbered line by line (see sparse.assemble), so the wire
+        # off-diagonals sit on the first off-diagonal; only the diagonal changes per Jacobian
+        if not (np.abs(qa - qb) == 1).all():  # pragma: no cover - guaranteed by the numbering
+            raise ConfigError("internal error: unknowns are not numbered line by line")
         self.e = np.zeros(max(nu - 1, 0))
-        wire_u = both
-        ia, ib = inv[pos[a[wire_u]]], inv[pos[b[wire_u]]]
-        self.e[np.minimum(ia, ib)] = -g[wire_u]
+        self.e[np.minimum(qa, qb)] = -gb
         self.diag_w = diag
 
     def cell_voltages(self, X: FloatArray, Vf: FloatArray) -> FloatArray:
@@ -156,19 +154,12 @@ class _System:
         if nu == 0:
             return R, 0
         dJ = self.jacobian_diag(gd)
-        facs = []
-        for b in range(bsz):
-            d, e, info = lapack.dpttrf(dJ[self.perm, b], self.e)
-            if info != 0:
-                raise ConvergenceError(f"Newton Jacobian lost positive definiteness (pttrf info={info})",
-                                       iterations=0, residual=float("nan"))
-            facs.append((d, e))
+        facs = [pttrf(np.ascontiguousarray(dJ[:, b]), self.e) for b in range(bsz)]
 
         def precond(Rm: FloatArray) -> FloatArray:
             out = np.empty_like(Rm)
             for b, (d, e) in enumerate(facs):
-                z, _ = lapack.dpttrs(d, e, Rm[self.perm, b])
-                out[self.perm, b] = z
+                out[:, b] = pttrs(d, e, Rm[:, b])
             return out
 
         def matvec(P: FloatArray) -> FloatArray:
@@ -205,10 +196,13 @@ class _System:
         return X, maxiter
 
 
-def newton_solve(netlist: Netlist, unknown: IntArray, fixed: IntArray, Vf: FloatArray, perm: IntArray,
+def newton_solve(netlist: Netlist, unknown: IntArray, fixed: IntArray, Vf: FloatArray,
                  options: NewtonOptions) -> NewtonResult:
-    """Solve the nonlinear nodal equations for all batch entries; ``Vf`` is ``(F, B)``."""
-    sysm = _System(netlist, unknown, fixed, perm)
+    """Solve the nonlinear nodal equations for all batch entries; ``Vf`` is ``(F, B)``.
+
+    ``unknown`` must be numbered line by line, as :func:`xbarsim.solver.sparse.assemble` does.
+    """
+    sysm = _System(netlist, unknown, fixed)
     bsz = Vf.shape[1]
     nu = unknown.size
     X = np.zeros((nu, bsz))

@@ -46,7 +46,7 @@ class Solution:
     kcl_residual : float
         KCL backward error: the largest, over non-fixed nodes and batch entries, of the node's net
         current divided by the sum of ``|g| (|v_a| + |v_b|)`` over the elements at that node (the
-        terms that cancel). Computed from the element laws, independent of how the backend solved;
+        terms that cancel; node scales floored at 1e-20 of the largest). Computed from the element laws, independent of how the backend solved;
         an exact solve gives a few machine epsilons.
     backend : str
         Name of the backend that produced the result.
@@ -127,8 +127,15 @@ def solution_from_voltages(
     ra, rb = netlist.resistor_nodes[:, 0], netlist.resistor_nodes[:, 1]
     ires = (v[:, ra] - v[:, rb]) / netlist.resistor_values
     i_elem = np.concatenate([ires, icell.reshape(bsz, m * n)], axis=1)
-    inc = incidence(netlist)
-    net = (inc @ i_elem.T).T  # (B, n_nodes) current leaving each node
+    a, b = element_arrays(netlist)
+    nn = netlist.n_nodes
+
+    def at_nodes(x: FloatArray, sign: float) -> FloatArray:
+        """Sum element quantities ``x`` (B, E) onto their first node plus ``sign`` times onto the second."""
+        return np.stack([np.bincount(a, weights=xb, minlength=nn) + sign * np.bincount(b, weights=xb, minlength=nn)
+                         for xb in x])
+
+    net = at_nodes(i_elem, -1.0)  # (B, n_nodes) current leaving each node
     # Componentwise backward error of KCL: each node's net current relative to the sum of the
     # |g| (|v_a| + |v_b|) terms that cancel in it. A backward-stable solve gives a few eps; a wrong
     # one gives O(1). (Normalising by the largest current instead would report ~1e-12 for exact
@@ -137,11 +144,14 @@ def solution_from_voltages(
     mag = np.abs(v)
     s_res = (mag[:, ra] + mag[:, rb]) / netlist.resistor_values
     s_cell = np.abs(g_cell) * (np.abs(vr) + np.abs(vc)) + np.abs(icell)
-    scale = (abs(inc) @ np.concatenate([s_res, s_cell.reshape(bsz, m * n)], axis=1).T).T
+    scale = at_nodes(np.concatenate([s_res, s_cell.reshape(bsz, m * n)], axis=1), 1.0)
     fixed = np.zeros(netlist.n_nodes, dtype=bool)
     fixed[netlist.source_node] = True
+    # Node scales are floored at 1e-20 of the largest: a node whose terms are that much smaller than
+    # the circuit's carries no physical information (and subnormal voltages would make it noise).
+    denom = np.maximum(scale[:, ~fixed], 1e-20 * scale.max(initial=0.0))
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(scale[:, ~fixed] > 0, np.abs(net[:, ~fixed]) / scale[:, ~fixed], np.abs(net[:, ~fixed]))
+        ratio = np.where(denom > 0, np.abs(net[:, ~fixed]) / denom, np.abs(net[:, ~fixed]))
     kcl = float(ratio.max()) if ratio.size else 0.0
     if source_currents is None:
         share = np.bincount(netlist.source_node, minlength=netlist.n_nodes)[netlist.source_node]

@@ -27,13 +27,13 @@ from typing import get_args
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
-from scipy.linalg import lapack
 from scipy.sparse.csgraph import connected_components
 
-from xbarsim._typing import FloatArray, IntArray, Ordering, SolveMethod
+from xbarsim._typing import BoolArray, FloatArray, IntArray, Ordering, SolveMethod
 from xbarsim._validation import check_choice
 from xbarsim.errors import CircuitError, ConfigError
 from xbarsim.netlists.netlist import Netlist
+from xbarsim.solver._tridiag import pttrf, pttrs
 from xbarsim.solver.newton import NewtonOptions, newton_solve
 from xbarsim.solver.ordering import line_order, nested_dissection
 from xbarsim.solver.solution import Solution, element_arrays, solution_from_voltages
@@ -127,7 +127,7 @@ def assemble(netlist: Netlist, cell_g: FloatArray) -> Assembled:
     fixed = np.unique(netlist.source_node)
     is_fixed = np.zeros(n, dtype=bool)
     is_fixed[fixed] = True
-    unknown = np.flatnonzero(~is_fixed)
+    unknown = _line_ordered_unknowns(netlist, is_fixed)
     nu, nf = unknown.size, fixed.size
     pos = np.empty(n, dtype=np.int64)
     pos[unknown] = np.arange(nu)
@@ -153,6 +153,24 @@ def assemble(netlist: Netlist, cell_g: FloatArray) -> Assembled:
                          (np.concatenate([fa, fb, fa, fb]), np.concatenate([fa, fb, fb, fa]))), shape=(nf, nf))
     _check_floating(netlist, unknown, A, C)
     return Assembled(unknown=unknown, fixed=fixed, A=A, C=C, Lff=Lff, wire_edges=(qa[wire], qb[wire], gb[wire]))
+
+
+def _line_ordered_unknowns(netlist: Netlist, is_fixed: BoolArray) -> IntArray:
+    """The non-fixed nodes, numbered line by line (each row wire, then each column wire).
+
+    In this order the wire part of the nodal matrix is tridiagonal, so the CG preconditioner
+    needs no permutation, and the direct path permutes from here by nested dissection.
+    """
+    m, n = netlist.shape
+    mn = m * n
+    pre = line_order(m, n)
+    if netlist.n_nodes == 2 * mn + netlist.source_node.size:
+        seq = pre  # nothing was merged: node k is pre-merge node k
+    else:
+        node = np.where(pre < mn, netlist.row_node.ravel()[pre % mn], netlist.col_node.ravel()[pre % mn])
+        _, first = np.unique(node, return_index=True)
+        seq = node[np.sort(first)]
+    return seq[~is_fixed[seq]]
 
 
 def _check_floating(netlist: Netlist, unknown: IntArray, A: sp.csr_matrix, C: sp.csr_matrix) -> None:
@@ -216,30 +234,23 @@ class _Factor:
 class _LinePreconditioner:
     """Exact solve of every row and column wire with cell conductances kept on the diagonal.
 
-    The wire graph is a union of paths (each row and column wire), so in line order the matrix is
-    one SPD tridiagonal matrix, factored by LAPACK ``pttrf`` in O(n).
+    The wire graph is a union of paths (each row and column wire) and :func:`assemble` numbers the
+    unknowns line by line, so the matrix is one SPD tridiagonal matrix, factored by LAPACK
+    ``pttrf`` in O(n) with no permutation.
     """
 
-    def __init__(self, asm: Assembled, perm: IntArray) -> None:
-        self.perm = perm
-        inv = np.empty_like(perm)
-        inv[perm] = np.arange(perm.size)
-        d = asm.A.diagonal()[perm]
-        e = np.zeros(max(perm.size - 1, 0))
+    def __init__(self, asm: Assembled) -> None:
+        nu = asm.unknown.size
+        d = asm.A.diagonal()
+        e = np.zeros(max(nu - 1, 0))
         p, q, g = asm.wire_edges
-        ip, iq = inv[p], inv[q]
-        if not (np.abs(ip - iq) == 1).all():  # pragma: no cover - guaranteed by line_order
+        if not (np.abs(p - q) == 1).all():  # pragma: no cover - guaranteed by the line numbering
             raise CircuitError("internal error: the wire graph is not a union of paths in line order")
-        e[np.minimum(ip, iq)] = -g
-        self.d, self.e, info = lapack.dpttrf(d, e)
-        if info != 0:
-            raise CircuitError(f"the wire matrix is not positive definite (LAPACK dpttrf info={info})")
+        e[np.minimum(p, q)] = -g
+        self.d, self.e = pttrf(d, e)
 
     def solve(self, rhs: FloatArray) -> FloatArray:
-        x, info = lapack.dpttrs(self.d, self.e, rhs[self.perm])
-        out = np.empty_like(rhs)
-        out[self.perm] = x
-        return out
+        return pttrs(self.d, self.e, rhs)
 
 
 def _pcg(A: sp.csr_matrix, B: FloatArray, precond: _LinePreconditioner, rtol: float,
@@ -322,8 +333,7 @@ class SparseBackend:
             rhs = -(asm.C @ vf.T) if asm.unknown.size else np.zeros((0, vf.shape[0]))
             x, method, iters, tf = self._solve_linear(netlist, asm, rhs)
         else:
-            perm = _grid_permutation(netlist, asm.unknown, line_order(*netlist.shape))
-            res = newton_solve(netlist, asm.unknown, asm.fixed, vf.T, perm, self.options.newton)
+            res = newton_solve(netlist, asm.unknown, asm.fixed, vf.T, self.options.newton)
             x, method, iters, tf = res.x, "newton", res.iterations, 0.0
         t2 = time.perf_counter()
         v = np.empty((netlist.batch_size, netlist.n_nodes))
@@ -346,7 +356,7 @@ class SparseBackend:
         method = self._method(nu, rhs.shape[1])
         tf0 = time.perf_counter()
         if method == "iterative":
-            pre = _LinePreconditioner(asm, _grid_permutation(netlist, asm.unknown, line_order(*netlist.shape)))
+            pre = _LinePreconditioner(asm)
             tf = time.perf_counter() - tf0
             x, iters, ok = _pcg(asm.A, rhs, pre, self.options.rtol, self.options.maxiter)
             if ok:

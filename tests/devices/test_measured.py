@@ -1,0 +1,107 @@
+"""The measured data shipped as package data load with the right shapes and units."""
+
+from __future__ import annotations
+
+import re
+from importlib import resources
+
+import numpy as np
+import pytest
+
+from xbarsim.devices import (
+    DROLET_FAILURE_MAPS,
+    LEA_KERNELS,
+    drolet_disturbance_stats,
+    drolet_failure_maps,
+    lea_iv_curves,
+    lea_kernel17_multibit,
+    lea_kernel_map,
+)
+from xbarsim.errors import ConfigError
+
+DATA = resources.files("xbarsim.devices") / "data"
+
+
+def test_every_shipped_file_is_documented_and_every_documented_file_is_shipped() -> None:
+    names = {p.name for p in DATA.iterdir() if p.is_file()}
+    assert "README.md" in names
+    readme = (DATA / "README.md").read_text(encoding="utf-8")
+    for required in ("BSD-3-Clause", "MIT License", "arXiv:2404.15621", "arXiv:2305.18495", "1e-12 S"):
+        assert required in readme
+    assert len([n for n in names if n.startswith("iv_")]) == 38
+    assert len([n for n in names if re.fullmatch(r"greedy_simple_alpha4_beta4_kernel\d+\.txt", n)]) == len(LEA_KERNELS)
+    assert len([n for n in names if n.startswith("dead_xbar_")]) == len(DROLET_FAILURE_MAPS)
+    for stem in ("conductance_map_multibit_k17.txt", "biasing_disturbance_stats.csv", "greedy_simple_alpha4_beta4_offsets.txt"):
+        assert stem in names and stem in readme
+    # nothing bigger than the library needs
+    assert sum((DATA / n).stat().st_size for n in names) < 2_000_000  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("k", LEA_KERNELS)
+def test_lea_kernel_maps(k: int) -> None:
+    g = lea_kernel_map(k)
+    assert g.shape == (25, 25)
+    assert not g.flags.writeable
+    # siemens: the bulk sits at G_OFF/G_ON (133/233 uS), stuck devices far outside
+    assert 120e-6 < np.median(g) < 160e-6
+    assert g.max() < 2e-3 and g.min() > -20e-6
+
+
+def test_lea_kernel17_multibit_is_converted_to_siemens() -> None:
+    g = lea_kernel17_multibit()
+    assert g.shape == (25, 25)
+    assert 140e-6 < np.median(g) < 170e-6  # 4 levels 133-233 uS
+    assert 70e-6 < g.min() and g.max() < 1.5e-3
+    assert int(np.sum(g > 300e-6)) == 27
+
+
+def test_lea_iv_curves() -> None:
+    curves = lea_iv_curves()
+    assert len(curves) == 38
+    assert [c.polarity for c in curves[:19]] == ["positive"] * 19
+    assert [c.cycle for c in curves[19:]] == list(range(1, 20))
+    for c in curves:
+        assert c.voltage.shape == c.current.shape and c.voltage.size > 100
+        k = c.turning_index
+        if c.polarity == "positive":
+            assert 0.9 < c.voltage[k] < 1.2 and np.all(np.diff(c.voltage[: k + 1]) > 0)
+        else:
+            assert -2.5 < c.voltage[k] < -2.2
+        assert np.max(np.abs(c.current)) < 1e-3  # ampere
+    assert len(lea_iv_curves("negative")) == 19
+    with pytest.raises(ConfigError, match="polarity"):
+        lea_iv_curves("both")  # type: ignore[arg-type]
+
+
+def test_drolet_failure_maps() -> None:
+    maps = drolet_failure_maps()
+    assert [m.name for m in maps] == list(DROLET_FAILURE_MAPS)
+    for m in maps:
+        assert m.resistance.shape == (8, 8)
+        assert m.read_voltage == 0.2
+        assert m.settings["tolerance"] == 0.01 and m.settings["Vset"] == 1.1 and m.settings["Vreset"] == -1.1
+        assert 0.5e-6 < m.settings["PulseWidth"] < 3e-6
+        np.testing.assert_allclose(m.conductance * m.resistance, 1.0)
+        assert m.resistance.min() > 100  # ohm
+    first = maps[0]
+    assert first.resistance[0, 0] == pytest.approx(304.368125)
+    assert first.resistance[-1, -1] == pytest.approx(668.803223)
+    # failed devices read hundreds of kOhm to MOhm
+    assert np.sum(first.resistance > 1e5) > 5
+
+
+def test_drolet_disturbance_stats() -> None:
+    s = drolet_disturbance_stats()
+    assert s.n_subsequent[0] == 1 and np.all(np.diff(s.n_subsequent) == 1)
+    assert s.mean_dg.shape == s.std_dg.shape == s.n_samples.shape
+    assert s.n_samples[0] == 1259
+    ok = s.n_samples > 0
+    assert np.all(np.isnan(s.mean_dg[~ok]))
+    i30 = int(np.flatnonzero(s.n_subsequent == 30)[0])
+    assert -13e-6 < s.mean_dg[i30] < -9e-6 and 18e-6 < s.std_dg[i30] < 24e-6
+
+
+def test_bad_kernel_index() -> None:
+    for bad in (1, 99, -1, "17", 17.0, True):
+        with pytest.raises(ConfigError, match="`k`"):
+            lea_kernel_map(bad)  # type: ignore[arg-type]

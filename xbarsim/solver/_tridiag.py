@@ -1,0 +1,31 @@
+"""SPD tridiagonal factor/solve (LAPACK ``pttrf``/``pttrs``): the exact wire preconditioner."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.linalg import lapack
+
+from xbarsim._typing import FloatArray
+from xbarsim.errors import CircuitError
+
+__all__ = ["pttrf", "pttrs"]
+
+
+def pttrf(d: FloatArray, e: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """LDL^T of the SPD tridiagonal matrix with diagonal ``d`` and off-diagonal ``e`` (LAPACK)."""
+    if d.size == 1:  # the LAPACK wrapper rejects an empty off-diagonal
+        if not d[0] > 0:
+            raise CircuitError("the nodal matrix is not positive definite")
+        return d.copy(), e
+    df, ef, info = lapack.dpttrf(d, e)
+    if info != 0:
+        raise CircuitError(f"the nodal matrix is not positive definite (LAPACK dpttrf info={info})")
+    return df, ef
+
+
+def pttrs(d: FloatArray, e: FloatArray, rhs: FloatArray) -> FloatArray:
+    """Solve with the factors of :func:`pttrf`."""
+    if d.size == 1:
+        return rhs / d[0]
+    x, info = lapack.dpttrs(d, e, rhs)
+    return np.asarray(x)
