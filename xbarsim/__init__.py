@@ -4,7 +4,18 @@ Rows are word lines (inputs), columns are bit lines (outputs); SI units everywhe
 wires and ohmic devices the output currents are ``I = V @ G``.
 """
 
-from xbarsim.devices import DeviceModel, Ohmic
+from xbarsim.devices import (
+    DeviceModel,
+    DevicePreset,
+    FaultMap,
+    FaultModel,
+    Ohmic,
+    ProgrammingError,
+    ReadNoise,
+    Sinh,
+    rram_1t1r_nist,
+    tio2_passive,
+)
 from xbarsim.errors import (
     BackendError,
     BackendUnavailableError,
@@ -44,12 +55,18 @@ __all__ = [
     "CrossCheck",
     "Crossbar",
     "DeviceModel",
+    "DevicePreset",
+    "FaultMap",
+    "FaultModel",
     "LineDrive",
     "LineResistance",
     "Netlist",
     "NgspiceBackend",
     "NgspiceOptions",
     "Ohmic",
+    "ProgrammingError",
+    "ReadNoise",
+    "Sinh",
     "Solution",
     "SparseBackend",
     "SparseOptions",
@@ -57,6 +74,8 @@ __all__ = [
     "assert_agree",
     "build_netlist",
     "crosscheck",
+    "rram_1t1r_nist",
+    "tio2_passive",
     "solve",
     "solve_netlist",
     "transfer_matrix",

@@ -62,7 +62,7 @@ class SparseOptions:
         Options of the nonlinear (Newton) solve, used when the device model is nonlinear.
     direct_max_unknowns : int
         ``"auto"`` never factors systems larger than this (memory); it takes the direct path for
-        at most 4096 unknowns, or for batches of more than 32 right-hand sides, and CG otherwise.
+        at most 1024 unknowns, or for batches of more than 32 right-hand sides, and CG otherwise.
     """
 
     method: SolveMethod = "auto"
@@ -316,7 +316,7 @@ class SparseBackend:
         o = self.options
         if o.method != "auto":
             return o.method
-        if n_unknown <= 4096:
+        if n_unknown <= 1024:
             return "direct"
         if batch > 32 and n_unknown <= o.direct_max_unknowns:
             return "direct"
