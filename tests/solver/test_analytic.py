@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import BACKEND_IDS, backend_for, random_crossbar
+from xbartest import BACKEND_IDS, backend_for, random_crossbar
 
 import xbarsim as xb
 
@@ -75,12 +75,12 @@ def _uniform_ladder_closed_form(v: float, r_driver: float, r: float, g: float, n
     """Closed form for equal rungs ``g``.
 
     Inside the ladder KCL is ``v_{j+1} - (2 + r g) v_j + v_{j-1} = 0``, solved by
-    ``v_j = K cosh(theta (N - j - 1/2))`` with ``cosh theta = 1 + r g``; this also meets the open end,
+    ``v_j = K cosh(theta (N - j - 1/2))`` with ``cosh theta = 1 + r g / 2``; this also meets the open end,
     ``v_{N-2} = (1 + r g) v_{N-1}``, since ``cosh(3x)/cosh(x) = 2 cosh(2x) - 1``. The driver end,
     ``(v_{-1} - v_0) = r (v - v_0) / r_driver`` with ``v_{-1}`` from the same formula, fixes
     ``K = r v / (2 r_driver sinh(theta N) sinh(theta / 2) + r cosh(theta (N - 1/2)))``.
     """
-    theta = np.arccosh(1.0 + r * g)
+    theta = np.arccosh(1.0 + r * g / 2.0)
     k = r * v / (2.0 * r_driver * np.sinh(theta * n) * np.sinh(theta / 2) + r * np.cosh(theta * (n - 0.5)))
     return k * np.cosh(theta * (n - np.arange(n) - 0.5))
 
@@ -209,9 +209,9 @@ def _kcl_residual_by_hand(cb: xb.Crossbar, sol: xb.Solution, v_rows: np.ndarray)
 
 
 @pytest.mark.parametrize("backend_id", BACKEND_IDS)
-def test_kcl_by_hand_at_every_node(rng, backend_id):
+def test_kcl_by_hand_at_every_node(rng, make_crossbar, backend_id):
     m, n = 8, 11
-    cb = random_crossbar(rng, m, n)  # every resistance non-zero: no merged nodes
+    cb = make_crossbar(m, n)  # every resistance non-zero: no merged nodes
     v = rng.uniform(-1.0, 1.0, m)
     sol = xb.solve(cb, xb.BiasScheme.read(v), backend=backend_for(backend_id))
     assert _kcl_residual_by_hand(cb, sol, v) < 1e-9
@@ -236,9 +236,9 @@ def _power_by_hand(cb: xb.Crossbar, sol: xb.Solution, v_rows: np.ndarray) -> flo
 
 @pytest.mark.parametrize("backend_id", BACKEND_IDS)
 @pytest.mark.parametrize("zero_fraction", [0.0, 0.4])
-def test_power_is_dissipation_in_wires_and_cells(rng, backend_id, zero_fraction):
+def test_power_is_dissipation_in_wires_and_cells(rng, make_crossbar, backend_id, zero_fraction):
     m, n = 6, 7
-    cb = random_crossbar(rng, m, n, g_range=(1e-5, 1e-3), zero_fraction=zero_fraction)
+    cb = make_crossbar(m, n, g_range=(1e-5, 1e-3), zero_fraction=zero_fraction)
     v = rng.uniform(-1.0, 1.0, m)
     sol = xb.solve(cb, xb.BiasScheme.read(v), backend=backend_for(backend_id))
 

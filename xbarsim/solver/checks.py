@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -25,10 +26,12 @@ class Difference:
     rel: float
 
 
-def compare(a: Solution, b: Solution) -> dict[str, Difference]:
-    """Per-field differences between two solutions of the same netlist."""
+def compare(a: Solution, b: Solution, fields: Sequence[str] = COMPARED_FIELDS) -> dict[str, Difference]:
+    """Per-field differences between two solutions of the same netlist (``fields``: which ones)."""
     out: dict[str, Difference] = {}
-    for name in COMPARED_FIELDS:
+    for name in fields:
+        if name not in COMPARED_FIELDS:
+            raise ConfigError(f"`fields` must name fields among {', '.join(COMPARED_FIELDS)}; got {name!r}.")
         x = np.asarray(getattr(a, name), dtype=float)
         y = np.asarray(getattr(b, name), dtype=float)
         if x.shape != y.shape:
@@ -45,9 +48,10 @@ def assert_agree(a: Solution, b: Solution, rtol: float = 1e-9, atol: float = 0.0
     The tolerance is relative to the largest magnitude of each field, so tiny entries (the
     currents of open cells, say) are not held to an impossible relative accuracy.
     """
-    diffs = compare(a, b)
+    names = tuple(fields) if fields is not None else COMPARED_FIELDS
+    diffs = compare(a, b, names)
     bad = []
-    for name in fields or COMPARED_FIELDS:
+    for name in names:
         scale = float(np.abs(np.asarray(getattr(a, name))).max()) if np.size(getattr(a, name)) else 0.0
         if diffs[name].abs > atol + rtol * scale:
             bad.append(f"{name}: max abs diff {diffs[name].abs:.3e} (rel {diffs[name].rel:.3e})")

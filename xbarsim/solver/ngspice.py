@@ -19,6 +19,7 @@ import numpy as np
 from xbarsim.errors import BackendError, BackendUnavailableError, ConfigError
 from xbarsim.netlists.netlist import Netlist
 from xbarsim.solver.solution import Solution, solution_from_voltages
+from xbarsim.solver.topology import check_floating
 
 __all__ = ["NgspiceOptions", "NgspiceBackend", "ngspice_shared"]
 
@@ -102,6 +103,7 @@ class NgspiceBackend:
                 f"a {m}x{n} array has {m * n} cells, more than NgspiceOptions.max_cells={self.options.max_cells}; "
                 "ngspice would take minutes. Raise max_cells to run it anyway."
             )
+        check_floating(netlist)  # ngspice would fail in gmin stepping; name the nodes instead
         ng = ngspice_shared()
         names = [s.lower() for s in netlist.node_names()]
         src_names = [netlist.source_name(s).lower() for s in range(netlist.source_node.size)]

@@ -1,0 +1,239 @@
+"""Solver-level errors: unknown backends, unsolvable circuits named, options validated, never NaN."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from xbartest import BACKEND_IDS, backend_for, random_crossbar
+
+import xbarsim as xb
+from xbarsim.errors import BackendUnavailableError, CircuitError, ConfigError
+
+FLOAT_FIELDS = ("output_currents", "input_currents", "row_voltages", "col_voltages", "cell_voltages",
+                "cell_currents", "node_voltages", "source_currents", "power")
+
+
+# ----------------------------------------------------------------------------- backend selection
+@pytest.mark.parametrize("name", ["spice", "SPARSE", "", "cholmod"])
+def test_unknown_backend_name_lists_the_valid_ones(name):
+    cb = xb.Crossbar(conductance=np.full((2, 2), 1e-4))
+    with pytest.raises(ConfigError, match="`backend`") as info:
+        xb.solve(cb, xb.BiasScheme.read([1.0, 1.0]), backend=name)
+    assert "'sparse'" in str(info.value) and "'ngspice'" in str(info.value)
+    assert repr(name) in str(info.value)
+
+
+def test_backend_that_is_not_a_backend():
+    cb = xb.Crossbar(conductance=np.full((2, 2), 1e-4))
+    with pytest.raises(ConfigError, match="`backend`"):
+        xb.solve(cb, xb.BiasScheme.read([1.0, 1.0]), backend=42)
+
+
+def test_registry_names_and_custom_backend_objects():
+    assert set(xb.BACKENDS) == {"sparse", "ngspice"}
+
+    class Recorder:
+        """A minimal object implementing the protocol: delegates and records what it was given."""
+
+        name = "recorder"
+
+        def __init__(self) -> None:
+            self.seen: list[xb.Netlist] = []
+
+        def solve(self, netlist: xb.Netlist) -> xb.Solution:
+            self.seen.append(netlist)
+            return xb.SparseBackend().solve(netlist)
+
+    rec = Recorder()
+    assert isinstance(rec, xb.Backend)
+    cb = xb.Crossbar(conductance=np.full((2, 3), 1e-4))
+    sol = xb.solve(cb, xb.BiasScheme.read([1.0, 0.5]), backend=rec)
+    assert len(rec.seen) == 1 and rec.seen[0].shape == (2, 3)
+    np.testing.assert_allclose(sol.output_currents, np.array([1.0, 0.5]) @ cb.conductance, rtol=1e-13)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [({"method": "cg"}, "method"), ({"ordering": "amd"}, "ordering"), ({"rtol": 0.0}, "rtol"),
+     ({"rtol": 1.5}, "rtol"), ({"maxiter": 0}, "maxiter"), ({"direct_max_unknowns": -1}, "direct_max_unknowns")],
+)
+def test_sparse_options_are_validated(kwargs, name):
+    with pytest.raises(ConfigError, match=f"`{name}`"):
+        xb.SparseOptions(**kwargs)
+
+
+def test_backend_options_type():
+    with pytest.raises(ConfigError, match="`options`"):
+        xb.SparseBackend(xb.NgspiceOptions())
+    with pytest.raises(ConfigError, match="`options`"):
+        xb.NgspiceBackend(xb.SparseOptions())
+    with pytest.raises(ConfigError, match="`max_cells`"):
+        xb.NgspiceOptions(max_cells=0)
+
+
+def test_ngspice_refuses_arrays_above_max_cells():
+    cb = xb.Crossbar(conductance=np.full((4, 4), 1e-4))
+    with pytest.raises(ConfigError, match="max_cells"):
+        xb.solve(cb, xb.BiasScheme.read(np.ones(4)), backend=xb.NgspiceBackend(xb.NgspiceOptions(max_cells=15)))
+
+
+def test_missing_pyspice_raises_backend_unavailable_with_install_hint():
+    """In a fresh interpreter where PySpice cannot be imported (a real ImportError, not a mock of
+    ngspice), the ngspice backend says what to install; the sparse backend is unaffected."""
+    code = """
+import sys
+sys.modules["PySpice"] = None  # makes `import PySpice...` raise ImportError
+import numpy as np, xbarsim as xb
+cb = xb.Crossbar(conductance=np.full((2, 2), 1e-4))
+bias = xb.BiasScheme.read([1.0, 1.0])
+xb.solve(cb, bias)
+try:
+    xb.solve(cb, bias, backend="ngspice")
+except xb.BackendUnavailableError as exc:
+    assert isinstance(exc, ImportError)
+    print("UNAVAILABLE:", exc)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    message = out.stdout.split("UNAVAILABLE:", 1)[-1]
+    assert "UNAVAILABLE:" in out.stdout
+    assert "apt-get install ngspice" in message and "PySpice" in message
+
+
+def test_backend_unavailable_error_is_raised_as_import_error():
+    with pytest.raises(ImportError):
+        raise BackendUnavailableError("ngspice missing")
+
+
+# ----------------------------------------------------------------------------- unsolvable circuits
+def _floating_column() -> tuple[xb.Crossbar, xb.BiasScheme, set[str]]:
+    """Column 1 has only open cells and its bottom end floats: c*_1 have no path to any source."""
+    g = np.full((3, 3), 1e-4)
+    g[:, 1] = 0.0
+    cb = xb.Crossbar(conductance=g, lines=xb.LineResistance.uniform(1.0, driver=10.0, sense=10.0))
+    bias = xb.BiasScheme(row_left=xb.LineDrive.at([1.0, 0.5, 0.2]),
+                         col_bottom=xb.LineDrive(voltage=0.0, driven=np.array([True, False, True])))
+    return cb, bias, {"c0_1", "c1_1", "c2_1"}
+
+
+def _floating_write_row() -> tuple[xb.Crossbar, xb.BiasScheme, set[str]]:
+    """Floating write scheme and an all-open unselected row: the row's nodes float."""
+    g = np.full((4, 4), 1e-4)
+    g[2, :] = 0.0
+    cb = xb.Crossbar(conductance=g, lines=xb.LineResistance.uniform(1.0))
+    return cb, xb.BiasScheme.write(0, 0, 2.0, "floating"), {f"r2_{j}" for j in range(4)}
+
+
+def _floating_ideal_column() -> tuple[xb.Crossbar, xb.BiasScheme, set[str]]:
+    """The same with ideal wires: the open column collapses into one node named after c0_1."""
+    g = np.full((3, 3), 1e-4)
+    g[:, 1] = 0.0
+    bias = xb.BiasScheme(row_left=xb.LineDrive.at(1.0), col_top=xb.LineDrive(voltage=0.0, driven=np.array([1, 0, 1],
+                                                                                                    dtype=bool)))
+    return xb.Crossbar(conductance=g), bias, {"c0_1"}
+
+
+FLOATING = [_floating_column, _floating_write_row, _floating_ideal_column]
+
+
+@pytest.mark.parametrize("backend_id", BACKEND_IDS)
+@pytest.mark.parametrize("case", FLOATING, ids=lambda f: f.__name__.strip("_"))
+def test_floating_nodes_raise_circuit_error_naming_them(backend_id, case):
+    """A singular circuit is a diagnosis, never NaN and never a solver crash, whatever the backend
+    (the Backend protocol: "an unsolvable circuit raises CircuitError")."""
+    cb, bias, floating = case()
+    with pytest.raises(CircuitError, match="floating") as info:
+        xb.solve(cb, bias, backend=backend_for(backend_id))
+    named = {w.strip(",.") for w in str(info.value).split()}
+    assert named & floating, str(info.value)
+    assert not (named & {"r0_0", "c0_0"}), "only floating nodes are named"
+
+
+def test_an_unbiased_array_floats_entirely():
+    with pytest.raises(CircuitError, match="floating"):
+        xb.solve(xb.Crossbar(conductance=np.full((2, 2), 1e-4)), xb.BiasScheme())
+
+
+def test_many_floating_nodes_are_summarised():
+    g = np.full((30, 3), 1e-4)
+    g[:, 2] = 0.0
+    cb = xb.Crossbar(conductance=g, lines=xb.LineResistance.uniform(1.0))
+    bias = xb.BiasScheme(row_left=xb.LineDrive.at(1.0), col_bottom=xb.LineDrive(voltage=0.0,
+                                                                                driven=np.array([True, True, False])))
+    with pytest.raises(CircuitError, match="30 node") as info:
+        xb.solve(cb, bias)
+    assert "more" in str(info.value) and len(str(info.value)) < 1000
+
+
+@pytest.mark.parametrize("backend_id", BACKEND_IDS)
+def test_shorted_sources_raise_circuit_error_for_every_backend(backend_id):
+    bias = xb.BiasScheme(row_left=xb.LineDrive.at([1.0, 1.0]), row_right=xb.LineDrive.at([1.0, 0.0]),
+                         col_bottom=xb.LineDrive.at(0.0))
+    with pytest.raises(CircuitError, match="short"):
+        xb.solve(xb.Crossbar(conductance=np.full((2, 2), 1e-4)), bias, backend=backend_for(backend_id))
+
+
+def test_transfer_matrix_needs_linear_devices():
+    cb = xb.Crossbar(conductance=np.full((2, 2), 1e-4), device=xb.Sinh(a=2.0))
+    with pytest.raises(ConfigError, match="linear"):
+        xb.transfer_matrix(cb)
+
+
+# ----------------------------------------------------------------------------- valid edge values, no NaN
+def _edge_cases(rng: np.random.Generator) -> list[tuple[str, xb.Crossbar, xb.BiasScheme]]:
+    m, n = 5, 4
+    g_open_row = rng.uniform(1e-6, 1e-4, (m, n))
+    g_open_row[1, :] = 0.0
+    return [
+        ("all cells open", xb.Crossbar(conductance=np.zeros((m, n)), lines=xb.LineResistance.uniform(1.0, driver=5.0,
+                                                                                                        sense=5.0)),
+         xb.BiasScheme.read(np.ones(m))),
+        ("all ideal", xb.Crossbar(conductance=rng.uniform(1e-6, 1e-4, (m, n))), xb.BiasScheme.read(np.ones(m))),
+        ("open row, resistive",
+         xb.Crossbar(conductance=g_open_row, lines=xb.LineResistance.uniform(2.0, driver=3.0, sense=4.0)),
+         xb.BiasScheme.read(rng.uniform(-1, 1, (2, m)))),
+        ("mixed zeros", random_crossbar(rng, m, n, g_zero_fraction=0.3, zero_fraction=0.5),
+         xb.BiasScheme.read(rng.uniform(-1, 1, m))),
+        ("zero volts", random_crossbar(rng, m, n), xb.BiasScheme.read(np.zeros(m))),
+        ("1x1 ideal", xb.Crossbar(conductance=[[1e-4]]), xb.BiasScheme.read([0.3])),
+        ("v/3 write", random_crossbar(rng, m, n, zero_fraction=0.2), xb.BiasScheme.write(4, 0, -2.0, "v/3")),
+        ("floating write", xb.Crossbar(conductance=rng.uniform(1e-6, 1e-4, (m, n)),
+                                       lines=xb.LineResistance.uniform(1.0)), xb.BiasScheme.write(2, 3, 2.0, "floating")),
+        ("both ends driven", random_crossbar(rng, m, n),
+         xb.BiasScheme(row_left=xb.LineDrive.at(1.0), row_right=xb.LineDrive.at(1.0),
+                       col_bottom=xb.LineDrive.at(0.0), col_top=xb.LineDrive.at(0.0))),
+    ]
+
+
+@pytest.mark.parametrize("backend_id", BACKEND_IDS)
+def test_no_nan_in_any_result(rng, backend_id):
+    for label, cb, bias in _edge_cases(rng):
+        sol = xb.solve(cb, bias, backend=backend_for(backend_id))
+        for name in FLOAT_FIELDS:
+            assert np.all(np.isfinite(getattr(sol, name))), (label, name)
+        assert np.isfinite(sol.kcl_residual) and sol.kcl_residual < 1e-12, (label, sol.kcl_residual)
+        assert isinstance(sol.iterations, int) and sol.iterations >= 0
+        assert sol.timings and all(t >= 0 for t in sol.timings.values())
+        assert sol.backend == backend_for(backend_id).name
+
+
+@pytest.mark.parametrize("backend_id", BACKEND_IDS)
+def test_all_open_cells_carry_no_current(backend_id):
+    cb = xb.Crossbar(conductance=np.zeros((3, 4)), lines=xb.LineResistance.uniform(1.0, driver=5.0, sense=5.0))
+    sol = xb.solve(cb, xb.BiasScheme.read([1.0, -0.5, 0.25]), backend=backend_for(backend_id))
+    assert not sol.output_currents.any() and not sol.cell_currents.any()
+    np.testing.assert_allclose(sol.row_voltages, np.array([1.0, -0.5, 0.25])[:, None] * np.ones((3, 4)), rtol=1e-14)
+    # a driver feeding only open cells carries nothing but rounding (eps V / R)
+    np.testing.assert_allclose(sol.input_currents, 0.0, atol=1e-15)
+    assert abs(sol.power) < 1e-15
+
+
+def test_solution_fields_are_read_only(rng):
+    sol = xb.solve(random_crossbar(rng, 2, 3), xb.BiasScheme.read([1.0, 1.0]))
+    with pytest.raises(ValueError):
+        sol.output_currents[0] = 0.0
+    with pytest.raises((AttributeError, TypeError)):
+        sol.output_currents = np.zeros(3)  # frozen dataclass
