@@ -9,10 +9,15 @@ and lazily, so ``import xbarsim`` works without it.
 from __future__ import annotations
 
 import logging
+import os
+import shutil
+import subprocess
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal, get_args
 
 import numpy as np
 
@@ -21,7 +26,11 @@ from xbarsim.netlists.netlist import Netlist
 from xbarsim.solver.solution import Solution, solution_from_voltages
 from xbarsim.solver.topology import check_floating
 
-__all__ = ["NgspiceOptions", "NgspiceBackend", "ngspice_shared"]
+__all__ = ["NgspiceOptions", "NgspiceBackend", "NgspiceMode", "ngspice_shared", "read_raw"]
+
+#: How ngspice is run: in-process through PySpice's shared library, or the ``ngspice -b`` binary
+#: in a subprocess (which can be killed after a timeout, and cannot take the Python process down).
+NgspiceMode = Literal["shared", "subprocess"]
 
 _INSTALL_HINT = (
     "install ngspice and its shared library (Debian/Ubuntu: `apt-get install ngspice libngspice0-dev`, "
@@ -77,13 +86,80 @@ class NgspiceOptions:
     max_cells : int
         Refuse netlists with more cells than this (ngspice 39 takes ~4 s at 64x64 and ~80 s at
         128x128 without KLU); raise it deliberately for bigger runs.
+    mode : {"shared", "subprocess"}
+        ``"shared"`` (default): PySpice's shared-library interface, in this process.
+        ``"subprocess"``: the ``ngspice -b -r`` binary per operating point, results read from its raw
+        file; slower to start, but a hang is killed after ``timeout_s`` and a crash stays outside.
+    timeout_s : float or None
+        Seconds one operating point may take in ``"subprocess"`` mode before it is killed and a
+        :class:`~xbarsim.errors.BackendError` raised. ``None``: no limit.
+    binary : str
+        The ngspice executable for ``"subprocess"`` mode.
     """
 
     max_cells: int = 128 * 128
+    mode: NgspiceMode = "shared"
+    timeout_s: float | None = None
+    binary: str = "ngspice"
 
     def __post_init__(self) -> None:
         if not (isinstance(self.max_cells, int) and self.max_cells >= 1):
             raise ConfigError(f"`max_cells` must be a positive int; got {self.max_cells!r}.")
+        if self.mode not in get_args(NgspiceMode):
+            raise ConfigError(f"`mode` must be one of {', '.join(map(repr, get_args(NgspiceMode)))}; got {self.mode!r}.")
+        if self.timeout_s is not None:
+            if not (isinstance(self.timeout_s, float | int) and self.timeout_s > 0 and self.timeout_s < float("inf")):
+                raise ConfigError(f"`timeout_s` must be a positive number of seconds or None; got {self.timeout_s!r}.")
+            if self.mode != "subprocess":
+                raise ConfigError("`timeout_s` needs mode='subprocess' (a shared-library run cannot be interrupted).")
+        if not isinstance(self.binary, str) or not self.binary:
+            raise ConfigError(f"`binary` must be the name or path of the ngspice executable; got {self.binary!r}.")
+
+
+def read_raw(path: Path) -> dict[str, np.ndarray]:
+    """Vectors of an ngspice raw file (binary or ASCII, real data) by lowercase name.
+
+    Node voltages are named by their node (``v(r0_1)`` -> ``r0_1``), source currents
+    ``<source>#branch`` as in the shared-library interface.
+    """
+    data = Path(path).read_bytes()
+    names: list[str] = []
+    n_vars = n_points = 0
+    pos = 0
+    binary = None
+    while pos < len(data):
+        end = data.index(b"\n", pos)
+        line = data[pos:end].decode("ascii", "replace").strip()
+        pos = end + 1
+        key = line.split(":", 1)[0].strip().lower()
+        if key == "no. variables":
+            n_vars = int(line.split(":", 1)[1])
+        elif key == "no. points":
+            n_points = int(line.split(":", 1)[1])
+        elif key == "variables":
+            for _ in range(n_vars):
+                end = data.index(b"\n", pos)
+                parts = data[pos:end].decode("ascii").split()
+                pos = end + 1
+                name = parts[1].lower()
+                if name.startswith("v(") and name.endswith(")"):
+                    name = name[2:-1]
+                elif name.startswith("i(") and name.endswith(")"):
+                    name = name[2:-1] + "#branch"
+                names.append(name)
+        elif key in ("binary", "values"):
+            binary = key == "binary"
+            break
+    if binary is None or not names:
+        raise BackendError(f"{path} is not an ngspice raw file with data")
+    if binary:
+        values = np.frombuffer(data, dtype="<f8", count=n_vars * n_points, offset=pos).reshape(n_points, n_vars)
+    else:
+        nums = [tok for tok in data[pos:].decode("ascii").split()]
+        # ASCII: each point is "index value" then one value per line for the other variables
+        flat = [float(t) for k, t in enumerate(nums) if k % (n_vars + 1) != 0]
+        values = np.array(flat).reshape(n_points, n_vars)
+    return {name: values[:, k].copy() for k, name in enumerate(names)}
 
 
 class NgspiceBackend:
@@ -104,7 +180,13 @@ class NgspiceBackend:
                 "ngspice would take minutes. Raise max_cells to run it anyway."
             )
         check_floating(netlist)  # ngspice would fail in gmin stepping; name the nodes instead
-        ng = ngspice_shared()
+        if self.options.mode == "subprocess":
+            run = self._run_subprocess
+        else:
+            ng = ngspice_shared()
+
+            def run(text: str) -> dict[str, Any]:
+                return self._run(ng, text)
         names = [s.lower() for s in netlist.node_names()]
         src_names = [netlist.source_name(s).lower() for s in range(netlist.source_node.size)]
         bsz = netlist.batch_size
@@ -113,7 +195,7 @@ class NgspiceBackend:
         t0 = time.perf_counter()
         with _lock:
             for b in range(bsz):
-                vectors = self._run(ng, netlist.to_spice(index=b))
+                vectors = run(netlist.to_spice(index=b))
                 try:
                     v[b] = [float(np.asarray(vectors[k])[0]) for k in names]
                     # ngspice's branch current flows into the + terminal: minus the current delivered
@@ -125,8 +207,7 @@ class NgspiceBackend:
                         first[node] = s
                         isrc[b, s] = -float(np.asarray(vectors[f"{nm}#branch"])[0])
                 except KeyError as exc:
-                    raise BackendError(f"ngspice returned no vector {exc} for the operating point",
-                                       output=ng.stdout + ng.stderr) from exc
+                    raise BackendError(f"ngspice returned no vector {exc} for the operating point") from exc
         share = np.bincount(netlist.source_node, minlength=netlist.n_nodes)[netlist.source_node]
         if (share > 1).any():
             for node in np.unique(netlist.source_node[share > 1]):
@@ -137,6 +218,28 @@ class NgspiceBackend:
             netlist, v, backend=self.name, method="ngspice", iterations=0,
             timings={"solve": t1 - t0, "total": t1 - t0}, source_currents=isrc,
         )
+
+    def _run_subprocess(self, text: str) -> dict[str, Any]:
+        exe = shutil.which(self.options.binary)
+        if exe is None:
+            raise BackendUnavailableError(f"the ngspice executable {self.options.binary!r} was not found; {_INSTALL_HINT}")
+        with tempfile.TemporaryDirectory(prefix="xbarsim_ngspice_") as tmp:
+            cir, raw = Path(tmp) / "circuit.cir", Path(tmp) / "out.raw"
+            cir.write_text(text)
+            try:
+                proc = subprocess.run([exe, "-b", "-r", str(raw), str(cir)], capture_output=True, text=True,
+                                      timeout=self.options.timeout_s, cwd=tmp,
+                                      env={**os.environ, "LC_ALL": "C"})
+            except subprocess.TimeoutExpired as exc:
+                out = (exc.stdout or b"") if isinstance(exc.stdout, bytes) else (exc.stdout or "")
+                raise BackendError(f"ngspice did not finish within timeout_s={self.options.timeout_s} s; killed",
+                                   output=str(out)[-4000:]) from exc
+            output = (proc.stdout + proc.stderr)[-4000:]
+            if proc.returncode != 0 or not raw.exists():
+                raise BackendError(f"ngspice exited with status {proc.returncode} and no operating point", output=output)
+            if "error" in proc.stderr.lower() and "warning" not in proc.stderr.lower():
+                raise BackendError("ngspice reported an error", output=output)
+            return read_raw(raw)
 
     @staticmethod
     def _run(ng: Any, text: str) -> dict[str, Any]:
