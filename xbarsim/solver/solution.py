@@ -130,10 +130,19 @@ def solution_from_voltages(
     a, b = element_arrays(netlist)
     nn = netlist.n_nodes
 
+    inc: dict[float, sp.csr_matrix] = {}
+
     def at_nodes(x: FloatArray, sign: float) -> FloatArray:
         """Sum element quantities ``x`` (B, E) onto their first node plus ``sign`` times onto the second."""
-        return np.stack([np.bincount(a, weights=xb, minlength=nn) + sign * np.bincount(b, weights=xb, minlength=nn)
-                         for xb in x])
+        if x.shape[0] <= 4:  # bincount beats building a sparse matrix for a few rows
+            return np.stack([np.bincount(a, weights=xb, minlength=nn) + sign * np.bincount(b, weights=xb, minlength=nn)
+                             for xb in x])
+        if sign not in inc:
+            e = a.size
+            inc[sign] = sp.csr_matrix((np.concatenate([np.ones(e), np.full(e, sign)]),
+                                       (np.concatenate([a, b]), np.concatenate([np.arange(e), np.arange(e)]))),
+                                      shape=(nn, e))
+        return np.asarray((inc[sign] @ x.T).T)
 
     net = at_nodes(i_elem, -1.0)  # (B, n_nodes) current leaving each node
     # Componentwise backward error of KCL: each node's net current relative to the sum of the

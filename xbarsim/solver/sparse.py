@@ -255,15 +255,15 @@ def _pcg(A: sp.csr_matrix, B: FloatArray, precond: _LinePreconditioner, rtol: fl
 
 
 def _pcg_unit(A: sp.csr_matrix, B: FloatArray, precond: _LinePreconditioner, rtol: float,
-              maxiter: int) -> tuple[FloatArray, int, bool]:
+              maxiter: int, max_restarts: int = 6) -> tuple[FloatArray, int, bool]:
     absA = abs(A)
     X = np.zeros_like(B)
     R = B.copy()
-    bnorm = np.linalg.norm(B, axis=0)
-    target = rtol * bnorm
-    active = bnorm > 0
+    target = rtol * np.linalg.norm(B, axis=0)
+    active = target > 0
     if not active.any():
         return X, 0, True
+    restarts = 0
     Z = precond.solve(R)
     P = Z.copy()
     rz = np.einsum("ij,ij->j", R, Z)
@@ -274,17 +274,28 @@ def _pcg_unit(A: sp.csr_matrix, B: FloatArray, precond: _LinePreconditioner, rto
         X += alpha * P
         R -= alpha * AP
         active = np.linalg.norm(R, axis=0) > target
+        if not np.isfinite(X).all():
+            return X, it, False
         if not active.any():
             true_r = B - A @ X
             denom = absA @ np.abs(X) + np.abs(B)
             err = np.divide(np.abs(true_r), denom, out=np.zeros_like(true_r), where=denom > 0).max(axis=0)
-            if (err <= rtol).all():
-                return X, it, True
-            # tighten the norm-wise target of the columns that are not there yet
             worse = err > rtol
-            target = np.where(worse, target * np.maximum(rtol / np.maximum(err, 1e-300), 1e-3), target)
-            R = true_r
+            if not worse.any():
+                return X, it, True
+            restarts += 1
+            if restarts > max_restarts:  # stagnation at the attainable accuracy: let the direct path finish
+                return X, it, False
+            # tighten the norm-wise target of the columns that are not there yet and restart their
+            # recurrences from the true residual (mixing it into the old directions breaks CG)
+            shrink = np.divide(rtol, err, out=np.ones_like(err), where=worse)
+            target = np.where(worse, target * np.maximum(shrink, 1e-3), target)
+            R = np.where(worse, true_r, 0.0)
             active = worse
+            Z = precond.solve(R)
+            P = Z.copy()
+            rz = np.einsum("ij,ij->j", R, Z)
+            continue
         Z = precond.solve(R)
         rz_new = np.einsum("ij,ij->j", R, Z)
         beta = np.divide(rz_new, rz, out=np.zeros_like(rz), where=active & (rz > 0))
@@ -323,8 +334,14 @@ class SparseBackend:
         t1 = time.perf_counter()
         vf = netlist.source_voltage[:, np.unique(netlist.source_node, return_index=True)[1]]
         if netlist.device.linear:
-            rhs = -(asm.C @ vf.T) if asm.unknown.size else np.zeros((0, vf.shape[0]))
+            # An operating point whose sources all sit at one voltage c has the exact solution x = c
+            # (L 1 = 0, so A (x - c) = -C (v_f - c) = 0): solve relative to c there, so that no
+            # rounding makes currents flow. Elsewhere voltages stay referenced to ground, where the
+            # sense nodes sit.
+            shift = np.where(np.ptp(vf, axis=1) == 0, vf[:, 0], 0.0) if vf.size else np.zeros(vf.shape[0])
+            rhs = -(asm.C @ (vf - shift[:, None]).T) if asm.unknown.size else np.zeros((0, vf.shape[0]))
             x, method, iters, tf = self._solve_linear(netlist, asm, rhs)
+            x = x + shift
         else:
             res = newton_solve(netlist, asm.unknown, asm.fixed, vf.T, self.options.newton)
             x, method, iters, tf = res.x, "newton", res.iterations, 0.0
