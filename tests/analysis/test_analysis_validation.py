@@ -1,0 +1,77 @@
+"""Invalid selections and options end in ConfigError naming the parameter."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+import xbarsim as xb
+from xbarsim.analysis import (
+    analyze_write,
+    bias_report,
+    compare_write_schemes,
+    diagonal_cells,
+    read_cell,
+    read_margin,
+    read_margin_curve,
+    selected_voltage_map,
+    terminal_responses,
+)
+from xbarsim.devices import Sinh
+
+CB = xb.Crossbar(conductance=np.full((4, 3), 2e-4), lines=xb.LineResistance.uniform(1.0))
+MARGIN = dict(g_on=5e-4, g_off=1e-4, v_read=0.3)
+
+CASES: dict[str, Callable[[], object]] = {
+    "write cell row outside": lambda: analyze_write(CB, 4, 0, 1.0),
+    "write cell col outside": lambda: analyze_write(CB, 0, 3, 1.0),
+    "write negative index": lambda: analyze_write(CB, -1, 0, 1.0),
+    "write float index": lambda: analyze_write(CB, 1.0, 0, 1.0),  # type: ignore[arg-type]
+    "write unknown scheme": lambda: analyze_write(CB, 0, 0, 1.0, "v/4"),  # type: ignore[arg-type]
+    "write zero voltage": lambda: analyze_write(CB, 0, 0, 0.0),
+    "write nan voltage": lambda: analyze_write(CB, 0, 0, float("nan")),
+    "write negative threshold": lambda: analyze_write(CB, 0, 0, 1.0, threshold=-0.5),
+    "compare cell outside": lambda: compare_write_schemes(CB, 1.0, cell=(9, 9)),
+    "compare unknown scheme": lambda: compare_write_schemes(CB, 1.0, schemes=("v/2", "half")),  # type: ignore[arg-type]
+    "compare no scheme": lambda: compare_write_schemes(CB, 1.0, schemes=()),
+    "compare missing scheme": lambda: compare_write_schemes(CB, 1.0, schemes=("v/2",))["v/3"],
+    "map unknown scheme": lambda: selected_voltage_map(CB, 1.0, "read"),  # type: ignore[arg-type]
+    "map cells outside": lambda: selected_voltage_map(
+        xb.Crossbar(conductance=np.full((4, 3), 2e-4), device=Sinh(a=2.0)), 1.0, cells=[[5, 0]]),
+    "map responses of another array": lambda: selected_voltage_map(
+        CB, 1.0, responses=terminal_responses(xb.Crossbar(conductance=np.full((2, 2), 1e-4)))),
+    "responses of a nonlinear array": lambda: terminal_responses(xb.Crossbar(conductance=np.ones((2, 2)),
+                                                                              device=Sinh(a=2.0))),
+    "diagonal with one point": lambda: diagonal_cells((4, 4), 1),
+    "read cell outside": lambda: read_cell(CB, 0, 5, 0.3),
+    "read unknown scheme": lambda: read_cell(CB, 0, 0, 0.3, "v/4"),  # type: ignore[arg-type]
+    "read negative voltage": lambda: read_cell(CB, 0, 0, -0.3),
+    "read zero voltage": lambda: read_cell(CB, 0, 0, 0.0),
+    "biased read without v_bias": lambda: read_cell(CB, 0, 0, 0.3, "biased"),
+    "biased read with three levels": lambda: read_cell(CB, 0, 0, 0.3, "biased", v_bias=(0.1, 0.1, 0.1)),
+    "margin unknown pattern": lambda: read_margin((4, 4), pattern="checkerboard", **MARGIN),  # type: ignore[arg-type]
+    "margin g_off above g_on": lambda: read_margin((4, 4), g_on=1e-4, g_off=5e-4, v_read=0.3),
+    "margin cell outside": lambda: read_margin((4, 4), cell=(4, 0), **MARGIN),  # type: ignore[arg-type]
+    "margin bad shape": lambda: read_margin((4,), **MARGIN),  # type: ignore[arg-type]
+    "margin array lines": lambda: read_margin((2, 2), lines=xb.LineResistance(row_segment=np.ones((2, 1))),
+                                              **MARGIN),  # type: ignore[arg-type]
+    "curve size one": lambda: read_margin_curve([1, 4], **MARGIN),  # type: ignore[arg-type]
+    "curve unknown scheme": lambda: read_margin_curve([4], schemes=("floating", "open"), **MARGIN),  # type: ignore[arg-type]
+    "curve unknown backend": lambda: read_margin_curve([4], backend="spectre", **MARGIN),  # type: ignore[arg-type]
+    "report size": lambda: bias_report(1),
+    "report negative write voltage": lambda: bias_report(4, v_write=-2.0, sizes=[4]),
+    "report negative segment": lambda: bias_report(4, sizes=[4], segments=[-1.0]),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_config_error(case: str) -> None:
+    with pytest.raises(xb.ConfigError):
+        CASES[case]()
+
+
+def test_message_names_the_cell() -> None:
+    with pytest.raises(xb.ConfigError, match=r"\(4, 0\) is outside the 4x3 array"):
+        analyze_write(CB, 4, 0, 1.0)

@@ -1,0 +1,67 @@
+"""``xbarsim bias-compare`` (through add_parser, as xbarsim/cli.py wires it) and the example script."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import runpy
+from pathlib import Path
+
+import pytest
+
+from xbarsim import cli_bias
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_cli(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="xbarsim")
+    sub = parser.add_subparsers(dest="command", required=True)
+    cli_bias.add_parser(sub)
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+def test_bias_compare_writes_table_figures_and_numbers(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "bc"
+    code = run_cli(["bias-compare", "--size", "8", "--sizes", "4", "8", "--segments", "0", "2", "--out", str(out)])
+    assert code == 0
+    captured = capsys.readouterr()
+    rows = [line for line in captured.out.splitlines() if line.startswith("| ")]
+    assert len(rows) == 5 and [r.split("|")[1].strip() for r in rows[1:]] == ["v/2", "v/3", "floating", "grounded"]
+    assert "[1/4]" in captured.err and "[4/4]" in captured.err  # progress lines
+    for name in ("cell_voltages_v2.png", "cell_voltages_v3.png", "cell_voltages_floating.png",
+                 "cell_voltages_grounded.png", "read_margin.png", "selected_voltage.png", "bias_compare.csv", "bias_compare.json"):
+        assert (out / name).stat().st_size > 0, name
+    doc = json.loads((out / "bias_compare.json").read_text())
+    assert doc["size"] == 8 and doc["margin_curve"]["sizes"] == [4, 8] and len(doc["table"]) == 4
+    assert (out / "bias_compare.csv").read_text().splitlines()[0].startswith("scheme,selected_V")
+
+
+def test_bias_compare_quiet_and_ngspice(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = cli_bias.main(["--size", "4", "--sizes", "4", "--segments", "1", "--backend", "ngspice", "--linear",
+                          "--quiet", "--out", str(tmp_path)])
+    assert code == 0
+    captured = capsys.readouterr()
+    assert captured.err == "" and "backend ngspice" in captured.out
+
+
+@pytest.mark.parametrize("argv", [["--size", "1"], ["--sizes", "1", "4"], ["--segment", "-1"], ["--v-write", "0"],
+                                  ["--v-read", "-0.2"], ["--threshold", "-1"]])
+def test_library_errors_exit_2_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                             argv: list[str]) -> None:
+    code = run_cli(["bias-compare", "--size", "4", "--sizes", "4", "--segments", "1", "--quiet",
+                    "--out", str(tmp_path), *argv])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("xbarsim bias-compare: error: ") and err.count("\n") == 1
+
+
+def test_example_runs_headless(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    module = runpy.run_path(str(ROOT / "examples" / "03_bias_schemes.py"), run_name="example")
+    written = module["main"](size=8, sizes=(4, 8), n_arrays=2)
+    assert len(written) == 4
+    for p in written:
+        assert (tmp_path / p).stat().st_size > 0
+    assert "half-select disturbance" in capsys.readouterr().out
