@@ -1,0 +1,122 @@
+"""Chips, characterization (SET-all / RESET-all reads with thresholds) and write-verify programming."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+import xbarsim.mapping as mp
+from xbarsim.devices import LEA_KERNELS, FaultMap, ProgrammingError, lea_kernel_map, rram_1t1r_nist, tio2_passive
+from xbarsim.errors import ConfigError
+
+from mapping_helpers import exact_preset
+
+
+def test_lea_chip_has_32_kernels_of_25x25_with_the_measured_faults(rng):
+    chip = mp.lea_chip(rng)
+    assert chip.shape == (32, 25, 25) and chip.kernel_shape == (25, 25)
+    k = LEA_KERNELS[0]
+    measured = lea_kernel_map(k)
+    np.testing.assert_array_equal(chip.faults.stuck_on[k], measured > 400e-6)
+    np.testing.assert_array_equal(chip.faults.stuck_off[k], measured <= 10e-6)
+    assert chip.g_min == 133e-6 and chip.g_max == 233e-6 and chip.read_voltage == 0.3
+
+
+def test_characterization_finds_every_stuck_device_of_the_lea_preset(rng):
+    """Stuck-ON at 500 uS and stuck-OFF at 10 uS, read with +-10 uS noise, 16.66 uS write noise."""
+    chip = mp.Chip.sample(n_kernels=4, kernel_shape=(25, 25), preset=rram_1t1r_nist(stuck_rate=0.1), rng=rng)
+    char = mp.characterize(chip, rng)
+    np.testing.assert_array_equal(char.stuck_on, chip.faults.stuck_on)
+    np.testing.assert_array_equal(char.stuck_off | char.non_switching, chip.faults.stuck_off)
+    known = char.faults
+    np.testing.assert_array_equal(known.stuck, chip.faults.stuck)
+    assert (char.chip.conductance[~chip.faults.stuck] < 200e-6).mean() > 0.9  # everything RESET afterwards
+
+
+def test_characterization_of_a_measured_chip_recovers_its_thresholded_faults(rng):
+    maps = np.stack([lea_kernel_map(k) for k in LEA_KERNELS[:3]])
+    preset = dataclasses.replace(rram_1t1r_nist(), read_noise=None)
+    chip = mp.Chip.from_measured(maps, preset=preset, rng=rng)
+    char = mp.characterize(chip, rng)
+    np.testing.assert_array_equal(char.stuck_on, maps > 400e-6)
+    np.testing.assert_array_equal(char.stuck_off, maps <= 10e-6)
+
+
+def test_non_switching_devices_are_found_by_the_window_threshold(rng):
+    preset = exact_preset()
+    chip = mp.Chip.sample(n_kernels=1, kernel_shape=(3, 3), preset=preset, rng=rng)
+    on = np.zeros((1, 3, 3), bool)
+    on[0, 1, 1] = True
+    value = np.where(on, 180e-6, 0.0)  # stuck mid-window: neither above 400 uS nor below 10 uS
+    chip = dataclasses.replace(chip, faults=FaultMap(stuck_on=on, stuck_off=np.zeros_like(on), stuck_value=value))
+    char = mp.characterize(chip, rng)
+    assert char.non_switching[0, 1, 1] and char.non_switching.sum() == 1
+    assert not char.stuck_on.any() and not char.stuck_off.any()
+    assert char.faults.stuck_off[0, 1, 1] and char.faults.stuck_value[0, 1, 1] == pytest.approx(180e-6)
+
+
+def test_write_verify_reaches_tolerance_and_stuck_devices_do_not_move(rng):
+    preset = rram_1t1r_nist(stuck_rate=0.1)
+    chip = mp.Chip.sample(n_kernels=2, kernel_shape=(16, 16), preset=preset, rng=rng)
+    idx = np.arange(chip.n_devices)
+    target = rng.choice([133e-6, 233e-6], idx.size)
+    verify = mp.WriteVerify(tolerance=5e-6, max_iterations=50)
+    new, rep = mp.write_verify(chip, idx, target, rng, verify=verify)
+    stuck = chip.faults.stuck.ravel()
+    g = new.conductance.ravel()
+    np.testing.assert_array_equal(g[stuck], chip.faults.stuck_value.ravel()[stuck])
+    healthy = ~stuck & rep.converged
+    assert rep.converged[~stuck].mean() > 0.99
+    # a converged write read within 5 uS with +-10 uS read noise: the device is within 15 uS
+    assert np.abs(g[healthy] - target[healthy]).max() <= 15e-6 + 1e-12
+    assert (rep.attempts[stuck] == 50).all() and rep.attempts[~stuck].min() >= 1
+    # skipped devices are not pulsed and keep their state
+    new2, rep2 = mp.write_verify(chip, idx, target, rng, verify=verify, skip=stuck)
+    assert (rep2.attempts[stuck] == 0).all() and not rep2.converged[stuck].any()
+    np.testing.assert_array_equal(new2.conductance.ravel()[stuck], chip.conductance.ravel()[stuck])
+
+
+def test_write_verify_uses_the_devices_systematic_offset(rng):
+    """TiO2's per-device offset N(-0.589 %, 0.339 %), alone: every write lands at target * (1 + offset)."""
+    p = tio2_passive(stuck_rate=0.0)
+    preset = dataclasses.replace(p, programming=ProgrammingError(offset_mean=p.programming.offset_mean,
+                                                                 offset_std=p.programming.offset_std))
+    chip = mp.Chip.sample(n_kernels=1, kernel_shape=(20, 20), preset=preset, rng=rng)
+    idx = np.arange(chip.n_devices)
+    new, _ = mp.write_verify(chip, idx, np.full(idx.size, 300e-6), rng, verify=mp.WriteVerify(max_iterations=1))
+    rel = new.conductance.ravel() / 300e-6 - 1.0
+    np.testing.assert_allclose(rel, chip.offsets.ravel(), rtol=0, atol=1e-12)
+    assert chip.offsets.std() > 0.002
+
+
+def test_read_devices_adds_fresh_noise_each_time(rng):
+    chip = mp.Chip.sample(n_kernels=1, kernel_shape=(4, 4), preset=rram_1t1r_nist(stuck_rate=0.0), rng=rng)
+    idx = np.arange(16)
+    a, b = mp.read_devices(chip, idx, rng), mp.read_devices(chip, idx, rng)
+    assert not np.array_equal(a, b)
+    assert np.abs(a - chip.conductance.ravel()).max() <= 10e-6
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda chip, rng: mp.write_verify(chip, [0, 0], [1e-4, 1e-4], rng), "must not repeat"),
+        (lambda chip, rng: mp.write_verify(chip, [99], [1e-4], rng), r"address devices in \[0, 15\]"),
+        (lambda chip, rng: mp.write_verify(chip, [0], [1e-4], np.random), "numpy.random.Generator"),
+        (lambda chip, rng: mp.WriteVerify(max_iterations=0), "`max_iterations` must be a positive int"),
+        (lambda chip, rng: mp.Thresholds(stuck_on_above=5e-6), "must be below `stuck_on_above`"),
+    ],
+)
+def test_invalid_programming_requests(rng, call, match):
+    chip = mp.Chip.sample(n_kernels=1, kernel_shape=(4, 4), preset=exact_preset(), rng=rng)
+    with pytest.raises(ConfigError, match=match):
+        call(chip, rng)
+
+
+def test_chip_refuses_kernels_with_different_windows(rng):
+    chip = mp.Chip.sample(n_kernels=2, kernel_shape=(4, 4), preset=exact_preset(), rng=rng)
+    other = tio2_passive()
+    with pytest.raises(ConfigError, match="share the window and levels of kernel 0"):
+        dataclasses.replace(chip, presets=(chip.presets[0], other))

@@ -1,0 +1,119 @@
+"""Inference of mapped layers: backends agree where physics says they must; converters quantize as stated."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+import xbarsim.mapping as mp
+from xbarsim import LineResistance, NgspiceBackend, NgspiceOptions
+from xbarsim.devices import Sinh
+from xbarsim.errors import ConfigError
+
+from mapping_helpers import exact_preset, ternary
+
+
+def _close(a: np.ndarray, b: np.ndarray, rtol: float) -> None:
+    np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol * float(np.abs(b).max()))
+
+
+@pytest.mark.parametrize("alpha", [1, 3])
+def test_sparse_with_ideal_wires_and_linear_devices_equals_ideal(rng, alpha):
+    """Zero wire resistance, ohmic devices: the circuit solve is ``v @ G`` (other rows at 0 V)."""
+    preset = exact_preset(stuck_rate=0.05)
+    chip = mp.Chip.sample(n_kernels=4, kernel_shape=(12, 12), preset=preset, rng=rng)
+    # a tiled layer: 15 inputs on 12-row kernels -> two row chunks, partial sums in the periphery
+    layer = mp.map_layer(rng.uniform(-1, 1, (15, 4)), chip, rng,
+                         ensemble=mp.EnsembleConfig.lea(alpha, 1, placement="random"))
+    x = rng.uniform(-1.0, 1.0, (9, 15))
+    y_ideal = layer.forward(x)
+    y_sparse = layer.forward(x, mp.InferenceConfig(backend="sparse"))
+    _close(y_sparse, y_ideal, 1e-12)
+    np.testing.assert_allclose(y_ideal, x @ layer.effective_weights(layer.programmed()), rtol=1e-12, atol=1e-12)
+
+
+def test_sparse_with_ideal_wires_and_sinh_devices_is_the_closed_form(rng):
+    """Zero wires: every cell sees its row voltage, I = (sinh(a v) / a) @ G."""
+    preset = dataclasses.replace(exact_preset(), device=Sinh(a=2.07))
+    chip = mp.Chip.sample(n_kernels=2, kernel_shape=(8, 8), preset=preset, rng=rng)
+    layer = mp.map_layer(ternary(rng, (6, 3)), chip, rng, encoding=mp.Encoding(scheme="ternary"),
+                         ensemble=mp.EnsembleConfig.lea(2, 2, placement="random"))
+    x = rng.uniform(0.0, 1.0, (5, 6))
+    y = layer.forward(x, mp.InferenceConfig(backend="sparse", dac=mp.DAC(scaling="fixed", v_read=0.5)))
+    v = x * 0.5
+    x_eff = np.sinh(2.07 * v) / 2.07 / 0.5
+    _close(y, x_eff @ layer.effective_weights(layer.programmed()), 1e-9)
+
+
+@pytest.mark.parametrize("device", ["ohmic", "sinh"])
+def test_sparse_with_wire_resistance_matches_ngspice(rng, device):
+    """A 4x3 layer, alpha = 2, on 6x8 kernels with 2 ohm segments, 1 ohm drivers and sense resistors."""
+    preset = exact_preset(analog=True)
+    preset = preset if device == "ohmic" else dataclasses.replace(preset, device=Sinh(a=2.07))
+    chip = mp.Chip.sample(n_kernels=2, kernel_shape=(6, 8), preset=preset, rng=rng,
+                          lines=LineResistance.uniform(2.0, driver=1.0, sense=1.0))
+    layer = mp.map_layer(rng.uniform(-1, 1, (4, 3)), chip, rng, ensemble=mp.EnsembleConfig.lea(2, 1, placement="random"))
+    x = rng.uniform(0.0, 1.0, (3, 4))
+    y_sp = layer.forward(x, mp.InferenceConfig(backend="sparse"))
+    y_ng = layer.forward(x, mp.InferenceConfig(backend=NgspiceBackend(NgspiceOptions())))
+    _close(y_sp, y_ng, 1e-6)
+    y_id = layer.forward(x)
+    assert np.abs(y_sp - y_id).max() > 1e-6 * np.abs(y_id).max()  # the wires do matter
+
+
+def test_blocks_stacked_on_one_kernels_columns_are_read_one_row_group_at_a_time(rng):
+    """Row chunks of a tall layer can share a kernel's columns; each is driven alone (others at 0 V)."""
+    chip = mp.Chip.sample(n_kernels=1, kernel_shape=(20, 8), preset=exact_preset(analog=True), rng=rng)
+    w = rng.uniform(-1, 1, (24, 2))  # two row chunks of 12 rows, G+ and G- blocks of 12x2 each
+    layer = mp.map_layer(w, chip, rng, ensemble=mp.EnsembleConfig.plain())
+    x = rng.uniform(-1, 1, (4, 24))
+    _close(layer.forward(x, mp.InferenceConfig(backend="sparse")), x @ w, 1e-12)
+
+
+def test_dac_and_adc_quantize_as_stated(rng):
+    chip = mp.Chip.sample(n_kernels=2, kernel_shape=(16, 16), preset=exact_preset(analog=True), rng=rng)
+    w = rng.uniform(-1, 1, (10, 3))
+    layer = mp.map_layer(w, chip, rng, ensemble=mp.EnsembleConfig.plain())
+    x = rng.uniform(-1, 1, (50, 10))
+    exact = x @ w
+    # a 1-bit DAC: inputs become sign(x) * round(|x| / max|x|) * max|x|
+    y1 = layer.forward(x, mp.InferenceConfig(dac=mp.DAC(bits=1)))
+    s = np.abs(x).max(axis=1, keepdims=True)
+    _close(y1, (np.sign(x) * np.rint(np.abs(x) / s) * s) @ w, 1e-12)
+    errs = [np.abs(layer.forward(x, mp.InferenceConfig(adc=mp.ADC(bits=b))) - exact).max() for b in (2, 4, 8, 12)]
+    assert all(b < a for a, b in zip(errs, errs[1:])), errs
+    fs = layer.forward(x, mp.InferenceConfig(adc=mp.ADC(bits=8, range="full-scale")))
+    assert np.abs(fs - exact).max() > errs[2]  # a fixed full-scale range wastes resolution
+    y_fixed = layer.forward(2 * x, mp.InferenceConfig(dac=mp.DAC(scaling="fixed", x_max=1.0)))
+    _close(y_fixed, np.clip(2 * x, -1, 1) @ w, 1e-12)  # fixed scaling saturates
+
+
+def test_single_vector_and_batch_agree(rng):
+    chip = mp.Chip.sample(n_kernels=1, kernel_shape=(8, 8), preset=exact_preset(analog=True), rng=rng)
+    layer = mp.map_layer(rng.uniform(-1, 1, (5, 2)), chip, rng, ensemble=mp.EnsembleConfig.plain())
+    x = rng.uniform(-1, 1, 5)
+    np.testing.assert_allclose(layer.forward(x), layer.forward(x[None])[0], rtol=1e-15)
+
+
+@pytest.mark.parametrize(
+    ("make", "match"),
+    [
+        (lambda: mp.InferenceConfig(backend="spice3"), "`backend` must be one of"),
+        (lambda: mp.InferenceConfig(averaging="median"), "`averaging` must be one of 'analog', 'digital'"),
+        (lambda: mp.DAC(bits=0), r"`bits` must be None \(ideal\) or an int in \[1, 32\]"),
+        (lambda: mp.ADC(range=-1.0), "`range` must be 'per-vector', 'full-scale' or a positive current"),
+        (lambda: mp.DAC(v_read=0.0), "`v_read` must be a positive voltage"),
+    ],
+)
+def test_invalid_inference_configs(make, match):
+    with pytest.raises(ConfigError, match=match):
+        make()
+
+
+def test_wrong_input_width_is_refused(rng):
+    chip = mp.Chip.sample(n_kernels=1, kernel_shape=(8, 8), preset=exact_preset(), rng=rng)
+    layer = mp.map_layer(np.ones((5, 2)), chip, rng, ensemble=mp.EnsembleConfig.plain())
+    with pytest.raises(ConfigError, match=r"`x` must have shape \(5,\) or \(B, 5\); got shape \(3, 4\)"):
+        layer.forward(np.ones((3, 4)))

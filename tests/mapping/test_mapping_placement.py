@@ -1,0 +1,149 @@
+"""Placement: blocks never overlap; greedy never takes a block with a short; requests that cannot fit say what fits."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import xbarsim.mapping as mp
+from xbarsim.devices import FaultMap, rram_1t1r_nist
+from xbarsim.errors import ConfigError
+
+from mapping_helpers import exact_preset, ternary
+
+
+def _layout(m: int, n: int, kernel: tuple[int, int]) -> mp.LayerLayout:
+    w = np.ones((m, n))
+    return mp.tile_layer(mp.map_weights(w, g_min=133e-6, g_max=233e-6), kernel)
+
+
+def _with_faults(chip: mp.Chip, on: np.ndarray, off: np.ndarray) -> mp.Chip:
+    value = np.where(on, 500e-6, np.where(off, 1e-6, 0.0))
+    return dataclasses.replace(chip, faults=FaultMap(stuck_on=on, stuck_off=off, stuck_value=value))
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), alpha=st.integers(1, 4), beta_frac=st.floats(0.0, 1.0),
+       short_rate=st.floats(0.0, 0.04), on_rate=st.floats(0.0, 0.1))
+def test_greedy_never_selects_a_block_with_a_short(seed, alpha, beta_frac, short_rate, on_rate):
+    """Shorts (devices reading at or below 10 uS, the LEA code's word) and non-switching devices are
+    rejected; stuck-ON devices are tolerated but ranked."""
+    rng = np.random.default_rng(seed)
+    chip = mp.Chip.sample(n_kernels=6, kernel_shape=(12, 12), preset=exact_preset(), rng=rng)
+    u = rng.random(chip.shape)
+    chip = _with_faults(chip, on=u < on_rate, off=(u >= on_rate) & (u < on_rate + short_rate))
+    char = mp.characterize(chip, rng)
+    layout = _layout(5, 3, chip.kernel_shape)
+    beta = 1 + int(beta_frac * (alpha - 1))
+    try:
+        placement = mp.place_layer(layout, alpha=alpha, beta=beta, chip_shape=chip.shape, method="greedy",
+                                   characterization=char)
+    except ConfigError as exc:  # too many shorts for this request: the error says what fits
+        assert "alpha <=" in str(exc)
+        return
+    assert len(placement.blocks) == alpha * len(layout.specs)
+    for b in placement.blocks:
+        window = char.rejected[b.kernel, b.row:b.row + b.rows, b.col:b.col + b.cols]
+        assert not window.any(), f"block {b} holds a short or non-switching device"
+        assert not chip.faults.stuck_off[b.kernel, b.row:b.row + b.rows, b.col:b.col + b.cols].any()
+
+
+def test_greedy_prefers_blocks_without_stuck_devices(rng):
+    chip = mp.Chip.sample(n_kernels=1, kernel_shape=(4, 16), preset=exact_preset(), rng=rng)
+    on = np.zeros(chip.shape, bool)
+    on[0, 0, 0] = True
+    on[0, 2, 4] = True  # clean 4x4 windows start at columns 5..12: room for two of them
+    chip = _with_faults(chip, on=on, off=np.zeros_like(on))
+    char = mp.characterize(chip, rng)
+    layout = mp.tile_layer(mp.map_weights(np.ones((4, 2)), g_min=133e-6, g_max=233e-6,
+                                          encoding=mp.Encoding(layout="interleaved")), chip.kernel_shape)
+    placement = mp.place_layer(layout, alpha=2, beta=1, chip_shape=chip.shape, method="greedy",
+                               characterization=char)
+    assert [b.col for b in placement.blocks] == [5, 9]  # best first, ties by position; no overlap
+    for b in placement.blocks:
+        assert not char.stuck_on[0, :, b.col:b.col + b.cols].any()
+
+
+def test_greedy_takes_blocks_that_complete_the_outputs_first(rng):
+    """Every kernel has stuck devices; pass 1 takes a block only if it gives an output that still lacks
+    one a defect-free copy, even over a block with fewer stuck devices overall."""
+    chip = mp.Chip.sample(n_kernels=3, kernel_shape=(2, 3), preset=exact_preset(), rng=rng)
+    on = np.zeros(chip.shape, bool)
+    on[0, 0, 0] = True                 # kernel 0: output 0 defective, 1 stuck device
+    on[1, 1, 0] = True                 # kernel 1: output 0 defective, 1 stuck device
+    on[2, 0, 1] = on[2, 1, 1] = True   # kernel 2: output 1 defective, 2 stuck devices
+    chip = _with_faults(chip, on=on, off=np.zeros_like(on))
+    char = mp.characterize(chip, rng)
+    # reference scheme: block columns (output 0, output 1, reference)
+    mw = mp.map_weights(np.ones((2, 2)), g_min=133e-6, g_max=233e-6,
+                        encoding=mp.Encoding(scheme="reference", levels=3))
+    layout = mp.tile_layer(mw, chip.kernel_shape)
+    placement = mp.place_layer(layout, alpha=2, beta=1, chip_shape=chip.shape, method="greedy",
+                               characterization=char)
+    assert [b.kernel for b in placement.blocks] == [0, 2]
+
+
+def test_random_placement_packs_aligned_blocks_without_overlap(rng):
+    chip_shape = (2, 64, 64)
+    layout = _layout(64, 10, (64, 64))
+    placement = mp.place_layer(layout, alpha=6, chip_shape=chip_shape, method="random", rng=rng)
+    occ = np.zeros(chip_shape, int)
+    for b in placement.blocks:
+        occ[b.kernel, b.row:b.row + b.rows, b.col:b.col + b.cols] += 1
+        assert b.col % 10 == 0
+    assert occ.max() == 1 and occ.sum() == 6 * 2 * 64 * 10
+
+
+def test_a_layer_that_does_not_fit_says_what_fits(rng):
+    layout = _layout(20, 10, (25, 25))
+    with pytest.raises(ConfigError, match=r"alpha = 4 copies need 8 blocks of 20x10.*What fits: alpha <= 2 copies"):
+        mp.place_layer(layout, alpha=4, chip_shape=(2, 25, 25), method="random", rng=rng)
+
+
+def test_a_layer_that_does_not_fit_through_map_layer(rng):
+    chip = mp.Chip.sample(n_kernels=2, kernel_shape=(25, 25), preset=exact_preset(), rng=rng)
+    with pytest.raises(ConfigError, match=r"does not fit.*What fits: alpha <= 2 copies of this layer"):
+        mp.map_layer(ternary(rng, (20, 10)), chip, rng, ensemble=mp.EnsembleConfig.lea(4, 2))
+
+
+def test_strict_greedy_reports_how_many_clean_blocks_exist(rng):
+    chip = mp.Chip.sample(n_kernels=4, kernel_shape=(8, 8), preset=rram_1t1r_nist(stuck_rate=0.2), rng=rng)
+    char = mp.characterize(chip, rng)
+    layout = _layout(8, 4, (8, 8))
+    with pytest.raises(ConfigError, match="hold no stuck-OFF or non-switching device.*strict=False"):
+        mp.place_layer(layout, alpha=4, chip_shape=chip.shape, method="greedy", characterization=char)
+    placement = mp.place_layer(layout, alpha=4, chip_shape=chip.shape, method="greedy", characterization=char,
+                               strict=False)
+    assert len(placement.blocks) == 8
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"method": "diagonal"}, r"`method` must be one of 'random', 'greedy'; got 'diagonal'"),
+        ({"alpha": 0}, "`alpha` must be a positive int"),
+        ({"alpha": 2, "beta": 3}, r"`beta` must be an int in \[1, alpha = 2\]"),
+        ({"method": "greedy"}, "greedy placement needs `characterization`"),
+        ({"chip_shape": (1, 9, 9)}, r"`chip_shape` must be \(K, 8, 8\)"),
+    ],
+)
+def test_invalid_placement_requests(rng, kwargs, match):
+    args = {"alpha": 1, "chip_shape": (2, 8, 8), "method": "random", "rng": rng, **kwargs}
+    with pytest.raises(ConfigError, match=match):
+        mp.place_layer(_layout(4, 2, (8, 8)), **args)
+
+
+def test_unknown_placement_in_the_ensemble_config():
+    with pytest.raises(ConfigError, match=r"`placement` must be one of 'random', 'greedy'; got 'spiral'"):
+        mp.EnsembleConfig(alpha=2, placement="spiral")
+
+
+def test_placements_refuse_overlapping_blocks():
+    b = mp.Block(copy=0, spec=0, kernel=0, row=0, col=0, rows=2, cols=2)
+    c = dataclasses.replace(b, copy=1, row=1, col=1)
+    with pytest.raises(ConfigError, match="must not overlap"):
+        mp.Placement(blocks=(b, c), alpha=2, method="given", chip_shape=(1, 4, 4))

@@ -1,0 +1,115 @@
+"""Weights -> conductances -> programmed arrays: encoding, tiling, chips, write-verify, LEA.
+
+* :mod:`~xbarsim.mapping.encoding` -- :func:`map_weights` (differential pairs, reference column,
+  levels, ternary), :class:`MappedWeights` and its exact inverse, :func:`mapping_error`.
+* :mod:`~xbarsim.mapping.tiling` -- :func:`tile_layer`: blocks that fit a kernel, partial sums.
+* :mod:`~xbarsim.mapping.chip` -- :class:`Chip` (kernels, faults, state), :func:`lea_chip`,
+  :func:`characterize` (SET-all / RESET-all reads and thresholds).
+* :mod:`~xbarsim.mapping.programming` -- :func:`write_verify`, :func:`read_devices`,
+  :func:`program_sequence` (half-select disturbance through ``xbarsim.analysis``).
+* :mod:`~xbarsim.mapping.placement` -- :func:`place_layer`: random or greedy defect-aware blocks.
+* :mod:`~xbarsim.mapping.ensemble` -- layer ensemble averaging: :func:`map_layer`,
+  :func:`map_network`, :func:`map_committee`, :class:`EnsembleConfig` (plain, LEA, MAO, blind).
+* :mod:`~xbarsim.mapping.inference` -- :func:`run_layer`: DAC, arrays through a backend, averaging,
+  ADC, differential subtraction.
+
+Convention: a layer computes ``y = x @ W`` with ``W`` of shape ``(inputs, outputs)``, the rows and
+columns of the crossbar.
+"""
+
+from xbarsim.mapping.chip import Characterization, Chip, Thresholds, characterize, lea_chip
+from xbarsim.mapping.encoding import (
+    ColumnLayout,
+    Encoding,
+    EncodingScheme,
+    MappedWeights,
+    map_weights,
+    mapping_error,
+    ternarize,
+)
+from xbarsim.mapping.ensemble import (
+    Compensation,
+    EnsembleConfig,
+    EnsembleEncoding,
+    MappedLayer,
+    MappedNetwork,
+    RmeLevels,
+    Selection,
+    SequenceProgramming,
+    copy_deviation,
+    map_committee,
+    map_layer,
+    map_network,
+    rme_targets,
+    select_copies,
+)
+from xbarsim.mapping.inference import (
+    ADC,
+    DAC,
+    AdcRange,
+    Averaging,
+    DacScaling,
+    InferenceConfig,
+    block_currents,
+    run_layer,
+)
+from xbarsim.mapping.placement import Block, Placement, PlacementMethod, block_capacity, place_layer
+from xbarsim.mapping.programming import (
+    ProgrammingReport,
+    WriteVerify,
+    program_sequence,
+    read_devices,
+    write_verify,
+)
+from xbarsim.mapping.tiling import BlockSpec, LayerLayout, chunk_sizes, tile_layer
+
+__all__ = [
+    "ADC",
+    "AdcRange",
+    "Averaging",
+    "Block",
+    "BlockSpec",
+    "Characterization",
+    "Chip",
+    "ColumnLayout",
+    "Compensation",
+    "DAC",
+    "DacScaling",
+    "Encoding",
+    "EncodingScheme",
+    "EnsembleConfig",
+    "EnsembleEncoding",
+    "InferenceConfig",
+    "LayerLayout",
+    "MappedLayer",
+    "MappedNetwork",
+    "MappedWeights",
+    "Placement",
+    "PlacementMethod",
+    "ProgrammingReport",
+    "RmeLevels",
+    "Selection",
+    "SequenceProgramming",
+    "Thresholds",
+    "WriteVerify",
+    "block_capacity",
+    "block_currents",
+    "characterize",
+    "chunk_sizes",
+    "copy_deviation",
+    "lea_chip",
+    "map_committee",
+    "map_layer",
+    "map_network",
+    "map_weights",
+    "mapping_error",
+    "place_layer",
+    "program_sequence",
+    "read_devices",
+    "rme_targets",
+    "run_layer",
+    "select_copies",
+    "ternarize",
+    "tile_layer",
+    "write_verify",
+]

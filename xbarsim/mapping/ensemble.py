@@ -1,0 +1,830 @@
+"""Layer ensemble averaging (LEA) and the baselines it is compared with, at equal device count.
+
+Yousuf et al., "Layer Ensemble Averaging for Improving Memristor-Based Artificial Neural Network
+Performance", arXiv:2404.15621 (Nat. Commun. 16, 1250, 2025). A layer's ``G+`` and ``G-`` blocks are
+placed ``alpha`` times on a defective chip; after programming, a read-back decides, per output,
+which ``beta`` copies to keep (the ones with the smallest summed ``|G_target - G_read|`` over that
+output's devices); the kept copies are averaged at inference. Baselines at the same device count
+``2 alpha m n``: plain mapping (``alpha = 1``), MAO-style redundancy (all copies summed, healthy
+devices re-tuned against stuck ones: :meth:`EnsembleConfig.mao`) and committee machines
+(:func:`map_committee`: ``alpha`` independently mapped networks whose outputs the caller averages).
+
+The flow of :func:`map_layer`:
+
+1. characterize the chip (if not given): SET-all / RESET-all reads and thresholds;
+2. encode the weights (:func:`~xbarsim.mapping.map_weights`) and tile them into blocks;
+3. place alpha copies (random or greedy defect-aware);
+4. program every device (write-verify, or the bias-scheme sequence with half-select disturbance),
+   then read every device back;
+5. keep, per output, the beta copies of lowest deviation (a static mask);
+6. "reduced mapping error" (RME) encoding only: re-choose the targets of the healthy devices of
+   the kept copies so that their average matches the weight despite the stuck devices, re-program
+   the devices whose target changed, read back again.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Literal, get_args
+
+import numpy as np
+
+from xbarsim._typing import ArrayLike, BoolArray, FloatArray, WriteSchemeName
+from xbarsim._validation import as_float_array, check_choice, readonly, short_repr
+from xbarsim.devices.variability import quantize
+from xbarsim.errors import ConfigError
+from xbarsim.mapping.chip import Characterization, Chip, _check_rng, characterize
+from xbarsim.mapping.encoding import Encoding, MappedWeights, map_weights, mapping_error
+from xbarsim.mapping.placement import Placement, PlacementMethod, place_layer
+from xbarsim.mapping.programming import (
+    ProgrammingReport,
+    WriteVerify,
+    program_sequence,
+    read_devices,
+    write_verify,
+)
+from xbarsim.mapping.tiling import LayerLayout, tile_layer
+from xbarsim.netlists.bias import WRITE_SCHEMES
+
+if TYPE_CHECKING:
+    from xbarsim.mapping.inference import InferenceConfig
+
+__all__ = [
+    "EnsembleEncoding",
+    "Selection",
+    "RmeLevels",
+    "EnsembleConfig",
+    "SequenceProgramming",
+    "Compensation",
+    "MappedLayer",
+    "MappedNetwork",
+    "copy_deviation",
+    "select_copies",
+    "rme_targets",
+    "map_layer",
+    "map_network",
+    "map_committee",
+]
+
+#: How the copies' targets are chosen: each copy on its own ("simple") or jointly ("rme").
+EnsembleEncoding = Literal["simple", "rme"]
+#: How the kept copies are chosen per output: by read-back deviation, or the first beta (fault-blind).
+Selection = Literal["deviation", "first"]
+#: Where RME may put re-chosen targets: on the allowed levels, or anywhere in the window.
+RmeLevels = Literal["levels", "continuous"]
+
+
+def _int_at_least(value: object, name: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or int(value) < minimum:
+        raise ConfigError(f"`{name}` must be an integer >= {minimum}; got {short_repr(value)}.")
+    return int(value)
+
+
+@dataclass(frozen=True, kw_only=True)
+class EnsembleConfig:
+    """How many copies of a layer, where they go, how they are encoded and which are kept.
+
+    Attributes
+    ----------
+    alpha : int
+        Copies of the layer placed on the chip (>= 1); the layer uses ``alpha`` times the devices
+        of one copy.
+    beta : int or None
+        Copies kept (averaged) per output, ``1 <= beta <= alpha``; ``None`` means ``alpha``.
+    placement : {"random", "greedy"}
+        Block placement (:func:`~xbarsim.mapping.place_layer`).
+    encoding : {"simple", "rme"}
+        ``"simple"``: every copy programmed to the layer's own targets. ``"rme"`` (reduced mapping
+        error): the healthy devices of the kept copies are re-chosen to cancel the stuck ones.
+    selection : {"deviation", "first"}
+        ``"deviation"`` keeps, per output, the ``beta`` copies with the lowest summed
+        ``|G_target - G_read|``; ``"first"`` keeps copies ``0 .. beta-1`` whatever they read
+        (fault-blind).
+    rme_levels : {"levels", "continuous"} or None
+        RME only: re-chosen targets on the encoding's levels, or anywhere in ``[g_min, g_max]``
+        (write-verify gets them there). ``None``: levels when the encoding has levels.
+    strict : bool
+        Greedy placement: reject positions with stuck-OFF or non-switching devices (default), or
+        only rank them last (``False``).
+    """
+
+    alpha: int = 1
+    beta: int | None = None
+    placement: PlacementMethod = "greedy"
+    encoding: EnsembleEncoding = "simple"
+    selection: Selection = "deviation"
+    rme_levels: RmeLevels | None = None
+    strict: bool = True
+
+    def __post_init__(self) -> None:
+        a = _int_at_least(self.alpha, "alpha", 1)
+        object.__setattr__(self, "alpha", a)
+        if self.beta is not None:
+            b = _int_at_least(self.beta, "beta", 1)
+            if b > a:
+                raise ConfigError(
+                    f"`beta` must be at most `alpha` = {a} (copies kept per output out of the copies placed); "
+                    f"got beta = {b}. What fits: beta in 1..{a}, or raise alpha to at least {b}."
+                )
+            object.__setattr__(self, "beta", b)
+        check_choice(self.placement, get_args(PlacementMethod), "placement")
+        check_choice(self.encoding, get_args(EnsembleEncoding), "encoding")
+        check_choice(self.selection, get_args(Selection), "selection")
+        if self.rme_levels is not None:
+            check_choice(self.rme_levels, get_args(RmeLevels), "rme_levels")
+        if not isinstance(self.strict, bool):
+            raise ConfigError(f"`strict` must be a bool; got {short_repr(self.strict)}.")
+
+    @property
+    def effective_beta(self) -> int:
+        """``beta``, or ``alpha`` when ``beta`` is ``None``."""
+        return self.alpha if self.beta is None else self.beta
+
+    @classmethod
+    def plain(cls, *, placement: PlacementMethod = "random") -> EnsembleConfig:
+        """Baseline: one copy, placed fault-blind (random), programmed to its own targets."""
+        return cls(alpha=1, beta=1, placement=placement, encoding="simple", selection="first")
+
+    @classmethod
+    def lea(cls, alpha: int, beta: int | None = None, *, encoding: EnsembleEncoding = "simple",
+            placement: PlacementMethod = "greedy", strict: bool = True) -> EnsembleConfig:
+        """Layer ensemble averaging: ``alpha`` copies, ``beta`` kept per output by read-back deviation."""
+        return cls(alpha=alpha, beta=beta, placement=placement, encoding=encoding, selection="deviation", strict=strict)
+
+    @classmethod
+    def mao(cls, alpha: int, *, placement: PlacementMethod = "random") -> EnsembleConfig:
+        """MAO-style redundancy baseline: all ``alpha`` copies summed (``beta = alpha``), healthy devices
+        re-tuned to compensate the stuck ones (RME over every copy), no defect-aware placement."""
+        return cls(alpha=alpha, beta=alpha, placement=placement, encoding="rme", selection="first")
+
+    @classmethod
+    def blind(cls, alpha: int, beta: int = 1) -> EnsembleConfig:
+        """Fault-blind control: ``alpha`` copies placed at random, the first ``beta`` used whatever they read."""
+        return cls(alpha=alpha, beta=beta, placement="random", encoding="simple", selection="first")
+
+
+@dataclass(frozen=True, kw_only=True)
+class SequenceProgramming:
+    """Program through :func:`xbarsim.analysis.programming.program_array` (half-select disturbance).
+
+    Attributes
+    ----------
+    scheme : {"v/2", "v/3", "grounded", "floating"}
+        Programming bias scheme.
+    backend : str
+        Solver backend of the programming simulation.
+    tolerance : float or None
+        Fraction in (0, 1), the relative verify tolerance; ``None`` for ``program_array``'s default
+        (0.01).
+    max_pulses : int or None
+        Pulse limit per device; ``None`` for ``program_array``'s default.
+    """
+
+    scheme: WriteSchemeName = "v/2"
+    backend: str = "sparse"
+    tolerance: float | None = None
+    max_pulses: int | None = None
+
+    def __post_init__(self) -> None:
+        check_choice(self.scheme, WRITE_SCHEMES, "scheme")
+        if not isinstance(self.backend, str):
+            raise ConfigError(f"`backend` must be a backend name; got {short_repr(self.backend)}.")
+        if self.tolerance is not None:
+            t = as_float_array(self.tolerance, "tolerance", what="relative tolerance in (0, 1)", min_value=0.0)
+            if t.ndim or not 0.0 < float(t) < 1.0:
+                raise ConfigError(f"`tolerance` must be a relative tolerance in (0, 1); got {short_repr(self.tolerance)}.")
+            object.__setattr__(self, "tolerance", float(t))
+        if self.max_pulses is not None:
+            object.__setattr__(self, "max_pulses", _int_at_least(self.max_pulses, "max_pulses", 1))
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class Compensation:
+    """How much of the stuck devices' error RME cancelled, per weight.
+
+    Attributes
+    ----------
+    stuck_error : ndarray, shape (m, n)
+        Siemens, for every weight: the sum over the kept copies' stuck devices of
+        ``sign * (g_stuck - g_target)`` (``sign`` +1 for ``G+``, -1 for ``G-``).
+    residual : ndarray, shape (m, n)
+        Siemens, what remains of it once the healthy devices take their re-chosen targets.
+    n_stuck : ndarray of int, shape (m, n)
+        Stuck devices among the kept copies of each weight.
+    beta : int
+        Copies averaged.
+    g_scale : float
+        Siemens per weight unit.
+    """
+
+    stuck_error: FloatArray
+    residual: FloatArray
+    n_stuck: np.ndarray
+    beta: int
+    g_scale: float
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "stuck_error", readonly(np.asarray(self.stuck_error, dtype=np.float64)))
+        object.__setattr__(self, "residual", readonly(np.asarray(self.residual, dtype=np.float64)))
+        object.__setattr__(self, "n_stuck", readonly(np.asarray(self.n_stuck, dtype=np.int64)))
+
+    @property
+    def fraction(self) -> float:
+        """Fraction of the total stuck error cancelled, ``1 - sum|residual| / sum|stuck_error|``
+        over weights with a stuck device (1.0 when there is none)."""
+        has = self.n_stuck > 0
+        total = float(np.abs(self.stuck_error[has]).sum())
+        return 1.0 if total == 0.0 else 1.0 - float(np.abs(self.residual[has]).sum()) / total
+
+    @property
+    def per_weight(self) -> FloatArray:
+        """``(m, n)``: ``1 - |residual| / |stuck_error|`` per weight with a stuck device, NaN elsewhere."""
+        err = np.abs(self.stuck_error)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            frac = np.where(err > 0, 1.0 - np.abs(self.residual) / err, 1.0)
+        return np.where(self.n_stuck > 0, frac, np.nan)
+
+    @property
+    def weight_error_before(self) -> FloatArray:
+        """Weight units, the error the stuck devices alone would cause: ``stuck_error / (beta g_scale)``."""
+        return self.stuck_error / (self.beta * self.g_scale)
+
+    @property
+    def weight_error_after(self) -> FloatArray:
+        """Weight units, the error left after compensation: ``residual / (beta g_scale)``."""
+        return self.residual / (self.beta * self.g_scale)
+
+
+def copy_deviation(target: FloatArray, read: FloatArray, layout: LayerLayout) -> FloatArray:
+    """Siemens, ``(alpha, n)``: per copy and output, the summed ``|G_target - G_read|`` over the devices
+    of that output (a reference column counts for every output it serves)."""
+    diff = np.where(layout.covered, np.abs(np.asarray(target) - np.asarray(read)), 0.0).sum(axis=1)
+    return np.asarray(diff @ (layout.readout != 0).astype(np.float64))
+
+
+def select_copies(deviation: ArrayLike, beta: int, selection: Selection = "deviation") -> BoolArray:
+    """Which copies to keep per output.
+
+    Parameters
+    ----------
+    deviation : array_like, shape (alpha, n)
+        Siemens, per copy and output, e.g. :func:`copy_deviation`.
+    beta : int
+        Copies to keep per output, ``1 <= beta <= alpha``.
+    selection : {"deviation", "first"}
+        Lowest deviation (ties to the lower copy index) or the first ``beta`` copies.
+
+    Returns
+    -------
+    ndarray of bool, shape (alpha, n)
+        Exactly ``beta`` True per column.
+    """
+    dev = as_float_array(deviation, "deviation", what="array of conductance deviations in siemens")
+    if dev.ndim != 2:
+        raise ConfigError(f"`deviation` must have shape (alpha, n); got shape {dev.shape}.")
+    alpha = dev.shape[0]
+    b = _int_at_least(beta, "beta", 1)
+    if b > alpha:
+        raise ConfigError(f"`beta` must be at most alpha = {alpha}; got {b}. What fits: beta in 1..{alpha}.")
+    check_choice(selection, get_args(Selection), "selection")
+    kept = np.zeros(dev.shape, dtype=bool)
+    if selection == "first":
+        kept[:b] = True
+    elif selection == "deviation":
+        order = np.argsort(dev, axis=0, kind="stable")[:b]
+        np.put_along_axis(kept, order, True, axis=0)
+    else:  # pragma: no cover - check_choice guards this
+        raise ConfigError(f"`selection` must be one of {get_args(Selection)}; got {selection!r}.")
+    return kept
+
+
+def _water_fill(lo: FloatArray, hi: FloatArray, need: FloatArray) -> FloatArray:
+    """Per group (leading axes), the level ``lam`` with ``sum_d clip(lam, lo_d, hi_d) == need``
+    (``lo <= 0 <= hi``, ``need`` already within ``[sum lo, sum hi]``): equal shares, clipped."""
+    a = lo.min(axis=-1, initial=0.0)
+    b = hi.max(axis=-1, initial=0.0)
+    for _ in range(64):
+        mid = 0.5 * (a + b)
+        f = np.clip(mid[..., None], lo, hi).sum(axis=-1)
+        low = f < need
+        a = np.where(low, mid, a)
+        b = np.where(low, b, mid)
+    return np.clip((0.5 * (a + b))[..., None], lo, hi)
+
+
+def rme_targets(
+    target: FloatArray,
+    value: FloatArray,
+    stuck: BoolArray,
+    kept: BoolArray,
+    layout: LayerLayout,
+    *,
+    g_min: float,
+    g_max: float,
+    levels: tuple[float, ...] | None = None,
+) -> tuple[FloatArray, Compensation]:
+    """Reduced-mapping-error targets: the healthy devices of the kept copies absorb the stuck ones.
+
+    Parameters
+    ----------
+    target : ndarray, shape (alpha, m, n_channels)
+        Siemens, the simple targets of every copy (channel matrices).
+    value : ndarray, shape (alpha, m, n_channels)
+        Siemens, what each device reads (only stuck devices' values are used).
+    stuck : ndarray of bool, shape (alpha, m, n_channels)
+        Devices that cannot be programmed (known faults, failed write-verify).
+    kept : ndarray of bool, shape (alpha, n)
+        The copies kept per output.
+    layout : LayerLayout
+        Channels and readout.
+    g_min, g_max : float
+        Siemens, the window healthy targets stay in.
+    levels : tuple of float, optional
+        Siemens, allowed levels; ``None`` for continuous targets.
+
+    Returns
+    -------
+    (ndarray, Compensation)
+        New targets (healthy devices of kept copies changed; everything else as given) and the
+        compensation achieved at those targets.
+
+    Notes
+    -----
+    For weight ``(i, j)`` the kept copies contribute ``sum_d s_d g_d`` (``s_d = +1`` for ``G+``,
+    ``-1`` for ``G-``). Stuck devices add the error ``E = sum_stuck s_d (v_d - t_d)``. Healthy
+    devices move by ``Delta_d`` with ``s_d Delta_d = c_d``, ``t_d + Delta_d`` within the window:
+    continuous targets take equal shares ``c_d = clip(lam, lo_d, hi_d)`` with ``sum c_d = -E``
+    (water filling, so no device moves more than needed); with levels each device is snapped in
+    turn to the nearest level of its target plus the remainder carried from the previous ones
+    (error diffusion), so the total lands within about half a level step of ``-E``. Reference
+    columns, shared by several outputs, are never re-chosen.
+    """
+    t = np.asarray(target, dtype=np.float64)
+    v = np.asarray(value, dtype=np.float64)
+    st = np.asarray(stuck, dtype=bool)
+    kp = np.asarray(kept, dtype=bool)
+    alpha, m, nch = t.shape
+    n = layout.n_outputs
+    if v.shape != t.shape or st.shape != t.shape or kp.shape != (alpha, n) or (m, nch) != (layout.n_rows, layout.n_channels):
+        raise ConfigError("`target`, `value`, `stuck` must share shape (alpha, m, n_channels) and `kept` be (alpha, n).")
+    lv = None if levels is None else np.unique(np.asarray(levels, dtype=np.float64))
+    new_t = t.copy()
+    err_all = np.zeros((m, n))
+    res_all = np.zeros((m, n))
+    nst_all = np.zeros((m, n), dtype=np.int64)
+    for r0, r1 in np.unique(layout.channel_rows, axis=0):
+        chans = np.flatnonzero((layout.channel_rows[:, 0] == r0) & (layout.channel_rows[:, 1] == r1))
+        sub = layout.readout[chans]  # (c_r, n)
+        counts = (sub != 0).sum(axis=0)
+        width = int(counts.max(initial=0))
+        if width == 0:
+            continue
+        ic = np.zeros((n, width), dtype=np.int64)
+        coef = np.zeros((n, width))
+        for j in range(n):
+            nz = np.flatnonzero(sub[:, j])
+            ic[j, :nz.size] = chans[nz]
+            coef[j, :nz.size] = sub[nz, j]
+        valid = coef != 0
+        tt = t[:, r0:r1][:, :, ic]  # (alpha, m_r, n, width)
+        vv = v[:, r0:r1][:, :, ic]
+        ss = st[:, r0:r1][:, :, ic]
+        use = kp[:, None, :, None] & valid[None, None]
+        ref = layout.reference[ic][None, None]
+        cf = np.broadcast_to(coef[None, None], tt.shape)
+        stuck_use = use & ss
+        err = np.where(stuck_use, cf * (vv - tt), 0.0).sum(axis=(0, 3))
+        tun = use & ~ss & ~ref
+        lo_raw, hi_raw = cf * (g_min - tt), cf * (g_max - tt)
+        lo = np.where(tun, np.minimum(lo_raw, hi_raw), 0.0)
+        hi = np.where(tun, np.maximum(lo_raw, hi_raw), 0.0)
+        # groups (m_r, n) over devices (alpha, width)
+        to_g = (1, 2, 0, 3)
+        lo_g = lo.transpose(to_g).reshape(r1 - r0, n, -1)
+        hi_g = hi.transpose(to_g).reshape(r1 - r0, n, -1)
+        need = np.clip(-err, lo_g.sum(-1), hi_g.sum(-1))
+        c = _water_fill(lo_g, hi_g, need)
+        if lv is not None:
+            t_g = tt.transpose(to_g).reshape(r1 - r0, n, -1)
+            s_g = cf.transpose(to_g).reshape(r1 - r0, n, -1)
+            tun_g = tun.transpose(to_g).reshape(r1 - r0, n, -1)
+            carry = np.zeros((r1 - r0, n))
+            for d in range(c.shape[-1]):
+                want = c[..., d] + carry
+                q = quantize(np.clip(t_g[..., d] + s_g[..., d] * want, g_min, g_max), lv)
+                act = np.where(tun_g[..., d], s_g[..., d] * (q - t_g[..., d]), 0.0)
+                carry = want - act
+                c[..., d] = act
+        res = err + c.sum(-1)
+        c_full = c.reshape(r1 - r0, n, alpha, width).transpose(2, 0, 1, 3)
+        new_vals = tt + cf * c_full
+        a_i, i_i, j_i, w_i = np.nonzero(tun)
+        new_t[a_i, r0 + i_i, ic[j_i, w_i]] = new_vals[a_i, i_i, j_i, w_i]
+        err_all[r0:r1] += err
+        res_all[r0:r1] += res
+        nst_all[r0:r1] += stuck_use.sum(axis=(0, 3))
+    beta = int(kp.sum(axis=0).max(initial=1))
+    return new_t, Compensation(stuck_error=err_all, residual=res_all, n_stuck=nst_all, beta=beta,
+                               g_scale=layout.g_scale)
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class MappedLayer:
+    """A layer mapped, programmed and read back on a chip.
+
+    Attributes
+    ----------
+    weights : ndarray, shape (m, n)
+        The target weights (``y = x @ weights``).
+    mapped : MappedWeights
+        The encoding of one copy.
+    layout : LayerLayout
+        Its blocks and channels.
+    placement : Placement
+        Where every block of every copy sits.
+    config : EnsembleConfig
+        Copies, placement, encoding, selection.
+    target : ndarray, shape (alpha, m, n_channels)
+        Siemens, the final target of every device (channel matrices; RME changes them per copy).
+    read_back : ndarray, shape (alpha, m, n_channels)
+        Siemens, the final read-back (with read noise) of every device.
+    deviation : ndarray, shape (alpha, n)
+        Siemens, the selection criterion: summed ``|G_target - G_read|`` per copy and output after
+        the first programming pass.
+    kept : ndarray of bool, shape (alpha, n)
+        The static mask: copies averaged per output.
+    compensation : Compensation or None
+        RME only: stuck error before and after re-chosen targets.
+    programming : ProgrammingReport
+        Every programming pass, concatenated.
+    chip : Chip
+        The chip after programming (for a network: after every layer was programmed).
+    timings : Mapping[str, float]
+        Seconds spent per step of :func:`map_layer`: ``"characterize"`` (0 when given),
+        ``"encode"``, ``"place"``, ``"program"`` (every programming pass), ``"read"`` (every
+        read-back), ``"select"`` (deviation, mask and RME targets), ``"total"``.
+    """
+
+    weights: FloatArray
+    mapped: MappedWeights
+    layout: LayerLayout
+    placement: Placement
+    config: EnsembleConfig
+    target: FloatArray
+    read_back: FloatArray
+    deviation: FloatArray
+    kept: BoolArray
+    compensation: Compensation | None
+    programming: ProgrammingReport
+    chip: Chip
+    timings: Mapping[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "timings", MappingProxyType(dict(self.timings)))
+        for name in ("weights", "target", "read_back", "deviation"):
+            object.__setattr__(self, name, readonly(np.asarray(getattr(self, name), dtype=np.float64)))
+        object.__setattr__(self, "kept", readonly(np.asarray(self.kept, dtype=bool)))
+
+    @property
+    def alpha(self) -> int:
+        """Copies placed."""
+        return self.config.alpha
+
+    @property
+    def beta(self) -> int:
+        """Copies kept per output."""
+        return self.config.effective_beta
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(m, n)``."""
+        return (int(self.weights.shape[0]), int(self.weights.shape[1]))
+
+    @property
+    def n_devices(self) -> int:
+        """Devices used, ``alpha`` times one copy (``2 alpha m n`` for differential pairs)."""
+        return self.alpha * self.layout.devices_per_copy
+
+    def programmed(self) -> FloatArray:
+        """Siemens, ``(alpha, m, n_channels)``: the true present conductances of the layer's devices."""
+        ci, qi = self.placement.device_index(self.layout)
+        q = np.zeros(self.target.shape)
+        q.ravel()[qi] = self.chip.conductance.ravel()[ci]
+        return q
+
+    def copy_weights(self, conductance: ArrayLike | None = None) -> FloatArray:
+        """Weights ``(alpha, m, n)`` of every copy from channel matrices (default: the read-back)."""
+        q = self.read_back if conductance is None else np.asarray(conductance, dtype=np.float64)
+        return self.layout.weights(q)
+
+    def effective_weights(self, conductance: ArrayLike | None = None) -> FloatArray:
+        """``W_hat`` ``(m, n)``: per output, the mean over the kept copies (default: from the read-back)."""
+        w = self.copy_weights(conductance)
+        return np.asarray((w * self.kept[:, None, :]).sum(axis=0) / self.beta)
+
+    def mapping_error(self) -> float:
+        """Percent, ``100 ||W_hat - W|| / ||W||`` with ``W_hat`` from the read-back conductances."""
+        return mapping_error(self.effective_weights(), self.weights)
+
+    def forward(self, x: ArrayLike, config: InferenceConfig | None = None) -> FloatArray:
+        """The layer's output ``~ x @ W`` through the simulated hardware; see
+        :func:`xbarsim.mapping.run_layer`."""
+        from xbarsim.mapping.inference import run_layer
+
+        return run_layer(self, x, config)
+
+
+def _program(chip: Chip, ci: np.ndarray, target: FloatArray, rng: np.random.Generator,
+             programming: WriteVerify | SequenceProgramming, skip: BoolArray | None) -> tuple[Chip, ProgrammingReport]:
+    if isinstance(programming, WriteVerify):
+        return write_verify(chip, ci, target, rng, verify=programming, skip=skip)
+    if isinstance(programming, SequenceProgramming):
+        return program_sequence(chip, ci, target, rng, scheme=programming.scheme, backend=programming.backend,
+                                tolerance=programming.tolerance, max_pulses=programming.max_pulses)
+    raise ConfigError(f"`programming` must be a WriteVerify or a SequenceProgramming; got {type(programming).__name__}.")
+
+
+def map_layer(
+    weights: ArrayLike,
+    chip: Chip,
+    rng: np.random.Generator,
+    *,
+    encoding: Encoding | None = None,
+    ensemble: EnsembleConfig | None = None,
+    programming: WriteVerify | SequenceProgramming | None = None,
+    characterization: Characterization | None = None,
+    occupied: BoolArray | None = None,
+) -> MappedLayer:
+    """Map one layer onto a chip: encode, tile, place alpha copies, program, read back, select (LEA).
+
+    Parameters
+    ----------
+    weights : array_like, shape (m, n)
+        The layer, ``y = x @ weights``.
+    chip : Chip
+        The chip (its present state is the starting point of programming).
+    rng : numpy.random.Generator
+        Every random draw (characterization if needed, placement, programming, reads), in the
+        order of the steps listed in the module notes.
+    encoding : Encoding, optional
+        Default differential pairs in separate ``G+``/``G-`` blocks, on the chip's levels if any.
+    ensemble : EnsembleConfig, optional
+        Default one copy (plain mapping) with greedy placement.
+    programming : WriteVerify or SequenceProgramming, optional
+        Default :class:`WriteVerify` with its defaults.
+    characterization : Characterization, optional
+        Known faults; measured here (SET-all/RESET-all, drawing from ``rng``) when greedy placement
+        or RME needs it and none is given. Known-stuck devices are not pulsed.
+    occupied : ndarray of bool, shape (K, R, C), optional
+        Devices already used by other layers.
+
+    Returns
+    -------
+    MappedLayer
+
+    Raises
+    ------
+    ConfigError
+        Bad parameters, or a layer that does not fit (the message says what fits).
+    """
+    if not isinstance(chip, Chip):
+        raise ConfigError(f"`chip` must be a Chip; got {type(chip).__name__}.")
+    _check_rng(rng)
+    cfg = EnsembleConfig() if ensemble is None else ensemble
+    if not isinstance(cfg, EnsembleConfig):
+        raise ConfigError(f"`ensemble` must be an EnsembleConfig; got {type(cfg).__name__}.")
+    prog = WriteVerify() if programming is None else programming
+    if not isinstance(prog, (WriteVerify, SequenceProgramming)):
+        raise ConfigError(f"`programming` must be a WriteVerify or a SequenceProgramming; got {type(prog).__name__}.")
+    char = characterization
+    if char is not None and not isinstance(char, Characterization):
+        raise ConfigError(f"`characterization` must be a Characterization; got {type(char).__name__}.")
+    if char is not None and char.stuck_on.shape != chip.shape:
+        raise ConfigError(f"`characterization` is of a chip of shape {char.stuck_on.shape}, not {chip.shape}.")
+    clock = {"characterize": 0.0, "encode": 0.0, "place": 0.0, "program": 0.0, "read": 0.0, "select": 0.0}
+    t0 = tic = time.perf_counter()
+
+    def lap(step: str) -> None:
+        nonlocal tic
+        now = time.perf_counter()
+        clock[step] += now - tic
+        tic = now
+
+    if char is None and (cfg.placement == "greedy" or cfg.encoding == "rme"):
+        char = characterize(chip, rng)
+        chip = char.chip
+    lap("characterize")
+    mapped = map_weights(weights, g_min=chip.g_min, g_max=chip.g_max, encoding=encoding, device_levels=chip.levels)
+    w = np.array(weights, dtype=np.float64)
+    layout = tile_layer(mapped, chip.kernel_shape)
+    beta = cfg.effective_beta
+    lap("encode")
+    placement = place_layer(layout, alpha=cfg.alpha, chip_shape=chip.shape, method=cfg.placement, rng=rng,
+                            characterization=char, beta=beta, occupied=occupied, strict=cfg.strict)
+    ci, qi = placement.device_index(layout)
+    qshape = (cfg.alpha, layout.n_rows, layout.n_channels)
+    qt = np.broadcast_to(layout.channel_matrix(mapped.conductance), qshape).copy()
+    known = np.zeros(ci.size, dtype=bool) if char is None else char.stuck.ravel()[ci]
+    lap("place")
+    chip, report = _program(chip, ci, qt.ravel()[qi], rng, prog, known)
+    lap("program")
+    qr = np.zeros(qshape)
+    qr.ravel()[qi] = read_devices(chip, ci, rng)
+    lap("read")
+    deviation = copy_deviation(qt, qr, layout)
+    kept = select_copies(deviation, beta, cfg.selection)
+    compensation = None
+    if cfg.encoding == "rme":
+        mode = cfg.rme_levels or ("levels" if mapped.levels is not None else "continuous")
+        if mode == "levels" and mapped.levels is None:
+            raise ConfigError("`rme_levels` = 'levels' needs an encoding with levels; the devices are analog here. "
+                              "Use rme_levels='continuous'.")
+        stuck_q = np.zeros(qshape, dtype=bool)
+        stuck_q.ravel()[qi] = known | ~report.converged
+        new_t, compensation = rme_targets(qt, qr, stuck_q, kept, layout, g_min=chip.g_min, g_max=chip.g_max,
+                                          levels=mapped.levels if mode == "levels" else None)
+        changed = new_t.ravel()[qi] != qt.ravel()[qi]
+        lap("select")
+        if changed.any():
+            chip, rep2 = _program(chip, ci[changed], new_t.ravel()[qi][changed], rng, prog, None)
+            report = ProgrammingReport.concatenate([report, rep2])
+        lap("program")
+        qt = new_t
+        qr.ravel()[qi] = read_devices(chip, ci, rng)
+        lap("read")
+    lap("select")
+    clock["total"] = time.perf_counter() - t0
+    return MappedLayer(weights=w, mapped=mapped, layout=layout, placement=placement, config=cfg, target=qt,
+                       read_back=qr, deviation=deviation, kept=kept, compensation=compensation,
+                       programming=report, chip=chip, timings=clock)
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class MappedNetwork:
+    """Every layer of a network mapped onto one chip.
+
+    Attributes
+    ----------
+    layers : tuple of MappedLayer
+        In network order; each refers to the final chip.
+    chip : Chip
+        The chip after programming every layer.
+    characterization : Characterization or None
+        The known faults used (``None`` if none was needed).
+    """
+
+    layers: tuple[MappedLayer, ...]
+    chip: Chip
+    characterization: Characterization | None
+
+    @property
+    def mapping_errors(self) -> tuple[float, ...]:
+        """Percent, per layer."""
+        return tuple(layer.mapping_error() for layer in self.layers)
+
+    @property
+    def n_devices(self) -> int:
+        """Devices used by all layers."""
+        return sum(layer.n_devices for layer in self.layers)
+
+    def occupancy(self) -> BoolArray:
+        """``(K, R, C)``: devices used by the network."""
+        occ = np.zeros(self.chip.shape, dtype=bool)
+        for layer in self.layers:
+            occ |= layer.placement.occupancy()
+        return readonly(occ)
+
+
+def map_network(
+    weights: Sequence[ArrayLike],
+    chip: Chip,
+    rng: np.random.Generator,
+    *,
+    encoding: Encoding | Sequence[Encoding] | None = None,
+    ensemble: EnsembleConfig | Sequence[EnsembleConfig] | None = None,
+    programming: WriteVerify | SequenceProgramming | None = None,
+    characterization: Characterization | None = None,
+    occupied: BoolArray | None = None,
+) -> MappedNetwork:
+    """Map every layer of a network onto one chip, in order, on disjoint devices.
+
+    Parameters
+    ----------
+    weights : sequence of array_like
+        Layer weight matrices ``(m_l, n_l)``, ``y_l = x_l @ W_l``.
+    chip : Chip
+        The chip.
+    rng : numpy.random.Generator
+        All randomness (characterization first, when needed, then layer by layer).
+    encoding, ensemble : one for all layers or one per layer, optional
+        See :func:`map_layer`.
+    programming : WriteVerify or SequenceProgramming, optional
+        See :func:`map_layer`.
+    characterization : Characterization, optional
+        Known faults; measured once here when some layer needs them and none is given.
+    occupied : ndarray of bool, shape (K, R, C), optional
+        Devices already used (e.g. by other committee members).
+
+    Returns
+    -------
+    MappedNetwork
+        Every layer bound to the chip as it is after the last layer was programmed.
+    """
+    if isinstance(weights, np.ndarray) or not isinstance(weights, Sequence) or not weights:
+        raise ConfigError(f"`weights` must be a non-empty sequence of weight matrices; got {short_repr(weights)}.")
+    n_layers = len(weights)
+
+    def per_layer(value: object, cls: type, name: str) -> list:  # type: ignore[type-arg]
+        if value is None or isinstance(value, cls):
+            return [value] * n_layers
+        if isinstance(value, Sequence) and len(value) == n_layers and all(isinstance(v, cls) for v in value):
+            return list(value)
+        raise ConfigError(f"`{name}` must be one {cls.__name__} or one per layer ({n_layers}); got {short_repr(value)}.")
+
+    encs = per_layer(encoding, Encoding, "encoding")
+    cfgs = per_layer(ensemble, EnsembleConfig, "ensemble")
+    if not isinstance(chip, Chip):
+        raise ConfigError(f"`chip` must be a Chip; got {type(chip).__name__}.")
+    _check_rng(rng)
+    char = characterization
+    needs = any(c is None or c.placement == "greedy" or c.encoding == "rme" for c in cfgs)
+    if char is None and needs:
+        char = characterize(chip, rng)
+        chip = char.chip
+    occ = np.zeros(chip.shape, dtype=bool) if occupied is None else np.array(occupied, dtype=bool)
+    layers = []
+    for w, enc, cfg in zip(weights, encs, cfgs, strict=True):
+        layer = map_layer(w, chip, rng, encoding=enc, ensemble=cfg, programming=programming,
+                          characterization=char, occupied=occ)
+        chip = layer.chip
+        occ |= layer.placement.occupancy()
+        layers.append(layer)
+    return MappedNetwork(layers=tuple(replace(layer, chip=chip) for layer in layers), chip=chip, characterization=char)
+
+
+def map_committee(
+    weights: Sequence[ArrayLike],
+    chip: Chip,
+    rng: np.random.Generator,
+    *,
+    members: int,
+    encoding: Encoding | Sequence[Encoding] | None = None,
+    placement: PlacementMethod = "random",
+    programming: WriteVerify | SequenceProgramming | None = None,
+    characterization: Characterization | None = None,
+) -> tuple[MappedNetwork, ...]:
+    """Committee-machine baseline: ``members`` independently mapped copies of a whole network.
+
+    Each member is a plain mapping (one copy per layer) on its own devices, so the committee uses
+    the devices of ``alpha = members`` LEA copies. The caller runs every member through the
+    network (activations included) and averages their final outputs.
+
+    Parameters
+    ----------
+    weights : sequence of array_like
+        Layer weight matrices.
+    chip : Chip
+        The chip all members share.
+    rng : numpy.random.Generator
+        All randomness, member by member.
+    members : int
+        Number of networks (>= 1).
+    encoding : Encoding or one per layer, optional
+        See :func:`map_layer`.
+    placement : {"random", "greedy"}
+        Placement of each member's layers; fault-blind random by default.
+    programming : WriteVerify or SequenceProgramming, optional
+        See :func:`map_layer`.
+    characterization : Characterization, optional
+        Needed (measured when missing) only for greedy placement.
+
+    Returns
+    -------
+    tuple of MappedNetwork
+        One per member, all bound to the chip after the last member was programmed.
+    """
+    k = _int_at_least(members, "members", 1)
+    check_choice(placement, get_args(PlacementMethod), "placement")
+    if not isinstance(chip, Chip):
+        raise ConfigError(f"`chip` must be a Chip; got {type(chip).__name__}.")
+    char = characterization
+    if char is None and placement == "greedy":
+        char = characterize(chip, rng)
+        chip = char.chip
+    cfg = EnsembleConfig.plain(placement=placement)
+    occ = np.zeros(chip.shape, dtype=bool)
+    nets = []
+    for _ in range(k):
+        net = map_network(weights, chip, rng, encoding=encoding, ensemble=cfg, programming=programming,
+                          characterization=char, occupied=occ)
+        chip = net.chip
+        occ |= net.occupancy()
+        nets.append(net)
+    return tuple(
+        MappedNetwork(layers=tuple(replace(layer, chip=chip) for layer in net.layers), chip=chip,
+                      characterization=net.characterization)
+        for net in nets
+    )
