@@ -205,6 +205,14 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _subcommand_modules() -> list[Any]:
+    """The ``cli_<topic>`` modules, each registering its subcommands with ``add_parser``."""
+    import xbarsim.cli_bias
+    import xbarsim.cli_sweep
+
+    return [xbarsim.cli_bias, xbarsim.cli_sweep]
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="xbarsim", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -223,6 +231,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rtol", type=float, default=1e-9, help="pass/fail threshold (exit 1 if exceeded)")
     p.add_argument("--max-cells", type=int, default=128 * 128, help="ngspice size guard")
     p.set_defaults(func=_cmd_crosscheck)
+    for module in _subcommand_modules():
+        module.add_parser(sub)
     p = sub.add_parser("demo", help="the make-run job: 64x64 IR drop, sparse vs ngspice")
     p.add_argument("--size", type=int, default=64)
     p.add_argument("--seed", type=int, default=0)

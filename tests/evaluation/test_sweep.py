@@ -1,0 +1,362 @@
+"""Sweeps in serial mode: spec and config validation, keys and seeds, the store, failures, resume,
+aggregate, progress and the CLI in-process. The Dask paths are in test_sweep_dask.py and the
+driver-kill test in test_sweep_cli.py."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sweep_helpers import assert_same_metrics, records
+from sweep_cli import main as cli_main
+
+import xbarsim as xb
+from xbarsim.evaluation import (
+    TRIALS,
+    ResultStore,
+    SweepSpec,
+    aggregate_sweep,
+    calibrate_busy,
+    load_sweep_config,
+    run_sweep,
+    trial_key,
+    trial_seed,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+CONFIGS = sorted((REPO / "examples" / "configs").glob("sweep_*.toml"))
+
+
+def small_circuit(**kw: object) -> SweepSpec:
+    args: dict = dict(name="small", trial="circuit", grid={"segment_ohm": [0.0, 2.0], "size": [3, [2, 5]]},
+                      fixed={"batch": 2}, trials=2, seed=11)
+    args.update(kw)
+    return SweepSpec(**args)
+
+
+# ----------------------------------------------------------------------------- keys and seeds
+def test_trial_keys_are_deterministic_and_independent_of_grid_order():
+    assert trial_key({"size": 16, "segment_ohm": 1.0}, 3) == "segment_ohm=1.0,size=16#3"
+    assert trial_key({"segment_ohm": 1.0, "size": 16}, 3) == trial_key({"size": 16, "segment_ohm": 1.0}, 3)
+    assert trial_key({"device": "sinh", "size": [2, 5]}, 0) == 'device="sinh",size=[2,5]#0'
+    a = SweepSpec(name="a", trial="sleep", grid={"duration_s": [0.0, 0.5]}, trials=3)
+    keys = [t.key for t in a.tasks()]
+    assert len(set(keys)) == a.n_trials == 6
+
+
+def test_trial_seed_is_a_stable_function_of_seed_and_key():
+    """SHA-256 based, so it does not change between processes or Python versions (unlike hash())."""
+    ss = trial_seed(5, "segment_ohm=1.0,size=16#3")
+    assert ss.entropy == 5 and len(ss.spawn_key) == 4
+    first = np.random.Generator(np.random.PCG64(ss)).random()
+    assert first == np.random.Generator(np.random.PCG64(trial_seed(5, "segment_ohm=1.0,size=16#3"))).random()
+    assert first != np.random.Generator(np.random.PCG64(trial_seed(5, "segment_ohm=1.0,size=16#4"))).random()
+    assert first != np.random.Generator(np.random.PCG64(trial_seed(6, "segment_ohm=1.0,size=16#3"))).random()
+    assert ss.spawn_key == (1319662579, 2775501209, 45565594, 3182444964)
+
+
+# ----------------------------------------------------------------------------- spec validation
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"trial": "nope"}, "`trial` must be one of"),
+        ({"name": "bad name!"}, "`name`"),
+        ({"grid": {"segment_ohm": []}}, "at least one value"),
+        ({"grid": {"segment_ohm": [1.0, 1.0]}}, "twice"),
+        ({"grid": {"segment_ohm": [float("nan")]}}, "finite"),
+        ({"grid": {"segment_ohm": 1.0}}, "must be a list"),
+        ({"grid": {"segmnt_ohm": [1.0]}}, "`grid.segmnt_ohm` is not a parameter of trial kind 'circuit'"),
+        ({"fixed": {"segment_ohm": 1.0}}, "both `grid` and `fixed`"),
+        ({"fixed": {"v_read": float("inf")}}, "finite"),
+        ({"fixed": {"v_read": object()}}, "must be a number"),
+        ({"trials": 0}, "`trials`"),
+        ({"trials": True}, "`trials`"),
+        ({"seed": -1}, "`seed`"),
+        ({"grid": {"size": list(range(1000)), "segment_ohm": list(range(1000)), "g_max": list(range(2))}},
+         "more than 1000000 trials"),
+        ({"trials": 10**9}, "`trials`"),
+    ],
+)
+def test_bad_specs_are_config_errors(kwargs, match):
+    with pytest.raises(xb.ConfigError, match=match):
+        small_circuit(**kwargs)
+
+
+def test_spec_round_trips_through_its_dict():
+    spec = small_circuit()
+    assert SweepSpec.from_dict(spec.to_dict()) == spec
+    assert spec.n_points == 4 and spec.n_trials == 8
+    assert list(spec.points())[1] == {"segment_ohm": 0.0, "size": [2, 5]}
+
+
+# ----------------------------------------------------------------------------- TOML configs
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
+def test_example_configs_load(path):
+    spec = load_sweep_config(path)
+    assert spec.n_trials >= 1 and spec.trial in TRIALS
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ('name = "x"\ntrial = "sleep"\ntrails = 3\n', "'trails'"),
+        ('name = "x"\ntrial = "sleep"\n[grid]\nduration = [0.1]\n', "`grid.duration`"),
+        ('name = "x"\ntrial = "sleep"\n[fixed]\ndurations_s = 0.1\n', "`fixed.durations_s`"),
+        ('name = "x"\ntrial = "sleep"\n[extra]\na = 1\n', "'extra'"),
+        ('trial = "sleep"\n', "missing key 'name'"),
+    ],
+)
+def test_unknown_or_missing_toml_keys_name_the_key_and_the_file(tmp_path, text, key):
+    path = tmp_path / "conf.toml"
+    path.write_text(text)
+    with pytest.raises(xb.ConfigError) as info:
+        load_sweep_config(path)
+    assert key in str(info.value) and str(path) in str(info.value)
+
+
+def test_unreadable_and_invalid_toml_are_config_errors(tmp_path):
+    with pytest.raises(xb.ConfigError, match="cannot read"):
+        load_sweep_config(tmp_path / "missing.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("name = \n")
+    with pytest.raises(xb.ConfigError, match="invalid TOML") as info:
+        load_sweep_config(bad)
+    assert str(bad) in str(info.value)
+
+
+# ----------------------------------------------------------------------------- running serially
+def test_serial_sweep_stores_every_trial_once_and_resume_skips_them(tmp_path):
+    spec = small_circuit()
+    store = tmp_path / "s.sqlite"
+    rep = run_sweep(spec, store=store, scheduler="serial", progress=False)
+    assert (rep.total, rep.skipped, rep.completed, rep.failed) == (8, 0, 8, 0)
+    recs = records(store)
+    assert sorted(r.key for r in recs) == sorted(t.key for t in spec.tasks())
+    assert all(r.ok and r.results["kcl_residual"] < 1e-9 for r in recs)
+    r0 = recs[0]
+    assert r0.params == {"batch": 2, "segment_ohm": 0.0, "size": 3} and r0.results["ir_error_max"] == 0.0
+    assert recs[-1].results["ir_error_mean"] > 0  # 2 ohm wires bend the currents
+    with pytest.raises(xb.ConfigError, match="already holds 8 trial"):
+        run_sweep(spec, store=store, scheduler="serial", progress=False)
+    again = run_sweep(spec, store=store, scheduler="serial", resume=True, progress=False)
+    assert (again.skipped, again.completed) == (8, 0)
+    assert [(r.row_id, r.duration_s) for r in records(store)] == [(r.row_id, r.duration_s) for r in recs]
+    with pytest.raises(xb.ConfigError, match="different sweep spec"):
+        run_sweep(small_circuit(seed=12), store=store, scheduler="serial", resume=True, progress=False)
+
+
+def _interrupting_trial(params, rng):
+    if params.get("duration_s") == 0.003:
+        raise KeyboardInterrupt  # a BaseException: stops the driver like Ctrl-C, nothing is stored for it
+    return TRIALS["sleep"](params, rng)
+
+
+def test_resume_after_an_interrupted_serial_sweep_runs_only_the_missing_trials(tmp_path, monkeypatch):
+    monkeypatch.setitem(TRIALS, "interrupting", _interrupting_trial)
+    spec = SweepSpec(name="intr", trial="interrupting", grid={"duration_s": [0.001, 0.002, 0.003, 0.004]},
+                     trials=2, seed=1)
+    store = tmp_path / "s.sqlite"
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(spec, store=store, scheduler="serial", progress=False)
+    before = records(store)
+    assert len(before) == 4
+    monkeypatch.setitem(TRIALS, "interrupting", TRIALS["sleep"])
+    rep = run_sweep(spec, store=store, scheduler="serial", resume=True, progress=False)
+    assert (rep.skipped, rep.completed) == (4, 4)
+    after = records(store)
+    assert len(after) == 8 and len({r.key for r in after}) == 8
+    kept = {r.key: r for r in after}
+    assert all(kept[r.key] == r for r in before)  # same row id, duration, results: not recomputed
+    reference = tmp_path / "ref.sqlite"
+    run_sweep(spec, store=reference, scheduler="serial", progress=False)
+    assert_same_metrics(after, records(reference))
+
+
+def _failing_trial(params, rng):
+    mode = params["mode"]
+    if mode == "xbar":
+        raise xb.CircuitError("node r0_0 floats")
+    if mode == "other":
+        return {"x": 1 / 0}
+    if mode == "nan":
+        return {"x": float("nan")}
+    if mode == "type":
+        return {"x": [1, 2]}
+    if mode == "warn":
+        import warnings
+
+        warnings.warn("careful", UserWarning, stacklevel=2)
+    return {"x": float(rng.random()), "label": mode, "flag": True}
+
+
+def test_failing_trials_are_recorded_with_type_and_message_and_the_sweep_goes_on(tmp_path, monkeypatch):
+    monkeypatch.setitem(TRIALS, "failing", _failing_trial)
+    spec = SweepSpec(name="f", trial="failing", grid={"mode": ["ok", "xbar", "other", "nan", "type", "warn"]})
+    rep = run_sweep(spec, store=tmp_path / "s.sqlite", scheduler="serial", progress=False)
+    assert (rep.completed, rep.failed) == (2, 4)
+    by_mode = {r.params["mode"]: r for r in records(tmp_path / "s.sqlite")}
+    assert (by_mode["xbar"].error_type, by_mode["xbar"].error) == ("CircuitError", "node r0_0 floats")
+    assert by_mode["other"].error_type == "ZeroDivisionError" and "division by zero" in by_mode["other"].error
+    assert by_mode["nan"].error_type == "ValueError" and "not finite" in by_mode["nan"].error
+    assert by_mode["type"].error_type == "TypeError"
+    assert by_mode["ok"].results["flag"] is True and by_mode["ok"].results["label"] == "ok"
+    # a warning inside a trial is recorded, not raised (pytest runs with -W error) nor printed
+    assert by_mode["warn"].ok and by_mode["warn"].warnings == ("UserWarning: careful",)
+    assert all(not r.results for r in by_mode.values() if not r.ok)
+
+
+def test_circuit_trial_failures_are_typed(tmp_path):
+    """Sinh(a=400) at 5 V: the sparse Newton solve diverges -> ConvergenceError; a bad parameter ->
+    ConfigError; an absurd size fails before allocating."""
+    spec = SweepSpec(name="c", trial="circuit", grid={"sinh_a": [400.0], "size": [2, 10**9, [3, 0]]},
+                     fixed={"device": "sinh", "v_read": 5.0, "inputs": "constant"})
+    run_sweep(spec, store=tmp_path / "s.sqlite", scheduler="serial", progress=False)
+    recs = records(tmp_path / "s.sqlite")
+    assert [r.error_type for r in recs] == ["ConvergenceError", "ConfigError", "ConfigError"]
+    assert "`size`" in recs[1].error and "`size`" in recs[2].error
+
+
+def test_busy_and_sleep_trials_are_seeded(tmp_path):
+    spec = SweepSpec(name="b", trial="busy", grid={"iterations": [10, 1000]}, trials=2, seed=3)
+    run_sweep(spec, store=tmp_path / "a.sqlite", scheduler="serial", progress=False)
+    run_sweep(spec, store=tmp_path / "b.sqlite", scheduler="serial", progress=False)
+    a, b = records(tmp_path / "a.sqlite"), records(tmp_path / "b.sqlite")
+    assert_same_metrics(a, b)
+    assert len({r.results["checksum"] for r in a}) == 4
+    assert calibrate_busy(0.01, probe_s=0.01) >= 1
+    with pytest.raises(xb.ConfigError):
+        calibrate_busy(-1.0)
+
+
+# ----------------------------------------------------------------------------- the store
+def test_store_is_append_only_and_single_writer(tmp_path):
+    spec = SweepSpec(name="s", trial="sleep", grid={"duration_s": [0.0]})
+    store = tmp_path / "s.sqlite"
+    run_sweep(spec, store=store, scheduler="serial", progress=False)
+    con = sqlite3.connect(store)
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        con.execute("UPDATE trials SET status = 'failed'")
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        con.execute("DELETE FROM trials")
+    con.close()
+    holder = ResultStore(store)
+    holder.acquire()
+    try:
+        with pytest.raises(xb.ConfigError, match="another running sweep"):
+            run_sweep(spec, store=store, scheduler="serial", resume=True, progress=False)
+    finally:
+        holder.close()
+    assert run_sweep(spec, store=store, scheduler="serial", resume=True, progress=False).skipped == 1
+    not_sqlite = tmp_path / "junk.sqlite"
+    not_sqlite.write_text("this is not a database" * 100)
+    with pytest.raises(xb.ConfigError, match="cannot be opened"):
+        run_sweep(spec, store=not_sqlite, scheduler="serial", progress=False)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"scheduler": "serial", "n_workers": 2}, "`n_workers` applies"),
+        ({"scheduler": "local", "n_workers": 0}, "`n_workers`"),
+        ({"scheduler": "not an address"}, "`scheduler`"),
+        ({"scheduler": 3}, "`scheduler`"),
+        ({"resume": "yes"}, "`resume`"),
+    ],
+)
+def test_bad_run_arguments_are_config_errors(tmp_path, kwargs, match):
+    spec = SweepSpec(name="s", trial="sleep")
+    with pytest.raises(xb.ConfigError, match=match):
+        run_sweep(spec, store=tmp_path / "s.sqlite", **kwargs)
+
+
+def test_unreachable_scheduler_is_a_config_error(tmp_path):
+    import dask
+
+    spec = SweepSpec(name="s", trial="sleep")
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
+        with pytest.raises(xb.ConfigError, match="could not connect"):
+            run_sweep(spec, store=tmp_path / "s.sqlite", scheduler="tcp://127.0.0.1:9", progress=False)
+
+
+# ----------------------------------------------------------------------------- aggregate and progress
+def test_aggregate_is_built_from_the_store(tmp_path, monkeypatch):
+    monkeypatch.setitem(TRIALS, "failing", _failing_trial)
+    spec = small_circuit()
+    store = tmp_path / "s.sqlite"
+    run_sweep(spec, store=store, scheduler="serial", progress=False)
+    agg = aggregate_sweep(store, tmp_path / "out")
+    assert (agg.n_trials, agg.n_ok, agg.n_failed, agg.n_missing) == (8, 8, 0, 0)
+    assert {p.name for p in agg.plots} >= {"plot_ir_error_mean.png", "plot_kcl_residual.png"}
+    assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in agg.plots)
+    doc = json.loads(agg.summary_json.read_text())
+    recs = records(store)
+    for p, row in enumerate(doc["points"]):
+        vals = [r.results["ir_error_mean"] for r in recs if r.point == p]
+        assert row["ir_error_mean_mean"] == pytest.approx(np.mean(vals), rel=1e-15)
+        assert row["n_ok"] == 2
+    lines = agg.trials_csv.read_text().splitlines()
+    assert len(lines) == 9 and lines[0].startswith("key,point,trial,segment_ohm,size,status")
+    assert len(agg.summary_csv.read_text().splitlines()) == 5
+    # a point whose trials all failed has no statistics (null in JSON, empty in CSV), not NaN
+    fspec = SweepSpec(name="f", trial="failing", grid={"mode": ["ok", "xbar"]})
+    run_sweep(fspec, store=tmp_path / "f.sqlite", scheduler="serial", progress=False)
+    fagg = aggregate_sweep(tmp_path / "f.sqlite", tmp_path / "fout")
+    fdoc = json.loads(fagg.summary_json.read_text())
+    assert fdoc["points"][1]["x_mean"] is None and fdoc["n_failed"] == 1
+    assert "NaN" not in fagg.summary_csv.read_text()
+    with pytest.raises(xb.ConfigError, match="does not exist"):
+        aggregate_sweep(tmp_path / "none.sqlite", tmp_path / "x")
+
+
+def test_progress_bar_on_stderr_and_switchable_off(tmp_path, capsys):
+    spec = SweepSpec(name="p", trial="sleep", grid={"duration_s": [0.0, 0.001]}, trials=2)
+    run_sweep(spec, store=tmp_path / "a.sqlite", scheduler="serial", progress=True)
+    out, err = capsys.readouterr()
+    assert out == "" and "4/4" in err and "ETA" in err
+    run_sweep(spec, store=tmp_path / "b.sqlite", scheduler="serial", progress=False)
+    assert capsys.readouterr() == ("", "")
+
+
+# ----------------------------------------------------------------------------- CLI in-process
+def test_cli_sweep_serial_writes_store_and_aggregate(tmp_path, capsys):
+    conf = tmp_path / "c.toml"
+    conf.write_text('name = "cli"\ntrial = "circuit"\ntrials = 2\n[grid]\nsegment_ohm = [0.0, 1.0]\n'
+                    '[fixed]\nsize = 4\n')
+    out = tmp_path / "out"
+    assert cli_main(["sweep", str(conf), "--scheduler", "serial", "--out", str(out), "--no-progress"]) == 0
+    stdout, stderr = capsys.readouterr()
+    assert "4 trials (0 already stored, 4 completed, 0 failed now)" in stdout and stderr == ""
+    assert {"trials.sqlite", "trials.csv", "summary.csv", "summary.json"} <= {p.name for p in out.iterdir()}
+    assert cli_main(["sweep", str(conf), "--scheduler", "serial", "--out", str(out), "--no-progress"]) == 2
+    assert "--resume" in capsys.readouterr().err
+    assert cli_main(["sweep", str(conf), "--scheduler", "serial", "--out", str(out), "--resume"]) == 0
+    assert "4 already stored, 0 completed" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("extra", "conf_text", "match"),
+    [
+        ([], 'name = "x"\ntrial = "sleep"\nbogus = 1\n', "unknown key 'bogus'"),
+        (["--workers", "0"], 'name = "x"\ntrial = "sleep"\n', "`n_workers`"),
+        (["--scheduler", "serial", "--workers", "2"], 'name = "x"\ntrial = "sleep"\n', "`n_workers` applies"),
+        ([], 'name = "x"\ntrial = "sleep"\n[grid]\nduration_s = []\n', "at least one value"),
+        ([], "name = [\n", "invalid TOML"),
+    ],
+)
+def test_cli_errors_are_one_line_and_exit_2(tmp_path, capsys, extra, conf_text, match):
+    conf = tmp_path / "c.toml"
+    conf.write_text(conf_text)
+    assert cli_main(["sweep", str(conf), "--out", str(tmp_path / "o"), *extra]) == 2
+    stdout, stderr = capsys.readouterr()
+    assert stdout == "" and stderr.startswith("xbarsim sweep: error: ") and match in stderr
+    assert "Traceback" not in stderr
+
+
+def test_cli_argparse_errors_exit_2(capsys):
+    with pytest.raises(SystemExit) as info:
+        cli_main(["sweep", "c.toml", "--workers", "many"])
+    assert info.value.code == 2
+    assert "invalid int value" in capsys.readouterr().err

@@ -1,0 +1,153 @@
+"""Sweeps on real Dask clusters (distributed.LocalCluster with worker processes; nothing mocked):
+serial equals Dask bit for bit, ngspice hangs and failures become failed trials, and a worker killed
+with SIGKILL in the middle of a sweep loses no trial and duplicates none."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from sweep_helpers import assert_same_metrics, executions, marker_events, records, tag_of
+
+from xbarsim.errors import ConfigError
+from xbarsim.evaluation import ResultStore, SweepSpec, run_sweep
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """One two-process LocalCluster shared by the tests that do not kill workers (start-up ~4 s)."""
+    from distributed import LocalCluster
+
+    c = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
+                     silence_logs=logging.ERROR)
+    yield c
+    c.close()
+
+
+def test_serial_and_dask_give_bit_identical_results(tmp_path, cluster):
+    spec = SweepSpec(
+        name="same", trial="circuit",
+        grid={"segment_ohm": [0.0, 1.0, 4.0], "device": ["ohmic", "sinh"], "solver_method": ["direct", "iterative"]},
+        fixed={"size": [6, 5], "batch": 3}, trials=2, seed=99,
+    )
+    a, b = tmp_path / "serial.sqlite", tmp_path / "dask.sqlite"
+    run_sweep(spec, store=a, scheduler="serial", progress=False)
+    rep = run_sweep(spec, store=b, scheduler=cluster.scheduler_address, progress=False)
+    assert (rep.completed, rep.failed, rep.n_workers) == (24, 0, 2)
+    ra, rb = records(a), records(b)
+    assert_same_metrics(ra, rb)
+    assert len({r.worker for r in rb}) == 2  # both worker processes took part
+    assert all(r.worker != ra[0].worker for r in rb)
+
+
+def test_ngspice_hang_and_failure_are_failed_trials_and_the_sweep_continues(tmp_path, cluster):
+    """A 1e-4 s timeout kills ngspice (subprocess mode) before it answers, standing in for a hang;
+    sinh(400 V^-1 x 5 V) is out of ngspice's range and it gives up. Both are BackendError trials."""
+    spec = SweepSpec(
+        name="ngspice", trial="circuit",
+        grid={"sinh_a": [2.07, 400.0], "ngspice_timeout_s": [1e-4, 60.0]},
+        fixed={"size": 3, "device": "sinh", "v_read": 5.0, "inputs": "constant", "backend": "ngspice",
+               "ngspice_mode": "subprocess"},
+        trials=2, seed=4,
+    )
+    store = tmp_path / "s.sqlite"
+    rep = run_sweep(spec, store=store, scheduler=cluster.scheduler_address, progress=False)
+    assert (rep.completed, rep.failed) == (2, 6)
+    recs = records(store)
+    assert len(recs) == 8
+    for r in recs:
+        a, timeout = r.params["sinh_a"], r.params["ngspice_timeout_s"]
+        if timeout == 1e-4:
+            assert r.error_type == "BackendError" and "did not finish within timeout_s=0.0001 s" in r.error
+        elif a == 400.0:
+            assert r.error_type == "BackendError" and "ngspice" in r.error and "out of range" in r.error
+        else:
+            assert r.ok and r.results["method"] == "ngspice" and r.results["kcl_residual"] < 1e-6
+
+
+def test_killing_a_worker_mid_sweep_loses_and_duplicates_no_trial(tmp_path):
+    """SIGKILL one of two worker processes while it runs a trial, after some results are stored.
+    Dask reruns the lost task on a live worker; every trial ends in the store exactly once, with the
+    same metrics as a serial run."""
+    from distributed import Client, LocalCluster
+
+    marker = tmp_path / "marker.log"
+    spec = SweepSpec(name="kill", trial="marked", grid={"segment_ohm": [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]},
+                     fixed={"size": 5, "delay_s": 0.35, "marker_file": str(marker)}, trials=2, seed=5)
+    store = tmp_path / "dask.sqlite"
+    killed: dict[str, int] = {}
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
+                      silence_logs=logging.CRITICAL) as cl, Client(cl, set_as_default=False) as client:
+        worker_pids = set(client.run(os.getpid).values())
+        assert len(worker_pids) == 2
+
+        def killer() -> None:
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                try:
+                    with ResultStore(store, readonly=True) as db:
+                        stored = db.count()
+                except ConfigError:  # not created yet
+                    stored = 0
+                if stored >= 3:
+                    open_since: dict[int, float] = {}
+                    for ev, _tag, pid, t in marker_events(marker):
+                        if ev == "start":
+                            open_since[pid] = t
+                        else:
+                            open_since.pop(pid, None)
+                    # a worker that started a trial less than 0.15 s ago is sure to be inside it
+                    # (0.35 s of delay) when the signal lands
+                    busy = [pid for pid, t in open_since.items() if pid in worker_pids and time.time() - t < 0.15]
+                    if busy:
+                        os.kill(busy[0], signal.SIGKILL)
+                        killed["pid"], killed["stored"] = busy[0], stored
+                        return
+                time.sleep(0.02)
+
+        errors: list[BaseException] = []
+
+        def watch() -> None:
+            try:
+                killer()
+            except BaseException as exc:  # surfaced by the assertion below, with its traceback
+                errors.append(exc)
+
+        thread = threading.Thread(target=watch, daemon=True)
+        thread.start()
+        rep = run_sweep(spec, store=store, scheduler=client, progress=False)
+        thread.join(timeout=5)
+    if errors:
+        raise errors[0]
+    assert "pid" in killed, "the worker was never killed"
+    assert killed["stored"] < spec.n_trials
+    recs = records(store)
+    assert sorted(r.key for r in recs) == sorted(t.key for t in spec.tasks())  # all present, none twice
+    assert all(r.ok for r in recs) and rep.completed == spec.n_trials and rep.failed == 0
+    assert killed["pid"] in {int(r.worker.rsplit(":", 1)[1]) for r in recs}  # it had finished trials before
+    started = executions(marker, "start")
+    rerun = [t for t, n in started.items() if n > 1]
+    assert len(rerun) >= 1  # the trial it was running was started again elsewhere ...
+    assert all(started[tag_of(spec.seed, r.key)] >= 1 for r in recs)
+    ended = executions(marker, "end")
+    assert all(n == 1 for n in ended.values())  # ... and every trial completed exactly once
+    reference = tmp_path / "serial.sqlite"
+    ref_spec = SweepSpec(name="kill", trial="marked", grid=dict(spec.grid),
+                         fixed={**spec.fixed, "delay_s": 0.0, "marker_file": str(tmp_path / "m2.log")},
+                         trials=2, seed=5)
+    run_sweep(ref_spec, store=reference, scheduler="serial", progress=False)
+    assert_same_metrics(recs, records(reference))
+
+
+def test_default_scheduler_is_an_embedded_local_cluster(tmp_path):
+    spec = SweepSpec(name="local", trial="busy", grid={"iterations": [1000, 2000]}, trials=2, seed=2)
+    rep = run_sweep(spec, store=tmp_path / "a.sqlite", n_workers=2, progress=False)
+    assert rep.scheduler == "local" and rep.n_workers == 2 and rep.completed == 4
+    run_sweep(spec, store=tmp_path / "b.sqlite", scheduler="serial", progress=False)
+    assert_same_metrics(records(tmp_path / "a.sqlite"), records(tmp_path / "b.sqlite"))
+    assert Path(tmp_path / "a.sqlite").stat().st_size > 0

@@ -1,0 +1,267 @@
+"""The append-only SQLite store of a sweep's trial results.
+
+One file per sweep. The driver (the process running :func:`~xbarsim.evaluation.run_sweep`) is its
+only writer and holds an exclusive lock file beside it while it runs; workers never touch it. Each
+finished trial is one ``INSERT`` committed on its own, with ``journal_mode=WAL`` and
+``synchronous=FULL``, so SQLite fsyncs the write-ahead log at every commit: a result the driver has
+committed survives a SIGKILL of the driver (and a power cut). Rows are never updated or deleted
+(triggers refuse it); the trial key is the primary key, so no trial is stored twice.
+
+Tables: ``meta(key, value)`` holds the sweep spec as JSON (a store belongs to exactly one spec);
+``trials`` holds one row per trial: ``key``, ``point`` (grid point index), ``trial`` (index within
+the point), ``params`` (JSON), ``results`` (JSON metrics), ``status`` (``ok``/``failed``),
+``error_type``, ``error`` (message), ``warnings`` (JSON list), ``duration_s`` (seconds spent in the
+trial function), ``worker`` (``host:pid``), ``finished_at`` (Unix time of the insert). Rows also
+keep SQLite's ``rowid``, increasing in insertion order.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from xbarsim.errors import ConfigError
+
+__all__ = ["ResultStore", "TrialRecord", "STORE_FORMAT"]
+
+#: Version of the table layout, stored in ``meta``.
+STORE_FORMAT = "1"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS trials (
+    key TEXT PRIMARY KEY,
+    point INTEGER NOT NULL,
+    trial INTEGER NOT NULL,
+    params TEXT NOT NULL,
+    results TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('ok', 'failed')),
+    error_type TEXT NOT NULL,
+    error TEXT NOT NULL,
+    warnings TEXT NOT NULL,
+    duration_s REAL NOT NULL,
+    worker TEXT NOT NULL,
+    finished_at REAL NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS trials_append_only_update BEFORE UPDATE ON trials
+BEGIN SELECT RAISE(ABORT, 'the trial store is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS trials_append_only_delete BEFORE DELETE ON trials
+BEGIN SELECT RAISE(ABORT, 'the trial store is append-only'); END;
+"""
+
+_COLUMNS = ("rowid", "key", "point", "trial", "params", "results", "status", "error_type", "error", "warnings",
+            "duration_s", "worker", "finished_at")
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrialRecord:
+    """One stored trial.
+
+    Attributes
+    ----------
+    key : str
+        Deterministic trial key (see :func:`~xbarsim.evaluation.trial_key`).
+    point, trial : int
+        Index of the grid point (in the spec's product order) and of the trial within it.
+    params : dict
+        The parameters the trial function received (fixed and grid).
+    results : dict
+        Metrics returned by the trial function; empty when it failed.
+    status : {"ok", "failed"}
+    error_type, error : str
+        Exception class name and message of a failed trial; empty when ok.
+    warnings : tuple of str
+        Warnings the trial emitted (``"Category: message"``).
+    duration_s : float
+        Seconds spent in the trial function.
+    worker : str
+        ``host:pid`` of the process that ran it.
+    finished_at : float
+        Unix time at which the driver stored it.
+    row_id : int
+        SQLite rowid (insertion order); 0 for a record not read from a store.
+    """
+
+    key: str
+    point: int
+    trial: int
+    params: dict[str, Any]
+    results: dict[str, Any]
+    status: str
+    error_type: str = ""
+    error: str = ""
+    warnings: tuple[str, ...] = field(default=())
+    duration_s: float = 0.0
+    worker: str = ""
+    finished_at: float = 0.0
+    row_id: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+class ResultStore:
+    """An open sweep store (SQLite file). Use as a context manager, or call :meth:`close`.
+
+    Parameters
+    ----------
+    path : str or Path
+        The SQLite file; created with its parent folder unless ``readonly``.
+    readonly : bool
+        Open for reading only (e.g. to aggregate, or to watch a running sweep); no lock is taken.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, readonly: bool = False) -> None:
+        if not isinstance(path, (str, os.PathLike)) or not str(path):
+            raise ConfigError(f"`store` must be the path of a SQLite file; got {path!r}.")
+        self.path = Path(path)
+        self.readonly = readonly
+        self._lock_fd: int | None = None
+        try:
+            if readonly:
+                if not self.path.is_file():
+                    raise ConfigError(f"sweep store {self.path} does not exist.")
+                self._conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30.0)
+                tables = {n for (n,) in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+                if not {"meta", "trials"} <= tables:
+                    self._conn.close()
+                    raise ConfigError(f"{self.path} is not a sweep store (or is still being created).")
+            else:
+                if self.path.exists() and not self.path.is_file():
+                    raise ConfigError(f"sweep store {self.path} exists and is not a file.")
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._conn = sqlite3.connect(self.path, timeout=30.0)
+                self._conn.execute("PRAGMA journal_mode=WAL")
+                self._conn.execute("PRAGMA synchronous=FULL")
+                self._conn.executescript(_SCHEMA)
+                self._conn.commit()
+        except sqlite3.DatabaseError as exc:
+            raise ConfigError(f"sweep store {self.path} cannot be opened as a SQLite store: {exc}") from exc
+        except OSError as exc:
+            raise ConfigError(f"sweep store {self.path} cannot be created: {exc}") from exc
+
+    # ------------------------------------------------------------------ lifetime
+    def __enter__(self) -> ResultStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection and release the writer lock."""
+        self._conn.close()
+        self.release()
+
+    def acquire(self) -> None:
+        """Take the exclusive writer lock (``<store>.lock``); ConfigError if another process holds it.
+
+        The lock is an ``flock`` on a file beside the store, so the operating system releases it
+        when the holder dies, even by SIGKILL.
+        """
+        if self.readonly:
+            raise ConfigError(f"sweep store {self.path} is open read-only.")
+        if self._lock_fd is not None:
+            return
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise ConfigError(
+                f"sweep store {self.path} is being written by another running sweep (lock {lock_path})."
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._lock_fd = fd
+
+    def release(self) -> None:
+        """Release the writer lock if held."""
+        if self._lock_fd is not None:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    # ------------------------------------------------------------------ spec
+    def spec_dict(self) -> dict[str, Any] | None:
+        """The sweep spec this store belongs to (as :meth:`SweepSpec.to_dict`), or None if unbound."""
+        row = self._conn.execute("SELECT value FROM meta WHERE key = 'spec'").fetchone()
+        return None if row is None else dict(json.loads(row[0]))
+
+    def bind(self, spec: Mapping[str, Any]) -> None:
+        """Record ``spec`` (a JSON-able dict) on a new store, or check that it is the stored one."""
+        text = _dumps(dict(spec))
+        stored = self._conn.execute("SELECT value FROM meta WHERE key = 'spec'").fetchone()
+        if stored is None:
+            with self._conn:
+                self._conn.execute("INSERT INTO meta (key, value) VALUES ('spec', ?)", (text,))
+                self._conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('format', ?)", (STORE_FORMAT,))
+            return
+        if stored[0] != text:
+            old = json.loads(stored[0])
+            diff = sorted(k for k in set(old) | set(spec) if old.get(k) != spec.get(k))
+            raise ConfigError(
+                f"sweep store {self.path} holds results of a different sweep spec (differs in: "
+                f"{', '.join(diff)}); use another store path or the original spec."
+            )
+
+    # ------------------------------------------------------------------ rows
+    def insert(self, record: TrialRecord) -> bool:
+        """Append one trial and commit (fsync). Returns False if its key was already stored."""
+        if self.readonly:
+            raise ConfigError(f"sweep store {self.path} is open read-only.")
+        row = (
+            record.key, record.point, record.trial, _dumps(record.params), _dumps(record.results), record.status,
+            record.error_type, record.error, _dumps(list(record.warnings)), float(record.duration_s),
+            record.worker, time.time(),
+        )
+        cur = self._conn.execute(
+            "INSERT OR IGNORE INTO trials (key, point, trial, params, results, status, error_type, error, warnings, "
+            "duration_s, worker, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            row,
+        )
+        self._conn.commit()
+        return cur.rowcount == 1
+
+    def keys(self) -> set[str]:
+        """Keys of every stored trial."""
+        return {k for (k,) in self._conn.execute("SELECT key FROM trials")}
+
+    def count(self, status: str | None = None) -> int:
+        """Number of stored trials (with the given status, if any)."""
+        if status is None:
+            return int(self._conn.execute("SELECT count(*) FROM trials").fetchone()[0])
+        return int(self._conn.execute("SELECT count(*) FROM trials WHERE status = ?", (status,)).fetchone()[0])
+
+    def iter_records(self, order: str = "grid") -> Iterator[TrialRecord]:
+        """Stored trials, ordered by grid point and trial index (``"grid"``) or insertion (``"insert"``)."""
+        if order == "grid":
+            sql_order = "point, trial"
+        elif order == "insert":
+            sql_order = "rowid"
+        else:
+            raise ConfigError(f"`order` must be 'grid' or 'insert'; got {order!r}.")
+        cur = self._conn.execute(f"SELECT {', '.join(_COLUMNS)} FROM trials ORDER BY {sql_order}")
+        for (rowid, key, point, trial, params, results, status, error_type, error, warnings, duration, worker,
+             finished) in cur:
+            yield TrialRecord(
+                key=key, point=int(point), trial=int(trial), params=json.loads(params), results=json.loads(results),
+                status=status, error_type=error_type, error=error, warnings=tuple(json.loads(warnings)),
+                duration_s=float(duration), worker=worker, finished_at=float(finished), row_id=int(rowid),
+            )
+
+    def records(self, order: str = "grid") -> list[TrialRecord]:
+        """All stored trials as a list (see :meth:`iter_records`)."""
+        return list(self.iter_records(order))

@@ -1,0 +1,298 @@
+"""Trial kinds of a sweep: a plain dict registry of functions ``(params, rng) -> metrics``.
+
+A trial function takes the merged fixed and grid parameters of one trial (a mapping of JSON values:
+numbers, strings, booleans, lists) and a :class:`numpy.random.Generator` seeded for that trial, and
+returns a flat mapping of metric names to ``float``, ``int`` or ``str``. It must draw all its
+randomness from ``rng`` (so a trial reruns bit-identically on any worker), must not write to the
+result store, and may raise: an :class:`~xbarsim.errors.XbarError` (a bad parameter, an unsolvable
+circuit, a failed backend) or any other exception marks that trial as failed and the sweep goes on.
+
+By convention a metric whose name ends in ``_time_s`` is a wall-clock measurement; every other
+metric is a deterministic function of the parameters and the seed.
+
+Built-in kinds (:data:`TRIALS`):
+
+* ``"circuit"`` -- a seeded random crossbar read through a backend: IR-drop error against ideal
+  wires, KCL residual, solve time (:func:`circuit_trial`).
+* ``"busy"`` -- a fixed amount of CPU work, for overhead and scaling benchmarks (:func:`busy_trial`,
+  :func:`calibrate_busy`).
+* ``"sleep"`` -- sleeps; pure scheduling overhead with no CPU use (:func:`sleep_trial`).
+
+Register a new kind by adding it to :data:`TRIALS` (and, to have configs checked for misspelled
+parameters, its parameter names to :data:`TRIAL_PARAMETERS`) at import time of the module that
+defines it; worker processes find the function through its module, so it must be importable there.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+from xbarsim.devices.models import DeviceModel, Ohmic, Sinh
+from xbarsim.devices.presets import LEA_SINH_A
+from xbarsim.errors import ConfigError
+from xbarsim.netlists import BiasScheme, Crossbar, LineResistance
+from xbarsim.solver import NgspiceBackend, NgspiceOptions, SparseBackend, SparseOptions, solve
+
+__all__ = [
+    "TrialFunction",
+    "TRIALS",
+    "TRIAL_PARAMETERS",
+    "circuit_trial",
+    "busy_trial",
+    "sleep_trial",
+    "calibrate_busy",
+    "MAX_CIRCUIT_LINES",
+    "MAX_CIRCUIT_CELLS",
+]
+
+#: The signature of a trial: ``(params, rng) -> {metric: float | int | str}``.
+TrialFunction = Callable[[Mapping[str, Any], np.random.Generator], Mapping[str, Any]]
+
+#: Largest number of rows or columns the ``"circuit"`` trial accepts.
+MAX_CIRCUIT_LINES = 4096
+#: Largest number of cells (rows x columns) the ``"circuit"`` trial accepts (2048 x 2048).
+MAX_CIRCUIT_CELLS = 2048 * 2048
+_MAX_BATCH_ENTRIES = 10_000_000  # batch x rows of input voltages
+
+
+# ----------------------------------------------------------------------------- parameter readers
+def _number(params: Mapping[str, Any], name: str, default: float | None, *, what: str,
+            min_value: float | None = None, positive: bool = False) -> float:
+    value = params.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"trial parameter `{name}` must be a {what}; got {value!r}.")
+    out = float(value)
+    if not np.isfinite(out) or (min_value is not None and out < min_value) or (positive and out <= 0):
+        raise ConfigError(f"trial parameter `{name}` must be a {what}; got {value!r}.")
+    return out
+
+
+def _integer(params: Mapping[str, Any], name: str, default: int | None, *, lo: int, hi: int) -> int:
+    value = params.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not lo <= int(value) <= hi:
+        raise ConfigError(f"trial parameter `{name}` must be an int in [{lo}, {hi}]; got {value!r}.")
+    return int(value)
+
+
+def _choice(params: Mapping[str, Any], name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = params.get(name, default)
+    if not isinstance(value, str) or value not in choices:
+        raise ConfigError(f"trial parameter `{name}` must be one of {', '.join(map(repr, choices))}; got {value!r}.")
+    return value
+
+
+def _check_known(params: Mapping[str, Any], kind: str) -> None:
+    unknown = sorted(set(params) - TRIAL_PARAMETERS[kind])
+    if unknown:
+        raise ConfigError(
+            f"unknown parameter(s) {', '.join(map(repr, unknown))} for trial kind {kind!r}; "
+            f"valid: {', '.join(sorted(TRIAL_PARAMETERS[kind]))}."
+        )
+
+
+def _size(params: Mapping[str, Any]) -> tuple[int, int]:
+    value = params.get("size", 16)
+    if isinstance(value, (list, tuple)) and len(value) == 2:
+        dims = list(value)
+    elif isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        dims = [value, value]
+    else:
+        raise ConfigError(f"trial parameter `size` must be an int or a [rows, columns] pair; got {value!r}.")
+    for d in dims:
+        if isinstance(d, bool) or not isinstance(d, (int, np.integer)) or not 1 <= int(d) <= MAX_CIRCUIT_LINES:
+            raise ConfigError(
+                f"trial parameter `size` must have rows and columns in [1, {MAX_CIRCUIT_LINES}]; got {value!r}."
+            )
+    m, n = int(dims[0]), int(dims[1])
+    if m * n > MAX_CIRCUIT_CELLS:
+        raise ConfigError(f"trial parameter `size` {m}x{n} has more than {MAX_CIRCUIT_CELLS} cells.")
+    return m, n
+
+
+# ----------------------------------------------------------------------------- "circuit"
+def circuit_trial(params: Mapping[str, Any], rng: np.random.Generator) -> dict[str, Any]:
+    """Read a seeded random crossbar through a backend and compare it with ideal wires.
+
+    Parameters (all optional; units in the names)
+    ----------------------------------------------
+    size : int or [int, int]
+        ``M x N`` (square if one int); default 16. At most :data:`MAX_CIRCUIT_LINES` per side and
+        :data:`MAX_CIRCUIT_CELLS` cells.
+    segment_ohm, driver_ohm, sense_ohm : float
+        Ohm: every row/column wire segment (default 1.0), row drivers and column senses (default 0).
+    g_min, g_max : float
+        Siemens, conductances drawn uniformly in ``[g_min, g_max]`` (default 1e-6, 1e-4).
+    device : {"ohmic", "sinh"}
+        Cell law (default "ohmic"); ``sinh_a`` (1/V, default 2.07) is the sinh nonlinearity.
+    v_read : float
+        Volt (> 0), largest read voltage (default 0.3).
+    inputs : {"random", "constant"}
+        Row voltages uniform in ``[0, v_read]`` or all at ``v_read`` (default "random").
+    batch : int
+        Number of input vectors solved together (default 1).
+    backend : {"sparse", "ngspice"}
+        Solver (default "sparse"); ``solver_method`` ("auto", "direct", "iterative") picks the
+        sparse path.
+    ngspice_mode : {"subprocess", "shared"}
+        How ngspice runs (default "subprocess": a hang can be killed and a crash stays outside the
+        worker); ``ngspice_timeout_s`` (seconds, subprocess only) kills a run that takes longer and
+        raises :class:`~xbarsim.errors.BackendError`.
+
+    Returns
+    -------
+    dict
+        ``ir_error_mean`` / ``ir_error_max`` (relative error of the output currents against the
+        same cells with ideal wires, ``sum_i I(v_i, g_ij)``), ``output_current_mean_A``,
+        ``kcl_residual``, ``iterations``, ``method``, ``cells`` and ``solve_time_s`` (wall clock).
+    """
+    _check_known(params, "circuit")
+    m, n = _size(params)
+    seg = _number(params, "segment_ohm", 1.0, what="non-negative resistance in ohm", min_value=0.0)
+    drv = _number(params, "driver_ohm", 0.0, what="non-negative resistance in ohm", min_value=0.0)
+    sns = _number(params, "sense_ohm", 0.0, what="non-negative resistance in ohm", min_value=0.0)
+    g_min = _number(params, "g_min", 1e-6, what="non-negative conductance in siemens", min_value=0.0)
+    g_max = _number(params, "g_max", 1e-4, what="positive conductance in siemens", positive=True)
+    if g_min > g_max:
+        raise ConfigError(f"trial parameters must satisfy g_min <= g_max (siemens); got {g_min!r} > {g_max!r}.")
+    v_read = _number(params, "v_read", 0.3, what="positive voltage in volt", positive=True)
+    inputs = _choice(params, "inputs", "random", ("random", "constant"))
+    batch = _integer(params, "batch", 1, lo=1, hi=4096)
+    if batch * m > _MAX_BATCH_ENTRIES:
+        raise ConfigError(f"trial parameters `batch` x rows = {batch * m} exceed {_MAX_BATCH_ENTRIES} input voltages.")
+    device_name = _choice(params, "device", "ohmic", ("ohmic", "sinh"))
+    device: DeviceModel
+    if device_name == "ohmic":
+        device = Ohmic()
+    elif device_name == "sinh":
+        device = Sinh(a=_number(params, "sinh_a", LEA_SINH_A, what="positive nonlinearity in 1/V", positive=True))
+    else:  # pragma: no cover - _choice guards this
+        raise ConfigError(f"trial parameter `device` must be 'ohmic' or 'sinh'; got {device_name!r}.")
+    backend_name = _choice(params, "backend", "sparse", ("sparse", "ngspice"))
+    backend: SparseBackend | NgspiceBackend
+    if backend_name == "sparse":
+        method = _choice(params, "solver_method", "auto", ("auto", "direct", "iterative"))
+        backend = SparseBackend(SparseOptions(method=method))  # type: ignore[arg-type]
+    elif backend_name == "ngspice":
+        mode = _choice(params, "ngspice_mode", "subprocess", ("subprocess", "shared"))
+        timeout = params.get("ngspice_timeout_s")
+        if timeout is not None:
+            timeout = _number(params, "ngspice_timeout_s", None, what="positive number of seconds", positive=True)
+        backend = NgspiceBackend(NgspiceOptions(mode=mode, timeout_s=timeout))  # type: ignore[arg-type]
+    else:  # pragma: no cover - _choice guards this
+        raise ConfigError(f"trial parameter `backend` must be 'sparse' or 'ngspice'; got {backend_name!r}.")
+
+    g = rng.uniform(g_min, g_max, (m, n))
+    v = rng.uniform(0.0, v_read, (batch, m)) if inputs == "random" else np.full((batch, m), v_read)
+    crossbar = Crossbar(
+        conductance=g, lines=LineResistance.uniform(seg, driver=drv, sense=sns), device=device
+    )
+    t0 = time.perf_counter()
+    sol = solve(crossbar, BiasScheme.read(v), backend)
+    solve_time = time.perf_counter() - t0
+    # With ideal wires every cell of row i sees v_i, so the ideal output is a plain sum of device laws.
+    try:
+        with np.errstate(all="raise"):
+            ideal = np.asarray(device.current(v[:, :, None], g[None, :, :])).sum(axis=1)
+    except FloatingPointError:
+        raise ConfigError(
+            f"the ideal-wire reference currents overflow float64 (device {device_name!r}, v_read={v_read!r} V); "
+            "lower sinh_a or v_read."
+        ) from None
+    out = np.asarray(sol.output_currents).reshape(batch, n)
+    scale = np.abs(ideal)
+    denom = np.where(scale > 0, scale, max(float(scale.max()), np.finfo(float).tiny))
+    rel = np.abs(out - ideal) / denom
+    return {
+        "ir_error_mean": float(rel.mean()),
+        "ir_error_max": float(rel.max()),
+        "output_current_mean_A": float(out.mean()),
+        "kcl_residual": float(sol.kcl_residual),
+        "iterations": int(sol.iterations),
+        "method": str(sol.method),
+        "cells": m * n,
+        "solve_time_s": solve_time,
+    }
+
+
+# ----------------------------------------------------------------------------- "busy" and "sleep"
+_MASK64 = (1 << 64) - 1
+
+
+def _spin(iterations: int, state: int) -> int:
+    """Pure-Python 64-bit LCG steps: CPU work that holds one core and cannot be vectorised away."""
+    x = state
+    for _ in range(iterations):
+        x = (x * 6364136223846793005 + 1442695040888963407) & _MASK64
+    return x
+
+
+def calibrate_busy(duration_s: float, *, probe_s: float = 0.2) -> int:
+    """Iterations of the ``"busy"`` trial that take about ``duration_s`` seconds on this core now.
+
+    Calibrate once in the driver and pass the result as the ``iterations`` parameter, so every
+    trial does the same work whatever the load of the worker that runs it.
+    """
+    if isinstance(duration_s, bool) or not isinstance(duration_s, (int, float)) or not 0 < duration_s < 1e5:
+        raise ConfigError(f"`duration_s` must be a positive number of seconds below 1e5; got {duration_s!r}.")
+    n = 1 << 14
+    while True:
+        t0 = time.perf_counter()
+        _spin(n, 1)
+        dt = time.perf_counter() - t0
+        if dt >= probe_s or n >= 1 << 34:
+            break
+        n *= 2
+    return max(1, int(round(n * duration_s / max(dt, 1e-9))))
+
+
+def busy_trial(params: Mapping[str, Any], rng: np.random.Generator) -> dict[str, Any]:
+    """A fixed amount of CPU work: ``iterations`` 64-bit LCG steps from a seeded start.
+
+    Parameters: ``iterations`` (int, the work; see :func:`calibrate_busy`) or ``duration_s``
+    (seconds, calibrated on the worker at first call, so the work then depends on the worker's
+    speed and load; prefer ``iterations`` for reproducible work). Returns the final state as a hex
+    ``checksum`` (a deterministic function of the seed) and the ``iterations`` done.
+    """
+    _check_known(params, "busy")
+    if "iterations" in params:
+        n = _integer(params, "iterations", None, lo=0, hi=10**12)
+    elif "duration_s" in params:
+        seconds = _number(params, "duration_s", None, what="positive number of seconds", positive=True)
+        n = calibrate_busy(seconds)
+    else:
+        raise ConfigError("trial kind 'busy' needs the parameter `iterations` (or `duration_s`).")
+    state = int(rng.integers(0, 1 << 63))
+    return {"checksum": f"{_spin(n, state):016x}", "iterations": n}
+
+
+def sleep_trial(params: Mapping[str, Any], rng: np.random.Generator) -> dict[str, Any]:
+    """Sleep ``duration_s`` seconds (default 0.1, at most 3600); returns a seeded ``draw`` in [0, 1)."""
+    _check_known(params, "sleep")
+    seconds = _number(params, "duration_s", 0.1, what="number of seconds in [0, 3600]", min_value=0.0)
+    if seconds > 3600:
+        raise ConfigError(f"trial parameter `duration_s` must be a number of seconds in [0, 3600]; got {seconds!r}.")
+    time.sleep(seconds)
+    return {"duration_s": seconds, "draw": float(rng.random())}
+
+
+#: Trial kinds by name. Add new kinds here (e.g. ``TRIALS["evaluate"] = evaluate_trial``).
+TRIALS: dict[str, TrialFunction] = {
+    "circuit": circuit_trial,
+    "busy": busy_trial,
+    "sleep": sleep_trial,
+}
+
+#: Optional: the parameter names a trial kind accepts. A sweep spec naming any other parameter for
+#: a kind listed here is a ConfigError (a misspelled parameter would otherwise be silently unused).
+TRIAL_PARAMETERS: dict[str, frozenset[str]] = {
+    "circuit": frozenset({
+        "size", "segment_ohm", "driver_ohm", "sense_ohm", "g_min", "g_max", "device", "sinh_a", "v_read",
+        "inputs", "batch", "backend", "solver_method", "ngspice_mode", "ngspice_timeout_s",
+    }),
+    "busy": frozenset({"iterations", "duration_s"}),
+    "sleep": frozenset({"duration_s"}),
+}
