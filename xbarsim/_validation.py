@@ -9,7 +9,21 @@ import numpy as np
 from xbarsim._typing import FloatArray
 from xbarsim.errors import ConfigError
 
-__all__ = ["as_float_array", "check_shape", "check_choice", "readonly", "short_repr"]
+__all__ = ["MAX_ELEMENTS", "as_float_array", "check_shape", "check_choice", "check_size", "readonly", "short_repr"]
+
+#: Largest array (number of elements) any public entry point accepts: 10^8 cells (a 10,000 x 10,000
+#: crossbar) is already ~10 GB of solver state; beyond it a request is refused before allocating.
+MAX_ELEMENTS = 10**8
+
+
+def check_size(shape: tuple[int, ...], name: str) -> None:
+    """Raise ConfigError if an array of ``shape`` would exceed :data:`MAX_ELEMENTS`."""
+    total = 1
+    for dim in shape:
+        total *= int(dim)
+    if total > MAX_ELEMENTS:
+        raise ConfigError(f"`{name}` of shape {tuple(shape)} has {total:.3g} elements, more than the "
+                          f"{MAX_ELEMENTS:.0e} this toolkit accepts.")
 
 
 def short_repr(value: Any) -> str:
@@ -37,12 +51,22 @@ def as_float_array(
     ``what`` is a phrase such as "non-negative resistance in ohm" used in the message
     "`name` must be a <what>; got <value>.".
     """
-    if isinstance(value, (str, bytes)) or value is None:
+    if isinstance(value, (str, bytes)) or value is None or isinstance(value, type):
         raise ConfigError(f"`{name}` must be a {what}; got {short_repr(value)}.")
+    if isinstance(value, np.ndarray):
+        check_size(value.shape, name)
+    try:
+        is_complex = np.iscomplexobj(value)
+    except (TypeError, ValueError) as exc:  # ragged nested sequences
+        raise ConfigError(f"`{name}` must be a {what}; got {short_repr(value)}.") from exc
+    if is_complex:
+        raise ConfigError(f"`{name}` must be a {what} (real numbers); got a complex value.")
     try:
         arr = np.array(value, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         raise ConfigError(f"`{name}` must be a {what}; got {short_repr(value)}.") from exc
+    if arr.dtype.kind != "f":  # pragma: no cover - np.array(..., float64) guarantees it
+        raise ConfigError(f"`{name}` must be a {what}; got {short_repr(value)}.")
     if np.isnan(arr).any() or (not allow_inf and np.isinf(arr).any()):
         bad = arr[~np.isfinite(arr)].ravel()[0]
         raise ConfigError(f"`{name}` must be a {what}; got {bad!r} (it must be finite).")

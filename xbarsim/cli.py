@@ -11,12 +11,14 @@ import argparse
 import json
 import sys
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from xbarsim._validation import check_size
 from xbarsim.errors import ConfigError, XbarError
 from xbarsim.netlists import WRITE_SCHEMES, BiasScheme, Crossbar, LineResistance, build_netlist
 from xbarsim.solver import NgspiceBackend, NgspiceOptions, SparseBackend, SparseOptions, crosscheck, solve_netlist
@@ -49,19 +51,33 @@ def _add_circuit_args(p: argparse.ArgumentParser) -> None:
     b.add_argument("--v-write", type=float, default=2.0, help="programming voltage, volt")
 
 
+def _load_csv(path: Path, option: str, ndmin: int) -> np.ndarray:
+    """A numeric CSV, or ConfigError naming the option and the file (missing, empty, not numbers)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # numpy warns (not raises) on an empty file
+            return np.loadtxt(path, delimiter=",", ndmin=ndmin)
+    except (OSError, ValueError, UserWarning) as exc:
+        raise ConfigError(f"`{option}` {path}: {exc}") from exc
+
+
+def _rng(seed: int) -> np.random.Generator:
+    if seed < 0:
+        raise ConfigError(f"`--seed` must be a non-negative int; got {seed}.")
+    return np.random.default_rng(seed)
+
+
 def _circuit(args: argparse.Namespace) -> tuple[Crossbar, BiasScheme]:
-    rng = np.random.default_rng(args.seed)
+    rng = _rng(args.seed)
     if args.conductance_csv is not None:
-        try:
-            g = np.loadtxt(args.conductance_csv, delimiter=",", ndmin=2)
-        except (OSError, ValueError) as exc:
-            raise ConfigError(f"`--conductance-csv` {args.conductance_csv}: {exc}") from exc
+        g = _load_csv(args.conductance_csv, "--conductance-csv", 2)
     else:
         if args.rows < 1 or args.cols < 1:
             raise ConfigError(f"`--rows` and `--cols` must be >= 1; got {args.rows} x {args.cols}.")
+        check_size((args.rows, args.cols), "--rows x --cols")
         lo, hi = args.g_range
-        if not 0 <= lo <= hi:
-            raise ConfigError(f"`--g-range` must satisfy 0 <= GMIN <= GMAX (siemens); got {lo} {hi}.")
+        if not (np.isfinite(lo) and np.isfinite(hi) and 0 <= lo <= hi):
+            raise ConfigError(f"`--g-range` must satisfy 0 <= GMIN <= GMAX, finite (siemens); got {lo} {hi}.")
         g = rng.uniform(lo, hi, (args.rows, args.cols))
     seg_r = args.segment if args.row_segment is None else args.row_segment
     seg_c = args.segment if args.col_segment is None else args.col_segment
@@ -70,10 +86,7 @@ def _circuit(args: argparse.Namespace) -> tuple[Crossbar, BiasScheme]:
     m, n = cb.shape
     if args.scheme == "read":
         if args.inputs is not None:
-            try:
-                v = np.loadtxt(args.inputs, delimiter=",", ndmin=1)
-            except (OSError, ValueError) as exc:
-                raise ConfigError(f"`--inputs` {args.inputs}: {exc}") from exc
+            v = _load_csv(args.inputs, "--inputs", 1)
         elif args.random_inputs:
             v = rng.uniform(0.0, args.v_read, m)
         else:
@@ -130,6 +143,8 @@ def _cmd_solve(args: argparse.Namespace) -> int:
 
 
 def _cmd_crosscheck(args: argparse.Namespace) -> int:
+    if not (np.isfinite(args.rtol) and args.rtol >= 0):
+        raise ConfigError(f"`--rtol` must be a finite non-negative tolerance; got {args.rtol}.")
     cb, bias = _circuit(args)
     sparse = SparseBackend(SparseOptions())
     ng = NgspiceBackend(NgspiceOptions(max_cells=args.max_cells))
@@ -149,9 +164,11 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     import matplotlib.pyplot as plt
 
     out: Path = args.out
+    if not 1 <= args.size <= 256:
+        raise ConfigError(f"`--size` must be in [1, 256] (ngspice solves the same array); got {args.size}.")
+    rng = _rng(args.seed)
     out.mkdir(parents=True, exist_ok=True)
     m = n = args.size
-    rng = np.random.default_rng(args.seed)
     g = rng.uniform(1e-6, 1e-4, (m, n))
     v = rng.uniform(0.0, 0.3, m)
     cb = Crossbar(conductance=g, lines=LineResistance.uniform(1.0))
@@ -247,6 +264,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except XbarError as exc:
+        print(f"xbarsim {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # an output path that cannot be written, a full disk
         print(f"xbarsim {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from xbarsim._typing import FloatArray
-from xbarsim._validation import as_float_array, short_repr
+from xbarsim._validation import as_float_array, check_size, short_repr
 from xbarsim.errors import ConfigError
 
 __all__ = ["scalar", "fraction", "check_rng", "conductance_array", "shape_tuple"]
@@ -57,7 +57,12 @@ def shape_tuple(value: Any, name: str) -> tuple[int, ...]:
         return isinstance(x, (int, np.integer)) and not isinstance(x, bool) and int(x) >= 0
 
     if is_size(value):
-        return (int(value),)
-    if isinstance(value, (tuple, list)) and all(is_size(x) for x in value):
-        return tuple(int(x) for x in value)
+        shape: tuple[int, ...] = (int(value),)
+    elif isinstance(value, (tuple, list)) and all(is_size(x) for x in value):
+        shape = tuple(int(x) for x in value)
+    else:
+        shape = None  # type: ignore[assignment]
+    if shape is not None:
+        check_size(shape, name)
+        return shape
     raise ConfigError(f"`{name}` must be a shape (a tuple of non-negative ints); got {short_repr(value)}.")

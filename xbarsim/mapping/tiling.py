@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from xbarsim._typing import ArrayLike, BoolArray, FloatArray, IntArray
-from xbarsim._validation import as_float_array, readonly
+from xbarsim._validation import as_float_array, check_size, readonly
 from xbarsim.errors import ConfigError
 from xbarsim.mapping.encoding import MappedWeights
 
@@ -138,6 +138,10 @@ class LayerLayout:
 
 def chunk_sizes(total: int, limit: int) -> list[int]:
     """Split ``total`` into the fewest chunks of at most ``limit``, sizes as equal as possible."""
+    for name, val, low in (("total", total, 1), ("limit", limit, 1)):
+        if isinstance(val, bool) or not isinstance(val, int | np.integer) or val < low:
+            raise ConfigError(f"`{name}` must be an int >= {low}; got {val!r}.")
+    check_size((int(total),), "total")
     q = -(-total // limit)
     base, extra = divmod(total, q)
     return [base + (1 if i < extra else 0) for i in range(q)]

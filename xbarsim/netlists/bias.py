@@ -189,7 +189,10 @@ class BiasScheme:
             raise ConfigError(f"`v_write` must be a scalar voltage in volt; got shape {vw.shape}.")
         v = float(vw)
         if shape is not None:
-            m, n = shape
+            if (not isinstance(shape, tuple | list) or len(shape) != 2
+                    or not all(isinstance(x, int | np.integer) and not isinstance(x, bool) and x >= 1 for x in shape)):
+                raise ConfigError(f"`shape` must be (M, N) with two positive ints; got {short_repr(shape)}.")
+            m, n = (int(x) for x in shape)
             if not (row < m and col < n):
                 raise ConfigError(f"cell (`row`, `col`) = ({row}, {col}) is outside the {m}x{n} array.")
         if scheme == "v/2":

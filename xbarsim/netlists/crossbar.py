@@ -49,8 +49,9 @@ class Crossbar:
             raise ConfigError(f"`conductance` must be a 2-D array of shape (M, N) with M, N >= 1; got shape {g.shape}.")
         if not isinstance(self.lines, LineResistance):
             raise ConfigError(f"`lines` must be a LineResistance; got {type(self.lines).__name__}.")
-        if not isinstance(self.device, DeviceModel):
-            raise ConfigError(f"`device` must implement the DeviceModel protocol; got {type(self.device).__name__}.")
+        if isinstance(self.device, type) or not isinstance(self.device, DeviceModel):
+            what = f"the class {self.device.__name__} (instantiate it)" if isinstance(self.device, type) else type(self.device).__name__
+            raise ConfigError(f"`device` must be a DeviceModel instance; got {what}.")
         object.__setattr__(self, "conductance", readonly(g))
         object.__setattr__(self, "lines", self.lines.broadcast(*g.shape))
 

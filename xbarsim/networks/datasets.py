@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from xbarsim._typing import ArrayLike, FloatArray, IntArray
-from xbarsim._validation import readonly, short_repr
+from xbarsim._validation import as_float_array, readonly, short_repr
 from xbarsim.errors import ConfigError
 
 __all__ = [
@@ -305,7 +305,8 @@ def yinyang_class(x: ArrayLike, y: ArrayLike, *, r_small: float = 0.1, r_big: fl
     the reference implementation (Kriener et al., github.com/lkriener/yin_yang_data_set, as
     adapted in the LEA code); points outside the disc get a class too but are never sampled.
     """
-    xs, ys = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    xs = as_float_array(x, "x", what="coordinate (real number or array)")
+    ys = as_float_array(y, "y", what="coordinate (real number or array)")
     d_right = np.sqrt((xs - 1.5 * r_big) ** 2 + (ys - r_big) ** 2)
     d_left = np.sqrt((xs - 0.5 * r_big) ** 2 + (ys - r_big) ** 2)
     is_yin = (d_right <= r_small) | ((d_left > r_small) & (d_left <= 0.5 * r_big)) | (

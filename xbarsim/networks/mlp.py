@@ -29,7 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from xbarsim._typing import ArrayLike, FloatArray, IntArray
-from xbarsim._validation import as_float_array, check_choice, readonly, short_repr
+from xbarsim._validation import as_float_array, check_choice, check_size, readonly, short_repr
 from xbarsim.errors import ConfigError
 
 __all__ = [
@@ -567,9 +567,16 @@ def init_mlp(
     Weights are drawn uniform in ``+-sqrt(6 / n_in)`` (He) for ReLU hidden layers and
     ``+-sqrt(6 / (n_in + n_out))`` (Glorot) otherwise, which keeps activations of order one.
     """
+    bad = ConfigError(f"`layer_sizes` must hold at least two positive integers; got {short_repr(layer_sizes)}.")
+    if isinstance(layer_sizes, str | bytes) or not isinstance(layer_sizes, Sequence | np.ndarray):
+        raise bad
+    if not all(isinstance(s, int | np.integer) and not isinstance(s, bool) for s in layer_sizes):
+        raise bad
     sizes = tuple(int(s) for s in layer_sizes)
-    if len(sizes) < 2 or any(s < 1 for s in sizes) or any(s != t for s, t in zip(sizes, layer_sizes)):
-        raise ConfigError(f"`layer_sizes` must hold at least two positive integers; got {short_repr(layer_sizes)}.")
+    if len(sizes) < 2 or any(s < 1 for s in sizes):
+        raise bad
+    for k in range(len(sizes) - 1):
+        check_size((sizes[k], sizes[k + 1]), f"layer_sizes[{k}:{k + 2}]")
     check_choice(hidden_activation, ACTIVATIONS, "hidden_activation")
     gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
     weights = []

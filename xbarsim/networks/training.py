@@ -74,10 +74,9 @@ def _positive_int(value: object, name: str) -> int:
 
 def _finite(value: object, name: str, what: str, *, low: float = 0.0, low_open: bool = False,
             high: float | None = None, high_open: bool = False) -> float:
-    try:
-        v = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"`{name}` must be a {what}; got {short_repr(value)}.") from exc
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise ConfigError(f"`{name}` must be a {what}; got {short_repr(value)}.")
+    v = float(value)
     bad = (not np.isfinite(v)) or v < low or (low_open and v == low)
     if high is not None:
         bad = bad or v > high or (high_open and v == high)

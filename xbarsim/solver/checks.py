@@ -28,6 +28,9 @@ class Difference:
 
 def compare(a: Solution, b: Solution, fields: Sequence[str] = COMPARED_FIELDS) -> dict[str, Difference]:
     """Per-field differences between two solutions of the same netlist (``fields``: which ones)."""
+    for label, sol in (("a", a), ("b", b)):
+        if not isinstance(sol, Solution):
+            raise ConfigError(f"`{label}` must be a Solution; got {type(sol).__name__}.")
     out: dict[str, Difference] = {}
     for name in fields:
         if name not in COMPARED_FIELDS:
@@ -48,6 +51,9 @@ def assert_agree(a: Solution, b: Solution, rtol: float = 1e-9, atol: float = 0.0
     The tolerance is relative to the largest magnitude of each field, so tiny entries (the
     currents of open cells, say) are not held to an impossible relative accuracy.
     """
+    for label, tol in (("rtol", rtol), ("atol", atol)):
+        if isinstance(tol, bool) or not isinstance(tol, float | int) or not (tol >= 0 and np.isfinite(tol)):
+            raise ConfigError(f"`{label}` must be a finite non-negative tolerance; got {tol!r}.")
     names = tuple(fields) if fields is not None else COMPARED_FIELDS
     diffs = compare(a, b, names)
     bad = []

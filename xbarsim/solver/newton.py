@@ -61,13 +61,13 @@ class NewtonOptions:
     cg_maxiter: int = 300
 
     def __post_init__(self) -> None:
-        if not (isinstance(self.tol, float | int) and 0 < self.tol < 1):
+        if not (isinstance(self.tol, float | int) and not isinstance(self.tol, bool) and 0 < self.tol < 1):
             raise ConfigError(f"`tol` must be in (0, 1); got {self.tol!r}.")
-        if not (isinstance(self.maxiter, int) and self.maxiter >= 1):
+        if not (isinstance(self.maxiter, int) and not isinstance(self.maxiter, bool) and self.maxiter >= 1):
             raise ConfigError(f"`maxiter` must be a positive int; got {self.maxiter!r}.")
-        if not (isinstance(self.max_step, float | int) and self.max_step > 0 and np.isfinite(self.max_step)):
+        if not (isinstance(self.max_step, float | int) and not isinstance(self.max_step, bool) and self.max_step > 0 and np.isfinite(self.max_step)):
             raise ConfigError(f"`max_step` must be a positive voltage in volt; got {self.max_step!r}.")
-        if not (isinstance(self.cg_maxiter, int) and self.cg_maxiter >= 1):
+        if not (isinstance(self.cg_maxiter, int) and not isinstance(self.cg_maxiter, bool) and self.cg_maxiter >= 1):
             raise ConfigError(f"`cg_maxiter` must be a positive int; got {self.cg_maxiter!r}.")
 
 

@@ -103,12 +103,12 @@ class NgspiceOptions:
     binary: str = "ngspice"
 
     def __post_init__(self) -> None:
-        if not (isinstance(self.max_cells, int) and self.max_cells >= 1):
+        if not (isinstance(self.max_cells, int) and not isinstance(self.max_cells, bool) and self.max_cells >= 1):
             raise ConfigError(f"`max_cells` must be a positive int; got {self.max_cells!r}.")
         if self.mode not in get_args(NgspiceMode):
             raise ConfigError(f"`mode` must be one of {', '.join(map(repr, get_args(NgspiceMode)))}; got {self.mode!r}.")
         if self.timeout_s is not None:
-            if not (isinstance(self.timeout_s, float | int) and self.timeout_s > 0 and self.timeout_s < float("inf")):
+            if not (isinstance(self.timeout_s, float | int) and not isinstance(self.timeout_s, bool) and self.timeout_s > 0 and self.timeout_s < float("inf")):
                 raise ConfigError(f"`timeout_s` must be a positive number of seconds or None; got {self.timeout_s!r}.")
             if self.mode != "subprocess":
                 raise ConfigError("`timeout_s` needs mode='subprocess' (a shared-library run cannot be interrupted).")

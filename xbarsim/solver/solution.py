@@ -11,7 +11,7 @@ import scipy.sparse as sp
 
 from xbarsim._typing import FloatArray
 from xbarsim._validation import readonly
-from xbarsim.errors import BackendError
+from xbarsim.errors import BackendError, ConfigError
 from xbarsim.netlists.netlist import Netlist
 
 __all__ = ["Solution", "element_arrays", "incidence", "solution_from_voltages"]
@@ -116,8 +116,33 @@ def solution_from_voltages(
     node's current equally (the split between ideal sources in parallel is undetermined).
     """
     v = np.asarray(node_voltages, dtype=np.float64)
-    if not np.isfinite(v).all():
-        raise BackendError(f"backend {backend!r} returned non-finite node voltages")
+    with np.errstate(all="ignore"):
+        sol = _build(netlist, v, backend=backend, method=method, iterations=iterations, timings=timings,
+                     source_currents=source_currents)
+    bad = [name for name in ("node_voltages", "cell_currents", "source_currents", "output_currents",
+                             "input_currents", "power") if not np.isfinite(getattr(sol, name)).all()]
+    if bad:
+        vmax = float(np.abs(netlist.source_voltage).max(initial=0.0))
+        gmax = max(float(netlist.conductance.max(initial=0.0)), float((1.0 / netlist.resistor_values).max(initial=0.0)))
+        if not np.isfinite(sol.node_voltages).all() and vmax * gmax < 1e100:
+            raise BackendError(f"backend {backend!r} returned non-finite node voltages")
+        raise ConfigError(
+            f"the operating point overflows double precision ({', '.join(bad)} not finite): the largest source "
+            f"voltage is {vmax:.3g} V and the largest conductance {gmax:.3g} S. Use physical magnitudes."
+        )
+    return sol
+
+
+def _build(
+    netlist: Netlist,
+    v: FloatArray,
+    *,
+    backend: str,
+    method: str,
+    iterations: int,
+    timings: Mapping[str, float],
+    source_currents: FloatArray | None,
+) -> Solution:
     m, n = netlist.shape
     bsz = v.shape[0]
     vr = v[:, netlist.row_node]

@@ -75,13 +75,13 @@ class SparseOptions:
     def __post_init__(self) -> None:
         check_choice(self.method, get_args(SolveMethod), "method")
         check_choice(self.ordering, get_args(Ordering), "ordering")
-        if not (isinstance(self.rtol, float | int) and 0 < self.rtol < 1):
+        if not (isinstance(self.rtol, float | int) and not isinstance(self.rtol, bool) and 0 < self.rtol < 1):
             raise ConfigError(f"`rtol` must be a relative tolerance in (0, 1); got {self.rtol!r}.")
-        if not (isinstance(self.maxiter, int) and self.maxiter >= 1):
+        if not (isinstance(self.maxiter, int) and not isinstance(self.maxiter, bool) and self.maxiter >= 1):
             raise ConfigError(f"`maxiter` must be a positive int; got {self.maxiter!r}.")
         if not isinstance(self.newton, NewtonOptions):
             raise ConfigError(f"`newton` must be NewtonOptions; got {type(self.newton).__name__}.")
-        if not (isinstance(self.direct_max_unknowns, int) and self.direct_max_unknowns >= 0):
+        if not (isinstance(self.direct_max_unknowns, int) and not isinstance(self.direct_max_unknowns, bool) and self.direct_max_unknowns >= 0):
             raise ConfigError(f"`direct_max_unknowns` must be a non-negative int; got {self.direct_max_unknowns!r}.")
 
 
@@ -193,6 +193,18 @@ def _ordering(netlist: Netlist, unknown: IntArray, which: str) -> IntArray | Non
     return _grid_permutation(netlist, unknown, nested_dissection(*netlist.shape))
 
 
+def _splu(A: sp.csc_matrix, spec: str) -> spla.SuperLU:
+    """SuperLU without pivoting (the nodal matrix is SPD); a breakdown becomes a CircuitError."""
+    try:
+        return spla.splu(A, permc_spec=spec, diag_pivot_thresh=0.0, options={"SymmetricMode": True})
+    except RuntimeError as exc:  # "Factor is exactly singular": pivots lost to under/overflow
+        d = np.abs(A.diagonal())
+        raise CircuitError(
+            f"the nodal matrix is numerically singular ({exc}); its diagonal spans {d.min():.3g} to {d.max():.3g} S. "
+            "Conductances or wire resistances this extreme (or this far apart) cannot be solved in double precision."
+        ) from exc
+
+
 class _Factor:
     """A factorization of an SPD matrix under a symmetric permutation (no pivoting)."""
 
@@ -204,7 +216,7 @@ class _Factor:
         else:
             Ap = A
             spec = "COLAMD" if ordering == "colamd" else "MMD_AT_PLUS_A"
-        self.lu = spla.splu(Ap, permc_spec=spec, diag_pivot_thresh=0.0, options={"SymmetricMode": True})
+        self.lu = _splu(Ap, spec)
 
     def solve(self, rhs: FloatArray) -> FloatArray:
         if self.perm is None:
@@ -329,6 +341,12 @@ class SparseBackend:
     def solve(self, netlist: Netlist) -> Solution:
         """Operating point(s) of ``netlist``; every batch entry shares one factorization (linear
         devices) or is solved by batched Newton (nonlinear devices)."""
+        # Floating-point exceptions are checked, not warned: a non-finite result raises a typed
+        # error in solution_from_voltages (inputs too extreme) instead of a RuntimeWarning.
+        with np.errstate(all="ignore"):
+            return self._solve(netlist)
+
+    def _solve(self, netlist: Netlist) -> Solution:
         t0 = time.perf_counter()
         asm = assemble(netlist, netlist.conductance)
         t1 = time.perf_counter()
@@ -396,6 +414,14 @@ class SparseBackend:
         """
         if not netlist.device.linear:
             raise ConfigError(f"a transfer matrix needs linear devices; got {netlist.device.name!r}")
+        with np.errstate(all="ignore"):
+            T = self._transfer_matrix(netlist)
+        if not np.isfinite(T).all():
+            raise ConfigError("the transfer matrix overflows double precision: conductances or wire resistances "
+                              "are too extreme")
+        return T
+
+    def _transfer_matrix(self, netlist: Netlist) -> FloatArray:
         m, n = netlist.shape
         asm = assemble(netlist, netlist.conductance)
         fpos = np.searchsorted(asm.fixed, netlist.source_node)
@@ -417,7 +443,7 @@ class SparseBackend:
             c_p = asm.C[perm]
             lam = max(float(np.abs(asm.Lff.diagonal()).max(initial=0.0)), float(asm.A.diagonal().max()))
             full = sp.bmat([[a_p, c_p], [c_p.T, asm.Lff + lam * sp.eye(nf)]], format="csc")
-            lu = spla.splu(full, permc_spec="NATURAL", diag_pivot_thresh=0.0, options={"SymmetricMode": True})
+            lu = _splu(full, "NATURAL")
             ident = np.arange(nu + nf)
             if not (np.array_equal(lu.perm_r, ident) and np.array_equal(lu.perm_c, ident)):
                 raise CircuitError("SuperLU pivoted on an SPD nodal matrix; the transfer matrix would be wrong")
