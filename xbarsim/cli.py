@@ -225,9 +225,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def _subcommand_modules() -> list[Any]:
     """The ``cli_<topic>`` modules, each registering its subcommands with ``add_parser``."""
     import xbarsim.cli_bias
+    import xbarsim.cli_evaluate
     import xbarsim.cli_sweep
 
-    return [xbarsim.cli_bias, xbarsim.cli_sweep]
+    return [xbarsim.cli_bias, xbarsim.cli_evaluate, xbarsim.cli_sweep]
 
 
 def build_parser() -> argparse.ArgumentParser:

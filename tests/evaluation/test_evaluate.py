@@ -1,0 +1,223 @@
+"""The evaluator: exact software reproduction on an ideal chip, LEA beating a single copy under
+faults, committee machines, per-task accuracy, Drolet's robustness metric, resumable Monte Carlo."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from xbarsim.errors import ConfigError
+from xbarsim.evaluation import (
+    Hardware,
+    MonteCarloResult,
+    device_perturbation,
+    evaluate,
+    monte_carlo,
+    robust_fraction,
+    transfer,
+)
+from xbarsim.networks import Dataset, init_mlp, load_digits, load_half_moons, ternarize, train_moons, train_ternary
+
+IDEAL = dict(fault_rate=0.0, programming_noise=False, read_noise=False, dac_bits=None, adc_bits=None)
+
+
+@pytest.fixture(scope="module")
+def digits() -> Dataset:
+    return load_digits()
+
+
+@pytest.fixture(scope="module")
+def digits_net(digits):
+    return train_ternary(digits, hidden=64, seed=0).network
+
+
+@pytest.fixture(scope="module")
+def moons() -> Dataset:
+    return load_half_moons()
+
+
+@pytest.fixture(scope="module")
+def moons_net(moons):
+    return train_moons(moons, seed=0).network
+
+
+# ----------------------------------------------------------------------------- exactness
+def test_ideal_chip_reproduces_the_software_accuracy_exactly(digits, digits_net):
+    res = evaluate(digits_net, digits, Hardware(**IDEAL), seed=0)
+    assert res.hardware_accuracy == res.software_accuracy
+    np.testing.assert_array_equal(res.correct, res.software_correct)
+    assert res.mapping_errors == pytest.approx((0.0, 0.0), abs=1e-9)
+    assert res.software_accuracy > 0.9
+
+
+@pytest.mark.parametrize("strategy,alpha", [("lea", 3), ("committee", 2), ("mao", 2)])
+def test_ideal_chip_is_exact_for_every_strategy(digits, digits_net, strategy, alpha):
+    res = evaluate(digits_net, digits, Hardware(**IDEAL, strategy=strategy, alpha=alpha), seed=1)
+    np.testing.assert_array_equal(res.correct, res.software_correct)
+
+
+@pytest.mark.parametrize("bias", ["digital", "crossbar"])
+def test_ideal_chip_is_exact_with_biases_and_real_weights(moons, moons_net, bias):
+    hw = Hardware(preset="tio2_passive", bias=bias, **IDEAL)
+    res = evaluate(moons_net, moons, hw, seed=0)
+    np.testing.assert_array_equal(res.correct, res.software_correct)
+
+
+def test_sparse_backend_with_ideal_wires_and_ohmic_cells_is_exact(moons, moons_net):
+    hw = Hardware(preset="tio2_passive", backend="sparse", device="ohmic", **IDEAL)
+    res = evaluate(moons_net, moons, hw, seed=0)
+    np.testing.assert_array_equal(res.correct, res.software_correct)
+
+
+def test_rereads_compare_readouts_on_the_same_transfer(moons, moons_net):
+    hw = Hardware(preset="tio2_passive", fault_rate=0.02, dac_bits=None, adc_bits=None)
+    res = evaluate(moons_net, moons, hw, seed=5, readouts={
+        "circuit-ideal-wires": {"backend": "sparse", "device": "ohmic"},
+        "circuit-sinh-wires": {"backend": "sparse", "device": "sinh", "segment_ohm": 2.0}})
+    # ohmic cells and ideal wires through the solver: the same transfer, the same predictions
+    assert res.readouts["circuit-ideal-wires"] == res.hardware_accuracy
+    assert 0.0 <= res.readouts["circuit-sinh-wires"] <= 1.0
+    net = transfer(moons_net, hw, np.random.default_rng(5))
+    x = moons.x_test[:20]
+    np.testing.assert_allclose(net.reread(backend="sparse", device="ohmic").scores(x), net.scores(x), rtol=1e-9)
+    with pytest.raises(ConfigError, match="re-read"):
+        net.reread(alpha=2)
+
+
+def test_evaluate_needs_exactly_one_source_of_randomness(digits, digits_net):
+    with pytest.raises(ConfigError, match="seed"):
+        evaluate(digits_net, digits, Hardware(**IDEAL))
+    with pytest.raises(ConfigError, match="not both"):
+        evaluate(digits_net, digits, Hardware(**IDEAL), seed=0, rng=np.random.default_rng(0))
+
+
+def test_same_seed_same_transfer(digits, digits_net):
+    hw = Hardware(fault_rate=0.1, strategy="lea", alpha=2, strict=False)
+    a = evaluate(digits_net, digits, hw, seed=7)
+    b = evaluate(digits_net, digits, hw, seed=7)
+    np.testing.assert_array_equal(a.correct, b.correct)
+    assert a.mapping_errors == b.mapping_errors
+
+
+# ----------------------------------------------------------------------------- faults
+def test_lea_alpha_3_beats_alpha_1_with_faults_on_the_same_seeds(digits, digits_net):
+    def mean_acc(alpha: int) -> float:
+        hw = Hardware(fault_rate=0.1, strategy="lea", alpha=alpha, strict=False)
+        return float(np.mean([evaluate(digits_net, digits, hw, seed=s).hardware_accuracy for s in range(3)]))
+
+    one, three = mean_acc(1), mean_acc(3)
+    assert three > one + 0.1, (one, three)
+
+
+def test_mapping_error_falls_with_averaged_copies(digits, digits_net):
+    errs = [evaluate(digits_net, digits, Hardware(fault_rate=0.0, strategy="lea", alpha=a), seed=0).mapping_error
+            for a in (1, 4)]
+    # write noise only: averaging 4 copies divides the error by about sqrt(4)
+    assert errs[1] == pytest.approx(errs[0] / 2, rel=0.25)
+
+
+def test_committee_averages_alpha_independent_networks(digits, digits_net):
+    hw = Hardware(fault_rate=0.1, strategy="committee", alpha=3)
+    hwnet = transfer(digits_net, hw, np.random.default_rng(0))
+    assert len(hwnet.members) == 3
+    x = digits.x_test[:50]
+    single = [hwnet._member_scores(m, x) for m in hwnet.members]
+    np.testing.assert_allclose(hwnet.scores(x), np.mean(single, axis=0))
+    assert hwnet.n_devices == 3 * hwnet.members[0].n_devices
+    p = transfer(digits_net, Hardware(fault_rate=0.1, strategy="committee", alpha=3,
+                                      committee_output="probabilities"), np.random.default_rng(0)).predict_proba(x)
+    np.testing.assert_allclose(p.sum(axis=1), 1.0)
+
+
+def test_per_task_accuracy_on_a_multitask_dataset():
+    rng = np.random.default_rng(0)
+    tasks = []
+    for k in range(2):
+        x = rng.uniform(0, 1, (40, 4))
+        y = (x[:, 0] > 0.5).astype(int) + k % 2 * (x[:, 1] > 0.5)
+        y = np.clip(y, 0, 2)
+        tasks.append(Dataset(name=f"t{k + 1}", x_train=x, y_train=y, x_val=x[:0], y_val=y[:0], x_test=x, y_test=y,
+                             n_classes=3))
+    whole = Dataset(name="two", x_train=np.vstack([t.x_train for t in tasks]),
+                    y_train=np.concatenate([t.y_train for t in tasks]), x_val=tasks[0].x_val,
+                    y_val=tasks[0].y_val, x_test=np.vstack([t.x_test for t in tasks]),
+                    y_test=np.concatenate([t.y_test for t in tasks]), n_classes=3, tasks=tuple(tasks))
+    net = ternarize(init_mlp((4, 6, 3), hidden_activation="tanh", rng=1))
+    res = evaluate(net, whole, Hardware(**IDEAL), seed=0)
+    assert [t.name for t in res.tasks] == ["t1", "t2"]
+    for t, sl in zip(res.tasks, (slice(0, 40), slice(40, 80))):
+        assert t.hardware == pytest.approx(res.correct[sl].mean())
+        assert t.software == t.hardware
+    half = evaluate(net, whole, Hardware(**IDEAL), seed=0, max_points=20)
+    assert [t.n for t in half.tasks] == [10, 10]
+
+
+def test_ngspice_is_refused_for_large_layers(digits, digits_net):
+    with pytest.raises(ConfigError, match="ngspice"):
+        evaluate(digits_net, digits, Hardware(backend="ngspice"), seed=0)
+
+
+def test_ngspice_backend_agrees_with_the_sparse_solver_on_a_small_network(moons, moons_net):
+    hw = Hardware(preset="tio2_passive", segment_ohm=1.0, bias="crossbar", dac_bits=None, adc_bits=None)
+    net = transfer(moons_net, hw.replace(backend="sparse"), np.random.default_rng(0))
+    sparse = net.scores(moons.x_test[:4])
+    spice = type(net)(network=net.network, hardware=hw.replace(backend="ngspice"), members=net.members,
+                      inference=__import__("xbarsim.evaluation", fromlist=["inference_config"]).inference_config(
+                          hw.replace(backend="ngspice")), n_kernels=net.n_kernels)
+    np.testing.assert_allclose(spice.scores(moons.x_test[:4]), sparse, rtol=1e-6, atol=1e-9)
+
+
+# ----------------------------------------------------------------------------- the 95 % metric
+def test_robust_fraction_counts_a_constructed_example():
+    n = 20
+    correct = np.zeros((n, 5), dtype=bool)
+    correct[:, 0] = True            # 20/20 -> counts
+    correct[:19, 1] = True          # 19/20 = 95 % exactly -> counts
+    correct[:18, 2] = True          # 18/20 = 90 % -> does not
+    correct[1:, 3] = True           # 19/20 (another transfer wrong) -> counts
+    assert robust_fraction(correct) == pytest.approx(3 / 5)
+    assert robust_fraction(correct, 0.9) == pytest.approx(4 / 5)
+    assert robust_fraction(correct, 1.0) == pytest.approx(1 / 5)
+    res = MonteCarloResult(correct=correct, software_correct=np.ones(5, bool), mapping_errors=np.zeros((n, 1)))
+    assert res.robust_fraction == pytest.approx(0.6)
+    np.testing.assert_allclose(res.per_point, [1.0, 0.95, 0.9, 0.95, 0.0])
+    counts, edges = res.histogram(10)
+    assert counts.sum() == 5 and counts[-1] == 4 and counts[0] == 1
+    with pytest.raises(ConfigError):
+        robust_fraction(np.zeros((0, 3)))
+
+
+# ----------------------------------------------------------------------------- Monte Carlo
+def test_monte_carlo_resumes_without_losing_or_recomputing(tmp_path, moons, moons_net):
+    hw = Hardware(preset="tio2_passive", bias="crossbar")
+    full = monte_carlo(moons_net, moons, hw, transfers=6, seed=3, out=tmp_path / "full.jsonl")
+    path = tmp_path / "run.jsonl"
+    first = monte_carlo(moons_net, moons, hw, transfers=3, seed=3, out=path)
+    np.testing.assert_array_equal(first.correct, full.correct[:3])
+    kept = path.read_bytes()
+    with path.open("ab") as fh:  # interrupted while writing transfer 3: a torn line
+        fh.write(b'{"kind":"transfer","index":3,"accur')
+    with pytest.raises(ConfigError, match="resume"):
+        monte_carlo(moons_net, moons, hw, transfers=6, seed=3, out=path)
+    resumed = monte_carlo(moons_net, moons, hw, transfers=6, seed=3, out=path, resume=True)
+    np.testing.assert_array_equal(resumed.correct, full.correct)
+    text = path.read_bytes()
+    assert text.startswith(kept)  # the finished transfers were not rewritten
+    lines = [json.loads(line) for line in text.decode().splitlines()]
+    assert [r["index"] for r in lines if r["kind"] == "transfer"] == [0, 1, 2, 3, 4, 5]
+    assert sum(r["kind"] == "header" for r in lines) == 1
+    with pytest.raises(ConfigError, match="different run"):
+        monte_carlo(moons_net, moons, hw, transfers=6, seed=4, out=path, resume=True)
+
+
+def test_monte_carlo_statistical_model_and_summary(moons, moons_net):
+    pert = device_perturbation("tio2_passive", perturb_biases=True)
+    res = monte_carlo(moons_net, moons, pert, transfers=40, seed=0)
+    s = res.summary()
+    assert s["transfers"] == 40 and s["points"] == 200
+    assert 0.0 <= s["robust_fraction"] <= 1.0
+    assert res.accuracy.shape == (40,) and res.per_point.shape == (200,)
+    again = monte_carlo(moons_net, moons, pert, transfers=40, seed=0)
+    np.testing.assert_array_equal(res.correct, again.correct)

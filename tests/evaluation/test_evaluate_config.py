@@ -1,0 +1,133 @@
+"""Experiment configs: unknown keys and impossible sizes are ConfigErrors that name the key and the
+file; quick variants; the shipped configs load; the "evaluate" trial kind is registered."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from xbarsim.errors import ConfigError
+from xbarsim.evaluation import (
+    TRIAL_PARAMETERS,
+    TRIALS,
+    Hardware,
+    evaluate_trial,
+    experiment_from_dict,
+    load_experiment,
+    run_experiment,
+)
+
+CONFIGS = Path(__file__).resolve().parents[2] / "examples" / "configs"
+
+BASE = """
+name = "tiny"
+kind = "sweep"
+dataset = "digits"
+[[networks]]
+name = "t"
+recipe = "ternary"
+[hardware]
+strict = false
+strategy = "lea"
+[grid]
+alpha = [1, 2]
+"""
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "exp.toml"
+    p.write_text(text)
+    return p
+
+
+@pytest.mark.parametrize("text,key", [
+    (BASE + "colour = 3\n", "colour"),                                    # top level (after [grid]: a grid key)
+    (BASE.replace("[hardware]", "[hardware]\nfault_rat = 0.1"), "fault_rat"),
+    (BASE.replace('recipe = "ternary"', 'recipe = "ternary"\nhiden = 3'), "hiden"),
+    ('oops = 1\n' + BASE, "oops"),
+    (BASE + "[quick]\ncycle = 1\n", "cycle"),
+    (BASE + "[[reference]]\nlabel = 'x'\nvalu = 1\n", "valu"),
+])
+def test_unknown_keys_name_the_key_and_the_file(tmp_path, text, key):
+    path = _write(tmp_path, text)
+    with pytest.raises(ConfigError) as err:
+        load_experiment(path)
+    assert repr(key) in str(err.value) and str(path) in str(err.value)
+
+
+@pytest.mark.parametrize("edit,key", [
+    (("[hardware]", "[hardware]\nkernel_shape = [0, 25]"), "kernel_shape"),
+    (("[hardware]", "[hardware]\nalpha = 0"), "alpha"),
+    (("alpha = [1, 2]", "alpha = [1, 2]\nbeta = [3]"), "beta"),
+    (("[hardware]", "[hardware]\nfault_rate = 1.5"), "fault_rate"),
+    (("[hardware]", "[hardware]\nchip = 'lea'\npreset = 'tio2_passive'"), "chip"),
+    (("cycles", "cycles"), None),
+])
+def test_impossible_values_name_the_key_and_the_file(tmp_path, edit, key):
+    if key is None:
+        path = _write(tmp_path, BASE.replace('dataset = "digits"', 'dataset = "digits"\ncycles = 0'))
+        key = "cycles"
+    else:
+        path = _write(tmp_path, BASE.replace(*edit))
+    with pytest.raises(ConfigError) as err:
+        load_experiment(path)
+    assert key in str(err.value) and str(path) in str(err.value)
+
+
+def test_a_chip_too_small_for_the_network_is_refused_before_any_trial(tmp_path):
+    path = _write(tmp_path, BASE.replace("[hardware]", "[hardware]\nn_kernels = 1"))
+    config = load_experiment(path)
+    with pytest.raises(ConfigError) as err:
+        run_experiment(config, out=tmp_path / "out", scheduler="serial", progress=False)
+    assert "n_kernels" in str(err.value) and str(path) in str(err.value)
+    assert not (tmp_path / "out" / "trials.sqlite").exists()
+
+
+def test_quick_overrides_merge_and_rename(tmp_path):
+    text = "cycles = 5\n" + BASE + "[quick]\ncycles = 1\n[quick.grid]\nalpha = [1]\n"
+    path = _write(tmp_path, text)
+    full, quick = load_experiment(path), load_experiment(path, quick=True)
+    assert full.grid["alpha"] == (1, 2) and quick.grid["alpha"] == (1,)
+    assert quick.name == "tiny-quick" and quick.quick and quick.cycles == 1
+    with pytest.raises(ConfigError, match="quick"):
+        load_experiment(_write(tmp_path, BASE), quick=True)
+
+
+def test_grid_values_are_checked_against_variants_and_networks(tmp_path):
+    with pytest.raises(ConfigError, match="variant"):
+        load_experiment(_write(tmp_path, BASE + "variant = ['nope']\n"))
+    with pytest.raises(ConfigError, match="network"):
+        load_experiment(_write(tmp_path, BASE + "network = ['other']\n"))
+
+
+@pytest.mark.parametrize("path", sorted(CONFIGS.glob("exp*.toml")) + [CONFIGS / "make_run.toml"],
+                         ids=lambda p: p.name)
+def test_shipped_configs_load_in_both_variants(path):
+    config = load_experiment(path)
+    assert config.points() or config.kind == "monte-carlo"
+    if "[quick]" in path.read_text():
+        quick = load_experiment(path, quick=True)
+        assert len(quick.points()) * quick.cycles <= len(config.points()) * config.cycles
+
+
+def test_hardware_from_dict_names_unknown_keys():
+    with pytest.raises(ConfigError, match="'segment' in \\[hardware\\]"):
+        Hardware.from_dict({"segment": 1.0}, source="x.toml")
+    assert Hardware.from_dict(Hardware(alpha=2, strategy="lea").to_dict()) == Hardware(alpha=2, strategy="lea")
+
+
+def test_the_evaluate_trial_is_registered_and_checks_its_parameters(tmp_path):
+    assert TRIALS["evaluate"] is evaluate_trial and "alpha" in TRIAL_PARAMETERS["evaluate"]
+    with pytest.raises(ConfigError, match="unknown parameter"):
+        evaluate_trial({"networks": {}, "bogus": 1}, np.random.default_rng(0))
+
+
+def test_experiment_from_dict_round_trip():
+    data = {"name": "x", "kind": "monte-carlo", "dataset": "half-moons", "transfers": 5,
+            "networks": [{"name": "n", "recipe": "moons"}], "hardware": {"preset": "tio2_passive"}}
+    config = experiment_from_dict(data)
+    assert config.hardware.preset == "tio2_passive" and config.transfers == 5
+    with pytest.raises(ConfigError, match="grid"):
+        experiment_from_dict({**data, "grid": {"alpha": [1]}})

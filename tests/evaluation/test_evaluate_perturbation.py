@@ -1,0 +1,80 @@
+"""The hardware-aware training perturbation has the statistics of the device model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from xbarsim.devices import drolet_disturbance_stats, rram_1t1r_nist, tio2_passive
+from xbarsim.evaluation import DisturbanceModel, device_perturbation
+from xbarsim.evaluation.perturbation import programming_order_after
+from xbarsim.networks import TrainConfig, init_mlp, load_half_moons, train
+
+
+def test_programming_offset_and_tuning_imprecision_match_drolet():
+    pert = device_perturbation("tio2_passive", disturbance=None, faults=False)
+    rng = np.random.default_rng(0)
+    w = np.ones((400, 500))  # every G+ at 500 uS, every G- at 100 uS
+    s = pert.sample_conductances(w, rng)
+    assert s.target_pos == pytest.approx(500e-6) and s.target_neg == pytest.approx(100e-6)
+    for g, t in ((s.pos, 500e-6), (s.neg, 100e-6)):
+        rel = g / t - 1.0
+        sigma_t = (-6.24e-4 * t * 1e6 + 0.691) / 100  # Drolet: -6.24e-4 %/uS * G + 0.691 %
+        assert rel.mean() == pytest.approx(-0.589e-2, abs=2e-5)
+        assert rel.std() == pytest.approx(np.hypot(0.339e-2, sigma_t), rel=0.01)
+    np.testing.assert_allclose(s.weights, (s.pos - s.neg) / s.g_scale)
+    np.testing.assert_allclose(pert([w], np.random.default_rng(1))[0].mean(), 1.0 - 0.00589, atol=2e-3)
+
+
+def test_stuck_devices_substitute_at_the_preset_rates():
+    preset = tio2_passive()
+    pert = device_perturbation(preset, disturbance=None, programming=False)
+    s = pert.sample_conductances(np.ones((500, 400)), np.random.default_rng(2))
+    stuck = np.concatenate([s.stuck_pos.ravel(), s.stuck_neg.ravel()])
+    g = np.concatenate([s.pos.ravel(), s.neg.ravel()])
+    assert stuck.mean() == pytest.approx(0.01, abs=0.0006)
+    healthy = np.concatenate([s.target_pos.ravel(), s.target_neg.ravel()])
+    np.testing.assert_allclose(g[~stuck], healthy[~stuck])
+    on = g[stuck] > 150e-6  # stuck-ON ~ N(573, 99) uS, stuck-OFF in [10, 100] uS
+    assert on.mean() == pytest.approx(0.5, abs=0.03)
+    assert g[stuck][on].mean() == pytest.approx(573e-6, rel=0.02)
+    assert g[stuck][on].std() == pytest.approx(99e-6, rel=0.1)
+    off = g[stuck][~on]
+    assert off.min() >= 10e-6 and off.max() <= 100e-6 and off.mean() == pytest.approx(55e-6, rel=0.05)
+    lea = device_perturbation(rram_1t1r_nist(), fault_rate=0.2, disturbance=None, programming=False,
+                              encoding="ternary")
+    s2 = lea.sample_conductances(np.ones((300, 300)), np.random.default_rng(3))
+    assert np.concatenate([s2.stuck_pos, s2.stuck_neg]).mean() == pytest.approx(0.2, abs=0.005)
+    assert set(np.unique(np.round(s2.pos[s2.stuck_pos] * 1e6))) == {10.0, 500.0}
+    assert s2.g_scale == pytest.approx(100e-6)  # ternary: g_norm = 233 - 133 uS per gamma
+
+
+def test_half_select_disturbance_follows_the_measured_statistics():
+    model = DisturbanceModel.measured()
+    st = drolet_disturbance_stats()
+    pert = device_perturbation("tio2_passive", disturbance=model, programming=False, faults=False,
+                               array_shape=(8, 8))
+    s = pert.sample_conductances(np.ones((800, 800)), np.random.default_rng(4))
+    after = programming_order_after((800, 800), (8, 8))
+    dg = s.pos - s.target_pos
+    assert np.all(dg[after == 0] == 0.0)  # the last device of each array is not disturbed
+    for n in (1, 10, 30, 50):
+        row = int(np.flatnonzero(st.n_subsequent == n)[0])
+        assert dg[after == n].mean() == pytest.approx(st.mean_dg[row], abs=4 * st.std_dg[row] / 100)
+        assert dg[after == n].std() == pytest.approx(st.std_dg[row], rel=0.05)
+    assert model.n_max == int(st.n_subsequent[st.n_samples > 0].max())
+
+
+def test_programming_order_counts_devices_after_each_one_per_array():
+    after = programming_order_after((3, 5), (2, 4))
+    np.testing.assert_array_equal(after, [[7, 6, 5, 4, 1], [3, 2, 1, 0, 0], [3, 2, 1, 0, 0]])
+
+
+def test_the_perturbation_trains_through_networks_train():
+    data = load_half_moons()
+    net = init_mlp((2, 8, 1), hidden_activation="sigmoid", output="sigmoid", rng=0)
+    pert = device_perturbation("tio2_passive")
+    out = train(net, data, TrainConfig(epochs=3, learning_rate=0.1), perturbation=pert)
+    assert out.network.layer_sizes == (2, 8, 1)
+    zero = pert([np.zeros((2, 3))], np.random.default_rng(0))[0]
+    np.testing.assert_array_equal(zero, 0.0)

@@ -1,0 +1,797 @@
+"""Accuracy of a network on simulated hardware next to its software baseline; Monte Carlo transfers.
+
+* :func:`transfer` -- one weight transfer: a fresh chip (fault map, offsets), mapping (encoding,
+  placement, programming with its noise, LEA / MAO / committee) and read-back, all drawn from one
+  generator; returns a :class:`HardwareNetwork` that runs inference through the arrays.
+* :func:`evaluate` -- one transfer and the accuracy it gives, per task when the dataset has tasks,
+  beside the software accuracy (:class:`EvaluationResult`).
+* :func:`monte_carlo` -- ``N`` transfers with deterministic per-transfer seeds; per test point the
+  fraction of transfers that classify it correctly, the fraction of points correct in at least
+  95 % of transfers (Drolet et al.'s metric, :func:`robust_fraction`), the mean accuracy and the
+  histogram (:class:`MonteCarloResult`). Each transfer is appended to a JSON-lines file as soon as
+  it finishes, so an interrupted run loses nothing and resumes where it stopped.
+
+Activations between layers are computed here: each layer's weighted sums come from the arrays
+through :meth:`xbarsim.networks.MLP.forward`'s ``layer_fn`` hook; the network adds the biases
+(``bias = "digital"``) and applies its nonlinearities. Committee machines average the class
+probabilities of their ``alpha`` independently mapped networks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+
+from xbarsim._typing import BoolArray, FloatArray, IntArray
+from xbarsim._validation import readonly, short_repr
+from xbarsim.errors import ConfigError
+from xbarsim.evaluation._progress import ProgressBar
+from xbarsim.evaluation.hardware import (
+    MAX_NGSPICE_SOLVES,
+    Hardware,
+    augmented_weights,
+    build_chip,
+    build_preset,
+    ensemble_config,
+    inference_config,
+    layer_encodings,
+    programming_config,
+)
+from xbarsim.evaluation.perturbation import DevicePerturbation
+from xbarsim.mapping import InferenceConfig, MappedNetwork, map_committee, map_network
+from xbarsim.networks import MLP, Dataset
+
+__all__ = [
+    "READOUT_FIELDS",
+    "HardwareNetwork",
+    "TaskAccuracy",
+    "EvaluationResult",
+    "MonteCarloResult",
+    "transfer",
+    "evaluate",
+    "monte_carlo",
+    "robust_fraction",
+    "transfer_seed",
+    "network_fingerprint",
+]
+
+_FORMAT = 1
+
+
+def _resolve_rng(seed: Any, rng: Any) -> np.random.Generator:
+    if seed is not None and rng is not None:
+        raise ConfigError("give either `seed` or `rng`, not both.")
+    if rng is not None:
+        if not isinstance(rng, np.random.Generator):
+            raise ConfigError(f"`rng` must be a numpy.random.Generator; got {type(rng).__name__}.")
+        return rng
+    if seed is None:
+        raise ConfigError("give `seed` (an int >= 0) or `rng` (a numpy.random.Generator): every transfer is drawn "
+                          "from it, so results are reproducible.")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ConfigError(f"`seed` must be an int >= 0; got {short_repr(seed)}.")
+    return np.random.default_rng(int(seed))
+
+
+def transfer_seed(seed: int, index: int) -> np.random.SeedSequence:
+    """The SeedSequence of transfer ``index`` of a Monte Carlo run seeded by ``seed``
+    (``SeedSequence(entropy=seed, spawn_key=(index,))``): independent of order and of other transfers."""
+    return np.random.SeedSequence(entropy=int(seed), spawn_key=(int(index),))
+
+
+def network_fingerprint(network: MLP) -> str:
+    """SHA-256 (hex, 16 characters) of the network's arrays and settings, to recognise it on resume."""
+    h = hashlib.sha256()
+    for key, arr in sorted(network.to_dict().items()):
+        a = np.ascontiguousarray(arr)
+        h.update(key.encode())
+        h.update(str(a.dtype).encode() + str(a.shape).encode())
+        h.update(a.tobytes() if a.dtype.kind != "U" else str(a).encode())
+    return h.hexdigest()[:16]
+
+
+def _check_network(network: Any) -> MLP:
+    if not isinstance(network, MLP):
+        raise ConfigError(f"`network` must be an xbarsim.networks.MLP; got {type(network).__name__}.")
+    return network
+
+
+def _check_hardware(hardware: Any) -> Hardware:
+    if not isinstance(hardware, Hardware):
+        raise ConfigError(f"`hardware` must be a Hardware; got {type(hardware).__name__}.")
+    return hardware
+
+
+# ----------------------------------------------------------------------------- one transfer
+@dataclass(frozen=True, kw_only=True, eq=False)
+class HardwareNetwork:
+    """A network transferred onto simulated hardware (one transfer).
+
+    Attributes
+    ----------
+    network : MLP
+        The software network (its activations, biases and output head are used).
+    hardware : Hardware
+        The hardware it was transferred to.
+    members : tuple of MappedNetwork
+        One mapped network, or ``alpha`` committee members.
+    inference : InferenceConfig
+        How the arrays are read.
+    n_kernels : int
+        Kernels of the chip.
+    timings : mapping of str to float
+        Seconds: ``"map"`` (chip sampling and mapping); :meth:`predict` adds nothing here.
+    """
+
+    network: MLP
+    hardware: Hardware
+    members: tuple[MappedNetwork, ...]
+    inference: InferenceConfig
+    n_kernels: int
+    timings: Mapping[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "timings", MappingProxyType(dict(self.timings)))
+
+    @property
+    def mapping_errors(self) -> tuple[float, ...]:
+        """Percent, per layer ``100 ||W_hat - W|| / ||W||`` (mean over committee members)."""
+        per = np.array([m.mapping_errors for m in self.members], dtype=np.float64)
+        return tuple(float(v) for v in per.mean(axis=0))
+
+    @property
+    def n_devices(self) -> int:
+        """Devices used by all members and layers."""
+        return sum(m.n_devices for m in self.members)
+
+    def _crossbar_bias(self) -> bool:
+        return self.hardware.bias == "crossbar" and self.network.biases is not None
+
+    def _member_scores(self, member: MappedNetwork, x: FloatArray,
+                       tick: Callable[[], None] | None = None) -> FloatArray:
+        net = self.network
+        cfg = self.inference
+        if self._crossbar_bias():
+            base = dataclasses.replace(net, biases=tuple(np.zeros_like(b) for b in net.biases))  # type: ignore[union-attr]
+
+            def fn(i: int, a: FloatArray, w: FloatArray) -> FloatArray:
+                out = member.layers[i].forward(np.hstack([a, np.ones((a.shape[0], 1))]), cfg)
+                if tick is not None:
+                    tick()
+                return out
+        else:
+            base = net
+
+            def fn(i: int, a: FloatArray, w: FloatArray) -> FloatArray:
+                out = member.layers[i].forward(a, cfg)
+                if tick is not None:
+                    tick()
+                return out
+        return base.forward(x, layer_fn=fn)
+
+    def _check_ngspice(self, batch: int) -> None:
+        if self.hardware.backend != "ngspice":
+            return
+        kernels = sum(len(layer.placement.kernels) for m in self.members for layer in m.layers)
+        if kernels * batch > MAX_NGSPICE_SOLVES:
+            raise ConfigError(
+                f"`backend` 'ngspice' would run {kernels} kernels x {batch} inputs = {kernels * batch} operating "
+                f"points, more than {MAX_NGSPICE_SOLVES}; ngspice is for small layers: use backend 'sparse', "
+                "fewer inputs, or a smaller network."
+            )
+
+    def scores(self, x: Any, *, progress: ProgressBar | None = None) -> FloatArray:
+        """The output scores (logits / log-odds), averaged over committee members."""
+        xs = self.network._check_inputs(x)
+        return np.asarray(np.mean(self._committee_scores(xs, progress), axis=0))
+
+    def _probabilities(self, scores: FloatArray) -> FloatArray:
+        if self.network.output == "sigmoid":
+            p = 1.0 / (1.0 + np.exp(-np.clip(scores[:, 0], -700, 700)))
+            return np.stack([1.0 - p, p], axis=1)
+        z = scores - scores.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        return e / e.sum(axis=1, keepdims=True)
+
+    def _committee_scores(self, x: FloatArray, progress: ProgressBar | None) -> list[FloatArray]:
+        self._check_ngspice(x.shape[0])
+        tick = None if progress is None else progress.update
+        return [self._member_scores(m, x, tick) for m in self.members]
+
+    def predict_proba(self, x: Any, *, progress: ProgressBar | None = None) -> FloatArray:
+        """Class probabilities ``(batch, n_classes)``. A committee averages its members' scores
+        (``committee_output = "scores"``) and applies the output head once, or averages their
+        probabilities (``"probabilities"``)."""
+        xs = self.network._check_inputs(x)
+        scores = self._committee_scores(xs, progress)
+        if self.hardware.committee_output == "probabilities":
+            return np.mean([self._probabilities(s) for s in scores], axis=0)
+        return self._probabilities(np.mean(scores, axis=0))
+
+    def predict(self, x: Any, *, progress: ProgressBar | None = None) -> IntArray:
+        """Predicted labels: the software rule (argmax of logits, or log-odds > 0) on the hardware
+        scores, averaged over committee members (``committee_output = "scores"``), or the argmax of
+        the averaged probabilities (``"probabilities"``)."""
+        xs = self.network._check_inputs(x)
+        scores = self._committee_scores(xs, progress)
+        if len(scores) > 1 and self.hardware.committee_output == "probabilities":
+            return np.argmax(np.mean([self._probabilities(s) for s in scores], axis=0), axis=1).astype(np.int64)
+        return self.network.labels_from_scores(np.mean(scores, axis=0))
+
+
+    def reread(self, **changes: Any) -> HardwareNetwork:
+        """The same programmed arrays read another way: a copy with some read-out fields of the
+        hardware changed (:data:`READOUT_FIELDS`: backend, device law, wires, converters,
+        averaging), for paired comparisons on one transfer (e.g. the ideal product against the
+        circuit). Conductances, faults and placements are kept."""
+        bad = sorted(set(changes) - set(READOUT_FIELDS))
+        if bad:
+            raise ConfigError(f"a re-read may change only {', '.join(READOUT_FIELDS)}; got {', '.join(bad)}.")
+        hw = self.hardware.replace(**changes)
+        device = build_preset(hw).device
+        members = []
+        for m in self.members:
+            chip = dataclasses.replace(m.chip, presets=tuple(dataclasses.replace(p, device=device)
+                                                             for p in m.chip.presets), lines=hw.lines)
+            members.append(MappedNetwork(layers=tuple(dataclasses.replace(layer, chip=chip) for layer in m.layers),
+                                         chip=chip, characterization=m.characterization))
+        return dataclasses.replace(self, hardware=hw, members=tuple(members), inference=inference_config(hw))
+
+
+#: Hardware fields a :meth:`HardwareNetwork.reread` (and ``readouts``) may change.
+READOUT_FIELDS = ("backend", "device", "segment_ohm", "driver_ohm", "sense_ohm", "dac_bits", "adc_bits",
+                  "dac_scaling", "dac_x_max", "adc_range", "averaging", "batch_size", "committee_output")
+
+
+def transfer(network: MLP, hardware: Hardware, rng: np.random.Generator) -> HardwareNetwork:
+    """Transfer a network onto a fresh simulated chip.
+
+    Parameters
+    ----------
+    network : MLP
+        The trained network (ternary networks use the ternary encoding with their ``gammas``).
+    hardware : Hardware
+        Chip, devices, mapping strategy, backend and converters.
+    rng : numpy.random.Generator
+        Every draw, in order: the chip (faults, offsets, initial state), characterization (greedy
+        placement, RME, MAO), placement, programming and read-back, member by member.
+
+    Returns
+    -------
+    HardwareNetwork
+
+    Raises
+    ------
+    ConfigError
+        Bad settings, or a network that does not fit the chip (the message says what fits).
+    """
+    net = _check_network(network)
+    hw = _check_hardware(hardware)
+    if not isinstance(rng, np.random.Generator):
+        raise ConfigError(f"`rng` must be a numpy.random.Generator; got {type(rng).__name__}.")
+    t0 = time.perf_counter()
+    biased = hw.bias == "crossbar" and net.biases is not None
+    weights = augmented_weights(net.weights, net.biases if biased else None)
+    encodings = layer_encodings(hw, weights, net.gammas, biased=biased)
+    preset = build_preset(hw)
+    chip = build_chip(hw, weights, encodings, rng, preset)
+    programming = programming_config(hw)
+    if hw.strategy == "committee":
+        members = map_committee(weights, chip, rng, members=hw.alpha, encoding=encodings,
+                                placement=hw.effective_placement, programming=programming)  # type: ignore[arg-type]
+    else:
+        members = (map_network(weights, chip, rng, encoding=encodings, ensemble=ensemble_config(hw),
+                               programming=programming),)
+    return HardwareNetwork(network=net, hardware=hw, members=tuple(members), inference=inference_config(hw),
+                           n_kernels=chip.n_kernels, timings={"map": time.perf_counter() - t0})
+
+
+# ----------------------------------------------------------------------------- evaluate
+@dataclass(frozen=True, kw_only=True)
+class TaskAccuracy:
+    """Accuracy on one task of a multi-task dataset (fractions 0 to 1)."""
+
+    name: str
+    hardware: float
+    software: float
+    n: int
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class EvaluationResult:
+    """One transfer's accuracy beside the software baseline.
+
+    Attributes
+    ----------
+    hardware_accuracy, software_accuracy : float
+        Fractions (0 to 1) of the split's points classified correctly.
+    correct, software_correct : ndarray of bool, shape (P,)
+        Per point.
+    tasks : tuple of TaskAccuracy
+        Per task (empty for a single-task dataset).
+    mapping_errors : tuple of float
+        Percent, per layer.
+    n_devices, n_kernels : int
+        Devices used, kernels of the chip.
+    hardware : Hardware
+        The settings.
+    split : str
+        ``"test"``, ``"val"`` or ``"train"``.
+    timings : mapping of str to float
+        Seconds: ``"map"`` and ``"inference"`` (and ``"inference_<name>"`` per re-read).
+    readouts : mapping of str to float
+        Accuracy of every extra read-out of the same transfer (``evaluate(..., readouts=)``).
+    """
+
+    hardware_accuracy: float
+    software_accuracy: float
+    correct: BoolArray
+    software_correct: BoolArray
+    tasks: tuple[TaskAccuracy, ...]
+    mapping_errors: tuple[float, ...]
+    n_devices: int
+    n_kernels: int
+    hardware: Hardware
+    split: str
+    timings: Mapping[str, float] = field(default_factory=dict)
+    readouts: Mapping[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "readouts", MappingProxyType(dict(self.readouts)))
+        object.__setattr__(self, "correct", readonly(np.asarray(self.correct, dtype=bool)))
+        object.__setattr__(self, "software_correct", readonly(np.asarray(self.software_correct, dtype=bool)))
+        object.__setattr__(self, "timings", MappingProxyType(dict(self.timings)))
+
+    @property
+    def mapping_error(self) -> float:
+        """Percent, the mean over layers (the LEA paper's "averaged across network layers")."""
+        return float(np.mean(self.mapping_errors))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON data (per-point arrays left out)."""
+        return {
+            "hardware_accuracy": self.hardware_accuracy, "software_accuracy": self.software_accuracy,
+            "tasks": [dataclasses.asdict(t) for t in self.tasks], "mapping_errors": list(self.mapping_errors),
+            "mapping_error": self.mapping_error, "n_devices": self.n_devices, "n_kernels": self.n_kernels,
+            "split": self.split, "timings": dict(self.timings), "hardware": self.hardware.to_dict(),
+            "readouts": dict(self.readouts),
+        }
+
+
+def _task_slices(dataset: Dataset, split: str, n: int) -> list[tuple[str, slice]]:
+    if not dataset.tasks:
+        return []
+    sizes = [t.split(split)[0].shape[0] for t in dataset.tasks]
+    if sum(sizes) != n:
+        raise ConfigError(f"dataset {dataset.name!r}: its tasks' {split} splits ({sizes}) do not add up to the "
+                          f"top-level split ({n}); per-task accuracy needs the tasks concatenated in order.")
+    out, start = [], 0
+    for t, k in zip(dataset.tasks, sizes):
+        out.append((t.name, slice(start, start + k)))
+        start += k
+    return out
+
+
+def _split(dataset: Any, split: str) -> tuple[FloatArray, IntArray]:
+    if not isinstance(dataset, Dataset):
+        raise ConfigError(f"`dataset` must be an xbarsim.networks.Dataset; got {type(dataset).__name__}.")
+    x, y = dataset.split(split)
+    if x.shape[0] == 0:
+        raise ConfigError(f"the {split!r} split of dataset {dataset.name!r} is empty.")
+    return np.asarray(x), np.asarray(y)
+
+
+def _points(dataset: Dataset, split: str, max_points: int | None
+            ) -> tuple[FloatArray, IntArray, list[tuple[str, slice]]]:
+    """The split's inputs, labels and task slices, limited to the first ``max_points`` points (for a
+    multi-task dataset: the first ``max_points // n_tasks`` of every task)."""
+    x, y = _split(dataset, split)
+    slices = _task_slices(dataset, split, y.size)
+    if max_points is not None and (isinstance(max_points, bool) or not isinstance(max_points, (int, np.integer))
+                                   or max_points < 1):
+        raise ConfigError(f"`max_points` must be a positive int or None; got {short_repr(max_points)}.")
+    if max_points is None or max_points >= y.size:
+        return x, y, slices
+    if not slices:
+        return x[:max_points], y[:max_points], []
+    share = max(1, int(max_points) // len(slices))
+    keep, new, start = [], [], 0
+    for name, sl in slices:
+        k = min(share, sl.stop - sl.start)
+        keep.append(np.arange(sl.start, sl.start + k))
+        new.append((name, slice(start, start + k)))
+        start += k
+    idx = np.concatenate(keep)
+    return x[idx], y[idx], new
+
+
+def evaluate(
+    network: MLP,
+    dataset: Dataset,
+    hardware: Hardware,
+    *,
+    seed: int | None = None,
+    rng: np.random.Generator | None = None,
+    split: str = "test",
+    max_points: int | None = None,
+    readouts: Mapping[str, Mapping[str, Any]] | None = None,
+    progress: bool = False,
+) -> EvaluationResult:
+    """Accuracy of ``network`` on ``dataset`` after one transfer onto ``hardware``, and in software.
+
+    Parameters
+    ----------
+    network : MLP
+        Trained network.
+    dataset : Dataset
+        Its dataset; per-task accuracies are reported when it has tasks.
+    hardware : Hardware
+        The simulated hardware.
+    seed, rng
+        Exactly one: the transfer's randomness (chip, mapping, noise).
+    split : {"test", "val", "train"}
+        The evaluated split.
+    max_points : int, optional
+        Evaluate only the first ``max_points`` points of the split (multi-task datasets: the first
+        ``max_points // n_tasks`` of every task), e.g. to keep circuit backends fast.
+    readouts : mapping of str to mapping, optional
+        Extra read-outs of the same transfer: name -> changes of :data:`READOUT_FIELDS` (e.g.
+        ``{"circuit": {"backend": "sparse", "segment_ohm": 1.0}}``); their accuracies land in
+        :attr:`EvaluationResult.readouts`. A paired comparison: same chip, same conductances.
+    progress : bool
+        Progress bar on stderr (mapping, then every layer of every member).
+
+    Returns
+    -------
+    EvaluationResult
+
+    Notes
+    -----
+    With an ideal chip (``fault_rate = 0``, ``programming_noise = read_noise = False``, ideal
+    backend, ``dac_bits = adc_bits = None``) every layer computes ``x @ W`` up to floating-point
+    rounding, so the hardware predictions equal the software ones.
+    """
+    net = _check_network(network)
+    hw = _check_hardware(hardware)
+    gen = _resolve_rng(seed, rng)
+    x, y, slices = _points(dataset, split, max_points)
+    if x.shape[1] != net.n_inputs:
+        raise ConfigError(f"`network` takes {net.n_inputs} inputs but dataset {dataset.name!r} has {x.shape[1]} "
+                          "features.")
+    members = hw.alpha if hw.strategy == "committee" else 1
+    extra = dict(readouts or {})
+    for name, ch in extra.items():
+        if not isinstance(name, str) or not isinstance(ch, Mapping):
+            raise ConfigError(f"`readouts` must map names to tables of read-out changes; got {short_repr(readouts)}.")
+    bar = ProgressBar(1 + members * net.n_layers * (1 + len(extra)), "evaluate ", enabled=progress)
+    hwnet = transfer(net, hw, gen)
+    bar.update(note="mapped")
+    t0 = time.perf_counter()
+    pred = hwnet.predict(x, progress=bar)
+    t_inf = time.perf_counter() - t0
+    other: dict[str, float] = {}
+    times: dict[str, float] = {}
+    for name, ch in extra.items():
+        t1 = time.perf_counter()
+        other[name] = float(np.mean(hwnet.reread(**ch).predict(x, progress=bar) == y))
+        times[f"inference_{name}"] = time.perf_counter() - t1
+    bar.close()
+    correct = pred == y
+    sw = net.predict(x) == y
+    tasks = tuple(
+        TaskAccuracy(name=name, hardware=float(correct[sl].mean()), software=float(sw[sl].mean()),
+                     n=sl.stop - sl.start)
+        for name, sl in slices
+    )
+    return EvaluationResult(
+        hardware_accuracy=float(correct.mean()), software_accuracy=float(sw.mean()), correct=correct,
+        software_correct=sw, tasks=tasks, mapping_errors=hwnet.mapping_errors, n_devices=hwnet.n_devices,
+        n_kernels=hwnet.n_kernels, hardware=hw, split=split,
+        timings={"map": hwnet.timings["map"], "inference": t_inf, **times}, readouts=other,
+    )
+
+
+# ----------------------------------------------------------------------------- Monte Carlo
+def robust_fraction(correct: Any, threshold: float = 0.95) -> float:
+    """Fraction of points classified correctly in at least ``threshold`` of the transfers.
+
+    Parameters
+    ----------
+    correct : array_like of bool, shape (N, P)
+        ``correct[k, i]``: point ``i`` correct in transfer ``k``.
+    threshold : float
+        Fraction in (0, 1]; Drolet et al. use 0.95.
+
+    Notes
+    -----
+    A point counts when its number of correct transfers is at least ``ceil(threshold N)``, computed
+    with a 1e-9 tolerance so that 95 % of 20 transfers is exactly 19.
+    """
+    c = np.asarray(correct)
+    if c.ndim != 2 or c.shape[0] == 0 or c.shape[1] == 0:
+        raise ConfigError(f"`correct` must be a non-empty (transfers, points) array; got shape {c.shape}.")
+    t = float(threshold)
+    if not 0.0 < t <= 1.0:
+        raise ConfigError(f"`threshold` must be a fraction in (0, 1]; got {threshold!r}.")
+    need = math.ceil(t * c.shape[0] - 1e-9)
+    return float(np.mean(c.astype(bool).sum(axis=0) >= need))
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class MonteCarloResult:
+    """``N`` simulated weight transfers of one network.
+
+    Attributes
+    ----------
+    correct : ndarray of bool, shape (N, P)
+        Per transfer and test point.
+    software_correct : ndarray of bool, shape (P,)
+        The software network per point.
+    mapping_errors : ndarray, shape (N, L)
+        Percent, per transfer and layer (NaN for statistical transfers).
+    task_names : tuple of str
+        Tasks of the dataset (empty if none).
+    threshold : float
+        The robustness threshold (0.95).
+    model : dict
+        Description of the transfer model (the Hardware settings, or the statistical model).
+    """
+
+    correct: BoolArray
+    software_correct: BoolArray
+    mapping_errors: FloatArray
+    task_slices: tuple[tuple[str, int, int], ...] = ()
+    threshold: float = 0.95
+    model: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "correct", readonly(np.asarray(self.correct, dtype=bool)))
+        object.__setattr__(self, "software_correct", readonly(np.asarray(self.software_correct, dtype=bool)))
+        object.__setattr__(self, "mapping_errors", readonly(np.asarray(self.mapping_errors, dtype=np.float64)))
+        object.__setattr__(self, "model", MappingProxyType(dict(self.model)))
+
+    @property
+    def transfers(self) -> int:
+        """``N``."""
+        return int(self.correct.shape[0])
+
+    @property
+    def accuracy(self) -> FloatArray:
+        """``(N,)``: the accuracy of every transfer."""
+        return np.asarray(self.correct.mean(axis=1))
+
+    @property
+    def per_point(self) -> FloatArray:
+        """``(P,)``: per test point, the fraction of transfers classifying it correctly."""
+        return np.asarray(self.correct.mean(axis=0))
+
+    @property
+    def robust_fraction(self) -> float:
+        """Fraction of points correct in at least :attr:`threshold` of the transfers (Drolet's metric)."""
+        return robust_fraction(self.correct, self.threshold)
+
+    @property
+    def mean_accuracy(self) -> float:
+        return float(self.accuracy.mean())
+
+    @property
+    def std_accuracy(self) -> float:
+        """Standard deviation (ddof = 0) of the per-transfer accuracy."""
+        return float(self.accuracy.std())
+
+    @property
+    def software_accuracy(self) -> float:
+        return float(self.software_correct.mean())
+
+    def task_accuracy(self) -> dict[str, FloatArray]:
+        """Per task, the ``(N,)`` accuracies of every transfer."""
+        return {name: np.asarray(self.correct[:, a:b].mean(axis=1)) for name, a, b in self.task_slices}
+
+    def histogram(self, bins: int = 20) -> tuple[IntArray, FloatArray]:
+        """Counts of points by their per-point accuracy, over ``bins`` equal bins of [0, 1]."""
+        counts, edges = np.histogram(self.per_point, bins=int(bins), range=(0.0, 1.0))
+        return counts.astype(np.int64), edges
+
+    def summary(self) -> dict[str, Any]:
+        """Plain JSON data: counts, metric, mean and std accuracy, histogram, per task."""
+        counts, edges = self.histogram()
+        out: dict[str, Any] = {
+            "transfers": self.transfers, "points": int(self.correct.shape[1]), "threshold": self.threshold,
+            "robust_fraction": self.robust_fraction, "mean_accuracy": self.mean_accuracy,
+            "std_accuracy": self.std_accuracy, "software_accuracy": self.software_accuracy,
+            "histogram_counts": counts.tolist(), "histogram_edges": edges.tolist(),
+            "model": dict(self.model),
+        }
+        me = self.mapping_errors
+        if me.size and np.isfinite(me).all():
+            out["mapping_error_mean"] = float(me.mean())
+        for name, acc in self.task_accuracy().items():
+            out[f"accuracy_{name}"] = {"mean": float(acc.mean()), "std": float(acc.std())}
+        return out
+
+
+def _pack(correct: BoolArray) -> str:
+    return np.packbits(np.asarray(correct, dtype=bool)).tobytes().hex()
+
+
+def _unpack(text: str, n: int) -> BoolArray:
+    bits = np.unpackbits(np.frombuffer(bytes.fromhex(text), dtype=np.uint8))
+    if bits.size < n:
+        raise ValueError("bit string too short")
+    return bits[:n].astype(bool)
+
+
+def _read_jsonl(path: Path) -> tuple[dict[str, Any] | None, list[dict[str, Any]], int]:
+    """(header, records, byte length of the complete lines) of a results file; a torn last line is ignored."""
+    data = path.read_bytes()
+    header = None
+    records: list[dict[str, Any]] = []
+    good = 0
+    pos = 0
+    while pos < len(data):
+        nl = data.find(b"\n", pos)
+        if nl < 0:
+            break  # torn last line (interrupted while writing): dropped, rewritten on resume
+        line = data[pos:nl]
+        lineno = data.count(b"\n", 0, pos) + 1
+        try:
+            obj = json.loads(line)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            if data.find(b"\n", nl + 1) < 0 and nl + 1 >= len(data):
+                break  # a damaged final line: treat as torn
+            raise ConfigError(f"{path}: line {lineno} is not JSON ({exc}); the file is "
+                              "damaged.") from None
+        if not isinstance(obj, dict):
+            raise ConfigError(f"{path}: line {lineno} is not a JSON object.")
+        if obj.get("kind") == "header":
+            header = obj
+        elif obj.get("kind") == "transfer":
+            records.append(obj)
+        pos = nl + 1
+        good = pos
+    return header, records, good
+
+
+def monte_carlo(
+    network: MLP,
+    dataset: Dataset,
+    model: Hardware | DevicePerturbation,
+    *,
+    transfers: int,
+    seed: int,
+    out: str | os.PathLike[str] | None = None,
+    resume: bool = False,
+    split: str = "test",
+    threshold: float = 0.95,
+    progress: bool = False,
+) -> MonteCarloResult:
+    """``transfers`` independent weight transfers; per point, how often it is classified correctly.
+
+    Parameters
+    ----------
+    network : MLP
+        Trained network.
+    dataset : Dataset
+        Its dataset.
+    model : Hardware or DevicePerturbation
+        A :class:`Hardware`: every transfer is a full :func:`transfer` (new chip, fault map,
+        mapping and noise). A :class:`~xbarsim.evaluation.DevicePerturbation`: every transfer is a
+        statistical draw of the device model applied to the weights (and biases if it says so),
+        as in Drolet et al.'s own Monte Carlo.
+    transfers : int
+        ``N`` >= 1.
+    seed : int
+        Transfer ``k`` draws from ``SeedSequence(seed, spawn_key=(k,))`` (:func:`transfer_seed`).
+    out : path, optional
+        JSON-lines file: a header line, then one line per finished transfer (index, accuracy,
+        per-point correctness as packed bits, mapping errors), flushed and fsynced as it is
+        written.
+    resume : bool
+        ``out`` exists: keep its transfers (the header must match: same network, model, seed,
+        split and points) and run only the missing ones; a torn last line is dropped and redone.
+        Without ``resume`` an existing ``out`` is a ConfigError.
+    split : str
+        Evaluated split.
+    threshold : float
+        For :attr:`MonteCarloResult.robust_fraction` (0.95).
+    progress : bool
+        Progress bar on stderr.
+
+    Returns
+    -------
+    MonteCarloResult
+        Built from the file when ``out`` is given (so a resumed run equals an uninterrupted one).
+    """
+    net = _check_network(network)
+    if isinstance(transfers, bool) or not isinstance(transfers, (int, np.integer)) or not 1 <= transfers <= 10**7:
+        raise ConfigError(f"`transfers` must be an int in [1, 1e7]; got {short_repr(transfers)}.")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ConfigError(f"`seed` must be an int >= 0; got {short_repr(seed)}.")
+    if not isinstance(resume, bool):
+        raise ConfigError(f"`resume` must be a bool; got {short_repr(resume)}.")
+    if isinstance(model, Hardware):
+        desc = {"model": "hardware", **model.to_dict()}
+    elif isinstance(model, DevicePerturbation):
+        desc = model.to_dict()
+    else:
+        raise ConfigError(f"`model` must be a Hardware or a DevicePerturbation; got {type(model).__name__}.")
+    x, y = _split(dataset, split)
+    p = int(y.size)
+    slices = tuple((name, sl.start, sl.stop) for name, sl in _task_slices(dataset, split, p))
+    header = {"kind": "header", "format": _FORMAT, "network": network_fingerprint(net), "dataset": dataset.name,
+              "split": split, "points": p, "seed": int(seed), "model": desc}
+    done: dict[int, dict[str, Any]] = {}
+    fh = None
+    if out is not None:
+        path = Path(out)
+        if path.exists():
+            if not resume:
+                raise ConfigError(f"{path} already holds Monte Carlo results; pass resume=True (--resume) to continue "
+                                  "them, or choose another file.")
+            old, records, good = _read_jsonl(path)
+            if old is not None:
+                diff = sorted(k for k in header if k != "kind" and old.get(k) != header[k])
+                if diff:
+                    raise ConfigError(f"{path} holds transfers of a different run (differs in: {', '.join(diff)}); "
+                                      "use another file or the original settings.")
+            for r in records:
+                done.setdefault(int(r["index"]), r)
+            with path.open("r+b") as f:  # drop a torn last line so appends start on a fresh line
+                f.truncate(good)
+            fh = path.open("a", encoding="utf-8")
+            if old is None:
+                fh.write(json.dumps(header, separators=(",", ":")) + "\n")
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fh = path.open("w", encoding="utf-8")
+            fh.write(json.dumps(header, separators=(",", ":")) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+    todo = [k for k in range(int(transfers)) if k not in done]
+    bar = ProgressBar(int(transfers), "transfers ", enabled=progress, done=int(transfers) - len(todo))
+    sw = net.predict(x) == y
+    try:
+        for k in todo:
+            gen = np.random.Generator(np.random.PCG64(transfer_seed(seed, k)))
+            t0 = time.perf_counter()
+            if isinstance(model, Hardware):
+                hwnet = transfer(net, model, gen)
+                correct = hwnet.predict(x) == y
+                errors = list(hwnet.mapping_errors)
+            else:
+                w, b = model.perturb_network(net.weights, net.biases, gen)
+                pert = dataclasses.replace(net, weights=w, biases=b, gammas=None)
+                correct = pert.predict(x) == y
+                errors = []
+            rec = {"kind": "transfer", "index": k, "accuracy": float(correct.mean()), "correct": _pack(correct),
+                   "mapping_errors": errors, "duration_s": time.perf_counter() - t0}
+            done[k] = rec
+            if fh is not None:
+                fh.write(json.dumps(rec, separators=(",", ":")) + "\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+            bar.update(note=f"accuracy {rec['accuracy']:.3f}")
+    finally:
+        if fh is not None:
+            fh.close()
+        bar.close()
+    idx = range(int(transfers))
+    correct_m = np.array([_unpack(done[k]["correct"], p) for k in idx])
+    n_layers = max((len(done[k]["mapping_errors"]) for k in idx), default=0)
+    errs = np.full((int(transfers), n_layers), np.nan)
+    for k in idx:
+        e = done[k]["mapping_errors"]
+        errs[k, :len(e)] = e
+    return MonteCarloResult(correct=correct_m, software_correct=sw, mapping_errors=errs, task_slices=slices,
+                            threshold=float(threshold), model=desc)

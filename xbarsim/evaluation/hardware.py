@@ -1,0 +1,571 @@
+"""The simulated hardware a network is evaluated on: one flat, frozen, validated :class:`Hardware`.
+
+A :class:`Hardware` names everything between trained weights and measured accuracy: the device
+preset (and overrides of its fault rate and noise), the chip (sampled kernels or the LEA chip with
+its measured faults), the wires, the encoding, the redundancy strategy (plain, LEA, MAO, committee
+machines, fault-blind copies), how devices are programmed, the solver backend and the converters.
+Its fields map one-to-one onto the ``[hardware]`` table of an experiment config (TOML); unknown keys
+are errors that name the key and the file (:meth:`Hardware.from_dict`).
+
+The helpers turn it into the objects of the layers below: :func:`build_preset`
+(:class:`~xbarsim.devices.DevicePreset`), :func:`build_chip` (:class:`~xbarsim.mapping.Chip`),
+:func:`inference_config` (:class:`~xbarsim.mapping.InferenceConfig`), :func:`ensemble_config`,
+:func:`programming_config`, :func:`layer_encodings`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, fields
+from typing import Any, Literal, get_args
+
+import numpy as np
+
+from xbarsim._validation import short_repr
+from xbarsim.devices import (
+    LEA_SINH_A,
+    DevicePreset,
+    Ohmic,
+    ProgrammingError,
+    Sinh,
+    rram_1t1r_nist,
+    tio2_passive,
+)
+from xbarsim.errors import ConfigError
+from xbarsim.mapping import (
+    ADC,
+    DAC,
+    Chip,
+    Encoding,
+    EnsembleConfig,
+    InferenceConfig,
+    SequenceProgramming,
+    WriteVerify,
+    lea_chip,
+    map_weights,
+    tile_layer,
+)
+from xbarsim.netlists import LineResistance, WRITE_SCHEMES
+
+__all__ = [
+    "Hardware",
+    "PRESETS",
+    "Strategy",
+    "HardwareBackend",
+    "ProgrammingMode",
+    "BiasMode",
+    "DeviceLaw",
+    "ChipKind",
+    "HARDWARE_FIELDS",
+    "build_preset",
+    "build_chip",
+    "chip_kernels",
+    "inference_config",
+    "ensemble_config",
+    "programming_config",
+    "layer_encodings",
+    "augmented_weights",
+    "MAX_NGSPICE_SOLVES",
+]
+
+#: Device presets by name (functions of ``stuck_rate``), as the ``preset`` field names them.
+PRESETS: dict[str, Callable[..., DevicePreset]] = {
+    "rram_1t1r_nist": rram_1t1r_nist,
+    "tio2_passive": tio2_passive,
+}
+
+#: How the copies of a network are used: one copy (``"plain"``), layer ensemble averaging
+#: (``"lea"``), MAO-style summed copies with re-tuned healthy devices (``"mao"``), committee
+#: machines (``"committee"``: ``alpha`` whole networks, outputs averaged) or fault-blind copies
+#: (``"blind"``: the first ``beta`` of ``alpha`` randomly placed copies, whatever they read).
+Strategy = Literal["plain", "lea", "mao", "committee", "blind"]
+#: The solver of the arrays at inference.
+HardwareBackend = Literal["ideal", "sparse", "ngspice"]
+#: How devices are programmed: one write without verify (``"single"``, the papers' simulations),
+#: write-verify (``"write-verify"``) or the bias-scheme sequence with half-select disturbance
+#: through the circuit solver (``"sequence"``, slow).
+ProgrammingMode = Literal["single", "write-verify", "sequence"]
+#: Where biases are added: digitally after the ADC (``"digital"``) or by an extra crossbar row
+#: driven at full scale (``"crossbar"``, as Drolet et al. program biases on devices too).
+BiasMode = Literal["digital", "crossbar"]
+#: The I-V law of the cells for circuit backends: the preset's own, or an override.
+DeviceLaw = Literal["preset", "ohmic", "sinh"]
+#: The chip: kernels sampled from the preset's fault model, or the LEA chip (measured faults).
+ChipKind = Literal["sampled", "lea"]
+_ENCODINGS = ("auto", "ternary", "differential", "reference")
+_PLACEMENTS = ("auto", "greedy", "random")
+_RME_LEVELS = ("levels", "continuous")
+_DAC_SCALING = ("per-vector", "fixed")
+_ADC_RANGE = ("per-vector", "full-scale")
+_AVERAGING = ("analog", "digital")
+
+#: Largest number of ngspice operating points (kernels x input vectors) one evaluation may ask for;
+#: ngspice solves each input vector of each kernel as its own run.
+MAX_NGSPICE_SOLVES = 2_000
+#: Largest number of kernels a chip may have (a guard against absurd sizes before allocating).
+_MAX_KERNELS = 200_000
+
+
+def _choice(value: Any, name: str, choices: Sequence[str]) -> str:
+    if not isinstance(value, str) or value not in choices:
+        raise ConfigError(f"`{name}` must be one of {', '.join(map(repr, choices))}; got {short_repr(value)}.")
+    return value
+
+
+def _int(value: Any, name: str, lo: int, hi: int | None = None, *, none: bool = False) -> int | None:
+    if value is None and none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or int(value) < lo or (
+            hi is not None and int(value) > hi):
+        rng = f"[{lo}, {hi}]" if hi is not None else f">= {lo}"
+        extra = " or None" if none else ""
+        raise ConfigError(f"`{name}` must be an integer {rng}{extra}; got {short_repr(value)}.")
+    return int(value)
+
+
+def _float(value: Any, name: str, what: str, *, lo: float | None = None, hi: float | None = None,
+           lo_open: bool = False, none: bool = False) -> float | None:
+    if value is None and none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ConfigError(f"`{name}` must be a {what}; got {short_repr(value)}.")
+    v = float(value)
+    if not math.isfinite(v) or (lo is not None and (v < lo or (lo_open and v == lo))) or (hi is not None and v > hi):
+        raise ConfigError(f"`{name}` must be a {what}; got {short_repr(value)}.")
+    return v
+
+
+def _bool(value: Any, name: str) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise ConfigError(f"`{name}` must be true or false; got {short_repr(value)}.")
+    return bool(value)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Hardware:
+    """Everything between trained weights and the accuracy read on simulated hardware.
+
+    Attributes
+    ----------
+    preset : {"rram_1t1r_nist", "tio2_passive"}
+        Device preset (:data:`PRESETS`): the LEA 1T1R chip (133/233 uS, write noise N(0, 16.66 uS),
+        read noise U(+-10 uS), 5 % stuck at 500 uS / 10 uS, 0.3 V read) or Drolet's passive TiO2
+        (100-500 uS, relative tuning imprecision and offset, 1 % stuck, 0.2 V read).
+    fault_rate : float or None
+        Fraction in [0, 1] of stuck devices, overriding the preset's rate; ``None`` keeps it. The
+        measured kernels of the LEA chip keep their measured faults whatever this says.
+    stuck_on_share : float or None
+        Fraction of the stuck devices that are stuck-ON when ``fault_rate`` is given; ``None``
+        keeps the preset's split (half and half for both presets).
+    programming_noise : bool
+        Keep the preset's programming error; ``False`` programs every device exactly.
+    read_noise : bool
+        Keep the preset's read noise (read-back after programming); ``False`` reads exactly.
+    device : {"preset", "ohmic", "sinh"}
+        Cell I-V law seen by circuit backends: the preset's (sinh, a = 2.07 /V, for both), linear
+        ohmic cells, or sinh. Ignored by the ideal backend.
+    chip : {"sampled", "lea"}
+        ``"sampled"``: ``n_kernels`` kernels of ``kernel_shape`` with faults drawn from the preset;
+        ``"lea"``: the 32-kernel 25 x 25 LEA chip, measured faults on 13 kernels
+        (:func:`~xbarsim.mapping.lea_chip`; needs the ``rram_1t1r_nist`` preset).
+    n_kernels : int or None
+        Kernels of a sampled chip (``None``: just enough for the network, strategy and ``alpha``,
+        one kernel per block, plus ``spare_kernels``). LEA chip: default 32.
+    kernel_shape : (int, int) or None
+        Rows x columns of a kernel; ``None`` uses the preset's (25 x 25 LEA, 8 x 8 TiO2).
+    spare_kernels : float
+        Fraction (>= 0) of kernels added to the automatic count, room for greedy placement.
+    segment_ohm, driver_ohm, sense_ohm : float
+        Ohm (>= 0): every row and column wire segment, each row driver and each column sense
+        resistance. Non-zero values need a circuit backend to matter.
+    encoding : {"auto", "ternary", "differential", "reference"}
+        Weight encoding (:class:`~xbarsim.mapping.Encoding`); ``"auto"``: ternary for a ternary
+        network, differential pairs otherwise.
+    levels : int or None
+        Quantize differential/reference targets to this many levels in the window (>= 2).
+    strategy : {"plain", "lea", "mao", "committee", "blind"}
+        Redundancy at equal device count ``alpha`` x one copy (see :data:`Strategy`).
+    alpha : int
+        Copies (layer copies, or committee members), >= 1; ``"plain"`` needs 1.
+    beta : int or None
+        LEA / blind: copies kept per output, ``1 <= beta <= alpha``; ``None`` keeps all ``alpha``
+        (the averaging of the LEA paper's Fig. 4).
+    placement : {"auto", "greedy", "random"}
+        Block placement; ``"auto"``: greedy (defect-aware) for LEA, random (fault-blind) otherwise.
+    rme : bool
+        LEA: reduced-mapping-error encoding (healthy devices of the kept copies re-chosen against
+        the stuck ones).
+    rme_levels : {"levels", "continuous"} or None
+        RME (and MAO) targets on the encoding's levels or anywhere in the window.
+    strict : bool
+        Greedy placement rejects positions with stuck-OFF / non-switching devices (``True``) or
+        only ranks them last (``False``, needed on chips with scattered stuck-OFF devices).
+    programming : {"single", "write-verify", "sequence"}
+        See :data:`ProgrammingMode`.
+    verify_tolerance : float or None
+        Siemens, write-verify tolerance (``None``: 5 % of the window).
+    max_writes : int
+        Write-verify attempts per device (>= 1).
+    write_scheme : {"v/2", "v/3", "grounded", "floating"}
+        Bias scheme of ``programming = "sequence"``.
+    backend : {"ideal", "sparse", "ngspice"}
+        ``"ideal"``: ``I = v @ G`` on the present conductances; ``"sparse"``: every kernel solved
+        with its wires and device law; ``"ngspice"``: the same through ngspice (small layers only,
+        at most :data:`MAX_NGSPICE_SOLVES` kernel solves).
+    dac_bits, adc_bits : int or None
+        Magnitude bits of the converters (sign-magnitude), ``None`` for ideal converters.
+    dac_scaling : {"per-vector", "fixed"}
+        Inputs scaled per input vector to the DAC range (LEA) or by ``dac_x_max``.
+    dac_x_max : float
+        Input magnitude mapped to the read voltage with fixed scaling (> 0).
+    adc_range : {"per-vector", "full-scale"}
+        ADC range from the largest conversion of the layer for that input vector, or full scale.
+    averaging : {"analog", "digital"}
+        Kept copies averaged before one conversion or after converting each.
+    read_voltage : float or None
+        Volt, full-scale input voltage; ``None`` uses the preset's read voltage.
+    bias : {"digital", "crossbar"}
+        See :data:`BiasMode`.
+    committee_output : {"scores", "probabilities"}
+        Committee machines: average the members' output scores (the last layer's outputs, before
+        the digital softmax / sigmoid) or their class probabilities.
+    batch_size : int
+        Input vectors per circuit solve of nonlinear / ngspice kernels.
+    """
+
+    preset: str = "rram_1t1r_nist"
+    fault_rate: float | None = None
+    stuck_on_share: float | None = None
+    programming_noise: bool = True
+    read_noise: bool = True
+    device: DeviceLaw = "preset"
+    chip: ChipKind = "sampled"
+    n_kernels: int | None = None
+    kernel_shape: tuple[int, int] | None = None
+    spare_kernels: float = 0.0
+    segment_ohm: float = 0.0
+    driver_ohm: float = 0.0
+    sense_ohm: float = 0.0
+    encoding: str = "auto"
+    levels: int | None = None
+    strategy: Strategy = "plain"
+    alpha: int = 1
+    beta: int | None = None
+    placement: str = "auto"
+    rme: bool = False
+    rme_levels: str | None = None
+    strict: bool = True
+    programming: ProgrammingMode = "single"
+    verify_tolerance: float | None = None
+    max_writes: int = 20
+    write_scheme: str = "v/2"
+    backend: HardwareBackend = "ideal"
+    dac_bits: int | None = 8
+    adc_bits: int | None = 8
+    dac_scaling: str = "per-vector"
+    dac_x_max: float = 1.0
+    adc_range: str = "per-vector"
+    averaging: str = "analog"
+    read_voltage: float | None = None
+    bias: BiasMode = "digital"
+    committee_output: str = "scores"
+    batch_size: int = 256
+
+    def __post_init__(self) -> None:
+        set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731
+        _choice(self.preset, "preset", tuple(PRESETS))
+        set_("fault_rate", _float(self.fault_rate, "fault_rate", "fraction in [0, 1] or None", lo=0.0, hi=1.0,
+                                  none=True))
+        set_("stuck_on_share", _float(self.stuck_on_share, "stuck_on_share", "fraction in [0, 1] or None", lo=0.0,
+                                      hi=1.0, none=True))
+        for name in ("programming_noise", "read_noise", "rme", "strict"):
+            set_(name, _bool(getattr(self, name), name))
+        _choice(self.device, "device", get_args(DeviceLaw))
+        _choice(self.chip, "chip", get_args(ChipKind))
+        set_("n_kernels", _int(self.n_kernels, "n_kernels", 1, _MAX_KERNELS, none=True))
+        if self.kernel_shape is not None:
+            ks = self.kernel_shape
+            if (not isinstance(ks, (list, tuple)) or len(ks) != 2
+                    or not all(isinstance(x, (int, np.integer)) and not isinstance(x, bool) and 1 <= x <= 4096
+                               for x in ks)):
+                raise ConfigError(
+                    f"`kernel_shape` must be [rows, columns] with each in [1, 4096] or None; got {short_repr(ks)}.")
+            set_("kernel_shape", (int(ks[0]), int(ks[1])))
+        set_("spare_kernels", _float(self.spare_kernels, "spare_kernels", "non-negative fraction", lo=0.0, hi=100.0))
+        for name in ("segment_ohm", "driver_ohm", "sense_ohm"):
+            set_(name, _float(getattr(self, name), name, "non-negative resistance in ohm", lo=0.0))
+        _choice(self.encoding, "encoding", _ENCODINGS)
+        set_("levels", _int(self.levels, "levels", 2, 1 << 16, none=True))
+        _choice(self.strategy, "strategy", get_args(Strategy))
+        set_("alpha", _int(self.alpha, "alpha", 1, 64))
+        set_("beta", _int(self.beta, "beta", 1, 64, none=True))
+        if self.beta is not None and self.beta > self.alpha:
+            raise ConfigError(f"`beta` must be at most `alpha` = {self.alpha} (copies kept out of those placed); "
+                              f"got {self.beta}.")
+        if self.strategy == "plain" and self.alpha != 1:
+            raise ConfigError(f"`alpha` must be 1 for strategy 'plain'; got {self.alpha} (use 'lea', 'mao', "
+                              "'committee' or 'blind' for copies).")
+        if self.beta is not None and self.strategy not in ("lea", "blind", "plain"):
+            raise ConfigError(f"`beta` applies to strategies 'lea' and 'blind' only; strategy {self.strategy!r} "
+                              "uses every copy.")
+        _choice(self.placement, "placement", _PLACEMENTS)
+        if self.rme and self.strategy != "lea":
+            raise ConfigError(f"`rme` applies to strategy 'lea' (MAO always re-tunes); got strategy {self.strategy!r}.")
+        if self.rme_levels is not None:
+            _choice(self.rme_levels, "rme_levels", _RME_LEVELS)
+        _choice(self.programming, "programming", get_args(ProgrammingMode))
+        set_("verify_tolerance", _float(self.verify_tolerance, "verify_tolerance",
+                                        "non-negative conductance in siemens or None", lo=0.0, none=True))
+        set_("max_writes", _int(self.max_writes, "max_writes", 1, 10_000))
+        _choice(self.write_scheme, "write_scheme", WRITE_SCHEMES)
+        _choice(self.backend, "backend", get_args(HardwareBackend))
+        set_("dac_bits", _int(self.dac_bits, "dac_bits", 1, 32, none=True))
+        set_("adc_bits", _int(self.adc_bits, "adc_bits", 1, 32, none=True))
+        _choice(self.dac_scaling, "dac_scaling", _DAC_SCALING)
+        set_("dac_x_max", _float(self.dac_x_max, "dac_x_max", "positive input magnitude", lo=0.0, lo_open=True))
+        _choice(self.adc_range, "adc_range", _ADC_RANGE)
+        _choice(self.averaging, "averaging", _AVERAGING)
+        set_("read_voltage", _float(self.read_voltage, "read_voltage", "positive voltage in volt or None", lo=0.0,
+                                    lo_open=True, none=True))
+        _choice(self.bias, "bias", get_args(BiasMode))
+        _choice(self.committee_output, "committee_output", ("scores", "probabilities"))
+        set_("batch_size", _int(self.batch_size, "batch_size", 1, 1 << 20))
+        if self.chip == "lea":
+            if self.preset != "rram_1t1r_nist":
+                raise ConfigError(f"`chip` 'lea' is the 1T1R chip of the LEA paper and needs preset 'rram_1t1r_nist'; "
+                                  f"got preset {self.preset!r}.")
+            if self.kernel_shape not in (None, (25, 25)):
+                raise ConfigError(f"`kernel_shape` of the LEA chip is [25, 25]; got {list(self.kernel_shape)}.")
+
+    # ------------------------------------------------------------------ derived settings
+    @property
+    def effective_kernel_shape(self) -> tuple[int, int]:
+        """``(R, C)``: the given kernel shape, 25 x 25 for the LEA chip, else the preset's."""
+        if self.kernel_shape is not None:
+            return self.kernel_shape
+        if self.chip == "lea":
+            return (25, 25)
+        ks = PRESETS[self.preset]().kernel_shape
+        return ks if ks is not None else (64, 64)
+
+    @property
+    def effective_placement(self) -> str:
+        """``"greedy"`` or ``"random"`` (``"auto"`` resolved by strategy)."""
+        if self.placement != "auto":
+            return self.placement
+        return "greedy" if self.strategy == "lea" else "random"
+
+    @property
+    def lines(self) -> LineResistance:
+        """Ohm, the wires of every kernel."""
+        return LineResistance.uniform(self.segment_ohm, driver=self.driver_ohm, sense=self.sense_ohm)
+
+    # ------------------------------------------------------------------ (de)serialisation
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON data with the TOML keys (``kernel_shape`` as a list)."""
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        if out["kernel_shape"] is not None:
+            out["kernel_shape"] = list(out["kernel_shape"])
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, source: str = "<dict>", table: str = "hardware") -> Hardware:
+        """Build from a table with :class:`Hardware` field names; errors name the key and ``source``.
+
+        Raises
+        ------
+        ConfigError
+            An unknown key (``"<source>: unknown key 'x' in [hardware]; valid keys: ..."``) or an
+            invalid value (the message names the key).
+        """
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"{source}: [{table}] must be a table; got {type(data).__name__}.")
+        for key in data:
+            if key not in HARDWARE_FIELDS:
+                raise ConfigError(f"{source}: unknown key {key!r} in [{table}]; valid keys: "
+                                  f"{', '.join(HARDWARE_FIELDS)}.")
+        try:
+            return cls(**dict(data))
+        except ConfigError as exc:
+            raise ConfigError(f"{source}: [{table}]: {exc}") from None
+
+    def replace(self, **changes: Any) -> Hardware:
+        """A validated copy with some fields changed (``dataclasses.replace``)."""
+        unknown = sorted(set(changes) - set(HARDWARE_FIELDS))
+        if unknown:
+            raise ConfigError(f"unknown Hardware field(s) {', '.join(map(repr, unknown))}; valid: "
+                              f"{', '.join(HARDWARE_FIELDS)}.")
+        return dataclasses.replace(self, **changes)
+
+
+#: The field names of :class:`Hardware`, in declaration order (the keys of a ``[hardware]`` table).
+HARDWARE_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Hardware))
+
+
+# ----------------------------------------------------------------------------- builders
+def build_preset(hardware: Hardware) -> DevicePreset:
+    """The device preset of ``hardware`` with its overrides applied (fault rate, noise, device law)."""
+    p = PRESETS[hardware.preset]()
+    changes: dict[str, Any] = {}
+    if hardware.fault_rate is not None:
+        rate = hardware.fault_rate
+        if hardware.stuck_on_share is not None:
+            share = hardware.stuck_on_share
+        else:
+            total = p.faults.stuck_on_rate + p.faults.stuck_off_rate
+            share = p.faults.stuck_on_rate / total if total > 0 else 0.5
+        changes["faults"] = dataclasses.replace(p.faults, stuck_on_rate=rate * share,
+                                                stuck_off_rate=rate * (1.0 - share))
+    if not hardware.programming_noise:
+        changes["programming"] = ProgrammingError()
+    if not hardware.read_noise:
+        changes["read_noise"] = None
+    if hardware.device == "ohmic":
+        changes["device"] = Ohmic()
+    elif hardware.device == "sinh":
+        changes["device"] = Sinh(a=LEA_SINH_A)
+    elif hardware.device != "preset":  # pragma: no cover - Hardware validates
+        raise ConfigError(f"`device` must be one of {get_args(DeviceLaw)}; got {hardware.device!r}.")
+    if hardware.read_voltage is not None:
+        changes["read_voltage"] = hardware.read_voltage
+    return dataclasses.replace(p, **changes) if changes else p
+
+
+def layer_encodings(hardware: Hardware, weights: Sequence[np.ndarray], gammas: Sequence[float] | None,
+                    *, biased: bool = False) -> list[Encoding]:
+    """One :class:`~xbarsim.mapping.Encoding` per layer.
+
+    Ternary networks get the ternary scheme with their own per-layer ``gamma``; ``"auto"`` picks
+    ternary for ternary networks and differential pairs otherwise. ``biased`` (biases on the
+    crossbar) rules out the ternary scheme, since biases are not ternary.
+    """
+    scheme = hardware.encoding
+    if scheme == "auto":
+        scheme = "ternary" if gammas is not None and not biased else "differential"
+    if scheme == "ternary":
+        if gammas is None:
+            raise ConfigError("`encoding` 'ternary' needs a ternary network (networks.ternarize or train_ternary); "
+                              "use encoding 'differential' for real-valued weights.")
+        if biased:
+            raise ConfigError("`bias` 'crossbar' puts real-valued biases on the arrays, which the ternary encoding "
+                              "cannot hold; use bias 'digital' or encoding 'differential'.")
+        return [Encoding(scheme="ternary", gamma=g if g > 0 else None) for g in gammas]
+    if scheme in ("differential", "reference"):
+        return [Encoding(scheme=scheme, levels=hardware.levels) for _ in weights]  # type: ignore[arg-type]
+    raise ConfigError(f"`encoding` must be one of {_ENCODINGS}; got {scheme!r}.")  # pragma: no cover
+
+
+def augmented_weights(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray] | None) -> list[np.ndarray]:
+    """Weights with the bias as an extra last input row, ``[[W], [b]]`` of shape ``(n_in + 1, n_out)``."""
+    if biases is None:
+        return [np.asarray(w, dtype=np.float64) for w in weights]
+    return [np.vstack([np.asarray(w, dtype=np.float64), np.asarray(b, dtype=np.float64)[None, :]])
+            for w, b in zip(weights, biases)]
+
+
+def _blocks_per_copy(hardware: Hardware, weights: Sequence[np.ndarray], encodings: Sequence[Encoding],
+                     preset: DevicePreset) -> list[int]:
+    """Blocks of one copy of every layer (tiling on the kernel shape); ConfigError if a layer cannot be tiled."""
+    shape = hardware.effective_kernel_shape
+    out = []
+    for i, (w, enc) in enumerate(zip(weights, encodings)):
+        mapped = map_weights(w, g_min=preset.g_min, g_max=preset.g_max, encoding=enc, device_levels=preset.levels)
+        try:
+            layout = tile_layer(mapped, shape)
+        except ConfigError as exc:
+            raise ConfigError(f"`kernel_shape` {list(shape)} cannot hold layer {i} ({w.shape[0]}x{w.shape[1]}): "
+                              f"{exc}") from None
+        out.append(len(layout.specs))
+    return out
+
+
+def chip_kernels(hardware: Hardware, weights: Sequence[np.ndarray], encodings: Sequence[Encoding],
+                 preset: DevicePreset | None = None) -> int:
+    """Kernels of the chip: ``n_kernels`` if given (checked against the devices needed), else enough
+    for one kernel per block of every copy (``alpha`` copies or members), plus ``spare_kernels``.
+
+    Raises
+    ------
+    ConfigError
+        If the chip cannot possibly hold the network (fewer devices than ``alpha`` copies need).
+    """
+    p = build_preset(hardware) if preset is None else preset
+    r, c = hardware.effective_kernel_shape
+    blocks = sum(_blocks_per_copy(hardware, weights, encodings, p)) * hardware.alpha
+    if hardware.chip == "lea":
+        k = 32 if hardware.n_kernels is None else hardware.n_kernels
+    elif hardware.n_kernels is None:
+        k = int(math.ceil(blocks * (1.0 + hardware.spare_kernels)))
+    else:
+        k = hardware.n_kernels
+    needed = 0
+    for w, enc in zip(weights, encodings):
+        cols = 2 * w.shape[1] if enc.scheme in ("differential", "ternary") else w.shape[1] + 1
+        needed += w.shape[0] * cols
+    needed *= hardware.alpha
+    if needed > k * r * c:
+        raise ConfigError(
+            f"`n_kernels` = {k} kernels of {r}x{c} ({k * r * c} devices) cannot hold {hardware.alpha} "
+            f"cop{'y' if hardware.alpha == 1 else 'ies'} of the network ({needed} devices); leave n_kernels unset "
+            f"(automatic: {int(math.ceil(blocks * (1.0 + hardware.spare_kernels)))} kernels) or use larger kernels."
+        )
+    if k > _MAX_KERNELS:
+        raise ConfigError(f"the chip would need {k} kernels of {r}x{c}, more than {_MAX_KERNELS}; use larger kernels.")
+    return k
+
+
+def build_chip(hardware: Hardware, weights: Sequence[np.ndarray], encodings: Sequence[Encoding],
+               rng: np.random.Generator, preset: DevicePreset | None = None) -> Chip:
+    """A fresh chip for one transfer (fault map, offsets and initial state drawn from ``rng``)."""
+    p = build_preset(hardware) if preset is None else preset
+    k = chip_kernels(hardware, weights, encodings, p)
+    if hardware.chip == "lea":
+        return lea_chip(rng, n_kernels=k, preset=p, lines=hardware.lines)
+    return Chip.sample(n_kernels=k, kernel_shape=hardware.effective_kernel_shape, preset=p, rng=rng,
+                       lines=hardware.lines)
+
+
+def ensemble_config(hardware: Hardware) -> EnsembleConfig:
+    """The :class:`~xbarsim.mapping.EnsembleConfig` of a layer copy set (committee: each member's)."""
+    place = hardware.effective_placement
+    s = hardware.strategy
+    if s == "plain" or s == "committee":
+        return EnsembleConfig(alpha=1, beta=1, placement=place, encoding="simple", selection="first",  # type: ignore[arg-type]
+                              strict=hardware.strict)
+    if s == "lea":
+        return EnsembleConfig(alpha=hardware.alpha, beta=hardware.beta, placement=place,  # type: ignore[arg-type]
+                              encoding="rme" if hardware.rme else "simple", selection="deviation",
+                              rme_levels=hardware.rme_levels, strict=hardware.strict)  # type: ignore[arg-type]
+    if s == "mao":
+        return EnsembleConfig(alpha=hardware.alpha, beta=hardware.alpha, placement=place, encoding="rme",  # type: ignore[arg-type]
+                              selection="first", rme_levels=hardware.rme_levels, strict=hardware.strict)  # type: ignore[arg-type]
+    if s == "blind":
+        return EnsembleConfig(alpha=hardware.alpha, beta=hardware.beta or 1, placement=place,  # type: ignore[arg-type]
+                              encoding="simple", selection="first", strict=hardware.strict)
+    raise ConfigError(f"`strategy` must be one of {get_args(Strategy)}; got {s!r}.")  # pragma: no cover
+
+
+def programming_config(hardware: Hardware) -> WriteVerify | SequenceProgramming:
+    """How devices are programmed (see :data:`ProgrammingMode`)."""
+    if hardware.programming == "single":
+        return WriteVerify(max_iterations=1)
+    if hardware.programming == "write-verify":
+        return WriteVerify(tolerance=hardware.verify_tolerance, max_iterations=hardware.max_writes)
+    if hardware.programming == "sequence":
+        return SequenceProgramming(scheme=hardware.write_scheme)  # type: ignore[arg-type]
+    raise ConfigError(f"`programming` must be one of {get_args(ProgrammingMode)}; "  # pragma: no cover
+                      f"got {hardware.programming!r}.")
+
+
+def inference_config(hardware: Hardware) -> InferenceConfig:
+    """Backend, DAC, ADC and averaging of the arrays at inference."""
+    return InferenceConfig(
+        backend=hardware.backend,
+        dac=DAC(v_read=hardware.read_voltage, bits=hardware.dac_bits, scaling=hardware.dac_scaling,  # type: ignore[arg-type]
+                x_max=hardware.dac_x_max),
+        adc=ADC(bits=hardware.adc_bits, range=hardware.adc_range),  # type: ignore[arg-type]
+        averaging=hardware.averaging,  # type: ignore[arg-type]
+        batch_size=hardware.batch_size,
+    )

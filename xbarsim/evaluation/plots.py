@@ -1,0 +1,134 @@
+"""PNG plots of evaluation results: accuracy versus alpha per fault rate, per-point accuracy
+histograms of Monte Carlo transfers, accuracy versus wire resistance.
+
+Every function takes plain rows (dicts of grid values and ``<metric>_mean`` / ``<metric>_std``, as
+in the ``points`` of a sweep's ``summary.json``) or :class:`~xbarsim.evaluation.MonteCarloResult`
+objects, writes one PNG with matplotlib's Agg canvas (no pyplot state, headless) and returns its
+path.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["plot_accuracy_vs_alpha", "plot_point_histograms", "plot_accuracy_vs_wire", "plot_metric_lines"]
+
+
+def _figure(width: float, height: float) -> Any:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _label(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+
+
+def _series(rows: Sequence[Mapping[str, Any]], x: str, metric: str, by: Sequence[str]
+            ) -> dict[str, list[tuple[float, float, float]]]:
+    out: dict[str, list[tuple[float, float, float]]] = {}
+    for row in rows:
+        mean = row.get(f"{metric}_mean")
+        if mean is None or row.get(x) is None:
+            continue
+        std = row.get(f"{metric}_std") or 0.0
+        label = ", ".join(f"{b}={_label(row[b])}" for b in by if b in row) or metric
+        xv = row[x]
+        if isinstance(xv, (list, tuple)):
+            xv = xv[0]
+        out.setdefault(label, []).append((float(xv), float(mean), float(std)))
+    for pts in out.values():
+        pts.sort()
+    return out
+
+
+def plot_metric_lines(rows: Sequence[Mapping[str, Any]], out: str | os.PathLike[str], *, x: str, metric: str,
+                      panels: str | None = None, by: Sequence[str] = (), baseline: float | None = None,
+                      title: str = "", xlabel: str | None = None, ylabel: str | None = None,
+                      percent: bool = True, logx: bool = False) -> Path:
+    """``metric`` (mean +- std) versus ``x``, one panel per value of ``panels``, one line per combination
+    of ``by``; a dotted horizontal line at ``baseline`` (e.g. the software accuracy)."""
+    keys = [None] if panels is None else list(dict.fromkeys(_label(r[panels]) for r in rows if panels in r))
+    n = max(len(keys), 1)
+    cols = min(n, 3)
+    nrows = int(np.ceil(n / cols))
+    fig = _figure(4.2 * cols, 3.4 * nrows)
+    scale = 100.0 if percent else 1.0
+    for k, key in enumerate(keys):
+        ax = fig.add_subplot(nrows, cols, k + 1)
+        sub = [r for r in rows if panels is None or _label(r.get(panels)) == key]
+        for label, pts in _series(sub, x, metric, by).items():
+            xs, ys, es = (np.array(v) for v in zip(*pts))
+            ax.errorbar(xs, scale * ys, yerr=scale * es, marker="o", ms=4, capsize=3, label=label)
+        if baseline is not None:
+            ax.axhline(scale * baseline, color="gray", ls=":", lw=1, label="software")
+        if logx:
+            ax.set_xscale("symlog", linthresh=0.1)
+        ax.set_xlabel(xlabel or x)
+        ax.set_ylabel(ylabel or (f"{metric} (%)" if percent else metric))
+        if panels is not None:
+            ax.set_title(f"{panels} = {key}", fontsize="medium")
+        ax.grid(alpha=0.3)
+        if k == 0:
+            ax.legend(fontsize="x-small")
+    if title:
+        fig.suptitle(title)
+    path = Path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    return path
+
+
+def plot_accuracy_vs_alpha(rows: Sequence[Mapping[str, Any]], out: str | os.PathLike[str], *,
+                           alpha: str = "alpha", fault: str | None = "fault_rate", by: Sequence[str] = (),
+                           baseline: float | None = None, title: str = "") -> Path:
+    """Test accuracy versus the number of copies alpha, one panel per fault rate (the LEA paper's
+    Fig. 4b as lines), one line per strategy / network / placement (``by``)."""
+    panels = fault if fault is not None and any(fault in r for r in rows) else None
+    return plot_metric_lines(rows, out, x=alpha, metric="accuracy", panels=panels, by=by, baseline=baseline,
+                             title=title, xlabel="alpha (copies, equal device count)", ylabel="test accuracy (%)")
+
+
+def plot_accuracy_vs_wire(rows: Sequence[Mapping[str, Any]], out: str | os.PathLike[str], *,
+                          wire: str = "segment_ohm", by: Sequence[str] = (), panels: str | None = None,
+                          baseline: float | None = None, title: str = "") -> Path:
+    """Test accuracy versus the wire segment resistance (ohm)."""
+    return plot_metric_lines(rows, out, x=wire, metric="accuracy", panels=panels, by=by, baseline=baseline,
+                             title=title, xlabel="wire segment resistance (ohm)", ylabel="test accuracy (%)",
+                             logx=True)
+
+
+def plot_point_histograms(results: Mapping[str, Any], out: str | os.PathLike[str], *, threshold: float = 0.95,
+                          bins: int = 20, title: str = "") -> Path:
+    """Histogram of the per-point accuracy (fraction of transfers classifying each test point
+    correctly), one panel per labelled :class:`~xbarsim.evaluation.MonteCarloResult`; the
+    threshold of the robust-fraction metric is marked."""
+    n = max(len(results), 1)
+    cols = min(n, 2)
+    nrows = int(np.ceil(n / cols))
+    fig = _figure(4.6 * cols, 3.4 * nrows)
+    for k, (label, res) in enumerate(results.items()):
+        ax = fig.add_subplot(nrows, cols, k + 1)
+        counts, edges = res.histogram(bins)
+        ax.bar(edges[:-1], counts, width=np.diff(edges), align="edge", color="#4477aa", edgecolor="white")
+        ax.axvline(threshold, color="#cc3311", ls="--", lw=1)
+        ax.set_title(f"{label}: {100 * res.robust_fraction:.1f} % of points >= {threshold:.0%}\n"
+                     f"mean accuracy {100 * res.mean_accuracy:.1f} %, {res.transfers} transfers", fontsize="small")
+        ax.set_xlabel("per-point accuracy over transfers")
+        ax.set_ylabel("test points")
+        ax.set_xlim(0, 1)
+    if title:
+        fig.suptitle(title)
+    path = Path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    return path
