@@ -10,8 +10,11 @@ from pathlib import Path
 import pytest
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-#: 03_bias_schemes.py is smoke-run by tests/analysis; the evaluation examples by tests/evaluation.
+#: 03_bias_schemes.py is smoke-run by tests/analysis.
 SCRIPTS = ["01_ir_drop.py", "02_nonlinear_write.py", "04_lea_mapping.py"]
+#: Experiment examples run in their quick variant; 06 (MNIST, ~1 min) and 08 (circuit, ~3 min) only
+#: have their configs loaded by tests/evaluation/test_evaluate_config.py, to keep CI short.
+EXPERIMENTS = ["05_drolet_transfers.py", "07_continual_learning.py"]
 
 
 @pytest.mark.parametrize("script", SCRIPTS)
@@ -23,3 +26,17 @@ def test_example_runs_and_writes_its_figure(script, tmp_path):
     pngs = list((tmp_path / "results" / "examples").glob("*.png"))
     assert pngs, f"{script} wrote no PNG under results/examples"
     assert all(p.stat().st_size > 10_000 for p in pngs)
+
+
+@pytest.mark.parametrize("script", EXPERIMENTS)
+def test_experiment_example_writes_its_report_and_plots(script, tmp_path):
+    env = {**os.environ, "MPLBACKEND": "Agg"}
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, str(EXAMPLES / script), "--out", str(out), "--no-progress"], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    report = (out / "report.md").read_text()
+    assert "| paper |" in report or "paper" in report
+    assert (out / "results.csv").stat().st_size > 100
+    pngs = list(out.glob("*.png"))
+    assert pngs and all(p.stat().st_size > 10_000 for p in pngs)
