@@ -26,8 +26,10 @@ $(VENV)/.installed: pyproject.toml
 
 venv: $(VENV)/.installed
 
+# The main job: a modest, circuit-accurate experiment 2 (LEA vs committee machines, digits, sparse
+# solver with 1 ohm segments); writes results/make-run/{report.md,results.csv,*.png}. ~1 min.
 run: ngspice venv
-	$(PY) -m xbarsim.cli demo --out results/demo
+	$(PY) -m xbarsim.cli evaluate examples/configs/make_run.toml --out results/make-run
 
 test: ngspice venv
 	$(PY) -m pytest -q

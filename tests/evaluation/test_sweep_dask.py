@@ -151,3 +151,33 @@ def test_default_scheduler_is_an_embedded_local_cluster(tmp_path):
     run_sweep(spec, store=tmp_path / "b.sqlite", scheduler="serial", progress=False)
     assert_same_metrics(records(tmp_path / "a.sqlite"), records(tmp_path / "b.sqlite"))
     assert Path(tmp_path / "a.sqlite").stat().st_size > 0
+
+
+def test_evaluate_trials_run_on_dask_bit_identical_to_serial(tmp_path, cluster):
+    """The "evaluate" trial kind (issue 7's evaluator as a sweep trial) on worker processes: every
+    accuracy and mapping error equals the serial run's, trial for trial."""
+    import numpy as np
+
+    from xbarsim.networks import load_digits, train_ternary
+    from xbarsim.networks.recipes import TERNARY_FINETUNE_CONFIG, TERNARY_PRETRAIN_CONFIG
+
+    data = load_digits()
+    net = train_ternary(data, hidden=16, seed=0, pretrain=TERNARY_PRETRAIN_CONFIG.__class__(epochs=3),
+                        finetune=TERNARY_FINETUNE_CONFIG.__class__(epochs=1, quantization="ternary")).network
+    path = tmp_path / "net.npz"
+    np.savez(path, **net.to_dict())
+    spec = SweepSpec(
+        name="evaluate-dask", trial="evaluate",
+        grid={"alpha": [1, 2], "strategy": ["lea", "committee"]},
+        fixed={"networks": {"t": str(path)}, "dataset": "digits", "max_points": 60,
+               "hardware": {"fault_rate": 0.05, "kernel_shape": [25, 25], "strict": False}},
+        trials=2, seed=3,
+    )
+    a, b = tmp_path / "serial.sqlite", tmp_path / "dask.sqlite"
+    run_sweep(spec, store=a, scheduler="serial", progress=False)
+    rep = run_sweep(spec, store=b, scheduler=cluster.scheduler_address, progress=False)
+    assert (rep.completed, rep.failed) == (8, 0)
+    ra, rb = records(a), records(b)
+    assert_same_metrics(ra, rb)
+    accs = [r.results["accuracy"] for r in rb]
+    assert all(0.0 <= x <= 1.0 for x in accs) and len(set(accs)) > 1

@@ -13,8 +13,9 @@
 
 Activations between layers are computed here: each layer's weighted sums come from the arrays
 through :meth:`xbarsim.networks.MLP.forward`'s ``layer_fn`` hook; the network adds the biases
-(``bias = "digital"``) and applies its nonlinearities. Committee machines average the class
-probabilities of their ``alpha`` independently mapped networks.
+(``bias = "digital"``) and applies its nonlinearities. Committee machines average the output
+scores (``committee_output = "scores"``, the default) or the class probabilities of their ``alpha``
+independently mapped networks.
 """
 
 from __future__ import annotations
