@@ -131,3 +131,21 @@ def test_experiment_from_dict_round_trip():
     assert config.hardware.preset == "tio2_passive" and config.transfers == 5
     with pytest.raises(ConfigError, match="grid"):
         experiment_from_dict({**data, "grid": {"alpha": [1]}})
+
+
+def test_ternary_delta_sets_the_weight_density_and_is_validated():
+    from xbarsim.evaluation.experiments import NetworkSpec, train_network
+    from xbarsim.networks import load_digits
+
+    for bad in (-0.1, True, "0.3"):
+        with pytest.raises(ConfigError, match="ternary_delta"):
+            NetworkSpec(name="t", recipe="ternary", ternary_delta=bad)
+    with pytest.raises(ConfigError, match="ternary_delta"):
+        NetworkSpec(name="m", recipe="moons", ternary_delta=0.3)
+    data = load_digits()
+    dens = {}
+    for delta in (0.0, 0.7):
+        net = train_network(NetworkSpec(name="t", recipe="ternary", hidden=16, epochs=1, ternary_delta=delta),
+                            data, Hardware())
+        dens[delta] = float(np.mean(np.concatenate([(w != 0).ravel() for w in net.weights])))
+    assert dens[0.0] > 0.99 and dens[0.7] < 0.75
