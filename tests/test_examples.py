@@ -40,3 +40,12 @@ def test_experiment_example_writes_its_report_and_plots(script, tmp_path):
     assert (out / "results.csv").stat().st_size > 100
     pngs = list(out.glob("*.png"))
     assert pngs and all(p.stat().st_size > 10_000 for p in pngs)
+
+
+def test_drolet_gap_ablation_runs_and_writes_its_csv(tmp_path):
+    out = tmp_path / "gap.csv"
+    proc = subprocess.run([sys.executable, str(EXAMPLES / "09_drolet_gap.py"), "--transfers", "3", "--out", str(out)],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    lines = out.read_text().splitlines()
+    assert lines[0].startswith("hardware,network,transfers,robust_fraction") and len(lines) == 1 + 6 * 2
