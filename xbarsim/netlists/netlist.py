@@ -213,20 +213,6 @@ def build_netlist(crossbar: Crossbar, bias: BiasScheme) -> Netlist:
     grid = np.arange(mn, dtype=np.int64).reshape(m, n)
     row0, col0 = grid, grid + mn
 
-    # ---- wire segments (pre-merge node indices)
-    ii, jj = np.meshgrid(np.arange(m), np.arange(n - 1), indexing="ij")
-    seg_a = [row0[:, :-1].ravel()]
-    seg_b = [row0[:, 1:].ravel()]
-    seg_r = [np.asarray(lines.row_segment).ravel()]
-    seg_kind = [np.full(m * (n - 1), ROW_SEGMENT, np.int8)]
-    seg_idx = [np.stack([ii.ravel(), jj.ravel()], axis=1)]
-    ii, jj = np.meshgrid(np.arange(m - 1), np.arange(n), indexing="ij")
-    seg_a.append(col0[:-1, :].ravel())
-    seg_b.append(col0[1:, :].ravel())
-    seg_r.append(np.asarray(lines.col_segment).ravel())
-    seg_kind.append(np.full((m - 1) * n, COL_SEGMENT, np.int8))
-    seg_idx.append(np.stack([ii.ravel(), jj.ravel()], axis=1))
-
     # ---- driven ends: one source node per driven end, behind its driver/sense resistance
     ends = (
         (bias.row_left, m, row0[:, 0], np.asarray(lines.row_driver), ROW_DRIVER),
@@ -248,20 +234,42 @@ def build_netlist(crossbar: Crossbar, bias: BiasScheme) -> Netlist:
     source_line = np.concatenate(src_line).astype(np.int64)
     n_src = source_end.size
     src_nodes0 = 2 * mn + np.arange(n_src, dtype=np.int64)
-    seg_a.append(src_nodes0)
-    seg_b.append(np.concatenate(src_attach))
-    seg_r.append(np.concatenate(src_r))
-    seg_kind.append(np.where(source_end < 2, ROW_DRIVER, COL_SENSE).astype(np.int8))
-    seg_idx.append(np.stack([source_end.astype(np.int64), source_line], axis=1))
 
-    a0, b0 = np.concatenate(seg_a), np.concatenate(seg_b)
-    r_all = np.concatenate(seg_r)
-    kind_all = np.concatenate(seg_kind)
-    idx_all = np.concatenate(seg_idx).astype(np.int64)
+    # ---- every resistor (pre-merge node indices): row segments, column segments (both row-major),
+    # then one driver/sense resistor per source. Filled in place: at 10^6 cells every temporary
+    # array costs page faults.
+    k1 = m * (n - 1)
+    k2 = k1 + (m - 1) * n
+    n_res = k2 + n_src
+    nodes0 = np.empty((n_res, 2), dtype=np.int64)
+    r_all = np.empty(n_res)
+    kind_all = np.empty(n_res, dtype=np.int8)
+    idx_all = np.empty((n_res, 2), dtype=np.int64)
+    for (lo, hi, rows, cols, first, second, r_seg, kind) in (
+        (0, k1, m, n - 1, row0[:, :-1], row0[:, 1:], lines.row_segment, ROW_SEGMENT),
+        (k1, k2, m - 1, n, col0[:-1, :], col0[1:, :], lines.col_segment, COL_SEGMENT),
+    ):
+        np.reshape(nodes0[lo:hi, 0], (rows, cols), copy=False)[...] = first
+        np.reshape(nodes0[lo:hi, 1], (rows, cols), copy=False)[...] = second
+        np.reshape(r_all[lo:hi], (rows, cols), copy=False)[...] = r_seg
+        kind_all[lo:hi] = kind
+        np.reshape(idx_all[lo:hi, 0], (rows, cols), copy=False)[...] = np.arange(rows)[:, None]
+        np.reshape(idx_all[lo:hi, 1], (rows, cols), copy=False)[...] = np.arange(cols)[None, :]
+    nodes0[k2:, 0] = src_nodes0
+    nodes0[k2:, 1] = np.concatenate(src_attach)
+    r_all[k2:] = np.concatenate(src_r)
+    kind_all[k2:] = np.where(source_end < 2, ROW_DRIVER, COL_SENSE)
+    idx_all[k2:, 0] = source_end
+    idx_all[k2:, 1] = source_line
+    a0, b0 = nodes0[:, 0], nodes0[:, 1]
 
     # ---- merge ideal wires, renumber compactly (representative = smallest pre-merge index)
     n0 = 2 * mn + n_src
     ideal = r_all == 0.0
+    if not ideal.any():  # nothing to merge: every node is its own representative
+        roots = np.arange(n0, dtype=np.int64)
+        return _netlist(crossbar, bias, roots, row0, col0, nodes0, r_all, kind_all, idx_all,
+                        src_nodes0, source_voltage, source_end, source_line)
     labels = _union_find(n0, a0[ideal], b0[ideal])
     roots, compact = np.unique(labels, return_inverse=True)
     compact = compact.astype(np.int64)
@@ -283,21 +291,30 @@ def build_netlist(crossbar: Crossbar, bias: BiasScheme) -> Netlist:
                     "which are held at different voltages: a short circuit."
                 )
 
+    return _netlist(crossbar, bias, roots.astype(np.int64), compact[row0], compact[col0],
+                    np.stack([compact[a0[keep]], compact[b0[keep]]], axis=1), r_all[keep], kind_all[keep],
+                    idx_all[keep], source_node, source_voltage, source_end, source_line)
+
+
+def _netlist(crossbar: Crossbar, bias: BiasScheme, roots: IntArray, row_node: IntArray, col_node: IntArray,
+             resistor_nodes: IntArray, resistor_values: FloatArray, resistor_kind: np.ndarray, resistor_index: IntArray,
+             source_node: IntArray, source_voltage: FloatArray, source_end: np.ndarray, source_line: IntArray) -> Netlist:
+    """The :class:`Netlist` of ``crossbar`` under ``bias`` from its (merged, compacted) arrays."""
     return Netlist(
-        shape=(m, n),
+        shape=crossbar.shape,
         n_nodes=int(roots.size),
-        node_origin=roots.astype(np.int64),
-        row_node=compact[row0],
-        col_node=compact[col0],
-        resistor_nodes=np.stack([compact[a0[keep]], compact[b0[keep]]], axis=1),
-        resistor_values=r_all[keep],
-        resistor_kind=kind_all[keep],
-        resistor_index=idx_all[keep],
+        node_origin=roots,
+        row_node=row_node,
+        col_node=col_node,
+        resistor_nodes=resistor_nodes,
+        resistor_values=resistor_values,
+        resistor_kind=resistor_kind,
+        resistor_index=resistor_index,
         conductance=np.asarray(crossbar.conductance),
         device=crossbar.device,
         source_node=source_node,
         source_voltage=source_voltage,
         source_end=source_end,
         source_line=source_line,
-        batched=batch is not None,
+        batched=bias.batch_size is not None,
     )

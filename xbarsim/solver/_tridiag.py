@@ -23,9 +23,15 @@ def pttrf(d: FloatArray, e: FloatArray) -> tuple[FloatArray, FloatArray]:
     return df, ef
 
 
-def pttrs(d: FloatArray, e: FloatArray, rhs: FloatArray) -> FloatArray:
-    """Solve with the factors of :func:`pttrf`."""
+def pttrs(d: FloatArray, e: FloatArray, rhs: FloatArray, overwrite: bool = False) -> FloatArray:
+    """Solve with the factors of :func:`pttrf`; ``overwrite``: solve in place in ``rhs`` (and return it)."""
     if d.size == 1:
+        if overwrite:
+            rhs /= d[0]
+            return rhs
         return rhs / d[0]
-    x, info = lapack.dpttrs(d, e, rhs)
+    x, info = lapack.dpttrs(d, e, rhs, overwrite_b=overwrite)
+    if overwrite and not np.shares_memory(x, rhs):  # LAPACK worked on a copy (rhs not Fortran-contiguous)
+        rhs[...] = x
+        return rhs
     return np.asarray(x)

@@ -13,6 +13,7 @@ from xbarsim._typing import FloatArray
 from xbarsim._validation import readonly
 from xbarsim.errors import BackendError, ConfigError
 from xbarsim.netlists.netlist import Netlist
+from xbarsim.solver._grid import GridLayout, grid_layout
 
 __all__ = ["Solution", "element_arrays", "incidence", "solution_from_voltages"]
 
@@ -99,6 +100,19 @@ def incidence(netlist: Netlist) -> sp.csr_matrix:
     return sp.csr_matrix((vals, (np.concatenate([a, b]), cols)), shape=(netlist.n_nodes, e))
 
 
+def _resistor_ends(netlist: Netlist, layout: GridLayout | None, v: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Voltages ``(B, K)`` at the first and the second node of every resistor."""
+    if layout is None:
+        return v[:, netlist.resistor_nodes[:, 0]], v[:, netlist.resistor_nodes[:, 1]]
+    m, n = netlist.shape
+    bsz = v.shape[0]
+    row = v[:, :m * n].reshape(bsz, m, n)
+    col = v[:, m * n:2 * m * n].reshape(bsz, m, n)
+    va = np.concatenate([row[:, :, :-1].reshape(bsz, -1), col[:, :-1].reshape(bsz, -1), v[:, 2 * m * n:]], axis=1)
+    vb = np.concatenate([row[:, :, 1:].reshape(bsz, -1), col[:, 1:].reshape(bsz, -1), v[:, layout.src_attach]], axis=1)
+    return va, vb
+
+
 def solution_from_voltages(
     netlist: Netlist,
     node_voltages: FloatArray,
@@ -145,20 +159,29 @@ def _build(
 ) -> Solution:
     m, n = netlist.shape
     bsz = v.shape[0]
-    vr = v[:, netlist.row_node]
-    vc = v[:, netlist.col_node]
+    layout = grid_layout(netlist)
+    if layout is None:
+        vr = v[:, netlist.row_node]
+        vc = v[:, netlist.col_node]
+    else:  # node k is grid node k: slices instead of gathers
+        vr = v[:, :m * n].reshape(bsz, m, n)
+        vc = v[:, m * n:2 * m * n].reshape(bsz, m, n)
     vcell = vr - vc
     icell = np.asarray(netlist.device.current(vcell, netlist.conductance), dtype=np.float64)
-    ra, rb = netlist.resistor_nodes[:, 0], netlist.resistor_nodes[:, 1]
-    ires = (v[:, ra] - v[:, rb]) / netlist.resistor_values
+    va, vb = _resistor_ends(netlist, layout, v)
+    ires = (va - vb) / netlist.resistor_values
     i_elem = np.concatenate([ires, icell.reshape(bsz, m * n)], axis=1)
-    a, b = element_arrays(netlist)
+    ends = element_arrays(netlist) if layout is None else None
     nn = netlist.n_nodes
 
     inc: dict[float, sp.csr_matrix] = {}
 
     def at_nodes(x: FloatArray, sign: float) -> FloatArray:
         """Sum element quantities ``x`` (B, E) onto their first node plus ``sign`` times onto the second."""
+        if layout is not None:
+            return layout.at_nodes(x, sign)
+        assert ends is not None
+        a, b = ends
         if x.shape[0] <= 4:  # bincount beats building a sparse matrix for a few rows
             return np.stack([np.bincount(a, weights=xb, minlength=nn) + sign * np.bincount(b, weights=xb, minlength=nn)
                              for xb in x])
@@ -175,17 +198,22 @@ def _build(
     # one gives O(1). (Normalising by the largest current instead would report ~1e-12 for exact
     # solutions, because wire conductances exceed cell conductances by 1e4-1e6.)
     g_cell = np.asarray(netlist.device.conductance(vcell, netlist.conductance), dtype=np.float64)
-    mag = np.abs(v)
-    s_res = (mag[:, ra] + mag[:, rb]) / netlist.resistor_values
+    s_res = (np.abs(va) + np.abs(vb)) / netlist.resistor_values
     s_cell = np.abs(g_cell) * (np.abs(vr) + np.abs(vc)) + np.abs(icell)
     scale = at_nodes(np.concatenate([s_res, s_cell.reshape(bsz, m * n)], axis=1), 1.0)
-    fixed = np.zeros(netlist.n_nodes, dtype=bool)
-    fixed[netlist.source_node] = True
+    unknown: np.ndarray | slice
+    if layout is None:
+        is_unknown = np.ones(netlist.n_nodes, dtype=bool)
+        is_unknown[netlist.source_node] = False
+        unknown = is_unknown
+    else:  # the sources hold the nodes after the grid
+        unknown = slice(0, 2 * m * n)
     # Node scales are floored at 1e-20 of the largest: a node whose terms are that much smaller than
     # the circuit's carries no physical information (and subnormal voltages would make it noise).
-    denom = np.maximum(scale[:, ~fixed], 1e-20 * scale.max(initial=0.0))
+    denom = np.maximum(scale[:, unknown], 1e-20 * scale.max(initial=0.0))
+    net_u = np.abs(net[:, unknown])
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(denom > 0, np.abs(net[:, ~fixed]) / denom, np.abs(net[:, ~fixed]))
+        ratio = np.where(denom > 0, net_u / denom, net_u)
     kcl = float(ratio.max()) if ratio.size else 0.0
     if source_currents is None:
         share = np.bincount(netlist.source_node, minlength=netlist.n_nodes)[netlist.source_node]

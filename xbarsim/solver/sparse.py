@@ -15,12 +15,19 @@ side of a batch. Iterative path: conjugate gradients on the whole batch at once,
 by the wire matrix (``L_uu`` without the cell couplings between row and column nodes, cell
 conductances kept on the diagonal), whose factorization solves every row wire and column wire
 exactly; when CG does not reach ``rtol`` within ``maxiter`` the direct path takes over.
+
+Netlists in the regular grid layout (no ideal wire merged; :func:`~xbarsim.solver._grid.grid_layout`
+checks the node arrays) take the iterative path without general assembly: the row-wire and
+column-wire tridiagonals are built by index arithmetic and CG runs on the reduced system of the row
+nodes (column nodes eliminated line by line), which needs about half the iterations
+(:mod:`xbarsim.solver._grid`). The stopping rule and the direct fallback are the same.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import get_args
 
@@ -32,10 +39,11 @@ from xbarsim._typing import BoolArray, FloatArray, IntArray, Ordering, SolveMeth
 from xbarsim._validation import check_choice
 from xbarsim.errors import CircuitError, ConfigError
 from xbarsim.netlists.netlist import Netlist
+from xbarsim.solver._grid import GridLayout, GridSystem, grid_layout, solve_grid
 from xbarsim.solver._tridiag import pttrf, pttrs
 from xbarsim.solver.newton import NewtonOptions, newton_solve
 from xbarsim.solver.ordering import line_order, nested_dissection
-from xbarsim.solver.topology import check_floating
+from xbarsim.solver.topology import check_floating, check_floating_grid
 from xbarsim.solver.solution import Solution, element_arrays, solution_from_voltages
 
 __all__ = ["SparseOptions", "SparseBackend", "assemble", "Assembled"]
@@ -262,13 +270,28 @@ def _pcg(A: sp.csr_matrix, B: FloatArray, precond: _LinePreconditioner, rtol: fl
     # (or huge) inputs neither underflow nor overflow, and scale the solution back at the end.
     colmax = np.abs(B).max(axis=0) if B.size else np.zeros(B.shape[1])
     colscale = np.where(colmax > 0, colmax, 1.0)
-    X, it, ok = _pcg_unit(A, B / colscale, precond, rtol, maxiter)
+    Bs = B / colscale
+    absA = abs(A)
+
+    def check(X: FloatArray) -> tuple[FloatArray, FloatArray]:
+        true_r = Bs - A @ X
+        denom = absA @ np.abs(X) + np.abs(Bs)
+        err = np.divide(np.abs(true_r), denom, out=np.zeros_like(true_r), where=denom > 0).max(axis=0)
+        return err, true_r
+
+    X, it, ok = pcg_core(lambda P: A @ P, precond.solve, Bs, rtol, maxiter, check)
     return X * colscale, it, ok
 
 
-def _pcg_unit(A: sp.csr_matrix, B: FloatArray, precond: _LinePreconditioner, rtol: float,
-              maxiter: int, max_restarts: int = 6) -> tuple[FloatArray, int, bool]:
-    absA = abs(A)
+def pcg_core(matvec: Callable[[FloatArray], FloatArray], precond: Callable[[FloatArray], FloatArray],
+             B: FloatArray, rtol: float, maxiter: int,
+             check: Callable[[FloatArray], tuple[FloatArray, FloatArray]],
+             max_restarts: int = 6) -> tuple[FloatArray, int, bool]:
+    """Batched PCG on unit-scaled right-hand sides ``B`` (columns are independent CG runs).
+
+    ``check(X)`` returns the componentwise backward error of every column and the true residual;
+    it is called whenever every column has met its norm-wise target, and decides convergence.
+    """
     X = np.zeros_like(B)
     R = B.copy()
     target = rtol * np.linalg.norm(B, axis=0)
@@ -276,27 +299,29 @@ def _pcg_unit(A: sp.csr_matrix, B: FloatArray, precond: _LinePreconditioner, rto
     if not active.any():
         return X, 0, True
     restarts = 0
-    Z = precond.solve(R)
+    Z = precond(R)
     P = Z.copy()
     rz = np.einsum("ij,ij->j", R, Z)
     for it in range(1, maxiter + 1):
-        AP = A @ P
+        AP = matvec(P)
         pap = np.einsum("ij,ij->j", P, AP)
+        if not np.isfinite(pap).all():
+            return X, it, False
         alpha = np.divide(rz, pap, out=np.zeros_like(rz), where=active & (pap > 0))
         X += alpha * P
         R -= alpha * AP
-        active = np.linalg.norm(R, axis=0) > target
-        if not np.isfinite(X).all():
+        rnorm = np.linalg.norm(R, axis=0)
+        if not np.isfinite(rnorm).all():
             return X, it, False
+        active = rnorm > target
         if not active.any():
-            true_r = B - A @ X
-            denom = absA @ np.abs(X) + np.abs(B)
-            err = np.divide(np.abs(true_r), denom, out=np.zeros_like(true_r), where=denom > 0).max(axis=0)
-            worse = err > rtol
+            err, true_r = check(X)
+            worse = ~(err <= rtol)
             if not worse.any():
                 return X, it, True
             restarts += 1
-            if restarts > max_restarts:  # stagnation at the attainable accuracy: let the direct path finish
+            if restarts > max_restarts or not np.isfinite(err).all():
+                # stagnation at the attainable accuracy: let the direct path finish
                 return X, it, False
             # tighten the norm-wise target of the columns that are not there yet and restart their
             # recurrences from the true residual (mixing it into the old directions breaks CG)
@@ -304,11 +329,11 @@ def _pcg_unit(A: sp.csr_matrix, B: FloatArray, precond: _LinePreconditioner, rto
             target = np.where(worse, target * np.maximum(shrink, 1e-3), target)
             R = np.where(worse, true_r, 0.0)
             active = worse
-            Z = precond.solve(R)
+            Z = precond(R)
             P = Z.copy()
             rz = np.einsum("ij,ij->j", R, Z)
             continue
-        Z = precond.solve(R)
+        Z = precond(R)
         rz_new = np.einsum("ij,ij->j", R, Z)
         beta = np.divide(rz_new, rz, out=np.zeros_like(rz), where=active & (rz > 0))
         P = Z + beta * P
@@ -348,8 +373,6 @@ class SparseBackend:
 
     def _solve(self, netlist: Netlist) -> Solution:
         t0 = time.perf_counter()
-        asm = assemble(netlist, netlist.conductance)
-        t1 = time.perf_counter()
         vf = netlist.source_voltage[:, np.unique(netlist.source_node, return_index=True)[1]]
         if netlist.device.linear:
             # An operating point whose sources all sit at one voltage c has the exact solution x = c
@@ -357,10 +380,24 @@ class SparseBackend:
             # rounding makes currents flow. Elsewhere voltages stay referenced to ground, where the
             # sense nodes sit.
             shift = np.where(np.ptp(vf, axis=1) == 0, vf[:, 0], 0.0) if vf.size else np.zeros(vf.shape[0])
+            layout = grid_layout(netlist)
+            cg_failed = False
+            if layout is not None and self._method(2 * layout.m * layout.n, vf.shape[0]) == "iterative":
+                grid = self._solve_grid(netlist, layout, vf - shift[:, None], t0)
+                if grid is not None:
+                    v, method, iters, timings = grid
+                    v[:, :2 * layout.m * layout.n] += shift[:, None]
+                    v[:, 2 * layout.m * layout.n:] = vf
+                    return self._finish(netlist, v, method, iters, timings, t0)
+                cg_failed = True
+            asm = assemble(netlist, netlist.conductance)
+            t1 = time.perf_counter()
             rhs = -(asm.C @ (vf - shift[:, None]).T) if asm.unknown.size else np.zeros((0, vf.shape[0]))
-            x, method, iters, tf = self._solve_linear(netlist, asm, rhs)
+            x, method, iters, tf = self._solve_linear(netlist, asm, rhs, cg_failed=cg_failed)
             x = x + shift
         else:
+            asm = assemble(netlist, netlist.conductance)
+            t1 = time.perf_counter()
             res = newton_solve(netlist, asm.unknown, asm.fixed, vf.T, self.options.newton)
             x, method, iters, tf = res.x, "newton", res.iterations, 0.0
         t2 = time.perf_counter()
@@ -368,22 +405,54 @@ class SparseBackend:
         v[:, asm.unknown] = x.T
         v[:, asm.fixed] = vf
         timings = {"assemble": t1 - t0, "factor": tf, "solve": t2 - t1 - tf}
+        return self._finish(netlist, v, method, iters, timings, t0)
+
+    def _finish(self, netlist: Netlist, v: FloatArray, method: str, iters: int, timings: dict[str, float],
+                t0: float) -> Solution:
+        t2 = time.perf_counter()
         sol = solution_from_voltages(netlist, v, backend=self.name, method=method, iterations=iters, timings=timings)
         t3 = time.perf_counter()
         object.__setattr__(sol, "timings", {**timings, "postprocess": t3 - t2, "total": t3 - t0})
         return sol
 
+    def _solve_grid(self, netlist: Netlist, layout: GridLayout, vf: FloatArray,
+                    t0: float) -> tuple[FloatArray, str, int, dict[str, float]] | None:
+        """The iterative path on a grid-layout netlist (:mod:`xbarsim.solver._grid`): node voltages
+        relative to the shift (sources not filled in), or None when CG did not converge (the caller
+        then takes the general path, which falls back to the direct solver)."""
+        m, n = layout.m, layout.n
+        mn = m * n
+        check_floating_grid(netlist, layout)
+        t1 = time.perf_counter()
+        system = GridSystem(layout, netlist.conductance)
+        b_row, b_col = system.rhs(vf)
+        t2 = time.perf_counter()
+        x_row, x_col, iters, ok = solve_grid(system, b_row, b_col, self.options.rtol, self.options.maxiter)
+        if not ok:
+            _log.info("CG on the grid did not reach rtol=%g in %d iterations; taking the general path",
+                      self.options.rtol, iters)
+            return None
+        t3 = time.perf_counter()
+        v = np.empty((vf.shape[0], netlist.n_nodes))
+        v[:, :mn] = x_row
+        system.to_row(x_col, out=v[:, mn:2 * mn])
+        return v, "iterative", iters, {"assemble": t1 - t0, "factor": t2 - t1, "solve": t3 - t2}
+
     def _factor(self, netlist: Netlist, asm: Assembled) -> _Factor:
         return _Factor(asm.A_csc, _ordering(netlist, asm.unknown, self.options.ordering), self.options.ordering)
 
-    def _solve_linear(self, netlist: Netlist, asm: Assembled, rhs: FloatArray) -> tuple[FloatArray, str, int, float]:
-        """Solve ``A x = rhs`` (columns are batch entries); returns x, method, iterations, factor time."""
+    def _solve_linear(self, netlist: Netlist, asm: Assembled, rhs: FloatArray,
+                      cg_failed: bool = False) -> tuple[FloatArray, str, int, float]:
+        """Solve ``A x = rhs`` (columns are batch entries); returns x, method, iterations, factor time.
+        ``cg_failed``: CG already failed on this system (on the grid path), go straight to direct."""
         nu = asm.unknown.size
         if nu == 0:
             return rhs, "direct", 0, 0.0
         method = self._method(nu, rhs.shape[1])
         tf0 = time.perf_counter()
-        if method == "iterative":
+        if cg_failed:
+            method = "iterative->direct"
+        elif method == "iterative":
             pre = _LinePreconditioner(asm)
             tf = time.perf_counter() - tf0
             x, iters, ok = _pcg(asm.A, rhs, pre, self.options.rtol, self.options.maxiter)
