@@ -28,7 +28,10 @@ venv: $(VENV)/.installed
 
 # The main job: a modest, circuit-accurate experiment 2 (LEA vs committee machines, digits, sparse
 # solver with 1 ohm segments); writes results/make-run/{report.md,results.csv,*.png}. ~1 min.
+# Each run starts from an empty results/make-run (the stored trials of an earlier run or config
+# would otherwise make the sweep refuse to start without --resume).
 run: ngspice venv
+	rm -rf results/make-run
 	$(PY) -m xbarsim.cli evaluate examples/configs/make_run.toml --out results/make-run
 
 test: ngspice venv
