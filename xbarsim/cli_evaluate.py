@@ -20,7 +20,7 @@ from typing import Any
 from xbarsim.errors import XbarError
 from xbarsim.evaluation import load_experiment, run_experiment
 
-__all__ = ["add_parser", "cmd_evaluate", "main"]
+__all__ = ["add_parser", "cmd_evaluate", "main", "run_example"]
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -66,6 +66,23 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     print(f"wrote {len(report.files)} file(s) in {report.out} in {report.elapsed_s:.1f} s: "
           + ", ".join(p.name for p in report.files))
     return 0
+
+
+def run_example(config_path: Path, description: str, argv: Sequence[str] | None = None) -> Path:
+    """The body of the experiment example scripts: run ``config_path`` (its quick variant unless
+    ``--full``) into ``--out`` (default ``results/examples/<name>``), print the report."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--full", action="store_true", help="the full-size experiment instead of its quick variant")
+    parser.add_argument("--resume", action="store_true", help="continue an interrupted run")
+    parser.add_argument("--out", type=Path, default=None, help="output folder")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars on stderr")
+    args = parser.parse_args(argv)
+    config = load_experiment(config_path, quick=not args.full)
+    out = args.out if args.out is not None else Path("results") / "examples" / config.name
+    report = run_experiment(config, out=out, resume=args.resume, progress=not args.no_progress)
+    print(report.table)
+    print(f"wrote {', '.join(p.name for p in report.files)} in {report.out} ({report.elapsed_s:.0f} s)")
+    return report.out
 
 
 def main(argv: Sequence[str] | None = None) -> int:

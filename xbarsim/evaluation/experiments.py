@@ -76,6 +76,7 @@ from xbarsim.evaluation.hardware import (
 )
 from xbarsim.evaluation.perturbation import device_perturbation
 from xbarsim.evaluation.sweep import SweepSpec, run_sweep
+from xbarsim.evaluation.sweep import _int_field as _int
 from xbarsim.evaluation.sweep_report import aggregate_sweep
 from xbarsim.evaluation.trials import TRIAL_PARAMETERS, TRIALS
 from xbarsim.networks import (
@@ -134,12 +135,6 @@ def _unknown(data: Mapping[str, Any], allowed: Sequence[str], source: str, table
     for key in data:
         if key not in allowed:
             raise ConfigError(f"{source}: unknown key {key!r} in {table}; valid keys: {', '.join(allowed)}.")
-
-
-def _int(value: Any, name: str, lo: int, hi: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not lo <= int(value) <= hi:
-        raise ConfigError(f"`{name}` must be an int in [{lo}, {hi}]; got {short_repr(value)}.")
-    return int(value)
 
 
 # ----------------------------------------------------------------------------- networks
