@@ -1,7 +1,7 @@
 """The aggregate of a sweep, built from its store alone: CSV of all trials, per-point statistics, plots.
 
 :func:`aggregate_sweep` reads the spec and the trials from the SQLite store written by
-:func:`~xbarsim.evaluation.run_sweep` and writes into a folder:
+:func:`~xbarsim.sweeps.run_sweep` and writes into a folder:
 
 * ``trials.csv`` -- one row per trial (grid parameters, status, error, duration, worker, metrics);
 * ``summary.csv`` and ``summary.json`` -- per grid point: ``n_ok``, ``n_failed`` and the mean and
@@ -26,8 +26,8 @@ from typing import Any
 import numpy as np
 
 from xbarsim.errors import ConfigError
-from xbarsim.evaluation.store import ResultStore, TrialRecord
-from xbarsim.evaluation.sweep import SweepSpec
+from xbarsim.sweeps.store import ResultStore, TrialRecord
+from xbarsim.sweeps.spec import SweepSpec
 
 __all__ = ["SweepAggregate", "aggregate_sweep"]
 
