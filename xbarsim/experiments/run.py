@@ -31,7 +31,16 @@ from xbarsim.experiments.plots import plot_point_histograms, sweep_plots
 from xbarsim.experiments.report import ExperimentReport, compare, markdown, status_line, write_csv
 from xbarsim.experiments.trials import TRIALS, check_sweep
 from xbarsim.networks import MLP
-from xbarsim.sweeps import ResultStore, SweepAggregate, SweepReport, SweepSpec, TrialFunction, aggregate_sweep, run_sweep
+from xbarsim.sweeps import (
+    ResultStore,
+    SweepAggregate,
+    SweepReport,
+    SweepSpec,
+    TrialFunction,
+    aggregate_sweep,
+    run_sweep,
+    summarize,
+)
 
 __all__ = ["run_experiment", "run_sweep_config", "run_example"]
 
@@ -125,7 +134,7 @@ def _run_sweep(config: ExperimentConfig, folder: Path, nets: Mapping[str, Path],
         workers = min(os.cpu_count() or 1, max(1, spec.n_trials))
     report = run_sweep(spec, TRIALS["evaluate"], store=store, scheduler=scheduler, n_workers=workers, resume=resume or store.exists(),
                        progress=progress)
-    agg = aggregate_sweep(store, folder, plots=False)
+    agg = aggregate_sweep(store, folder, plots=False, spec=spec)
     cols = list(config.grid)
     rows = _sweep_rows(config, store, fixed)
     metrics = ["accuracy", "mapping_error"]
@@ -156,33 +165,27 @@ def _run_sweep(config: ExperimentConfig, folder: Path, nets: Mapping[str, Path],
 
 def _sweep_rows(config: ExperimentConfig, store: Path, fixed: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Per grid point (in the config's grid order): its values, ``n`` (successful trials),
-    ``n_failed`` and mean / std (ddof = 0) of every numeric metric, grouped by the trials' own
-    parameters (not by stored point indices)."""
-    cols = list(config.grid)
+    ``n_failed`` and mean / std (ddof = 0) of every numeric metric, from
+    :func:`xbarsim.sweeps.summarize` (trials matched to points by their own parameter values)."""
     with ResultStore(store, readonly=True) as db:
         records = db.records()
-    groups: dict[str, list[Any]] = {}
-    for r in records:
-        groups.setdefault(json.dumps([r.params.get(c) for c in cols]), []).append(r)
+    names = sorted({k for r in records if r.ok for k, v in r.results.items()
+                    if isinstance(v, (int, float)) and not isinstance(v, bool)})
     rows = []
-    for point in config.points():
-        recs = groups.get(json.dumps([point[c] for c in cols]), [])
-        ok = [r for r in recs if r.ok]
-        row: dict[str, Any] = dict(point)
+    for summary in summarize(records, config.points(), names, errors=True):
+        row: dict[str, Any] = {k: summary[k] for k in config.grid}
         row.setdefault("network", fixed.get("network"))
-        row["n"] = len(ok)
-        row["n_failed"] = len(recs) - len(ok)
-        names = sorted({k for r in ok for k, v in r.results.items()
-                        if isinstance(v, (int, float)) and not isinstance(v, bool)})
+        row["n"] = summary["n_ok"]
+        row["n_failed"] = summary["n_failed"]
         for m in names:
-            vals = np.array([r.results[m] for r in ok if m in r.results], dtype=np.float64)
-            row[f"{m}_mean"] = float(vals.mean())
-            row[f"{m}_std"] = float(vals.std())
+            if summary[f"{m}_mean"] is not None:
+                row[f"{m}_mean"] = summary[f"{m}_mean"]
+                row[f"{m}_std"] = summary[f"{m}_std"]
         for m in ("accuracy", "mapping_error"):
             row.setdefault(f"{m}_mean", None)
             row.setdefault(f"{m}_std", None)
-        if len(recs) > len(ok):
-            row["errors"] = sorted({f"{r.error_type}: {r.error[:200]}" for r in recs if not r.ok})
+        if "errors" in summary:
+            row["errors"] = summary["errors"]
         rows.append(row)
     return rows
 
@@ -246,7 +249,7 @@ def run_sweep_config(spec: SweepSpec, *, out: str | os.PathLike[str], scheduler:
     store = Path(out) / "trials.sqlite"
     report = run_sweep(spec, fn, store=store, scheduler=scheduler, n_workers=workers, resume=resume,
                        progress=progress)
-    return report, aggregate_sweep(store, out)
+    return report, aggregate_sweep(store, out, spec=spec)
 
 
 def run_example(config_path: Path, description: str, argv: Sequence[str] | None = None) -> Path:

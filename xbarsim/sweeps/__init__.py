@@ -21,7 +21,7 @@ from xbarsim.sweeps.spec import (
 )
 from xbarsim.sweeps.store import ResultStore, TrialRecord
 from xbarsim.sweeps.runner import SweepReport, execute_trial, run_sweep
-from xbarsim.sweeps.aggregate import SweepAggregate, aggregate_sweep
+from xbarsim.sweeps.aggregate import SweepAggregate, aggregate_sweep, summarize
 
 __all__ = [
     "MAX_SWEEP_TRIALS",
@@ -37,6 +37,7 @@ __all__ = [
     "execute_trial",
     "load_sweep_config",
     "run_sweep",
+    "summarize",
     "trial_key",
     "trial_seed",
 ]
