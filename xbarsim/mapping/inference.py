@@ -32,9 +32,10 @@ from xbarsim._validation import as_float_array, check_choice, short_repr
 from xbarsim.errors import ConfigError
 from xbarsim.netlists.bias import BiasScheme
 from xbarsim.netlists.crossbar import Crossbar
-from xbarsim.solver.api import get_backend, solve, transfer_matrix
+from xbarsim.solver.api import get_backend, solve
 from xbarsim.solver.base import Backend
 from xbarsim.solver.sparse import SparseBackend
+from xbarsim.solver.tiles import transfer_matrices
 
 if TYPE_CHECKING:
     from xbarsim.mapping.ensemble import MappedLayer
@@ -191,11 +192,14 @@ def block_currents(layer: MappedLayer, v: FloatArray, backend: str | Backend = "
     be = get_backend(backend)
     bsz = v.shape[0]
     kr = chip.kernel_shape[0]
+    linear = [k for k in layer.placement.kernels if chip.crossbar(k).device.linear]
+    bulk = dict(zip(linear, transfer_matrices(chip.conductance[linear], chip.lines))) if (
+        linear and isinstance(be, SparseBackend)) else {}  # every linear kernel's T in one call
     for k in layer.placement.kernels:
         blocks = [b for b in layer.placement.blocks if b.kernel == k]
         xbar: Crossbar = chip.crossbar(k)
-        if xbar.device.linear and isinstance(be, SparseBackend):
-            t = transfer_matrix(xbar, be.options)
+        if k in bulk:
+            t = bulk[k]
             for b in blocks:
                 s = specs[b.spec]
                 out[(b.copy, b.spec)] = v[:, s.row_start:s.row_stop] @ t[b.row:b.row + b.rows, b.col:b.col + b.cols]
