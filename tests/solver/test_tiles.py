@@ -71,3 +71,15 @@ def test_bulk_transfer_matrices_in_chunks(rng, monkeypatch):
         monkeypatch.setattr(tiles, "_CHUNK_ENTRIES", 2 * 5 * 4 * 5)
         monkeypatch.setattr(tiles, "_CHUNK_UNKNOWNS", 100)
         np.testing.assert_allclose(xb.transfer_matrices(g, lines), ref, rtol=0, atol=1e-12 * np.abs(ref).max())
+
+
+@pytest.mark.parametrize("drv, sns", [(0.0, 0.0), (0.0, 2.0), (3.0, 0.0)])
+@pytest.mark.parametrize("shape", [(3, 1, 1), (3, 1, 5), (3, 6, 1), (4, 7, 5)])
+def test_bulk_transfer_matrices_with_ideal_drivers_or_senses(rng, drv, sns, shape):
+    k, m, n = shape
+    g = rng.uniform(1e-6, 1e-4, shape)
+    g[rng.random(shape) < 0.15] = 0.0
+    lines = xb.LineResistance(row_segment=rng.uniform(0.5, 3, (m, n - 1)), col_segment=rng.uniform(0.5, 3, (m - 1, n)),
+                              row_driver=drv, col_sense=sns)
+    ref = _per_tile(g, lines)
+    np.testing.assert_allclose(xb.transfer_matrices(g, lines), ref, rtol=0, atol=1e-12 * np.abs(ref).max())

@@ -53,12 +53,14 @@ def transfer_matrices(conductance: ArrayLike, lines: LineResistance, device: Dev
         raise ConfigError(f"`conductance` must have shape (K, M, N) with K, M, N >= 1; got shape {g.shape}.")
     k_tiles, m, n = g.shape
     lb = lines.broadcast(m, n)
-    ends = [np.asarray(x, dtype=np.float64) for x in (lb.row_segment, lb.col_segment, lb.row_driver, lb.col_sense)]
-    if all(bool((x > 0).all()) for x in ends):
+    r_row, r_col, r_drv, r_sns = (np.asarray(x, dtype=np.float64) for x in
+                                  (lb.row_segment, lb.col_segment, lb.row_driver, lb.col_sense))
+    ends_ok = all(bool((x > 0).all() or (x == 0).all()) for x in (r_drv, r_sns))
+    if bool((r_row > 0).all() and (r_col > 0).all()) and ends_ok:
         out = np.empty((k_tiles, m, n))
         chunk = max(1, _CHUNK_ENTRIES // (m * n * m))
         for k0 in range(0, k_tiles, chunk):
-            out[k0:k0 + chunk] = _line_sweep(g[k0:k0 + chunk], *ends)
+            out[k0:k0 + chunk] = _line_sweep(g[k0:k0 + chunk], r_row, r_col, r_drv, r_sns)
         if not np.isfinite(out).all():
             raise ConfigError("the transfer matrices overflow double precision: conductances or wire resistances "
                               "are too extreme")
@@ -68,56 +70,76 @@ def transfer_matrices(conductance: ArrayLike, lines: LineResistance, device: Dev
 
 def _line_sweep(g: FloatArray, r_row: FloatArray, r_col: FloatArray, r_drv: FloatArray,
                 r_sns: FloatArray) -> FloatArray:
-    """Transfer matrices ``(K, M, N)`` of tiles with no ideal wire, by block elimination along the rows.
+    """Transfer matrices ``(K, M, N)`` of tiles whose segments are all resistive, by block elimination
+    along the rows; drivers and senses all resistive or all ideal (0 ohm).
 
-    Each column line ``j`` is a tridiagonal ``C_j`` (column segments, cells, sense at row ``M-1``)
-    tied to the row nodes ``(:, j)`` by ``G_j = diag(g[:, j])``; eliminating it leaves the dense
-    ``M x M`` block ``D_j = diag(row terms) - G_j C_j^{-1} G_j`` on the row nodes of column ``j``.
-    Consecutive blocks couple through the row segments only (``-E_j``, diagonal), so the row-node
-    system is block tridiagonal; block Gaussian elimination from the drivers (column 0) to the far
-    end, ``S_j = D_j - E_{j-1} S_{j-1}^{-1} E_{j-1}``, and back substitution give the row-node
-    voltages ``X_j`` for unit voltage on every driver at once, and the current into sense ``j`` is
-    ``g_sns[j] e_{M-1}^T C_j^{-1} G_j X_j``. Every ``S_j`` is a Schur complement of an SPD matrix
-    (SPD, diagonally dominant along the rows), so the elimination needs no pivoting. Batched over
-    the tiles with dense LAPACK calls: ``O(K N M^3)``.
+    Each column line ``j`` is a tridiagonal ``C_j`` (column segments, cells, sense at row ``M-1``;
+    with an ideal sense, node ``M-1`` is ground and ``C_j`` covers the others) tied to the row nodes
+    ``(:, j)`` by the cells; eliminating it leaves the dense ``M x M`` block
+    ``D_j = diag(row terms) - G_j C_j^{-1} G_j`` on the row nodes of column ``j``, and the sense
+    current is ``w_j . x_j`` with ``w_j`` from ``e^T C_j^{-1} G_j`` (plus the cell straight into an
+    ideal sense). Consecutive blocks couple through the row segments only (``-E_j``, diagonal),
+    so the row-node system is block tridiagonal; block Gaussian elimination from the drivers to the
+    far end, ``S_j = D_j - E_{j-1} S_{j-1}^{-1} E_{j-1}``, and back substitution give the row-node
+    voltages ``X_j`` for unit voltage on every driver at once (ideal drivers: ``X_0 = I`` is fixed
+    and the sweep starts at column 1). Every ``S_j`` is a Schur complement of an SPD matrix, so the
+    elimination needs no pivoting. Batched over the tiles with dense LAPACK calls: ``O(K N M^3)``.
     """
     k, m, n = g.shape
-    g_row, g_col, g_drv, g_sns = 1.0 / r_row, 1.0 / r_col, 1.0 / r_drv, 1.0 / r_sns
+    ideal_drv, ideal_sns = bool((r_drv == 0).all()), bool((r_sns == 0).all())
+    g_row, g_col = 1.0 / r_row, 1.0 / r_col
     gt = np.ascontiguousarray(g.transpose(0, 2, 1))  # (K, N, M): column j, rows i
-    # column lines: every C_j of every tile stacked end to end as one tridiagonal matrix (no coupling
-    # between lines), inverted by one LAPACK pttrf/pttrs with the M unit vectors as right-hand sides
-    cdiag = gt.copy()
-    cdiag[:, :, :-1] += g_col.T
-    cdiag[:, :, 1:] += g_col.T
-    cdiag[:, :, -1] += g_sns
-    coff = np.zeros((k, n, m))
-    coff[:, :, :-1] = -g_col.T
-    fac = pttrf(cdiag.ravel(), coff.ravel()[:-1])
-    unit = np.array(np.broadcast_to(np.eye(m), (k * n, m, m)).reshape(k * n * m, m), order="F")
-    cinv = pttrs(*fac, unit, overwrite=True).reshape(k, n, m, m)
-    d = -cinv * gt[..., :, None] * gt[..., None, :]  # -G C^-1 G, (K, N, M, M)
+    mc = m - 1 if ideal_sns else m  # unknown nodes per column line
+    d = np.zeros((k, n, m, m))
+    w = np.zeros((k, n, m))
+    if mc:
+        # column lines: every C_j of every tile stacked end to end as one tridiagonal matrix (no
+        # coupling between lines), inverted by one LAPACK pttrf/pttrs with unit right-hand sides
+        gc = gt[:, :, :mc]
+        cdiag = gc.copy()
+        cdiag[:, :, :m - 1] += g_col.T[:, :mc]
+        cdiag[:, :, 1:] += g_col.T[:, :mc - 1]
+        if not ideal_sns:
+            cdiag[:, :, -1] += 1.0 / r_sns
+        coff = np.zeros((k, n, mc))
+        coff[:, :, :mc - 1] = -g_col.T[:, :mc - 1]
+        fac = pttrf(cdiag.ravel(), coff.ravel()[:-1])
+        unit = np.array(np.broadcast_to(np.eye(mc), (k * n, mc, mc)).reshape(k * n * mc, mc), order="F")
+        cinv = pttrs(*fac, unit, overwrite=True).reshape(k, n, mc, mc)
+        d[:, :, :mc, :mc] = -cinv * gc[..., :, None] * gc[..., None, :]  # -G C^-1 G
+        # current into the sense per unit row-node voltage: through the last resistor of the line
+        g_last = g_col[m - 2] if ideal_sns else 1.0 / r_sns
+        w[:, :, :mc] = g_last[None, :, None] * cinv[:, :, mc - 1, :] * gc
+    if ideal_sns:
+        w[:, :, m - 1] = gt[:, :, m - 1]  # the bottom cell feeds the grounded sense node directly
     rdiag = gt.copy()
     rdiag[:, :-1] += g_row.T
     rdiag[:, 1:] += g_row.T
-    rdiag[:, 0] += g_drv
+    if not ideal_drv:
+        rdiag[:, 0] += 1.0 / r_drv
     ii = np.arange(m)
     d[:, :, ii, ii] += rdiag
-    w = g_sns[None, :, None] * cinv[:, :, m - 1, :] * gt  # sense current per row-node voltage, (K, N, M)
+    out = np.empty((k, m, n))
+    j0 = 1 if ideal_drv else 0
+    if ideal_drv:
+        out[:, :, 0] = w[:, 0]  # X_0 = I: row nodes of column 0 held at the driver voltages
+        if n == 1:
+            return out
     # forward elimination along the rows (right-hand sides: unit voltage behind each driver)
     f = np.empty((n, k, m, m))  # S_j^{-1}
     y = np.empty((n, k, m, m))
-    y[0] = np.broadcast_to(np.diag(g_drv), (k, m, m))
-    s = d[:, 0]
-    for j in range(n):
-        if j:
+    y[j0] = np.broadcast_to(np.diag(g_row[:, 0] if ideal_drv else 1.0 / r_drv), (k, m, m))
+    for j in range(j0, n):
+        if j > j0:
             e = g_row[:, j - 1]
             s = d[:, j] - e[:, None] * f[j - 1] * e[None, :]
             y[j] = e[:, None] * (f[j - 1] @ y[j - 1])
+        else:
+            s = d[:, j]
         f[j] = np.linalg.inv(s)
-    out = np.empty((k, m, n))
     x = f[n - 1] @ y[n - 1]
     out[:, :, n - 1] = np.matmul(w[:, n - 1, None, :], x)[:, 0]
-    for j in range(n - 2, -1, -1):
+    for j in range(n - 2, j0 - 1, -1):
         x = f[j] @ (y[j] + g_row[:, j][:, None] * x)
         out[:, :, j] = np.matmul(w[:, j, None, :], x)[:, 0]
     return out
