@@ -102,6 +102,10 @@ def _finite(value: Any, where: str = "result") -> None:
         if value.dtype.kind in "fc":
             assert np.isfinite(value).all(), f"{where} has non-finite entries"
         return
+    if isinstance(value, xb.Solution):  # fields are computed on access: every one of them
+        for name in xb.Solution.FIELDS:
+            _finite(getattr(value, name), f"{where}.{name}")
+        return
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         for f in dataclasses.fields(value):
             _finite(getattr(value, f.name), f"{where}.{f.name}")
@@ -135,6 +139,9 @@ def refuse_or_finite(test: str, fn: Callable[[], Any], seconds: float = 20.0) ->
     with guarded(seconds):
         try:
             result = fn()
+            if isinstance(result, xb.Solution):  # a lazily computed field may still refuse
+                for name in xb.Solution.FIELDS:
+                    getattr(result, name)
         except xb.XbarError as exc:
             return exc
     _finite(result)

@@ -39,6 +39,7 @@ from xbarsim.solver import (
     solve,
     solve_netlist,
     transfer_matrix,
+    transfer_matrices,
 )
 
 __version__ = "0.1.0"
@@ -79,5 +80,6 @@ __all__ = [
     "solve",
     "solve_netlist",
     "transfer_matrix",
+    "transfer_matrices",
     "__version__",
 ]

@@ -6,9 +6,10 @@ from xbarsim.solver.checks import assert_agree, compare
 from xbarsim.solver.ngspice import NgspiceBackend, NgspiceOptions
 from xbarsim.solver.solution import Solution
 from xbarsim.solver.sparse import SparseBackend, SparseOptions
+from xbarsim.solver.tiles import transfer_matrices
 
 __all__ = [
     "BACKENDS", "Backend", "CrossCheck", "NgspiceBackend", "NgspiceOptions", "Solution", "SparseBackend",
     "SparseOptions", "assert_agree", "compare", "crosscheck", "get_backend", "solve", "solve_netlist",
-    "transfer_matrix",
+    "transfer_matrix", "transfer_matrices",
 ]
