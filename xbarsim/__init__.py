@@ -17,6 +17,7 @@ from xbarsim.devices import (
     tio2_passive,
 )
 from xbarsim.errors import (
+    AccuracyWarning,
     BackendError,
     BackendUnavailableError,
     CircuitError,
@@ -29,6 +30,7 @@ from xbarsim.solver import (
     BACKENDS,
     Backend,
     CrossCheck,
+    ForwardError,
     NgspiceBackend,
     NgspiceOptions,
     Solution,
@@ -36,6 +38,7 @@ from xbarsim.solver import (
     SparseOptions,
     assert_agree,
     crosscheck,
+    estimate_forward_error,
     solve,
     solve_netlist,
     transfer_matrix,
@@ -45,6 +48,7 @@ from xbarsim.solver import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "AccuracyWarning",
     "BACKENDS",
     "Backend",
     "BackendError",
@@ -59,6 +63,7 @@ __all__ = [
     "DevicePreset",
     "FaultMap",
     "FaultModel",
+    "ForwardError",
     "LineDrive",
     "LineResistance",
     "Netlist",
@@ -75,6 +80,7 @@ __all__ = [
     "assert_agree",
     "build_netlist",
     "crosscheck",
+    "estimate_forward_error",
     "rram_1t1r_nist",
     "tio2_passive",
     "solve",

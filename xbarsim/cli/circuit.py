@@ -102,7 +102,7 @@ def _backend(name: str, max_cells: int) -> Any:
 
 def _cmd_netlist(args: argparse.Namespace) -> int:
     cb, bias = _circuit(args)
-    text = build_netlist(cb, bias).to_spice()
+    text = build_netlist(cb, bias).to_spice(index=None)  # every input vector of --inputs
     if args.out is None:
         sys.stdout.write(text)
     else:
