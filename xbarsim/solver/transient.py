@@ -15,7 +15,7 @@ it is solved per cell for a given ``u`` (vectorised scalar Newton; one iteration
 window) and eliminated: the cell then acts as a conductance ``dI/du + dI/dw dw/du`` with
 ``dw/du = h theta f_u / (1 - h theta f_w)``. What remains is the grid system with the DC
 structure, solved by Newton with a sparse LU that is reused across iterations and steps while it
-still contracts (a fresh factorization when the residual falls by less than 4x per iteration).
+still contracts (a fresh factorization when the residual falls by less than 10x per iteration).
 The effective conductance can be negative while a cell switches fast (the NDR of a RESET), so the
 step uses LU, not the conjugate gradients of the DC path.
 
@@ -302,7 +302,7 @@ class _Stepper:
                 f = self.model.rate_partials(u, w)[0]
                 return x, w, f, ic
             geff = di_du + di_dw * dwdu
-            if self.lu is None or err > prev / 4:
+            if self.lu is None or err > prev / 10:
                 J = (self.A_w + self.P_uT @ sp.diags(geff) @ self.P_u + sp.diags(cdt)).tocsc()
                 try:
                     self.lu = spla.splu(J, permc_spec="COLAMD")
