@@ -24,7 +24,20 @@ from xbarsim.errors import (
     ConvergenceError,
     XbarError,
 )
-from xbarsim.netlists import BiasScheme, Crossbar, LineDrive, LineResistance, Netlist, build_netlist
+from xbarsim.netlists import (
+    PWL,
+    BiasScheme,
+    Crossbar,
+    LineCapacitance,
+    LineDrive,
+    LineResistance,
+    Netlist,
+    Pulse,
+    TransientCircuit,
+    build_netlist,
+    build_transient,
+    transient_to_spice,
+)
 from xbarsim.solver import (
     BACKENDS,
     Backend,
@@ -39,6 +52,12 @@ from xbarsim.solver import (
     solve,
     solve_netlist,
     transfer_matrix,
+    TransientCrossCheck,
+    TransientOptions,
+    TransientResult,
+    crosscheck_transient,
+    ngspice_transient,
+    simulate_transient,
 )
 
 __version__ = "0.1.0"
@@ -80,4 +99,16 @@ __all__ = [
     "solve_netlist",
     "transfer_matrix",
     "__version__",
+    "PWL",
+    "LineCapacitance",
+    "Pulse",
+    "TransientCircuit",
+    "build_transient",
+    "transient_to_spice",
+    "TransientCrossCheck",
+    "TransientOptions",
+    "TransientResult",
+    "crosscheck_transient",
+    "ngspice_transient",
+    "simulate_transient",
 ]
