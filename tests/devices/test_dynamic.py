@@ -68,4 +68,21 @@ def test_spice_cell_lines():
 
 def test_tio2_preset_window_and_polarity():
     m = tio2_vteam()
-    assert (m.g_off, m.g_on) == (100e-6, 500e-6) and m.v_set > 0 > m.v_reset
+    assert (m.g_off, m.g_on) == (100e-6, 500e-6) and (m.v_set, m.v_reset) == (0.8, -0.6)
+
+
+def test_tio2_preset_is_what_the_calibration_gives():
+    from xbarsim.devices.dynamic_fit import calibrate_tio2, ispp_pulses
+
+    cal = calibrate_tio2()
+    m = tio2_vteam()
+    assert m.k_set == pytest.approx(cal.model.k_set, rel=1e-12) and m.k_reset == pytest.approx(cal.model.k_reset, rel=1e-12)
+    assert (cal.set_pulses, cal.reset_pulses) == (25, 25)
+    # independent check of the closed form: integrate one ramp numerically, pulse by pulse
+    w, amps = 0.0, 1.1 + 0.02 * np.arange(25)
+    t = np.linspace(0, 1.1e-6, 110001)
+    for a in amps:
+        v = np.interp(t, [0, 5e-8, 1.05e-6, 1.1e-6], [0, a, a, 0])
+        r = m.k_set * np.maximum(v / m.v_set - 1, 0) ** 3
+        w = 1 - (1 - w) * np.exp(-np.trapezoid(r, t))
+    assert m.conductance(w) == pytest.approx(0.99 * 500e-6, rel=1e-4)

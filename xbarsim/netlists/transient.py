@@ -64,7 +64,11 @@ class TransientCircuit:
     @property
     def breakpoints(self) -> FloatArray:
         """Second, sorted union of every waveform's corners."""
-        return np.unique(np.concatenate([w.breakpoints for w in self.waveforms] or [np.zeros(1)]))
+        cached = self.__dict__.get("_breakpoints_cache")
+        if cached is None:
+            cached = readonly(np.unique(np.concatenate([w.breakpoints for w in self.waveforms] or [np.zeros(1)])))
+            object.__setattr__(self, "_breakpoints_cache", cached)
+        return cached
 
     @property
     def end_time(self) -> float:

@@ -44,7 +44,8 @@ from xbarsim._validation import check_choice
 from xbarsim.errors import ConfigError, ConvergenceError
 from xbarsim.netlists.transient import IntegrationMethod, TransientCircuit
 
-__all__ = ["TransientOptions", "TransientResult", "simulate_transient", "step_times"]
+__all__ = ["TransientOptions", "TransientResult", "TransientWorkspace", "simulate_transient", "operating_point",
+           "step_times"]
 
 
 def _check_pos(value: object, name: str, what: str, *, allow_none: bool = False) -> None:
@@ -213,6 +214,8 @@ class _Stepper:
         for s, node in enumerate(net.source_node):
             first.setdefault(int(node), s)
         self.fixed_src = np.array([first[int(k)] for k in fixed], dtype=np.int64)
+        self.fixed_index_of_source = np.searchsorted(fixed, net.source_node)
+        self.source_share = np.bincount(net.source_node, minlength=nn)[net.source_node].astype(np.float64)
         pos = np.full(nn, -1, np.int64)
         pos[unknown] = np.arange(unknown.size)
         fpos = np.full(nn, -1, np.int64)
@@ -238,13 +241,18 @@ class _Stepper:
                 vals.append(np.full(ok.sum(), sign))
             return sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(ncell, size))
 
+        self.r_node, self.c_node = r, c
+        self.nn = nn
+        self.affine = bool(getattr(circuit.model, "state_affine", False))
         self.P_u = incidence(pos, unknown.size)
         self.P_f = incidence(fpos, fixed.size)
         self.P_uT = self.P_u.T.tocsr()
+        self.P_fT = self.P_f.T.tocsr()
         self.abs_PT = abs(self.P_uT)
         self.cap = circuit.node_capacitance[unknown]
         self.shape = net.shape
         self.lu = None
+        self.lu_dc = None
         self.factorizations = 0
         self.iterations = 0
 
@@ -253,27 +261,32 @@ class _Stepper:
         return np.asarray(self.circuit.source_voltages(t))[self.fixed_src]
 
     def cell_voltage(self, x: FloatArray, vf: FloatArray) -> FloatArray:
-        return self.P_u @ x + self.P_f @ vf
+        v_all = np.empty(self.nn)
+        v_all[self.unknown] = x
+        v_all[self.fixed] = vf
+        return v_all[self.r_node] - v_all[self.c_node]
 
-    def solve_state(self, u: FloatArray, rhs: FloatArray, w_start: FloatArray, ht: float) -> tuple[FloatArray, FloatArray]:
-        """Per-cell solution of ``w - ht f(u, w) = rhs`` and ``dw/du`` (vectorised scalar Newton)."""
+    def solve_state(self, u: FloatArray, rhs: FloatArray, w_start: FloatArray,
+                    ht: float) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """Per-cell solution of ``w - ht f(u, w) = rhs``, ``dw/du`` and ``f`` (vectorised scalar Newton;
+        one iteration is exact when ``f`` is affine in ``w``, as for the linear and no windows)."""
         w = w_start.copy()
         for _ in range(50):
             f, fu, fw = self.model.rate_partials(u, w)
             den = 1.0 - ht * fw
             dw = (rhs - w + ht * f) / den
             w = w + dw
-            if np.all(np.abs(dw) <= 1e-15):
+            if self.affine or np.all(np.abs(dw) <= 1e-15):
                 break
         else:
             raise _StepFailed("state equation")
         wp = self.model.project(w)
         f, fu, fw = self.model.rate_partials(u, wp)
         dwdu = np.where(wp == w, ht * fu / (1.0 - ht * fw), 0.0)
-        return wp, dwdu
+        return wp, dwdu, f
 
     def step(self, x_n: FloatArray, w_n: FloatArray, f_n: FloatArray, ic_n: FloatArray, t1: float, h: float,
-             theta: float) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+             theta: float, x_guess: FloatArray | None = None) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
         """One step to ``t1``; returns ``x, w, f(u, w), i_C`` or raises _StepFailed."""
         opts = self.options
         vf = self.vfixed(t1)
@@ -281,12 +294,12 @@ class _Stepper:
         rhs_w = w_n + h * (1 - theta) * f_n
         cdt = self.cap / ht
         cfix = self.C_w @ vf
-        x = x_n.copy()
+        x = x_n.copy() if x_guess is None else x_guess.copy()
         w = w_n
         prev = np.inf
         for it in range(opts.maxiter):
             u = self.cell_voltage(x, vf)
-            w, dwdu = self.solve_state(u, rhs_w, w, ht)
+            w, dwdu, f = self.solve_state(u, rhs_w, w, ht)
             i_cell, di_du, di_dw = self.model.current_partials(u, w)
             ic = cdt * (x - x_n) - (1 - theta) / theta * ic_n
             F = self.A_w @ x + cfix + self.P_uT @ i_cell + ic
@@ -299,7 +312,6 @@ class _Stepper:
                 raise _StepFailed("non-finite residual")
             if err <= opts.newton_tol:
                 self.iterations += it
-                f = self.model.rate_partials(u, w)[0]
                 return x, w, f, ic
             geff = di_du + di_dw * dwdu
             if self.lu is None or err > prev / 10:
@@ -324,6 +336,7 @@ class _Stepper:
         """Node voltages at t = 0 (states frozen: a DC solve with the cells at G(w0))."""
         vf = self.vfixed(0.0)
         x = np.zeros(self.unknown.size)
+        prev = np.inf
         for _ in range(self.options.maxiter * 2):
             u = self.cell_voltage(x, vf)
             i_cell, di_du, _ = self.model.current_partials(u, w0)
@@ -333,8 +346,14 @@ class _Stepper:
                 err = float(np.max(np.where(scale > 0, np.abs(F) / scale, np.abs(F)), initial=0.0))
             if err <= self.options.newton_tol or np.max(np.abs(F), initial=0.0) <= _ABSTOL:
                 return x
-            J = (self.A_w + self.P_uT @ sp.diags(di_du) @ self.P_u).tocsc()
-            dx = -spla.splu(J, permc_spec="COLAMD").solve(F)
+            # the factors of a transient step (capacitor and state terms) are no Jacobian of this
+            # DC problem; keep separate ones, reused while Newton contracts 10x per iteration
+            if self.lu_dc is None or err > prev / 10:
+                J = (self.A_w + self.P_uT @ sp.diags(di_du) @ self.P_u).tocsc()
+                self.lu_dc = spla.splu(J, permc_spec="COLAMD")
+                self.factorizations += 1
+            prev = err
+            dx = -self.lu_dc.solve(F)
             big = float(np.max(np.abs(dx), initial=0.0))
             x = x + dx * min(1.0, self.options.max_step / max(big, 1e-300))
         raise ConvergenceError(f"the operating point at t = 0 did not converge (KCL error {err:.3g})",
@@ -348,17 +367,70 @@ class _Stepper:
         v_all[self.fixed] = vf
         u = self.cell_voltage(x, vf)
         i_cell = self.model.current(u, w)
-        out = self.W_fixed @ v_all + self.P_f.T @ i_cell  # current leaving each fixed node
-        cur = np.zeros(net.source_node.size)
-        share = np.bincount(net.source_node, minlength=net.n_nodes)
-        for k, node in enumerate(self.fixed):
-            idx = np.flatnonzero(net.source_node == node)
-            cur[idx] = out[k] / share[node]
-        return cur, i_cell
+        out = self.W_fixed @ v_all + self.P_fT @ i_cell  # current leaving each fixed node
+        # sources shorted onto one node share its current equally (as the DC backends do)
+        return out[self.fixed_index_of_source] / self.source_share, i_cell
+
+
+class TransientWorkspace:
+    """Assembled grid systems and LU factors kept between analyses of circuits of the same structure.
+
+    Write-verify applies many pulses to one array under one scheme: the wires, the driven ends
+    and the cells' model stay, only the amplitudes and the states change. Passing one workspace to
+    every :func:`simulate_transient` and :func:`operating_point` call skips the assembly and reuses
+    the last LU factors as long as Newton still contracts with them. Results are the same as
+    without a workspace up to the Newton tolerance.
+
+    Parameters
+    ----------
+    max_entries : int
+        Structures kept (least recently used dropped first).
+    """
+
+    def __init__(self, max_entries: int = 4) -> None:
+        if isinstance(max_entries, bool) or not isinstance(max_entries, int) or max_entries < 1:
+            raise ConfigError(f"`max_entries` must be a positive int; got {max_entries!r}.")
+        self.max_entries = max_entries
+        self._entries: dict[tuple[object, ...], _Stepper] = {}
+
+    def _stepper(self, circuit: TransientCircuit, options: TransientOptions) -> _Stepper:
+        net = circuit.netlist
+        key = (circuit.model, net.shape, net.resistor_nodes.tobytes(), net.resistor_values.tobytes(),
+               net.source_node.tobytes(), net.row_node.tobytes(), net.col_node.tobytes(),
+               circuit.node_capacitance.tobytes())
+        st = self._entries.pop(key, None)
+        if st is None:
+            st = _Stepper(circuit, options)
+            if len(self._entries) >= self.max_entries:
+                self._entries.pop(next(iter(self._entries)))
+        self._entries[key] = st
+        st.circuit, st.options = circuit, options
+        return st
+
+
+def operating_point(circuit: TransientCircuit, options: TransientOptions | None = None, *,
+                    workspace: TransientWorkspace | None = None) -> TransientResult:
+    """The DC solution at ``t = 0`` with every state frozen at ``circuit.state0`` (a one-point result).
+
+    This is a DC read of the array in its present state (e.g. a verify read): the waveforms' values
+    at 0 s are the applied voltages.
+    """
+    opts = options or TransientOptions()
+    t0 = time.perf_counter()
+    st = workspace._stepper(circuit, opts) if workspace is not None else _Stepper(circuit, opts)
+    w = np.asarray(circuit.state0, dtype=np.float64).ravel()
+    x = st.initial(w)
+    vf = st.vfixed(0.0)
+    si, icell = st.source_currents(x, vf, w, np.zeros_like(x))
+    m, n = st.shape
+    return TransientResult(times=np.zeros(1), state=w.reshape(1, m, n), cell_voltage=st.cell_voltage(x, vf).reshape(1, m, n),
+                           cell_current=icell.reshape(1, m, n), source_voltage=vf[st.fixed_index_of_source][None, :],
+                           source_current=si[None, :], backend="sparse", method=opts.method, steps=0,
+                           wall_s=time.perf_counter() - t0)
 
 
 def simulate_transient(circuit: TransientCircuit, options: TransientOptions | None = None, *,
-                       times: FloatArray | None = None) -> TransientResult:
+                       times: FloatArray | None = None, workspace: TransientWorkspace | None = None) -> TransientResult:
     """Transient analysis of ``circuit`` with the sparse backend.
 
     Parameters
@@ -370,6 +442,8 @@ def simulate_transient(circuit: TransientCircuit, options: TransientOptions | No
     times : ndarray, optional
         Second, an explicit increasing time grid starting at 0 (e.g. ngspice's accepted points);
         overrides ``dt`` and ``adaptive``. A failing step is still retried on a finer sub-grid.
+    workspace : TransientWorkspace, optional
+        Reuse assembled systems and LU factors across calls (see :class:`TransientWorkspace`).
 
     Raises
     ------
@@ -380,7 +454,8 @@ def simulate_transient(circuit: TransientCircuit, options: TransientOptions | No
     if not isinstance(circuit, TransientCircuit):
         raise ConfigError(f"`circuit` must be a TransientCircuit; got {type(circuit).__name__}.")
     t_start = time.perf_counter()
-    st = _Stepper(circuit, opts)
+    st = workspace._stepper(circuit, opts) if workspace is not None else _Stepper(circuit, opts)
+    it0, fac0 = st.iterations, st.factorizations
     bps = circuit.breakpoints
     if times is not None:
         grid = np.asarray(times, dtype=np.float64)
@@ -414,6 +489,7 @@ def simulate_transient(circuit: TransientCircuit, options: TransientOptions | No
     # the step just ended at a breakpoint (or t = 0): the next trapezoidal step is backward Euler
     after_corner = True
     h_adapt = opts.dt
+    x_prev, h_prev = x, 0.0
     while t < stop * (1 - 1e-15):
         if opts.adaptive and times is None:
             nxt_bp = bps[bps > t * (1 + 1e-12) + 1e-300]
@@ -429,7 +505,10 @@ def simulate_transient(circuit: TransientCircuit, options: TransientOptions | No
         while True:
             theta = 1.0 if (opts.method == "be" or after_corner) else 0.5
             try:
-                x1, w1, f1, ic1 = st.step(x, w, f, ic, t + h, h, theta)
+                # linear extrapolation of the node voltages from the last step: exact for a
+                # resistive circuit on a linear ramp, so Newton starts next to the answer
+                guess = x + (x - x_prev) * (h / h_prev) if h_prev > 0 else None
+                x1, w1, f1, ic1 = st.step(x, w, f, ic, t + h, h, theta, guess)
             except _StepFailed as exc:
                 rejected += 1
                 retries += 1
@@ -450,10 +529,12 @@ def simulate_transient(circuit: TransientCircuit, options: TransientOptions | No
             t_new = t + h
             if abs(t_new - t_target) <= 1e-12 * max(h_total, 1e-30):
                 t_new = t_target
-            x, w, f, ic, t = x1, w1, f1, ic1, t_new
-            j = np.searchsorted(bps, t)
+            j = np.searchsorted(bps, t_new)
             tol = 1e-9 * h
-            after_corner = bool((j < bps.size and abs(bps[j] - t) <= tol) or (j > 0 and abs(bps[j - 1] - t) <= tol))
+            after_corner = bool((j < bps.size and abs(bps[j] - t_new) <= tol) or (j > 0 and abs(bps[j - 1] - t_new) <= tol))
+            # no extrapolation across a corner: the slope of the sources changes there
+            x_prev, h_prev = (x, t_new - t) if not after_corner else (x1, 0.0)
+            x, w, f, ic, t = x1, w1, f1, ic1, t_new
             if t >= t_target or opts.adaptive and times is None:
                 break
             # a retried step continues to t_target in sub-steps of the reduced length
@@ -470,4 +551,5 @@ def simulate_transient(circuit: TransientCircuit, options: TransientOptions | No
         cell_current=np.array(rec_i).reshape(-1, m, n) if rec_i else empty,
         source_voltage=np.array(rec_sv), source_current=np.array(rec_si),
         backend="sparse", method=opts.method, steps=len(rec_t) - 1, rejected=rejected,
-        newton_iterations=st.iterations, factorizations=st.factorizations, wall_s=time.perf_counter() - t_start)
+        newton_iterations=st.iterations - it0, factorizations=st.factorizations - fac0,
+        wall_s=time.perf_counter() - t_start)
