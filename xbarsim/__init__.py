@@ -25,7 +25,20 @@ from xbarsim.errors import (
     ConvergenceError,
     XbarError,
 )
-from xbarsim.netlists import BiasScheme, Crossbar, LineDrive, LineResistance, Netlist, build_netlist
+from xbarsim.netlists import (
+    PWL,
+    BiasScheme,
+    Crossbar,
+    LineCapacitance,
+    LineDrive,
+    LineResistance,
+    Netlist,
+    Pulse,
+    TransientCircuit,
+    build_netlist,
+    build_transient,
+    transient_to_spice,
+)
 from xbarsim.solver import (
     BACKENDS,
     Backend,
@@ -43,6 +56,12 @@ from xbarsim.solver import (
     solve_netlist,
     transfer_matrix,
     transfer_matrices,
+    TransientCrossCheck,
+    TransientOptions,
+    TransientResult,
+    crosscheck_transient,
+    ngspice_transient,
+    simulate_transient,
 )
 
 __version__ = "0.1.0"
@@ -88,4 +107,16 @@ __all__ = [
     "transfer_matrix",
     "transfer_matrices",
     "__version__",
+    "PWL",
+    "LineCapacitance",
+    "Pulse",
+    "TransientCircuit",
+    "build_transient",
+    "transient_to_spice",
+    "TransientCrossCheck",
+    "TransientOptions",
+    "TransientResult",
+    "crosscheck_transient",
+    "ngspice_transient",
+    "simulate_transient",
 ]

@@ -11,12 +11,19 @@ from xbarsim.errors import ConfigError
 if TYPE_CHECKING:
     from xbarsim.netlists.netlist import Netlist
 
-__all__ = ["netlist_to_spice", "cell_element_name"]
+__all__ = ["netlist_to_spice", "cell_element_name", "resistor_lines"]
 
 
 def cell_element_name(i: int, j: int) -> str:
     """Name stem of the device element of cell ``(i, j)`` (the model adds the SPICE prefix letter)."""
     return f"cell{i}_{j}"
+
+
+def resistor_lines(netlist: Netlist, names: list[str]) -> list[str]:
+    """One SPICE line per resistor (segments, drivers, sense resistors), ohm with 17 digits."""
+    rn = netlist.resistor_nodes
+    rv = netlist.resistor_values
+    return [f"{netlist.resistor_name(k)} {names[rn[k, 0]]} {names[rn[k, 1]]} {rv[k]:.17g}" for k in range(rv.size)]
 
 
 def netlist_to_spice(netlist: Netlist, *, index: int | None = 0, title: str | None = None) -> str:
@@ -49,11 +56,7 @@ def netlist_to_spice(netlist: Netlist, *, index: int | None = 0, title: str | No
     out = [title or f"xbarsim crossbar {m}x{n} ({netlist.device.name} devices)"]
     out.append(f"* {netlist.n_nodes} nodes, {len(netlist.resistor_values)} resistors, {m * n} cells, "
                f"{len(netlist.source_node)} sources")
-    rn = netlist.resistor_nodes
-    rv = netlist.resistor_values
-    out.extend(
-        f"{netlist.resistor_name(k)} {names[rn[k, 0]]} {names[rn[k, 1]]} {rv[k]:.17g}" for k in range(rv.size)
-    )
+    out.extend(resistor_lines(netlist, names))
     g = netlist.conductance
     rows, cols = netlist.row_node, netlist.col_node
     for i in range(m):

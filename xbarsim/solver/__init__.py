@@ -8,9 +8,17 @@ from xbarsim.solver.ngspice import NgspiceBackend, NgspiceOptions
 from xbarsim.solver.solution import Solution
 from xbarsim.solver.sparse import SparseBackend, SparseOptions
 from xbarsim.solver.tiles import transfer_matrices
+from xbarsim.solver.ngspice_transient import TransientCrossCheck, crosscheck_transient, ngspice_transient
+from xbarsim.solver.transient import TransientOptions, TransientResult, simulate_transient
 
 __all__ = [
     "BACKENDS", "Backend", "CrossCheck", "ForwardError", "estimate_forward_error", "NgspiceBackend", "NgspiceOptions", "Solution", "SparseBackend",
     "SparseOptions", "assert_agree", "compare", "crosscheck", "get_backend", "solve", "solve_netlist",
     "transfer_matrix", "transfer_matrices",
+    "TransientCrossCheck",
+    "crosscheck_transient",
+    "ngspice_transient",
+    "TransientOptions",
+    "TransientResult",
+    "simulate_transient",
 ]
