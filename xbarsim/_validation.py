@@ -6,6 +6,9 @@ every check formats through :func:`short_repr`.
 
 from __future__ import annotations
 
+import os
+import tomllib
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,6 +27,7 @@ __all__ = [
     "check_size",
     "conductance_array",
     "fraction",
+    "read_toml",
     "readonly",
     "scalar",
     "shape_tuple",
@@ -188,3 +192,25 @@ def shape_tuple(value: Any, name: str) -> tuple[int, ...]:
         check_size(shape, name)
         return shape
     raise ConfigError(f"`{name}` must be a shape (a tuple of non-negative ints); got {short_repr(value)}.")
+
+
+def read_toml(path: Any, what: str) -> dict[str, Any]:
+    """The table of the TOML file ``path``; ConfigError naming the file for anything unreadable.
+
+    ``what`` names the kind of file in messages ("experiment config", "sweep config"). Unreadable,
+    non-UTF-8, invalid and absurdly nested files (which make the parser recurse too deep) all give
+    one typed error.
+    """
+    if not isinstance(path, (str, os.PathLike)):
+        raise ConfigError(f"`path` must be the path of a TOML file; got {short_repr(path)}.")
+    p = Path(path)
+    try:
+        text = p.read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {what} {p}: {exc}") from exc
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{p}: invalid TOML: {exc}") from exc
+    except RecursionError:
+        raise ConfigError(f"{p}: invalid TOML: nested too deeply.") from None
