@@ -29,6 +29,7 @@ the componentwise backward error of the full system ``A x = b``.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -89,8 +90,22 @@ class GridLayout:
         return out
 
 
+#: grid_layout results by netlist (a netlist is immutable; solver and Solution ask for it several times)
+_LAYOUTS: weakref.WeakKeyDictionary[Netlist, GridLayout | None] = weakref.WeakKeyDictionary()
+
+
 def grid_layout(netlist: Netlist) -> GridLayout | None:
     """The grid layout of ``netlist``, or ``None`` if it is not laid out that way (see the notes)."""
+    try:
+        return _LAYOUTS[netlist]
+    except KeyError:
+        pass
+    layout = _grid_layout(netlist)
+    _LAYOUTS[netlist] = layout
+    return layout
+
+
+def _grid_layout(netlist: Netlist) -> GridLayout | None:
     m, n = netlist.shape
     mn = m * n
     s = netlist.source_node.size
