@@ -262,9 +262,8 @@ class Vteam:
     def _drive(self, v: FloatArray, vth: float, k: float, alpha: float) -> tuple[FloatArray, FloatArray]:
         """``k max(v/vth - 1, 0)^alpha`` and its derivative in ``v``."""
         s = np.maximum(v / vth - 1.0, 0.0)
-        r = k * s ** alpha
-        dr = np.where(s > 0, k * alpha * s ** (alpha - 1.0), 0.0) / vth
-        return r, dr
+        sa1 = s ** (alpha - 1.0) if alpha != 1.0 else np.where(s > 0, 1.0, 0.0)  # one power for both
+        return k * sa1 * s, (k * alpha / vth) * sa1
 
     def rate_partials(self, v: FloatArray, w: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
         """``dw/dt`` (1/s) and its partial derivatives in ``v`` and ``w``, broadcast."""
