@@ -36,9 +36,9 @@ __all__ = ["WriteVerifySettings", "CellProgramming", "TransientProgrammingResult
            "program_array_transient"]
 
 _log = logging.getLogger(__name__)
-#: Newton tolerance of pulses and reads: the componentwise KCL error 1e-9 is far below the 1 %
+#: Newton tolerance of pulses and reads: the componentwise KCL error 1e-7 is far below the 1 %
 #: verify tolerance and saves about half the iterations of the default 1e-12.
-_NEWTON_TOL = 1e-9
+_NEWTON_TOL = 1e-7
 
 
 @dataclass(frozen=True, kw_only=True)
