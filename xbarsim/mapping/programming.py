@@ -283,34 +283,46 @@ def program_sequence(
     if not isinstance(chip, Chip):
         raise ConfigError(f"`chip` must be a Chip; got {type(chip).__name__}.")
     _check_rng(rng)
-    idx = _index(chip, index)
-    t = as_float_array(target, "target", what="array of conductances in siemens", min_value=0.0)
-    if t.shape != idx.shape:
-        raise ConfigError(f"`target` must have shape {idx.shape} (one per index); got shape {t.shape}.")
-    kernels, rows, cols = np.unravel_index(idx, chip.shape)
     _, kr, kc = chip.shape
-    g_new = np.array(chip.conductance)
-    attempts = np.zeros(idx.size, dtype=np.int64)
-    converged = np.zeros(idx.size, dtype=bool)
-    disturbance = np.zeros(idx.size)
     kwargs: dict[str, Any] = {}
     if tolerance is not None:
         kwargs["tolerance"] = tolerance
     if max_pulses is not None:
         kwargs["max_pulses"] = max_pulses
     fm = chip.faults
-    for k in np.unique(kernels):
-        sel = np.flatnonzero(kernels == k)
-        rs, cs = rows[sel], cols[sel]
+
+    def run(k: int, rs: IntArray, cs: IntArray, t_sel: FloatArray) -> tuple[FloatArray, Any]:
         kt = np.array(chip.conductance[k])
-        kt[rs, cs] = t[sel]
+        kt[rs, cs] = t_sel
         addressed = np.zeros(kr * kc, dtype=bool)
         addressed[rs * kc + cs] = True
         order = np.concatenate([np.flatnonzero(~addressed), np.flatnonzero(addressed)])
         faults = FaultMap(stuck_on=fm.stuck_on[k], stuck_off=fm.stuck_off[k], stuck_value=fm.stuck_value[k])
-        res = program_array(kt, preset=chip.presets[int(k)], rng=rng, scheme=scheme, lines=chip.lines,
+        res = program_array(kt, preset=chip.presets[k], rng=rng, scheme=scheme, lines=chip.lines,
                             backend=backend, order=order, initial=chip.conductance[k], faults=faults, **kwargs)
-        g_new[k] = np.asarray(res.conductance, dtype=np.float64)
+        return np.asarray(res.conductance, dtype=np.float64), res
+
+    return _program_kernels(chip, index, target, run)
+
+
+def _program_kernels(chip: Chip, index: ArrayLike, target: ArrayLike,
+                     run: Any) -> tuple[Chip, ProgrammingReport]:
+    """Program the addressed devices kernel by kernel with ``run(k, rows, cols, targets) -> (G_k, result)``
+    (a result with per-cell ``pulses``, ``verified`` and ``disturbance``) and collect the report."""
+    idx = _index(chip, index)
+    t = as_float_array(target, "target", what="array of conductances in siemens", min_value=0.0)
+    if t.shape != idx.shape:
+        raise ConfigError(f"`target` must have shape {idx.shape} (one per index); got shape {t.shape}.")
+    kernels, rows, cols = np.unravel_index(idx, chip.shape)
+    g_new = np.array(chip.conductance)
+    attempts = np.zeros(idx.size, dtype=np.int64)
+    converged = np.zeros(idx.size, dtype=bool)
+    disturbance = np.zeros(idx.size)
+    fm = chip.faults
+    for k in np.unique(kernels):
+        sel = np.flatnonzero(kernels == k)
+        rs, cs = rows[sel], cols[sel]
+        g_new[k], res = run(int(k), rs, cs, t[sel])
         attempts[sel] = np.asarray(res.pulses)[rs, cs]
         converged[sel] = np.asarray(res.verified)[rs, cs] & ~fm.stuck[k][rs, cs]
         disturbance[sel] = np.asarray(res.disturbance)[rs, cs]
@@ -348,32 +360,18 @@ def program_transient(
         raise ConfigError(f"`chip` must be a Chip; got {type(chip).__name__}.")
     mdl = tio2_vteam() if model is None else model
     cfg = WriteVerifySettings() if settings is None else settings
-    idx = _index(chip, index)
-    t = as_float_array(target, "target", what="array of conductances in siemens", min_value=0.0)
-    if t.shape != idx.shape:
-        raise ConfigError(f"`target` must have shape {idx.shape} (one per index); got shape {t.shape}.")
     g_lo, g_hi = float(mdl.conductance(np.array(0.0))), float(mdl.conductance(np.array(1.0)))
-    kernels, rows, cols = np.unravel_index(idx, chip.shape)
-    _, kr, kc = chip.shape
-    g_new = np.array(chip.conductance)
-    attempts = np.zeros(idx.size, dtype=np.int64)
-    converged = np.zeros(idx.size, dtype=bool)
-    disturbance = np.zeros(idx.size)
+    kc = chip.shape[2]
     fm = chip.faults
-    for k in np.unique(kernels):
-        sel = np.flatnonzero(kernels == k)
-        rs, cs = rows[sel], cols[sel]
+
+    def run(k: int, rs: IntArray, cs: IntArray, t_sel: FloatArray) -> tuple[FloatArray, Any]:
         start = np.clip(np.array(chip.conductance[k]), g_lo, g_hi)
         kt = start.copy()
-        kt[rs, cs] = np.clip(t[sel], g_lo, g_hi)
+        kt[rs, cs] = np.clip(t_sel, g_lo, g_hi)
         res = program_array_transient(kt, model=mdl, lines=chip.lines, settings=cfg, initial=start,
                                       order=np.sort(rs * kc + cs))
         g_k = np.asarray(res.conductance, dtype=np.float64).copy()
         g_k[fm.stuck[k]] = fm.stuck_value[k][fm.stuck[k]]
-        g_new[k] = g_k
-        attempts[sel] = np.asarray(res.pulses)[rs, cs]
-        converged[sel] = np.asarray(res.verified)[rs, cs] & ~fm.stuck[k][rs, cs]
-        disturbance[sel] = np.asarray(res.disturbance)[rs, cs]
-    report = ProgrammingReport(attempts=attempts, converged=converged, skipped=np.zeros(idx.size, dtype=bool),
-                               disturbance=disturbance)
-    return replace(chip, conductance=g_new), report
+        return g_k, res
+
+    return _program_kernels(chip, index, target, run)
