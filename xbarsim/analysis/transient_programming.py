@@ -130,7 +130,7 @@ class CellProgramming:
     energy: float
 
 
-_CONSTANT = PWL(times=[0.0, 1.0], values=[1.0, 1.0])
+_CONSTANT = PWL(times=np.array([0.0, 1.0]), values=np.array([1.0, 1.0]))
 
 
 def _read(xb: Crossbar, model: DynamicDevice, state: FloatArray, row: int, col: int,

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from xbarsim._typing import WriteSchemeName
 from xbarsim.analysis.disturbance import DisturbanceComparison, compare_disturbance
 from xbarsim.analysis.transient_programming import (
     TransientProgrammingResult,
@@ -132,7 +133,7 @@ class TransientBiasReport:
 def transient_bias_report(
     size: int = 8,
     *,
-    schemes: Sequence[str] = WRITE_SCHEMES,
+    schemes: Sequence[WriteSchemeName] = WRITE_SCHEMES,  # type: ignore[assignment]
     model: DynamicDevice | None = None,
     lines: LineResistance | None = None,
     settings: WriteVerifySettings | None = None,

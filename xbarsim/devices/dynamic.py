@@ -53,7 +53,8 @@ class DynamicDevice(Protocol):
       ``g``) for conductances outside ``[g_off, g_on]``.
     * ``rate_partials(v, w) -> (f, df/dv, df/dw)``: ``dw/dt`` in 1/s and its partial derivatives,
       vectorised, finite, ``f == 0`` below threshold.
-    * ``current_partials(v, w) -> (I, dI/dv, dI/dw)``: cell current (A) and its derivatives.
+    * ``current_partials(v, w) -> (I, dI/dv, dI/dw)``: cell current (A) and its derivatives;
+      ``current(v, w)`` the current alone.
     * ``project(w)``: the state after a step, kept inside ``[0, 1]`` (a window without a smooth
       edge clips here; smooth windows only remove rounding).
     * ``spice_cell(name, node_p, node_n, node_w)``: SPICE lines of one cell: the state as the
@@ -85,6 +86,10 @@ class DynamicDevice(Protocol):
 
     def current_partials(self, v: FloatArray, w: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
         """``(I, dI/dv, dI/dw)`` in A, S, A."""
+        ...
+
+    def current(self, v: FloatArray, w: FloatArray) -> FloatArray:
+        """Ampere, the cell current (the first item of ``current_partials``)."""
         ...
 
     def project(self, w: FloatArray) -> FloatArray:

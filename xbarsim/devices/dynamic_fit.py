@@ -93,9 +93,11 @@ def calibrate_tio2(*, n_pulses: int = 25, v_set: float = 0.8, v_reset: float = -
     k_reset = np.log(1 / w_reset) / drive_reset * (1 + 1e-9)
     model = Vteam(g_on=g_on, g_off=g_off, v_set=v_set, v_reset=v_reset, k_set=float(k_set), k_reset=float(k_reset),
                   alpha_set=alpha, alpha_reset=alpha, window="linear", interpolation="exponential", iv=iv)  # type: ignore[arg-type]
-    kw = dict(v_start=v_start, v_step=v_step, v_max=10.0, width=width, edges=edges)
-    return TiO2Calibration(model=model, set_pulses=ispp_pulses(model, g_from=g_off, g_to=g_on, **kw),
-                           reset_pulses=ispp_pulses(model, g_from=g_on, g_to=g_off, **kw))
+    def count(g_from: float, g_to: float) -> int:
+        return ispp_pulses(model, g_from=g_from, g_to=g_to, v_start=v_start, v_step=v_step, v_max=10.0,
+                           width=width, edges=edges)
+
+    return TiO2Calibration(model=model, set_pulses=count(g_off, g_on), reset_pulses=count(g_on, g_off))
 
 
 #: Second per sample of the LEA quasi-static sweeps: not in the data (the files hold V and I only);

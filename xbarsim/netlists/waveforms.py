@@ -51,7 +51,7 @@ class PWL:
 
     def __call__(self, t: FloatArray | float) -> FloatArray:
         """The value at time(s) ``t`` (s)."""
-        return np.interp(t, self.times, self.values)
+        return np.asarray(np.interp(t, self.times, self.values), dtype=np.float64)
 
     @property
     def end_time(self) -> float:

@@ -213,7 +213,7 @@ class _Stepper:
         unknown = np.flatnonzero(~is_fixed)
         self.fixed, self.unknown = fixed, unknown
         # one source per fixed node gives its voltage (sources shorted together agree: build_netlist)
-        first = {}
+        first: dict[int, int] = {}
         for s, node in enumerate(net.source_node):
             first.setdefault(int(node), s)
         self.fixed_src = np.array([first[int(k)] for k in fixed], dtype=np.int64)
