@@ -29,6 +29,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from xbarsim._repr import compact_repr
 from xbarsim._typing import ArrayLike, FloatArray, IntArray
 from xbarsim._validation import as_float_array, check_choice, check_size, readonly, short_repr
 from xbarsim.errors import ConfigError
@@ -170,6 +171,8 @@ class MLP:
     Arrays are copied and made read-only; derive variants with :meth:`with_weights` or
     ``dataclasses.replace``. Training (:func:`xbarsim.networks.train`) returns a new network.
     """
+
+    __repr__ = compact_repr
 
     weights: tuple[FloatArray, ...]
     biases: tuple[FloatArray, ...] | None = None
