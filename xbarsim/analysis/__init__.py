@@ -16,6 +16,8 @@ programming sequences with half-select disturbance.
   the number of cells programmed afterwards, compared with and calibrated to the measured data of
   Drolet et al.
 * :mod:`~xbarsim.analysis.report` -- the full comparison behind ``xbarsim bias-compare``.
+* :mod:`~xbarsim.analysis.picture` -- a badcrossbar-style PNG of one operating point of a small array
+  (:func:`draw_crossbar`).
 
 Layering: imports errors, _typing, _validation, devices, netlists and solver only.
 """
@@ -29,6 +31,7 @@ from xbarsim.analysis.disturbance import (
     disturbance_curve,
     merge_curves,
 )
+from xbarsim.analysis.picture import MAX_PICTURE_SIDE, draw_crossbar, segment_currents
 from xbarsim.analysis.programming import ProgrammingResult, program_array, programming_order
 from xbarsim.analysis.read import (
     READ_PATTERNS,
@@ -65,6 +68,7 @@ __all__ = [
     "DisturbanceComparison",
     "DisturbanceCurve",
     "LawCalibration",
+    "MAX_PICTURE_SIDE",
     "ProgrammingResult",
     "PulseSchedule",
     "READ_PATTERNS",
@@ -87,6 +91,7 @@ __all__ = [
     "compare_disturbance",
     "compare_write_schemes",
     "diagonal_cells",
+    "draw_crossbar",
     "disturbance_curve",
     "drolet_tio2_law",
     "far_corner",
@@ -98,6 +103,7 @@ __all__ = [
     "read_cells",
     "read_margin",
     "read_margin_curve",
+    "segment_currents",
     "selected_voltage_map",
     "simulate_disturbance",
     "terminal_responses",
