@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import numpy as np
 
+from xbarsim._repr import compact_repr
 from xbarsim._typing import ArrayLike, BoolArray, FloatArray, WriteSchemeName
 from xbarsim._validation import as_float_array, check_choice, check_rng, readonly, short_repr
 from xbarsim.devices.variability import quantize
@@ -485,6 +486,8 @@ class MappedLayer:
         read-back), ``"select"`` (deviation, mask and RME targets), ``"total"``.
     """
 
+    __repr__ = compact_repr
+
     weights: FloatArray
     mapped: MappedWeights
     layout: LayerLayout
@@ -690,6 +693,8 @@ class MappedNetwork:
     characterization : Characterization or None
         The known faults used (``None`` if none was needed).
     """
+
+    __repr__ = compact_repr
 
     layers: tuple[MappedLayer, ...]
     chip: Chip

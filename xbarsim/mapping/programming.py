@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from xbarsim._repr import compact_repr
 from xbarsim._typing import ArrayLike, BoolArray, FloatArray, IntArray, WriteSchemeName
 from xbarsim._validation import as_float_array, check_rng, readonly, short_repr
 from xbarsim.devices.faults import FaultMap
@@ -69,6 +70,8 @@ class ProgrammingReport:
         Siemens, conductance change each device suffered after its own programming from later
         writes (half-select disturbance); ``None`` for plain write-verify.
     """
+
+    __repr__ = compact_repr
 
     attempts: IntArray
     converged: BoolArray
