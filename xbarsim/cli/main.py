@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from collections.abc import Sequence
 
 from xbarsim.cli import bias, circuit, evaluate, sweep
@@ -22,10 +23,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: object = None, line: str | None = None) -> None:
+    print(f"xbarsim: warning: {message}", file=sys.stderr)
+
+
 def run_command(args: argparse.Namespace) -> int:
     """Run the command of parsed ``args``: the one error handler of the CLI; returns the exit status."""
     try:
-        return int(args.func(args))
+        with warnings.catch_warnings():
+            # a warning is a line for the user to read, never a traceback (nor an error, whatever the
+            # interpreter's filters say)
+            warnings.simplefilter("default")
+            warnings.showwarning = _show_warning
+            return int(args.func(args))
     except (XbarError, OSError) as exc:  # OSError: an output path that cannot be written, a full disk
         print(f"xbarsim {args.command}: error: {exc}", file=sys.stderr)
         return 2
