@@ -891,11 +891,15 @@ def test_cli_in_process_gives_clean_errors(csv_dir, data):
     argv = data.draw(cli_argv(csv_dir))
     _count("cli")
     out, err = io.StringIO(), io.StringIO()
-    with guarded(30.0), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+    with guarded(30.0), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), \
+            warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")  # a real run prints advisory warnings on stderr and goes on
         try:
             rc: int | None = cli.main(argv)
         except SystemExit as exc:  # argparse: usage error, exit status 2
             rc = exc.code if isinstance(exc.code, int) else 2
+    others = [w for w in caught if not _advisory(w)]
+    assert not others, [f"{w.category.__name__}: {w.message}" for w in others]
     _check_cli_outcome(argv, rc, out.getvalue(), err.getvalue())
 
 
