@@ -33,6 +33,21 @@ def test_import_xbarsim_does_not_import_pyspice():
     assert out.stdout == "" and "Unsupported Ngspice" not in out.stderr
 
 
+def test_importing_every_package_needs_only_numpy_and_scipy():
+    """The optional groups (plots, sweeps, datasets, ngspice) and networkx / tqdm are imported where
+    they are used, never by importing a package; ``import xbarsim`` runs with numpy and scipy alone."""
+    code = (
+        "import sys, pkgutil, importlib, xbarsim\n"
+        "for info in pkgutil.iter_modules(xbarsim.__path__):\n"
+        "    if info.ispkg: importlib.import_module('xbarsim.' + info.name)\n"
+        "heavy = {'matplotlib', 'sklearn', 'mlxtend', 'dask', 'distributed', 'PySpice', 'networkx', 'tqdm', 'pandas'}\n"
+        "print(sorted(heavy & {m.split('.')[0] for m in sys.modules}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
 # ----------------------------------------------------------------------------- __all__
 def _subpackages() -> list[str]:
     return sorted(
