@@ -18,6 +18,13 @@ import xbarsim
 PACKAGE_DIR = Path(xbarsim.__file__).parent
 
 
+def _fresh_python(code: str) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` in a new interpreter (nothing imported yet); fails the test on a non-zero exit."""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    return out
+
+
 def test_import_xbarsim_does_not_import_pyspice():
     """PySpice is imported lazily by the ngspice backend only; the sparse path never needs it."""
     code = (
@@ -28,9 +35,21 @@ def test_import_xbarsim_does_not_import_pyspice():
         "xb.to_spice(xb.build_netlist(xb.Crossbar(conductance=np.ones((2, 2))), xb.BiasScheme.read([1, 1])))\n"
         "assert not [m for m in sys.modules if m.split('.')[0] == 'PySpice'], 'sparse solve'\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
+    out = _fresh_python(code)
     assert out.stdout == "" and "Unsupported Ngspice" not in out.stderr
+
+
+def test_importing_every_package_needs_only_numpy_and_scipy():
+    """The optional groups (plots, sweeps, datasets, ngspice) and networkx / tqdm are imported where
+    they are used, never by importing a package; ``import xbarsim`` runs with numpy and scipy alone."""
+    heavy = {"matplotlib", "sklearn", "mlxtend", "dask", "distributed", "PySpice", "networkx", "tqdm", "pandas"}
+    out = _fresh_python(
+        "import sys, pkgutil, importlib, xbarsim\n"
+        "for info in pkgutil.iter_modules(xbarsim.__path__):\n"
+        "    if info.ispkg: importlib.import_module('xbarsim.' + info.name)\n"
+        f"print(sorted(set({sorted(heavy)!r}) & {{m.split('.')[0] for m in sys.modules}}))\n"
+    )
+    assert out.stdout.strip() == "[]"
 
 
 # ----------------------------------------------------------------------------- __all__

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from xbarsim._typing import FloatArray
+from xbarsim._typing import FloatArray, ProgressCallback
 from xbarsim.errors import ConfigError
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "as_rng",
     "check_choice",
     "check_int",
+    "check_progress",
     "check_rng",
     "check_shape",
     "check_size",
@@ -214,3 +215,10 @@ def read_toml(path: Any, what: str) -> dict[str, Any]:
         raise ConfigError(f"{p}: invalid TOML: {exc}") from exc
     except RecursionError:
         raise ConfigError(f"{p}: invalid TOML: nested too deeply.") from None
+
+
+def check_progress(progress: Any) -> ProgressCallback | None:
+    """``progress`` if it is None or a callable ``(label, done, total)``; ConfigError otherwise."""
+    if progress is None or callable(progress):
+        return progress
+    raise ConfigError(f"`progress` must be None or a callable (label, done, total); got {short_repr(progress)}.")

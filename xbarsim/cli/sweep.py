@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from xbarsim.cli.options import add_run_options
-from xbarsim.experiments import TRIALS, load_sweep, run_sweep_config
+from xbarsim.experiments import TRIALS, ConsoleProgress, load_sweep, run_sweep_config
 
 __all__ = ["add_parser"]
 
@@ -43,8 +43,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     """Run the ``sweep`` command; returns the exit status. ``args.trials`` maps kind names to functions."""
     spec = load_sweep(args.config, args.trials)
     out: Path = args.out if args.out is not None else Path("results") / "sweeps" / spec.name
-    report, agg = run_sweep_config(spec, out=out, scheduler=args.scheduler, workers=args.workers,
-                                   resume=args.resume, progress=not args.quiet, trials=args.trials)
+    with ConsoleProgress() as bars:
+        report, agg = run_sweep_config(spec, out=out, scheduler=args.scheduler, workers=args.workers,
+                                       resume=args.resume, progress=None if args.quiet else bars, trials=args.trials)
     print(f"sweep {report.name}: {report.total} trials ({report.skipped} already stored, {report.completed} "
           f"completed, {report.failed} failed now) on {report.scheduler} with {report.n_workers} worker(s) "
           f"in {report.elapsed_s:.1f} s")
