@@ -70,13 +70,19 @@ class Solution:
 
     FIELDS = FIELDS
     __slots__ = ("_values", "_source", "backend", "method", "iterations", "timings")
+    _values: dict[str, object]
+    _source: _Fields | None
+    backend: str
+    method: str
+    iterations: int
+    timings: Mapping[str, float]
 
     def __init__(self, *, output_currents: FloatArray, input_currents: FloatArray, row_voltages: FloatArray,
                  col_voltages: FloatArray, cell_voltages: FloatArray, cell_currents: FloatArray,
                  node_voltages: FloatArray, source_currents: FloatArray, power: FloatArray | float,
                  kcl_residual: float, backend: str, method: str, iterations: int,
                  timings: Mapping[str, float] | None = None) -> None:
-        values = dict(output_currents=output_currents, input_currents=input_currents, row_voltages=row_voltages,
+        values: dict[str, object] = dict(output_currents=output_currents, input_currents=input_currents, row_voltages=row_voltages,
                       col_voltages=col_voltages, cell_voltages=cell_voltages, cell_currents=cell_currents,
                       node_voltages=node_voltages, source_currents=source_currents, power=power,
                       kcl_residual=kcl_residual)
@@ -160,14 +166,14 @@ class Solution:
         """Whether the fields carry a leading batch axis."""
         if self._source is not None:
             return self._source.batched
-        return np.ndim(self._values["power"]) == 1
+        return np.ndim(self.power) == 1
 
     @property
     def batch_size(self) -> int:
         """Number of operating points (1 when not batched)."""
         if self._source is not None:
             return self._source.index.size
-        return int(np.size(self._values["power"]))
+        return int(np.size(self.power))
 
     @property
     def shape(self) -> tuple[int, int]:
