@@ -111,6 +111,11 @@ class Solution:
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"Solution is immutable; cannot set {name!r}")
 
+    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
+        """Pickle (and deep-copy) as an eager solution: every field is computed first."""
+        values = {name: self._get(name) for name in FIELDS}
+        return (_eager, (values, self.backend, self.method, self.iterations, dict(self.timings)))
+
     def _get(self, name: str) -> object:
         values = self._values
         if name not in values:
@@ -237,6 +242,12 @@ class Solution:
         if "total" in self.timings:
             lines.append(f"solve time {self.timings['total'] * 1e3:.2f} ms")
         return "\n".join(lines)
+
+
+def _eager(values: dict[str, object], backend: str, method: str, iterations: int,
+           timings: dict[str, float]) -> Solution:
+    return Solution(**values, backend=backend, method=method, iterations=iterations,  # type: ignore[arg-type]
+                    timings=timings)
 
 
 def _frozen(x: object) -> object:
