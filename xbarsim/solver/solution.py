@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
+from typing import Generic, TypeVar, overload
 
 import numpy as np
 import scipy.sparse as sp
@@ -22,6 +23,27 @@ FIELDS = ("output_currents", "input_currents", "row_voltages", "col_voltages", "
           "node_voltages", "source_currents", "power", "kcl_residual")
 #: Fields that need only the currents at the sources (cheap); the others need every node voltage.
 _PORT_FIELDS = ("output_currents", "input_currents", "source_currents", "power")
+
+
+_T = TypeVar("_T")
+
+
+class _Field(Generic[_T]):
+    """A :class:`Solution` field, computed on first access and then kept."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, obj: None, objtype: type | None = None) -> _Field[_T]: ...
+
+    @overload
+    def __get__(self, obj: Solution, objtype: type | None = None) -> _T: ...
+
+    def __get__(self, obj: Solution | None, objtype: type | None = None) -> _T | _Field[_T]:
+        if obj is None:
+            return self
+        return obj._get(self.name)  # type: ignore[return-value]
 
 
 class Solution:
@@ -126,45 +148,16 @@ class Solution:
         return values[name]
 
     # ------------------------------------------------------------ fields (see the class docstring)
-    @property
-    def output_currents(self) -> FloatArray:
-        return self._get("output_currents")  # type: ignore[return-value]
-
-    @property
-    def input_currents(self) -> FloatArray:
-        return self._get("input_currents")  # type: ignore[return-value]
-
-    @property
-    def row_voltages(self) -> FloatArray:
-        return self._get("row_voltages")  # type: ignore[return-value]
-
-    @property
-    def col_voltages(self) -> FloatArray:
-        return self._get("col_voltages")  # type: ignore[return-value]
-
-    @property
-    def cell_voltages(self) -> FloatArray:
-        return self._get("cell_voltages")  # type: ignore[return-value]
-
-    @property
-    def cell_currents(self) -> FloatArray:
-        return self._get("cell_currents")  # type: ignore[return-value]
-
-    @property
-    def node_voltages(self) -> FloatArray:
-        return self._get("node_voltages")  # type: ignore[return-value]
-
-    @property
-    def source_currents(self) -> FloatArray:
-        return self._get("source_currents")  # type: ignore[return-value]
-
-    @property
-    def power(self) -> FloatArray | float:
-        return self._get("power")  # type: ignore[return-value]
-
-    @property
-    def kcl_residual(self) -> float:
-        return self._get("kcl_residual")  # type: ignore[return-value]
+    output_currents = _Field[FloatArray]()
+    input_currents = _Field[FloatArray]()
+    row_voltages = _Field[FloatArray]()
+    col_voltages = _Field[FloatArray]()
+    cell_voltages = _Field[FloatArray]()
+    cell_currents = _Field[FloatArray]()
+    node_voltages = _Field[FloatArray]()
+    source_currents = _Field[FloatArray]()
+    power = _Field["FloatArray | float"]()
+    kcl_residual = _Field[float]()
 
     @property
     def batched(self) -> bool:
@@ -395,8 +388,8 @@ class _Fields:
             is_row = netlist.source_end < 2
             i_in = np.zeros((bsz, m))
             i_out = np.zeros((bsz, n))
-            np.add.at(i_in, (slice(None), netlist.source_line[is_row]), src[:, is_row])
-            np.add.at(i_out, (slice(None), netlist.source_line[~is_row]), -src[:, ~is_row])
+            np.add.at(i_in.T, netlist.source_line[is_row], src[:, is_row].T)  # .T: views, the sums land
+            np.add.at(i_out.T, netlist.source_line[~is_row], -src[:, ~is_row].T)
             power = (netlist.source_voltage[self.index] * src).sum(axis=1)
         out = {"source_currents": src, "input_currents": i_in, "output_currents": i_out, "power": power}
         bad = [k for k, x in out.items() if not np.isfinite(x).all()]
