@@ -4,35 +4,99 @@
 from __future__ import annotations
 
 import argparse
+import functools
+import os
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
 
 from xbarsim.cli import bias, circuit, evaluate, sweep
-from xbarsim.errors import XbarError
+from xbarsim.errors import RunInterrupted, XbarError
 
 __all__ = ["build_parser", "main", "run_command"]
+
+DESCRIPTION = """\
+Circuit-level simulation of memristor crossbars.
+
+Circuit commands (netlist, solve, crosscheck, demo) build one crossbar and solve it; bias-compare
+compares the programming schemes; evaluate runs an experiment config (networks on simulated
+hardware); sweep runs a parameter sweep config. Run `xbarsim COMMAND --help` for a command's flags.
+Exit status: 0 success, 1 a check failed (crosscheck) or some trials failed, 2 bad input,
+130 interrupted (Ctrl-C), 143 terminated (SIGTERM)."""
+
+
+class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Help text as written (paragraphs kept) with every flag's default shown."""
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``xbarsim`` argument parser with every command."""
-    parser = argparse.ArgumentParser(prog="xbarsim", description="Circuit-level simulation of memristor crossbars.")
-    sub = parser.add_subparsers(dest="command", required=True)
+    from xbarsim import __version__
+
+    parser = argparse.ArgumentParser(prog="xbarsim", description=DESCRIPTION, formatter_class=_Formatter)
+    parser.add_argument("--version", action="version", version=f"xbarsim {__version__}",
+                        help="print the xbarsim version and exit")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                parser_class=functools.partial(argparse.ArgumentParser, formatter_class=_Formatter))
     for module in (circuit, bias, evaluate, sweep):
         module.add_parser(sub)
     return parser
 
 
-def run_command(args: argparse.Namespace) -> int:
-    """Run the command of parsed ``args``: the one error handler of the CLI; returns the exit status."""
+@contextmanager
+def _sigterm_as_interrupt(received: dict[str, int]) -> Iterator[None]:
+    """SIGTERM raises KeyboardInterrupt in the main thread, so it stops a run the way Ctrl-C does
+    (finished work stored, partial report written); ``received["signal"]`` records which came."""
+    def on_signal(signum: int, _frame: Any) -> None:
+        received["signal"] = signum
+        raise KeyboardInterrupt
+
     try:
-        return int(args.func(args))
+        old = signal.signal(signal.SIGTERM, on_signal)
+    except ValueError:  # not the main thread: leave SIGTERM alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+def _quiet_closed_stdout() -> None:
+    """After a closed pipe (``xbarsim solve | head``): point stdout at /dev/null so the interpreter's
+    final flush does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # stdout without a file descriptor (captured)
+        pass
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Run the command of parsed ``args``: the one error handler of the CLI; returns the exit status.
+
+    An :class:`~xbarsim.errors.XbarError` or an unwritable output path is one line on stderr and
+    exit 2; Ctrl-C (SIGINT) or SIGTERM is one line and exit 130 or 143 (what was finished is kept,
+    see the command's help); a closed stdout pipe ends the command silently with exit 141.
+    """
+    received: dict[str, int] = {}
+    try:
+        with _sigterm_as_interrupt(received):
+            return int(args.func(args))
+    except BrokenPipeError:
+        _quiet_closed_stdout()
+        return 128 + signal.SIGPIPE
     except (XbarError, OSError) as exc:  # OSError: an output path that cannot be written, a full disk
         print(f"xbarsim {args.command}: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        hint = getattr(args, "interrupt_hint", "")
-        print(f"xbarsim {args.command}: interrupted{'; ' + hint if hint else ''}", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        signum = received.get("signal", signal.SIGINT)
+        what = "terminated (SIGTERM)" if signum == signal.SIGTERM else "interrupted"
+        text = str(exc) if isinstance(exc, RunInterrupted) else getattr(args, "interrupt_hint", "")
+        print(f"xbarsim {args.command}: {what}{'; ' + text if text else ''}", file=sys.stderr)
+        return 128 + signum
 
 
 def main(argv: Sequence[str] | None = None) -> int:
