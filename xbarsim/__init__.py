@@ -23,6 +23,7 @@ from xbarsim.errors import (
     CircuitError,
     ConfigError,
     ConvergenceError,
+    RunInterrupted,
     XbarError,
 )
 from xbarsim.netlists import (
@@ -88,6 +89,7 @@ __all__ = [
     "Netlist",
     "NgspiceBackend",
     "NgspiceOptions",
+    "RunInterrupted",
     "Ohmic",
     "ProgrammingError",
     "ReadNoise",

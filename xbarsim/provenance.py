@@ -37,6 +37,8 @@ from typing import Any
 __all__ = [
     "FIELDS",
     "collect",
+    "ngspice_version",
+    "version",
     "csv_header",
     "markdown_section",
     "png_metadata",
@@ -52,6 +54,11 @@ FIELDS: tuple[str, ...] = (
 )
 
 _CSV_PREFIX = "# provenance: "
+
+
+def version() -> str:
+    """The version of the xbarsim package that runs (``xbarsim.__version__``)."""
+    return str(sys.modules["xbarsim"].__version__)
 
 
 def _dist_version(name: str) -> str | None:
@@ -114,9 +121,7 @@ def collect(*, config: str | os.PathLike[str] | None = None, seed: int | None = 
     import numpy
     import scipy
 
-    import xbarsim
-
-    package_dir = Path(xbarsim.__file__).resolve().parent
+    package_dir = Path(__file__).resolve().parent
     commit, dirty = _git(package_dir)
     text = sha = path = None
     if config is not None:
@@ -133,7 +138,7 @@ def collect(*, config: str | os.PathLike[str] | None = None, seed: int | None = 
     if argv and Path(argv[0]).name in ("xbarsim", "__main__.py"):
         argv[0] = "xbarsim"
     return {
-        "xbarsim": xbarsim.__version__,
+        "xbarsim": version(),
         "git_commit": commit,
         "git_dirty": dirty,
         "python": platform.python_version(),

@@ -294,8 +294,9 @@ def test_aggregate_is_built_from_the_store(tmp_path):
         assert row["ir_error_mean_mean"] == pytest.approx(np.mean(vals), rel=1e-15)
         assert row["n_ok"] == 2
     lines = agg.trials_csv.read_text().splitlines()
-    assert len(lines) == 9 and lines[0].startswith("key,point,trial,segment_ohm,size,status")
-    assert len(agg.summary_csv.read_text().splitlines()) == 5
+    assert lines[0].startswith("# provenance: {")  # then the header and 8 trials
+    assert len(lines) == 10 and lines[1].startswith("key,point,trial,segment_ohm,size,status")
+    assert len(agg.summary_csv.read_text().splitlines()) == 6
     # a point whose trials all failed has no statistics (null in JSON, empty in CSV), not NaN
     fspec = SweepSpec(name="f", trial="failing", grid={"mode": ["ok", "xbar"]})
     run_sweep(fspec, _failing_trial, store=tmp_path / "f.sqlite", scheduler="serial", progress=False)

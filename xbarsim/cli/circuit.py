@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from xbarsim import provenance
+import xbarsim.provenance as provenance
 from xbarsim._validation import check_size
 from xbarsim.errors import ConfigError
 from xbarsim.netlists import WRITE_SCHEMES, BiasScheme, Crossbar, LineResistance, build_netlist
@@ -73,7 +73,7 @@ def _add_circuit_args(p: argparse.ArgumentParser) -> None:
 def _preset(name: str | None) -> Any:
     if name is None:
         return None
-    from xbarsim import devices
+    import xbarsim.devices as devices
 
     if name not in CIRCUIT_PRESETS:
         raise ConfigError(f"`--preset` must be one of {', '.join(CIRCUIT_PRESETS)}; got {name!r}.")

@@ -14,6 +14,7 @@ from typing import Any
 
 from xbarsim.cli import bias, circuit, evaluate, sweep
 from xbarsim.errors import RunInterrupted, XbarError
+from xbarsim.provenance import version
 
 __all__ = ["build_parser", "main", "run_command"]
 
@@ -33,10 +34,8 @@ class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescription
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``xbarsim`` argument parser with every command."""
-    from xbarsim import __version__
-
     parser = argparse.ArgumentParser(prog="xbarsim", description=DESCRIPTION, formatter_class=_Formatter)
-    parser.add_argument("--version", action="version", version=f"xbarsim {__version__}",
+    parser.add_argument("--version", action="version", version=f"xbarsim {version()}",
                         help="print the xbarsim version and exit")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
                                 parser_class=functools.partial(argparse.ArgumentParser, formatter_class=_Formatter))

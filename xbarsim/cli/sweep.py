@@ -50,7 +50,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     spec = load_sweep(args.config, args.trials)
     out: Path = args.out if args.out is not None else Path("results") / "sweeps" / spec.name
     report, agg = run_sweep_config(spec, out=out, scheduler=args.scheduler, workers=args.workers,
-                                   resume=args.resume, progress=not args.quiet, trials=args.trials)
+                                   resume=args.resume, progress=not args.quiet, trials=args.trials,
+                                   config=args.config)
     print(f"sweep {report.name}: {report.total} trials ({report.skipped} already stored, {report.completed} "
           f"completed, {report.failed} failed now) on {report.scheduler} with {report.n_workers} worker(s) "
           f"in {report.elapsed_s:.1f} s")

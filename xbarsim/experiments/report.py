@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import xbarsim.provenance as provenance
 from xbarsim.experiments.config import ExperimentConfig, Reference
 
-__all__ = ["ExperimentReport", "compare", "markdown", "write_csv", "status_line"]
+__all__ = ["ExperimentReport", "compare", "markdown", "write_csv", "write_json", "stamp_pngs", "status_line"]
 
 @dataclass(frozen=True, kw_only=True)
 class ExperimentReport:
@@ -93,8 +94,8 @@ def _fmt(metric: str, v: float | None, std: float | None = None) -> str:
 
 def markdown(config: ExperimentConfig, rows: Sequence[Mapping[str, Any]], cols: Sequence[str],
               metrics: Sequence[str], comparisons: Sequence[Mapping[str, Any]], software: Mapping[str, float],
-              elapsed: float, extra: str = "") -> str:
-    lines = [f"# {config.name}", ""]
+              elapsed: float, extra: str = "", prov: Mapping[str, Any] | None = None) -> str:
+    lines = [f"# {config.name}" + (" (partial results)" if prov is not None and prov.get("partial") else ""), ""]
     if config.description:
         lines += [config.description.strip(), ""]
     lines.append(f"Config `{config.source}`{' (quick variant)' if config.quick else ''}; dataset `{config.dataset}` "
@@ -119,6 +120,8 @@ def markdown(config: ExperimentConfig, rows: Sequence[Mapping[str, Any]], cols: 
                          f"| {_fmt(c['metric'], c['paper'])} |")
     if extra:
         lines += ["", extra]
+    if prov is not None:
+        lines += ["", provenance.markdown_section(prov).rstrip("\n")]
     return "\n".join(lines) + "\n"
 
 
@@ -130,13 +133,37 @@ def _cell(v: Any) -> str:
     return "" if v is None else str(v)
 
 
-def write_csv(path: Path, rows: Sequence[Mapping[str, Any]]) -> Path:
+def write_json(path: Path, doc: Mapping[str, Any], prov: Mapping[str, Any]) -> Path:
+    """``doc`` as indented JSON with its ``"provenance"`` object."""
+    path.write_text(json.dumps({**doc, "provenance": provenance.provenance_json(prov)}, indent=2) + "\n")
+    return path
+
+
+def stamp_pngs(paths: Sequence[Path], prov: Mapping[str, Any]) -> list[Path]:
+    """Add the provenance text chunks (:func:`xbarsim.provenance.png_metadata`) to PNG files written
+    by the plot functions; the pixels are kept."""
+    from PIL import Image, PngImagePlugin
+
+    for path in paths:
+        info = PngImagePlugin.PngInfo()
+        for key, value in provenance.png_metadata(prov).items():
+            info.add_text(key, value)
+        with Image.open(path) as img:
+            img.load()
+            img.save(path, pnginfo=info)
+    return list(paths)
+
+
+def write_csv(path: Path, rows: Sequence[Mapping[str, Any]], prov: Mapping[str, Any] | None = None) -> Path:
+    """``rows`` as CSV (lists and dicts as JSON), the provenance line first when ``prov`` is given."""
     keys: list[str] = []
     for r in rows:
         for k in r:
             if k not in keys:
                 keys.append(k)
     with path.open("w", newline="") as fh:
+        if prov is not None:
+            fh.write(provenance.csv_header(prov))
         w = csv.writer(fh)
         w.writerow(keys)
         for r in rows:

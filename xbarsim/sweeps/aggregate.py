@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+import xbarsim.provenance as _prov
 from xbarsim.errors import ConfigError
 from xbarsim.sweeps.store import ResultStore, TrialRecord
 from xbarsim.sweeps.spec import SweepSpec, canonical
@@ -101,7 +102,8 @@ def _point_id(values: Mapping[str, Any], point: Mapping[str, Any]) -> str:
 
 
 def aggregate_sweep(store: str | os.PathLike[str], out_dir: str | os.PathLike[str], *,
-                    plots: bool = True, spec: SweepSpec | None = None) -> SweepAggregate:
+                    plots: bool = True, spec: SweepSpec | None = None,
+                    provenance: Mapping[str, Any] | None = None) -> SweepAggregate:
     """Write the CSV, JSON and PNG aggregate of the sweep in ``store`` into ``out_dir``.
 
     Parameters
@@ -115,6 +117,11 @@ def aggregate_sweep(store: str | os.PathLike[str], out_dir: str | os.PathLike[st
     spec : SweepSpec, optional
         The spec that wrote the store, when the caller has it: rows, columns and plots then follow its
         grid order (the store keeps the spec with sorted keys). It must equal the stored spec.
+    provenance : mapping, optional
+        The run's provenance record (:func:`xbarsim.provenance.collect`), written into every file:
+        the first line of each CSV, ``"provenance"`` in the JSON, PNG text chunks. Default: one
+        collected now (versions and command line, no config); ``partial`` is set when trials are
+        missing from the store.
     """
     with ResultStore(store, readonly=True) as db:
         spec_data = db.spec_dict()
@@ -131,12 +138,15 @@ def aggregate_sweep(store: str | os.PathLike[str], out_dir: str | os.PathLike[st
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ConfigError(f"cannot create the output folder {out}: {exc}") from exc
+    prov = dict(provenance) if provenance is not None else _prov.collect(seed=spec.seed)
+    prov["partial"] = bool(prov.get("partial")) or len(records) < spec.n_trials
     grid_names = list(spec.grid)
     metrics = _numeric(records)
     all_metrics = sorted({k for r in records for k in r.results})
 
     trials_csv = out / "trials.csv"
     with trials_csv.open("w", newline="") as fh:
+        fh.write(_prov.csv_header(prov))
         w = csv.writer(fh)
         w.writerow(["key", "point", "trial", *grid_names, "status", "error_type", "error", "duration_s", "worker",
                     *all_metrics])
@@ -149,6 +159,7 @@ def aggregate_sweep(store: str | os.PathLike[str], out_dir: str | os.PathLike[st
     stat_cols = [f"{m}_{s}" for m in ["duration_s", *metrics] for s in ("mean", "std")]
     summary_csv = out / "summary.csv"
     with summary_csv.open("w", newline="") as fh:
+        fh.write(_prov.csv_header(prov))
         w = csv.writer(fh)
         w.writerow([*grid_names, "n_ok", "n_failed", *stat_cols])
         for row in rows:
@@ -157,13 +168,14 @@ def aggregate_sweep(store: str | os.PathLike[str], out_dir: str | os.PathLike[st
     summary_json = out / "summary.json"
     n_ok = sum(r.ok for r in records)
     doc = {"sweep": spec.to_dict(), "n_trials": spec.n_trials, "n_stored": len(records), "n_ok": n_ok,
-           "n_failed": len(records) - n_ok, "metrics": metrics, "points": rows}
+           "n_failed": len(records) - n_ok, "partial": prov["partial"], "metrics": metrics, "points": rows,
+           "provenance": _prov.provenance_json(prov)}
     summary_json.write_text(json.dumps(doc, indent=2, allow_nan=False) + "\n")
 
     pngs: list[Path] = []
     if plots:
         for m in metrics:
-            pngs.append(_plot_metric(out, spec, rows, m))
+            pngs.append(_plot_metric(out, spec, rows, m, prov))
     return SweepAggregate(trials_csv=trials_csv, summary_csv=summary_csv, summary_json=summary_json,
                           plots=tuple(pngs), n_trials=spec.n_trials, n_ok=n_ok, n_failed=len(records) - n_ok,
                           n_missing=spec.n_trials - len(records))
@@ -173,7 +185,8 @@ def _label(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
 
 
-def _plot_metric(out: Path, spec: SweepSpec, rows: list[dict[str, Any]], metric: str) -> Path:
+def _plot_metric(out: Path, spec: SweepSpec, rows: list[dict[str, Any]], metric: str,
+                 prov: Mapping[str, Any]) -> Path:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -213,5 +226,5 @@ def _plot_metric(out: Path, spec: SweepSpec, rows: list[dict[str, Any]], metric:
         ax.legend(fontsize="small")
     safe = re.sub(r"[^A-Za-z0-9_.-]", "_", metric)
     path = out / f"plot_{safe}.png"
-    fig.savefig(path, dpi=100)
+    fig.savefig(path, dpi=100, metadata=_prov.png_metadata(prov))
     return path
