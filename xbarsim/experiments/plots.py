@@ -86,7 +86,7 @@ def plot_metric_lines(rows: Sequence[Mapping[str, Any]], out: str | os.PathLike[
         if panels is not None:
             ax.set_title(f"{panels} = {key}", fontsize="medium")
         ax.grid(alpha=0.3)
-        if k == 0:
+        if k == 0 and ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize="x-small")
     if title:
         fig.suptitle(title)
