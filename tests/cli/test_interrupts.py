@@ -116,9 +116,12 @@ def test_interrupt_of_evaluate_on_a_local_cluster_then_resume(tmp_path, sig):
 
 def test_solve_into_a_closed_pipe_exits_quietly(tmp_path):
     """``xbarsim solve ... | head -n 2``: no "Broken pipe" error, no traceback, exit 141 (128 + SIGPIPE).
-    The JSON (cell voltages of a 128x128 write) is far larger than a pipe's buffer, so the pipe is
+    The JSON (currents of 400 input vectors) is far larger than a pipe's buffer, so the pipe is
     closed while it is written."""
-    shell = (f"{sys.executable} -m xbarsim.cli solve --rows 128 --cols 128 --scheme v/2 "
+    import numpy as np
+
+    np.savetxt(tmp_path / "batch.csv", np.random.default_rng(0).uniform(0, 0.3, (400, 32)), delimiter=",")
+    shell = (f"{sys.executable} -m xbarsim.cli solve --rows 32 --cols 32 --inputs batch.csv "
              "| head -n 2 >/dev/null; echo \"status ${PIPESTATUS[0]}\" >&2")
     out = subprocess.run(["bash", "-c", shell], capture_output=True, text=True, env=_env(), timeout=120,
                          cwd=tmp_path)
