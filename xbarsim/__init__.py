@@ -38,6 +38,8 @@ from xbarsim.netlists import (
     TransientCircuit,
     build_netlist,
     build_transient,
+    to_graph,
+    to_spice,
     transient_to_spice,
 )
 from xbarsim.solver import (
@@ -100,6 +102,8 @@ __all__ = [
     "XbarError",
     "assert_agree",
     "build_netlist",
+    "to_graph",
+    "to_spice",
     "crosscheck",
     "estimate_forward_error",
     "rram_1t1r_nist",

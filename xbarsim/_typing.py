@@ -10,6 +10,7 @@ Shapes (stated once, used everywhere):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
 import numpy as np
@@ -23,6 +24,8 @@ __all__ = [
     "SolveMethod",
     "Ordering",
     "WriteSchemeName",
+    "ProgressCallback",
+    "DeviceLawName",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -34,5 +37,11 @@ ArrayLike = npt.ArrayLike
 SolveMethod = Literal["auto", "direct", "iterative"]
 #: Fill-reducing ordering for the direct path.
 Ordering = Literal["auto", "nested-dissection", "colamd", "mmd"]
+#: Cell I-V laws a config or command line may name (:data:`xbarsim.devices.DEVICE_LAWS`).
+DeviceLawName = Literal["ohmic", "sinh"]
 #: Programming bias schemes.
 WriteSchemeName = Literal["v/2", "v/3", "floating", "grounded"]
+#: A progress report: ``progress(label, done, total)``, called as work finishes (``done`` counts
+#: finished steps, resumed ones included). The library never draws bars itself: the CLI passes one
+#: that drives tqdm, a library user passes whatever suits (or nothing).
+ProgressCallback = Callable[[str, int, int], None]

@@ -18,8 +18,8 @@ import numpy as np
 import xbarsim.provenance as provenance
 from xbarsim._validation import check_size
 from xbarsim.errors import ConfigError
-from xbarsim.netlists import WRITE_SCHEMES, BiasScheme, Crossbar, LineResistance, build_netlist
-from xbarsim.solver import NgspiceBackend, NgspiceOptions, SparseBackend, SparseOptions, crosscheck, solve_netlist
+from xbarsim.netlists import WRITE_SCHEMES, BiasScheme, Crossbar, LineResistance, build_netlist, to_spice
+from xbarsim.solver import NgspiceOptions, crosscheck, get_backend, solve_netlist
 
 __all__ = ["add_parser"]
 
@@ -180,20 +180,17 @@ def _circuit(args: argparse.Namespace) -> tuple[Crossbar, BiasScheme]:
 
 
 def _backend(name: str, max_cells: int, shape: tuple[int, int]) -> Any:
-    if name == "sparse":
-        return SparseBackend(SparseOptions())
-    if name == "ngspice":
-        if shape[0] * shape[1] > max_cells:
-            raise ConfigError(f"a {shape[0]}x{shape[1]} array has {shape[0] * shape[1]} cells, more than "
-                              f"--max-cells {max_cells}; ngspice would take minutes. Raise --max-cells to run it "
-                              "anyway.")
-        return NgspiceBackend(NgspiceOptions(max_cells=max(max_cells, 1)))
-    raise ConfigError(f"`--backend` must be 'sparse' or 'ngspice'; got {name!r}.")
+    """The ``--backend`` through the registry; ``--max-cells`` is an ngspice option, checked here so
+    that the message names the flag."""
+    if name == "ngspice" and shape[0] * shape[1] > max_cells:
+        raise ConfigError(f"a {shape[0]}x{shape[1]} array has {shape[0] * shape[1]} cells, more than "
+                          f"--max-cells {max_cells}; ngspice would take minutes. Raise --max-cells to run it anyway.")
+    return get_backend(name, NgspiceOptions(max_cells=max(max_cells, 1)) if name == "ngspice" else None)
 
 
 def _cmd_netlist(args: argparse.Namespace) -> int:
     cb, bias = _circuit(args)
-    text = build_netlist(cb, bias).to_spice(index=None)  # every input vector of --inputs
+    text = to_spice(build_netlist(cb, bias), index=None)  # every input vector of --inputs
     title, _, rest = text.partition("\n")
     text = title + "\n" + provenance.spice_comment(provenance.collect(seed=args.seed)) + rest
     if args.out is None:
@@ -296,7 +293,7 @@ def _cmd_crosscheck(args: argparse.Namespace) -> int:
     if not (np.isfinite(args.rtol) and args.rtol >= 0):
         raise ConfigError(f"`--rtol` must be a finite non-negative tolerance; got {args.rtol}.")
     cb, bias = _circuit(args)
-    sparse = SparseBackend(SparseOptions())
+    sparse = get_backend("sparse")
     ng = _backend("ngspice", args.max_cells, cb.shape)
     res = crosscheck(cb, bias, backends=(sparse, ng))
     law = cb.device.name + (f" a={cb.device.a:g}/V" if hasattr(cb.device, "a") else "")
@@ -326,11 +323,11 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     netlist = build_netlist(cb, BiasScheme.read(v))
     print(f"[1/3] sparse solver: {m}x{n}, 1 ohm segments, devices 10 kohm-1 Mohm, inputs 0-0.3 V", flush=True)
     t = time.perf_counter()
-    s_sp = solve_netlist(netlist, SparseBackend())
+    s_sp = solve_netlist(netlist, get_backend("sparse"))
     t_sp = time.perf_counter() - t
     print(f"[2/3] ngspice on the same netlist (takes a few seconds) ...", flush=True)
     t = time.perf_counter()
-    s_ng = solve_netlist(netlist, NgspiceBackend(NgspiceOptions(max_cells=m * n)))
+    s_ng = solve_netlist(netlist, _backend("ngspice", m * n))
     t_ng = time.perf_counter() - t
     ideal = cb.ideal_currents(v)
     ir_err = np.abs(s_sp.output_currents - ideal) / np.abs(ideal)

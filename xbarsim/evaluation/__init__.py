@@ -12,7 +12,6 @@ generic sweep engine is the side wing :mod:`xbarsim.sweeps`.
 
 from xbarsim.evaluation.hardware import (
     HARDWARE_FIELDS,
-    PRESETS,
     Hardware,
     build_chip,
     build_preset,
@@ -32,9 +31,14 @@ from xbarsim.evaluation.evaluate import (
     TaskAccuracy,
     evaluate,
     monte_carlo,
+    monte_carlo_result,
+    monte_carlo_setup,
     robust_fraction,
+    network_fingerprint,
     transfer,
+    transfer_outcome,
     transfer_seed,
+    unpack_correct,
 )
 
 __all__ = [
@@ -46,7 +50,6 @@ __all__ = [
     "Hardware",
     "HardwareNetwork",
     "MonteCarloResult",
-    "PRESETS",
     "READOUT_FIELDS",
     "TaskAccuracy",
     "build_chip",
@@ -55,7 +58,12 @@ __all__ = [
     "evaluate",
     "inference_config",
     "monte_carlo",
+    "monte_carlo_result",
+    "monte_carlo_setup",
+    "network_fingerprint",
     "robust_fraction",
     "transfer",
+    "transfer_outcome",
     "transfer_seed",
+    "unpack_correct",
 ]

@@ -18,13 +18,14 @@ from xbarsim.experiments.config import (
     load_experiment,
 )
 from xbarsim.experiments.networks import train_network
-from xbarsim.experiments.report import ExperimentReport
+from xbarsim.experiments.report import ConsoleProgress, ExperimentReport
 from xbarsim.experiments.results import Results, load_results, read_csv
 from xbarsim.experiments.trials import (
     EVALUATE_TRIAL_PARAMETERS,
     TRIAL_PARAMETERS,
     TRIALS,
     calibrate_busy,
+    TransferTrial,
     check_sweep,
     circuit_trial,
     evaluate_trial,
@@ -40,6 +41,7 @@ from xbarsim.experiments.plots import (
 
 __all__ = [
     "EVALUATE_TRIAL_PARAMETERS",
+    "ConsoleProgress",
     "ExperimentConfig",
     "ExperimentReport",
     "NetworkSpec",
@@ -48,6 +50,7 @@ __all__ = [
     "Results",
     "TRIALS",
     "TRIAL_PARAMETERS",
+    "TransferTrial",
     "calibrate_busy",
     "check_sweep",
     "circuit_trial",

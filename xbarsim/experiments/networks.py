@@ -13,10 +13,10 @@ from typing import Any
 
 import numpy as np
 
+from xbarsim._typing import ProgressCallback
 from xbarsim.errors import ConfigError
 from xbarsim.evaluation import Hardware, device_perturbation
 from xbarsim.experiments.config import ExperimentConfig, NetworkSpec
-from xbarsim.experiments.report import status_line
 from xbarsim.networks import (
     MLP,
     MOONS_CONFIG,
@@ -95,7 +95,7 @@ def network_file(path: str) -> MLP:
     return _network_cached(path, st.st_mtime, st.st_size)
 
 
-def train_all(config: ExperimentConfig, out: Path, resume: bool, progress: bool) -> dict[str, Path]:
+def train_all(config: ExperimentConfig, out: Path, resume: bool, progress: ProgressCallback | None) -> dict[str, Path]:
     folder = out / "networks"
     folder.mkdir(parents=True, exist_ok=True)
     data = cached_dataset(config.dataset)
@@ -111,8 +111,8 @@ def train_all(config: ExperimentConfig, out: Path, resume: bool, progress: bool)
             paths[spec.name] = path.resolve()
             continue
         t0 = time.perf_counter()
-        if progress:
-            status_line(f"training network {spec.name!r} ({spec.recipe}, {spec.training}) ...")
+        if progress is not None:
+            progress(f"training {spec.name} ({spec.recipe}, {spec.training})", 0, 1)
         net = train_network(spec, data, config.hardware, base_dir=base)
         tmp = folder / f".{spec.name}.tmp.npz"
         arrays: dict[str, Any] = net.to_dict()
@@ -122,5 +122,7 @@ def train_all(config: ExperimentConfig, out: Path, resume: bool, progress: bool)
         index[spec.name] = {"key": key, "software_accuracy": net.accuracy(x, y), "layer_sizes": list(net.layer_sizes),
                             "ternary": net.is_ternary, "train_time_s": time.perf_counter() - t0}
         index_path.write_text(json.dumps(index, indent=2) + "\n")
+        if progress is not None:
+            progress(f"training {spec.name} ({spec.recipe}, {spec.training})", 1, 1)
         paths[spec.name] = path.resolve()
     return paths

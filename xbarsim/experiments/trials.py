@@ -24,18 +24,21 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
+from typing import Any, get_args
 
 import numpy as np
 
-from xbarsim.devices import LEA_SINH_A, DeviceModel, Ohmic, Sinh
+from xbarsim.devices import DEVICE_LAWS, LEA_SINH_A, device_law
 from xbarsim.errors import ConfigError
-from xbarsim.evaluation import HARDWARE_FIELDS, evaluate
+from xbarsim._typing import FloatArray, IntArray, SolveMethod
+from xbarsim.evaluation import HARDWARE_FIELDS, DevicePerturbation, Hardware, evaluate, transfer_outcome
 from xbarsim.experiments.config import hardware_for, metric_name
 from xbarsim.experiments.networks import cached_dataset, network_file
 from xbarsim.netlists import BiasScheme, Crossbar, LineResistance
-from xbarsim.solver import NgspiceBackend, NgspiceOptions, SparseBackend, SparseOptions, solve
+from xbarsim.networks import MLP
+from xbarsim.solver import NgspiceOptions, SparseOptions, get_backend, solve
 from xbarsim.sweeps import SweepSpec, TrialFunction, load_sweep_config
 
 __all__ = [
@@ -45,6 +48,7 @@ __all__ = [
     "busy_trial",
     "sleep_trial",
     "evaluate_trial",
+    "TransferTrial",
     "check_sweep",
     "load_sweep",
     "calibrate_busy",
@@ -114,6 +118,23 @@ def _size(params: Mapping[str, Any]) -> tuple[int, int]:
 
 
 # ----------------------------------------------------------------------------- "circuit"
+def _sparse_options(params: Mapping[str, Any]) -> SparseOptions:
+    method = _choice(params, "solver_method", "auto", get_args(SolveMethod))
+    return SparseOptions(method=method)  # type: ignore[arg-type]  # checked against SolveMethod above
+
+
+def _ngspice_options(params: Mapping[str, Any]) -> NgspiceOptions:
+    mode = _choice(params, "ngspice_mode", "subprocess", ("subprocess", "shared"))
+    timeout = params.get("ngspice_timeout_s")
+    if timeout is not None:
+        timeout = _number(params, "ngspice_timeout_s", None, what="positive number of seconds", positive=True)
+    return NgspiceOptions(mode=mode, timeout_s=timeout)  # type: ignore[arg-type]  # checked above
+
+
+#: The circuit trial's backend parameters, turned into each registry backend's options object.
+_BACKEND_OPTIONS = {"sparse": _sparse_options, "ngspice": _ngspice_options}
+
+
 def circuit_trial(params: Mapping[str, Any], rng: np.random.Generator) -> dict[str, Any]:
     """Read a seeded random crossbar through a backend and compare it with ideal wires.
 
@@ -163,27 +184,11 @@ def circuit_trial(params: Mapping[str, Any], rng: np.random.Generator) -> dict[s
     batch = _integer(params, "batch", 1, lo=1, hi=4096)
     if batch * m > _MAX_BATCH_ENTRIES:
         raise ConfigError(f"trial parameters `batch` x rows = {batch * m} exceed {_MAX_BATCH_ENTRIES} input voltages.")
-    device_name = _choice(params, "device", "ohmic", ("ohmic", "sinh"))
-    device: DeviceModel
-    if device_name == "ohmic":
-        device = Ohmic()
-    elif device_name == "sinh":
-        device = Sinh(a=_number(params, "sinh_a", LEA_SINH_A, what="positive nonlinearity in 1/V", positive=True))
-    else:  # pragma: no cover - _choice guards this
-        raise ConfigError(f"trial parameter `device` must be 'ohmic' or 'sinh'; got {device_name!r}.")
-    backend_name = _choice(params, "backend", "sparse", ("sparse", "ngspice"))
-    backend: SparseBackend | NgspiceBackend
-    if backend_name == "sparse":
-        method = _choice(params, "solver_method", "auto", ("auto", "direct", "iterative"))
-        backend = SparseBackend(SparseOptions(method=method))  # type: ignore[arg-type]
-    elif backend_name == "ngspice":
-        mode = _choice(params, "ngspice_mode", "subprocess", ("subprocess", "shared"))
-        timeout = params.get("ngspice_timeout_s")
-        if timeout is not None:
-            timeout = _number(params, "ngspice_timeout_s", None, what="positive number of seconds", positive=True)
-        backend = NgspiceBackend(NgspiceOptions(mode=mode, timeout_s=timeout))  # type: ignore[arg-type]
-    else:  # pragma: no cover - _choice guards this
-        raise ConfigError(f"trial parameter `backend` must be 'sparse' or 'ngspice'; got {backend_name!r}.")
+    device_name = _choice(params, "device", "ohmic", DEVICE_LAWS)
+    device = device_law(device_name, sinh_a=_number(params, "sinh_a", LEA_SINH_A, what="positive nonlinearity in 1/V",
+                                                    positive=True))
+    backend_name = _choice(params, "backend", "sparse", tuple(_BACKEND_OPTIONS))
+    backend = get_backend(backend_name, _BACKEND_OPTIONS[backend_name](params))
 
     g = rng.uniform(g_min, g_max, (m, n))
     v = rng.uniform(0.0, v_read, (batch, m)) if inputs == "random" else np.full((batch, m), v_read)
@@ -349,6 +354,33 @@ def evaluate_trial(params: Mapping[str, Any], rng: np.random.Generator) -> dict[
     if params.get("record_points", False):
         out["correct"] = np.packbits(res.correct).tobytes().hex()
     return out
+
+
+# ----------------------------------------------------------------------------- Monte Carlo transfers
+@dataclass(frozen=True, eq=False)
+class TransferTrial:
+    """The trial of a Monte Carlo experiment: transfer ``params["transfer"]`` of one network.
+
+    A callable object holding the typed network, evaluated points and transfer model, so nothing is
+    flattened to JSON and rebuilt. It runs :func:`xbarsim.evaluation.transfer_outcome`, which draws
+    from ``SeedSequence(seed, spawn_key=(transfer,))`` (the seeding of
+    :func:`~xbarsim.evaluation.monte_carlo`), not from the engine's per-trial generator: a stored
+    run therefore equals the in-memory one transfer for transfer. Metrics: ``accuracy``, ``correct``
+    (per-point correctness, hex of packed bits) and ``mapping_error_l<i>`` (percent, hardware model).
+    """
+
+    network: MLP
+    x: FloatArray
+    y: IntArray
+    model: Hardware | DevicePerturbation
+    seed: int
+
+    def __call__(self, params: Mapping[str, Any], rng: np.random.Generator) -> dict[str, Any]:
+        out = transfer_outcome(self.network, self.x, self.y, self.model, self.seed, int(params["transfer"]))
+        metrics: dict[str, Any] = {"accuracy": out["accuracy"], "correct": out["correct"]}
+        for i, e in enumerate(out["mapping_errors"]):
+            metrics[f"mapping_error_l{i}"] = e
+        return metrics
 
 
 #: Trial kinds by name: the one place a sweep config's ``trial = "..."`` is looked up.

@@ -111,17 +111,6 @@ class Netlist:
         """Number of operating points ``B`` (1 when unbatched)."""
         return int(self.source_voltage.shape[0])
 
-    @property
-    def fixed_nodes(self) -> IntArray:
-        """Sorted unique nodes held at a fixed voltage."""
-        return np.unique(self.source_node)
-
-    @property
-    def fixed_voltage(self) -> FloatArray:
-        """Voltage of each of ``fixed_nodes``, shape ``(B, F)``."""
-        nodes, first = np.unique(self.source_node, return_index=True)
-        return self.source_voltage[:, first]
-
     def node_name(self, k: int) -> str:
         """Name of node ``k`` (see the class docstring)."""
         m, n = self.shape
@@ -151,19 +140,6 @@ class Netlist:
     def source_name(self, s: int) -> str:
         """Deterministic name of voltage source ``s``, e.g. ``Vdrv_l3`` or ``Vsns_b0``."""
         return f"V{_END_TAG[int(self.source_end[s])]}{int(self.source_line[s])}"
-
-    def to_spice(self, index: int | None = 0, *, title: str | None = None) -> str:
-        """SPICE text (with ``.op``) that ``ngspice -b`` runs as it is; ``index`` picks the batch entry,
-        ``None`` writes every entry into one deck (see :func:`~xbarsim.netlists.spice.netlist_to_spice`)."""
-        from xbarsim.netlists.spice import netlist_to_spice
-
-        return netlist_to_spice(self, index=index, title=title)
-
-    def to_graph(self):  # type: ignore[no-untyped-def]
-        """A :class:`networkx.MultiGraph` view for connectivity checks (see :mod:`xbarsim.netlists.graph`)."""
-        from xbarsim.netlists.graph import netlist_to_graph
-
-        return netlist_to_graph(self)
 
 
 def _union_find(n: int, a: IntArray, b: IntArray) -> IntArray:
