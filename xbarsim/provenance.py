@@ -111,8 +111,7 @@ def collect(*, config: str | os.PathLike[str] | None = None, seed: int | None = 
     seed : int, optional
         The run's master seed.
     command : sequence of str, optional
-        The command line (default ``sys.argv``, with the program name shortened to ``xbarsim`` when it
-        is the ``xbarsim`` entry point).
+        The command line (default ``sys.argv``; the ``xbarsim`` command passes its own).
     ngspice : bool
         The run uses ngspice: its version is recorded.
     partial : bool
@@ -135,8 +134,6 @@ def collect(*, config: str | os.PathLike[str] | None = None, seed: int | None = 
             sha = hashlib.sha256(raw).hexdigest()
             text = raw.decode("utf-8", errors="replace")
     argv = list(sys.argv if command is None else command)
-    if argv and Path(argv[0]).name in ("xbarsim", "__main__.py"):
-        argv[0] = "xbarsim"
     return {
         "xbarsim": version(),
         "git_commit": commit,

@@ -39,9 +39,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "bias-compare",
         help="compare V/2, V/3, floating and grounded biasing: programming, disturb, read margin",
-        description=(__doc__ or "").split("\n")[0],
+        description=(
+            "Compare V/2, V/3, floating and grounded biasing of one n x n array: selected-cell voltage after IR "
+            "drop, half-selected and unselected cell voltages, cells above the disturb threshold, driver current "
+            "and power, read margin and sneak share. Prints one table and writes OUT/bias_compare.csv, "
+            "OUT/bias_compare.json, per-scheme cell-voltage heatmaps, read_margin.png and selected_voltage.png."),
     )
-    p.add_argument("--size", type=int, default=128, help="n of the n x n array (default 128)")
+    p.add_argument("--size", type=int, default=128, help="n of the n x n array")
     p.add_argument("--segment", type=float, default=1.0, help="row and column wire segment resistance, ohm")
     p.add_argument("--driver", type=float, default=0.0, help="row driver output resistance, ohm")
     p.add_argument("--sense", type=float, default=0.0, help="column sense/driver resistance, ohm")

@@ -125,6 +125,11 @@ def circuit_parameters(args: argparse.Namespace, cb: Crossbar) -> dict[str, Any]
     return doc
 
 
+def _command(args: argparse.Namespace) -> list[str] | None:
+    """The command line main() recorded (None: the process's own argv)."""
+    return getattr(args, "command_line", None)
+
+
 def _load_csv(path: Path, option: str, ndmin: int) -> np.ndarray:
     """A numeric CSV, or ConfigError naming the option and the file (missing, empty, not numbers)."""
     try:
@@ -192,7 +197,7 @@ def _cmd_netlist(args: argparse.Namespace) -> int:
     cb, bias = _circuit(args)
     text = to_spice(build_netlist(cb, bias), index=None)  # every input vector of --inputs
     title, _, rest = text.partition("\n")
-    text = title + "\n" + provenance.spice_comment(provenance.collect(seed=args.seed)) + rest
+    text = title + "\n" + provenance.spice_comment(provenance.collect(seed=args.seed, command=_command(args))) + rest
     if args.out is None:
         sys.stdout.write(text)
     else:
@@ -261,7 +266,7 @@ def _cell_voltage_files(sol: Any, args: argparse.Namespace, out: Path, prov: dic
 
 def _cmd_solve(args: argparse.Namespace) -> int:
     cb, bias = _circuit(args)
-    prov = provenance.collect(seed=args.seed, ngspice=args.backend == "ngspice")
+    prov = provenance.collect(seed=args.seed, ngspice=args.backend == "ngspice", command=_command(args))
     sol = solve_netlist(build_netlist(cb, bias), _backend(args.backend, args.max_cells, cb.shape))
     doc = {"circuit": circuit_parameters(args, cb), **_solution_json(sol)}
     if args.scheme != "read" or args.out is not None:
@@ -358,7 +363,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     axes[1].set_title("IR drop: input minus cell voltage (mV)")
     axes[1].set_xlabel("column j (bit line)")
     fig.colorbar(im, ax=axes[1])
-    prov = provenance.collect(seed=args.seed, ngspice=True)
+    prov = provenance.collect(seed=args.seed, ngspice=True, command=_command(args))
     png = out / "cell_voltages.png"
     fig.savefig(png, dpi=120, metadata=provenance.png_metadata(prov))
     plt.close(fig)

@@ -8,6 +8,7 @@ import functools
 import os
 import signal
 import sys
+import textwrap
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -24,12 +25,28 @@ Circuit-level simulation of memristor crossbars.
 Circuit commands (netlist, solve, crosscheck, demo) build one crossbar and solve it; bias-compare
 compares the programming schemes; evaluate runs an experiment config (networks on simulated
 hardware); sweep runs a parameter sweep config. Run `xbarsim COMMAND --help` for a command's flags.
-Exit status: 0 success, 1 a check failed (crosscheck) or some trials failed, 2 bad input,
+
+Every result file records its provenance (xbarsim version, git commit, library versions, config
+hash and text, seed, command line, start time). Exit status: 0 success, 1 a check failed (crosscheck) or some trials failed, 2 bad input,
 130 interrupted (Ctrl-C), 143 terminated (SIGTERM)."""
 
 
-class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    """Help text as written (paragraphs kept) with every flag's default shown."""
+class _Formatter(argparse.HelpFormatter):
+    """Descriptions wrapped paragraph by paragraph (blank lines kept), every flag's default shown
+    unless the help already says it (``default`` in the text) or there is none (None, False)."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        paragraphs = [" ".join(p.split()) for p in text.strip().split("\n\n")]
+        return "\n\n".join(textwrap.fill(p, width, initial_indent=indent, subsequent_indent=indent)
+                             for p in paragraphs)
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        if (action.option_strings and default not in (None, False, argparse.SUPPRESS) and "default" not in text):
+            shown = " ".join(map(str, default)) if isinstance(default, (list, tuple)) else "%(default)s"
+            text += f" (default: {shown})"
+        return text
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -100,4 +117,7 @@ def run_command(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``xbarsim`` command (and ``python -m xbarsim.cli``)."""
-    return run_command(build_parser().parse_args(argv))
+    words = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(words)
+    args.command_line = ["xbarsim", *words]  # recorded in the provenance of every file written
+    return run_command(args)

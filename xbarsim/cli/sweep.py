@@ -46,7 +46,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     with ConsoleProgress() as bars:
         report, agg = run_sweep_config(spec, out=out, scheduler=args.scheduler, workers=args.workers,
                                        resume=args.resume, progress=None if args.quiet else bars, trials=args.trials,
-                                       config=args.config)
+                                       config=args.config, command=getattr(args, "command_line", None))
     print(f"sweep {report.name}: {report.total} trials ({report.skipped} already stored, {report.completed} "
           f"completed, {report.failed} failed now) on {report.scheduler} with {report.n_workers} worker(s) "
           f"in {report.elapsed_s:.1f} s")

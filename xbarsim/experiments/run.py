@@ -89,6 +89,7 @@ def run_experiment(
     scheduler: Any = None,
     workers: int | None = None,
     progress: ProgressCallback | None = None,
+    command: Sequence[str] | None = None,
 ) -> ExperimentReport:
     """Run an experiment: train (or reuse) its networks, run the sweep or the Monte Carlo
     transfers, write ``results.csv``, ``results.json``, ``report.md`` and PNG plots into ``out``.
@@ -107,6 +108,8 @@ def run_experiment(
     progress : callable, optional
         ``progress(label, done, total)`` for training, trials and transfers
         (:class:`~xbarsim.experiments.report.ConsoleProgress` draws tqdm bars); None: silent.
+    command : sequence of str, optional
+        The command line recorded in the provenance of every file (default ``sys.argv``).
 
     Returns
     -------
@@ -115,7 +118,7 @@ def run_experiment(
     if not isinstance(config, ExperimentConfig):
         raise ConfigError(f"`config` must be an ExperimentConfig; got {type(config).__name__}.")
     t0 = time.perf_counter()
-    prov = provenance.collect(config=_source_path(config.source), seed=config.seed,
+    prov = provenance.collect(config=_source_path(config.source), seed=config.seed, command=command,
                               ngspice=_uses_ngspice(config.hardware.to_dict(), config.readouts, config.grid))
     folder = Path(out) if out is not None else Path("results") / config.name
     folder.mkdir(parents=True, exist_ok=True)
@@ -324,14 +327,16 @@ def _run_monte_carlo(config: ExperimentConfig, folder: Path, models: Mapping[str
 def run_sweep_config(spec: SweepSpec, *, out: str | os.PathLike[str], scheduler: Any = None,
                      workers: int | None = None, resume: bool = False, progress: ProgressCallback | None = None,
                      trials: Mapping[str, TrialFunction] = TRIALS,
-                     config: str | os.PathLike[str] | None = None) -> tuple[SweepReport, SweepAggregate]:
+                     config: str | os.PathLike[str] | None = None,
+                     command: Sequence[str] | None = None) -> tuple[SweepReport, SweepAggregate]:
     """Run a plain sweep config of any trial kind in ``trials`` into ``out`` (store ``out/trials.sqlite``)
     and write its aggregate (``trials.csv``, ``summary.csv``/``.json``, ``plot_*.png``) there, with the
-    provenance of the run (``config``: the TOML file it came from). Interrupted (Ctrl-C, SIGTERM): the
+    provenance of the run (``config``: the TOML file it came from; ``command``: the command line,
+    default ``sys.argv``). Interrupted (Ctrl-C, SIGTERM): the
     aggregate of the stored trials is written, marked partial, and :class:`~xbarsim.errors.RunInterrupted`
     is raised."""
     fn = check_sweep(spec, trials)
-    prov = provenance.collect(config=config, seed=spec.seed, ngspice=_uses_ngspice(spec.to_dict()))
+    prov = provenance.collect(config=config, seed=spec.seed, ngspice=_uses_ngspice(spec.to_dict()), command=command)
     store = Path(out) / "trials.sqlite"
     received: list[int] = []
     try:

@@ -37,7 +37,7 @@ from xbarsim.errors import ConfigError, XbarError
 from xbarsim.sweeps.spec import SweepSpec, TrialFunction, TrialTask, trial_seed
 from xbarsim.sweeps.store import ResultStore, TrialRecord
 
-__all__ = ["SweepReport", "run_sweep", "execute_trial"]
+__all__ = ["SweepReport", "run_sweep", "execute_trial", "compact_error"]
 
 log = logging.getLogger(__name__)
 
