@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from xbarsim._repr import compact_repr
 from xbarsim._typing import ArrayLike, BoolArray, FloatArray, IntArray, WriteSchemeName
 from xbarsim._validation import as_float_array, check_rng, conductance_array, readonly, short_repr
 from xbarsim.analysis._common import scheme_levels, selection_bias
@@ -91,6 +92,8 @@ class ProgrammingResult:
     elapsed : float
         Seconds of wall time.
     """
+
+    __repr__ = compact_repr
 
     conductance: FloatArray
     target: FloatArray

@@ -45,7 +45,7 @@ from xbarsim.devices.measured import (
     lea_kernel_map,
 )
 from xbarsim.devices.models import DeviceModel, Ohmic, Sinh
-from xbarsim.devices.dynamic import DynamicDevice, Vteam, tio2_vteam
+from xbarsim.devices.dynamic import DynamicDevice, Vteam, lea_vteam, tio2_vteam
 from xbarsim.devices.presets import (
     DEVICE_LAWS,
     LEA_SINH_A,
@@ -115,4 +115,5 @@ __all__ = [
     "DynamicDevice",
     "Vteam",
     "tio2_vteam",
+    "lea_vteam",
 ]

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from xbarsim._repr import compact_repr
 from xbarsim._typing import BoolArray, FloatArray, IntArray, ProgressCallback
 from xbarsim._validation import check_progress, check_rng, readonly, short_repr
 from xbarsim.errors import ConfigError
@@ -329,6 +330,8 @@ class EvaluationResult:
     readouts : mapping of str to float
         Accuracy of every extra read-out of the same transfer (``evaluate(..., readouts=)``).
     """
+
+    __repr__ = compact_repr
 
     hardware_accuracy: float
     software_accuracy: float

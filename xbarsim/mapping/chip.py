@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from xbarsim._repr import compact_repr
 from xbarsim._typing import ArrayLike, BoolArray, FloatArray, IntArray
 from xbarsim._validation import as_float_array, check_rng, readonly, short_repr
 from xbarsim.devices.faults import (
@@ -70,6 +71,8 @@ class Chip:
         Ohm, the wires of every kernel (scalars, or arrays of the shapes stated for an ``R x C``
         crossbar). Default ideal wires.
     """
+
+    __repr__ = compact_repr
 
     presets: tuple[DevicePreset, ...]
     faults: FaultMap
@@ -336,6 +339,8 @@ class Characterization:
     chip : Chip
         The chip after the characterization (every device RESET).
     """
+
+    __repr__ = compact_repr
 
     set_read: FloatArray
     reset_read: FloatArray

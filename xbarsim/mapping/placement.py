@@ -22,6 +22,7 @@ from typing import Literal, get_args
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from xbarsim._repr import compact_repr
 from xbarsim._typing import BoolArray, IntArray
 from xbarsim._validation import check_choice, check_rng, readonly, short_repr
 from xbarsim.errors import ConfigError
@@ -79,6 +80,8 @@ class Placement:
     chip_shape : (int, int, int)
         ``(K, R, C)`` of the chip.
     """
+
+    __repr__ = compact_repr
 
     blocks: tuple[Block, ...]
     alpha: int

@@ -21,6 +21,7 @@ that a mapping layer turns into differential conductance pairs.
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -28,6 +29,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from xbarsim._repr import compact_repr
 from xbarsim._typing import ArrayLike, FloatArray, IntArray
 from xbarsim._validation import as_float_array, as_rng, check_choice, check_size, readonly, short_repr
 from xbarsim.errors import ConfigError
@@ -40,6 +42,7 @@ __all__ = [
     "LayerFn",
     "MLP",
     "init_mlp",
+    "load_network",
     "ternarize",
     "ternarize_matrix",
     "TERNARY_DELTA",
@@ -168,6 +171,8 @@ class MLP:
     Arrays are copied and made read-only; derive variants with :meth:`with_weights` or
     ``dataclasses.replace``. Training (:func:`xbarsim.networks.train`) returns a new network.
     """
+
+    __repr__ = compact_repr
 
     weights: tuple[FloatArray, ...]
     biases: tuple[FloatArray, ...] | None = None
@@ -610,3 +615,35 @@ def ternarize(network: MLP, *, delta: float = TERNARY_DELTA) -> MLP:
         weights=tuple(g * c.astype(np.float64) for c, g in pairs),
         gammas=tuple(g for _, g in pairs),
     )
+
+
+def load_network(path: str | os.PathLike[str]) -> MLP:
+    """Read a network from an ``.npz`` file written with ``numpy.savez(path, **net.to_dict())``.
+
+    Raises
+    ------
+    ConfigError
+        One line naming the file when it is missing, unreadable, not a zip archive, truncated or
+        damaged (bad CRC, corrupt compressed data), holds pickled objects, or does not hold an MLP.
+    """
+    import zipfile
+    import zlib
+
+    name = os.fspath(path)
+    try:
+        # our own handle: np.load leaks the one it opens when the zip directory is damaged
+        with open(name, "rb") as fh:
+            data = np.load(fh, allow_pickle=False)
+            if not isinstance(data, np.lib.npyio.NpzFile):
+                raise ValueError(f"it holds a single {type(data).__name__}, not an .npz archive of arrays")
+            with data:
+                arrays = {k: data[k] for k in data.files}
+        return MLP.from_dict(arrays)
+    except ConfigError as exc:
+        raise ConfigError(f"network file {name} does not hold an MLP: {exc}") from None
+    except FileNotFoundError:
+        raise ConfigError(f"network file {name} does not exist.") from None
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error, RuntimeError) as exc:
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ConfigError(f"network file {name} is damaged or not a network .npz ({type(exc).__name__}: "
+                          f"{detail}).") from None

@@ -29,6 +29,7 @@ from typing import Literal
 
 import numpy as np
 
+from xbarsim._repr import compact_repr
 from xbarsim._typing import ArrayLike, BoolArray, FloatArray
 from xbarsim._validation import as_rng, check_choice, readonly, short_repr
 from xbarsim.errors import ConfigError
@@ -195,6 +196,8 @@ class TrainingHistory:
         Wall time of the run, seconds.
     """
 
+    __repr__ = compact_repr
+
     loss: FloatArray
     train_accuracy: FloatArray
     val_accuracy: FloatArray
@@ -222,6 +225,8 @@ class TrainResult:
         Loss and accuracies per epoch.
     """
 
+    __repr__ = compact_repr
+
     network: MLP
     latent: MLP
     history: TrainingHistory
@@ -241,6 +246,8 @@ class EWCPenalty:
     fisher_weights, fisher_biases : tuple of ndarray
         Diagonal Fisher information F of each parameter, same shapes (1/unit-of-parameter^2).
     """
+
+    __repr__ = compact_repr
 
     strength: float
     anchor_weights: tuple[FloatArray, ...]
@@ -282,6 +289,8 @@ class ContinualResult:
     penalties : tuple of EWCPenalty
         The consolidations made after each task but the last (empty when ``ewc_strength == 0``).
     """
+
+    __repr__ = compact_repr
 
     network: MLP
     histories: tuple[TrainingHistory, ...]
