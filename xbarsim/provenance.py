@@ -45,6 +45,7 @@ __all__ = [
     "provenance_json",
     "read_csv_provenance",
     "spice_comment",
+    "stamp_png",
 ]
 
 #: Every key of a provenance record, in the order written.
@@ -195,6 +196,21 @@ def png_metadata(prov: Mapping[str, Any]) -> dict[str, str]:
     """``savefig(metadata=...)`` for a PNG: ``Software`` and the record as JSON in ``xbarsim:provenance``."""
     return {"Software": f"xbarsim {prov.get('xbarsim')}",
             "xbarsim:provenance": json.dumps(provenance_json(prov), separators=(",", ":"))}
+
+
+def stamp_png(path: str | os.PathLike[str], prov: Mapping[str, Any]) -> Path:
+    """Add the :func:`png_metadata` text chunks to a PNG another function wrote; the pixels are kept
+    (Pillow, which matplotlib depends on, is imported here only)."""
+    from PIL import Image, PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    for key, value in png_metadata(prov).items():
+        info.add_text(key, value)
+    p = Path(path)
+    with Image.open(p) as img:
+        img.load()
+        img.save(p, pnginfo=info)
+    return p
 
 
 def spice_comment(prov: Mapping[str, Any]) -> str:

@@ -99,3 +99,24 @@ def test_help_has_no_markup_no_stale_text_and_documents_every_flag(name, parser)
             if action.default not in (None, False):
                 assert "default" in formatter._get_help_string(action), f"{name}: {action.option_strings}"
     assert "(default: 16)" in dict(_all_parsers())["solve"].format_help()
+
+
+def test_solve_and_crosscheck_draw_the_crossbar_picture_for_small_arrays(tmp_path, capsys, ngspice_binary):
+    assert main(["solve", "--rows", "6", "--cols", "6", "--scheme", "v/3", "--out", str(tmp_path / "s")]) == 0
+    with Image.open(tmp_path / "s" / "crossbar.png") as img:
+        assert img.size[0] > 300 and json.loads(img.text["xbarsim:provenance"])["seed"] == 0
+    assert main(["solve", "--rows", "40", "--cols", "40", "--out", str(tmp_path / "big")]) == 0
+    assert not (tmp_path / "big" / "crossbar.png").exists() and (tmp_path / "big" / "cell_voltages.png").exists()
+    assert main(["crosscheck", "--rows", "4", "--cols", "5", "--rtol", "1e-6", "--out", str(tmp_path / "c")]) == 0
+    assert {p.name for p in (tmp_path / "c").iterdir()} == {"crossbar_sparse.png", "crossbar_ngspice.png"}
+
+
+def test_a_refused_rerun_names_the_flag_not_the_parameter(tmp_path, capsys):
+    conf = tmp_path / "s.toml"
+    conf.write_text('name = "twice"\ntrial = "circuit"\n[grid]\nsize = [2]\n')
+    argv = ["sweep", str(conf), "--scheduler", "serial", "--out", str(tmp_path / "o"), "--quiet"]
+    assert main(argv) == 0
+    capsys.readouterr()
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "--resume" in err and "resume=True" not in err and err.count("\n") == 1

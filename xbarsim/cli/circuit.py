@@ -264,6 +264,25 @@ def _cell_voltage_files(sol: Any, args: argparse.Namespace, out: Path, prov: dic
     return [csv_path, _savefig(fig, out / "cell_voltages.png", prov)]
 
 
+def _pictures(cb: Crossbar, sols: dict[str, Any], args: argparse.Namespace, out: Path,
+              prov: dict[str, Any]) -> list[Path]:
+    """badcrossbar-style pictures (every segment and cell coloured by its current) of arrays up to
+    MAX_PICTURE_SIDE per side: ``crossbar[_<backend>].png``; larger arrays get none."""
+    from xbarsim.analysis import MAX_PICTURE_SIDE, draw_crossbar
+
+    if max(cb.shape) > MAX_PICTURE_SIDE:
+        return []
+    what = (f"{args.scheme} write of cell ({args.cell[0]}, {args.cell[1]}) at {args.v_write:g} V"
+            if args.scheme != "read" else "read")
+    written = []
+    for name, sol in sols.items():
+        stem = "crossbar" if len(sols) == 1 else f"crossbar_{name}"
+        title = f"Currents in a {cb.shape[0]}x{cb.shape[1]} crossbar, {what} ({name})"
+        path = draw_crossbar(cb, sol, out / f"{stem}.png", quantity="current", title=title)
+        written.append(provenance.stamp_png(path, prov))
+    return written
+
+
 def _cmd_solve(args: argparse.Namespace) -> int:
     cb, bias = _circuit(args)
     prov = provenance.collect(seed=args.seed, ngspice=args.backend == "ngspice", command=_command(args))
@@ -278,7 +297,7 @@ def _cmd_solve(args: argparse.Namespace) -> int:
         out = Path("results") / "solve" / f"{args.scheme.replace('/', '')}"
     written = []
     if out is not None:
-        written = _cell_voltage_files(sol, args, out, prov)
+        written = _cell_voltage_files(sol, args, out, prov) + _pictures(cb, {sol.backend: sol}, args, out, prov)
     json_path = args.json if args.json is not None else (out / "solve.json" if out is not None else None)
     summary = (f"{cb.shape[0]}x{cb.shape[1]} solved by {sol.backend} ({sol.method}) in "
                f"{sol.timings.get('total', 0.0):.3f} s, KCL residual {sol.kcl_residual:.1e}")
@@ -306,6 +325,12 @@ def _cmd_crosscheck(args: argparse.Namespace) -> int:
     print(res.report())
     ok = res.max_rel <= args.rtol
     print(f"agreement {'OK' if ok else 'FAILED'}: max relative difference {res.max_rel:.2e} (rtol {args.rtol:g})")
+    if args.out is not None:
+        args.out.mkdir(parents=True, exist_ok=True)
+        prov = provenance.collect(seed=args.seed, ngspice=True, command=_command(args))
+        pictures = _pictures(cb, dict(zip(res.backends, res.solutions)), args, args.out, prov)
+        note = ", ".join(str(p) for p in pictures) if pictures else "no picture (arrays above 32x32 are not drawn)"
+        print(f"wrote {note}")
     return 0 if ok else 1
 
 
@@ -390,7 +415,8 @@ def add_parser(subparsers: Any) -> None:
         description="Solve one crossbar's DC operating point. The JSON (stdout, --json FILE or OUT/solve.json) "
                     "echoes the circuit parameters and holds the currents, power, KCL residual and provenance. "
                     "With --out, or any programming --scheme (default folder results/solve/<scheme>), the cell "
-                    "voltages are also written as OUT/cell_voltages.csv and OUT/cell_voltages.png.")
+                    "voltages are also written as OUT/cell_voltages.csv and OUT/cell_voltages.png, and arrays up to 32x32 "
+                    "get OUT/crossbar.png, every wire segment and cell coloured by its current.")
     _add_circuit_args(p)
     p.add_argument("--backend", default="sparse", choices=("sparse", "ngspice"), help="solver")
     p.add_argument("--max-cells", type=int, default=128 * 128,
@@ -404,6 +430,9 @@ def add_parser(subparsers: Any) -> None:
                                           "every field; exit status 1 when they differ by more than --rtol.")
     _add_circuit_args(p)
     p.add_argument("--rtol", type=float, default=1e-9, help="pass/fail threshold (exit 1 if exceeded)")
+    p.add_argument("--out", type=Path, default=None, metavar="DIR",
+                   help="folder for crossbar_sparse.png and crossbar_ngspice.png: every segment and cell coloured "
+                        "by its current (arrays up to 32x32)")
     p.add_argument("--max-cells", type=int, default=128 * 128,
                    help="ngspice size guard: refuse arrays with more cells")
     p.set_defaults(func=_cmd_crosscheck)

@@ -90,6 +90,23 @@ def _quiet_closed_stdout() -> None:
         pass
 
 
+#: Library wording of a parameter -> the flag a CLI user types (library errors name API parameters).
+_FLAG_WORDS = (
+    ("pass resume=True (--resume)", "pass --resume"),
+    ("resume=True", "--resume"),
+    ("`n_workers`", "`--workers`"),
+    ("NgspiceOptions.max_cells=", "--max-cells "),
+    ("Raise max_cells", "Raise --max-cells"),
+)
+
+
+def _in_flags(message: str) -> str:
+    """An error message with the API parameter names a CLI user cannot type replaced by the flags."""
+    for api, flag in _FLAG_WORDS:
+        message = message.replace(api, flag)
+    return message
+
+
 def run_command(args: argparse.Namespace) -> int:
     """Run the command of parsed ``args``: the one error handler of the CLI; returns the exit status.
 
@@ -105,7 +122,7 @@ def run_command(args: argparse.Namespace) -> int:
         _quiet_closed_stdout()
         return 128 + signal.SIGPIPE
     except (XbarError, OSError) as exc:  # OSError: an output path that cannot be written, a full disk
-        print(f"xbarsim {args.command}: error: {exc}", file=sys.stderr)
+        print(f"xbarsim {args.command}: error: {_in_flags(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:
         signum = received.get("signal", signal.SIGINT)

@@ -166,18 +166,8 @@ def write_json(path: Path, doc: Mapping[str, Any], prov: Mapping[str, Any]) -> P
 
 
 def stamp_pngs(paths: Sequence[Path], prov: Mapping[str, Any]) -> list[Path]:
-    """Add the provenance text chunks (:func:`xbarsim.provenance.png_metadata`) to PNG files written
-    by the plot functions; the pixels are kept."""
-    from PIL import Image, PngImagePlugin
-
-    for path in paths:
-        info = PngImagePlugin.PngInfo()
-        for key, value in provenance.png_metadata(prov).items():
-            info.add_text(key, value)
-        with Image.open(path) as img:
-            img.load()
-            img.save(path, pnginfo=info)
-    return list(paths)
+    """Add the provenance text chunks to PNG files written by the plot functions (pixels kept)."""
+    return [provenance.stamp_png(p, prov) for p in paths]
 
 
 def write_csv(path: Path, rows: Sequence[Mapping[str, Any]], prov: Mapping[str, Any] | None = None) -> Path:
