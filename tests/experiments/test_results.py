@@ -89,3 +89,14 @@ def test_a_repeated_error_line_is_stored_once():
     assert short.count("singular matrix") == 1 and "[repeated 70 times]" in short
     assert short.splitlines()[0] == "ngspice failed:" and short.splitlines()[-1] == "end"
     assert compact_error("one\ntwo") == "one\ntwo"
+
+
+def test_experiment_report_repr_is_one_short_line(tmp_path):
+    from xbarsim.experiments import ExperimentReport
+
+    rows = tuple({"alpha": a, "accuracy_mean": 0.9, "errors": ["x" * 500]} for a in range(200))
+    rep = ExperimentReport(name="big", out=tmp_path, rows=rows, comparisons=(), files=(tmp_path / "r.md",),
+                           elapsed_s=12.34, software={"t": 0.936}, table="| a |\n" * 5000)
+    text = repr(rep)
+    assert "\n" not in text and len(text) < 300
+    assert "200 rows" in text and "12.3 s" in text and "t 93.6 %" in text and rep.report() == rep.table

@@ -50,6 +50,17 @@ class ExperimentReport:
     software: Mapping[str, float]
     table: str
 
+    def __repr__(self) -> str:
+        """One line: name, folder, rows, files, wall time (the rows and the report stay out)."""
+        soft = ", ".join(f"{k} {100 * v:.1f} %" for k, v in self.software.items())
+        return (f"ExperimentReport({self.name!r}, out={str(self.out)!r}, {len(self.rows)} rows, "
+                f"{len(self.comparisons)} comparisons, {len(self.files)} files, {self.elapsed_s:.1f} s, "
+                f"software {soft})")
+
+    def report(self) -> str:
+        """The Markdown report (the text of ``report.md``)."""
+        return self.table
+
 
 class ConsoleProgress:
     """A :data:`~xbarsim._typing.ProgressCallback` that draws tqdm bars on stderr: one bar per label,
