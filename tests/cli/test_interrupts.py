@@ -13,33 +13,13 @@ from pathlib import Path
 
 import psutil
 import pytest
+from experiment_helpers import lea_experiment
 
 from xbarsim.errors import ConfigError
 from xbarsim.experiments import load_results
 from xbarsim.sweeps import ResultStore
 
-CONFIG = """
-name = "interrupt-me"
-kind = "sweep"
-dataset = "digits"
-cycles = 12
-[[networks]]
-name = "t"
-recipe = "ternary"
-epochs = 2
-[hardware]
-fault_rate = 0.05
-strict = false
-backend = "sparse"
-device = "ohmic"
-segment_ohm = 1.0
-[variants]
-lea = { strategy = "lea" }
-committee = { strategy = "committee" }
-[grid]
-alpha = [1, 2]
-variant = ["lea", "committee"]
-"""
+CONFIG = lea_experiment("interrupt-me", 12, 'alpha = [1, 2]\nvariant = ["lea", "committee"]')
 N_TRIALS = 12 * 4
 
 

@@ -9,35 +9,14 @@ from collections import defaultdict
 
 import numpy as np
 import pytest
+from experiment_helpers import lea_experiment
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from xbarsim.cli import main
 from xbarsim.experiments.plots import MAPPING_ERROR_LABEL
 
-CONFIG = """
-name = "plot-check"
-kind = "sweep"
-dataset = "digits"
-cycles = 3
-max_points = 200
-[[networks]]
-name = "t"
-recipe = "ternary"
-epochs = 2
-[hardware]
-fault_rate = 0.05
-strict = false
-backend = "sparse"
-device = "ohmic"
-segment_ohm = 1.0
-[variants]
-lea = { strategy = "lea" }
-committee = { strategy = "committee" }
-[grid]
-variant = ["lea", "committee"]
-alpha = [1, 3, 2]
-"""
+CONFIG = lea_experiment("plot-check", 3, 'variant = ["lea", "committee"]\nalpha = [1, 3, 2]', top="max_points = 200")
 
 
 def test_accuracy_and_mapping_error_plots_draw_the_raw_trial_statistics(tmp_path, monkeypatch):

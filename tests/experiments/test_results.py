@@ -8,9 +8,9 @@ import sqlite3
 
 import numpy as np
 import pytest
+from experiment_helpers import run_sweep_cli
 from PIL import Image
 
-from xbarsim.cli import main
 from xbarsim.errors import ConfigError
 from xbarsim.experiments import load_results, read_csv
 from xbarsim.provenance import FIELDS
@@ -31,12 +31,7 @@ device = "ohmic"
 
 @pytest.fixture(scope="module")
 def sweep_out(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("res")
-    conf = folder / "s.toml"
-    conf.write_text(CONFIG)
-    out = folder / "out"
-    assert main(["sweep", str(conf), "--scheduler", "serial", "--out", str(out), "--quiet"]) == 0
-    return conf, out
+    return run_sweep_cli(tmp_path_factory.mktemp("res"), CONFIG)
 
 
 def test_load_results_matches_the_raw_store(sweep_out):

@@ -9,9 +9,9 @@ from collections import defaultdict
 
 import numpy as np
 import pytest
+from experiment_helpers import run_sweep_cli
 from matplotlib.axes import Axes
 
-from xbarsim.cli import main
 
 CONFIG = """
 name = "plots"
@@ -37,11 +37,7 @@ def drawn(tmp_path, monkeypatch):
         return original(self, x, y, yerr=yerr, **kw)
 
     monkeypatch.setattr(Axes, "errorbar", spy)
-    conf = tmp_path / "p.toml"
-    conf.write_text(CONFIG)
-    out = tmp_path / "out"
-    assert main(["sweep", str(conf), "--scheduler", "serial", "--out", str(out), "--quiet"]) == 0
-    return calls, out
+    return calls, run_sweep_cli(tmp_path, CONFIG)[1]
 
 
 def test_plotted_numbers_equal_an_independent_recomputation(drawn):
@@ -87,8 +83,6 @@ def test_a_categorical_x_axis_is_not_joined_by_lines(tmp_path, monkeypatch):
         return original(self, x, y, yerr=yerr, **kw)
 
     monkeypatch.setattr(Axes, "errorbar", spy)
-    conf = tmp_path / "c.toml"
-    conf.write_text(CONFIG.replace('size = [8, 2, 4]\ndevice = ["sinh", "ohmic"]',
-                                   'device = ["sinh", "ohmic"]\nsize = [8, 2, 4]'))
-    assert main(["sweep", str(conf), "--scheduler", "serial", "--out", str(tmp_path / "o"), "--quiet"]) == 0
+    run_sweep_cli(tmp_path, CONFIG.replace('size = [8, 2, 4]\ndevice = ["sinh", "ohmic"]',
+                                           'device = ["sinh", "ohmic"]\nsize = [8, 2, 4]'))
     assert calls and set(calls) == {"none"}
