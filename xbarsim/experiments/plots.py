@@ -165,18 +165,20 @@ def plot_point_histograms(results: Mapping[str, Any], out: str | os.PathLike[str
     cols = min(n, 2)
     nrows = int(np.ceil(n / cols))
     fig = _figure(4.6 * cols, 3.4 * nrows)
+    first = None
     for k, (label, res) in enumerate(results.items()):
-        ax = fig.add_subplot(nrows, cols, k + 1)
+        ax = fig.add_subplot(nrows, cols, k + 1, sharey=first)  # compared panels: one y range
+        first = first or ax
         counts, edges = res.histogram(bins)
         ax.bar(edges[:-1], counts, width=np.diff(edges), align="edge", color="#4477aa", edgecolor="white")
         ax.axvline(threshold, color="#cc3311", ls="--", lw=1)
         ax.set_title(f"{label}: {100 * res.robust_fraction:.1f} % of points >= {threshold:.0%}\n"
                      f"mean accuracy {100 * res.mean_accuracy:.1f} %, {res.transfers} transfers", fontsize="small")
-        ax.set_xlabel("per-point accuracy over transfers")
-        ax.set_ylabel("test points")
+        ax.set_xlabel("per-point accuracy: fraction of transfers classifying the point correctly")
+        ax.set_ylabel("test points (count)")
         ax.set_xlim(0, 1)
-    if title:
-        fig.suptitle(title)
+    fig.suptitle(f"Per-point accuracy over Monte Carlo transfers{f' ({title})' if title else ''}"
+                 + ("; panels share the y axis" if n > 1 else ""), fontsize="medium")
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
