@@ -23,6 +23,7 @@ from xbarsim.errors import (
     CircuitError,
     ConfigError,
     ConvergenceError,
+    RunInterrupted,
     XbarError,
 )
 from xbarsim.netlists import (
@@ -37,9 +38,9 @@ from xbarsim.netlists import (
     TransientCircuit,
     build_netlist,
     build_transient,
-    transient_to_spice,
     to_graph,
     to_spice,
+    transient_to_spice,
 )
 from xbarsim.solver import (
     BACKENDS,
@@ -90,6 +91,7 @@ __all__ = [
     "Netlist",
     "NgspiceBackend",
     "NgspiceOptions",
+    "RunInterrupted",
     "Ohmic",
     "ProgrammingError",
     "ReadNoise",

@@ -17,6 +17,7 @@ __all__ = [
     "BackendError",
     "BackendUnavailableError",
     "AccuracyWarning",
+    "RunInterrupted",
 ]
 
 
@@ -71,3 +72,24 @@ class AccuracyWarning(UserWarning):
     exceeds the accuracy target: the circuit's conditioning (resistances many orders of magnitude
     apart) leaves double precision too few correct digits, although the KCL residual is tiny.
     """
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """A run stopped by Ctrl-C (SIGINT) or SIGTERM after it stored what was finished.
+
+    A ``KeyboardInterrupt`` (not an :class:`XbarError`), so that ``except XbarError`` never swallows
+    an interrupt. The message says what was kept and how to continue, in one line.
+
+    Attributes
+    ----------
+    done, total : int
+        Finished and planned units of work (trials, transfers).
+    written : tuple of str
+        The partial result files written before stopping.
+    """
+
+    def __init__(self, message: str, *, done: int = 0, total: int = 0, written: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.done = done
+        self.total = total
+        self.written = written

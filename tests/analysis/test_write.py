@@ -139,3 +139,17 @@ def test_ideal_wires_map_is_flat(rng: np.random.Generator) -> None:
     mp = selected_voltage_map(ideal_crossbar(rng), V, "floating")
     np.testing.assert_allclose(mp.voltage, V, rtol=1e-12)
     np.testing.assert_allclose(mp.fraction, 1.0, rtol=1e-12)
+
+
+def test_profile_of_selected_cells_keeps_every_selection_and_the_centre():
+    """9 selections on the diagonal give 9 profile points, the centre cell included (it is not on the
+    max(M, N)-point diagonal the full-map profile uses)."""
+    from xbarsim.analysis.write import diagonal_cells, selected_voltage_map
+
+    n = 16
+    cb = xb.Crossbar(conductance=np.full((n, n), 1e-4), lines=xb.LineResistance.uniform(1.0), device=xb.Sinh(a=2.0))
+    cells = diagonal_cells((n, n), 9)
+    cells_p, volts = selected_voltage_map(cb, 2.0, "v/2", cells=cells).profile()
+    assert len(cells) == len(cells_p) == 9 and (8, 8) in {tuple(map(int, c)) for c in cells_p}
+    assert sorted(map(tuple, cells_p.tolist())) == sorted(map(tuple, cells.tolist()))
+    assert tuple(cells_p[0]) == (n - 1, 0) and tuple(cells_p[-1]) == (0, n - 1) and np.isfinite(volts).all()

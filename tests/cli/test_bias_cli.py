@@ -30,7 +30,7 @@ def test_bias_compare_writes_table_figures_and_numbers(tmp_path: Path, capsys: p
         assert (out / name).stat().st_size > 0, name
     doc = json.loads((out / "bias_compare.json").read_text())
     assert doc["size"] == 8 and doc["margin_curve"]["sizes"] == [4, 8] and len(doc["table"]) == 4
-    assert (out / "bias_compare.csv").read_text().splitlines()[0].startswith("scheme,selected_V")
+    assert (out / "bias_compare.csv").read_text().splitlines()[1].startswith("scheme,selected_V")
 
 
 def test_bias_compare_quiet_and_ngspice(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -6,35 +6,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from experiment_helpers import lea_experiment
+
 from xbarsim.cli import main
 from xbarsim.sweeps import ResultStore
 
-SWEEP = """
-name = "cli-sweep"
-kind = "sweep"
-dataset = "digits"
-cycles = 2
-[[networks]]
-name = "t"
-recipe = "ternary"
-epochs = 2
-[hardware]
-fault_rate = 0.05
-strict = false
-backend = "sparse"
-device = "ohmic"
-segment_ohm = 1.0
-[variants]
-lea = { strategy = "lea" }
-committee = { strategy = "committee" }
-[grid]
-alpha = [1, 2]
-variant = ["lea", "committee"]
+SWEEP = lea_experiment("cli-sweep", 2, 'alpha = [1, 2]\nvariant = ["lea", "committee"]', """
 [[reference]]
 label = "made-up reference"
 point = { variant = "lea", alpha = 2 }
 value = 0.5
-"""
+""")
 
 MONTE_CARLO = """
 name = "cli-mc"

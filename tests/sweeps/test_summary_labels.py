@@ -62,6 +62,7 @@ def test_summary_csv_rows_match_their_own_trials(sweep_out):
     groups = _raw_groups(sweep_out / "trials.sqlite")
     assert len(groups) == 6 and all(len(v) == 3 for v in groups.values())
     with (sweep_out / "summary.csv").open() as fh:
+        assert fh.readline().startswith("# provenance: {")
         rows = list(csv.DictReader(fh))
     assert [(int(r["size"]), float(r["segment_ohm"])) for r in rows] == [
         (4, 2.0), (4, 0.0), (2, 2.0), (2, 0.0), (3, 2.0), (3, 0.0)]  # the config's order, not sorted

@@ -285,7 +285,7 @@ def test_aggregate_is_built_from_the_store(tmp_path):
     run_sweep(spec, TRIALS[spec.trial], store=store, scheduler="serial")
     agg = aggregate_sweep(store, tmp_path / "out")
     assert (agg.n_trials, agg.n_ok, agg.n_failed, agg.n_missing) == (8, 8, 0, 0)
-    assert {p.name for p in agg.plots} >= {"plot_ir_error_mean.png", "plot_kcl_residual.png"}
+    assert {p.name for p in agg.plots} >= {"plot_ir_error_mean.png"}  # bookkeeping metrics are not plotted
     assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in agg.plots)
     doc = json.loads(agg.summary_json.read_text())
     recs = records(store)
@@ -294,8 +294,9 @@ def test_aggregate_is_built_from_the_store(tmp_path):
         assert row["ir_error_mean_mean"] == pytest.approx(np.mean(vals), rel=1e-15)
         assert row["n_ok"] == 2
     lines = agg.trials_csv.read_text().splitlines()
-    assert len(lines) == 9 and lines[0].startswith("key,point,trial,segment_ohm,size,status")
-    assert len(agg.summary_csv.read_text().splitlines()) == 5
+    assert lines[0].startswith("# provenance: {")  # then the header and 8 trials
+    assert len(lines) == 10 and lines[1].startswith("key,point,trial,segment_ohm,size,status")
+    assert len(agg.summary_csv.read_text().splitlines()) == 6
     # a point whose trials all failed has no statistics (null in JSON, empty in CSV), not NaN
     fspec = SweepSpec(name="f", trial="failing", grid={"mode": ["ok", "xbar"]})
     run_sweep(fspec, _failing_trial, store=tmp_path / "f.sqlite", scheduler="serial")

@@ -541,15 +541,21 @@ class SelectedVoltageMap:
         Returns
         -------
         cells : ndarray of int, shape (K, 2)
-            ``(row, col)`` of :func:`diagonal_cells` (all ``max(M, N)`` of them) where evaluated.
+            A full map: the ``max(M, N)`` cells of :func:`diagonal_cells`. A map evaluated at some
+            cells only: exactly those cells (the centre included), ordered from the near to the far
+            corner.
         voltage : ndarray, shape (K,)
             Volt.
         """
         m, n = self.voltage.shape
-        cells = diagonal_cells((m, n), max(m, n))
-        v = self.voltage[cells[:, 0], cells[:, 1]]
-        ok = np.isfinite(v)
-        return cells[ok], v[ok]
+        finite = np.isfinite(self.voltage)
+        if finite.all():
+            cells = diagonal_cells((m, n), max(m, n))
+        else:
+            cells = np.argwhere(finite)
+            along = cells[:, 1] / max(n - 1, 1) + (m - 1 - cells[:, 0]) / max(m - 1, 1)
+            cells = cells[np.argsort(along, kind="stable")]
+        return cells, self.voltage[cells[:, 0], cells[:, 1]]
 
 
 def diagonal_cells(shape: tuple[int, int], n_points: int) -> IntArray:

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from xbarsim.devices import PRESETS, Ohmic
+import xbarsim.provenance as provenance
 from xbarsim.errors import ConfigError
 from xbarsim.solver import NgspiceOptions, get_backend
 
@@ -39,9 +40,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "bias-compare",
         help="compare V/2, V/3, floating and grounded biasing: programming, disturb, read margin",
-        description=(__doc__ or "").split("\n")[0],
+        description=(
+            "Compare V/2, V/3, floating and grounded biasing of one n x n array: selected-cell voltage after IR "
+            "drop, half-selected and unselected cell voltages, cells above the disturb threshold, driver current "
+            "and power, read margin and sneak share. Prints one table and writes OUT/bias_compare.csv, "
+            "OUT/bias_compare.json, per-scheme cell-voltage heatmaps, read_margin.png and selected_voltage.png."),
     )
-    p.add_argument("--size", type=int, default=128, help="n of the n x n array (default 128)")
+    p.add_argument("--size", type=int, default=128, help="n of the n x n array")
     p.add_argument("--segment", type=float, default=1.0, help="row and column wire segment resistance, ohm")
     p.add_argument("--driver", type=float, default=0.0, help="row driver output resistance, ohm")
     p.add_argument("--sense", type=float, default=0.0, help="column sense/driver resistance, ohm")
@@ -76,65 +81,95 @@ def _backend(name: str, sizes: Sequence[int]) -> Any:
     return get_backend(name, NgspiceOptions(max_cells=max(max(sizes), 1) ** 2) if name == "ngspice" else None)
 
 
-def _plots(report: Any, out: Path) -> list[Path]:
+#: One marker and line style per scheme, so that no scheme hides another where their lines coincide.
+_STYLE = {"v/2": ("o", "-"), "v/3": ("s", "--"), "floating": ("^", "-."), "grounded": ("D", ":")}
+
+
+def _style(scheme: str, k: int) -> dict[str, Any]:
+    marker, ls = _STYLE.get(scheme, ("ov^sD"[k % 5], "-"))
+    return {"marker": marker, "ls": ls, "ms": 7 - 1.2 * k, "mfc": "none" if k % 2 else None, "mew": 1.3}
+
+
+def _plots(report: Any, out: Path, metadata: dict[str, str] | None = None) -> list[Path]:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FixedLocator, NullLocator
 
     written = []
     vw = report.v_write
+    n = report.size
     for w in report.write.results:
-        fig, ax = plt.subplots(figsize=(5.2, 4.4), constrained_layout=True)
+        fig, ax = plt.subplots(figsize=(5.6, 4.8), constrained_layout=True)
         im = ax.imshow(w.cell_voltages, cmap="coolwarm", vmin=-vw, vmax=vw, interpolation="nearest")
-        ax.plot([w.col], [w.row], marker="s", mfc="none", mec="k", ms=8)
-        ax.set_title(f"{w.scheme}: cell voltage (V), {report.size}x{report.size}\n"
-                     f"selected {w.selected_voltage:.3f} V of {vw:g} V, {w.n_disturbed} cells > {w.threshold:.2f} V")
+        # the selected row and column, visible at any size, and the selected cell itself
+        ax.axhline(w.row, color="k", lw=0.8, ls="--")
+        ax.axvline(w.col, color="k", lw=0.8, ls="--")
+        ax.plot([w.col], [w.row], marker="s", mfc="none", mec="k", ms=9, mew=1.5)
+        if n > 32:  # zoom on the 8 x 8 corner around the selected cell
+            r0, c0 = max(w.row - 4, 0), max(w.col - 4, 0)
+            r1, c1 = min(r0 + 8, n), min(c0 + 8, n)
+            ins = ax.inset_axes((0.05, 0.05, 0.42, 0.42))
+            ins.imshow(w.cell_voltages, cmap="coolwarm", vmin=-vw, vmax=vw, interpolation="nearest")
+            ins.set_xlim(c0 - 0.5, c1 - 0.5)
+            ins.set_ylim(r1 - 0.5, r0 - 0.5)
+            ins.plot([w.col], [w.row], marker="s", mfc="none", mec="k", ms=9, mew=1.5)
+            ins.set_xticks([c0, c1 - 1])
+            ins.set_yticks([r0, r1 - 1])
+            ins.tick_params(labelsize=6)
+            ax.indicate_inset_zoom(ins, edgecolor="k")
+        ax.set_title(f"Cell voltages while programming cell ({w.row}, {w.col}), {w.scheme} scheme, {n}x{n}\n"
+                     f"selected cell {w.selected_voltage:.3f} V of {vw:g} V; {w.n_disturbed} other cells above "
+                     f"{w.threshold:.2f} V", fontsize=9)
         ax.set_xlabel("column j (bit line, driven at the bottom)")
         ax.set_ylabel("row i (word line, driven at the left)")
-        fig.colorbar(im, ax=ax, label="V")
+        fig.colorbar(im, ax=ax, label="cell voltage (V)")
         path = out / f"cell_voltages_{w.scheme.replace('/', '')}.png"
-        fig.savefig(path, dpi=110)
+        fig.savefig(path, dpi=110, metadata=metadata)
         plt.close(fig)
         written.append(path)
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.6), constrained_layout=True, sharey=True)
     c, lin = report.margin_curve, report.margin_curve_linear
     for s, scheme in enumerate(c.schemes):
-        line, = axes[0].plot(c.sizes, c.margin[s], marker="o", label=f"{scheme} ({c.device})")
+        line, = axes[0].plot(c.sizes, c.margin[s], label=f"{scheme} ({c.device})", **_style(scheme, s))
         if lin is not c:
-            axes[0].plot(lin.sizes, lin.margin[s], ls="--", color=line.get_color(), label=f"{scheme} (ohmic)")
+            axes[0].plot(lin.sizes, lin.margin[s], color=line.get_color(), alpha=0.55, label=f"{scheme} (ohmic)",
+                         **{**_style(scheme, s), "ls": (0, (1, 1))})
     axes[0].axhline(c.ideal_margin, color="k", lw=0.8, ls=":", label="isolated cell")
     axes[0].axhline(0.0, color="k", lw=0.6)
     axes[0].set_xscale("log", base=2)
-    axes[0].set_xlabel("array size n (n x n)")
-    axes[0].set_ylabel("read margin (I_on - I_off) / I_on")
-    axes[0].set_title(f"worst-case read margin, {report.lines.row_segment:g} ohm segments, V_read {report.v_read:g} V")
-    axes[0].legend(fontsize=7, ncol=2)
+    axes[0].xaxis.set_major_locator(FixedLocator(list(c.sizes)))
+    axes[0].xaxis.set_minor_locator(NullLocator())
+    axes[0].set_xticklabels([str(int(v)) for v in c.sizes])
+    axes[0].set_xlabel("array size n (n x n cells)")
+    axes[0].set_ylabel("worst-case read margin (I_on - I_off) / I_on")
+    axes[0].set_title(f"Read margin vs array size, {report.lines.row_segment:g} ohm segments, "
+                      f"V_read {report.v_read:g} V", fontsize=10)
+    axes[0].legend(fontsize=7, ncol=2, loc="upper left", bbox_to_anchor=(0.0, -0.14), frameon=False)
     wire = report.margin_vs_wire
-    for scheme in c.schemes:
-        axes[1].plot(wire["segments_ohm"], wire[scheme], marker="o", label=scheme)
+    for k, scheme in enumerate(c.schemes):
+        axes[1].plot(wire["segments_ohm"], wire[scheme], label=scheme, **_style(scheme, k))
     axes[1].axhline(0.0, color="k", lw=0.6)
     axes[1].set_xlabel("wire segment resistance (ohm)")
-    axes[1].set_ylabel("read margin")
-    axes[1].set_title(f"read margin vs wire resistance, {report.size}x{report.size}")
-    axes[1].legend(fontsize=8)
+    axes[1].set_title(f"Read margin vs wire resistance, {n}x{n} (same y axis as the left panel)", fontsize=10)
+    axes[1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(0.0, -0.14), frameon=False, ncol=4)
     path = out / "read_margin.png"
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, metadata=metadata)
     plt.close(fig)
     written.append(path)
-    fig, ax = plt.subplots(figsize=(6, 4.2), constrained_layout=True)
-    for scheme, prof in report.profiles.items():
+    fig, ax = plt.subplots(figsize=(6.4, 4.8), constrained_layout=True)
+    for k, (scheme, prof) in enumerate(report.profiles.items()):
         cells, volts = prof.profile()
-        n = max(report.size - 1, 1)
-        along = (cells[:, 1] + (n - cells[:, 0])) / (2 * n)  # 0 at the near corner, 1 at the far corner
-        ax.plot(along, volts, marker="o", label=scheme)
-    ax.set_xlabel("diagonal position: near corner (M-1, 0) -> far corner (0, N-1)")
-    ax.set_ylabel("selected-cell voltage (V)")
-    ax.set_title(f"selected-cell voltage vs position, {report.size}x{report.size}, all cells ON, V_write {vw:g} V",
-                 fontsize=9)
-    ax.legend()
+        m = max(n - 1, 1)
+        along = (cells[:, 1] + (m - cells[:, 0])) / (2 * m)  # 0 at the near corner, 1 at the far corner
+        ax.plot(along, volts, label=f"{scheme} ({len(cells)} cells)", **_style(scheme, k))
+    ax.set_xlabel("selected cell on the diagonal: 0 = near corner (n-1, 0), 1 = far corner (0, n-1)")
+    ax.set_ylabel("voltage across the selected cell (V)")
+    ax.set_title(f"Selected-cell voltage vs position, {n}x{n}, all cells ON, V_write {vw:g} V", fontsize=9)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(0.0, -0.16), frameon=False, ncol=4)
     path = out / "selected_voltage.png"
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, metadata=metadata)
     plt.close(fig)
     written.append(path)
     return written
@@ -162,6 +197,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     preset = _preset(args)
     backend = _backend(args.backend, [*args.sizes, args.size])
+    prov = provenance.collect(command=getattr(args, "command_line", None), ngspice=args.backend == "ngspice")
     t0 = time.perf_counter()
     report = bias_report(args.size, preset=preset, lines=lines, v_write=args.v_write, v_read=args.v_read,
                          threshold=args.threshold, sizes=args.sizes, segments=args.segments, backend=backend,
@@ -171,14 +207,16 @@ def run(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     rows = report.table()
     with (out / "bias_compare.csv").open("w", newline="") as fh:
+        fh.write(provenance.csv_header(prov))
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
     doc = report.to_dict()
     doc["elapsed_s"] = elapsed
+    doc["provenance"] = provenance.provenance_json(prov)
     (out / "bias_compare.json").write_text(json.dumps(doc, indent=2))
     say("writing figures")
-    pngs = _plots(report, out)
+    pngs = _plots(report, out, provenance.png_metadata(prov))
     print(f"{report.size}x{report.size} {report.preset} ({report.device}), {args.segment:g} ohm segments, "
           f"V_write {report.v_write:g} V, V_read {report.v_read:g} V, backend {report.backend}; "
           f"far-corner cell, worst-case patterns")

@@ -1,5 +1,7 @@
 """The circuit commands of ``xbarsim``: ``netlist`` (write a .cir), ``solve`` (print/write JSON of
-the operating point), ``crosscheck`` (sparse vs ngspice) and ``demo`` (a 64x64 IR-drop tour)."""
+the operating point; cell voltages as CSV and heatmap), ``crosscheck`` (sparse vs ngspice) and
+``demo`` (a 64x64 IR-drop tour). Every circuit command takes a device law (``--device sinh --sinh-a
+2.07``) or a device preset (``--preset tio2_passive``); every file written records its provenance."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+import xbarsim.provenance as provenance
 from xbarsim._validation import check_size
 from xbarsim.errors import ConfigError
 from xbarsim.netlists import WRITE_SCHEMES, BiasScheme, Crossbar, LineResistance, build_netlist, to_spice
@@ -21,29 +24,110 @@ from xbarsim.solver import NgspiceOptions, crosscheck, get_backend, solve_netlis
 __all__ = ["add_parser"]
 
 
+#: Device presets of ``--preset``: name -> factory in :mod:`xbarsim.devices`.
+CIRCUIT_PRESETS: tuple[str, ...] = ("tio2_passive", "rram_1t1r_nist")
+#: Device laws of ``--device``.
+DEVICE_LAWS: tuple[str, ...] = ("ohmic", "sinh")
+
+
 def _add_circuit_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("circuit")
     g.add_argument("--rows", type=int, default=16, help="M, number of word lines (inputs)")
     g.add_argument("--cols", type=int, default=16, help="N, number of bit lines (outputs)")
     g.add_argument("--segment", type=float, default=1.0, help="row and column wire segment resistance, ohm")
-    g.add_argument("--row-segment", type=float, default=None, help="row segment resistance, ohm (overrides --segment)")
-    g.add_argument("--col-segment", type=float, default=None, help="column segment resistance, ohm (overrides --segment)")
+    g.add_argument("--row-segment", type=float, default=None,
+                   help="row segment resistance, ohm (overrides --segment)")
+    g.add_argument("--col-segment", type=float, default=None,
+                   help="column segment resistance, ohm (overrides --segment)")
     g.add_argument("--driver", type=float, default=0.0, help="row driver output resistance, ohm")
     g.add_argument("--sense", type=float, default=0.0, help="column sense resistance, ohm")
-    g.add_argument("--conductance-csv", type=Path, default=None,
+    g.add_argument("--conductance-csv", type=Path, default=None, metavar="FILE",
                    help="M x N conductances in siemens (comma separated); overrides --rows/--cols/--g-range")
-    g.add_argument("--g-range", type=float, nargs=2, default=(1e-6, 1e-4), metavar=("GMIN", "GMAX"),
-                   help="uniform random conductances in siemens (default 1e-6 1e-4: 1 Mohm-10 kohm)")
+    g.add_argument("--g-range", type=float, nargs=2, default=None, metavar=("GMIN", "GMAX"),
+                   help="uniform random conductances in siemens; default 1e-6 1e-4 (1 Mohm-10 kohm), or the "
+                        "preset's window g_min g_max")
     g.add_argument("--seed", type=int, default=0, help="seed of the random conductances and inputs")
+    d = p.add_argument_group("device")
+    d.add_argument("--device", default=None, choices=DEVICE_LAWS,
+                   help="I-V law of every cell: ohmic I = gV, or sinh I = g sinh(aV)/a; default ohmic, or the "
+                        "preset's law")
+    d.add_argument("--sinh-a", type=float, default=None, metavar="A",
+                   help="nonlinearity a of --device sinh, 1/V; default 2.07 (fitted to the LEA chip's I-V data)")
+    d.add_argument("--preset", default=None, choices=CIRCUIT_PRESETS,
+                   help="device preset: its I-V law, its conductance window (for random conductances) and its "
+                        "read voltage (for --v-read)")
     b = p.add_argument_group("bias")
     b.add_argument("--scheme", default="read", choices=("read", *WRITE_SCHEMES),
-                   help="read: all rows driven at --v-read (or --inputs); otherwise a programming scheme")
-    b.add_argument("--v-read", type=float, default=0.3, help="read voltage of every row, volt")
-    b.add_argument("--inputs", type=Path, default=None, help="CSV of row voltages, (M,) or (B, M), volt")
+                   help="read: all rows driven at --v-read (or --inputs); otherwise the programming scheme that "
+                        "writes the --cell at --v-write")
+    b.add_argument("--v-read", type=float, default=None,
+                   help="read voltage of every row, volt; default 0.3, or the preset's read voltage")
+    b.add_argument("--inputs", type=Path, default=None, metavar="FILE",
+                   help="CSV of row voltages, (M,) or (B, M), volt")
     b.add_argument("--random-inputs", action="store_true", help="row voltages uniform in [0, --v-read]")
     b.add_argument("--cell", type=int, nargs=2, default=(0, 0), metavar=("ROW", "COL"),
                    help="selected cell of a programming scheme")
     b.add_argument("--v-write", type=float, default=2.0, help="programming voltage, volt")
+
+
+def _preset(name: str | None) -> Any:
+    if name is None:
+        return None
+    import xbarsim.devices as devices
+
+    if name not in CIRCUIT_PRESETS:
+        raise ConfigError(f"`--preset` must be one of {', '.join(CIRCUIT_PRESETS)}; got {name!r}.")
+    return getattr(devices, name)()
+
+
+def _device(args: argparse.Namespace, preset: Any) -> Any:
+    """The cells' I-V law from ``--device``/``--sinh-a``, else the preset's, else ohmic."""
+    from xbarsim.devices import LEA_SINH_A, Ohmic, Sinh
+
+    law = args.device
+    if law is None and args.sinh_a is not None:
+        raise ConfigError(f"`--sinh-a` applies to `--device sinh`; got --sinh-a {args.sinh_a:g} without --device.")
+    if law == "ohmic":
+        if args.sinh_a is not None:
+            raise ConfigError(f"`--sinh-a` applies to `--device sinh`; got --device ohmic --sinh-a {args.sinh_a:g}.")
+        return Ohmic()
+    if law == "sinh":
+        a = LEA_SINH_A if args.sinh_a is None else args.sinh_a
+        if not (np.isfinite(a) and a > 0):
+            raise ConfigError(f"`--sinh-a` must be a positive nonlinearity in 1/V; got {a:g}.")
+        return Sinh(a=a)
+    return preset.device if preset is not None else Ohmic()
+
+
+def circuit_parameters(args: argparse.Namespace, cb: Crossbar) -> dict[str, Any]:
+    """The circuit a command built, echoed into its JSON: sizes, wires (ohm), device, bias."""
+    lines = cb.lines
+
+    def num(x: Any) -> Any:
+        a = np.asarray(x, dtype=np.float64)
+        return float(a.flat[0]) if a.size and np.all(a == a.flat[0]) else a.tolist()  # uniform: one number
+
+    doc: dict[str, Any] = {
+        "rows": cb.shape[0], "cols": cb.shape[1],
+        "row_segment_ohm": num(lines.row_segment), "col_segment_ohm": num(lines.col_segment),
+        "row_driver_ohm": num(lines.row_driver), "col_sense_ohm": num(lines.col_sense),
+        "device": cb.device.name, "sinh_a_per_V": getattr(cb.device, "a", None), "preset": args.preset,
+        "conductance_csv": None if args.conductance_csv is None else str(args.conductance_csv),
+        "g_range_S": None if args.conductance_csv is not None else list(args.g_range_used),
+        "g_min_S": float(np.min(cb.conductance)), "g_max_S": float(np.max(cb.conductance)),
+        "seed": args.seed, "scheme": args.scheme,
+    }
+    if args.scheme == "read":
+        doc.update({"v_read_V": args.v_read_used, "inputs": None if args.inputs is None else str(args.inputs),
+                    "random_inputs": args.random_inputs})
+    else:
+        doc.update({"cell": list(args.cell), "v_write_V": args.v_write})
+    return doc
+
+
+def _command(args: argparse.Namespace) -> list[str] | None:
+    """The command line main() recorded (None: the process's own argv)."""
+    return getattr(args, "command_line", None)
 
 
 def _load_csv(path: Path, option: str, ndmin: int) -> np.ndarray:
@@ -64,42 +148,56 @@ def _rng(seed: int) -> np.random.Generator:
 
 def _circuit(args: argparse.Namespace) -> tuple[Crossbar, BiasScheme]:
     rng = _rng(args.seed)
+    preset = _preset(args.preset)
+    device = _device(args, preset)
+    if args.g_range is not None:
+        args.g_range_used = tuple(args.g_range)
+    else:
+        args.g_range_used = (preset.g_min, preset.g_max) if preset is not None else (1e-6, 1e-4)
+    args.v_read_used = args.v_read if args.v_read is not None else (
+        preset.read_voltage if preset is not None else 0.3)
     if args.conductance_csv is not None:
         g = _load_csv(args.conductance_csv, "--conductance-csv", 2)
     else:
         if args.rows < 1 or args.cols < 1:
             raise ConfigError(f"`--rows` and `--cols` must be >= 1; got {args.rows} x {args.cols}.")
         check_size((args.rows, args.cols), "--rows x --cols")
-        lo, hi = args.g_range
+        lo, hi = args.g_range_used
         if not (np.isfinite(lo) and np.isfinite(hi) and 0 <= lo <= hi):
             raise ConfigError(f"`--g-range` must satisfy 0 <= GMIN <= GMAX, finite (siemens); got {lo} {hi}.")
         g = rng.uniform(lo, hi, (args.rows, args.cols))
     seg_r = args.segment if args.row_segment is None else args.row_segment
     seg_c = args.segment if args.col_segment is None else args.col_segment
     lines = LineResistance(row_segment=seg_r, col_segment=seg_c, row_driver=args.driver, col_sense=args.sense)
-    cb = Crossbar(conductance=g, lines=lines)
+    cb = Crossbar(conductance=g, lines=lines, device=device)
     m, n = cb.shape
     if args.scheme == "read":
         if args.inputs is not None:
             v = _load_csv(args.inputs, "--inputs", 1)
         elif args.random_inputs:
-            v = rng.uniform(0.0, args.v_read, m)
+            v = rng.uniform(0.0, args.v_read_used, m)
         else:
-            v = np.full(m, args.v_read)
+            v = np.full(m, args.v_read_used)
         bias = BiasScheme.read(v)
     else:
         bias = BiasScheme.write(args.cell[0], args.cell[1], args.v_write, args.scheme, shape=(m, n))
     return cb, bias
 
 
-def _backend(name: str, max_cells: int) -> Any:
-    """The ``--backend`` through the registry; ``--max-cells`` is an ngspice option."""
-    return get_backend(name, NgspiceOptions(max_cells=max_cells) if name == "ngspice" else None)
+def _backend(name: str, max_cells: int, shape: tuple[int, int]) -> Any:
+    """The ``--backend`` through the registry; ``--max-cells`` is an ngspice option, checked here so
+    that the message names the flag."""
+    if name == "ngspice" and shape[0] * shape[1] > max_cells:
+        raise ConfigError(f"a {shape[0]}x{shape[1]} array has {shape[0] * shape[1]} cells, more than "
+                          f"--max-cells {max_cells}; ngspice would take minutes. Raise --max-cells to run it anyway.")
+    return get_backend(name, NgspiceOptions(max_cells=max(max_cells, 1)) if name == "ngspice" else None)
 
 
 def _cmd_netlist(args: argparse.Namespace) -> int:
     cb, bias = _circuit(args)
     text = to_spice(build_netlist(cb, bias), index=None)  # every input vector of --inputs
+    title, _, rest = text.partition("\n")
+    text = title + "\n" + provenance.spice_comment(provenance.collect(seed=args.seed, command=_command(args))) + rest
     if args.out is None:
         sys.stdout.write(text)
     else:
@@ -119,18 +217,99 @@ def _solution_json(sol: Any) -> dict[str, Any]:
     }
 
 
+def _savefig(fig: Any, path: Path, prov: dict[str, Any]) -> Path:
+    fig.savefig(path, dpi=120, metadata=provenance.png_metadata(prov))
+    return path
+
+
+def _cell_voltage_files(sol: Any, args: argparse.Namespace, out: Path, prov: dict[str, Any]) -> list[Path]:
+    """``cell_voltages.csv`` (M rows of N volts; a batch: one block per input vector) and
+    ``cell_voltages.png`` (the heatmap of the first vector, the selected cell marked)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    out.mkdir(parents=True, exist_ok=True)
+    cv = np.asarray(sol.cell_voltages)
+    blocks = cv.reshape(-1, *cv.shape[-2:])
+    csv_path = out / "cell_voltages.csv"
+    with csv_path.open("w") as fh:
+        fh.write(provenance.csv_header(prov))
+        for k, block in enumerate(blocks):
+            if len(blocks) > 1:
+                fh.write(f"# input vector {k}\n")
+            np.savetxt(fh, block, delimiter=",", fmt="%.17g")
+    fig = Figure(figsize=(5.6, 4.6), layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    v0 = blocks[0]
+    lim = float(np.max(np.abs(v0))) or 1.0
+    im = ax.imshow(v0, cmap="coolwarm", vmin=-lim, vmax=lim, interpolation="nearest")
+    m, n = v0.shape
+    if args.scheme != "read":
+        r, c = args.cell
+        ax.plot([c], [r], marker="s", ms=10, mfc="none", mec="k", mew=1.5, label=f"selected cell ({r}, {c})")
+        ax.axhline(r, color="k", lw=0.6, ls=":")
+        ax.axvline(c, color="k", lw=0.6, ls=":")
+        ax.legend(loc="upper left", bbox_to_anchor=(0.0, -0.12), fontsize="small", frameon=False)
+        what = f"{args.scheme} write of cell ({r}, {c}) at {args.v_write:g} V: {v0[r, c]:.3f} V across it"
+    else:
+        what = f"read at {args.v_read_used:g} V" if args.inputs is None else "read, inputs from " + args.inputs.name
+    ax.set_title(f"Cell voltage, {m}x{n} crossbar ({sol.backend})\n{what}", fontsize="medium")
+    ax.set_xlabel("column j (bit line)")
+    ax.set_ylabel("row i (word line)")
+    if max(m, n) <= 16:
+        ax.set_xticks(range(n))
+        ax.set_yticks(range(m))
+    fig.colorbar(im, ax=ax, label="row minus column voltage (V)")
+    return [csv_path, _savefig(fig, out / "cell_voltages.png", prov)]
+
+
+def _pictures(cb: Crossbar, sols: dict[str, Any], args: argparse.Namespace, out: Path,
+              prov: dict[str, Any]) -> list[Path]:
+    """badcrossbar-style pictures (every segment and cell coloured by its current) of arrays up to
+    MAX_PICTURE_SIDE per side: ``crossbar[_<backend>].png``; larger arrays get none."""
+    from xbarsim.analysis import MAX_PICTURE_SIDE, draw_crossbar
+
+    if max(cb.shape) > MAX_PICTURE_SIDE:
+        return []
+    what = (f"{args.scheme} write of cell ({args.cell[0]}, {args.cell[1]}) at {args.v_write:g} V"
+            if args.scheme != "read" else "read")
+    written = []
+    for name, sol in sols.items():
+        stem = "crossbar" if len(sols) == 1 else f"crossbar_{name}"
+        title = f"Currents in a {cb.shape[0]}x{cb.shape[1]} crossbar, {what} ({name})"
+        path = draw_crossbar(cb, sol, out / f"{stem}.png", quantity="current", title=title)
+        written.append(provenance.stamp_png(path, prov))
+    return written
+
+
 def _cmd_solve(args: argparse.Namespace) -> int:
     cb, bias = _circuit(args)
-    sol = solve_netlist(build_netlist(cb, bias), _backend(args.backend, args.max_cells))
-    doc = _solution_json(sol)
+    prov = provenance.collect(seed=args.seed, ngspice=args.backend == "ngspice", command=_command(args))
+    sol = solve_netlist(build_netlist(cb, bias), _backend(args.backend, args.max_cells, cb.shape))
+    doc = {"circuit": circuit_parameters(args, cb), **_solution_json(sol)}
+    if args.scheme != "read" or args.out is not None:
+        doc["cell_voltages_V"] = np.asarray(sol.cell_voltages).tolist()
+    doc["provenance"] = provenance.provenance_json(prov)
     text = json.dumps(doc, indent=2)
-    if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(text)
-        print(f"wrote {args.json}: {cb.shape[0]}x{cb.shape[1]} solved by {sol.backend} ({sol.method}) "
-              f"in {sol.timings.get('total', 0.0):.3f} s, KCL residual {sol.kcl_residual:.1e}")
+    out = args.out
+    if out is None and args.scheme != "read":
+        out = Path("results") / "solve" / f"{args.scheme.replace('/', '')}"
+    written = []
+    if out is not None:
+        written = _cell_voltage_files(sol, args, out, prov) + _pictures(cb, {sol.backend: sol}, args, out, prov)
+    json_path = args.json if args.json is not None else (out / "solve.json" if out is not None else None)
+    summary = (f"{cb.shape[0]}x{cb.shape[1]} solved by {sol.backend} ({sol.method}) in "
+               f"{sol.timings.get('total', 0.0):.3f} s, KCL residual {sol.kcl_residual:.1e}")
+    if json_path is not None:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(text + "\n")
+        written.insert(0, json_path)
+        print(f"{summary}; wrote " + ", ".join(str(p) for p in written))
     else:
         print(text)
+        if written:
+            print(f"{summary}; wrote " + ", ".join(str(p) for p in written), file=sys.stderr)
     return 0
 
 
@@ -139,12 +318,19 @@ def _cmd_crosscheck(args: argparse.Namespace) -> int:
         raise ConfigError(f"`--rtol` must be a finite non-negative tolerance; got {args.rtol}.")
     cb, bias = _circuit(args)
     sparse = get_backend("sparse")
-    ng = _backend("ngspice", args.max_cells)
+    ng = _backend("ngspice", args.max_cells, cb.shape)
     res = crosscheck(cb, bias, backends=(sparse, ng))
-    print(f"{cb.shape[0]}x{cb.shape[1]} crossbar, scheme {args.scheme}: sparse vs ngspice")
+    law = cb.device.name + (f" a={cb.device.a:g}/V" if hasattr(cb.device, "a") else "")
+    print(f"{cb.shape[0]}x{cb.shape[1]} crossbar ({law} cells), scheme {args.scheme}: sparse vs ngspice")
     print(res.report())
     ok = res.max_rel <= args.rtol
     print(f"agreement {'OK' if ok else 'FAILED'}: max relative difference {res.max_rel:.2e} (rtol {args.rtol:g})")
+    if args.out is not None:
+        args.out.mkdir(parents=True, exist_ok=True)
+        prov = provenance.collect(seed=args.seed, ngspice=True, command=_command(args))
+        pictures = _pictures(cb, dict(zip(res.backends, res.solutions)), args, args.out, prov)
+        note = ", ".join(str(p) for p in pictures) if pictures else "no picture (arrays above 32x32 are not drawn)"
+        print(f"wrote {note}")
     return 0 if ok else 1
 
 
@@ -202,13 +388,15 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     axes[1].set_title("IR drop: input minus cell voltage (mV)")
     axes[1].set_xlabel("column j (bit line)")
     fig.colorbar(im, ax=axes[1])
+    prov = provenance.collect(seed=args.seed, ngspice=True, command=_command(args))
     png = out / "cell_voltages.png"
-    fig.savefig(png, dpi=120)
+    fig.savefig(png, dpi=120, metadata=provenance.png_metadata(prov))
     plt.close(fig)
     summary = {"size": [m, n], "segment_ohm": 1.0, "g_range_S": [1e-6, 1e-4], "seed": args.seed,
                "ir_error_mean": float(ir_err.mean()), "ir_error_max": float(ir_err.max()),
                "sparse_vs_ngspice_max_rel": float(diff), "time_sparse_s": t_sp, "time_ngspice_s": t_ng,
-               "kcl_sparse": s_sp.kcl_residual, "kcl_ngspice": s_ng.kcl_residual}
+               "kcl_sparse": s_sp.kcl_residual, "kcl_ngspice": s_ng.kcl_residual,
+               "provenance": provenance.provenance_json(prov)}
     (out / "demo.json").write_text(json.dumps(summary, indent=2))
     print(f"wrote {png} and {out / 'demo.json'}")
     return 0
@@ -216,23 +404,44 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 def add_parser(subparsers: Any) -> None:
     """Register ``netlist``, ``solve``, ``crosscheck`` and ``demo`` on an ``argparse`` subparsers object."""
-    p = subparsers.add_parser("netlist", help="write the SPICE netlist (.cir) of a crossbar")
+    p = subparsers.add_parser("netlist", help="write the SPICE netlist (.cir) of a crossbar",
+                              description="Write the SPICE deck of one crossbar and bias (every input vector of "
+                                          "--inputs), for ngspice -b; provenance in its comment lines.")
     _add_circuit_args(p)
-    p.add_argument("--out", type=Path, default=None, help="output .cir file (default: stdout)")
+    p.add_argument("--out", type=Path, default=None, metavar="FILE", help="output .cir file (default: stdout)")
     p.set_defaults(func=_cmd_netlist)
-    p = subparsers.add_parser("solve", help="solve a crossbar and print/write JSON of its currents")
+    p = subparsers.add_parser(
+        "solve", help="solve a crossbar; JSON of its currents, cell voltages as CSV and heatmap",
+        description="Solve one crossbar's DC operating point. The JSON (stdout, --json FILE or OUT/solve.json) "
+                    "echoes the circuit parameters and holds the currents, power, KCL residual and provenance. "
+                    "With --out, or any programming --scheme (default folder results/solve/<scheme>), the cell "
+                    "voltages are also written as OUT/cell_voltages.csv and OUT/cell_voltages.png, and arrays up to 32x32 "
+                    "get OUT/crossbar.png, every wire segment and cell coloured by its current.")
     _add_circuit_args(p)
-    p.add_argument("--backend", default="sparse", choices=("sparse", "ngspice"))
-    p.add_argument("--max-cells", type=int, default=128 * 128, help="ngspice size guard")
-    p.add_argument("--json", type=Path, default=None, help="write the JSON here instead of stdout")
+    p.add_argument("--backend", default="sparse", choices=("sparse", "ngspice"), help="solver")
+    p.add_argument("--max-cells", type=int, default=128 * 128,
+                   help="ngspice size guard: refuse arrays with more cells (ngspice takes minutes beyond)")
+    p.add_argument("--json", type=Path, default=None, metavar="FILE", help="write the JSON here instead of stdout")
+    p.add_argument("--out", type=Path, default=None, metavar="DIR",
+                   help="folder for solve.json, cell_voltages.csv and cell_voltages.png")
     p.set_defaults(func=_cmd_solve)
-    p = subparsers.add_parser("crosscheck", help="solve with sparse and ngspice and compare every field")
+    p = subparsers.add_parser("crosscheck", help="solve with sparse and ngspice and compare every field",
+                              description="Solve one crossbar with the sparse solver and with ngspice and compare "
+                                          "every field; exit status 1 when they differ by more than --rtol.")
     _add_circuit_args(p)
     p.add_argument("--rtol", type=float, default=1e-9, help="pass/fail threshold (exit 1 if exceeded)")
-    p.add_argument("--max-cells", type=int, default=128 * 128, help="ngspice size guard")
+    p.add_argument("--out", type=Path, default=None, metavar="DIR",
+                   help="folder for crossbar_sparse.png and crossbar_ngspice.png: every segment and cell coloured "
+                        "by its current (arrays up to 32x32)")
+    p.add_argument("--max-cells", type=int, default=128 * 128,
+                   help="ngspice size guard: refuse arrays with more cells")
     p.set_defaults(func=_cmd_crosscheck)
-    p = subparsers.add_parser("demo", help="64x64 IR drop, sparse solver vs ngspice, with a cell-voltage map")
-    p.add_argument("--size", type=int, default=64)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", type=Path, default=Path("results/demo"))
+    p = subparsers.add_parser(
+        "demo", help="IR drop of a 64x64 array: sparse solver vs ngspice, cell-voltage map",
+        description="A tour in one command: a size x size array with 1 ohm wire segments and 10 kohm-1 Mohm "
+                    "devices, solved by the sparse solver and by ngspice; prints the IR-drop error, the agreement "
+                    "and the speed, and writes OUT/cell_voltages.png and OUT/demo.json.")
+    p.add_argument("--size", type=int, default=64, help="n of the n x n array, 1-256")
+    p.add_argument("--seed", type=int, default=0, help="seed of the conductances and inputs")
+    p.add_argument("--out", type=Path, default=Path("results/demo"), metavar="DIR", help="output folder")
     p.set_defaults(func=_cmd_demo)

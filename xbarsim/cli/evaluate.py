@@ -29,7 +29,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
             "Train (or reuse) the config's networks, transfer them onto simulated crossbar hardware and report "
             "the accuracy beside the software baseline and the papers' numbers. Sweeps run on Dask with every "
             "trial stored in OUT/trials.sqlite; Monte Carlo transfers in OUT/transfers_*.sqlite. "
-            "--resume continues an interrupted run."
+            "Ctrl-C or SIGTERM stops the workers, writes the report of what has finished (marked partial) and "
+            "exits with 130 / 143; --resume continues the run."
         ),
     )
     p.add_argument("config", type=Path, help="experiment config (TOML), e.g. examples/configs/exp1_drolet.toml")
@@ -46,7 +47,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     config = load_experiment(args.config, quick=args.quick)
     with ConsoleProgress() as bars:
         report = run_experiment(config, out=args.out, resume=args.resume, scheduler=args.scheduler,
-                                workers=args.workers, progress=None if args.quiet else bars)
+                                workers=args.workers, progress=None if args.quiet else bars,
+                                command=getattr(args, "command_line", None))
     print(report.table)
     print(f"wrote {len(report.files)} file(s) in {report.out} in {report.elapsed_s:.1f} s: "
           + ", ".join(p.name for p in report.files))

@@ -45,7 +45,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     out: Path = args.out if args.out is not None else Path("results") / "sweeps" / spec.name
     with ConsoleProgress() as bars:
         report, agg = run_sweep_config(spec, out=out, scheduler=args.scheduler, workers=args.workers,
-                                       resume=args.resume, progress=None if args.quiet else bars, trials=args.trials)
+                                       resume=args.resume, progress=None if args.quiet else bars, trials=args.trials,
+                                       config=args.config, command=getattr(args, "command_line", None))
     print(f"sweep {report.name}: {report.total} trials ({report.skipped} already stored, {report.completed} "
           f"completed, {report.failed} failed now) on {report.scheduler} with {report.n_workers} worker(s) "
           f"in {report.elapsed_s:.1f} s")

@@ -5,7 +5,8 @@ transfers, and reports with the papers' numbers beside ours.
 CONFIG``) -> :class:`ExperimentReport` (``results.csv``, ``results.json``, ``report.md``, PNG plots).
 The trial kinds a sweep config may name are one dict literal, :data:`TRIALS` (``"circuit"``,
 ``"busy"``, ``"sleep"``, ``"evaluate"``); :func:`run_sweep_config` runs a plain sweep config
-(``xbarsim sweep CONFIG``) on :mod:`xbarsim.sweeps`.
+(``xbarsim sweep CONFIG``) on :mod:`xbarsim.sweeps`. :func:`load_results` reads a results folder
+back (trials, summaries, provenance).
 """
 
 from xbarsim.experiments.config import (
@@ -18,6 +19,7 @@ from xbarsim.experiments.config import (
 )
 from xbarsim.experiments.networks import train_network
 from xbarsim.experiments.report import ConsoleProgress, ExperimentReport
+from xbarsim.experiments.results import Results, load_results, read_csv
 from xbarsim.experiments.trials import (
     EVALUATE_TRIAL_PARAMETERS,
     TRIAL_PARAMETERS,
@@ -45,6 +47,7 @@ __all__ = [
     "NetworkSpec",
     "RECIPES",
     "Reference",
+    "Results",
     "TRIALS",
     "TRIAL_PARAMETERS",
     "TransferTrial",
@@ -54,11 +57,13 @@ __all__ = [
     "evaluate_trial",
     "experiment_from_dict",
     "load_experiment",
+    "load_results",
     "load_sweep",
     "plot_accuracy_vs_alpha",
     "plot_accuracy_vs_wire",
     "plot_metric_lines",
     "plot_point_histograms",
+    "read_csv",
     "run_example",
     "run_experiment",
     "run_sweep_config",

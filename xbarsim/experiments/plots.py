@@ -59,40 +59,80 @@ def _series(rows: Sequence[Mapping[str, Any]], x: str, metric: str, by: Sequence
     return out
 
 
+#: Marker and line style cycle: series that coincide stay distinguishable.
+_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+_LINES = ("-", "--", "-.", ":")
+
+#: The y axis label of the mapping error: what the quantity is.
+MAPPING_ERROR_LABEL = "mapping error 100·‖Ŵ−W‖/‖W‖ (%)"
+
+
+def _cycles_caption(rows: Sequence[Mapping[str, Any]], metric: str, what: str = "cycles") -> str:
+    """``"error bars: mean ± std (ddof 0) over 5 cycles"`` from the rows' ``n`` (a range if they differ)."""
+    ns = sorted({int(r["n"]) for r in rows if r.get("n") is not None and r.get(f"{metric}_mean") is not None})
+    if not ns:
+        return ""
+    count = str(ns[0]) if len(ns) == 1 else f"{ns[0]}-{ns[-1]}"
+    return f"points: mean; error bars: ± one standard deviation (ddof 0) over {count} {what} per point"
+
+
 def plot_metric_lines(rows: Sequence[Mapping[str, Any]], out: str | os.PathLike[str], *, x: str, metric: str,
                       panels: str | None = None, by: Sequence[str] = (), baseline: float | None = None,
                       title: str = "", xlabel: str | None = None, ylabel: str | None = None,
-                      percent: bool = True, logx: bool = False) -> Path:
-    """``metric`` (mean +- std) versus ``x``, one panel per value of ``panels``, one line per combination
-    of ``by``; a dotted horizontal line at ``baseline`` (e.g. the software accuracy)."""
+                      percent: bool = True, logx: bool = False, caption: str | None = None,
+                      metadata: Mapping[str, str] | None = None) -> Path:
+    """``metric`` (mean +- std) versus ``x``, one panel per value of ``panels`` (all panels share one y
+    range), one line per combination of ``by`` with its own marker and line style; a dotted horizontal
+    line at ``baseline`` (e.g. the software accuracy). Integer x values get integer ticks (the values
+    themselves). The legend sits below the panels, never on the data; ``caption`` (default: what the
+    error bars are, from the rows' ``n``) is printed under the figure."""
     keys = [None] if panels is None else list(dict.fromkeys(_label(r[panels]) for r in rows if panels in r))
     n = max(len(keys), 1)
     cols = min(n, 3)
     nrows = int(np.ceil(n / cols))
-    fig = _figure(4.2 * cols, 3.4 * nrows)
+    fig = _figure(4.4 * cols, 3.4 * nrows + 1.2)
     scale = 100.0 if percent else 1.0
+    xs_all = [r.get(x) for r in rows if r.get(x) is not None]
+    integer_x = bool(xs_all) and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in xs_all)
+    first = None
+    handles: dict[str, Any] = {}
+    distinct = np.unique(np.asarray([float(v[0] if isinstance(v, (list, tuple)) else v) for v in xs_all]))
+    dodge = 0.06 * (float(np.diff(distinct).min()) if distinct.size > 1 else 1.0)
     for k, key in enumerate(keys):
-        ax = fig.add_subplot(nrows, cols, k + 1)
+        ax = fig.add_subplot(nrows, cols, k + 1, sharey=first)
+        first = first or ax
         sub = [r for r in rows if panels is None or _label(r.get(panels)) == key]
-        for label, pts in _series(sub, x, metric, by).items():
+        series = _series(sub, x, metric, by)
+        for j, (label, pts) in enumerate(series.items()):
             xs, ys, es = (np.array(v) for v in zip(*pts))
-            ax.errorbar(xs, scale * ys, yerr=scale * es, marker="o", ms=4, capsize=3, label=label)
+            xs = xs + (0.0 if logx else (j - (len(series) - 1) / 2) * dodge)  # side by side, none hidden
+            h = ax.errorbar(xs, scale * ys, yerr=scale * es, marker=_MARKERS[j % len(_MARKERS)],
+                            ls=_LINES[j % len(_LINES)], ms=6 - 0.5 * (j % 4), capsize=3, label=label,
+                            mfc="none" if j % 2 else None)
+            handles.setdefault(label, h)
         if baseline is not None:
-            ax.axhline(scale * baseline, color="gray", ls=":", lw=1, label="software")
+            handles.setdefault("software", ax.axhline(scale * baseline, color="gray", ls=":", lw=1,
+                                                      label="software"))
         if logx:
             ax.set_xscale("symlog", linthresh=0.1)
+        if integer_x:
+            ticks = sorted({int(v) for v in xs_all})
+            ax.set_xticks(ticks, [str(t) for t in ticks])
         ax.set_xlabel(xlabel or x)
         ax.set_ylabel(ylabel or (f"{metric} (%)" if percent else metric))
         if panels is not None:
             ax.set_title(f"{panels} = {key}", fontsize="medium")
         ax.grid(alpha=0.3)
-        if k == 0:
-            ax.legend(fontsize="x-small")
+    text = _cycles_caption(rows, metric) if caption is None else caption
+    if handles:  # below the panels, never on the data; its title says what the error bars are
+        fig.legend(list(handles.values()), list(handles), loc="outside lower center", ncol=min(len(handles), 4),
+                   fontsize="x-small", frameon=False, title=text + ("; series offset sideways" if dodge and len(
+                       handles) > 1 and not logx else ""), title_fontsize="x-small")
     if title:
-        fig.suptitle(title)
+        fig.suptitle(title + (" (panels share the y axis)" if n > 1 else ""), fontsize="medium")
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, metadata=dict(metadata) if metadata else None)
     return path
 
 
@@ -103,7 +143,8 @@ def plot_accuracy_vs_alpha(rows: Sequence[Mapping[str, Any]], out: str | os.Path
     Fig. 4b as lines), one line per strategy / network / placement (``by``)."""
     panels = fault if fault is not None and any(fault in r for r in rows) else None
     return plot_metric_lines(rows, out, x=alpha, metric="accuracy", panels=panels, by=by, baseline=baseline,
-                             title=title, xlabel="alpha (copies, equal device count)", ylabel="test accuracy (%)")
+                             title=title or "Test accuracy vs number of copies alpha",
+                             xlabel="alpha (copies per weight, equal device count)", ylabel="test accuracy (%)")
 
 
 def plot_accuracy_vs_wire(rows: Sequence[Mapping[str, Any]], out: str | os.PathLike[str], *,
@@ -111,8 +152,8 @@ def plot_accuracy_vs_wire(rows: Sequence[Mapping[str, Any]], out: str | os.PathL
                           baseline: float | None = None, title: str = "") -> Path:
     """Test accuracy versus the wire segment resistance (ohm)."""
     return plot_metric_lines(rows, out, x=wire, metric="accuracy", panels=panels, by=by, baseline=baseline,
-                             title=title, xlabel="wire segment resistance (ohm)", ylabel="test accuracy (%)",
-                             logx=True)
+                             title=title or "Test accuracy vs wire segment resistance",
+                             xlabel="wire segment resistance (ohm)", ylabel="test accuracy (%)", logx=True)
 
 
 def plot_point_histograms(results: Mapping[str, Any], out: str | os.PathLike[str], *, threshold: float = 0.95,
@@ -124,18 +165,20 @@ def plot_point_histograms(results: Mapping[str, Any], out: str | os.PathLike[str
     cols = min(n, 2)
     nrows = int(np.ceil(n / cols))
     fig = _figure(4.6 * cols, 3.4 * nrows)
+    first = None
     for k, (label, res) in enumerate(results.items()):
-        ax = fig.add_subplot(nrows, cols, k + 1)
+        ax = fig.add_subplot(nrows, cols, k + 1, sharey=first)  # compared panels: one y range
+        first = first or ax
         counts, edges = res.histogram(bins)
         ax.bar(edges[:-1], counts, width=np.diff(edges), align="edge", color="#4477aa", edgecolor="white")
         ax.axvline(threshold, color="#cc3311", ls="--", lw=1)
         ax.set_title(f"{label}: {100 * res.robust_fraction:.1f} % of points >= {threshold:.0%}\n"
                      f"mean accuracy {100 * res.mean_accuracy:.1f} %, {res.transfers} transfers", fontsize="small")
-        ax.set_xlabel("per-point accuracy over transfers")
-        ax.set_ylabel("test points")
+        ax.set_xlabel("per-point accuracy: fraction of transfers classifying the point correctly")
+        ax.set_ylabel("test points (count)")
         ax.set_xlim(0, 1)
-    if title:
-        fig.suptitle(title)
+    fig.suptitle(f"Per-point accuracy over Monte Carlo transfers{f' ({title})' if title else ''}"
+                 + ("; panels share the y axis" if n > 1 else ""), fontsize="medium")
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
@@ -164,17 +207,19 @@ def sweep_plots(config: ExperimentConfig, folder: Path, rows: list[dict[str, Any
         fault = "fault_rate" if "fault_rate" in grid and len(config.grid["fault_rate"]) > 1 else None
         by = [g for g in grid if g not in (x, fault)]
         files.append(plot_accuracy_vs_alpha(rows, folder / "accuracy_vs_alpha.png", alpha=x, fault=fault, by=by,
-                                            baseline=base, title=config.name))
+                                            baseline=base, title=f"Test accuracy vs {x} ({config.name})"))
         files.append(plot_metric_lines(orig, folder / "mapping_error_vs_alpha.png", x=x, metric="mapping_error",
-                                       panels=fault, by=[g for g in orig_grid if g not in (x, fault)], percent=False, ylabel="mapping error (%)",
-                                       xlabel="alpha (copies)", title=config.name))
+                                       panels=fault, by=[g for g in orig_grid if g not in (x, fault)], percent=False,
+                                       ylabel=MAPPING_ERROR_LABEL, xlabel=f"{x} (copies per weight)",
+                                       title=f"Weight mapping error vs {x} ({config.name})"))
     if "segment_ohm" in grid:
         by = [g for g in grid if g != "segment_ohm"]
         files.append(plot_accuracy_vs_wire(rows, folder / "accuracy_vs_wire.png", by=by, baseline=base,
-                                           title=config.name))
+                                           title=f"Test accuracy vs wire segment resistance ({config.name})"))
     if not files and grid:
         x = grid[0]
         if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in config.grid[x]):
             files.append(plot_metric_lines(rows, folder / f"accuracy_vs_{metric_name(x)}.png", x=x, metric="accuracy",
-                                           by=grid[1:], baseline=base, title=config.name))
+                                           by=grid[1:], baseline=base, ylabel="test accuracy (%)",
+                                           title=f"Test accuracy vs {x} ({config.name})"))
     return files

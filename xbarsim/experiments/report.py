@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import xbarsim.provenance as provenance
 from xbarsim.experiments.config import ExperimentConfig, Reference
 
-__all__ = ["ExperimentReport", "ConsoleProgress", "compare", "markdown", "write_csv"]
+__all__ = ["ExperimentReport", "ConsoleProgress", "compare", "markdown", "write_csv", "write_json", "stamp_pngs"]
 
 @dataclass(frozen=True, kw_only=True)
 class ExperimentReport:
@@ -48,6 +49,17 @@ class ExperimentReport:
     elapsed_s: float
     software: Mapping[str, float]
     table: str
+
+    def __repr__(self) -> str:
+        """One line: name, folder, rows, files, wall time (the rows and the report stay out)."""
+        soft = ", ".join(f"{k} {100 * v:.1f} %" for k, v in self.software.items())
+        return (f"ExperimentReport({self.name!r}, out={str(self.out)!r}, {len(self.rows)} rows, "
+                f"{len(self.comparisons)} comparisons, {len(self.files)} files, {self.elapsed_s:.1f} s, "
+                f"software {soft})")
+
+    def report(self) -> str:
+        """The Markdown report (the text of ``report.md``)."""
+        return self.table
 
 
 class ConsoleProgress:
@@ -119,8 +131,8 @@ def _fmt(metric: str, v: float | None, std: float | None = None) -> str:
 
 def markdown(config: ExperimentConfig, rows: Sequence[Mapping[str, Any]], cols: Sequence[str],
               metrics: Sequence[str], comparisons: Sequence[Mapping[str, Any]], software: Mapping[str, float],
-              elapsed: float, extra: str = "") -> str:
-    lines = [f"# {config.name}", ""]
+              elapsed: float, extra: str = "", prov: Mapping[str, Any] | None = None) -> str:
+    lines = [f"# {config.name}" + (" (partial results)" if prov is not None and prov.get("partial") else ""), ""]
     if config.description:
         lines += [config.description.strip(), ""]
     lines.append(f"Config `{config.source}`{' (quick variant)' if config.quick else ''}; dataset `{config.dataset}` "
@@ -145,6 +157,8 @@ def markdown(config: ExperimentConfig, rows: Sequence[Mapping[str, Any]], cols: 
                          f"| {_fmt(c['metric'], c['paper'])} |")
     if extra:
         lines += ["", extra]
+    if prov is not None:
+        lines += ["", provenance.markdown_section(prov).rstrip("\n")]
     return "\n".join(lines) + "\n"
 
 
@@ -156,13 +170,27 @@ def _cell(v: Any) -> str:
     return "" if v is None else str(v)
 
 
-def write_csv(path: Path, rows: Sequence[Mapping[str, Any]]) -> Path:
+def write_json(path: Path, doc: Mapping[str, Any], prov: Mapping[str, Any]) -> Path:
+    """``doc`` as indented JSON with its ``"provenance"`` object."""
+    path.write_text(json.dumps({**doc, "provenance": provenance.provenance_json(prov)}, indent=2) + "\n")
+    return path
+
+
+def stamp_pngs(paths: Sequence[Path], prov: Mapping[str, Any]) -> list[Path]:
+    """Add the provenance text chunks to PNG files written by the plot functions (pixels kept)."""
+    return [provenance.stamp_png(p, prov) for p in paths]
+
+
+def write_csv(path: Path, rows: Sequence[Mapping[str, Any]], prov: Mapping[str, Any] | None = None) -> Path:
+    """``rows`` as CSV (lists and dicts as JSON), the provenance line first when ``prov`` is given."""
     keys: list[str] = []
     for r in rows:
         for k in r:
             if k not in keys:
                 keys.append(k)
     with path.open("w", newline="") as fh:
+        if prov is not None:
+            fh.write(provenance.csv_header(prov))
         w = csv.writer(fh)
         w.writerow(keys)
         for r in rows:

@@ -16,21 +16,33 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
+import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from xbarsim.errors import ConfigError
+import xbarsim.provenance as provenance
+from xbarsim.errors import ConfigError, RunInterrupted
 from xbarsim._typing import ProgressCallback
 from xbarsim.evaluation import device_perturbation, monte_carlo_result, monte_carlo_setup, network_fingerprint
 from xbarsim.evaluation.hardware import augmented_weights, build_preset, chip_kernels, layer_encodings
 from xbarsim.experiments.config import ExperimentConfig, load_experiment
 from xbarsim.experiments.networks import cached_dataset, load_network, train_all
 from xbarsim.experiments.plots import plot_point_histograms, sweep_plots
-from xbarsim.experiments.report import ConsoleProgress, ExperimentReport, compare, markdown, write_csv
+from xbarsim.experiments.report import (
+    ConsoleProgress,
+    ExperimentReport,
+    compare,
+    markdown,
+    stamp_pngs,
+    write_csv,
+    write_json,
+)
 from xbarsim.experiments.trials import TRIALS, TransferTrial, check_sweep
 from xbarsim.networks import MLP
 from xbarsim.sweeps import (
@@ -46,6 +58,29 @@ from xbarsim.sweeps import (
 
 __all__ = ["run_experiment", "run_sweep_config", "run_example"]
 
+
+@contextmanager
+def _writing(received: list[int]) -> Iterator[None]:
+    """Hold back Ctrl-C while a report is written (it is recorded in ``received`` and acted on
+    afterwards), so that an interrupt never leaves half a report."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGINT, lambda signum, _frame: received.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+def _uses_ngspice(*parts: Any) -> bool:
+    return '"ngspice"' in json.dumps(parts, default=str)
+
+
+def _source_path(source: str) -> str | None:
+    return source if source and not source.startswith("<") and Path(source).is_file() else None
+
+
 def run_experiment(
     config: ExperimentConfig,
     *,
@@ -54,6 +89,7 @@ def run_experiment(
     scheduler: Any = None,
     workers: int | None = None,
     progress: ProgressCallback | None = None,
+    command: Sequence[str] | None = None,
 ) -> ExperimentReport:
     """Run an experiment: train (or reuse) its networks, run the sweep or the Monte Carlo
     transfers, write ``results.csv``, ``results.json``, ``report.md`` and PNG plots into ``out``.
@@ -72,6 +108,8 @@ def run_experiment(
     progress : callable, optional
         ``progress(label, done, total)`` for training, trials and transfers
         (:class:`~xbarsim.experiments.report.ConsoleProgress` draws tqdm bars); None: silent.
+    command : sequence of str, optional
+        The command line recorded in the provenance of every file (default ``sys.argv``).
 
     Returns
     -------
@@ -80,6 +118,8 @@ def run_experiment(
     if not isinstance(config, ExperimentConfig):
         raise ConfigError(f"`config` must be an ExperimentConfig; got {type(config).__name__}.")
     t0 = time.perf_counter()
+    prov = provenance.collect(config=_source_path(config.source), seed=config.seed, command=command,
+                              ngspice=_uses_ngspice(config.hardware.to_dict(), config.readouts, config.grid))
     folder = Path(out) if out is not None else Path("results") / config.name
     folder.mkdir(parents=True, exist_ok=True)
     nets = train_all(config, folder, resume, progress)
@@ -88,8 +128,8 @@ def run_experiment(
     x, y = data.split(config.split)
     software = {name: float(np.mean(m.predict(x) == y)) for name, m in models.items()}
     if config.kind == "sweep":
-        return _run_sweep(config, folder, nets, models, software, resume, scheduler, workers, progress, t0)
-    return _run_monte_carlo(config, folder, models, software, resume, progress, t0)
+        return _run_sweep(config, folder, nets, models, software, resume, scheduler, workers, progress, t0, prov)
+    return _run_monte_carlo(config, folder, models, software, resume, progress, t0, prov)
 
 
 def _check_fits(config: ExperimentConfig, models: Mapping[str, MLP]) -> None:
@@ -110,8 +150,7 @@ def _check_fits(config: ExperimentConfig, models: Mapping[str, MLP]) -> None:
 
 def _run_sweep(config: ExperimentConfig, folder: Path, nets: Mapping[str, Path], models: Mapping[str, MLP],
                software: Mapping[str, float], resume: bool, scheduler: Any, workers: int | None,
-               progress: ProgressCallback | None,
-               t0: float) -> ExperimentReport:
+               progress: ProgressCallback | None, t0: float, prov: dict[str, Any]) -> ExperimentReport:
     _check_fits(config, models)
     fixed: dict[str, Any] = {
         "hardware": {k: v for k, v in config.hardware.to_dict().items() if v is not None},
@@ -133,12 +172,36 @@ def _run_sweep(config: ExperimentConfig, folder: Path, nets: Mapping[str, Path],
         with ResultStore(store, readonly=True) as db:
             if db.count() and db.spec_dict() == spec.to_dict():
                 raise ConfigError(f"{store} already holds {db.count()} trial(s) of this experiment; pass --resume "
-                                  "(resume=True) to run the rest, or choose another --out.")
+                                  "to run the rest, or choose another --out.")
     if scheduler is None and workers is None:
         workers = min(os.cpu_count() or 1, max(1, spec.n_trials))
-    report = run_sweep(spec, TRIALS["evaluate"], store=store, scheduler=scheduler, n_workers=workers, resume=resume or store.exists(),
-                       progress=progress)
-    agg = aggregate_sweep(store, folder, plots=False, spec=spec)
+    received: list[int] = []
+    try:
+        report = run_sweep(spec, TRIALS["evaluate"], store=store, scheduler=scheduler, n_workers=workers,
+                           resume=resume or store.exists(), progress=progress)
+    except KeyboardInterrupt:
+        with _writing(received):
+            result = _sweep_report(config, folder, store, spec, fixed, software, t0, None, {**prov, "partial": True})
+        done = sum(r.get("n", 0) + r.get("n_failed", 0) for r in result.rows)
+        raise RunInterrupted(
+            f"{done} of {spec.n_trials} trials stored, partial report in {folder / 'report.md'}; rerun with "
+            "--resume to continue", done=done, total=spec.n_trials,
+            written=tuple(str(p) for p in result.files)) from None
+    with _writing(received):
+        result = _sweep_report(config, folder, store, spec, fixed, software, t0, report, prov)
+    if received:
+        raise RunInterrupted(f"the run had finished; its report is complete in {folder / 'report.md'}",
+                             done=spec.n_trials, total=spec.n_trials, written=tuple(str(p) for p in result.files))
+    return result
+
+
+def _sweep_report(config: ExperimentConfig, folder: Path, store: Path, spec: SweepSpec, fixed: Mapping[str, Any],
+                  software: Mapping[str, float], t0: float, report: SweepReport | None,
+                  prov: dict[str, Any]) -> ExperimentReport:
+    """Write the aggregate, ``results.csv``/``.json``, the plots and ``report.md`` of the trials in
+    ``store`` (``report`` None: the run was interrupted, the files say partial)."""
+    agg = aggregate_sweep(store, folder, plots=False, spec=spec, provenance=prov)
+    prov = {**prov, "partial": bool(prov.get("partial")) or agg.n_missing > 0}
     cols = list(config.grid)
     rows = _sweep_rows(config, store, fixed)
     metrics = ["accuracy", "mapping_error"]
@@ -146,21 +209,24 @@ def _run_sweep(config: ExperimentConfig, folder: Path, nets: Mapping[str, Path],
                        if m.startswith("accuracy_") and m.endswith("_mean") and m != "accuracy_mean"
                        and row[m] is not None})
     files = [agg.trials_csv, agg.summary_csv, agg.summary_json]
-    files.append(write_csv(folder / "results.csv", rows))
+    files.append(write_csv(folder / "results.csv", rows, prov))
     comparisons = compare(rows, config.references)
     elapsed = time.perf_counter() - t0
     doc = {"experiment": config.name, "source": config.source, "quick": config.quick, "kind": config.kind,
            "dataset": config.dataset, "seed": config.seed, "cycles": config.cycles, "elapsed_s": elapsed,
-           "sweep_elapsed_s": report.elapsed_s, "n_trials": report.total, "n_failed": agg.n_failed,
+           "sweep_elapsed_s": None if report is None else report.elapsed_s, "n_trials": spec.n_trials,
+           "n_stored": agg.n_ok + agg.n_failed, "n_failed": agg.n_failed, "partial": prov["partial"],
            "software_accuracy": dict(software), "rows": rows, "comparisons": comparisons}
-    (folder / "results.json").write_text(json.dumps(doc, indent=2) + "\n")
-    files.append(folder / "results.json")
-    files += sweep_plots(config, folder, rows, software)
-    failed = ""
+    files.append(write_json(folder / "results.json", doc, prov))
+    files += stamp_pngs(sweep_plots(config, folder, rows, software), prov)
+    notes = []
+    if prov["partial"]:
+        notes.append(f"**Partial results**: {agg.n_ok + agg.n_failed} of {spec.n_trials} trials had finished when "
+                     "the run was interrupted; `--resume` completes it.")
     if agg.n_failed:
-        failed = (f"**{agg.n_failed} trial(s) failed**; see `error_type` / `error` in `{agg.trials_csv.name}`.")
-    shown = [c for c in cols]
-    text = markdown(config, rows, shown if shown else ["network"], metrics, comparisons, software, elapsed, failed)
+        notes.append(f"**{agg.n_failed} trial(s) failed**; see `error_type` / `error` in `{agg.trials_csv.name}`.")
+    text = markdown(config, rows, cols if cols else ["network"], metrics, comparisons, software, elapsed,
+                    "\n\n".join(notes), prov)
     (folder / "report.md").write_text(text)
     files.append(folder / "report.md")
     return ExperimentReport(name=config.name, out=folder, rows=tuple(rows), comparisons=tuple(comparisons),
@@ -195,7 +261,8 @@ def _sweep_rows(config: ExperimentConfig, store: Path, fixed: Mapping[str, Any])
 
 
 def _run_monte_carlo(config: ExperimentConfig, folder: Path, models: Mapping[str, MLP], software: Mapping[str, float],
-                     resume: bool, progress: ProgressCallback | None, t0: float) -> ExperimentReport:
+                     resume: bool, progress: ProgressCallback | None, t0: float,
+                     prov: dict[str, Any]) -> ExperimentReport:
     """Every network x model: ``transfers`` trials of :class:`~xbarsim.experiments.TransferTrial` on the
     sweep store ``transfers_<network>_<model>.sqlite`` (durable, resumable, one writer), in this process."""
     data = cached_dataset(config.dataset)
@@ -236,7 +303,7 @@ def _run_monte_carlo(config: ExperimentConfig, folder: Path, models: Mapping[str
                    "mapping_error_mean": s.get("mapping_error_mean"), "mapping_error_std": None,
                    "histogram_counts": s["histogram_counts"], "file": path.name}
             rows.append(row)
-    files = [write_csv(folder / "results.csv", rows)]
+    files = [write_csv(folder / "results.csv", rows, prov)]
     comparisons = compare(rows, config.references)
     elapsed = time.perf_counter() - t0
     doc = {"experiment": config.name, "source": config.source, "quick": config.quick, "kind": config.kind,
@@ -244,14 +311,13 @@ def _run_monte_carlo(config: ExperimentConfig, folder: Path, models: Mapping[str
            "threshold": config.threshold, "elapsed_s": elapsed, "software_accuracy": dict(software),
            "hardware": config.hardware.to_dict(), "rows": rows,
            "summaries": {k: v.summary() for k, v in results.items()}, "comparisons": comparisons}
-    (folder / "results.json").write_text(json.dumps(doc, indent=2) + "\n")
-    files.append(folder / "results.json")
-    files.append(plot_point_histograms(results, folder / "point_accuracy_histogram.png", threshold=config.threshold,
-                                       title=config.name))
+    files.append(write_json(folder / "results.json", doc, prov))
+    files += stamp_pngs([plot_point_histograms(results, folder / "point_accuracy_histogram.png",
+                                               threshold=config.threshold, title=config.name)], prov)
     metrics = ["robust_fraction", "accuracy", "software_accuracy", "mapping_error"]
     text = markdown(config, rows, ["network", "model"], metrics, comparisons, software, elapsed,
                      f"`robust_fraction`: fraction of the test points classified correctly in at least "
-                     f"{config.threshold:.0%} of the transfers (Drolet et al.'s metric).")
+                     f"{config.threshold:.0%} of the transfers (Drolet et al.'s metric).", prov)
     (folder / "report.md").write_text(text)
     files.append(folder / "report.md")
     return ExperimentReport(name=config.name, out=folder, rows=tuple(rows), comparisons=tuple(comparisons),
@@ -260,14 +326,36 @@ def _run_monte_carlo(config: ExperimentConfig, folder: Path, models: Mapping[str
 
 def run_sweep_config(spec: SweepSpec, *, out: str | os.PathLike[str], scheduler: Any = None,
                      workers: int | None = None, resume: bool = False, progress: ProgressCallback | None = None,
-                     trials: Mapping[str, TrialFunction] = TRIALS) -> tuple[SweepReport, SweepAggregate]:
+                     trials: Mapping[str, TrialFunction] = TRIALS,
+                     config: str | os.PathLike[str] | None = None,
+                     command: Sequence[str] | None = None) -> tuple[SweepReport, SweepAggregate]:
     """Run a plain sweep config of any trial kind in ``trials`` into ``out`` (store ``out/trials.sqlite``)
-    and write its aggregate (``trials.csv``, ``summary.csv``/``.json``, ``plot_*.png``) there."""
+    and write its aggregate (``trials.csv``, ``summary.csv``/``.json``, ``plot_*.png``) there, with the
+    provenance of the run (``config``: the TOML file it came from; ``command``: the command line,
+    default ``sys.argv``). Interrupted (Ctrl-C, SIGTERM): the
+    aggregate of the stored trials is written, marked partial, and :class:`~xbarsim.errors.RunInterrupted`
+    is raised."""
     fn = check_sweep(spec, trials)
+    prov = provenance.collect(config=config, seed=spec.seed, ngspice=_uses_ngspice(spec.to_dict()), command=command)
     store = Path(out) / "trials.sqlite"
-    report = run_sweep(spec, fn, store=store, scheduler=scheduler, n_workers=workers, resume=resume,
-                       progress=progress)
-    return report, aggregate_sweep(store, out, spec=spec)
+    received: list[int] = []
+    try:
+        report = run_sweep(spec, fn, store=store, scheduler=scheduler, n_workers=workers, resume=resume,
+                           progress=progress)
+    except KeyboardInterrupt:
+        if not store.exists():
+            raise
+        with _writing(received):
+            agg = aggregate_sweep(store, out, spec=spec, provenance={**prov, "partial": True})
+        done = agg.n_ok + agg.n_failed
+        raise RunInterrupted(f"{done} of {spec.n_trials} trials stored, partial aggregate in {out}; rerun with "
+                             "--resume to continue", done=done, total=spec.n_trials) from None
+    with _writing(received):
+        agg = aggregate_sweep(store, out, spec=spec, provenance=prov)
+    if received:
+        raise RunInterrupted(f"the sweep had finished; its aggregate is complete in {out}",
+                             done=spec.n_trials, total=spec.n_trials)
+    return report, agg
 
 
 def run_example(script: str, config: str, doc: str | None = None, argv: Sequence[str] | None = None) -> Path:

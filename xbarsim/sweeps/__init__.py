@@ -20,7 +20,7 @@ from xbarsim.sweeps.spec import (
     trial_seed,
 )
 from xbarsim.sweeps.store import ResultStore, TrialRecord
-from xbarsim.sweeps.runner import SweepReport, execute_trial, run_sweep
+from xbarsim.sweeps.runner import SweepReport, compact_error, execute_trial, run_sweep
 from xbarsim.sweeps.aggregate import SweepAggregate, aggregate_sweep, summarize
 
 __all__ = [
@@ -34,6 +34,7 @@ __all__ = [
     "TrialTask",
     "aggregate_sweep",
     "canonical",
+    "compact_error",
     "execute_trial",
     "load_sweep_config",
     "run_sweep",

@@ -6,8 +6,9 @@
 * ``trials.csv`` -- one row per trial (grid parameters, status, error, duration, worker, metrics);
 * ``summary.csv`` and ``summary.json`` -- per grid point: ``n_ok``, ``n_failed`` and the mean and
   standard deviation (ddof = 0) of every numeric metric over the successful trials;
-* ``plot_<metric>.png`` -- each numeric metric (mean, with +-std bars) against the first grid
-  parameter, one line per combination of the other grid parameters.
+* ``plot_<metric>.png`` -- each numeric result metric (mean, with +-std bars) against the first grid
+  parameter in the config's order, one series per combination of the other grid parameters;
+  bookkeeping metrics (cells, iterations, timings) and metrics constant over the grid are not plotted.
 
 Nothing comes from the running process, so the aggregate of a resumed or interrupted sweep is the
 same as that of an uninterrupted one.
@@ -26,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+import xbarsim.provenance as _prov
 from xbarsim.errors import ConfigError
 from xbarsim.sweeps.store import ResultStore, TrialRecord
 from xbarsim.sweeps.spec import SweepSpec, canonical
@@ -101,7 +103,8 @@ def _point_id(values: Mapping[str, Any], point: Mapping[str, Any]) -> str:
 
 
 def aggregate_sweep(store: str | os.PathLike[str], out_dir: str | os.PathLike[str], *,
-                    plots: bool = True, spec: SweepSpec | None = None) -> SweepAggregate:
+                    plots: bool = True, spec: SweepSpec | None = None,
+                    provenance: Mapping[str, Any] | None = None) -> SweepAggregate:
     """Write the CSV, JSON and PNG aggregate of the sweep in ``store`` into ``out_dir``.
 
     Parameters
@@ -115,6 +118,11 @@ def aggregate_sweep(store: str | os.PathLike[str], out_dir: str | os.PathLike[st
     spec : SweepSpec, optional
         The spec that wrote the store, when the caller has it: rows, columns and plots then follow its
         grid order (the store keeps the spec with sorted keys). It must equal the stored spec.
+    provenance : mapping, optional
+        The run's provenance record (:func:`xbarsim.provenance.collect`), written into every file:
+        the first line of each CSV, ``"provenance"`` in the JSON, PNG text chunks. Default: one
+        collected now (versions and command line, no config); ``partial`` is set when trials are
+        missing from the store.
     """
     with ResultStore(store, readonly=True) as db:
         spec_data = db.spec_dict()
@@ -131,12 +139,15 @@ def aggregate_sweep(store: str | os.PathLike[str], out_dir: str | os.PathLike[st
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ConfigError(f"cannot create the output folder {out}: {exc}") from exc
+    prov = dict(provenance) if provenance is not None else _prov.collect(seed=spec.seed)
+    prov["partial"] = bool(prov.get("partial")) or len(records) < spec.n_trials
     grid_names = list(spec.grid)
     metrics = _numeric(records)
     all_metrics = sorted({k for r in records for k in r.results})
 
     trials_csv = out / "trials.csv"
     with trials_csv.open("w", newline="") as fh:
+        fh.write(_prov.csv_header(prov))
         w = csv.writer(fh)
         w.writerow(["key", "point", "trial", *grid_names, "status", "error_type", "error", "duration_s", "worker",
                     *all_metrics])
@@ -149,6 +160,7 @@ def aggregate_sweep(store: str | os.PathLike[str], out_dir: str | os.PathLike[st
     stat_cols = [f"{m}_{s}" for m in ["duration_s", *metrics] for s in ("mean", "std")]
     summary_csv = out / "summary.csv"
     with summary_csv.open("w", newline="") as fh:
+        fh.write(_prov.csv_header(prov))
         w = csv.writer(fh)
         w.writerow([*grid_names, "n_ok", "n_failed", *stat_cols])
         for row in rows:
@@ -157,13 +169,14 @@ def aggregate_sweep(store: str | os.PathLike[str], out_dir: str | os.PathLike[st
     summary_json = out / "summary.json"
     n_ok = sum(r.ok for r in records)
     doc = {"sweep": spec.to_dict(), "n_trials": spec.n_trials, "n_stored": len(records), "n_ok": n_ok,
-           "n_failed": len(records) - n_ok, "metrics": metrics, "points": rows}
+           "n_failed": len(records) - n_ok, "partial": prov["partial"], "metrics": metrics, "points": rows,
+           "provenance": _prov.provenance_json(prov)}
     summary_json.write_text(json.dumps(doc, indent=2, allow_nan=False) + "\n")
 
     pngs: list[Path] = []
     if plots:
-        for m in metrics:
-            pngs.append(_plot_metric(out, spec, rows, m))
+        for m in plotted_metrics(rows, metrics):
+            pngs.append(_plot_metric(out, spec, rows, m, prov))
     return SweepAggregate(trials_csv=trials_csv, summary_csv=summary_csv, summary_json=summary_json,
                           plots=tuple(pngs), n_trials=spec.n_trials, n_ok=n_ok, n_failed=len(records) - n_ok,
                           n_missing=spec.n_trials - len(records))
@@ -173,16 +186,52 @@ def _label(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
 
 
-def _plot_metric(out: Path, spec: SweepSpec, rows: list[dict[str, Any]], metric: str) -> Path:
+#: Metrics that describe the run, not the result: never plotted.
+BOOKKEEPING_METRICS = frozenset({"cells", "iterations", "duration_s", "solve_time_s"})
+
+#: Axis labels with units of the metrics and parameters the shipped trial kinds use.
+LABELS = {
+    "ir_error_mean": "IR-drop error, mean of the columns (relative)",
+    "ir_error_max": "IR-drop error, worst column (relative)",
+    "output_current_mean_A": "mean output current (A)",
+    "kcl_residual": "KCL residual (relative)",
+    "segment_ohm": "wire segment resistance (ohm)",
+    "driver_ohm": "driver resistance (ohm)",
+    "sense_ohm": "sense resistance (ohm)",
+    "size": "array size n (n x n cells)",
+    "g_min": "g_min (S)",
+    "g_max": "g_max (S)",
+    "accuracy": "test accuracy (fraction)",
+    "mapping_error": "mapping error 100·‖Ŵ−W‖/‖W‖ (%)",
+}
+
+
+def plotted_metrics(rows: Sequence[Mapping[str, Any]], metrics: Sequence[str]) -> list[str]:
+    """The metrics worth a plot: not bookkeeping (:data:`BOOKKEEPING_METRICS`) and not the same
+    value at every point."""
+    keep = []
+    for m in metrics:
+        means = {row[f"{m}_mean"] for row in rows if row.get(f"{m}_mean") is not None}
+        if m not in BOOKKEEPING_METRICS and len(means) > 1:
+            keep.append(m)
+    return keep
+
+
+def _plot_metric(out: Path, spec: SweepSpec, rows: list[dict[str, Any]], metric: str,
+                 prov: Mapping[str, Any], x_name: str | None = None) -> Path:
+    """``metric`` (mean, error bars one std) against ``x_name`` (default the first grid key in the
+    config's order), one series per combination of the other grid keys, each with its own marker and
+    offset sideways; a categorical x axis gets markers only (no joining lines)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     names = list(spec.grid)
-    x_name = names[0] if names else None
-    others = names[1:]
+    x_name = x_name if x_name is not None else (names[0] if names else None)
+    others = [g for g in names if g != x_name]
     x_values: list[Any] = list(spec.grid[x_name]) if x_name else [None]
     numeric_x = x_name is not None and all(
         isinstance(v, (int, float)) and not isinstance(v, bool) for v in x_values)
+    integer_x = numeric_x and all(isinstance(v, int) for v in x_values)
     position = {json.dumps(v): (float(v) if numeric_x else float(k)) for k, v in enumerate(x_values)}
     series: dict[str, list[tuple[float, float, float]]] = {}
     for row in rows:
@@ -192,26 +241,43 @@ def _plot_metric(out: Path, spec: SweepSpec, rows: list[dict[str, Any]], metric:
         label = ", ".join(f"{o}={_label(row[o])}" for o in others) or metric
         x = position[json.dumps(row[x_name])] if x_name else 0.0
         series.setdefault(label, []).append((x, mean, std))
-    fig = Figure(figsize=(6.4, 4.4), layout="constrained")
+    fig = Figure(figsize=(6.8, 5.0), layout="constrained")
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
+    distinct = np.unique(list(position.values()))
+    log_x = numeric_x and distinct.size > 2 and distinct.min() > 0 and distinct.max() / distinct.min() > 50
+    step = float(np.diff(distinct).min()) if distinct.size > 1 else 1.0
     all_y: list[float] = []
-    for label, pts in series.items():
+    for j, (label, pts) in enumerate(series.items()):
         pts.sort()
         xs, ys, es = (np.array(v) for v in zip(*pts))
+        offset = (j - (len(series) - 1) / 2)
+        xs = xs * (1.0 + 0.02 * offset) if log_x else xs + 0.06 * step * offset
         all_y += list(ys)
-        ax.errorbar(xs, ys, yerr=es, marker="o", capsize=3, label=label)
-    if not numeric_x:
-        ax.set_xticks(range(len(x_values)), [_label(v) if x_name else "all" for v in x_values])
+        ax.errorbar(xs, ys, yerr=es, marker="osD^vPX*"[j % 8], ls=("-" if numeric_x else "none"), capsize=3,
+                    label=label, mfc="none" if j % 2 else None)
+    if log_x:
+        ax.set_xscale("log")
+    if not numeric_x or integer_x:
+        ax.set_xticks([position[json.dumps(v)] for v in x_values], [_label(v) if x_name else "all" for v in x_values])
+        ax.minorticks_off()
     ys = np.array(all_y)
     if ys.size and (ys > 0).all() and ys.max() / ys.min() > 1e3:
         ax.set_yscale("log")
-    ax.set_xlabel(x_name or "")
-    ax.set_ylabel(metric)
-    ax.set_title(f"{spec.name}: {metric} (mean +- std over {spec.trials} trial(s))")
+    ax.set_xlabel(LABELS.get(x_name or "", x_name or ""))
+    ax.set_ylabel(LABELS.get(metric, metric))
+    what = LABELS.get(metric, metric).split(" (")[0]
+    ax.set_title(f"{what} vs {x_name} (sweep {spec.name})", fontsize="medium")
+    caption = f"points: mean; error bars: ± one standard deviation (ddof 0) over {spec.trials} trial(s) per point"
+    if len(series) > 1:
+        caption += "; series offset sideways"
+    handles, labels = ax.get_legend_handles_labels()
     if len(series) > 1 and len(series) <= 12:
-        ax.legend(fontsize="small")
+        fig.legend(handles, labels, loc="outside lower center", ncol=min(len(series), 3), fontsize="small",
+                   frameon=False, title=caption, title_fontsize="x-small")
+    else:
+        fig.text(0.01, 0.005, caption, fontsize="x-small", color="0.3")
     safe = re.sub(r"[^A-Za-z0-9_.-]", "_", metric)
     path = out / f"plot_{safe}.png"
-    fig.savefig(path, dpi=100)
+    fig.savefig(path, dpi=100, metadata=_prov.png_metadata(prov))
     return path

@@ -16,12 +16,15 @@ import logging
 import math
 import os
 import re
+import signal
 import socket
+import threading
 import time
 import traceback
 import uuid
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,7 +37,7 @@ from xbarsim.errors import ConfigError, XbarError
 from xbarsim.sweeps.spec import SweepSpec, TrialFunction, TrialTask, trial_seed
 from xbarsim.sweeps.store import ResultStore, TrialRecord
 
-__all__ = ["SweepReport", "run_sweep", "execute_trial"]
+__all__ = ["SweepReport", "run_sweep", "execute_trial", "compact_error"]
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +93,7 @@ def execute_trial(fn: TrialFunction, key: str, params: Mapping[str, Any], seed: 
             where = f" (at {tb[-1].filename}:{tb[-1].lineno})" if tb else ""
             error = f"{exc}{where}"
     duration = time.perf_counter() - t0
+    error = compact_error(error)
     seen: list[str] = []
     for w in caught:
         text = f"{w.category.__name__}: {w.message}"
@@ -99,6 +103,19 @@ def execute_trial(fn: TrialFunction, key: str, params: Mapping[str, Any], seed: 
         "results": results if status == "ok" else {}, "status": status, "error_type": error_type,
         "error": error[:20000], "warnings": seen, "duration_s": duration, "worker": _worker_id(),
     }
+
+
+def compact_error(text: str, limit: int = 20000) -> str:
+    """An error text with every repeated line kept once: the second and later copies of a line are
+    dropped and its first copy gets `` [repeated N times]`` (a backend prints the same complaint
+    for every node); cut to ``limit`` characters."""
+    counts: dict[str, int] = {}
+    for line in text.splitlines():
+        counts[line] = counts.get(line, 0) + 1
+    if all(c == 1 for c in counts.values()):
+        return text[:limit]
+    lines = [f"{line} [repeated {c} times]" if c > 1 and line.strip() else line for line, c in counts.items()]
+    return "\n".join(lines)[:limit]
 
 
 # ----------------------------------------------------------------------------- running a sweep
@@ -148,7 +165,7 @@ def _record(task: TrialTask, outcome: Mapping[str, Any]) -> TrialRecord:
 
 def _infrastructure_failure(exc: BaseException) -> dict[str, Any]:
     """A task Dask could not run (e.g. ``KilledWorker``: it took down every worker it was sent to)."""
-    return {"results": {}, "status": "failed", "error_type": type(exc).__name__, "error": str(exc)[:20000],
+    return {"results": {}, "status": "failed", "error_type": type(exc).__name__, "error": compact_error(str(exc)),
             "warnings": [], "duration_s": 0.0, "worker": ""}
 
 
@@ -280,6 +297,40 @@ def _scheduler_mode(scheduler: Any) -> tuple[str, Any]:
     )
 
 
+@contextmanager
+def _children_ignore_sigint() -> Iterator[None]:
+    """Processes started inside inherit SIGINT ignored (a Python child then installs no
+    KeyboardInterrupt handler), so a Ctrl-C on the terminal reaches the driver only: the driver
+    stops the workers quietly, instead of every worker printing a traceback."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+def _close_quickly(client: Any, cluster: Any, timeout: float) -> None:
+    """Stop an embedded cluster within about ``timeout`` seconds after an interrupt: the worker
+    processes are killed (their trials are not stored and run again on ``--resume``), then the
+    client and the cluster close."""
+    for nanny in list(getattr(cluster, "workers", {}).values()):
+        nanny.auto_restart = False
+        pid = getattr(getattr(nanny, "process", None), "pid", None)
+        if pid:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:  # already gone
+                pass
+    for close in (client.close, cluster.close):
+        try:
+            close(timeout=timeout)
+        except Exception:  # noqa: BLE001 - shutting down after an interrupt; the processes are gone
+            pass
+
+
 def _run_on_dask(
     mode: str,
     scheduler: Any,
@@ -294,14 +345,16 @@ def _run_on_dask(
 
     cluster = None
     client = client_in
+    interrupted = False
     try:
         if mode == "local":
             n = n_workers if n_workers is not None else (os.cpu_count() or 1)
             try:
                 # dashboard on a free port: the default 8787 may be taken by another cluster, which
                 # only costs a warning, but a warning is an error under -W error
-                cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
-                                       silence_logs=logging.ERROR)
+                with _children_ignore_sigint():
+                    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                                           dashboard_address=":0", silence_logs=logging.CRITICAL)
                 client = Client(cluster, set_as_default=False)
             except XbarError:
                 raise
@@ -346,8 +399,14 @@ def _run_on_dask(
             if nxt is not None:
                 submit(nxt)
         return where, threads
+    except KeyboardInterrupt:
+        interrupted = True
+        raise
     finally:
-        if client is not None and client is not client_in:
-            client.close()
-        if cluster is not None:
-            cluster.close()
+        if cluster is not None and interrupted:
+            _close_quickly(client, cluster, 1.0)
+        else:
+            if client is not None and client is not client_in:
+                client.close()
+            if cluster is not None:
+                cluster.close()

@@ -1,0 +1,69 @@
+"""Every number an experiment's plots draw, recomputed from the raw trial rows of its store; the
+axes, captions and titles say what is drawn."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections import defaultdict
+
+import numpy as np
+import pytest
+from experiment_helpers import lea_experiment
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from xbarsim.cli import main
+from xbarsim.experiments.plots import MAPPING_ERROR_LABEL
+
+CONFIG = lea_experiment("plot-check", 3, 'variant = ["lea", "committee"]\nalpha = [1, 3, 2]', top="max_points = 200")
+
+
+def test_accuracy_and_mapping_error_plots_draw_the_raw_trial_statistics(tmp_path, monkeypatch):
+    calls: list[dict] = []
+    texts: list[str] = []
+    original, suptitle = Axes.errorbar, Figure.suptitle
+
+    def spy(self, x, y, yerr=None, **kw):
+        calls.append({"ax": self, "x": np.asarray(x, float), "y": np.asarray(y, float),
+                      "yerr": np.asarray(yerr, float), "label": kw.get("label")})
+        return original(self, x, y, yerr=yerr, **kw)
+
+    def spy_title(self, t, **kw):
+        texts.append(t)
+        return suptitle(self, t, **kw)
+
+    monkeypatch.setattr(Axes, "errorbar", spy)
+    monkeypatch.setattr(Figure, "suptitle", spy_title)
+    cfg = tmp_path / "e.toml"
+    cfg.write_text(CONFIG)
+    out = tmp_path / "out"
+    assert main(["evaluate", str(cfg), "--out", str(out), "--scheduler", "serial", "--quiet"]) == 0
+    con = sqlite3.connect(out / "trials.sqlite")
+    raw = [(json.loads(p), json.loads(r)) for p, r, s in con.execute("select params, results, status from trials")
+           if s == "ok"]
+    con.close()
+    groups: dict[tuple, list[dict]] = defaultdict(list)
+    for params, results in raw:
+        groups[(params["variant"], params["alpha"])].append(results)
+    assert all(len(v) == 3 for v in groups.values()) and len(groups) == 6
+    seen = set()
+    for c in calls:
+        ylabel = c["ax"].get_ylabel()
+        metric, scale = ("accuracy", 100.0) if ylabel == "test accuracy (%)" else ("mapping_error", 1.0)
+        if metric == "mapping_error":
+            assert ylabel == MAPPING_ERROR_LABEL
+        variant = c["label"].removeprefix("variant=")
+        for k, alpha in enumerate([1, 2, 3]):
+            vals = np.array([r[metric] for r in groups[(variant, alpha)]])
+            assert c["y"][k] == pytest.approx(scale * vals.mean(), rel=1e-12)
+            assert c["yerr"][k] == pytest.approx(scale * vals.std(), rel=1e-9, abs=1e-12)
+            assert abs(c["x"][k] - alpha) < 0.2  # offset sideways, less than the spacing
+        assert sorted(c["ax"].get_xticks()) == [1.0, 2.0, 3.0]  # integer alpha ticks
+        seen.add((metric, variant))
+    assert seen == {(m, v) for m in ("accuracy", "mapping_error") for v in ("lea", "committee")}
+    assert any(t.startswith("Test accuracy vs alpha") for t in texts)
+    assert any(t.startswith("Weight mapping error vs alpha") for t in texts)
+    legend_titles = [c["ax"].figure.legends[0].get_title().get_text() for c in calls]
+    assert all("mean; error bars: ± one standard deviation (ddof 0) over 3 cycles per point" in t
+               for t in legend_titles)

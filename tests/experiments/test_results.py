@@ -1,0 +1,97 @@
+"""load_results: trials and summaries of a results folder as plain records, with the provenance; every
+number checked against the raw store; provenance in every file an experiment writes."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import numpy as np
+import pytest
+from experiment_helpers import run_sweep_cli
+from PIL import Image
+
+from xbarsim.errors import ConfigError
+from xbarsim.experiments import load_results, read_csv
+from xbarsim.provenance import FIELDS
+from xbarsim.sweeps import compact_error
+
+CONFIG = """
+name = "results-loader"
+trial = "circuit"
+trials = 3
+seed = 5
+[grid]
+size = [4, 2]
+segment_ohm = [1.0, 0.0]
+[fixed]
+device = "ohmic"
+"""
+
+
+@pytest.fixture(scope="module")
+def sweep_out(tmp_path_factory):
+    return run_sweep_cli(tmp_path_factory.mktemp("res"), CONFIG)
+
+
+def test_load_results_matches_the_raw_store(sweep_out):
+    conf, out = sweep_out
+    res = load_results(out)
+    con = sqlite3.connect(out / "trials.sqlite")
+    raw = con.execute("select key, params, results from trials").fetchall()
+    con.close()
+    assert len(res.trials) == len(raw) == 12 and not res.partial
+    by_key = {k: (json.loads(p), json.loads(r)) for k, p, r in raw}
+    for t in res.trials:
+        params, results = by_key[t["key"]]
+        assert t["size"] == params["size"] and t["segment_ohm"] == params["segment_ohm"]
+        assert t["ir_error_mean"] == results["ir_error_mean"]
+    # the summaries recomputed from the raw records, grouped by their own parameter values
+    assert len(res.summaries) == 4
+    for row in res.summaries:
+        vals = [r["ir_error_mean"] for p, r in by_key.values()
+                if p["size"] == row["size"] and p["segment_ohm"] == row["segment_ohm"]]
+        assert row["n_ok"] == 3 and row["ir_error_mean_mean"] == pytest.approx(np.mean(vals), rel=1e-14)
+    col = res.column("ir_error_mean")
+    assert col.shape == (12,) and np.isfinite(col).all()
+    assert res.provenance["config_text"] == conf.read_text() and res.provenance["seed"] == 5
+    assert len(repr(res)) < 300
+
+
+def test_every_file_carries_the_provenance(sweep_out):
+    conf, out = sweep_out
+    doc = json.loads((out / "summary.json").read_text())
+    assert list(doc["provenance"]) == list(FIELDS)
+    for name in ("trials.csv", "summary.csv"):
+        prov, rows = read_csv(out / name)
+        assert prov == doc["provenance"] and rows
+    pngs = sorted(out.glob("plot_*.png"))
+    assert pngs
+    for png in pngs:
+        with Image.open(png) as img:
+            assert json.loads(img.text["xbarsim:provenance"]) == doc["provenance"]
+    assert doc["provenance"]["command"] == f"xbarsim sweep {conf} --scheduler serial --out {out} --quiet"
+
+
+def test_load_results_of_an_empty_folder_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="holds no xbarsim results"):
+        load_results(tmp_path)
+
+
+def test_a_repeated_error_line_is_stored_once():
+    text = "ngspice failed:\n" + "\n".join(["Error: singular matrix at node r0_1"] * 70) + "\nend"
+    short = compact_error(text)
+    assert short.count("singular matrix") == 1 and "[repeated 70 times]" in short
+    assert short.splitlines()[0] == "ngspice failed:" and short.splitlines()[-1] == "end"
+    assert compact_error("one\ntwo") == "one\ntwo"
+
+
+def test_experiment_report_repr_is_one_short_line(tmp_path):
+    from xbarsim.experiments import ExperimentReport
+
+    rows = tuple({"alpha": a, "accuracy_mean": 0.9, "errors": ["x" * 500]} for a in range(200))
+    rep = ExperimentReport(name="big", out=tmp_path, rows=rows, comparisons=(), files=(tmp_path / "r.md",),
+                           elapsed_s=12.34, software={"t": 0.936}, table="| a |\n" * 5000)
+    text = repr(rep)
+    assert "\n" not in text and len(text) < 300
+    assert "200 rows" in text and "12.3 s" in text and "t 93.6 %" in text and rep.report() == rep.table

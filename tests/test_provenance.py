@@ -1,0 +1,88 @@
+"""The provenance record every result file carries: each field checked against an independent source."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import re
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy
+
+import xbarsim
+from xbarsim import provenance
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_every_field_is_recorded_from_its_source(tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_bytes("name = \"x\"\n# ünïcode\n".encode())
+    before = datetime.now(timezone.utc).replace(microsecond=0)
+    rec = provenance.collect(config=cfg, seed=17, command=["xbarsim", "evaluate", "a b.toml"], ngspice=False)
+    assert list(rec) == list(provenance.FIELDS)
+    assert rec["xbarsim"] == xbarsim.__version__
+    assert rec["python"] == platform.python_version()
+    assert rec["numpy"] == np.__version__ and rec["scipy"] == scipy.__version__
+    assert rec["dask"] == metadata.version("dask")
+    assert rec["ngspice"] is None  # not used
+    assert rec["config_path"] == str(cfg)
+    assert rec["config_sha256"] == hashlib.sha256(cfg.read_bytes()).hexdigest()
+    assert rec["config_text"] == cfg.read_text(encoding="utf-8")
+    assert rec["seed"] == 17
+    assert rec["command"] == "xbarsim evaluate 'a b.toml'"  # shell-quoted, so it can be pasted back
+    started = datetime.fromisoformat(rec["started"])
+    assert started.tzinfo is not None and before <= started <= datetime.now(timezone.utc) + timedelta(seconds=1)
+    assert rec["partial"] is False
+
+
+def test_git_commit_of_a_checkout():
+    if not (ROOT / ".git").exists():
+        pytest.skip("not run from a git checkout")
+    head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    rec = provenance.collect()
+    if Path(xbarsim.__file__).resolve().parent.parent != ROOT:
+        pytest.skip("xbarsim imported from elsewhere")
+    assert rec["git_commit"] == head and re.fullmatch(r"[0-9a-f]{40}", head)
+    dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
+                           capture_output=True, text=True).stdout.strip() != ""
+    assert rec["git_dirty"] is dirty
+
+
+def test_ngspice_version_when_used(ngspice_binary):
+    out = subprocess.run([ngspice_binary, "--version"], capture_output=True, text=True).stdout
+    rec = provenance.collect(ngspice=True)
+    assert rec["ngspice"] is not None and rec["ngspice"] in out
+
+
+def test_no_config_and_default_command():
+    rec = provenance.collect()
+    assert rec["config_path"] is rec["config_sha256"] is rec["config_text"] is rec["seed"] is None
+    assert rec["command"]  # sys.argv of this process
+
+
+def test_formats_round_trip(tmp_path):
+    rec = provenance.collect(seed=3, command=["xbarsim", "sweep", "s.toml"])
+    path = tmp_path / "t.csv"
+    path.write_text(provenance.csv_header(rec) + "a,b\n1,2\n")
+    assert provenance.read_csv_provenance(path) == provenance.provenance_json(rec)
+    assert np.loadtxt(path, delimiter=",", skiprows=2).tolist() == [1.0, 2.0]  # the header line is a comment
+    md = provenance.markdown_section({**rec, "config_text": "a = 1\n", "config_path": "c.toml"})
+    assert md.startswith("## Provenance") and "| seed | 3 |" in md and "```toml\na = 1\n```" in md
+    meta = provenance.png_metadata(rec)
+    assert meta["Software"] == f"xbarsim {xbarsim.__version__}"
+    assert json.loads(meta["xbarsim:provenance"]) == provenance.provenance_json(rec)
+    assert all(line.startswith("* ") for line in provenance.spice_comment(rec).splitlines())
+
+
+def test_version_flag():
+    out = subprocess.run([sys.executable, "-m", "xbarsim.cli", "--version"], capture_output=True, text=True,
+                         cwd=ROOT, timeout=60)
+    assert out.returncode == 0 and out.stdout == f"xbarsim {xbarsim.__version__}\n"

@@ -1,0 +1,143 @@
+"""Reading a results folder back: trials, summaries and provenance as plain records and arrays.
+
+:func:`load_results` reads what ``xbarsim evaluate`` or ``xbarsim sweep`` wrote into a folder: every
+trial from ``trials.sqlite`` (or, without the store, ``trials.csv``), the per-point summaries
+(``results.json`` rows of an experiment, else the ``points`` of ``summary.json``) and the provenance
+record of the run that wrote them (:mod:`xbarsim.provenance`).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from xbarsim.errors import ConfigError
+from xbarsim.sweeps import ResultStore
+
+__all__ = ["Results", "load_results", "read_csv"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Results:
+    """A results folder read back.
+
+    Attributes
+    ----------
+    folder : Path
+        The folder read.
+    provenance : dict
+        The record of the run that wrote it (see :mod:`xbarsim.provenance`); empty if none was written.
+    trials : list of dict
+        One record per stored trial: ``key``, ``point``, ``trial``, ``status``, ``error_type``,
+        ``error``, ``duration_s``, ``worker``, every parameter the trial got and every metric it
+        returned (flat; a metric never overwrites a parameter of the same name, it is then
+        ``result.<name>``).
+    summaries : list of dict
+        One per grid point (or network x model of a Monte Carlo run): the parameters, counts and
+        ``<metric>_mean`` / ``<metric>_std``.
+    partial : bool
+        The run was interrupted before every trial had finished.
+    """
+
+    folder: Path
+    provenance: dict[str, Any]
+    trials: list[dict[str, Any]] = field(repr=False)
+    summaries: list[dict[str, Any]] = field(repr=False)
+    partial: bool
+
+    def column(self, name: str, *, table: str = "trials") -> np.ndarray:
+        """The values of ``name`` over ``trials`` (or ``summaries``) as an array; missing values are
+        NaN for numeric columns. Raises ConfigError for a name no record has."""
+        rows = self.trials if table == "trials" else self.summaries
+        if not any(name in r for r in rows):
+            raise ConfigError(f"no {table} record has a column {name!r}.")
+        values = [r.get(name) for r in rows]
+        if all(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)) for v in values):
+            return np.array([np.nan if v is None else float(v) for v in values])
+        return np.array(values, dtype=object)
+
+    def __repr__(self) -> str:
+        prov = self.provenance
+        return (f"Results({str(self.folder)!r}, {len(self.trials)} trials, {len(self.summaries)} summaries"
+                f"{', partial' if self.partial else ''}, xbarsim {prov.get('xbarsim')}, started {prov.get('started')})")
+
+
+def read_csv(path: str | os.PathLike[str]) -> tuple[dict[str, Any], list[dict[str, str]]]:
+    """A result CSV: its provenance record (``{}`` if it has none) and its rows as dicts of strings."""
+    p = Path(path)
+    prov: dict[str, Any] = {}
+    with p.open(newline="", encoding="utf-8") as fh:
+        lines = [line for line in fh]
+    body = []
+    for line in lines:
+        if line.startswith("# provenance: ") and not prov and not body:
+            prov = json.loads(line[len("# provenance: "):])
+        elif not line.startswith("#"):
+            body.append(line)
+    return prov, list(csv.DictReader(body))
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    if not path.is_file():
+        return None
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{path}: not a readable results JSON file ({exc}).") from None
+    if not isinstance(doc, Mapping):
+        raise ConfigError(f"{path}: a results JSON file must hold an object; got {type(doc).__name__}.")
+    return dict(doc)
+
+
+def _trial_records(folder: Path) -> list[dict[str, Any]]:
+    store = folder / "trials.sqlite"
+    if store.is_file():
+        with ResultStore(store, readonly=True) as db:
+            recs = db.records()
+        out = []
+        for r in recs:
+            row: dict[str, Any] = {"key": r.key, "point": r.point, "trial": r.trial, "status": r.status,
+                                   "error_type": r.error_type, "error": r.error, "duration_s": r.duration_s,
+                                   "worker": r.worker}
+            for k, v in r.params.items():
+                row.setdefault(k, v)
+            for k, v in r.results.items():
+                row[k if k not in row else f"result.{k}"] = v
+            out.append(row)
+        return out
+    csv_path = folder / "trials.csv"
+    if csv_path.is_file():
+        return [dict(r) for r in read_csv(csv_path)[1]]
+    return []
+
+
+def load_results(folder: str | os.PathLike[str]) -> Results:
+    """Read the results folder of an ``xbarsim evaluate`` or ``xbarsim sweep`` run.
+
+    Raises
+    ------
+    ConfigError
+        ``folder`` holds none of ``trials.sqlite``, ``trials.csv``, ``results.json`` and
+        ``summary.json``, or one of them is damaged.
+    """
+    p = Path(folder)
+    results = _read_json(p / "results.json")
+    summary = _read_json(p / "summary.json")
+    trials = _trial_records(p)
+    if results is None and summary is None and not trials:
+        raise ConfigError(f"{p} holds no xbarsim results (no trials.sqlite, trials.csv, results.json or "
+                          "summary.json).")
+    doc = results if results is not None else (summary or {})
+    summaries = list(doc.get("rows", doc.get("points", [])))
+    prov = dict(doc.get("provenance") or {})
+    if not prov and (p / "trials.csv").is_file():
+        prov = read_csv(p / "trials.csv")[0]
+    partial = bool(doc.get("partial", prov.get("partial", False)))
+    return Results(folder=p, provenance=prov, trials=trials, summaries=summaries, partial=partial)
