@@ -21,6 +21,7 @@ from xbarsim.errors import (
     BackendUnavailableError,
     CircuitError,
     ConfigError,
+    FileFormatError,
     ConvergenceError,
     XbarError,
 )
@@ -51,6 +52,7 @@ __all__ = [
     "BiasScheme",
     "CircuitError",
     "ConfigError",
+    "FileFormatError",
     "ConvergenceError",
     "CrossCheck",
     "Crossbar",

@@ -11,6 +11,7 @@ exits with 130 and ``--resume`` continues.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help="sweeps: 'local' (default, embedded LocalCluster), 'serial', or a Dask scheduler address")
     p.add_argument("--workers", type=int, default=None, metavar="N",
                    help="sweeps: worker processes of the local cluster (default: number of CPUs)")
+    p.add_argument("--retry-failed", action="store_true",
+                   help="with --resume: run the stored failed trials again (e.g. after installing ngspice)")
+    p.add_argument("--dashboard", action="store_true",
+                   help="sweeps on the local cluster: serve the Dask dashboard on 127.0.0.1 (off by default)")
     p.add_argument("--quiet", action="store_true", help="no progress output on stderr")
     p.set_defaults(func=cmd_evaluate,
                    interrupt_hint="finished trials/transfers are stored, rerun with --resume to continue")
@@ -47,11 +52,16 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    """Run the ``evaluate`` command; returns the exit status."""
+    """Run the ``evaluate`` command; returns the exit status (1 when any trial failed)."""
     config = load_experiment(args.config, quick=args.quick)
     report = run_experiment(config, out=args.out, resume=args.resume, scheduler=args.scheduler,
-                            workers=args.workers, progress=not args.quiet)
+                            workers=args.workers, progress=not args.quiet, retry_failed=args.retry_failed,
+                            dashboard=args.dashboard)
     print(report.table)
     print(f"wrote {len(report.files)} file(s) in {report.out} in {report.elapsed_s:.1f} s: "
           + ", ".join(p.name for p in report.files))
+    if report.n_failed:
+        print(f"xbarsim evaluate: {report.n_failed} trial(s) failed (see trials.csv); --resume --retry-failed "
+              "runs them again", file=sys.stderr)
+        return 1
     return 0

@@ -39,6 +39,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="skip trials already in the store and run the rest")
     p.add_argument("--out", type=Path, default=None, metavar="DIR",
                    help="output folder holding the store and the aggregate (default: results/sweeps/<name>)")
+    p.add_argument("--retry-failed", action="store_true",
+                   help="with --resume: run the stored failed trials again (e.g. after installing ngspice)")
+    p.add_argument("--dashboard", action="store_true",
+                   help="local cluster: serve the Dask dashboard on 127.0.0.1 (off by default)")
     p.add_argument("--quiet", action="store_true", help="no progress output on stderr")
     p.set_defaults(func=cmd_sweep, trials=TRIALS,
                    interrupt_hint="finished trials are in the store, rerun with --resume to continue")
@@ -46,11 +50,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    """Run the ``sweep`` command; returns the exit status. ``args.trials`` maps kind names to functions."""
+    """Run the ``sweep`` command; returns the exit status (1 when any trial failed). ``args.trials`` maps
+    kind names to functions."""
     spec = load_sweep(args.config, args.trials)
     out: Path = args.out if args.out is not None else Path("results") / "sweeps" / spec.name
     report, agg = run_sweep_config(spec, out=out, scheduler=args.scheduler, workers=args.workers,
-                                   resume=args.resume, progress=not args.quiet, trials=args.trials)
+                                   resume=args.resume, progress=not args.quiet, trials=args.trials,
+                                   retry_failed=args.retry_failed, dashboard=args.dashboard)
     print(f"sweep {report.name}: {report.total} trials ({report.skipped} already stored, {report.completed} "
           f"completed, {report.failed} failed now) on {report.scheduler} with {report.n_workers} worker(s) "
           f"in {report.elapsed_s:.1f} s")
@@ -59,4 +65,4 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     print(f"  store {report.store}")
     print(f"  wrote {agg.trials_csv.name}, {agg.summary_csv.name}, {agg.summary_json.name} and "
           f"{len(agg.plots)} plot(s) in {out}")
-    return 0
+    return 1 if agg.n_failed else 0

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from xbarsim.experiments.config import ExperimentConfig, Reference
+from xbarsim.sweeps import replace_from
 
 __all__ = ["ExperimentReport", "compare", "markdown", "write_csv", "status_line"]
 
@@ -38,6 +39,8 @@ class ExperimentReport:
         Network name -> software accuracy on the evaluated split.
     table : str
         The Markdown report (also in ``report.md``).
+    n_failed : int
+        Trials (sweeps) that failed; the CLI exits with status 1 when there are any.
     """
 
     name: str
@@ -48,6 +51,7 @@ class ExperimentReport:
     elapsed_s: float
     software: Mapping[str, float]
     table: str
+    n_failed: int = 0
 
 
 def status_line(text: str) -> None:
@@ -136,10 +140,11 @@ def write_csv(path: Path, rows: Sequence[Mapping[str, Any]]) -> Path:
         for k in r:
             if k not in keys:
                 keys.append(k)
-    with path.open("w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(keys)
-        for r in rows:
-            w.writerow([json.dumps(r[k]) if isinstance(r.get(k), (list, dict)) else ("" if r.get(k) is None else r[k])
-                        for k in keys])
-    return path
+    def write(tmp: Path) -> None:
+        with tmp.open("w", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(keys)
+            for r in rows:
+                w.writerow([json.dumps(r[k]) if isinstance(r.get(k), (list, dict))
+                            else ("" if r.get(k) is None else r[k]) for k in keys])
+    return replace_from(path, write)

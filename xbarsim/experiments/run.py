@@ -13,6 +13,7 @@ files. Outputs: ``networks/*.npz``, ``results.csv``, ``results.json``, ``report.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import time
@@ -26,7 +27,15 @@ from xbarsim.errors import ConfigError
 from xbarsim.evaluation import device_perturbation, monte_carlo
 from xbarsim.evaluation.hardware import augmented_weights, build_preset, chip_kernels, layer_encodings
 from xbarsim.experiments.config import ExperimentConfig, load_experiment
-from xbarsim.experiments.networks import cached_dataset, load_network, train_all
+from xbarsim.experiments.networks import (
+    TrainedNetwork,
+    cached_dataset,
+    changed_settings,
+    indexed_settings,
+    load_network,
+    network_settings,
+    train_all,
+)
 from xbarsim.experiments.plots import plot_point_histograms, sweep_plots
 from xbarsim.experiments.report import ExperimentReport, compare, markdown, status_line, write_csv
 from xbarsim.experiments.trials import TRIALS, check_sweep
@@ -37,9 +46,12 @@ from xbarsim.sweeps import (
     SweepReport,
     SweepSpec,
     TrialFunction,
+    WriterLock,
     aggregate_sweep,
+    refuse_symlink,
     run_sweep,
     summarize,
+    write_text,
 )
 
 __all__ = ["run_experiment", "run_sweep_config", "run_example"]
@@ -52,6 +64,8 @@ def run_experiment(
     scheduler: Any = None,
     workers: int | None = None,
     progress: bool = True,
+    retry_failed: bool = False,
+    dashboard: bool = False,
 ) -> ExperimentReport:
     """Run an experiment: train (or reuse) its networks, run the sweep or the Monte Carlo
     transfers, write ``results.csv``, ``results.json``, ``report.md`` and PNG plots into ``out``.
@@ -69,24 +83,80 @@ def run_experiment(
         with one worker per CPU). Monte Carlo runs in this process.
     progress : bool
         Progress bars on stderr.
+    retry_failed : bool
+        Sweeps, with ``resume``: run the stored failed trials again.
+    dashboard : bool
+        Sweeps on the embedded local cluster: serve the Dask dashboard (on 127.0.0.1 only).
 
     Returns
     -------
     ExperimentReport
+
+    Notes
+    -----
+    The output folder's writer lock (``OUT/xbarsim.lock``) is taken before anything is written
+    into it, so a second run on a busy folder changes nothing there. Networks are identified by
+    their settings and content (:func:`~xbarsim.experiments.networks.network_digest`): results
+    stored in ``out`` for other networks are refused, naming what changed, before any training.
     """
     if not isinstance(config, ExperimentConfig):
         raise ConfigError(f"`config` must be an ExperimentConfig; got {type(config).__name__}.")
     t0 = time.perf_counter()
     folder = Path(out) if out is not None else Path("results") / config.name
     folder.mkdir(parents=True, exist_ok=True)
-    nets = train_all(config, folder, resume, progress)
-    data = cached_dataset(config.dataset)
-    models = {name: load_network(str(p)) for name, p in nets.items()}
-    x, y = data.split(config.split)
-    software = {name: float(np.mean(m.predict(x) == y)) for name, m in models.items()}
-    if config.kind == "sweep":
-        return _run_sweep(config, folder, nets, models, software, resume, scheduler, workers, progress, t0)
-    return _run_monte_carlo(config, folder, models, software, resume, progress, t0)
+    with WriterLock(refuse_symlink(folder / "xbarsim.lock"), what=f"output folder {folder}",
+                    busy="another running xbarsim run"):
+        settings = network_settings(config)
+        if config.kind == "sweep":
+            _check_store_networks(folder / "trials.sqlite", settings)
+        elif resume and any(folder.glob("transfers_*")):
+            old = indexed_settings(folder)
+            changes = [changed_settings(k, old[k], v) for k, v in settings.items() if k in old and old[k] != v]
+            if changes:
+                raise ConfigError(f"{folder} holds transfers of other networks than this config makes "
+                                  f"({'; '.join(changes)}); resuming would mix them. Use another --out.")
+        nets = train_all(config, folder, progress, settings)
+        models = {name: load_network(folder / n.file, sha256=n.sha256) for name, n in nets.items()}
+        data = cached_dataset(config.dataset)
+        x, y = data.split(config.split)
+        software = {name: float(np.mean(m.predict(x) == y)) for name, m in models.items()}
+        if config.kind == "sweep":
+            return _run_sweep(config, folder, nets, models, software, resume, scheduler, workers, progress, t0,
+                              retry_failed, dashboard)
+        return _run_monte_carlo(config, folder, models, software, resume, progress, t0)
+
+
+def _check_store_networks(store: Path, settings: Mapping[str, Mapping[str, Any]],
+                          nets: Mapping[str, TrainedNetwork] | None = None) -> None:
+    """Refuse a store holding trials of other networks than ``settings`` (and ``nets``) describe,
+    naming what changed: resuming would mix the results of two networks in one row, and a finished
+    run would report the old results under the new config."""
+    if not store.exists():
+        return
+    with ResultStore(store, readonly=True) as db:
+        spec, n = db.spec_dict(), db.count()
+    if not spec or not n:
+        return
+    fixed = spec.get("fixed")
+    stored = fixed.get("networks") if isinstance(fixed, Mapping) else None
+    if not isinstance(stored, Mapping):
+        return  # not an experiment's store: bind() refuses it by its spec
+    changes = []
+    for name, new in settings.items():
+        old = stored.get(name)
+        if not isinstance(old, Mapping) or not isinstance(old.get("settings"), Mapping):
+            if old is not None:
+                changes.append(f"network {name!r}: stored without its settings and content digest (an older "
+                               "xbarsim)")
+        elif old["settings"] != new:
+            changes.append(changed_settings(name, old["settings"], new))
+        elif nets is not None and old.get("sha256") != nets[name].sha256:
+            changes.append(f"network {name!r}: same settings, other content (sha256 {str(old.get('sha256'))[:12]} "
+                           f"-> {nets[name].sha256[:12]}; training is not reproducible here)")
+    if changes:
+        raise ConfigError(
+            f"{store} holds {n} trial(s) of other networks than this config makes ({'; '.join(changes)}); resuming "
+            "would mix the results of different networks. Use another --out, or restore the config.")
 
 
 def _check_fits(config: ExperimentConfig, models: Mapping[str, MLP]) -> None:
@@ -105,13 +175,16 @@ def _check_fits(config: ExperimentConfig, models: Mapping[str, MLP]) -> None:
                 raise ConfigError(f"{config.source}: grid point {where} (network {name!r}): {exc}") from None
 
 
-def _run_sweep(config: ExperimentConfig, folder: Path, nets: Mapping[str, Path], models: Mapping[str, MLP],
-               software: Mapping[str, float], resume: bool, scheduler: Any, workers: int | None, progress: bool,
-               t0: float) -> ExperimentReport:
+def _run_sweep(config: ExperimentConfig, folder: Path, nets: Mapping[str, TrainedNetwork],
+               models: Mapping[str, MLP], software: Mapping[str, float], resume: bool, scheduler: Any,
+               workers: int | None, progress: bool, t0: float, retry_failed: bool, dashboard: bool
+               ) -> ExperimentReport:
     _check_fits(config, models)
+    _check_store_networks(folder / "trials.sqlite", {k: v.settings for k, v in nets.items()}, nets)
     fixed: dict[str, Any] = {
         "hardware": {k: v for k, v in config.hardware.to_dict().items() if v is not None},
-        "networks": {k: str(v) for k, v in nets.items()},
+        # relative to the output folder (the folder can move); identified by content and settings
+        "networks": {k: v.to_dict() for k, v in nets.items()},
         "dataset": config.dataset, "split": config.split,
     }
     if config.max_points is not None:
@@ -132,8 +205,11 @@ def _run_sweep(config: ExperimentConfig, folder: Path, nets: Mapping[str, Path],
                                   "(resume=True) to run the rest, or choose another --out.")
     if scheduler is None and workers is None:
         workers = min(os.cpu_count() or 1, max(1, spec.n_trials))
-    report = run_sweep(spec, TRIALS["evaluate"], store=store, scheduler=scheduler, n_workers=workers, resume=resume or store.exists(),
-                       progress=progress)
+    # the trial resolves the networks' relative paths against the folder, which the spec never names
+    trial = functools.partial(TRIALS["evaluate"], root=str(folder.resolve()))
+    report = run_sweep(spec, trial, store=store, scheduler=scheduler, n_workers=workers,
+                       resume=resume or store.exists(), progress=progress, retry_failed=retry_failed,
+                       dashboard=dashboard)
     agg = aggregate_sweep(store, folder, plots=False, spec=spec)
     cols = list(config.grid)
     rows = _sweep_rows(config, store, fixed)
@@ -149,7 +225,7 @@ def _run_sweep(config: ExperimentConfig, folder: Path, nets: Mapping[str, Path],
            "dataset": config.dataset, "seed": config.seed, "cycles": config.cycles, "elapsed_s": elapsed,
            "sweep_elapsed_s": report.elapsed_s, "n_trials": report.total, "n_failed": agg.n_failed,
            "software_accuracy": dict(software), "rows": rows, "comparisons": comparisons}
-    (folder / "results.json").write_text(json.dumps(doc, indent=2) + "\n")
+    write_text(folder / "results.json", json.dumps(doc, indent=2) + "\n")
     files.append(folder / "results.json")
     files += sweep_plots(config, folder, rows, software)
     failed = ""
@@ -157,10 +233,11 @@ def _run_sweep(config: ExperimentConfig, folder: Path, nets: Mapping[str, Path],
         failed = (f"**{agg.n_failed} trial(s) failed**; see `error_type` / `error` in `{agg.trials_csv.name}`.")
     shown = [c for c in cols]
     text = markdown(config, rows, shown if shown else ["network"], metrics, comparisons, software, elapsed, failed)
-    (folder / "report.md").write_text(text)
+    write_text(folder / "report.md", text)
     files.append(folder / "report.md")
     return ExperimentReport(name=config.name, out=folder, rows=tuple(rows), comparisons=tuple(comparisons),
-                            files=tuple(files), elapsed_s=elapsed, software=dict(software), table=text)
+                            files=tuple(files), elapsed_s=elapsed, software=dict(software), table=text,
+                            n_failed=agg.n_failed)
 
 
 def _sweep_rows(config: ExperimentConfig, store: Path, fixed: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -226,7 +303,7 @@ def _run_monte_carlo(config: ExperimentConfig, folder: Path, models: Mapping[str
            "threshold": config.threshold, "elapsed_s": elapsed, "software_accuracy": dict(software),
            "hardware": config.hardware.to_dict(), "rows": rows,
            "summaries": {k: v.summary() for k, v in results.items()}, "comparisons": comparisons}
-    (folder / "results.json").write_text(json.dumps(doc, indent=2) + "\n")
+    write_text(folder / "results.json", json.dumps(doc, indent=2) + "\n")
     files.append(folder / "results.json")
     files.append(plot_point_histograms(results, folder / "point_accuracy_histogram.png", threshold=config.threshold,
                                        title=config.name))
@@ -234,7 +311,7 @@ def _run_monte_carlo(config: ExperimentConfig, folder: Path, models: Mapping[str
     text = markdown(config, rows, ["network", "model"], metrics, comparisons, software, elapsed,
                      f"`robust_fraction`: fraction of the test points classified correctly in at least "
                      f"{config.threshold:.0%} of the transfers (Drolet et al.'s metric).")
-    (folder / "report.md").write_text(text)
+    write_text(folder / "report.md", text)
     files.append(folder / "report.md")
     return ExperimentReport(name=config.name, out=folder, rows=tuple(rows), comparisons=tuple(comparisons),
                             files=tuple(files), elapsed_s=elapsed, software=dict(software), table=text)
@@ -242,14 +319,22 @@ def _run_monte_carlo(config: ExperimentConfig, folder: Path, models: Mapping[str
 
 def run_sweep_config(spec: SweepSpec, *, out: str | os.PathLike[str], scheduler: Any = "local",
                      workers: int | None = None, resume: bool = False, progress: bool = True,
-                     trials: Mapping[str, TrialFunction] = TRIALS) -> tuple[SweepReport, SweepAggregate]:
+                     trials: Mapping[str, TrialFunction] = TRIALS, retry_failed: bool = False,
+                     dashboard: bool = False) -> tuple[SweepReport, SweepAggregate]:
     """Run a plain sweep config of any trial kind in ``trials`` into ``out`` (store ``out/trials.sqlite``)
-    and write its aggregate (``trials.csv``, ``summary.csv``/``.json``, ``plot_*.png``) there."""
+    and write its aggregate (``trials.csv``, ``summary.csv``/``.json``, ``plot_*.png``) there.
+
+    Every grid point is checked (:func:`~xbarsim.experiments.check_sweep`) before the folder is
+    touched, and the folder's writer lock (``OUT/xbarsim.lock``) is taken before anything is written."""
     fn = check_sweep(spec, trials)
-    store = Path(out) / "trials.sqlite"
-    report = run_sweep(spec, fn, store=store, scheduler=scheduler, n_workers=workers, resume=resume,
-                       progress=progress)
-    return report, aggregate_sweep(store, out, spec=spec)
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    with WriterLock(refuse_symlink(folder / "xbarsim.lock"), what=f"output folder {folder}",
+                    busy="another running xbarsim run"):
+        store = folder / "trials.sqlite"
+        report = run_sweep(spec, fn, store=store, scheduler=scheduler, n_workers=workers, resume=resume,
+                           progress=progress, retry_failed=retry_failed, dashboard=dashboard)
+        return report, aggregate_sweep(store, folder, spec=spec)
 
 
 def run_example(config_path: Path, description: str, argv: Sequence[str] | None = None) -> Path:

@@ -286,13 +286,18 @@ EVALUATE_TRIAL_PARAMETERS = frozenset(HARDWARE_FIELDS) | frozenset(
      "record_points", "readouts"})
 
 
-def evaluate_trial(params: Mapping[str, Any], rng: np.random.Generator) -> dict[str, Any]:
+def evaluate_trial(params: Mapping[str, Any], rng: np.random.Generator, *, root: str | None = None
+                   ) -> dict[str, Any]:
     """The sweep trial kind ``"evaluate"``: one transfer of a network onto hardware, its accuracy.
 
     Parameters (JSON values)
     ------------------------
     networks : table
-        Network name -> path of its ``.npz`` (:meth:`MLP.to_dict`).
+        Network name -> path of its ``.npz`` (:meth:`MLP.to_dict`), or a table with ``file`` (the
+        path) and ``sha256`` (its content, :func:`~xbarsim.experiments.networks.network_digest`,
+        checked at load: a file replaced during the run is an error, never a silent other network).
+        Relative paths are relative to ``root`` (the keyword the experiment runner binds to its
+        output folder, which the stored spec never names), else to the working directory.
     network : str
         Which one (default: the only one).
     dataset : str
@@ -320,6 +325,8 @@ def evaluate_trial(params: Mapping[str, Any], rng: np.random.Generator) -> dict[
     nets = params.get("networks")
     if not isinstance(nets, Mapping) or not nets:
         raise ConfigError("trial parameter `networks` must be a table of network name -> .npz path.")
+    if root is not None and not isinstance(root, str):
+        raise ConfigError(f"`root` must be a folder path; got {root!r:.80}.")
     name = params.get("network")
     if name is None:
         if len(nets) != 1:
@@ -327,7 +334,12 @@ def evaluate_trial(params: Mapping[str, Any], rng: np.random.Generator) -> dict[
         name = next(iter(nets))
     if name not in nets:
         raise ConfigError(f"trial parameter `network` {name!r} is not in `networks` ({sorted(nets)}).")
-    net = network_file(str(nets[name]))
+    entry = nets[name]
+    file, sha = (entry.get("file"), entry.get("sha256")) if isinstance(entry, Mapping) else (entry, None)
+    if not isinstance(file, str) or not (sha is None or isinstance(sha, str)):
+        raise ConfigError(f"trial parameter `networks.{name}` must be a path or a table with `file` and `sha256`; "
+                          f"got {entry!r:.100}.")
+    net = network_file(os.path.join(root, file) if root is not None else file, sha)
     data = cached_dataset(str(params.get("dataset")))
     point = {k: v for k, v in params.items() if k in HARDWARE_FIELDS or k in ("variant", "alpha_beta")}
     hw = hardware_for(params.get("hardware", {}), params.get("variants", {}), point)

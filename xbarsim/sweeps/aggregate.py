@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from xbarsim.errors import ConfigError
+from xbarsim.sweeps.files import replace_from, write_text
 from xbarsim.sweeps.store import ResultStore, TrialRecord
 from xbarsim.sweeps.spec import SweepSpec, canonical
 
@@ -135,30 +136,22 @@ def aggregate_sweep(store: str | os.PathLike[str], out_dir: str | os.PathLike[st
     metrics = _numeric(records)
     all_metrics = sorted({k for r in records for k in r.results})
 
-    trials_csv = out / "trials.csv"
-    with trials_csv.open("w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(["key", "point", "trial", *grid_names, "status", "error_type", "error", "duration_s", "worker",
-                    *all_metrics])
-        for r in records:
-            w.writerow([r.key, r.point, r.trial, *(_cell(r.params.get(g)) for g in grid_names), r.status,
-                        r.error_type, r.error, repr(r.duration_s), r.worker,
-                        *(_cell(r.results.get(m, "")) for m in all_metrics)])
+    trials_csv = _write_csv(out / "trials.csv", [
+        ["key", "point", "trial", *grid_names, "status", "error_type", "error", "duration_s", "worker", *all_metrics],
+        *([r.key, r.point, r.trial, *(_cell(r.params.get(g)) for g in grid_names), r.status, r.error_type, r.error,
+           repr(r.duration_s), r.worker, *(_cell(r.results.get(m, "")) for m in all_metrics)] for r in records)])
 
     rows = summarize(records, list(spec.points()), metrics)
     stat_cols = [f"{m}_{s}" for m in ["duration_s", *metrics] for s in ("mean", "std")]
-    summary_csv = out / "summary.csv"
-    with summary_csv.open("w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow([*grid_names, "n_ok", "n_failed", *stat_cols])
-        for row in rows:
-            w.writerow([_cell(row[g]) for g in grid_names] + [row["n_ok"], row["n_failed"]]
-                       + ["" if row[c] is None else repr(row[c]) for c in stat_cols])
+    summary_csv = _write_csv(out / "summary.csv", [
+        [*grid_names, "n_ok", "n_failed", *stat_cols],
+        *([_cell(row[g]) for g in grid_names] + [row["n_ok"], row["n_failed"]]
+          + ["" if row[c] is None else repr(row[c]) for c in stat_cols] for row in rows)])
     summary_json = out / "summary.json"
     n_ok = sum(r.ok for r in records)
     doc = {"sweep": spec.to_dict(), "n_trials": spec.n_trials, "n_stored": len(records), "n_ok": n_ok,
            "n_failed": len(records) - n_ok, "metrics": metrics, "points": rows}
-    summary_json.write_text(json.dumps(doc, indent=2, allow_nan=False) + "\n")
+    write_text(summary_json, json.dumps(doc, indent=2, allow_nan=False) + "\n")
 
     pngs: list[Path] = []
     if plots:
@@ -167,6 +160,14 @@ def aggregate_sweep(store: str | os.PathLike[str], out_dir: str | os.PathLike[st
     return SweepAggregate(trials_csv=trials_csv, summary_csv=summary_csv, summary_json=summary_json,
                           plots=tuple(pngs), n_trials=spec.n_trials, n_ok=n_ok, n_failed=len(records) - n_ok,
                           n_missing=spec.n_trials - len(records))
+
+
+def _write_csv(path: Path, rows: Any) -> Path:
+    """Write ``rows`` as CSV into ``path`` atomically (never through a symlink)."""
+    def write(tmp: Path) -> None:
+        with tmp.open("w", newline="") as fh:
+            csv.writer(fh).writerows(rows)
+    return replace_from(path, write)
 
 
 def _label(value: Any) -> str:
@@ -212,6 +213,4 @@ def _plot_metric(out: Path, spec: SweepSpec, rows: list[dict[str, Any]], metric:
     if len(series) > 1 and len(series) <= 12:
         ax.legend(fontsize="small")
     safe = re.sub(r"[^A-Za-z0-9_.-]", "_", metric)
-    path = out / f"plot_{safe}.png"
-    fig.savefig(path, dpi=100)
-    return path
+    return replace_from(out / f"plot_{safe}.png", lambda tmp: fig.savefig(tmp, dpi=100, format="png"))

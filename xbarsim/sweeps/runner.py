@@ -219,6 +219,8 @@ def run_sweep(
     n_workers: int | None = None,
     resume: bool = False,
     progress: bool = True,
+    retry_failed: bool = False,
+    dashboard: bool = False,
 ) -> SweepReport:
     """Run every trial of ``spec`` and store each result durably as it finishes.
 
@@ -243,6 +245,12 @@ def run_sweep(
         Skip trials whose key is already in the store (finished or failed) and run the rest.
     progress : bool
         Draw a progress bar (done/total, failures, ETA) on stderr.
+    retry_failed : bool
+        With ``resume``: run the stored failed trials again (their failed rows move to the store's
+        ``failed_attempts`` table), e.g. after installing a missing simulator.
+    dashboard : bool
+        Serve the Dask dashboard of the embedded local cluster, on 127.0.0.1 only (off by default:
+        it shows worker logs and call stacks to anyone who can reach it, without a login).
 
     Returns
     -------
@@ -265,8 +273,11 @@ def run_sweep(
     """
     if not isinstance(spec, SweepSpec):
         raise ConfigError(f"`spec` must be a SweepSpec; got {type(spec).__name__}.")
-    if not isinstance(resume, bool):
-        raise ConfigError(f"`resume` must be a bool; got {resume!r}.")
+    for name, flag in (("resume", resume), ("retry_failed", retry_failed), ("dashboard", dashboard)):
+        if not isinstance(flag, bool):
+            raise ConfigError(f"`{name}` must be a bool; got {flag!r}.")
+    if retry_failed and not resume:
+        raise ConfigError("`retry_failed` re-runs failed trials of a stored sweep; it needs resume=True (--resume).")
     mode, client_in = _scheduler_mode(scheduler)
     if n_workers is not None:
         n_workers = check_int(n_workers, "n_workers", 1, 1024)
@@ -276,9 +287,10 @@ def run_sweep(
         raise ConfigError(f"`trial` must be a trial function (params, rng) -> metrics; got {type(trial).__name__}.")
     fn = trial
     t_start = time.perf_counter()
-    with ResultStore(store) as db:
-        db.acquire()
+    with ResultStore(store) as db:  # takes the writer lock before touching the file
         db.bind(spec.to_dict())
+        if retry_failed:
+            db.retire_failed()
         done = db.keys()
         if done and not resume:
             raise ConfigError(
@@ -304,7 +316,7 @@ def run_sweep(
                 on_result(task, execute_trial(fn, task.key, task.params, spec.seed))
             where = "serial"
         else:
-            where, workers = _run_on_dask(mode, scheduler, client_in, n_workers, todo, fn, spec, on_result)
+            where, workers = _run_on_dask(mode, scheduler, client_in, n_workers, todo, fn, spec, on_result, dashboard)
         bar.draw(final=True)
     return SweepReport(
         name=spec.name, store=Path(store), total=spec.n_trials, skipped=skipped, completed=counts["ok"],
@@ -344,6 +356,7 @@ def _run_on_dask(
     fn: TrialFunction,
     spec: SweepSpec,
     on_result: Callable[[TrialTask, Mapping[str, Any]], None],
+    dashboard: bool = False,
 ) -> tuple[str, int]:
     from distributed import Client, LocalCluster, as_completed
 
@@ -353,9 +366,11 @@ def _run_on_dask(
         if mode == "local":
             n = n_workers if n_workers is not None else (os.cpu_count() or 1)
             try:
-                # dashboard on a free port: the default 8787 may be taken by another cluster, which
-                # only costs a warning, but a warning is an error under -W error
-                cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
+                # Everything on the loopback interface; the dashboard (worker logs, call stacks, no
+                # login) only when asked for, on a free port (the default 8787 may be taken by another
+                # cluster, which costs a warning, and a warning is an error under -W error).
+                cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                       dashboard_address="127.0.0.1:0" if dashboard else None,
                                        silence_logs=logging.ERROR)
                 client = Client(cluster, set_as_default=False)
             except XbarError:
