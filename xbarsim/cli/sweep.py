@@ -36,6 +36,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                         "a running Dask scheduler, e.g. tcp://10.0.0.5:8786")
     p.add_argument("--workers", type=int, default=None, metavar="N",
                    help="worker processes of the local cluster (default: number of CPUs)")
+    p.add_argument("--quick", action="store_true", help="apply the config's [quick] overrides (a small variant)")
     p.add_argument("--resume", action="store_true", help="skip trials already in the store and run the rest")
     p.add_argument("--out", type=Path, default=None, metavar="DIR",
                    help="output folder holding the store and the aggregate (default: results/sweeps/<name>)")
@@ -52,7 +53,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 def cmd_sweep(args: argparse.Namespace) -> int:
     """Run the ``sweep`` command; returns the exit status (1 when any trial failed). ``args.trials`` maps
     kind names to functions."""
-    spec = load_sweep(args.config, args.trials)
+    spec = load_sweep(args.config, args.trials, quick=args.quick)
     out: Path = args.out if args.out is not None else Path("results") / "sweeps" / spec.name
     report, agg = run_sweep_config(spec, out=out, scheduler=args.scheduler, workers=args.workers,
                                    resume=args.resume, progress=not args.quiet, trials=args.trials,

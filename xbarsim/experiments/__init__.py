@@ -20,6 +20,7 @@ from xbarsim.experiments.networks import train_network
 from xbarsim.experiments.report import ExperimentReport
 from xbarsim.experiments.trials import (
     EVALUATE_TRIAL_PARAMETERS,
+    TRIAL_CHECKS,
     TRIAL_PARAMETERS,
     TRIALS,
     calibrate_busy,
@@ -44,6 +45,7 @@ __all__ = [
     "RECIPES",
     "Reference",
     "TRIALS",
+    "TRIAL_CHECKS",
     "TRIAL_PARAMETERS",
     "calibrate_busy",
     "check_sweep",

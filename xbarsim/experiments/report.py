@@ -14,7 +14,8 @@ from typing import Any
 from xbarsim.experiments.config import ExperimentConfig, Reference
 from xbarsim.sweeps import replace_from
 
-__all__ = ["ExperimentReport", "compare", "markdown", "write_csv", "status_line"]
+__all__ = ["ExperimentReport", "compare", "markdown", "write_csv", "status_line", "protocol_text",
+           "quick_differences"]
 
 @dataclass(frozen=True, kw_only=True)
 class ExperimentReport:
@@ -77,7 +78,7 @@ def compare(rows: Sequence[Mapping[str, Any]], refs: Sequence[Reference]) -> lis
     out = []
     for r in refs:
         hit = next((row for row in rows if _match(row, r.point) and row.get(f"{r.metric}_mean") is not None), None)
-        out.append({"label": r.label, "metric": r.metric, "point": dict(r.point), "paper": r.value,
+        out.append({"label": r.label, "metric": r.metric, "point": dict(r.point), "paper": r.value, "note": r.note,
                     "ours_mean": None if hit is None else hit[f"{r.metric}_mean"],
                     "ours_std": None if hit is None else hit.get(f"{r.metric}_std"),
                     "n": None if hit is None else hit.get("n")})
@@ -95,15 +96,53 @@ def _fmt(metric: str, v: float | None, std: float | None = None) -> str:
     return f"{v:.4g}" if std is None else f"{v:.4g} ± {std:.2g}"
 
 
+def _value(v: Any) -> str:
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_value(x) for x in v) + "]"
+    if v is None:
+        return "unset"
+    return _cell(v)
+
+
+def protocol_text(config: ExperimentConfig) -> str:
+    """What ran, from the config itself (not its description): trials per point and the grid, or the
+    transfers, the evaluated points; for a quick variant, every setting it changed."""
+    if config.kind == "sweep":
+        parts = [f"{config.cycles} cycle(s) per grid point"]
+        parts += [f"{k} {_value(list(v))}" for k, v in config.grid.items()]
+    else:
+        parts = [f"{config.transfers} transfers per network and model (models {', '.join(config.models)})",
+                 f"robust threshold {config.threshold:g}"]
+    points = f"first {config.max_points} points of the {config.split} split" if config.max_points is not None \
+        else f"the whole {config.split} split"
+    text = f"What ran: {'; '.join(parts)}; {points}."
+    if config.quick:
+        changed = "; ".join(f"{k} {_value(q)} (full run: {_value(f)})" for k, q, f in config.quick_changes)
+        text += f" This is the QUICK variant; it differs from the full run in: {changed or 'nothing'}."
+    return text
+
+
+def quick_differences(config: ExperimentConfig) -> list[str]:
+    """The ways a quick run's protocol differs from the full run's at any one point (grid values
+    that were left out change no point, so they are not listed)."""
+    return [f"{k} {_value(q)} instead of {_value(f)}" for k, q, f in config.quick_changes if not k.startswith("grid.")]
+
+
 def markdown(config: ExperimentConfig, rows: Sequence[Mapping[str, Any]], cols: Sequence[str],
               metrics: Sequence[str], comparisons: Sequence[Mapping[str, Any]], software: Mapping[str, float],
               elapsed: float, extra: str = "") -> str:
     lines = [f"# {config.name}", ""]
     if config.description:
-        lines += [config.description.strip(), ""]
+        if config.quick:
+            lines += ["Full-run description (this report is of the quick variant, see below): "
+                      + config.description.strip(), ""]
+        else:
+            lines += [config.description.strip(), ""]
     lines.append(f"Config `{config.source}`{' (quick variant)' if config.quick else ''}; dataset `{config.dataset}` "
                  f"({config.split} split{'' if config.max_points is None else f', first {config.max_points} points'}); "
                  f"seed {config.seed}; wall time {elapsed:.1f} s.")
+    lines.append("")
+    lines.append(protocol_text(config))
     lines.append("")
     lines.append("Software baseline: " + ", ".join(f"`{k}` {100 * v:.1f} %" for k, v in software.items()) + ".")
     lines.append("")
@@ -115,12 +154,17 @@ def markdown(config: ExperimentConfig, rows: Sequence[Mapping[str, Any]], cols: 
         cells += [_fmt(m, row.get(f"{m}_mean"), row.get(f"{m}_std")) for m in metrics]
         lines.append("| " + " | ".join(cells) + " |")
     if comparisons:
-        lines += ["", "## Ours beside the paper", "", "| reference | point | metric | ours | paper |",
-                  "|---|---|---|---:|---:|"]
+        quick = quick_differences(config)
+        lines += ["", "## Ours beside the paper", "", "| reference | point | metric | ours | paper | protocol differences |",
+                  "|---|---|---|---:|---:|---|"]
         for c in comparisons:
             pt = ", ".join(f"{k}={_cell(v)}" for k, v in c["point"].items())
+            diffs = "; ".join([*([c["note"]] if c.get("note") else []), *(f"quick run: {d}" for d in quick)])
             lines.append(f"| {c['label']} | {pt} | {c['metric']} | {_fmt(c['metric'], c['ours_mean'], c['ours_std'])} "
-                         f"| {_fmt(c['metric'], c['paper'])} |")
+                         f"| {_fmt(c['metric'], c['paper'])} | {diffs or 'none stated'} |")
+        if quick:
+            lines += ["", "The comparison is with a QUICK run: " + "; ".join(quick) + ". Its numbers are not the "
+                      "paper's protocol; run without --quick to compare like with like."]
     if extra:
         lines += ["", extra]
     return "\n".join(lines) + "\n"

@@ -37,7 +37,7 @@ from xbarsim.experiments.networks import (
     train_all,
 )
 from xbarsim.experiments.plots import plot_point_histograms, sweep_plots
-from xbarsim.experiments.report import ExperimentReport, compare, markdown, status_line, write_csv
+from xbarsim.experiments.report import ExperimentReport, compare, markdown, protocol_text, status_line, write_csv
 from xbarsim.experiments.trials import TRIALS, check_sweep
 from xbarsim.networks import MLP
 from xbarsim.sweeps import (
@@ -221,7 +221,9 @@ def _run_sweep(config: ExperimentConfig, folder: Path, nets: Mapping[str, Traine
     files.append(write_csv(folder / "results.csv", rows))
     comparisons = compare(rows, config.references)
     elapsed = time.perf_counter() - t0
-    doc = {"experiment": config.name, "source": config.source, "quick": config.quick, "kind": config.kind,
+    doc = {"experiment": config.name, "source": config.source, "quick": config.quick,
+           "quick_changes": [{"setting": k, "quick": q, "full": f} for k, q, f in config.quick_changes],
+           "protocol": protocol_text(config), "kind": config.kind,
            "dataset": config.dataset, "seed": config.seed, "cycles": config.cycles, "elapsed_s": elapsed,
            "sweep_elapsed_s": report.elapsed_s, "n_trials": report.total, "n_failed": agg.n_failed,
            "software_accuracy": dict(software), "rows": rows, "comparisons": comparisons}
@@ -298,7 +300,9 @@ def _run_monte_carlo(config: ExperimentConfig, folder: Path, models: Mapping[str
     files = [write_csv(folder / "results.csv", rows)]
     comparisons = compare(rows, config.references)
     elapsed = time.perf_counter() - t0
-    doc = {"experiment": config.name, "source": config.source, "quick": config.quick, "kind": config.kind,
+    doc = {"experiment": config.name, "source": config.source, "quick": config.quick,
+           "quick_changes": [{"setting": k, "quick": q, "full": f} for k, q, f in config.quick_changes],
+           "protocol": protocol_text(config), "kind": config.kind,
            "dataset": config.dataset, "seed": config.seed, "transfers": config.transfers,
            "threshold": config.threshold, "elapsed_s": elapsed, "software_accuracy": dict(software),
            "hardware": config.hardware.to_dict(), "rows": rows,

@@ -16,6 +16,7 @@ from xbarsim.sweeps.spec import (
     TrialTask,
     canonical,
     load_sweep_config,
+    parse_toml,
     trial_key,
     trial_seed,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "canonical",
     "execute_trial",
     "load_sweep_config",
+    "parse_toml",
     "refuse_symlink",
     "replace_from",
     "run_sweep",

@@ -40,6 +40,7 @@ __all__ = [
     "trial_key",
     "trial_seed",
     "canonical",
+    "parse_toml",
 ]
 
 #: The signature of a trial: ``(params, rng) -> {metric: float | int | str}``.
@@ -267,8 +268,12 @@ def trial_seed(seed: int, key: str) -> np.random.SeedSequence:
     return np.random.SeedSequence(entropy=int(seed), spawn_key=words)
 
 
-def load_sweep_config(path: str | os.PathLike[str]) -> SweepSpec:
+def load_sweep_config(path: str | os.PathLike[str], *, quick: bool = False) -> SweepSpec:
     """Read a sweep spec from a TOML file whose keys map one-to-one onto :class:`SweepSpec`.
+
+    An optional ``[quick]`` table holds overrides of the same keys for a small variant (``[quick.grid]``
+    and ``[quick.fixed]`` replace single entries); ``quick=True`` applies them and appends ``-quick``
+    to the name.
 
     Example::
 
@@ -284,11 +289,15 @@ def load_sweep_config(path: str | os.PathLike[str]) -> SweepSpec:
         [fixed]
         device = "ohmic"
 
+        [quick]
+        trials = 1
+
     Raises
     ------
     ConfigError
-        If the file cannot be read or parsed, has an unknown or missing key (the message names the
-        key and the file), or a value is invalid.
+        If the file cannot be read or parsed (nested too deeply included), has an unknown or
+        missing key (the message names the key and the file), or a value is invalid; ``quick``
+        without a ``[quick]`` table.
     """
     if not isinstance(path, (str, os.PathLike)):
         raise ConfigError(f"`path` must be the path of a TOML file; got {path!r:.80}.")
@@ -297,8 +306,34 @@ def load_sweep_config(path: str | os.PathLike[str]) -> SweepSpec:
         text = p.read_bytes().decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read sweep config {p}: {exc}") from exc
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{p}: invalid TOML: {exc}") from exc
+    data = parse_toml(text, str(p))
+    q = data.pop("quick", None)
+    if q is not None:
+        if not isinstance(q, Mapping):
+            raise ConfigError(f"{p}: [quick] must be a table of overrides.")
+        for key in q:
+            if key not in _SPEC_FIELDS or key == "name":
+                raise ConfigError(f"{p}: unknown key {key!r} in [quick]; valid keys: "
+                                  f"{', '.join(k for k in _SPEC_FIELDS if k != 'name')}.")
+    if quick:
+        if q is None:
+            raise ConfigError(f"{p}: --quick needs a [quick] table of overrides in the config.")
+        for key, value in q.items():
+            if key in ("grid", "fixed") and isinstance(value, Mapping) and isinstance(data.get(key), Mapping):
+                data[key] = {**data[key], **value}
+            else:
+                data[key] = value
+        if isinstance(data.get("name"), str):
+            data["name"] = f"{data['name']}-quick"
     return SweepSpec.from_dict(data, source=str(p))
+
+
+def parse_toml(text: str, source: str) -> dict[str, Any]:
+    """``tomllib.loads(text)``, every failure a ConfigError naming ``source`` (a document nested too
+    deeply raises RecursionError in the parser, which is caught here too)."""
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: invalid TOML: {exc}") from exc
+    except RecursionError:
+        raise ConfigError(f"{source}: invalid TOML: nested too deeply.") from None
