@@ -100,19 +100,22 @@ def load_network(path: str | os.PathLike[str], *, sha256: str | None = None) -> 
         arrays), or its content is not the network ``sha256`` names (:func:`network_digest`).
     """
     try:
-        data = np.load(path, allow_pickle=False)
+        fh = open(path, "rb")  # opened here so that it is closed on every path (np.load leaks it on a bad zip)
     except OSError as exc:
         raise ConfigError(f"cannot read network file {path}: {exc}") from exc
-    except (ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise FileFormatError(f"network file {path} is not an .npz written by MLP.to_dict: {exc}") from None
-    if not isinstance(data, np.lib.npyio.NpzFile):
-        raise FileFormatError(f"network file {path} is a single .npy array, not an .npz written by MLP.to_dict.")
-    try:
-        with data:
-            net = MLP.from_dict({k: data[k] for k in data.files})
-    except (ConfigError, ValueError, TypeError, KeyError, EOFError, OSError, zipfile.BadZipFile) as exc:
-        raise FileFormatError(f"network file {path} is not a network written by MLP.to_dict: "
-                              f"{str(exc)[:300]}") from None
+    with fh:
+        try:
+            data = np.load(fh, allow_pickle=False)
+            if not isinstance(data, np.lib.npyio.NpzFile):
+                raise FileFormatError(f"network file {path} is a single .npy array, not an .npz written by "
+                                      "MLP.to_dict.")
+            with data:
+                net = MLP.from_dict({k: data[k] for k in data.files})
+        except FileFormatError:
+            raise
+        except (ConfigError, ValueError, TypeError, KeyError, EOFError, OSError, zipfile.BadZipFile) as exc:
+            raise FileFormatError(f"network file {path} is not a network .npz written by MLP.to_dict: "
+                                  f"{str(exc)[:300]}") from None
     if sha256 is not None and network_digest(net) != sha256:
         raise FileFormatError(
             f"network file {path} holds another network (content sha256 {network_digest(net)[:12]}) than the one "
