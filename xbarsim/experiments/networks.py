@@ -11,7 +11,9 @@ import hashlib
 import json
 import os
 import time
+import struct
 import zipfile
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -113,7 +115,8 @@ def load_network(path: str | os.PathLike[str], *, sha256: str | None = None) -> 
                 net = MLP.from_dict({k: data[k] for k in data.files})
         except FileFormatError:
             raise
-        except (ConfigError, ValueError, TypeError, KeyError, EOFError, OSError, zipfile.BadZipFile) as exc:
+        except (ConfigError, ValueError, TypeError, KeyError, EOFError, OSError, zipfile.BadZipFile,
+                NotImplementedError, RuntimeError, zlib.error, struct.error) as exc:  # what a damaged zip raises
             raise FileFormatError(f"network file {path} is not a network .npz written by MLP.to_dict: "
                                   f"{str(exc)[:300]}") from None
     if sha256 is not None and network_digest(net) != sha256:
