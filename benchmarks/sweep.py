@@ -47,7 +47,7 @@ def _run(mode: str, iterations: int, trials: int, workdir: Path) -> dict[str, fl
     else:
         scheduler, n_workers = "local", int(mode.split("-")[1])
     t0 = time.time()
-    report = run_sweep(spec, TRIALS["busy"], store=store, scheduler=scheduler, n_workers=n_workers, progress=False)
+    report = run_sweep(spec, TRIALS["busy"], store=store, scheduler=scheduler, n_workers=n_workers)
     t_end = time.time()
     with ResultStore(store, readonly=True) as db:
         recs = db.records(order="insert")

@@ -590,7 +590,7 @@ def stored_sweep(tmp_path_factory: pytest.TempPathFactory) -> bytes:
 
     store = tmp_path_factory.mktemp("store") / "s.sqlite"
     spec = SweepSpec(name="fz", trial="circuit", grid={"segment_ohm": [0.0, 1.0, 2.0]}, fixed={"size": 3}, trials=3)
-    run_sweep(spec, TRIALS["circuit"], store=store, scheduler="serial", progress=False)
+    run_sweep(spec, TRIALS["circuit"], store=store, scheduler="serial", progress=None)
     return store.read_bytes()
 
 
@@ -666,7 +666,7 @@ def test_output_folders_with_uri_characters_work_and_leave_no_stray_files(tmp_pa
     spec = SweepSpec(name="u", trial="sleep", grid={"duration_s": [0.0, 0.001]})
     _count("uri-folder")
     with guarded(60.0):
-        _report, agg = run_sweep_config(spec, out=parent / name, scheduler="serial", progress=False)
+        _report, agg = run_sweep_config(spec, out=parent / name, scheduler="serial", progress=None)
     assert agg.n_ok == 2 and sorted(p.name for p in parent.iterdir()) == [name]
 
 
@@ -687,7 +687,7 @@ def test_planted_symlinks_are_refused_and_their_targets_untouched(tmp_path_facto
     out.mkdir()
     (out / name).symlink_to(victim)
     spec = SweepSpec(name="l", trial="sleep", grid={"duration_s": [0.0]})
-    must_refuse("symlink", lambda: run_sweep_config(spec, out=out, scheduler="serial", progress=False),
+    must_refuse("symlink", lambda: run_sweep_config(spec, out=out, scheduler="serial", progress=None),
                 kind=xb.ConfigError, seconds=60.0)
     assert (out / name).is_symlink()
     if target == "file":

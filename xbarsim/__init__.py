@@ -25,7 +25,16 @@ from xbarsim.errors import (
     ConvergenceError,
     XbarError,
 )
-from xbarsim.netlists import BiasScheme, Crossbar, LineDrive, LineResistance, Netlist, build_netlist
+from xbarsim.netlists import (
+    BiasScheme,
+    Crossbar,
+    LineDrive,
+    LineResistance,
+    Netlist,
+    build_netlist,
+    to_graph,
+    to_spice,
+)
 from xbarsim.solver import (
     BACKENDS,
     Backend,
@@ -75,6 +84,8 @@ __all__ = [
     "XbarError",
     "assert_agree",
     "build_netlist",
+    "to_graph",
+    "to_spice",
     "crosscheck",
     "rram_1t1r_nist",
     "tio2_passive",

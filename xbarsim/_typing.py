@@ -10,6 +10,7 @@ Shapes (stated once, used everywhere):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
 import numpy as np
@@ -23,6 +24,7 @@ __all__ = [
     "SolveMethod",
     "Ordering",
     "WriteSchemeName",
+    "ProgressCallback",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -36,3 +38,7 @@ SolveMethod = Literal["auto", "direct", "iterative"]
 Ordering = Literal["auto", "nested-dissection", "colamd", "mmd"]
 #: Programming bias schemes.
 WriteSchemeName = Literal["v/2", "v/3", "floating", "grounded"]
+#: A progress report: ``progress(label, done, total)``, called as work finishes (``done`` counts
+#: finished steps, resumed ones included). The library never draws bars itself: the CLI passes one
+#: that drives tqdm, a library user passes whatever suits (or nothing).
+ProgressCallback = Callable[[str, int, int], None]

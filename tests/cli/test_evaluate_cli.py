@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from xbarsim.cli import main
+from xbarsim.sweeps import ResultStore
 
 SWEEP = """
 name = "cli-sweep"
@@ -80,8 +81,8 @@ def test_monte_carlo_config_runs_end_to_end(tmp_path, capsys):
     assert main(["evaluate", str(cfg), "--out", str(out), "--quiet"]) == 0
     assert "robust_fraction" in capsys.readouterr().out
     assert (out / "point_accuracy_histogram.png").is_file()
-    lines = (out / "transfers_regular_hardware.jsonl").read_text().splitlines()
-    assert len(lines) == 7  # header + 6 transfers
+    with ResultStore(out / "transfers_regular_hardware.sqlite", readonly=True) as db:
+        assert db.count("ok") == 6  # one stored trial per transfer
 
 
 def test_library_errors_are_one_line_and_exit_2(tmp_path, capsys):

@@ -93,7 +93,7 @@ def test_sigkill_of_the_driver_then_resume_recomputes_nothing_and_loses_nothing(
                          fixed={**spec.fixed, "delay_s": 0.0, "marker_file": str(tmp_path / "ref.log")},
                          trials=spec.trials, seed=spec.seed)
     reference = tmp_path / "reference.sqlite"
-    run_sweep(ref_spec, TEST_TRIALS[ref_spec.trial], store=reference, scheduler="serial", progress=False)
+    run_sweep(ref_spec, TEST_TRIALS[ref_spec.trial], store=reference, scheduler="serial")
     assert_same_metrics(after, records(reference))
     summary = json.loads((out / "summary.json").read_text())
     assert summary["n_ok"] == spec.n_trials and summary["n_failed"] == 0

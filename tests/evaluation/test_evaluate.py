@@ -190,26 +190,15 @@ def test_robust_fraction_counts_a_constructed_example():
 
 
 # ----------------------------------------------------------------------------- Monte Carlo
-def test_monte_carlo_resumes_without_losing_or_recomputing(tmp_path, moons, moons_net):
+def test_monte_carlo_transfers_are_independent_of_the_run_length(moons, moons_net):
+    """Transfer k draws from SeedSequence(seed, spawn_key=(k,)) only: a shorter run is a prefix."""
     hw = Hardware(preset="tio2_passive", bias="crossbar")
-    full = monte_carlo(moons_net, moons, hw, transfers=6, seed=3, out=tmp_path / "full.jsonl")
-    path = tmp_path / "run.jsonl"
-    first = monte_carlo(moons_net, moons, hw, transfers=3, seed=3, out=path)
+    full = monte_carlo(moons_net, moons, hw, transfers=6, seed=3)
+    first = monte_carlo(moons_net, moons, hw, transfers=3, seed=3)
     np.testing.assert_array_equal(first.correct, full.correct[:3])
-    kept = path.read_bytes()
-    with path.open("ab") as fh:  # interrupted while writing transfer 3: a torn line
-        fh.write(b'{"kind":"transfer","index":3,"accur')
-    with pytest.raises(ConfigError, match="resume"):
-        monte_carlo(moons_net, moons, hw, transfers=6, seed=3, out=path)
-    resumed = monte_carlo(moons_net, moons, hw, transfers=6, seed=3, out=path, resume=True)
-    np.testing.assert_array_equal(resumed.correct, full.correct)
-    text = path.read_bytes()
-    assert text.startswith(kept)  # the finished transfers were not rewritten
-    lines = [json.loads(line) for line in text.decode().splitlines()]
-    assert [r["index"] for r in lines if r["kind"] == "transfer"] == [0, 1, 2, 3, 4, 5]
-    assert sum(r["kind"] == "header" for r in lines) == 1
-    with pytest.raises(ConfigError, match="different run"):
-        monte_carlo(moons_net, moons, hw, transfers=6, seed=4, out=path, resume=True)
+    calls = []
+    monte_carlo(moons_net, moons, hw, transfers=2, seed=3, progress=lambda *a: calls.append(a))
+    assert calls == [("transfers", 1, 2), ("transfers", 2, 2)]
 
 
 def test_monte_carlo_statistical_model_and_summary(moons, moons_net):

@@ -80,7 +80,7 @@ def test_a_chip_too_small_for_the_network_is_refused_before_any_trial(tmp_path):
     path = _write(tmp_path, BASE.replace("[hardware]", "[hardware]\nn_kernels = 1"))
     config = load_experiment(path)
     with pytest.raises(ConfigError) as err:
-        run_experiment(config, out=tmp_path / "out", scheduler="serial", progress=False)
+        run_experiment(config, out=tmp_path / "out", scheduler="serial")
     assert "n_kernels" in str(err.value) and str(path) in str(err.value)
     assert not (tmp_path / "out" / "trials.sqlite").exists()
 

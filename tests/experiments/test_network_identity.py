@@ -18,7 +18,8 @@ import pytest
 
 import xbarsim as xb
 from xbarsim.experiments import load_experiment, run_experiment
-from xbarsim.experiments.networks import load_network, network_digest
+from xbarsim.evaluation import network_fingerprint
+from xbarsim.experiments.networks import load_network
 from xbarsim.experiments.trials import evaluate_trial
 from xbarsim.networks import init_mlp
 from xbarsim.sweeps import ResultStore
@@ -54,7 +55,7 @@ def _config(tmp: Path, network: str, cycles: int = 1, name: str = "c.toml") -> P
 
 
 def _run(cfg: Path, out: Path, **kw):
-    return run_experiment(load_experiment(cfg), out=out, scheduler="serial", progress=False, **kw)
+    return run_experiment(load_experiment(cfg), out=out, scheduler="serial", progress=None, **kw)
 
 
 def _sha(path: Path) -> str:
@@ -80,7 +81,7 @@ def test_a_resume_with_a_retrained_network_is_refused_naming_what_changed(tmp_pa
         spec = db.spec_dict()
         assert db.count() == 2
     stored = spec["fixed"]["networks"]["t"]
-    assert stored["sha256"] == network_digest(load_network(npz))
+    assert stored["sha256"] == network_fingerprint(load_network(npz))
     assert stored["settings"]["spec"]["epochs"] == 1
     # the original config still resumes into the same numbers
     again = _run(_config(tmp_path, TERNARY.format(epochs=1)), out, resume=True)
@@ -94,14 +95,14 @@ def test_a_replaced_file_network_is_never_served_from_the_stale_copy(tmp_path):
     cfg = _config(tmp_path, FILE)
     out = tmp_path / "out"
     _run(cfg, out)
-    assert network_digest(load_network(out / "networks" / "t.npz")) == network_digest(old)
+    assert network_fingerprint(load_network(out / "networks" / "t.npz")) == network_fingerprint(old)
     _save(new, source)
     with pytest.raises(xb.ConfigError, match="content of its source file"):
         _run(cfg, out, resume=True)
-    assert network_digest(load_network(out / "networks" / "t.npz")) == network_digest(old)  # untouched
+    assert network_fingerprint(load_network(out / "networks" / "t.npz")) == network_fingerprint(old)  # untouched
     (out / "trials.sqlite").unlink()  # a fresh run into the same folder uses the new file
     report = _run(cfg, out)
-    assert network_digest(load_network(out / "networks" / "t.npz")) == network_digest(new)
+    assert network_fingerprint(load_network(out / "networks" / "t.npz")) == network_fingerprint(new)
     x, y = __import__("xbarsim.networks", fromlist=["load_dataset"]).load_dataset("digits").split("test")
     assert report.software["t"] == pytest.approx(float(np.mean(new.predict(x) == y)), abs=0)
 
@@ -127,7 +128,7 @@ def test_an_output_folder_can_be_moved_and_resumed(tmp_path):
 def test_a_network_file_replaced_during_a_run_fails_its_trials_instead_of_mixing(tmp_path):
     path = tmp_path / "n.npz"
     _save(init_mlp([64, 8, 10], rng=1), path)
-    params = {"networks": {"t": {"file": "n.npz", "sha256": network_digest(init_mlp([64, 8, 10], rng=2))}},
+    params = {"networks": {"t": {"file": "n.npz", "sha256": network_fingerprint(init_mlp([64, 8, 10], rng=2))}},
               "dataset": "digits", "hardware": {"backend": "ideal"}, "max_points": 5}
     with pytest.raises(xb.FileFormatError, match="another network"):
         evaluate_trial(params, np.random.default_rng(0), root=str(tmp_path))
@@ -165,7 +166,7 @@ def test_a_damaged_network_index_or_cache_is_handled(tmp_path):
     (out / "trials.sqlite").unlink()
     (out / "networks" / "t.npz").write_bytes(b"garbage")  # a damaged cached copy is trained again
     report = _run(cfg, out)
-    assert report.n_failed == 0 and network_digest(load_network(out / "networks" / "t.npz"))
+    assert report.n_failed == 0 and network_fingerprint(load_network(out / "networks" / "t.npz"))
 
 
 SLOW = CONFIG.replace("max_points = 40", "max_points = 300")
@@ -208,7 +209,7 @@ def test_a_refused_concurrent_run_writes_nothing_into_the_busy_folder(tmp_path):
             first.kill()
             first.wait()
     assert first.returncode == 0, err_text
-    digest = network_digest(load_network(npz))
+    digest = network_fingerprint(load_network(npz))
     with ResultStore(out / "trials.sqlite", readonly=True) as db:
         assert db.spec_dict()["fixed"]["networks"]["t"]["sha256"] == digest
         recs = db.records()

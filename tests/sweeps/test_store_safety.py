@@ -21,7 +21,7 @@ SPEC = SweepSpec(name="safe", trial="circuit", grid={"segment_ohm": [0.0, 1.0]},
 
 
 def _run(out: Path, **kw):
-    return run_sweep_config(SPEC, out=out, scheduler="serial", progress=False, **kw)
+    return run_sweep_config(SPEC, out=out, scheduler="serial", progress=None, **kw)
 
 
 # ----------------------------------------------------------------------------- symlinks
@@ -89,14 +89,14 @@ def test_retry_failed_runs_the_failed_trials_again_and_keeps_their_record(tmp_pa
     flag.write_text("")
     spec = SweepSpec(name="flaky", trial="flaky", grid={"k": [1, 2, 3]}, fixed={"flag": str(flag)}, seed=1)
     store = tmp_path / "s.sqlite"
-    first = run_sweep(spec, _flaky_trial, store=store, scheduler="serial", progress=False)
+    first = run_sweep(spec, _flaky_trial, store=store, scheduler="serial", progress=None)
     assert (first.completed, first.failed) == (0, 3)
     flag.unlink()
-    plain = run_sweep(spec, _flaky_trial, store=store, scheduler="serial", progress=False, resume=True)
+    plain = run_sweep(spec, _flaky_trial, store=store, scheduler="serial", progress=None, resume=True)
     assert (plain.skipped, plain.completed) == (3, 0)  # --resume alone keeps the failures
     with pytest.raises(xb.ConfigError, match="resume"):
-        run_sweep(spec, _flaky_trial, store=store, scheduler="serial", progress=False, retry_failed=True)
-    retried = run_sweep(spec, _flaky_trial, store=store, scheduler="serial", progress=False, resume=True,
+        run_sweep(spec, _flaky_trial, store=store, scheduler="serial", progress=None, retry_failed=True)
+    retried = run_sweep(spec, _flaky_trial, store=store, scheduler="serial", progress=None, resume=True,
                         retry_failed=True)
     assert (retried.skipped, retried.completed, retried.failed) == (0, 3, 0)
     with ResultStore(store, readonly=True) as db:
@@ -109,7 +109,7 @@ def test_retry_failed_runs_the_failed_trials_again_and_keeps_their_record(tmp_pa
     finally:
         con.close()
     reference = tmp_path / "ref.sqlite"
-    run_sweep(spec, _flaky_trial, store=reference, scheduler="serial", progress=False)
+    run_sweep(spec, _flaky_trial, store=reference, scheduler="serial", progress=None)
     with ResultStore(store, readonly=True) as a, ResultStore(reference, readonly=True) as b:
         assert [r.results for r in a.records()] == [r.results for r in b.records()]
 
@@ -171,7 +171,7 @@ def test_the_local_cluster_listens_on_loopback_only_and_serves_no_dashboard(tmp_
     def sweep() -> None:
         try:
             run_sweep(spec, TRIALS["sleep"], store=tmp_path / "d.sqlite", scheduler="local", n_workers=1,
-                      progress=False)
+                      progress=None)
         except BaseException as exc:  # noqa: BLE001 - reported below
             error.append(exc)
 

@@ -131,7 +131,7 @@ def test_unreadable_and_invalid_toml_are_config_errors(tmp_path):
 def test_serial_sweep_stores_every_trial_once_and_resume_skips_them(tmp_path):
     spec = small_circuit()
     store = tmp_path / "s.sqlite"
-    rep = run_sweep(spec, TRIALS[spec.trial], store=store, scheduler="serial", progress=False)
+    rep = run_sweep(spec, TRIALS[spec.trial], store=store, scheduler="serial")
     assert (rep.total, rep.skipped, rep.completed, rep.failed) == (8, 0, 8, 0)
     recs = records(store)
     assert sorted(r.key for r in recs) == sorted(t.key for t in spec.tasks())
@@ -140,12 +140,12 @@ def test_serial_sweep_stores_every_trial_once_and_resume_skips_them(tmp_path):
     assert r0.params == {"batch": 2, "segment_ohm": 0.0, "size": 3} and r0.results["ir_error_max"] == 0.0
     assert recs[-1].results["ir_error_mean"] > 0  # 2 ohm wires bend the currents
     with pytest.raises(xb.ConfigError, match="already holds 8 trial"):
-        run_sweep(spec, TRIALS[spec.trial], store=store, scheduler="serial", progress=False)
-    again = run_sweep(spec, TRIALS[spec.trial], store=store, scheduler="serial", resume=True, progress=False)
+        run_sweep(spec, TRIALS[spec.trial], store=store, scheduler="serial")
+    again = run_sweep(spec, TRIALS[spec.trial], store=store, scheduler="serial", resume=True)
     assert (again.skipped, again.completed) == (8, 0)
     assert [(r.row_id, r.duration_s) for r in records(store)] == [(r.row_id, r.duration_s) for r in recs]
     with pytest.raises(xb.ConfigError, match="different sweep spec"):
-        run_sweep(small_circuit(seed=12), TRIALS["circuit"], store=store, scheduler="serial", resume=True, progress=False)
+        run_sweep(small_circuit(seed=12), TRIALS["circuit"], store=store, scheduler="serial", resume=True)
 
 
 def _interrupting_trial(params, rng):
@@ -159,17 +159,17 @@ def test_resume_after_an_interrupted_serial_sweep_runs_only_the_missing_trials(t
                      trials=2, seed=1)
     store = tmp_path / "s.sqlite"
     with pytest.raises(KeyboardInterrupt):
-        run_sweep(spec, _interrupting_trial, store=store, scheduler="serial", progress=False)
+        run_sweep(spec, _interrupting_trial, store=store, scheduler="serial")
     before = records(store)
     assert len(before) == 4
-    rep = run_sweep(spec, TRIALS["sleep"], store=store, scheduler="serial", resume=True, progress=False)
+    rep = run_sweep(spec, TRIALS["sleep"], store=store, scheduler="serial", resume=True)
     assert (rep.skipped, rep.completed) == (4, 4)
     after = records(store)
     assert len(after) == 8 and len({r.key for r in after}) == 8
     kept = {r.key: r for r in after}
     assert all(kept[r.key] == r for r in before)  # same row id, duration, results: not recomputed
     reference = tmp_path / "ref.sqlite"
-    run_sweep(spec, TRIALS["sleep"], store=reference, scheduler="serial", progress=False)
+    run_sweep(spec, TRIALS["sleep"], store=reference, scheduler="serial")
     assert_same_metrics(after, records(reference))
 
 
@@ -192,7 +192,7 @@ def _failing_trial(params, rng):
 
 def test_failing_trials_are_recorded_with_type_and_message_and_the_sweep_goes_on(tmp_path):
     spec = SweepSpec(name="f", trial="failing", grid={"mode": ["ok", "xbar", "other", "nan", "type", "warn"]})
-    rep = run_sweep(spec, _failing_trial, store=tmp_path / "s.sqlite", scheduler="serial", progress=False)
+    rep = run_sweep(spec, _failing_trial, store=tmp_path / "s.sqlite", scheduler="serial")
     assert (rep.completed, rep.failed) == (2, 4)
     by_mode = {r.params["mode"]: r for r in records(tmp_path / "s.sqlite")}
     assert (by_mode["xbar"].error_type, by_mode["xbar"].error) == ("CircuitError", "node r0_0 floats")
@@ -210,7 +210,7 @@ def test_circuit_trial_failures_are_typed(tmp_path):
     ConfigError; an absurd size fails before allocating."""
     spec = SweepSpec(name="c", trial="circuit", grid={"sinh_a": [400.0], "size": [2, 10**9, [3, 0]]},
                      fixed={"device": "sinh", "v_read": 5.0, "inputs": "constant"})
-    run_sweep(spec, TRIALS[spec.trial], store=tmp_path / "s.sqlite", scheduler="serial", progress=False)
+    run_sweep(spec, TRIALS[spec.trial], store=tmp_path / "s.sqlite", scheduler="serial")
     recs = records(tmp_path / "s.sqlite")
     assert [r.error_type for r in recs] == ["ConvergenceError", "ConfigError", "ConfigError"]
     assert "`size`" in recs[1].error and "`size`" in recs[2].error
@@ -218,8 +218,8 @@ def test_circuit_trial_failures_are_typed(tmp_path):
 
 def test_busy_and_sleep_trials_are_seeded(tmp_path):
     spec = SweepSpec(name="b", trial="busy", grid={"iterations": [10, 1000]}, trials=2, seed=3)
-    run_sweep(spec, TRIALS[spec.trial], store=tmp_path / "a.sqlite", scheduler="serial", progress=False)
-    run_sweep(spec, TRIALS[spec.trial], store=tmp_path / "b.sqlite", scheduler="serial", progress=False)
+    run_sweep(spec, TRIALS[spec.trial], store=tmp_path / "a.sqlite", scheduler="serial")
+    run_sweep(spec, TRIALS[spec.trial], store=tmp_path / "b.sqlite", scheduler="serial")
     a, b = records(tmp_path / "a.sqlite"), records(tmp_path / "b.sqlite")
     assert_same_metrics(a, b)
     assert len({r.results["checksum"] for r in a}) == 4
@@ -232,7 +232,7 @@ def test_busy_and_sleep_trials_are_seeded(tmp_path):
 def test_store_is_append_only_and_single_writer(tmp_path):
     spec = SweepSpec(name="s", trial="sleep", grid={"duration_s": [0.0]})
     store = tmp_path / "s.sqlite"
-    run_sweep(spec, TRIALS[spec.trial], store=store, scheduler="serial", progress=False)
+    run_sweep(spec, TRIALS[spec.trial], store=store, scheduler="serial")
     con = sqlite3.connect(store)
     with pytest.raises(sqlite3.DatabaseError, match="append-only"):
         con.execute("UPDATE trials SET status = 'failed'")
@@ -243,14 +243,14 @@ def test_store_is_append_only_and_single_writer(tmp_path):
     holder.acquire()
     try:
         with pytest.raises(xb.ConfigError, match="another running sweep"):
-            run_sweep(spec, TRIALS[spec.trial], store=store, scheduler="serial", resume=True, progress=False)
+            run_sweep(spec, TRIALS[spec.trial], store=store, scheduler="serial", resume=True)
     finally:
         holder.close()
-    assert run_sweep(spec, TRIALS[spec.trial], store=store, scheduler="serial", resume=True, progress=False).skipped == 1
+    assert run_sweep(spec, TRIALS[spec.trial], store=store, scheduler="serial", resume=True).skipped == 1
     not_sqlite = tmp_path / "junk.sqlite"
     not_sqlite.write_text("this is not a database" * 100)
     with pytest.raises(xb.ConfigError, match="cannot be opened"):
-        run_sweep(spec, TRIALS[spec.trial], store=not_sqlite, scheduler="serial", progress=False)
+        run_sweep(spec, TRIALS[spec.trial], store=not_sqlite, scheduler="serial")
 
 
 @pytest.mark.parametrize(
@@ -275,14 +275,14 @@ def test_unreachable_scheduler_is_a_config_error(tmp_path):
     spec = SweepSpec(name="s", trial="sleep")
     with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
         with pytest.raises(xb.ConfigError, match="could not connect"):
-            run_sweep(spec, TRIALS[spec.trial], store=tmp_path / "s.sqlite", scheduler="tcp://127.0.0.1:9", progress=False)
+            run_sweep(spec, TRIALS[spec.trial], store=tmp_path / "s.sqlite", scheduler="tcp://127.0.0.1:9")
 
 
 # ----------------------------------------------------------------------------- aggregate and progress
 def test_aggregate_is_built_from_the_store(tmp_path):
     spec = small_circuit()
     store = tmp_path / "s.sqlite"
-    run_sweep(spec, TRIALS[spec.trial], store=store, scheduler="serial", progress=False)
+    run_sweep(spec, TRIALS[spec.trial], store=store, scheduler="serial")
     agg = aggregate_sweep(store, tmp_path / "out")
     assert (agg.n_trials, agg.n_ok, agg.n_failed, agg.n_missing) == (8, 8, 0, 0)
     assert {p.name for p in agg.plots} >= {"plot_ir_error_mean.png", "plot_kcl_residual.png"}
@@ -298,7 +298,7 @@ def test_aggregate_is_built_from_the_store(tmp_path):
     assert len(agg.summary_csv.read_text().splitlines()) == 5
     # a point whose trials all failed has no statistics (null in JSON, empty in CSV), not NaN
     fspec = SweepSpec(name="f", trial="failing", grid={"mode": ["ok", "xbar"]})
-    run_sweep(fspec, _failing_trial, store=tmp_path / "f.sqlite", scheduler="serial", progress=False)
+    run_sweep(fspec, _failing_trial, store=tmp_path / "f.sqlite", scheduler="serial")
     fagg = aggregate_sweep(tmp_path / "f.sqlite", tmp_path / "fout")
     fdoc = json.loads(fagg.summary_json.read_text())
     assert fdoc["points"][1]["x_mean"] is None and fdoc["n_failed"] == 1
@@ -307,13 +307,27 @@ def test_aggregate_is_built_from_the_store(tmp_path):
         aggregate_sweep(tmp_path / "none.sqlite", tmp_path / "x")
 
 
-def test_progress_bar_on_stderr_and_switchable_off(tmp_path, capsys):
+def test_progress_is_a_callback_and_the_engine_prints_nothing(tmp_path, capsys):
     spec = SweepSpec(name="p", trial="sleep", grid={"duration_s": [0.0, 0.001]}, trials=2)
-    run_sweep(spec, TRIALS[spec.trial], store=tmp_path / "a.sqlite", scheduler="serial", progress=True)
-    out, err = capsys.readouterr()
-    assert out == "" and "4/4" in err and "ETA" in err
-    run_sweep(spec, TRIALS[spec.trial], store=tmp_path / "b.sqlite", scheduler="serial", progress=False)
+    calls: list[tuple[str, int, int]] = []
+    store = tmp_path / "a.sqlite"
+    run_sweep(spec, TRIALS[spec.trial], store=store, scheduler="serial", progress=lambda *a: calls.append(a))
+    assert calls == [("p", k, 4) for k in range(5)]
     assert capsys.readouterr() == ("", "")
+    calls.clear()
+    run_sweep(spec, TRIALS[spec.trial], store=store, scheduler="serial", resume=True, progress=lambda *a: calls.append(a))
+    assert calls == [("p", 4, 4)]  # resumed work is counted, not redone
+    with pytest.raises(xb.ConfigError, match="`progress`"):
+        run_sweep(spec, TRIALS[spec.trial], store=tmp_path / "b.sqlite", scheduler="serial", progress=True)
+
+
+def test_cli_progress_bar_on_stderr_and_quiet(tmp_path, capsys):
+    conf = tmp_path / "p.toml"
+    conf.write_text('name = "p"\ntrial = "sleep"\ntrials = 2\n[grid]\nduration_s = [0.0, 0.001]\n')
+    assert cli_main(["sweep", str(conf), "--scheduler", "serial", "--out", str(tmp_path / "a")]) == 0
+    assert "4/4" in capsys.readouterr().err  # tqdm's bar
+    assert cli_main(["sweep", str(conf), "--scheduler", "serial", "--out", str(tmp_path / "b"), "--quiet"]) == 0
+    assert capsys.readouterr().err == ""
 
 
 # ----------------------------------------------------------------------------- CLI in-process

@@ -3,7 +3,7 @@
 ``add_parser(subparsers)`` registers it on the ``xbarsim`` command's subparsers. The command loads
 the config (:func:`xbarsim.experiments.load_experiment`, ``--quick`` applies its ``[quick]``
 overrides), trains or reuses its networks, runs the sweep on Dask (every trial stored as it
-finishes) or the Monte Carlo transfers (appended to JSON lines), and writes ``results.csv``,
+finishes) or the Monte Carlo transfers (one stored trial each), and writes ``results.csv``,
 ``results.json``, ``report.md`` and PNG plots into ``--out`` (default ``results/<name>``). Ctrl-C
 exits with 130 and ``--resume`` continues.
 """
@@ -15,7 +15,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from xbarsim.experiments import load_experiment, run_experiment
+from xbarsim.cli.options import add_run_options
+from xbarsim.experiments import ConsoleProgress, load_experiment, run_experiment
 
 __all__ = ["add_parser"]
 
@@ -28,24 +29,14 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         description=(
             "Train (or reuse) the config's networks, transfer them onto simulated crossbar hardware and report "
             "the accuracy beside the software baseline and the papers' numbers. Sweeps run on Dask with every "
-            "trial stored in OUT/trials.sqlite; Monte Carlo transfers are appended to OUT/transfers_*.jsonl. "
+            "trial stored in OUT/trials.sqlite; Monte Carlo transfers in OUT/transfers_*.sqlite. "
             "--resume continues an interrupted run."
         ),
     )
     p.add_argument("config", type=Path, help="experiment config (TOML), e.g. examples/configs/exp1_drolet.toml")
     p.add_argument("--quick", action="store_true", help="apply the config's [quick] overrides (a small variant)")
-    p.add_argument("--out", type=Path, default=None, metavar="DIR",
-                   help="output folder (default: results/<name>, with -quick appended for --quick)")
-    p.add_argument("--resume", action="store_true", help="keep stored trials/transfers and run the rest")
-    p.add_argument("--scheduler", default=None, metavar="ADDRESS|local|serial",
-                   help="sweeps: 'local' (default, embedded LocalCluster), 'serial', or a Dask scheduler address")
-    p.add_argument("--workers", type=int, default=None, metavar="N",
-                   help="sweeps: worker processes of the local cluster (default: number of CPUs)")
-    p.add_argument("--retry-failed", action="store_true",
-                   help="with --resume: run the stored failed trials again (e.g. after installing ngspice)")
-    p.add_argument("--dashboard", action="store_true",
-                   help="sweeps on the local cluster: serve the Dask dashboard on 127.0.0.1 (off by default)")
-    p.add_argument("--quiet", action="store_true", help="no progress output on stderr")
+    add_run_options(p, out_default="results/<name>, with -quick appended for --quick",
+                    resume_help="keep stored trials/transfers and run the rest")
     p.set_defaults(func=cmd_evaluate,
                    interrupt_hint="finished trials/transfers are stored, rerun with --resume to continue")
     return p
@@ -54,9 +45,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """Run the ``evaluate`` command; returns the exit status (1 when any trial failed)."""
     config = load_experiment(args.config, quick=args.quick)
-    report = run_experiment(config, out=args.out, resume=args.resume, scheduler=args.scheduler,
-                            workers=args.workers, progress=not args.quiet, retry_failed=args.retry_failed,
-                            dashboard=args.dashboard)
+    with ConsoleProgress() as bars:
+        report = run_experiment(config, out=args.out, resume=args.resume, scheduler=args.scheduler,
+                                workers=args.workers, progress=None if args.quiet else bars,
+                                retry_failed=args.retry_failed, dashboard=args.dashboard)
     print(report.table)
     print(f"wrote {len(report.files)} file(s) in {report.out} in {report.elapsed_s:.1f} s: "
           + ", ".join(p.name for p in report.files))

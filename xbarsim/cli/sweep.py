@@ -13,7 +13,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from xbarsim.experiments import TRIALS, load_sweep, run_sweep_config
+from xbarsim.cli.options import add_run_options
+from xbarsim.experiments import TRIALS, ConsoleProgress, load_sweep, run_sweep_config
 
 __all__ = ["add_parser"]
 
@@ -31,20 +32,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         ),
     )
     p.add_argument("config", type=Path, help="sweep config (TOML): name, trial, trials, seed, [grid], [fixed]")
-    p.add_argument("--scheduler", default="local", metavar="ADDRESS|local|serial",
-                   help="'local' (default): embedded LocalCluster; 'serial': in this process; or the address of "
-                        "a running Dask scheduler, e.g. tcp://10.0.0.5:8786")
-    p.add_argument("--workers", type=int, default=None, metavar="N",
-                   help="worker processes of the local cluster (default: number of CPUs)")
     p.add_argument("--quick", action="store_true", help="apply the config's [quick] overrides (a small variant)")
-    p.add_argument("--resume", action="store_true", help="skip trials already in the store and run the rest")
-    p.add_argument("--out", type=Path, default=None, metavar="DIR",
-                   help="output folder holding the store and the aggregate (default: results/sweeps/<name>)")
-    p.add_argument("--retry-failed", action="store_true",
-                   help="with --resume: run the stored failed trials again (e.g. after installing ngspice)")
-    p.add_argument("--dashboard", action="store_true",
-                   help="local cluster: serve the Dask dashboard on 127.0.0.1 (off by default)")
-    p.add_argument("--quiet", action="store_true", help="no progress output on stderr")
+    add_run_options(p, out_default="results/sweeps/<name>; it holds the store and the aggregate",
+                    resume_help="skip trials already in the store and run the rest")
     p.set_defaults(func=cmd_sweep, trials=TRIALS,
                    interrupt_hint="finished trials are in the store, rerun with --resume to continue")
     return p
@@ -55,9 +45,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     kind names to functions."""
     spec = load_sweep(args.config, args.trials, quick=args.quick)
     out: Path = args.out if args.out is not None else Path("results") / "sweeps" / spec.name
-    report, agg = run_sweep_config(spec, out=out, scheduler=args.scheduler, workers=args.workers,
-                                   resume=args.resume, progress=not args.quiet, trials=args.trials,
-                                   retry_failed=args.retry_failed, dashboard=args.dashboard)
+    with ConsoleProgress() as bars:
+        report, agg = run_sweep_config(spec, out=out, scheduler=args.scheduler, workers=args.workers,
+                                       resume=args.resume, progress=None if args.quiet else bars, trials=args.trials,
+                                       retry_failed=args.retry_failed, dashboard=args.dashboard)
     print(f"sweep {report.name}: {report.total} trials ({report.skipped} already stored, {report.completed} "
           f"completed, {report.failed} failed now) on {report.scheduler} with {report.n_workers} worker(s) "
           f"in {report.elapsed_s:.1f} s")

@@ -32,9 +32,14 @@ from xbarsim.evaluation.evaluate import (
     TaskAccuracy,
     evaluate,
     monte_carlo,
+    monte_carlo_result,
+    monte_carlo_setup,
     robust_fraction,
+    network_fingerprint,
     transfer,
+    transfer_outcome,
     transfer_seed,
+    unpack_correct,
 )
 
 __all__ = [
@@ -55,7 +60,12 @@ __all__ = [
     "evaluate",
     "inference_config",
     "monte_carlo",
+    "monte_carlo_result",
+    "monte_carlo_setup",
+    "network_fingerprint",
     "robust_fraction",
     "transfer",
+    "transfer_outcome",
     "transfer_seed",
+    "unpack_correct",
 ]

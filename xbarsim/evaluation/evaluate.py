@@ -8,8 +8,8 @@
 * :func:`monte_carlo` -- ``N`` transfers with deterministic per-transfer seeds; per test point the
   fraction of transfers that classify it correctly, the fraction of points correct in at least
   95 % of transfers (Drolet et al.'s metric, :func:`robust_fraction`), the mean accuracy and the
-  histogram (:class:`MonteCarloResult`). Each transfer is appended to a JSON-lines file as soon as
-  it finishes, so an interrupted run loses nothing and resumes where it stopped.
+  histogram (:class:`MonteCarloResult`), in memory. :func:`transfer_outcome` is one transfer of it;
+  a durable, resumable run stores each outcome on the sweep store (``xbarsim.experiments``).
 
 Activations between layers are computed here: each layer's weighted sums come from the arrays
 through :meth:`xbarsim.networks.MLP.forward`'s ``layer_fn`` hook; the network adds the biases
@@ -22,22 +22,18 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import math
-import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 
-from xbarsim._typing import BoolArray, FloatArray, IntArray
-from xbarsim._validation import readonly, short_repr
+from xbarsim._typing import BoolArray, FloatArray, IntArray, ProgressCallback
+from xbarsim._validation import check_progress, check_rng, readonly, short_repr
 from xbarsim.errors import ConfigError
-from xbarsim.evaluation._progress import ProgressBar
 from xbarsim.evaluation.hardware import (
     MAX_NGSPICE_SOLVES,
     Hardware,
@@ -50,7 +46,7 @@ from xbarsim.evaluation.hardware import (
     programming_config,
 )
 from xbarsim.evaluation.perturbation import DevicePerturbation
-from xbarsim.mapping import InferenceConfig, MappedNetwork, map_committee, map_network
+from xbarsim.mapping import InferenceConfig, MappedNetwork, map_committee, map_network, run_layer
 from xbarsim.networks import MLP, Dataset
 
 __all__ = [
@@ -64,19 +60,20 @@ __all__ = [
     "monte_carlo",
     "robust_fraction",
     "transfer_seed",
+    "transfer_outcome",
+    "monte_carlo_setup",
+    "monte_carlo_result",
+    "unpack_correct",
     "network_fingerprint",
 ]
 
-_FORMAT = 1
 
 
 def _resolve_rng(seed: Any, rng: Any) -> np.random.Generator:
     if seed is not None and rng is not None:
         raise ConfigError("give either `seed` or `rng`, not both.")
     if rng is not None:
-        if not isinstance(rng, np.random.Generator):
-            raise ConfigError(f"`rng` must be a numpy.random.Generator; got {type(rng).__name__}.")
-        return rng
+        return check_rng(rng)
     if seed is None:
         raise ConfigError("give `seed` (an int >= 0) or `rng` (a numpy.random.Generator): every transfer is drawn "
                           "from it, so results are reproducible.")
@@ -167,7 +164,7 @@ class HardwareNetwork:
             base = dataclasses.replace(net, biases=tuple(np.zeros_like(b) for b in net.biases))  # type: ignore[union-attr]
 
             def fn(i: int, a: FloatArray, w: FloatArray) -> FloatArray:
-                out = member.layers[i].forward(np.hstack([a, np.ones((a.shape[0], 1))]), cfg)
+                out = run_layer(member.layers[i], np.hstack([a, np.ones((a.shape[0], 1))]), cfg)
                 if tick is not None:
                     tick()
                 return out
@@ -175,7 +172,7 @@ class HardwareNetwork:
             base = net
 
             def fn(i: int, a: FloatArray, w: FloatArray) -> FloatArray:
-                out = member.layers[i].forward(a, cfg)
+                out = run_layer(member.layers[i], a, cfg)
                 if tick is not None:
                     tick()
                 return out
@@ -192,7 +189,7 @@ class HardwareNetwork:
                 "fewer inputs, or a smaller network."
             )
 
-    def scores(self, x: Any, *, progress: ProgressBar | None = None) -> FloatArray:
+    def scores(self, x: Any, *, progress: Callable[[], None] | None = None) -> FloatArray:
         """The output scores (logits / log-odds), averaged over committee members."""
         xs = self.network._check_inputs(x)
         return np.asarray(np.mean(self._committee_scores(xs, progress), axis=0))
@@ -205,12 +202,11 @@ class HardwareNetwork:
         e = np.exp(z)
         return e / e.sum(axis=1, keepdims=True)
 
-    def _committee_scores(self, x: FloatArray, progress: ProgressBar | None) -> list[FloatArray]:
+    def _committee_scores(self, x: FloatArray, tick: Callable[[], None] | None) -> list[FloatArray]:
         self._check_ngspice(x.shape[0])
-        tick = None if progress is None else progress.update
         return [self._member_scores(m, x, tick) for m in self.members]
 
-    def predict_proba(self, x: Any, *, progress: ProgressBar | None = None) -> FloatArray:
+    def predict_proba(self, x: Any, *, progress: Callable[[], None] | None = None) -> FloatArray:
         """Class probabilities ``(batch, n_classes)``. A committee averages its members' scores
         (``committee_output = "scores"``) and applies the output head once, or averages their
         probabilities (``"probabilities"``)."""
@@ -220,7 +216,7 @@ class HardwareNetwork:
             return np.mean([self._probabilities(s) for s in scores], axis=0)
         return self._probabilities(np.mean(scores, axis=0))
 
-    def predict(self, x: Any, *, progress: ProgressBar | None = None) -> IntArray:
+    def predict(self, x: Any, *, progress: Callable[[], None] | None = None) -> IntArray:
         """Predicted labels: the software rule (argmax of logits, or log-odds > 0) on the hardware
         scores, averaged over committee members (``committee_output = "scores"``), or the argmax of
         the averaged probabilities (``"probabilities"``)."""
@@ -279,8 +275,7 @@ def transfer(network: MLP, hardware: Hardware, rng: np.random.Generator) -> Hard
     """
     net = _check_network(network)
     hw = _check_hardware(hardware)
-    if not isinstance(rng, np.random.Generator):
-        raise ConfigError(f"`rng` must be a numpy.random.Generator; got {type(rng).__name__}.")
+    check_rng(rng)
     t0 = time.perf_counter()
     biased = hw.bias == "crossbar" and net.biases is not None
     weights = augmented_weights(net.weights, net.biases if biased else None)
@@ -427,7 +422,7 @@ def evaluate(
     split: str = "test",
     max_points: int | None = None,
     readouts: Mapping[str, Mapping[str, Any]] | None = None,
-    progress: bool = False,
+    progress: ProgressCallback | None = None,
 ) -> EvaluationResult:
     """Accuracy of ``network`` on ``dataset`` after one transfer onto ``hardware``, and in software.
 
@@ -450,8 +445,9 @@ def evaluate(
         Extra read-outs of the same transfer: name -> changes of :data:`READOUT_FIELDS` (e.g.
         ``{"circuit": {"backend": "sparse", "segment_ohm": 1.0}}``); their accuracies land in
         :attr:`EvaluationResult.readouts`. A paired comparison: same chip, same conductances.
-    progress : bool
-        Progress bar on stderr (mapping, then every layer of every member).
+    progress : callable, optional
+        Called as ``progress("evaluate", done, total)`` after the mapping and after every layer of
+        every member (and read-out).
 
     Returns
     -------
@@ -475,19 +471,26 @@ def evaluate(
     for name, ch in extra.items():
         if not isinstance(name, str) or not isinstance(ch, Mapping):
             raise ConfigError(f"`readouts` must map names to tables of read-out changes; got {short_repr(readouts)}.")
-    bar = ProgressBar(1 + members * net.n_layers * (1 + len(extra)), "evaluate ", enabled=progress)
+    report = check_progress(progress)
+    total = 1 + members * net.n_layers * (1 + len(extra))
+    steps = [0]
+
+    def tick() -> None:
+        steps[0] += 1
+        if report is not None:
+            report("evaluate", steps[0], total)
+
     hwnet = transfer(net, hw, gen)
-    bar.update(note="mapped")
+    tick()
     t0 = time.perf_counter()
-    pred = hwnet.predict(x, progress=bar)
+    pred = hwnet.predict(x, progress=tick)
     t_inf = time.perf_counter() - t0
     other: dict[str, float] = {}
     times: dict[str, float] = {}
     for name, ch in extra.items():
         t1 = time.perf_counter()
-        other[name] = float(np.mean(hwnet.reread(**ch).predict(x, progress=bar) == y))
+        other[name] = float(np.mean(hwnet.reread(**ch).predict(x, progress=tick) == y))
         times[f"inference_{name}"] = time.perf_counter() - t1
-    bar.close()
     correct = pred == y
     sw = net.predict(x) == y
     tasks = tuple(
@@ -633,35 +636,62 @@ def _unpack(text: str, n: int) -> BoolArray:
     return bits[:n].astype(bool)
 
 
-def _read_jsonl(path: Path) -> tuple[dict[str, Any] | None, list[dict[str, Any]], int]:
-    """(header, records, byte length of the complete lines) of a results file; a torn last line is ignored."""
-    data = path.read_bytes()
-    header = None
-    records: list[dict[str, Any]] = []
-    good = 0
-    pos = 0
-    while pos < len(data):
-        nl = data.find(b"\n", pos)
-        if nl < 0:
-            break  # torn last line (interrupted while writing): dropped, rewritten on resume
-        line = data[pos:nl]
-        lineno = data.count(b"\n", 0, pos) + 1
-        try:
-            obj = json.loads(line)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            if data.find(b"\n", nl + 1) < 0 and nl + 1 >= len(data):
-                break  # a damaged final line: treat as torn
-            raise ConfigError(f"{path}: line {lineno} is not JSON ({exc}); the file is "
-                              "damaged.") from None
-        if not isinstance(obj, dict):
-            raise ConfigError(f"{path}: line {lineno} is not a JSON object.")
-        if obj.get("kind") == "header":
-            header = obj
-        elif obj.get("kind") == "transfer":
-            records.append(obj)
-        pos = nl + 1
-        good = pos
-    return header, records, good
+def transfer_outcome(network: MLP, x: FloatArray, y: IntArray, model: Hardware | DevicePerturbation, seed: int,
+                     index: int) -> dict[str, Any]:
+    """Transfer ``index`` of a Monte Carlo run: ``accuracy``, ``correct`` (the per-point correctness as
+    hex of packed bits, :func:`unpack_correct`) and ``mapping_errors`` (percent per layer; empty for
+    a statistical model). Draws from ``SeedSequence(seed, spawn_key=(index,))`` only
+    (:func:`transfer_seed`), so a transfer is the same wherever and whenever it runs."""
+    gen = np.random.Generator(np.random.PCG64(transfer_seed(seed, index)))
+    if isinstance(model, Hardware):
+        hwnet = transfer(network, model, gen)
+        correct = hwnet.predict(x) == y
+        errors = [float(e) for e in hwnet.mapping_errors]
+    else:
+        w, b = model.perturb_network(network.weights, network.biases, gen)
+        pert = dataclasses.replace(network, weights=w, biases=b, gammas=None)
+        correct = pert.predict(x) == y
+        errors = []
+    return {"accuracy": float(correct.mean()), "correct": _pack(correct), "mapping_errors": errors}
+
+
+def unpack_correct(text: str, n: int) -> BoolArray:
+    """The ``(n,)`` per-point correctness from the hex of packed bits written by :func:`transfer_outcome`."""
+    try:
+        return _unpack(text, n)
+    except ValueError as exc:
+        raise ConfigError(f"a stored per-point correctness is damaged ({exc}).") from None
+
+
+def monte_carlo_setup(network: MLP, dataset: Dataset, model: Hardware | DevicePerturbation, *, split: str = "test"
+                      ) -> tuple[FloatArray, IntArray, tuple[tuple[str, int, int], ...], dict[str, Any]]:
+    """The evaluated points ``(x, y)``, the task slices and the description of ``model`` of a Monte
+    Carlo run (checked), shared by :func:`monte_carlo` and durable runs built on it."""
+    _check_network(network)
+    if isinstance(model, Hardware):
+        desc = {"model": "hardware", **model.to_dict()}
+    elif isinstance(model, DevicePerturbation):
+        desc = model.to_dict()
+    else:
+        raise ConfigError(f"`model` must be a Hardware or a DevicePerturbation; got {type(model).__name__}.")
+    x, y = _split(dataset, split)
+    slices = tuple((name, sl.start, sl.stop) for name, sl in _task_slices(dataset, split, int(y.size)))
+    return x, y, slices, desc
+
+
+def monte_carlo_result(network: MLP, x: FloatArray, y: IntArray, outcomes: Sequence[Mapping[str, Any]], *,
+                       task_slices: tuple[tuple[str, int, int], ...] = (), threshold: float = 0.95,
+                       model: Mapping[str, Any] | None = None) -> MonteCarloResult:
+    """A :class:`MonteCarloResult` from the outcomes of transfers ``0 .. N-1`` in order (as
+    :func:`transfer_outcome` returns them, e.g. read back from a store)."""
+    p = int(y.size)
+    correct = np.array([unpack_correct(o["correct"], p) for o in outcomes]).reshape(len(outcomes), p)
+    n_layers = max((len(o["mapping_errors"]) for o in outcomes), default=0)
+    errs = np.full((len(outcomes), n_layers), np.nan)
+    for k, o in enumerate(outcomes):
+        errs[k, :len(o["mapping_errors"])] = o["mapping_errors"]
+    return MonteCarloResult(correct=correct, software_correct=network.predict(x) == y, mapping_errors=errs,
+                            task_slices=task_slices, threshold=float(threshold), model=dict(model or {}))
 
 
 def monte_carlo(
@@ -671,11 +701,9 @@ def monte_carlo(
     *,
     transfers: int,
     seed: int,
-    out: str | os.PathLike[str] | None = None,
-    resume: bool = False,
     split: str = "test",
     threshold: float = 0.95,
-    progress: bool = False,
+    progress: ProgressCallback | None = None,
 ) -> MonteCarloResult:
     """``transfers`` independent weight transfers; per point, how often it is classified correctly.
 
@@ -694,105 +722,33 @@ def monte_carlo(
         ``N`` >= 1.
     seed : int
         Transfer ``k`` draws from ``SeedSequence(seed, spawn_key=(k,))`` (:func:`transfer_seed`).
-    out : path, optional
-        JSON-lines file: a header line, then one line per finished transfer (index, accuracy,
-        per-point correctness as packed bits, mapping errors), flushed and fsynced as it is
-        written.
-    resume : bool
-        ``out`` exists: keep its transfers (the header must match: same network, model, seed,
-        split and points) and run only the missing ones; a torn last line is dropped and redone.
-        Without ``resume`` an existing ``out`` is a ConfigError.
     split : str
         Evaluated split.
     threshold : float
         For :attr:`MonteCarloResult.robust_fraction` (0.95).
-    progress : bool
-        Progress bar on stderr.
+    progress : callable, optional
+        Called as ``progress("transfers", done, total)`` after every transfer.
 
     Returns
     -------
     MonteCarloResult
-        Built from the file when ``out`` is given (so a resumed run equals an uninterrupted one).
+
+    Notes
+    -----
+    This runs in memory. A durable, resumable run (every transfer stored as it finishes, with a
+    writer lock) is an experiment of kind ``"monte-carlo"`` (:mod:`xbarsim.experiments`), which runs
+    the same :func:`transfer_outcome` per transfer on the sweep store: its numbers equal these.
     """
     net = _check_network(network)
     if isinstance(transfers, bool) or not isinstance(transfers, (int, np.integer)) or not 1 <= transfers <= 10**7:
         raise ConfigError(f"`transfers` must be an int in [1, 1e7]; got {short_repr(transfers)}.")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ConfigError(f"`seed` must be an int >= 0; got {short_repr(seed)}.")
-    if not isinstance(resume, bool):
-        raise ConfigError(f"`resume` must be a bool; got {short_repr(resume)}.")
-    if isinstance(model, Hardware):
-        desc = {"model": "hardware", **model.to_dict()}
-    elif isinstance(model, DevicePerturbation):
-        desc = model.to_dict()
-    else:
-        raise ConfigError(f"`model` must be a Hardware or a DevicePerturbation; got {type(model).__name__}.")
-    x, y = _split(dataset, split)
-    p = int(y.size)
-    slices = tuple((name, sl.start, sl.stop) for name, sl in _task_slices(dataset, split, p))
-    header = {"kind": "header", "format": _FORMAT, "network": network_fingerprint(net), "dataset": dataset.name,
-              "split": split, "points": p, "seed": int(seed), "model": desc}
-    done: dict[int, dict[str, Any]] = {}
-    fh = None
-    if out is not None:
-        path = Path(out)
-        if path.exists():
-            if not resume:
-                raise ConfigError(f"{path} already holds Monte Carlo results; pass resume=True (--resume) to continue "
-                                  "them, or choose another file.")
-            old, records, good = _read_jsonl(path)
-            if old is not None:
-                diff = sorted(k for k in header if k != "kind" and old.get(k) != header[k])
-                if diff:
-                    raise ConfigError(f"{path} holds transfers of a different run (differs in: {', '.join(diff)}); "
-                                      "use another file or the original settings.")
-            for r in records:
-                done.setdefault(int(r["index"]), r)
-            with path.open("r+b") as f:  # drop a torn last line so appends start on a fresh line
-                f.truncate(good)
-            fh = path.open("a", encoding="utf-8")
-            if old is None:
-                fh.write(json.dumps(header, separators=(",", ":")) + "\n")
-        else:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fh = path.open("w", encoding="utf-8")
-            fh.write(json.dumps(header, separators=(",", ":")) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-    todo = [k for k in range(int(transfers)) if k not in done]
-    bar = ProgressBar(int(transfers), "transfers ", enabled=progress, done=int(transfers) - len(todo))
-    sw = net.predict(x) == y
-    try:
-        for k in todo:
-            gen = np.random.Generator(np.random.PCG64(transfer_seed(seed, k)))
-            t0 = time.perf_counter()
-            if isinstance(model, Hardware):
-                hwnet = transfer(net, model, gen)
-                correct = hwnet.predict(x) == y
-                errors = list(hwnet.mapping_errors)
-            else:
-                w, b = model.perturb_network(net.weights, net.biases, gen)
-                pert = dataclasses.replace(net, weights=w, biases=b, gammas=None)
-                correct = pert.predict(x) == y
-                errors = []
-            rec = {"kind": "transfer", "index": k, "accuracy": float(correct.mean()), "correct": _pack(correct),
-                   "mapping_errors": errors, "duration_s": time.perf_counter() - t0}
-            done[k] = rec
-            if fh is not None:
-                fh.write(json.dumps(rec, separators=(",", ":")) + "\n")
-                fh.flush()
-                os.fsync(fh.fileno())
-            bar.update(note=f"accuracy {rec['accuracy']:.3f}")
-    finally:
-        if fh is not None:
-            fh.close()
-        bar.close()
-    idx = range(int(transfers))
-    correct_m = np.array([_unpack(done[k]["correct"], p) for k in idx])
-    n_layers = max((len(done[k]["mapping_errors"]) for k in idx), default=0)
-    errs = np.full((int(transfers), n_layers), np.nan)
-    for k in idx:
-        e = done[k]["mapping_errors"]
-        errs[k, :len(e)] = e
-    return MonteCarloResult(correct=correct_m, software_correct=sw, mapping_errors=errs, task_slices=slices,
-                            threshold=float(threshold), model=desc)
+    tick = check_progress(progress)
+    x, y, slices, desc = monte_carlo_setup(net, dataset, model, split=split)
+    outcomes = []
+    for k in range(int(transfers)):
+        outcomes.append(transfer_outcome(net, x, y, model, int(seed), k))
+        if tick is not None:
+            tick("transfers", k + 1, int(transfers))
+    return monte_carlo_result(net, x, y, outcomes, task_slices=slices, threshold=threshold, model=desc)

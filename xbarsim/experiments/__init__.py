@@ -17,13 +17,14 @@ from xbarsim.experiments.config import (
     load_experiment,
 )
 from xbarsim.experiments.networks import train_network
-from xbarsim.experiments.report import ExperimentReport
+from xbarsim.experiments.report import ConsoleProgress, ExperimentReport
 from xbarsim.experiments.trials import (
     EVALUATE_TRIAL_PARAMETERS,
     TRIAL_CHECKS,
     TRIAL_PARAMETERS,
     TRIALS,
     calibrate_busy,
+    TransferTrial,
     check_sweep,
     circuit_trial,
     evaluate_trial,
@@ -39,6 +40,7 @@ from xbarsim.experiments.plots import (
 
 __all__ = [
     "EVALUATE_TRIAL_PARAMETERS",
+    "ConsoleProgress",
     "ExperimentConfig",
     "ExperimentReport",
     "NetworkSpec",
@@ -47,6 +49,7 @@ __all__ = [
     "TRIALS",
     "TRIAL_CHECKS",
     "TRIAL_PARAMETERS",
+    "TransferTrial",
     "calibrate_busy",
     "check_sweep",
     "circuit_trial",

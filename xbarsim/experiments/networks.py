@@ -2,12 +2,11 @@
 file) once per config and cached as ``.npz`` under ``OUT/networks/``, indexed in
 ``OUT/networks/networks.json`` by their settings (spec, dataset, hardware of hardware-aware
 training, and the content of a ``recipe = "file"`` source) and identified by the SHA-256 of their
-content (:func:`network_digest`), never by their path."""
+content (:func:`network_fingerprint`), never by their path."""
 
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import os
 import time
@@ -21,10 +20,10 @@ from typing import Any
 
 import numpy as np
 
+from xbarsim._typing import ProgressCallback
 from xbarsim.errors import ConfigError, FileFormatError
-from xbarsim.evaluation import Hardware, device_perturbation
+from xbarsim.evaluation import Hardware, device_perturbation, network_fingerprint
 from xbarsim.experiments.config import ExperimentConfig, NetworkSpec
-from xbarsim.experiments.report import status_line
 from xbarsim.sweeps import refuse_symlink, replace_from, write_text
 from xbarsim.networks import (
     MLP,
@@ -39,7 +38,7 @@ from xbarsim.networks import (
     train_yinyang_ewc,
 )
 
-__all__ = ["train_network", "train_all", "load_network", "network_file", "cached_dataset", "network_digest",
+__all__ = ["train_network", "train_all", "load_network", "network_file", "cached_dataset",
            "network_settings", "changed_settings", "TrainedNetwork", "indexed_settings"]
 
 def train_network(spec: NetworkSpec, dataset: Any, hardware: Hardware, *, base_dir: Path | None = None) -> MLP:
@@ -78,18 +77,6 @@ def train_network(spec: NetworkSpec, dataset: Any, hardware: Hardware, *, base_d
     raise ConfigError(f"unknown recipe {spec.recipe!r}.")  # pragma: no cover
 
 
-def network_digest(net: MLP) -> str:
-    """SHA-256 of a network's content (every array of :meth:`MLP.to_dict`: name, dtype, shape and
-    bytes), the identity of a network in sweep specs and in ``networks.json``. Unlike the bytes of
-    an ``.npz`` file (whose zip entries carry timestamps), it is the same for equal networks."""
-    h = hashlib.sha256()
-    for key, value in sorted(net.to_dict().items()):
-        a = np.ascontiguousarray(np.asarray(value))
-        h.update(f"{key}\0{a.dtype.str}\0{a.shape}\0".encode())
-        h.update(a.tobytes())
-    return h.hexdigest()
-
-
 def load_network(path: str | os.PathLike[str], *, sha256: str | None = None) -> MLP:
     """Read a network ``.npz`` written by :meth:`MLP.to_dict`.
 
@@ -99,7 +86,7 @@ def load_network(path: str | os.PathLike[str], *, sha256: str | None = None) -> 
         The file cannot be read.
     FileFormatError
         It is not a network ``.npz`` (another format, a damaged archive, missing or unknown
-        arrays), or its content is not the network ``sha256`` names (:func:`network_digest`).
+        arrays), or its content is not the network ``sha256`` names (:func:`network_fingerprint`).
     """
     try:
         fh = open(path, "rb")  # opened here so that it is closed on every path (np.load leaks it on a bad zip)
@@ -119,10 +106,10 @@ def load_network(path: str | os.PathLike[str], *, sha256: str | None = None) -> 
                 NotImplementedError, RuntimeError, zlib.error, struct.error) as exc:  # what a damaged zip raises
             raise FileFormatError(f"network file {path} is not a network .npz written by MLP.to_dict: "
                                   f"{str(exc)[:300]}") from None
-    if sha256 is not None and network_digest(net) != sha256:
+    if sha256 is not None and network_fingerprint(net) != sha256:
         raise FileFormatError(
-            f"network file {path} holds another network (content sha256 {network_digest(net)[:12]}) than the one "
-            f"this sweep was started with ({sha256[:12]}); it was replaced during the run.")
+            f"network file {path} holds another network (fingerprint {network_fingerprint(net)}) than the one "
+            f"this sweep was started with ({sha256}); it was replaced during the run.")
     return net
 
 
@@ -155,7 +142,7 @@ class TrainedNetwork:
         Its ``.npz``, relative to the output folder (``networks/<name>.npz``), so that the folder
         can be moved.
     sha256 : str
-        Its content (:func:`network_digest`).
+        Its content (:func:`network_fingerprint`).
     settings : dict
         What made it: the network spec, the dataset, the hardware of hardware-aware training and,
         for ``recipe = "file"``, the content digest of the source file.
@@ -178,7 +165,7 @@ def network_settings(config: ExperimentConfig) -> dict[str, dict[str, Any]]:
         key: dict[str, Any] = {"spec": spec.to_dict(), "dataset": config.dataset,
                                "hardware": config.hardware.to_dict() if spec.training == "hardware-aware" else None}
         if spec.recipe == "file":
-            key["source_sha256"] = network_digest(load_network(_source(spec, base)))
+            key["source_sha256"] = network_fingerprint(load_network(_source(spec, base)))
         out[spec.name] = _no_nulls(json.loads(json.dumps(key)))  # plain JSON, as sweep specs hold it
     return out
 
@@ -219,8 +206,6 @@ def _flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def _short(v: Any) -> str:
-    if isinstance(v, str) and len(v) == 64:
-        return v[:12]
     return json.dumps(v)
 
 
@@ -244,7 +229,7 @@ def indexed_settings(out: Path) -> dict[str, Any]:
     return {name: entry.get("key") for name, entry in index.items()}
 
 
-def train_all(config: ExperimentConfig, out: Path, progress: bool,
+def train_all(config: ExperimentConfig, out: Path, progress: ProgressCallback | None,
               settings: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, TrainedNetwork]:
     """Train (or reuse from ``out/networks``) every network of ``config``.
 
@@ -273,18 +258,21 @@ def train_all(config: ExperimentConfig, out: Path, progress: bool,
             except FileFormatError:
                 pass  # damaged or replaced: train it again
         t0 = time.perf_counter()
-        if progress:
-            status_line(f"training network {spec.name!r} ({spec.recipe}, {spec.training}) ...")
+        label = f"training {spec.name} ({spec.recipe}, {spec.training})"
+        if progress is not None:
+            progress(label, 0, 1)
         if spec.recipe == "file":
             net = load_network(_source(spec, base))
         else:
             net = train_network(spec, data, config.hardware, base_dir=base)
         replace_from(path, lambda tmp: np.savez(tmp, **net.to_dict()))
-        digest = network_digest(net)
+        digest = network_fingerprint(net)
         x, y = data.split(config.split)
         index[spec.name] = {"key": key, "sha256": digest, "software_accuracy": net.accuracy(x, y),
                             "layer_sizes": list(net.layer_sizes), "ternary": net.is_ternary,
                             "train_time_s": time.perf_counter() - t0}
         write_text(index_path, json.dumps(index, indent=2) + "\n")
+        if progress is not None:
+            progress(label, 1, 1)
         nets[spec.name] = TrainedNetwork(file=f"networks/{path.name}", sha256=digest, settings=key)
     return nets

@@ -14,7 +14,7 @@ from typing import Any
 from xbarsim.experiments.config import ExperimentConfig, Reference
 from xbarsim.sweeps import replace_from
 
-__all__ = ["ExperimentReport", "compare", "markdown", "write_csv", "status_line", "protocol_text",
+__all__ = ["ExperimentReport", "ConsoleProgress", "compare", "markdown", "write_csv", "protocol_text",
            "quick_differences"]
 
 @dataclass(frozen=True, kw_only=True)
@@ -55,10 +55,36 @@ class ExperimentReport:
     n_failed: int = 0
 
 
-def status_line(text: str) -> None:
-    """One progress line on stderr (only called when progress output is on)."""
-    sys.stderr.write(text + "\n")
-    sys.stderr.flush()
+class ConsoleProgress:
+    """A :data:`~xbarsim._typing.ProgressCallback` that draws tqdm bars on stderr: one bar per label,
+    a new label closes the previous bar. Used by the CLI and the example scripts; the library itself
+    draws nothing. Call :meth:`close` at the end (or use it as a context manager)."""
+
+    def __init__(self) -> None:
+        self._label: str | None = None
+        self._bar: Any = None
+
+    def __call__(self, label: str, done: int, total: int) -> None:
+        if label != self._label or self._bar is None:
+            self.close()
+            from tqdm import tqdm
+
+            self._label = label
+            self._bar = tqdm(total=total, initial=done, desc=label, file=sys.stderr, dynamic_ncols=True,
+                             mininterval=0.5, unit="step")
+        else:
+            self._bar.update(done - self._bar.n)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+        self._bar, self._label = None, None
+
+    def __enter__(self) -> ConsoleProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def _match(row: Mapping[str, Any], point: Mapping[str, Any]) -> bool:

@@ -3,9 +3,10 @@ Monte Carlo transfers, and write the report.
 
 A sweep runs the trial kind ``"evaluate"`` (:func:`~xbarsim.experiments.evaluate_trial`) through
 :func:`xbarsim.sweeps.run_sweep`, so every trial is stored durably as it finishes and an
-interrupted run resumes (``--resume``). A Monte Carlo experiment runs
-:func:`~xbarsim.evaluation.monte_carlo` per network and transfer model, appending to JSON-lines
-files. Outputs: ``networks/*.npz``, ``results.csv``, ``results.json``, ``report.md`` and PNG plots.
+interrupted run resumes (``--resume``). A Monte Carlo experiment runs the same engine: per network
+and transfer model, one trial per transfer (:class:`~xbarsim.experiments.TransferTrial`) in
+``transfers_<network>_<model>.sqlite``, so both kinds share one durable store, one writer lock and
+one resume. Outputs: ``networks/*.npz``, ``results.csv``, ``results.json``, ``report.md`` and PNG plots.
 :func:`run_sweep_config` runs a plain sweep config (``xbarsim sweep``) of any kind of
 :data:`~xbarsim.experiments.TRIALS`.
 """
@@ -24,7 +25,8 @@ from typing import Any
 import numpy as np
 
 from xbarsim.errors import ConfigError
-from xbarsim.evaluation import device_perturbation, monte_carlo
+from xbarsim._typing import ProgressCallback
+from xbarsim.evaluation import device_perturbation, monte_carlo_result, monte_carlo_setup, network_fingerprint
 from xbarsim.evaluation.hardware import augmented_weights, build_preset, chip_kernels, layer_encodings
 from xbarsim.experiments.config import ExperimentConfig, load_experiment
 from xbarsim.experiments.networks import (
@@ -37,8 +39,8 @@ from xbarsim.experiments.networks import (
     train_all,
 )
 from xbarsim.experiments.plots import plot_point_histograms, sweep_plots
-from xbarsim.experiments.report import ExperimentReport, compare, markdown, protocol_text, status_line, write_csv
-from xbarsim.experiments.trials import TRIALS, check_sweep
+from xbarsim.experiments.report import ConsoleProgress, ExperimentReport, compare, markdown, protocol_text, write_csv
+from xbarsim.experiments.trials import TRIALS, TransferTrial, check_sweep
 from xbarsim.networks import MLP
 from xbarsim.sweeps import (
     ResultStore,
@@ -63,7 +65,7 @@ def run_experiment(
     resume: bool = False,
     scheduler: Any = None,
     workers: int | None = None,
-    progress: bool = True,
+    progress: ProgressCallback | None = None,
     retry_failed: bool = False,
     dashboard: bool = False,
 ) -> ExperimentReport:
@@ -81,8 +83,9 @@ def run_experiment(
     scheduler, workers
         Sweeps: see :func:`xbarsim.sweeps.run_sweep` (default: an embedded local Dask cluster
         with one worker per CPU). Monte Carlo runs in this process.
-    progress : bool
-        Progress bars on stderr.
+    progress : callable, optional
+        ``progress(label, done, total)`` for training, trials and transfers
+        (:class:`~xbarsim.experiments.report.ConsoleProgress` draws tqdm bars); None: silent.
     retry_failed : bool
         Sweeps, with ``resume``: run the stored failed trials again.
     dashboard : bool
@@ -151,8 +154,8 @@ def _check_store_networks(store: Path, settings: Mapping[str, Mapping[str, Any]]
         elif old["settings"] != new:
             changes.append(changed_settings(name, old["settings"], new))
         elif nets is not None and old.get("sha256") != nets[name].sha256:
-            changes.append(f"network {name!r}: same settings, other content (sha256 {str(old.get('sha256'))[:12]} "
-                           f"-> {nets[name].sha256[:12]}; training is not reproducible here)")
+            changes.append(f"network {name!r}: same settings, other content (fingerprint {old.get('sha256')} "
+                           f"-> {nets[name].sha256}; training is not reproducible here)")
     if changes:
         raise ConfigError(
             f"{store} holds {n} trial(s) of other networks than this config makes ({'; '.join(changes)}); resuming "
@@ -177,7 +180,7 @@ def _check_fits(config: ExperimentConfig, models: Mapping[str, MLP]) -> None:
 
 def _run_sweep(config: ExperimentConfig, folder: Path, nets: Mapping[str, TrainedNetwork],
                models: Mapping[str, MLP], software: Mapping[str, float], resume: bool, scheduler: Any,
-               workers: int | None, progress: bool, t0: float, retry_failed: bool, dashboard: bool
+               workers: int | None, progress: ProgressCallback | None, t0: float, retry_failed: bool, dashboard: bool
                ) -> ExperimentReport:
     _check_fits(config, models)
     _check_store_networks(folder / "trials.sqlite", {k: v.settings for k, v in nets.items()}, nets)
@@ -270,7 +273,9 @@ def _sweep_rows(config: ExperimentConfig, store: Path, fixed: Mapping[str, Any])
 
 
 def _run_monte_carlo(config: ExperimentConfig, folder: Path, models: Mapping[str, MLP], software: Mapping[str, float],
-                     resume: bool, progress: bool, t0: float) -> ExperimentReport:
+                     resume: bool, progress: ProgressCallback | None, t0: float) -> ExperimentReport:
+    """Every network x model: ``transfers`` trials of :class:`~xbarsim.experiments.TransferTrial` on the
+    sweep store ``transfers_<network>_<model>.sqlite`` (durable, resumable, one writer), in this process."""
     data = cached_dataset(config.dataset)
     results = {}
     rows = []
@@ -282,11 +287,23 @@ def _run_monte_carlo(config: ExperimentConfig, folder: Path, models: Mapping[str
             else:
                 m = device_perturbation(config.hardware, encoding="ternary" if net.is_ternary else "differential",
                                         disturbance="measured", perturb_biases=True)
-            path = folder / f"transfers_{spec.name}_{model}.jsonl"
-            if progress:
-                status_line(f"{spec.name} / {model}: {config.transfers} transfers -> {path}")
-            res = monte_carlo(net, data, m, transfers=config.transfers, seed=config.seed, out=path,
-                              resume=resume, split=config.split, threshold=config.threshold, progress=progress)
+            x, y, slices, desc = monte_carlo_setup(net, data, m, split=config.split)
+            path = folder / f"transfers_{spec.name}_{model}.sqlite"
+            sweep = SweepSpec(
+                name=config.name, trial="transfer", grid={"transfer": list(range(config.transfers))}, trials=1,
+                seed=config.seed, fixed={"network": spec.name, "fingerprint": network_fingerprint(net),
+                                         "dataset": config.dataset, "split": config.split,
+                                         "model": {k: v for k, v in desc.items() if v is not None}})
+            run_sweep(sweep, TransferTrial(net, x, y, m, config.seed), store=path, scheduler="serial", resume=resume,
+                      progress=progress)
+            with ResultStore(path, readonly=True) as db:
+                stored = {r.params["transfer"]: r for r in db.records()}
+            failed = [r for r in stored.values() if not r.ok]
+            if failed:
+                raise ConfigError(f"{path}: transfer {failed[0].params['transfer']} failed: {failed[0].error_type}: "
+                                  f"{failed[0].error}")
+            outcomes = [_outcome(stored[k].results) for k in range(config.transfers)]
+            res = monte_carlo_result(net, x, y, outcomes, task_slices=slices, threshold=config.threshold, model=desc)
             results[f"{spec.name} ({model})"] = res
             s = res.summary()
             row = {"network": spec.name, "model": model, "n": res.transfers,
@@ -321,8 +338,8 @@ def _run_monte_carlo(config: ExperimentConfig, folder: Path, models: Mapping[str
                             files=tuple(files), elapsed_s=elapsed, software=dict(software), table=text)
 
 
-def run_sweep_config(spec: SweepSpec, *, out: str | os.PathLike[str], scheduler: Any = "local",
-                     workers: int | None = None, resume: bool = False, progress: bool = True,
+def run_sweep_config(spec: SweepSpec, *, out: str | os.PathLike[str], scheduler: Any = None,
+                     workers: int | None = None, resume: bool = False, progress: ProgressCallback | None = None,
                      trials: Mapping[str, TrialFunction] = TRIALS, retry_failed: bool = False,
                      dashboard: bool = False) -> tuple[SweepReport, SweepAggregate]:
     """Run a plain sweep config of any trial kind in ``trials`` into ``out`` (store ``out/trials.sqlite``)
@@ -341,18 +358,28 @@ def run_sweep_config(spec: SweepSpec, *, out: str | os.PathLike[str], scheduler:
         return report, aggregate_sweep(store, folder, spec=spec)
 
 
-def run_example(config_path: Path, description: str, argv: Sequence[str] | None = None) -> Path:
-    """The body of the experiment example scripts: run ``config_path`` (its quick variant unless
-    ``--full``) into ``--out`` (default ``results/examples/<name>``), print the report."""
-    parser = argparse.ArgumentParser(description=description)
+def run_example(script: str, config: str, doc: str | None = None, argv: Sequence[str] | None = None) -> Path:
+    """The body of the experiment example scripts: run ``configs/<config>`` beside ``script`` (its
+    ``[quick]`` variant unless ``--full``) into ``--out`` (default ``results/examples/<name>``), print
+    the report (the same as ``xbarsim evaluate CONFIG [--quick]``). ``doc``: the script's docstring,
+    whose first paragraph is the ``--help`` description."""
+    parser = argparse.ArgumentParser(description=(doc or "").split("\n\n")[0])
     parser.add_argument("--full", action="store_true", help="the full-size experiment instead of its quick variant")
     parser.add_argument("--resume", action="store_true", help="continue an interrupted run")
     parser.add_argument("--out", type=Path, default=None, help="output folder")
     parser.add_argument("--quiet", action="store_true", help="no progress output on stderr")
     args = parser.parse_args(argv)
-    config = load_experiment(config_path, quick=not args.full)
-    out = args.out if args.out is not None else Path("results") / "examples" / config.name
-    report = run_experiment(config, out=out, resume=args.resume, progress=not args.quiet)
+    config_obj = load_experiment(Path(script).resolve().parent / "configs" / config, quick=not args.full)
+    out = args.out if args.out is not None else Path("results") / "examples" / config_obj.name
+    with ConsoleProgress() as bars:
+        report = run_experiment(config_obj, out=out, resume=args.resume, progress=None if args.quiet else bars)
     print(report.table)
     print(f"wrote {', '.join(p.name for p in report.files)} in {report.out} ({report.elapsed_s:.0f} s)")
     return report.out
+
+
+def _outcome(results: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored :class:`TransferTrial` result as :func:`~xbarsim.evaluation.transfer_outcome` returned it."""
+    n = sum(1 for k in results if k.startswith("mapping_error_l"))
+    return {"accuracy": results["accuracy"], "correct": results["correct"],
+            "mapping_errors": [results[f"mapping_error_l{i}"] for i in range(n)]}

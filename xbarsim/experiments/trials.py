@@ -24,6 +24,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
@@ -31,10 +32,12 @@ import numpy as np
 
 from xbarsim.devices import LEA_SINH_A, DeviceModel, Ohmic, Sinh
 from xbarsim.errors import ConfigError
-from xbarsim.evaluation import HARDWARE_FIELDS, evaluate
+from xbarsim._typing import FloatArray, IntArray
+from xbarsim.evaluation import HARDWARE_FIELDS, DevicePerturbation, Hardware, evaluate, transfer_outcome
 from xbarsim.experiments.config import hardware_for, metric_name
 from xbarsim.experiments.networks import cached_dataset, network_file
 from xbarsim.netlists import BiasScheme, Crossbar, LineResistance
+from xbarsim.networks import MLP
 from xbarsim.solver import NgspiceBackend, NgspiceOptions, SparseBackend, SparseOptions, solve
 from xbarsim.sweeps import SweepSpec, TrialFunction, canonical, load_sweep_config
 
@@ -46,6 +49,7 @@ __all__ = [
     "busy_trial",
     "sleep_trial",
     "evaluate_trial",
+    "TransferTrial",
     "check_sweep",
     "load_sweep",
     "calibrate_busy",
@@ -388,6 +392,33 @@ def evaluate_trial(params: Mapping[str, Any], rng: np.random.Generator, *, root:
     if params.get("record_points", False):
         out["correct"] = np.packbits(res.correct).tobytes().hex()
     return out
+
+
+# ----------------------------------------------------------------------------- Monte Carlo transfers
+@dataclass(frozen=True, eq=False)
+class TransferTrial:
+    """The trial of a Monte Carlo experiment: transfer ``params["transfer"]`` of one network.
+
+    A callable object holding the typed network, evaluated points and transfer model, so nothing is
+    flattened to JSON and rebuilt. It runs :func:`xbarsim.evaluation.transfer_outcome`, which draws
+    from ``SeedSequence(seed, spawn_key=(transfer,))`` (the seeding of
+    :func:`~xbarsim.evaluation.monte_carlo`), not from the engine's per-trial generator: a stored
+    run therefore equals the in-memory one transfer for transfer. Metrics: ``accuracy``, ``correct``
+    (per-point correctness, hex of packed bits) and ``mapping_error_l<i>`` (percent, hardware model).
+    """
+
+    network: MLP
+    x: FloatArray
+    y: IntArray
+    model: Hardware | DevicePerturbation
+    seed: int
+
+    def __call__(self, params: Mapping[str, Any], rng: np.random.Generator) -> dict[str, Any]:
+        out = transfer_outcome(self.network, self.x, self.y, self.model, self.seed, int(params["transfer"]))
+        metrics: dict[str, Any] = {"accuracy": out["accuracy"], "correct": out["correct"]}
+        for i, e in enumerate(out["mapping_errors"]):
+            metrics[f"mapping_error_l{i}"] = e
+        return metrics
 
 
 #: Trial kinds by name: the one place a sweep config's ``trial = "..."`` is looked up.

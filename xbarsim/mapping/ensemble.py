@@ -28,15 +28,15 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Literal, get_args
+from typing import Literal, get_args
 
 import numpy as np
 
 from xbarsim._typing import ArrayLike, BoolArray, FloatArray, WriteSchemeName
-from xbarsim._validation import as_float_array, check_choice, readonly, short_repr
+from xbarsim._validation import as_float_array, check_choice, check_rng, readonly, short_repr
 from xbarsim.devices.variability import quantize
 from xbarsim.errors import ConfigError
-from xbarsim.mapping.chip import Characterization, Chip, _check_rng, characterize
+from xbarsim.mapping.chip import Characterization, Chip, characterize
 from xbarsim.mapping.encoding import Encoding, MappedWeights, map_weights, mapping_error
 from xbarsim.mapping.placement import Placement, PlacementMethod, place_layer
 from xbarsim.mapping.programming import (
@@ -48,9 +48,6 @@ from xbarsim.mapping.programming import (
 )
 from xbarsim.mapping.tiling import LayerLayout, tile_layer
 from xbarsim.netlists.bias import WRITE_SCHEMES
-
-if TYPE_CHECKING:
-    from xbarsim.mapping.inference import InferenceConfig
 
 __all__ = [
     "EnsembleEncoding",
@@ -529,13 +526,6 @@ class MappedLayer:
         """Percent, ``100 ||W_hat - W|| / ||W||`` with ``W_hat`` from the read-back conductances."""
         return mapping_error(self.effective_weights(), self.weights)
 
-    def forward(self, x: ArrayLike, config: InferenceConfig | None = None) -> FloatArray:
-        """The layer's output ``~ x @ W`` through the simulated hardware; see
-        :func:`xbarsim.mapping.run_layer`."""
-        from xbarsim.mapping.inference import run_layer
-
-        return run_layer(self, x, config)
-
 
 def _program(chip: Chip, ci: np.ndarray, target: FloatArray, rng: np.random.Generator,
              programming: WriteVerify | SequenceProgramming, skip: BoolArray | None) -> tuple[Chip, ProgrammingReport]:
@@ -592,7 +582,7 @@ def map_layer(
     """
     if not isinstance(chip, Chip):
         raise ConfigError(f"`chip` must be a Chip; got {type(chip).__name__}.")
-    _check_rng(rng)
+    check_rng(rng)
     cfg = EnsembleConfig() if ensemble is None else ensemble
     if not isinstance(cfg, EnsembleConfig):
         raise ConfigError(f"`ensemble` must be an EnsembleConfig; got {type(cfg).__name__}.")
@@ -748,7 +738,7 @@ def map_network(
     cfgs = per_layer(ensemble, EnsembleConfig, "ensemble")
     if not isinstance(chip, Chip):
         raise ConfigError(f"`chip` must be a Chip; got {type(chip).__name__}.")
-    _check_rng(rng)
+    check_rng(rng)
     char = characterization
     needs = any(c is None or c.placement == "greedy" or c.encoding == "rme" for c in cfgs)
     if char is None and needs:

@@ -21,9 +21,9 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from xbarsim._typing import BoolArray, IntArray
-from xbarsim._validation import check_choice, readonly, short_repr
+from xbarsim._validation import check_choice, check_rng, readonly, short_repr
 from xbarsim.errors import ConfigError
-from xbarsim.mapping.chip import Characterization, _check_rng
+from xbarsim.mapping.chip import Characterization
 from xbarsim.mapping.tiling import BlockSpec, LayerLayout
 
 __all__ = ["PlacementMethod", "Block", "Placement", "place_layer", "block_capacity"]
@@ -347,7 +347,7 @@ def place_layer(
     if method == "random":
         if rng is None:
             raise ConfigError("random placement needs `rng` (a numpy.random.Generator).")
-        blocks = _place_random(layout, alpha, occ, _check_rng(rng))
+        blocks = _place_random(layout, alpha, occ, check_rng(rng))
     elif method == "greedy":
         if not isinstance(characterization, Characterization):
             raise ConfigError("greedy placement needs `characterization` (from xbarsim.mapping.characterize).")

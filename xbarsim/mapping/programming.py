@@ -13,10 +13,10 @@ from typing import Any
 import numpy as np
 
 from xbarsim._typing import ArrayLike, BoolArray, FloatArray, IntArray, WriteSchemeName
-from xbarsim._validation import as_float_array, readonly, short_repr
+from xbarsim._validation import as_float_array, check_rng, readonly, short_repr
 from xbarsim.devices.faults import FaultMap
 from xbarsim.errors import ConfigError
-from xbarsim.mapping.chip import Chip, _check_rng, preset_groups
+from xbarsim.mapping.chip import Chip, preset_groups
 
 __all__ = ["WriteVerify", "ProgrammingReport", "write_verify", "read_devices", "program_sequence"]
 
@@ -169,7 +169,7 @@ def write_verify(
     """
     if not isinstance(chip, Chip):
         raise ConfigError(f"`chip` must be a Chip; got {type(chip).__name__}.")
-    _check_rng(rng)
+    check_rng(rng)
     vf = WriteVerify() if verify is None else verify
     if not isinstance(vf, WriteVerify):
         raise ConfigError(f"`verify` must be a WriteVerify; got {type(vf).__name__}.")
@@ -215,7 +215,7 @@ def read_devices(chip: Chip, index: ArrayLike, rng: np.random.Generator) -> Floa
     """Siemens, one read (with the preset's read noise) of the devices at flat ``index``."""
     if not isinstance(chip, Chip):
         raise ConfigError(f"`chip` must be a Chip; got {type(chip).__name__}.")
-    _check_rng(rng)
+    check_rng(rng)
     idx = _index(chip, index)
     g = chip.conductance.ravel()[idx]
     out = np.empty(idx.size)
@@ -282,7 +282,7 @@ def program_sequence(
 
     if not isinstance(chip, Chip):
         raise ConfigError(f"`chip` must be a Chip; got {type(chip).__name__}.")
-    _check_rng(rng)
+    check_rng(rng)
     idx = _index(chip, index)
     t = as_float_array(target, "target", what="array of conductances in siemens", min_value=0.0)
     if t.shape != idx.shape:

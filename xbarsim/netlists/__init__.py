@@ -4,5 +4,8 @@ from xbarsim.netlists.bias import WRITE_SCHEMES, BiasScheme, LineDrive
 from xbarsim.netlists.crossbar import Crossbar
 from xbarsim.netlists.lines import LineResistance
 from xbarsim.netlists.netlist import Netlist, build_netlist
+from xbarsim.netlists.spice import to_spice
+from xbarsim.netlists.graph import to_graph
 
-__all__ = ["BiasScheme", "LineDrive", "WRITE_SCHEMES", "Crossbar", "LineResistance", "Netlist", "build_netlist"]
+__all__ = ["BiasScheme", "LineDrive", "WRITE_SCHEMES", "Crossbar", "LineResistance", "Netlist", "build_netlist", "to_spice",
+           "to_graph"]

@@ -11,7 +11,7 @@ from xbarsim.errors import ConfigError
 if TYPE_CHECKING:
     from xbarsim.netlists.netlist import Netlist
 
-__all__ = ["netlist_to_spice", "cell_element_name"]
+__all__ = ["to_spice", "cell_element_name"]
 
 
 def cell_element_name(i: int, j: int) -> str:
@@ -19,7 +19,7 @@ def cell_element_name(i: int, j: int) -> str:
     return f"cell{i}_{j}"
 
 
-def netlist_to_spice(netlist: Netlist, *, index: int = 0, title: str | None = None) -> str:
+def to_spice(netlist: Netlist, index: int = 0, *, title: str | None = None) -> str:
     """SPICE text of one operating point (batch entry ``index``) with a ``.op`` analysis.
 
     Element names are deterministic and say what each element is: ``Rrow{i}_{j}`` (row segment

@@ -29,7 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from xbarsim._typing import ArrayLike, FloatArray, IntArray
-from xbarsim._validation import as_float_array, check_choice, check_size, readonly, short_repr
+from xbarsim._validation import as_float_array, as_rng, check_choice, check_size, readonly, short_repr
 from xbarsim.errors import ConfigError
 
 __all__ = [
@@ -397,7 +397,7 @@ class MLP:
     def loss(self, x: ArrayLike, y: ArrayLike, *, weights: Sequence[ArrayLike] | None = None) -> float:
         """Mean cross-entropy (nats per sample) of the network's head on ``(x, y)``."""
         scores = self.forward(x, weights=weights)
-        return float(_data_loss(self.output, scores, _check_labels(y, scores.shape[0], self.n_classes))[0])
+        return float(_data_loss(self.output, scores, check_labels(y, scores.shape[0], self.n_classes))[0])
 
     # ---------------------------------------------------------------------------- conversion
     def to_dict(self) -> dict[str, np.ndarray]:
@@ -492,7 +492,7 @@ class MLP:
 
 
 # ------------------------------------------------------------------------------ loss and grads
-def _check_labels(y: ArrayLike, n: int, n_classes: int) -> IntArray:
+def check_labels(y: ArrayLike, n: int, n_classes: int) -> IntArray:
     arr = np.asarray(y)
     if arr.shape != (n,):
         raise ConfigError(f"`y` must have shape ({n},); got shape {arr.shape}.")
@@ -523,7 +523,7 @@ def _data_loss(output: str, scores: FloatArray, y: IntArray) -> tuple[float, Flo
         raise ConfigError(f"`output` must be one of {OUTPUT_KINDS}; got {output!r}.")
 
 
-def _backprop(
+def backprop(
     net: MLP,
     x: FloatArray,
     y: IntArray,
@@ -578,7 +578,7 @@ def init_mlp(
     for k in range(len(sizes) - 1):
         check_size((sizes[k], sizes[k + 1]), f"layer_sizes[{k}:{k + 2}]")
     check_choice(hidden_activation, ACTIVATIONS, "hidden_activation")
-    gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    gen = as_rng(rng)
     weights = []
     for n_in, n_out in zip(sizes[:-1], sizes[1:]):
         limit = np.sqrt(6.0 / n_in) if hidden_activation == "relu" else np.sqrt(6.0 / (n_in + n_out))

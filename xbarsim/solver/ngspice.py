@@ -1,6 +1,6 @@
 """The ngspice backend, through PySpice's shared-library interface.
 
-It is fed exactly the text of :meth:`Netlist.to_spice`, one ``.op`` per batch entry. Node voltages
+It is fed exactly the text of :func:`~xbarsim.netlists.to_spice`, one ``.op`` per batch entry. Node voltages
 and the branch currents of the sources come back from ngspice's own vectors; cell quantities are
 derived from those voltages by the same code as every other backend. PySpice is imported here only,
 and lazily, so ``import xbarsim`` works without it.
@@ -23,6 +23,7 @@ import numpy as np
 
 from xbarsim.errors import BackendError, BackendUnavailableError, ConfigError
 from xbarsim.netlists.netlist import Netlist
+from xbarsim.netlists.spice import to_spice
 from xbarsim.solver.solution import Solution, solution_from_voltages
 from xbarsim.solver.topology import check_floating
 
@@ -195,7 +196,7 @@ class NgspiceBackend:
         t0 = time.perf_counter()
         with _lock:
             for b in range(bsz):
-                vectors = run(netlist.to_spice(index=b))
+                vectors = run(to_spice(netlist, index=b))
                 try:
                     v[b] = [float(np.asarray(vectors[k])[0]) for k in names]
                     # ngspice's branch current flows into the + terminal: minus the current delivered

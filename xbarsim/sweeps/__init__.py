@@ -16,7 +16,6 @@ from xbarsim.sweeps.spec import (
     TrialTask,
     canonical,
     load_sweep_config,
-    parse_toml,
     trial_key,
     trial_seed,
 )
@@ -39,7 +38,6 @@ __all__ = [
     "canonical",
     "execute_trial",
     "load_sweep_config",
-    "parse_toml",
     "refuse_symlink",
     "replace_from",
     "run_sweep",

@@ -17,7 +17,6 @@ import math
 import os
 import re
 import socket
-import sys
 import time
 import traceback
 import uuid
@@ -25,11 +24,12 @@ import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 
-from xbarsim._validation import check_int
+from xbarsim._typing import ProgressCallback
+from xbarsim._validation import check_int, check_progress
 from xbarsim.errors import ConfigError, XbarError
 from xbarsim.sweeps.spec import SweepSpec, TrialFunction, TrialTask, trial_seed
 from xbarsim.sweeps.store import ResultStore, TrialRecord
@@ -101,64 +101,6 @@ def execute_trial(fn: TrialFunction, key: str, params: Mapping[str, Any], seed: 
     }
 
 
-# ----------------------------------------------------------------------------- progress
-class _Progress:
-    """``done/total``, failures, elapsed and ETA on one line of stderr (redrawn on a terminal)."""
-
-    def __init__(self, total: int, already: int, enabled: bool, stream: IO[str] | None = None) -> None:
-        self.total, self.already, self.enabled = total, already, enabled
-        self.stream = stream if stream is not None else sys.stderr
-        self.done = 0
-        self.failed = 0
-        self.t0 = time.perf_counter()
-        self.last = -1.0
-        self.drawn = -1
-        self.t_first = self.t0
-        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
-
-    def update(self, ok: bool) -> None:
-        if self.done == 0:
-            self.t_first = time.perf_counter()  # the rate is measured from the first result on
-        self.done += 1
-        self.failed += 0 if ok else 1
-        self.draw()
-
-    def draw(self, final: bool = False) -> None:
-        if not self.enabled:
-            return
-        now = time.perf_counter()
-        interval = 0.2 if self.tty else 5.0
-        if final and self.drawn == self.done:
-            return
-        if not final and now - self.last < interval and self.done != self.total - self.already:
-            return
-        self.last, self.drawn = now, self.done
-        elapsed = now - self.t0
-        n = self.already + self.done
-        remaining = self.total - n
-        if self.done >= 2:
-            eta = (now - self.t_first) / (self.done - 1) * remaining
-        else:
-            eta = float("nan")
-        frac = n / self.total if self.total else 1.0
-        bar = "#" * int(24 * frac) + "." * (24 - int(24 * frac))
-        eta_text = _clock(eta) if math.isfinite(eta) else "--:--"
-        fail = f", {self.failed} failed" if self.failed else ""
-        line = f"[{bar}] {n}/{self.total}{fail} elapsed {_clock(elapsed)} ETA {eta_text}"
-        if self.tty:
-            self.stream.write("\r" + line + ("\n" if final else ""))
-        else:
-            self.stream.write(line + "\n")
-        self.stream.flush()
-
-
-def _clock(seconds: float) -> str:
-    s = int(round(seconds))
-    h, rem = divmod(s, 3600)
-    m, s = divmod(rem, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
-
-
 # ----------------------------------------------------------------------------- running a sweep
 @dataclass(frozen=True, kw_only=True)
 class SweepReport:
@@ -218,7 +160,7 @@ def run_sweep(
     scheduler: Any = None,
     n_workers: int | None = None,
     resume: bool = False,
-    progress: bool = True,
+    progress: ProgressCallback | None = None,
     retry_failed: bool = False,
     dashboard: bool = False,
 ) -> SweepReport:
@@ -243,8 +185,9 @@ def run_sweep(
         Worker processes of the local cluster (default: the CPU count). Only for the local cluster.
     resume : bool
         Skip trials whose key is already in the store (finished or failed) and run the rest.
-    progress : bool
-        Draw a progress bar (done/total, failures, ETA) on stderr.
+    progress : callable, optional
+        Called as ``progress(spec.name, done, total)`` once at the start (``done`` = trials already
+        stored) and after every stored result. The engine draws nothing itself.
     retry_failed : bool
         With ``resume``: run the stored failed trials again (their failed rows move to the store's
         ``failed_attempts`` table), e.g. after installing a missing simulator.
@@ -299,14 +242,17 @@ def run_sweep(
             )
         todo = [t for t in spec.tasks() if t.key not in done]
         skipped = spec.n_trials - len(todo)
-        bar = _Progress(spec.n_trials, skipped, progress)
+        tick = check_progress(progress)
         counts = {"ok": 0, "failed": 0}
+        if tick is not None:
+            tick(spec.name, skipped, spec.n_trials)
 
         def on_result(task: TrialTask, outcome: Mapping[str, Any]) -> None:
             record = _record(task, outcome)
             if db.insert(record):
                 counts[record.status] += 1
-                bar.update(record.ok)
+                if tick is not None:
+                    tick(spec.name, skipped + counts["ok"] + counts["failed"], spec.n_trials)
             else:  # pragma: no cover - the driver submits each key once
                 log.warning("trial %s was delivered twice; the first result is kept", task.key)
 
@@ -317,7 +263,6 @@ def run_sweep(
             where = "serial"
         else:
             where, workers = _run_on_dask(mode, scheduler, client_in, n_workers, todo, fn, spec, on_result, dashboard)
-        bar.draw(final=True)
     return SweepReport(
         name=spec.name, store=Path(store), total=spec.n_trials, skipped=skipped, completed=counts["ok"],
         failed=counts["failed"], elapsed_s=time.perf_counter() - t_start, scheduler=where, n_workers=workers,

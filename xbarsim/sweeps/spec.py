@@ -19,16 +19,14 @@ import json
 import math
 import os
 import re
-import tomllib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 
-from xbarsim._validation import check_int
+from xbarsim._validation import check_int, read_toml
 from xbarsim.errors import ConfigError
 
 __all__ = [
@@ -40,7 +38,6 @@ __all__ = [
     "trial_key",
     "trial_seed",
     "canonical",
-    "parse_toml",
 ]
 
 #: The signature of a trial: ``(params, rng) -> {metric: float | int | str}``.
@@ -299,14 +296,8 @@ def load_sweep_config(path: str | os.PathLike[str], *, quick: bool = False) -> S
         missing key (the message names the key and the file), or a value is invalid; ``quick``
         without a ``[quick]`` table.
     """
-    if not isinstance(path, (str, os.PathLike)):
-        raise ConfigError(f"`path` must be the path of a TOML file; got {path!r:.80}.")
-    p = Path(path)
-    try:
-        text = p.read_bytes().decode("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read sweep config {p}: {exc}") from exc
-    data = parse_toml(text, str(p))
+    data = read_toml(path, "sweep config")
+    p = str(path)
     q = data.pop("quick", None)
     if q is not None:
         if not isinstance(q, Mapping):
@@ -327,13 +318,3 @@ def load_sweep_config(path: str | os.PathLike[str], *, quick: bool = False) -> S
             data["name"] = f"{data['name']}-quick"
     return SweepSpec.from_dict(data, source=str(p))
 
-
-def parse_toml(text: str, source: str) -> dict[str, Any]:
-    """``tomllib.loads(text)``, every failure a ConfigError naming ``source`` (a document nested too
-    deeply raises RecursionError in the parser, which is caught here too)."""
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{source}: invalid TOML: {exc}") from exc
-    except RecursionError:
-        raise ConfigError(f"{source}: invalid TOML: nested too deeply.") from None

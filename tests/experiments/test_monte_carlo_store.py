@@ -1,0 +1,86 @@
+"""Monte Carlo experiments on the sweep store (issue 12; issue 13 item 4): every transfer is one stored
+trial with its per-point correctness, a resumed run equals an uninterrupted one bit for bit, the
+numbers equal the in-memory ``evaluation.monte_carlo``, and the store's writer lock refuses a second
+writer before anything is written."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+
+import numpy as np
+import pytest
+
+from xbarsim.errors import ConfigError
+from xbarsim.evaluation import monte_carlo, unpack_correct
+from xbarsim.experiments import experiment_from_dict, run_experiment
+from xbarsim.networks import load_half_moons
+from xbarsim.sweeps import ResultStore
+
+CONFIG = {
+    "name": "mc-store", "kind": "monte-carlo", "dataset": "half-moons", "transfers": 5, "seed": 7,
+    "models": ["statistical", "hardware"],
+    "networks": [{"name": "regular", "recipe": "moons", "epochs": 5}],
+    "hardware": {"preset": "tio2_passive", "bias": "crossbar"},
+}
+
+
+def _stored(path):
+    with ResultStore(path, readonly=True) as db:
+        return sorted(db.records(), key=lambda r: r.params["transfer"])
+
+
+@pytest.fixture(scope="module")
+def full_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("mc") / "full"
+    return out, run_experiment(experiment_from_dict(CONFIG), out=out)
+
+
+def test_store_holds_every_transfer_and_matches_the_in_memory_run(full_run):
+    out, report = full_run
+    recs = _stored(out / "transfers_regular_hardware.sqlite")
+    assert [r.params["transfer"] for r in recs] == [0, 1, 2, 3, 4] and all(r.ok for r in recs)
+    net_path = out / "networks" / "regular.npz"
+    from xbarsim.experiments.networks import load_network
+
+    net = load_network(str(net_path))
+    config = experiment_from_dict(CONFIG)
+    mem = monte_carlo(net, load_half_moons(), config.hardware, transfers=5, seed=7)
+    stored = np.array([unpack_correct(r.results["correct"], mem.correct.shape[1]) for r in recs])
+    np.testing.assert_array_equal(stored, mem.correct)
+    row = next(r for r in report.rows if r["model"] == "hardware")
+    assert row["robust_fraction_mean"] == mem.robust_fraction
+    assert row["accuracy_mean"] == pytest.approx(np.mean([r.results["accuracy"] for r in recs]), rel=1e-15)
+
+
+def test_resume_after_an_interruption_is_bit_identical(full_run, tmp_path):
+    out, report = full_run
+    short = dict(CONFIG, transfers=2)
+    part = tmp_path / "part"
+    run_experiment(experiment_from_dict(short), out=part)  # "interrupted" after 2 transfers
+    before = _stored(part / "transfers_regular_statistical.sqlite")
+    with pytest.raises(ConfigError, match="different sweep spec"):  # 5 transfers is another grid: not mixed
+        run_experiment(experiment_from_dict(CONFIG), out=part, resume=True)
+    # resuming the same spec recomputes nothing and the rows equal the uninterrupted run's
+    again = run_experiment(experiment_from_dict(short), out=part, resume=True)
+    after = _stored(part / "transfers_regular_statistical.sqlite")
+    assert [(r.row_id, r.results) for r in after] == [(r.row_id, r.results) for r in before]
+    full = _stored(out / "transfers_regular_statistical.sqlite")
+    assert [r.results for r in after] == [r.results for r in full[:2]]
+    assert [r["robust_fraction_mean"] for r in again.rows] == [
+        r["robust_fraction_mean"] for r in run_experiment(experiment_from_dict(short), out=tmp_path / "p2").rows]
+
+
+def test_a_second_writer_is_refused_by_the_store_lock(full_run, tmp_path):
+    out = tmp_path / "busy"
+    run_experiment(experiment_from_dict(dict(CONFIG, transfers=1)), out=out)
+    store = out / "transfers_regular_statistical.sqlite"
+    size = store.stat().st_size
+    fd = os.open(str(store) + ".lock", os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # another process holds the writer lock
+        with pytest.raises(ConfigError, match="being written by another running sweep"):
+            run_experiment(experiment_from_dict(dict(CONFIG, transfers=1)), out=out, resume=True)
+    finally:
+        os.close(fd)
+    assert store.stat().st_size == size
