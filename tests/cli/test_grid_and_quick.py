@@ -93,13 +93,8 @@ description = "Drolet-like: 1000 transfers."
 dataset = "half-moons"
 transfers = 40
 models = ["statistical"]
-[[networks]]
-name = "regular"
-recipe = "moons"
-epochs = 20
-[hardware]
-preset = "tio2_passive"
-bias = "crossbar"
+networks = [{ name = "regular", recipe = "moons", epochs = 20 }]
+hardware = { preset = "tio2_passive", bias = "crossbar" }
 [[reference]]
 label = "paper robust fraction"
 metric = "robust_fraction"

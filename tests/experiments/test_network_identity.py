@@ -17,11 +17,11 @@ import numpy as np
 import pytest
 
 import xbarsim as xb
-from xbarsim.experiments import load_experiment, run_experiment
 from xbarsim.evaluation import network_fingerprint
+from xbarsim.experiments import load_experiment, run_experiment
 from xbarsim.experiments.networks import load_network
 from xbarsim.experiments.trials import evaluate_trial
-from xbarsim.networks import init_mlp
+from xbarsim.networks import init_mlp, load_dataset
 from xbarsim.sweeps import ResultStore
 
 REPO = Path(__file__).resolve().parents[2]
@@ -103,7 +103,7 @@ def test_a_replaced_file_network_is_never_served_from_the_stale_copy(tmp_path):
     (out / "trials.sqlite").unlink()  # a fresh run into the same folder uses the new file
     report = _run(cfg, out)
     assert network_fingerprint(load_network(out / "networks" / "t.npz")) == network_fingerprint(new)
-    x, y = __import__("xbarsim.networks", fromlist=["load_dataset"]).load_dataset("digits").split("test")
+    x, y = load_dataset("digits").split("test")
     assert report.software["t"] == pytest.approx(float(np.mean(new.predict(x) == y)), abs=0)
 
 
@@ -216,3 +216,16 @@ def test_a_refused_concurrent_run_writes_nothing_into_the_busy_folder(tmp_path):
     assert len(recs) == 24 and all(r.ok for r in recs)
     software = {round(r.results["software_accuracy"], 12) for r in recs}
     assert len(software) == 1  # every trial evaluated the one network
+
+
+@pytest.mark.parametrize("name", ["report.md", "results.json", "xbarsim.lock", "networks"])
+def test_an_experiment_refuses_planted_symlinks_before_training(tmp_path, name):
+    victim = tmp_path / "victim"
+    victim.write_text("keep")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / name).symlink_to(victim)
+    with pytest.raises(xb.ConfigError, match="symlink"):
+        _run(_config(tmp_path, TERNARY.format(epochs=1)), out)
+    assert victim.read_text() == "keep"
+    assert sorted(p.name for p in out.iterdir()) == sorted({name, "xbarsim.lock"})  # nothing trained or written

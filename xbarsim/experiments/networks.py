@@ -265,7 +265,8 @@ def train_all(config: ExperimentConfig, out: Path, progress: ProgressCallback | 
             net = load_network(_source(spec, base))
         else:
             net = train_network(spec, data, config.hardware, base_dir=base)
-        replace_from(path, lambda tmp: np.savez(tmp, **net.to_dict()))
+        arrays: dict[str, Any] = net.to_dict()
+        replace_from(path, lambda tmp: np.savez(tmp, **arrays))
         digest = network_fingerprint(net)
         x, y = data.split(config.split)
         index[spec.name] = {"key": key, "sha256": digest, "software_accuracy": net.accuracy(x, y),

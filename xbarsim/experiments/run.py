@@ -40,7 +40,7 @@ from xbarsim.experiments.networks import (
 )
 from xbarsim.experiments.plots import plot_point_histograms, sweep_plots
 from xbarsim.experiments.report import ConsoleProgress, ExperimentReport, compare, markdown, protocol_text, write_csv
-from xbarsim.experiments.trials import TRIALS, TransferTrial, check_sweep
+from xbarsim.experiments.trials import TRIALS, TransferTrial, check_sweep, evaluate_trial
 from xbarsim.networks import MLP
 from xbarsim.sweeps import (
     ResultStore,
@@ -109,6 +109,8 @@ def run_experiment(
     folder.mkdir(parents=True, exist_ok=True)
     with WriterLock(refuse_symlink(folder / "xbarsim.lock"), what=f"output folder {folder}",
                     busy="another running xbarsim run"):
+        for name in ("results.csv", "results.json", "report.md", "trials.csv", "summary.csv", "summary.json"):
+            refuse_symlink(folder / name)  # refused now, not after every trial ran
         settings = network_settings(config)
         if config.kind == "sweep":
             _check_store_networks(folder / "trials.sqlite", settings)
@@ -209,7 +211,7 @@ def _run_sweep(config: ExperimentConfig, folder: Path, nets: Mapping[str, Traine
     if scheduler is None and workers is None:
         workers = min(os.cpu_count() or 1, max(1, spec.n_trials))
     # the trial resolves the networks' relative paths against the folder, which the spec never names
-    trial = functools.partial(TRIALS["evaluate"], root=str(folder.resolve()))
+    trial = functools.partial(evaluate_trial, root=str(folder.resolve()))
     report = run_sweep(spec, trial, store=store, scheduler=scheduler, n_workers=workers,
                        resume=resume or store.exists(), progress=progress, retry_failed=retry_failed,
                        dashboard=dashboard)
@@ -352,6 +354,8 @@ def run_sweep_config(spec: SweepSpec, *, out: str | os.PathLike[str], scheduler:
     folder.mkdir(parents=True, exist_ok=True)
     with WriterLock(refuse_symlink(folder / "xbarsim.lock"), what=f"output folder {folder}",
                     busy="another running xbarsim run"):
+        for name in ("trials.csv", "summary.csv", "summary.json"):  # refused now, not after every trial ran
+            refuse_symlink(folder / name)
         store = folder / "trials.sqlite"
         report = run_sweep(spec, fn, store=store, scheduler=scheduler, n_workers=workers, resume=resume,
                            progress=progress, retry_failed=retry_failed, dashboard=dashboard)
