@@ -25,6 +25,7 @@ __all__ = [
     "Ordering",
     "WriteSchemeName",
     "ProgressCallback",
+    "DeviceLawName",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -36,6 +37,8 @@ ArrayLike = npt.ArrayLike
 SolveMethod = Literal["auto", "direct", "iterative"]
 #: Fill-reducing ordering for the direct path.
 Ordering = Literal["auto", "nested-dissection", "colamd", "mmd"]
+#: Cell I-V laws a config or command line may name (:data:`xbarsim.devices.DEVICE_LAWS`).
+DeviceLawName = Literal["ohmic", "sinh"]
 #: Programming bias schemes.
 WriteSchemeName = Literal["v/2", "v/3", "floating", "grounded"]
 #: A progress report: ``progress(label, done, total)``, called as work finishes (``done`` counts

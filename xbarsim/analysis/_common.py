@@ -17,8 +17,6 @@ from xbarsim._validation import as_float_array, check_choice, short_repr
 from xbarsim.errors import ConfigError
 from xbarsim.netlists.bias import WRITE_SCHEMES, BiasScheme, LineDrive
 from xbarsim.netlists.crossbar import Crossbar
-from xbarsim.solver.api import get_backend
-from xbarsim.solver.base import Backend
 
 __all__ = [
     "VoltageStats",
@@ -31,7 +29,6 @@ __all__ = [
     "scheme_levels",
     "selection_bias",
     "voltage_stats",
-    "resolve_backend",
 ]
 
 #: Fraction of the write voltage put on unselected rows and unselected columns by each driven scheme
@@ -164,8 +161,3 @@ def selection_bias(
     cols = np.repeat(lc[:, None], n, axis=1)
     cols[:, col] = 0.0
     return BiasScheme(row_left=LineDrive(voltage=rows, driven=True), col_bottom=LineDrive(voltage=cols, driven=True))
-
-
-def resolve_backend(backend: Any) -> Backend:
-    """A backend object from a registry name (``"sparse"``, ``"ngspice"``) or a Backend object."""
-    return get_backend(backend)

@@ -21,7 +21,7 @@ import numpy as np
 
 from xbarsim._typing import ArrayLike, BoolArray, FloatArray, IntArray, WriteSchemeName
 from xbarsim._validation import as_float_array, check_rng, conductance_array, readonly, short_repr
-from xbarsim.analysis._common import resolve_backend, scheme_levels, selection_bias
+from xbarsim.analysis._common import scheme_levels, selection_bias
 from xbarsim.analysis.disturbance import DisturbanceCurve, disturbance_curve
 from xbarsim.analysis.switching import DROLET_SCHEDULE, PulseSchedule, SwitchingLaw, drolet_tio2_law
 from xbarsim.devices.faults import FaultMap
@@ -30,7 +30,7 @@ from xbarsim.devices.presets import DevicePreset
 from xbarsim.errors import ConfigError
 from xbarsim.netlists.crossbar import Crossbar
 from xbarsim.netlists.lines import LineResistance
-from xbarsim.solver.api import solve
+from xbarsim.solver.api import get_backend, solve
 from xbarsim.solver.base import Backend
 
 __all__ = ["ProgrammingResult", "program_array", "programming_order"]
@@ -387,7 +387,7 @@ def program_array(
     ln = LineResistance() if lines is None else lines
     if not isinstance(ln, LineResistance):
         raise ConfigError(f"`lines` must be a LineResistance; got {type(ln).__name__}.")
-    be = resolve_backend(backend)
+    be = get_backend(backend)
     g_min, g_max = preset.g_min, preset.g_max
     levels = scheme_levels(scheme)
     ideal_wires = all(not np.any(np.asarray(getattr(ln, f))) for f in ("row_segment", "col_segment", "row_driver",

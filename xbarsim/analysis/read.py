@@ -44,14 +44,13 @@ from xbarsim.analysis._common import (
     check_crossbar,
     far_corner,
     positive_voltage,
-    resolve_backend,
     selection_bias,
 )
 from xbarsim.devices.models import DeviceModel, Ohmic
 from xbarsim.errors import ConfigError
 from xbarsim.netlists.crossbar import Crossbar
 from xbarsim.netlists.lines import LineResistance
-from xbarsim.solver.api import solve
+from xbarsim.solver.api import get_backend, solve
 from xbarsim.solver.base import Backend
 
 __all__ = [
@@ -169,7 +168,7 @@ def read_cells(
     if not names:
         raise ConfigError("`schemes` must name at least one read scheme; got an empty sequence.")
     levels = {s: _levels(s, v, v_bias) for s in names}
-    be = resolve_backend(backend)
+    be = get_backend(backend)
     ideal = float(np.asarray(cb.device.current(np.asarray(v), np.asarray(cb.conductance[r, c]))))
     out: dict[str, ReadAnalysis] = {}
 
@@ -366,7 +365,7 @@ def read_margin(
         raise ConfigError(f"`device` must implement the DeviceModel protocol; got {type(dev).__name__}.")
     return _margins(shp, cell, g_on=on, g_off=off, v_read=positive_voltage(v_read, "v_read"), schemes=(scheme,),
                     lines=_scalar_lines(lines), device=dev, pattern=pattern, v_bias=v_bias,
-                    backend=resolve_backend(backend))[0]
+                    backend=get_backend(backend))[0]
 
 
 def _shape(shape: Any) -> tuple[int, int]:
@@ -492,7 +491,7 @@ def read_margin_curve(
     dev = Ohmic() if device is None else device
     if not isinstance(dev, DeviceModel):
         raise ConfigError(f"`device` must implement the DeviceModel protocol; got {type(dev).__name__}.")
-    be = resolve_backend(backend)
+    be = get_backend(backend)
     shape_sk = (len(names), sz.size)
     fields = {k: np.empty(shape_sk) for k in ("margin", "margin_abs", "sensed_on", "sensed_off", "sneak_on",
                                               "sneak_off", "selected_voltage_on", "power_off")}

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from xbarsim._validation import short_repr
-from xbarsim.analysis._common import positive_voltage, resolve_backend
+from xbarsim.analysis._common import positive_voltage
 from xbarsim.analysis.read import ReadMarginCurve, read_margin_curve
 from xbarsim.analysis.write import (
     SelectedVoltageMap,
@@ -40,6 +40,7 @@ from xbarsim.devices.presets import DevicePreset, tio2_passive
 from xbarsim.errors import ConfigError
 from xbarsim.netlists.crossbar import Crossbar
 from xbarsim.netlists.lines import LineResistance
+from xbarsim.solver.api import get_backend
 from xbarsim.solver.base import Backend
 
 __all__ = ["BiasReport", "bias_report", "REPORT_SCHEMES"]
@@ -240,7 +241,7 @@ def bias_report(
     segs = [float(s) for s in segments]
     if any(not np.isfinite(s) or s < 0 for s in segs):
         raise ConfigError(f"`segments` must be non-negative resistances in ohm; got {short_repr(segments)}.")
-    be = resolve_backend(backend)
+    be = get_backend(backend)
     say = progress or (lambda _msg: None)
     n = int(size)
     g_on, g_off = pre.g_max, pre.g_min

@@ -31,7 +31,6 @@ from xbarsim.analysis._common import (
     check_crossbar,
     far_corner,
     positive_voltage,
-    resolve_backend,
     scalar_voltage,
     scheme_levels,
     selection_bias,
@@ -41,7 +40,7 @@ from xbarsim.analysis.switching import drolet_tio2_law
 from xbarsim.errors import ConfigError
 from xbarsim.netlists.bias import BiasScheme, LineDrive
 from xbarsim.netlists.crossbar import Crossbar
-from xbarsim.solver.api import solve
+from xbarsim.solver.api import get_backend, solve
 from xbarsim.solver.base import Backend
 
 __all__ = [
@@ -277,7 +276,7 @@ def analyze_write(
     v = _write_voltage(v_write)
     thr = _threshold(threshold)
     scheme_levels(scheme)
-    sol = solve(cb, BiasScheme.write(r, c, v, scheme, shape=cb.shape), resolve_backend(backend))
+    sol = solve(cb, BiasScheme.write(r, c, v, scheme, shape=cb.shape), get_backend(backend))
     return _analysis(scheme, r, c, v, thr, np.asarray(sol.cell_voltages), np.asarray(sol.cell_currents),
                      np.asarray(sol.input_currents), np.asarray(sol.output_currents),
                      np.asarray(sol.source_currents), float(np.asarray(sol.power)), sol.backend, sol.kcl_residual)
@@ -329,7 +328,7 @@ def compare_write_schemes(
     v = _write_voltage(v_write)
     thr = _threshold(threshold)
     names = _schemes(schemes)
-    be = resolve_backend(backend)
+    be = get_backend(backend)
     out: dict[str, WriteAnalysis] = {}
     driven = [s for s in dict.fromkeys(names) if scheme_levels(s) is not None]
     if driven:
@@ -414,7 +413,7 @@ def terminal_responses(crossbar: Crossbar, *, backend: str | Backend = "sparse",
         raise ConfigError(f"`chunk` must be a positive int; got {short_repr(chunk)}.")
     m, n = cb.shape
     t_all = m + n
-    be = resolve_backend(backend)
+    be = get_backend(backend)
     d = np.empty((t_all, m, n))
     y = np.empty((t_all, t_all))
     name = ""
@@ -596,7 +595,7 @@ def selected_voltage_map(
     cb = check_crossbar(crossbar)
     v = _write_voltage(v_write)
     levels = scheme_levels(scheme)
-    be = resolve_backend(backend)
+    be = get_backend(backend)
     m, n = cb.shape
     if cb.device.linear:
         if responses is None:

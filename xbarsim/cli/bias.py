@@ -27,12 +27,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from xbarsim.devices import PRESETS, Ohmic
 from xbarsim.errors import ConfigError
+from xbarsim.solver import NgspiceOptions, get_backend
 
-__all__ = ["add_parser", "PRESETS"]
-
-#: Device presets selectable with ``--preset``.
-PRESETS: tuple[str, ...] = ("tio2_passive", "rram_1t1r_nist")
+__all__ = ["add_parser"]
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -46,7 +45,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--segment", type=float, default=1.0, help="row and column wire segment resistance, ohm")
     p.add_argument("--driver", type=float, default=0.0, help="row driver output resistance, ohm")
     p.add_argument("--sense", type=float, default=0.0, help="column sense/driver resistance, ohm")
-    p.add_argument("--preset", default="tio2_passive", choices=PRESETS,
+    p.add_argument("--preset", default="tio2_passive", choices=tuple(PRESETS),
                    help="device preset: window (ON = g_max, OFF = g_min), I-V law, read voltage")
     p.add_argument("--linear", action="store_true", help="replace the preset's I-V law by an ohmic one")
     p.add_argument("--v-write", type=float, default=2.0, help="programming (SET) pulse amplitude, volt")
@@ -66,25 +65,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def _preset(args: argparse.Namespace) -> Any:
-    from xbarsim.devices import Ohmic, rram_1t1r_nist, tio2_passive
-
-    if args.preset == "tio2_passive":
-        pre = tio2_passive()
-    elif args.preset == "rram_1t1r_nist":
-        pre = rram_1t1r_nist()
-    else:
-        raise ConfigError(f"`--preset` must be one of {', '.join(PRESETS)}; got {args.preset!r}.")
+    pre = PRESETS[args.preset]()
     return replace(pre, device=Ohmic()) if args.linear else pre
 
 
 def _backend(name: str, sizes: Sequence[int]) -> Any:
-    from xbarsim.solver import NgspiceBackend, NgspiceOptions, SparseBackend
-
-    if name == "sparse":
-        return SparseBackend()
-    if name == "ngspice":
-        return NgspiceBackend(NgspiceOptions(max_cells=max(max(sizes), 1) ** 2))
-    raise ConfigError(f"`--backend` must be 'sparse' or 'ngspice'; got {name!r}.")
+    """The ``--backend`` through the registry; ngspice's size guard admits the largest array."""
+    return get_backend(name, NgspiceOptions(max_cells=max(max(sizes), 1) ** 2) if name == "ngspice" else None)
 
 
 def _plots(report: Any, out: Path) -> list[Path]:

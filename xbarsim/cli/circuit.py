@@ -16,7 +16,7 @@ import numpy as np
 from xbarsim._validation import check_size
 from xbarsim.errors import ConfigError
 from xbarsim.netlists import WRITE_SCHEMES, BiasScheme, Crossbar, LineResistance, build_netlist, to_spice
-from xbarsim.solver import NgspiceBackend, NgspiceOptions, SparseBackend, SparseOptions, crosscheck, solve_netlist
+from xbarsim.solver import NgspiceOptions, crosscheck, get_backend, solve_netlist
 
 __all__ = ["add_parser"]
 
@@ -93,11 +93,8 @@ def _circuit(args: argparse.Namespace) -> tuple[Crossbar, BiasScheme]:
 
 
 def _backend(name: str, max_cells: int) -> Any:
-    if name == "sparse":
-        return SparseBackend(SparseOptions())
-    if name == "ngspice":
-        return NgspiceBackend(NgspiceOptions(max_cells=max_cells))
-    raise ConfigError(f"`--backend` must be 'sparse' or 'ngspice'; got {name!r}.")
+    """The ``--backend`` through the registry; ``--max-cells`` is an ngspice option."""
+    return get_backend(name, NgspiceOptions(max_cells=max_cells) if name == "ngspice" else None)
 
 
 def _cmd_netlist(args: argparse.Namespace) -> int:
@@ -141,8 +138,8 @@ def _cmd_crosscheck(args: argparse.Namespace) -> int:
     if not (np.isfinite(args.rtol) and args.rtol >= 0):
         raise ConfigError(f"`--rtol` must be a finite non-negative tolerance; got {args.rtol}.")
     cb, bias = _circuit(args)
-    sparse = SparseBackend(SparseOptions())
-    ng = NgspiceBackend(NgspiceOptions(max_cells=args.max_cells))
+    sparse = get_backend("sparse")
+    ng = _backend("ngspice", args.max_cells)
     res = crosscheck(cb, bias, backends=(sparse, ng))
     print(f"{cb.shape[0]}x{cb.shape[1]} crossbar, scheme {args.scheme}: sparse vs ngspice")
     print(res.report())
@@ -170,11 +167,11 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     netlist = build_netlist(cb, BiasScheme.read(v))
     print(f"[1/3] sparse solver: {m}x{n}, 1 ohm segments, devices 10 kohm-1 Mohm, inputs 0-0.3 V", flush=True)
     t = time.perf_counter()
-    s_sp = solve_netlist(netlist, SparseBackend())
+    s_sp = solve_netlist(netlist, get_backend("sparse"))
     t_sp = time.perf_counter() - t
     print(f"[2/3] ngspice on the same netlist (takes a few seconds) ...", flush=True)
     t = time.perf_counter()
-    s_ng = solve_netlist(netlist, NgspiceBackend(NgspiceOptions(max_cells=m * n)))
+    s_ng = solve_netlist(netlist, _backend("ngspice", m * n))
     t_ng = time.perf_counter() - t
     ideal = cb.ideal_currents(v)
     ir_err = np.abs(s_sp.output_currents - ideal) / np.abs(ideal)

@@ -8,11 +8,14 @@ Variants are made with :func:`dataclasses.replace`.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
+from typing import get_args
 
 import numpy as np
 
-from xbarsim._typing import ArrayLike, FloatArray
+from xbarsim._typing import ArrayLike, DeviceLawName, FloatArray
 from xbarsim._validation import check_rng, conductance_array, fraction, readonly, scalar, short_repr
 from xbarsim.devices.faults import (
     ConstantConductance,
@@ -21,7 +24,7 @@ from xbarsim.devices.faults import (
     NormalConductance,
     UniformConductance,
 )
-from xbarsim.devices.models import DeviceModel, Sinh
+from xbarsim.devices.models import DeviceModel, Ohmic, Sinh
 from xbarsim.devices.variability import (
     ProgrammingError,
     ReadNoise,
@@ -31,7 +34,16 @@ from xbarsim.devices.variability import (
 )
 from xbarsim.errors import ConfigError
 
-__all__ = ["DevicePreset", "ProgrammedArray", "LEA_SINH_A", "tio2_passive", "rram_1t1r_nist"]
+__all__ = [
+    "DevicePreset",
+    "ProgrammedArray",
+    "LEA_SINH_A",
+    "PRESETS",
+    "DEVICE_LAWS",
+    "device_law",
+    "tio2_passive",
+    "rram_1t1r_nist",
+]
 
 #: 1/V, sinh nonlinearity fitted to the LEA I-V sweeps (median of 19 positive cycles, 0-0.5 V,
 #: :func:`xbarsim.devices.fit.fit_lea_iv`); quartiles 1.98-2.15 /V.
@@ -319,3 +331,24 @@ def rram_1t1r_nist(*, stuck_rate: float = 0.05) -> DevicePreset:
             "ADAM-Lab-GW/layer-ensemble-averaging (BSD-3-Clause)."
         ),
     )
+
+
+#: Device presets by name: the one list every layer (Hardware's ``preset``, ``bias-compare --preset``)
+#: reads. Each is a function of ``stuck_rate`` (and keyword options) returning a :class:`DevicePreset`.
+PRESETS: Mapping[str, Callable[..., DevicePreset]] = MappingProxyType({
+    "rram_1t1r_nist": rram_1t1r_nist,
+    "tio2_passive": tio2_passive,
+})
+
+#: Cell I-V laws by name: the one list of the laws a config or a command line may name.
+DEVICE_LAWS: tuple[DeviceLawName, ...] = get_args(DeviceLawName)
+
+
+def device_law(name: str, *, sinh_a: float = LEA_SINH_A) -> DeviceModel:
+    """The :class:`DeviceModel` of a law of :data:`DEVICE_LAWS`: ``"ohmic"``, or ``"sinh"`` with
+    nonlinearity ``sinh_a`` (1/V; default the LEA fit, :data:`LEA_SINH_A`)."""
+    if name == "ohmic":
+        return Ohmic()
+    if name == "sinh":
+        return Sinh(a=sinh_a)
+    raise ConfigError(f"`device` must be one of {', '.join(map(repr, DEVICE_LAWS))}; got {short_repr(name)}.")

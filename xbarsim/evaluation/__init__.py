@@ -12,7 +12,6 @@ generic sweep engine is the side wing :mod:`xbarsim.sweeps`.
 
 from xbarsim.evaluation.hardware import (
     HARDWARE_FIELDS,
-    PRESETS,
     Hardware,
     build_chip,
     build_preset,
@@ -51,7 +50,6 @@ __all__ = [
     "Hardware",
     "HardwareNetwork",
     "MonteCarloResult",
-    "PRESETS",
     "READOUT_FIELDS",
     "TaskAccuracy",
     "build_chip",

@@ -17,22 +17,15 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, Literal, get_args
 
 import numpy as np
 
+from xbarsim._typing import DeviceLawName
 from xbarsim._validation import short_repr
-from xbarsim.devices import (
-    LEA_SINH_A,
-    DevicePreset,
-    Ohmic,
-    ProgrammingError,
-    Sinh,
-    rram_1t1r_nist,
-    tio2_passive,
-)
+from xbarsim.devices import DEVICE_LAWS, PRESETS, DevicePreset, ProgrammingError, device_law
 from xbarsim.errors import ConfigError
 from xbarsim.mapping import (
     ADC,
@@ -51,7 +44,6 @@ from xbarsim.netlists import LineResistance, WRITE_SCHEMES
 
 __all__ = [
     "Hardware",
-    "PRESETS",
     "Strategy",
     "HardwareBackend",
     "ProgrammingMode",
@@ -70,12 +62,6 @@ __all__ = [
     "MAX_NGSPICE_SOLVES",
 ]
 
-#: Device presets by name (functions of ``stuck_rate``), as the ``preset`` field names them.
-PRESETS: dict[str, Callable[..., DevicePreset]] = {
-    "rram_1t1r_nist": rram_1t1r_nist,
-    "tio2_passive": tio2_passive,
-}
-
 #: How the copies of a network are used: one copy (``"plain"``), layer ensemble averaging
 #: (``"lea"``), MAO-style summed copies with re-tuned healthy devices (``"mao"``), committee
 #: machines (``"committee"``: ``alpha`` whole networks, outputs averaged) or fault-blind copies
@@ -90,8 +76,8 @@ ProgrammingMode = Literal["single", "write-verify", "sequence"]
 #: Where biases are added: digitally after the ADC (``"digital"``) or by an extra crossbar row
 #: driven at full scale (``"crossbar"``, as Drolet et al. program biases on devices too).
 BiasMode = Literal["digital", "crossbar"]
-#: The I-V law of the cells for circuit backends: the preset's own, or an override.
-DeviceLaw = Literal["preset", "ohmic", "sinh"]
+#: The I-V law of the cells for circuit backends: the preset's own, or one of ``devices.DEVICE_LAWS``.
+DeviceLaw = Literal["preset", DeviceLawName]
 #: The chip: kernels sampled from the preset's fault model, or the LEA chip (measured faults).
 ChipKind = Literal["sampled", "lea"]
 _ENCODINGS = ("auto", "ternary", "differential", "reference")
@@ -150,7 +136,7 @@ class Hardware:
     Attributes
     ----------
     preset : {"rram_1t1r_nist", "tio2_passive"}
-        Device preset (:data:`PRESETS`): the LEA 1T1R chip (133/233 uS, write noise N(0, 16.66 uS),
+        Device preset (:data:`xbarsim.devices.PRESETS`): the LEA 1T1R chip (133/233 uS, write noise N(0, 16.66 uS),
         read noise U(+-10 uS), 5 % stuck at 500 uS / 10 uS, 0.3 V read) or Drolet's passive TiO2
         (100-500 uS, relative tuning imprecision and offset, 1 % stuck, 0.2 V read).
     fault_rate : float or None
@@ -282,7 +268,7 @@ class Hardware:
                                       hi=1.0, none=True))
         for name in ("programming_noise", "read_noise", "rme", "strict"):
             set_(name, _bool(getattr(self, name), name))
-        _choice(self.device, "device", get_args(DeviceLaw))
+        _choice(self.device, "device", ("preset", *DEVICE_LAWS))
         _choice(self.chip, "chip", get_args(ChipKind))
         set_("n_kernels", _int(self.n_kernels, "n_kernels", 1, _MAX_KERNELS, none=True))
         if self.kernel_shape is not None:
@@ -422,12 +408,8 @@ def build_preset(hardware: Hardware) -> DevicePreset:
         changes["programming"] = ProgrammingError()
     if not hardware.read_noise:
         changes["read_noise"] = None
-    if hardware.device == "ohmic":
-        changes["device"] = Ohmic()
-    elif hardware.device == "sinh":
-        changes["device"] = Sinh(a=LEA_SINH_A)
-    elif hardware.device != "preset":  # pragma: no cover - Hardware validates
-        raise ConfigError(f"`device` must be one of {get_args(DeviceLaw)}; got {hardware.device!r}.")
+    if hardware.device != "preset":
+        changes["device"] = device_law(hardware.device)
     if hardware.read_voltage is not None:
         changes["read_voltage"] = hardware.read_voltage
     return dataclasses.replace(p, **changes) if changes else p

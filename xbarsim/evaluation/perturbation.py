@@ -37,7 +37,7 @@ import numpy as np
 
 from xbarsim._typing import BoolArray, FloatArray, IntArray
 from xbarsim._validation import check_rng, readonly, short_repr
-from xbarsim.devices import DevicePreset, drolet_disturbance_stats
+from xbarsim.devices import PRESETS, DevicePreset, drolet_disturbance_stats
 from xbarsim.errors import ConfigError
 
 __all__ = [
@@ -362,7 +362,7 @@ def device_perturbation(
     DevicePerturbation
         ``perturb(weights, rng) -> weights`` for :func:`xbarsim.networks.train`.
     """
-    from xbarsim.evaluation.hardware import PRESETS, Hardware, build_preset
+    from xbarsim.evaluation.hardware import Hardware, build_preset
 
     if isinstance(preset, Hardware):
         hw = preset if fault_rate is None else preset.replace(fault_rate=fault_rate)

@@ -26,19 +26,19 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
+from typing import Any, get_args
 
 import numpy as np
 
-from xbarsim.devices import LEA_SINH_A, DeviceModel, Ohmic, Sinh
+from xbarsim.devices import DEVICE_LAWS, LEA_SINH_A, device_law
 from xbarsim.errors import ConfigError
-from xbarsim._typing import FloatArray, IntArray
+from xbarsim._typing import FloatArray, IntArray, SolveMethod
 from xbarsim.evaluation import HARDWARE_FIELDS, DevicePerturbation, Hardware, evaluate, transfer_outcome
 from xbarsim.experiments.config import hardware_for, metric_name
 from xbarsim.experiments.networks import cached_dataset, network_file
 from xbarsim.netlists import BiasScheme, Crossbar, LineResistance
 from xbarsim.networks import MLP
-from xbarsim.solver import NgspiceBackend, NgspiceOptions, SparseBackend, SparseOptions, solve
+from xbarsim.solver import NgspiceOptions, SparseOptions, get_backend, solve
 from xbarsim.sweeps import SweepSpec, TrialFunction, canonical, load_sweep_config
 
 __all__ = [
@@ -119,6 +119,23 @@ def _size(params: Mapping[str, Any]) -> tuple[int, int]:
 
 
 # ----------------------------------------------------------------------------- "circuit"
+def _sparse_options(params: Mapping[str, Any]) -> SparseOptions:
+    method = _choice(params, "solver_method", "auto", get_args(SolveMethod))
+    return SparseOptions(method=method)  # type: ignore[arg-type]  # checked against SolveMethod above
+
+
+def _ngspice_options(params: Mapping[str, Any]) -> NgspiceOptions:
+    mode = _choice(params, "ngspice_mode", "subprocess", ("subprocess", "shared"))
+    timeout = params.get("ngspice_timeout_s")
+    if timeout is not None:
+        timeout = _number(params, "ngspice_timeout_s", None, what="positive number of seconds", positive=True)
+    return NgspiceOptions(mode=mode, timeout_s=timeout)  # type: ignore[arg-type]  # checked above
+
+
+#: The circuit trial's backend parameters, turned into each registry backend's options object.
+_BACKEND_OPTIONS = {"sparse": _sparse_options, "ngspice": _ngspice_options}
+
+
 def _circuit_setup(params: Mapping[str, Any]) -> tuple[Any, ...]:
     """Every parameter of the ``"circuit"`` trial read and checked (ConfigError naming it), nothing run."""
     _check_known(params, "circuit")
@@ -135,27 +152,11 @@ def _circuit_setup(params: Mapping[str, Any]) -> tuple[Any, ...]:
     batch = _integer(params, "batch", 1, lo=1, hi=4096)
     if batch * m > _MAX_BATCH_ENTRIES:
         raise ConfigError(f"trial parameters `batch` x rows = {batch * m} exceed {_MAX_BATCH_ENTRIES} input voltages.")
-    device_name = _choice(params, "device", "ohmic", ("ohmic", "sinh"))
-    device: DeviceModel
-    if device_name == "ohmic":
-        device = Ohmic()
-    elif device_name == "sinh":
-        device = Sinh(a=_number(params, "sinh_a", LEA_SINH_A, what="positive nonlinearity in 1/V", positive=True))
-    else:  # pragma: no cover - _choice guards this
-        raise ConfigError(f"trial parameter `device` must be 'ohmic' or 'sinh'; got {device_name!r}.")
-    backend_name = _choice(params, "backend", "sparse", ("sparse", "ngspice"))
-    backend: SparseBackend | NgspiceBackend
-    if backend_name == "sparse":
-        method = _choice(params, "solver_method", "auto", ("auto", "direct", "iterative"))
-        backend = SparseBackend(SparseOptions(method=method))  # type: ignore[arg-type]
-    elif backend_name == "ngspice":
-        mode = _choice(params, "ngspice_mode", "subprocess", ("subprocess", "shared"))
-        timeout = params.get("ngspice_timeout_s")
-        if timeout is not None:
-            timeout = _number(params, "ngspice_timeout_s", None, what="positive number of seconds", positive=True)
-        backend = NgspiceBackend(NgspiceOptions(mode=mode, timeout_s=timeout))  # type: ignore[arg-type]
-    else:  # pragma: no cover - _choice guards this
-        raise ConfigError(f"trial parameter `backend` must be 'sparse' or 'ngspice'; got {backend_name!r}.")
+    device_name = _choice(params, "device", "ohmic", DEVICE_LAWS)
+    device = device_law(device_name, sinh_a=_number(params, "sinh_a", LEA_SINH_A, what="positive nonlinearity in 1/V",
+                                                    positive=True))
+    backend_name = _choice(params, "backend", "sparse", tuple(_BACKEND_OPTIONS))
+    backend = get_backend(backend_name, _BACKEND_OPTIONS[backend_name](params))
     return m, n, seg, drv, sns, g_min, g_max, v_read, inputs, batch, device_name, device, backend
 
 

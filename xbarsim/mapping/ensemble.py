@@ -236,24 +236,6 @@ class Compensation:
         total = float(np.abs(self.stuck_error[has]).sum())
         return 1.0 if total == 0.0 else 1.0 - float(np.abs(self.residual[has]).sum()) / total
 
-    @property
-    def per_weight(self) -> FloatArray:
-        """``(m, n)``: ``1 - |residual| / |stuck_error|`` per weight with a stuck device, NaN elsewhere."""
-        err = np.abs(self.stuck_error)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            frac = np.where(err > 0, 1.0 - np.abs(self.residual) / err, 1.0)
-        return np.where(self.n_stuck > 0, frac, np.nan)
-
-    @property
-    def weight_error_before(self) -> FloatArray:
-        """Weight units, the error the stuck devices alone would cause: ``stuck_error / (beta g_scale)``."""
-        return self.stuck_error / (self.beta * self.g_scale)
-
-    @property
-    def weight_error_after(self) -> FloatArray:
-        """Weight units, the error left after compensation: ``residual / (beta g_scale)``."""
-        return self.residual / (self.beta * self.g_scale)
-
 
 def copy_deviation(target: FloatArray, read: FloatArray, layout: LayerLayout) -> FloatArray:
     """Siemens, ``(alpha, n)``: per copy and output, the summed ``|G_target - G_read|`` over the devices

@@ -111,17 +111,6 @@ class Netlist:
         """Number of operating points ``B`` (1 when unbatched)."""
         return int(self.source_voltage.shape[0])
 
-    @property
-    def fixed_nodes(self) -> IntArray:
-        """Sorted unique nodes held at a fixed voltage."""
-        return np.unique(self.source_node)
-
-    @property
-    def fixed_voltage(self) -> FloatArray:
-        """Voltage of each of ``fixed_nodes``, shape ``(B, F)``."""
-        nodes, first = np.unique(self.source_node, return_index=True)
-        return self.source_voltage[:, first]
-
     def node_name(self, k: int) -> str:
         """Name of node ``k`` (see the class docstring)."""
         m, n = self.shape

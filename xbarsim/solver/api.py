@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -20,19 +21,24 @@ from xbarsim.solver.sparse import SparseBackend, SparseOptions
 
 __all__ = ["BACKENDS", "get_backend", "solve", "solve_netlist", "transfer_matrix", "crosscheck", "CrossCheck"]
 
-#: Registry of backend names to their classes (constructed with default options).
-BACKENDS: dict[str, Callable[[], Backend]] = {"sparse": SparseBackend, "ngspice": NgspiceBackend}
+#: Registry of backend names to their classes; each is constructed with its own options object (or
+#: None for its defaults), so options pass through the registry: ``get_backend("ngspice", NgspiceOptions(...))``.
+BACKENDS: dict[str, Callable[[Any], Backend]] = {"sparse": SparseBackend, "ngspice": NgspiceBackend}
 
 
-def get_backend(backend: str | Backend) -> Backend:
-    """A backend object from a registry name or an object implementing :class:`Backend`."""
+def get_backend(backend: str | Backend, options: Any = None) -> Backend:
+    """A backend object from a registry name (with its options object, or None for the defaults) or an
+    object implementing :class:`Backend` (then ``options`` must be None)."""
     if isinstance(backend, str):
         try:
-            return BACKENDS[backend]()
+            cls = BACKENDS[backend]
         except KeyError:
             raise ConfigError(
                 f"`backend` must be one of {', '.join(map(repr, BACKENDS))} or a Backend object; got {backend!r}."
             ) from None
+        return cls(options)
+    if options is not None:
+        raise ConfigError("`options` apply to a backend given by name; a Backend object carries its own.")
     if isinstance(backend, Backend):
         return backend
     raise ConfigError(
