@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -125,3 +126,17 @@ def assert_same_solution(a: xb.Solution, b: xb.Solution, netlist: xb.Netlist, rt
     xb.assert_agree(a, b, rtol=rtol, atol=atol_v, fields=VOLTAGE_FIELDS)
     xb.assert_agree(a, b, rtol=rtol, atol=atol_i, fields=CURRENT_FIELDS)
     xb.assert_agree(a, b, rtol=rtol, atol=atol_i * v_max, fields=("power",))
+
+
+def assert_refuses_planted_symlink(tmp_path: Path, name: str, run: Callable[[Path], object]) -> Path:
+    """Plant ``out/<name>`` as a symlink to a file outside, call ``run(out)``: it must raise a
+    ConfigError naming the symlink, and leave the link and its target as they were. Returns ``out``."""
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / name).symlink_to(victim)
+    with pytest.raises(xb.ConfigError, match="symlink"):
+        run(out)
+    assert victim.read_text() == "precious\n" and (out / name).is_symlink()
+    return out

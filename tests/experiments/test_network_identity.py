@@ -23,6 +23,7 @@ from xbarsim.experiments.networks import load_network
 from xbarsim.experiments.trials import evaluate_trial
 from xbarsim.networks import init_mlp, load_dataset
 from xbarsim.sweeps import ResultStore
+from xbartest import assert_refuses_planted_symlink
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -220,12 +221,6 @@ def test_a_refused_concurrent_run_writes_nothing_into_the_busy_folder(tmp_path):
 
 @pytest.mark.parametrize("name", ["report.md", "results.json", "xbarsim.lock", "networks"])
 def test_an_experiment_refuses_planted_symlinks_before_training(tmp_path, name):
-    victim = tmp_path / "victim"
-    victim.write_text("keep")
-    out = tmp_path / "out"
-    out.mkdir()
-    (out / name).symlink_to(victim)
-    with pytest.raises(xb.ConfigError, match="symlink"):
-        _run(_config(tmp_path, TERNARY.format(epochs=1)), out)
-    assert victim.read_text() == "keep"
+    cfg = _config(tmp_path, TERNARY.format(epochs=1))
+    out = assert_refuses_planted_symlink(tmp_path, name, lambda out: _run(cfg, out))
     assert sorted(p.name for p in out.iterdir()) == sorted({name, "xbarsim.lock"})  # nothing trained or written

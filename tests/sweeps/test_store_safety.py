@@ -16,6 +16,7 @@ import pytest
 import xbarsim as xb
 from xbarsim.experiments import TRIALS, run_sweep_config
 from xbarsim.sweeps import ResultStore, SweepSpec, aggregate_sweep, run_sweep
+from xbartest import assert_refuses_planted_symlink
 
 SPEC = SweepSpec(name="safe", trial="circuit", grid={"segment_ohm": [0.0, 1.0]}, fixed={"size": 3}, trials=2, seed=3)
 
@@ -28,15 +29,7 @@ def _run(out: Path, **kw):
 @pytest.mark.parametrize("name", ["xbarsim.lock", "trials.sqlite.lock", "trials.sqlite", "trials.sqlite-wal",
                                   "summary.csv", "summary.json", "trials.csv", "plot_ir_error_mean.png"])
 def test_a_symlink_planted_in_the_output_folder_is_never_written_through(tmp_path, name):
-    victim = tmp_path / "victim.txt"
-    victim.write_text("precious\n")
-    out = tmp_path / "out"
-    out.mkdir()
-    (out / name).symlink_to(victim)
-    with pytest.raises(xb.ConfigError, match="symlink"):
-        _run(out)
-    assert victim.read_text() == "precious\n"
-    assert (out / name).is_symlink()
+    assert_refuses_planted_symlink(tmp_path, name, _run)
 
 
 # ----------------------------------------------------------------------------- URI characters
