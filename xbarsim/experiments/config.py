@@ -77,7 +77,7 @@ _TOP_KEYS = ("name", "kind", "description", "dataset", "seed", "networks", "hard
 NETWORK_KEYS = ("name", "recipe", "seed", "hidden", "training", "l2", "epochs", "ewc_strength", "ternarize",
              "quantization", "restore_best", "aware_fault_rate", "aware_disturbance", "aware_read_noise", "file",
              "ternary_delta")
-_REF_KEYS = ("label", "metric", "point", "value", "over", "at", "values")
+_REF_KEYS = ("label", "metric", "point", "value", "over", "at", "values", "note")
 #: Grid keys that are not Hardware fields.
 _GRID_EXTRA = ("network", "variant", "alpha_beta")
 
@@ -230,12 +230,16 @@ class Reference:
         point that matches several of ours compares with the first.
     value : float
         The published value, in the unit of our metric (accuracies as fractions 0 to 1).
+    note : str
+        How the full run's protocol differs from the paper's, stated by the config's author
+        (printed with the comparison; the differences of a ``--quick`` run are added to it).
     """
 
     label: str
     metric: str
     point: Mapping[str, Any]
     value: float
+    note: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "point", MappingProxyType(dict(self.point)))
@@ -250,9 +254,11 @@ def _references(data: Any, source: str) -> tuple[Reference, ...]:
     for k, r in enumerate(data):
         _unknown(r, _REF_KEYS, source, f"[[reference]] #{k + 1}")
         label, metric, point = r.get("label", ""), r.get("metric", "accuracy"), r.get("point", {})
-        if not isinstance(label, str) or not isinstance(metric, str) or not isinstance(point, Mapping):
+        note = r.get("note", "")
+        if not isinstance(label, str) or not isinstance(metric, str) or not isinstance(point, Mapping) or \
+                not isinstance(note, str):
             raise ConfigError(f"{source}: [[reference]] #{k + 1} needs a string `label`, a string `metric` and a "
-                              "table `point`.")
+                              "table `point` (and `note`, if given, a string).")
         if "value" in r:
             pairs = [(None, r["value"])]
         elif {"over", "at", "values"} <= set(r):
@@ -268,7 +274,7 @@ def _references(data: Any, source: str) -> tuple[Reference, ...]:
             pt = dict(point)
             if at_v is not None:
                 pt[r["over"]] = at_v
-            out.append(Reference(label=label, metric=metric, point=pt, value=float(v)))
+            out.append(Reference(label=label, metric=metric, point=pt, value=float(v), note=note))
     return tuple(out)
 
 # ----------------------------------------------------------------------------- the config
@@ -321,6 +327,10 @@ class ExperimentConfig:
         The config file (for messages).
     quick : bool
         Whether the ``[quick]`` overrides were applied.
+    quick_changes : tuple of (str, value, value)
+        With ``quick``: every setting the ``[quick]`` table changed, as ``(setting, quick value, full
+        value)`` (``cycles``, ``transfers``, ``grid.<key>``, ``hardware.<field>``,
+        ``networks.<name>.<key>``...), so that a report says what actually ran.
     """
 
     name: str
@@ -342,6 +352,7 @@ class ExperimentConfig:
     references: tuple[Reference, ...] = ()
     source: str = "<dict>"
     quick: bool = False
+    quick_changes: tuple[tuple[str, Any, Any], ...] = ()
 
     def __post_init__(self) -> None:
         s = self.source
@@ -492,9 +503,11 @@ def experiment_from_dict(data: Mapping[str, Any], *, source: str = "<dict>", qui
     q = raw.pop("quick", None)
     if q is not None:
         _unknown(q, [k for k in _TOP_KEYS if k != "quick"], source, "[quick]")
+    changes: tuple[tuple[str, Any, Any], ...] = ()
     if quick:
         if q is None:
             raise ConfigError(f"{source}: --quick needs a [quick] table of overrides in the config.")
+        full = experiment_from_dict(raw, source=source)
         raw = _merge(raw, q)
         raw["name"] = f"{raw.get('name', 'experiment')}-quick"
     for key in ("name", "kind", "dataset", "networks"):
@@ -520,8 +533,34 @@ def experiment_from_dict(data: Mapping[str, Any], *, source: str = "<dict>", qui
     if "models" in raw and not isinstance(raw["models"], list):
         raise ConfigError(f"{source}: `models` must be a list; got {short_repr(raw['models'])}.")
     fields: dict[str, Any] = {k: (tuple(v) if k == "models" else v) for k, v in raw.items()}
-    return ExperimentConfig(networks=tuple(nets), hardware=hw, references=refs, source=source, quick=quick,
-                            **fields)
+    config = ExperimentConfig(networks=tuple(nets), hardware=hw, references=refs, source=source, quick=quick,
+                              **fields)
+    if quick:
+        changes = _differences(config, full)
+        object.__setattr__(config, "quick_changes", changes)
+    return config
+
+
+def _differences(a: ExperimentConfig, b: ExperimentConfig) -> tuple[tuple[str, Any, Any], ...]:
+    """``(setting, a's value, b's value)`` for every setting (top-level, grid key, hardware field,
+    network key, variant, read-out) in which two configs differ; names and sources are not settings."""
+    out: list[tuple[str, Any, Any]] = []
+    for key in ("dataset", "seed", "cycles", "transfers", "threshold", "models", "split", "max_points"):
+        if getattr(a, key) != getattr(b, key):
+            out.append((key, getattr(a, key), getattr(b, key)))
+    for table, da, db in (("grid", dict(a.grid), dict(b.grid)), ("hardware", a.hardware.to_dict(), b.hardware.to_dict()),
+                          ("variants", dict(a.variants), dict(b.variants)),
+                          ("readouts", dict(a.readouts), dict(b.readouts))):
+        for key in list(da) + [k for k in db if k not in da]:
+            if da.get(key) != db.get(key):
+                out.append((f"{table}.{key}", da.get(key), db.get(key)))
+    nets_b = {n.name: n.to_dict() for n in b.networks}
+    for n in a.networks:
+        other = nets_b.get(n.name, {})
+        for key, value in n.to_dict().items():
+            if other.get(key) != value:
+                out.append((f"networks.{n.name}.{key}", value, other.get(key)))
+    return tuple(out)
 
 
 def load_experiment(path: str | os.PathLike[str], *, quick: bool = False) -> ExperimentConfig:
@@ -535,6 +574,7 @@ def load_experiment(path: str | os.PathLike[str], *, quick: bool = False) -> Exp
     """
     data = read_toml(path, "experiment config")
     return experiment_from_dict(data, source=str(path), quick=quick)
+
 
 
 
