@@ -38,7 +38,7 @@ from numpy.lib.stride_tricks import as_strided
 from xbarsim._typing import ArrayLike, FloatArray, IntArray
 from xbarsim._validation import as_float_array, check_choice, check_size, readonly, short_repr
 from xbarsim.errors import ConfigError
-from xbarsim.networks.mlp import MLP, LayerFn, OutputKind
+from xbarsim.networks.mlp import MLP, LayerFn, OutputKind, _sigmoid
 
 __all__ = [
     "PoolKind",
@@ -398,15 +398,6 @@ class ImportCheck:
 def _softmax(z: FloatArray, axis: int) -> FloatArray:
     e = np.exp(z - z.max(axis=axis, keepdims=True))
     return np.asarray(e / e.sum(axis=axis, keepdims=True))
-
-
-def _sigmoid(z: FloatArray) -> FloatArray:
-    out = np.empty_like(z)
-    pos = z >= 0
-    out[pos] = 1.0 / (1.0 + np.exp(-z[pos]))
-    ez = np.exp(z[~pos])
-    out[~pos] = ez / (1.0 + ez)
-    return out
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
