@@ -60,6 +60,7 @@ from xbarsim.networks.mlp import (
     ternarize_matrix,
 )
 from xbarsim.networks.onnx_import import IMPORT_RTOL, SUPPORTED_OPERATORS, load_onnx, onnxruntime_forward
+from xbarsim.networks.user_data import NPZ_KEYS, load_npz
 from xbarsim.networks.recipes import (
     MOONS_CONFIG,
     TERNARY_FINETUNE_CONFIG,
@@ -105,7 +106,9 @@ __all__ = [
     "Softmax",
     "conv_output_size",
     "im2col",
+    "load_npz",
     "load_onnx",
+    "NPZ_KEYS",
     "onnxruntime_forward",
     "ContinualResult",
     "DATASETS",
