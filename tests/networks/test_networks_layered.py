@@ -130,3 +130,24 @@ def test_shape_errors() -> None:
     net = Network(layers=(Dense(weight=np.ones((3, 2))),), input_shape=(3,))
     with pytest.raises(ConfigError, match=r"shape \(B, 3\)"):
         net.forward(np.ones((2, 4)))
+
+
+def test_ternary_values_are_recognised_and_ternarized_keeps_biases() -> None:
+    rng = np.random.default_rng(4)
+    conv = Conv2d(weight=rng.normal(size=(3, 1, 2, 2)), bias=rng.normal(size=3))
+    net = Network(layers=(conv, Flatten(), Dense(weight=rng.normal(size=(27, 4)))), input_shape=(1, 4, 4))
+    assert net.gammas is None and not net.is_ternary
+    tern = net.ternarized(delta=0.7)
+    assert tern.is_ternary
+    for w, g in zip(tern.weights, tern.gammas):
+        assert set(np.unique(np.abs(w))) <= {0.0, g} and g > 0
+    np.testing.assert_array_equal(tern.layers[0].bias, conv.bias)
+    # ternarizing a ternary network changes nothing
+    again = tern.ternarized()
+    for a, b in zip(again.weights, tern.weights):
+        np.testing.assert_array_equal(a, b)
+    # an MLP's ternary scales survive the conversion
+    from xbarsim.networks import ternarize
+
+    mlp = ternarize(init_mlp((6, 5, 3), rng=0))
+    assert Network.from_mlp(mlp).gammas == pytest.approx(mlp.gammas, rel=0, abs=0)

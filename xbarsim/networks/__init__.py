@@ -59,7 +59,13 @@ from xbarsim.networks.mlp import (
     ternarize,
     ternarize_matrix,
 )
-from xbarsim.networks.onnx_import import IMPORT_RTOL, SUPPORTED_OPERATORS, load_onnx, onnxruntime_forward
+from xbarsim.networks.onnx_import import (
+    IMPORT_RTOL,
+    SUPPORTED_OPERATORS,
+    load_onnx,
+    onnxruntime_forward,
+    reference_scores,
+)
 from xbarsim.networks.user_data import NPZ_KEYS, load_npz
 from xbarsim.networks.recipes import (
     MOONS_CONFIG,
@@ -110,6 +116,7 @@ __all__ = [
     "load_onnx",
     "NPZ_KEYS",
     "onnxruntime_forward",
+    "reference_scores",
     "ContinualResult",
     "DATASETS",
     "Dataset",

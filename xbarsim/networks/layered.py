@@ -38,7 +38,7 @@ from numpy.lib.stride_tricks import as_strided
 from xbarsim._typing import ArrayLike, FloatArray, IntArray
 from xbarsim._validation import as_float_array, check_choice, check_size, readonly, short_repr
 from xbarsim.errors import ConfigError
-from xbarsim.networks.mlp import MLP, LayerFn, OutputKind, _sigmoid
+from xbarsim.networks.mlp import TERNARY_DELTA, MLP, LayerFn, OutputKind, _sigmoid, ternarize_matrix
 
 __all__ = [
     "PoolKind",
@@ -420,6 +420,9 @@ class Network:
         Free text (the file a network was imported from).
     import_check : ImportCheck or None
         For an imported network, the measured difference to the defining runtime.
+    onnx_path : str or None
+        The ONNX file the network was imported from; evaluations take their software baseline from
+        onnxruntime on it (when installed). Dropped by :meth:`with_weights`.
 
     Notes
     -----
@@ -431,6 +434,7 @@ class Network:
     output: OutputKind = "softmax"
     name: str = ""
     import_check: ImportCheck | None = None
+    onnx_path: str | None = None
     shapes: tuple[tuple[int, ...], ...] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -492,13 +496,27 @@ class Network:
                      for layer in wl)
 
     @property
-    def gammas(self) -> None:
-        """Ternary scales: an imported network is real-valued."""
-        return None
+    def gammas(self) -> tuple[float, ...] | None:
+        """Per weighted layer its ternary scale ``g`` when every layer's weights lie in ``{-g, 0, g}``
+        (a ternary network, e.g. exported after ternary training); None for real-valued weights.
+        The evaluator then uses the ternary encoding by default, as for a ternary MLP."""
+        out = []
+        for w in self.weights:
+            mags = np.unique(np.abs(w[w != 0]))
+            if mags.size > 1:
+                return None
+            out.append(float(mags[0]) if mags.size else 0.0)
+        return tuple(out)
 
     @property
     def is_ternary(self) -> bool:
-        return False
+        """Whether :attr:`gammas` is set."""
+        return self.gammas is not None
+
+    def ternarized(self, *, delta: float = TERNARY_DELTA) -> Network:
+        """Every weighted layer's matrix replaced by ``gamma_l * t`` (:func:`ternarize_matrix`), biases kept."""
+        pairs = [ternarize_matrix(w, delta=delta) for w in self.weights]
+        return self.with_weights([g * c.astype(np.float64) for c, g in pairs])
 
     @property
     def n_inputs(self) -> int:
@@ -550,7 +568,7 @@ class Network:
                 k += 1
             else:
                 new.append(layer)
-        return dataclasses.replace(self, layers=tuple(new), import_check=None)
+        return dataclasses.replace(self, layers=tuple(new), import_check=None, onnx_path=None)
 
     @classmethod
     def from_mlp(cls, mlp: MLP) -> Network:

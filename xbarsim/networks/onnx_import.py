@@ -48,7 +48,7 @@ from xbarsim.networks.layered import (
     Softmax,
 )
 
-__all__ = ["load_onnx", "onnxruntime_forward", "SUPPORTED_OPERATORS", "IMPORT_RTOL"]
+__all__ = ["load_onnx", "onnxruntime_forward", "reference_scores", "SUPPORTED_OPERATORS", "IMPORT_RTOL"]
 
 #: Operators :func:`load_onnx` understands.
 SUPPORTED_OPERATORS: tuple[str, ...] = (
@@ -386,11 +386,11 @@ def load_onnx(path: str | os.PathLike[str], *, check: bool = True, rtol: float =
         raise ConfigError(f"{p}: the graph outputs {outputs}, but the chain of supported nodes ends in {last!r}; "
                           "exactly one output, the last node's, is supported.")
     try:
-        net = Network(layers=tuple(layers), input_shape=input_shape, name=str(p))
+        net = Network(layers=tuple(layers), input_shape=input_shape, name=str(p), onnx_path=str(p))
     except ConfigError as exc:
         if "needs at least 2 output units" not in str(exc):
             raise ConfigError(f"{p}: {exc}") from None
-        net = Network(layers=tuple(layers), input_shape=input_shape, name=str(p), output="sigmoid")
+        net = Network(layers=tuple(layers), input_shape=input_shape, name=str(p), output="sigmoid", onnx_path=str(p))
     if check:
         rt = _runtime()
         if rt is not None:
@@ -451,3 +451,17 @@ def onnxruntime_forward(path: str | os.PathLike[str], x: Any, input_shape: tuple
         raise ConfigError(f"{p}: the model takes per-sample shape {shape}, not {tuple(input_shape)}.")
     arr = np.asarray(x, dtype=np.float32).reshape((-1,) + tuple(shape))
     return _run_session(rt, p, arr, batch)
+
+
+def reference_scores(network: Any, x: Any) -> tuple[FloatArray, str]:
+    """The software baseline's output scores for ``x`` and the runtime that computed them.
+
+    For a :class:`Network` imported from ONNX (``onnx_path`` set) with onnxruntime installed:
+    onnxruntime on the file, so the reported software accuracy is the real runtime's. Otherwise the
+    network's own forward pass (``"xbarsim"``).
+    """
+    path = getattr(network, "onnx_path", None)
+    rt = _runtime() if path else None
+    if rt is None:
+        return network.forward(x), "xbarsim"
+    return onnxruntime_forward(path, x, network.input_shape), f"onnxruntime {rt.__version__}"
