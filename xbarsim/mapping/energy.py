@@ -19,6 +19,7 @@ currents).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -32,6 +33,7 @@ from xbarsim.netlists.bias import BiasScheme
 from xbarsim.netlists.crossbar import Crossbar
 from xbarsim.solver.api import get_backend, solve
 from xbarsim.solver.base import Backend
+from xbarsim.solver.sparse import SparseBackend
 
 if TYPE_CHECKING:
     from xbarsim.mapping.ensemble import MappedLayer
@@ -71,6 +73,8 @@ def _linear_forms(xbar: Crossbar, backend: str | Backend) -> tuple[FloatArray, F
     if isinstance(backend, str) and backend == "ideal":
         d = np.diag(np.asarray(xbar.conductance).sum(axis=1))
         return d, d
+    if isinstance(backend, SparseBackend):  # unit inputs: one factorization, m right-hand sides
+        backend = SparseBackend(dataclasses.replace(backend.options, method="direct"))
     sol = solve(xbar, BiasScheme.read(np.eye(m)), backend)
     y = np.asarray(sol.input_currents).reshape(m, m)
     k = np.asarray(sol.cell_voltages).reshape(m, m * n)
@@ -135,6 +139,9 @@ def layer_read_power(layer: MappedLayer, v: FloatArray, backend: str | Backend =
     bsz = v.shape[0]
     cells = np.zeros(bsz)
     total = np.zeros(bsz)
+    # Linear cells: power is a quadratic form in the driven rows' voltages, so the forms of every
+    # read driven by the same inputs (the same row chunk, on any kernel, any copy) add up first.
+    forms: dict[tuple[int, int], FloatArray] = {}
     for k in layer.placement.kernels:
         groups = sorted({(b.row, specs[b.spec].row_start, specs[b.spec].row_stop)
                          for b in layer.placement.blocks if b.kernel == k})
@@ -143,8 +150,8 @@ def layer_read_power(layer: MappedLayer, v: FloatArray, backend: str | Backend =
             y, q = _linear_forms(xbar, be)
             for row, r0, r1 in groups:
                 sub = slice(row, row + r1 - r0)
-                total += _quad(v[:, r0:r1], y[sub, sub])
-                cells += _quad(v[:, r0:r1], q[sub, sub])
+                both = np.hstack([y[sub, sub], q[sub, sub]])
+                forms[(r0, r1)] = forms[(r0, r1)] + both if (r0, r1) in forms else both
         else:
             for row, r0, r1 in groups:
                 vk = np.zeros((bsz, chip.kernel_shape[0]))
@@ -152,6 +159,12 @@ def layer_read_power(layer: MappedLayer, v: FloatArray, backend: str | Backend =
                 c, t = _solved_power(xbar, vk, be, batch_size)
                 cells += c
                 total += t
+    for (r0, r1), form in forms.items():
+        u = v[:, r0:r1]
+        w = u @ form
+        n = r1 - r0
+        total += np.einsum("bi,bi->b", w[:, :n], u)
+        cells += np.einsum("bi,bi->b", w[:, n:], u)
     return ReadPower(cells=cells, wires=total - cells)
 
 
