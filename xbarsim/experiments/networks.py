@@ -19,20 +19,24 @@ from xbarsim.experiments.config import ExperimentConfig, NetworkSpec
 from xbarsim.experiments.report import status_line
 from xbarsim.networks import (
     MLP,
+    Network,
     MOONS_CONFIG,
     TERNARY_FINETUNE_CONFIG,
     TERNARY_PRETRAIN_CONFIG,
     YINYANG_CONFIG,
     load_dataset,
+    load_npz,
+    load_onnx,
     ternarize,
     train_moons,
     train_ternary,
     train_yinyang_ewc,
 )
 
-__all__ = ["train_network", "train_all", "load_network", "network_file", "cached_dataset"]
+__all__ = ["train_network", "train_all", "load_network", "network_file", "cached_dataset", "check_labels"]
 
-def train_network(spec: NetworkSpec, dataset: Any, hardware: Hardware, *, base_dir: Path | None = None) -> MLP:
+def train_network(spec: NetworkSpec, dataset: Any, hardware: Hardware, *, base_dir: Path | None = None
+                  ) -> MLP | Network:
     """Train (or load) the network of ``spec`` on ``dataset``; hardware-aware training draws its
     perturbation from ``hardware``'s device model."""
     perturbation = None
@@ -60,6 +64,8 @@ def train_network(spec: NetworkSpec, dataset: Any, hardware: Hardware, *, base_d
             cfg = replace(cfg, ternary_delta=delta["delta"])
         net = train_yinyang_ewc(dataset, ewc_strength=float(spec.ewc_strength), config=cfg, seed=spec.seed).network
         return ternarize(net, **delta) if spec.ternarize else net
+    if spec.recipe == "onnx":
+        return load_onnx(str(spec.file))
     if spec.recipe == "file":
         path = Path(spec.file)  # type: ignore[arg-type]
         if base_dir is not None and not path.is_absolute():
@@ -68,7 +74,11 @@ def train_network(spec: NetworkSpec, dataset: Any, hardware: Hardware, *, base_d
     raise ConfigError(f"unknown recipe {spec.recipe!r}.")  # pragma: no cover
 
 
-def load_network(path: str) -> MLP:
+def load_network(path: str) -> MLP | Network:
+    """A network file: an ONNX model (``.onnx``, :func:`~xbarsim.networks.load_onnx`) or an ``.npz``
+    written by :meth:`MLP.to_dict`."""
+    if path.endswith(".onnx"):
+        return load_onnx(path)
     try:
         with np.load(path, allow_pickle=False) as data:
             net = MLP.from_dict({k: data[k] for k in data.files})
@@ -77,17 +87,44 @@ def load_network(path: str) -> MLP:
     return net
 
 
+def cached_dataset(name: str, file: str | None = None) -> Any:
+    """A bundled dataset by name, or the user's ``.npz`` ``file`` (cached per path and modification time)."""
+    if file is None:
+        return _bundled_dataset(name)
+    try:
+        st = os.stat(file)
+    except OSError as exc:
+        raise ConfigError(f"dataset file {file!r} cannot be read: {exc}") from None
+    return _user_dataset(file, name, st.st_mtime, st.st_size)
+
+
 @functools.lru_cache(maxsize=8)
-def cached_dataset(name: str) -> Any:
+def _bundled_dataset(name: str) -> Any:
     return load_dataset(name)
 
 
+@functools.lru_cache(maxsize=8)
+def _user_dataset(file: str, name: str, mtime: float, size: int) -> Any:
+    return load_npz(file, name=name)
+
+
+def check_labels(config: ExperimentConfig, models: dict[str, Any]) -> None:
+    """A user dataset's labels must be classes of every network (ConfigError naming file and key)."""
+    if config.dataset_file is None:
+        return
+    for name, net in models.items():
+        try:
+            load_npz(config.dataset_file, n_classes=net.n_classes, name=config.dataset)
+        except ConfigError as exc:
+            raise ConfigError(f"{exc} (network {name!r} has {net.n_classes} classes)") from None
+
+
 @functools.lru_cache(maxsize=16)
-def _network_cached(path: str, mtime: float, size: int) -> MLP:
+def _network_cached(path: str, mtime: float, size: int) -> MLP | Network:
     return load_network(path)
 
 
-def network_file(path: str) -> MLP:
+def network_file(path: str) -> MLP | Network:
     try:
         st = os.stat(path)
     except OSError as exc:
@@ -98,12 +135,15 @@ def network_file(path: str) -> MLP:
 def train_all(config: ExperimentConfig, out: Path, resume: bool, progress: bool) -> dict[str, Path]:
     folder = out / "networks"
     folder.mkdir(parents=True, exist_ok=True)
-    data = cached_dataset(config.dataset)
+    data = cached_dataset(config.dataset, config.dataset_file)
     base = Path(config.source).parent if config.source != "<dict>" else None
     paths: dict[str, Path] = {}
     index_path = folder / "networks.json"
     index = json.loads(index_path.read_text()) if index_path.exists() else {}
     for spec in config.networks:
+        if spec.recipe == "onnx":  # the user's model is evaluated from its own file, never retrained
+            paths[spec.name] = Path(str(spec.file)).resolve()
+            continue
         path = folder / f"{spec.name}.npz"
         key = {"spec": spec.to_dict(), "dataset": config.dataset,
                "hardware": config.hardware.to_dict() if spec.training == "hardware-aware" else None}

@@ -26,11 +26,11 @@ from xbarsim.errors import ConfigError
 from xbarsim.evaluation import device_perturbation, monte_carlo
 from xbarsim.evaluation.hardware import augmented_weights, build_preset, chip_kernels, layer_encodings
 from xbarsim.experiments.config import ExperimentConfig, load_experiment
-from xbarsim.experiments.networks import cached_dataset, load_network, train_all
+from xbarsim.experiments.networks import cached_dataset, check_labels, load_network, train_all
 from xbarsim.experiments.plots import plot_point_histograms, sweep_plots
 from xbarsim.experiments.report import ExperimentReport, compare, markdown, status_line, write_csv
 from xbarsim.experiments.trials import TRIALS, check_sweep
-from xbarsim.networks import MLP
+from xbarsim.networks import MLP, reference_scores
 from xbarsim.sweeps import (
     ResultStore,
     SweepAggregate,
@@ -80,10 +80,17 @@ def run_experiment(
     folder = Path(out) if out is not None else Path("results") / config.name
     folder.mkdir(parents=True, exist_ok=True)
     nets = train_all(config, folder, resume, progress)
-    data = cached_dataset(config.dataset)
+    data = cached_dataset(config.dataset, config.dataset_file)
     models = {name: load_network(str(p)) for name, p in nets.items()}
+    check_labels(config, models)
     x, y = data.split(config.split)
-    software = {name: float(np.mean(m.predict(x) == y)) for name, m in models.items()}
+    for name, m in models.items():
+        if x.shape[1] != m.n_inputs:
+            raise ConfigError(f"{config.source}: network {name!r} takes {m.n_inputs} inputs per sample but dataset "
+                              f"{config.dataset!r} has {x.shape[1]}.")
+    # the software baseline: onnxruntime for ONNX models, the network's forward pass otherwise
+    software = {name: float(np.mean(m.labels_from_scores(reference_scores(m, x)[0]) == y))
+                for name, m in models.items()}
     if config.kind == "sweep":
         return _run_sweep(config, folder, nets, models, software, resume, scheduler, workers, progress, t0)
     return _run_monte_carlo(config, folder, models, software, resume, progress, t0)
@@ -114,6 +121,8 @@ def _run_sweep(config: ExperimentConfig, folder: Path, nets: Mapping[str, Path],
         "networks": {k: str(v) for k, v in nets.items()},
         "dataset": config.dataset, "split": config.split,
     }
+    if config.dataset_file is not None:
+        fixed["dataset_file"] = config.dataset_file
     if config.max_points is not None:
         fixed["max_points"] = config.max_points
     if config.variants:
@@ -141,6 +150,8 @@ def _run_sweep(config: ExperimentConfig, folder: Path, nets: Mapping[str, Path],
     metrics += sorted({m.removesuffix("_mean") for row in rows for m in row
                        if m.startswith("accuracy_") and m.endswith("_mean") and m != "accuracy_mean"
                        and row[m] is not None})
+    if any(row.get("energy_pj_mean") is not None for row in rows):
+        metrics.append("energy_pj")
     files = [agg.trials_csv, agg.summary_csv, agg.summary_json]
     files.append(write_csv(folder / "results.csv", rows))
     comparisons = compare(rows, config.references)
@@ -192,7 +203,7 @@ def _sweep_rows(config: ExperimentConfig, store: Path, fixed: Mapping[str, Any])
 
 def _run_monte_carlo(config: ExperimentConfig, folder: Path, models: Mapping[str, MLP], software: Mapping[str, float],
                      resume: bool, progress: bool, t0: float) -> ExperimentReport:
-    data = cached_dataset(config.dataset)
+    data = cached_dataset(config.dataset, config.dataset_file)
     results = {}
     rows = []
     for spec in config.networks:
