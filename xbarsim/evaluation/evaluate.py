@@ -209,8 +209,9 @@ class HardwareNetwork:
         net = self.network
         cfg = self.inference
         crossbar_bias = self._crossbar_bias()
-        base = net.with_weights(net.weights, biases=tuple(np.zeros_like(b) for b in net.biases)) \
-            if crossbar_bias else net  # type: ignore[union-attr]
+        base = net
+        if crossbar_bias and net.biases is not None:  # the biases are read from the arrays' extra row
+            base = net.with_weights(net.weights, biases=tuple(np.zeros_like(b) for b in net.biases))
 
         def fn(i: int, a: FloatArray, w: FloatArray) -> FloatArray:
             a_in = np.hstack([a, np.ones((a.shape[0], 1))]) if crossbar_bias else a

@@ -30,7 +30,7 @@ from xbarsim.experiments.networks import cached_dataset, check_labels, load_netw
 from xbarsim.experiments.plots import plot_point_histograms, sweep_plots
 from xbarsim.experiments.report import ExperimentReport, compare, markdown, status_line, write_csv
 from xbarsim.experiments.trials import TRIALS, check_sweep
-from xbarsim.networks import MLP, reference_scores
+from xbarsim.networks import MLP, Network, reference_scores
 from xbarsim.sweeps import (
     ResultStore,
     SweepAggregate,
@@ -96,7 +96,7 @@ def run_experiment(
     return _run_monte_carlo(config, folder, models, software, resume, progress, t0)
 
 
-def _check_fits(config: ExperimentConfig, models: Mapping[str, MLP]) -> None:
+def _check_fits(config: ExperimentConfig, models: Mapping[str, MLP | Network]) -> None:
     for point in config.points():
         hw = config.hardware_at(point)
         names = [point["network"]] if "network" in point else list(models)
@@ -112,7 +112,7 @@ def _check_fits(config: ExperimentConfig, models: Mapping[str, MLP]) -> None:
                 raise ConfigError(f"{config.source}: grid point {where} (network {name!r}): {exc}") from None
 
 
-def _run_sweep(config: ExperimentConfig, folder: Path, nets: Mapping[str, Path], models: Mapping[str, MLP],
+def _run_sweep(config: ExperimentConfig, folder: Path, nets: Mapping[str, Path], models: Mapping[str, MLP | Network],
                software: Mapping[str, float], resume: bool, scheduler: Any, workers: int | None, progress: bool,
                t0: float) -> ExperimentReport:
     _check_fits(config, models)
@@ -201,7 +201,7 @@ def _sweep_rows(config: ExperimentConfig, store: Path, fixed: Mapping[str, Any])
     return rows
 
 
-def _run_monte_carlo(config: ExperimentConfig, folder: Path, models: Mapping[str, MLP], software: Mapping[str, float],
+def _run_monte_carlo(config: ExperimentConfig, folder: Path, models: Mapping[str, MLP | Network], software: Mapping[str, float],
                      resume: bool, progress: bool, t0: float) -> ExperimentReport:
     data = cached_dataset(config.dataset, config.dataset_file)
     results = {}

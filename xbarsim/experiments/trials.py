@@ -347,8 +347,8 @@ def evaluate_trial(params: Mapping[str, Any], rng: np.random.Generator) -> dict[
         out[f"mapping_error_l{i}"] = e
     if res.energy:
         out["energy_pj"] = float(res.energy_per_inference) * 1e12  # type: ignore[arg-type]
-        for e in res.energy:
-            out[f"energy_l{e.layer}_pj"] = e.energy * 1e12
+        for layer in res.energy:
+            out[f"energy_l{layer.layer}_pj"] = layer.energy * 1e12
     for name, acc in res.readouts.items():
         out[f"accuracy_{metric_name(name)}"] = acc
         out[f"inference_{metric_name(name)}_time_s"] = res.timings[f"inference_{name}"]

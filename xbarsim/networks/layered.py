@@ -519,6 +519,11 @@ class Network:
         return self.with_weights([g * c.astype(np.float64) for c, g in pairs])
 
     @property
+    def layer_sizes(self) -> tuple[int, ...]:
+        """``(n_inputs, outputs of every weighted layer's matrix...)`` (channels for a convolution)."""
+        return (self.n_inputs,) + tuple(int(w.shape[1]) for w in self.weights)
+
+    @property
     def n_inputs(self) -> int:
         """Input values per sample, ``prod(input_shape)``."""
         return int(np.prod(self.input_shape))
@@ -553,17 +558,14 @@ class Network:
         keep = isinstance(biases, str) and biases == "keep"
         if not keep and biases is not None and len(biases) != len(wl):  # type: ignore[arg-type]
             raise ConfigError(f"`biases` must hold {len(wl)} vectors or be None; got {short_repr(biases)}.")
-        new = []
+        new: list[Layer] = []
         k = 0
         for layer in self.layers:
-            if isinstance(layer, _WEIGHTED):
+            if isinstance(layer, (Dense, Conv2d)):
                 w = as_float_array(weights[k], f"weights[{k}]", what="finite weight matrix")
                 if w.shape != layer.matrix.shape:
                     raise ConfigError(f"`weights[{k}]` must have shape {layer.matrix.shape}; got shape {w.shape}.")
-                if keep:
-                    b = layer.bias
-                else:
-                    b = None if biases is None else biases[k]  # type: ignore[index]
+                b: Any = layer.bias if keep else (None if biases is None else biases[k])  # type: ignore[index]
                 new.append(layer.with_matrix(w, b))
                 k += 1
             else:
