@@ -58,6 +58,27 @@ def test_software_baseline_is_onnxruntime_and_matches_numpy(cnn, digits):
     res = evaluate(cnn, digits, hw, seed=0, max_points=200)
     ours = cnn.predict(digits.x_test[:200]) == digits.y_test[:200]
     np.testing.assert_array_equal(res.software_correct, ours)
+    # the difference on the user's points, recomputed with onnxruntime directly
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(str(MODELS / "digits_cnn.onnx"), providers=["CPUExecutionProvider"])
+    ref = sess.run(None, {"input": digits.x_test[:200].reshape(200, 1, 8, 8).astype(np.float32)})[0]
+    diff = np.abs(cnn.forward(digits.x_test[:200]) - ref).max() / np.abs(ref).max()
+    assert res.software_difference == pytest.approx(diff, rel=1e-9) and diff < 1e-5
+
+
+@pytest.mark.parametrize("changes", [
+    dict(strategy="plain"), dict(strategy="mao", alpha=2), dict(strategy="committee", alpha=2),
+    dict(strategy="blind", alpha=2), dict(programming="write-verify"), dict(bias="crossbar"),
+    dict(strategy="lea", alpha=2, placement="random", rme=True),
+])
+def test_every_strategy_and_option_runs_on_a_conv_network(cnn, digits, changes):
+    """Real-valued CNN on analog TiO2 devices (1 % stuck, noise, 8-bit converters): every strategy and
+    programming/bias option maps and reads the conv layers."""
+    hw = Hardware(preset="tio2_passive", kernel_shape=(25, 25), strict=False, **changes)
+    res = evaluate(cnn, digits, hw, seed=2, max_points=40)
+    assert 0.0 <= res.hardware_accuracy <= 1.0 and len(res.mapping_errors) == 3
+    assert all(np.isfinite(res.mapping_errors)) and res.energy_per_inference > 0
 
 
 def test_energy_per_layer_equals_its_recomputation(tern, digits):

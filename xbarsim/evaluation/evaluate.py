@@ -405,6 +405,9 @@ class EvaluationResult:
     software_runtime : str
         What computed the software baseline: ``"xbarsim"`` or ``"onnxruntime X.Y"`` for a network
         imported from ONNX.
+    software_difference : float or None
+        For an ONNX network: ``max |xbarsim forward - onnxruntime| / max |onnxruntime|`` over the
+        evaluated points (the user's own data); None otherwise.
     """
 
     hardware_accuracy: float
@@ -421,6 +424,7 @@ class EvaluationResult:
     readouts: Mapping[str, float] = field(default_factory=dict)
     energy: tuple[LayerEnergy, ...] = ()
     software_runtime: str = "xbarsim"
+    software_difference: float | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "readouts", MappingProxyType(dict(self.readouts)))
@@ -446,6 +450,7 @@ class EvaluationResult:
             "mapping_error": self.mapping_error, "n_devices": self.n_devices, "n_kernels": self.n_kernels,
             "split": self.split, "timings": dict(self.timings), "hardware": self.hardware.to_dict(),
             "readouts": dict(self.readouts), "software_runtime": self.software_runtime,
+            "software_difference": self.software_difference,
             "energy_per_inference": self.energy_per_inference, "energy": [dataclasses.asdict(e) for e in self.energy],
         }
 
@@ -574,6 +579,10 @@ def evaluate(
     correct = pred == y
     sw_scores, runtime = reference_scores(net, x)
     sw = net.labels_from_scores(sw_scores) == y
+    difference = None
+    if runtime != "xbarsim":  # the import checked on the user's own points
+        peak = float(np.abs(sw_scores).max())
+        difference = float(np.abs(net.forward(x) - sw_scores).max()) / (peak if peak > 0 else 1.0)
     tasks = tuple(
         TaskAccuracy(name=name, hardware=float(correct[sl].mean()), software=float(sw[sl].mean()),
                      n=sl.stop - sl.start)
@@ -584,7 +593,7 @@ def evaluate(
         software_correct=sw, tasks=tasks, mapping_errors=hwnet.mapping_errors, n_devices=hwnet.n_devices,
         n_kernels=hwnet.n_kernels, hardware=hw, split=split,
         timings={"map": hwnet.timings["map"], "inference": t_inf, **times}, readouts=other, energy=energy,
-        software_runtime=runtime,
+        software_runtime=runtime, software_difference=difference,
     )
 
 
