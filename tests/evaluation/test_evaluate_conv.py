@@ -98,7 +98,7 @@ def test_energy_per_layer_equals_its_recomputation(tern, digits):
 
     def grab(i, a, w):
         inputs.append(a)
-        return hwnet.members[0].layers[i].forward(a, cfg)
+        return mp.run_layer(hwnet.members[0].layers[i], a, cfg)
 
     cnn.forward(x, layer_fn=grab)
     assert inputs[0].shape == (n * 64, 9)

@@ -28,7 +28,7 @@ def test_conv_through_tiles_equals_direct_convolution(rng, backend):
     assert len(layer.layout.specs) > 3  # really tiled
     x = rng.uniform(-1, 1, (4, 3, 9, 8))
     cfg = mp.InferenceConfig(backend=backend)
-    y = net.forward(x, layer_fn=lambda i, a, w: layer.forward(a, cfg))
+    y = net.forward(x, layer_fn=lambda i, a, w: mp.run_layer(layer, a, cfg))
     w_hat = layer.effective_weights(layer.programmed())
     kernel_hat = conv.with_matrix(w_hat, None).weight
     ref = direct_conv(x, kernel_hat, None, conv.stride, conv.padding, conv.dilation)
@@ -46,11 +46,11 @@ def test_dac_scales_every_patch_on_its_own(rng):
     layer = mp.map_layer(conv.matrix, chip, rng, ensemble=mp.EnsembleConfig.plain())
     cfg = mp.InferenceConfig(dac=mp.DAC(bits=1))
     x = rng.uniform(0, 1, (3, 1, 4, 4))
-    y = net.forward(x, layer_fn=lambda i, a, w: layer.forward(a, cfg)).reshape(3, 2, 3, 3)
+    y = net.forward(x, layer_fn=lambda i, a, w: mp.run_layer(layer, a, cfg)).reshape(3, 2, 3, 3)
     from xbarsim.networks import im2col
 
     patches = im2col(x, (2, 2))
-    per = np.stack([layer.forward(p[None, :], cfg)[0] for p in patches]).reshape(3, 3, 3, 2).transpose(0, 3, 1, 2)
+    per = np.stack([mp.run_layer(layer, p[None, :], cfg)[0] for p in patches]).reshape(3, 3, 3, 2).transpose(0, 3, 1, 2)
     np.testing.assert_allclose(y, per, rtol=1e-12, atol=1e-15)
 
 

@@ -45,7 +45,7 @@ from xbarsim.devices.measured import (
     lea_kernel_map,
 )
 from xbarsim.devices.models import DeviceModel, Ohmic, Sinh
-from xbarsim.devices.dynamic import DynamicDevice, Vteam, tio2_vteam
+from xbarsim.devices.dynamic import DynamicDevice, Vteam, lea_vteam, tio2_vteam
 from xbarsim.devices.presets import LEA_SINH_A, DevicePreset, ProgrammedArray, rram_1t1r_nist, tio2_passive
 from xbarsim.devices.variability import (
     ProgrammingError,
@@ -103,4 +103,5 @@ __all__ = [
     "DynamicDevice",
     "Vteam",
     "tio2_vteam",
+    "lea_vteam",
 ]

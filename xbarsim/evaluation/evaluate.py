@@ -34,8 +34,9 @@ from typing import Any
 
 import numpy as np
 
+from xbarsim._repr import compact_repr
 from xbarsim._typing import BoolArray, FloatArray, IntArray
-from xbarsim._validation import readonly, short_repr
+from xbarsim._validation import check_rng, readonly, short_repr
 from xbarsim.errors import ConfigError
 from xbarsim.evaluation._progress import ProgressBar
 from xbarsim.evaluation.hardware import (
@@ -50,7 +51,7 @@ from xbarsim.evaluation.hardware import (
     programming_config,
 )
 from xbarsim.evaluation.perturbation import DevicePerturbation
-from xbarsim.mapping import InferenceConfig, MappedNetwork, layer_read_energy, map_committee, map_network
+from xbarsim.mapping import InferenceConfig, MappedNetwork, layer_read_energy, map_committee, map_network, run_layer
 from xbarsim.networks import MLP, Conv2d, Dataset, Network, reference_scores
 
 __all__ = [
@@ -75,9 +76,7 @@ def _resolve_rng(seed: Any, rng: Any) -> np.random.Generator:
     if seed is not None and rng is not None:
         raise ConfigError("give either `seed` or `rng`, not both.")
     if rng is not None:
-        if not isinstance(rng, np.random.Generator):
-            raise ConfigError(f"`rng` must be a numpy.random.Generator; got {type(rng).__name__}.")
-        return rng
+        return check_rng(rng)
     if seed is None:
         raise ConfigError("give `seed` (an int >= 0) or `rng` (a numpy.random.Generator): every transfer is drawn "
                           "from it, so results are reproducible.")
@@ -215,7 +214,7 @@ class HardwareNetwork:
 
         def fn(i: int, a: FloatArray, w: FloatArray) -> FloatArray:
             a_in = np.hstack([a, np.ones((a.shape[0], 1))]) if crossbar_bias else a
-            out = member.layers[i].forward(a_in, cfg)
+            out = run_layer(member.layers[i], a_in, cfg)
             if energy is not None:
                 e = layer_read_energy(member.layers[i], a_in, cfg, read_time=self.hardware.read_time)
                 energy[i] += (float(e.cells.sum()), float(e.wires.sum()), a_in.shape[0])
@@ -346,8 +345,7 @@ def transfer(network: MLP | Network, hardware: Hardware, rng: np.random.Generato
     """
     net = _check_network(network)
     hw = _check_hardware(hardware)
-    if not isinstance(rng, np.random.Generator):
-        raise ConfigError(f"`rng` must be a numpy.random.Generator; got {type(rng).__name__}.")
+    check_rng(rng)
     t0 = time.perf_counter()
     biased = hw.bias == "crossbar" and net.biases is not None
     weights = augmented_weights(net.weights, net.biases if biased else None)
@@ -409,6 +407,8 @@ class EvaluationResult:
         For an ONNX network: ``max |xbarsim forward - onnxruntime| / max |onnxruntime|`` over the
         evaluated points (the user's own data); None otherwise.
     """
+
+    __repr__ = compact_repr
 
     hardware_accuracy: float
     software_accuracy: float

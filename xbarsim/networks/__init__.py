@@ -56,6 +56,7 @@ from xbarsim.networks.mlp import (
     LayerFn,
     OutputKind,
     init_mlp,
+    load_network,
     ternarize,
     ternarize_matrix,
 )
@@ -146,6 +147,7 @@ __all__ = [
     "load_digits",
     "load_half_moons",
     "load_mnist5k",
+    "load_network",
     "make_double_yinyang",
     "make_half_moons",
     "ternarize",

@@ -167,7 +167,10 @@ def estimate_forward_error(netlist: Netlist, solution: Solution) -> ForwardError
     rel = (lambda d, scale: d / scale if scale > 0 else (0.0 if d == 0 else float("inf")))
     v_scale = float(np.abs(v_all).max(initial=0.0))
     voltage = rel(dv_max, v_scale)
-    current = max(rel(di_src, float(np.abs(src).max(initial=0.0))), rel(di_cell, float(np.abs(icell).max(initial=0.0))))
+    # normwise over all currents: a cell carrying exactly 0 A beside sources carrying 1 A is not
+    # "infinitely" wrong when its bound is 1e-17 A
+    i_scale = max(float(np.abs(src).max(initial=0.0)), float(np.abs(icell).max(initial=0.0)))
+    current = rel(max(di_src, di_cell), i_scale)
     return ForwardError(voltage=float(voltage), current=float(current), backward_error=float(solution.kcl_residual))
 
 
