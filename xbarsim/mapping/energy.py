@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from xbarsim._repr import compact_repr
 from xbarsim._typing import FloatArray
 from xbarsim._validation import as_float_array, readonly, short_repr
 from xbarsim.errors import ConfigError
@@ -52,6 +53,8 @@ class ReadPower:
     wires : ndarray, shape (B,)
         Dissipated in wire segments, driver and sense resistances (0 with ideal wires).
     """
+
+    __repr__ = compact_repr
 
     cells: FloatArray
     wires: FloatArray

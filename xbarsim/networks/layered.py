@@ -35,6 +35,7 @@ from typing import Any, Literal, get_args
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from xbarsim._repr import compact_repr
 from xbarsim._typing import ArrayLike, FloatArray, IntArray
 from xbarsim._validation import as_float_array, check_choice, check_size, readonly, short_repr
 from xbarsim.errors import ConfigError
@@ -143,6 +144,8 @@ class Dense:
     bias : ndarray, shape (n_out,), or None
     """
 
+    __repr__ = compact_repr
+
     weight: FloatArray
     bias: FloatArray | None = None
 
@@ -193,6 +196,8 @@ class Conv2d:
         Zero padding ``(top, left, bottom, right)`` (ONNX's ``pads`` order), >= 0. An int or a
         pair ``(rows, cols)`` is accepted and expanded symmetrically.
     """
+
+    __repr__ = compact_repr
 
     weight: FloatArray
     bias: FloatArray | None = None
@@ -429,6 +434,8 @@ class Network:
     The output of the last layer must be a vector per sample ``(B, n_outputs)``.
     """
 
+    __repr__ = compact_repr
+
     layers: tuple[Layer, ...]
     input_shape: tuple[int, ...]
     output: OutputKind = "softmax"
@@ -470,6 +477,10 @@ class Network:
             raise ConfigError(f"`output` 'sigmoid' needs a single output unit; the network has {n_out}.")
         if self.output == "softmax" and n_out < 2:
             raise ConfigError("`output` 'softmax' needs at least 2 output units; use output='sigmoid' for one.")
+
+    def figures(self) -> dict[str, object]:
+        """Key numbers for the repr."""
+        return {"weighted_layers": self.n_layers, "outputs": self.n_outputs}
 
     # -------------------------------------------------------------------------------- shape
     @property
