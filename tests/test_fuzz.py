@@ -684,7 +684,7 @@ def test_batch_decks_give_every_vector_in_ngspice(tmp_path_factory, seed, m, n, 
     cb = xb.Crossbar(conductance=rng.uniform(1e-6, 1e-4, (m, n)), lines=xb.LineResistance.uniform(2.0, driver=5.0))
     netlist = xb.build_netlist(cb, xb.BiasScheme.read(rng.uniform(-0.3, 0.3, (b, m))))
     deck = tmp_path_factory.mktemp("deck") / "batch.cir"
-    deck.write_text(netlist.to_spice(index=None))
+    deck.write_text(xb.to_spice(netlist, index=None))
     _count("batch-deck")
     out = subprocess.run(["ngspice", "-b", str(deck)], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stdout[-2000:]

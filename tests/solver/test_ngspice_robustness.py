@@ -102,7 +102,7 @@ def test_a_good_raw_file_still_parses(tmp_path, ngspice_binary):
     import subprocess
 
     cir = tmp_path / "c.cir"
-    cir.write_text(xb.build_netlist(xb.Crossbar(conductance=[[1e-4]]), xb.BiasScheme.read([0.5])).to_spice())
+    cir.write_text(xb.to_spice(xb.build_netlist(xb.Crossbar(conductance=[[1e-4]]), xb.BiasScheme.read([0.5]))))
     raw = tmp_path / "c.raw"
     subprocess.run([ngspice_binary, "-b", "-r", str(raw), str(cir)], check=True, capture_output=True, timeout=60)
     vectors = read_raw(raw)
