@@ -225,6 +225,12 @@ class Hardware:
         the digital softmax / sigmoid) or their class probabilities.
     batch_size : int
         Input vectors per circuit solve of nonlinear / ngspice kernels.
+    energy : bool
+        Report the read energy of the arrays per inference (:class:`~xbarsim.evaluation.LayerEnergy`):
+        free for linear cells and the ideal backend, one extra solve per read for nonlinear cells.
+    read_time : float
+        Second (> 0), how long each read's voltages are applied; energy = power x ``read_time``.
+        Default 10 ns (an assumption, not a measured value of either chip).
     """
 
     preset: str = "rram_1t1r_nist"
@@ -264,6 +270,8 @@ class Hardware:
     bias: BiasMode = "digital"
     committee_output: CommitteeOutput = "scores"
     batch_size: int = 256
+    energy: bool = True
+    read_time: float = 10e-9
 
     def __post_init__(self) -> None:
         set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731
@@ -324,6 +332,8 @@ class Hardware:
         _choice(self.bias, "bias", get_args(BiasMode))
         _choice(self.committee_output, "committee_output", get_args(CommitteeOutput))
         set_("batch_size", _int(self.batch_size, "batch_size", 1, 1 << 20))
+        set_("energy", _bool(self.energy, "energy"))
+        set_("read_time", _float(self.read_time, "read_time", "positive time in second", lo=0.0, lo_open=True, hi=1.0))
         if self.chip == "lea":
             if self.preset != "rram_1t1r_nist":
                 raise ConfigError(f"`chip` 'lea' is the 1T1R chip of the LEA paper and needs preset 'rram_1t1r_nist'; "

@@ -27,21 +27,25 @@ from xbarsim.experiments.config import ExperimentConfig, NetworkSpec
 from xbarsim.sweeps import refuse_symlink, replace_from, write_text
 from xbarsim.networks import (
     MLP,
+    Network,
     MOONS_CONFIG,
     TERNARY_FINETUNE_CONFIG,
     TERNARY_PRETRAIN_CONFIG,
     YINYANG_CONFIG,
     load_dataset,
+    load_npz,
+    load_onnx,
     ternarize,
     train_moons,
     train_ternary,
     train_yinyang_ewc,
 )
 
-__all__ = ["train_network", "train_all", "load_network", "network_file", "cached_dataset",
+__all__ = ["train_network", "train_all", "load_network", "network_file", "cached_dataset", "check_labels",
            "network_settings", "changed_settings", "TrainedNetwork", "indexed_settings"]
 
-def train_network(spec: NetworkSpec, dataset: Any, hardware: Hardware, *, base_dir: Path | None = None) -> MLP:
+def train_network(spec: NetworkSpec, dataset: Any, hardware: Hardware, *, base_dir: Path | None = None
+                  ) -> MLP | Network:
     """Train (or load) the network of ``spec`` on ``dataset``; hardware-aware training draws its
     perturbation from ``hardware``'s device model."""
     perturbation = None
@@ -69,6 +73,8 @@ def train_network(spec: NetworkSpec, dataset: Any, hardware: Hardware, *, base_d
             cfg = replace(cfg, ternary_delta=delta["delta"])
         net = train_yinyang_ewc(dataset, ewc_strength=float(spec.ewc_strength), config=cfg, seed=spec.seed).network
         return ternarize(net, **delta) if spec.ternarize else net
+    if spec.recipe == "onnx":
+        return load_onnx(str(spec.file))
     if spec.recipe == "file":
         path = Path(spec.file)  # type: ignore[arg-type]
         if base_dir is not None and not path.is_absolute():
@@ -77,8 +83,9 @@ def train_network(spec: NetworkSpec, dataset: Any, hardware: Hardware, *, base_d
     raise ConfigError(f"unknown recipe {spec.recipe!r}.")  # pragma: no cover
 
 
-def load_network(path: str | os.PathLike[str], *, sha256: str | None = None) -> MLP:
-    """Read a network ``.npz`` written by :meth:`MLP.to_dict`.
+def load_network(path: str | os.PathLike[str], *, sha256: str | None = None) -> MLP | Network:
+    """Read a network file: an ONNX model (``.onnx``, :func:`~xbarsim.networks.load_onnx`) or an
+    ``.npz`` written by :meth:`MLP.to_dict`.
 
     Raises
     ------
@@ -88,6 +95,13 @@ def load_network(path: str | os.PathLike[str], *, sha256: str | None = None) -> 
         It is not a network ``.npz`` (another format, a damaged archive, missing or unknown
         arrays), or its content is not the network ``sha256`` names (:func:`network_fingerprint`).
     """
+    if str(path).endswith(".onnx"):
+        net_onnx = load_onnx(str(path))
+        if sha256 is not None and network_fingerprint(net_onnx) != sha256:
+            raise FileFormatError(
+                f"network file {path} holds another network (fingerprint {network_fingerprint(net_onnx)}) than the "
+                f"one this sweep was started with ({sha256}); it was replaced during the run.")
+        return net_onnx
     try:
         fh = open(path, "rb")  # opened here so that it is closed on every path (np.load leaks it on a bad zip)
     except OSError as exc:
@@ -113,17 +127,44 @@ def load_network(path: str | os.PathLike[str], *, sha256: str | None = None) -> 
     return net
 
 
+def cached_dataset(name: str, file: str | None = None) -> Any:
+    """A bundled dataset by name, or the user's ``.npz`` ``file`` (cached per path and modification time)."""
+    if file is None:
+        return _bundled_dataset(name)
+    try:
+        st = os.stat(file)
+    except OSError as exc:
+        raise ConfigError(f"dataset file {file!r} cannot be read: {exc}") from None
+    return _user_dataset(file, name, st.st_mtime, st.st_size)
+
+
 @functools.lru_cache(maxsize=8)
-def cached_dataset(name: str) -> Any:
+def _bundled_dataset(name: str) -> Any:
     return load_dataset(name)
 
 
+@functools.lru_cache(maxsize=8)
+def _user_dataset(file: str, name: str, mtime: float, size: int) -> Any:
+    return load_npz(file, name=name)
+
+
+def check_labels(config: ExperimentConfig, models: dict[str, Any]) -> None:
+    """A user dataset's labels must be classes of every network (ConfigError naming file and key)."""
+    if config.dataset_file is None:
+        return
+    for name, net in models.items():
+        try:
+            load_npz(config.dataset_file, n_classes=net.n_classes, name=config.dataset)
+        except ConfigError as exc:
+            raise ConfigError(f"{exc} (network {name!r} has {net.n_classes} classes)") from None
+
+
 @functools.lru_cache(maxsize=16)
-def _network_cached(path: str, stamp: tuple[int, int, int, int], sha256: str | None) -> MLP:
+def _network_cached(path: str, stamp: tuple[int, int, int, int], sha256: str | None) -> MLP | Network:
     return load_network(path, sha256=sha256)
 
 
-def network_file(path: str, sha256: str | None = None) -> MLP:
+def network_file(path: str, sha256: str | None = None) -> MLP | Network:
     """:func:`load_network`, cached per process by path, inode, size and modification time."""
     try:
         st = os.stat(path)
@@ -164,7 +205,7 @@ def network_settings(config: ExperimentConfig) -> dict[str, dict[str, Any]]:
     for spec in config.networks:
         key: dict[str, Any] = {"spec": spec.to_dict(), "dataset": config.dataset,
                                "hardware": config.hardware.to_dict() if spec.training == "hardware-aware" else None}
-        if spec.recipe == "file":
+        if spec.recipe in ("file", "onnx"):
             key["source_sha256"] = network_fingerprint(load_network(_source(spec, base)))
         out[spec.name] = _no_nulls(json.loads(json.dumps(key)))  # plain JSON, as sweep specs hold it
     return out
@@ -241,12 +282,17 @@ def train_all(config: ExperimentConfig, out: Path, progress: ProgressCallback | 
     settings = network_settings(config) if settings is None else settings
     folder = refuse_symlink(out / "networks")
     folder.mkdir(parents=True, exist_ok=True)
-    data = cached_dataset(config.dataset)
+    data = cached_dataset(config.dataset, config.dataset_file)
     base = Path(config.source).parent if config.source != "<dict>" else None
     index_path = folder / "networks.json"
     index = _read_index(index_path)
     nets: dict[str, TrainedNetwork] = {}
     for spec in config.networks:
+        if spec.recipe == "onnx":  # the user's model is evaluated from its own file, never retrained
+            src = _source(spec, base).resolve()
+            nets[spec.name] = TrainedNetwork(file=str(src), sha256=network_fingerprint(load_network(src)),
+                                             settings=dict(settings[spec.name]))
+            continue
         path = folder / f"{spec.name}.npz"
         key = dict(settings[spec.name])
         entry = index.get(spec.name, {})

@@ -36,6 +36,7 @@ from xbarsim.experiments.config import ExperimentConfig, load_experiment
 from xbarsim.experiments.networks import (
     TrainedNetwork,
     cached_dataset,
+    check_labels,
     changed_settings,
     indexed_settings,
     load_network,
@@ -54,7 +55,7 @@ from xbarsim.experiments.report import (
     write_json,
 )
 from xbarsim.experiments.trials import TRIALS, TransferTrial, check_sweep, evaluate_trial
-from xbarsim.networks import MLP
+from xbarsim.networks import MLP, Network, reference_scores
 from xbarsim.sweeps import (
     ResultStore,
     SweepAggregate,
@@ -163,9 +164,16 @@ def run_experiment(
                                   f"({'; '.join(changes)}); resuming would mix them. Use another --out.")
         nets = train_all(config, folder, progress, settings)
         models = {name: load_network(folder / n.file, sha256=n.sha256) for name, n in nets.items()}
-        data = cached_dataset(config.dataset)
+        data = cached_dataset(config.dataset, config.dataset_file)
+        check_labels(config, models)
         x, y = data.split(config.split)
-        software = {name: float(np.mean(m.predict(x) == y)) for name, m in models.items()}
+        for name, m in models.items():
+            if x.shape[1] != m.n_inputs:
+                raise ConfigError(f"{config.source}: network {name!r} takes {m.n_inputs} inputs per sample but "
+                                  f"dataset {config.dataset!r} has {x.shape[1]}.")
+        # the software baseline: onnxruntime for ONNX models, the network's forward pass otherwise
+        software = {name: float(np.mean(m.labels_from_scores(reference_scores(m, x)[0]) == y))
+                    for name, m in models.items()}
         if config.kind == "sweep":
             return _run_sweep(config, folder, nets, models, software, resume, scheduler, workers, progress, t0,
                               prov, retry_failed, dashboard)
@@ -205,7 +213,7 @@ def _check_store_networks(store: Path, settings: Mapping[str, Mapping[str, Any]]
             "would mix the results of different networks. Use another --out, or restore the config.")
 
 
-def _check_fits(config: ExperimentConfig, models: Mapping[str, MLP]) -> None:
+def _check_fits(config: ExperimentConfig, models: Mapping[str, MLP | Network]) -> None:
     for point in config.points():
         hw = config.hardware_at(point)
         names = [point["network"]] if "network" in point else list(models)
@@ -222,7 +230,7 @@ def _check_fits(config: ExperimentConfig, models: Mapping[str, MLP]) -> None:
 
 
 def _run_sweep(config: ExperimentConfig, folder: Path, nets: Mapping[str, TrainedNetwork],
-               models: Mapping[str, MLP], software: Mapping[str, float], resume: bool, scheduler: Any,
+               models: Mapping[str, MLP | Network], software: Mapping[str, float], resume: bool, scheduler: Any,
                workers: int | None, progress: ProgressCallback | None, t0: float, prov: dict[str, Any],
                retry_failed: bool, dashboard: bool) -> ExperimentReport:
     _check_fits(config, models)
@@ -233,6 +241,8 @@ def _run_sweep(config: ExperimentConfig, folder: Path, nets: Mapping[str, Traine
         "networks": {k: v.to_dict() for k, v in nets.items()},
         "dataset": config.dataset, "split": config.split,
     }
+    if config.dataset_file is not None:
+        fixed["dataset_file"] = config.dataset_file
     if config.max_points is not None:
         fixed["max_points"] = config.max_points
     if config.variants:
@@ -287,6 +297,8 @@ def _sweep_report(config: ExperimentConfig, folder: Path, store: Path, spec: Swe
     metrics += sorted({m.removesuffix("_mean") for row in rows for m in row
                        if m.startswith("accuracy_") and m.endswith("_mean") and m != "accuracy_mean"
                        and row[m] is not None})
+    if any(row.get("energy_pj_mean") is not None for row in rows):
+        metrics.append("energy_pj")
     files = [agg.trials_csv, agg.summary_csv, agg.summary_json]
     files.append(write_csv(folder / "results.csv", rows, prov))
     comparisons = compare(rows, config.references)
@@ -342,12 +354,12 @@ def _sweep_rows(config: ExperimentConfig, store: Path, fixed: Mapping[str, Any])
     return rows
 
 
-def _run_monte_carlo(config: ExperimentConfig, folder: Path, models: Mapping[str, MLP], software: Mapping[str, float],
+def _run_monte_carlo(config: ExperimentConfig, folder: Path, models: Mapping[str, MLP | Network], software: Mapping[str, float],
                      resume: bool, progress: ProgressCallback | None, t0: float,
                      prov: dict[str, Any]) -> ExperimentReport:
     """Every network x model: ``transfers`` trials of :class:`~xbarsim.experiments.TransferTrial` on the
     sweep store ``transfers_<network>_<model>.sqlite`` (durable, resumable, one writer), in this process."""
-    data = cached_dataset(config.dataset)
+    data = cached_dataset(config.dataset, config.dataset_file)
     results = {}
     rows = []
     for spec in config.networks:

@@ -305,7 +305,8 @@ def sleep_trial(params: Mapping[str, Any], rng: np.random.Generator) -> dict[str
 # ----------------------------------------------------------------------------- "evaluate"
 #: Parameters the ``"evaluate"`` trial accepts (checked by :func:`check_sweep`).
 EVALUATE_TRIAL_PARAMETERS = frozenset(HARDWARE_FIELDS) | frozenset(
-    {"hardware", "networks", "network", "dataset", "split", "max_points", "variant", "variants", "alpha_beta",
+    {"hardware", "networks", "network", "dataset", "dataset_file", "split", "max_points", "variant", "variants",
+     "alpha_beta",
      "record_points", "readouts"})
 
 
@@ -354,7 +355,9 @@ def evaluate_trial(params: Mapping[str, Any], rng: np.random.Generator, *, root:
     network : str
         Which one (default: the only one).
     dataset : str
-        A key of :data:`xbarsim.networks.DATASETS`.
+        A key of :data:`xbarsim.networks.DATASETS` (or the name of ``dataset_file``).
+    dataset_file : str, optional
+        A user dataset (``.npz``, :func:`~xbarsim.networks.load_npz`).
     hardware : table
         Base :class:`Hardware` fields; ``variants`` (table of name -> overrides) with ``variant``,
         any Hardware field given directly, and ``alpha_beta`` ([alpha, beta]) override it, in that
@@ -370,11 +373,13 @@ def evaluate_trial(params: Mapping[str, Any], rng: np.random.Generator, *, root:
         ``accuracy``, ``software_accuracy``, ``accuracy_<task>`` / ``software_accuracy_<task>``
         for multi-task datasets, ``mapping_error`` (percent, mean over layers),
         ``mapping_error_l<i>``, ``n_devices``, ``n_kernels``, ``map_time_s``,
-        ``inference_time_s``.
+        ``inference_time_s``; with ``energy`` on, ``energy_pj`` (the arrays' read energy per
+        inference, picojoule, converters and drivers excluded) and ``energy_l<i>_pj`` per layer.
     """
     name, file, sha, hw = _evaluate_setup(params, root)
     net = network_file(os.path.join(root, file) if root is not None else file, sha)
-    data = cached_dataset(str(params.get("dataset")))
+    dfile = params.get("dataset_file")
+    data = cached_dataset(str(params.get("dataset")), None if dfile is None else str(dfile))
     res = evaluate(net, data, hw, rng=rng, split=str(params.get("split", "test")),
                    max_points=params.get("max_points"), readouts=params.get("readouts"))
     out: dict[str, Any] = {
@@ -384,6 +389,10 @@ def evaluate_trial(params: Mapping[str, Any], rng: np.random.Generator, *, root:
     }
     for i, e in enumerate(res.mapping_errors):
         out[f"mapping_error_l{i}"] = e
+    if res.energy:
+        out["energy_pj"] = float(res.energy_per_inference) * 1e12  # type: ignore[arg-type]
+        for layer in res.energy:
+            out[f"energy_l{layer.layer}_pj"] = layer.energy * 1e12
     for name, acc in res.readouts.items():
         out[f"accuracy_{metric_name(name)}"] = acc
         out[f"inference_{metric_name(name)}_time_s"] = res.timings[f"inference_{name}"]
