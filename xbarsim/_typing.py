@@ -23,6 +23,7 @@ __all__ = [
     "ArrayLike",
     "SolveMethod",
     "Ordering",
+    "IdealCells",
     "WriteSchemeName",
     "ProgressCallback",
     "DeviceLawName",
@@ -37,6 +38,9 @@ ArrayLike = npt.ArrayLike
 SolveMethod = Literal["auto", "direct", "iterative"]
 #: Fill-reducing ordering for the direct path.
 Ordering = Literal["auto", "nested-dissection", "colamd", "mmd"]
+#: What the ideal backend makes of the cells: linear at their programmed conductance (the textbook
+#: ``I = V G``), or their device law.
+IdealCells = Literal["linear", "law"]
 #: Cell I-V laws a config or command line may name (:data:`xbarsim.devices.DEVICE_LAWS`).
 DeviceLawName = Literal["ohmic", "sinh"]
 #: Programming bias schemes.

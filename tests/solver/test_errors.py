@@ -33,7 +33,7 @@ def test_backend_that_is_not_a_backend():
 
 
 def test_registry_names_and_custom_backend_objects():
-    assert set(xb.BACKENDS) == {"sparse", "ngspice"}
+    assert set(xb.BACKENDS) == {"ideal", "sparse", "ngspice"}
     ng = xb.solver.get_backend("ngspice", xb.NgspiceOptions(max_cells=4))
     assert ng.options.max_cells == 4
     with pytest.raises(xb.ConfigError, match="options"):

@@ -36,7 +36,7 @@ from xbarsim._typing import FloatArray
 from xbarsim.errors import AccuracyWarning, ConfigError
 from xbarsim.netlists.netlist import Netlist
 from xbarsim.solver.solution import Solution, element_arrays
-from xbarsim.solver.sparse import assemble
+from xbarsim.solver.nodal import assemble
 
 __all__ = ["ForwardError", "estimate_forward_error", "needs_check", "warn_if_inaccurate", "ACCURACY_TARGET",
            "AUTO_CHECK_MAX_NODES", "SPREAD_CHECK"]

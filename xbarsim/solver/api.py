@@ -15,6 +15,7 @@ from xbarsim.netlists.crossbar import Crossbar
 from xbarsim.netlists.netlist import Netlist, build_netlist
 from xbarsim.solver.accuracy import warn_if_inaccurate
 from xbarsim.solver.base import Backend
+from xbarsim.solver.ideal import IdealBackend
 from xbarsim.solver.memory import check_work_memory
 from xbarsim.solver.checks import Difference, compare
 from xbarsim.solver.ngspice import NgspiceBackend
@@ -25,7 +26,7 @@ __all__ = ["BACKENDS", "get_backend", "solve", "solve_netlist", "transfer_matrix
 
 #: Registry of backend names to their classes; each is constructed with its own options object (or
 #: None for its defaults), so options pass through the registry: ``get_backend("ngspice", NgspiceOptions(...))``.
-BACKENDS: dict[str, Callable[[Any], Backend]] = {"sparse": SparseBackend, "ngspice": NgspiceBackend}
+BACKENDS: dict[str, Callable[[Any], Backend]] = {"ideal": IdealBackend, "sparse": SparseBackend, "ngspice": NgspiceBackend}
 
 
 def get_backend(backend: str | Backend, options: Any = None) -> Backend:
@@ -57,8 +58,14 @@ def solve_netlist(netlist: Netlist, backend: str | Backend = "sparse") -> Soluti
     be = get_backend(backend)
     check_work_memory(netlist.shape, netlist.batch_size, netlist)
     sol = be.solve(netlist)
-    warn_if_inaccurate(netlist, sol)
+    _check_accuracy(be, netlist, sol)
     return sol
+
+
+def _check_accuracy(be: Backend, netlist: Netlist, sol: Solution) -> None:
+    """The forward-error warning, for backends that solve the netlist itself (see :class:`Backend`)."""
+    if getattr(be, "exact", True):
+        warn_if_inaccurate(netlist, sol, stacklevel=4)
 
 
 def solve(crossbar: Crossbar, bias: BiasScheme, backend: str | Backend = "sparse") -> Solution:
@@ -71,7 +78,8 @@ def solve(crossbar: Crossbar, bias: BiasScheme, backend: str | Backend = "sparse
     bias : BiasScheme
         What every line end sees; a batched bias ``(B, ...)`` is solved with one factorization.
     backend : str or Backend
-        ``"sparse"`` (default), ``"ngspice"``, or a backend object such as
+        ``"sparse"`` (default), ``"ngspice"``, ``"ideal"`` (0 ohm wires, linear cells), or a
+        backend object such as
         ``SparseBackend(SparseOptions(method="iterative"))``.
 
     Returns
@@ -128,6 +136,6 @@ def crosscheck(crossbar: Crossbar, bias: BiasScheme, backends: Sequence[str | Ba
     netlist = build_netlist(crossbar, bias)
     b1, b2 = (get_backend(b) for b in backends)
     s1, s2 = b1.solve(netlist), b2.solve(netlist)
-    warn_if_inaccurate(netlist, s1)  # two backends agreeing on an ill-conditioned circuit prove nothing
+    _check_accuracy(b1, netlist, s1)  # two backends agreeing on an ill-conditioned circuit prove nothing
     return CrossCheck(backends=(s1.backend, s2.backend), differences=compare(s1, s2),
                       kcl_residuals=(s1.kcl_residual, s2.kcl_residual), solutions=(s1, s2))

@@ -14,7 +14,7 @@ __all__ = ["Backend"]
 class Backend(Protocol):
     """What a solver backend implements. This docstring is the implementer's checklist.
 
-    * ``name``: the registry name (``"sparse"``, ``"ngspice"``) reported in ``Solution.backend``.
+    * ``name``: the registry name (``"ideal"``, ``"sparse"``, ``"ngspice"``) reported in ``Solution.backend``.
     * Options come as one frozen options object given to the constructor; no ``**kwargs``.
     * ``solve(netlist)`` returns a :class:`Solution` for every batch entry of the netlist's sources,
       with the fields, shapes, units and sign conventions stated on :class:`Solution`. Build it with
@@ -26,6 +26,19 @@ class Backend(Protocol):
       :class:`~xbarsim.errors.BackendUnavailableError`, a nonlinear solve that does not converge
       :class:`~xbarsim.errors.ConvergenceError`.
     * Report what ran in ``Solution.method``, ``iterations`` and ``timings`` (seconds).
+
+    Optional capabilities (callers look for them with ``getattr``; a backend without one is simply
+    solved input by input):
+
+    * ``read_matrices(conductance, lines, device)``: the read-scheme transfer matrices ``T``
+      ``(K, M, N)``, siemens, of ``K`` crossbars with conductances ``conductance`` ``(K, M, N)``
+      that share ``lines`` and ``device``, such that reading crossbar ``k`` with row voltages ``v``
+      (every column at 0 V) gives output currents ``v @ T[k]`` exactly as ``solve`` would; or
+      ``None`` when this backend has none for ``device`` (nonlinear cells). The mapping read-out
+      uses it to push any number of inputs through a tile with one matrix product.
+    * ``exact = False``: the backend solves a simplification of the netlist (the ideal backend
+      shorts every wire), so ``solve``'s forward-error check against the netlist itself does not
+      apply; such a backend checks the circuit it did solve. Absent means ``True``.
     """
 
     name: str

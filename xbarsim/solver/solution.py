@@ -290,6 +290,7 @@ def solution_from_voltages(
     iterations: int,
     timings: Mapping[str, float],
     source_currents: FloatArray | None = None,
+    node_map: IntArray | None = None,
 ) -> Solution:
     """A :class:`Solution` from node voltages ``(B, n_nodes)`` using the element laws.
 
@@ -297,11 +298,15 @@ def solution_from_voltages(
     (``source_currents``, shape ``(B, S)``). Sources shorted onto one node by ideal wires share the
     node's current equally (the split between ideal sources in parallel is undetermined). The
     source-side fields are computed (and checked finite) now; the per-cell fields on first access.
+    ``node_map`` (for a backend that solved a reduced circuit, e.g. every wire shorted):
+    ``netlist`` is that reduced circuit, and ``node_voltages`` reports node ``k`` of the original
+    netlist at ``v[:, node_map[k]]``; every other field, the KCL residual included, is that of
+    the reduced circuit.
     """
     v = np.asarray(node_voltages, dtype=np.float64)
     src = None if source_currents is None else np.asarray(source_currents, dtype=np.float64).reshape(v.shape[0], -1)
     fields = _Fields(netlist, backend, lambda idx: v[idx],
-                     None if src is None else (lambda idx: src[idx]))
+                     None if src is None else (lambda idx: src[idx]), node_map=node_map)
     fields.check_voltages(v)
     fields.ports()
     return Solution._deferred(fields, backend=backend, method=method, iterations=iterations, timings=timings)
@@ -331,8 +336,10 @@ class _Fields:
     currents from ``currents`` if given, else by KCL at the source nodes."""
 
     def __init__(self, netlist: Netlist, backend: str, voltages: VoltageSource,
-                 currents: VoltageSource | None, index: IntArray | None = None, single: bool | None = None) -> None:
+                 currents: VoltageSource | None, index: IntArray | None = None, single: bool | None = None,
+                 node_map: IntArray | None = None) -> None:
         self.netlist = netlist
+        self.node_map = node_map
         self.backend = backend
         self.index = np.arange(netlist.batch_size) if index is None else index
         self.single = (not netlist.batched) if single is None else single
@@ -346,7 +353,8 @@ class _Fields:
         return not self.single
 
     def subset(self, idx: IntArray, single: bool) -> _Fields:
-        return _Fields(self.netlist, self.backend, self._voltages, self._currents, self.index[idx], single)
+        return _Fields(self.netlist, self.backend, self._voltages, self._currents, self.index[idx], single,
+                       self.node_map)
 
     def _squeeze(self, x: FloatArray) -> FloatArray:
         return x[0] if self.single else x
@@ -404,6 +412,8 @@ class _Fields:
         v = self.voltages()
         with np.errstate(all="ignore"):
             out, _ = _node_fields(self.netlist, v)
+        if self.node_map is not None:
+            out["node_voltages"] = v[:, self.node_map]
         bad = [k for k in ("cell_currents",) if not np.isfinite(out[k]).all()]
         if bad:
             self._fail(bad, v)

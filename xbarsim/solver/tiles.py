@@ -28,7 +28,7 @@ from xbarsim.netlists.crossbar import Crossbar
 from xbarsim.netlists.lines import LineResistance
 from xbarsim.netlists.netlist import build_netlist
 from xbarsim.solver._tridiag import pttrf, pttrs
-from xbarsim.solver.sparse import _ordering, _splu, assemble
+from xbarsim.solver.nodal import _ordering, _splu, assemble
 
 __all__ = ["transfer_matrices"]
 
