@@ -5,12 +5,14 @@ Signal chain of :func:`run_layer` for inputs ``x`` ``(B, m)``:
 1. DAC: ``v = x / s_b * V_read`` with the per-vector scale ``s_b = max_i |x_bi|`` (LEA scales every
    input vector to the DAC range) or a fixed ``x_max``; optional sign-magnitude quantization to
    ``bits`` magnitude bits.
-2. Arrays: every block of every copy is read. ``"ideal"``: ``I = v @ G`` on the block's present
-   conductances. ``"sparse"``/``"ngspice"``/a backend object: the whole kernel is solved as a
-   circuit (its wires, its device law) with the block's rows driven and every other row at 0 V,
-   every column held at virtual ground; blocks that share a kernel and rows share one solve.
-   Linear devices on the sparse backend use the kernel's transfer matrix (one factorization for
-   any number of inputs); nonlinear devices are solved by batched Newton.
+2. Arrays: every block of every copy is read, through the solver registry. ``"ideal"``:
+   ``I = v @ G`` on the block's present conductances (0 ohm wires, linear cells; the ideal
+   backend's read matrices are the conductances). ``"sparse"``/``"ngspice"``/a backend object:
+   the whole kernel is solved as a circuit (its wires, its device law) with the block's rows
+   driven and every other row at 0 V, every column held at virtual ground; blocks that share a
+   kernel and rows share one solve. A backend with read matrices (``read_matrices``: the sparse
+   backend for linear devices, one factorization for any number of inputs) reads by matrix
+   products; nonlinear devices are solved by batched Newton.
 3. Sense/TIA and averaging: per output and channel, the kept copies' currents are summed and
    divided by beta before one ADC conversion (``"analog"``, default), or each copy is converted
    and the results averaged (``"digital"``).
@@ -29,13 +31,12 @@ import numpy as np
 
 from xbarsim._typing import ArrayLike, FloatArray
 from xbarsim._validation import as_float_array, check_choice, short_repr
+from xbarsim.devices.models import DeviceModel
 from xbarsim.errors import ConfigError
 from xbarsim.netlists.bias import BiasScheme
 from xbarsim.netlists.crossbar import Crossbar
 from xbarsim.solver.api import get_backend, solve
 from xbarsim.solver.base import Backend
-from xbarsim.solver.sparse import SparseBackend
-from xbarsim.solver.tiles import transfer_matrices
 
 if TYPE_CHECKING:
     from xbarsim.mapping.ensemble import MappedLayer
@@ -151,12 +152,7 @@ class InferenceConfig:
     batch_size: int = 256
 
     def __post_init__(self) -> None:
-        if isinstance(self.backend, str):
-            if self.backend != "ideal":
-                get_backend(self.backend)  # raises ConfigError listing the valid names
-        elif not isinstance(self.backend, Backend):
-            raise ConfigError(f"`backend` must be 'ideal', a registered backend name or a Backend object; "
-                              f"got {type(self.backend).__name__}.")
+        get_backend(self.backend)  # raises ConfigError listing the valid names
         if not isinstance(self.dac, DAC):
             raise ConfigError(f"`dac` must be a DAC; got {type(self.dac).__name__}.")
         if not isinstance(self.adc, ADC):
@@ -179,28 +175,30 @@ def block_currents(layer: MappedLayer, v: FloatArray, backend: str | Backend = "
                    batch_size: int = 256) -> dict[tuple[int, int], FloatArray]:
     """Ampere, the column currents ``(B, cols)`` of every placed block for row voltages ``v`` ``(B, m)``.
 
-    Keys are ``(copy, spec)``. See the module notes for what each backend models.
+    Keys are ``(copy, spec)``. See the module notes for what each backend models. Kernels whose
+    backend offers read matrices (the ``read_matrices`` capability of
+    :class:`~xbarsim.solver.Backend`) are read by matrix products; the others are solved input by input.
     """
     chip = layer.chip
     specs = layer.layout.specs
-    out: dict[tuple[int, int], FloatArray] = {}
-    if isinstance(backend, str) and backend == "ideal":
-        for b in layer.placement.blocks:
-            s = specs[b.spec]
-            g = chip.conductance[b.kernel, b.row:b.row + b.rows, b.col:b.col + b.cols]
-            out[(b.copy, b.spec)] = v[:, s.row_start:s.row_stop] @ g
-        return out
     be = get_backend(backend)
+    read_matrices = getattr(be, "read_matrices", None)
+    bulk: dict[int, FloatArray] = {}
+    if read_matrices is not None:  # kernels that share a device law: their matrices in one call
+        by_law: dict[DeviceModel, list[int]] = {}
+        for k in layer.placement.kernels:
+            by_law.setdefault(chip.presets[k].device, []).append(k)
+        for law, kernels in by_law.items():
+            tms = read_matrices(chip.conductance[kernels], chip.lines, law)
+            if tms is not None:
+                bulk.update(zip(kernels, tms))
+    out = _tile_products(layer, v, bulk)
     bsz = v.shape[0]
     kr = chip.kernel_shape[0]
-    linear = [k for k in layer.placement.kernels if chip.presets[k].device.linear]
-    bulk = dict(zip(linear, transfer_matrices(chip.conductance[linear], chip.lines))) if (
-        linear and isinstance(be, SparseBackend)) else {}  # every linear kernel's T in one call
-    out.update(_tile_products(layer, v, bulk))
     for k in layer.placement.kernels:
-        blocks = [b for b in layer.placement.blocks if b.kernel == k]
         if k in bulk:
             continue
+        blocks = [b for b in layer.placement.blocks if b.kernel == k]
         xbar: Crossbar = chip.crossbar(k)
         groups: dict[tuple[int, int, int], list] = {}  # type: ignore[type-arg]
         for b in blocks:
