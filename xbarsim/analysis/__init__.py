@@ -8,6 +8,8 @@ programming sequences with half-select disturbance.
 * :mod:`~xbarsim.analysis.read` -- reading one cell with floating, grounded or biased unselected
   lines: sensed current, sneak current, read margin under worst-case patterns versus array size
   (:func:`read_cell`, :func:`read_margin`, :func:`read_margin_curve`).
+* :mod:`~xbarsim.analysis.sneak` -- the sneak paths of a cell in a small array, listed from the
+  graph view (:func:`sneak_paths`).
 * :mod:`~xbarsim.analysis.switching` -- a threshold-type voltage-driven switching law and the ISPP
   pulses of write-verify (:class:`SwitchingLaw`, :class:`PulseSchedule`, :func:`drolet_tio2_law`).
 * :mod:`~xbarsim.analysis.programming` -- programming a whole array cell by cell with write-verify
@@ -50,6 +52,7 @@ from xbarsim.analysis.read import (
     read_margin_curve,
 )
 from xbarsim.analysis.report import REPORT_SCHEMES, BiasReport, bias_report
+from xbarsim.analysis.sneak import MAX_SNEAK_SIDE, SneakPath, sneak_paths
 from xbarsim.analysis.switching import DROLET_SCHEDULE, PulseSchedule, SwitchingLaw, drolet_tio2_law
 from xbarsim.analysis.transient_programming import (
     CellProgramming,
@@ -79,6 +82,9 @@ __all__ = [
     "DisturbanceCurve",
     "LawCalibration",
     "MAX_PICTURE_SIDE",
+    "MAX_SNEAK_SIDE",
+    "SneakPath",
+    "sneak_paths",
     "ProgrammingResult",
     "PulseSchedule",
     "READ_PATTERNS",

@@ -192,7 +192,7 @@ def block_currents(layer: MappedLayer, v: FloatArray, backend: str | Backend = "
             tms = read_matrices(chip.conductance[kernels], chip.lines, law)
             if tms is not None:
                 bulk.update(zip(kernels, tms))
-    out = _tile_products(layer, v, bulk)
+    out = _tile_products(layer, v, bulk, side_by_side=not getattr(be, "local_read_matrices", False))
     bsz = v.shape[0]
     kr = chip.kernel_shape[0]
     for k in layer.placement.kernels:
@@ -235,9 +235,12 @@ def input_voltages(layer: MappedLayer, x: FloatArray, config: InferenceConfig) -
     return u * v_read, scale, float(v_read)
 
 
-def _tile_products(layer: MappedLayer, v: FloatArray, tms: dict[int, FloatArray]) -> dict[tuple[int, int], FloatArray]:
+def _tile_products(layer: MappedLayer, v: FloatArray, tms: dict[int, FloatArray],
+                   side_by_side: bool = True) -> dict[tuple[int, int], FloatArray]:
     """Column currents of the blocks on kernels with transfer matrices ``tms``: one matrix product per
-    input row range, with every block that reads those rows side by side."""
+    input row range, with every block that reads those rows side by side; or (``side_by_side=False``,
+    for read matrices that are each block's own cells, see ``local_read_matrices`` on
+    :class:`~xbarsim.solver.Backend`) one product per block, reading the matrices in place."""
     specs = layer.layout.specs
     by_rows: dict[tuple[int, int], list] = {}  # type: ignore[type-arg]
     for b in layer.placement.blocks:
@@ -245,6 +248,10 @@ def _tile_products(layer: MappedLayer, v: FloatArray, tms: dict[int, FloatArray]
             by_rows.setdefault((specs[b.spec].row_start, specs[b.spec].row_stop), []).append(b)
     out = {}
     for (r0, r1), blocks in by_rows.items():
+        if not side_by_side:
+            for b in blocks:
+                out[(b.copy, b.spec)] = v[:, r0:r1] @ tms[b.kernel][b.row:b.row + b.rows, b.col:b.col + b.cols]
+            continue
         eff = np.concatenate([tms[b.kernel][b.row:b.row + b.rows, b.col:b.col + b.cols] for b in blocks], axis=1)
         cur = np.ascontiguousarray(v[:, r0:r1]) @ eff
         edges = np.cumsum([0] + [b.cols for b in blocks])

@@ -36,6 +36,11 @@ class Backend(Protocol):
       (every column at 0 V) gives output currents ``v @ T[k]`` exactly as ``solve`` would; or
       ``None`` when this backend has none for ``device`` (nonlinear cells). The mapping read-out
       uses it to push any number of inputs through a tile with one matrix product.
+    * ``local_read_matrices = True`` (with ``read_matrices``): the matrices are the cells' own
+      conductances, so a block of a matrix depends only on the cells of that block (no wires couple
+      it to the rest of the array). The read-out then multiplies block by block, reading the
+      matrices in place, instead of concatenating the blocks that share inputs into one product
+      (which copies them). Absent means ``False``.
     * ``exact = False``: the backend solves a simplification of the netlist (the ideal backend
       shorts every wire), so ``solve``'s forward-error check against the netlist itself does not
       apply; such a backend checks the circuit it did solve. Absent means ``True``.

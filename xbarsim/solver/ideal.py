@@ -134,6 +134,8 @@ class IdealBackend:
     #: forward-error check of ``solve`` / ``crosscheck``, which measures against the netlist, does
     #: not apply; this backend checks its own reduced circuit instead.
     exact = False
+    #: Its read matrices are the conductances: a block's matrix is its own cells (see :class:`Backend`).
+    local_read_matrices = True
 
     def __init__(self, options: IdealOptions | None = None) -> None:
         if options is not None and not isinstance(options, IdealOptions):
