@@ -3,7 +3,7 @@
 from xbarsim.solver.api import BACKENDS, CrossCheck, crosscheck, get_backend, solve, solve_netlist, transfer_matrix
 from xbarsim.solver.accuracy import ForwardError, estimate_forward_error
 from xbarsim.solver.base import Backend
-from xbarsim.solver.ideal import IdealBackend, IdealOptions, ideal_netlist
+from xbarsim.solver.ideal import IdealBackend, IdealOptions
 from xbarsim.solver.checks import assert_agree, compare
 from xbarsim.solver.ngspice import NgspiceBackend, NgspiceOptions
 from xbarsim.solver.solution import Solution
@@ -13,7 +13,7 @@ from xbarsim.solver.ngspice_transient import TransientCrossCheck, crosscheck_tra
 from xbarsim.solver.transient import TransientOptions, TransientResult, simulate_transient
 
 __all__ = [
-    "BACKENDS", "Backend", "IdealBackend", "IdealOptions", "ideal_netlist", "CrossCheck", "ForwardError", "estimate_forward_error", "NgspiceBackend", "NgspiceOptions", "Solution", "SparseBackend",
+    "BACKENDS", "Backend", "IdealBackend", "IdealOptions", "CrossCheck", "ForwardError", "estimate_forward_error", "NgspiceBackend", "NgspiceOptions", "Solution", "SparseBackend",
     "SparseOptions", "assert_agree", "compare", "crosscheck", "get_backend", "solve", "solve_netlist",
     "transfer_matrix", "transfer_matrices",
     "TransientCrossCheck",
