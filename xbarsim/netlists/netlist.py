@@ -23,6 +23,7 @@ from xbarsim.netlists.crossbar import Crossbar
 __all__ = [
     "Netlist",
     "build_netlist",
+    "check_shorted_sources",
     "END_NAMES",
     "ROW_SEGMENT",
     "COL_SEGMENT",
@@ -165,6 +166,24 @@ def _union_find(n: int, a: IntArray, b: IntArray) -> IntArray:
             parent = nxt
 
 
+def check_shorted_sources(source_node: IntArray, source_voltage: FloatArray, source_end: np.ndarray,
+                          source_line: IntArray) -> None:
+    """Raise :class:`CircuitError` if ideal wires put two sources held at different voltages (``(B, S)``)
+    onto one node (``source_node`` after merging); equal voltages are allowed."""
+    if not source_node.size:
+        return
+    order = np.argsort(source_node, kind="stable")
+    sn = source_node[order]
+    for k in np.flatnonzero(sn[1:] == sn[:-1]):
+        s1, s2 = order[k], order[k + 1]
+        if not np.array_equal(source_voltage[:, s1], source_voltage[:, s2]):
+            names = [f"{END_NAMES[int(source_end[s])]}[{int(source_line[s])}]" for s in (s1, s2)]
+            raise CircuitError(
+                f"ideal (zero-resistance) wires connect the sources {names[0]} and {names[1]}, "
+                "which are held at different voltages: a short circuit."
+            )
+
+
 def build_netlist(crossbar: Crossbar, bias: BiasScheme) -> Netlist:
     """Turn a crossbar under a bias scheme into a solver-neutral :class:`Netlist`.
 
@@ -254,19 +273,7 @@ def build_netlist(crossbar: Crossbar, bias: BiasScheme) -> Netlist:
     keep = ~ideal & (compact[a0] != compact[b0])
     source_node = compact[src_nodes0]
 
-    # ---- sources shorted together by ideal wires must agree
-    if n_src:
-        order = np.argsort(source_node, kind="stable")
-        sn = source_node[order]
-        same = np.flatnonzero(sn[1:] == sn[:-1])
-        for k in same:
-            s1, s2 = order[k], order[k + 1]
-            if not np.array_equal(source_voltage[:, s1], source_voltage[:, s2]):
-                names = [f"{END_NAMES[source_end[s]]}[{source_line[s]}]" for s in (s1, s2)]
-                raise CircuitError(
-                    f"ideal (zero-resistance) wires connect the sources {names[0]} and {names[1]}, "
-                    "which are held at different voltages: a short circuit."
-                )
+    check_shorted_sources(source_node, source_voltage, source_end, source_line)
 
     return _netlist(crossbar, bias, roots.astype(np.int64), compact[row0], compact[col0],
                     np.stack([compact[a0[keep]], compact[b0[keep]]], axis=1), r_all[keep], kind_all[keep],

@@ -31,9 +31,9 @@ from scipy.sparse.csgraph import connected_components
 from xbarsim._typing import FloatArray, IdealCells, IntArray
 from xbarsim._validation import as_float_array, check_choice
 from xbarsim.devices.models import DeviceModel, Ohmic
-from xbarsim.errors import CircuitError, ConfigError
+from xbarsim.errors import ConfigError
 from xbarsim.netlists.lines import LineResistance
-from xbarsim.netlists.netlist import END_NAMES, Netlist
+from xbarsim.netlists.netlist import Netlist, check_shorted_sources
 from xbarsim.solver.accuracy import warn_if_inaccurate
 from xbarsim.solver.newton import NewtonOptions, newton_solve
 from xbarsim.solver.nodal import _splu, assemble
@@ -97,19 +97,7 @@ def ideal_netlist(netlist: Netlist, device: DeviceModel | None = None) -> tuple[
         labels = rank[comp]
         reps = first[order]
     source_node = labels[netlist.source_node]
-    sv = netlist.source_voltage
-    if source_node.size:
-        order_s = np.argsort(source_node, kind="stable")
-        sn = source_node[order_s]
-        for k in np.flatnonzero(sn[1:] == sn[:-1]):
-            s1, s2 = order_s[k], order_s[k + 1]
-            if not np.array_equal(sv[:, s1], sv[:, s2]):
-                names = [f"{END_NAMES[int(netlist.source_end[s])]}[{int(netlist.source_line[s])}]" for s in (s1, s2)]
-                raise CircuitError(
-                    f"with ideal wires the sources {names[0]} and {names[1]} are shorted together, but they are "
-                    "held at different voltages: a short circuit. Drive each line at one voltage, or solve with "
-                    "the wires (backend 'sparse')."
-                )
+    check_shorted_sources(source_node, netlist.source_voltage, netlist.source_end, netlist.source_line)
     reduced = replace(
         netlist,
         n_nodes=int(reps.size),
