@@ -84,12 +84,15 @@ def test_xbarsim_evaluate_with_onnx_and_npz(project: Path, capsys) -> None:
     assert set(rows) == {0.0, 0.05}
     assert rows[0.0]["accuracy_mean"] > 0.7 and rows[0.0]["energy_pj_mean"] > 0
     # per-trial energy equals the sum of the per-layer energies
-    with open(out / "trials.csv") as fh:
-        header = fh.readline().strip().split(",")
-        for line in fh:
-            rec = dict(zip(header, line.strip().split(",")))
-            layers = sum(float(rec[f"energy_l{i}_pj"]) for i in range(3))
-            assert float(rec["energy_pj"]) == pytest.approx(layers, rel=1e-12)
+    import csv
+
+    with open(out / "trials.csv", newline="") as fh:
+        assert fh.readline().startswith("# provenance: ")  # the provenance line comes first
+        recs = list(csv.DictReader(fh))
+    assert recs
+    for rec in recs:
+        layers = sum(float(rec[f"energy_l{i}_pj"]) for i in range(3))
+        assert float(rec["energy_pj"]) == pytest.approx(layers, rel=1e-12)
 
 
 def _bad_npz(project: Path, **arrays) -> Path:
