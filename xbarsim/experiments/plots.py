@@ -174,7 +174,7 @@ def plot_point_histograms(results: Mapping[str, Any], out: str | os.PathLike[str
         ax.axvline(threshold, color="#cc3311", ls="--", lw=1)
         ax.set_title(f"{label}: {100 * res.robust_fraction:.1f} % of points >= {threshold:.0%}\n"
                      f"mean accuracy {100 * res.mean_accuracy:.1f} %, {res.transfers} transfers", fontsize="small")
-        ax.set_xlabel("per-point accuracy: fraction of transfers classifying the point correctly")
+        ax.set_xlabel("fraction of transfers right on the point")
         ax.set_ylabel("test points (count)")
         ax.set_xlim(0, 1)
     fig.suptitle(f"Per-point accuracy over Monte Carlo transfers{f' ({title})' if title else ''}"

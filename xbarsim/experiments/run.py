@@ -283,8 +283,16 @@ def _run_monte_carlo(config: ExperimentConfig, folder: Path, models: Mapping[str
                 seed=config.seed, fixed={"network": spec.name, "fingerprint": network_fingerprint(net),
                                          "dataset": config.dataset, "split": config.split,
                                          "model": {k: v for k, v in desc.items() if v is not None}})
-            run_sweep(sweep, TransferTrial(net, x, y, m, config.seed), store=path, scheduler="serial", resume=resume,
-                      progress=progress)
+            try:
+                run_sweep(sweep, TransferTrial(net, x, y, m, config.seed), store=path, scheduler="serial",
+                          resume=resume, progress=progress)
+            except KeyboardInterrupt:
+                stored = sum(_count(p) for p in folder.glob("transfers_*.sqlite"))
+                total = config.transfers * len(config.networks) * len(config.models)
+                raise RunInterrupted(
+                    f"{stored} of {total} transfers stored in {folder}/transfers_*.sqlite; a Monte Carlo report needs "
+                    "every transfer (its per-point statistics), so none is written; rerun with --resume to continue",
+                    done=stored, total=total) from None
             with ResultStore(path, readonly=True) as db:
                 stored = {r.params["transfer"]: r for r in db.records()}
             failed = [r for r in stored.values() if not r.ok]
@@ -376,6 +384,11 @@ def run_example(script: str, config: str, doc: str | None = None, argv: Sequence
     print(report.table)
     print(f"wrote {', '.join(p.name for p in report.files)} in {report.out} ({report.elapsed_s:.0f} s)")
     return report.out
+
+
+def _count(store: Path) -> int:
+    with ResultStore(store, readonly=True) as db:
+        return db.count()
 
 
 def _outcome(results: Mapping[str, Any]) -> dict[str, Any]:
