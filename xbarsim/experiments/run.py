@@ -180,13 +180,14 @@ def _run_sweep(config: ExperimentConfig, folder: Path, nets: Mapping[str, Path],
         report = run_sweep(spec, TRIALS["evaluate"], store=store, scheduler=scheduler, n_workers=workers,
                            resume=resume or store.exists(), progress=progress)
     except KeyboardInterrupt:
-        with _writing(received):
-            result = _sweep_report(config, folder, store, spec, fixed, software, t0, None, {**prov, "partial": True})
+        with _writing(received):  # partial exactly when trials are missing from the store
+            result = _sweep_report(config, folder, store, spec, fixed, software, t0, None, prov)
         done = sum(r.get("n", 0) + r.get("n_failed", 0) for r in result.rows)
-        raise RunInterrupted(
-            f"{done} of {spec.n_trials} trials stored, partial report in {folder / 'report.md'}; rerun with "
-            "--resume to continue", done=done, total=spec.n_trials,
-            written=tuple(str(p) for p in result.files)) from None
+        what = (f"{done} of {spec.n_trials} trials stored, partial report in {folder / 'report.md'}; rerun with "
+                "--resume to continue" if done < spec.n_trials else
+                f"all {done} trials had finished; the report is complete in {folder / 'report.md'}")
+        raise RunInterrupted(what, done=done, total=spec.n_trials,
+                             written=tuple(str(p) for p in result.files)) from None
     with _writing(received):
         result = _sweep_report(config, folder, store, spec, fixed, software, t0, report, prov)
     if received:
@@ -353,11 +354,13 @@ def run_sweep_config(spec: SweepSpec, *, out: str | os.PathLike[str], scheduler:
     except KeyboardInterrupt:
         if not store.exists():
             raise
-        with _writing(received):
-            agg = aggregate_sweep(store, out, spec=spec, provenance={**prov, "partial": True})
+        with _writing(received):  # partial exactly when trials are missing from the store
+            agg = aggregate_sweep(store, out, spec=spec, provenance=prov)
         done = agg.n_ok + agg.n_failed
-        raise RunInterrupted(f"{done} of {spec.n_trials} trials stored, partial aggregate in {out}; rerun with "
-                             "--resume to continue", done=done, total=spec.n_trials) from None
+        what = (f"{done} of {spec.n_trials} trials stored, partial aggregate in {out}; rerun with --resume to "
+                "continue" if done < spec.n_trials else f"all {done} trials had finished; the aggregate is "
+                f"complete in {out}")
+        raise RunInterrupted(what, done=done, total=spec.n_trials) from None
     with _writing(received):
         agg = aggregate_sweep(store, out, spec=spec, provenance=prov)
     if received:
