@@ -52,7 +52,8 @@ def best(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
 
 
 def row(what: str, tool: str, seconds: float, note: str = "") -> None:
-    ROWS.append((what, tool, f"{seconds * 1e3:.1f} ms" if seconds < 1 else f"{seconds:.2f} s", note))
+    text = "-" if seconds != seconds else (f"{seconds * 1e3:.1f} ms" if seconds < 1 else f"{seconds:.2f} s")
+    ROWS.append((what, tool, text, note))
     print(f"{what:<40} {tool:<40} {ROWS[-1][2]:>10}  {note}", file=sys.stderr, flush=True)
 
 

@@ -49,3 +49,18 @@ def test_drolet_gap_ablation_runs_and_writes_its_csv(tmp_path):
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
     lines = out.read_text().splitlines()
     assert lines[0].startswith("hardware,network,transfers,robust_fraction") and len(lines) == 1 + 6 * 2
+
+
+def test_cnn_example_trains_exports_and_reads_back(tmp_path):
+    """Example 10 (short training): both .onnx files and the .npz are written and load back."""
+    out = tmp_path / "models"
+    proc = subprocess.run([sys.executable, str(EXAMPLES / "10_digits_cnn_onnx.py"), "--out", str(out), "--epochs", "2",
+                           "--ternary-epochs", "1"], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    from xbarsim.networks import load_npz, load_onnx
+
+    data = load_npz(out / "digits_1000.npz")
+    assert data.x_test.shape == (1000, 64) and data.x_train.shape == (697, 64)
+    real, tern = load_onnx(out / "digits_cnn.onnx"), load_onnx(out / "digits_cnn_ternary.onnx")
+    assert not real.is_ternary and tern.is_ternary
+    assert "digits_cnn_ternary.onnx: numpy test accuracy" in proc.stdout

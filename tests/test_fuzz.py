@@ -581,6 +581,151 @@ def test_sweep_spec_refuses_bad_fields(field, value):
     must_refuse("sweep-spec", lambda: check_sweep(SweepSpec(**kwargs)), kind=xb.ConfigError)
 
 
+# ----------------------------------------------------------------------------- issue 13: grids, files, folders
+CIRCUIT_NUMBERS = {"segment_ohm": 1.0, "driver_ohm": 0.0, "sense_ohm": 0.0, "v_read": 0.3, "g_max": 1e-4,
+                   "sinh_a": 2.07, "batch": 1, "size": 3, "ngspice_timeout_s": 5.0}
+json_hostile = st.sampled_from([-1.0, -1e-300, 0.0, -1, 0, 10**9, 1.5, "1.0", "", True, [1, 2, 3], {"a": 1}, [],
+                                -1e300, 5000])
+
+
+@settings(FUZZ, max_examples=60)
+@given(key=st.sampled_from(sorted(CIRCUIT_NUMBERS)), bad=json_hostile, position=st.integers(0, 2),
+       device=st.sampled_from(["ohmic", "sinh"]))
+def test_sweep_grids_are_checked_point_by_point_before_any_trial(key, bad, position, device):
+    """A grid holding one invalid value among valid ones is refused as a whole, naming the key."""
+    good = CIRCUIT_NUMBERS[key]
+    params = {"segment_ohm": 3.0} if key != "segment_ohm" else {"size": 3}
+    probe = {**params, key: bad, "device": device}
+    try:  # legal values (0 ohm, a large size) are not the point of this test
+        from xbarsim.experiments.trials import TRIAL_CHECKS
+        TRIAL_CHECKS["circuit"](probe)
+        return
+    except xb.ConfigError:
+        pass
+    values = [good, good * 2 if not isinstance(good, bool) else good]
+    values.insert(position, bad)
+    fixed = {"device": device} if key != "device" else {}
+    exc = must_refuse("sweep-grid", lambda: check_sweep(
+        SweepSpec(name="g", trial="circuit", grid={key: values, **{k: [v] for k, v in params.items()}},
+                  fixed=fixed)), kind=xb.ConfigError)
+    assert key in str(exc) or "twice" in str(exc), str(exc)
+
+
+@pytest.fixture(scope="module")
+def stored_sweep(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    from xbarsim.experiments import TRIALS
+    from xbarsim.sweeps import run_sweep
+
+    store = tmp_path_factory.mktemp("store") / "s.sqlite"
+    spec = SweepSpec(name="fz", trial="circuit", grid={"segment_ohm": [0.0, 1.0, 2.0]}, fixed={"size": 3}, trials=3)
+    run_sweep(spec, TRIALS["circuit"], store=store, scheduler="serial", progress=None)
+    return store.read_bytes()
+
+
+@settings(FUZZ, max_examples=60)
+@given(offset=st.floats(0.0, 0.999), length=st.integers(1, 3000), fill=st.sampled_from([b"\x00", b"\xff", b"ab"]),
+       truncate=st.booleans())
+def test_damaged_sweep_stores_are_file_format_errors(tmp_path_factory, stored_sweep, offset, length, fill, truncate):
+    from xbarsim.sweeps import ResultStore, aggregate_sweep
+
+    data = bytearray(stored_sweep)
+    at = int(offset * len(data))
+    if truncate:
+        data = data[:at]
+    else:
+        data[at:at + length] = (fill * length)[:length]
+    folder = tmp_path_factory.mktemp("dmg")
+    store = folder / "trials.sqlite"
+    store.write_bytes(bytes(data))
+
+    def read() -> Any:
+        with ResultStore(store, readonly=True) as db:
+            db.spec_dict()
+            db.records()
+        return aggregate_sweep(store, folder / "agg", plots=False)
+
+    refuse_or_finite("damaged-store", read)
+
+
+@settings(FUZZ, max_examples=40)
+@given(case=st.sampled_from(["bytes", "truncate", "index"]), offset=st.floats(0.0, 0.999),
+       junk=st.binary(min_size=0, max_size=64))
+def test_damaged_network_files_are_typed_errors(tmp_path_factory, case, offset, junk):
+    from xbarsim.experiments.networks import load_network
+    from xbarsim.networks import init_mlp
+
+    folder = tmp_path_factory.mktemp("npz")
+    path = folder / "n.npz"
+    with path.open("wb") as fh:
+        np.savez(fh, **init_mlp([4, 3, 2]).to_dict())
+    data = path.read_bytes()
+    at = int(offset * len(data))
+    if case == "bytes":
+        path.write_bytes(data[:at] + junk + data[at + len(junk):])
+    elif case == "truncate":
+        path.write_bytes(data[:at])
+    else:
+        path.write_bytes(junk)
+    refuse_or_finite("damaged-network", lambda: load_network(path))
+
+
+@settings(FUZZ, max_examples=24)
+@given(depth=st.sampled_from([20, 200, 480, 500, 1000, 20000]), shape=st.sampled_from(["array", "table"]),
+       target=st.sampled_from(["sweep", "experiment"]))
+def test_deeply_nested_toml_is_a_config_error_naming_the_file(tmp_path_factory, depth, shape, target):
+    from xbarsim.experiments import load_experiment
+
+    value = "[" * depth + "1" + "]" * depth if shape == "array" else "{a = " * depth + "1" + "}" * depth
+    path = tmp_path_factory.mktemp("deep") / "deep.toml"
+    head = 'name = "d"\ntrial = "circuit"\n' if target == "sweep" else 'name = "d"\nkind = "sweep"\n'
+    path.write_text(head + f"x = {value}\n")
+    load = (lambda: load_sweep(path)) if target == "sweep" else (lambda: load_experiment(path))
+    exc = must_refuse("deep-toml", load, kind=xb.ConfigError)
+    assert str(path) in str(exc)
+
+
+@settings(FUZZ, max_examples=12)
+@given(name=st.text(alphabet="?#%&=:;' +[]{}ab\u00e9\u4e2d", min_size=1, max_size=12).filter(
+    lambda s: s.strip() not in ("", ".", "..")))
+def test_output_folders_with_uri_characters_work_and_leave_no_stray_files(tmp_path_factory, name):
+    from xbarsim.experiments import run_sweep_config
+
+    parent = tmp_path_factory.mktemp("uri")
+    spec = SweepSpec(name="u", trial="sleep", grid={"duration_s": [0.0, 0.001]})
+    _count("uri-folder")
+    with guarded(60.0):
+        _report, agg = run_sweep_config(spec, out=parent / name, scheduler="serial", progress=None)
+    assert agg.n_ok == 2 and sorted(p.name for p in parent.iterdir()) == [name]
+
+
+@settings(FUZZ, max_examples=16)
+@given(name=st.sampled_from(["xbarsim.lock", "trials.sqlite.lock", "trials.sqlite", "trials.sqlite-shm",
+                             "summary.csv", "summary.json", "trials.csv", "plot_draw.png"]),
+       target=st.sampled_from(["file", "dangling", "folder"]))
+def test_planted_symlinks_are_refused_and_their_targets_untouched(tmp_path_factory, name, target):
+    from xbarsim.experiments import run_sweep_config
+
+    root = tmp_path_factory.mktemp("link")
+    victim = root / "victim"
+    if target == "file":
+        victim.write_text("keep")
+    elif target == "folder":
+        victim.mkdir()
+    out = root / "out"
+    out.mkdir()
+    (out / name).symlink_to(victim)
+    spec = SweepSpec(name="l", trial="sleep", grid={"duration_s": [0.0]})
+    must_refuse("symlink", lambda: run_sweep_config(spec, out=out, scheduler="serial", progress=None),
+                kind=xb.ConfigError, seconds=60.0)
+    assert (out / name).is_symlink()
+    if target == "file":
+        assert victim.read_text() == "keep"
+    elif target == "folder":
+        assert list(victim.iterdir()) == []
+    else:
+        assert not victim.exists()
+
+
 # ----------------------------------------------------------------------------- mapping and networks
 #: Not an array of finite reals (weights and data may be negative, so no negative scalars here).
 bad_data = st.one_of(poisoned_array(2, (NAN, INF, -INF)), wrong_type, st.sampled_from([NAN, INF, None, "w", _Opaque()]))
@@ -894,11 +1039,15 @@ def test_cli_in_process_gives_clean_errors(csv_dir, data):
     argv = data.draw(cli_argv(csv_dir))
     _count("cli")
     out, err = io.StringIO(), io.StringIO()
-    with guarded(30.0), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+    with guarded(30.0), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), \
+            warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")  # a real run prints advisory warnings on stderr and goes on
         try:
             rc: int | None = cli.main(argv)
         except SystemExit as exc:  # argparse: usage error, exit status 2
             rc = exc.code if isinstance(exc.code, int) else 2
+    others = [w for w in caught if not _advisory(w)]
+    assert not others, [f"{w.category.__name__}: {w.message}" for w in others]
     _check_cli_outcome(argv, rc, out.getvalue(), err.getvalue())
 
 

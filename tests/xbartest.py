@@ -12,6 +12,7 @@ from __future__ import annotations
 import shutil
 from fractions import Fraction
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -182,3 +183,17 @@ def exact_operating_point(netlist: xb.Netlist, index: int = 0) -> tuple[list[Fra
     share = np.bincount(netlist.source_node, minlength=netlist.n_nodes)
     src = [net[int(s)] / int(share[int(s)]) for s in netlist.source_node]
     return v, src
+
+
+def assert_refuses_planted_symlink(tmp_path: Path, name: str, run: Callable[[Path], object]) -> Path:
+    """Plant ``out/<name>`` as a symlink to a file outside, call ``run(out)``: it must raise a
+    ConfigError naming the symlink, and leave the link and its target as they were. Returns ``out``."""
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / name).symlink_to(victim)
+    with pytest.raises(xb.ConfigError, match="symlink"):
+        run(out)
+    assert victim.read_text() == "precious\n" and (out / name).is_symlink()
+    return out

@@ -12,6 +12,7 @@ from __future__ import annotations
 __all__ = [
     "XbarError",
     "ConfigError",
+    "FileFormatError",
     "CircuitError",
     "ConvergenceError",
     "BackendError",
@@ -30,6 +31,11 @@ class ConfigError(XbarError, ValueError):
 
     The message names the parameter and the offending value.
     """
+
+
+class FileFormatError(ConfigError):
+    """A file the library reads (a sweep store, a network ``.npz``, an index, a TOML config) is damaged
+    or is not the kind of file expected. The message names the file."""
 
 
 class CircuitError(XbarError, ValueError):

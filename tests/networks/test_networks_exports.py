@@ -11,7 +11,7 @@ import xbarsim.networks as networks
 NETWORKS_DIR = Path(networks.__file__).parent
 #: What networks may import (STYLE.md section 1: errors/_typing <- networks <- evaluation).
 ALLOWED_XBARSIM = ("xbarsim.errors", "xbarsim._typing", "xbarsim._validation", "xbarsim._repr", "xbarsim.networks")
-ALLOWED_THIRD_PARTY = ("numpy", "scipy", "sklearn", "mlxtend")
+ALLOWED_THIRD_PARTY = ("numpy", "scipy", "sklearn", "mlxtend", "onnx", "onnxruntime")
 
 
 def _imports(path: Path) -> set[str]:
@@ -42,6 +42,14 @@ def test_mlxtend_is_imported_in_one_place_only() -> None:
     assert users == ["datasets.py"]
     source = (NETWORKS_DIR / "datasets.py").read_text(encoding="utf-8")
     assert source.count("from mlxtend") == 1
+
+
+def test_onnx_is_imported_lazily_in_one_module() -> None:
+    users = [p.name for p in NETWORKS_DIR.glob("*.py") if {"onnx", "onnxruntime"} & _imports(p)]
+    assert users == ["onnx_import.py"]
+    tree = ast.parse((NETWORKS_DIR / "onnx_import.py").read_text(encoding="utf-8"))
+    top_level = {alias.name for node in tree.body if isinstance(node, ast.Import) for alias in node.names}
+    assert not {"onnx", "onnxruntime"} & top_level  # imported inside functions: `import xbarsim` needs neither
 
 
 def test_all_is_complete_and_resolvable() -> None:

@@ -145,3 +145,16 @@ def test_solution_is_immutable_and_prints_short(rng):
     for name in xb.Solution.FIELDS[:-1]:
         assert name in report
     assert len(report.splitlines()) == 13
+
+
+def test_solution_pickles_and_copies_with_every_field(rng):
+    import copy
+    import pickle
+
+    cb = random_crossbar(rng, 5, 4)
+    sol = xb.solve(cb, xb.BiasScheme.read(rng.uniform(0, 0.3, (40, 5))))
+    for other in (pickle.loads(pickle.dumps(sol)), copy.deepcopy(sol)):
+        assert other.method == sol.method and other.batch_size == 40
+        for name in xb.Solution.FIELDS:
+            np.testing.assert_array_equal(getattr(other, name), getattr(sol, name))
+        assert other.select(3).batched is False

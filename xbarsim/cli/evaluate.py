@@ -11,6 +11,7 @@ exits with 130 and ``--resume`` continues.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -43,13 +44,18 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    """Run the ``evaluate`` command; returns the exit status."""
+    """Run the ``evaluate`` command; returns the exit status (1 when any trial failed)."""
     config = load_experiment(args.config, quick=args.quick)
     with ConsoleProgress() as bars:
         report = run_experiment(config, out=args.out, resume=args.resume, scheduler=args.scheduler,
                                 workers=args.workers, progress=None if args.quiet else bars,
-                                command=getattr(args, "command_line", None))
+                                command=getattr(args, "command_line", None),
+                                retry_failed=args.retry_failed, dashboard=args.dashboard)
     print(report.table)
     print(f"wrote {len(report.files)} file(s) in {report.out} in {report.elapsed_s:.1f} s: "
           + ", ".join(p.name for p in report.files))
+    if report.n_failed:
+        print(f"xbarsim evaluate: {report.n_failed} trial(s) failed (see trials.csv); --resume --retry-failed "
+              "runs them again", file=sys.stderr)
+        return 1
     return 0

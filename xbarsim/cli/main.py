@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 import textwrap
+import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -59,6 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
     for module in (circuit, bias, evaluate, sweep):
         module.add_parser(sub)
     return parser
+
+
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: object = None, line: str | None = None) -> None:
+    print(f"xbarsim: warning: {message}", file=sys.stderr)
 
 
 @contextmanager
@@ -116,7 +122,11 @@ def run_command(args: argparse.Namespace) -> int:
     """
     received: dict[str, int] = {}
     try:
-        with _sigterm_as_interrupt(received):
+        with _sigterm_as_interrupt(received), warnings.catch_warnings():
+            # a warning is a line for the user to read, never a traceback (nor an error, whatever the
+            # interpreter's filters say)
+            warnings.simplefilter("default")
+            warnings.showwarning = _show_warning
             return int(args.func(args))
     except BrokenPipeError:
         _quiet_closed_stdout()

@@ -32,6 +32,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         ),
     )
     p.add_argument("config", type=Path, help="sweep config (TOML): name, trial, trials, seed, [grid], [fixed]")
+    p.add_argument("--quick", action="store_true", help="apply the config's [quick] overrides (a small variant)")
     add_run_options(p, out_default="results/sweeps/<name>; it holds the store and the aggregate",
                     resume_help="skip trials already in the store and run the rest")
     p.set_defaults(func=cmd_sweep, trials=TRIALS,
@@ -40,13 +41,15 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    """Run the ``sweep`` command; returns the exit status. ``args.trials`` maps kind names to functions."""
-    spec = load_sweep(args.config, args.trials)
+    """Run the ``sweep`` command; returns the exit status (1 when any trial failed). ``args.trials`` maps
+    kind names to functions."""
+    spec = load_sweep(args.config, args.trials, quick=args.quick)
     out: Path = args.out if args.out is not None else Path("results") / "sweeps" / spec.name
     with ConsoleProgress() as bars:
         report, agg = run_sweep_config(spec, out=out, scheduler=args.scheduler, workers=args.workers,
                                        resume=args.resume, progress=None if args.quiet else bars, trials=args.trials,
-                                       config=args.config, command=getattr(args, "command_line", None))
+                                       config=args.config, command=getattr(args, "command_line", None),
+                                       retry_failed=args.retry_failed, dashboard=args.dashboard)
     print(f"sweep {report.name}: {report.total} trials ({report.skipped} already stored, {report.completed} "
           f"completed, {report.failed} failed now) on {report.scheduler} with {report.n_workers} worker(s) "
           f"in {report.elapsed_s:.1f} s")
@@ -55,4 +58,4 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     print(f"  store {report.store}")
     print(f"  wrote {agg.trials_csv.name}, {agg.summary_csv.name}, {agg.summary_json.name} and "
           f"{len(agg.plots)} plot(s) in {out}")
-    return 0
+    return 1 if agg.n_failed else 0

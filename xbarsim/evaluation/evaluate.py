@@ -47,12 +47,13 @@ from xbarsim.evaluation.hardware import (
     programming_config,
 )
 from xbarsim.evaluation.perturbation import DevicePerturbation
-from xbarsim.mapping import InferenceConfig, MappedNetwork, map_committee, map_network, run_layer
-from xbarsim.networks import MLP, Dataset
+from xbarsim.mapping import InferenceConfig, MappedNetwork, layer_read_energy, map_committee, map_network, run_layer
+from xbarsim.networks import MLP, Conv2d, Dataset, Network, reference_scores
 
 __all__ = [
     "READOUT_FIELDS",
     "HardwareNetwork",
+    "LayerEnergy",
     "TaskAccuracy",
     "EvaluationResult",
     "MonteCarloResult",
@@ -89,7 +90,7 @@ def transfer_seed(seed: int, index: int) -> np.random.SeedSequence:
     return np.random.SeedSequence(entropy=int(seed), spawn_key=(int(index),))
 
 
-def network_fingerprint(network: MLP) -> str:
+def network_fingerprint(network: MLP | Network) -> str:
     """SHA-256 (hex, 16 characters) of the network's arrays and settings, to recognise it on resume."""
     h = hashlib.sha256()
     for key, arr in sorted(network.to_dict().items()):
@@ -100,10 +101,52 @@ def network_fingerprint(network: MLP) -> str:
     return h.hexdigest()[:16]
 
 
-def _check_network(network: Any) -> MLP:
-    if not isinstance(network, MLP):
-        raise ConfigError(f"`network` must be an xbarsim.networks.MLP; got {type(network).__name__}.")
+def _check_network(network: Any) -> MLP | Network:
+    if not isinstance(network, (MLP, Network)):
+        raise ConfigError(f"`network` must be an xbarsim.networks.MLP or Network; got {type(network).__name__}.")
     return network
+
+
+def _inputs(network: MLP | Network, x: Any) -> FloatArray:
+    return network.check_inputs(x) if isinstance(network, Network) else network._check_inputs(x)
+
+
+@dataclass(frozen=True, kw_only=True)
+class LayerEnergy:
+    """Read energy of one weighted layer per inference, from the circuit solution.
+
+    Energy is the power the row drivers deliver during each read (dissipated in the cells and in the
+    wires, driver and sense resistances) times :attr:`Hardware.read_time`, summed over every read of
+    every kernel holding the layer (all copies, all committee members) and over the input vectors one
+    inference pushes through it (1 for a dense layer, one per output position for a convolution).
+    Converters (DAC, ADC), drivers' and sense amplifiers' own consumption and digital periphery are
+    not included.
+
+    Attributes
+    ----------
+    layer : int
+        Weighted-layer index.
+    kind : {"dense", "conv"}
+    energy : float
+        Joule per inference (``cells + wires``).
+    cells, wires : float
+        Joule per inference in the cells, and in wires, driver and sense resistances.
+    vectors : float
+        Input vectors per inference.
+    n_devices : int
+        Devices holding the layer (all copies and members).
+    n_arrays : int
+        Kernels (arrays) used by the layer, counted per member.
+    """
+
+    layer: int
+    kind: str
+    energy: float
+    cells: float
+    wires: float
+    vectors: float
+    n_devices: int
+    n_arrays: int
 
 
 def _check_hardware(hardware: Any) -> Hardware:
@@ -119,7 +162,7 @@ class HardwareNetwork:
 
     Attributes
     ----------
-    network : MLP
+    network : MLP or Network
         The software network (its activations, biases and output head are used).
     hardware : Hardware
         The hardware it was transferred to.
@@ -133,7 +176,7 @@ class HardwareNetwork:
         Seconds: ``"map"`` (chip sampling and mapping); :meth:`predict` adds nothing here.
     """
 
-    network: MLP
+    network: MLP | Network
     hardware: Hardware
     members: tuple[MappedNetwork, ...]
     inference: InferenceConfig
@@ -158,25 +201,25 @@ class HardwareNetwork:
         return self.hardware.bias == "crossbar" and self.network.biases is not None
 
     def _member_scores(self, member: MappedNetwork, x: FloatArray,
-                       tick: Callable[[], None] | None = None) -> FloatArray:
+                       tick: Callable[[], None] | None = None, energy: FloatArray | None = None) -> FloatArray:
+        """Scores of one member; ``energy`` ``(layers, 3)``, when given, accumulates per layer the
+        joules in cells and wires and the number of input vectors."""
         net = self.network
         cfg = self.inference
-        if self._crossbar_bias():
-            base = dataclasses.replace(net, biases=tuple(np.zeros_like(b) for b in net.biases))  # type: ignore[union-attr]
+        crossbar_bias = self._crossbar_bias()
+        base = net
+        if crossbar_bias and net.biases is not None:  # the biases are read from the arrays' extra row
+            base = net.with_weights(net.weights, biases=tuple(np.zeros_like(b) for b in net.biases))
 
-            def fn(i: int, a: FloatArray, w: FloatArray) -> FloatArray:
-                out = run_layer(member.layers[i], np.hstack([a, np.ones((a.shape[0], 1))]), cfg)
-                if tick is not None:
-                    tick()
-                return out
-        else:
-            base = net
-
-            def fn(i: int, a: FloatArray, w: FloatArray) -> FloatArray:
-                out = run_layer(member.layers[i], a, cfg)
-                if tick is not None:
-                    tick()
-                return out
+        def fn(i: int, a: FloatArray, w: FloatArray) -> FloatArray:
+            a_in = np.hstack([a, np.ones((a.shape[0], 1))]) if crossbar_bias else a
+            out = run_layer(member.layers[i], a_in, cfg)
+            if energy is not None:
+                e = layer_read_energy(member.layers[i], a_in, cfg, read_time=self.hardware.read_time)
+                energy[i] += (float(e.cells.sum()), float(e.wires.sum()), a_in.shape[0])
+            if tick is not None:
+                tick()
+            return out
         return base.forward(x, layer_fn=fn)
 
     def _check_ngspice(self, batch: int) -> None:
@@ -192,7 +235,7 @@ class HardwareNetwork:
 
     def scores(self, x: Any, *, progress: Callable[[], None] | None = None) -> FloatArray:
         """The output scores (logits / log-odds), averaged over committee members."""
-        xs = self.network._check_inputs(x)
+        xs = _inputs(self.network, x)
         return np.asarray(np.mean(self._committee_scores(xs, progress), axis=0))
 
     def _probabilities(self, scores: FloatArray) -> FloatArray:
@@ -203,15 +246,16 @@ class HardwareNetwork:
         e = np.exp(z)
         return e / e.sum(axis=1, keepdims=True)
 
-    def _committee_scores(self, x: FloatArray, tick: Callable[[], None] | None) -> list[FloatArray]:
+    def _committee_scores(self, x: FloatArray, tick: Callable[[], None] | None,
+                          energy: FloatArray | None = None) -> list[FloatArray]:
         self._check_ngspice(x.shape[0])
-        return [self._member_scores(m, x, tick) for m in self.members]
+        return [self._member_scores(m, x, tick, energy) for m in self.members]
 
     def predict_proba(self, x: Any, *, progress: Callable[[], None] | None = None) -> FloatArray:
         """Class probabilities ``(batch, n_classes)``. A committee averages its members' scores
         (``committee_output = "scores"``) and applies the output head once, or averages their
         probabilities (``"probabilities"``)."""
-        xs = self.network._check_inputs(x)
+        xs = _inputs(self.network, x)
         scores = self._committee_scores(xs, progress)
         if self.hardware.committee_output == "probabilities":
             return np.mean([self._probabilities(s) for s in scores], axis=0)
@@ -221,11 +265,34 @@ class HardwareNetwork:
         """Predicted labels: the software rule (argmax of logits, or log-odds > 0) on the hardware
         scores, averaged over committee members (``committee_output = "scores"``), or the argmax of
         the averaged probabilities (``"probabilities"``)."""
-        xs = self.network._check_inputs(x)
-        scores = self._committee_scores(xs, progress)
+        xs = _inputs(self.network, x)
+        return self._labels(self._committee_scores(xs, progress))
+
+    def _labels(self, scores: list[FloatArray]) -> IntArray:
         if len(scores) > 1 and self.hardware.committee_output == "probabilities":
             return np.argmax(np.mean([self._probabilities(s) for s in scores], axis=0), axis=1).astype(np.int64)
         return self.network.labels_from_scores(np.mean(scores, axis=0))
+
+    def predict_with_energy(self, x: Any, *, progress: Callable[[], None] | None = None
+                            ) -> tuple[IntArray, tuple[LayerEnergy, ...]]:
+        """:meth:`predict` and, from the same reads, the read energy per inference of every layer
+        (:class:`LayerEnergy`, averaged over the samples of ``x``)."""
+        xs = _inputs(self.network, x)
+        n_layers = len(self.members[0].layers)
+        acc = np.zeros((n_layers, 3))
+        labels = self._labels(self._committee_scores(xs, progress, acc))
+        n = xs.shape[0]
+        if isinstance(self.network, Network):
+            kinds = ["conv" if isinstance(lay, Conv2d) else "dense" for lay in self.network.weighted_layers]
+        else:
+            kinds = ["dense"] * n_layers
+        out = tuple(
+            LayerEnergy(layer=i, kind=kinds[i], energy=float((acc[i, 0] + acc[i, 1]) / n), cells=float(acc[i, 0] / n),
+                        wires=float(acc[i, 1] / n), vectors=float(acc[i, 2] / n / len(self.members)),
+                        n_devices=sum(m.layers[i].n_devices for m in self.members),
+                        n_arrays=sum(len(m.layers[i].placement.kernels) for m in self.members))
+            for i in range(n_layers))
+        return labels, out
 
 
     def reread(self, **changes: Any) -> HardwareNetwork:
@@ -252,13 +319,13 @@ READOUT_FIELDS = ("backend", "device", "segment_ohm", "driver_ohm", "sense_ohm",
                   "dac_scaling", "dac_x_max", "adc_range", "averaging", "batch_size", "committee_output")
 
 
-def transfer(network: MLP, hardware: Hardware, rng: np.random.Generator) -> HardwareNetwork:
+def transfer(network: MLP | Network, hardware: Hardware, rng: np.random.Generator) -> HardwareNetwork:
     """Transfer a network onto a fresh simulated chip.
 
     Parameters
     ----------
-    network : MLP
-        The trained network (ternary networks use the ternary encoding with their ``gammas``).
+    network : MLP or Network
+        The trained network (a convolution's matrix is mapped like a dense layer's) (ternary networks use the ternary encoding with their ``gammas``).
     hardware : Hardware
         Chip, devices, mapping strategy, backend and converters.
     rng : numpy.random.Generator
@@ -329,6 +396,14 @@ class EvaluationResult:
         Seconds: ``"map"`` and ``"inference"`` (and ``"inference_<name>"`` per re-read).
     readouts : mapping of str to float
         Accuracy of every extra read-out of the same transfer (``evaluate(..., readouts=)``).
+    energy : tuple of LayerEnergy
+        Read energy per inference of every layer (empty when ``hardware.energy`` is false).
+    software_runtime : str
+        What computed the software baseline: ``"xbarsim"`` or ``"onnxruntime X.Y"`` for a network
+        imported from ONNX.
+    software_difference : float or None
+        For an ONNX network: ``max |xbarsim forward - onnxruntime| / max |onnxruntime|`` over the
+        evaluated points (the user's own data); None otherwise.
     """
 
     __repr__ = compact_repr
@@ -345,6 +420,9 @@ class EvaluationResult:
     split: str
     timings: Mapping[str, float] = field(default_factory=dict)
     readouts: Mapping[str, float] = field(default_factory=dict)
+    energy: tuple[LayerEnergy, ...] = ()
+    software_runtime: str = "xbarsim"
+    software_difference: float | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "readouts", MappingProxyType(dict(self.readouts)))
@@ -357,6 +435,11 @@ class EvaluationResult:
         """Percent, the mean over layers (the LEA paper's "averaged across network layers")."""
         return float(np.mean(self.mapping_errors))
 
+    @property
+    def energy_per_inference(self) -> float | None:
+        """Joule, the arrays' read energy per inference summed over layers (None if not computed)."""
+        return float(sum(e.energy for e in self.energy)) if self.energy else None
+
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON data (per-point arrays left out)."""
         return {
@@ -364,7 +447,9 @@ class EvaluationResult:
             "tasks": [dataclasses.asdict(t) for t in self.tasks], "mapping_errors": list(self.mapping_errors),
             "mapping_error": self.mapping_error, "n_devices": self.n_devices, "n_kernels": self.n_kernels,
             "split": self.split, "timings": dict(self.timings), "hardware": self.hardware.to_dict(),
-            "readouts": dict(self.readouts),
+            "readouts": dict(self.readouts), "software_runtime": self.software_runtime,
+            "software_difference": self.software_difference,
+            "energy_per_inference": self.energy_per_inference, "energy": [dataclasses.asdict(e) for e in self.energy],
         }
 
 
@@ -416,7 +501,7 @@ def _points(dataset: Dataset, split: str, max_points: int | None
 
 
 def evaluate(
-    network: MLP,
+    network: MLP | Network,
     dataset: Dataset,
     hardware: Hardware,
     *,
@@ -431,8 +516,8 @@ def evaluate(
 
     Parameters
     ----------
-    network : MLP
-        Trained network.
+    network : MLP or Network
+        Trained network (dense, or with convolutions, e.g. from :func:`~xbarsim.networks.load_onnx`).
     dataset : Dataset
         Its dataset; per-task accuracies are reported when it has tasks.
     hardware : Hardware
@@ -486,7 +571,10 @@ def evaluate(
     hwnet = transfer(net, hw, gen)
     tick()
     t0 = time.perf_counter()
-    pred = hwnet.predict(x, progress=tick)
+    if hw.energy:
+        pred, energy = hwnet.predict_with_energy(x, progress=tick)
+    else:
+        pred, energy = hwnet.predict(x, progress=tick), ()
     t_inf = time.perf_counter() - t0
     other: dict[str, float] = {}
     times: dict[str, float] = {}
@@ -495,7 +583,12 @@ def evaluate(
         other[name] = float(np.mean(hwnet.reread(**ch).predict(x, progress=tick) == y))
         times[f"inference_{name}"] = time.perf_counter() - t1
     correct = pred == y
-    sw = net.predict(x) == y
+    sw_scores, runtime = reference_scores(net, x)
+    sw = net.labels_from_scores(sw_scores) == y
+    difference = None
+    if runtime != "xbarsim":  # the import checked on the user's own points
+        peak = float(np.abs(sw_scores).max())
+        difference = float(np.abs(net.forward(x) - sw_scores).max()) / (peak if peak > 0 else 1.0)
     tasks = tuple(
         TaskAccuracy(name=name, hardware=float(correct[sl].mean()), software=float(sw[sl].mean()),
                      n=sl.stop - sl.start)
@@ -505,7 +598,8 @@ def evaluate(
         hardware_accuracy=float(correct.mean()), software_accuracy=float(sw.mean()), correct=correct,
         software_correct=sw, tasks=tasks, mapping_errors=hwnet.mapping_errors, n_devices=hwnet.n_devices,
         n_kernels=hwnet.n_kernels, hardware=hw, split=split,
-        timings={"map": hwnet.timings["map"], "inference": t_inf, **times}, readouts=other,
+        timings={"map": hwnet.timings["map"], "inference": t_inf, **times}, readouts=other, energy=energy,
+        software_runtime=runtime, software_difference=difference,
     )
 
 
@@ -666,7 +760,7 @@ def unpack_correct(text: str, n: int) -> BoolArray:
         raise ConfigError(f"a stored per-point correctness is damaged ({exc}).") from None
 
 
-def monte_carlo_setup(network: MLP, dataset: Dataset, model: Hardware | DevicePerturbation, *, split: str = "test"
+def monte_carlo_setup(network: MLP | Network, dataset: Dataset, model: Hardware | DevicePerturbation, *, split: str = "test"
                       ) -> tuple[FloatArray, IntArray, tuple[tuple[str, int, int], ...], dict[str, Any]]:
     """The evaluated points ``(x, y)``, the task slices and the description of ``model`` of a Monte
     Carlo run (checked), shared by :func:`monte_carlo` and durable runs built on it."""
@@ -682,7 +776,7 @@ def monte_carlo_setup(network: MLP, dataset: Dataset, model: Hardware | DevicePe
     return x, y, slices, desc
 
 
-def monte_carlo_result(network: MLP, x: FloatArray, y: IntArray, outcomes: Sequence[Mapping[str, Any]], *,
+def monte_carlo_result(network: MLP | Network, x: FloatArray, y: IntArray, outcomes: Sequence[Mapping[str, Any]], *,
                        task_slices: tuple[tuple[str, int, int], ...] = (), threshold: float = 0.95,
                        model: Mapping[str, Any] | None = None) -> MonteCarloResult:
     """A :class:`MonteCarloResult` from the outcomes of transfers ``0 .. N-1`` in order (as
@@ -698,7 +792,7 @@ def monte_carlo_result(network: MLP, x: FloatArray, y: IntArray, outcomes: Seque
 
 
 def monte_carlo(
-    network: MLP,
+    network: MLP | Network,
     dataset: Dataset,
     model: Hardware | DevicePerturbation,
     *,
@@ -712,8 +806,8 @@ def monte_carlo(
 
     Parameters
     ----------
-    network : MLP
-        Trained network.
+    network : MLP or Network
+        Trained network (dense, or with convolutions, e.g. from :func:`~xbarsim.networks.load_onnx`).
     dataset : Dataset
         Its dataset.
     model : Hardware or DevicePerturbation

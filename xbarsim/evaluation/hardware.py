@@ -23,17 +23,23 @@ from typing import Any, Literal, get_args
 
 import numpy as np
 
-from xbarsim._typing import DeviceLawName
+from xbarsim._typing import DeviceLawName, WriteSchemeName
 from xbarsim._validation import short_repr
 from xbarsim.devices import DEVICE_LAWS, PRESETS, DevicePreset, ProgrammingError, device_law
 from xbarsim.errors import ConfigError
 from xbarsim.mapping import (
     ADC,
     DAC,
+    AdcRange,
+    Averaging,
     Chip,
+    DacScaling,
     Encoding,
+    EncodingScheme,
     EnsembleConfig,
     InferenceConfig,
+    PlacementMethod,
+    RmeLevels,
     SequenceProgramming,
     WriteVerify,
     lea_chip,
@@ -80,12 +86,12 @@ BiasMode = Literal["digital", "crossbar"]
 DeviceLaw = Literal["preset", DeviceLawName]
 #: The chip: kernels sampled from the preset's fault model, or the LEA chip (measured faults).
 ChipKind = Literal["sampled", "lea"]
-_ENCODINGS = ("auto", "ternary", "differential", "reference")
-_PLACEMENTS = ("auto", "greedy", "random")
-_RME_LEVELS = ("levels", "continuous")
-_DAC_SCALING = ("per-vector", "fixed")
-_ADC_RANGE = ("per-vector", "full-scale")
-_AVERAGING = ("analog", "digital")
+#: The encoding of every layer: mapping's schemes, or ``"auto"`` (ternary for ternary networks).
+HardwareEncoding = Literal["auto", EncodingScheme]
+#: Block placement: mapping's methods, or ``"auto"`` (greedy for LEA, random otherwise).
+HardwarePlacement = Literal["auto", PlacementMethod]
+#: How a committee combines its members: averaged scores or averaged probabilities.
+CommitteeOutput = Literal["scores", "probabilities"]
 
 #: Largest number of ngspice operating points (kernels x input vectors) one evaluation may ask for;
 #: ngspice solves each input vector of each kernel as its own run.
@@ -219,6 +225,12 @@ class Hardware:
         the digital softmax / sigmoid) or their class probabilities.
     batch_size : int
         Input vectors per circuit solve of nonlinear / ngspice kernels.
+    energy : bool
+        Report the read energy of the arrays per inference (:class:`~xbarsim.evaluation.LayerEnergy`):
+        free for linear cells and the ideal backend, one extra solve per read for nonlinear cells.
+    read_time : float
+        Second (> 0), how long each read's voltages are applied; energy = power x ``read_time``.
+        Default 10 ns (an assumption, not a measured value of either chip).
     """
 
     preset: str = "rram_1t1r_nist"
@@ -234,30 +246,32 @@ class Hardware:
     segment_ohm: float = 0.0
     driver_ohm: float = 0.0
     sense_ohm: float = 0.0
-    encoding: str = "auto"
+    encoding: HardwareEncoding = "auto"
     levels: int | None = None
     strategy: Strategy = "plain"
     alpha: int = 1
     beta: int | None = None
-    placement: str = "auto"
+    placement: HardwarePlacement = "auto"
     rme: bool = False
-    rme_levels: str | None = None
+    rme_levels: RmeLevels | None = None
     strict: bool = True
     programming: ProgrammingMode = "single"
     verify_tolerance: float | None = None
     max_writes: int = 20
-    write_scheme: str = "v/2"
+    write_scheme: WriteSchemeName = "v/2"
     backend: HardwareBackend = "ideal"
     dac_bits: int | None = 8
     adc_bits: int | None = 8
-    dac_scaling: str = "per-vector"
+    dac_scaling: DacScaling = "per-vector"
     dac_x_max: float = 1.0
-    adc_range: str = "per-vector"
-    averaging: str = "analog"
+    adc_range: AdcRange = "per-vector"
+    averaging: Averaging = "analog"
     read_voltage: float | None = None
     bias: BiasMode = "digital"
-    committee_output: str = "scores"
+    committee_output: CommitteeOutput = "scores"
     batch_size: int = 256
+    energy: bool = True
+    read_time: float = 10e-9
 
     def __post_init__(self) -> None:
         set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731
@@ -282,7 +296,7 @@ class Hardware:
         set_("spare_kernels", _float(self.spare_kernels, "spare_kernels", "non-negative fraction", lo=0.0, hi=100.0))
         for name in ("segment_ohm", "driver_ohm", "sense_ohm"):
             set_(name, _float(getattr(self, name), name, "non-negative resistance in ohm", lo=0.0))
-        _choice(self.encoding, "encoding", _ENCODINGS)
+        _choice(self.encoding, "encoding", get_args(HardwareEncoding))
         set_("levels", _int(self.levels, "levels", 2, 1 << 16, none=True))
         _choice(self.strategy, "strategy", get_args(Strategy))
         set_("alpha", _int(self.alpha, "alpha", 1, 64))
@@ -296,11 +310,11 @@ class Hardware:
         if self.beta is not None and self.strategy not in ("lea", "blind", "plain"):
             raise ConfigError(f"`beta` applies to strategies 'lea' and 'blind' only; strategy {self.strategy!r} "
                               "uses every copy.")
-        _choice(self.placement, "placement", _PLACEMENTS)
+        _choice(self.placement, "placement", get_args(HardwarePlacement))
         if self.rme and self.strategy != "lea":
             raise ConfigError(f"`rme` applies to strategy 'lea' (MAO always re-tunes); got strategy {self.strategy!r}.")
         if self.rme_levels is not None:
-            _choice(self.rme_levels, "rme_levels", _RME_LEVELS)
+            _choice(self.rme_levels, "rme_levels", get_args(RmeLevels))
         _choice(self.programming, "programming", get_args(ProgrammingMode))
         set_("verify_tolerance", _float(self.verify_tolerance, "verify_tolerance",
                                         "non-negative conductance in siemens or None", lo=0.0, none=True))
@@ -309,15 +323,17 @@ class Hardware:
         _choice(self.backend, "backend", get_args(HardwareBackend))
         set_("dac_bits", _int(self.dac_bits, "dac_bits", 1, 32, none=True))
         set_("adc_bits", _int(self.adc_bits, "adc_bits", 1, 32, none=True))
-        _choice(self.dac_scaling, "dac_scaling", _DAC_SCALING)
+        _choice(self.dac_scaling, "dac_scaling", get_args(DacScaling))
         set_("dac_x_max", _float(self.dac_x_max, "dac_x_max", "positive input magnitude", lo=0.0, lo_open=True))
-        _choice(self.adc_range, "adc_range", _ADC_RANGE)
-        _choice(self.averaging, "averaging", _AVERAGING)
+        _choice(self.adc_range, "adc_range", get_args(AdcRange))
+        _choice(self.averaging, "averaging", get_args(Averaging))
         set_("read_voltage", _float(self.read_voltage, "read_voltage", "positive voltage in volt or None", lo=0.0,
                                     lo_open=True, none=True))
         _choice(self.bias, "bias", get_args(BiasMode))
-        _choice(self.committee_output, "committee_output", ("scores", "probabilities"))
+        _choice(self.committee_output, "committee_output", get_args(CommitteeOutput))
         set_("batch_size", _int(self.batch_size, "batch_size", 1, 1 << 20))
+        set_("energy", _bool(self.energy, "energy"))
+        set_("read_time", _float(self.read_time, "read_time", "positive time in second", lo=0.0, lo_open=True, hi=1.0))
         if self.chip == "lea":
             if self.preset != "rram_1t1r_nist":
                 raise ConfigError(f"`chip` 'lea' is the 1T1R chip of the LEA paper and needs preset 'rram_1t1r_nist'; "
@@ -337,9 +353,9 @@ class Hardware:
         return ks if ks is not None else (64, 64)
 
     @property
-    def effective_placement(self) -> str:
+    def effective_placement(self) -> PlacementMethod:
         """``"greedy"`` or ``"random"`` (``"auto"`` resolved by strategy)."""
-        if self.placement != "auto":
+        if self.placement == "greedy" or self.placement == "random":
             return self.placement
         return "greedy" if self.strategy == "lea" else "random"
 
@@ -435,8 +451,8 @@ def layer_encodings(hardware: Hardware, weights: Sequence[np.ndarray], gammas: S
                               "cannot hold; use bias 'digital' or encoding 'differential'.")
         return [Encoding(scheme="ternary", gamma=g if g > 0 else None) for g in gammas]
     if scheme in ("differential", "reference"):
-        return [Encoding(scheme=scheme, levels=hardware.levels) for _ in weights]  # type: ignore[arg-type]
-    raise ConfigError(f"`encoding` must be one of {_ENCODINGS}; got {scheme!r}.")  # pragma: no cover
+        return [Encoding(scheme=scheme, levels=hardware.levels) for _ in weights]
+    raise ConfigError(f"`encoding` must be one of {get_args(HardwareEncoding)}; got {scheme!r}.")  # pragma: no cover
 
 
 def augmented_weights(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray] | None) -> list[np.ndarray]:
@@ -514,17 +530,17 @@ def ensemble_config(hardware: Hardware) -> EnsembleConfig:
     place = hardware.effective_placement
     s = hardware.strategy
     if s == "plain" or s == "committee":
-        return EnsembleConfig(alpha=1, beta=1, placement=place, encoding="simple", selection="first",  # type: ignore[arg-type]
+        return EnsembleConfig(alpha=1, beta=1, placement=place, encoding="simple", selection="first",
                               strict=hardware.strict)
     if s == "lea":
-        return EnsembleConfig(alpha=hardware.alpha, beta=hardware.beta, placement=place,  # type: ignore[arg-type]
+        return EnsembleConfig(alpha=hardware.alpha, beta=hardware.beta, placement=place,
                               encoding="rme" if hardware.rme else "simple", selection="deviation",
-                              rme_levels=hardware.rme_levels, strict=hardware.strict)  # type: ignore[arg-type]
+                              rme_levels=hardware.rme_levels, strict=hardware.strict)
     if s == "mao":
-        return EnsembleConfig(alpha=hardware.alpha, beta=hardware.alpha, placement=place, encoding="rme",  # type: ignore[arg-type]
-                              selection="first", rme_levels=hardware.rme_levels, strict=hardware.strict)  # type: ignore[arg-type]
+        return EnsembleConfig(alpha=hardware.alpha, beta=hardware.alpha, placement=place, encoding="rme",
+                              selection="first", rme_levels=hardware.rme_levels, strict=hardware.strict)
     if s == "blind":
-        return EnsembleConfig(alpha=hardware.alpha, beta=hardware.beta or 1, placement=place,  # type: ignore[arg-type]
+        return EnsembleConfig(alpha=hardware.alpha, beta=hardware.beta or 1, placement=place,
                               encoding="simple", selection="first", strict=hardware.strict)
     raise ConfigError(f"`strategy` must be one of {get_args(Strategy)}; got {s!r}.")  # pragma: no cover
 
@@ -536,7 +552,7 @@ def programming_config(hardware: Hardware) -> WriteVerify | SequenceProgramming:
     if hardware.programming == "write-verify":
         return WriteVerify(tolerance=hardware.verify_tolerance, max_iterations=hardware.max_writes)
     if hardware.programming == "sequence":
-        return SequenceProgramming(scheme=hardware.write_scheme)  # type: ignore[arg-type]
+        return SequenceProgramming(scheme=hardware.write_scheme)
     raise ConfigError(f"`programming` must be one of {get_args(ProgrammingMode)}; "  # pragma: no cover
                       f"got {hardware.programming!r}.")
 
@@ -545,9 +561,9 @@ def inference_config(hardware: Hardware) -> InferenceConfig:
     """Backend, DAC, ADC and averaging of the arrays at inference."""
     return InferenceConfig(
         backend=hardware.backend,
-        dac=DAC(v_read=hardware.read_voltage, bits=hardware.dac_bits, scaling=hardware.dac_scaling,  # type: ignore[arg-type]
+        dac=DAC(v_read=hardware.read_voltage, bits=hardware.dac_bits, scaling=hardware.dac_scaling,
                 x_max=hardware.dac_x_max),
-        adc=ADC(bits=hardware.adc_bits, range=hardware.adc_range),  # type: ignore[arg-type]
-        averaging=hardware.averaging,  # type: ignore[arg-type]
+        adc=ADC(bits=hardware.adc_bits, range=hardware.adc_range),
+        averaging=hardware.averaging,
         batch_size=hardware.batch_size,
     )

@@ -22,6 +22,7 @@ from xbarsim.experiments.report import ConsoleProgress, ExperimentReport
 from xbarsim.experiments.results import Results, load_results, read_csv
 from xbarsim.experiments.trials import (
     EVALUATE_TRIAL_PARAMETERS,
+    TRIAL_CHECKS,
     TRIAL_PARAMETERS,
     TRIALS,
     calibrate_busy,
@@ -49,6 +50,7 @@ __all__ = [
     "Reference",
     "Results",
     "TRIALS",
+    "TRIAL_CHECKS",
     "TRIAL_PARAMETERS",
     "TransferTrial",
     "calibrate_busy",

@@ -33,6 +33,14 @@ An experiment config (:class:`ExperimentConfig`, :func:`load_experiment`) is one
     [quick]                          # overrides for --quick (same keys; tables merge)
     cycles = 1
 
+Your own model and data instead of a recipe and a bundled dataset (paths relative to the file)::
+
+    [dataset]
+    npz = "digits_1000.npz"          # x_test, y_test (x_train, y_train, x_val, y_val optional)
+
+    [network]
+    onnx = "model.onnx"              # dense and convolutional layers, xbarsim.networks.load_onnx
+
 Unknown keys anywhere are :class:`~xbarsim.errors.ConfigError` naming the key and the file.
 
 :func:`load_experiment` reads the file; :class:`ExperimentConfig` holds it typed (with
@@ -48,6 +56,7 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
 
@@ -68,16 +77,16 @@ __all__ = [
     "NETWORK_KEYS",
 ]
 
-RECIPES = ("moons", "ternary", "yinyang-ewc", "file")
+RECIPES = ("moons", "ternary", "yinyang-ewc", "file", "onnx")
 _KINDS = ("sweep", "monte-carlo")
 _MODELS = ("hardware", "statistical")
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
-_TOP_KEYS = ("name", "kind", "description", "dataset", "seed", "networks", "hardware", "variants", "grid",
+_TOP_KEYS = ("name", "kind", "description", "dataset", "seed", "networks", "network", "hardware", "variants", "grid",
              "readouts", "cycles", "transfers", "threshold", "models", "split", "max_points", "reference", "quick")
 NETWORK_KEYS = ("name", "recipe", "seed", "hidden", "training", "l2", "epochs", "ewc_strength", "ternarize",
              "quantization", "restore_best", "aware_fault_rate", "aware_disturbance", "aware_read_noise", "file",
              "ternary_delta")
-_REF_KEYS = ("label", "metric", "point", "value", "over", "at", "values")
+_REF_KEYS = ("label", "metric", "point", "value", "over", "at", "values", "note")
 #: Grid keys that are not Hardware fields.
 _GRID_EXTRA = ("network", "variant", "alpha_beta")
 
@@ -110,7 +119,9 @@ class NetworkSpec:
         ``"moons"``: :func:`~xbarsim.networks.train_moons` (2-8-1 sigmoid); ``"ternary"``:
         :func:`~xbarsim.networks.train_ternary` (n-hidden-classes ReLU, no biases, ternary);
         ``"yinyang-ewc"``: :func:`~xbarsim.networks.train_yinyang_ewc` (4-12-6-3 tanh, EWC);
-        ``"file"``: an ``.npz`` written by :meth:`MLP.to_dict` (``file``).
+        ``"file"``: an ``.npz`` written by :meth:`MLP.to_dict` (``file``); ``"onnx"``: the user's own
+        model, an ONNX file (``file``) read by :func:`~xbarsim.networks.load_onnx` (dense and
+        convolutional layers), not trained. ``[network] onnx = "model.onnx"`` is a shorthand.
     seed : int
         Training seed.
     hidden : int or None
@@ -140,7 +151,8 @@ class NetworkSpec:
     aware_read_noise : bool
         Hardware-aware: add one read's noise too.
     file : str or None
-        ``recipe = "file"``: path of the ``.npz`` (relative to the config file).
+        ``recipe = "file"``: path of the ``.npz``; ``recipe = "onnx"``: of the ``.onnx`` (relative
+        to the config file).
     ternary_delta : float or None
         Ternary threshold factor (``threshold = delta * mean|w|``, :func:`~xbarsim.networks.ternarize_matrix`)
         of the ternary recipe and of Yin-Yang's ternarization; ``None``: 0.7 (Ternary Weight
@@ -204,6 +216,10 @@ class NetworkSpec:
                               f"{short_repr(self.aware_disturbance)}.")
         if self.recipe == "file" and not isinstance(self.file, str):
             raise ConfigError("recipe 'file' needs `file`, the path of an .npz written by MLP.to_dict.")
+        if self.recipe == "onnx" and not isinstance(self.file, str):
+            raise ConfigError("recipe 'onnx' needs `file`, the path of an .onnx model.")
+        if self.recipe == "onnx" and self.training != "regular":
+            raise ConfigError("an ONNX network is evaluated as it is; `training` must be 'regular'.")
         if self.training == "hardware-aware" and self.recipe not in ("moons", "ternary"):
             raise ConfigError(f"`training` 'hardware-aware' is available for recipes 'moons' and 'ternary'; got "
                               f"recipe {self.recipe!r}.")
@@ -230,12 +246,16 @@ class Reference:
         point that matches several of ours compares with the first.
     value : float
         The published value, in the unit of our metric (accuracies as fractions 0 to 1).
+    note : str
+        How the full run's protocol differs from the paper's, stated by the config's author
+        (printed with the comparison; the differences of a ``--quick`` run are added to it).
     """
 
     label: str
     metric: str
     point: Mapping[str, Any]
     value: float
+    note: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "point", MappingProxyType(dict(self.point)))
@@ -250,9 +270,11 @@ def _references(data: Any, source: str) -> tuple[Reference, ...]:
     for k, r in enumerate(data):
         _unknown(r, _REF_KEYS, source, f"[[reference]] #{k + 1}")
         label, metric, point = r.get("label", ""), r.get("metric", "accuracy"), r.get("point", {})
-        if not isinstance(label, str) or not isinstance(metric, str) or not isinstance(point, Mapping):
+        note = r.get("note", "")
+        if not isinstance(label, str) or not isinstance(metric, str) or not isinstance(point, Mapping) or \
+                not isinstance(note, str):
             raise ConfigError(f"{source}: [[reference]] #{k + 1} needs a string `label`, a string `metric` and a "
-                              "table `point`.")
+                              "table `point` (and `note`, if given, a string).")
         if "value" in r:
             pairs = [(None, r["value"])]
         elif {"over", "at", "values"} <= set(r):
@@ -268,7 +290,7 @@ def _references(data: Any, source: str) -> tuple[Reference, ...]:
             pt = dict(point)
             if at_v is not None:
                 pt[r["over"]] = at_v
-            out.append(Reference(label=label, metric=metric, point=pt, value=float(v)))
+            out.append(Reference(label=label, metric=metric, point=pt, value=float(v), note=note))
     return tuple(out)
 
 # ----------------------------------------------------------------------------- the config
@@ -284,7 +306,11 @@ class ExperimentConfig:
         A grid of hardware settings x ``cycles`` trials on the sweep engine, or ``transfers``
         Monte Carlo transfers per network and model.
     dataset : str
-        A key of :data:`xbarsim.networks.DATASETS`.
+        A key of :data:`xbarsim.networks.DATASETS`, or the name of the user dataset in
+        ``dataset_file``.
+    dataset_file : str or None
+        A user dataset, ``[dataset] npz = "path.npz"`` (:func:`~xbarsim.networks.load_npz`), the
+        path resolved against the config file's folder.
     networks : tuple of NetworkSpec
         At least one.
     hardware : Hardware
@@ -321,12 +347,17 @@ class ExperimentConfig:
         The config file (for messages).
     quick : bool
         Whether the ``[quick]`` overrides were applied.
+    quick_changes : tuple of (str, value, value)
+        With ``quick``: every setting the ``[quick]`` table changed, as ``(setting, quick value, full
+        value)`` (``cycles``, ``transfers``, ``grid.<key>``, ``hardware.<field>``,
+        ``networks.<name>.<key>``...), so that a report says what actually ran.
     """
 
     name: str
     kind: str
     dataset: str
     networks: tuple[NetworkSpec, ...]
+    dataset_file: str | None = None
     hardware: Hardware = field(default_factory=Hardware)
     seed: int = 0
     description: str = ""
@@ -342,6 +373,7 @@ class ExperimentConfig:
     references: tuple[Reference, ...] = ()
     source: str = "<dict>"
     quick: bool = False
+    quick_changes: tuple[tuple[str, Any, Any], ...] = ()
 
     def __post_init__(self) -> None:
         s = self.source
@@ -349,9 +381,9 @@ class ExperimentConfig:
             _name(self.name, "`name`")
             if self.kind not in _KINDS:
                 raise ConfigError(f"`kind` must be one of {', '.join(map(repr, _KINDS))}; got {short_repr(self.kind)}.")
-            if self.dataset not in DATASETS:
-                raise ConfigError(f"`dataset` must be one of {', '.join(map(repr, DATASETS))}; got "
-                                  f"{short_repr(self.dataset)}.")
+            if self.dataset_file is None and self.dataset not in DATASETS:
+                raise ConfigError(f"`dataset` must be one of {', '.join(map(repr, DATASETS))} or a table "
+                                  f"[dataset] npz = \"file.npz\"; got {short_repr(self.dataset)}.")
             if not self.networks:
                 raise ConfigError("`networks` must list at least one network ([[networks]]).")
             names = [n.name for n in self.networks]
@@ -492,20 +524,47 @@ def experiment_from_dict(data: Mapping[str, Any], *, source: str = "<dict>", qui
     q = raw.pop("quick", None)
     if q is not None:
         _unknown(q, [k for k in _TOP_KEYS if k != "quick"], source, "[quick]")
+    changes: tuple[tuple[str, Any, Any], ...] = ()
     if quick:
         if q is None:
             raise ConfigError(f"{source}: --quick needs a [quick] table of overrides in the config.")
+        full = experiment_from_dict(raw, source=source)
         raw = _merge(raw, q)
         raw["name"] = f"{raw.get('name', 'experiment')}-quick"
+    base = Path(source).parent if source != "<dict>" else Path(".")
+    if "network" in raw:
+        if "networks" in raw:
+            raise ConfigError(f"{source}: give either [network] (one ONNX model) or [[networks]], not both.")
+        one = raw.pop("network")
+        _unknown(one, ("onnx", "name"), source, "[network]")
+        if "onnx" not in one:
+            raise ConfigError(f"{source}: missing key 'onnx' in [network] (the path of the .onnx model).")
+        path = one["onnx"]
+        if not isinstance(path, str):
+            raise ConfigError(f"{source}: `network.onnx` must be a path; got {short_repr(path)}.")
+        raw["networks"] = [{"name": one.get("name", _stem_name(path)), "recipe": "onnx", "file": path}]
     for key in ("name", "kind", "dataset", "networks"):
         if key not in raw:
             raise ConfigError(f"{source}: missing key {key!r} in the experiment config.")
+    if isinstance(raw["dataset"], Mapping):
+        table = raw.pop("dataset")
+        _unknown(table, ("npz", "name"), source, "[dataset]")
+        if not isinstance(table.get("npz"), str):
+            raise ConfigError(f"{source}: [dataset] needs `npz`, the path of the dataset file.")
+        file = Path(table["npz"])
+        raw["dataset_file"] = str(file if file.is_absolute() else (base / file).resolve())
+        raw["dataset"] = table.get("name", _stem_name(table["npz"]))
+    elif "dataset_file" in raw:
+        raise ConfigError(f"{source}: unknown key 'dataset_file'; write [dataset] npz = \"file.npz\".")
     nets_raw = raw.pop("networks")
     if not isinstance(nets_raw, list):
         raise ConfigError(f"{source}: `networks` must be an array of tables ([[networks]]).")
     nets = []
     for k, n in enumerate(nets_raw):
         _unknown(n, NETWORK_KEYS, source, f"[[networks]] #{k + 1}")
+        if isinstance(n, Mapping) and n.get("recipe") == "onnx" and isinstance(n.get("file"), str):
+            f = Path(n["file"])
+            n = {**n, "file": str(f if f.is_absolute() else (base / f).resolve())}
         try:
             nets.append(NetworkSpec(**n))
         except ConfigError as exc:
@@ -520,8 +579,40 @@ def experiment_from_dict(data: Mapping[str, Any], *, source: str = "<dict>", qui
     if "models" in raw and not isinstance(raw["models"], list):
         raise ConfigError(f"{source}: `models` must be a list; got {short_repr(raw['models'])}.")
     fields: dict[str, Any] = {k: (tuple(v) if k == "models" else v) for k, v in raw.items()}
-    return ExperimentConfig(networks=tuple(nets), hardware=hw, references=refs, source=source, quick=quick,
-                            **fields)
+    config = ExperimentConfig(networks=tuple(nets), hardware=hw, references=refs, source=source, quick=quick,
+                              **fields)
+    if quick:
+        changes = _differences(config, full)
+        object.__setattr__(config, "quick_changes", changes)
+    return config
+
+
+def _differences(a: ExperimentConfig, b: ExperimentConfig) -> tuple[tuple[str, Any, Any], ...]:
+    """``(setting, a's value, b's value)`` for every setting (top-level, grid key, hardware field,
+    network key, variant, read-out) in which two configs differ; names and sources are not settings."""
+    out: list[tuple[str, Any, Any]] = []
+    for key in ("dataset", "seed", "cycles", "transfers", "threshold", "models", "split", "max_points"):
+        if getattr(a, key) != getattr(b, key):
+            out.append((key, getattr(a, key), getattr(b, key)))
+    for table, da, db in (("grid", dict(a.grid), dict(b.grid)), ("hardware", a.hardware.to_dict(), b.hardware.to_dict()),
+                          ("variants", dict(a.variants), dict(b.variants)),
+                          ("readouts", dict(a.readouts), dict(b.readouts))):
+        for key in list(da) + [k for k in db if k not in da]:
+            if da.get(key) != db.get(key):
+                out.append((f"{table}.{key}", da.get(key), db.get(key)))
+    nets_b = {n.name: n.to_dict() for n in b.networks}
+    for n in a.networks:
+        other = nets_b.get(n.name, {})
+        for key, value in n.to_dict().items():
+            if other.get(key) != value:
+                out.append((f"networks.{n.name}.{key}", value, other.get(key)))
+    return tuple(out)
+
+
+def _stem_name(path: str) -> str:
+    """A valid name from a file's stem (characters outside the name alphabet become '-')."""
+    stem = re.sub(r"[^A-Za-z0-9._-]", "-", Path(path).stem)[:100] or "user"
+    return stem if stem[0].isalnum() else "u" + stem[:99]
 
 
 def load_experiment(path: str | os.PathLike[str], *, quick: bool = False) -> ExperimentConfig:
@@ -535,6 +626,7 @@ def load_experiment(path: str | os.PathLike[str], *, quick: bool = False) -> Exp
     """
     data = read_toml(path, "experiment config")
     return experiment_from_dict(data, source=str(path), quick=quick)
+
 
 
 

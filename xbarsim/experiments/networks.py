@@ -1,5 +1,8 @@
 """The networks of an experiment: trained by the recipes of :mod:`xbarsim.networks` (or read from a
-file) once per config and cached as ``.npz`` under ``OUT/networks/`` keyed by their spec."""
+file) once per config and cached as ``.npz`` under ``OUT/networks/``, indexed in
+``OUT/networks/networks.json`` by their settings (spec, dataset, hardware of hardware-aware
+training, and the content of a ``recipe = "file"`` source) and identified by the SHA-256 of their
+content (:func:`network_fingerprint`), never by their path."""
 
 from __future__ import annotations
 
@@ -7,32 +10,42 @@ import functools
 import json
 import os
 import time
-from dataclasses import replace
+import struct
+import zipfile
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from xbarsim._typing import ProgressCallback
-from xbarsim.errors import ConfigError
-from xbarsim.evaluation import Hardware, device_perturbation
+from xbarsim.errors import ConfigError, FileFormatError
+from xbarsim.evaluation import Hardware, device_perturbation, network_fingerprint
 from xbarsim.experiments.config import ExperimentConfig, NetworkSpec
+from xbarsim.sweeps import refuse_symlink, replace_from, write_text
 from xbarsim.networks import (
     MLP,
+    Network,
     MOONS_CONFIG,
     TERNARY_FINETUNE_CONFIG,
     TERNARY_PRETRAIN_CONFIG,
     YINYANG_CONFIG,
     load_dataset,
+    load_npz,
+    load_onnx,
     ternarize,
     train_moons,
     train_ternary,
     train_yinyang_ewc,
 )
 
-__all__ = ["train_network", "train_all", "load_network", "network_file", "cached_dataset"]
+__all__ = ["train_network", "train_all", "load_network", "network_file", "cached_dataset", "check_labels",
+           "network_settings", "changed_settings", "TrainedNetwork", "indexed_settings"]
 
-def train_network(spec: NetworkSpec, dataset: Any, hardware: Hardware, *, base_dir: Path | None = None) -> MLP:
+def train_network(spec: NetworkSpec, dataset: Any, hardware: Hardware, *, base_dir: Path | None = None
+                  ) -> MLP | Network:
     """Train (or load) the network of ``spec`` on ``dataset``; hardware-aware training draws its
     perturbation from ``hardware``'s device model."""
     perturbation = None
@@ -60,6 +73,8 @@ def train_network(spec: NetworkSpec, dataset: Any, hardware: Hardware, *, base_d
             cfg = replace(cfg, ternary_delta=delta["delta"])
         net = train_yinyang_ewc(dataset, ewc_strength=float(spec.ewc_strength), config=cfg, seed=spec.seed).network
         return ternarize(net, **delta) if spec.ternarize else net
+    if spec.recipe == "onnx":
+        return load_onnx(str(spec.file))
     if spec.recipe == "file":
         path = Path(spec.file)  # type: ignore[arg-type]
         if base_dir is not None and not path.is_absolute():
@@ -68,61 +83,243 @@ def train_network(spec: NetworkSpec, dataset: Any, hardware: Hardware, *, base_d
     raise ConfigError(f"unknown recipe {spec.recipe!r}.")  # pragma: no cover
 
 
-def load_network(path: str) -> MLP:
+def load_network(path: str | os.PathLike[str], *, sha256: str | None = None) -> MLP | Network:
+    """Read a network file: an ONNX model (``.onnx``, :func:`~xbarsim.networks.load_onnx`) or an
+    ``.npz`` written by :meth:`MLP.to_dict`.
+
+    Raises
+    ------
+    ConfigError
+        The file cannot be read.
+    FileFormatError
+        It is not a network ``.npz`` (another format, a damaged archive, missing or unknown
+        arrays), or its content is not the network ``sha256`` names (:func:`network_fingerprint`).
+    """
+    if str(path).endswith(".onnx"):
+        net_onnx = load_onnx(str(path))
+        if sha256 is not None and network_fingerprint(net_onnx) != sha256:
+            raise FileFormatError(
+                f"network file {path} holds another network (fingerprint {network_fingerprint(net_onnx)}) than the "
+                f"one this sweep was started with ({sha256}); it was replaced during the run.")
+        return net_onnx
     try:
-        with np.load(path, allow_pickle=False) as data:
-            net = MLP.from_dict({k: data[k] for k in data.files})
+        fh = open(path, "rb")  # opened here so that it is closed on every path (np.load leaks it on a bad zip)
     except OSError as exc:
         raise ConfigError(f"cannot read network file {path}: {exc}") from exc
+    with fh:
+        try:
+            data = np.load(fh, allow_pickle=False)
+            if not isinstance(data, np.lib.npyio.NpzFile):
+                raise FileFormatError(f"network file {path} is a single .npy array, not an .npz written by "
+                                      "MLP.to_dict.")
+            with data:
+                net = MLP.from_dict({k: data[k] for k in data.files})
+        except FileFormatError:
+            raise
+        except (ConfigError, ValueError, TypeError, KeyError, EOFError, OSError, zipfile.BadZipFile,
+                NotImplementedError, RuntimeError, zlib.error, struct.error) as exc:  # what a damaged zip raises
+            raise FileFormatError(f"network file {path} is not a network .npz written by MLP.to_dict: "
+                                  f"{str(exc)[:300]}") from None
+    if sha256 is not None and network_fingerprint(net) != sha256:
+        raise FileFormatError(
+            f"network file {path} holds another network (fingerprint {network_fingerprint(net)}) than the one "
+            f"this sweep was started with ({sha256}); it was replaced during the run.")
     return net
 
 
+def cached_dataset(name: str, file: str | None = None) -> Any:
+    """A bundled dataset by name, or the user's ``.npz`` ``file`` (cached per path and modification time)."""
+    if file is None:
+        return _bundled_dataset(name)
+    try:
+        st = os.stat(file)
+    except OSError as exc:
+        raise ConfigError(f"dataset file {file!r} cannot be read: {exc}") from None
+    return _user_dataset(file, name, st.st_mtime, st.st_size)
+
+
 @functools.lru_cache(maxsize=8)
-def cached_dataset(name: str) -> Any:
+def _bundled_dataset(name: str) -> Any:
     return load_dataset(name)
 
 
+@functools.lru_cache(maxsize=8)
+def _user_dataset(file: str, name: str, mtime: float, size: int) -> Any:
+    return load_npz(file, name=name)
+
+
+def check_labels(config: ExperimentConfig, models: dict[str, Any]) -> None:
+    """A user dataset's labels must be classes of every network (ConfigError naming file and key)."""
+    if config.dataset_file is None:
+        return
+    for name, net in models.items():
+        try:
+            load_npz(config.dataset_file, n_classes=net.n_classes, name=config.dataset)
+        except ConfigError as exc:
+            raise ConfigError(f"{exc} (network {name!r} has {net.n_classes} classes)") from None
+
+
 @functools.lru_cache(maxsize=16)
-def _network_cached(path: str, mtime: float, size: int) -> MLP:
-    return load_network(path)
+def _network_cached(path: str, stamp: tuple[int, int, int, int], sha256: str | None) -> MLP | Network:
+    return load_network(path, sha256=sha256)
 
 
-def network_file(path: str) -> MLP:
+def network_file(path: str, sha256: str | None = None) -> MLP | Network:
+    """:func:`load_network`, cached per process by path, inode, size and modification time."""
     try:
         st = os.stat(path)
     except OSError as exc:
         raise ConfigError(f"cannot read network file {path}: {exc}") from exc
-    return _network_cached(path, st.st_mtime, st.st_size)
+    return _network_cached(path, (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns), sha256)
 
 
-def train_all(config: ExperimentConfig, out: Path, resume: bool, progress: ProgressCallback | None) -> dict[str, Path]:
-    folder = out / "networks"
-    folder.mkdir(parents=True, exist_ok=True)
-    data = cached_dataset(config.dataset)
+@dataclass(frozen=True, kw_only=True)
+class TrainedNetwork:
+    """A network of an experiment as the output folder holds it.
+
+    Attributes
+    ----------
+    file : str
+        Its ``.npz``, relative to the output folder (``networks/<name>.npz``), so that the folder
+        can be moved.
+    sha256 : str
+        Its content (:func:`network_fingerprint`).
+    settings : dict
+        What made it: the network spec, the dataset, the hardware of hardware-aware training and,
+        for ``recipe = "file"``, the content digest of the source file.
+    """
+
+    file: str
+    sha256: str
+    settings: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"file": self.file, "sha256": self.sha256, "settings": self.settings}
+
+
+def network_settings(config: ExperimentConfig) -> dict[str, dict[str, Any]]:
+    """Per network, the settings that make it (see :class:`TrainedNetwork`); reads the source file of
+    ``recipe = "file"`` (FileFormatError if it is not a network)."""
     base = Path(config.source).parent if config.source != "<dict>" else None
-    paths: dict[str, Path] = {}
-    index_path = folder / "networks.json"
-    index = json.loads(index_path.read_text()) if index_path.exists() else {}
+    out = {}
     for spec in config.networks:
-        path = folder / f"{spec.name}.npz"
-        key = {"spec": spec.to_dict(), "dataset": config.dataset,
-               "hardware": config.hardware.to_dict() if spec.training == "hardware-aware" else None}
-        if path.exists() and index.get(spec.name, {}).get("key") == key:
-            paths[spec.name] = path.resolve()
+        key: dict[str, Any] = {"spec": spec.to_dict(), "dataset": config.dataset,
+                               "hardware": config.hardware.to_dict() if spec.training == "hardware-aware" else None}
+        if spec.recipe in ("file", "onnx"):
+            key["source_sha256"] = network_fingerprint(load_network(_source(spec, base)))
+        out[spec.name] = _no_nulls(json.loads(json.dumps(key)))  # plain JSON, as sweep specs hold it
+    return out
+
+
+def _no_nulls(value: Any) -> Any:
+    """``value`` without the table entries that are None (unset options; sweep specs hold no nulls)."""
+    if isinstance(value, dict):
+        return {k: _no_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_no_nulls(v) for v in value]
+    return value
+
+
+def _source(spec: NetworkSpec, base: Path | None) -> Path:
+    path = Path(spec.file)  # type: ignore[arg-type]
+    return base / path if base is not None and not path.is_absolute() else path
+
+
+def changed_settings(name: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
+    """What differs between two settings of network ``name``, in words (``epochs 5 -> 300``)."""
+    parts = []
+    flat_old, flat_new = _flatten(old), _flatten(new)
+    for k in sorted(set(flat_old) | set(flat_new)):
+        if flat_old.get(k) != flat_new.get(k):
+            label = "the content of its source file" if k == "source_sha256" else k.removeprefix("spec.")
+            parts.append(f"{label} {_short(flat_old.get(k))} -> {_short(flat_new.get(k))}")
+    return f"network {name!r}: " + ("; ".join(parts) if parts else "same settings")
+
+
+def _flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, Mapping):
+            out.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def _short(v: Any) -> str:
+    return json.dumps(v)
+
+
+def _read_index(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    try:
+        index = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise FileFormatError(f"network index {path} is damaged (not JSON): {str(exc)[:200]}") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read the network index {path}: {exc}") from exc
+    if not isinstance(index, dict) or not all(isinstance(v, dict) for v in index.values()):
+        raise FileFormatError(f"network index {path} is damaged: expected a table of network name -> entry.")
+    return index
+
+
+def indexed_settings(out: Path) -> dict[str, Any]:
+    """Per network, the settings recorded in ``out/networks/networks.json`` (empty if none)."""
+    index = _read_index(out / "networks" / "networks.json")
+    return {name: entry.get("key") for name, entry in index.items()}
+
+
+def train_all(config: ExperimentConfig, out: Path, progress: ProgressCallback | None,
+              settings: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, TrainedNetwork]:
+    """Train (or reuse from ``out/networks``) every network of ``config``.
+
+    A cached ``networks/<name>.npz`` is reused only when ``networks.json`` records the same settings
+    (:func:`network_settings`, which for ``recipe = "file"`` include the source file's content) and
+    the file still holds the network recorded there; otherwise the network is trained (or copied)
+    again. The caller holds the output folder's writer lock.
+    """
+    settings = network_settings(config) if settings is None else settings
+    folder = refuse_symlink(out / "networks")
+    folder.mkdir(parents=True, exist_ok=True)
+    data = cached_dataset(config.dataset, config.dataset_file)
+    base = Path(config.source).parent if config.source != "<dict>" else None
+    index_path = folder / "networks.json"
+    index = _read_index(index_path)
+    nets: dict[str, TrainedNetwork] = {}
+    for spec in config.networks:
+        if spec.recipe == "onnx":  # the user's model is evaluated from its own file, never retrained
+            src = _source(spec, base).resolve()
+            nets[spec.name] = TrainedNetwork(file=str(src), sha256=network_fingerprint(load_network(src)),
+                                             settings=dict(settings[spec.name]))
             continue
+        path = folder / f"{spec.name}.npz"
+        key = dict(settings[spec.name])
+        entry = index.get(spec.name, {})
+        if path.exists() and entry.get("key") == key and isinstance(entry.get("sha256"), str):
+            try:
+                load_network(path, sha256=entry["sha256"])
+                nets[spec.name] = TrainedNetwork(file=f"networks/{path.name}", sha256=entry["sha256"], settings=key)
+                continue
+            except FileFormatError:
+                pass  # damaged or replaced: train it again
         t0 = time.perf_counter()
+        label = f"training {spec.name} ({spec.recipe}, {spec.training})"
         if progress is not None:
-            progress(f"training {spec.name} ({spec.recipe}, {spec.training})", 0, 1)
-        net = train_network(spec, data, config.hardware, base_dir=base)
-        tmp = folder / f".{spec.name}.tmp.npz"
+            progress(label, 0, 1)
+        if spec.recipe == "file":
+            net = load_network(_source(spec, base))
+        else:
+            net = train_network(spec, data, config.hardware, base_dir=base)
         arrays: dict[str, Any] = net.to_dict()
-        np.savez(tmp, **arrays)
-        os.replace(tmp, path)
+        replace_from(path, lambda tmp: np.savez(tmp, **arrays))
+        digest = network_fingerprint(net)
         x, y = data.split(config.split)
-        index[spec.name] = {"key": key, "software_accuracy": net.accuracy(x, y), "layer_sizes": list(net.layer_sizes),
-                            "ternary": net.is_ternary, "train_time_s": time.perf_counter() - t0}
-        index_path.write_text(json.dumps(index, indent=2) + "\n")
+        index[spec.name] = {"key": key, "sha256": digest, "software_accuracy": net.accuracy(x, y),
+                            "layer_sizes": list(net.layer_sizes), "ternary": net.is_ternary,
+                            "train_time_s": time.perf_counter() - t0}
+        write_text(index_path, json.dumps(index, indent=2) + "\n")
         if progress is not None:
-            progress(f"training {spec.name} ({spec.recipe}, {spec.training})", 1, 1)
-        paths[spec.name] = path.resolve()
-    return paths
+            progress(label, 1, 1)
+        nets[spec.name] = TrainedNetwork(file=f"networks/{path.name}", sha256=digest, settings=key)
+    return nets

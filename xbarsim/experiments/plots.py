@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from xbarsim.experiments.config import ExperimentConfig, metric_name
+from xbarsim.sweeps import replace_from
 
 __all__ = [
     "plot_accuracy_vs_alpha",
@@ -132,8 +133,8 @@ def plot_metric_lines(rows: Sequence[Mapping[str, Any]], out: str | os.PathLike[
         fig.suptitle(title + (" (panels share the y axis)" if n > 1 else ""), fontsize="medium")
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110, metadata=dict(metadata) if metadata else None)
-    return path
+    return replace_from(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png",
+                                                      metadata=dict(metadata) if metadata else None))
 
 
 def plot_accuracy_vs_alpha(rows: Sequence[Mapping[str, Any]], out: str | os.PathLike[str], *,
@@ -181,8 +182,7 @@ def plot_point_histograms(results: Mapping[str, Any], out: str | os.PathLike[str
                  + ("; panels share the y axis" if n > 1 else ""), fontsize="medium")
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    return path
+    return replace_from(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
 
 
 def sweep_plots(config: ExperimentConfig, folder: Path, rows: list[dict[str, Any]],

@@ -13,8 +13,10 @@ from typing import Any
 
 import xbarsim.provenance as provenance
 from xbarsim.experiments.config import ExperimentConfig, Reference
+from xbarsim.sweeps import replace_from
 
-__all__ = ["ExperimentReport", "ConsoleProgress", "compare", "markdown", "write_csv", "write_json", "stamp_pngs"]
+__all__ = ["ExperimentReport", "ConsoleProgress", "compare", "markdown", "write_csv", "write_json", "stamp_pngs",
+           "protocol_text", "quick_differences"]
 
 @dataclass(frozen=True, kw_only=True)
 class ExperimentReport:
@@ -39,6 +41,8 @@ class ExperimentReport:
         Network name -> software accuracy on the evaluated split.
     table : str
         The Markdown report (also in ``report.md``).
+    n_failed : int
+        Trials (sweeps) that failed; the CLI exits with status 1 when there are any.
     """
 
     name: str
@@ -49,6 +53,7 @@ class ExperimentReport:
     elapsed_s: float
     software: Mapping[str, float]
     table: str
+    n_failed: int = 0
 
     def __repr__(self) -> str:
         """One line: name, folder, rows, files, wall time (the rows and the report stay out)."""
@@ -111,7 +116,7 @@ def compare(rows: Sequence[Mapping[str, Any]], refs: Sequence[Reference]) -> lis
     out = []
     for r in refs:
         hit = next((row for row in rows if _match(row, r.point) and row.get(f"{r.metric}_mean") is not None), None)
-        out.append({"label": r.label, "metric": r.metric, "point": dict(r.point), "paper": r.value,
+        out.append({"label": r.label, "metric": r.metric, "point": dict(r.point), "paper": r.value, "note": r.note,
                     "ours_mean": None if hit is None else hit[f"{r.metric}_mean"],
                     "ours_std": None if hit is None else hit.get(f"{r.metric}_std"),
                     "n": None if hit is None else hit.get("n")})
@@ -129,15 +134,53 @@ def _fmt(metric: str, v: float | None, std: float | None = None) -> str:
     return f"{v:.4g}" if std is None else f"{v:.4g} ± {std:.2g}"
 
 
+def _value(v: Any) -> str:
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_value(x) for x in v) + "]"
+    if v is None:
+        return "unset"
+    return _cell(v)
+
+
+def protocol_text(config: ExperimentConfig) -> str:
+    """What ran, from the config itself (not its description): trials per point and the grid, or the
+    transfers, the evaluated points; for a quick variant, every setting it changed."""
+    if config.kind == "sweep":
+        parts = [f"{config.cycles} cycle(s) per grid point"]
+        parts += [f"{k} {_value(list(v))}" for k, v in config.grid.items()]
+    else:
+        parts = [f"{config.transfers} transfers per network and model (models {', '.join(config.models)})",
+                 f"robust threshold {config.threshold:g}"]
+    points = f"first {config.max_points} points of the {config.split} split" if config.max_points is not None \
+        else f"the whole {config.split} split"
+    text = f"What ran: {'; '.join(parts)}; {points}."
+    if config.quick:
+        changed = "; ".join(f"{k} {_value(q)} (full run: {_value(f)})" for k, q, f in config.quick_changes)
+        text += f" This is the QUICK variant; it differs from the full run in: {changed or 'nothing'}."
+    return text
+
+
+def quick_differences(config: ExperimentConfig) -> list[str]:
+    """The ways a quick run's protocol differs from the full run's at any one point (grid values
+    that were left out change no point, so they are not listed)."""
+    return [f"{k} {_value(q)} instead of {_value(f)}" for k, q, f in config.quick_changes if not k.startswith("grid.")]
+
+
 def markdown(config: ExperimentConfig, rows: Sequence[Mapping[str, Any]], cols: Sequence[str],
               metrics: Sequence[str], comparisons: Sequence[Mapping[str, Any]], software: Mapping[str, float],
               elapsed: float, extra: str = "", prov: Mapping[str, Any] | None = None) -> str:
     lines = [f"# {config.name}" + (" (partial results)" if prov is not None and prov.get("partial") else ""), ""]
     if config.description:
-        lines += [config.description.strip(), ""]
+        if config.quick:
+            lines += ["Full-run description (this report is of the quick variant, see below): "
+                      + config.description.strip(), ""]
+        else:
+            lines += [config.description.strip(), ""]
     lines.append(f"Config `{config.source}`{' (quick variant)' if config.quick else ''}; dataset `{config.dataset}` "
                  f"({config.split} split{'' if config.max_points is None else f', first {config.max_points} points'}); "
                  f"seed {config.seed}; wall time {elapsed:.1f} s.")
+    lines.append("")
+    lines.append(protocol_text(config))
     lines.append("")
     lines.append("Software baseline: " + ", ".join(f"`{k}` {100 * v:.1f} %" for k, v in software.items()) + ".")
     lines.append("")
@@ -149,12 +192,17 @@ def markdown(config: ExperimentConfig, rows: Sequence[Mapping[str, Any]], cols: 
         cells += [_fmt(m, row.get(f"{m}_mean"), row.get(f"{m}_std")) for m in metrics]
         lines.append("| " + " | ".join(cells) + " |")
     if comparisons:
-        lines += ["", "## Ours beside the paper", "", "| reference | point | metric | ours | paper |",
-                  "|---|---|---|---:|---:|"]
+        quick = quick_differences(config)
+        lines += ["", "## Ours beside the paper", "", "| reference | point | metric | ours | paper | protocol differences |",
+                  "|---|---|---|---:|---:|---|"]
         for c in comparisons:
             pt = ", ".join(f"{k}={_cell(v)}" for k, v in c["point"].items())
+            diffs = "; ".join([*([c["note"]] if c.get("note") else []), *(f"quick run: {d}" for d in quick)])
             lines.append(f"| {c['label']} | {pt} | {c['metric']} | {_fmt(c['metric'], c['ours_mean'], c['ours_std'])} "
-                         f"| {_fmt(c['metric'], c['paper'])} |")
+                         f"| {_fmt(c['metric'], c['paper'])} | {diffs or 'none stated'} |")
+        if quick:
+            lines += ["", "The comparison is with a QUICK run: " + "; ".join(quick) + ". Its numbers are not the "
+                      "paper's protocol; run without --quick to compare like with like."]
     if extra:
         lines += ["", extra]
     if prov is not None:
@@ -172,8 +220,8 @@ def _cell(v: Any) -> str:
 
 def write_json(path: Path, doc: Mapping[str, Any], prov: Mapping[str, Any]) -> Path:
     """``doc`` as indented JSON with its ``"provenance"`` object."""
-    path.write_text(json.dumps({**doc, "provenance": provenance.provenance_json(prov)}, indent=2) + "\n")
-    return path
+    text = json.dumps({**doc, "provenance": provenance.provenance_json(prov)}, indent=2) + "\n"
+    return replace_from(path, lambda tmp: tmp.write_text(text))
 
 
 def stamp_pngs(paths: Sequence[Path], prov: Mapping[str, Any]) -> list[Path]:
@@ -188,12 +236,13 @@ def write_csv(path: Path, rows: Sequence[Mapping[str, Any]], prov: Mapping[str, 
         for k in r:
             if k not in keys:
                 keys.append(k)
-    with path.open("w", newline="") as fh:
-        if prov is not None:
-            fh.write(provenance.csv_header(prov))
-        w = csv.writer(fh)
-        w.writerow(keys)
-        for r in rows:
-            w.writerow([json.dumps(r[k]) if isinstance(r.get(k), (list, dict)) else ("" if r.get(k) is None else r[k])
-                        for k in keys])
-    return path
+    def write(tmp: Path) -> None:
+        with tmp.open("w", newline="") as fh:
+            if prov is not None:
+                fh.write(provenance.csv_header(prov))
+            w = csv.writer(fh)
+            w.writerow(keys)
+            for r in rows:
+                w.writerow([json.dumps(r[k]) if isinstance(r.get(k), (list, dict))
+                            else ("" if r.get(k) is None else r[k]) for k in keys])
+    return replace_from(path, write)

@@ -14,6 +14,7 @@ one resume. Outputs: ``networks/*.npz``, ``results.csv``, ``results.json``, ``re
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import signal
@@ -32,28 +33,41 @@ from xbarsim._typing import ProgressCallback
 from xbarsim.evaluation import device_perturbation, monte_carlo_result, monte_carlo_setup, network_fingerprint
 from xbarsim.evaluation.hardware import augmented_weights, build_preset, chip_kernels, layer_encodings
 from xbarsim.experiments.config import ExperimentConfig, load_experiment
-from xbarsim.experiments.networks import cached_dataset, load_network, train_all
+from xbarsim.experiments.networks import (
+    TrainedNetwork,
+    cached_dataset,
+    check_labels,
+    changed_settings,
+    indexed_settings,
+    load_network,
+    network_settings,
+    train_all,
+)
 from xbarsim.experiments.plots import plot_point_histograms, sweep_plots
 from xbarsim.experiments.report import (
     ConsoleProgress,
     ExperimentReport,
     compare,
     markdown,
+    protocol_text,
     stamp_pngs,
     write_csv,
     write_json,
 )
-from xbarsim.experiments.trials import TRIALS, TransferTrial, check_sweep
-from xbarsim.networks import MLP
+from xbarsim.experiments.trials import TRIALS, TransferTrial, check_sweep, evaluate_trial
+from xbarsim.networks import MLP, Network, reference_scores
 from xbarsim.sweeps import (
     ResultStore,
     SweepAggregate,
     SweepReport,
     SweepSpec,
     TrialFunction,
+    WriterLock,
     aggregate_sweep,
+    refuse_symlink,
     run_sweep,
     summarize,
+    write_text,
 )
 
 __all__ = ["run_experiment", "run_sweep_config", "run_example"]
@@ -90,6 +104,8 @@ def run_experiment(
     workers: int | None = None,
     progress: ProgressCallback | None = None,
     command: Sequence[str] | None = None,
+    retry_failed: bool = False,
+    dashboard: bool = False,
 ) -> ExperimentReport:
     """Run an experiment: train (or reuse) its networks, run the sweep or the Monte Carlo
     transfers, write ``results.csv``, ``results.json``, ``report.md`` and PNG plots into ``out``.
@@ -110,10 +126,21 @@ def run_experiment(
         (:class:`~xbarsim.experiments.report.ConsoleProgress` draws tqdm bars); None: silent.
     command : sequence of str, optional
         The command line recorded in the provenance of every file (default ``sys.argv``).
+    retry_failed : bool
+        Sweeps, with ``resume``: run the stored failed trials again.
+    dashboard : bool
+        Sweeps on the embedded local cluster: serve the Dask dashboard (on 127.0.0.1 only).
 
     Returns
     -------
     ExperimentReport
+
+    Notes
+    -----
+    The output folder's writer lock (``OUT/xbarsim.lock``) is taken before anything is written
+    into it, so a second run on a busy folder changes nothing there. Networks are identified by
+    their settings and content (:func:`~xbarsim.experiments.networks.network_digest`): results
+    stored in ``out`` for other networks are refused, naming what changed, before any training.
     """
     if not isinstance(config, ExperimentConfig):
         raise ConfigError(f"`config` must be an ExperimentConfig; got {type(config).__name__}.")
@@ -122,17 +149,71 @@ def run_experiment(
                               ngspice=_uses_ngspice(config.hardware.to_dict(), config.readouts, config.grid))
     folder = Path(out) if out is not None else Path("results") / config.name
     folder.mkdir(parents=True, exist_ok=True)
-    nets = train_all(config, folder, resume, progress)
-    data = cached_dataset(config.dataset)
-    models = {name: load_network(str(p)) for name, p in nets.items()}
-    x, y = data.split(config.split)
-    software = {name: float(np.mean(m.predict(x) == y)) for name, m in models.items()}
-    if config.kind == "sweep":
-        return _run_sweep(config, folder, nets, models, software, resume, scheduler, workers, progress, t0, prov)
-    return _run_monte_carlo(config, folder, models, software, resume, progress, t0, prov)
+    with WriterLock(refuse_symlink(folder / "xbarsim.lock"), what=f"output folder {folder}",
+                    busy="another running xbarsim run"):
+        for name in ("results.csv", "results.json", "report.md", "trials.csv", "summary.csv", "summary.json"):
+            refuse_symlink(folder / name)  # refused now, not after every trial ran
+        settings = network_settings(config)
+        if config.kind == "sweep":
+            _check_store_networks(folder / "trials.sqlite", settings)
+        elif resume and any(folder.glob("transfers_*")):
+            old = indexed_settings(folder)
+            changes = [changed_settings(k, old[k], v) for k, v in settings.items() if k in old and old[k] != v]
+            if changes:
+                raise ConfigError(f"{folder} holds transfers of other networks than this config makes "
+                                  f"({'; '.join(changes)}); resuming would mix them. Use another --out.")
+        nets = train_all(config, folder, progress, settings)
+        models = {name: load_network(folder / n.file, sha256=n.sha256) for name, n in nets.items()}
+        data = cached_dataset(config.dataset, config.dataset_file)
+        check_labels(config, models)
+        x, y = data.split(config.split)
+        for name, m in models.items():
+            if x.shape[1] != m.n_inputs:
+                raise ConfigError(f"{config.source}: network {name!r} takes {m.n_inputs} inputs per sample but "
+                                  f"dataset {config.dataset!r} has {x.shape[1]}.")
+        # the software baseline: onnxruntime for ONNX models, the network's forward pass otherwise
+        software = {name: float(np.mean(m.labels_from_scores(reference_scores(m, x)[0]) == y))
+                    for name, m in models.items()}
+        if config.kind == "sweep":
+            return _run_sweep(config, folder, nets, models, software, resume, scheduler, workers, progress, t0,
+                              prov, retry_failed, dashboard)
+        return _run_monte_carlo(config, folder, models, software, resume, progress, t0, prov)
 
 
-def _check_fits(config: ExperimentConfig, models: Mapping[str, MLP]) -> None:
+def _check_store_networks(store: Path, settings: Mapping[str, Mapping[str, Any]],
+                          nets: Mapping[str, TrainedNetwork] | None = None) -> None:
+    """Refuse a store holding trials of other networks than ``settings`` (and ``nets``) describe,
+    naming what changed: resuming would mix the results of two networks in one row, and a finished
+    run would report the old results under the new config."""
+    if not store.exists():
+        return
+    with ResultStore(store, readonly=True) as db:
+        spec, n = db.spec_dict(), db.count()
+    if not spec or not n:
+        return
+    fixed = spec.get("fixed")
+    stored = fixed.get("networks") if isinstance(fixed, Mapping) else None
+    if not isinstance(stored, Mapping):
+        return  # not an experiment's store: bind() refuses it by its spec
+    changes = []
+    for name, new in settings.items():
+        old = stored.get(name)
+        if not isinstance(old, Mapping) or not isinstance(old.get("settings"), Mapping):
+            if old is not None:
+                changes.append(f"network {name!r}: stored without its settings and content digest (an older "
+                               "xbarsim)")
+        elif old["settings"] != new:
+            changes.append(changed_settings(name, old["settings"], new))
+        elif nets is not None and old.get("sha256") != nets[name].sha256:
+            changes.append(f"network {name!r}: same settings, other content (fingerprint {old.get('sha256')} "
+                           f"-> {nets[name].sha256}; training is not reproducible here)")
+    if changes:
+        raise ConfigError(
+            f"{store} holds {n} trial(s) of other networks than this config makes ({'; '.join(changes)}); resuming "
+            "would mix the results of different networks. Use another --out, or restore the config.")
+
+
+def _check_fits(config: ExperimentConfig, models: Mapping[str, MLP | Network]) -> None:
     for point in config.points():
         hw = config.hardware_at(point)
         names = [point["network"]] if "network" in point else list(models)
@@ -148,15 +229,20 @@ def _check_fits(config: ExperimentConfig, models: Mapping[str, MLP]) -> None:
                 raise ConfigError(f"{config.source}: grid point {where} (network {name!r}): {exc}") from None
 
 
-def _run_sweep(config: ExperimentConfig, folder: Path, nets: Mapping[str, Path], models: Mapping[str, MLP],
-               software: Mapping[str, float], resume: bool, scheduler: Any, workers: int | None,
-               progress: ProgressCallback | None, t0: float, prov: dict[str, Any]) -> ExperimentReport:
+def _run_sweep(config: ExperimentConfig, folder: Path, nets: Mapping[str, TrainedNetwork],
+               models: Mapping[str, MLP | Network], software: Mapping[str, float], resume: bool, scheduler: Any,
+               workers: int | None, progress: ProgressCallback | None, t0: float, prov: dict[str, Any],
+               retry_failed: bool, dashboard: bool) -> ExperimentReport:
     _check_fits(config, models)
+    _check_store_networks(folder / "trials.sqlite", {k: v.settings for k, v in nets.items()}, nets)
     fixed: dict[str, Any] = {
         "hardware": {k: v for k, v in config.hardware.to_dict().items() if v is not None},
-        "networks": {k: str(v) for k, v in nets.items()},
+        # relative to the output folder (the folder can move); identified by content and settings
+        "networks": {k: v.to_dict() for k, v in nets.items()},
         "dataset": config.dataset, "split": config.split,
     }
+    if config.dataset_file is not None:
+        fixed["dataset_file"] = config.dataset_file
     if config.max_points is not None:
         fixed["max_points"] = config.max_points
     if config.variants:
@@ -175,10 +261,13 @@ def _run_sweep(config: ExperimentConfig, folder: Path, nets: Mapping[str, Path],
                                   "to run the rest, or choose another --out.")
     if scheduler is None and workers is None:
         workers = min(os.cpu_count() or 1, max(1, spec.n_trials))
+    # the trial resolves the networks' relative paths against the folder, which the spec never names
+    trial = functools.partial(evaluate_trial, root=str(folder.resolve()))
     received: list[int] = []
     try:
-        report = run_sweep(spec, TRIALS["evaluate"], store=store, scheduler=scheduler, n_workers=workers,
-                           resume=resume or store.exists(), progress=progress)
+        report = run_sweep(spec, trial, store=store, scheduler=scheduler, n_workers=workers,
+                           resume=resume or store.exists(), progress=progress, retry_failed=retry_failed,
+                           dashboard=dashboard)
     except KeyboardInterrupt:
         with _writing(received):  # partial exactly when trials are missing from the store
             result = _sweep_report(config, folder, store, spec, fixed, software, t0, None, prov)
@@ -209,11 +298,15 @@ def _sweep_report(config: ExperimentConfig, folder: Path, store: Path, spec: Swe
     metrics += sorted({m.removesuffix("_mean") for row in rows for m in row
                        if m.startswith("accuracy_") and m.endswith("_mean") and m != "accuracy_mean"
                        and row[m] is not None})
+    if any(row.get("energy_pj_mean") is not None for row in rows):
+        metrics.append("energy_pj")
     files = [agg.trials_csv, agg.summary_csv, agg.summary_json]
     files.append(write_csv(folder / "results.csv", rows, prov))
     comparisons = compare(rows, config.references)
     elapsed = time.perf_counter() - t0
-    doc = {"experiment": config.name, "source": config.source, "quick": config.quick, "kind": config.kind,
+    doc = {"experiment": config.name, "source": config.source, "quick": config.quick,
+           "quick_changes": [{"setting": k, "quick": q, "full": f} for k, q, f in config.quick_changes],
+           "protocol": protocol_text(config), "kind": config.kind,
            "dataset": config.dataset, "seed": config.seed, "cycles": config.cycles, "elapsed_s": elapsed,
            "sweep_elapsed_s": None if report is None else report.elapsed_s, "n_trials": spec.n_trials,
            "n_stored": agg.n_ok + agg.n_failed, "n_failed": agg.n_failed, "partial": prov["partial"],
@@ -228,10 +321,11 @@ def _sweep_report(config: ExperimentConfig, folder: Path, store: Path, spec: Swe
         notes.append(f"**{agg.n_failed} trial(s) failed**; see `error_type` / `error` in `{agg.trials_csv.name}`.")
     text = markdown(config, rows, cols if cols else ["network"], metrics, comparisons, software, elapsed,
                     "\n\n".join(notes), prov)
-    (folder / "report.md").write_text(text)
+    write_text(folder / "report.md", text)
     files.append(folder / "report.md")
     return ExperimentReport(name=config.name, out=folder, rows=tuple(rows), comparisons=tuple(comparisons),
-                            files=tuple(files), elapsed_s=elapsed, software=dict(software), table=text)
+                            files=tuple(files), elapsed_s=elapsed, software=dict(software), table=text,
+                            n_failed=agg.n_failed)
 
 
 def _sweep_rows(config: ExperimentConfig, store: Path, fixed: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -261,12 +355,12 @@ def _sweep_rows(config: ExperimentConfig, store: Path, fixed: Mapping[str, Any])
     return rows
 
 
-def _run_monte_carlo(config: ExperimentConfig, folder: Path, models: Mapping[str, MLP], software: Mapping[str, float],
+def _run_monte_carlo(config: ExperimentConfig, folder: Path, models: Mapping[str, MLP | Network], software: Mapping[str, float],
                      resume: bool, progress: ProgressCallback | None, t0: float,
                      prov: dict[str, Any]) -> ExperimentReport:
     """Every network x model: ``transfers`` trials of :class:`~xbarsim.experiments.TransferTrial` on the
     sweep store ``transfers_<network>_<model>.sqlite`` (durable, resumable, one writer), in this process."""
-    data = cached_dataset(config.dataset)
+    data = cached_dataset(config.dataset, config.dataset_file)
     results = {}
     rows = []
     for spec in config.networks:
@@ -288,12 +382,12 @@ def _run_monte_carlo(config: ExperimentConfig, folder: Path, models: Mapping[str
                 run_sweep(sweep, TransferTrial(net, x, y, m, config.seed), store=path, scheduler="serial",
                           resume=resume, progress=progress)
             except KeyboardInterrupt:
-                stored = sum(_count(p) for p in folder.glob("transfers_*.sqlite"))
+                n_stored = sum(_count(p) for p in folder.glob("transfers_*.sqlite"))
                 total = config.transfers * len(config.networks) * len(config.models)
                 raise RunInterrupted(
-                    f"{stored} of {total} transfers stored in {folder}/transfers_*.sqlite; a Monte Carlo report needs "
+                    f"{n_stored} of {total} transfers stored in {folder}/transfers_*.sqlite; a Monte Carlo report needs "
                     "every transfer (its per-point statistics), so none is written; rerun with --resume to continue",
-                    done=stored, total=total) from None
+                    done=n_stored, total=total) from None
             with ResultStore(path, readonly=True) as db:
                 stored = {r.params["transfer"]: r for r in db.records()}
             failed = [r for r in stored.values() if not r.ok]
@@ -315,7 +409,9 @@ def _run_monte_carlo(config: ExperimentConfig, folder: Path, models: Mapping[str
     files = [write_csv(folder / "results.csv", rows, prov)]
     comparisons = compare(rows, config.references)
     elapsed = time.perf_counter() - t0
-    doc = {"experiment": config.name, "source": config.source, "quick": config.quick, "kind": config.kind,
+    doc = {"experiment": config.name, "source": config.source, "quick": config.quick,
+           "quick_changes": [{"setting": k, "quick": q, "full": f} for k, q, f in config.quick_changes],
+           "protocol": protocol_text(config), "kind": config.kind,
            "dataset": config.dataset, "seed": config.seed, "transfers": config.transfers,
            "threshold": config.threshold, "elapsed_s": elapsed, "software_accuracy": dict(software),
            "hardware": config.hardware.to_dict(), "rows": rows,
@@ -327,7 +423,7 @@ def _run_monte_carlo(config: ExperimentConfig, folder: Path, models: Mapping[str
     text = markdown(config, rows, ["network", "model"], metrics, comparisons, software, elapsed,
                      f"`robust_fraction`: fraction of the test points classified correctly in at least "
                      f"{config.threshold:.0%} of the transfers (Drolet et al.'s metric).", prov)
-    (folder / "report.md").write_text(text)
+    write_text(folder / "report.md", text)
     files.append(folder / "report.md")
     return ExperimentReport(name=config.name, out=folder, rows=tuple(rows), comparisons=tuple(comparisons),
                             files=tuple(files), elapsed_s=elapsed, software=dict(software), table=text)
@@ -337,36 +433,46 @@ def run_sweep_config(spec: SweepSpec, *, out: str | os.PathLike[str], scheduler:
                      workers: int | None = None, resume: bool = False, progress: ProgressCallback | None = None,
                      trials: Mapping[str, TrialFunction] = TRIALS,
                      config: str | os.PathLike[str] | None = None,
-                     command: Sequence[str] | None = None) -> tuple[SweepReport, SweepAggregate]:
+                     command: Sequence[str] | None = None, retry_failed: bool = False,
+                     dashboard: bool = False) -> tuple[SweepReport, SweepAggregate]:
     """Run a plain sweep config of any trial kind in ``trials`` into ``out`` (store ``out/trials.sqlite``)
     and write its aggregate (``trials.csv``, ``summary.csv``/``.json``, ``plot_*.png``) there, with the
     provenance of the run (``config``: the TOML file it came from; ``command``: the command line,
-    default ``sys.argv``). Interrupted (Ctrl-C, SIGTERM): the
-    aggregate of the stored trials is written, marked partial, and :class:`~xbarsim.errors.RunInterrupted`
-    is raised."""
+    default ``sys.argv``).
+
+    Every grid point is checked (:func:`~xbarsim.experiments.check_sweep`) before the folder is
+    touched, and the folder's writer lock (``OUT/xbarsim.lock``) is taken before anything is written.
+    Interrupted (Ctrl-C, SIGTERM): the aggregate of the stored trials is written, marked partial, and
+    :class:`~xbarsim.errors.RunInterrupted` is raised."""
     fn = check_sweep(spec, trials)
     prov = provenance.collect(config=config, seed=spec.seed, ngspice=_uses_ngspice(spec.to_dict()), command=command)
-    store = Path(out) / "trials.sqlite"
-    received: list[int] = []
-    try:
-        report = run_sweep(spec, fn, store=store, scheduler=scheduler, n_workers=workers, resume=resume,
-                           progress=progress)
-    except KeyboardInterrupt:
-        if not store.exists():
-            raise
-        with _writing(received):  # partial exactly when trials are missing from the store
-            agg = aggregate_sweep(store, out, spec=spec, provenance=prov)
-        done = agg.n_ok + agg.n_failed
-        what = (f"{done} of {spec.n_trials} trials stored, partial aggregate in {out}; rerun with --resume to "
-                "continue" if done < spec.n_trials else f"all {done} trials had finished; the aggregate is "
-                f"complete in {out}")
-        raise RunInterrupted(what, done=done, total=spec.n_trials) from None
-    with _writing(received):
-        agg = aggregate_sweep(store, out, spec=spec, provenance=prov)
-    if received:
-        raise RunInterrupted(f"the sweep had finished; its aggregate is complete in {out}",
-                             done=spec.n_trials, total=spec.n_trials)
-    return report, agg
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    with WriterLock(refuse_symlink(folder / "xbarsim.lock"), what=f"output folder {folder}",
+                    busy="another running xbarsim run"):
+        for name in ("trials.csv", "summary.csv", "summary.json"):  # refused now, not after every trial ran
+            refuse_symlink(folder / name)
+        store = folder / "trials.sqlite"
+        received: list[int] = []
+        try:
+            report = run_sweep(spec, fn, store=store, scheduler=scheduler, n_workers=workers, resume=resume,
+                               progress=progress, retry_failed=retry_failed, dashboard=dashboard)
+        except KeyboardInterrupt:
+            if not store.exists():
+                raise
+            with _writing(received):  # partial exactly when trials are missing from the store
+                agg = aggregate_sweep(store, folder, spec=spec, provenance=prov)
+            done = agg.n_ok + agg.n_failed
+            what = (f"{done} of {spec.n_trials} trials stored, partial aggregate in {folder}; rerun with --resume "
+                    "to continue" if done < spec.n_trials else f"all {done} trials had finished; the aggregate "
+                    f"is complete in {folder}")
+            raise RunInterrupted(what, done=done, total=spec.n_trials) from None
+        with _writing(received):
+            agg = aggregate_sweep(store, folder, spec=spec, provenance=prov)
+        if received:
+            raise RunInterrupted(f"the sweep had finished; its aggregate is complete in {folder}",
+                                 done=spec.n_trials, total=spec.n_trials)
+        return report, agg
 
 
 def run_example(script: str, config: str, doc: str | None = None, argv: Sequence[str] | None = None) -> Path:

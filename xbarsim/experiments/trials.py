@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, get_args
@@ -39,11 +39,12 @@ from xbarsim.experiments.networks import cached_dataset, network_file
 from xbarsim.netlists import BiasScheme, Crossbar, LineResistance
 from xbarsim.networks import MLP
 from xbarsim.solver import NgspiceOptions, SparseOptions, get_backend, solve
-from xbarsim.sweeps import SweepSpec, TrialFunction, load_sweep_config
+from xbarsim.sweeps import SweepSpec, TrialFunction, canonical, load_sweep_config
 
 __all__ = [
     "TRIALS",
     "TRIAL_PARAMETERS",
+    "TRIAL_CHECKS",
     "circuit_trial",
     "busy_trial",
     "sleep_trial",
@@ -135,6 +136,30 @@ def _ngspice_options(params: Mapping[str, Any]) -> NgspiceOptions:
 _BACKEND_OPTIONS = {"sparse": _sparse_options, "ngspice": _ngspice_options}
 
 
+def _circuit_setup(params: Mapping[str, Any]) -> tuple[Any, ...]:
+    """Every parameter of the ``"circuit"`` trial read and checked (ConfigError naming it), nothing run."""
+    _check_known(params, "circuit")
+    m, n = _size(params)
+    seg = _number(params, "segment_ohm", 1.0, what="non-negative resistance in ohm", min_value=0.0)
+    drv = _number(params, "driver_ohm", 0.0, what="non-negative resistance in ohm", min_value=0.0)
+    sns = _number(params, "sense_ohm", 0.0, what="non-negative resistance in ohm", min_value=0.0)
+    g_min = _number(params, "g_min", 1e-6, what="non-negative conductance in siemens", min_value=0.0)
+    g_max = _number(params, "g_max", 1e-4, what="positive conductance in siemens", positive=True)
+    if g_min > g_max:
+        raise ConfigError(f"trial parameters must satisfy g_min <= g_max (siemens); got {g_min!r} > {g_max!r}.")
+    v_read = _number(params, "v_read", 0.3, what="positive voltage in volt", positive=True)
+    inputs = _choice(params, "inputs", "random", ("random", "constant"))
+    batch = _integer(params, "batch", 1, lo=1, hi=4096)
+    if batch * m > _MAX_BATCH_ENTRIES:
+        raise ConfigError(f"trial parameters `batch` x rows = {batch * m} exceed {_MAX_BATCH_ENTRIES} input voltages.")
+    device_name = _choice(params, "device", "ohmic", DEVICE_LAWS)
+    device = device_law(device_name, sinh_a=_number(params, "sinh_a", LEA_SINH_A, what="positive nonlinearity in 1/V",
+                                                    positive=True))
+    backend_name = _choice(params, "backend", "sparse", tuple(_BACKEND_OPTIONS))
+    backend = get_backend(backend_name, _BACKEND_OPTIONS[backend_name](params))
+    return m, n, seg, drv, sns, g_min, g_max, v_read, inputs, batch, device_name, device, backend
+
+
 def circuit_trial(params: Mapping[str, Any], rng: np.random.Generator) -> dict[str, Any]:
     """Read a seeded random crossbar through a backend and compare it with ideal wires.
 
@@ -170,26 +195,7 @@ def circuit_trial(params: Mapping[str, Any], rng: np.random.Generator) -> dict[s
         same cells with ideal wires, ``sum_i I(v_i, g_ij)``), ``output_current_mean_A``,
         ``kcl_residual``, ``iterations``, ``method``, ``cells`` and ``solve_time_s`` (wall clock).
     """
-    _check_known(params, "circuit")
-    m, n = _size(params)
-    seg = _number(params, "segment_ohm", 1.0, what="non-negative resistance in ohm", min_value=0.0)
-    drv = _number(params, "driver_ohm", 0.0, what="non-negative resistance in ohm", min_value=0.0)
-    sns = _number(params, "sense_ohm", 0.0, what="non-negative resistance in ohm", min_value=0.0)
-    g_min = _number(params, "g_min", 1e-6, what="non-negative conductance in siemens", min_value=0.0)
-    g_max = _number(params, "g_max", 1e-4, what="positive conductance in siemens", positive=True)
-    if g_min > g_max:
-        raise ConfigError(f"trial parameters must satisfy g_min <= g_max (siemens); got {g_min!r} > {g_max!r}.")
-    v_read = _number(params, "v_read", 0.3, what="positive voltage in volt", positive=True)
-    inputs = _choice(params, "inputs", "random", ("random", "constant"))
-    batch = _integer(params, "batch", 1, lo=1, hi=4096)
-    if batch * m > _MAX_BATCH_ENTRIES:
-        raise ConfigError(f"trial parameters `batch` x rows = {batch * m} exceed {_MAX_BATCH_ENTRIES} input voltages.")
-    device_name = _choice(params, "device", "ohmic", DEVICE_LAWS)
-    device = device_law(device_name, sinh_a=_number(params, "sinh_a", LEA_SINH_A, what="positive nonlinearity in 1/V",
-                                                    positive=True))
-    backend_name = _choice(params, "backend", "sparse", tuple(_BACKEND_OPTIONS))
-    backend = get_backend(backend_name, _BACKEND_OPTIONS[backend_name](params))
-
+    m, n, seg, drv, sns, g_min, g_max, v_read, inputs, batch, device_name, device, backend = _circuit_setup(params)
     g = rng.uniform(g_min, g_max, (m, n))
     v = rng.uniform(0.0, v_read, (batch, m)) if inputs == "random" else np.full((batch, m), v_read)
     crossbar = Crossbar(
@@ -254,6 +260,16 @@ def calibrate_busy(duration_s: float, *, probe_s: float = 0.2) -> int:
     return max(1, int(round(n * duration_s / max(dt, 1e-9))))
 
 
+def _busy_check(params: Mapping[str, Any]) -> None:
+    _check_known(params, "busy")
+    if "iterations" in params:
+        _integer(params, "iterations", None, lo=0, hi=10**12)
+    elif "duration_s" in params:
+        _number(params, "duration_s", None, what="positive number of seconds", positive=True)
+    else:
+        raise ConfigError("trial kind 'busy' needs the parameter `iterations` (or `duration_s`).")
+
+
 def busy_trial(params: Mapping[str, Any], rng: np.random.Generator) -> dict[str, Any]:
     """A fixed amount of CPU work: ``iterations`` 64-bit LCG steps from a seeded start.
 
@@ -262,24 +278,26 @@ def busy_trial(params: Mapping[str, Any], rng: np.random.Generator) -> dict[str,
     speed and load; prefer ``iterations`` for reproducible work). Returns the final state as a hex
     ``checksum`` (a deterministic function of the seed) and the ``iterations`` done.
     """
-    _check_known(params, "busy")
+    _busy_check(params)
     if "iterations" in params:
         n = _integer(params, "iterations", None, lo=0, hi=10**12)
-    elif "duration_s" in params:
-        seconds = _number(params, "duration_s", None, what="positive number of seconds", positive=True)
-        n = calibrate_busy(seconds)
     else:
-        raise ConfigError("trial kind 'busy' needs the parameter `iterations` (or `duration_s`).")
+        n = calibrate_busy(_number(params, "duration_s", None, what="positive number of seconds", positive=True))
     state = int(rng.integers(0, 1 << 63))
     return {"checksum": f"{_spin(n, state):016x}", "iterations": n}
 
 
-def sleep_trial(params: Mapping[str, Any], rng: np.random.Generator) -> dict[str, Any]:
-    """Sleep ``duration_s`` seconds (default 0.1, at most 3600); returns a seeded ``draw`` in [0, 1)."""
+def _sleep_seconds(params: Mapping[str, Any]) -> float:
     _check_known(params, "sleep")
     seconds = _number(params, "duration_s", 0.1, what="number of seconds in [0, 3600]", min_value=0.0)
     if seconds > 3600:
         raise ConfigError(f"trial parameter `duration_s` must be a number of seconds in [0, 3600]; got {seconds!r}.")
+    return seconds
+
+
+def sleep_trial(params: Mapping[str, Any], rng: np.random.Generator) -> dict[str, Any]:
+    """Sleep ``duration_s`` seconds (default 0.1, at most 3600); returns a seeded ``draw`` in [0, 1)."""
+    seconds = _sleep_seconds(params)
     time.sleep(seconds)
     return {"duration_s": seconds, "draw": float(rng.random())}
 
@@ -287,21 +305,59 @@ def sleep_trial(params: Mapping[str, Any], rng: np.random.Generator) -> dict[str
 # ----------------------------------------------------------------------------- "evaluate"
 #: Parameters the ``"evaluate"`` trial accepts (checked by :func:`check_sweep`).
 EVALUATE_TRIAL_PARAMETERS = frozenset(HARDWARE_FIELDS) | frozenset(
-    {"hardware", "networks", "network", "dataset", "split", "max_points", "variant", "variants", "alpha_beta",
+    {"hardware", "networks", "network", "dataset", "dataset_file", "split", "max_points", "variant", "variants",
+     "alpha_beta",
      "record_points", "readouts"})
 
 
-def evaluate_trial(params: Mapping[str, Any], rng: np.random.Generator) -> dict[str, Any]:
+def _evaluate_setup(params: Mapping[str, Any], root: str | None = None) -> tuple[str, str, str | None, Any]:
+    """The ``"evaluate"`` trial's network name, file, content digest and Hardware, checked; nothing run."""
+    unknown = sorted(set(params) - EVALUATE_TRIAL_PARAMETERS)
+    if unknown:
+        raise ConfigError(f"unknown parameter(s) {', '.join(map(repr, unknown))} for trial kind 'evaluate'.")
+    nets = params.get("networks")
+    if not isinstance(nets, Mapping) or not nets:
+        raise ConfigError("trial parameter `networks` must be a table of network name -> .npz path.")
+    if root is not None and not isinstance(root, str):
+        raise ConfigError(f"`root` must be a folder path; got {root!r:.80}.")
+    name = params.get("network")
+    if name is None:
+        if len(nets) != 1:
+            raise ConfigError(f"trial parameter `network` must name one of {sorted(nets)}.")
+        name = next(iter(nets))
+    if name not in nets:
+        raise ConfigError(f"trial parameter `network` {name!r} is not in `networks` ({sorted(nets)}).")
+    entry = nets[name]
+    file, sha = (entry.get("file"), entry.get("sha256")) if isinstance(entry, Mapping) else (entry, None)
+    if not isinstance(file, str) or not (sha is None or isinstance(sha, str)):
+        raise ConfigError(f"trial parameter `networks.{name}` must be a path or a table with `file` and `sha256`; "
+                          f"got {entry!r:.100}.")
+    point = {k: v for k, v in params.items() if k in HARDWARE_FIELDS or k in ("variant", "alpha_beta")}
+    hardware, variants = params.get("hardware", {}), params.get("variants", {})
+    if not isinstance(hardware, Mapping) or not isinstance(variants, Mapping):
+        raise ConfigError("trial parameters `hardware` and `variants` must be tables.")
+    hw = hardware_for(hardware, variants, point)
+    return name, file, sha, hw
+
+
+def evaluate_trial(params: Mapping[str, Any], rng: np.random.Generator, *, root: str | None = None
+                   ) -> dict[str, Any]:
     """The sweep trial kind ``"evaluate"``: one transfer of a network onto hardware, its accuracy.
 
     Parameters (JSON values)
     ------------------------
     networks : table
-        Network name -> path of its ``.npz`` (:meth:`MLP.to_dict`).
+        Network name -> path of its ``.npz`` (:meth:`MLP.to_dict`), or a table with ``file`` (the
+        path) and ``sha256`` (its content, :func:`~xbarsim.experiments.networks.network_digest`,
+        checked at load: a file replaced during the run is an error, never a silent other network).
+        Relative paths are relative to ``root`` (the keyword the experiment runner binds to its
+        output folder, which the stored spec never names), else to the working directory.
     network : str
         Which one (default: the only one).
     dataset : str
-        A key of :data:`xbarsim.networks.DATASETS`.
+        A key of :data:`xbarsim.networks.DATASETS` (or the name of ``dataset_file``).
+    dataset_file : str, optional
+        A user dataset (``.npz``, :func:`~xbarsim.networks.load_npz`).
     hardware : table
         Base :class:`Hardware` fields; ``variants`` (table of name -> overrides) with ``variant``,
         any Hardware field given directly, and ``alpha_beta`` ([alpha, beta]) override it, in that
@@ -317,25 +373,13 @@ def evaluate_trial(params: Mapping[str, Any], rng: np.random.Generator) -> dict[
         ``accuracy``, ``software_accuracy``, ``accuracy_<task>`` / ``software_accuracy_<task>``
         for multi-task datasets, ``mapping_error`` (percent, mean over layers),
         ``mapping_error_l<i>``, ``n_devices``, ``n_kernels``, ``map_time_s``,
-        ``inference_time_s``.
+        ``inference_time_s``; with ``energy`` on, ``energy_pj`` (the arrays' read energy per
+        inference, picojoule, converters and drivers excluded) and ``energy_l<i>_pj`` per layer.
     """
-    unknown = sorted(set(params) - EVALUATE_TRIAL_PARAMETERS)
-    if unknown:
-        raise ConfigError(f"unknown parameter(s) {', '.join(map(repr, unknown))} for trial kind 'evaluate'.")
-    nets = params.get("networks")
-    if not isinstance(nets, Mapping) or not nets:
-        raise ConfigError("trial parameter `networks` must be a table of network name -> .npz path.")
-    name = params.get("network")
-    if name is None:
-        if len(nets) != 1:
-            raise ConfigError(f"trial parameter `network` must name one of {sorted(nets)}.")
-        name = next(iter(nets))
-    if name not in nets:
-        raise ConfigError(f"trial parameter `network` {name!r} is not in `networks` ({sorted(nets)}).")
-    net = network_file(str(nets[name]))
-    data = cached_dataset(str(params.get("dataset")))
-    point = {k: v for k, v in params.items() if k in HARDWARE_FIELDS or k in ("variant", "alpha_beta")}
-    hw = hardware_for(params.get("hardware", {}), params.get("variants", {}), point)
+    name, file, sha, hw = _evaluate_setup(params, root)
+    net = network_file(os.path.join(root, file) if root is not None else file, sha)
+    dfile = params.get("dataset_file")
+    data = cached_dataset(str(params.get("dataset")), None if dfile is None else str(dfile))
     res = evaluate(net, data, hw, rng=rng, split=str(params.get("split", "test")),
                    max_points=params.get("max_points"), readouts=params.get("readouts"))
     out: dict[str, Any] = {
@@ -345,6 +389,10 @@ def evaluate_trial(params: Mapping[str, Any], rng: np.random.Generator) -> dict[
     }
     for i, e in enumerate(res.mapping_errors):
         out[f"mapping_error_l{i}"] = e
+    if res.energy:
+        out["energy_pj"] = float(res.energy_per_inference) * 1e12  # type: ignore[arg-type]
+        for layer in res.energy:
+            out[f"energy_l{layer.layer}_pj"] = layer.energy * 1e12
     for name, acc in res.readouts.items():
         out[f"accuracy_{metric_name(name)}"] = acc
         out[f"inference_{metric_name(name)}_time_s"] = res.timings[f"inference_{name}"]
@@ -404,14 +452,27 @@ TRIAL_PARAMETERS: Mapping[str, frozenset[str]] = MappingProxyType({
 })
 
 
+#: Optional: per trial kind, a check of one trial's parameters that runs nothing (ConfigError naming
+#: the parameter and its value). :func:`check_sweep` runs it on every grid point before the first trial.
+TRIAL_CHECKS: Mapping[str, Callable[[Mapping[str, Any]], Any]] = MappingProxyType({
+    "circuit": _circuit_setup,
+    "busy": _busy_check,
+    "sleep": _sleep_seconds,
+    "evaluate": _evaluate_setup,
+})
+
+
 def check_sweep(spec: SweepSpec, trials: Mapping[str, TrialFunction] = TRIALS) -> TrialFunction:
-    """The function of ``spec``'s trial kind, after checking the kind and its parameter names.
+    """The function of ``spec``'s trial kind, after checking the kind, its parameter names and the
+    parameters of every grid point (:data:`TRIAL_CHECKS`), so that a bad value is refused before the
+    first trial runs rather than failing its trials.
 
     Raises
     ------
     ConfigError
-        An unknown kind (the message lists the valid ones), or a grid / fixed parameter that is not a
-        parameter of the kind (a misspelled parameter would otherwise be silently unused).
+        An unknown kind (the message lists the valid ones), a grid / fixed parameter that is not a
+        parameter of the kind (a misspelled parameter would otherwise be silently unused), or a
+        grid point with an invalid value (the message names the point, the parameter and the value).
     """
     if spec.trial not in trials:
         raise ConfigError(f"`trial` must be one of {', '.join(map(repr, trials))}; got {spec.trial!r:.80}.")
@@ -424,13 +485,22 @@ def check_sweep(spec: SweepSpec, trials: Mapping[str, TrialFunction] = TRIALS) -
                         f"`{where}.{name}` is not a parameter of trial kind {spec.trial!r}; valid: "
                         f"{', '.join(sorted(allowed))}."
                     )
+    check = TRIAL_CHECKS.get(spec.trial) if trials.get(spec.trial) is TRIALS.get(spec.trial) else None
+    if check is not None:
+        for point in spec.points():
+            try:
+                check({**spec.fixed, **point})
+            except ConfigError as exc:
+                where = ", ".join(f"{k}={canonical(v)}" for k, v in point.items())
+                raise ConfigError(f"grid point {where}: {exc}" if where else str(exc)) from None
     return trials[spec.trial]
 
 
-def load_sweep(path: str | os.PathLike[str], trials: Mapping[str, TrialFunction] = TRIALS) -> SweepSpec:
-    """A sweep config (TOML, :func:`xbarsim.sweeps.load_sweep_config`) checked by :func:`check_sweep`;
-    every error names the file."""
-    spec = load_sweep_config(path)
+def load_sweep(path: str | os.PathLike[str], trials: Mapping[str, TrialFunction] = TRIALS, *,
+               quick: bool = False) -> SweepSpec:
+    """A sweep config (TOML, :func:`xbarsim.sweeps.load_sweep_config`; ``quick`` applies its ``[quick]``
+    table) checked by :func:`check_sweep`, every grid point included; every error names the file."""
+    spec = load_sweep_config(path, quick=quick)
     try:
         check_sweep(spec, trials)
     except ConfigError as exc:

@@ -13,12 +13,15 @@
   :func:`map_network`, :func:`map_committee`, :class:`EnsembleConfig` (plain, LEA, MAO, blind).
 * :mod:`~xbarsim.mapping.inference` -- :func:`run_layer`: DAC, arrays through a backend, averaging,
   ADC, differential subtraction.
+* :mod:`~xbarsim.mapping.energy` -- :func:`layer_read_energy`: power of the reads in cells and wires
+  from the circuit solution, times the read time.
 
 Convention: a layer computes ``y = x @ W`` with ``W`` of shape ``(inputs, outputs)``, the rows and
 columns of the crossbar.
 """
 
 from xbarsim.mapping.chip import Characterization, Chip, Thresholds, characterize, lea_chip
+from xbarsim.mapping.energy import ReadPower, crossbar_read_power, layer_read_energy, layer_read_power
 from xbarsim.mapping.encoding import (
     ColumnLayout,
     Encoding,
@@ -53,6 +56,7 @@ from xbarsim.mapping.inference import (
     DacScaling,
     InferenceConfig,
     block_currents,
+    input_voltages,
     run_layer,
 )
 from xbarsim.mapping.placement import Block, Placement, PlacementMethod, block_capacity, place_layer
@@ -90,6 +94,7 @@ __all__ = [
     "Placement",
     "PlacementMethod",
     "ProgrammingReport",
+    "ReadPower",
     "RmeLevels",
     "Selection",
     "SequenceProgramming",
@@ -102,6 +107,10 @@ __all__ = [
     "characterize",
     "chunk_sizes",
     "copy_deviation",
+    "crossbar_read_power",
+    "input_voltages",
+    "layer_read_energy",
+    "layer_read_power",
     "lea_chip",
     "map_committee",
     "map_layer",

@@ -40,7 +40,8 @@ from xbarsim.solver.tiles import transfer_matrices
 if TYPE_CHECKING:
     from xbarsim.mapping.ensemble import MappedLayer
 
-__all__ = ["DacScaling", "AdcRange", "Averaging", "DAC", "ADC", "InferenceConfig", "run_layer", "block_currents"]
+__all__ = ["DacScaling", "AdcRange", "Averaging", "DAC", "ADC", "InferenceConfig", "run_layer", "block_currents",
+           "input_voltages"]
 
 #: How inputs are scaled to the DAC range.
 DacScaling = Literal["per-vector", "fixed"]
@@ -218,6 +219,24 @@ def block_currents(layer: MappedLayer, v: FloatArray, backend: str | Backend = "
     return out
 
 
+def input_voltages(layer: MappedLayer, x: FloatArray, config: InferenceConfig) -> tuple[FloatArray, FloatArray, float]:
+    """Step 1 (DAC): row voltages ``v`` ``(B, m)``, per-vector scales ``s_b`` ``(B,)`` and ``V_read`` (volt)
+    for inputs ``x`` ``(B, m)``, so that ``x ~ v s_b / V_read``."""
+    cfg = config
+    v_read = cfg.dac.v_read if cfg.dac.v_read is not None else layer.chip.read_voltage
+    if cfg.dac.scaling == "per-vector":
+        scale = np.abs(x).max(axis=1)
+        scale = np.where(scale > 0, scale, 1.0)
+    elif cfg.dac.scaling == "fixed":
+        scale = np.full(x.shape[0], cfg.dac.x_max)
+    else:  # pragma: no cover - DAC validates
+        raise ConfigError(f"`scaling` must be one of {get_args(DacScaling)}; got {cfg.dac.scaling!r}.")
+    u = np.clip(x / scale[:, None], -1.0, 1.0)
+    if cfg.dac.bits is not None:
+        u = _quantize_sm(u, np.ones((1, 1)), cfg.dac.bits)
+    return u * v_read, scale, float(v_read)
+
+
 def _tile_products(layer: MappedLayer, v: FloatArray, tms: dict[int, FloatArray]) -> dict[tuple[int, int], FloatArray]:
     """Column currents of the blocks on kernels with transfer matrices ``tms``: one matrix product per
     input row range, with every block that reads those rows side by side."""
@@ -265,19 +284,8 @@ def run_layer(layer: MappedLayer, x: ArrayLike, config: InferenceConfig | None =
     if xb.ndim != 2 or xb.shape[1] != m:
         raise ConfigError(f"`x` must have shape ({m},) or (B, {m}); got shape {xx.shape}.")
     chip = layer.chip
-    v_read = cfg.dac.v_read if cfg.dac.v_read is not None else chip.read_voltage
     # 1. DAC
-    if cfg.dac.scaling == "per-vector":
-        scale = np.abs(xb).max(axis=1)
-        scale = np.where(scale > 0, scale, 1.0)
-    elif cfg.dac.scaling == "fixed":
-        scale = np.full(xb.shape[0], cfg.dac.x_max)
-    else:  # pragma: no cover - DAC validates
-        raise ConfigError(f"`scaling` must be one of {get_args(DacScaling)}; got {cfg.dac.scaling!r}.")
-    u = np.clip(xb / scale[:, None], -1.0, 1.0)
-    if cfg.dac.bits is not None:
-        u = _quantize_sm(u, np.ones((1, 1)), cfg.dac.bits)
-    v = u * v_read
+    v, scale, v_read = input_voltages(layer, xb, cfg)
     # 2. arrays
     currents = block_currents(layer, v, cfg.backend, cfg.batch_size)
     # 3. averaging over kept copies, per (channel, output) pair of every spec

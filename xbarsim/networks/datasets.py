@@ -119,8 +119,8 @@ class Dataset:
                 raise ConfigError(f"`x_{split}` has {x.shape[1]} features; `x_train` has {n_features}.")
             object.__setattr__(self, f"x_{split}", readonly(x))
             object.__setattr__(self, f"y_{split}", readonly(labels))
-        if self.x_train.shape[0] == 0:
-            raise ConfigError("`x_train` must not be empty.")
+        if self.x_train.shape[0] == 0 and self.x_test.shape[0] == 0:
+            raise ConfigError("`x_train` and `x_test` must not both be empty.")
         lo, hi = (float(v) for v in self.input_range)
         if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
             raise ConfigError(f"`input_range` must be finite (low, high) with low < high; got {self.input_range!r}.")

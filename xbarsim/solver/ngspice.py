@@ -183,6 +183,7 @@ def _run_killable(cmd: list[str], cwd: str, timeout_s: float | None, binary: str
     script (or one that forks) would keep running and holding the CPU. ``start_new_session`` makes
     the child a process-group leader, so ``os.killpg`` reaches everything it started.
     """
+    t0 = time.monotonic()
     try:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace",
                                 cwd=cwd, env={**os.environ, "LC_ALL": "C"}, start_new_session=True)
@@ -200,6 +201,12 @@ def _run_killable(cmd: list[str], cwd: str, timeout_s: float | None, binary: str
         _kill_group(proc)
         proc.wait()
         raise
+    if timeout_s is not None and time.monotonic() - t0 > timeout_s:
+        # communicate() only notices the deadline while it waits: a run that finished while this
+        # thread was descheduled (a loaded machine) would pass a 0.1 ms timeout. The limit is on
+        # wall time from the start, whatever the scheduling.
+        raise BackendError(f"ngspice did not finish within timeout_s={timeout_s} s (it took "
+                           f"{time.monotonic() - t0:.3g} s)", output=(stdout or "")[-4000:])
     return stdout, stderr, proc.returncode
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
+from typing import Generic, TypeVar, overload
 
 import numpy as np
 import scipy.sparse as sp
@@ -22,6 +23,27 @@ FIELDS = ("output_currents", "input_currents", "row_voltages", "col_voltages", "
           "node_voltages", "source_currents", "power", "kcl_residual")
 #: Fields that need only the currents at the sources (cheap); the others need every node voltage.
 _PORT_FIELDS = ("output_currents", "input_currents", "source_currents", "power")
+
+
+_T = TypeVar("_T")
+
+
+class _Field(Generic[_T]):
+    """A :class:`Solution` field, computed on first access and then kept."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, obj: None, objtype: type | None = None) -> _Field[_T]: ...
+
+    @overload
+    def __get__(self, obj: Solution, objtype: type | None = None) -> _T: ...
+
+    def __get__(self, obj: Solution | None, objtype: type | None = None) -> _T | _Field[_T]:
+        if obj is None:
+            return self
+        return obj._get(self.name)  # type: ignore[return-value]
 
 
 class Solution:
@@ -70,13 +92,19 @@ class Solution:
 
     FIELDS = FIELDS
     __slots__ = ("_values", "_source", "backend", "method", "iterations", "timings")
+    _values: dict[str, object]
+    _source: _Fields | None
+    backend: str
+    method: str
+    iterations: int
+    timings: Mapping[str, float]
 
     def __init__(self, *, output_currents: FloatArray, input_currents: FloatArray, row_voltages: FloatArray,
                  col_voltages: FloatArray, cell_voltages: FloatArray, cell_currents: FloatArray,
                  node_voltages: FloatArray, source_currents: FloatArray, power: FloatArray | float,
                  kcl_residual: float, backend: str, method: str, iterations: int,
                  timings: Mapping[str, float] | None = None) -> None:
-        values = dict(output_currents=output_currents, input_currents=input_currents, row_voltages=row_voltages,
+        values: dict[str, object] = dict(output_currents=output_currents, input_currents=input_currents, row_voltages=row_voltages,
                       col_voltages=col_voltages, cell_voltages=cell_voltages, cell_currents=cell_currents,
                       node_voltages=node_voltages, source_currents=source_currents, power=power,
                       kcl_residual=kcl_residual)
@@ -105,6 +133,11 @@ class Solution:
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"Solution is immutable; cannot set {name!r}")
 
+    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
+        """Pickle (and deep-copy) as an eager solution: every field is computed first."""
+        values = {name: self._get(name) for name in FIELDS}
+        return (_eager, (values, self.backend, self.method, self.iterations, dict(self.timings)))
+
     def _get(self, name: str) -> object:
         values = self._values
         if name not in values:
@@ -115,59 +148,30 @@ class Solution:
         return values[name]
 
     # ------------------------------------------------------------ fields (see the class docstring)
-    @property
-    def output_currents(self) -> FloatArray:
-        return self._get("output_currents")  # type: ignore[return-value]
-
-    @property
-    def input_currents(self) -> FloatArray:
-        return self._get("input_currents")  # type: ignore[return-value]
-
-    @property
-    def row_voltages(self) -> FloatArray:
-        return self._get("row_voltages")  # type: ignore[return-value]
-
-    @property
-    def col_voltages(self) -> FloatArray:
-        return self._get("col_voltages")  # type: ignore[return-value]
-
-    @property
-    def cell_voltages(self) -> FloatArray:
-        return self._get("cell_voltages")  # type: ignore[return-value]
-
-    @property
-    def cell_currents(self) -> FloatArray:
-        return self._get("cell_currents")  # type: ignore[return-value]
-
-    @property
-    def node_voltages(self) -> FloatArray:
-        return self._get("node_voltages")  # type: ignore[return-value]
-
-    @property
-    def source_currents(self) -> FloatArray:
-        return self._get("source_currents")  # type: ignore[return-value]
-
-    @property
-    def power(self) -> FloatArray | float:
-        return self._get("power")  # type: ignore[return-value]
-
-    @property
-    def kcl_residual(self) -> float:
-        return self._get("kcl_residual")  # type: ignore[return-value]
+    output_currents = _Field[FloatArray]()
+    input_currents = _Field[FloatArray]()
+    row_voltages = _Field[FloatArray]()
+    col_voltages = _Field[FloatArray]()
+    cell_voltages = _Field[FloatArray]()
+    cell_currents = _Field[FloatArray]()
+    node_voltages = _Field[FloatArray]()
+    source_currents = _Field[FloatArray]()
+    power = _Field["FloatArray | float"]()
+    kcl_residual = _Field[float]()
 
     @property
     def batched(self) -> bool:
         """Whether the fields carry a leading batch axis."""
         if self._source is not None:
             return self._source.batched
-        return np.ndim(self._values["power"]) == 1
+        return np.ndim(self.power) == 1
 
     @property
     def batch_size(self) -> int:
         """Number of operating points (1 when not batched)."""
         if self._source is not None:
             return self._source.index.size
-        return int(np.size(self._values["power"]))
+        return int(np.size(self.power))
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -231,6 +235,12 @@ class Solution:
         if "total" in self.timings:
             lines.append(f"solve time {self.timings['total'] * 1e3:.2f} ms")
         return "\n".join(lines)
+
+
+def _eager(values: dict[str, object], backend: str, method: str, iterations: int,
+           timings: dict[str, float]) -> Solution:
+    return Solution(**values, backend=backend, method=method, iterations=iterations,  # type: ignore[arg-type]
+                    timings=timings)
 
 
 def _frozen(x: object) -> object:
@@ -378,8 +388,8 @@ class _Fields:
             is_row = netlist.source_end < 2
             i_in = np.zeros((bsz, m))
             i_out = np.zeros((bsz, n))
-            np.add.at(i_in, (slice(None), netlist.source_line[is_row]), src[:, is_row])
-            np.add.at(i_out, (slice(None), netlist.source_line[~is_row]), -src[:, ~is_row])
+            np.add.at(i_in.T, netlist.source_line[is_row], src[:, is_row].T)  # .T: views, the sums land
+            np.add.at(i_out.T, netlist.source_line[~is_row], -src[:, ~is_row].T)
             power = (netlist.source_voltage[self.index] * src).sum(axis=1)
         out = {"source_currents": src, "input_currents": i_in, "output_currents": i_out, "power": power}
         bad = [k for k, x in out.items() if not np.isfinite(x).all()]

@@ -19,6 +19,7 @@ from xbarsim.sweeps.spec import (
     trial_key,
     trial_seed,
 )
+from xbarsim.sweeps.files import WriterLock, refuse_symlink, replace_from, write_bytes, write_text
 from xbarsim.sweeps.store import ResultStore, TrialRecord
 from xbarsim.sweeps.runner import SweepReport, compact_error, execute_trial, run_sweep
 from xbarsim.sweeps.aggregate import SweepAggregate, aggregate_sweep, summarize
@@ -32,13 +33,18 @@ __all__ = [
     "TrialFunction",
     "TrialRecord",
     "TrialTask",
+    "WriterLock",
     "aggregate_sweep",
     "canonical",
     "compact_error",
     "execute_trial",
     "load_sweep_config",
+    "refuse_symlink",
+    "replace_from",
     "run_sweep",
     "summarize",
     "trial_key",
     "trial_seed",
+    "write_bytes",
+    "write_text",
 ]

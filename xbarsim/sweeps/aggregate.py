@@ -29,6 +29,7 @@ import numpy as np
 
 import xbarsim.provenance as _prov
 from xbarsim.errors import ConfigError
+from xbarsim.sweeps.files import replace_from, write_text
 from xbarsim.sweeps.store import ResultStore, TrialRecord
 from xbarsim.sweeps.spec import SweepSpec, canonical
 
@@ -145,33 +146,25 @@ def aggregate_sweep(store: str | os.PathLike[str], out_dir: str | os.PathLike[st
     metrics = _numeric(records)
     all_metrics = sorted({k for r in records for k in r.results})
 
-    trials_csv = out / "trials.csv"
-    with trials_csv.open("w", newline="") as fh:
-        fh.write(_prov.csv_header(prov))
-        w = csv.writer(fh)
-        w.writerow(["key", "point", "trial", *grid_names, "status", "error_type", "error", "duration_s", "worker",
-                    *all_metrics])
-        for r in records:
-            w.writerow([r.key, r.point, r.trial, *(_cell(r.params.get(g)) for g in grid_names), r.status,
-                        r.error_type, r.error, repr(r.duration_s), r.worker,
-                        *(_cell(r.results.get(m, "")) for m in all_metrics)])
+    trials_csv = _write_csv(out / "trials.csv", [
+        ["key", "point", "trial", *grid_names, "status", "error_type", "error", "duration_s", "worker", *all_metrics],
+        *([r.key, r.point, r.trial, *(_cell(r.params.get(g)) for g in grid_names), r.status, r.error_type, r.error,
+           repr(r.duration_s), r.worker, *(_cell(r.results.get(m, "")) for m in all_metrics)] for r in records)],
+        header=_prov.csv_header(prov))
 
     rows = summarize(records, list(spec.points()), metrics)
     stat_cols = [f"{m}_{s}" for m in ["duration_s", *metrics] for s in ("mean", "std")]
-    summary_csv = out / "summary.csv"
-    with summary_csv.open("w", newline="") as fh:
-        fh.write(_prov.csv_header(prov))
-        w = csv.writer(fh)
-        w.writerow([*grid_names, "n_ok", "n_failed", *stat_cols])
-        for row in rows:
-            w.writerow([_cell(row[g]) for g in grid_names] + [row["n_ok"], row["n_failed"]]
-                       + ["" if row[c] is None else repr(row[c]) for c in stat_cols])
+    summary_csv = _write_csv(out / "summary.csv", [
+        [*grid_names, "n_ok", "n_failed", *stat_cols],
+        *([_cell(row[g]) for g in grid_names] + [row["n_ok"], row["n_failed"]]
+          + ["" if row[c] is None else repr(row[c]) for c in stat_cols] for row in rows)],
+        header=_prov.csv_header(prov))
     summary_json = out / "summary.json"
     n_ok = sum(r.ok for r in records)
     doc = {"sweep": spec.to_dict(), "n_trials": spec.n_trials, "n_stored": len(records), "n_ok": n_ok,
            "n_failed": len(records) - n_ok, "partial": prov["partial"], "metrics": metrics, "points": rows,
            "provenance": _prov.provenance_json(prov)}
-    summary_json.write_text(json.dumps(doc, indent=2, allow_nan=False) + "\n")
+    write_text(summary_json, json.dumps(doc, indent=2, allow_nan=False) + "\n")
 
     pngs: list[Path] = []
     if plots:
@@ -180,6 +173,16 @@ def aggregate_sweep(store: str | os.PathLike[str], out_dir: str | os.PathLike[st
     return SweepAggregate(trials_csv=trials_csv, summary_csv=summary_csv, summary_json=summary_json,
                           plots=tuple(pngs), n_trials=spec.n_trials, n_ok=n_ok, n_failed=len(records) - n_ok,
                           n_missing=spec.n_trials - len(records))
+
+
+def _write_csv(path: Path, rows: Any, header: str = "") -> Path:
+    """Write ``rows`` as CSV into ``path`` atomically (never through a symlink), after ``header``
+    (the provenance line)."""
+    def write(tmp: Path) -> None:
+        with tmp.open("w", newline="") as fh:
+            fh.write(header)
+            csv.writer(fh).writerows(rows)
+    return replace_from(path, write)
 
 
 def _label(value: Any) -> str:
@@ -278,6 +281,5 @@ def _plot_metric(out: Path, spec: SweepSpec, rows: list[dict[str, Any]], metric:
     else:
         fig.text(0.01, 0.005, caption, fontsize="x-small", color="0.3")
     safe = re.sub(r"[^A-Za-z0-9_.-]", "_", metric)
-    path = out / f"plot_{safe}.png"
-    fig.savefig(path, dpi=100, metadata=_prov.png_metadata(prov))
-    return path
+    return replace_from(out / f"plot_{safe}.png",
+                        lambda tmp: fig.savefig(tmp, dpi=100, format="png", metadata=_prov.png_metadata(prov)))

@@ -178,6 +178,8 @@ def run_sweep(
     n_workers: int | None = None,
     resume: bool = False,
     progress: ProgressCallback | None = None,
+    retry_failed: bool = False,
+    dashboard: bool = False,
 ) -> SweepReport:
     """Run every trial of ``spec`` and store each result durably as it finishes.
 
@@ -203,6 +205,12 @@ def run_sweep(
     progress : callable, optional
         Called as ``progress(spec.name, done, total)`` once at the start (``done`` = trials already
         stored) and after every stored result. The engine draws nothing itself.
+    retry_failed : bool
+        With ``resume``: run the stored failed trials again (their failed rows move to the store's
+        ``failed_attempts`` table), e.g. after installing a missing simulator.
+    dashboard : bool
+        Serve the Dask dashboard of the embedded local cluster, on 127.0.0.1 only (off by default:
+        it shows worker logs and call stacks to anyone who can reach it, without a login).
 
     Returns
     -------
@@ -225,8 +233,11 @@ def run_sweep(
     """
     if not isinstance(spec, SweepSpec):
         raise ConfigError(f"`spec` must be a SweepSpec; got {type(spec).__name__}.")
-    if not isinstance(resume, bool):
-        raise ConfigError(f"`resume` must be a bool; got {resume!r}.")
+    for name, flag in (("resume", resume), ("retry_failed", retry_failed), ("dashboard", dashboard)):
+        if not isinstance(flag, bool):
+            raise ConfigError(f"`{name}` must be a bool; got {flag!r}.")
+    if retry_failed and not resume:
+        raise ConfigError("`retry_failed` re-runs failed trials of a stored sweep; it needs resume=True (--resume).")
     mode, client_in = _scheduler_mode(scheduler)
     if n_workers is not None:
         n_workers = check_int(n_workers, "n_workers", 1, 1024)
@@ -236,9 +247,10 @@ def run_sweep(
         raise ConfigError(f"`trial` must be a trial function (params, rng) -> metrics; got {type(trial).__name__}.")
     fn = trial
     t_start = time.perf_counter()
-    with ResultStore(store) as db:
-        db.acquire()
+    with ResultStore(store) as db:  # takes the writer lock before touching the file
         db.bind(spec.to_dict())
+        if retry_failed:
+            db.retire_failed()
         done = db.keys()
         if done and not resume:
             raise ConfigError(
@@ -267,7 +279,7 @@ def run_sweep(
                 on_result(task, execute_trial(fn, task.key, task.params, spec.seed))
             where = "serial"
         else:
-            where, workers = _run_on_dask(mode, scheduler, client_in, n_workers, todo, fn, spec, on_result)
+            where, workers = _run_on_dask(mode, scheduler, client_in, n_workers, todo, fn, spec, on_result, dashboard)
     return SweepReport(
         name=spec.name, store=Path(store), total=spec.n_trials, skipped=skipped, completed=counts["ok"],
         failed=counts["failed"], elapsed_s=time.perf_counter() - t_start, scheduler=where, n_workers=workers,
@@ -340,6 +352,7 @@ def _run_on_dask(
     fn: TrialFunction,
     spec: SweepSpec,
     on_result: Callable[[TrialTask, Mapping[str, Any]], None],
+    dashboard: bool = False,
 ) -> tuple[str, int]:
     from distributed import Client, LocalCluster, as_completed
 
@@ -350,11 +363,13 @@ def _run_on_dask(
         if mode == "local":
             n = n_workers if n_workers is not None else (os.cpu_count() or 1)
             try:
-                # dashboard on a free port: the default 8787 may be taken by another cluster, which
-                # only costs a warning, but a warning is an error under -W error
+                # Everything on the loopback interface; the dashboard (worker logs, call stacks, no
+                # login) only when asked for, on a free port (the default 8787 may be taken by another
+                # cluster, which costs a warning, and a warning is an error under -W error).
                 with _children_ignore_sigint():
-                    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                           dashboard_address=":0", silence_logs=logging.CRITICAL)
+                    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                           dashboard_address="127.0.0.1:0" if dashboard else None,
+                                           silence_logs=logging.CRITICAL)
                 client = Client(cluster, set_as_default=False)
             except XbarError:
                 raise

@@ -265,8 +265,12 @@ def trial_seed(seed: int, key: str) -> np.random.SeedSequence:
     return np.random.SeedSequence(entropy=int(seed), spawn_key=words)
 
 
-def load_sweep_config(path: str | os.PathLike[str]) -> SweepSpec:
+def load_sweep_config(path: str | os.PathLike[str], *, quick: bool = False) -> SweepSpec:
     """Read a sweep spec from a TOML file whose keys map one-to-one onto :class:`SweepSpec`.
+
+    An optional ``[quick]`` table holds overrides of the same keys for a small variant (``[quick.grid]``
+    and ``[quick.fixed]`` replace single entries); ``quick=True`` applies them and appends ``-quick``
+    to the name.
 
     Example::
 
@@ -282,11 +286,35 @@ def load_sweep_config(path: str | os.PathLike[str]) -> SweepSpec:
         [fixed]
         device = "ohmic"
 
+        [quick]
+        trials = 1
+
     Raises
     ------
     ConfigError
-        If the file cannot be read or parsed, has an unknown or missing key (the message names the
-        key and the file), or a value is invalid.
+        If the file cannot be read or parsed (nested too deeply included), has an unknown or
+        missing key (the message names the key and the file), or a value is invalid; ``quick``
+        without a ``[quick]`` table.
     """
     data = read_toml(path, "sweep config")
-    return SweepSpec.from_dict(data, source=str(path))
+    p = str(path)
+    q = data.pop("quick", None)
+    if q is not None:
+        if not isinstance(q, Mapping):
+            raise ConfigError(f"{p}: [quick] must be a table of overrides.")
+        for key in q:
+            if key not in _SPEC_FIELDS or key == "name":
+                raise ConfigError(f"{p}: unknown key {key!r} in [quick]; valid keys: "
+                                  f"{', '.join(k for k in _SPEC_FIELDS if k != 'name')}.")
+    if quick:
+        if q is None:
+            raise ConfigError(f"{p}: --quick needs a [quick] table of overrides in the config.")
+        for key, value in q.items():
+            if key in ("grid", "fixed") and isinstance(value, Mapping) and isinstance(data.get(key), Mapping):
+                data[key] = {**data[key], **value}
+            else:
+                data[key] = value
+        if isinstance(data.get("name"), str):
+            data["name"] = f"{data['name']}-quick"
+    return SweepSpec.from_dict(data, source=str(p))
+

@@ -5,7 +5,14 @@ only writer and holds an exclusive lock file beside it while it runs; workers ne
 finished trial is one ``INSERT`` committed on its own, with ``journal_mode=WAL`` and
 ``synchronous=FULL``, so SQLite fsyncs the write-ahead log at every commit: a result the driver has
 committed survives a SIGKILL of the driver (and a power cut). Rows are never updated or deleted
-(triggers refuse it); the trial key is the primary key, so no trial is stored twice.
+(triggers refuse it), except that ``--retry-failed`` (:meth:`ResultStore.retire_failed`) moves
+failed rows into ``failed_attempts`` before running them again; the trial key is the primary key,
+so no trial is stored twice. The writer lock is taken before the store is created or opened for
+writing, and when the writer closes the store it checkpoints the write-ahead log into the main file
+and leaves WAL mode, so ``trials.sqlite`` alone holds every result and can be read from read-only
+media. Reading opens the file read-only by a URI-escaped path (``?``, ``#``, ``%`` in a folder
+name are data, not URI syntax). A damaged file (garbage pages, a spec that is not JSON, another
+schema) is a :class:`~xbarsim.errors.FileFormatError` naming it.
 
 Tables: ``meta(key, value)`` holds the sweep spec as JSON (a store belongs to exactly one spec);
 ``trials`` holds one row per trial: ``key``, ``point`` (grid point index), ``trial`` (index within
@@ -17,17 +24,19 @@ keep SQLite's ``rowid``, increasing in insertion order.
 
 from __future__ import annotations
 
-import fcntl
+import functools
 import json
 import os
 import sqlite3
 import time
-from collections.abc import Iterator, Mapping
+import urllib.parse
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from xbarsim.errors import ConfigError
+from xbarsim.errors import ConfigError, FileFormatError
+from xbarsim.sweeps.files import WriterLock, refuse_symlink
 
 __all__ = ["ResultStore", "TrialRecord", "STORE_FORMAT"]
 
@@ -53,6 +62,13 @@ CREATE TABLE IF NOT EXISTS trials (
 CREATE TRIGGER IF NOT EXISTS trials_append_only_update BEFORE UPDATE ON trials
 BEGIN SELECT RAISE(ABORT, 'the trial store is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS trials_append_only_delete BEFORE DELETE ON trials
+BEGIN SELECT RAISE(ABORT, 'the trial store is append-only'); END;
+"""
+
+_FAILED_TABLE = """
+CREATE TABLE IF NOT EXISTS failed_attempts AS SELECT * FROM trials WHERE 0;
+DROP TRIGGER IF EXISTS trials_append_only_delete;
+CREATE TRIGGER trials_append_only_delete BEFORE DELETE ON trials WHEN OLD.status <> 'failed'
 BEGIN SELECT RAISE(ABORT, 'the trial store is append-only'); END;
 """
 
@@ -112,6 +128,33 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _damaged(method: _F) -> _F:
+    """Turn what a damaged store raises while being read (SQLite errors, JSON that does not parse,
+    rows of the wrong type) into one FileFormatError naming the file."""
+
+    @functools.wraps(method)
+    def wrapper(self: ResultStore, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.DatabaseError as exc:
+            raise FileFormatError(f"sweep store {self.path} is damaged or not a sweep store: {exc}") from None
+        except (ValueError, TypeError, KeyError, RecursionError) as exc:
+            if isinstance(exc, ConfigError):
+                raise
+            raise FileFormatError(f"sweep store {self.path} holds a damaged record: {type(exc).__name__}: "
+                                  f"{str(exc)[:200]}") from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def readonly_uri(path: str | os.PathLike[str]) -> str:
+    """The ``file:`` URI that opens ``path`` read-only, with every character of the path escaped."""
+    return "file:" + urllib.parse.quote(os.path.abspath(path)) + "?mode=ro"
+
+
 class ResultStore:
     """An open sweep store (SQLite file). Use as a context manager, or call :meth:`close`.
 
@@ -128,29 +171,52 @@ class ResultStore:
             raise ConfigError(f"`store` must be the path of a SQLite file; got {path!r}.")
         self.path = Path(path)
         self.readonly = readonly
-        self._lock_fd: int | None = None
+        self._lock: WriterLock | None = None
         try:
             if readonly:
                 if not self.path.is_file():
                     raise ConfigError(f"sweep store {self.path} does not exist.")
-                self._conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30.0)
-                tables = {n for (n,) in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-                if not {"meta", "trials"} <= tables:
-                    self._conn.close()
-                    raise ConfigError(f"{self.path} is not a sweep store (or is still being created).")
+                self._conn = sqlite3.connect(readonly_uri(self.path), uri=True, timeout=30.0)
             else:
+                for p in (self.path, Path(f"{self.path}-wal"), Path(f"{self.path}-shm")):
+                    refuse_symlink(p)
                 if self.path.exists() and not self.path.is_file():
                     raise ConfigError(f"sweep store {self.path} exists and is not a file.")
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-                self._conn = sqlite3.connect(self.path, timeout=30.0)
-                self._conn.execute("PRAGMA journal_mode=WAL")
-                self._conn.execute("PRAGMA synchronous=FULL")
-                self._conn.executescript(_SCHEMA)
-                self._conn.commit()
+                # the lock comes first: a store held by another sweep is not touched at all
+                self._lock = WriterLock(self.path.with_name(self.path.name + ".lock"), what=f"sweep store {self.path}",
+                                        busy="another running sweep")
+                self._lock.acquire()
+                try:
+                    self._conn = sqlite3.connect(self.path, timeout=30.0)
+                    self._conn.execute("PRAGMA journal_mode=WAL")
+                    self._conn.execute("PRAGMA synchronous=FULL")
+                    self._conn.executescript(_SCHEMA)
+                    self._conn.commit()
+                except BaseException:
+                    self._lock.release()
+                    raise
+            self._check_schema()
         except sqlite3.DatabaseError as exc:
-            raise ConfigError(f"sweep store {self.path} cannot be opened as a SQLite store: {exc}") from exc
+            raise FileFormatError(f"sweep store {self.path} cannot be opened as a SQLite store: {exc}") from exc
         except OSError as exc:
             raise ConfigError(f"sweep store {self.path} cannot be created: {exc}") from exc
+
+    def _check_schema(self) -> None:
+        tables = {n for (n,) in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if not {"meta", "trials"} <= tables:
+            self._conn.close()
+            if self._lock is not None:
+                self._lock.release()
+            raise FileFormatError(f"{self.path} is not a sweep store (or is still being created).")
+        columns = [row[1] for row in self._conn.execute("PRAGMA table_info(trials)")]
+        meta = [row[1] for row in self._conn.execute("PRAGMA table_info(meta)")]
+        if columns != list(_COLUMNS[1:]) or meta != ["key", "value"]:
+            self._conn.close()
+            if self._lock is not None:
+                self._lock.release()
+            raise FileFormatError(f"sweep store {self.path} has another table layout than a sweep store of format "
+                                  f"{STORE_FORMAT} (trials columns: {', '.join(columns)}).")
 
     # ------------------------------------------------------------------ lifetime
     def __enter__(self) -> ResultStore:
@@ -160,46 +226,50 @@ class ResultStore:
         self.close()
 
     def close(self) -> None:
-        """Close the connection and release the writer lock."""
+        """Close the connection and release the writer lock.
+
+        A writer first checkpoints the write-ahead log into the main file and leaves WAL mode, so
+        the store is one self-contained file (readable from read-only media); a later writer
+        switches WAL mode on again.
+        """
+        if self._lock is not None and self._lock.held:
+            try:
+                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                self._conn.execute("PRAGMA journal_mode=DELETE")
+            except sqlite3.DatabaseError:  # a reader still attached: the WAL stays, nothing is lost
+                pass
         self._conn.close()
         self.release()
 
     def acquire(self) -> None:
         """Take the exclusive writer lock (``<store>.lock``); ConfigError if another process holds it.
 
-        The lock is an ``flock`` on a file beside the store, so the operating system releases it
-        when the holder dies, even by SIGKILL.
+        A store opened for writing holds it from the start (it is taken before the file is
+        touched); this only re-takes it after :meth:`release`. The lock is an ``flock``, so the
+        operating system releases it when the holder dies, even by SIGKILL.
         """
-        if self.readonly:
+        if self.readonly or self._lock is None:
             raise ConfigError(f"sweep store {self.path} is open read-only.")
-        if self._lock_fd is not None:
-            return
-        lock_path = self.path.with_name(self.path.name + ".lock")
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
-            raise ConfigError(
-                f"sweep store {self.path} is being written by another running sweep (lock {lock_path})."
-            ) from None
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
-        self._lock_fd = fd
+        self._lock.acquire()
 
     def release(self) -> None:
         """Release the writer lock if held."""
-        if self._lock_fd is not None:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
-            os.close(self._lock_fd)
-            self._lock_fd = None
+        if self._lock is not None:
+            self._lock.release()
 
     # ------------------------------------------------------------------ spec
+    @_damaged
     def spec_dict(self) -> dict[str, Any] | None:
         """The sweep spec this store belongs to (as :meth:`SweepSpec.to_dict`), or None if unbound."""
         row = self._conn.execute("SELECT value FROM meta WHERE key = 'spec'").fetchone()
-        return None if row is None else dict(json.loads(row[0]))
+        if row is None:
+            return None
+        spec = json.loads(row[0])
+        if not isinstance(spec, dict):
+            raise ValueError(f"the stored spec is a {type(spec).__name__}, not a table")
+        return spec
 
+    @_damaged
     def bind(self, spec: Mapping[str, Any]) -> None:
         """Record ``spec`` (a JSON-able dict) on a new store, or check that it is the stored one."""
         text = _dumps(dict(spec))
@@ -210,7 +280,7 @@ class ResultStore:
                 self._conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('format', ?)", (STORE_FORMAT,))
             return
         if stored[0] != text:
-            old = json.loads(stored[0])
+            old = self.spec_dict() or {}
             diff = sorted(k for k in set(old) | set(spec) if old.get(k) != spec.get(k))
             raise ConfigError(
                 f"sweep store {self.path} holds results of a different sweep spec (differs in: "
@@ -218,6 +288,7 @@ class ResultStore:
             )
 
     # ------------------------------------------------------------------ rows
+    @_damaged
     def insert(self, record: TrialRecord) -> bool:
         """Append one trial and commit (fsync). Returns False if its key was already stored."""
         if self.readonly:
@@ -235,10 +306,23 @@ class ResultStore:
         self._conn.commit()
         return cur.rowcount == 1
 
+    @_damaged
+    def retire_failed(self) -> int:
+        """Move every failed trial into the table ``failed_attempts`` (kept for the record), so that
+        it runs again; returns how many. Successful trials are never touched."""
+        if self.readonly:
+            raise ConfigError(f"sweep store {self.path} is open read-only.")
+        n = self.count("failed")
+        self._conn.executescript("BEGIN;" + _FAILED_TABLE + "INSERT INTO failed_attempts SELECT * FROM trials "
+                                 "WHERE status = 'failed'; DELETE FROM trials WHERE status = 'failed'; COMMIT;")
+        return n
+
+    @_damaged
     def keys(self) -> set[str]:
         """Keys of every stored trial."""
         return {k for (k,) in self._conn.execute("SELECT key FROM trials")}
 
+    @_damaged
     def count(self, status: str | None = None) -> int:
         """Number of stored trials (with the given status, if any)."""
         if status is None:
@@ -262,6 +346,7 @@ class ResultStore:
                 duration_s=float(duration), worker=worker, finished_at=float(finished), row_id=int(rowid),
             )
 
+    @_damaged
     def records(self, order: str = "grid") -> list[TrialRecord]:
         """All stored trials as a list (see :meth:`iter_records`)."""
         return list(self.iter_records(order))

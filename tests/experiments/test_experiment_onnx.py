@@ -1,0 +1,145 @@
+"""Experiment configs with the user's own model and data: `[network] onnx = ...`, `[dataset] npz = ...`,
+paths relative to the config file, `xbarsim evaluate` end to end, and bad files refused."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from xbarsim.cli import main
+from xbarsim.errors import ConfigError
+from xbarsim.experiments import load_experiment, run_experiment
+
+MODELS = Path(__file__).resolve().parents[2] / "examples" / "models"
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "configs" / "cnn_digits_onnx.toml"
+
+CONFIG = """
+name = "own-model"
+kind = "sweep"
+cycles = 1
+max_points = 60
+[dataset]
+npz = "data/digits.npz"
+[network]
+onnx = "models/cnn.onnx"
+[hardware]
+preset = "rram_1t1r_nist"
+kernel_shape = [25, 25]
+strategy = "lea"
+alpha = 2
+strict = false
+backend = "sparse"
+device = "ohmic"
+segment_ohm = 1.0
+[grid]
+fault_rate = [0.0, 0.05]
+[readouts]
+ideal = { backend = "ideal" }
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "data").mkdir()
+    (tmp_path / "models").mkdir()
+    shutil.copy(MODELS / "digits_1000.npz", tmp_path / "data" / "digits.npz")
+    shutil.copy(MODELS / "digits_cnn_ternary.onnx", tmp_path / "models" / "cnn.onnx")
+    (tmp_path / "exp.toml").write_text(CONFIG)
+    return tmp_path
+
+
+def test_paths_are_relative_to_the_config_file(project: Path) -> None:
+    cfg = load_experiment(project / "exp.toml")
+    assert cfg.dataset_file == str((project / "data" / "digits.npz").resolve())
+    assert cfg.dataset == "digits"
+    (spec,) = cfg.networks
+    assert spec.recipe == "onnx" and spec.name == "cnn" and spec.file == str((project / "models" / "cnn.onnx").resolve())
+
+
+def test_the_shipped_example_config_loads() -> None:
+    cfg = load_experiment(EXAMPLE)
+    assert Path(cfg.dataset_file).is_file() and Path(cfg.networks[0].file).is_file()
+    assert cfg.hardware.alpha == 3 and cfg.hardware.segment_ohm == 1.0 and cfg.hardware.strategy == "lea"
+
+
+def test_xbarsim_evaluate_with_onnx_and_npz(project: Path, capsys) -> None:
+    out = project / "out"
+    assert main(["evaluate", str(project / "exp.toml"), "--out", str(out), "--scheduler", "serial", "--quiet"]) == 0
+    text = capsys.readouterr().out
+    assert "energy_pj" in text and "Software baseline" in text
+    doc = json.loads((out / "results.json").read_text())
+    # the software baseline is onnxruntime's, recomputed here independently on the full test split
+    import onnxruntime as ort
+
+    data = np.load(project / "data" / "digits.npz")
+    sess = ort.InferenceSession(str(project / "models" / "cnn.onnx"), providers=["CPUExecutionProvider"])
+    logits = sess.run(None, {"input": data["x_test"].astype(np.float32)})[0]
+    assert doc["software_accuracy"]["cnn"] == pytest.approx(float(np.mean(logits.argmax(1) == data["y_test"])),
+                                                            abs=1e-12)
+    rows = {r["fault_rate"]: r for r in doc["rows"]}
+    assert set(rows) == {0.0, 0.05}
+    assert rows[0.0]["accuracy_mean"] > 0.7 and rows[0.0]["energy_pj_mean"] > 0
+    # per-trial energy equals the sum of the per-layer energies
+    with open(out / "trials.csv", newline="") as fh:
+        records = list(csv.DictReader(line for line in fh if not line.startswith("#")))  # provenance comment
+    assert len(records) == 2
+    for rec in records:
+        layers = sum(float(rec[f"energy_l{i}_pj"]) for i in range(3))
+        assert float(rec["energy_pj"]) == pytest.approx(layers, rel=1e-12)
+
+
+def _bad_npz(project: Path, **arrays) -> Path:
+    path = project / "data" / "digits.npz"
+    np.savez(path, **arrays)
+    return path
+
+
+def test_labels_outside_the_network_classes_refused(project: Path) -> None:
+    path = _bad_npz(project, x_test=np.zeros((4, 1, 8, 8)), y_test=np.array([0, 3, 12, 1]))
+    cfg = load_experiment(project / "exp.toml")
+    with pytest.raises(ConfigError) as info:
+        run_experiment(cfg, out=project / "out", scheduler="serial", progress=False)
+    msg = str(info.value)
+    assert str(path) in msg and "'y_test'" in msg and "0..9" in msg
+
+
+def test_input_shape_mismatch_refused(project: Path) -> None:
+    _bad_npz(project, x_test=np.zeros((4, 1, 7, 7)), y_test=np.array([0, 3, 2, 1]))
+    cfg = load_experiment(project / "exp.toml")
+    with pytest.raises(ConfigError, match="takes 64 inputs per sample but dataset 'digits' has 49"):
+        run_experiment(cfg, out=project / "out", scheduler="serial", progress=False)
+
+
+def test_missing_y_test_refused_naming_file_and_key(project: Path) -> None:
+    path = _bad_npz(project, x_test=np.zeros((4, 1, 8, 8)))
+    cfg = load_experiment(project / "exp.toml")
+    with pytest.raises(ConfigError) as info:
+        run_experiment(cfg, out=project / "out", scheduler="serial", progress=False)
+    assert str(path) in str(info.value) and "'y_test'" in str(info.value)
+
+
+@pytest.mark.parametrize("edit,words", [
+    (("[network]\nonnx = \"models/cnn.onnx\"", "[network]\nmodel = \"models/cnn.onnx\""), "unknown key 'model'"),
+    (("npz = \"data/digits.npz\"", "file = \"data/digits.npz\""), "unknown key 'file' in [dataset]"),
+    (("[network]\nonnx = \"models/cnn.onnx\"", "[network]\nonnx = \"models/cnn.onnx\"\n[[networks]]\nname = \"x\"\n"
+      "recipe = \"ternary\""), "not both"),
+])
+def test_config_errors_name_the_key_and_file(project: Path, edit, words) -> None:
+    (project / "exp.toml").write_text(CONFIG.replace(*edit))
+    with pytest.raises(ConfigError) as info:
+        load_experiment(project / "exp.toml")
+    assert words in str(info.value) and str(project / "exp.toml") in str(info.value)
+
+
+def test_truncated_onnx_in_a_config_names_the_file(project: Path) -> None:
+    model = project / "models" / "cnn.onnx"
+    model.write_bytes(model.read_bytes()[:500])
+    cfg = load_experiment(project / "exp.toml")
+    with pytest.raises(ConfigError, match="not a readable ONNX model") as info:
+        run_experiment(cfg, out=project / "out", scheduler="serial", progress=False)
+    assert str(model.resolve()) in str(info.value)

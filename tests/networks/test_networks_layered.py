@@ -1,0 +1,153 @@
+"""Layered networks: conv-as-matrix against a direct convolution, MLP conversion, hooks, refusals."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conv_oracle import direct_conv
+
+from xbarsim.errors import ConfigError
+from xbarsim.networks import (
+    ActivationLayer,
+    Conv2d,
+    Dense,
+    Flatten,
+    Network,
+    Pool2d,
+    im2col,
+    init_mlp,
+    load_digits,
+)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_conv_as_matrix_equals_direct_convolution(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    c_in, c_out = rng.integers(1, 4, size=2)
+    kh, kw = rng.integers(1, 4, size=2)
+    stride = tuple(int(v) for v in rng.integers(1, 3, size=2))
+    dilation = tuple(int(v) for v in rng.integers(1, 3, size=2))
+    pads = tuple(int(v) for v in rng.integers(0, 3, size=4))
+    x = rng.normal(size=(3, c_in, 9, 10))
+    w = rng.normal(size=(c_out, c_in, kh, kw))
+    b = rng.normal(size=c_out)
+    conv = Conv2d(weight=w, bias=b, stride=stride, padding=pads, dilation=dilation)
+    ref = direct_conv(x, w, b, stride, pads, dilation)
+    net = Network(layers=(conv, Flatten()), input_shape=(int(c_in), 9, 10))
+    np.testing.assert_allclose(net.forward(x), ref.reshape(3, -1), rtol=1e-12, atol=1e-12)
+    # the matrix view: patches @ matrix, reshaped, is the convolution
+    patches = im2col(x, conv.kernel, stride=stride, padding=pads, dilation=dilation)
+    ho, wo = ref.shape[2:]
+    assert patches.shape == (3 * ho * wo, c_in * kh * kw)
+    z = (patches @ conv.matrix).reshape(3, ho, wo, c_out).transpose(0, 3, 1, 2) + b[None, :, None, None]
+    np.testing.assert_allclose(z, ref, rtol=1e-12, atol=1e-12)
+
+
+def test_pooling_against_loops() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2, 3, 7, 6))
+    pool = Pool2d(kind="max", kernel=(3, 2), stride=(2, 2), padding=(1, 0, 1, 1))
+    xp = np.full((2, 3, 9, 7), -np.inf)
+    xp[:, :, 1:8, 0:6] = x
+    ho, wo = pool.output_shape((3, 7, 6))[1:]
+    ref = np.array([[[[xp[n, c, 2 * i:2 * i + 3, 2 * j:2 * j + 2].max() for j in range(wo)] for i in range(ho)]
+                     for c in range(3)] for n in range(2)])
+    np.testing.assert_array_equal(pool.apply(x), ref)
+    avg = Pool2d(kind="average", kernel=(2, 2), stride=(2, 2), padding=(1, 1, 0, 0)).apply(x)
+    assert avg[0, 0, 0, 0] == x[0, 0, 0, 0]  # padded positions are not counted
+    assert avg[0, 0, 1, 1] == pytest.approx(x[0, 0, 1:3, 1:3].mean())
+
+
+@pytest.mark.parametrize("act", ["relu", "tanh", "sigmoid", "identity"])
+@pytest.mark.parametrize("bias", [True, False])
+def test_mlp_converts_bit_identically(act: str, bias: bool) -> None:
+    mlp = init_mlp((64, 12, 7, 10), hidden_activation=act, bias=bias, rng=3)
+    if bias:
+        mlp = mlp.with_weights(mlp.weights, [np.random.default_rng(i).normal(size=w.shape[1])
+                                             for i, w in enumerate(mlp.weights)])
+    net = Network.from_mlp(mlp)
+    x = load_digits().x_test[:50]
+    np.testing.assert_array_equal(net.forward(x), mlp.forward(x))
+    np.testing.assert_array_equal(net.predict(x), mlp.predict(x))
+    assert net.n_layers == mlp.n_layers and net.output == mlp.output
+    for a, b in zip(net.weights, mlp.weights):
+        np.testing.assert_array_equal(a, b)
+
+    def hook(i, a, w):
+        return a @ w * (1.0 + 0.01 * i)
+
+    np.testing.assert_array_equal(net.forward(x, layer_fn=hook), mlp.forward(x, layer_fn=hook))
+
+
+def test_sigmoid_head_mlp_converts() -> None:
+    mlp = init_mlp((2, 5, 1), output="sigmoid", rng=0)
+    net = Network.from_mlp(mlp)
+    x = np.random.default_rng(0).normal(size=(20, 2))
+    np.testing.assert_array_equal(net.predict(x), mlp.predict(x))
+
+
+def test_layer_fn_sees_patches_and_matrices() -> None:
+    rng = np.random.default_rng(1)
+    conv = Conv2d(weight=rng.normal(size=(4, 2, 3, 3)), padding=1)
+    dense = Dense(weight=rng.normal(size=(4 * 5 * 5, 3)), bias=rng.normal(size=3))
+    net = Network(layers=(conv, ActivationLayer(kind="relu"), Flatten(), dense), input_shape=(2, 5, 5))
+    seen = []
+
+    def hook(i, a, w):
+        seen.append((i, a.shape, w.shape))
+        return a @ w
+
+    x = rng.normal(size=(6, 2, 5, 5))
+    np.testing.assert_allclose(net.forward(x, layer_fn=hook), net.forward(x), rtol=0, atol=0)
+    assert seen == [(0, (6 * 25, 18), (18, 4)), (1, (6, 100), (100, 3))]
+    assert net.vectors_per_sample() == (25, 1)
+
+
+def test_with_weights_round_trip_and_biases() -> None:
+    rng = np.random.default_rng(2)
+    conv = Conv2d(weight=rng.normal(size=(3, 1, 2, 2)), bias=None)
+    dense = Dense(weight=rng.normal(size=(27, 4)), bias=rng.normal(size=4))
+    net = Network(layers=(conv, Flatten(), dense), input_shape=(1, 4, 4))
+    assert net.biases is not None and np.all(net.biases[0] == 0)
+    same = net.with_weights(net.weights)
+    x = rng.normal(size=(3, 16))
+    np.testing.assert_array_equal(same.forward(x), net.forward(x))
+    doubled = net.with_weights([2 * w for w in net.weights], biases=None)
+    assert doubled.biases is None
+    np.testing.assert_array_equal(doubled.layers[0].weight, 2 * conv.weight)
+    with pytest.raises(ConfigError, match="shape"):
+        net.with_weights([net.weights[1], net.weights[0]])
+
+
+def test_shape_errors() -> None:
+    with pytest.raises(ConfigError, match="input channels"):
+        Network(layers=(Conv2d(weight=np.ones((2, 3, 1, 1))), Flatten()), input_shape=(1, 4, 4))
+    with pytest.raises(ConfigError, match="add a Flatten"):
+        Network(layers=(Conv2d(weight=np.ones((2, 1, 1, 1))),), input_shape=(1, 4, 4))
+    with pytest.raises(ConfigError, match="at least one Dense or Conv2d"):
+        Network(layers=(Flatten(),), input_shape=(3,))
+    net = Network(layers=(Dense(weight=np.ones((3, 2))),), input_shape=(3,))
+    with pytest.raises(ConfigError, match=r"shape \(B, 3\)"):
+        net.forward(np.ones((2, 4)))
+
+
+def test_ternary_values_are_recognised_and_ternarized_keeps_biases() -> None:
+    rng = np.random.default_rng(4)
+    conv = Conv2d(weight=rng.normal(size=(3, 1, 2, 2)), bias=rng.normal(size=3))
+    net = Network(layers=(conv, Flatten(), Dense(weight=rng.normal(size=(27, 4)))), input_shape=(1, 4, 4))
+    assert net.gammas is None and not net.is_ternary
+    tern = net.ternarized(delta=0.7)
+    assert tern.is_ternary
+    for w, g in zip(tern.weights, tern.gammas):
+        assert set(np.unique(np.abs(w))) <= {0.0, g} and g > 0
+    np.testing.assert_array_equal(tern.layers[0].bias, conv.bias)
+    # ternarizing a ternary network changes nothing
+    again = tern.ternarized()
+    for a, b in zip(again.weights, tern.weights):
+        np.testing.assert_array_equal(a, b)
+    # an MLP's ternary scales survive the conversion
+    from xbarsim.networks import ternarize
+
+    mlp = ternarize(init_mlp((6, 5, 3), rng=0))
+    assert Network.from_mlp(mlp).gammas == pytest.approx(mlp.gammas, rel=0, abs=0)

@@ -1,0 +1,65 @@
+"""User datasets from .npz files: shapes kept per sample, every bad file refused naming file and key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from xbarsim.errors import ConfigError
+from xbarsim.networks import load_npz
+
+
+def _write(path: Path, **arrays) -> Path:
+    np.savez(path, **arrays)
+    return path
+
+
+def test_images_are_flattened_row_major(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.random((7, 1, 4, 3)).astype(np.float32)
+    y = rng.integers(0, 3, 7)
+    d = load_npz(_write(tmp_path / "d.npz", x_test=x, y_test=y, x_train=x[:5], y_train=y[:5]))
+    assert d.x_test.shape == (7, 12) and d.x_train.shape == (5, 12) and d.x_val.shape == (0, 12)
+    np.testing.assert_array_equal(d.x_test[2], x[2].ravel().astype(np.float64))
+    np.testing.assert_array_equal(d.y_test, y)
+    assert d.name == "d" and d.n_classes == max(int(y.max()) + 1, 2)
+    assert load_npz(tmp_path / "d.npz", n_classes=10).n_classes == 10
+
+
+def test_test_split_alone_is_enough(tmp_path):
+    d = load_npz(_write(tmp_path / "t.npz", x_test=np.ones((3, 2)), y_test=np.array([0, 1, 1])))
+    assert d.x_train.shape == (0, 2) and d.x_test.shape == (3, 2)
+
+
+@pytest.mark.parametrize("arrays,key,words", [
+    ({"x_test": np.ones((3, 2))}, "y_test", "missing"),
+    ({"y_test": np.zeros(3, int)}, "x_test", "missing"),
+    ({"x_test": np.ones((3, 2)), "y_test": np.array([0, 1, 5])}, "y_test", "outside 0..2"),
+    ({"x_test": np.ones((3, 2)), "y_test": np.array([0, -1, 1])}, "y_test", "outside"),
+    ({"x_test": np.ones((3, 2)), "y_test": np.array([0.5, 1, 1])}, "y_test", "integer"),
+    ({"x_test": np.ones((3, 2)), "y_test": np.zeros(4, int)}, "y_test", "one per row"),
+    ({"x_test": np.ones((3, 2)), "y_test": np.zeros(3, int), "x_train": np.ones((4, 3)), "y_train": np.zeros(4, int)},
+     "x_train", "per-sample shape (3,)"),
+    ({"x_test": np.ones((3, 2)), "y_test": np.zeros(3, int), "x_val": np.ones((2, 2))}, "y_val", "missing"),
+    ({"x_test": np.full((3, 2), np.nan), "y_test": np.zeros(3, int)}, "x_test", "non-finite"),
+    ({"x_test": np.ones((3, 2)), "y_test": np.zeros(3, int), "labels": np.zeros(3)}, "labels", "unknown key"),
+])
+def test_bad_files_name_file_and_key(tmp_path, arrays, key, words):
+    path = _write(tmp_path / "bad.npz", **arrays)
+    with pytest.raises(ConfigError) as info:
+        load_npz(path, n_classes=3)
+    msg = str(info.value)
+    assert str(path) in msg and f"'{key}'" in msg and words in msg, msg
+
+
+def test_unreadable_and_missing_files(tmp_path):
+    bad = tmp_path / "broken.npz"
+    good = _write(tmp_path / "good.npz", x_test=np.ones((3, 2)), y_test=np.zeros(3, int))
+    bad.write_bytes(good.read_bytes()[:40])
+    with pytest.raises(ConfigError, match="not a readable .npz") as info:
+        load_npz(bad)
+    assert str(bad) in str(info.value)
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_npz(tmp_path / "none.npz")

@@ -1,0 +1,125 @@
+"""Writing into an output folder safely: the writer lock of a folder, and files that are never
+written through a symlink someone planted there.
+
+:class:`WriterLock` is an exclusive ``flock`` on a lock file, taken before anything else in the
+folder is written; the operating system releases it when the holder dies, even by SIGKILL. A
+process may take the lock of one file several times (nested callers): it is released when the
+last holder lets go.
+
+:func:`write_bytes` / :func:`write_text` / :func:`replace_from` write a whole file atomically
+(a temporary file in the same folder, then ``os.replace``). They refuse a destination that is a
+symlink (``ConfigError`` naming it): ``os.replace`` would replace the link rather than write through
+it, but a planted link says the folder is not what the user thinks, so nothing is written.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from xbarsim.errors import ConfigError
+
+__all__ = ["WriterLock", "refuse_symlink", "write_bytes", "write_text", "replace_from"]
+
+_UMASK = os.umask(0o022)  # read once at import (os.umask can only be read by setting it)
+os.umask(_UMASK)
+
+def refuse_symlink(path: str | os.PathLike[str]) -> Path:
+    """``path`` as a Path; ConfigError if it is a symlink (a link planted in an output folder)."""
+    p = Path(path)
+    if p.is_symlink():
+        raise ConfigError(f"refusing to write through the symlink {p} (-> {os.readlink(p)}); remove it or choose "
+                          "another output folder.")
+    return p
+
+
+def replace_from(path: str | os.PathLike[str], write: Callable[[Path], Any]) -> Path:
+    """Write ``path`` atomically: ``write(tmp)`` fills a temporary file beside it, which then replaces
+    ``path``. A symlink at ``path`` is refused; the temporary file is removed on failure."""
+    p = refuse_symlink(path)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp" + p.suffix, dir=p.parent)
+    os.fchmod(fd, 0o666 & ~_UMASK)  # an ordinary file's mode, not mkstemp's 0600
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        write(tmp)
+        os.replace(tmp, p)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return p
+
+
+def write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically, never through a symlink."""
+    return replace_from(path, lambda tmp: tmp.write_bytes(data))
+
+
+def write_text(path: str | os.PathLike[str], text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically, never through a symlink."""
+    return write_bytes(path, text.encode("utf-8"))
+
+
+class WriterLock:
+    """The exclusive writer lock of an output (an ``flock`` on ``path``), as a context manager.
+
+    Parameters
+    ----------
+    path : str or Path
+        The lock file (created; never followed if it is a symlink).
+    what, busy : str
+        What the lock guards and who may hold it, for the message of a refused lock.
+
+    Raises
+    ------
+    ConfigError
+        From :meth:`acquire`: another process holds the lock, or the lock file is a symlink or
+        cannot be created.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], what: str = "", busy: str = "another running process") -> None:
+        self.path = Path(path)
+        self.what = what or str(self.path.parent)
+        self.busy = busy
+        self._fd: int | None = None
+
+    def acquire(self) -> WriterLock:
+        if self._fd is not None:
+            return self
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                refuse_symlink(self.path)
+            raise ConfigError(f"cannot create the lock file {self.path}: {exc.strerror}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise ConfigError(f"{self.what} is being written by {self.busy} (lock {self.path}); nothing was "
+                              "written.") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+        return self
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def __enter__(self) -> WriterLock:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
