@@ -70,7 +70,7 @@ MAPPING_ERROR_LABEL = "mapping error 100·‖Ŵ−W‖/‖W‖ (%)"
 
 def _cycles_caption(rows: Sequence[Mapping[str, Any]], metric: str, what: str = "cycles") -> str:
     """``"error bars: mean ± std (ddof 0) over 5 cycles"`` from the rows' ``n`` (a range if they differ)."""
-    ns = sorted({int(r["n"]) for r in rows if r.get("n") is not None and r.get(f"{metric}_mean") is not None})
+    ns = sorted({int(r["n"]) for r in rows if r.get("n") is not None and r.get(f"{metric}_mean") is not None})  # type: ignore[arg-type]
     if not ns:
         return ""
     count = str(ns[0]) if len(ns) == 1 else f"{ns[0]}-{ns[-1]}"
@@ -93,7 +93,7 @@ def plot_metric_lines(rows: Sequence[Mapping[str, Any]], out: str | os.PathLike[
     nrows = int(np.ceil(n / cols))
     fig = _figure(4.4 * cols, 3.4 * nrows + 1.2)
     scale = 100.0 if percent else 1.0
-    xs_all = [r.get(x) for r in rows if r.get(x) is not None]
+    xs_all: list[Any] = [r[x] for r in rows if r.get(x) is not None]
     integer_x = bool(xs_all) and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in xs_all)
     first = None
     handles: dict[str, Any] = {}
