@@ -714,7 +714,9 @@ def test_planted_symlinks_are_refused_and_their_targets_untouched(tmp_path_facto
     out = root / "out"
     out.mkdir()
     (out / name).symlink_to(victim)
-    spec = SweepSpec(name="l", trial="sleep", grid={"duration_s": [0.0]})
+    # two points, so that the metric "draw" varies over the grid and plot_draw.png is written (a metric
+    # constant over the grid gets no plot)
+    spec = SweepSpec(name="l", trial="sleep", grid={"duration_s": [0.0, 0.0001]})
     must_refuse("symlink", lambda: run_sweep_config(spec, out=out, scheduler="serial", progress=None),
                 kind=xb.ConfigError, seconds=60.0)
     assert (out / name).is_symlink()
