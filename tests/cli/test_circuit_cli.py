@@ -120,3 +120,13 @@ def test_a_refused_rerun_names_the_flag_not_the_parameter(tmp_path, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert "--resume" in err and "resume=True" not in err and err.count("\n") == 1
+
+
+def test_demo_runs_both_backends_and_records_provenance(tmp_path, capsys, ngspice_binary):
+    out = tmp_path / "demo"
+    assert main(["demo", "--size", "8", "--seed", "3", "--out", str(out)]) == 0
+    doc = json.loads((out / "demo.json").read_text())
+    assert doc["size"] == [8, 8] and doc["sparse_vs_ngspice_max_rel"] < 1e-9
+    assert doc["provenance"]["seed"] == 3 and doc["provenance"]["ngspice"] is not None
+    with Image.open(out / "cell_voltages.png") as img:
+        assert json.loads(img.text["xbarsim:provenance"])["seed"] == 3

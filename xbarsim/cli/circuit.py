@@ -11,7 +11,7 @@ import sys
 import time
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -130,7 +130,7 @@ def _command(args: argparse.Namespace) -> list[str] | None:
     return getattr(args, "command_line", None)
 
 
-def _load_csv(path: Path, option: str, ndmin: int) -> np.ndarray:
+def _load_csv(path: Path, option: str, ndmin: Literal[1, 2]) -> np.ndarray:
     """A numeric CSV, or ConfigError naming the option and the file (missing, empty, not numbers)."""
     try:
         with warnings.catch_warnings():
@@ -357,7 +357,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     t_sp = time.perf_counter() - t
     print(f"[2/3] ngspice on the same netlist (takes a few seconds) ...", flush=True)
     t = time.perf_counter()
-    s_ng = solve_netlist(netlist, _backend("ngspice", m * n))
+    s_ng = solve_netlist(netlist, _backend("ngspice", m * n, (m, n)))
     t_ng = time.perf_counter() - t
     ideal = cb.ideal_currents(v)
     ir_err = np.abs(s_sp.output_currents - ideal) / np.abs(ideal)

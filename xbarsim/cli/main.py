@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import argparse
-import functools
 import os
 import signal
 import sys
@@ -50,13 +49,20 @@ class _Formatter(argparse.HelpFormatter):
         return text
 
 
+class _CommandParser(argparse.ArgumentParser):
+    """The parser of one command: the same help formatter as ``xbarsim --help``."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _Formatter)
+        super().__init__(**kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``xbarsim`` argument parser with every command."""
     parser = argparse.ArgumentParser(prog="xbarsim", description=DESCRIPTION, formatter_class=_Formatter)
     parser.add_argument("--version", action="version", version=f"xbarsim {version()}",
                         help="print the xbarsim version and exit")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
-                                parser_class=functools.partial(argparse.ArgumentParser, formatter_class=_Formatter))
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_CommandParser)
     for module in (circuit, bias, evaluate, sweep):
         module.add_parser(sub)
     return parser

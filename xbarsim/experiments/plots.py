@@ -70,7 +70,7 @@ MAPPING_ERROR_LABEL = "mapping error 100·‖Ŵ−W‖/‖W‖ (%)"
 
 def _cycles_caption(rows: Sequence[Mapping[str, Any]], metric: str, what: str = "cycles") -> str:
     """``"error bars: mean ± std (ddof 0) over 5 cycles"`` from the rows' ``n`` (a range if they differ)."""
-    ns = sorted({int(r["n"]) for r in rows if r.get("n") is not None and r.get(f"{metric}_mean") is not None})
+    ns = sorted({int(r["n"]) for r in rows if r.get("n") is not None and r.get(f"{metric}_mean") is not None})  # type: ignore[arg-type]
     if not ns:
         return ""
     count = str(ns[0]) if len(ns) == 1 else f"{ns[0]}-{ns[-1]}"
@@ -93,7 +93,7 @@ def plot_metric_lines(rows: Sequence[Mapping[str, Any]], out: str | os.PathLike[
     nrows = int(np.ceil(n / cols))
     fig = _figure(4.4 * cols, 3.4 * nrows + 1.2)
     scale = 100.0 if percent else 1.0
-    xs_all = [r.get(x) for r in rows if r.get(x) is not None]
+    xs_all: list[Any] = [r[x] for r in rows if r.get(x) is not None]
     integer_x = bool(xs_all) and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in xs_all)
     first = None
     handles: dict[str, Any] = {}
@@ -175,7 +175,7 @@ def plot_point_histograms(results: Mapping[str, Any], out: str | os.PathLike[str
         ax.axvline(threshold, color="#cc3311", ls="--", lw=1)
         ax.set_title(f"{label}: {100 * res.robust_fraction:.1f} % of points >= {threshold:.0%}\n"
                      f"mean accuracy {100 * res.mean_accuracy:.1f} %, {res.transfers} transfers", fontsize="small")
-        ax.set_xlabel("per-point accuracy: fraction of transfers classifying the point correctly")
+        ax.set_xlabel("fraction of transfers right on the point")
         ax.set_ylabel("test points (count)")
         ax.set_xlim(0, 1)
     fig.suptitle(f"Per-point accuracy over Monte Carlo transfers{f' ({title})' if title else ''}"

@@ -75,7 +75,7 @@ def read_csv(path: str | os.PathLike[str]) -> tuple[dict[str, Any], list[dict[st
     prov: dict[str, Any] = {}
     with p.open(newline="", encoding="utf-8") as fh:
         lines = [line for line in fh]
-    body = []
+    body: list[str] = []
     for line in lines:
         if line.startswith("# provenance: ") and not prov and not body:
             prov = json.loads(line[len("# provenance: "):])

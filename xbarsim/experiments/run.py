@@ -153,6 +153,8 @@ def run_experiment(
                     busy="another running xbarsim run"):
         for name in ("results.csv", "results.json", "report.md", "trials.csv", "summary.csv", "summary.json"):
             refuse_symlink(folder / name)  # refused now, not after every trial ran
+        for png in folder.glob("*.png"):  # a figure this run may or may not redraw
+            refuse_symlink(png)
         settings = network_settings(config)
         if config.kind == "sweep":
             _check_store_networks(folder / "trials.sqlite", settings)
@@ -269,13 +271,14 @@ def _run_sweep(config: ExperimentConfig, folder: Path, nets: Mapping[str, Traine
                            resume=resume or store.exists(), progress=progress, retry_failed=retry_failed,
                            dashboard=dashboard)
     except KeyboardInterrupt:
-        with _writing(received):
-            result = _sweep_report(config, folder, store, spec, fixed, software, t0, None, {**prov, "partial": True})
+        with _writing(received):  # partial exactly when trials are missing from the store
+            result = _sweep_report(config, folder, store, spec, fixed, software, t0, None, prov)
         done = sum(r.get("n", 0) + r.get("n_failed", 0) for r in result.rows)
-        raise RunInterrupted(
-            f"{done} of {spec.n_trials} trials stored, partial report in {folder / 'report.md'}; rerun with "
-            "--resume to continue", done=done, total=spec.n_trials,
-            written=tuple(str(p) for p in result.files)) from None
+        what = (f"{done} of {spec.n_trials} trials stored, partial report in {folder / 'report.md'}; rerun with "
+                "--resume to continue" if done < spec.n_trials else
+                f"all {done} trials had finished; the report is complete in {folder / 'report.md'}")
+        raise RunInterrupted(what, done=done, total=spec.n_trials,
+                             written=tuple(str(p) for p in result.files)) from None
     with _writing(received):
         result = _sweep_report(config, folder, store, spec, fixed, software, t0, report, prov)
     if received:
@@ -377,8 +380,16 @@ def _run_monte_carlo(config: ExperimentConfig, folder: Path, models: Mapping[str
                 seed=config.seed, fixed={"network": spec.name, "fingerprint": network_fingerprint(net),
                                          "dataset": config.dataset, "split": config.split,
                                          "model": {k: v for k, v in desc.items() if v is not None}})
-            run_sweep(sweep, TransferTrial(net, x, y, m, config.seed), store=path, scheduler="serial", resume=resume,
-                      progress=progress)
+            try:
+                run_sweep(sweep, TransferTrial(net, x, y, m, config.seed), store=path, scheduler="serial",
+                          resume=resume, progress=progress)
+            except KeyboardInterrupt:
+                n_stored = sum(_count(p) for p in folder.glob("transfers_*.sqlite"))
+                total = config.transfers * len(config.networks) * len(config.models)
+                raise RunInterrupted(
+                    f"{n_stored} of {total} transfers stored in {folder}/transfers_*.sqlite; a Monte Carlo report needs "
+                    "every transfer (its per-point statistics), so none is written; rerun with --resume to continue",
+                    done=n_stored, total=total) from None
             with ResultStore(path, readonly=True) as db:
                 stored = {r.params["transfer"]: r for r in db.records()}
             failed = [r for r in stored.values() if not r.ok]
@@ -443,6 +454,8 @@ def run_sweep_config(spec: SweepSpec, *, out: str | os.PathLike[str], scheduler:
                     busy="another running xbarsim run"):
         for name in ("trials.csv", "summary.csv", "summary.json"):  # refused now, not after every trial ran
             refuse_symlink(folder / name)
+        for png in folder.glob("plot_*.png"):  # a figure this run may or may not redraw
+            refuse_symlink(png)
         store = folder / "trials.sqlite"
         received: list[int] = []
         try:
@@ -451,11 +464,13 @@ def run_sweep_config(spec: SweepSpec, *, out: str | os.PathLike[str], scheduler:
         except KeyboardInterrupt:
             if not store.exists():
                 raise
-            with _writing(received):
-                agg = aggregate_sweep(store, folder, spec=spec, provenance={**prov, "partial": True})
+            with _writing(received):  # partial exactly when trials are missing from the store
+                agg = aggregate_sweep(store, folder, spec=spec, provenance=prov)
             done = agg.n_ok + agg.n_failed
-            raise RunInterrupted(f"{done} of {spec.n_trials} trials stored, partial aggregate in {folder}; rerun "
-                                 "with --resume to continue", done=done, total=spec.n_trials) from None
+            what = (f"{done} of {spec.n_trials} trials stored, partial aggregate in {folder}; rerun with --resume "
+                    "to continue" if done < spec.n_trials else f"all {done} trials had finished; the aggregate "
+                    f"is complete in {folder}")
+            raise RunInterrupted(what, done=done, total=spec.n_trials) from None
         with _writing(received):
             agg = aggregate_sweep(store, folder, spec=spec, provenance=prov)
         if received:
@@ -482,6 +497,11 @@ def run_example(script: str, config: str, doc: str | None = None, argv: Sequence
     print(report.table)
     print(f"wrote {', '.join(p.name for p in report.files)} in {report.out} ({report.elapsed_s:.0f} s)")
     return report.out
+
+
+def _count(store: Path) -> int:
+    with ResultStore(store, readonly=True) as db:
+        return db.count()
 
 
 def _outcome(results: Mapping[str, Any]) -> dict[str, Any]:
