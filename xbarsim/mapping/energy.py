@@ -19,7 +19,6 @@ currents).
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -34,7 +33,6 @@ from xbarsim.netlists.bias import BiasScheme
 from xbarsim.netlists.crossbar import Crossbar
 from xbarsim.solver.api import get_backend, solve
 from xbarsim.solver.base import Backend
-from xbarsim.solver.sparse import SparseBackend
 
 if TYPE_CHECKING:
     from xbarsim.mapping.ensemble import MappedLayer
@@ -73,11 +71,7 @@ def _linear_forms(xbar: Crossbar, backend: str | Backend) -> tuple[FloatArray, F
     """``(Y, Q)`` (M, M) siemens: total power ``v Y v^T`` and cell power ``v Q v^T`` of a read with row
     voltages ``v`` (all columns at 0 V)."""
     m, n = xbar.shape
-    if isinstance(backend, str) and backend == "ideal":
-        d = np.diag(np.asarray(xbar.conductance).sum(axis=1))
-        return d, d
-    if isinstance(backend, SparseBackend):  # unit inputs: one factorization, m right-hand sides
-        backend = SparseBackend(dataclasses.replace(backend.options, method="direct"))
+    # unit inputs, one per row: any backend of the registry ("ideal" gives diag(G.sum(1)) for both forms)
     sol = solve(xbar, BiasScheme.read(np.eye(m)), backend)
     y = np.asarray(sol.input_currents).reshape(m, m)
     k = np.asarray(sol.cell_voltages).reshape(m, m * n)
@@ -102,9 +96,7 @@ def _solved_power(xbar: Crossbar, vk: FloatArray, backend: str | Backend, batch_
     return cells, total
 
 
-def _check_backend(backend: str | Backend) -> str | Backend:
-    if isinstance(backend, str) and backend == "ideal":
-        return backend
+def _check_backend(backend: str | Backend) -> Backend:
     return get_backend(backend)
 
 
@@ -120,7 +112,7 @@ def crossbar_read_power(xbar: Crossbar, v: FloatArray, backend: str | Backend = 
     if vv.ndim != 2 or vv.shape[1] != xbar.shape[0]:
         raise ConfigError(f"`v` must have shape (B, {xbar.shape[0]}); got shape {vv.shape}.")
     be = _check_backend(backend)
-    if xbar.device.linear or be == "ideal":
+    if xbar.device.linear:
         y, q = _linear_forms(xbar, be)
         total, cells = _quad(vv, y), _quad(vv, q)
     else:
@@ -149,7 +141,7 @@ def layer_read_power(layer: MappedLayer, v: FloatArray, backend: str | Backend =
         groups = sorted({(b.row, specs[b.spec].row_start, specs[b.spec].row_stop)
                          for b in layer.placement.blocks if b.kernel == k})
         xbar = chip.crossbar(k)
-        if xbar.device.linear or be == "ideal":
+        if xbar.device.linear:
             y, q = _linear_forms(xbar, be)
             for row, r0, r1 in groups:
                 sub = slice(row, row + r1 - r0)
