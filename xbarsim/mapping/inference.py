@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Literal, get_args
 
 import numpy as np
 
-from xbarsim._typing import ArrayLike, FloatArray
+from xbarsim._typing import ArrayLike, FloatArray, IntArray
 from xbarsim._validation import as_float_array, check_choice, short_repr
 from xbarsim.errors import ConfigError
 from xbarsim.netlists.bias import BiasScheme
@@ -175,6 +175,19 @@ def _quantize_sm(values: FloatArray, full: FloatArray, bits: int) -> FloatArray:
     return np.sign(values) * np.rint(mag * levels) / levels * safe
 
 
+def _kernel_matrices(layer: MappedLayer, backend: str | Backend) -> dict[int, FloatArray]:
+    """Siemens, ``M`` ``(kernel rows, kernel cols)`` of every placed kernel whose read is one linear map
+    ``I = v @ M`` of its row voltages: its conductances for the ideal product, its transfer matrix for
+    linear cells on the sparse backend (all of them in one bulk call). Kernels without one are left out."""
+    chip = layer.chip
+    if isinstance(backend, str) and backend == "ideal":
+        return {k: chip.conductance[k] for k in layer.placement.kernels}
+    be = get_backend(backend)
+    linear = [k for k in layer.placement.kernels if chip.presets[k].device.linear]
+    return dict(zip(linear, transfer_matrices(chip.conductance[linear], chip.lines))) if (
+        linear and isinstance(be, SparseBackend)) else {}  # every linear kernel's T in one call
+
+
 def block_currents(layer: MappedLayer, v: FloatArray, backend: str | Backend = "ideal",
                    batch_size: int = 256) -> dict[tuple[int, int], FloatArray]:
     """Ampere, the column currents ``(B, cols)`` of every placed block for row voltages ``v`` ``(B, m)``.
@@ -183,24 +196,15 @@ def block_currents(layer: MappedLayer, v: FloatArray, backend: str | Backend = "
     """
     chip = layer.chip
     specs = layer.layout.specs
-    out: dict[tuple[int, int], FloatArray] = {}
-    if isinstance(backend, str) and backend == "ideal":
-        for b in layer.placement.blocks:
-            s = specs[b.spec]
-            g = chip.conductance[b.kernel, b.row:b.row + b.rows, b.col:b.col + b.cols]
-            out[(b.copy, b.spec)] = v[:, s.row_start:s.row_stop] @ g
-        return out
-    be = get_backend(backend)
+    mats = _kernel_matrices(layer, backend)
+    out = _tile_products(layer, v, mats)
+    be = None if isinstance(backend, str) and backend == "ideal" else get_backend(backend)
     bsz = v.shape[0]
     kr = chip.kernel_shape[0]
-    linear = [k for k in layer.placement.kernels if chip.presets[k].device.linear]
-    bulk = dict(zip(linear, transfer_matrices(chip.conductance[linear], chip.lines))) if (
-        linear and isinstance(be, SparseBackend)) else {}  # every linear kernel's T in one call
-    out.update(_tile_products(layer, v, bulk))
     for k in layer.placement.kernels:
-        blocks = [b for b in layer.placement.blocks if b.kernel == k]
-        if k in bulk:
+        if k in mats or be is None:
             continue
+        blocks = [b for b in layer.placement.blocks if b.kernel == k]
         xbar: Crossbar = chip.crossbar(k)
         groups: dict[tuple[int, int, int], list] = {}  # type: ignore[type-arg]
         for b in blocks:
@@ -255,6 +259,113 @@ def _tile_products(layer: MappedLayer, v: FloatArray, tms: dict[int, FloatArray]
     return out
 
 
+@dataclass(frozen=True, kw_only=True, eq=False)
+class _ReadPlan:
+    """Index arithmetic of a layer's read-out, built once per :func:`run_layer` call.
+
+    Every placed block's columns get a place on one *block-column* axis: blocks grouped by the weight
+    rows they read (``ranges``: ``(row_start, row_stop, first, stop)``), in placement order inside a
+    group. A *conversion* ``p`` is one (spec, channel, output) entry of the read-out; ``column[a, p]``
+    is the block column copy ``a`` contributes to it, ``weight[a, p]`` whether copy ``a`` is kept for
+    its output. ``index[d, j]``/``sign[d, j]`` list the conversions that add up to output ``j`` in
+    the order the per-spec read-out adds them (``sign`` 0 pads outputs with fewer terms).
+    ``aggregate`` ``(block columns, n)`` is the whole linear read-out (averaging, signs, partial sums)
+    for ideal converters.
+    """
+
+    blocks: tuple  # type: ignore[type-arg]
+    ranges: tuple[tuple[int, int, int, int], ...]
+    column: IntArray
+    weight: FloatArray
+    index: IntArray
+    sign: FloatArray
+    aggregate: FloatArray
+
+
+def _read_plan(layer: MappedLayer) -> _ReadPlan:
+    specs = layer.layout.specs
+    alpha, beta, n = layer.alpha, float(layer.beta), layer.shape[1]
+    by_rows: dict[tuple[int, int], list] = {}  # type: ignore[type-arg]
+    for b in layer.placement.blocks:
+        by_rows.setdefault((specs[b.spec].row_start, specs[b.spec].row_stop), []).append(b)
+    order, ranges, offset, pos = [], [], {}, 0
+    for (r0, r1), blocks in by_rows.items():
+        first = pos
+        for b in blocks:
+            offset[(b.copy, b.spec)] = pos
+            pos += b.cols
+            order.append(b)
+        ranges.append((r0, r1, first, pos))
+    columns, outputs, signs = [], [], []
+    for s, spec in enumerate(specs):
+        ro = layer.layout.readout[spec.channels]  # (w, n)
+        cidx, jidx = np.nonzero(ro)
+        columns.append(np.array([offset[(a, s)] + cidx for a in range(alpha)], dtype=np.int64).reshape(alpha, -1))
+        outputs.append(jidx)
+        signs.append(ro[cidx, jidx])
+    column = np.concatenate(columns, axis=1)
+    jall = np.concatenate(outputs).astype(np.int64)
+    sall = np.concatenate(signs)
+    weight = layer.kept.astype(np.float64)[:, jall]  # (alpha, P)
+    # conversions of each output in increasing p: spec order, then channel order (as np.add.at adds them)
+    by_out = np.argsort(jall, kind="stable")
+    counts = np.bincount(jall, minlength=n)
+    rank = np.arange(jall.size) - np.repeat(np.cumsum(counts) - counts, counts)
+    depth = int(counts.max()) if jall.size else 0
+    index = np.zeros((depth, n), dtype=np.int64)
+    sign = np.zeros((depth, n))
+    index[rank, jall[by_out]] = by_out
+    sign[rank, jall[by_out]] = sall[by_out]
+    aggregate = np.zeros((pos, n))
+    np.add.at(aggregate, (column.ravel(), np.tile(jall, alpha)), (weight * sall).ravel() / beta)
+    return _ReadPlan(blocks=tuple(order), ranges=tuple(ranges), column=column, weight=weight, index=index,
+                     sign=sign, aggregate=aggregate)
+
+
+def _layer_matrices(plan: _ReadPlan, mats: dict[int, FloatArray]) -> list[FloatArray]:
+    """Per row range of ``plan``: the blocks' read matrices side by side (``(rows, block columns)``)."""
+    by_range = []
+    blocks = iter(plan.blocks)
+    for _, _, first, stop in plan.ranges:
+        parts, width = [], 0
+        while width < stop - first:
+            b = next(blocks)
+            parts.append(mats[b.kernel][b.row:b.row + b.rows, b.col:b.col + b.cols])
+            width += b.cols
+        by_range.append(np.concatenate(parts, axis=1))
+    return by_range
+
+
+def _chunk_rows(columns: int, alpha: int) -> int:
+    """Input vectors per read-out chunk: about 2 M floats of block currents and copies in flight."""
+    return max(1, 2_000_000 // max(1, columns * (1 + alpha)))
+
+
+def _convert(cur: FloatArray, plan: _ReadPlan, averaging: str, bits: int, fixed: FloatArray | None,
+             beta: float) -> FloatArray:
+    """Steps 3-5 for quantizing ADCs on block currents ``cur`` ``(B, block columns)``: averaging of the
+    kept copies, ADC (range ``fixed`` or per vector), differential subtraction and partial sums, with
+    the same floating-point operations in the same order as a per-spec read-out."""
+    alpha, p = plan.column.shape
+    stack = np.empty((alpha, cur.shape[0], p))
+    for a in range(alpha):
+        np.take(cur, plan.column[a], axis=1, out=stack[a])
+    weights = plan.weight[:, None, :]
+    if averaging == "analog":
+        avg = (stack * weights).sum(0) / beta
+        full = fixed if fixed is not None else np.abs(avg).max(axis=1, initial=0.0)[:, None]
+        conv = _quantize_sm(avg, full, bits)
+    elif averaging == "digital":
+        full = fixed if fixed is not None else np.abs(stack).max(axis=(0, 2), initial=0.0)[:, None]
+        conv = (_quantize_sm(stack, full[None], bits) * weights).sum(0) / beta
+    else:  # pragma: no cover - InferenceConfig validates
+        raise ConfigError(f"`averaging` must be one of {get_args(Averaging)}; got {averaging!r}.")
+    y_i = np.zeros((cur.shape[0], plan.index.shape[1]))
+    for idx, sign in zip(plan.index, plan.sign):
+        y_i += conv[:, idx] * sign
+    return y_i
+
+
 def run_layer(layer: MappedLayer, x: ArrayLike, config: InferenceConfig | None = None) -> FloatArray:
     """The output of a mapped layer for inputs ``x``, through the simulated hardware.
 
@@ -286,44 +397,43 @@ def run_layer(layer: MappedLayer, x: ArrayLike, config: InferenceConfig | None =
     chip = layer.chip
     # 1. DAC
     v, scale, v_read = input_voltages(layer, xb, cfg)
-    # 2. arrays
-    currents = block_currents(layer, v, cfg.backend, cfg.batch_size)
-    # 3. averaging over kept copies, per (channel, output) pair of every spec
-    kept = layer.kept.astype(np.float64)
-    beta = float(layer.beta)
-    alpha = layer.alpha
-    conversions = []
-    for s, spec in enumerate(layer.layout.specs):
-        ro = layer.layout.readout[spec.channels]  # (w, n)
-        cidx, jidx = np.nonzero(ro)
-        stack = np.stack([currents[(a, s)][:, cidx] for a in range(alpha)])  # (alpha, B, P)
-        weights = kept[:, jidx][:, None, :]
-        conversions.append((stack, weights, jidx, ro[cidx, jidx]))
-    # 4. ADC range
+    # 2. arrays: one matrix per row range and kernel read (linear reads), else every block's currents
+    plan = _read_plan(layer)
+    mats = _kernel_matrices(layer, cfg.backend)
+    linear = all(b.kernel in mats for b in plan.blocks)
+    by_range = _layer_matrices(plan, mats) if linear else []
+    currents = np.zeros((xb.shape[0], 0))
+    if not linear:
+        blk = block_currents(layer, v, cfg.backend, cfg.batch_size)
+        currents = np.concatenate([currents] + [blk[(b.copy, b.spec)] for b in plan.blocks], axis=1)
     bits = cfg.adc.bits
-    if bits is not None:
-        if cfg.adc.range == "per-vector":
-            if cfg.averaging == "analog":
-                peak = [np.abs((st * wt).sum(0) / beta).max(axis=1) for st, wt, _, _ in conversions]
-            else:
-                peak = [np.abs(st).max(axis=(0, 2)) for st, _, _, _ in conversions]
-            full = np.max(np.stack(peak), axis=0)[:, None]
-        elif cfg.adc.range == "full-scale":
-            rows = max(spec.shape[0] for spec in layer.layout.specs)
-            full = np.full((1, 1), v_read * rows * chip.g_max)
+    if bits is None:
+        # 3.-5. with ideal converters the whole read-out is linear: one effective matrix per layer
+        if linear:
+            eff = np.zeros((m, n))
+            for (r0, r1, c0, c1), mat in zip(plan.ranges, by_range):
+                eff[r0:r1] += mat @ plan.aggregate[c0:c1]
+            y_i = v @ eff
         else:
-            full = np.full((1, 1), float(cfg.adc.range))
-    # 5. conversions, differential subtraction, partial sums
-    y_i = np.zeros((xb.shape[0], n))
-    for stack, weights, jidx, sign in conversions:
-        if cfg.averaging == "analog":
-            avg = (stack * weights).sum(0) / beta
-            conv = avg if bits is None else _quantize_sm(avg, full, bits)
-        elif cfg.averaging == "digital":
-            q = stack if bits is None else _quantize_sm(stack, full[None], bits)
-            conv = (q * weights).sum(0) / beta
-        else:  # pragma: no cover - InferenceConfig validates
-            raise ConfigError(f"`averaging` must be one of {get_args(Averaging)}; got {cfg.averaging!r}.")
-        np.add.at(y_i.T, jidx, (conv * sign).T)  # y_i.T is a view: outputs hit by several channels add up
+            y_i = currents @ plan.aggregate
+    else:
+        y_i = np.empty((xb.shape[0], n))
+        if cfg.adc.range == "full-scale":
+            rows = max(spec.shape[0] for spec in layer.layout.specs)
+            fixed: FloatArray | None = np.full((1, 1), v_read * rows * chip.g_max)
+        elif cfg.adc.range == "per-vector":
+            fixed = None
+        else:
+            fixed = np.full((1, 1), float(cfg.adc.range))
+        step = _chunk_rows(plan.aggregate.shape[0], layer.alpha)
+        for b0 in range(0, xb.shape[0], step):
+            b1 = min(b0 + step, xb.shape[0])
+            if linear:
+                cur = np.empty((b1 - b0, plan.aggregate.shape[0]))
+                for (r0, r1, c0, c1), mat in zip(plan.ranges, by_range):
+                    cur[:, c0:c1] = np.ascontiguousarray(v[b0:b1, r0:r1]) @ mat
+            else:
+                cur = currents[b0:b1]
+            y_i[b0:b1] = _convert(cur, plan, cfg.averaging, bits, fixed, float(layer.beta))
     y = y_i * scale[:, None] / (v_read * layer.layout.g_scale)
     return y[0] if single else y
