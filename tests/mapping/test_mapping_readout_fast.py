@@ -79,9 +79,10 @@ def _layer(rng, device="ohmic", shape=(37, 9), alpha=3, beta=2, n_kernels=40):
 @pytest.mark.parametrize("backend", ["ideal", "sparse"])
 @pytest.mark.parametrize("averaging", ["analog", "digital"])
 @pytest.mark.parametrize("adc_range", ["per-vector", "full-scale", 3e-5])
-def test_fast_readout_equals_per_block_readout(rng, backend, averaging, adc_range):
-    layer = _layer(rng)
-    assert layer.alpha == 3 and len({(b.row, b.spec) for b in layer.placement.blocks}) > 1
+@pytest.mark.parametrize("alpha,beta", [(1, 1), (3, 2)])
+def test_fast_readout_equals_per_block_readout(rng, backend, averaging, adc_range, alpha, beta):
+    layer = _layer(rng, alpha=alpha, beta=beta)
+    assert layer.alpha == alpha and len({b.spec for b in layer.placement.blocks}) > 2
     x = rng.uniform(-1, 1, (300, 37))
     ideal = mp.InferenceConfig(backend=backend, averaging=averaging, dac=mp.DAC(bits=8))
     y, ref = mp.run_layer(layer, x, ideal), _reference(layer, x, ideal)
@@ -94,7 +95,7 @@ def test_fast_readout_equals_per_block_readout(rng, backend, averaging, adc_rang
 
 
 def test_fast_readout_many_vectors_in_chunks_equals_per_block_readout(rng):
-    """More vectors than one read-out chunk holds (about 2e6 / (5 * 720) = 555), alpha = 4 (the copies are
+    """More vectors than one read-out chunk holds (about 5e5 / (5 * 720) = 138), alpha = 4 (the copies are
     summed in numpy's order)."""
     layer = _layer(rng, shape=(25, 30), alpha=4, beta=3, n_kernels=80)
     x = rng.uniform(-1, 1, (2000, 25))

@@ -168,11 +168,19 @@ class InferenceConfig:
 
 
 def _quantize_sm(values: FloatArray, full: FloatArray, bits: int) -> FloatArray:
-    """Sign-magnitude quantization of ``values`` to ``bits`` magnitude bits over ``[-full, full]``."""
+    """Sign-magnitude quantization of ``values`` to ``bits`` magnitude bits over ``[-full, full]``:
+    ``sign(v) rint(min(|v| / full, 1) levels) / levels * full`` (a full range of 0 counts as 1)."""
     levels = 2.0**bits - 1.0
     safe = np.where(full > 0, full, 1.0)
-    mag = np.minimum(np.abs(values) / safe, 1.0)
-    return np.sign(values) * np.rint(mag * levels) / levels * safe
+    q = np.abs(values)
+    q /= safe
+    np.minimum(q, 1.0, out=q)
+    q *= levels
+    np.rint(q, out=q)
+    np.copysign(q, values, out=q)
+    q /= levels
+    q *= safe
+    return q
 
 
 def _kernel_matrices(layer: MappedLayer, backend: str | Backend) -> dict[int, FloatArray]:
@@ -280,6 +288,7 @@ class _ReadPlan:
     index: IntArray
     sign: FloatArray
     aggregate: FloatArray
+    contiguous: tuple[bool, ...]
 
 
 def _read_plan(layer: MappedLayer) -> _ReadPlan:
@@ -319,7 +328,8 @@ def _read_plan(layer: MappedLayer) -> _ReadPlan:
     aggregate = np.zeros((pos, n))
     np.add.at(aggregate, (column.ravel(), np.tile(jall, alpha)), (weight * sall).ravel() / beta)
     return _ReadPlan(blocks=tuple(order), ranges=tuple(ranges), column=column, weight=weight, index=index,
-                     sign=sign, aggregate=aggregate)
+                     sign=sign, aggregate=aggregate,
+                     contiguous=tuple(bool(c.size and np.array_equal(c, np.arange(c[0], c[0] + c.size))) for c in column))
 
 
 def _layer_matrices(plan: _ReadPlan, mats: dict[int, FloatArray]) -> list[FloatArray]:
@@ -337,8 +347,13 @@ def _layer_matrices(plan: _ReadPlan, mats: dict[int, FloatArray]) -> list[FloatA
 
 
 def _chunk_rows(columns: int, alpha: int) -> int:
-    """Input vectors per read-out chunk: about 2 M floats of block currents and copies in flight."""
-    return max(1, 2_000_000 // max(1, columns * (1 + alpha)))
+    """Input vectors per read-out chunk: about 0.5 M floats (4 MB) of block currents and copies in flight."""
+    return max(1, 500_000 // max(1, columns * (1 + alpha)))
+
+
+def _take(cur: FloatArray, column: IntArray, contiguous: bool) -> FloatArray:
+    """``cur[:, column]``, a view where the columns are one contiguous run."""
+    return cur[:, column[0]:column[0] + column.size] if contiguous else np.take(cur, column, axis=1)
 
 
 def _convert(cur: FloatArray, plan: _ReadPlan, averaging: str, bits: int, fixed: FloatArray | None,
@@ -347,17 +362,21 @@ def _convert(cur: FloatArray, plan: _ReadPlan, averaging: str, bits: int, fixed:
     kept copies, ADC (range ``fixed`` or per vector), differential subtraction and partial sums, with
     the same floating-point operations in the same order as a per-spec read-out."""
     alpha, p = plan.column.shape
-    stack = np.empty((alpha, cur.shape[0], p))
-    for a in range(alpha):
-        np.take(cur, plan.column[a], axis=1, out=stack[a])
+    if alpha == 1:  # a sum over one copy is that copy: no stack
+        stack = _take(cur, plan.column[0], plan.contiguous[0])[None]
+    else:
+        stack = np.empty((alpha, cur.shape[0], p))
+        for a in range(alpha):
+            stack[a] = _take(cur, plan.column[a], plan.contiguous[a])
     weights = plan.weight[:, None, :]
     if averaging == "analog":
-        avg = (stack * weights).sum(0) / beta
+        avg = stack[0] * weights[0] / beta if alpha == 1 else (stack * weights).sum(0) / beta
         full = fixed if fixed is not None else np.abs(avg).max(axis=1, initial=0.0)[:, None]
         conv = _quantize_sm(avg, full, bits)
     elif averaging == "digital":
         full = fixed if fixed is not None else np.abs(stack).max(axis=(0, 2), initial=0.0)[:, None]
-        conv = (_quantize_sm(stack, full[None], bits) * weights).sum(0) / beta
+        q = _quantize_sm(stack, full[None], bits)
+        conv = q[0] * weights[0] / beta if alpha == 1 else (q * weights).sum(0) / beta
     else:  # pragma: no cover - InferenceConfig validates
         raise ConfigError(f"`averaging` must be one of {get_args(Averaging)}; got {averaging!r}.")
     y_i = np.zeros((cur.shape[0], plan.index.shape[1]))
@@ -431,7 +450,7 @@ def run_layer(layer: MappedLayer, x: ArrayLike, config: InferenceConfig | None =
             if linear:
                 cur = np.empty((b1 - b0, plan.aggregate.shape[0]))
                 for (r0, r1, c0, c1), mat in zip(plan.ranges, by_range):
-                    cur[:, c0:c1] = np.ascontiguousarray(v[b0:b1, r0:r1]) @ mat
+                    np.matmul(np.ascontiguousarray(v[b0:b1, r0:r1]), mat, out=cur[:, c0:c1])
             else:
                 cur = currents[b0:b1]
             y_i[b0:b1] = _convert(cur, plan, cfg.averaging, bits, fixed, float(layer.beta))
