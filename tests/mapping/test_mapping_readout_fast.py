@@ -17,7 +17,7 @@ import xbarsim.mapping as mp
 from xbarsim import LineResistance
 from xbarsim.devices import Sinh
 
-from mapping_helpers import exact_preset
+from mapping_helpers import exact_preset, ternary
 
 
 def _reference(layer, x, cfg):
@@ -67,13 +67,15 @@ def _quantize(values, full, bits):
     return np.sign(values) * np.rint(np.minimum(np.abs(values) / safe, 1.0) * levels) / levels * safe
 
 
-def _layer(rng, device="ohmic", shape=(37, 9), alpha=3, beta=2, n_kernels=40):
+def _layer(rng, device="ohmic", shape=(37, 9), alpha=3, beta=2, n_kernels=40, encoding="differential"):
     preset = exact_preset(stuck_rate=0.05, analog=True)
     if device == "sinh":
         preset = dataclasses.replace(preset, device=Sinh(a=2.07))
     chip = mp.Chip.sample(n_kernels=n_kernels, kernel_shape=(10, 12), preset=preset, rng=rng,
                           lines=LineResistance.uniform(1.5, driver=1.0, sense=2.0))
-    return mp.map_layer(rng.uniform(-1, 1, shape), chip, rng, ensemble=mp.EnsembleConfig.lea(alpha, beta, strict=False))
+    weights = ternary(rng, shape) if encoding in ("ternary", "reference") else rng.uniform(-1, 1, shape)
+    return mp.map_layer(weights, chip, rng, encoding=mp.Encoding(scheme=encoding),
+                        ensemble=mp.EnsembleConfig.lea(alpha, beta, strict=False))
 
 
 @pytest.mark.parametrize("backend", ["ideal", "sparse"])
@@ -83,15 +85,15 @@ def _layer(rng, device="ohmic", shape=(37, 9), alpha=3, beta=2, n_kernels=40):
 def test_fast_readout_equals_per_block_readout(rng, backend, averaging, adc_range, alpha, beta):
     layer = _layer(rng, alpha=alpha, beta=beta)
     assert layer.alpha == alpha and len({b.spec for b in layer.placement.blocks}) > 2
-    x = rng.uniform(-1, 1, (300, 37))
-    ideal = mp.InferenceConfig(backend=backend, averaging=averaging, dac=mp.DAC(bits=8))
-    y, ref = mp.run_layer(layer, x, ideal), _reference(layer, x, ideal)
-    np.testing.assert_allclose(y, ref, rtol=1e-12, atol=1e-12 * float(np.abs(ref).max()))
-    for bits in (3, 8):
-        cfg = dataclasses.replace(ideal, adc=mp.ADC(bits=bits, range=adc_range))
-        y, ref = mp.run_layer(layer, x, cfg), _reference(layer, x, cfg)
-        assert np.abs(ref).max() > 0
-        np.testing.assert_array_equal(y, ref)
+    for x in (rng.uniform(-1, 1, (300, 37)), rng.uniform(-1, 1, (1, 37))):
+        ideal = mp.InferenceConfig(backend=backend, averaging=averaging, dac=mp.DAC(bits=8))
+        y, ref = mp.run_layer(layer, x, ideal), _reference(layer, x, ideal)
+        np.testing.assert_allclose(y, ref, rtol=1e-12, atol=1e-12 * float(np.abs(ref).max()))
+        for bits in (3, 8):
+            cfg = dataclasses.replace(ideal, adc=mp.ADC(bits=bits, range=adc_range))
+            y, ref = mp.run_layer(layer, x, cfg), _reference(layer, x, cfg)
+            assert np.abs(ref).max() > 0
+            np.testing.assert_array_equal(y, ref)
 
 
 def test_fast_readout_many_vectors_in_chunks_equals_per_block_readout(rng):

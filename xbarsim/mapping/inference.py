@@ -204,13 +204,20 @@ def block_currents(layer: MappedLayer, v: FloatArray, backend: str | Backend = "
     """
     chip = layer.chip
     specs = layer.layout.specs
-    mats = _kernel_matrices(layer, backend)
-    out = _tile_products(layer, v, mats)
-    be = None if isinstance(backend, str) and backend == "ideal" else get_backend(backend)
+    out: dict[tuple[int, int], FloatArray] = {}
+    if isinstance(backend, str) and backend == "ideal":
+        for b in layer.placement.blocks:
+            s = specs[b.spec]
+            g = chip.conductance[b.kernel, b.row:b.row + b.rows, b.col:b.col + b.cols]
+            out[(b.copy, b.spec)] = v[:, s.row_start:s.row_stop] @ g
+        return out
+    be = get_backend(backend)
+    mats = _kernel_matrices(layer, be)
+    out.update(_tile_products(layer, v, mats))
     bsz = v.shape[0]
     kr = chip.kernel_shape[0]
     for k in layer.placement.kernels:
-        if k in mats or be is None:
+        if k in mats:
             continue
         blocks = [b for b in layer.placement.blocks if b.kernel == k]
         xbar: Crossbar = chip.crossbar(k)
@@ -348,7 +355,7 @@ def _layer_matrices(plan: _ReadPlan, mats: dict[int, FloatArray]) -> list[FloatA
 
 def _chunk_rows(columns: int, alpha: int) -> int:
     """Input vectors per read-out chunk: about 0.5 M floats (4 MB) of block currents and copies in flight."""
-    return max(1, 500_000 // max(1, columns * (1 + alpha)))
+    return max(2, 500_000 // max(1, columns * (1 + alpha)))
 
 
 def _take(cur: FloatArray, column: IntArray, contiguous: bool) -> FloatArray:
@@ -420,15 +427,17 @@ def run_layer(layer: MappedLayer, x: ArrayLike, config: InferenceConfig | None =
     plan = _read_plan(layer)
     mats = _kernel_matrices(layer, cfg.backend)
     linear = all(b.kernel in mats for b in plan.blocks)
-    by_range = _layer_matrices(plan, mats) if linear else []
+    bits = cfg.adc.bits
+    # the ideal read's per-block products stay as they were where ADCs quantize (bit for bit the same levels)
+    linear_products = linear and (bits is None or not (isinstance(cfg.backend, str) and cfg.backend == "ideal"))
+    by_range = _layer_matrices(plan, mats) if linear_products else []
     currents = np.zeros((xb.shape[0], 0))
-    if not linear:
+    if not linear_products:
         blk = block_currents(layer, v, cfg.backend, cfg.batch_size)
         currents = np.concatenate([currents] + [blk[(b.copy, b.spec)] for b in plan.blocks], axis=1)
-    bits = cfg.adc.bits
     if bits is None:
         # 3.-5. with ideal converters the whole read-out is linear: one effective matrix per layer
-        if linear:
+        if linear_products:
             eff = np.zeros((m, n))
             for (r0, r1, c0, c1), mat in zip(plan.ranges, by_range):
                 eff[r0:r1] += mat @ plan.aggregate[c0:c1]
@@ -444,10 +453,11 @@ def run_layer(layer: MappedLayer, x: ArrayLike, config: InferenceConfig | None =
             fixed = None
         else:
             fixed = np.full((1, 1), float(cfg.adc.range))
-        step = _chunk_rows(plan.aggregate.shape[0], layer.alpha)
-        for b0 in range(0, xb.shape[0], step):
-            b1 = min(b0 + step, xb.shape[0])
-            if linear:
+        n_vec = xb.shape[0]
+        chunks = max(1, n_vec // _chunk_rows(plan.aggregate.shape[0], layer.alpha))
+        edges = np.arange(chunks + 1) * n_vec // chunks  # chunks of at least 2 vectors: matrix-matrix products
+        for b0, b1 in zip(edges[:-1], edges[1:]):
+            if linear_products:
                 cur = np.empty((b1 - b0, plan.aggregate.shape[0]))
                 for (r0, r1, c0, c1), mat in zip(plan.ranges, by_range):
                     np.matmul(np.ascontiguousarray(v[b0:b1, r0:r1]), mat, out=cur[:, c0:c1])
