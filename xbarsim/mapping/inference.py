@@ -296,6 +296,7 @@ class _ReadPlan:
     sign: FloatArray
     aggregate: FloatArray
     contiguous: tuple[bool, ...]
+    all_kept: bool
 
 
 def _read_plan(layer: MappedLayer) -> _ReadPlan:
@@ -336,6 +337,7 @@ def _read_plan(layer: MappedLayer) -> _ReadPlan:
     np.add.at(aggregate, (column.ravel(), np.tile(jall, alpha)), (weight * sall).ravel() / beta)
     return _ReadPlan(blocks=tuple(order), ranges=tuple(ranges), column=column, weight=weight, index=index,
                      sign=sign, aggregate=aggregate,
+                     all_kept=bool(np.all(weight == 1.0)),
                      contiguous=tuple(bool(c.size and np.array_equal(c, np.arange(c[0], c[0] + c.size))) for c in column))
 
 
@@ -377,7 +379,12 @@ def _convert(cur: FloatArray, plan: _ReadPlan, averaging: str, bits: int, fixed:
             stack[a] = _take(cur, plan.column[a], plan.contiguous[a])
     weights = plan.weight[:, None, :]
     if averaging == "analog":
-        avg = stack[0] * weights[0] / beta if alpha == 1 else (stack * weights).sum(0) / beta
+        if alpha == 1 and beta == 1.0 and plan.all_kept:
+            avg = stack[0]  # x * 1.0 / 1.0 == x
+        elif alpha == 1:
+            avg = stack[0] * weights[0] / beta
+        else:
+            avg = (stack * weights).sum(0) / beta
         full = fixed if fixed is not None else np.abs(avg).max(axis=1, initial=0.0)[:, None]
         conv = _quantize_sm(avg, full, bits)
     elif averaging == "digital":
