@@ -18,6 +18,12 @@ Signal chain of :func:`run_layer` for inputs ``x`` ``(B, m)``:
    per input vector (the largest conversion of the layer for that vector) or at full scale.
 5. Differential subtraction and partial sums (digital), then scaling back to weight units:
    ``y = I_out s_b / (V_read g_scale)``.
+
+Steps 3-5 run vectorised over every block, copy and input vector at once: with ideal converters
+the read-out is linear and folds, with the kernels' transfer matrices (or conductances), into one
+``(m, n)`` matrix per layer; with quantizing ADCs every conversion is computed with the same
+floating-point operations, in the same order, as a per-block read-out would (the quantized levels
+are bit for bit those of one block at a time).
 """
 
 from __future__ import annotations
