@@ -38,7 +38,7 @@ def main() -> int:
     ap.add_argument("--kernel", type=int, default=25, help="kernel rows = columns (25: the LEA chip)")
     ap.add_argument("--segment", type=float, default=1.0, help="wire segment resistance, ohm")
     ap.add_argument("--samples", type=int, default=1000, help="test images for ideal and linear cells")
-    ap.add_argument("--sinh-samples", type=int, default=100, help="test images for sinh cells (Newton)")
+    ap.add_argument("--sinh-samples", type=int, default=100, help="test images for sinh cells (Newton); 0 skips")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=Path("results/bench_inference.csv"))
     args = ap.parse_args()
@@ -56,6 +56,8 @@ def main() -> int:
         for label, backend, device, limit in (("ideal product", "ideal", "ohmic", args.samples),
                                               ("sparse, linear cells", "sparse", "ohmic", args.samples),
                                               ("sparse, sinh cells", "sparse", "preset", args.sinh_samples)):
+            if limit <= 0:  # --sinh-samples 0 skips the sinh row
+                continue
             hw = Hardware(fault_rate=0.0, kernel_shape=(args.kernel, args.kernel), backend=backend,  # type: ignore[arg-type]
                           device=device, segment_ohm=args.segment if backend != "ideal" else 0.0)  # type: ignore[arg-type]
             t0 = time.perf_counter()
@@ -75,16 +77,17 @@ def main() -> int:
                    "samples_per_s": y.size / t_inf, "accuracy": float(np.mean(pred == y)),
                    "software_accuracy": float(np.mean(net.predict(x) == y))}
             rows.append(row)
+            row["load"] = " ".join(Path("/proc/loadavg").read_text().split()[:3]) if Path("/proc/loadavg").exists() else "-"
             print(f"[{name}] {label}: {y.size} samples in {t_inf:.2f} s ({row['samples_per_s']:.1f}/s), "
-                  f"mapping {t_map:.2f} s", file=sys.stderr, flush=True)
+                  f"mapping {t_map:.2f} s, load {row['load']}", file=sys.stderr, flush=True)
     print(f"\nCircuit-accurate inference throughput ({args.kernel}x{args.kernel} kernels, "
           f"{args.segment:g} ohm segments, LEA devices, 8-bit DAC/ADC, one copy, single process)\n")
-    print("| network | kernels | read | samples | inference (s) | samples/s | accuracy (software) | mapping (s) |")
-    print("|---|---:|---|---:|---:|---:|---:|---:|")
+    print("| network | kernels | read | samples | inference (s) | samples/s | accuracy (software) | mapping (s) | load |")
+    print("|---|---:|---|---:|---:|---:|---:|---:|---|")
     for r in rows:
         print(f"| {r['network']} | {r['kernels']} x {r['kernel']} | {r['read']} | {r['samples']} | "
               f"{r['inference_s']:.2f} | {r['samples_per_s']:.1f} | {100 * r['accuracy']:.1f} % "
-              f"({100 * r['software_accuracy']:.1f} %) | {r['map_s']:.2f} |")
+              f"({100 * r['software_accuracy']:.1f} %) | {r['map_s']:.2f} | {r['load']} |")
     print(f"\ncommand: .venv/bin/python benchmarks/inference.py --kernel {args.kernel} --segment {args.segment:g} "
           f"--samples {args.samples} --sinh-samples {args.sinh_samples}")
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -20,6 +20,12 @@ Signal chain of :func:`run_layer` for inputs ``x`` ``(B, m)``:
    per input vector (the largest conversion of the layer for that vector) or at full scale.
 5. Differential subtraction and partial sums (digital), then scaling back to weight units:
    ``y = I_out s_b / (V_read g_scale)``.
+
+Steps 3-5 run vectorised over every block, copy and input vector at once: with ideal converters
+the read-out is linear and folds, with the kernels' transfer matrices (or conductances), into one
+``(m, n)`` matrix per layer; with quantizing ADCs every conversion is computed with the same
+floating-point operations, in the same order, as a per-block read-out would (the quantized levels
+are bit for bit those of one block at a time).
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from typing import TYPE_CHECKING, Literal, get_args
 
 import numpy as np
 
-from xbarsim._typing import ArrayLike, FloatArray
+from xbarsim._typing import ArrayLike, FloatArray, IntArray
 from xbarsim._validation import as_float_array, check_choice, short_repr
 from xbarsim.devices.models import DeviceModel
 from xbarsim.errors import ConfigError
@@ -164,11 +170,39 @@ class InferenceConfig:
 
 
 def _quantize_sm(values: FloatArray, full: FloatArray, bits: int) -> FloatArray:
-    """Sign-magnitude quantization of ``values`` to ``bits`` magnitude bits over ``[-full, full]``."""
+    """Sign-magnitude quantization of ``values`` to ``bits`` magnitude bits over ``[-full, full]``:
+    ``sign(v) rint(min(|v| / full, 1) levels) / levels * full`` (a full range of 0 counts as 1)."""
     levels = 2.0**bits - 1.0
     safe = np.where(full > 0, full, 1.0)
-    mag = np.minimum(np.abs(values) / safe, 1.0)
-    return np.sign(values) * np.rint(mag * levels) / levels * safe
+    q = np.abs(values)
+    q /= safe
+    np.minimum(q, 1.0, out=q)
+    q *= levels
+    np.rint(q, out=q)
+    np.copysign(q, values, out=q)
+    q /= levels
+    q *= safe
+    return q
+
+
+def _kernel_matrices(layer: MappedLayer, backend: str | Backend) -> dict[int, FloatArray]:
+    """Siemens, ``M`` ``(kernel rows, kernel cols)`` of every placed kernel whose read is one linear map
+    ``I = v @ M`` of its row voltages, from the backend's ``read_matrices`` capability (the ideal
+    backend: the conductances; sparse: the transfer matrices of linear kernels, all of them in one
+    bulk call per device law). Kernels without one are left out."""
+    chip = layer.chip
+    be = get_backend(backend)
+    read_matrices = getattr(be, "read_matrices", None)
+    mats: dict[int, FloatArray] = {}
+    if read_matrices is not None:
+        by_law: dict[DeviceModel, list[int]] = {}
+        for k in layer.placement.kernels:
+            by_law.setdefault(chip.presets[k].device, []).append(k)
+        for law, kernels in by_law.items():
+            tms = read_matrices(chip.conductance[kernels], chip.lines, law)
+            if tms is not None:
+                mats.update(zip(kernels, tms))
+    return mats
 
 
 def block_currents(layer: MappedLayer, v: FloatArray, backend: str | Backend = "ideal",
@@ -182,21 +216,12 @@ def block_currents(layer: MappedLayer, v: FloatArray, backend: str | Backend = "
     chip = layer.chip
     specs = layer.layout.specs
     be = get_backend(backend)
-    read_matrices = getattr(be, "read_matrices", None)
-    bulk: dict[int, FloatArray] = {}
-    if read_matrices is not None:  # kernels that share a device law: their matrices in one call
-        by_law: dict[DeviceModel, list[int]] = {}
-        for k in layer.placement.kernels:
-            by_law.setdefault(chip.presets[k].device, []).append(k)
-        for law, kernels in by_law.items():
-            tms = read_matrices(chip.conductance[kernels], chip.lines, law)
-            if tms is not None:
-                bulk.update(zip(kernels, tms))
-    out = _tile_products(layer, v, bulk, side_by_side=not getattr(be, "local_read_matrices", False))
+    mats = _kernel_matrices(layer, be)
+    out = _tile_products(layer, v, mats, side_by_side=not getattr(be, "local_read_matrices", False))
     bsz = v.shape[0]
     kr = chip.kernel_shape[0]
     for k in layer.placement.kernels:
-        if k in bulk:
+        if k in mats:
             continue
         blocks = [b for b in layer.placement.blocks if b.kernel == k]
         xbar: Crossbar = chip.crossbar(k)
@@ -229,7 +254,9 @@ def input_voltages(layer: MappedLayer, x: FloatArray, config: InferenceConfig) -
         scale = np.full(x.shape[0], cfg.dac.x_max)
     else:  # pragma: no cover - DAC validates
         raise ConfigError(f"`scaling` must be one of {get_args(DacScaling)}; got {cfg.dac.scaling!r}.")
-    u = np.clip(x / scale[:, None], -1.0, 1.0)
+    u = x / scale[:, None]
+    np.minimum(u, 1.0, out=u)  # == np.clip(u, -1, 1), without its slow path
+    np.maximum(u, -1.0, out=u)
     if cfg.dac.bits is not None:
         u = _quantize_sm(u, np.ones((1, 1)), cfg.dac.bits)
     return u * v_read, scale, float(v_read)
@@ -258,6 +285,131 @@ def _tile_products(layer: MappedLayer, v: FloatArray, tms: dict[int, FloatArray]
         for b, c0, c1 in zip(blocks, edges[:-1], edges[1:]):
             out[(b.copy, b.spec)] = cur[:, c0:c1]
     return out
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class _ReadPlan:
+    """Index arithmetic of a layer's read-out, built once per :func:`run_layer` call.
+
+    Every placed block's columns get a place on one *block-column* axis: blocks grouped by the weight
+    rows they read (``ranges``: ``(row_start, row_stop, first, stop)``), in placement order inside a
+    group. A *conversion* ``p`` is one (spec, channel, output) entry of the read-out; ``column[a, p]``
+    is the block column copy ``a`` contributes to it, ``weight[a, p]`` whether copy ``a`` is kept for
+    its output. ``index[d, j]``/``sign[d, j]`` list the conversions that add up to output ``j`` in
+    the order the per-spec read-out adds them (``sign`` 0 pads outputs with fewer terms).
+    ``aggregate`` ``(block columns, n)`` is the whole linear read-out (averaging, signs, partial sums)
+    for ideal converters.
+    """
+
+    blocks: tuple  # type: ignore[type-arg]
+    ranges: tuple[tuple[int, int, int, int], ...]
+    column: IntArray
+    weight: FloatArray
+    index: IntArray
+    sign: FloatArray
+    aggregate: FloatArray
+    contiguous: tuple[bool, ...]
+    all_kept: bool
+
+
+def _read_plan(layer: MappedLayer) -> _ReadPlan:
+    specs = layer.layout.specs
+    alpha, beta, n = layer.alpha, float(layer.beta), layer.shape[1]
+    by_rows: dict[tuple[int, int], list] = {}  # type: ignore[type-arg]
+    for b in layer.placement.blocks:
+        by_rows.setdefault((specs[b.spec].row_start, specs[b.spec].row_stop), []).append(b)
+    order, ranges, offset, pos = [], [], {}, 0
+    for (r0, r1), blocks in by_rows.items():
+        first = pos
+        for b in blocks:
+            offset[(b.copy, b.spec)] = pos
+            pos += b.cols
+            order.append(b)
+        ranges.append((r0, r1, first, pos))
+    columns, outputs, signs = [], [], []
+    for s, spec in enumerate(specs):
+        ro = layer.layout.readout[spec.channels]  # (w, n)
+        cidx, jidx = np.nonzero(ro)
+        columns.append(np.array([offset[(a, s)] + cidx for a in range(alpha)], dtype=np.int64).reshape(alpha, -1))
+        outputs.append(jidx)
+        signs.append(ro[cidx, jidx])
+    column = np.concatenate(columns, axis=1)
+    jall = np.concatenate(outputs).astype(np.int64)
+    sall = np.concatenate(signs)
+    weight = layer.kept.astype(np.float64)[:, jall]  # (alpha, P)
+    # conversions of each output in increasing p: spec order, then channel order (as np.add.at adds them)
+    by_out = np.argsort(jall, kind="stable")
+    counts = np.bincount(jall, minlength=n)
+    rank = np.arange(jall.size) - np.repeat(np.cumsum(counts) - counts, counts)
+    depth = int(counts.max()) if jall.size else 0
+    index = np.zeros((depth, n), dtype=np.int64)
+    sign = np.zeros((depth, n))
+    index[rank, jall[by_out]] = by_out
+    sign[rank, jall[by_out]] = sall[by_out]
+    aggregate = np.zeros((pos, n))
+    np.add.at(aggregate, (column.ravel(), np.tile(jall, alpha)), (weight * sall).ravel() / beta)
+    return _ReadPlan(blocks=tuple(order), ranges=tuple(ranges), column=column, weight=weight, index=index,
+                     sign=sign, aggregate=aggregate,
+                     all_kept=bool(np.all(weight == 1.0)),
+                     contiguous=tuple(bool(c.size and np.array_equal(c, np.arange(c[0], c[0] + c.size))) for c in column))
+
+
+def _layer_matrices(plan: _ReadPlan, mats: dict[int, FloatArray]) -> list[FloatArray]:
+    """Per row range of ``plan``: the blocks' read matrices side by side (``(rows, block columns)``)."""
+    by_range = []
+    blocks = iter(plan.blocks)
+    for _, _, first, stop in plan.ranges:
+        parts, width = [], 0
+        while width < stop - first:
+            b = next(blocks)
+            parts.append(mats[b.kernel][b.row:b.row + b.rows, b.col:b.col + b.cols])
+            width += b.cols
+        by_range.append(np.concatenate(parts, axis=1))
+    return by_range
+
+
+def _chunk_rows(columns: int, alpha: int) -> int:
+    """Input vectors per read-out chunk: about 0.5 M floats (4 MB) of block currents and copies in flight."""
+    return max(2, 500_000 // max(1, columns * (1 + alpha)))
+
+
+def _take(cur: FloatArray, column: IntArray, contiguous: bool) -> FloatArray:
+    """``cur[:, column]``, a view where the columns are one contiguous run."""
+    return cur[:, column[0]:column[0] + column.size] if contiguous else np.take(cur, column, axis=1)
+
+
+def _convert(cur: FloatArray, plan: _ReadPlan, averaging: str, bits: int, fixed: FloatArray | None,
+             beta: float) -> FloatArray:
+    """Steps 3-5 for quantizing ADCs on block currents ``cur`` ``(B, block columns)``: averaging of the
+    kept copies, ADC (range ``fixed`` or per vector), differential subtraction and partial sums, with
+    the same floating-point operations in the same order as a per-spec read-out."""
+    alpha, p = plan.column.shape
+    if alpha == 1:  # a sum over one copy is that copy: no stack
+        stack = _take(cur, plan.column[0], plan.contiguous[0])[None]
+    else:
+        stack = np.empty((alpha, cur.shape[0], p))
+        for a in range(alpha):
+            stack[a] = _take(cur, plan.column[a], plan.contiguous[a])
+    weights = plan.weight[:, None, :]
+    if averaging == "analog":
+        if alpha == 1 and beta == 1.0 and plan.all_kept:
+            avg = stack[0]  # x * 1.0 / 1.0 == x
+        elif alpha == 1:
+            avg = stack[0] * weights[0] / beta
+        else:
+            avg = (stack * weights).sum(0) / beta
+        full = fixed if fixed is not None else np.abs(avg).max(axis=1, initial=0.0)[:, None]
+        conv = _quantize_sm(avg, full, bits)
+    elif averaging == "digital":
+        full = fixed if fixed is not None else np.abs(stack).max(axis=(0, 2), initial=0.0)[:, None]
+        q = _quantize_sm(stack, full[None], bits)
+        conv = q[0] * weights[0] / beta if alpha == 1 else (q * weights).sum(0) / beta
+    else:  # pragma: no cover - InferenceConfig validates
+        raise ConfigError(f"`averaging` must be one of {get_args(Averaging)}; got {averaging!r}.")
+    y_i = np.zeros((cur.shape[0], plan.index.shape[1]))
+    for idx, sign in zip(plan.index, plan.sign):
+        y_i += conv[:, idx] * sign
+    return y_i
 
 
 def run_layer(layer: MappedLayer, x: ArrayLike, config: InferenceConfig | None = None) -> FloatArray:
@@ -291,44 +443,46 @@ def run_layer(layer: MappedLayer, x: ArrayLike, config: InferenceConfig | None =
     chip = layer.chip
     # 1. DAC
     v, scale, v_read = input_voltages(layer, xb, cfg)
-    # 2. arrays
-    currents = block_currents(layer, v, cfg.backend, cfg.batch_size)
-    # 3. averaging over kept copies, per (channel, output) pair of every spec
-    kept = layer.kept.astype(np.float64)
-    beta = float(layer.beta)
-    alpha = layer.alpha
-    conversions = []
-    for s, spec in enumerate(layer.layout.specs):
-        ro = layer.layout.readout[spec.channels]  # (w, n)
-        cidx, jidx = np.nonzero(ro)
-        stack = np.stack([currents[(a, s)][:, cidx] for a in range(alpha)])  # (alpha, B, P)
-        weights = kept[:, jidx][:, None, :]
-        conversions.append((stack, weights, jidx, ro[cidx, jidx]))
-    # 4. ADC range
+    # 2. arrays: one matrix per row range and kernel read (linear reads), else every block's currents
+    plan = _read_plan(layer)
+    mats = _kernel_matrices(layer, cfg.backend)
+    linear = all(b.kernel in mats for b in plan.blocks)
     bits = cfg.adc.bits
-    if bits is not None:
-        if cfg.adc.range == "per-vector":
-            if cfg.averaging == "analog":
-                peak = [np.abs((st * wt).sum(0) / beta).max(axis=1) for st, wt, _, _ in conversions]
-            else:
-                peak = [np.abs(st).max(axis=(0, 2)) for st, _, _, _ in conversions]
-            full = np.max(np.stack(peak), axis=0)[:, None]
-        elif cfg.adc.range == "full-scale":
-            rows = max(spec.shape[0] for spec in layer.layout.specs)
-            full = np.full((1, 1), v_read * rows * chip.g_max)
+    # the ideal read's per-block products stay as they were where ADCs quantize (bit for bit the same levels)
+    linear_products = linear and (bits is None or not getattr(get_backend(cfg.backend), "local_read_matrices", False))
+    by_range = _layer_matrices(plan, mats) if linear_products else []
+    currents = np.zeros((xb.shape[0], 0))
+    if not linear_products:
+        blk = block_currents(layer, v, cfg.backend, cfg.batch_size)
+        currents = np.concatenate([currents] + [blk[(b.copy, b.spec)] for b in plan.blocks], axis=1)
+    if bits is None:
+        # 3.-5. with ideal converters the whole read-out is linear: one effective matrix per layer
+        if linear_products:
+            eff = np.zeros((m, n))
+            for (r0, r1, c0, c1), mat in zip(plan.ranges, by_range):
+                eff[r0:r1] += mat @ plan.aggregate[c0:c1]
+            y_i = v @ eff
         else:
-            full = np.full((1, 1), float(cfg.adc.range))
-    # 5. conversions, differential subtraction, partial sums
-    y_i = np.zeros((xb.shape[0], n))
-    for stack, weights, jidx, sign in conversions:
-        if cfg.averaging == "analog":
-            avg = (stack * weights).sum(0) / beta
-            conv = avg if bits is None else _quantize_sm(avg, full, bits)
-        elif cfg.averaging == "digital":
-            q = stack if bits is None else _quantize_sm(stack, full[None], bits)
-            conv = (q * weights).sum(0) / beta
-        else:  # pragma: no cover - InferenceConfig validates
-            raise ConfigError(f"`averaging` must be one of {get_args(Averaging)}; got {cfg.averaging!r}.")
-        np.add.at(y_i.T, jidx, (conv * sign).T)  # y_i.T is a view: outputs hit by several channels add up
+            y_i = currents @ plan.aggregate
+    else:
+        y_i = np.empty((xb.shape[0], n))
+        if cfg.adc.range == "full-scale":
+            rows = max(spec.shape[0] for spec in layer.layout.specs)
+            fixed: FloatArray | None = np.full((1, 1), v_read * rows * chip.g_max)
+        elif cfg.adc.range == "per-vector":
+            fixed = None
+        else:
+            fixed = np.full((1, 1), float(cfg.adc.range))
+        n_vec = xb.shape[0]
+        chunks = max(1, n_vec // _chunk_rows(plan.aggregate.shape[0], layer.alpha))
+        edges = np.arange(chunks + 1) * n_vec // chunks  # chunks of at least 2 vectors: matrix-matrix products
+        for b0, b1 in zip(edges[:-1], edges[1:]):
+            if linear_products:
+                cur = np.empty((b1 - b0, plan.aggregate.shape[0]))
+                for (r0, r1, c0, c1), mat in zip(plan.ranges, by_range):
+                    np.matmul(np.ascontiguousarray(v[b0:b1, r0:r1]), mat, out=cur[:, c0:c1])
+            else:
+                cur = currents[b0:b1]
+            y_i[b0:b1] = _convert(cur, plan, cfg.averaging, bits, fixed, float(layer.beta))
     y = y_i * scale[:, None] / (v_read * layer.layout.g_scale)
     return y[0] if single else y
