@@ -77,10 +77,12 @@ PRESETS: dict[str, Callable[..., DevicePreset]] = {
 }
 
 #: How the copies of a network are used: one copy (``"plain"``), layer ensemble averaging
-#: (``"lea"``), MAO-style summed copies with re-tuned healthy devices (``"mao"``), committee
+#: (``"lea"``), the LEA paper's MAO (``"mao"``: copies' currents summed, healthy devices re-tuned
+#: copy by copy on two levels), every copy averaged with joint compensation of the stuck devices
+#: (``"lea-rme-all"``, this project's stronger variant, formerly called "mao"), committee
 #: machines (``"committee"``: ``alpha`` whole networks, outputs averaged) or fault-blind copies
 #: (``"blind"``: the first ``beta`` of ``alpha`` randomly placed copies, whatever they read).
-Strategy = Literal["plain", "lea", "mao", "committee", "blind"]
+Strategy = Literal["plain", "lea", "mao", "lea-rme-all", "committee", "blind"]
 #: The solver of the arrays at inference.
 HardwareBackend = Literal["ideal", "sparse", "ngspice"]
 #: How devices are programmed: one write without verify (``"single"``, the papers' simulations),
@@ -185,7 +187,7 @@ class Hardware:
         network, differential pairs otherwise.
     levels : int or None
         Quantize differential/reference targets to this many levels in the window (>= 2).
-    strategy : {"plain", "lea", "mao", "committee", "blind"}
+    strategy : {"plain", "lea", "mao", "lea-rme-all", "committee", "blind"}
         Redundancy at equal device count ``alpha`` x one copy (see :data:`Strategy`).
     alpha : int
         Copies (layer copies, or committee members), >= 1; ``"plain"`` needs 1.
@@ -198,7 +200,7 @@ class Hardware:
         LEA: reduced-mapping-error encoding (healthy devices of the kept copies re-chosen against
         the stuck ones).
     rme_levels : {"levels", "continuous"} or None
-        RME (and MAO) targets on the encoding's levels or anywhere in the window.
+        RME (and ``"lea-rme-all"``) targets on the encoding's levels or anywhere in the window.
     strict : bool
         Greedy placement rejects positions with stuck-OFF / non-switching devices (``True``) or
         only ranks them last (``False``, needed on chips with scattered stuck-OFF devices).
@@ -312,7 +314,7 @@ class Hardware:
                               "uses every copy.")
         _choice(self.placement, "placement", _PLACEMENTS)
         if self.rme and self.strategy != "lea":
-            raise ConfigError(f"`rme` applies to strategy 'lea' (MAO always re-tunes); got strategy {self.strategy!r}.")
+            raise ConfigError(f"`rme` applies to strategy 'lea' ('mao' and 'lea-rme-all' always re-tune); got strategy {self.strategy!r}.")
         if self.rme_levels is not None:
             _choice(self.rme_levels, "rme_levels", _RME_LEVELS)
         _choice(self.programming, "programming", get_args(ProgrammingMode))
@@ -539,6 +541,9 @@ def ensemble_config(hardware: Hardware) -> EnsembleConfig:
                               encoding="rme" if hardware.rme else "simple", selection="deviation",
                               rme_levels=hardware.rme_levels, strict=hardware.strict)  # type: ignore[arg-type]
     if s == "mao":
+        return EnsembleConfig(alpha=hardware.alpha, beta=hardware.alpha, placement=place, encoding="mao",  # type: ignore[arg-type]
+                              selection="first", strict=hardware.strict)
+    if s == "lea-rme-all":
         return EnsembleConfig(alpha=hardware.alpha, beta=hardware.alpha, placement=place, encoding="rme",  # type: ignore[arg-type]
                               selection="first", rme_levels=hardware.rme_levels, strict=hardware.strict)  # type: ignore[arg-type]
     if s == "blind":

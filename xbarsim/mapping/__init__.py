@@ -9,7 +9,7 @@
   :func:`program_sequence` (half-select disturbance through ``xbarsim.analysis``).
 * :mod:`~xbarsim.mapping.placement` -- :func:`place_layer`: random or greedy defect-aware blocks.
 * :mod:`~xbarsim.mapping.ensemble` -- layer ensemble averaging: :func:`map_layer`,
-  :func:`map_network`, :func:`map_committee`, :class:`EnsembleConfig` (plain, LEA, MAO, blind).
+  :func:`map_network`, :func:`map_committee`, :class:`EnsembleConfig` (plain, LEA, the paper's MAO, LEA with RME on all copies, blind).
 * :mod:`~xbarsim.mapping.inference` -- :func:`run_layer`: DAC, arrays through a backend, averaging,
   ADC, differential subtraction.
 
@@ -40,6 +40,7 @@ from xbarsim.mapping.ensemble import (
     map_committee,
     map_layer,
     map_network,
+    mao_targets,
     rme_targets,
     select_copies,
 )
@@ -106,6 +107,7 @@ __all__ = [
     "place_layer",
     "program_sequence",
     "read_devices",
+    "mao_targets",
     "rme_targets",
     "run_layer",
     "select_copies",
