@@ -34,6 +34,7 @@ from xbarsim.evaluation.hardware import (
     build_preset,
     inference_config,
 )
+from xbarsim.evaluation.drolet_code import DroletCodePerturbation, drolet_fill_order
 from xbarsim.evaluation.perturbation import (
     ConductanceSample,
     DevicePerturbation,
@@ -68,6 +69,7 @@ __all__ = [
     "ConductanceSample",
     "DevicePerturbation",
     "DisturbanceModel",
+    "DroletCodePerturbation",
     "EvaluationResult",
     "ExperimentConfig",
     "ExperimentReport",
@@ -95,6 +97,7 @@ __all__ = [
     "build_preset",
     "calibrate_busy",
     "device_perturbation",
+    "drolet_fill_order",
     "evaluate",
     "evaluate_trial",
     "execute_trial",

@@ -49,6 +49,7 @@ from xbarsim.evaluation.hardware import (
     layer_encodings,
     programming_config,
 )
+from xbarsim.evaluation.drolet_code import DroletCodePerturbation
 from xbarsim.evaluation.perturbation import DevicePerturbation
 from xbarsim.mapping import InferenceConfig, MappedNetwork, map_committee, map_network
 from xbarsim.networks import MLP, Dataset
@@ -667,7 +668,7 @@ def _read_jsonl(path: Path) -> tuple[dict[str, Any] | None, list[dict[str, Any]]
 def monte_carlo(
     network: MLP,
     dataset: Dataset,
-    model: Hardware | DevicePerturbation,
+    model: Hardware | DevicePerturbation | DroletCodePerturbation,
     *,
     transfers: int,
     seed: int,
@@ -685,11 +686,13 @@ def monte_carlo(
         Trained network.
     dataset : Dataset
         Its dataset.
-    model : Hardware or DevicePerturbation
+    model : Hardware, DevicePerturbation or DroletCodePerturbation
         A :class:`Hardware`: every transfer is a full :func:`transfer` (new chip, fault map,
         mapping and noise). A :class:`~xbarsim.evaluation.DevicePerturbation`: every transfer is a
         statistical draw of the device model applied to the weights (and biases if it says so),
-        as in Drolet et al.'s own Monte Carlo.
+        in the physical 100-500 uS window. A :class:`~xbarsim.evaluation.DroletCodePerturbation`:
+        the same Monte Carlo as Drolet et al.'s code draws it (+-400 uS frame, measured
+        disturbance samples, scalar output bias exact).
     transfers : int
         ``N`` >= 1.
     seed : int
@@ -723,10 +726,11 @@ def monte_carlo(
         raise ConfigError(f"`resume` must be a bool; got {short_repr(resume)}.")
     if isinstance(model, Hardware):
         desc = {"model": "hardware", **model.to_dict()}
-    elif isinstance(model, DevicePerturbation):
+    elif isinstance(model, (DevicePerturbation, DroletCodePerturbation)):
         desc = model.to_dict()
     else:
-        raise ConfigError(f"`model` must be a Hardware or a DevicePerturbation; got {type(model).__name__}.")
+        raise ConfigError(f"`model` must be a Hardware, a DevicePerturbation or a DroletCodePerturbation; got "
+                          f"{type(model).__name__}.")
     x, y = _split(dataset, split)
     p = int(y.size)
     slices = tuple((name, sl.start, sl.stop) for name, sl in _task_slices(dataset, split, p))

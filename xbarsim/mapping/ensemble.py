@@ -747,7 +747,10 @@ def map_layer(
     compensation = None
     if cfg.encoding in ("rme", "mao"):
         stuck_q = np.zeros(qshape, dtype=bool)
-        stuck_q.ravel()[qi] = known | ~report.converged
+        # MAO re-tunes every device the defect map calls healthy (xbtorch encode_MAO); a device that
+        # merely missed its target in a single-shot write is noisy, not stuck. RME also gives up on
+        # devices whose write-verify failed.
+        stuck_q.ravel()[qi] = known if cfg.encoding == "mao" else known | ~report.converged
         if cfg.encoding == "mao":
             two = (min(mapped.levels), max(mapped.levels)) if mapped.levels is not None else (chip.g_min, chip.g_max)
             new_t = mao_targets(qt, qr, stuck_q, layout, levels=two)
