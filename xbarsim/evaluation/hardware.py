@@ -204,6 +204,12 @@ class Hardware:
     strict : bool
         Greedy placement rejects positions with stuck-OFF / non-switching devices (``True``) or
         only ranks them last (``False``, needed on chips with scattered stuck-OFF devices).
+    g_norm : {"nominal", "characterized"}
+        Decode every layer with the nominal ``G_ON - G_OFF``, or with ``mean(G_SET) - mean(G_RESET)``
+        of its devices from the characterization read (the LEA chip's Fig. 5 decoding).
+    unmeasured_kernels : {"sampled", "measured"}
+        LEA chip: kernels without a measured map get scattered faults from the preset, or the map
+        of a measured kernel drawn at random (:func:`~xbarsim.mapping.lea_chip`).
     programming : {"single", "write-verify", "sequence"}
         See :data:`ProgrammingMode`.
     verify_tolerance : float or None
@@ -259,6 +265,8 @@ class Hardware:
     rme: bool = False
     rme_levels: str | None = None
     strict: bool = True
+    g_norm: str = "nominal"
+    unmeasured_kernels: str = "sampled"
     programming: ProgrammingMode = "single"
     verify_tolerance: float | None = None
     max_writes: int = 20
@@ -317,6 +325,10 @@ class Hardware:
             raise ConfigError(f"`rme` applies to strategy 'lea' ('mao' and 'lea-rme-all' always re-tune); got strategy {self.strategy!r}.")
         if self.rme_levels is not None:
             _choice(self.rme_levels, "rme_levels", _RME_LEVELS)
+        _choice(self.g_norm, "g_norm", ("nominal", "characterized"))
+        _choice(self.unmeasured_kernels, "unmeasured_kernels", ("sampled", "measured"))
+        if self.unmeasured_kernels != "sampled" and self.chip != "lea":
+            raise ConfigError(f"`unmeasured_kernels` applies to chip 'lea'; got chip {self.chip!r}.")
         _choice(self.programming, "programming", get_args(ProgrammingMode))
         set_("verify_tolerance", _float(self.verify_tolerance, "verify_tolerance",
                                         "non-negative conductance in siemens or None", lo=0.0, none=True))
@@ -524,7 +536,7 @@ def build_chip(hardware: Hardware, weights: Sequence[np.ndarray], encodings: Seq
     p = build_preset(hardware) if preset is None else preset
     k = chip_kernels(hardware, weights, encodings, p)
     if hardware.chip == "lea":
-        return lea_chip(rng, n_kernels=k, preset=p, lines=hardware.lines)
+        return lea_chip(rng, n_kernels=k, preset=p, lines=hardware.lines, unmeasured=hardware.unmeasured_kernels)
     return Chip.sample(n_kernels=k, kernel_shape=hardware.effective_kernel_shape, preset=p, rng=rng,
                        lines=hardware.lines)
 
@@ -535,20 +547,23 @@ def ensemble_config(hardware: Hardware) -> EnsembleConfig:
     s = hardware.strategy
     if s == "plain" or s == "committee":
         return EnsembleConfig(alpha=1, beta=1, placement=place, encoding="simple", selection="first",  # type: ignore[arg-type]
-                              strict=hardware.strict)
+                              strict=hardware.strict, g_norm=hardware.g_norm)  # type: ignore[arg-type]
     if s == "lea":
         return EnsembleConfig(alpha=hardware.alpha, beta=hardware.beta, placement=place,  # type: ignore[arg-type]
                               encoding="rme" if hardware.rme else "simple", selection="deviation",
-                              rme_levels=hardware.rme_levels, strict=hardware.strict)  # type: ignore[arg-type]
+                              rme_levels=hardware.rme_levels, strict=hardware.strict,  # type: ignore[arg-type]
+                              g_norm=hardware.g_norm)  # type: ignore[arg-type]
     if s == "mao":
         return EnsembleConfig(alpha=hardware.alpha, beta=hardware.alpha, placement=place, encoding="mao",  # type: ignore[arg-type]
-                              selection="first", strict=hardware.strict)
+                              selection="first", strict=hardware.strict, g_norm=hardware.g_norm)  # type: ignore[arg-type]
     if s == "lea-rme-all":
         return EnsembleConfig(alpha=hardware.alpha, beta=hardware.alpha, placement=place, encoding="rme",  # type: ignore[arg-type]
-                              selection="first", rme_levels=hardware.rme_levels, strict=hardware.strict)  # type: ignore[arg-type]
+                              selection="first", rme_levels=hardware.rme_levels, strict=hardware.strict,  # type: ignore[arg-type]
+                              g_norm=hardware.g_norm)  # type: ignore[arg-type]
     if s == "blind":
         return EnsembleConfig(alpha=hardware.alpha, beta=hardware.beta or 1, placement=place,  # type: ignore[arg-type]
-                              encoding="simple", selection="first", strict=hardware.strict)
+                              encoding="simple", selection="first", strict=hardware.strict,
+                              g_norm=hardware.g_norm)  # type: ignore[arg-type]
     raise ConfigError(f"`strategy` must be one of {get_args(Strategy)}; got {s!r}.")  # pragma: no cover
 
 

@@ -59,6 +59,7 @@ __all__ = [
     "EnsembleEncoding",
     "Selection",
     "RmeLevels",
+    "GNorm",
     "EnsembleConfig",
     "SequenceProgramming",
     "Compensation",
@@ -80,6 +81,9 @@ EnsembleEncoding = Literal["simple", "rme", "mao"]
 Selection = Literal["deviation", "first"]
 #: Where RME may put re-chosen targets: on the allowed levels, or anywhere in the window.
 RmeLevels = Literal["levels", "continuous"]
+#: The conductance step a layer's currents are decoded with: the encoding's nominal one, or
+#: ``mean(G_SET) - mean(G_RESET)`` of the layer's devices from the characterization read.
+GNorm = Literal["nominal", "characterized"]
 
 
 def _int_at_least(value: object, name: str, minimum: int) -> int:
@@ -116,6 +120,10 @@ class EnsembleConfig:
     strict : bool
         Greedy placement: reject positions with stuck-OFF or non-switching devices (default), or
         only rank them last (``False``).
+    g_norm : {"nominal", "characterized"}
+        Decode the layer with the encoding's nominal step (``G_ON - G_OFF``), or, as the LEA chip
+        does, with ``mean(G_SET) - mean(G_RESET)`` over every device the layer occupies, read at
+        characterization (stuck devices included: they lower it).
     """
 
     alpha: int = 1
@@ -125,6 +133,7 @@ class EnsembleConfig:
     selection: Selection = "deviation"
     rme_levels: RmeLevels | None = None
     strict: bool = True
+    g_norm: GNorm = "nominal"
 
     def __post_init__(self) -> None:
         a = _int_at_least(self.alpha, "alpha", 1)
@@ -142,6 +151,7 @@ class EnsembleConfig:
         check_choice(self.selection, get_args(Selection), "selection")
         if self.rme_levels is not None:
             check_choice(self.rme_levels, get_args(RmeLevels), "rme_levels")
+        check_choice(self.g_norm, get_args(GNorm), "g_norm")
         if self.encoding == "mao" and (self.effective_beta != a or self.selection != "first"):
             raise ConfigError(f"`encoding` 'mao' sums every copy: it needs beta = alpha ({a}) and selection 'first'; "
                               f"got beta = {self.effective_beta}, selection {self.selection!r}.")
@@ -721,7 +731,7 @@ def map_layer(
         clock[step] += now - tic
         tic = now
 
-    if char is None and (cfg.placement == "greedy" or cfg.encoding in ("rme", "mao")):
+    if char is None and (cfg.placement == "greedy" or cfg.encoding in ("rme", "mao") or cfg.g_norm == "characterized"):
         char = characterize(chip, rng)
         chip = char.chip
     lap("characterize")
@@ -733,6 +743,14 @@ def map_layer(
     placement = place_layer(layout, alpha=cfg.alpha, chip_shape=chip.shape, method=cfg.placement, rng=rng,
                             characterization=char, beta=beta, occupied=occupied, strict=cfg.strict)
     ci, qi = placement.device_index(layout)
+    if cfg.g_norm == "characterized":
+        assert char is not None
+        nominal = (max(mapped.levels) - min(mapped.levels)) if mapped.levels is not None else chip.g_max - chip.g_min
+        measured = float(char.set_read.ravel()[ci].mean() - char.reset_read.ravel()[ci].mean())
+        if not measured > 0:
+            raise ConfigError(f"the layer's devices read mean(G_SET) - mean(G_RESET) = {measured!r} S at "
+                              "characterization; g_norm 'characterized' needs a positive step.")
+        layout = replace(layout, g_scale=layout.g_scale * measured / nominal)
     qshape = (cfg.alpha, layout.n_rows, layout.n_channels)
     qt = np.broadcast_to(layout.channel_matrix(mapped.conductance), qshape).copy()
     known = np.zeros(ci.size, dtype=bool) if char is None else char.stuck.ravel()[ci]
@@ -865,7 +883,8 @@ def map_network(
         raise ConfigError(f"`chip` must be a Chip; got {type(chip).__name__}.")
     _check_rng(rng)
     char = characterization
-    needs = any(c is None or c.placement == "greedy" or c.encoding in ("rme", "mao") for c in cfgs)
+    needs = any(c is None or c.placement == "greedy" or c.encoding in ("rme", "mao") or c.g_norm == "characterized"
+                for c in cfgs)
     if char is None and needs:
         char = characterize(chip, rng)
         chip = char.chip
