@@ -15,7 +15,9 @@ Activations between layers are computed here: each layer's weighted sums come fr
 through :meth:`xbarsim.networks.MLP.forward`'s ``layer_fn`` hook; the network adds the biases
 (``bias = "digital"``) and applies its nonlinearities. Committee machines average the output
 scores (``committee_output = "scores"``, the default) or the class probabilities of their ``alpha``
-independently mapped networks.
+independently mapped networks: distinct trained networks passed as ``committee`` (the LEA paper's
+committee machines; ``committee_networks = "distinct"``), or one network mapped ``alpha`` times
+(``committee_networks = "same"``).
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ from xbarsim.evaluation.hardware import (
 )
 from xbarsim.evaluation.drolet_code import DroletCodePerturbation
 from xbarsim.evaluation.perturbation import DevicePerturbation
-from xbarsim.mapping import InferenceConfig, MappedNetwork, map_committee, map_network
+from xbarsim.mapping import InferenceConfig, MappedNetwork, characterize, map_committee, map_network
 from xbarsim.networks import MLP, Dataset
 
 __all__ = [
@@ -128,6 +130,9 @@ class HardwareNetwork:
         The hardware it was transferred to.
     members : tuple of MappedNetwork
         One mapped network, or ``alpha`` committee members.
+    networks : tuple of MLP
+        The software network of every member (a committee of distinct networks); empty means
+        ``network`` for every member.
     inference : InferenceConfig
         How the arrays are read.
     n_kernels : int
@@ -142,9 +147,14 @@ class HardwareNetwork:
     inference: InferenceConfig
     n_kernels: int
     timings: Mapping[str, float] = field(default_factory=dict)
+    networks: tuple[MLP, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "timings", MappingProxyType(dict(self.timings)))
+        nets = tuple(self.networks) or (self.network,) * len(self.members)
+        if len(nets) != len(self.members):
+            raise ConfigError(f"`networks` must hold one network per member ({len(self.members)}); got {len(nets)}.")
+        object.__setattr__(self, "networks", nets)
 
     @property
     def mapping_errors(self) -> tuple[float, ...]:
@@ -160,9 +170,9 @@ class HardwareNetwork:
     def _crossbar_bias(self) -> bool:
         return self.hardware.bias == "crossbar" and self.network.biases is not None
 
-    def _member_scores(self, member: MappedNetwork, x: FloatArray,
-                       tick: Callable[[], None] | None = None) -> FloatArray:
-        net = self.network
+    def _member_scores(self, member: MappedNetwork, x: FloatArray, tick: Callable[[], None] | None = None,
+                       net: MLP | None = None) -> FloatArray:
+        net = self.network if net is None else net
         cfg = self.inference
         if self._crossbar_bias():
             base = dataclasses.replace(net, biases=tuple(np.zeros_like(b) for b in net.biases))  # type: ignore[union-attr]
@@ -209,7 +219,7 @@ class HardwareNetwork:
     def _committee_scores(self, x: FloatArray, progress: ProgressBar | None) -> list[FloatArray]:
         self._check_ngspice(x.shape[0])
         tick = None if progress is None else progress.update
-        return [self._member_scores(m, x, tick) for m in self.members]
+        return [self._member_scores(m, x, tick, n) for m, n in zip(self.members, self.networks)]
 
     def predict_proba(self, x: Any, *, progress: ProgressBar | None = None) -> FloatArray:
         """Class probabilities ``(batch, n_classes)``. A committee averages its members' scores
@@ -248,7 +258,8 @@ class HardwareNetwork:
                                                              for p in m.chip.presets), lines=hw.lines)
             members.append(MappedNetwork(layers=tuple(dataclasses.replace(layer, chip=chip) for layer in m.layers),
                                          chip=chip, characterization=m.characterization))
-        return dataclasses.replace(self, hardware=hw, members=tuple(members), inference=inference_config(hw))
+        return dataclasses.replace(self, hardware=hw, members=tuple(members), inference=inference_config(hw),
+                                   networks=self.networks)
 
 
 #: Hardware fields a :meth:`HardwareNetwork.reread` (and ``readouts``) may change.
@@ -256,7 +267,35 @@ READOUT_FIELDS = ("backend", "device", "segment_ohm", "driver_ohm", "sense_ohm",
                   "dac_scaling", "dac_x_max", "adc_range", "averaging", "batch_size", "committee_output")
 
 
-def transfer(network: MLP, hardware: Hardware, rng: np.random.Generator) -> HardwareNetwork:
+def _check_committee(network: MLP, hardware: Hardware, committee: Sequence[MLP] | None) -> tuple[MLP, ...] | None:
+    """The committee's distinct networks (``None``: one network mapped ``alpha`` times)."""
+    if hardware.strategy != "committee":
+        if committee is not None:
+            raise ConfigError(f"`committee` networks apply to strategy 'committee'; got strategy {hardware.strategy!r}.")
+        return None
+    if hardware.committee_networks == "same":
+        if committee is not None:
+            raise ConfigError("`committee` networks were given but `committee_networks` is 'same' (one network "
+                              "mapped alpha times); set committee_networks = 'distinct'.")
+        return None
+    if committee is None:
+        raise ConfigError(f"strategy 'committee' with committee_networks 'distinct' needs the {hardware.alpha} members' "
+                          "trained networks (`committee=`, member k trained with seed k); or set committee_networks "
+                          "= 'same' to map one network alpha times.")
+    nets = tuple(committee)
+    if len(nets) != hardware.alpha or not all(isinstance(n, MLP) for n in nets):
+        raise ConfigError(f"`committee` must hold alpha = {hardware.alpha} networks (MLP); got {short_repr(committee)}.")
+    for k, n in enumerate(nets):
+        if n.layer_sizes != network.layer_sizes or n.hidden_activation != network.hidden_activation \
+                or n.output != network.output or (n.biases is None) != (network.biases is None):
+            raise ConfigError(f"`committee[{k}]` has layers {n.layer_sizes} ({n.hidden_activation}, {n.output}); "
+                              f"every member must match `network` {network.layer_sizes} ({network.hidden_activation}, "
+                              f"{network.output}).")
+    return nets
+
+
+def transfer(network: MLP, hardware: Hardware, rng: np.random.Generator, *,
+             committee: Sequence[MLP] | None = None) -> HardwareNetwork:
     """Transfer a network onto a fresh simulated chip.
 
     Parameters
@@ -268,6 +307,9 @@ def transfer(network: MLP, hardware: Hardware, rng: np.random.Generator) -> Hard
     rng : numpy.random.Generator
         Every draw, in order: the chip (faults, offsets, initial state), characterization (greedy
         placement, RME, MAO), placement, programming and read-back, member by member.
+    committee : sequence of MLP, optional
+        Strategy ``"committee"`` with ``committee_networks = "distinct"``: the ``alpha`` members'
+        trained networks (same architecture as ``network``), each mapped on its own devices.
 
     Returns
     -------
@@ -289,14 +331,33 @@ def transfer(network: MLP, hardware: Hardware, rng: np.random.Generator) -> Hard
     preset = build_preset(hw)
     chip = build_chip(hw, weights, encodings, rng, preset)
     programming = programming_config(hw)
-    if hw.strategy == "committee":
+    nets = _check_committee(net, hw, committee)
+    if nets is not None:
+        occ = np.zeros(chip.shape, dtype=bool)
+        cfg = ensemble_config(hw)
+        char = None
+        if cfg.placement == "greedy" or cfg.g_norm == "characterized":  # once, before any member is programmed
+            char = characterize(chip, rng)
+            chip = char.chip
+        mapped = []
+        for m in nets:
+            w_m = augmented_weights(m.weights, m.biases if biased else None)
+            m_net = map_network(w_m, chip, rng, encoding=layer_encodings(hw, w_m, m.gammas, biased=biased),
+                                ensemble=cfg, programming=programming, occupied=occ, characterization=char)
+            chip = m_net.chip
+            occ |= m_net.occupancy()
+            mapped.append(m_net)
+        members = tuple(MappedNetwork(layers=tuple(dataclasses.replace(layer, chip=chip) for layer in m.layers),
+                                      chip=chip, characterization=m.characterization) for m in mapped)
+    elif hw.strategy == "committee":
         members = map_committee(weights, chip, rng, members=hw.alpha, encoding=encodings,
                                 placement=hw.effective_placement, programming=programming)  # type: ignore[arg-type]
     else:
         members = (map_network(weights, chip, rng, encoding=encodings, ensemble=ensemble_config(hw),
                                programming=programming),)
     return HardwareNetwork(network=net, hardware=hw, members=tuple(members), inference=inference_config(hw),
-                           n_kernels=chip.n_kernels, timings={"map": time.perf_counter() - t0})
+                           n_kernels=chip.n_kernels, timings={"map": time.perf_counter() - t0},
+                           networks=() if nets is None else nets)
 
 
 # ----------------------------------------------------------------------------- evaluate
@@ -429,6 +490,7 @@ def evaluate(
     max_points: int | None = None,
     readouts: Mapping[str, Mapping[str, Any]] | None = None,
     progress: bool = False,
+    committee: Sequence[MLP] | None = None,
 ) -> EvaluationResult:
     """Accuracy of ``network`` on ``dataset`` after one transfer onto ``hardware``, and in software.
 
@@ -453,6 +515,9 @@ def evaluate(
         :attr:`EvaluationResult.readouts`. A paired comparison: same chip, same conductances.
     progress : bool
         Progress bar on stderr (mapping, then every layer of every member).
+    committee : sequence of MLP, optional
+        A committee of distinct networks (see :func:`transfer`); the software accuracy stays that
+        of ``network``.
 
     Returns
     -------
@@ -477,7 +542,7 @@ def evaluate(
         if not isinstance(name, str) or not isinstance(ch, Mapping):
             raise ConfigError(f"`readouts` must map names to tables of read-out changes; got {short_repr(readouts)}.")
     bar = ProgressBar(1 + members * net.n_layers * (1 + len(extra)), "evaluate ", enabled=progress)
-    hwnet = transfer(net, hw, gen)
+    hwnet = transfer(net, hw, gen, committee=committee)
     bar.update(note="mapped")
     t0 = time.perf_counter()
     pred = hwnet.predict(x, progress=bar)
@@ -677,6 +742,7 @@ def monte_carlo(
     split: str = "test",
     threshold: float = 0.95,
     progress: bool = False,
+    committee: Sequence[MLP] | None = None,
 ) -> MonteCarloResult:
     """``transfers`` independent weight transfers; per point, how often it is classified correctly.
 
@@ -711,6 +777,8 @@ def monte_carlo(
         For :attr:`MonteCarloResult.robust_fraction` (0.95).
     progress : bool
         Progress bar on stderr.
+    committee : sequence of MLP, optional
+        A :class:`Hardware` committee of distinct networks (see :func:`transfer`).
 
     Returns
     -------
@@ -726,6 +794,11 @@ def monte_carlo(
         raise ConfigError(f"`resume` must be a bool; got {short_repr(resume)}.")
     if isinstance(model, Hardware):
         desc = {"model": "hardware", **model.to_dict()}
+        if committee is not None:
+            desc["committee"] = [network_fingerprint(_check_network(m)) for m in committee]
+    elif committee is not None:
+        raise ConfigError("`committee` networks need a Hardware model (strategy 'committee'); statistical models "
+                          "perturb one network.")
     elif isinstance(model, (DevicePerturbation, DroletCodePerturbation)):
         desc = model.to_dict()
     else:
@@ -771,7 +844,7 @@ def monte_carlo(
             gen = np.random.Generator(np.random.PCG64(transfer_seed(seed, k)))
             t0 = time.perf_counter()
             if isinstance(model, Hardware):
-                hwnet = transfer(net, model, gen)
+                hwnet = transfer(net, model, gen, committee=committee)
                 correct = hwnet.predict(x) == y
                 errors = list(hwnet.mapping_errors)
             else:

@@ -236,6 +236,10 @@ class Hardware:
         Volt, full-scale input voltage; ``None`` uses the preset's read voltage.
     bias : {"digital", "crossbar"}
         See :data:`BiasMode`.
+    committee_networks : {"distinct", "same"}
+        Strategy ``"committee"``: the members are distinct trained networks (member ``k`` trained
+        with seed ``k``, passed to :func:`~xbarsim.evaluation.evaluate` as ``committee``), as in the
+        LEA paper, or one network mapped ``alpha`` times (``"same"``).
     committee_output : {"scores", "probabilities"}
         Committee machines: average the members' output scores (the last layer's outputs, before
         the digital softmax / sigmoid) or their class probabilities.
@@ -281,6 +285,7 @@ class Hardware:
     read_voltage: float | None = None
     bias: BiasMode = "digital"
     committee_output: str = "scores"
+    committee_networks: str = "same"
     batch_size: int = 256
 
     def __post_init__(self) -> None:
@@ -345,6 +350,7 @@ class Hardware:
                                     lo_open=True, none=True))
         _choice(self.bias, "bias", get_args(BiasMode))
         _choice(self.committee_output, "committee_output", ("scores", "probabilities"))
+        _choice(self.committee_networks, "committee_networks", ("distinct", "same"))
         set_("batch_size", _int(self.batch_size, "batch_size", 1, 1 << 20))
         if self.chip == "lea":
             if self.preset != "rram_1t1r_nist":
