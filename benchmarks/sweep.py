@@ -29,7 +29,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from xbarsim.evaluation import ResultStore, SweepSpec, calibrate_busy, run_sweep
+from xbarsim.experiments import TRIALS, calibrate_busy
+from xbarsim.sweeps import ResultStore, SweepSpec, run_sweep
 
 
 def _load() -> str:
@@ -46,7 +47,7 @@ def _run(mode: str, iterations: int, trials: int, workdir: Path) -> dict[str, fl
     else:
         scheduler, n_workers = "local", int(mode.split("-")[1])
     t0 = time.time()
-    report = run_sweep(spec, store=store, scheduler=scheduler, n_workers=n_workers, progress=False)
+    report = run_sweep(spec, TRIALS["busy"], store=store, scheduler=scheduler, n_workers=n_workers, progress=False)
     t_end = time.time()
     with ResultStore(store, readonly=True) as db:
         recs = db.records(order="insert")

@@ -16,7 +16,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from xbarsim.cli_evaluate import run_example
+from xbarsim.experiments import run_example
 
 CONFIG = Path(__file__).parent / "configs" / "exp3_yinyang.toml"
 

@@ -16,8 +16,8 @@ import csv
 import sys
 from pathlib import Path
 
-from xbarsim.evaluation import load_experiment, monte_carlo
-from xbarsim.evaluation.experiments import train_network
+from xbarsim.evaluation import monte_carlo
+from xbarsim.experiments import load_experiment, train_network
 from xbarsim.networks import load_half_moons
 
 CONFIG = Path(__file__).parent / "configs" / "exp1_drolet.toml"

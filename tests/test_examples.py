@@ -32,7 +32,7 @@ def test_example_runs_and_writes_its_figure(script, tmp_path):
 def test_experiment_example_writes_its_report_and_plots(script, tmp_path):
     env = {**os.environ, "MPLBACKEND": "Agg"}
     out = tmp_path / "out"
-    proc = subprocess.run([sys.executable, str(EXAMPLES / script), "--out", str(out), "--no-progress"], cwd=tmp_path,
+    proc = subprocess.run([sys.executable, str(EXAMPLES / script), "--out", str(out), "--quiet"], cwd=tmp_path,
                           env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
     report = (out / "report.md").read_text()

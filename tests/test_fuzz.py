@@ -41,7 +41,8 @@ from hypothesis import strategies as st
 import xbarsim as xb
 from xbarsim import cli
 from xbarsim.devices import ConstantConductance, FaultMap, NormalConductance, UniformConductance, WindowSpread
-from xbarsim.evaluation import SweepSpec, load_sweep_config
+from xbarsim.experiments import check_sweep, load_sweep
+from xbarsim.sweeps import SweepSpec
 
 REPO = Path(__file__).resolve().parents[1]
 NAN, INF = float("nan"), float("inf")
@@ -101,6 +102,10 @@ def _finite(value: Any, where: str = "result") -> None:
         if value.dtype.kind in "fc":
             assert np.isfinite(value).all(), f"{where} has non-finite entries"
         return
+    if isinstance(value, xb.Solution):  # fields are computed on access: every one of them
+        for name in xb.Solution.FIELDS:
+            _finite(getattr(value, name), f"{where}.{name}")
+        return
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         for f in dataclasses.fields(value):
             _finite(getattr(value, f.name), f"{where}.{f.name}")
@@ -134,6 +139,9 @@ def refuse_or_finite(test: str, fn: Callable[[], Any], seconds: float = 20.0) ->
     with guarded(seconds):
         try:
             result = fn()
+            if isinstance(result, xb.Solution):  # a lazily computed field may still refuse
+                for name in xb.Solution.FIELDS:
+                    getattr(result, name)
         except xb.XbarError as exc:
             return exc
     _finite(result)
@@ -441,7 +449,7 @@ SIZED: dict[str, Callable[[Any], Any]] = {
     "WindowSpread.sample": lambda s: WindowSpread(g_min_sigma=0.1).sample(1e-6, 1e-4, s, np.random.default_rng(0)),
     "Crossbar.from_preset": lambda s: xb.Crossbar.from_preset(
         xb.tio2_passive(), _broadcast_or_assume(2e-4, s), np.random.default_rng(0)),
-    "circuit trial": lambda s: __import__("xbarsim.evaluation", fromlist=["TRIALS"]).TRIALS["circuit"](
+    "circuit trial": lambda s: __import__("xbarsim.experiments", fromlist=["TRIALS"]).TRIALS["circuit"](
         {"size": list(s[:2]) if len(s) >= 2 else s[0]}, np.random.default_rng(0)),
 }
 
@@ -531,7 +539,7 @@ def test_sweep_configs_refuse_hostile_toml(tmp_path_factory, mutation, key, junk
         path.write_bytes(b"name = \xff\xfe [[[" + junk.encode())
     else:
         path.write_text(_toml(doc))
-    exc = must_refuse("sweep-config", lambda: load_sweep_config(path), kind=xb.ConfigError)
+    exc = must_refuse("sweep-config", lambda: load_sweep(path), kind=xb.ConfigError)
     assert str(path) in str(exc), str(exc)
     if name_in_message:
         assert name_in_message in str(exc), str(exc)
@@ -549,7 +557,7 @@ def test_sweep_spec_refuses_bad_fields(field, value):
         return
     if field in ("grid", "fixed") and value == {}:
         return
-    must_refuse("sweep-spec", lambda: SweepSpec(**kwargs), kind=xb.ConfigError)
+    must_refuse("sweep-spec", lambda: check_sweep(SweepSpec(**kwargs)), kind=xb.ConfigError)
 
 
 # ----------------------------------------------------------------------------- mapping and networks

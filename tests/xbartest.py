@@ -10,6 +10,7 @@ strategies instead (function-scoped fixtures do not mix with ``@given``).
 from __future__ import annotations
 
 import shutil
+from fractions import Fraction
 from collections.abc import Callable
 
 import numpy as np
@@ -125,3 +126,59 @@ def assert_same_solution(a: xb.Solution, b: xb.Solution, netlist: xb.Netlist, rt
     xb.assert_agree(a, b, rtol=rtol, atol=atol_v, fields=VOLTAGE_FIELDS)
     xb.assert_agree(a, b, rtol=rtol, atol=atol_i, fields=CURRENT_FIELDS)
     xb.assert_agree(a, b, rtol=rtol, atol=atol_i * v_max, fields=("power",))
+
+
+def exact_operating_point(netlist: xb.Netlist, index: int = 0) -> tuple[list[Fraction], list[Fraction]]:
+    """Node voltages and source currents of batch entry ``index`` in exact rational arithmetic.
+
+    The element values are the doubles of the netlist taken exactly (``Fraction(float)``), so this is
+    the answer a solver with no rounding at all would give for the same data. Sparse Gaussian
+    elimination on the nodal equations of the unknown nodes (rows as dicts); only for small circuits.
+    Linear (ohmic) devices only. Source current = current delivered into the circuit by each source.
+    """
+    assert netlist.device.linear
+    from xbarsim.solver.solution import element_arrays  # the same element list every backend uses
+
+    a, b = element_arrays(netlist)
+    g = [1 / Fraction(float(r)) for r in netlist.resistor_values] + [Fraction(float(x)) for x in netlist.conductance.ravel()]
+    fixed = {int(s): Fraction(float(v)) for s, v in zip(netlist.source_node, netlist.source_voltage[index])}
+    unknown = [k for k in range(netlist.n_nodes) if k not in fixed]
+    pos = {k: i for i, k in enumerate(unknown)}
+    rows: list[dict[int, Fraction]] = [{} for _ in unknown]
+    rhs = [Fraction(0)] * len(unknown)
+    for ea, eb, ge in zip(a.tolist(), b.tolist(), g):
+        if ge == 0:
+            continue
+        for p, q in ((ea, eb), (eb, ea)):
+            if p in pos:
+                r = rows[pos[p]]
+                r[pos[p]] = r.get(pos[p], Fraction(0)) + ge
+                if q in pos:
+                    r[pos[q]] = r.get(pos[q], Fraction(0)) - ge
+                else:
+                    rhs[pos[p]] += ge * fixed[q]
+    nu = len(unknown)
+    for c in range(nu):  # SPD: no pivoting needed; eliminate column c from the rows that hold it
+        pivot_row = rows[c]
+        pivot = pivot_row[c]
+        for r in range(c + 1, nu):
+            f = rows[r].get(c)
+            if f:
+                f = f / pivot
+                for k, val in pivot_row.items():
+                    if k >= c:
+                        rows[r][k] = rows[r].get(k, Fraction(0)) - f * val
+                rhs[r] -= f * rhs[c]
+    x = [Fraction(0)] * nu
+    for c in reversed(range(nu)):
+        s = rhs[c] - sum((val * x[k] for k, val in rows[c].items() if k > c), Fraction(0))
+        x[c] = s / rows[c][c]
+    v = [fixed[k] if k in fixed else x[pos[k]] for k in range(netlist.n_nodes)]
+    net = [Fraction(0)] * netlist.n_nodes  # current leaving each node through the elements
+    for ea, eb, ge in zip(a.tolist(), b.tolist(), g):
+        i = ge * (v[ea] - v[eb])
+        net[ea] += i
+        net[eb] -= i
+    share = np.bincount(netlist.source_node, minlength=netlist.n_nodes)
+    src = [net[int(s)] / int(share[int(s)]) for s in netlist.source_node]
+    return v, src

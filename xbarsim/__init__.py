@@ -17,6 +17,7 @@ from xbarsim.devices import (
     tio2_passive,
 )
 from xbarsim.errors import (
+    AccuracyWarning,
     BackendError,
     BackendUnavailableError,
     CircuitError,
@@ -24,11 +25,25 @@ from xbarsim.errors import (
     ConvergenceError,
     XbarError,
 )
-from xbarsim.netlists import BiasScheme, Crossbar, LineDrive, LineResistance, Netlist, build_netlist
+from xbarsim.netlists import (
+    PWL,
+    BiasScheme,
+    Crossbar,
+    LineCapacitance,
+    LineDrive,
+    LineResistance,
+    Netlist,
+    Pulse,
+    TransientCircuit,
+    build_netlist,
+    build_transient,
+    transient_to_spice,
+)
 from xbarsim.solver import (
     BACKENDS,
     Backend,
     CrossCheck,
+    ForwardError,
     NgspiceBackend,
     NgspiceOptions,
     Solution,
@@ -36,14 +51,23 @@ from xbarsim.solver import (
     SparseOptions,
     assert_agree,
     crosscheck,
+    estimate_forward_error,
     solve,
     solve_netlist,
     transfer_matrix,
+    transfer_matrices,
+    TransientCrossCheck,
+    TransientOptions,
+    TransientResult,
+    crosscheck_transient,
+    ngspice_transient,
+    simulate_transient,
 )
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AccuracyWarning",
     "BACKENDS",
     "Backend",
     "BackendError",
@@ -58,6 +82,7 @@ __all__ = [
     "DevicePreset",
     "FaultMap",
     "FaultModel",
+    "ForwardError",
     "LineDrive",
     "LineResistance",
     "Netlist",
@@ -74,10 +99,24 @@ __all__ = [
     "assert_agree",
     "build_netlist",
     "crosscheck",
+    "estimate_forward_error",
     "rram_1t1r_nist",
     "tio2_passive",
     "solve",
     "solve_netlist",
     "transfer_matrix",
+    "transfer_matrices",
     "__version__",
+    "PWL",
+    "LineCapacitance",
+    "Pulse",
+    "TransientCircuit",
+    "build_transient",
+    "transient_to_spice",
+    "TransientCrossCheck",
+    "TransientOptions",
+    "TransientResult",
+    "crosscheck_transient",
+    "ngspice_transient",
+    "simulate_transient",
 ]

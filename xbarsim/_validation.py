@@ -9,7 +9,7 @@ import numpy as np
 from xbarsim._typing import FloatArray
 from xbarsim.errors import ConfigError
 
-__all__ = ["MAX_ELEMENTS", "as_float_array", "check_shape", "check_choice", "check_size", "readonly", "short_repr"]
+__all__ = ["MAX_ELEMENTS", "as_float_array", "check_shape", "check_choice", "check_int", "check_size", "readonly", "short_repr"]
 
 #: Largest array (number of elements) any public entry point accepts: 10^8 cells (a 10,000 x 10,000
 #: crossbar) is already ~10 GB of solver state; beyond it a request is refused before allocating.
@@ -74,6 +74,13 @@ def as_float_array(
         bad = arr[arr < min_value].ravel()[0]
         raise ConfigError(f"`{name}` must be a {what}; got {bad!r}.")
     return arr
+
+
+def check_int(value: Any, name: str, lo: int, hi: int) -> int:
+    """``value`` as a Python int in ``[lo, hi]`` (bools refused), or ConfigError naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not lo <= int(value) <= hi:
+        raise ConfigError(f"`{name}` must be an int in [{lo}, {hi}]; got {value!r:.80}.")
+    return int(value)
 
 
 def check_shape(arr: np.ndarray, shapes: tuple[tuple[int, ...], ...], name: str) -> None:

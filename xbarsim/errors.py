@@ -2,7 +2,9 @@
 
 Every error the library raises on purpose is a subclass of :class:`XbarError`, so a caller can catch
 all of them at once; each also derives from the builtin it refines (``ValueError``, ``RuntimeError``,
-``ImportError``) so generic handlers keep working.
+``ImportError``) so generic handlers keep working. One warning class stands beside them:
+:class:`AccuracyWarning` (a ``UserWarning``), for results that were computed but whose accuracy
+cannot be guaranteed.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ __all__ = [
     "ConvergenceError",
     "BackendError",
     "BackendUnavailableError",
+    "AccuracyWarning",
 ]
 
 
@@ -59,3 +62,12 @@ class BackendError(XbarError, RuntimeError):
 
 class BackendUnavailableError(BackendError, ImportError):
     """A backend's dependency (ngspice, PySpice) is missing; the message says how to install it."""
+
+
+class AccuracyWarning(UserWarning):
+    """A result may be inaccurate although it was computed without error.
+
+    Raised as a warning (not an exception) when the estimated forward error of an operating point
+    exceeds the accuracy target: the circuit's conditioning (resistances many orders of magnitude
+    apart) leaves double precision too few correct digits, although the KCL residual is tiny.
+    """

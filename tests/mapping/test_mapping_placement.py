@@ -147,3 +147,49 @@ def test_placements_refuse_overlapping_blocks():
     c = dataclasses.replace(b, copy=1, row=1, col=1)
     with pytest.raises(ConfigError, match="must not overlap"):
         mp.Placement(blocks=(b, c), alpha=2, method="given", chip_shape=(1, 4, 4))
+
+
+def _stated_alpha(exc: pytest.ExceptionInfo[ConfigError]) -> int:
+    import re
+
+    found = re.search(r"What fits: alpha <= (\d+) copies", str(exc.value))
+    assert found, str(exc.value)
+    return int(found.group(1))
+
+
+def test_the_stated_alpha_maps_when_blocks_have_two_shapes(rng):
+    """Issue 13 item 7: a ternary 64x10 layer on 17 fault-free 25x25 kernels tiles into 22x10 and
+    21x10 blocks; the message used to count one shape and say "alpha <= 8" where 5 is the maximum."""
+    chip = mp.Chip.sample(n_kernels=17, kernel_shape=(25, 25), preset=exact_preset(), rng=rng)
+    w = ternary(rng, (64, 10))
+    for alpha in (6, 8, 12):
+        with pytest.raises(ConfigError, match="does not fit") as info:
+            mp.map_layer(w, chip, np.random.default_rng(1), ensemble=mp.EnsembleConfig.lea(alpha, 1))
+        stated = _stated_alpha(info)
+        assert stated == 5
+        assert "2 shapes" in str(info.value) and "22x10" in str(info.value) and "21x10" in str(info.value)
+    mp.map_layer(w, chip, np.random.default_rng(1), ensemble=mp.EnsembleConfig.lea(5, 1))  # maps
+
+
+@pytest.mark.parametrize("method", ["random", "greedy"])
+def test_the_stated_alpha_is_one_that_places(rng, method):
+    chip = mp.Chip.sample(n_kernels=8, kernel_shape=(25, 25), preset=rram_1t1r_nist(stuck_rate=0.002), rng=rng)
+    char = mp.characterize(chip, rng)
+    layout = _layout(47, 6, chip.kernel_shape)
+    gen = np.random.default_rng(7)
+    kwargs = dict(chip_shape=chip.shape, method=method, characterization=char)
+    with pytest.raises(ConfigError, match="does not fit") as info:
+        mp.place_layer(layout, alpha=40, rng=gen, **kwargs)
+    stated = _stated_alpha(info)
+    assert stated >= 1
+    placement = mp.place_layer(layout, alpha=stated, rng=np.random.default_rng(7), **kwargs)
+    assert len(placement.blocks) == stated * len(layout.specs)
+    with pytest.raises(ConfigError, match="does not fit"):
+        mp.place_layer(layout, alpha=stated + 1, rng=np.random.default_rng(7), **kwargs)
+
+
+def test_not_even_one_copy_says_so(rng):
+    layout = _layout(30, 10, (25, 25))
+    with pytest.raises(ConfigError, match="Not even one copy fits"):
+        mp.place_layer(layout, alpha=2, chip_shape=(1, 25, 25), method="random", rng=rng,
+                       occupied=np.ones((1, 25, 25), bool))

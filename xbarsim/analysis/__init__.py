@@ -16,6 +16,9 @@ programming sequences with half-select disturbance.
   the number of cells programmed afterwards, compared with and calibrated to the measured data of
   Drolet et al.
 * :mod:`~xbarsim.analysis.report` -- the full comparison behind ``xbarsim bias-compare``.
+* :mod:`~xbarsim.analysis.transient_programming` -- write-verify as pulse trains on dynamic devices
+  through the circuit in the time domain (:func:`program_array_transient`), disturbance from the
+  device dynamics.
 
 Layering: imports errors, _typing, _validation, devices, netlists and solver only.
 """
@@ -45,6 +48,13 @@ from xbarsim.analysis.read import (
 )
 from xbarsim.analysis.report import REPORT_SCHEMES, BiasReport, bias_report
 from xbarsim.analysis.switching import DROLET_SCHEDULE, PulseSchedule, SwitchingLaw, drolet_tio2_law
+from xbarsim.analysis.transient_programming import (
+    CellProgramming,
+    TransientProgrammingResult,
+    WriteVerifySettings,
+    program_array_transient,
+    write_verify_cell,
+)
 from xbarsim.analysis.write import (
     DEFAULT_DISTURB_THRESHOLD,
     SelectedVoltageMap,
@@ -101,4 +111,9 @@ __all__ = [
     "selected_voltage_map",
     "simulate_disturbance",
     "terminal_responses",
+    "CellProgramming",
+    "TransientProgrammingResult",
+    "WriteVerifySettings",
+    "program_array_transient",
+    "write_verify_cell",
 ]

@@ -32,9 +32,10 @@ from xbarsim._validation import as_float_array, check_choice, short_repr
 from xbarsim.errors import ConfigError
 from xbarsim.netlists.bias import BiasScheme
 from xbarsim.netlists.crossbar import Crossbar
-from xbarsim.solver.api import get_backend, solve, transfer_matrix
+from xbarsim.solver.api import get_backend, solve
 from xbarsim.solver.base import Backend
 from xbarsim.solver.sparse import SparseBackend
+from xbarsim.solver.tiles import transfer_matrices
 
 if TYPE_CHECKING:
     from xbarsim.mapping.ensemble import MappedLayer
@@ -191,15 +192,15 @@ def block_currents(layer: MappedLayer, v: FloatArray, backend: str | Backend = "
     be = get_backend(backend)
     bsz = v.shape[0]
     kr = chip.kernel_shape[0]
+    linear = [k for k in layer.placement.kernels if chip.presets[k].device.linear]
+    bulk = dict(zip(linear, transfer_matrices(chip.conductance[linear], chip.lines))) if (
+        linear and isinstance(be, SparseBackend)) else {}  # every linear kernel's T in one call
+    out.update(_tile_products(layer, v, bulk))
     for k in layer.placement.kernels:
         blocks = [b for b in layer.placement.blocks if b.kernel == k]
-        xbar: Crossbar = chip.crossbar(k)
-        if xbar.device.linear and isinstance(be, SparseBackend):
-            t = transfer_matrix(xbar, be.options)
-            for b in blocks:
-                s = specs[b.spec]
-                out[(b.copy, b.spec)] = v[:, s.row_start:s.row_stop] @ t[b.row:b.row + b.rows, b.col:b.col + b.cols]
+        if k in bulk:
             continue
+        xbar: Crossbar = chip.crossbar(k)
         groups: dict[tuple[int, int, int], list] = {}  # type: ignore[type-arg]
         for b in blocks:
             s = specs[b.spec]
@@ -214,6 +215,24 @@ def block_currents(layer: MappedLayer, v: FloatArray, backend: str | Backend = "
                 currents[start:stop] = np.asarray(sol.output_currents).reshape(stop - start, -1)
             for b in members:
                 out[(b.copy, b.spec)] = currents[:, b.col:b.col + b.cols]
+    return out
+
+
+def _tile_products(layer: MappedLayer, v: FloatArray, tms: dict[int, FloatArray]) -> dict[tuple[int, int], FloatArray]:
+    """Column currents of the blocks on kernels with transfer matrices ``tms``: one matrix product per
+    input row range, with every block that reads those rows side by side."""
+    specs = layer.layout.specs
+    by_rows: dict[tuple[int, int], list] = {}  # type: ignore[type-arg]
+    for b in layer.placement.blocks:
+        if b.kernel in tms:
+            by_rows.setdefault((specs[b.spec].row_start, specs[b.spec].row_stop), []).append(b)
+    out = {}
+    for (r0, r1), blocks in by_rows.items():
+        eff = np.concatenate([tms[b.kernel][b.row:b.row + b.rows, b.col:b.col + b.cols] for b in blocks], axis=1)
+        cur = np.ascontiguousarray(v[:, r0:r1]) @ eff
+        edges = np.cumsum([0] + [b.cols for b in blocks])
+        for b, c0, c1 in zip(blocks, edges[:-1], edges[1:]):
+            out[(b.copy, b.spec)] = cur[:, c0:c1]
     return out
 
 

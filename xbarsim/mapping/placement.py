@@ -14,6 +14,8 @@ rectangle of one kernel; blocks never overlap each other or devices already in u
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, get_args
 
@@ -180,21 +182,54 @@ def block_capacity(occupied: BoolArray, shape: tuple[int, int]) -> int:
     return count
 
 
-def _does_not_fit(layout: LayerLayout, alpha: int, occupied: BoolArray, spec: BlockSpec,
-                  avoid: BoolArray | None = None) -> ConfigError:
+class _NoFit(Exception):
+    """Internal: the blocks of ``spec`` ran out of room (``avoid``: devices strict greedy rejects)."""
+
+    def __init__(self, spec: BlockSpec, avoid: BoolArray | None = None) -> None:
+        super().__init__(spec)
+        self.spec = spec
+        self.avoid = avoid
+
+
+def _largest_fitting_alpha(place: Callable[[int], object], alpha: int) -> int:
+    """The largest number of copies below ``alpha`` that ``place`` maps, 0 if not even one does.
+
+    Bisection between a count that was placed and one that was refused, so the answer is always a
+    count that was actually placed by the same algorithm on the same chip state (a capacity count of
+    one block shape is not: a layer's blocks have several shapes, 22x10 and 21x10 say, that compete
+    for the same kernels).
+    """
+    lo, hi = 0, alpha  # invariant: lo copies map (or lo == 0), hi copies do not
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        try:
+            place(mid)
+        except _NoFit:
+            hi = mid
+        else:
+            lo = mid
+    return lo
+
+
+def _does_not_fit(layout: LayerLayout, alpha: int, occupied: BoolArray, nofit: _NoFit, fit_alpha: int) -> ConfigError:
     k, r, c = occupied.shape
+    spec, avoid = nofit.spec, nofit.avoid
     per_copy = sum(1 for s in layout.specs if s.shape == spec.shape)
     usable = occupied if avoid is None else occupied | avoid
     cap = block_capacity(usable, spec.shape)
-    fit_alpha = cap // max(per_copy, 1)
     m, n = layout.n_rows, layout.n_outputs
     clean = ("" if avoid is None else " that hold no stuck-OFF or non-switching device (strict greedy placement "
              "rejects those; strict=False ranks them last instead)")
+    shapes = sorted({s.shape for s in layout.specs})
+    mix = "" if len(shapes) == 1 else f" (the copy's blocks have {len(shapes)} shapes, " + ", ".join(
+        f"{sum(1 for s in layout.specs if s.shape == sh)} x {sh[0]}x{sh[1]}" for sh in shapes) + ", which share the kernels)"
+    what = (f"What fits: alpha <= {fit_alpha} copies of this layer (alpha = {fit_alpha} was placed){mix}; "
+            if fit_alpha else f"Not even one copy fits{mix}; ")
     return ConfigError(
         f"the layer ({m} inputs x {n} outputs, {len(layout.specs)} block(s) and {layout.devices_per_copy} devices "
         f"per copy) does not fit: alpha = {alpha} copies need {alpha * per_copy} blocks of {spec.shape[0]}x"
         f"{spec.shape[1]}, but the chip ({k} kernels of {r}x{c}, {int((~occupied).sum())} free devices) holds at "
-        f"most {cap} such blocks in its free devices{clean}. What fits: alpha <= {fit_alpha} copies of this layer; "
+        f"most {cap} such blocks in its free devices{clean}. {what}"
         f"otherwise use a chip with more or larger kernels."
     )
 
@@ -212,7 +247,7 @@ def _place_random(layout: LayerLayout, alpha: int, occupied: BoolArray, rng: np.
             if choice.size == 0:
                 choice = np.argwhere(free)
             if choice.size == 0:
-                raise _does_not_fit(layout, alpha, np.array(occupied, dtype=bool), spec)
+                raise _NoFit(spec)
             k, r, c = (int(x) for x in choice[rng.integers(choice.shape[0])])
             occ[k, r:r + h, c:c + w] = True
             out.append(Block(copy=a, spec=s, kernel=k, row=r, col=c, rows=h, cols=w))
@@ -236,7 +271,7 @@ def _place_greedy(layout: LayerLayout, alpha: int, beta: int, occupied: BoolArra
         ok = free if not strict else free & (n_rej == 0)
         cand = np.argwhere(ok)
         if cand.shape[0] < alpha:
-            raise _does_not_fit(layout, alpha, np.array(occupied, dtype=bool), spec, rejected if strict else None)
+            raise _NoFit(spec, rejected if strict else None)
         kk, rr, cc = cand[:, 0], cand[:, 1], cand[:, 2]
         per_col_stuck = stuck_cols[kk, rr, cc]               # (N, w)
         per_col_rej = rej_cols[kk, rr, cc]
@@ -275,7 +310,7 @@ def _place_greedy(layout: LayerLayout, alpha: int, beta: int, occupied: BoolArra
             chosen.append(int(i))
             chosen_blocks.append(b)
         if len(chosen) < alpha:
-            raise _does_not_fit(layout, alpha, np.array(occupied, dtype=bool), spec, rejected if strict else None)
+            raise _NoFit(spec, rejected if strict else None)
         for b in chosen_blocks:
             occ[b.kernel, b.row:b.row + h, b.col:b.col + w] = True
         out.extend(chosen_blocks)
@@ -344,16 +379,27 @@ def place_layer(
     occ = np.zeros(shape, dtype=bool) if occupied is None else np.asarray(occupied, dtype=bool)
     if occ.shape != shape:
         raise ConfigError(f"`occupied` must have shape {shape}; got shape {occ.shape}.")
+    place: Callable[[int], list[Block]]
     if method == "random":
         if rng is None:
             raise ConfigError("random placement needs `rng` (a numpy.random.Generator).")
-        blocks = _place_random(layout, alpha, occ, _check_rng(rng))
+        start = copy.deepcopy(_check_rng(rng))  # trials of other alphas replay the caller's generator state
+
+        def place(a: int) -> list[Block]:
+            return _place_random(layout, a, occ, rng if a == alpha else copy.deepcopy(start))
     elif method == "greedy":
         if not isinstance(characterization, Characterization):
             raise ConfigError("greedy placement needs `characterization` (from xbarsim.mapping.characterize).")
         if characterization.stuck_on.shape != shape:
             raise ConfigError(f"`characterization` is of a chip of shape {characterization.stuck_on.shape}, not {shape}.")
-        blocks = _place_greedy(layout, alpha, int(b), occ, characterization, bool(strict))
+        char = characterization
+
+        def place(a: int) -> list[Block]:
+            return _place_greedy(layout, a, min(int(b), a), occ, char, bool(strict))
     else:  # pragma: no cover - check_choice guards this
         raise ConfigError(f"`method` must be one of {get_args(PlacementMethod)}; got {method!r}.")
+    try:
+        blocks = place(alpha)
+    except _NoFit as nofit:
+        raise _does_not_fit(layout, alpha, occ, nofit, _largest_fitting_alpha(place, alpha)) from None
     return Placement(blocks=tuple(blocks), alpha=alpha, method=method, chip_shape=shape)

@@ -152,8 +152,9 @@ class Netlist:
         """Deterministic name of voltage source ``s``, e.g. ``Vdrv_l3`` or ``Vsns_b0``."""
         return f"V{_END_TAG[int(self.source_end[s])]}{int(self.source_line[s])}"
 
-    def to_spice(self, index: int = 0, *, title: str | None = None) -> str:
-        """SPICE text (with ``.op``) that ``ngspice -b`` runs as it is; ``index`` picks the batch entry."""
+    def to_spice(self, index: int | None = 0, *, title: str | None = None) -> str:
+        """SPICE text (with ``.op``) that ``ngspice -b`` runs as it is; ``index`` picks the batch entry,
+        ``None`` writes every entry into one deck (see :func:`~xbarsim.netlists.spice.netlist_to_spice`)."""
         from xbarsim.netlists.spice import netlist_to_spice
 
         return netlist_to_spice(self, index=index, title=title)

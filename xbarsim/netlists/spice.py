@@ -11,7 +11,7 @@ from xbarsim.errors import ConfigError
 if TYPE_CHECKING:
     from xbarsim.netlists.netlist import Netlist
 
-__all__ = ["netlist_to_spice", "cell_element_name"]
+__all__ = ["netlist_to_spice", "cell_element_name", "resistor_lines"]
 
 
 def cell_element_name(i: int, j: int) -> str:
@@ -19,8 +19,23 @@ def cell_element_name(i: int, j: int) -> str:
     return f"cell{i}_{j}"
 
 
-def netlist_to_spice(netlist: Netlist, *, index: int = 0, title: str | None = None) -> str:
-    """SPICE text of one operating point (batch entry ``index``) with a ``.op`` analysis.
+def resistor_lines(netlist: Netlist, names: list[str]) -> list[str]:
+    """One SPICE line per resistor (segments, drivers, sense resistors), ohm with 17 digits."""
+    rn = netlist.resistor_nodes
+    rv = netlist.resistor_values
+    return [f"{netlist.resistor_name(k)} {names[rn[k, 0]]} {names[rn[k, 1]]} {rv[k]:.17g}" for k in range(rv.size)]
+
+
+def netlist_to_spice(netlist: Netlist, *, index: int | None = 0, title: str | None = None) -> str:
+    """SPICE text of one operating point (batch entry ``index``) with a ``.op`` analysis, or of every
+    operating point of the batch in one deck (``index=None``).
+
+    ``index=None`` on a batch of ``B > 1`` writes the circuit at the first entry's voltages and a
+    ``.control`` block that runs ``op`` once per entry (``alter`` sets each source's voltage) and
+    prints every source's branch current after an ``echo xbarsim operating point {b}`` line, so
+    ``ngspice -b deck.cir`` gives every input vector's currents (ngspice's branch current flows into
+    the source's + terminal: the negative of the current it delivers). With one entry, ``index=None``
+    is ``index=0``.
 
     Element names are deterministic and say what each element is: ``Rrow{i}_{j}`` (row segment
     between cells ``(i, j)`` and ``(i, j+1)``), ``Rcol{i}_{j}`` (column segment between ``(i, j)`` and
@@ -30,31 +45,29 @@ def netlist_to_spice(netlist: Netlist, *, index: int = 0, title: str | None = No
     significant digits so that the text round-trips doubles exactly.
     """
     b = netlist.batch_size
-    if not isinstance(index, (int, np.integer)) or not -b <= index < b:
-        raise ConfigError(f"`index` must be a batch index in [0, {b - 1}]; got {index!r}.")
+    if index is None:
+        if b > 1:
+            return _batch_deck(netlist, title)
+        index = 0
+    if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not -b <= index < b:
+        raise ConfigError(f"`index` must be a batch index in [0, {b - 1}] or None (every entry); got {index!r}.")
     m, n = netlist.shape
     names = netlist.node_names()
     out = [title or f"xbarsim crossbar {m}x{n} ({netlist.device.name} devices)"]
     out.append(f"* {netlist.n_nodes} nodes, {len(netlist.resistor_values)} resistors, {m * n} cells, "
                f"{len(netlist.source_node)} sources")
-    rn = netlist.resistor_nodes
-    rv = netlist.resistor_values
-    out.extend(
-        f"{netlist.resistor_name(k)} {names[rn[k, 0]]} {names[rn[k, 1]]} {rv[k]:.17g}" for k in range(rv.size)
-    )
+    out.extend(resistor_lines(netlist, names))
     g = netlist.conductance
     rows, cols = netlist.row_node, netlist.col_node
     for i in range(m):
         for j in range(n):
             out.extend(netlist.device.spice_element(cell_element_name(i, j), names[rows[i, j]], names[cols[i, j]], float(g[i, j])))
-    seen: set[int] = set()
     volts = netlist.source_voltage[index]
     for s in range(netlist.source_node.size):
         node = int(netlist.source_node[s])
-        if node in seen:  # a second source shorted to the same node by ideal wires (same voltage)
+        if s not in _distinct_sources(netlist):  # a second source shorted to the same node by ideal wires
             out.append(f"* {netlist.source_name(s)} shares node {names[node]} with an earlier source")
             continue
-        seen.add(node)
         out.append(f"{netlist.source_name(s)} {names[node]} 0 DC {volts[s]:.17g}")
     if not netlist.device.linear:
         # ngspice's default Newton tolerances (reltol 1e-3) leave ~1e-8 relative error on nonlinear
@@ -63,3 +76,39 @@ def netlist_to_spice(netlist: Netlist, *, index: int = 0, title: str | None = No
     out.append(".op")
     out.append(".end")
     return "\n".join(out) + "\n"
+
+
+def _distinct_sources(netlist: Netlist) -> list[int]:
+    """Indices of the sources written as elements: the first on each node (later ones shorted onto
+    the same node by ideal wires hold the same voltage and are comments)."""
+    _, first = np.unique(netlist.source_node, return_index=True)
+    return sorted(int(k) for k in first)
+
+
+def _batch_deck(netlist: Netlist, title: str | None) -> str:
+    """Every operating point of a batch in one deck: a ``.control`` loop of ``alter`` + ``op``."""
+    b = netlist.batch_size
+    head = netlist_to_spice(netlist, index=0, title=title or (
+        f"xbarsim crossbar {netlist.shape[0]}x{netlist.shape[1]} ({netlist.device.name} devices), "
+        f"{b} operating points"))
+    lines = head.rstrip("\n").split("\n")
+    assert lines[-2:] == [".op", ".end"]
+    lines = lines[:-2]  # the control block runs the analyses
+    sources = _distinct_sources(netlist)
+    names = [netlist.source_name(s) for s in sources]
+    probe = "print " + " ".join(f"i({nm})" for nm in names)
+    lines.append(f"* {b} operating points: ngspice -b runs each one and prints every source's branch current")
+    lines.append(".control")
+    lines.append("set numdgt=15")  # print 15 significant digits, not 6
+    for k in range(b):
+        if k:
+            prev, now = netlist.source_voltage[k - 1], netlist.source_voltage[k]
+            lines.extend(f"alter {nm} dc = {now[s]:.17g}" for s, nm in zip(sources, names) if now[s] != prev[s])
+        lines.append("op")
+        lines.append(f"echo xbarsim operating point {k}")
+        lines.append(probe)
+        lines.append("destroy all")
+    lines.append("quit 0")  # without a dot analysis, ngspice -b would exit 1 ("no simulations run")
+    lines.append(".endc")
+    lines.append(".end")
+    return "\n".join(lines) + "\n"

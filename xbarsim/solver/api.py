@@ -12,6 +12,7 @@ from xbarsim.errors import ConfigError
 from xbarsim.netlists.bias import BiasScheme
 from xbarsim.netlists.crossbar import Crossbar
 from xbarsim.netlists.netlist import Netlist, build_netlist
+from xbarsim.solver.accuracy import warn_if_inaccurate
 from xbarsim.solver.base import Backend
 from xbarsim.solver.checks import Difference, compare
 from xbarsim.solver.ngspice import NgspiceBackend
@@ -41,8 +42,14 @@ def get_backend(backend: str | Backend) -> Backend:
 
 
 def solve_netlist(netlist: Netlist, backend: str | Backend = "sparse") -> Solution:
-    """Solve an already built netlist."""
-    return get_backend(backend).solve(netlist)
+    """Solve an already built netlist.
+
+    Warns :class:`~xbarsim.errors.AccuracyWarning` when the estimated forward error exceeds 1e-6
+    (:func:`~xbarsim.solver.accuracy.warn_if_inaccurate`; ill-conditioned circuits).
+    """
+    sol = get_backend(backend).solve(netlist)
+    warn_if_inaccurate(netlist, sol)
+    return sol
 
 
 def solve(crossbar: Crossbar, bias: BiasScheme, backend: str | Backend = "sparse") -> Solution:
@@ -110,5 +117,6 @@ def crosscheck(crossbar: Crossbar, bias: BiasScheme, backends: Sequence[str | Ba
     netlist = build_netlist(crossbar, bias)
     b1, b2 = (get_backend(b) for b in backends)
     s1, s2 = b1.solve(netlist), b2.solve(netlist)
+    warn_if_inaccurate(netlist, s1)  # two backends agreeing on an ill-conditioned circuit prove nothing
     return CrossCheck(backends=(s1.backend, s2.backend), differences=compare(s1, s2),
                       kcl_residuals=(s1.kcl_residual, s2.kcl_residual), solutions=(s1, s2))

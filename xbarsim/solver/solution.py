@@ -2,28 +2,36 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 
 import numpy as np
 import scipy.sparse as sp
 
-from xbarsim._typing import FloatArray
-from xbarsim._validation import readonly
+from xbarsim._typing import FloatArray, IntArray
+from xbarsim._validation import readonly, short_repr
 from xbarsim.errors import BackendError, ConfigError
 from xbarsim.netlists.netlist import Netlist
 from xbarsim.solver._grid import GridLayout, grid_layout
 
-__all__ = ["Solution", "element_arrays", "incidence", "solution_from_voltages"]
+__all__ = ["FIELDS", "Solution", "element_arrays", "incidence", "solution_from_voltages", "solution_from_ports"]
 
 
-@dataclass(frozen=True, kw_only=True, eq=False)
+#: Every array/number field of a :class:`Solution`, in the order of its docstring.
+FIELDS = ("output_currents", "input_currents", "row_voltages", "col_voltages", "cell_voltages", "cell_currents",
+          "node_voltages", "source_currents", "power", "kcl_residual")
+#: Fields that need only the currents at the sources (cheap); the others need every node voltage.
+_PORT_FIELDS = ("output_currents", "input_currents", "source_currents", "power")
+
+
 class Solution:
     """Operating point(s) of a crossbar circuit.
 
     Shapes drop the leading batch axis ``B`` when the bias was not batched. Currents are in ampere,
-    voltages in volt, power in watt.
+    voltages in volt, power in watt. Fields are computed on first access and then kept (read-only
+    arrays): a batched read answered through the port matrix never forms the ``(B, M, N)`` arrays
+    unless they are asked for, and :meth:`select` computes them for chosen batch entries only.
+    Lazy and eager values are the same numbers (tested to 1e-12).
 
     Attributes
     ----------
@@ -47,40 +55,186 @@ class Solution:
     kcl_residual : float
         KCL backward error: the largest, over non-fixed nodes and batch entries, of the node's net
         current divided by the sum of ``|g| (|v_a| + |v_b|)`` over the elements at that node (the
-        terms that cancel; node scales floored at 1e-20 of the largest). Computed from the element laws, independent of how the backend solved;
-        an exact solve gives a few machine epsilons.
+        terms that cancel; node scales floored at 1e-20 of the largest). Computed from the element
+        laws, independent of how the backend solved; an exact solve gives a few machine epsilons.
     backend : str
         Name of the backend that produced the result.
     method : str
-        What ran: ``"direct"``, ``"iterative"``, ``"newton"``, ``"ngspice"``, ...
+        What ran: ``"direct"``, ``"iterative"``, ``"newton"``, ``"port-matrix"``, ``"ngspice"``, ...
     iterations : int
         CG iterations (largest over the batch) or Newton iterations; 0 for a direct linear solve.
     timings : Mapping[str, float]
-        Seconds spent per phase (``"assemble"``, ``"factor"``, ``"solve"``, ``"total"``, ...).
+        Seconds spent per phase (``"assemble"``, ``"factor"``, ``"solve"``, ``"total"``, ...); the
+        cost of fields computed later on access is not included.
     """
 
-    output_currents: FloatArray
-    input_currents: FloatArray
-    row_voltages: FloatArray
-    col_voltages: FloatArray
-    cell_voltages: FloatArray
-    cell_currents: FloatArray
-    node_voltages: FloatArray
-    source_currents: FloatArray
-    power: FloatArray | float
-    kcl_residual: float
-    backend: str
-    method: str
-    iterations: int
-    timings: Mapping[str, float] = field(default_factory=dict)
+    FIELDS = FIELDS
+    __slots__ = ("_values", "_source", "backend", "method", "iterations", "timings")
 
-    def __post_init__(self) -> None:
-        for name in ("output_currents", "input_currents", "row_voltages", "col_voltages", "cell_voltages",
-                     "cell_currents", "node_voltages", "source_currents"):
-            object.__setattr__(self, name, readonly(getattr(self, name)))
-        if isinstance(self.power, np.ndarray):
-            object.__setattr__(self, "power", readonly(self.power))
-        object.__setattr__(self, "timings", MappingProxyType(dict(self.timings)))
+    def __init__(self, *, output_currents: FloatArray, input_currents: FloatArray, row_voltages: FloatArray,
+                 col_voltages: FloatArray, cell_voltages: FloatArray, cell_currents: FloatArray,
+                 node_voltages: FloatArray, source_currents: FloatArray, power: FloatArray | float,
+                 kcl_residual: float, backend: str, method: str, iterations: int,
+                 timings: Mapping[str, float] | None = None) -> None:
+        values = dict(output_currents=output_currents, input_currents=input_currents, row_voltages=row_voltages,
+                      col_voltages=col_voltages, cell_voltages=cell_voltages, cell_currents=cell_currents,
+                      node_voltages=node_voltages, source_currents=source_currents, power=power,
+                      kcl_residual=kcl_residual)
+        self._init(values, None, backend, method, iterations, timings or {})
+
+    def _init(self, values: dict[str, object], source: _Fields | None, backend: str, method: str,
+              iterations: int, timings: Mapping[str, float]) -> None:
+        for k, x in values.items():
+            values[k] = _frozen(x)
+        setter = object.__setattr__
+        setter(self, "_values", values)
+        setter(self, "_source", source)
+        setter(self, "backend", backend)
+        setter(self, "method", method)
+        setter(self, "iterations", int(iterations))
+        setter(self, "timings", MappingProxyType(dict(timings)))
+
+    @classmethod
+    def _deferred(cls, source: _Fields, *, backend: str, method: str, iterations: int,
+                  timings: Mapping[str, float]) -> Solution:
+        """A solution whose fields ``source`` computes on first access."""
+        sol = cls.__new__(cls)
+        sol._init({}, source, backend, method, iterations, timings)
+        return sol
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"Solution is immutable; cannot set {name!r}")
+
+    def _get(self, name: str) -> object:
+        values = self._values
+        if name not in values:
+            assert self._source is not None
+            group = self._source.ports() if name in _PORT_FIELDS else self._source.nodes()
+            for k, x in group.items():
+                values.setdefault(k, _frozen(x))
+        return values[name]
+
+    # ------------------------------------------------------------ fields (see the class docstring)
+    @property
+    def output_currents(self) -> FloatArray:
+        return self._get("output_currents")  # type: ignore[return-value]
+
+    @property
+    def input_currents(self) -> FloatArray:
+        return self._get("input_currents")  # type: ignore[return-value]
+
+    @property
+    def row_voltages(self) -> FloatArray:
+        return self._get("row_voltages")  # type: ignore[return-value]
+
+    @property
+    def col_voltages(self) -> FloatArray:
+        return self._get("col_voltages")  # type: ignore[return-value]
+
+    @property
+    def cell_voltages(self) -> FloatArray:
+        return self._get("cell_voltages")  # type: ignore[return-value]
+
+    @property
+    def cell_currents(self) -> FloatArray:
+        return self._get("cell_currents")  # type: ignore[return-value]
+
+    @property
+    def node_voltages(self) -> FloatArray:
+        return self._get("node_voltages")  # type: ignore[return-value]
+
+    @property
+    def source_currents(self) -> FloatArray:
+        return self._get("source_currents")  # type: ignore[return-value]
+
+    @property
+    def power(self) -> FloatArray | float:
+        return self._get("power")  # type: ignore[return-value]
+
+    @property
+    def kcl_residual(self) -> float:
+        return self._get("kcl_residual")  # type: ignore[return-value]
+
+    @property
+    def batched(self) -> bool:
+        """Whether the fields carry a leading batch axis."""
+        if self._source is not None:
+            return self._source.batched
+        return np.ndim(self._values["power"]) == 1
+
+    @property
+    def batch_size(self) -> int:
+        """Number of operating points (1 when not batched)."""
+        if self._source is not None:
+            return self._source.index.size
+        return int(np.size(self._values["power"]))
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(M, N)`` of the crossbar."""
+        if self._source is not None:
+            return self._source.netlist.shape
+        return (int(np.shape(self.input_currents)[-1]), int(np.shape(self.output_currents)[-1]))
+
+    def with_timings(self, timings: Mapping[str, float]) -> Solution:
+        """The same solution (sharing computed fields) with other ``timings``."""
+        sol = Solution.__new__(Solution)
+        sol._init(self._values, self._source, self.backend, self.method, self.iterations, timings)
+        return sol
+
+    def select(self, index: int | Sequence[int] | IntArray) -> Solution:
+        """The batch entries ``index`` as their own solution: an int gives an unbatched solution,
+        a sequence a batched one. Only those entries are computed when a field is accessed."""
+        if not self.batched:
+            raise ConfigError("`select` needs a batched solution; this one has no batch axis.")
+        bsz = self.batch_size
+        single = isinstance(index, int | np.integer) and not isinstance(index, bool)
+        idx = np.atleast_1d(np.asarray(index))
+        if idx.dtype.kind not in "iu" or idx.ndim != 1 or idx.size == 0 or (idx < -bsz).any() or (idx >= bsz).any():
+            raise ConfigError(f"`index` must be an int or a non-empty 1-D sequence of ints in [-{bsz}, {bsz}); "
+                              f"got {short_repr(index)}.")
+        idx = np.where(idx < 0, idx + bsz, idx).astype(np.int64)
+        if self._source is not None:
+            return Solution._deferred(self._source.subset(idx, single), backend=self.backend, method=self.method,
+                                      iterations=self.iterations, timings=self.timings)
+        values: dict[str, object] = {}
+        for name in FIELDS:
+            x = self._values[name]
+            values[name] = x if name == "kcl_residual" else (np.asarray(x)[idx[0]] if single else np.asarray(x)[idx])
+        if single:
+            values["power"] = float(values["power"])  # type: ignore[arg-type]
+        return Solution(**values, backend=self.backend, method=self.method,  # type: ignore[arg-type]
+                        iterations=self.iterations, timings=self.timings)
+
+    def __repr__(self) -> str:
+        m, n = self.shape
+        batch = f", batch={self.batch_size}" if self.batched else ""
+        out = np.abs(np.asarray(self.output_currents))
+        return (f"<Solution {m}x{n}{batch} backend={self.backend!r} method={self.method!r} "
+                f"iterations={self.iterations} max|I_out|={float(out.max(initial=0.0)):.4g} A "
+                f"power={float(np.sum(self.power)):.4g} W>")
+
+    def report(self) -> str:
+        """A short text table: what ran, and the range of every current and voltage field.
+
+        Computes every field (for a large batch, :meth:`select` a few entries first)."""
+        m, n = self.shape
+        lines = [f"Solution of a {m}x{n} crossbar" + (f", {self.batch_size} operating points" if self.batched else ""),
+                 f"backend {self.backend}, method {self.method}, {self.iterations} iterations, "
+                 f"KCL residual {self.kcl_residual:.2e}",
+                 f"{'field':<16} {'unit':<4} {'min':>12} {'max':>12} {'max |x|':>12}"]
+        for name in FIELDS[:-1]:
+            x = np.asarray(self._get(name), dtype=float)
+            unit = "W" if name == "power" else ("V" if name.endswith("voltages") else "A")
+            lo, hi = (float(x.min()), float(x.max())) if x.size else (0.0, 0.0)
+            lines.append(f"{name:<16} {unit:<4} {lo:>12.4e} {hi:>12.4e} {float(np.abs(x).max(initial=0.0)):>12.4e}")
+        if "total" in self.timings:
+            lines.append(f"solve time {self.timings['total'] * 1e3:.2f} ms")
+        return "\n".join(lines)
+
+
+def _frozen(x: object) -> object:
+    return readonly(x) if isinstance(x, np.ndarray) else x
 
 
 def element_arrays(netlist: Netlist) -> tuple[np.ndarray, np.ndarray]:
@@ -113,6 +267,10 @@ def _resistor_ends(netlist: Netlist, layout: GridLayout | None, v: FloatArray) -
     return va, vb
 
 
+#: ``voltages(index)`` -> node voltages ``(len(index), n_nodes)`` of the chosen batch entries.
+VoltageSource = Callable[[IntArray], FloatArray]
+
+
 def solution_from_voltages(
     netlist: Netlist,
     node_voltages: FloatArray,
@@ -123,40 +281,158 @@ def solution_from_voltages(
     timings: Mapping[str, float],
     source_currents: FloatArray | None = None,
 ) -> Solution:
-    """Build a :class:`Solution` from node voltages ``(B, n_nodes)`` using the element laws.
+    """A :class:`Solution` from node voltages ``(B, n_nodes)`` using the element laws.
 
     Source currents are obtained by KCL at the fixed nodes unless the backend measured them
     (``source_currents``, shape ``(B, S)``). Sources shorted onto one node by ideal wires share the
-    node's current equally (the split between ideal sources in parallel is undetermined).
+    node's current equally (the split between ideal sources in parallel is undetermined). The
+    source-side fields are computed (and checked finite) now; the per-cell fields on first access.
     """
     v = np.asarray(node_voltages, dtype=np.float64)
-    with np.errstate(all="ignore"):
-        sol = _build(netlist, v, backend=backend, method=method, iterations=iterations, timings=timings,
-                     source_currents=source_currents)
-    bad = [name for name in ("node_voltages", "cell_currents", "source_currents", "output_currents",
-                             "input_currents", "power") if not np.isfinite(getattr(sol, name)).all()]
-    if bad:
-        vmax = float(np.abs(netlist.source_voltage).max(initial=0.0))
-        gmax = max(float(netlist.conductance.max(initial=0.0)), float((1.0 / netlist.resistor_values).max(initial=0.0)))
-        if not np.isfinite(sol.node_voltages).all() and vmax * gmax < 1e100:
-            raise BackendError(f"backend {backend!r} returned non-finite node voltages")
-        raise ConfigError(
-            f"the operating point overflows double precision ({', '.join(bad)} not finite): the largest source "
-            f"voltage is {vmax:.3g} V and the largest conductance {gmax:.3g} S. Use physical magnitudes."
-        )
-    return sol
+    src = None if source_currents is None else np.asarray(source_currents, dtype=np.float64).reshape(v.shape[0], -1)
+    fields = _Fields(netlist, backend, lambda idx: v[idx],
+                     None if src is None else (lambda idx: src[idx]))
+    fields.check_voltages(v)
+    fields.ports()
+    return Solution._deferred(fields, backend=backend, method=method, iterations=iterations, timings=timings)
 
 
-def _build(
+def solution_from_ports(
     netlist: Netlist,
-    v: FloatArray,
+    source_currents: FloatArray,
+    voltages: VoltageSource,
     *,
     backend: str,
     method: str,
     iterations: int,
     timings: Mapping[str, float],
-    source_currents: FloatArray | None,
 ) -> Solution:
+    """A :class:`Solution` from the source currents ``(B, S)`` of every batch entry, with node
+    voltages computed by ``voltages(index)`` only when a per-node field is asked for."""
+    src = np.asarray(source_currents, dtype=np.float64)
+    fields = _Fields(netlist, backend, voltages, lambda idx: src[idx])
+    fields.ports()
+    return Solution._deferred(fields, backend=backend, method=method, iterations=iterations, timings=timings)
+
+
+class _Fields:
+    """Computes the fields of batch entries ``index`` of ``netlist``'s operating points from the
+    element laws (``single``: drop the batch axis). Node voltages come from ``voltages``, source
+    currents from ``currents`` if given, else by KCL at the source nodes."""
+
+    def __init__(self, netlist: Netlist, backend: str, voltages: VoltageSource,
+                 currents: VoltageSource | None, index: IntArray | None = None, single: bool | None = None) -> None:
+        self.netlist = netlist
+        self.backend = backend
+        self.index = np.arange(netlist.batch_size) if index is None else index
+        self.single = (not netlist.batched) if single is None else single
+        self._voltages = voltages
+        self._currents = currents
+        self._v: FloatArray | None = None
+        self._ports: dict[str, object] | None = None
+
+    @property
+    def batched(self) -> bool:
+        return not self.single
+
+    def subset(self, idx: IntArray, single: bool) -> _Fields:
+        return _Fields(self.netlist, self.backend, self._voltages, self._currents, self.index[idx], single)
+
+    def _squeeze(self, x: FloatArray) -> FloatArray:
+        return x[0] if self.single else x
+
+    def voltages(self) -> FloatArray:
+        if self._v is None:
+            v = np.asarray(self._voltages(self.index), dtype=np.float64)
+            self.check_voltages(v)
+            self._v = v
+        return self._v
+
+    def check_voltages(self, v: FloatArray) -> None:
+        if not np.isfinite(v).all():
+            self._fail(["node_voltages"], v)
+
+    def _fail(self, bad: list[str], v: FloatArray | None) -> None:
+        netlist = self.netlist
+        vmax = float(np.abs(netlist.source_voltage).max(initial=0.0))
+        gmax = max(float(netlist.conductance.max(initial=0.0)), float((1.0 / netlist.resistor_values).max(initial=0.0)))
+        if v is not None and not np.isfinite(v).all() and vmax * gmax < 1e100:
+            raise BackendError(f"backend {self.backend!r} returned non-finite node voltages")
+        raise ConfigError(
+            f"the operating point overflows double precision ({', '.join(bad)} not finite): the largest source "
+            f"voltage is {vmax:.3g} V and the largest conductance {gmax:.3g} S. Use physical magnitudes."
+        )
+
+    def ports(self) -> dict[str, object]:
+        """``source_currents``, ``input_currents``, ``output_currents``, ``power``."""
+        if self._ports is not None:
+            return self._ports
+        netlist = self.netlist
+        m, n = netlist.shape
+        with np.errstate(all="ignore"):
+            if self._currents is not None:
+                src = np.asarray(self._currents(self.index), dtype=np.float64).reshape(self.index.size, -1)
+            else:
+                src = _source_currents(netlist, self.voltages())
+            bsz = src.shape[0]
+            is_row = netlist.source_end < 2
+            i_in = np.zeros((bsz, m))
+            i_out = np.zeros((bsz, n))
+            np.add.at(i_in, (slice(None), netlist.source_line[is_row]), src[:, is_row])
+            np.add.at(i_out, (slice(None), netlist.source_line[~is_row]), -src[:, ~is_row])
+            power = (netlist.source_voltage[self.index] * src).sum(axis=1)
+        out = {"source_currents": src, "input_currents": i_in, "output_currents": i_out, "power": power}
+        bad = [k for k, x in out.items() if not np.isfinite(x).all()]
+        if bad:
+            self._fail(bad, None)
+        self._ports = {k: self._squeeze(x) for k, x in out.items()}
+        self._ports["power"] = float(power[0]) if self.single else power
+        return self._ports
+
+    def nodes(self) -> dict[str, object]:
+        """Every per-node and per-cell field and the KCL residual (the ports are computed too)."""
+        v = self.voltages()
+        with np.errstate(all="ignore"):
+            out, _ = _node_fields(self.netlist, v)
+        bad = [k for k in ("cell_currents",) if not np.isfinite(out[k]).all()]
+        if bad:
+            self._fail(bad, v)
+        res: dict[str, object] = {k: (x if k == "kcl_residual" else self._squeeze(x)) for k, x in out.items()}  # type: ignore[arg-type]
+        res.update(self.ports())
+        return res
+
+
+def _source_currents(netlist: Netlist, v: FloatArray) -> FloatArray:
+    """Current each source delivers, ``(B, S)``, by KCL at the source nodes only (the elements that
+    touch a source node; sources shorted onto one node share its current equally)."""
+    layout = grid_layout(netlist)
+    mn = netlist.shape[0] * netlist.shape[1]
+    if layout is not None:  # source s is node 2MN + s, behind exactly one resistor
+        s = layout.src_g.size
+        r_src = netlist.resistor_values[netlist.resistor_values.size - s:]
+        return (v[:, 2 * mn:] - v[:, layout.src_attach]) / r_src
+    nn = netlist.n_nodes
+    is_src = np.zeros(nn, dtype=bool)
+    is_src[netlist.source_node] = True
+    a, b = element_arrays(netlist)
+    touch = np.flatnonzero(is_src[a] | is_src[b])
+    n_res = netlist.resistor_values.size
+    res, cell = touch[touch < n_res], touch[touch >= n_res] - n_res
+    i_res = (v[:, a[res]] - v[:, b[res]]) / netlist.resistor_values[res]
+    g = netlist.conductance.ravel()[cell]
+    i_cell = np.asarray(netlist.device.current(v[:, a[cell + n_res]] - v[:, b[cell + n_res]], g), dtype=np.float64)
+    ends_a = np.concatenate([a[res], a[cell + n_res]])
+    ends_b = np.concatenate([b[res], b[cell + n_res]])
+    cur = np.concatenate([i_res, i_cell], axis=1)
+    net = np.stack([np.bincount(ends_a, weights=x, minlength=nn) - np.bincount(ends_b, weights=x, minlength=nn)
+                    for x in cur]) if cur.shape[0] else np.zeros((0, nn))
+    share = np.bincount(netlist.source_node, minlength=nn)[netlist.source_node]
+    return net[:, netlist.source_node] / share
+
+
+def _node_fields(netlist: Netlist, v: FloatArray) -> tuple[dict[str, FloatArray | float], FloatArray]:
+    """Per-node and per-cell fields of node voltages ``v`` ``(B, n_nodes)``, the KCL residual, and
+    the net current leaving every node ``(B, n_nodes)``."""
     m, n = netlist.shape
     bsz = v.shape[0]
     layout = grid_layout(netlist)
@@ -215,31 +491,7 @@ def _build(
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(denom > 0, net_u / denom, net_u)
     kcl = float(ratio.max()) if ratio.size else 0.0
-    if source_currents is None:
-        share = np.bincount(netlist.source_node, minlength=netlist.n_nodes)[netlist.source_node]
-        src = net[:, netlist.source_node] / share
-    else:
-        src = np.asarray(source_currents, dtype=np.float64).reshape(bsz, -1)
-    is_row = netlist.source_end < 2
-    i_in = np.zeros((bsz, m))
-    i_out = np.zeros((bsz, n))
-    np.add.at(i_in, (slice(None), netlist.source_line[is_row]), src[:, is_row])
-    np.add.at(i_out, (slice(None), netlist.source_line[~is_row]), -src[:, ~is_row])
-    power = (netlist.source_voltage * src).sum(axis=1)
-    squeeze = (lambda x: x[0]) if not netlist.batched else (lambda x: x)
-    return Solution(
-        output_currents=squeeze(i_out),
-        input_currents=squeeze(i_in),
-        row_voltages=squeeze(vr),
-        col_voltages=squeeze(vc),
-        cell_voltages=squeeze(vcell),
-        cell_currents=squeeze(icell),
-        node_voltages=squeeze(v),
-        source_currents=squeeze(src),
-        power=float(power[0]) if not netlist.batched else power,
-        kcl_residual=kcl,
-        backend=backend,
-        method=method,
-        iterations=iterations,
-        timings=timings,
-    )
+    fields: dict[str, FloatArray | float] = {
+        "row_voltages": vr, "col_voltages": vc, "cell_voltages": vcell, "cell_currents": icell,
+        "node_voltages": v, "kcl_residual": kcl}
+    return fields, net

@@ -44,7 +44,7 @@ from xbarsim.solver._tridiag import pttrf, pttrs
 from xbarsim.solver.newton import NewtonOptions, newton_solve
 from xbarsim.solver.ordering import line_order, nested_dissection
 from xbarsim.solver.topology import check_floating, check_floating_grid
-from xbarsim.solver.solution import Solution, element_arrays, solution_from_voltages
+from xbarsim.solver.solution import Solution, element_arrays, solution_from_ports, solution_from_voltages
 
 __all__ = ["SparseOptions", "SparseBackend", "assemble", "Assembled"]
 
@@ -71,6 +71,11 @@ class SparseOptions:
     direct_max_unknowns : int
         ``"auto"`` never factors systems larger than this (memory); it takes the direct path for
         at most 1024 unknowns, or for batches of more than 32 right-hand sides, and CG otherwise.
+    batch_ports : bool
+        Answer batches of more than 32 operating points of linear cells (``method`` ``"auto"`` or
+        ``"direct"``) through the port matrix (see :meth:`SparseBackend.transfer_matrix`): source
+        currents are one matrix product; node voltages and the per-cell fields are solved on first
+        access, for the batch entries asked for only (``method == "port-matrix"``).
     """
 
     method: SolveMethod = "auto"
@@ -79,6 +84,7 @@ class SparseOptions:
     maxiter: int = 300
     direct_max_unknowns: int = 700_000
     newton: NewtonOptions = NewtonOptions()
+    batch_ports: bool = True
 
     def __post_init__(self) -> None:
         check_choice(self.method, get_args(SolveMethod), "method")
@@ -91,6 +97,8 @@ class SparseOptions:
             raise ConfigError(f"`newton` must be NewtonOptions; got {type(self.newton).__name__}.")
         if not (isinstance(self.direct_max_unknowns, int) and not isinstance(self.direct_max_unknowns, bool) and self.direct_max_unknowns >= 0):
             raise ConfigError(f"`direct_max_unknowns` must be a non-negative int; got {self.direct_max_unknowns!r}.")
+        if not isinstance(self.batch_ports, bool):
+            raise ConfigError(f"`batch_ports` must be True or False; got {self.batch_ports!r}.")
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -380,6 +388,8 @@ class SparseBackend:
             # rounding makes currents flow. Elsewhere voltages stay referenced to ground, where the
             # sense nodes sit.
             shift = np.where(np.ptp(vf, axis=1) == 0, vf[:, 0], 0.0) if vf.size else np.zeros(vf.shape[0])
+            if self._use_ports(netlist):
+                return self._solve_ports(netlist, vf, shift, t0)
             layout = grid_layout(netlist)
             cg_failed = False
             if layout is not None and self._method(2 * layout.m * layout.n, vf.shape[0]) == "iterative":
@@ -412,8 +422,7 @@ class SparseBackend:
         t2 = time.perf_counter()
         sol = solution_from_voltages(netlist, v, backend=self.name, method=method, iterations=iters, timings=timings)
         t3 = time.perf_counter()
-        object.__setattr__(sol, "timings", {**timings, "postprocess": t3 - t2, "total": t3 - t0})
-        return sol
+        return sol.with_timings({**timings, "postprocess": t3 - t2, "total": t3 - t0})
 
     def _solve_grid(self, netlist: Netlist, layout: GridLayout, vf: FloatArray,
                     t0: float) -> tuple[FloatArray, str, int, dict[str, float]] | None:
@@ -492,8 +501,8 @@ class SparseBackend:
 
     def _transfer_matrix(self, netlist: Netlist) -> FloatArray:
         m, n = netlist.shape
-        asm = assemble(netlist, netlist.conductance)
-        fpos = np.searchsorted(asm.fixed, netlist.source_node)
+        ports = _PortMatrix(netlist)
+        fpos = ports.fpos
         is_row = netlist.source_end < 2
         if not (np.array_equal(np.sort(netlist.source_line[is_row]), np.arange(m))
                 and np.array_equal(np.sort(netlist.source_line[~is_row]), np.arange(n))
@@ -503,18 +512,88 @@ class SparseBackend:
         r_idx[netlist.source_line[is_row]] = fpos[is_row]
         s_idx = np.empty(n, dtype=np.int64)
         s_idx[netlist.source_line[~is_row]] = fpos[~is_row]
+        return -ports.schur[np.ix_(s_idx, r_idx)].T
+
+    # ---------------------------------------------------------------- batched linear solves
+    def _use_ports(self, netlist: Netlist) -> bool:
+        o = self.options
+        return (o.batch_ports and netlist.device.linear and netlist.batch_size > 32 and o.method != "iterative"
+                and netlist.source_node.size > 0 and netlist.n_nodes - netlist.source_node.size <= o.direct_max_unknowns)
+
+    def _solve_ports(self, netlist: Netlist, vf: FloatArray, shift: FloatArray, t0: float) -> Solution:
+        """A batch of linear operating points through the port matrix (``batch_ports``)."""
+        ports = _PortMatrix(netlist)
+        t1 = time.perf_counter()
+        # every source current at once: i_f = S_f (v_f - c) (S_f 1 = 0, see _solve's shift)
+        i_fixed = (vf - shift[:, None]) @ ports.schur.T
+        share = np.bincount(netlist.source_node, minlength=netlist.n_nodes)[netlist.source_node]
+        src = i_fixed[:, ports.fpos] / share
+        t2 = time.perf_counter()
+        sol = solution_from_ports(netlist, src, lambda idx: ports.node_voltages(vf[idx], shift[idx]),
+                                  backend=self.name, method="port-matrix", iterations=0,
+                                  timings={"assemble": ports.t_assemble, "factor": t1 - t0 - ports.t_assemble,
+                                           "solve": t2 - t1})
+        t3 = time.perf_counter()
+        return sol.with_timings({**sol.timings, "postprocess": t3 - t2, "total": t3 - t0})
+
+
+class _PortMatrix:
+    """The Schur complement of the nodal matrix onto the fixed nodes, ``S_f = L_ff - L_fu A^{-1} L_uf``
+    (siemens, ``(F, F)``; ``i_f = S_f v_f`` are the currents the fixed nodes deliver), and the
+    factorization it came from, which also gives the node voltages of any fixed voltages.
+
+    Notes
+    -----
+    One LU (no pivoting) of the whole nodal matrix ordered ``[unknowns by nested dissection, fixed
+    nodes last]``, with ``lam I`` added to the fixed block so that its last pivots stay away from
+    zero (the full Laplacian is singular): ``S_f + lam I`` is the product of the trailing blocks of
+    ``L`` and ``U``. For node voltages, the same LU solves ``[[A, C], [C^T, L_ff + lam I]] [x; v_f]
+    = [0; (S_f + lam I) v_f]``, whose solution has ``A x = -C v_f``: the unknowns, with no second
+    factorization.
+    """
+
+    def __init__(self, netlist: Netlist) -> None:
+        t0 = time.perf_counter()
+        asm = assemble(netlist, netlist.conductance)
+        self.t_assemble = time.perf_counter() - t0
+        self.asm = asm
+        self.fpos = np.searchsorted(asm.fixed, netlist.source_node)
+        self.n_nodes = netlist.n_nodes
         nu, nf = asm.unknown.size, asm.fixed.size
+        self.lu: spla.SuperLU | None = None
+        self.lam = 0.0
         if nu == 0:
-            schur = asm.Lff.toarray()
-        else:
-            perm = _ordering(netlist, asm.unknown, "nested-dissection")
-            a_p = asm.A[perm][:, perm]
-            c_p = asm.C[perm]
-            lam = max(float(np.abs(asm.Lff.diagonal()).max(initial=0.0)), float(asm.A.diagonal().max()))
-            full = sp.bmat([[a_p, c_p], [c_p.T, asm.Lff + lam * sp.eye(nf)]], format="csc")
-            lu = _splu(full, "NATURAL")
-            ident = np.arange(nu + nf)
-            if not (np.array_equal(lu.perm_r, ident) and np.array_equal(lu.perm_c, ident)):
-                raise CircuitError("SuperLU pivoted on an SPD nodal matrix; the transfer matrix would be wrong")
-            schur = (lu.L[nu:, nu:] @ lu.U[nu:, nu:]).toarray() - lam * np.eye(nf)
-        return -schur[np.ix_(s_idx, r_idx)].T
+            self.perm = np.zeros(0, dtype=np.int64)
+            self.schur = asm.Lff.toarray()  # no element reaches an unknown node
+            return
+        perm = _ordering(netlist, asm.unknown, "nested-dissection")
+        assert perm is not None
+        self.perm = perm
+        a_p = asm.A[perm][:, perm]
+        c_p = asm.C[perm]
+        # L_ff: the elements between fixed nodes plus, on its diagonal, those to unknown nodes
+        lff = asm.Lff + sp.diags(-np.asarray(asm.C.sum(axis=0)).ravel())
+        lam = max(float(np.abs(lff.diagonal()).max(initial=0.0)), float(asm.A.diagonal().max()))
+        full = sp.bmat([[a_p, c_p], [c_p.T, lff + lam * sp.eye(nf)]], format="csc")
+        lu = _splu(full, "NATURAL")
+        ident = np.arange(nu + nf)
+        if not (np.array_equal(lu.perm_r, ident) and np.array_equal(lu.perm_c, ident)):
+            raise CircuitError("SuperLU pivoted on an SPD nodal matrix; the port matrix would be wrong")
+        self.lu, self.lam = lu, lam
+        self.schur = (lu.L[nu:, nu:] @ lu.U[nu:, nu:]).toarray() - lam * np.eye(nf)
+
+    def node_voltages(self, vf: FloatArray, shift: FloatArray) -> FloatArray:
+        """Every node voltage ``(B, n_nodes)`` for fixed-node voltages ``vf`` ``(B, F)`` solved relative
+        to ``shift`` ``(B,)`` (see :meth:`SparseBackend._solve`)."""
+        asm = self.asm
+        nu, nf = asm.unknown.size, asm.fixed.size
+        rel = vf - shift[:, None]
+        v = np.empty((vf.shape[0], self.n_nodes))
+        if self.lu is not None:
+            rhs = np.zeros((nu + nf, vf.shape[0]))
+            rhs[nu:] = self.schur @ rel.T + self.lam * rel.T
+            x = np.empty((nu, vf.shape[0]))
+            x[self.perm] = self.lu.solve(rhs)[:nu]
+            v[:, asm.unknown] = x.T + shift[:, None]
+        v[:, asm.fixed] = vf
+        return v

@@ -17,7 +17,15 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["plot_accuracy_vs_alpha", "plot_point_histograms", "plot_accuracy_vs_wire", "plot_metric_lines"]
+from xbarsim.experiments.config import ExperimentConfig, metric_name
+
+__all__ = [
+    "plot_accuracy_vs_alpha",
+    "plot_point_histograms",
+    "plot_accuracy_vs_wire",
+    "plot_metric_lines",
+    "sweep_plots",
+]
 
 
 def _figure(width: float, height: float) -> Any:
@@ -132,3 +140,41 @@ def plot_point_histograms(results: Mapping[str, Any], out: str | os.PathLike[str
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     return path
+
+
+def sweep_plots(config: ExperimentConfig, folder: Path, rows: list[dict[str, Any]],
+                software: Mapping[str, float]) -> list[Path]:
+    """The plots an experiment sweep gets, chosen from its grid keys (alpha, wire resistance, else the
+    first numeric key); ``rows`` are the per-point rows of the report."""
+    grid = list(config.grid)
+    base = max(software.values()) if len(software) == 1 else None
+    files = []
+    orig, orig_grid = rows, list(grid)
+    if config.readouts:  # one line per read-out of the same transfers
+        main = config.hardware.backend
+        expanded = [{**r, "readout": main} for r in rows]
+        for name in config.readouts:
+            key = f"accuracy_{metric_name(name)}"
+            expanded += [{**r, "readout": name, "accuracy_mean": r.get(f"{key}_mean"),
+                          "accuracy_std": r.get(f"{key}_std")} for r in rows]
+        rows = expanded
+        grid = [*grid, "readout"]
+    if "alpha" in grid or "alpha_beta" in grid:
+        x = "alpha" if "alpha" in grid else "alpha_beta"
+        fault = "fault_rate" if "fault_rate" in grid and len(config.grid["fault_rate"]) > 1 else None
+        by = [g for g in grid if g not in (x, fault)]
+        files.append(plot_accuracy_vs_alpha(rows, folder / "accuracy_vs_alpha.png", alpha=x, fault=fault, by=by,
+                                            baseline=base, title=config.name))
+        files.append(plot_metric_lines(orig, folder / "mapping_error_vs_alpha.png", x=x, metric="mapping_error",
+                                       panels=fault, by=[g for g in orig_grid if g not in (x, fault)], percent=False, ylabel="mapping error (%)",
+                                       xlabel="alpha (copies)", title=config.name))
+    if "segment_ohm" in grid:
+        by = [g for g in grid if g != "segment_ohm"]
+        files.append(plot_accuracy_vs_wire(rows, folder / "accuracy_vs_wire.png", by=by, baseline=base,
+                                           title=config.name))
+    if not files and grid:
+        x = grid[0]
+        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in config.grid[x]):
+            files.append(plot_metric_lines(rows, folder / f"accuracy_vs_{metric_name(x)}.png", x=x, metric="accuracy",
+                                           by=grid[1:], baseline=base, title=config.name))
+    return files

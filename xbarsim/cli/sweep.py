@@ -1,28 +1,21 @@
 """The ``xbarsim sweep CONFIG`` subcommand: run a TOML-described sweep on Dask, resumably.
 
 ``add_parser(subparsers)`` registers it on the ``xbarsim`` command's subparsers. The command loads
-the config (:func:`xbarsim.evaluation.load_sweep_config`), runs it (:func:`~xbarsim.evaluation.run_sweep`)
+the config (:func:`xbarsim.experiments.load_sweep`), runs it (:func:`xbarsim.experiments.run_sweep_config`)
 with every result stored in ``OUT/trials.sqlite`` as it finishes, then writes the aggregate
-(``trials.csv``, ``summary.csv``, ``summary.json``, ``plot_*.png``) from that store. Library errors
-end as one line on stderr and exit status 2; an interrupted run (Ctrl-C) exits with 130 and can be
-continued with ``--resume``.
+(``trials.csv``, ``summary.csv``, ``summary.json``, ``plot_*.png``) from that store. An interrupted
+run (Ctrl-C) exits with 130 and can be continued with ``--resume``.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from xbarsim.errors import XbarError
-from xbarsim.evaluation import aggregate_sweep, load_sweep_config, run_sweep
+from xbarsim.experiments import TRIALS, load_sweep, run_sweep_config
 
-__all__ = ["add_parser", "cmd_sweep", "main"]
-
-#: Name of the store inside the output folder.
-STORE_NAME = "trials.sqlite"
+__all__ = ["add_parser"]
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -46,50 +39,24 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="skip trials already in the store and run the rest")
     p.add_argument("--out", type=Path, default=None, metavar="DIR",
                    help="output folder holding the store and the aggregate (default: results/sweeps/<name>)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
-    p.set_defaults(func=cmd_sweep)
+    p.add_argument("--quiet", action="store_true", help="no progress output on stderr")
+    p.set_defaults(func=cmd_sweep, trials=TRIALS,
+                   interrupt_hint="finished trials are in the store, rerun with --resume to continue")
     return p
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    """Run the ``sweep`` subcommand; returns the exit status."""
-    try:
-        spec = load_sweep_config(args.config)
-        out: Path = args.out if args.out is not None else Path("results") / "sweeps" / spec.name
-        store = out / STORE_NAME
-        report = run_sweep(spec, store=store, scheduler=args.scheduler, n_workers=args.workers,
-                           resume=args.resume, progress=not args.no_progress)
-        agg = aggregate_sweep(store, out)
-    except XbarError as exc:
-        print(f"xbarsim sweep: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("xbarsim sweep: interrupted; finished trials are in the store, rerun with --resume to continue",
-              file=sys.stderr)
-        return 130
+    """Run the ``sweep`` command; returns the exit status. ``args.trials`` maps kind names to functions."""
+    spec = load_sweep(args.config, args.trials)
+    out: Path = args.out if args.out is not None else Path("results") / "sweeps" / spec.name
+    report, agg = run_sweep_config(spec, out=out, scheduler=args.scheduler, workers=args.workers,
+                                   resume=args.resume, progress=not args.quiet, trials=args.trials)
     print(f"sweep {report.name}: {report.total} trials ({report.skipped} already stored, {report.completed} "
           f"completed, {report.failed} failed now) on {report.scheduler} with {report.n_workers} worker(s) "
           f"in {report.elapsed_s:.1f} s")
     if agg.n_failed:
         print(f"  {agg.n_failed} failed trial(s) in total: see error_type/error in {agg.trials_csv}")
-    print(f"  store {store}")
+    print(f"  store {report.store}")
     print(f"  wrote {agg.trials_csv.name}, {agg.summary_csv.name}, {agg.summary_json.name} and "
           f"{len(agg.plots)} plot(s) in {out}")
     return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """A stand-alone ``xbarsim``-style parser with only the ``sweep`` subcommand (for tests and scripts)."""
-    parser = argparse.ArgumentParser(prog="xbarsim")
-    sub = parser.add_subparsers(dest="command", required=True)
-    add_parser(sub)
-    args = parser.parse_args(argv)
-    try:
-        return int(args.func(args))
-    except XbarError as exc:  # pragma: no cover - cmd_sweep handles library errors itself
-        print(f"xbarsim {args.command}: error: {exc}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

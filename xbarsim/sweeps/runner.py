@@ -1,25 +1,17 @@
-"""Parameter sweeps on Dask: a grid x trials, deterministic per-trial seeds, durable results.
+"""Running a sweep on Dask: every trial not yet stored runs as one task, each result is stored durably.
 
-A :class:`SweepSpec` (from Python or a TOML file, :func:`load_sweep_config`) names a trial kind of
-:data:`~xbarsim.evaluation.trials.TRIALS`, a parameter grid (Cartesian product), fixed parameters,
-a number of trials per grid point and a sweep seed. :func:`run_sweep` runs every trial not yet in
-the store as one Dask task (an embedded ``distributed.LocalCluster`` by default, an existing cluster
-by address, or in-process for debugging), writes each result to the append-only SQLite store
-(:class:`~xbarsim.evaluation.store.ResultStore`) as soon as it arrives, and can resume after any
-interruption. :func:`~xbarsim.evaluation.sweep_report.aggregate_sweep` builds the CSV, JSON and PNG
-outputs from the store alone.
-
-Reproducibility: the key of a trial is a string of its grid parameters and trial index
-(:func:`trial_key`); its generator is seeded by ``SeedSequence(entropy=seed, spawn_key=...)`` with
-the spawn key taken from a SHA-256 of the key (:func:`trial_seed`). Neither depends on the worker,
-the order of execution or the other trials, so any trial reruns bit-identically anywhere.
+:func:`run_sweep` takes a :class:`~xbarsim.sweeps.SweepSpec` and the trial function that runs it,
+runs every trial not yet in the store as one Dask task (an embedded ``distributed.LocalCluster`` by
+default, an existing cluster by address, or in-process for debugging), writes each result to the
+append-only SQLite store (:class:`~xbarsim.sweeps.ResultStore`) as soon as it arrives, and can
+resume after any interruption. :func:`~xbarsim.sweeps.aggregate_sweep` builds the CSV, JSON and
+PNG outputs from the store alone.
 """
 
 from __future__ import annotations
 
 import hashlib
 import itertools
-import json
 import logging
 import math
 import os
@@ -27,298 +19,24 @@ import re
 import socket
 import sys
 import time
-import tomllib
 import traceback
 import uuid
 import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from types import MappingProxyType
 from typing import IO, Any
 
 import numpy as np
 
+from xbarsim._validation import check_int
 from xbarsim.errors import ConfigError, XbarError
-from xbarsim.evaluation.store import ResultStore, TrialRecord
-from xbarsim.evaluation.trials import TRIAL_PARAMETERS, TRIALS, TrialFunction
+from xbarsim.sweeps.spec import SweepSpec, TrialFunction, TrialTask, trial_seed
+from xbarsim.sweeps.store import ResultStore, TrialRecord
 
-__all__ = [
-    "SweepSpec",
-    "SweepReport",
-    "TrialTask",
-    "MAX_SWEEP_TRIALS",
-    "load_sweep_config",
-    "run_sweep",
-    "execute_trial",
-    "trial_key",
-    "trial_seed",
-]
+__all__ = ["SweepReport", "run_sweep", "execute_trial"]
 
 log = logging.getLogger(__name__)
-
-#: Largest number of trials (grid points x trials per point) one sweep may have.
-MAX_SWEEP_TRIALS = 1_000_000
-_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
-_PARAM_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,99}")
-_SPEC_FIELDS = ("name", "trial", "grid", "fixed", "trials", "seed")
-_REQUIRED = ("name", "trial")
-
-
-# ----------------------------------------------------------------------------- JSON values
-def _canonical(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False, ensure_ascii=True)
-
-
-def _json_value(value: Any, where: str, depth: int = 0) -> Any:
-    """``value`` as plain JSON data (bool, int, finite float, str, list, dict), or ConfigError."""
-    if depth > 16:
-        raise ConfigError(f"{where} is nested too deeply.")
-    if isinstance(value, (bool, str)):
-        return value
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        if not math.isfinite(float(value)):
-            raise ConfigError(f"{where} must be finite; got {value!r}.")
-        return float(value)
-    if isinstance(value, (list, tuple)):
-        return [_json_value(v, f"{where}[{k}]", depth + 1) for k, v in enumerate(value)]
-    if isinstance(value, Mapping):
-        out = {}
-        for k, v in value.items():
-            if not isinstance(k, str):
-                raise ConfigError(f"{where} must have string keys; got {k!r}.")
-            out[k] = _json_value(v, f"{where}.{k}", depth + 1)
-        return out
-    raise ConfigError(
-        f"{where} must be a number, string, boolean, list or table; got {type(value).__name__} {value!r:.60}."
-    )
-
-
-def _param_name(name: Any, where: str) -> str:
-    if not isinstance(name, str) or not _PARAM_RE.fullmatch(name):
-        raise ConfigError(f"{where}: parameter names must be identifiers (letters, digits, _); got {name!r}.")
-    return name
-
-
-def _int_field(value: Any, name: str, lo: int, hi: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not lo <= int(value) <= hi:
-        raise ConfigError(f"`{name}` must be an int in [{lo}, {hi}]; got {value!r:.80}.")
-    return int(value)
-
-
-# ----------------------------------------------------------------------------- the spec
-@dataclass(frozen=True, kw_only=True)
-class SweepSpec:
-    """What a sweep runs: a trial kind over a parameter grid, several seeded trials per point.
-
-    Attributes
-    ----------
-    name : str
-        Identifier of the sweep (letters, digits, ``._-``; at most 100 characters); names the
-        default output folder.
-    trial : str
-        A key of :data:`~xbarsim.evaluation.trials.TRIALS` (``"circuit"``, ``"busy"``, ``"sleep"``, ...).
-    grid : mapping of str to sequence
-        Parameter name -> values; every combination (Cartesian product, in the given order, the last
-        parameter varying fastest) is one grid point. Values are JSON data (numbers, strings,
-        booleans, lists, tables); floats must be finite; the values of one parameter must be
-        distinct. Empty: a single point.
-    fixed : mapping of str to value
-        Parameters passed unchanged to every trial; must not repeat a grid name.
-    trials : int
-        Trials per grid point, each with its own seed (>= 1).
-    seed : int
-        The sweep seed (>= 0), entropy of every trial's SeedSequence.
-
-    Notes
-    -----
-    For a kind listed in :data:`~xbarsim.evaluation.trials.TRIAL_PARAMETERS`, grid and fixed names
-    must be among its parameters. A sweep has at most :data:`MAX_SWEEP_TRIALS` trials.
-    """
-
-    name: str
-    trial: str
-    grid: Mapping[str, Sequence[Any]] = field(default_factory=dict)
-    fixed: Mapping[str, Any] = field(default_factory=dict)
-    trials: int = 1
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not _NAME_RE.fullmatch(self.name):
-            raise ConfigError(
-                f"`name` must be 1-100 characters of letters, digits, '.', '_' or '-' starting with a letter or "
-                f"digit; got {self.name!r:.80}."
-            )
-        if not isinstance(self.trial, str) or self.trial not in TRIALS:
-            raise ConfigError(f"`trial` must be one of {', '.join(map(repr, TRIALS))}; got {self.trial!r:.80}.")
-        if not isinstance(self.grid, Mapping):
-            raise ConfigError(f"`grid` must be a table of parameter name -> list of values; got {self.grid!r:.80}.")
-        if not isinstance(self.fixed, Mapping):
-            raise ConfigError(f"`fixed` must be a table of parameter name -> value; got {self.fixed!r:.80}.")
-        grid: dict[str, tuple[Any, ...]] = {}
-        total = 1
-        for name, values in self.grid.items():
-            _param_name(name, "`grid`")
-            if isinstance(values, (str, bytes, Mapping)) or not isinstance(values, (list, tuple)):
-                raise ConfigError(f"`grid.{name}` must be a list of values; got {values!r:.80}.")
-            if len(values) == 0:
-                raise ConfigError(f"`grid.{name}` must list at least one value; got an empty list.")
-            vals = tuple(_json_value(v, f"`grid.{name}[{k}]`") for k, v in enumerate(values))
-            seen: set[str] = set()
-            for v in vals:
-                c = _canonical(v)
-                if c in seen:
-                    raise ConfigError(f"`grid.{name}` lists the value {c:.60} twice; grid values must be distinct.")
-                seen.add(c)
-            grid[name] = vals
-            total *= len(vals)
-            if total > MAX_SWEEP_TRIALS:
-                break
-        fixed: dict[str, Any] = {}
-        for name, value in self.fixed.items():
-            _param_name(name, "`fixed`")
-            if name in grid:
-                raise ConfigError(f"parameter {name!r} is in both `grid` and `fixed`; give it in one place.")
-            fixed[name] = _json_value(value, f"`fixed.{name}`")
-        object.__setattr__(self, "trials", _int_field(self.trials, "trials", 1, MAX_SWEEP_TRIALS))
-        object.__setattr__(self, "seed", _int_field(self.seed, "seed", 0, 2**128 - 1))
-        if total * self.trials > MAX_SWEEP_TRIALS:
-            raise ConfigError(
-                f"the sweep has more than {MAX_SWEEP_TRIALS} trials (grid points x `trials`); split it into "
-                "several sweeps."
-            )
-        allowed = TRIAL_PARAMETERS.get(self.trial)
-        if allowed is not None:
-            for where, names in (("grid", grid), ("fixed", fixed)):
-                for name in names:
-                    if name not in allowed:
-                        raise ConfigError(
-                            f"`{where}.{name}` is not a parameter of trial kind {self.trial!r}; valid: "
-                            f"{', '.join(sorted(allowed))}."
-                        )
-        object.__setattr__(self, "grid", MappingProxyType(grid))
-        object.__setattr__(self, "fixed", MappingProxyType(fixed))
-
-    # ------------------------------------------------------------------ structure
-    @property
-    def n_points(self) -> int:
-        """Number of grid points."""
-        return math.prod(len(v) for v in self.grid.values())
-
-    @property
-    def n_trials(self) -> int:
-        """Total number of trials, ``n_points * trials``."""
-        return self.n_points * self.trials
-
-    def points(self) -> Iterator[dict[str, Any]]:
-        """The grid points in product order (last grid parameter fastest)."""
-        names = list(self.grid)
-        for combo in itertools.product(*(self.grid[n] for n in names)):
-            yield dict(zip(names, combo))
-
-    def tasks(self) -> Iterator[TrialTask]:
-        """Every trial: key, grid point index, trial index and merged parameters, in grid order."""
-        for p, point in enumerate(self.points()):
-            params = {**self.fixed, **point}
-            for t in range(self.trials):
-                yield TrialTask(key=trial_key(point, t), point=p, trial=t, params=params)
-
-    # ------------------------------------------------------------------ (de)serialisation
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON data, the same keys as the TOML config."""
-        return {
-            "name": self.name, "trial": self.trial, "grid": {k: list(v) for k, v in self.grid.items()},
-            "fixed": dict(self.fixed), "trials": self.trials, "seed": self.seed,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any], *, source: str = "<dict>") -> SweepSpec:
-        """Build a spec from a dict with exactly the dataclass fields; errors name the key and ``source``."""
-        if not isinstance(data, Mapping):
-            raise ConfigError(f"{source}: a sweep config must be a table; got {type(data).__name__}.")
-        for key in data:
-            if key not in _SPEC_FIELDS:
-                raise ConfigError(
-                    f"{source}: unknown key {key!r} in the sweep config; valid keys: {', '.join(_SPEC_FIELDS)}."
-                )
-        for key in _REQUIRED:
-            if key not in data:
-                raise ConfigError(f"{source}: missing key {key!r} in the sweep config.")
-        try:
-            return cls(**dict(data))
-        except ConfigError as exc:
-            raise ConfigError(f"{source}: {exc}") from None
-
-
-@dataclass(frozen=True, kw_only=True)
-class TrialTask:
-    """One trial to run: its key, grid point index, trial index and parameters."""
-
-    key: str
-    point: int
-    trial: int
-    params: Mapping[str, Any]
-
-
-def trial_key(point: Mapping[str, Any], trial: int) -> str:
-    """The deterministic key of trial ``trial`` at grid point ``point``.
-
-    ``name=<JSON value>`` pairs sorted by name and joined by ``,``, then ``#<trial>``; e.g.
-    ``segment_ohm=1.0,size=16#3``. Independent of the grid's declaration order, so reordering the
-    grid in a config does not change keys (or seeds).
-    """
-    parts = ",".join(f"{name}={_canonical(point[name])}" for name in sorted(point))
-    return f"{parts}#{int(trial)}"
-
-
-def trial_seed(seed: int, key: str) -> np.random.SeedSequence:
-    """The SeedSequence of one trial: entropy ``seed``, spawn key four 32-bit words of SHA-256(key).
-
-    Stable across processes, machines and Python versions (unlike ``hash()``).
-    """
-    digest = hashlib.sha256(key.encode("utf-8")).digest()
-    words = tuple(int.from_bytes(digest[i:i + 4], "little") for i in range(0, 16, 4))
-    return np.random.SeedSequence(entropy=int(seed), spawn_key=words)
-
-
-def load_sweep_config(path: str | os.PathLike[str]) -> SweepSpec:
-    """Read a sweep spec from a TOML file whose keys map one-to-one onto :class:`SweepSpec`.
-
-    Example::
-
-        name = "ir-drop"
-        trial = "circuit"
-        trials = 4
-        seed = 1
-
-        [grid]
-        segment_ohm = [0.0, 1.0, 2.0]
-        size = [16, 32]
-
-        [fixed]
-        device = "ohmic"
-
-    Raises
-    ------
-    ConfigError
-        If the file cannot be read or parsed, has an unknown or missing key (the message names the
-        key and the file), or a value is invalid.
-    """
-    if not isinstance(path, (str, os.PathLike)):
-        raise ConfigError(f"`path` must be the path of a TOML file; got {path!r:.80}.")
-    p = Path(path)
-    try:
-        text = p.read_bytes().decode("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read sweep config {p}: {exc}") from exc
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{p}: invalid TOML: {exc}") from exc
-    return SweepSpec.from_dict(data, source=str(p))
-
 
 # ----------------------------------------------------------------------------- running one trial
 def _worker_id() -> str:
@@ -494,6 +212,7 @@ def _infrastructure_failure(exc: BaseException) -> dict[str, Any]:
 
 def run_sweep(
     spec: SweepSpec,
+    trial: TrialFunction,
     *,
     store: str | os.PathLike[str],
     scheduler: Any = None,
@@ -507,6 +226,9 @@ def run_sweep(
     ----------
     spec : SweepSpec
         The sweep.
+    trial : callable
+        The function that runs one trial of ``spec.trial`` (see :data:`~xbarsim.sweeps.TrialFunction`);
+        a module-level function, so that worker processes can import it.
     store : str or Path
         SQLite file of the results (created if missing). It belongs to one spec: a store of another
         spec is refused, and a store that already holds trials needs ``resume=True``.
@@ -547,10 +269,12 @@ def run_sweep(
         raise ConfigError(f"`resume` must be a bool; got {resume!r}.")
     mode, client_in = _scheduler_mode(scheduler)
     if n_workers is not None:
-        n_workers = _int_field(n_workers, "n_workers", 1, 1024)
+        n_workers = check_int(n_workers, "n_workers", 1, 1024)
         if mode != "local":
             raise ConfigError("`n_workers` applies to the embedded local cluster only (scheduler None or 'local').")
-    fn = TRIALS[spec.trial]
+    if not callable(trial):
+        raise ConfigError(f"`trial` must be a trial function (params, rng) -> metrics; got {type(trial).__name__}.")
+    fn = trial
     t_start = time.perf_counter()
     with ResultStore(store) as db:
         db.acquire()

@@ -1,6 +1,6 @@
 """The sweep CLI in subprocesses: SIGKILL of the driver in the middle of a sweep, then --resume; and a
 library error from a real command line. The CLI runs through sweep_cli.py, a harness that builds an
-argparse parser with ``xbarsim.cli_sweep.add_parser`` (what ``xbarsim.cli`` does)."""
+the real ``xbarsim`` parser with a test trial kind added."""
 
 from __future__ import annotations
 
@@ -13,12 +13,12 @@ import time
 from pathlib import Path
 
 import numpy as np
-from sweep_helpers import assert_same_metrics, executions, records, tag_of
+from sweep_helpers import TEST_TRIALS, assert_same_metrics, executions, records, tag_of
 
 from xbarsim.errors import ConfigError
-from xbarsim.evaluation import ResultStore, SweepSpec, load_sweep_config, run_sweep
+from xbarsim.sweeps import ResultStore, SweepSpec, load_sweep_config, run_sweep
 
-HARNESS = Path(__file__).with_name("sweep_cli.py")
+HARNESS = Path(__file__).resolve().parents[1] / "sweep_cli.py"
 
 
 def _count(store: Path) -> int:
@@ -71,7 +71,7 @@ def test_sigkill_of_the_driver_then_resume_recomputes_nothing_and_loses_nothing(
 
     resumed = subprocess.run(
         [sys.executable, str(HARNESS), "sweep", str(conf), "--resume", "--scheduler", "serial", "--out", str(out),
-         "--no-progress"],
+         "--quiet"],
         capture_output=True, text=True, timeout=300,
     )
     assert resumed.returncode == 0, resumed.stderr
@@ -93,7 +93,7 @@ def test_sigkill_of_the_driver_then_resume_recomputes_nothing_and_loses_nothing(
                          fixed={**spec.fixed, "delay_s": 0.0, "marker_file": str(tmp_path / "ref.log")},
                          trials=spec.trials, seed=spec.seed)
     reference = tmp_path / "reference.sqlite"
-    run_sweep(ref_spec, store=reference, scheduler="serial", progress=False)
+    run_sweep(ref_spec, TEST_TRIALS[ref_spec.trial], store=reference, scheduler="serial", progress=False)
     assert_same_metrics(after, records(reference))
     summary = json.loads((out / "summary.json").read_text())
     assert summary["n_ok"] == spec.n_trials and summary["n_failed"] == 0

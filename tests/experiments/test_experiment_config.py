@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from xbarsim.errors import ConfigError
-from xbarsim.evaluation import (
+from xbarsim.evaluation import Hardware
+from xbarsim.experiments import (
     TRIAL_PARAMETERS,
     TRIALS,
-    Hardware,
     evaluate_trial,
     experiment_from_dict,
     load_experiment,
@@ -134,7 +134,7 @@ def test_experiment_from_dict_round_trip():
 
 
 def test_ternary_delta_sets_the_weight_density_and_is_validated():
-    from xbarsim.evaluation.experiments import NetworkSpec, train_network
+    from xbarsim.experiments import NetworkSpec, train_network
     from xbarsim.networks import load_digits
 
     for bad in (-0.1, True, "0.3"):

@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import runpy
 from pathlib import Path
 
 import pytest
 
-from xbarsim import cli_bias
+from xbarsim.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_cli(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="xbarsim")
-    sub = parser.add_subparsers(dest="command", required=True)
-    cli_bias.add_parser(sub)
-    args = parser.parse_args(argv)
-    return int(args.func(args))
+    return main(argv)
 
 
 def test_bias_compare_writes_table_figures_and_numbers(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -39,7 +34,7 @@ def test_bias_compare_writes_table_figures_and_numbers(tmp_path: Path, capsys: p
 
 
 def test_bias_compare_quiet_and_ngspice(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = cli_bias.main(["--size", "4", "--sizes", "4", "--segments", "1", "--backend", "ngspice", "--linear",
+    code = main(["bias-compare", "--size", "4", "--sizes", "4", "--segments", "1", "--backend", "ngspice", "--linear",
                           "--quiet", "--out", str(tmp_path)])
     assert code == 0
     captured = capsys.readouterr()

@@ -14,12 +14,11 @@ from sweep_helpers import assert_same_metrics, records
 from sweep_cli import main as cli_main
 
 import xbarsim as xb
-from xbarsim.evaluation import (
-    TRIALS,
+from xbarsim.experiments import TRIALS, calibrate_busy, check_sweep, load_sweep
+from xbarsim.sweeps import (
     ResultStore,
     SweepSpec,
     aggregate_sweep,
-    calibrate_busy,
     load_sweep_config,
     run_sweep,
     trial_key,
@@ -81,8 +80,9 @@ def test_trial_seed_is_a_stable_function_of_seed_and_key():
     ],
 )
 def test_bad_specs_are_config_errors(kwargs, match):
+    """Spec errors come from SweepSpec; an unknown kind or parameter from experiments.check_sweep."""
     with pytest.raises(xb.ConfigError, match=match):
-        small_circuit(**kwargs)
+        check_sweep(small_circuit(**kwargs))
 
 
 def test_spec_round_trips_through_its_dict():
@@ -113,7 +113,7 @@ def test_unknown_or_missing_toml_keys_name_the_key_and_the_file(tmp_path, text, 
     path = tmp_path / "conf.toml"
     path.write_text(text)
     with pytest.raises(xb.ConfigError) as info:
-        load_sweep_config(path)
+        load_sweep(path)
     assert key in str(info.value) and str(path) in str(info.value)
 
 
@@ -131,7 +131,7 @@ def test_unreadable_and_invalid_toml_are_config_errors(tmp_path):
 def test_serial_sweep_stores_every_trial_once_and_resume_skips_them(tmp_path):
     spec = small_circuit()
     store = tmp_path / "s.sqlite"
-    rep = run_sweep(spec, store=store, scheduler="serial", progress=False)
+    rep = run_sweep(spec, TRIALS[spec.trial], store=store, scheduler="serial", progress=False)
     assert (rep.total, rep.skipped, rep.completed, rep.failed) == (8, 0, 8, 0)
     recs = records(store)
     assert sorted(r.key for r in recs) == sorted(t.key for t in spec.tasks())
@@ -140,12 +140,12 @@ def test_serial_sweep_stores_every_trial_once_and_resume_skips_them(tmp_path):
     assert r0.params == {"batch": 2, "segment_ohm": 0.0, "size": 3} and r0.results["ir_error_max"] == 0.0
     assert recs[-1].results["ir_error_mean"] > 0  # 2 ohm wires bend the currents
     with pytest.raises(xb.ConfigError, match="already holds 8 trial"):
-        run_sweep(spec, store=store, scheduler="serial", progress=False)
-    again = run_sweep(spec, store=store, scheduler="serial", resume=True, progress=False)
+        run_sweep(spec, TRIALS[spec.trial], store=store, scheduler="serial", progress=False)
+    again = run_sweep(spec, TRIALS[spec.trial], store=store, scheduler="serial", resume=True, progress=False)
     assert (again.skipped, again.completed) == (8, 0)
     assert [(r.row_id, r.duration_s) for r in records(store)] == [(r.row_id, r.duration_s) for r in recs]
     with pytest.raises(xb.ConfigError, match="different sweep spec"):
-        run_sweep(small_circuit(seed=12), store=store, scheduler="serial", resume=True, progress=False)
+        run_sweep(small_circuit(seed=12), TRIALS["circuit"], store=store, scheduler="serial", resume=True, progress=False)
 
 
 def _interrupting_trial(params, rng):
@@ -154,24 +154,22 @@ def _interrupting_trial(params, rng):
     return TRIALS["sleep"](params, rng)
 
 
-def test_resume_after_an_interrupted_serial_sweep_runs_only_the_missing_trials(tmp_path, monkeypatch):
-    monkeypatch.setitem(TRIALS, "interrupting", _interrupting_trial)
+def test_resume_after_an_interrupted_serial_sweep_runs_only_the_missing_trials(tmp_path):
     spec = SweepSpec(name="intr", trial="interrupting", grid={"duration_s": [0.001, 0.002, 0.003, 0.004]},
                      trials=2, seed=1)
     store = tmp_path / "s.sqlite"
     with pytest.raises(KeyboardInterrupt):
-        run_sweep(spec, store=store, scheduler="serial", progress=False)
+        run_sweep(spec, _interrupting_trial, store=store, scheduler="serial", progress=False)
     before = records(store)
     assert len(before) == 4
-    monkeypatch.setitem(TRIALS, "interrupting", TRIALS["sleep"])
-    rep = run_sweep(spec, store=store, scheduler="serial", resume=True, progress=False)
+    rep = run_sweep(spec, TRIALS["sleep"], store=store, scheduler="serial", resume=True, progress=False)
     assert (rep.skipped, rep.completed) == (4, 4)
     after = records(store)
     assert len(after) == 8 and len({r.key for r in after}) == 8
     kept = {r.key: r for r in after}
     assert all(kept[r.key] == r for r in before)  # same row id, duration, results: not recomputed
     reference = tmp_path / "ref.sqlite"
-    run_sweep(spec, store=reference, scheduler="serial", progress=False)
+    run_sweep(spec, TRIALS["sleep"], store=reference, scheduler="serial", progress=False)
     assert_same_metrics(after, records(reference))
 
 
@@ -192,10 +190,9 @@ def _failing_trial(params, rng):
     return {"x": float(rng.random()), "label": mode, "flag": True}
 
 
-def test_failing_trials_are_recorded_with_type_and_message_and_the_sweep_goes_on(tmp_path, monkeypatch):
-    monkeypatch.setitem(TRIALS, "failing", _failing_trial)
+def test_failing_trials_are_recorded_with_type_and_message_and_the_sweep_goes_on(tmp_path):
     spec = SweepSpec(name="f", trial="failing", grid={"mode": ["ok", "xbar", "other", "nan", "type", "warn"]})
-    rep = run_sweep(spec, store=tmp_path / "s.sqlite", scheduler="serial", progress=False)
+    rep = run_sweep(spec, _failing_trial, store=tmp_path / "s.sqlite", scheduler="serial", progress=False)
     assert (rep.completed, rep.failed) == (2, 4)
     by_mode = {r.params["mode"]: r for r in records(tmp_path / "s.sqlite")}
     assert (by_mode["xbar"].error_type, by_mode["xbar"].error) == ("CircuitError", "node r0_0 floats")
@@ -213,7 +210,7 @@ def test_circuit_trial_failures_are_typed(tmp_path):
     ConfigError; an absurd size fails before allocating."""
     spec = SweepSpec(name="c", trial="circuit", grid={"sinh_a": [400.0], "size": [2, 10**9, [3, 0]]},
                      fixed={"device": "sinh", "v_read": 5.0, "inputs": "constant"})
-    run_sweep(spec, store=tmp_path / "s.sqlite", scheduler="serial", progress=False)
+    run_sweep(spec, TRIALS[spec.trial], store=tmp_path / "s.sqlite", scheduler="serial", progress=False)
     recs = records(tmp_path / "s.sqlite")
     assert [r.error_type for r in recs] == ["ConvergenceError", "ConfigError", "ConfigError"]
     assert "`size`" in recs[1].error and "`size`" in recs[2].error
@@ -221,8 +218,8 @@ def test_circuit_trial_failures_are_typed(tmp_path):
 
 def test_busy_and_sleep_trials_are_seeded(tmp_path):
     spec = SweepSpec(name="b", trial="busy", grid={"iterations": [10, 1000]}, trials=2, seed=3)
-    run_sweep(spec, store=tmp_path / "a.sqlite", scheduler="serial", progress=False)
-    run_sweep(spec, store=tmp_path / "b.sqlite", scheduler="serial", progress=False)
+    run_sweep(spec, TRIALS[spec.trial], store=tmp_path / "a.sqlite", scheduler="serial", progress=False)
+    run_sweep(spec, TRIALS[spec.trial], store=tmp_path / "b.sqlite", scheduler="serial", progress=False)
     a, b = records(tmp_path / "a.sqlite"), records(tmp_path / "b.sqlite")
     assert_same_metrics(a, b)
     assert len({r.results["checksum"] for r in a}) == 4
@@ -235,7 +232,7 @@ def test_busy_and_sleep_trials_are_seeded(tmp_path):
 def test_store_is_append_only_and_single_writer(tmp_path):
     spec = SweepSpec(name="s", trial="sleep", grid={"duration_s": [0.0]})
     store = tmp_path / "s.sqlite"
-    run_sweep(spec, store=store, scheduler="serial", progress=False)
+    run_sweep(spec, TRIALS[spec.trial], store=store, scheduler="serial", progress=False)
     con = sqlite3.connect(store)
     with pytest.raises(sqlite3.DatabaseError, match="append-only"):
         con.execute("UPDATE trials SET status = 'failed'")
@@ -246,14 +243,14 @@ def test_store_is_append_only_and_single_writer(tmp_path):
     holder.acquire()
     try:
         with pytest.raises(xb.ConfigError, match="another running sweep"):
-            run_sweep(spec, store=store, scheduler="serial", resume=True, progress=False)
+            run_sweep(spec, TRIALS[spec.trial], store=store, scheduler="serial", resume=True, progress=False)
     finally:
         holder.close()
-    assert run_sweep(spec, store=store, scheduler="serial", resume=True, progress=False).skipped == 1
+    assert run_sweep(spec, TRIALS[spec.trial], store=store, scheduler="serial", resume=True, progress=False).skipped == 1
     not_sqlite = tmp_path / "junk.sqlite"
     not_sqlite.write_text("this is not a database" * 100)
     with pytest.raises(xb.ConfigError, match="cannot be opened"):
-        run_sweep(spec, store=not_sqlite, scheduler="serial", progress=False)
+        run_sweep(spec, TRIALS[spec.trial], store=not_sqlite, scheduler="serial", progress=False)
 
 
 @pytest.mark.parametrize(
@@ -269,7 +266,7 @@ def test_store_is_append_only_and_single_writer(tmp_path):
 def test_bad_run_arguments_are_config_errors(tmp_path, kwargs, match):
     spec = SweepSpec(name="s", trial="sleep")
     with pytest.raises(xb.ConfigError, match=match):
-        run_sweep(spec, store=tmp_path / "s.sqlite", **kwargs)
+        run_sweep(spec, TRIALS[spec.trial], store=tmp_path / "s.sqlite", **kwargs)
 
 
 def test_unreachable_scheduler_is_a_config_error(tmp_path):
@@ -278,15 +275,14 @@ def test_unreachable_scheduler_is_a_config_error(tmp_path):
     spec = SweepSpec(name="s", trial="sleep")
     with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
         with pytest.raises(xb.ConfigError, match="could not connect"):
-            run_sweep(spec, store=tmp_path / "s.sqlite", scheduler="tcp://127.0.0.1:9", progress=False)
+            run_sweep(spec, TRIALS[spec.trial], store=tmp_path / "s.sqlite", scheduler="tcp://127.0.0.1:9", progress=False)
 
 
 # ----------------------------------------------------------------------------- aggregate and progress
-def test_aggregate_is_built_from_the_store(tmp_path, monkeypatch):
-    monkeypatch.setitem(TRIALS, "failing", _failing_trial)
+def test_aggregate_is_built_from_the_store(tmp_path):
     spec = small_circuit()
     store = tmp_path / "s.sqlite"
-    run_sweep(spec, store=store, scheduler="serial", progress=False)
+    run_sweep(spec, TRIALS[spec.trial], store=store, scheduler="serial", progress=False)
     agg = aggregate_sweep(store, tmp_path / "out")
     assert (agg.n_trials, agg.n_ok, agg.n_failed, agg.n_missing) == (8, 8, 0, 0)
     assert {p.name for p in agg.plots} >= {"plot_ir_error_mean.png", "plot_kcl_residual.png"}
@@ -302,7 +298,7 @@ def test_aggregate_is_built_from_the_store(tmp_path, monkeypatch):
     assert len(agg.summary_csv.read_text().splitlines()) == 5
     # a point whose trials all failed has no statistics (null in JSON, empty in CSV), not NaN
     fspec = SweepSpec(name="f", trial="failing", grid={"mode": ["ok", "xbar"]})
-    run_sweep(fspec, store=tmp_path / "f.sqlite", scheduler="serial", progress=False)
+    run_sweep(fspec, _failing_trial, store=tmp_path / "f.sqlite", scheduler="serial", progress=False)
     fagg = aggregate_sweep(tmp_path / "f.sqlite", tmp_path / "fout")
     fdoc = json.loads(fagg.summary_json.read_text())
     assert fdoc["points"][1]["x_mean"] is None and fdoc["n_failed"] == 1
@@ -313,10 +309,10 @@ def test_aggregate_is_built_from_the_store(tmp_path, monkeypatch):
 
 def test_progress_bar_on_stderr_and_switchable_off(tmp_path, capsys):
     spec = SweepSpec(name="p", trial="sleep", grid={"duration_s": [0.0, 0.001]}, trials=2)
-    run_sweep(spec, store=tmp_path / "a.sqlite", scheduler="serial", progress=True)
+    run_sweep(spec, TRIALS[spec.trial], store=tmp_path / "a.sqlite", scheduler="serial", progress=True)
     out, err = capsys.readouterr()
     assert out == "" and "4/4" in err and "ETA" in err
-    run_sweep(spec, store=tmp_path / "b.sqlite", scheduler="serial", progress=False)
+    run_sweep(spec, TRIALS[spec.trial], store=tmp_path / "b.sqlite", scheduler="serial", progress=False)
     assert capsys.readouterr() == ("", "")
 
 
@@ -326,11 +322,11 @@ def test_cli_sweep_serial_writes_store_and_aggregate(tmp_path, capsys):
     conf.write_text('name = "cli"\ntrial = "circuit"\ntrials = 2\n[grid]\nsegment_ohm = [0.0, 1.0]\n'
                     '[fixed]\nsize = 4\n')
     out = tmp_path / "out"
-    assert cli_main(["sweep", str(conf), "--scheduler", "serial", "--out", str(out), "--no-progress"]) == 0
+    assert cli_main(["sweep", str(conf), "--scheduler", "serial", "--out", str(out), "--quiet"]) == 0
     stdout, stderr = capsys.readouterr()
     assert "4 trials (0 already stored, 4 completed, 0 failed now)" in stdout and stderr == ""
     assert {"trials.sqlite", "trials.csv", "summary.csv", "summary.json"} <= {p.name for p in out.iterdir()}
-    assert cli_main(["sweep", str(conf), "--scheduler", "serial", "--out", str(out), "--no-progress"]) == 2
+    assert cli_main(["sweep", str(conf), "--scheduler", "serial", "--out", str(out), "--quiet"]) == 2
     assert "--resume" in capsys.readouterr().err
     assert cli_main(["sweep", str(conf), "--scheduler", "serial", "--out", str(out), "--resume"]) == 0
     assert "4 already stored, 0 completed" in capsys.readouterr().out

@@ -12,8 +12,7 @@ and sneak share), then writes under ``--out``:
 * ``selected_voltage.png`` -- the selected-cell voltage from the near to the far corner per scheme;
 * ``bias_compare.csv`` (the table) and ``bias_compare.json`` (every number of the report).
 
-Progress lines go to stderr (``--quiet`` silences them). Library errors end as one line on stderr
-and exit status 2. Wire it into the main parser with :func:`add_parser`.
+Progress lines go to stderr (``--quiet`` silences them).
 """
 
 from __future__ import annotations
@@ -28,9 +27,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from xbarsim.errors import ConfigError, XbarError
+from xbarsim.errors import ConfigError
 
-__all__ = ["add_parser", "main", "PRESETS"]
+__all__ = ["add_parser", "PRESETS"]
 
 #: Device presets selectable with ``--preset``.
 PRESETS: tuple[str, ...] = ("tio2_passive", "rram_1t1r_nist")
@@ -158,36 +157,32 @@ def run(args: argparse.Namespace) -> int:
     from xbarsim.netlists import LineResistance
 
     say = (lambda _msg: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
-    try:
-        if args.size < 2:
-            raise ConfigError(f"`--size` must be >= 2; got {args.size}.")
-        if not args.sizes or min(args.sizes) < 2:
-            raise ConfigError(f"`--sizes` must be array sizes >= 2; got {args.sizes}.")
-        if min(args.segment, args.driver, args.sense) < 0:
-            raise ConfigError("`--segment`, `--driver` and `--sense` must be non-negative resistances in ohm.")
-        preset = _preset(args)
-        lines = LineResistance.uniform(args.segment, driver=args.driver, sense=args.sense)
-        backend = _backend(args.backend, [*args.sizes, args.size])
-        t0 = time.perf_counter()
-        report = bias_report(args.size, preset=preset, lines=lines, v_write=args.v_write, v_read=args.v_read,
-                             threshold=args.threshold, sizes=args.sizes, segments=args.segments, backend=backend,
-                             progress=say)
-        elapsed = time.perf_counter() - t0
-        out: Path = args.out
-        out.mkdir(parents=True, exist_ok=True)
-        rows = report.table()
-        with (out / "bias_compare.csv").open("w", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
-        doc = report.to_dict()
-        doc["elapsed_s"] = elapsed
-        (out / "bias_compare.json").write_text(json.dumps(doc, indent=2))
-        say("writing figures")
-        pngs = _plots(report, out)
-    except XbarError as exc:
-        print(f"xbarsim bias-compare: error: {exc}", file=sys.stderr)
-        return 2
+    if args.size < 2:
+        raise ConfigError(f"`--size` must be >= 2; got {args.size}.")
+    if not args.sizes or min(args.sizes) < 2:
+        raise ConfigError(f"`--sizes` must be array sizes >= 2; got {args.sizes}.")
+    if min(args.segment, args.driver, args.sense) < 0:
+        raise ConfigError("`--segment`, `--driver` and `--sense` must be non-negative resistances in ohm.")
+    preset = _preset(args)
+    lines = LineResistance.uniform(args.segment, driver=args.driver, sense=args.sense)
+    backend = _backend(args.backend, [*args.sizes, args.size])
+    t0 = time.perf_counter()
+    report = bias_report(args.size, preset=preset, lines=lines, v_write=args.v_write, v_read=args.v_read,
+                         threshold=args.threshold, sizes=args.sizes, segments=args.segments, backend=backend,
+                         progress=say)
+    elapsed = time.perf_counter() - t0
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    rows = report.table()
+    with (out / "bias_compare.csv").open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    doc = report.to_dict()
+    doc["elapsed_s"] = elapsed
+    (out / "bias_compare.json").write_text(json.dumps(doc, indent=2))
+    say("writing figures")
+    pngs = _plots(report, out)
     print(f"{report.size}x{report.size} {report.preset} ({report.device}), {args.segment:g} ohm segments, "
           f"V_write {report.v_write:g} V, V_read {report.v_read:g} V, backend {report.backend}; "
           f"far-corner cell, worst-case patterns")
@@ -195,16 +190,3 @@ def run(args: argparse.Namespace) -> int:
     say(f"done in {elapsed:.1f} s; wrote {out / 'bias_compare.csv'}, {out / 'bias_compare.json'} and "
         + ", ".join(p.name for p in pngs))
     return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Stand-alone entry point: ``python -m xbarsim.cli_bias [options]``."""
-    parser = argparse.ArgumentParser(prog="xbarsim")
-    sub = parser.add_subparsers(dest="command", required=True)
-    add_parser(sub)
-    args = parser.parse_args(["bias-compare", *(sys.argv[1:] if argv is None else argv)])
-    return int(args.func(args))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,9 +1,5 @@
-"""The ``xbarsim`` command.
-
-Subcommands: ``netlist`` (write a .cir), ``solve`` (print/write JSON of the operating point),
-``crosscheck`` (sparse vs ngspice) and ``demo`` (what ``make run`` runs). Every library error ends
-in a one-line message on stderr and exit status 2, never a traceback.
-"""
+"""The circuit commands of ``xbarsim``: ``netlist`` (write a .cir), ``solve`` (print/write JSON of
+the operating point), ``crosscheck`` (sparse vs ngspice) and ``demo`` (a 64x64 IR-drop tour)."""
 
 from __future__ import annotations
 
@@ -12,18 +8,17 @@ import json
 import sys
 import time
 import warnings
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from xbarsim._validation import check_size
-from xbarsim.errors import ConfigError, XbarError
+from xbarsim.errors import ConfigError
 from xbarsim.netlists import WRITE_SCHEMES, BiasScheme, Crossbar, LineResistance, build_netlist
 from xbarsim.solver import NgspiceBackend, NgspiceOptions, SparseBackend, SparseOptions, crosscheck, solve_netlist
 
-__all__ = ["main"]
+__all__ = ["add_parser"]
 
 
 def _add_circuit_args(p: argparse.ArgumentParser) -> None:
@@ -107,7 +102,7 @@ def _backend(name: str, max_cells: int) -> Any:
 
 def _cmd_netlist(args: argparse.Namespace) -> int:
     cb, bias = _circuit(args)
-    text = build_netlist(cb, bias).to_spice()
+    text = build_netlist(cb, bias).to_spice(index=None)  # every input vector of --inputs
     if args.out is None:
         sys.stdout.write(text)
     else:
@@ -222,55 +217,25 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _subcommand_modules() -> list[Any]:
-    """The ``cli_<topic>`` modules, each registering its subcommands with ``add_parser``."""
-    import xbarsim.cli_bias
-    import xbarsim.cli_evaluate
-    import xbarsim.cli_sweep
-
-    return [xbarsim.cli_bias, xbarsim.cli_evaluate, xbarsim.cli_sweep]
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="xbarsim", description=__doc__.split("\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("netlist", help="write the SPICE netlist (.cir) of a crossbar")
+def add_parser(subparsers: Any) -> None:
+    """Register ``netlist``, ``solve``, ``crosscheck`` and ``demo`` on an ``argparse`` subparsers object."""
+    p = subparsers.add_parser("netlist", help="write the SPICE netlist (.cir) of a crossbar")
     _add_circuit_args(p)
     p.add_argument("--out", type=Path, default=None, help="output .cir file (default: stdout)")
     p.set_defaults(func=_cmd_netlist)
-    p = sub.add_parser("solve", help="solve a crossbar and print/write JSON of its currents")
+    p = subparsers.add_parser("solve", help="solve a crossbar and print/write JSON of its currents")
     _add_circuit_args(p)
     p.add_argument("--backend", default="sparse", choices=("sparse", "ngspice"))
     p.add_argument("--max-cells", type=int, default=128 * 128, help="ngspice size guard")
     p.add_argument("--json", type=Path, default=None, help="write the JSON here instead of stdout")
     p.set_defaults(func=_cmd_solve)
-    p = sub.add_parser("crosscheck", help="solve with sparse and ngspice and compare every field")
+    p = subparsers.add_parser("crosscheck", help="solve with sparse and ngspice and compare every field")
     _add_circuit_args(p)
     p.add_argument("--rtol", type=float, default=1e-9, help="pass/fail threshold (exit 1 if exceeded)")
     p.add_argument("--max-cells", type=int, default=128 * 128, help="ngspice size guard")
     p.set_defaults(func=_cmd_crosscheck)
-    for module in _subcommand_modules():
-        module.add_parser(sub)
-    p = sub.add_parser("demo", help="the make-run job: 64x64 IR drop, sparse vs ngspice")
+    p = subparsers.add_parser("demo", help="64x64 IR drop, sparse solver vs ngspice, with a cell-voltage map")
     p.add_argument("--size", type=int, default=64)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=Path("results/demo"))
     p.set_defaults(func=_cmd_demo)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        return int(args.func(args))
-    except XbarError as exc:
-        print(f"xbarsim {args.command}: error: {exc}", file=sys.stderr)
-        return 2
-    except OSError as exc:  # an output path that cannot be written, a full disk
-        print(f"xbarsim {args.command}: error: {exc}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

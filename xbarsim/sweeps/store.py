@@ -1,6 +1,6 @@
 """The append-only SQLite store of a sweep's trial results.
 
-One file per sweep. The driver (the process running :func:`~xbarsim.evaluation.run_sweep`) is its
+One file per sweep. The driver (the process running :func:`~xbarsim.sweeps.run_sweep`) is its
 only writer and holds an exclusive lock file beside it while it runs; workers never touch it. Each
 finished trial is one ``INSERT`` committed on its own, with ``journal_mode=WAL`` and
 ``synchronous=FULL``, so SQLite fsyncs the write-ahead log at every commit: a result the driver has
@@ -67,7 +67,7 @@ class TrialRecord:
     Attributes
     ----------
     key : str
-        Deterministic trial key (see :func:`~xbarsim.evaluation.trial_key`).
+        Deterministic trial key (see :func:`~xbarsim.sweeps.trial_key`).
     point, trial : int
         Index of the grid point (in the spec's product order) and of the trial within it.
     params : dict

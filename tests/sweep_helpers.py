@@ -1,9 +1,9 @@
 """Helpers of the sweep tests: a marking trial kind, a standalone CLI harness entry, record comparison.
 
-Importing this module registers the trial kind ``"marked"`` in :data:`xbarsim.evaluation.TRIALS`:
-it appends ``start``/``end`` lines (tagged with the trial's seed spawn key and the process id) to
+The trial kind ``"marked"`` (:func:`marked_trial`, in :data:`TEST_TRIALS` with the library's kinds)
+appends ``start``/``end`` lines (tagged with the trial's seed spawn key and the process id) to
 ``marker_file`` around an inner built-in trial, so a test can see which process ran which trial and
-how often. Worker processes find it by importing this module (``tests/evaluation`` is on their
+how often. Worker processes find it by importing this module (``tests`` is on their
 ``sys.path``, inherited from the driver). Nothing here mocks Dask, SQLite or ngspice.
 """
 
@@ -18,7 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from xbarsim.evaluation import TRIALS, ResultStore, TrialRecord, trial_seed
+from xbarsim.experiments import TRIALS
+from xbarsim.sweeps import ResultStore, TrialRecord, trial_seed
 
 
 def seed_tag(spawn_key: tuple[int, ...]) -> str:
@@ -41,7 +42,8 @@ def marked_trial(params: Mapping[str, Any], rng: np.random.Generator) -> Mapping
     return out
 
 
-TRIALS["marked"] = marked_trial
+#: The library's trial kinds plus ``"marked"``, for the CLI harness (``sweep_cli.py``).
+TEST_TRIALS = {**TRIALS, "marked": marked_trial}
 
 
 def marker_events(marker: Path) -> list[tuple[str, str, int, float]]:

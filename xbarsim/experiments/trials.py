@@ -1,14 +1,10 @@
-"""Trial kinds of a sweep: a plain dict registry of functions ``(params, rng) -> metrics``.
+"""The trial kinds a sweep config may name: one dict literal, :data:`TRIALS`, of functions ``(params, rng) -> metrics``.
 
-A trial function takes the merged fixed and grid parameters of one trial (a mapping of JSON values:
-numbers, strings, booleans, lists) and a :class:`numpy.random.Generator` seeded for that trial, and
-returns a flat mapping of metric names to ``float``, ``int`` or ``str``. It must draw all its
-randomness from ``rng`` (so a trial reruns bit-identically on any worker), must not write to the
-result store, and may raise: an :class:`~xbarsim.errors.XbarError` (a bad parameter, an unsolvable
-circuit, a failed backend) or any other exception marks that trial as failed and the sweep goes on.
-
-By convention a metric whose name ends in ``_time_s`` is a wall-clock measurement; every other
-metric is a deterministic function of the parameters and the seed.
+Each function follows :data:`xbarsim.sweeps.TrialFunction`: it takes the merged fixed and grid
+parameters of one trial (JSON values) and a generator seeded for that trial, returns a flat mapping
+of metric names to ``float``, ``int`` or ``str``, and may raise (the trial is then stored as failed
+and the sweep goes on). A metric whose name ends in ``_time_s`` is a wall-clock measurement; every
+other metric is a deterministic function of the parameters and the seed.
 
 Built-in kinds (:data:`TRIALS`):
 
@@ -17,40 +13,44 @@ Built-in kinds (:data:`TRIALS`):
 * ``"busy"`` -- a fixed amount of CPU work, for overhead and scaling benchmarks (:func:`busy_trial`,
   :func:`calibrate_busy`).
 * ``"sleep"`` -- sleeps; pure scheduling overhead with no CPU use (:func:`sleep_trial`).
+* ``"evaluate"`` -- one transfer of a network onto hardware, its accuracy (:func:`evaluate_trial`).
 
-Register a new kind by adding it to :data:`TRIALS` (and, to have configs checked for misspelled
-parameters, its parameter names to :data:`TRIAL_PARAMETERS`) at import time of the module that
-defines it; worker processes find the function through its module, so it must be importable there.
+A new kind is a new entry of the literal below (and of :data:`TRIAL_PARAMETERS`); nothing registers
+itself at import time. :func:`check_sweep` checks a :class:`~xbarsim.sweeps.SweepSpec` against them.
 """
 
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 
-from xbarsim.devices.models import DeviceModel, Ohmic, Sinh
-from xbarsim.devices.presets import LEA_SINH_A
+from xbarsim.devices import LEA_SINH_A, DeviceModel, Ohmic, Sinh
 from xbarsim.errors import ConfigError
+from xbarsim.evaluation import HARDWARE_FIELDS, evaluate
+from xbarsim.experiments.config import hardware_for, metric_name
+from xbarsim.experiments.networks import cached_dataset, network_file
 from xbarsim.netlists import BiasScheme, Crossbar, LineResistance
 from xbarsim.solver import NgspiceBackend, NgspiceOptions, SparseBackend, SparseOptions, solve
+from xbarsim.sweeps import SweepSpec, TrialFunction, load_sweep_config
 
 __all__ = [
-    "TrialFunction",
     "TRIALS",
     "TRIAL_PARAMETERS",
     "circuit_trial",
     "busy_trial",
     "sleep_trial",
+    "evaluate_trial",
+    "check_sweep",
+    "load_sweep",
     "calibrate_busy",
     "MAX_CIRCUIT_LINES",
     "MAX_CIRCUIT_CELLS",
 ]
-
-#: The signature of a trial: ``(params, rng) -> {metric: float | int | str}``.
-TrialFunction = Callable[[Mapping[str, Any], np.random.Generator], Mapping[str, Any]]
 
 #: Largest number of rows or columns the ``"circuit"`` trial accepts.
 MAX_CIRCUIT_LINES = 4096
@@ -279,20 +279,128 @@ def sleep_trial(params: Mapping[str, Any], rng: np.random.Generator) -> dict[str
     return {"duration_s": seconds, "draw": float(rng.random())}
 
 
-#: Trial kinds by name. Add new kinds here (e.g. ``TRIALS["evaluate"] = evaluate_trial``).
-TRIALS: dict[str, TrialFunction] = {
+# ----------------------------------------------------------------------------- "evaluate"
+#: Parameters the ``"evaluate"`` trial accepts (checked by :func:`check_sweep`).
+EVALUATE_TRIAL_PARAMETERS = frozenset(HARDWARE_FIELDS) | frozenset(
+    {"hardware", "networks", "network", "dataset", "split", "max_points", "variant", "variants", "alpha_beta",
+     "record_points", "readouts"})
+
+
+def evaluate_trial(params: Mapping[str, Any], rng: np.random.Generator) -> dict[str, Any]:
+    """The sweep trial kind ``"evaluate"``: one transfer of a network onto hardware, its accuracy.
+
+    Parameters (JSON values)
+    ------------------------
+    networks : table
+        Network name -> path of its ``.npz`` (:meth:`MLP.to_dict`).
+    network : str
+        Which one (default: the only one).
+    dataset : str
+        A key of :data:`xbarsim.networks.DATASETS`.
+    hardware : table
+        Base :class:`Hardware` fields; ``variants`` (table of name -> overrides) with ``variant``,
+        any Hardware field given directly, and ``alpha_beta`` ([alpha, beta]) override it, in that
+        order.
+    split, max_points, readouts
+        As in :func:`~xbarsim.evaluation.evaluate` (each read-out ``r`` adds ``accuracy_<r>``).
+    record_points : bool
+        Also return ``correct``: the per-point correctness as hex of packed bits.
+
+    Returns
+    -------
+    dict
+        ``accuracy``, ``software_accuracy``, ``accuracy_<task>`` / ``software_accuracy_<task>``
+        for multi-task datasets, ``mapping_error`` (percent, mean over layers),
+        ``mapping_error_l<i>``, ``n_devices``, ``n_kernels``, ``map_time_s``,
+        ``inference_time_s``.
+    """
+    unknown = sorted(set(params) - EVALUATE_TRIAL_PARAMETERS)
+    if unknown:
+        raise ConfigError(f"unknown parameter(s) {', '.join(map(repr, unknown))} for trial kind 'evaluate'.")
+    nets = params.get("networks")
+    if not isinstance(nets, Mapping) or not nets:
+        raise ConfigError("trial parameter `networks` must be a table of network name -> .npz path.")
+    name = params.get("network")
+    if name is None:
+        if len(nets) != 1:
+            raise ConfigError(f"trial parameter `network` must name one of {sorted(nets)}.")
+        name = next(iter(nets))
+    if name not in nets:
+        raise ConfigError(f"trial parameter `network` {name!r} is not in `networks` ({sorted(nets)}).")
+    net = network_file(str(nets[name]))
+    data = cached_dataset(str(params.get("dataset")))
+    point = {k: v for k, v in params.items() if k in HARDWARE_FIELDS or k in ("variant", "alpha_beta")}
+    hw = hardware_for(params.get("hardware", {}), params.get("variants", {}), point)
+    res = evaluate(net, data, hw, rng=rng, split=str(params.get("split", "test")),
+                   max_points=params.get("max_points"), readouts=params.get("readouts"))
+    out: dict[str, Any] = {
+        "accuracy": res.hardware_accuracy, "software_accuracy": res.software_accuracy,
+        "mapping_error": res.mapping_error, "n_devices": res.n_devices, "n_kernels": res.n_kernels,
+        "map_time_s": res.timings["map"], "inference_time_s": res.timings["inference"],
+    }
+    for i, e in enumerate(res.mapping_errors):
+        out[f"mapping_error_l{i}"] = e
+    for name, acc in res.readouts.items():
+        out[f"accuracy_{metric_name(name)}"] = acc
+        out[f"inference_{metric_name(name)}_time_s"] = res.timings[f"inference_{name}"]
+    for t in res.tasks:
+        out[f"accuracy_{metric_name(t.name)}"] = t.hardware
+        out[f"software_accuracy_{metric_name(t.name)}"] = t.software
+    if params.get("record_points", False):
+        out["correct"] = np.packbits(res.correct).tobytes().hex()
+    return out
+
+
+#: Trial kinds by name: the one place a sweep config's ``trial = "..."`` is looked up.
+TRIALS: Mapping[str, TrialFunction] = MappingProxyType({
     "circuit": circuit_trial,
     "busy": busy_trial,
     "sleep": sleep_trial,
-}
+    "evaluate": evaluate_trial,
+})
 
 #: Optional: the parameter names a trial kind accepts. A sweep spec naming any other parameter for
 #: a kind listed here is a ConfigError (a misspelled parameter would otherwise be silently unused).
-TRIAL_PARAMETERS: dict[str, frozenset[str]] = {
+TRIAL_PARAMETERS: Mapping[str, frozenset[str]] = MappingProxyType({
     "circuit": frozenset({
         "size", "segment_ohm", "driver_ohm", "sense_ohm", "g_min", "g_max", "device", "sinh_a", "v_read",
         "inputs", "batch", "backend", "solver_method", "ngspice_mode", "ngspice_timeout_s",
     }),
     "busy": frozenset({"iterations", "duration_s"}),
     "sleep": frozenset({"duration_s"}),
-}
+    "evaluate": EVALUATE_TRIAL_PARAMETERS,
+})
+
+
+def check_sweep(spec: SweepSpec, trials: Mapping[str, TrialFunction] = TRIALS) -> TrialFunction:
+    """The function of ``spec``'s trial kind, after checking the kind and its parameter names.
+
+    Raises
+    ------
+    ConfigError
+        An unknown kind (the message lists the valid ones), or a grid / fixed parameter that is not a
+        parameter of the kind (a misspelled parameter would otherwise be silently unused).
+    """
+    if spec.trial not in trials:
+        raise ConfigError(f"`trial` must be one of {', '.join(map(repr, trials))}; got {spec.trial!r:.80}.")
+    allowed = TRIAL_PARAMETERS.get(spec.trial)
+    if allowed is not None:
+        for where, names in (("grid", spec.grid), ("fixed", spec.fixed)):
+            for name in names:
+                if name not in allowed:
+                    raise ConfigError(
+                        f"`{where}.{name}` is not a parameter of trial kind {spec.trial!r}; valid: "
+                        f"{', '.join(sorted(allowed))}."
+                    )
+    return trials[spec.trial]
+
+
+def load_sweep(path: str | os.PathLike[str], trials: Mapping[str, TrialFunction] = TRIALS) -> SweepSpec:
+    """A sweep config (TOML, :func:`xbarsim.sweeps.load_sweep_config`) checked by :func:`check_sweep`;
+    every error names the file."""
+    spec = load_sweep_config(path)
+    try:
+        check_sweep(spec, trials)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    return spec

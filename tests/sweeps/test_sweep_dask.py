@@ -15,7 +15,8 @@ import pytest
 from sweep_helpers import assert_same_metrics, executions, marker_events, records, tag_of
 
 from xbarsim.errors import ConfigError
-from xbarsim.evaluation import ResultStore, SweepSpec, run_sweep
+from xbarsim.sweeps import ResultStore, SweepSpec, run_sweep
+from sweep_helpers import TEST_TRIALS
 
 
 @pytest.fixture(scope="module")
@@ -36,8 +37,8 @@ def test_serial_and_dask_give_bit_identical_results(tmp_path, cluster):
         fixed={"size": [6, 5], "batch": 3}, trials=2, seed=99,
     )
     a, b = tmp_path / "serial.sqlite", tmp_path / "dask.sqlite"
-    run_sweep(spec, store=a, scheduler="serial", progress=False)
-    rep = run_sweep(spec, store=b, scheduler=cluster.scheduler_address, progress=False)
+    run_sweep(spec, TEST_TRIALS[spec.trial], store=a, scheduler="serial", progress=False)
+    rep = run_sweep(spec, TEST_TRIALS[spec.trial], store=b, scheduler=cluster.scheduler_address, progress=False)
     assert (rep.completed, rep.failed, rep.n_workers) == (24, 0, 2)
     ra, rb = records(a), records(b)
     assert_same_metrics(ra, rb)
@@ -56,7 +57,7 @@ def test_ngspice_hang_and_failure_are_failed_trials_and_the_sweep_continues(tmp_
         trials=2, seed=4,
     )
     store = tmp_path / "s.sqlite"
-    rep = run_sweep(spec, store=store, scheduler=cluster.scheduler_address, progress=False)
+    rep = run_sweep(spec, TEST_TRIALS[spec.trial], store=store, scheduler=cluster.scheduler_address, progress=False)
     assert (rep.completed, rep.failed) == (2, 6)
     recs = records(store)
     assert len(recs) == 8
@@ -120,7 +121,7 @@ def test_killing_a_worker_mid_sweep_loses_and_duplicates_no_trial(tmp_path):
 
         thread = threading.Thread(target=watch, daemon=True)
         thread.start()
-        rep = run_sweep(spec, store=store, scheduler=client, progress=False)
+        rep = run_sweep(spec, TEST_TRIALS[spec.trial], store=store, scheduler=client, progress=False)
         thread.join(timeout=5)
     if errors:
         raise errors[0]
@@ -140,15 +141,15 @@ def test_killing_a_worker_mid_sweep_loses_and_duplicates_no_trial(tmp_path):
     ref_spec = SweepSpec(name="kill", trial="marked", grid=dict(spec.grid),
                          fixed={**spec.fixed, "delay_s": 0.0, "marker_file": str(tmp_path / "m2.log")},
                          trials=2, seed=5)
-    run_sweep(ref_spec, store=reference, scheduler="serial", progress=False)
+    run_sweep(ref_spec, TEST_TRIALS[ref_spec.trial], store=reference, scheduler="serial", progress=False)
     assert_same_metrics(recs, records(reference))
 
 
 def test_default_scheduler_is_an_embedded_local_cluster(tmp_path):
     spec = SweepSpec(name="local", trial="busy", grid={"iterations": [1000, 2000]}, trials=2, seed=2)
-    rep = run_sweep(spec, store=tmp_path / "a.sqlite", n_workers=2, progress=False)
+    rep = run_sweep(spec, TEST_TRIALS[spec.trial], store=tmp_path / "a.sqlite", n_workers=2, progress=False)
     assert rep.scheduler == "local" and rep.n_workers == 2 and rep.completed == 4
-    run_sweep(spec, store=tmp_path / "b.sqlite", scheduler="serial", progress=False)
+    run_sweep(spec, TEST_TRIALS[spec.trial], store=tmp_path / "b.sqlite", scheduler="serial", progress=False)
     assert_same_metrics(records(tmp_path / "a.sqlite"), records(tmp_path / "b.sqlite"))
     assert Path(tmp_path / "a.sqlite").stat().st_size > 0
 
@@ -174,8 +175,8 @@ def test_evaluate_trials_run_on_dask_bit_identical_to_serial(tmp_path, cluster):
         trials=2, seed=3,
     )
     a, b = tmp_path / "serial.sqlite", tmp_path / "dask.sqlite"
-    run_sweep(spec, store=a, scheduler="serial", progress=False)
-    rep = run_sweep(spec, store=b, scheduler=cluster.scheduler_address, progress=False)
+    run_sweep(spec, TEST_TRIALS[spec.trial], store=a, scheduler="serial", progress=False)
+    rep = run_sweep(spec, TEST_TRIALS[spec.trial], store=b, scheduler=cluster.scheduler_address, progress=False)
     assert (rep.completed, rep.failed) == (8, 0)
     ra, rb = records(a), records(b)
     assert_same_metrics(ra, rb)

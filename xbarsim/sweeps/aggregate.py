@@ -1,7 +1,7 @@
 """The aggregate of a sweep, built from its store alone: CSV of all trials, per-point statistics, plots.
 
 :func:`aggregate_sweep` reads the spec and the trials from the SQLite store written by
-:func:`~xbarsim.evaluation.run_sweep` and writes into a folder:
+:func:`~xbarsim.sweeps.run_sweep` and writes into a folder:
 
 * ``trials.csv`` -- one row per trial (grid parameters, status, error, duration, worker, metrics);
 * ``summary.csv`` and ``summary.json`` -- per grid point: ``n_ok``, ``n_failed`` and the mean and
@@ -19,6 +19,7 @@ import csv
 import json
 import os
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,10 +27,10 @@ from typing import Any
 import numpy as np
 
 from xbarsim.errors import ConfigError
-from xbarsim.evaluation.store import ResultStore, TrialRecord
-from xbarsim.evaluation.sweep import SweepSpec
+from xbarsim.sweeps.store import ResultStore, TrialRecord
+from xbarsim.sweeps.spec import SweepSpec, canonical
 
-__all__ = ["SweepAggregate", "aggregate_sweep"]
+__all__ = ["SweepAggregate", "aggregate_sweep", "summarize"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -64,8 +65,43 @@ def _numeric(records: list[TrialRecord]) -> list[str]:
     return sorted(k for k, ok in kinds.items() if ok)
 
 
+def summarize(records: Sequence[TrialRecord], points: Sequence[Mapping[str, Any]],
+              metrics: Sequence[str], *, errors: bool = False) -> list[dict[str, Any]]:
+    """One row per grid point: its values, ``n_ok``, ``n_failed`` and mean / std (ddof = 0) of
+    ``duration_s`` and of every metric in ``metrics`` over the point's successful trials.
+
+    A trial belongs to the point whose values its own stored parameters carry; the stored point
+    index is never used, so the rows stay right whatever order the grid keys and values were given
+    in. A statistic with no successful trial is None (never NaN). ``errors``: a point with failed
+    trials also gets ``errors``, the sorted distinct ``"<type>: <message>"`` texts (200 characters).
+    """
+    groups: dict[str, list[TrialRecord]] = {}
+    for r in records:
+        groups.setdefault(_point_id(r.params, points[0] if points else {}), []).append(r)
+    rows: list[dict[str, Any]] = []
+    for point in points:
+        recs = groups.get(_point_id(point, point), [])
+        ok = [r for r in recs if r.ok]
+        row: dict[str, Any] = {**point, "n_ok": len(ok), "n_failed": len(recs) - len(ok)}
+        for m in ["duration_s", *metrics]:
+            vals = [r.duration_s if m == "duration_s" else r.results[m] for r in ok
+                    if m == "duration_s" or m in r.results]
+            arr = np.asarray(vals, dtype=np.float64)
+            row[f"{m}_mean"] = float(arr.mean()) if arr.size else None
+            row[f"{m}_std"] = float(arr.std()) if arr.size else None
+        if errors and len(recs) > len(ok):
+            row["errors"] = sorted({f"{r.error_type}: {r.error[:200]}" for r in recs if not r.ok})
+        rows.append(row)
+    return rows
+
+
+def _point_id(values: Mapping[str, Any], point: Mapping[str, Any]) -> str:
+    """The grid values of ``values`` for the keys of ``point``, as canonical JSON."""
+    return canonical({k: values.get(k) for k in point})
+
+
 def aggregate_sweep(store: str | os.PathLike[str], out_dir: str | os.PathLike[str], *,
-                    plots: bool = True) -> SweepAggregate:
+                    plots: bool = True, spec: SweepSpec | None = None) -> SweepAggregate:
     """Write the CSV, JSON and PNG aggregate of the sweep in ``store`` into ``out_dir``.
 
     Parameters
@@ -76,13 +112,20 @@ def aggregate_sweep(store: str | os.PathLike[str], out_dir: str | os.PathLike[st
         Folder for the outputs (created).
     plots : bool
         Write the PNG plots (default True).
+    spec : SweepSpec, optional
+        The spec that wrote the store, when the caller has it: rows, columns and plots then follow its
+        grid order (the store keeps the spec with sorted keys). It must equal the stored spec.
     """
     with ResultStore(store, readonly=True) as db:
         spec_data = db.spec_dict()
         if spec_data is None:
             raise ConfigError(f"sweep store {store} holds no sweep spec; it was not written by run_sweep.")
         records = db.records()
-    spec = SweepSpec.from_dict(spec_data, source=str(store))
+    stored = SweepSpec.from_dict(spec_data, source=str(store))
+    if spec is None:
+        spec = stored
+    elif spec.to_dict() != stored.to_dict():
+        raise ConfigError(f"sweep store {store} holds results of another sweep spec than the one given.")
     out = Path(out_dir)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -102,21 +145,7 @@ def aggregate_sweep(store: str | os.PathLike[str], out_dir: str | os.PathLike[st
                         r.error_type, r.error, repr(r.duration_s), r.worker,
                         *(_cell(r.results.get(m, "")) for m in all_metrics)])
 
-    by_point: dict[int, list[TrialRecord]] = {}
-    for r in records:
-        by_point.setdefault(r.point, []).append(r)
-    rows: list[dict[str, Any]] = []
-    for p, point in enumerate(spec.points()):
-        recs = by_point.get(p, [])
-        ok = [r for r in recs if r.ok]
-        row: dict[str, Any] = {**point, "n_ok": len(ok), "n_failed": len(recs) - len(ok)}
-        for m in ["duration_s", *metrics]:
-            vals = [r.duration_s if m == "duration_s" else r.results[m] for r in ok
-                    if m == "duration_s" or m in r.results]
-            arr = np.asarray(vals, dtype=np.float64)
-            row[f"{m}_mean"] = float(arr.mean()) if arr.size else None
-            row[f"{m}_std"] = float(arr.std()) if arr.size else None
-        rows.append(row)
+    rows = summarize(records, list(spec.points()), metrics)
     stat_cols = [f"{m}_{s}" for m in ["duration_s", *metrics] for s in ("mean", "std")]
     summary_csv = out / "summary.csv"
     with summary_csv.open("w", newline="") as fh:

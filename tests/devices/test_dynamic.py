@@ -1,0 +1,88 @@
+"""Dynamic device models: validation, G(w) round trips, derivatives against finite differences."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from xbarsim.devices import DynamicDevice, Ohmic, Sinh, Vteam, tio2_vteam
+from xbarsim.errors import ConfigError
+
+BASE = dict(g_on=1e-4, g_off=1e-5, v_set=1.0, v_reset=-1.2, k_set=1e6, k_reset=1e6)
+
+
+@pytest.mark.parametrize("kw, match", [
+    (dict(g_on=1e-6), "`g_on` must exceed"), (dict(g_off=-1.0), "`g_off`"), (dict(v_set=0.0), "`v_set`"),
+    (dict(v_reset=0.5), "opposite sign"), (dict(k_set=0.0), "`k_set`"), (dict(alpha_reset=0.5), "`alpha_reset`"),
+    (dict(window="joglekar"), "`window`"), (dict(interpolation="cubic"), "`interpolation`"), (dict(iv="diode"), "`iv`"),
+    (dict(p=0), "`p`"), (dict(a=-1.0), "`a`"), (dict(k_reset=float("nan")), "`k_reset`"),
+])
+def test_bad_parameters_raise_config_error_naming_them(kw, match):
+    with pytest.raises(ConfigError, match=match):
+        Vteam(**{**BASE, **kw})
+
+
+@pytest.mark.parametrize("interp", ["linear", "exponential"])
+def test_conductance_state_round_trip_and_window(interp):
+    m = Vteam(**BASE, interpolation=interp)
+    w = np.linspace(0, 1, 11)
+    np.testing.assert_allclose(m.state(m.conductance(w)), w, atol=1e-12)
+    assert m.conductance(0.0) == pytest.approx(1e-5) and m.conductance(1.0) == pytest.approx(1e-4)
+    with pytest.raises(ConfigError, match="out-of-window"):
+        m.state(np.array([5e-5, 2e-4]))
+
+
+@pytest.mark.parametrize("window", ["none", "linear", "biolek"])
+@pytest.mark.parametrize("iv", ["ohmic", "sinh"])
+def test_partials_match_finite_differences(window, iv):
+    m = Vteam(**BASE, window=window, iv=iv, interpolation="exponential", alpha_set=2.5, alpha_reset=3.0, p=2)
+    rng = np.random.default_rng(1)
+    v = rng.uniform(-2, 2, 200)
+    v = v[(np.abs(v - 1.0) > 1e-3) & (np.abs(v + 1.2) > 1e-3)]
+    w = rng.uniform(0.05, 0.95, v.size)
+    f, fv, fw = m.rate_partials(v, w)
+    i, iv_, iw = m.current_partials(v, w)
+    h = 1e-7
+    np.testing.assert_allclose(fv, (m.rate(v + h, w) - m.rate(v - h, w)) / (2 * h), rtol=1e-5, atol=1e-3)
+    np.testing.assert_allclose(fw, (m.rate(v, w + h) - m.rate(v, w - h)) / (2 * h), rtol=1e-5, atol=1e-3)
+    np.testing.assert_allclose(iv_, (m.current(v + h, w) - m.current(v - h, w)) / (2 * h), rtol=1e-6)
+    np.testing.assert_allclose(iw, (m.current(v, w + h) - m.current(v, w - h)) / (2 * h), rtol=1e-6)
+    # thresholds: nothing moves in between, SET moves up, RESET down
+    assert np.all(f[(v < 1.0) & (v > -1.2)] == 0)
+    assert np.all(f[v > 1.0] > 0) and np.all(f[v < -1.2] < 0)
+
+
+def test_static_law_gives_the_same_current():
+    for iv, law in (("ohmic", Ohmic), ("sinh", Sinh)):
+        m = Vteam(**BASE, iv=iv)
+        assert isinstance(m, DynamicDevice) and isinstance(m.static_law, law)
+        v, w = np.linspace(-1, 1, 7), np.linspace(0, 1, 7)
+        np.testing.assert_allclose(m.static_law.current(v, m.conductance(w)), m.current(v, w), rtol=1e-14)
+
+
+def test_spice_cell_lines():
+    lines = Vteam(**BASE, window="biolek", p=3).spice_cell("cell0_1", "r0_1", "c0_1", "w0_1")
+    assert lines[0].startswith("Bcell0_1 r0_1 c0_1 I=") and lines[1].startswith("Bwcell0_1 0 w0_1 I=")
+    assert lines[2] == "Cwcell0_1 w0_1 0 1" and "pow(V(w0_1)*V(w0_1),3)" in lines[1]
+
+
+def test_tio2_preset_window_and_polarity():
+    m = tio2_vteam()
+    assert (m.g_off, m.g_on) == (100e-6, 500e-6) and (m.v_set, m.v_reset) == (0.8, -0.6)
+
+
+def test_tio2_preset_is_what_the_calibration_gives():
+    from xbarsim.devices.dynamic_fit import calibrate_tio2, ispp_pulses
+
+    cal = calibrate_tio2()
+    m = tio2_vteam()
+    assert m.k_set == pytest.approx(cal.model.k_set, rel=1e-12) and m.k_reset == pytest.approx(cal.model.k_reset, rel=1e-12)
+    assert (cal.set_pulses, cal.reset_pulses) == (25, 25)
+    # independent check of the closed form: integrate one ramp numerically, pulse by pulse
+    w, amps = 0.0, 1.1 + 0.02 * np.arange(25)
+    t = np.linspace(0, 1.1e-6, 110001)
+    for a in amps:
+        v = np.interp(t, [0, 5e-8, 1.05e-6, 1.1e-6], [0, a, a, 0])
+        r = m.k_set * np.maximum(v / m.v_set - 1, 0) ** 3
+        w = 1 - (1 - w) * np.exp(-np.trapezoid(r, t))
+    assert m.conductance(w) == pytest.approx(0.99 * 500e-6, rel=1e-4)

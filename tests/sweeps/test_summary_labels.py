@@ -1,0 +1,87 @@
+"""Issue 13 item 1: a summary row is computed from the trials that carry its parameter values.
+
+The store keeps the spec as sorted JSON while each trial's stored point index follows the config's
+order, so matching rows by position mislabelled every summary whose [grid] keys were not in
+alphabetical order. These tests give keys and values in non-sorted order and check summary.csv and
+summary.json against aggregates recomputed here from the raw SQLite rows (sqlite3 and json only, not
+the library's store or aggregate code)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sqlite3
+import statistics
+from pathlib import Path
+
+import pytest
+
+from xbarsim.cli import main
+
+CONFIG = """
+name = "labels"
+trial = "circuit"
+trials = 3
+seed = 5
+
+[grid]
+size = [4, 2, 3]
+segment_ohm = [2.0, 0.0]
+
+[fixed]
+batch = 2
+"""
+
+
+def _raw_groups(store: Path) -> dict[tuple[int, float], list[dict]]:
+    """Successful trials' results grouped by (size, segment_ohm), straight from the SQLite rows."""
+    con = sqlite3.connect(store)
+    try:
+        rows = con.execute("SELECT params, results, status FROM trials").fetchall()
+    finally:
+        con.close()
+    groups: dict[tuple[int, float], list[dict]] = {}
+    for params, results, status in rows:
+        p = json.loads(params)
+        if status == "ok":
+            groups.setdefault((p["size"], p["segment_ohm"]), []).append(json.loads(results))
+    return groups
+
+
+@pytest.fixture(scope="module")
+def sweep_out(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("labels")
+    conf = folder / "labels.toml"
+    conf.write_text(CONFIG)
+    out = folder / "out"
+    assert main(["sweep", str(conf), "--scheduler", "serial", "--out", str(out), "--quiet"]) == 0
+    return out
+
+
+def test_summary_csv_rows_match_their_own_trials(sweep_out):
+    groups = _raw_groups(sweep_out / "trials.sqlite")
+    assert len(groups) == 6 and all(len(v) == 3 for v in groups.values())
+    with (sweep_out / "summary.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert [(int(r["size"]), float(r["segment_ohm"])) for r in rows] == [
+        (4, 2.0), (4, 0.0), (2, 2.0), (2, 0.0), (3, 2.0), (3, 0.0)]  # the config's order, not sorted
+    for r in rows:
+        size, seg = int(r["size"]), float(r["segment_ohm"])
+        trials = groups[(size, seg)]
+        assert float(r["cells_mean"]) == size * size  # the label and the numbers belong together
+        for metric in ("ir_error_mean", "ir_error_max", "output_current_mean_A"):
+            values = [t[metric] for t in trials]
+            assert float(r[f"{metric}_mean"]) == pytest.approx(statistics.fmean(values), rel=1e-12, abs=1e-300)
+            assert float(r[f"{metric}_std"]) == pytest.approx(statistics.pstdev(values), rel=1e-9, abs=1e-300)
+        assert int(r["n_ok"]) == 3 and int(r["n_failed"]) == 0
+
+
+def test_summary_json_points_match_their_own_trials(sweep_out):
+    groups = _raw_groups(sweep_out / "trials.sqlite")
+    doc = json.loads((sweep_out / "summary.json").read_text())
+    assert len(doc["points"]) == 6
+    for point in doc["points"]:
+        trials = groups[(point["size"], point["segment_ohm"])]
+        assert point["cells_mean"] == point["size"] ** 2
+        assert point["ir_error_mean_mean"] == pytest.approx(statistics.fmean(t["ir_error_mean"] for t in trials),
+                                                            rel=1e-12, abs=1e-300)

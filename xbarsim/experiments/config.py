@@ -1,0 +1,556 @@
+"""Experiments described by TOML configs: networks trained by the recipes, hardware, Monte Carlo
+transfers or sweeps on the Dask engine, and a report with the papers' numbers beside ours.
+
+An experiment config (:class:`ExperimentConfig`, :func:`load_experiment`) is one TOML file::
+
+    name = "exp2-lea-mnist"          # output folder results/<name>/
+    kind = "sweep"                   # "sweep" (grid x cycles on Dask) or "monte-carlo" (N transfers)
+    dataset = "mnist5k"              # xbarsim.networks.DATASETS
+    seed = 0
+    cycles = 10                      # sweep: trials per grid point (new chip, mapping, noise each)
+
+    [[networks]]                     # trained by xbarsim.networks recipes, cached in OUT/networks/
+    name = "ternary"
+    recipe = "ternary"
+
+    [hardware]                       # Hardware fields (xbarsim.evaluation.Hardware)
+    strict = false
+
+    [variants]                       # named sets of Hardware overrides, swept by grid.variant
+    lea = { strategy = "lea" }
+
+    [grid]                           # Hardware fields, "variant", "network", "alpha_beta"
+    fault_rate = [0.0, 0.2]
+    alpha = [1, 3]
+    variant = ["lea"]
+
+    [[reference]]                    # the paper's numbers, printed beside ours
+    label = "LEA alpha = 6, 20 % faults (paper Fig. 4b)"
+    metric = "accuracy"
+    point = { variant = "lea", alpha = 6, fault_rate = 0.2 }
+    value = 0.896
+
+    [quick]                          # overrides for --quick (same keys; tables merge)
+    cycles = 1
+
+Unknown keys anywhere are :class:`~xbarsim.errors.ConfigError` naming the key and the file.
+
+:func:`load_experiment` reads the file; :class:`ExperimentConfig` holds it typed (with
+:class:`NetworkSpec` and :class:`Reference` entries) and gives the :class:`~xbarsim.evaluation.Hardware`
+of every grid point (:meth:`ExperimentConfig.hardware_at`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+import re
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Literal
+
+from xbarsim._validation import check_int, short_repr
+from xbarsim.errors import ConfigError
+from xbarsim.evaluation import HARDWARE_FIELDS, READOUT_FIELDS, Hardware
+from xbarsim.networks import DATASETS
+
+__all__ = [
+    "NetworkSpec",
+    "Reference",
+    "ExperimentConfig",
+    "load_experiment",
+    "experiment_from_dict",
+    "hardware_for",
+    "metric_name",
+    "RECIPES",
+    "NETWORK_KEYS",
+]
+
+RECIPES = ("moons", "ternary", "yinyang-ewc", "file")
+_KINDS = ("sweep", "monte-carlo")
+_MODELS = ("hardware", "statistical")
+_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+_TOP_KEYS = ("name", "kind", "description", "dataset", "seed", "networks", "hardware", "variants", "grid",
+             "readouts", "cycles", "transfers", "threshold", "models", "split", "max_points", "reference", "quick")
+NETWORK_KEYS = ("name", "recipe", "seed", "hidden", "training", "l2", "epochs", "ewc_strength", "ternarize",
+             "quantization", "restore_best", "aware_fault_rate", "aware_disturbance", "aware_read_noise", "file",
+             "ternary_delta")
+_REF_KEYS = ("label", "metric", "point", "value", "over", "at", "values")
+#: Grid keys that are not Hardware fields.
+_GRID_EXTRA = ("network", "variant", "alpha_beta")
+
+def _name(value: Any, where: str) -> str:
+    if not isinstance(value, str) or not _NAME_RE.fullmatch(value):
+        raise ConfigError(f"{where} must be 1-100 letters, digits, '.', '_' or '-' starting with a letter or digit; "
+                          f"got {short_repr(value)}.")
+    return value
+
+
+def _unknown(data: Mapping[str, Any], allowed: Sequence[str], source: str, table: str) -> None:
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{source}: {table} must be a table; got {type(data).__name__}.")
+    for key in data:
+        if key not in allowed:
+            raise ConfigError(f"{source}: unknown key {key!r} in {table}; valid keys: {', '.join(allowed)}.")
+
+
+
+# ----------------------------------------------------------------------------- networks
+@dataclass(frozen=True, kw_only=True)
+class NetworkSpec:
+    """A network of an experiment, trained by a recipe of :mod:`xbarsim.networks.recipes`.
+
+    Attributes
+    ----------
+    name : str
+        Identifier (file ``networks/<name>.npz``; the ``network`` grid values).
+    recipe : {"moons", "ternary", "yinyang-ewc", "file"}
+        ``"moons"``: :func:`~xbarsim.networks.train_moons` (2-8-1 sigmoid); ``"ternary"``:
+        :func:`~xbarsim.networks.train_ternary` (n-hidden-classes ReLU, no biases, ternary);
+        ``"yinyang-ewc"``: :func:`~xbarsim.networks.train_yinyang_ewc` (4-12-6-3 tanh, EWC);
+        ``"file"``: an ``.npz`` written by :meth:`MLP.to_dict` (``file``).
+    seed : int
+        Training seed.
+    hidden : int or None
+        Ternary recipe: hidden units (``None``: 150 for inputs > 100, else 64).
+    training : {"regular", "hardware-aware"}
+        Hardware-aware: every forward pass perturbed by the device model of the experiment's
+        hardware (:func:`~xbarsim.evaluation.device_perturbation`; moons: differential pairs,
+        ternary: G_ON/G_OFF pairs in the fine-tuning stage).
+    l2 : float
+        L2 regularization (Drolet et al. combine it with hardware-aware training).
+    epochs : int or None
+        Override of the recipe's epochs (moons; ternary fine-tuning; Yin-Yang per task).
+    ewc_strength : float
+        Yin-Yang: EWC lambda.
+    ternarize : bool
+        Ternarize after training (Yin-Yang).
+    quantization : {"none", "ternary"}
+        Yin-Yang: train through the ternarization (straight-through estimator) on both tasks, so
+        the network is ternary for the LEA hardware runs (post-hoc ``ternarize`` loses ~30 points
+        on this small network).
+    restore_best : bool
+        Yin-Yang: keep each task's epoch of best validation accuracy.
+    aware_fault_rate : float or None
+        Hardware-aware: stuck fraction of the perturbation (``None``: the hardware's).
+    aware_disturbance : {"measured", "calibrated", "none"}
+        Hardware-aware: half-select disturbance statistics.
+    aware_read_noise : bool
+        Hardware-aware: add one read's noise too.
+    file : str or None
+        ``recipe = "file"``: path of the ``.npz`` (relative to the config file).
+    ternary_delta : float or None
+        Ternary threshold factor (``threshold = delta * mean|w|``, :func:`~xbarsim.networks.ternarize_matrix`)
+        of the ternary recipe and of Yin-Yang's ternarization; ``None``: 0.7 (Ternary Weight
+        Networks). It sets the weight density: on MNIST-5k 0.7 leaves 59 % of the weights non-zero,
+        0.3 leaves 82 %, which is what the LEA paper's mapping errors imply (see
+        ``examples/configs/exp2_lea_mnist.toml``).
+    """
+
+    name: str
+    recipe: str
+    seed: int = 0
+    hidden: int | None = None
+    training: Literal["regular", "hardware-aware"] = "regular"
+    l2: float = 0.0
+    epochs: int | None = None
+    ewc_strength: float = 4.0
+    ternarize: bool = False
+    quantization: str = "none"
+    restore_best: bool = False
+    aware_fault_rate: float | None = None
+    aware_disturbance: str = "measured"
+    aware_read_noise: bool = False
+    file: str | None = None
+    ternary_delta: float | None = None
+
+    def __post_init__(self) -> None:
+        _name(self.name, "`networks.name`")
+        if self.ternary_delta is not None and (isinstance(self.ternary_delta, bool) or not isinstance(
+                self.ternary_delta, (int, float)) or not 0 <= self.ternary_delta < 100):
+            raise ConfigError(f"`ternary_delta` must be a threshold factor in [0, 100) or unset; got "
+                              f"{short_repr(self.ternary_delta)}.")
+        if self.ternary_delta is not None and self.recipe not in ("ternary", "yinyang-ewc"):
+            raise ConfigError(f"`ternary_delta` applies to recipes 'ternary' and 'yinyang-ewc'; got recipe "
+                              f"{self.recipe!r}.")
+        if self.recipe not in RECIPES:
+            raise ConfigError(f"`recipe` must be one of {', '.join(map(repr, RECIPES))}; got {short_repr(self.recipe)}.")
+        check_int(self.seed, "seed", 0, 2**32 - 1)
+        if self.hidden is not None:
+            check_int(self.hidden, "hidden", 1, 100_000)
+        if self.training not in ("regular", "hardware-aware"):
+            raise ConfigError(f"`training` must be 'regular' or 'hardware-aware'; got {short_repr(self.training)}.")
+        if isinstance(self.l2, bool) or not isinstance(self.l2, (int, float)) or not 0 <= self.l2 < math.inf:
+            raise ConfigError(f"`l2` must be a non-negative number; got {short_repr(self.l2)}.")
+        if self.epochs is not None:
+            check_int(self.epochs, "epochs", 1, 100_000)
+        if isinstance(self.ewc_strength, bool) or not isinstance(self.ewc_strength, (int, float)) or \
+                not 0 <= self.ewc_strength < math.inf:
+            raise ConfigError(f"`ewc_strength` must be a non-negative number; got {short_repr(self.ewc_strength)}.")
+        if not all(isinstance(getattr(self, k), bool) for k in ("ternarize", "aware_read_noise", "restore_best")):
+            raise ConfigError("`ternarize`, `restore_best` and `aware_read_noise` must be true or false.")
+        if self.quantization not in ("none", "ternary"):
+            raise ConfigError(f"`quantization` must be 'none' or 'ternary'; got {short_repr(self.quantization)}.")
+        if (self.quantization != "none" or self.restore_best) and self.recipe != "yinyang-ewc":
+            raise ConfigError("`quantization` and `restore_best` apply to recipe 'yinyang-ewc' (the ternary recipe "
+                              "always fine-tunes through the ternarization).")
+        if self.aware_fault_rate is not None and (isinstance(self.aware_fault_rate, bool) or not isinstance(
+                self.aware_fault_rate, (int, float)) or not 0 <= self.aware_fault_rate <= 1):
+            raise ConfigError(f"`aware_fault_rate` must be a fraction in [0, 1]; got {short_repr(self.aware_fault_rate)}.")
+        if self.aware_disturbance not in ("measured", "calibrated", "none"):
+            raise ConfigError(f"`aware_disturbance` must be 'measured', 'calibrated' or 'none'; got "
+                              f"{short_repr(self.aware_disturbance)}.")
+        if self.recipe == "file" and not isinstance(self.file, str):
+            raise ConfigError("recipe 'file' needs `file`, the path of an .npz written by MLP.to_dict.")
+        if self.training == "hardware-aware" and self.recipe not in ("moons", "ternary"):
+            raise ConfigError(f"`training` 'hardware-aware' is available for recipes 'moons' and 'ternary'; got "
+                              f"recipe {self.recipe!r}.")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in NETWORK_KEYS}
+
+
+
+# ----------------------------------------------------------------------------- references
+@dataclass(frozen=True, kw_only=True)
+class Reference:
+    """A published number to print beside ours.
+
+    Attributes
+    ----------
+    label : str
+        What it is (paper, figure).
+    metric : str
+        Our metric it compares with: ``accuracy``, ``mapping_error`` (percent), ``robust_fraction``,
+        ``mean_accuracy``, ``accuracy_<task>``, ``software_accuracy``...
+    point : mapping
+        Grid values (sweeps) or ``network`` / ``model`` (Monte Carlo) selecting our result; a
+        point that matches several of ours compares with the first.
+    value : float
+        The published value, in the unit of our metric (accuracies as fractions 0 to 1).
+    """
+
+    label: str
+    metric: str
+    point: Mapping[str, Any]
+    value: float
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "point", MappingProxyType(dict(self.point)))
+
+
+def _references(data: Any, source: str) -> tuple[Reference, ...]:
+    if data is None:
+        return ()
+    if not isinstance(data, list):
+        raise ConfigError(f"{source}: `reference` must be an array of tables ([[reference]]).")
+    out = []
+    for k, r in enumerate(data):
+        _unknown(r, _REF_KEYS, source, f"[[reference]] #{k + 1}")
+        label, metric, point = r.get("label", ""), r.get("metric", "accuracy"), r.get("point", {})
+        if not isinstance(label, str) or not isinstance(metric, str) or not isinstance(point, Mapping):
+            raise ConfigError(f"{source}: [[reference]] #{k + 1} needs a string `label`, a string `metric` and a "
+                              "table `point`.")
+        if "value" in r:
+            pairs = [(None, r["value"])]
+        elif {"over", "at", "values"} <= set(r):
+            at, values = r["at"], r["values"]
+            if not isinstance(at, list) or not isinstance(values, list) or len(at) != len(values):
+                raise ConfigError(f"{source}: [[reference]] #{k + 1}: `at` and `values` must be lists of equal length.")
+            pairs = list(zip(at, values))
+        else:
+            raise ConfigError(f"{source}: [[reference]] #{k + 1} needs `value`, or `over`, `at` and `values`.")
+        for at_v, v in pairs:
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                raise ConfigError(f"{source}: [[reference]] #{k + 1}: values must be numbers; got {short_repr(v)}.")
+            pt = dict(point)
+            if at_v is not None:
+                pt[r["over"]] = at_v
+            out.append(Reference(label=label, metric=metric, point=pt, value=float(v)))
+    return tuple(out)
+
+# ----------------------------------------------------------------------------- the config
+@dataclass(frozen=True, kw_only=True)
+class ExperimentConfig:
+    """One experiment (see the module docstring for the TOML layout).
+
+    Attributes
+    ----------
+    name : str
+        Identifier; default output folder ``results/<name>``.
+    kind : {"sweep", "monte-carlo"}
+        A grid of hardware settings x ``cycles`` trials on the sweep engine, or ``transfers``
+        Monte Carlo transfers per network and model.
+    dataset : str
+        A key of :data:`xbarsim.networks.DATASETS`.
+    networks : tuple of NetworkSpec
+        At least one.
+    hardware : Hardware
+        The base hardware (grid values and variants override fields).
+    seed : int
+        Seeds every trial / transfer (and nothing else: training has its own seeds).
+    description : str
+        Free text for the report.
+    variants : mapping of str to mapping
+        Named sets of Hardware overrides (the values of ``grid.variant``).
+    grid : mapping of str to tuple
+        Sweep dimensions: Hardware fields, ``variant``, ``network``, ``alpha_beta`` ([alpha, beta]
+        pairs).
+    readouts : mapping of str to mapping
+        Sweep: extra read-outs of every transfer (name -> changes of the read-out fields:
+        backend, device, wires, converters), reported as ``accuracy_<name>``: a paired
+        comparison on the same chip and conductances.
+    cycles : int
+        Sweep: trials per grid point.
+    transfers : int
+        Monte Carlo: transfers per network and model.
+    threshold : float
+        Monte Carlo: the robust-fraction threshold (0.95).
+    models : tuple of str
+        Monte Carlo: ``"hardware"`` (full transfers through the mapping layer) and/or
+        ``"statistical"`` (draws of the device model on the weights and biases, as Drolet et al.).
+    split : str
+        Evaluated split (``"test"``).
+    max_points : int or None
+        Evaluate only the first points of the split (circuit backends).
+    references : tuple of Reference
+        Published numbers for the report.
+    source : str
+        The config file (for messages).
+    quick : bool
+        Whether the ``[quick]`` overrides were applied.
+    """
+
+    name: str
+    kind: str
+    dataset: str
+    networks: tuple[NetworkSpec, ...]
+    hardware: Hardware = field(default_factory=Hardware)
+    seed: int = 0
+    description: str = ""
+    variants: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    grid: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
+    readouts: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    cycles: int = 1
+    transfers: int = 1000
+    threshold: float = 0.95
+    models: tuple[str, ...] = ("hardware",)
+    split: str = "test"
+    max_points: int | None = None
+    references: tuple[Reference, ...] = ()
+    source: str = "<dict>"
+    quick: bool = False
+
+    def __post_init__(self) -> None:
+        s = self.source
+        try:
+            _name(self.name, "`name`")
+            if self.kind not in _KINDS:
+                raise ConfigError(f"`kind` must be one of {', '.join(map(repr, _KINDS))}; got {short_repr(self.kind)}.")
+            if self.dataset not in DATASETS:
+                raise ConfigError(f"`dataset` must be one of {', '.join(map(repr, DATASETS))}; got "
+                                  f"{short_repr(self.dataset)}.")
+            if not self.networks:
+                raise ConfigError("`networks` must list at least one network ([[networks]]).")
+            names = [n.name for n in self.networks]
+            if len(set(names)) != len(names):
+                raise ConfigError(f"`networks` names must be distinct; got {names}.")
+            check_int(self.seed, "seed", 0, 2**63 - 1)
+            check_int(self.cycles, "cycles", 1, 100_000)
+            check_int(self.transfers, "transfers", 1, 10_000_000)
+            if isinstance(self.threshold, bool) or not isinstance(self.threshold, (int, float)) or \
+                    not 0 < self.threshold <= 1:
+                raise ConfigError(f"`threshold` must be a fraction in (0, 1]; got {short_repr(self.threshold)}.")
+            models = tuple(self.models)
+            if not models or any(m not in _MODELS for m in models) or len(set(models)) != len(models):
+                raise ConfigError(f"`models` must be a non-empty list of distinct values among {_MODELS}; got "
+                                  f"{short_repr(self.models)}.")
+            object.__setattr__(self, "models", models)
+            if self.split not in ("train", "val", "test"):
+                raise ConfigError(f"`split` must be 'train', 'val' or 'test'; got {short_repr(self.split)}.")
+            if self.max_points is not None:
+                check_int(self.max_points, "max_points", 1, 10_000_000)
+            if not isinstance(self.description, str):
+                raise ConfigError("`description` must be a string.")
+            variants: dict[str, dict[str, Any]] = {}
+            for vname, over in dict(self.variants).items():
+                _name(vname, "a variant name")
+                if not isinstance(over, Mapping):
+                    raise ConfigError(f"[variants] {vname!r} must be a table of Hardware fields.")
+                Hardware.from_dict({**self.hardware.to_dict(), **over}, source=s, table=f"variants.{vname}")
+                variants[vname] = dict(over)
+            object.__setattr__(self, "variants", MappingProxyType(variants))
+            readouts: dict[str, dict[str, Any]] = {}
+            for rname, ch in dict(self.readouts).items():
+                _name(rname, "a read-out name")
+                if not isinstance(ch, Mapping):
+                    raise ConfigError(f"[readouts] {rname!r} must be a table of read-out fields.")
+                for key in ch:
+                    if key not in READOUT_FIELDS:
+                        raise ConfigError(f"unknown key {key!r} in [readouts.{rname}]; valid keys: "
+                                          f"{', '.join(READOUT_FIELDS)}.")
+                Hardware.from_dict({**self.hardware.to_dict(), **ch}, source=s, table=f"readouts.{rname}")
+                readouts[rname] = dict(ch)
+            object.__setattr__(self, "readouts", MappingProxyType(readouts))
+            grid: dict[str, tuple[Any, ...]] = {}
+            for key, values in dict(self.grid).items():
+                if key not in HARDWARE_FIELDS and key not in _GRID_EXTRA:
+                    raise ConfigError(f"unknown key {key!r} in [grid]; valid keys: the Hardware fields "
+                                      f"({', '.join(HARDWARE_FIELDS)}) and {', '.join(_GRID_EXTRA)}.")
+                if not isinstance(values, (list, tuple)) or not values:
+                    raise ConfigError(f"`grid.{key}` must be a non-empty list of values; got {short_repr(values)}.")
+                if key == "variant":
+                    for v in values:
+                        if v not in variants:
+                            raise ConfigError(f"`grid.variant` value {v!r} is not defined in [variants] "
+                                              f"({', '.join(variants) or 'none defined'}).")
+                if key == "network":
+                    for v in values:
+                        if v not in names:
+                            raise ConfigError(f"`grid.network` value {v!r} is not a [[networks]] name ({names}).")
+                if key == "alpha_beta":
+                    for v in values:
+                        if not (isinstance(v, (list, tuple)) and len(v) == 2):
+                            raise ConfigError(f"`grid.alpha_beta` values must be [alpha, beta] pairs; got {v!r}.")
+                grid[key] = tuple(list(v) if isinstance(v, tuple) else v for v in values)
+            if self.kind == "sweep" and len(self.networks) > 1 and "network" not in grid:
+                grid["network"] = tuple(names)
+            object.__setattr__(self, "grid", MappingProxyType(grid))
+            if self.kind == "sweep":
+                n_points = math.prod(len(v) for v in grid.values())
+                if n_points * self.cycles > 1_000_000:
+                    raise ConfigError(f"the sweep has {n_points} grid points x {self.cycles} cycles, more than 1e6 "
+                                      "trials.")
+                for point in self.points():
+                    self.hardware_at(point)
+            if self.kind == "monte-carlo" and grid:
+                raise ConfigError("[grid] belongs to kind 'sweep'; a Monte Carlo experiment evaluates each network "
+                                  "on the one [hardware].")
+        except ConfigError as exc:
+            if str(exc).startswith(f"{s}:"):
+                raise
+            raise ConfigError(f"{s}: {exc}") from None
+
+    # ------------------------------------------------------------------ grid
+    def points(self) -> list[dict[str, Any]]:
+        """The grid points (Cartesian product, last key fastest)."""
+        keys = list(self.grid)
+        return [dict(zip(keys, combo)) for combo in itertools.product(*(self.grid[k] for k in keys))]
+
+    def hardware_at(self, point: Mapping[str, Any]) -> Hardware:
+        """The Hardware of one grid point: base, then the variant's overrides, then the grid's fields."""
+        return hardware_for(self.hardware.to_dict(), dict(self.variants), point,
+                             where=", ".join(f"{k}={v!r}" for k, v in point.items()))
+
+    def network(self, name: str) -> NetworkSpec:
+        for n in self.networks:
+            if n.name == name:
+                return n
+        raise ConfigError(f"no network named {name!r} in this experiment.")
+
+
+def hardware_for(base: Mapping[str, Any], variants: Mapping[str, Mapping[str, Any]], point: Mapping[str, Any],
+                  *, where: str = "") -> Hardware:
+    data = dict(base)
+    if "variant" in point:
+        v = point["variant"]
+        if v not in variants:
+            raise ConfigError(f"variant {v!r} is not defined; defined: {', '.join(variants) or 'none'}.")
+        data.update(variants[v])
+    for key, value in point.items():
+        if key in HARDWARE_FIELDS:
+            data[key] = value
+    if "alpha_beta" in point:
+        ab = point["alpha_beta"]
+        data["alpha"], data["beta"] = ab[0], ab[1]
+    try:
+        return Hardware.from_dict(data)
+    except ConfigError as exc:
+        text = str(exc).removeprefix("<dict>: ")
+        raise ConfigError(f"grid point {where}: {text}" if where else text) from None
+
+
+def _merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in over.items():
+        if isinstance(v, Mapping) and isinstance(out.get(k), Mapping) and k != "grid":
+            out[k] = _merge(out[k], v)
+        elif isinstance(v, Mapping) and k == "grid" and isinstance(out.get(k), Mapping):
+            out[k] = {**out[k], **v}
+        else:
+            out[k] = v
+    return out
+
+
+def experiment_from_dict(data: Mapping[str, Any], *, source: str = "<dict>", quick: bool = False) -> ExperimentConfig:
+    """Build an :class:`ExperimentConfig` from a dict with the TOML layout; ``quick`` applies the
+    ``[quick]`` overrides (and appends ``-quick`` to the name). Errors name the key and ``source``."""
+    _unknown(data, _TOP_KEYS, source, "the experiment config")
+    raw = dict(data)
+    q = raw.pop("quick", None)
+    if q is not None:
+        _unknown(q, [k for k in _TOP_KEYS if k != "quick"], source, "[quick]")
+    if quick:
+        if q is None:
+            raise ConfigError(f"{source}: --quick needs a [quick] table of overrides in the config.")
+        raw = _merge(raw, q)
+        raw["name"] = f"{raw.get('name', 'experiment')}-quick"
+    for key in ("name", "kind", "dataset", "networks"):
+        if key not in raw:
+            raise ConfigError(f"{source}: missing key {key!r} in the experiment config.")
+    nets_raw = raw.pop("networks")
+    if not isinstance(nets_raw, list):
+        raise ConfigError(f"{source}: `networks` must be an array of tables ([[networks]]).")
+    nets = []
+    for k, n in enumerate(nets_raw):
+        _unknown(n, NETWORK_KEYS, source, f"[[networks]] #{k + 1}")
+        try:
+            nets.append(NetworkSpec(**n))
+        except ConfigError as exc:
+            raise ConfigError(f"{source}: [[networks]] #{k + 1}: {exc}") from None
+        except TypeError as exc:
+            raise ConfigError(f"{source}: [[networks]] #{k + 1}: {exc}") from None
+    hw = Hardware.from_dict(raw.pop("hardware", {}), source=source)
+    refs = _references(raw.pop("reference", None), source)
+    for key in ("variants", "grid", "readouts"):
+        if key in raw and not isinstance(raw[key], Mapping):
+            raise ConfigError(f"{source}: [{key}] must be a table.")
+    if "models" in raw and not isinstance(raw["models"], list):
+        raise ConfigError(f"{source}: `models` must be a list; got {short_repr(raw['models'])}.")
+    fields: dict[str, Any] = {k: (tuple(v) if k == "models" else v) for k, v in raw.items()}
+    return ExperimentConfig(networks=tuple(nets), hardware=hw, references=refs, source=source, quick=quick,
+                            **fields)
+
+
+def load_experiment(path: str | os.PathLike[str], *, quick: bool = False) -> ExperimentConfig:
+    """Read an experiment config (TOML). ``quick`` applies its ``[quick]`` overrides.
+
+    Raises
+    ------
+    ConfigError
+        Unreadable or invalid TOML, an unknown or missing key (the message names the key and the
+        file), an invalid value or an impossible grid point.
+    """
+    if not isinstance(path, (str, os.PathLike)):
+        raise ConfigError(f"`path` must be the path of a TOML file; got {short_repr(path)}.")
+    p = Path(path)
+    try:
+        text = p.read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read experiment config {p}: {exc}") from exc
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{p}: invalid TOML: {exc}") from exc
+    return experiment_from_dict(data, source=str(p), quick=quick)
+
+
+
+def metric_name(name: str) -> str:
+    """``name`` with every character other than letters, digits and ``_`` replaced by ``_`` (for
+    metric names such as ``accuracy_<readout>`` and file names)."""
+    return re.sub(r"[^A-Za-z0-9_]", "_", name)
