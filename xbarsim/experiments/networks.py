@@ -22,15 +22,18 @@ from xbarsim.networks import (
     MOONS_CONFIG,
     TERNARY_FINETUNE_CONFIG,
     TERNARY_PRETRAIN_CONFIG,
+    WAGE_CONFIG,
     YINYANG_CONFIG,
     load_dataset,
     ternarize,
     train_moons,
     train_ternary,
+    train_wage,
     train_yinyang_ewc,
 )
 
-__all__ = ["train_network", "train_all", "load_network", "network_file", "cached_dataset"]
+__all__ = ["train_network", "train_all", "member_name", "member_paths", "load_network", "network_file",
+           "cached_dataset"]
 
 def train_network(spec: NetworkSpec, dataset: Any, hardware: Hardware, *, base_dir: Path | None = None) -> MLP:
     """Train (or load) the network of ``spec`` on ``dataset``; hardware-aware training draws its
@@ -60,6 +63,11 @@ def train_network(spec: NetworkSpec, dataset: Any, hardware: Hardware, *, base_d
             cfg = replace(cfg, ternary_delta=delta["delta"])
         net = train_yinyang_ewc(dataset, ewc_strength=float(spec.ewc_strength), config=cfg, seed=spec.seed).network
         return ternarize(net, **delta) if spec.ternarize else net
+    if spec.recipe == "wage":
+        cfg = replace(WAGE_CONFIG, hidden=spec.hidden or WAGE_CONFIG.hidden, epochs=spec.epochs or WAGE_CONFIG.epochs,
+                      batch_size=spec.batch_size or WAGE_CONFIG.batch_size,
+                      learning_rate=float(spec.learning_rate or WAGE_CONFIG.learning_rate), seed=spec.seed)
+        return train_wage(dataset, cfg).network
     if spec.recipe == "file":
         path = Path(spec.file)  # type: ignore[arg-type]
         if base_dir is not None and not path.is_absolute():
@@ -95,6 +103,11 @@ def network_file(path: str) -> MLP:
     return _network_cached(path, st.st_mtime, st.st_size)
 
 
+def member_name(name: str, k: int) -> str:
+    """File stem of committee member ``k >= 1`` of network ``name`` (member 0 is the network itself)."""
+    return f"{name}.member{k}"
+
+
 def train_all(config: ExperimentConfig, out: Path, resume: bool, progress: bool) -> dict[str, Path]:
     folder = out / "networks"
     folder.mkdir(parents=True, exist_ok=True)
@@ -103,24 +116,37 @@ def train_all(config: ExperimentConfig, out: Path, resume: bool, progress: bool)
     paths: dict[str, Path] = {}
     index_path = folder / "networks.json"
     index = json.loads(index_path.read_text()) if index_path.exists() else {}
-    for spec in config.networks:
-        path = folder / f"{spec.name}.npz"
+    specs = [(spec.name, spec) for spec in config.networks]
+    specs += [(member_name(spec.name, k), replace(spec, seed=spec.seed + k, members=1))
+              for spec in config.networks for k in range(1, spec.members)]
+    for name, spec in specs:
+        path = folder / f"{name}.npz"
         key = {"spec": spec.to_dict(), "dataset": config.dataset,
                "hardware": config.hardware.to_dict() if spec.training == "hardware-aware" else None}
-        if path.exists() and index.get(spec.name, {}).get("key") == key:
-            paths[spec.name] = path.resolve()
+        if path.exists() and index.get(name, {}).get("key") == key:
+            paths[name] = path.resolve()
             continue
         t0 = time.perf_counter()
         if progress:
-            status_line(f"training network {spec.name!r} ({spec.recipe}, {spec.training}) ...")
+            status_line(f"training network {name!r} ({spec.recipe}, {spec.training}) ...")
         net = train_network(spec, data, config.hardware, base_dir=base)
-        tmp = folder / f".{spec.name}.tmp.npz"
+        tmp = folder / f".{name}.tmp.npz"
         arrays: dict[str, Any] = net.to_dict()
         np.savez(tmp, **arrays)
         os.replace(tmp, path)
         x, y = data.split(config.split)
-        index[spec.name] = {"key": key, "software_accuracy": net.accuracy(x, y), "layer_sizes": list(net.layer_sizes),
+        index[name] = {"key": key, "software_accuracy": net.accuracy(x, y), "layer_sizes": list(net.layer_sizes),
                             "ternary": net.is_ternary, "train_time_s": time.perf_counter() - t0}
         index_path.write_text(json.dumps(index, indent=2) + "\n")
-        paths[spec.name] = path.resolve()
-    return paths
+        paths[name] = path.resolve()
+    main = {spec.name for spec in config.networks}
+    return {k: v for k, v in paths.items() if k in main}
+
+
+def member_paths(config: ExperimentConfig, out: Path) -> dict[str, list[str]]:
+    """Network name -> the ``.npz`` paths of its committee members 1 .. members - 1 (trained by
+    :func:`train_all`); networks with one member are left out."""
+    return {spec.name: [str((out / "networks" / f"{member_name(spec.name, k)}.npz").resolve())
+                        for k in range(1, spec.members)]
+            for spec in config.networks if spec.members > 1}
+

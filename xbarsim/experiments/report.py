@@ -73,6 +73,8 @@ def compare(rows: Sequence[Mapping[str, Any]], refs: Sequence[Reference]) -> lis
     out = []
     for r in refs:
         hit = next((row for row in rows if _match(row, r.point) and row.get(f"{r.metric}_mean") is not None), None)
+        if hit is None and r.from_table:
+            continue
         out.append({"label": r.label, "metric": r.metric, "point": dict(r.point), "paper": r.value,
                     "ours_mean": None if hit is None else hit[f"{r.metric}_mean"],
                     "ours_std": None if hit is None else hit.get(f"{r.metric}_std"),
@@ -111,15 +113,27 @@ def markdown(config: ExperimentConfig, rows: Sequence[Mapping[str, Any]], cols: 
         cells += [_fmt(m, row.get(f"{m}_mean"), row.get(f"{m}_std")) for m in metrics]
         lines.append("| " + " | ".join(cells) + " |")
     if comparisons:
-        lines += ["", "## Ours beside the paper", "", "| reference | point | metric | ours | paper |",
-                  "|---|---|---|---:|---:|"]
+        lines += ["", "## Ours beside the paper", "", "| reference | point | metric | ours | paper | ours - paper |",
+                  "|---|---|---|---:|---:|---:|"]
         for c in comparisons:
             pt = ", ".join(f"{k}={_cell(v)}" for k, v in c["point"].items())
+            diff = None if c["ours_mean"] is None else c["ours_mean"] - c["paper"]
             lines.append(f"| {c['label']} | {pt} | {c['metric']} | {_fmt(c['metric'], c['ours_mean'], c['ours_std'])} "
-                         f"| {_fmt(c['metric'], c['paper'])} |")
+                         f"| {_fmt(c['metric'], c['paper'])} | {_fmt_diff(c['metric'], diff)} |")
     if extra:
         lines += ["", extra]
     return "\n".join(lines) + "\n"
+
+
+def _fmt_diff(metric: str, d: float | None) -> str:
+    """A signed difference in points (percent metrics) or in the metric's unit."""
+    if d is None:
+        return "n/a"
+    if metric.startswith("mapping_error"):
+        return f"{d:+.1f}"
+    if any(metric.startswith(m) for m in ("accuracy", "software_accuracy", "robust_fraction", "mean_accuracy")):
+        return f"{100 * d:+.1f}"
+    return f"{d:+.4g}"
 
 
 def _cell(v: Any) -> str:

@@ -23,10 +23,10 @@ from typing import Any
 import numpy as np
 
 from xbarsim.errors import ConfigError
-from xbarsim.evaluation import device_perturbation, monte_carlo
+from xbarsim.evaluation import DroletCodePerturbation, device_perturbation, monte_carlo
 from xbarsim.evaluation.hardware import augmented_weights, build_preset, chip_kernels, layer_encodings
 from xbarsim.experiments.config import ExperimentConfig, load_experiment
-from xbarsim.experiments.networks import cached_dataset, load_network, train_all
+from xbarsim.experiments.networks import cached_dataset, load_network, member_paths, train_all
 from xbarsim.experiments.plots import plot_point_histograms, sweep_plots
 from xbarsim.experiments.report import ExperimentReport, compare, markdown, status_line, write_csv
 from xbarsim.experiments.trials import TRIALS, check_sweep
@@ -122,6 +122,9 @@ def _run_sweep(config: ExperimentConfig, folder: Path, nets: Mapping[str, Path],
         fixed["readouts"] = {k: dict(v) for k, v in config.readouts.items()}
     if "network" not in config.grid:
         fixed["network"] = config.networks[0].name
+    committee = member_paths(config, folder)
+    if committee:
+        fixed["committee"] = committee
     spec = SweepSpec(name=config.name, trial="evaluate", grid={k: list(v) for k, v in config.grid.items()},
                      fixed=fixed, trials=config.cycles, seed=config.seed)
     store = folder / "trials.sqlite"
@@ -200,6 +203,8 @@ def _run_monte_carlo(config: ExperimentConfig, folder: Path, models: Mapping[str
         for model in config.models:
             if model == "hardware":
                 m: Any = config.hardware
+            elif model == "drolet-code":
+                m = DroletCodePerturbation()
             else:
                 m = device_perturbation(config.hardware, encoding="ternary" if net.is_ternary else "differential",
                                         disturbance="measured", perturb_biases=True)

@@ -282,7 +282,8 @@ def sleep_trial(params: Mapping[str, Any], rng: np.random.Generator) -> dict[str
 # ----------------------------------------------------------------------------- "evaluate"
 #: Parameters the ``"evaluate"`` trial accepts (checked by :func:`check_sweep`).
 EVALUATE_TRIAL_PARAMETERS = frozenset(HARDWARE_FIELDS) | frozenset(
-    {"hardware", "networks", "network", "dataset", "split", "max_points", "variant", "variants", "alpha_beta",
+    {"hardware", "networks", "network", "committee", "dataset", "split", "max_points", "variant", "variants",
+     "alpha_beta",
      "record_points", "readouts"})
 
 
@@ -301,6 +302,9 @@ def evaluate_trial(params: Mapping[str, Any], rng: np.random.Generator) -> dict[
         Base :class:`Hardware` fields; ``variants`` (table of name -> overrides) with ``variant``,
         any Hardware field given directly, and ``alpha_beta`` ([alpha, beta]) override it, in that
         order.
+    committee : table
+        Network name -> ``.npz`` paths of its committee members 1, 2, ... (member 0 is the network):
+        strategy ``"committee"`` with ``committee_networks = "distinct"`` maps the first ``alpha``.
     split, max_points, readouts
         As in :func:`~xbarsim.evaluation.evaluate` (each read-out ``r`` adds ``accuracy_<r>``).
     record_points : bool
@@ -331,8 +335,16 @@ def evaluate_trial(params: Mapping[str, Any], rng: np.random.Generator) -> dict[
     data = cached_dataset(str(params.get("dataset")))
     point = {k: v for k, v in params.items() if k in HARDWARE_FIELDS or k in ("variant", "alpha_beta")}
     hw = hardware_for(params.get("hardware", {}), params.get("variants", {}), point)
+    members = None
+    if hw.strategy == "committee" and hw.committee_networks == "distinct":
+        paths = list(params.get("committee", {}).get(name, []))
+        if len(paths) < hw.alpha - 1:
+            raise ConfigError(f"strategy 'committee' with committee_networks 'distinct' at alpha = {hw.alpha} needs "
+                              f"{hw.alpha - 1} more trained members of network {name!r}; it has {len(paths)} (set "
+                              f"`members` >= {hw.alpha} in its [[networks]] entry).")
+        members = [net] + [network_file(str(p)) for p in paths[:hw.alpha - 1]]
     res = evaluate(net, data, hw, rng=rng, split=str(params.get("split", "test")),
-                   max_points=params.get("max_points"), readouts=params.get("readouts"))
+                   max_points=params.get("max_points"), readouts=params.get("readouts"), committee=members)
     out: dict[str, Any] = {
         "accuracy": res.hardware_accuracy, "software_accuracy": res.software_accuracy,
         "mapping_error": res.mapping_error, "n_devices": res.n_devices, "n_kernels": res.n_kernels,

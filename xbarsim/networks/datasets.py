@@ -574,6 +574,12 @@ def double_yinyang_reference_summary() -> dict[str, Any]:
     return dict(json.loads(_data_text("double_yinyang_summary.json")))
 
 
+def _digits_wage() -> Dataset:
+    """Digits in the WAGE input format, normalized with its own training-split pixel statistics."""
+    d = load_digits()
+    return wage_inputs(d, mean=float(d.x_train.mean()), std=float(d.x_train.std()))
+
+
 # ---------------------------------------------------------------------------------- registry
 #: Default-configured loaders by name (for configuration files: ``dataset = "mnist5k"``).
 DATASETS: dict[str, Callable[[], Dataset]] = {
@@ -583,6 +589,7 @@ DATASETS: dict[str, Callable[[], Dataset]] = {
     "mnist": load_mnist,
     "mnist5k-wage": lambda: wage_inputs(load_mnist5k()),
     "mnist-wage": lambda: wage_inputs(load_mnist()),
+    "digits-wage": lambda: _digits_wage(),
     "digits": load_digits,
     "double-yinyang": make_double_yinyang,
 }
