@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from xbarsim._typing import ArrayLike, FloatArray
-from xbarsim._validation import short_repr
+from xbarsim._validation import check_int, short_repr
 from xbarsim.errors import ConfigError
 from xbarsim.networks.datasets import Dataset
 from xbarsim.networks.mlp import MLP, _backprop, _check_labels, quantize_activation
@@ -53,14 +53,6 @@ __all__ = [
 
 #: Largest latent weight of the 2-bit fixed-point weights (xbtorch's C(x, bits_W=2)).
 _LATENT_LIMIT = 0.5
-
-
-def _int(value: object, name: str, low: int, high: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or int(value) < low or (
-            high is not None and int(value) > high):
-        rng = f">= {low}" if high is None else f"in [{low}, {high}]"
-        raise ConfigError(f"`{name}` must be an integer {rng}; got {short_repr(value)}.")
-    return int(value)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -95,12 +87,12 @@ class WageConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        _int(self.hidden, "hidden", 1)
-        _int(self.epochs, "epochs", 1)
-        _int(self.batch_size, "batch_size", 1)
-        _int(self.bits_grad, "bits_grad", 2, 24)
-        _int(self.bits_activation, "bits_activation", 2, 24)
-        _int(self.seed, "seed", 0)
+        check_int(self.hidden, "hidden", 1, 1_000_000)
+        check_int(self.epochs, "epochs", 1, 1_000_000)
+        check_int(self.batch_size, "batch_size", 1, 1_000_000_000)
+        check_int(self.bits_grad, "bits_grad", 2, 24)
+        check_int(self.bits_activation, "bits_activation", 2, 24)
+        check_int(self.seed, "seed", 0, 2**63 - 1)
         lr = self.learning_rate
         if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not (math.isfinite(lr) and lr > 0):
             raise ConfigError(f"`learning_rate` must be a positive finite number; got {short_repr(lr)}.")
@@ -153,8 +145,8 @@ def wage_scale(fan_in: int, *, bits_weight: int = 2, factor: float = 2.0) -> flo
     ``Wm = 1.5 / 2**(bits_weight - 1)``, ``L = sqrt(3 factor / fan_in)``,
     ``scale = max(1, 2**round(log2(Wm / L)))``: 8 for 784 inputs, 4 for 150.
     """
-    n = _int(fan_in, "fan_in", 1)
-    wm = 1.5 / 2 ** (_int(bits_weight, "bits_weight", 2, 16) - 1)
+    n = check_int(fan_in, "fan_in", 1, 10**9)
+    wm = 1.5 / 2 ** (check_int(bits_weight, "bits_weight", 2, 16) - 1)
     limit = math.sqrt(3.0 * factor / n)
     return float(max(2.0 ** round(math.log2(wm / limit)), 1.0))
 
