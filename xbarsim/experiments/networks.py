@@ -64,10 +64,10 @@ def train_network(spec: NetworkSpec, dataset: Any, hardware: Hardware, *, base_d
         net = train_yinyang_ewc(dataset, ewc_strength=float(spec.ewc_strength), config=cfg, seed=spec.seed).network
         return ternarize(net, **delta) if spec.ternarize else net
     if spec.recipe == "wage":
-        cfg = replace(WAGE_CONFIG, hidden=spec.hidden or WAGE_CONFIG.hidden, epochs=spec.epochs or WAGE_CONFIG.epochs,
-                      batch_size=spec.batch_size or WAGE_CONFIG.batch_size,
-                      learning_rate=float(spec.learning_rate or WAGE_CONFIG.learning_rate), seed=spec.seed)
-        return train_wage(dataset, cfg).network
+        wage = replace(WAGE_CONFIG, hidden=spec.hidden or WAGE_CONFIG.hidden, epochs=spec.epochs or WAGE_CONFIG.epochs,
+                       batch_size=spec.batch_size or WAGE_CONFIG.batch_size,
+                       learning_rate=float(spec.learning_rate or WAGE_CONFIG.learning_rate), seed=spec.seed)
+        return train_wage(dataset, wage).network
     if spec.recipe == "file":
         path = Path(spec.file)  # type: ignore[arg-type]
         if base_dir is not None and not path.is_absolute():

@@ -219,14 +219,13 @@ def train_wage(
     wm = 1.5 / 2.0
     latent = [rng.uniform(-max(wm, math.sqrt(6.0 / n)), max(wm, math.sqrt(6.0 / n)), size=(n, k))
               for n, k in zip(sizes[:-1], sizes[1:])]
-    act = "wage-relu" if config.bits_activation == 8 else None
-    if act is None:
+    if config.bits_activation != 8:
         raise ConfigError(f"`bits_activation` other than 8 is not supported by the 'wage-relu' activation; "
                           f"got {config.bits_activation}.")
 
     def network() -> MLP:
         ws = tuple(wage_weights(u, s) for u, s in zip(latent, scales))
-        return MLP(weights=ws, biases=None, hidden_activation=act, output="softmax",
+        return MLP(weights=ws, biases=None, hidden_activation="wage-relu", output="softmax",
                    gammas=tuple(_LATENT_LIMIT / s for s in scales))
 
     history = []
