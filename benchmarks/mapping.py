@@ -72,9 +72,9 @@ def main() -> int:
     print(f"  mapped: {layer.n_devices} devices, mapping error {layer.mapping_error():.1f} %, "
           f"{layer.programming.n_pulses} write pulses", file=sys.stderr, flush=True)
     t1 = time.perf_counter()
-    y = layer.forward(x, mp.InferenceConfig(backend="sparse"))
+    y = mp.run_layer(layer, x, mp.InferenceConfig(backend="sparse"))
     t_solve = time.perf_counter() - t1
-    y_ideal = layer.forward(x)
+    y_ideal = mp.run_layer(layer, x)
     ir = float(np.abs(y - y_ideal).max() / np.abs(y_ideal).max())
     total = t_char + t["total"] + t_solve
 

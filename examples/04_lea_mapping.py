@@ -76,10 +76,10 @@ def main(seeds: int = 4, seed: int = 0) -> Path:
                           rng=rng, lines=LineResistance.uniform(1.0))
     layer = mp.map_layer(w, chip, rng, encoding=mp.Encoding(scheme="ternary"), ensemble=mp.EnsembleConfig.lea(4, 2))
     x = rng.uniform(0.0, 1.0, (4, 16))
-    y_sparse = layer.forward(x, mp.InferenceConfig(backend="sparse", adc=mp.ADC(bits=8)))
+    y_sparse = mp.run_layer(layer, x, mp.InferenceConfig(backend="sparse", adc=mp.ADC(bits=8)))
     print(f"\nLEA alpha = 4, beta = 2 on kernels {layer.placement.kernels}: mapping error {layer.mapping_error():.1f} %")
     print("x @ W                            :", np.round(x @ w, 2)[0])
-    print("ideal product of the kept copies :", np.round(layer.forward(x), 2)[0])
+    print("ideal product of the kept copies :", np.round(mp.run_layer(layer, x), 2)[0])
     print("sparse, 1 ohm segments, 8-bit ADC:", np.round(y_sparse, 2)[0])
 
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.2), constrained_layout=True)

@@ -5,21 +5,11 @@ Reports the fraction of the 200 test points classified correctly in at least 95 
 (paper: 79.5 % hardware-aware vs 18.5 % regular), for Drolet's own statistical transfer model and
 for full circuit-level transfers (V/2 programming with half-select disturbance, sparse solver).
 
-Runs the quick variant of `examples/configs/exp1_drolet.toml` by default (`--full` for the paper-size run;
-the same as `xbarsim evaluate examples/configs/exp1_drolet.toml [--quick]`), prints the report and writes
-CSV, JSON, Markdown and PNG files into `results/examples/<experiment name>/`.
-
-    .venv/bin/python examples/05_drolet_transfers.py [--full] [--resume] [--out DIR]
+Runs the quick variant of `examples/configs/exp1_drolet.toml` (`--full`, `--resume`, `--out DIR`, `--quiet`); see
+:func:`xbarsim.experiments.run_example`.
 """
-
-from __future__ import annotations
-
-import sys
-from pathlib import Path
 
 from xbarsim.experiments import run_example
 
-CONFIG = Path(__file__).parent / "configs" / "exp1_drolet.toml"
-
 if __name__ == "__main__":
-    run_example(CONFIG, __doc__.split("\n\n")[0], sys.argv[1:])
+    run_example(__file__, "exp1_drolet.toml", __doc__)

@@ -28,6 +28,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -133,18 +134,34 @@ def must_refuse(test: str, fn: Callable[[], Any], *, kind: type[xb.XbarError] = 
     raise AssertionError(f"accepted an invalid input and returned {type(result).__name__}")
 
 
+#: Warnings that say what the user must know about legal but extreme input (issues 13, 14): a result
+#: whose accuracy cannot be guaranteed, conductances that look like resistances in ohm.
+ADVISORY = (xb.AccuracyWarning,)
+_OHM_HINT = "conductances are in siemens"
+
+
+def _advisory(w: warnings.WarningMessage) -> bool:
+    return issubclass(w.category, ADVISORY) or (w.category is UserWarning and _OHM_HINT in str(w.message))
+
+
 def refuse_or_finite(test: str, fn: Callable[[], Any], seconds: float = 20.0) -> Any:
-    """``fn()`` may raise an XbarError or return a result with no NaN/inf; nothing else."""
+    """``fn()`` may raise an XbarError or return a result with no NaN/inf; nothing else. Advisory
+    warnings (:data:`ADVISORY`, the ohm hint) are allowed; any other warning (a RuntimeWarning on
+    overflow, say) fails the test."""
     _count(test)
-    with guarded(seconds):
+    with guarded(seconds), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         try:
             result = fn()
             if isinstance(result, xb.Solution):  # a lazily computed field may still refuse
                 for name in xb.Solution.FIELDS:
                     getattr(result, name)
         except xb.XbarError as exc:
-            return exc
-    _finite(result)
+            result = exc
+    others = [w for w in caught if not _advisory(w)]
+    assert not others, [f"{w.category.__name__}: {w.message}" for w in others]
+    if not isinstance(result, xb.XbarError):
+        _finite(result)
     return result
 
 
@@ -302,10 +319,14 @@ def test_solve_refuses_mismatches_floating_circuits_and_bad_backends(seed, m, n,
        device=st.sampled_from(["ohmic", "sinh"]), method=st.sampled_from(["direct", "iterative"]))
 def test_solve_at_extreme_legal_values_gives_an_error_or_a_finite_result(seed, m, n, g_exp, seg, v, device, method):
     g = np.random.default_rng(seed).uniform(0.5, 1.0, (m, n)) * 10.0**g_exp
-    cb = xb.Crossbar(conductance=g, lines=xb.LineResistance.uniform(seg),
-                     device=xb.Sinh(a=2.07) if device == "sinh" else xb.Ohmic())
     backend = xb.SparseBackend(xb.SparseOptions(method=method))
-    refuse_or_finite("extreme", lambda: xb.solve(cb, xb.BiasScheme.read(np.full(m, v)), backend))
+
+    def run() -> xb.Solution:
+        cb = xb.Crossbar(conductance=g, lines=xb.LineResistance.uniform(seg),
+                         device=xb.Sinh(a=2.07) if device == "sinh" else xb.Ohmic())
+        return xb.solve(cb, xb.BiasScheme.read(np.full(m, v)), backend)
+
+    refuse_or_finite("extreme", run)
 
 
 @settings(FUZZ, max_examples=40)
@@ -624,6 +645,172 @@ def test_network_functions_refuse_bad_inputs(case, data):
         "digits": lambda: nw.load_digits(n_val=value),
     }
     must_refuse("networks", fns[case], seconds=30.0)
+
+
+# ----------------------------------------------------------------------------- issue 13/14 input classes
+WIRE_VALUES = (1e-9, 1e-3, 1.0, 1e3, 1e9)
+
+
+@settings(FUZZ, max_examples=50)
+@given(seed=st.integers(0, 2**16), m=st.integers(1, 3), n=st.integers(1, 3), rs=st.sampled_from(WIRE_VALUES),
+       cs=st.sampled_from(WIRE_VALUES), drv=st.sampled_from(WIRE_VALUES), sns=st.sampled_from(WIRE_VALUES))
+def test_ill_conditioned_circuits_warn_or_match_exact_arithmetic(seed, m, n, rs, cs, drv, sns):
+    """Issue 13 item 5: resistances 18 orders of magnitude apart. Either AccuracyWarning, or every
+    voltage and source current within 1e-6 of the exact rational solve."""
+    from xbartest import exact_operating_point
+
+    rng = np.random.default_rng(seed)
+    cb = xb.Crossbar(conductance=rng.uniform(1e-6, 1e-4, (m, n)),
+                     lines=xb.LineResistance(row_segment=rs, col_segment=cs, row_driver=drv, col_sense=sns))
+    netlist = xb.build_netlist(cb, xb.BiasScheme.read(rng.uniform(0.05, 0.3, m)))
+    _count("ill-conditioned")
+    with guarded(), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        sol = xb.solve_netlist(netlist)
+    assert all(issubclass(w.category, xb.AccuracyWarning) for w in caught), [str(w.message) for w in caught]
+    if caught:
+        return
+    v, i = exact_operating_point(netlist)
+    ve, ie = np.array([float(x) for x in v]), np.array([float(x) for x in i])
+    assert np.abs(sol.node_voltages - ve).max() <= 1e-6 * np.abs(ve).max()
+    assert np.abs(sol.source_currents - ie).max() <= 1e-6 * np.abs(ie).max()
+
+
+@settings(FUZZ, max_examples=8)
+@given(seed=st.integers(0, 2**16), m=st.integers(1, 3), n=st.integers(1, 3), b=st.integers(2, 4))
+def test_batch_decks_give_every_vector_in_ngspice(tmp_path_factory, seed, m, n, b):
+    """Issue 13 item 6: the deck of a batch, run by the real ngspice -b, prints every vector's currents."""
+    rng = np.random.default_rng(seed)
+    cb = xb.Crossbar(conductance=rng.uniform(1e-6, 1e-4, (m, n)), lines=xb.LineResistance.uniform(2.0, driver=5.0))
+    netlist = xb.build_netlist(cb, xb.BiasScheme.read(rng.uniform(-0.3, 0.3, (b, m))))
+    deck = tmp_path_factory.mktemp("deck") / "batch.cir"
+    deck.write_text(xb.to_spice(netlist, index=None))
+    _count("batch-deck")
+    out = subprocess.run(["ngspice", "-b", str(deck)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stdout[-2000:]
+    blocks = re.findall(r"xbarsim operating point (\d+)\n((?:i\([^)]*\) = \S+\n)+)", out.stdout)
+    assert [int(k) for k, _ in blocks] == list(range(b))
+    src = np.asarray(xb.solve_netlist(netlist).source_currents)
+    for k, body in blocks:
+        got = {name: -float(val) for name, val in re.findall(r"i\((\S+)\) = (\S+)", body)}
+        expect = {netlist.source_name(s).lower(): src[int(k), s] for s in range(src.shape[1])}
+        assert got.keys() == expect.keys()
+        for name, val in expect.items():
+            assert abs(got[name] - val) <= 1e-9 * np.abs(src[int(k)]).max() + 1e-18
+
+
+@settings(FUZZ, max_examples=20)
+@given(seed=st.integers(0, 2**16), rows=st.integers(10, 80), cols=st.integers(2, 12), kernels=st.integers(1, 6),
+       alpha=st.integers(2, 30), method=st.sampled_from(["random", "greedy"]))
+def test_does_not_fit_states_an_alpha_that_places(seed, rows, cols, kernels, alpha, method):
+    """Issue 13 item 7: whatever the layer's block shapes, the alpha the message states places."""
+    import xbarsim.mapping as mp
+    from xbarsim.devices import rram_1t1r_nist
+
+    rng = np.random.default_rng(seed)
+    chip = mp.Chip.sample(n_kernels=kernels, kernel_shape=(25, 25), preset=rram_1t1r_nist(stuck_rate=0.002), rng=rng)
+    char = mp.characterize(chip, rng)
+    layout = mp.tile_layer(mp.map_weights(np.sign(rng.normal(size=(rows, cols))) + 0.5, g_min=133e-6, g_max=233e-6),
+                           chip.kernel_shape)
+    kwargs = dict(chip_shape=chip.shape, method=method, characterization=char)
+    _count("placement")
+    with guarded():
+        try:
+            mp.place_layer(layout, alpha=alpha, rng=np.random.default_rng(seed), **kwargs)
+            return
+        except xb.ConfigError as exc:
+            message = str(exc)
+    found = re.search(r"What fits: alpha <= (\d+) copies", message)
+    if found is None:
+        assert "Not even one copy fits" in message
+        return
+    stated = int(found.group(1))
+    assert 1 <= stated < alpha
+    placed = mp.place_layer(layout, alpha=stated, rng=np.random.default_rng(seed), **kwargs)
+    assert len(placed.blocks) == stated * len(layout.specs)
+
+
+@settings(FUZZ, max_examples=40)
+@given(case=st.sampled_from(["empty-read", "empty-drive", "memory", "raw", "npz", "binary"]),
+       m=st.integers(1, 64), junk=st.binary(min_size=0, max_size=300), mode=st.integers(0, 3))
+def test_empty_batches_huge_batches_and_damaged_files_are_typed_errors(tmp_path_factory, case, m, junk, mode):
+    """Issue 13: each of these is one typed XbarError line, never a traceback or a MemoryError."""
+    from xbarsim.networks import init_mlp, load_network
+    from xbarsim.solver.ngspice import read_raw
+
+    folder = tmp_path_factory.mktemp("hostile")
+    if case == "empty-read":
+        fn: Callable[[], Any] = lambda: xb.BiasScheme.read(np.zeros((0, m)))
+        kind: type[xb.XbarError] = xb.ConfigError
+    elif case == "empty-drive":
+        fn = lambda: xb.solve(small_crossbar(0, m, 2), xb.BiasScheme(row_left=xb.LineDrive.at(np.zeros((0, m))),
+                                                                    col_bottom=xb.LineDrive.at(0.0)))
+        kind = xb.ConfigError
+    elif case == "memory":  # passes check_size (< 1e8 elements), not the memory of the work arrays
+        big = 64
+        fn = lambda: xb.solve(small_crossbar(0, big, big), xb.BiasScheme.read(np.zeros((150_000 + 1000 * m, big))))
+        kind = xb.ConfigError
+    elif case == "raw":
+        raw = folder / "out.raw"
+        header = [b"", b"Title: x\nNo. Variables: 2\nNo. Points: 1\nVariables:\n", b"Binary:\n", b"Values:\n"][mode]
+        raw.write_bytes(header + junk)
+        fn = lambda: read_raw(raw)
+        kind = xb.BackendError
+    elif case == "npz":
+        path = folder / "net.npz"
+        np.savez(path, **init_mlp((3, 4, 2), rng=0).to_dict())
+        data = path.read_bytes()
+        cut = [0, len(data) // 3, len(data) - 20, 40][mode]
+        path.write_bytes(data[:cut] + junk)
+        fn = lambda: load_network(path)
+        kind = xb.ConfigError
+    else:
+        exe = folder / "ngspice"
+        if mode == 0:
+            exe.mkdir()
+        else:
+            exe.write_bytes(junk or b"\x00")
+            exe.chmod(0o755 if mode >= 2 else 0o644)
+        backend = xb.NgspiceBackend(xb.NgspiceOptions(mode="subprocess", binary=str(exe), timeout_s=10))
+        fn = lambda: xb.solve(small_crossbar(0, 2, 2), xb.BiasScheme.read([0.1, 0.2]), backend)
+        kind = xb.BackendError
+        if mode >= 2 and junk.startswith(b"#!"):
+            return  # a script with an interpreter line is a real program; what it does is up to it
+    exc = must_refuse("hostile-13", fn, kind=kind)
+    assert "\n" not in str(exc).split("--- backend output ---")[0].strip()
+
+
+@settings(FUZZ, max_examples=30)
+@given(value=st.sampled_from([1.5, 10.0, 1e4, 1e6, 1e-16, 1e-20, 1e-300]), m=st.integers(1, 4), n=st.integers(1, 4))
+def test_conductances_that_look_like_ohms_warn(value, m, n):
+    """Issue 14: a conductance above 1 S or below 1e-15 S that is not 0 warns that it may be ohms."""
+    g = np.full((m, n), 1e-5)
+    g[m - 1, n - 1] = value
+    _count("ohm-hint")
+    with pytest.warns(UserWarning, match=_OHM_HINT):
+        cb = xb.Crossbar(conductance=g)
+    assert cb.conductance[m - 1, n - 1] == value
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        xb.Crossbar(conductance=np.where(g == value, 0.0, g))  # 0 (open) and 1e-5 S are quiet
+
+
+@settings(FUZZ, max_examples=6)
+@given(m=st.integers(1, 40), n=st.integers(1, 40), quantity=st.sampled_from(["current", "voltage"]))
+def test_crossbar_pictures_are_written_or_refused(tmp_path_factory, m, n, quantity):
+    from xbarsim.analysis import MAX_PICTURE_SIDE, draw_crossbar
+
+    cb = small_crossbar(m * 41 + n, m, n)
+    sol = xb.solve(cb, xb.BiasScheme.read(np.full(m, 0.2)))
+    out = tmp_path_factory.mktemp("pic") / "x.png"
+    _count("picture")
+    if max(m, n) > MAX_PICTURE_SIDE:
+        must_refuse("picture", lambda: draw_crossbar(cb, sol, out, quantity=quantity), kind=xb.ConfigError)
+        assert not out.exists()
+    else:
+        with guarded(60):
+            draw_crossbar(cb, sol, out, quantity=quantity)
+        assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 # ----------------------------------------------------------------------------- the CLI

@@ -25,7 +25,7 @@ def test_import_xbarsim_does_not_import_pyspice():
         "assert not [m for m in sys.modules if m.split('.')[0] == 'PySpice'], 'import xbarsim'\n"
         "xb.solve(xb.Crossbar(conductance=np.full((2, 2), 1e-4), lines=xb.LineResistance.uniform(1.0)),\n"
         "         xb.BiasScheme.read([1.0, 0.5]))\n"
-        "xb.build_netlist(xb.Crossbar(conductance=np.ones((2, 2))), xb.BiasScheme.read([1, 1])).to_spice()\n"
+        "xb.to_spice(xb.build_netlist(xb.Crossbar(conductance=np.ones((2, 2))), xb.BiasScheme.read([1, 1])))\n"
         "assert not [m for m in sys.modules if m.split('.')[0] == 'PySpice'], 'sparse solve'\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
@@ -93,12 +93,12 @@ def test_version_is_exported():
 #: errors/_typing <- devices <- netlists <- solver <- analysis <- mapping <- evaluation <- cli, with
 #: networks a side wing: errors/_typing <- networks <- evaluation. Numbers are ranks: a module may
 #: import a module of the same or a lower rank only; networks is checked separately.
-RANK = {"errors": 0, "_typing": 0, "_validation": 0, "devices": 1, "netlists": 2, "solver": 3, "analysis": 4,
+RANK = {"errors": 0, "_typing": 0, "_validation": 0, "_repr": 0, "devices": 1, "netlists": 2, "solver": 3, "analysis": 4,
         "mapping": 5, "networks": 5.5, "sweeps": 6.5, "evaluation": 6, "experiments": 7, "cli": 8, "__init__": 9,
         "__main__": 9}
 #: Side wings on the base layer: they import only the base and themselves; only the layers named here use them.
 WINGS = {"networks": "evaluation", "sweeps": "experiments"}
-BASE = {"errors", "_typing", "_validation"}
+BASE = {"errors", "_typing", "_validation", "_repr"}
 
 
 def _layer(module: str) -> str:
@@ -163,3 +163,109 @@ def test_the_import_walker_sees_lazy_and_relative_imports(tmp_path):
     assert _imports(fake, tmp_path / "xbarsim") == [
         (1, "xbarsim.netlists"), (4, "xbarsim.solver"), (5, "PySpice.Spice")
     ]
+
+
+# ----------------------------------------------------------------------------- cycles and private names
+def _module_name(path: Path, package_dir: Path = PACKAGE_DIR) -> str:
+    rel = path.relative_to(package_dir.parent).with_suffix("")
+    parts = list(rel.parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _import_graph(package_dir: Path = PACKAGE_DIR) -> dict[str, set[str]]:
+    """Module -> the xbarsim modules it imports (lazy imports included; ``from pkg import mod``
+    resolves to the submodule when ``mod`` is one)."""
+    files = sorted(p for p in package_dir.rglob("*.py") if "data" not in p.relative_to(package_dir).parts[:-1])
+    modules = {_module_name(p, package_dir) for p in files}
+    graph: dict[str, set[str]] = {}
+    for path in files:
+        src = _module_name(path, package_dir)
+        package = list(path.relative_to(package_dir.parent).parts[:-1])
+        edges: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                edges |= {a.name for a in node.names if a.name in modules}
+            elif isinstance(node, ast.ImportFrom):
+                base = ".".join(package[: len(package) - node.level + 1] + ([node.module] if node.module else [])) \
+                    if node.level else (node.module or "")
+                for alias in node.names:
+                    if f"{base}.{alias.name}" in modules:
+                        edges.add(f"{base}.{alias.name}")
+                    elif base in modules:
+                        edges.add(base)
+        graph[src] = edges - {src}
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components with more than one module (Tarjan), i.e. the import cycles."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on: set[str] = set()
+    out: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on.add(v)
+        for w in sorted(graph.get(v, ())):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                out.append(sorted(comp))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return out
+
+
+def test_no_import_cycles_lazy_imports_included():
+    """No two modules import each other, directly or through others, not even inside a function
+    (STYLE.md section 1: a data type does not call its own consumer)."""
+    assert _cycles(_import_graph()) == []
+
+
+def test_the_cycle_finder_sees_a_lazy_cycle(tmp_path):
+    pkg = tmp_path / "xbarsim" / "netlists"
+    pkg.mkdir(parents=True)
+    (pkg.parent / "__init__.py").write_text("")
+    (pkg / "__init__.py").write_text("")
+    (pkg / "a.py").write_text("from xbarsim.netlists.b import g\n")
+    (pkg / "b.py").write_text("def g():\n    from xbarsim.netlists import a\n")
+    assert _cycles(_import_graph(tmp_path / "xbarsim")) == [["xbarsim.netlists.a", "xbarsim.netlists.b"]]
+
+
+def _package_of(module: str) -> str:
+    parts = module.split(".")
+    return parts[1].removesuffix(".py") if len(parts) > 1 else "__init__"
+
+
+@pytest.mark.parametrize("path", _package_files(), ids=lambda p: str(p.relative_to(PACKAGE_DIR)))
+def test_no_private_names_imported_across_packages(path):
+    """``from xbarsim.<other package>.<module> import _name`` or from a private module of another
+    package (``devices._checks``) is refused; the base modules ``_typing`` / ``_validation`` are the
+    shared vocabulary and checks, private by file name only."""
+    src = _package_of(_module_name(path))
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if not isinstance(node, ast.ImportFrom) or node.level or not (node.module or "").startswith("xbarsim"):
+            continue
+        dst = _package_of(node.module)
+        if dst == src or dst in BASE:
+            continue
+        where = f"{path.relative_to(PACKAGE_DIR)}:{node.lineno} imports from {node.module}"
+        assert not any(p.startswith("_") for p in node.module.split(".")[2:]), f"{where}: a private module"
+        private = [a.name for a in node.names if a.name.startswith("_")]
+        assert not private, f"{where}: private name(s) {private}"

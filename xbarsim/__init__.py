@@ -38,6 +38,8 @@ from xbarsim.netlists import (
     build_netlist,
     build_transient,
     transient_to_spice,
+    to_graph,
+    to_spice,
 )
 from xbarsim.solver import (
     BACKENDS,
@@ -98,6 +100,8 @@ __all__ = [
     "XbarError",
     "assert_agree",
     "build_netlist",
+    "to_graph",
+    "to_spice",
     "crosscheck",
     "estimate_forward_error",
     "rram_1t1r_nist",

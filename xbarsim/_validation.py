@@ -1,7 +1,14 @@
-"""Input checks shared by every layer; each raises ConfigError naming the parameter and the value."""
+"""The one set of input checks shared by every layer; each raises ConfigError naming the parameter and the value.
+
+Values in messages are written as a user writes them (``got -1.0``, not ``got np.float64(-1.0)``):
+every check formats through :func:`short_repr`.
+"""
 
 from __future__ import annotations
 
+import os
+import tomllib
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -9,7 +16,23 @@ import numpy as np
 from xbarsim._typing import FloatArray
 from xbarsim.errors import ConfigError
 
-__all__ = ["MAX_ELEMENTS", "as_float_array", "check_shape", "check_choice", "check_int", "check_size", "readonly", "short_repr"]
+__all__ = [
+    "MAX_ELEMENTS",
+    "as_float_array",
+    "as_rng",
+    "check_choice",
+    "check_int",
+    "check_rng",
+    "check_shape",
+    "check_size",
+    "conductance_array",
+    "fraction",
+    "read_toml",
+    "readonly",
+    "scalar",
+    "shape_tuple",
+    "short_repr",
+]
 
 #: Largest array (number of elements) any public entry point accepts: 10^8 cells (a 10,000 x 10,000
 #: crossbar) is already ~10 GB of solver state; beyond it a request is refused before allocating.
@@ -27,12 +50,15 @@ def check_size(shape: tuple[int, ...], name: str) -> None:
 
 
 def short_repr(value: Any) -> str:
-    """A repr of ``value`` short enough for an error message."""
+    """``value`` as a user would write it, short enough for an error message: numpy scalars as plain
+    numbers (``-1.0``, not ``np.float64(-1.0)``), small arrays as lists, large ones by shape."""
+    if isinstance(value, np.generic):
+        value = value.item()
     if isinstance(value, np.ndarray):
         if value.size <= 6:
             return f"array({value.tolist()!r})"
         bad = value[~np.isfinite(value)] if value.dtype.kind == "f" else value.ravel()[:0]
-        extra = f", first non-finite {bad.ravel()[0]!r}" if bad.size else ""
+        extra = f", first non-finite {short_repr(bad.ravel()[0])}" if bad.size else ""
         return f"array of shape {value.shape}{extra}"
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
@@ -69,17 +95,17 @@ def as_float_array(
         raise ConfigError(f"`{name}` must be a {what}; got {short_repr(value)}.")
     if np.isnan(arr).any() or (not allow_inf and np.isinf(arr).any()):
         bad = arr[~np.isfinite(arr)].ravel()[0]
-        raise ConfigError(f"`{name}` must be a {what}; got {bad!r} (it must be finite).")
+        raise ConfigError(f"`{name}` must be a {what}; got {short_repr(bad)} (it must be finite).")
     if min_value is not None and (arr < min_value).any():
         bad = arr[arr < min_value].ravel()[0]
-        raise ConfigError(f"`{name}` must be a {what}; got {bad!r}.")
+        raise ConfigError(f"`{name}` must be a {what}; got {short_repr(bad)}.")
     return arr
 
 
 def check_int(value: Any, name: str, lo: int, hi: int) -> int:
     """``value`` as a Python int in ``[lo, hi]`` (bools refused), or ConfigError naming ``name``."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not lo <= int(value) <= hi:
-        raise ConfigError(f"`{name}` must be an int in [{lo}, {hi}]; got {value!r:.80}.")
+        raise ConfigError(f"`{name}` must be an int in [{lo}, {hi}]; got {short_repr(value)}.")
     return int(value)
 
 
@@ -101,3 +127,90 @@ def readonly(arr: np.ndarray) -> np.ndarray:
     out = np.array(arr, copy=True)
     out.setflags(write=False)
     return out
+
+
+def scalar(value: Any, name: str, *, what: str, min_value: float | None = None, positive: bool = False) -> float:
+    """``value`` as a finite Python float, or ConfigError "`name` must be a <what>; got <value>."."""
+    if isinstance(value, bool):
+        raise ConfigError(f"`{name}` must be a {what}; got {value!r}.")
+    arr = as_float_array(value, name, what=what, min_value=min_value)
+    if arr.ndim != 0:
+        raise ConfigError(f"`{name}` must be a {what} (a scalar); got {short_repr(value)}.")
+    out = float(arr)
+    if positive and out <= 0.0:
+        raise ConfigError(f"`{name}` must be a {what}; got {short_repr(value)}.")
+    return out
+
+
+def fraction(value: Any, name: str) -> float:
+    """``value`` as a float in [0, 1] (a rate or probability)."""
+    out = scalar(value, name, what="fraction in [0, 1]", min_value=0.0)
+    if out > 1.0:
+        raise ConfigError(f"`{name}` must be a fraction in [0, 1]; got {short_repr(value)}.")
+    return out
+
+
+def check_rng(rng: Any, name: str = "rng") -> np.random.Generator:
+    """``rng`` itself if it is a numpy Generator; no hidden global random state is ever used."""
+    if not isinstance(rng, np.random.Generator):
+        raise ConfigError(
+            f"`{name}` must be a numpy.random.Generator (e.g. numpy.random.default_rng(seed)); got "
+            f"{type(rng).__name__}."
+        )
+    return rng
+
+
+def as_rng(rng: Any, name: str = "rng") -> np.random.Generator:
+    """A Generator from ``rng``: a Generator as it is, an int seed >= 0, or None (fresh entropy)."""
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if rng is None or (isinstance(rng, (int, np.integer)) and not isinstance(rng, bool) and int(rng) >= 0):
+        return np.random.default_rng(None if rng is None else int(rng))
+    raise ConfigError(f"`{name}` must be a numpy.random.Generator, an int seed >= 0 or None; got {short_repr(rng)}.")
+
+
+def conductance_array(value: Any, name: str, *, allow_negative: bool = False) -> FloatArray:
+    """``value`` as a finite float64 array of conductances in siemens (non-negative unless allowed)."""
+    if allow_negative:
+        return as_float_array(value, name, what="array of conductances in siemens")
+    return as_float_array(value, name, what="array of non-negative conductances in siemens", min_value=0.0)
+
+
+def shape_tuple(value: Any, name: str) -> tuple[int, ...]:
+    """``value`` (an int or a sequence of ints >= 0) as a shape tuple."""
+
+    def is_size(x: Any) -> bool:
+        return isinstance(x, (int, np.integer)) and not isinstance(x, bool) and int(x) >= 0
+
+    if is_size(value):
+        shape: tuple[int, ...] | None = (int(value),)
+    elif isinstance(value, (tuple, list)) and all(is_size(x) for x in value):
+        shape = tuple(int(x) for x in value)
+    else:
+        shape = None
+    if shape is not None:
+        check_size(shape, name)
+        return shape
+    raise ConfigError(f"`{name}` must be a shape (a tuple of non-negative ints); got {short_repr(value)}.")
+
+
+def read_toml(path: Any, what: str) -> dict[str, Any]:
+    """The table of the TOML file ``path``; ConfigError naming the file for anything unreadable.
+
+    ``what`` names the kind of file in messages ("experiment config", "sweep config"). Unreadable,
+    non-UTF-8, invalid and absurdly nested files (which make the parser recurse too deep) all give
+    one typed error.
+    """
+    if not isinstance(path, (str, os.PathLike)):
+        raise ConfigError(f"`path` must be the path of a TOML file; got {short_repr(path)}.")
+    p = Path(path)
+    try:
+        text = p.read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {what} {p}: {exc}") from exc
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{p}: invalid TOML: {exc}") from exc
+    except RecursionError:
+        raise ConfigError(f"{p}: invalid TOML: nested too deeply.") from None

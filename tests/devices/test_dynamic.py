@@ -86,3 +86,26 @@ def test_tio2_preset_is_what_the_calibration_gives():
         r = m.k_set * np.maximum(v / m.v_set - 1, 0) ** 3
         w = 1 - (1 - w) * np.exp(-np.trapezoid(r, t))
     assert m.conductance(w) == pytest.approx(0.99 * 500e-6, rel=1e-4)
+
+
+def test_lea_fit_per_cycle_errors_and_preset():
+    from xbarsim.devices import lea_iv_curves, lea_vteam
+    from xbarsim.devices.dynamic_fit import fit_lea_sweeps, sweep_current
+
+    fits = fit_lea_sweeps()
+    assert [f.cycle for f in fits] == list(range(1, 20))
+    assert max(f.rms_set for f in fits) < 0.07 and max(f.rms_reset for f in fits) < 0.06
+    m = lea_vteam()
+    assert m.v_set < 0 < m.v_reset
+    for name in ("g_on", "k_reset", "v_reset"):
+        assert getattr(m, name) == pytest.approx(float(np.median([getattr(f.model, name) for f in fits])), rel=1e-6)
+    # independent recomputation of one cycle's error, and the dynamics matter: a frozen-state model
+    # (no switching) is far worse on the same sweep
+    neg = lea_iv_curves("negative")[9]
+    scale = np.abs(neg.current).max()
+    cur, w = sweep_current(fits[9].model, neg.voltage, 0.0, compliance=scale)
+    assert np.sqrt(np.mean(((cur - neg.current) / scale) ** 2)) == pytest.approx(fits[9].rms_set, rel=1e-9)
+    assert w[-1] > 0.2  # the state rose on the negative (SET) sweep
+    frozen = Vteam(g_on=m.g_on, g_off=m.g_off, v_set=-5.0, v_reset=5.0, k_set=1e-9, k_reset=1e-9, iv="sinh")
+    cur0, _ = sweep_current(frozen, neg.voltage, 0.0, compliance=scale)
+    assert np.sqrt(np.mean(((cur0 - neg.current) / scale) ** 2)) > 3 * fits[9].rms_set

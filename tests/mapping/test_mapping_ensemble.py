@@ -25,7 +25,7 @@ def test_without_faults_and_noise_lea_of_any_alpha_equals_plain_mapping(rng, enc
     plain = mp.map_layer(w, chip, rng, encoding=TERNARY, ensemble=mp.EnsembleConfig.plain())
     np.testing.assert_array_equal(plain.effective_weights(), w)
     assert plain.mapping_error() == 0.0
-    y_plain = plain.forward(x)
+    y_plain = mp.run_layer(plain, x)
     np.testing.assert_allclose(y_plain, x @ w, rtol=1e-12, atol=1e-12)
     for alpha in (1, 2, 3, 5):
         for beta in sorted({1, max(1, alpha // 2), alpha}):
@@ -34,7 +34,7 @@ def test_without_faults_and_noise_lea_of_any_alpha_equals_plain_mapping(rng, enc
             np.testing.assert_array_equal(lea.effective_weights(), plain.effective_weights())
             assert lea.mapping_error() == 0.0
             for averaging in ("analog", "digital"):
-                y = lea.forward(x, mp.InferenceConfig(averaging=averaging))
+                y = mp.run_layer(lea, x, mp.InferenceConfig(averaging=averaging))
                 np.testing.assert_allclose(y, y_plain, rtol=1e-12, atol=1e-12)
 
 
@@ -180,13 +180,13 @@ def test_analog_and_digital_averaging_agree_with_ideal_converters_and_differ_wit
     chip = mp.Chip.sample(n_kernels=4, kernel_shape=(16, 16), preset=rram_1t1r_nist(stuck_rate=0.05), rng=rng)
     layer = mp.map_layer(ternary(rng, (10, 4)), chip, rng, encoding=TERNARY, ensemble=mp.EnsembleConfig.lea(3, 2))
     x = rng.uniform(0, 1, (20, 10))
-    ya = layer.forward(x, mp.InferenceConfig(averaging="analog"))
-    yd = layer.forward(x, mp.InferenceConfig(averaging="digital"))
+    ya = mp.run_layer(layer, x, mp.InferenceConfig(averaging="analog"))
+    yd = mp.run_layer(layer, x, mp.InferenceConfig(averaging="digital"))
     np.testing.assert_allclose(ya, yd, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(ya, x @ layer.effective_weights(layer.programmed()), rtol=1e-12, atol=1e-12)
     coarse = mp.ADC(bits=3)
-    ya3 = layer.forward(x, mp.InferenceConfig(averaging="analog", adc=coarse))
-    yd3 = layer.forward(x, mp.InferenceConfig(averaging="digital", adc=coarse))
+    ya3 = mp.run_layer(layer, x, mp.InferenceConfig(averaging="analog", adc=coarse))
+    yd3 = mp.run_layer(layer, x, mp.InferenceConfig(averaging="digital", adc=coarse))
     assert not np.allclose(ya3, yd3)
     assert np.abs(ya3 - ya).max() < 0.5 * np.abs(ya).max()
 

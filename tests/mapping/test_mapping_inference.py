@@ -28,8 +28,8 @@ def test_sparse_with_ideal_wires_and_linear_devices_equals_ideal(rng, alpha):
     layer = mp.map_layer(rng.uniform(-1, 1, (15, 4)), chip, rng,
                          ensemble=mp.EnsembleConfig.lea(alpha, 1, placement="random"))
     x = rng.uniform(-1.0, 1.0, (9, 15))
-    y_ideal = layer.forward(x)
-    y_sparse = layer.forward(x, mp.InferenceConfig(backend="sparse"))
+    y_ideal = mp.run_layer(layer, x)
+    y_sparse = mp.run_layer(layer, x, mp.InferenceConfig(backend="sparse"))
     _close(y_sparse, y_ideal, 1e-12)
     np.testing.assert_allclose(y_ideal, x @ layer.effective_weights(layer.programmed()), rtol=1e-12, atol=1e-12)
 
@@ -41,7 +41,7 @@ def test_sparse_with_ideal_wires_and_sinh_devices_is_the_closed_form(rng):
     layer = mp.map_layer(ternary(rng, (6, 3)), chip, rng, encoding=mp.Encoding(scheme="ternary"),
                          ensemble=mp.EnsembleConfig.lea(2, 2, placement="random"))
     x = rng.uniform(0.0, 1.0, (5, 6))
-    y = layer.forward(x, mp.InferenceConfig(backend="sparse", dac=mp.DAC(scaling="fixed", v_read=0.5)))
+    y = mp.run_layer(layer, x, mp.InferenceConfig(backend="sparse", dac=mp.DAC(scaling="fixed", v_read=0.5)))
     v = x * 0.5
     x_eff = np.sinh(2.07 * v) / 2.07 / 0.5
     _close(y, x_eff @ layer.effective_weights(layer.programmed()), 1e-9)
@@ -56,10 +56,10 @@ def test_sparse_with_wire_resistance_matches_ngspice(rng, device):
                           lines=LineResistance.uniform(2.0, driver=1.0, sense=1.0))
     layer = mp.map_layer(rng.uniform(-1, 1, (4, 3)), chip, rng, ensemble=mp.EnsembleConfig.lea(2, 1, placement="random"))
     x = rng.uniform(0.0, 1.0, (3, 4))
-    y_sp = layer.forward(x, mp.InferenceConfig(backend="sparse"))
-    y_ng = layer.forward(x, mp.InferenceConfig(backend=NgspiceBackend(NgspiceOptions())))
+    y_sp = mp.run_layer(layer, x, mp.InferenceConfig(backend="sparse"))
+    y_ng = mp.run_layer(layer, x, mp.InferenceConfig(backend=NgspiceBackend(NgspiceOptions())))
     _close(y_sp, y_ng, 1e-6)
-    y_id = layer.forward(x)
+    y_id = mp.run_layer(layer, x)
     assert np.abs(y_sp - y_id).max() > 1e-6 * np.abs(y_id).max()  # the wires do matter
 
 
@@ -69,7 +69,7 @@ def test_blocks_stacked_on_one_kernels_columns_are_read_one_row_group_at_a_time(
     w = rng.uniform(-1, 1, (24, 2))  # two row chunks of 12 rows, G+ and G- blocks of 12x2 each
     layer = mp.map_layer(w, chip, rng, ensemble=mp.EnsembleConfig.plain())
     x = rng.uniform(-1, 1, (4, 24))
-    _close(layer.forward(x, mp.InferenceConfig(backend="sparse")), x @ w, 1e-12)
+    _close(mp.run_layer(layer, x, mp.InferenceConfig(backend="sparse")), x @ w, 1e-12)
 
 
 def test_dac_and_adc_quantize_as_stated(rng):
@@ -79,14 +79,14 @@ def test_dac_and_adc_quantize_as_stated(rng):
     x = rng.uniform(-1, 1, (50, 10))
     exact = x @ w
     # a 1-bit DAC: inputs become sign(x) * round(|x| / max|x|) * max|x|
-    y1 = layer.forward(x, mp.InferenceConfig(dac=mp.DAC(bits=1)))
+    y1 = mp.run_layer(layer, x, mp.InferenceConfig(dac=mp.DAC(bits=1)))
     s = np.abs(x).max(axis=1, keepdims=True)
     _close(y1, (np.sign(x) * np.rint(np.abs(x) / s) * s) @ w, 1e-12)
-    errs = [np.abs(layer.forward(x, mp.InferenceConfig(adc=mp.ADC(bits=b))) - exact).max() for b in (2, 4, 8, 12)]
+    errs = [np.abs(mp.run_layer(layer, x, mp.InferenceConfig(adc=mp.ADC(bits=b))) - exact).max() for b in (2, 4, 8, 12)]
     assert all(b < a for a, b in zip(errs, errs[1:])), errs
-    fs = layer.forward(x, mp.InferenceConfig(adc=mp.ADC(bits=8, range="full-scale")))
+    fs = mp.run_layer(layer, x, mp.InferenceConfig(adc=mp.ADC(bits=8, range="full-scale")))
     assert np.abs(fs - exact).max() > errs[2]  # a fixed full-scale range wastes resolution
-    y_fixed = layer.forward(2 * x, mp.InferenceConfig(dac=mp.DAC(scaling="fixed", x_max=1.0)))
+    y_fixed = mp.run_layer(layer, 2 * x, mp.InferenceConfig(dac=mp.DAC(scaling="fixed", x_max=1.0)))
     _close(y_fixed, np.clip(2 * x, -1, 1) @ w, 1e-12)  # fixed scaling saturates
 
 
@@ -94,7 +94,7 @@ def test_single_vector_and_batch_agree(rng):
     chip = mp.Chip.sample(n_kernels=1, kernel_shape=(8, 8), preset=exact_preset(analog=True), rng=rng)
     layer = mp.map_layer(rng.uniform(-1, 1, (5, 2)), chip, rng, ensemble=mp.EnsembleConfig.plain())
     x = rng.uniform(-1, 1, 5)
-    np.testing.assert_allclose(layer.forward(x), layer.forward(x[None])[0], rtol=1e-15)
+    np.testing.assert_allclose(mp.run_layer(layer, x), mp.run_layer(layer, x[None])[0], rtol=1e-15)
 
 
 @pytest.mark.parametrize(
@@ -116,4 +116,4 @@ def test_wrong_input_width_is_refused(rng):
     chip = mp.Chip.sample(n_kernels=1, kernel_shape=(8, 8), preset=exact_preset(), rng=rng)
     layer = mp.map_layer(np.ones((5, 2)), chip, rng, ensemble=mp.EnsembleConfig.plain())
     with pytest.raises(ConfigError, match=r"`x` must have shape \(5,\) or \(B, 5\); got shape \(3, 4\)"):
-        layer.forward(np.ones((3, 4)))
+        mp.run_layer(layer, np.ones((3, 4)))

@@ -64,7 +64,7 @@ def test_mao_without_faults_sums_the_copies_currents_and_reads_the_weights_exact
     assert layer.mapping_error() == pytest.approx(0.0, abs=1e-9)
     x = rng.uniform(-1.0, 1.0, (5, 2))
     for averaging in ("analog", "digital"):
-        y = layer.forward(x, mp.InferenceConfig(averaging=averaging))
+        y = mp.run_layer(layer, x, mp.InferenceConfig(averaging=averaging))
         np.testing.assert_allclose(y, x @ W, rtol=1e-9, atol=1e-12)
 
 

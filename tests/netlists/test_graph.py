@@ -15,7 +15,7 @@ M, N = 3, 4
 
 def _graph(lines: xb.LineResistance, bias: xb.BiasScheme, g: np.ndarray | None = None) -> nx.MultiGraph:
     g = np.full((M, N), 1e-4) if g is None else g
-    return xb.build_netlist(xb.Crossbar(conductance=g, lines=lines), bias).to_graph()
+    return xb.to_graph(xb.build_netlist(xb.Crossbar(conductance=g, lines=lines), bias))
 
 
 READ = xb.BiasScheme.read(np.array([1.0, 0.5, -0.5]))

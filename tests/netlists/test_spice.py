@@ -129,11 +129,11 @@ def _netlist_2x2() -> xb.Netlist:
 
 
 def test_golden_2x2_text():
-    assert _significant(_netlist_2x2().to_spice(title="golden 2x2")) == _significant(GOLDEN_2X2)
+    assert _significant(xb.to_spice(_netlist_2x2(), title="golden 2x2")) == _significant(GOLDEN_2X2)
 
 
 def test_default_title_and_ending():
-    text = _netlist_2x2().to_spice()
+    text = xb.to_spice(_netlist_2x2())
     lines = text.splitlines()
     assert "2x2" in lines[0] and "ohmic" in lines[0]  # SPICE reads line 1 as the title, whatever it is
     assert lines[-2:] == [".op", ".end"]
@@ -142,12 +142,12 @@ def test_default_title_and_ending():
 
 def test_golden_2x2_batch_entry_picks_its_voltages():
     netlist = xb.build_netlist(xb.Crossbar(conductance=G2, lines=LINES2), xb.BiasScheme.read([V2, [0.125, 1.0]]))
-    lines = _significant(netlist.to_spice(index=1, title="golden 2x2"))
+    lines = _significant(xb.to_spice(netlist, index=1, title="golden 2x2"))
     assert "Vdrv_l0 drv_l0 0 DC 0.125" in lines
     assert "Vdrv_l1 drv_l1 0 DC 1" in lines
     assert lines[:-6] == _significant(GOLDEN_2X2)[:-6]
     with pytest.raises(ConfigError, match="index"):
-        netlist.to_spice(index=2)
+        xb.to_spice(netlist, index=2)
 
 
 def test_golden_2x2_with_ideal_ends_merges_nodes_into_the_lower_name():
@@ -162,14 +162,14 @@ def test_golden_2x2_with_ideal_ends_merges_nodes_into_the_lower_name():
         "Vsns_b0 c1_0 0 DC 0",
         "Vsns_b1 c1_1 0 DC 0",
     ]
-    assert _significant(netlist.to_spice(title="golden 2x2")) == expected
+    assert _significant(xb.to_spice(netlist, title="golden 2x2")) == expected
     assert netlist.node_names() == ["r0_0", "r0_1", "r1_0", "r1_1", "c0_0", "c0_1", "c1_0", "c1_1"]
 
 
 def test_open_cells_are_left_out_of_the_text():
     g = G2.copy()
     g[0, 1] = 0.0
-    text = xb.build_netlist(xb.Crossbar(conductance=g, lines=LINES2), xb.BiasScheme.read(V2)).to_spice()
+    text = xb.to_spice(xb.build_netlist(xb.Crossbar(conductance=g, lines=LINES2), xb.BiasScheme.read(V2)))
     assert "cell0_1" not in text
     assert sum(ln.startswith("Rcell") for ln in text.splitlines()) == 3
 
@@ -178,7 +178,7 @@ def test_values_round_trip_doubles_exactly(rng):
     g = rng.uniform(1e-6, 1e-4, (2, 3))
     lines = xb.LineResistance(row_segment=rng.uniform(0.1, 10.0, (2, 2)), row_driver=rng.uniform(1, 100, 2))
     v = rng.uniform(-1, 1, 2)
-    text = xb.build_netlist(xb.Crossbar(conductance=g, lines=lines), xb.BiasScheme.read(v)).to_spice()
+    text = xb.to_spice(xb.build_netlist(xb.Crossbar(conductance=g, lines=lines), xb.BiasScheme.read(v)))
     values = {ln.split()[0]: ln.split()[-1] for ln in _significant(text)[1:-2]}
     for i in range(2):
         assert float(values[f"Vdrv_l{i}"]) == v[i]
@@ -246,7 +246,7 @@ def _compare_with_sparse(netlist: xb.Netlist, op: dict[str, float]) -> None:
 def test_16x16_read_netlist_runs_in_ngspice_batch_mode(rng, ngspice_binary, tmp_path, zero_fraction):
     cb = random_crossbar(rng, 16, 16, g_zero_fraction=0.05, zero_fraction=zero_fraction)
     netlist = xb.build_netlist(cb, xb.BiasScheme.read(rng.uniform(-1.0, 1.0, 16)))
-    op = run_ngspice(ngspice_binary, netlist.to_spice(), tmp_path)
+    op = run_ngspice(ngspice_binary, xb.to_spice(netlist), tmp_path)
     _compare_with_sparse(netlist, op)
     # every sense source is reported and is the column's output current
     sol = xb.solve_netlist(netlist, "sparse")
@@ -259,7 +259,7 @@ def test_16x16_write_netlist_runs_in_ngspice_batch_mode(rng, ngspice_binary, tmp
     lines = xb.LineResistance(row_segment=2.0, col_segment=2.0, row_driver=0.0, col_sense=0.0)
     cb = random_crossbar(rng, 16, 16, lines=lines)
     netlist = xb.build_netlist(cb, xb.BiasScheme.write(5, 11, 2.4, scheme))
-    _compare_with_sparse(netlist, run_ngspice(ngspice_binary, netlist.to_spice(), tmp_path))
+    _compare_with_sparse(netlist, run_ngspice(ngspice_binary, xb.to_spice(netlist), tmp_path))
 
 
 def test_shared_source_nodes_are_commented_not_duplicated(ngspice_binary, tmp_path):
@@ -269,6 +269,6 @@ def test_shared_source_nodes_are_commented_not_duplicated(ngspice_binary, tmp_pa
                          col_bottom=xb.LineDrive.at(0.0))
     cb = xb.Crossbar(conductance=np.full((2, 3), 1e-4), lines=xb.LineResistance(col_segment=1.0, col_sense=2.0))
     netlist = xb.build_netlist(cb, bias)
-    text = netlist.to_spice()
+    text = xb.to_spice(netlist)
     assert sum(ln.startswith("V") for ln in text.splitlines()) == 2 + 3
     _compare_with_sparse(netlist, run_ngspice(ngspice_binary, text, tmp_path))

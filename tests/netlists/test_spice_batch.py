@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import xbarsim as xb
+from xbarsim.netlists import to_spice
 from xbarsim import cli
 
 _BLOCK = re.compile(r"xbarsim operating point (\d+)\n((?:i\([^)]*\) = \S+\n)+)")
@@ -44,18 +45,18 @@ def test_every_operating_point_of_a_batch_runs_in_one_deck(tmp_path, rng, ngspic
     v[2] = v[1]  # an unchanged vector: no alter lines, still its own operating point
     netlist = xb.build_netlist(cb, xb.BiasScheme.read(v))
     deck = tmp_path / "batch.cir"
-    deck.write_text(netlist.to_spice(index=None))
+    deck.write_text(to_spice(netlist, index=None))
     _check_against_sparse(netlist, _run_deck(ngspice_binary, deck))
     # one entry: index=None is exactly the single-point deck
     one = xb.build_netlist(cb, xb.BiasScheme.read(v[0]))
-    assert one.to_spice(index=None) == one.to_spice()
+    assert to_spice(one, index=None) == to_spice(one)
 
 
 def test_a_nonlinear_batch_deck_keeps_its_tolerances(tmp_path, rng, ngspice_binary):
     cb = xb.Crossbar(conductance=rng.uniform(1e-6, 1e-4, (2, 3)), lines=xb.LineResistance.uniform(2.0, driver=1.0),
                      device=xb.Sinh(a=2.07))
     netlist = xb.build_netlist(cb, xb.BiasScheme.read(rng.uniform(0, 0.5, (3, 2))))
-    text = netlist.to_spice(index=None)
+    text = to_spice(netlist, index=None)
     assert ".options reltol=1e-12" in text
     deck = tmp_path / "sinh.cir"
     deck.write_text(text)
@@ -74,7 +75,7 @@ def test_cli_netlist_writes_every_vector_of_inputs(tmp_path, ngspice_binary, cap
     cb = xb.Crossbar(conductance=rng.uniform(1e-6, 1e-4, (3, 2)),
                      lines=xb.LineResistance(row_segment=1.0, col_segment=1.0, row_driver=10.0, col_sense=10.0))
     netlist = xb.build_netlist(cb, xb.BiasScheme.read(v))
-    assert deck.read_text() == netlist.to_spice(index=None)
+    assert deck.read_text() == to_spice(netlist, index=None)
     _check_against_sparse(netlist, _run_deck(ngspice_binary, deck))
 
 
@@ -82,4 +83,4 @@ def test_index_is_validated():
     netlist = xb.build_netlist(xb.Crossbar(conductance=np.full((2, 2), 1e-5)), xb.BiasScheme.read(np.ones((2, 2))))
     for bad in (2, -3, True, 0.5, "0"):
         with pytest.raises(xb.ConfigError, match="`index`"):
-            netlist.to_spice(index=bad)  # type: ignore[arg-type]
+            to_spice(netlist, index=bad)  # type: ignore[arg-type]

@@ -10,7 +10,7 @@ import xbarsim.networks as networks
 
 NETWORKS_DIR = Path(networks.__file__).parent
 #: What networks may import (STYLE.md section 1: errors/_typing <- networks <- evaluation).
-ALLOWED_XBARSIM = ("xbarsim.errors", "xbarsim._typing", "xbarsim._validation", "xbarsim.networks")
+ALLOWED_XBARSIM = ("xbarsim.errors", "xbarsim._typing", "xbarsim._validation", "xbarsim._repr", "xbarsim.networks")
 ALLOWED_THIRD_PARTY = ("numpy", "scipy", "sklearn", "mlxtend")
 
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 import xbarsim.networks as nw
 from xbarsim.errors import ConfigError
-from xbarsim.networks.mlp import _backprop
+from xbarsim.networks.mlp import backprop
 
 
 def _manual_forward(net: nw.MLP, x: np.ndarray) -> np.ndarray:
@@ -86,7 +86,7 @@ def test_backprop_matches_finite_differences(sizes, activation, output, bias, rn
     x = rng.uniform(-1, 1, size=(7, sizes[0]))
     # Keep ReLU pre-activations away from the kink so central differences are valid.
     y = rng.integers(0, net.n_classes, size=7)
-    loss, acts, deltas = _backprop(net, x, y, net.weights, net.biases)
+    loss, acts, deltas = backprop(net, x, y, net.weights, net.biases)
     assert np.isclose(loss, net.loss(x, y))
     grads = [a.T @ d / x.shape[0] for a, d in zip(acts, deltas)]
     h = 1e-6

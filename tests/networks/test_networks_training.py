@@ -21,7 +21,7 @@ import pytest
 
 import xbarsim.networks as nw
 from xbarsim.errors import ConfigError
-from xbarsim.networks.mlp import _backprop
+from xbarsim.networks.mlp import backprop
 
 
 @pytest.fixture(scope="module")
@@ -143,7 +143,7 @@ def test_perturbation_is_drawn_at_every_forward_pass_with_ste(moons: nw.Dataset)
     assert len(calls) == 1
     # Adam's first step moves each parameter by lr * sign(gradient); the gradient must be the one
     # evaluated at the doubled weights, applied to the clean weights.
-    _, acts, deltas = _backprop(net, small.x_train, small.y_train, [2.0 * w for w in net.weights], net.biases)
+    _, acts, deltas = backprop(net, small.x_train, small.y_train, [2.0 * w for w in net.weights], net.biases)
     for w0, w1, a, d in zip(net.weights, result.network.weights, acts, deltas):
         g = a.T @ d / 40
         np.testing.assert_allclose(w1, w0 - 1e-3 * g / (np.abs(g) + 1e-8), rtol=0, atol=1e-12)
@@ -198,7 +198,7 @@ def test_fisher_diagonal_equals_mean_squared_per_sample_gradients(rng: np.random
     per_w = [np.zeros_like(w) for w in net.weights]
     per_b = [np.zeros_like(b) for b in net.biases or ()]
     for i in range(9):
-        _, acts, deltas = _backprop(net, x[i : i + 1], y[i : i + 1], net.weights, net.biases)
+        _, acts, deltas = backprop(net, x[i : i + 1], y[i : i + 1], net.weights, net.biases)
         for k, (a, d) in enumerate(zip(acts, deltas)):
             per_w[k] += (a.T @ d) ** 2 / 9
             per_b[k] += d[0] ** 2 / 9

@@ -121,7 +121,7 @@ def _solvable_netlist(cb: xb.Crossbar, bias: xb.BiasScheme) -> xb.Netlist | None
     except CircuitError as exc:
         assert "short" in str(exc)
         return None
-    graph = netlist.to_graph()
+    graph = xb.to_graph(netlist)
     floating = set(graph.nodes) - nx.node_connected_component(graph, "0")
     if floating:
         with pytest.raises(CircuitError) as info:

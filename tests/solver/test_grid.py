@@ -152,3 +152,52 @@ def test_floating_line_on_the_grid_path_is_named(rng):
     assert grid_layout(netlist) is not None
     with pytest.raises(CircuitError, match="r2_0"):
         xb.solve_netlist(netlist, ITERATIVE)
+
+
+def test_grid_newton_equals_the_general_newton_path(rng, monkeypatch):
+    """Newton on the reduced row-node system (grid layout) against Newton on all nodes (the general
+    path, forced by making the layout unrecognised), on random non-uniform wires and every scheme."""
+    import dataclasses
+
+    from xbarsim.solver import sparse
+
+    # both stop at a KCL backward error of 1e-14; their forward difference is that times the
+    # conditioning (floating lines under the write schemes: ~1e-12 of the largest voltage)
+    tight = xb.SparseBackend(xb.SparseOptions(newton=xb.solver.newton.NewtonOptions(tol=1e-14)))
+    for m, n in [(1, 1), (1, 6), (7, 1), (9, 8), (20, 13)]:
+        cb = dataclasses.replace(random_crossbar(rng, m, n, g_zero_fraction=0.1), device=xb.Sinh(a=2.07))
+        for bias in _biases(m, n, rng):
+            netlist = xb.build_netlist(cb, bias)
+            try:
+                general_v = None
+                with monkeypatch.context() as mp:
+                    mp.setattr(sparse, "grid_layout", lambda _netlist: None)
+                    general = xb.solve_netlist(netlist, tight)
+                general_v = np.asarray(general.node_voltages)
+            except CircuitError:
+                with pytest.raises(CircuitError):
+                    xb.solve_netlist(netlist, "sparse")
+                continue
+            grid = xb.solve_netlist(netlist, tight)
+            assert grid.method == general.method == "newton"
+            np.testing.assert_allclose(grid.node_voltages, general_v, rtol=0, atol=1e-11 * np.abs(general_v).max())
+            assert_same_solution(general, grid, netlist, rtol=1e-11)
+            assert grid.kcl_residual <= 1e-14
+
+
+def test_grid_newton_falls_back_when_a_step_does_not_converge(rng, monkeypatch):
+    import dataclasses
+
+    from xbarsim.solver import newton
+
+    cb = dataclasses.replace(random_crossbar(rng, 6, 5), device=xb.Sinh(a=2.07))
+    bias = xb.BiasScheme.read(rng.uniform(0, 0.3, (3, 6)))
+    ref = xb.solve(cb, bias)
+
+    def failing(*args, **kwargs):
+        raise newton.GridStepFailed("forced")
+
+    monkeypatch.setattr(newton, "solve_linearised", failing)
+    sol = xb.solve(cb, bias)
+    assert sol.method == "newton"
+    np.testing.assert_allclose(sol.node_voltages, ref.node_voltages, rtol=0, atol=1e-12)

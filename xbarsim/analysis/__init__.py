@@ -19,6 +19,8 @@ programming sequences with half-select disturbance.
 * :mod:`~xbarsim.analysis.transient_programming` -- write-verify as pulse trains on dynamic devices
   through the circuit in the time domain (:func:`program_array_transient`), disturbance from the
   device dynamics.
+* :mod:`~xbarsim.analysis.picture` -- a badcrossbar-style PNG of one operating point of a small array
+  (:func:`draw_crossbar`).
 
 Layering: imports errors, _typing, _validation, devices, netlists and solver only.
 """
@@ -32,6 +34,7 @@ from xbarsim.analysis.disturbance import (
     disturbance_curve,
     merge_curves,
 )
+from xbarsim.analysis.picture import MAX_PICTURE_SIDE, draw_crossbar, segment_currents
 from xbarsim.analysis.programming import ProgrammingResult, program_array, programming_order
 from xbarsim.analysis.read import (
     READ_PATTERNS,
@@ -75,6 +78,7 @@ __all__ = [
     "DisturbanceComparison",
     "DisturbanceCurve",
     "LawCalibration",
+    "MAX_PICTURE_SIDE",
     "ProgrammingResult",
     "PulseSchedule",
     "READ_PATTERNS",
@@ -97,6 +101,7 @@ __all__ = [
     "compare_disturbance",
     "compare_write_schemes",
     "diagonal_cells",
+    "draw_crossbar",
     "disturbance_curve",
     "drolet_tio2_law",
     "far_corner",
@@ -108,6 +113,7 @@ __all__ = [
     "read_cells",
     "read_margin",
     "read_margin_curve",
+    "segment_currents",
     "selected_voltage_map",
     "simulate_disturbance",
     "terminal_responses",

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from xbarsim._repr import compact_repr
 from xbarsim._typing import WriteSchemeName
 from xbarsim._validation import short_repr
 from xbarsim.analysis.disturbance import DisturbanceComparison, DisturbanceCurve, compare_disturbance, merge_curves
@@ -103,6 +104,8 @@ class LawCalibration:
     params : tuple of str
         The gridded parameter names.
     """
+
+    __repr__ = compact_repr
 
     law: SwitchingLaw
     comparison: DisturbanceComparison

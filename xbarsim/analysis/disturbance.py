@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from xbarsim._repr import compact_repr
 from xbarsim._typing import FloatArray, IntArray
 from xbarsim._validation import readonly, short_repr
 from xbarsim.devices.measured import DisturbanceStats, drolet_disturbance_stats
@@ -35,6 +36,8 @@ class DisturbanceCurve:
         Siemens and siemens squared, the raw sums (so that curves of several arrays can be merged
         exactly with :func:`merge_curves`).
     """
+
+    __repr__ = compact_repr
 
     n: IntArray
     mean: FloatArray
@@ -107,6 +110,8 @@ class DisturbanceComparison:
     objective : float
         Dimensionless, ``(rms_mean^2 + rms_std^2) / (1 uS)^2``, what the calibration minimises.
     """
+
+    __repr__ = compact_repr
 
     n: IntArray
     sim_mean: FloatArray

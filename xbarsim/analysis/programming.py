@@ -19,12 +19,12 @@ from typing import Any
 
 import numpy as np
 
+from xbarsim._repr import compact_repr
 from xbarsim._typing import ArrayLike, BoolArray, FloatArray, IntArray, WriteSchemeName
-from xbarsim._validation import as_float_array, readonly, short_repr
+from xbarsim._validation import as_float_array, check_rng, conductance_array, readonly, short_repr
 from xbarsim.analysis._common import resolve_backend, scheme_levels, selection_bias
 from xbarsim.analysis.disturbance import DisturbanceCurve, disturbance_curve
 from xbarsim.analysis.switching import DROLET_SCHEDULE, PulseSchedule, SwitchingLaw, drolet_tio2_law
-from xbarsim.devices._checks import check_rng, conductance_array
 from xbarsim.devices.faults import FaultMap
 from xbarsim.devices.models import DeviceModel
 from xbarsim.devices.presets import DevicePreset
@@ -92,6 +92,8 @@ class ProgrammingResult:
     elapsed : float
         Seconds of wall time.
     """
+
+    __repr__ = compact_repr
 
     conductance: FloatArray
     target: FloatArray

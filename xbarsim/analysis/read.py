@@ -37,6 +37,7 @@ from typing import Any, Literal, get_args
 
 import numpy as np
 
+from xbarsim._repr import compact_repr, text_table
 from xbarsim._typing import FloatArray, IntArray
 from xbarsim._validation import as_float_array, check_choice, readonly, short_repr
 from xbarsim.analysis._common import (
@@ -105,6 +106,8 @@ class ReadAnalysis:
     backend : str
         Backend that solved the circuit.
     """
+
+    __repr__ = compact_repr
 
     scheme: str
     row: int
@@ -249,6 +252,8 @@ class ReadMargin:
     ideal_margin : float
         Dimensionless, ``1 - I(v_read, g_off) / I(v_read, g_on)`` of an isolated cell.
     """
+
+    __repr__ = compact_repr
 
     scheme: str
     pattern: str
@@ -413,6 +418,8 @@ class ReadMarginCurve:
         Ohm, the row and column segment resistance (the row value if they differ).
     """
 
+    __repr__ = compact_repr
+
     schemes: tuple[str, ...]
     sizes: IntArray
     margin: FloatArray
@@ -435,6 +442,18 @@ class ReadMarginCurve:
         for name in ("sizes", "margin", "margin_abs", "sensed_on", "sensed_off", "sneak_on", "sneak_off",
                      "selected_voltage_on", "power_off"):
             object.__setattr__(self, name, readonly(getattr(self, name)))
+
+    def figures(self) -> dict[str, object]:
+        """Key numbers for the repr: each scheme's margin at the largest size."""
+        return {**{f"margin[{s}]@{int(self.sizes[-1])}": float(self.margin[k, -1]) for k, s in enumerate(self.schemes)}}
+
+    def report(self) -> str:
+        """A text table of the read margin (dimensionless) per array size and scheme."""
+        head = (f"read margin (I_on - I_off) / I_on of the far-corner cell, {self.pattern} pattern, v_read "
+                f"{self.v_read:g} V, g_on {self.g_on:.3g} S, g_off {self.g_off:.3g} S, {self.device} devices, "
+                f"segments {self.segment:g} ohm; isolated cell {self.ideal_margin:.4g}")
+        rows = [(int(n), *(float(self.margin[k, j]) for k in range(len(self.schemes)))) for j, n in enumerate(self.sizes)]
+        return head + "\n" + text_table(("n", *self.schemes), rows)
 
     def of(self, scheme: str) -> FloatArray:
         """The margin row of one scheme, shape (K,)."""

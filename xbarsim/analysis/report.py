@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from xbarsim._repr import compact_repr
 from xbarsim._validation import short_repr
 from xbarsim.analysis._common import positive_voltage, resolve_backend
 from xbarsim.analysis.read import ReadMarginCurve, read_margin_curve
@@ -82,6 +83,8 @@ class BiasReport:
     timings : mapping of str to float
         Seconds per part.
     """
+
+    __repr__ = compact_repr
 
     size: int
     preset: str

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from xbarsim._typing import FloatArray
-from xbarsim.devices._checks import check_rng, scalar
+from xbarsim._validation import check_rng, scalar
 from xbarsim.errors import ConfigError
 
 __all__ = ["SwitchingLaw", "PulseSchedule", "drolet_tio2_law", "DROLET_SCHEDULE"]

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from xbarsim._repr import compact_repr, text_table
 from xbarsim._typing import BoolArray, FloatArray, IntArray, WriteSchemeName
 from xbarsim._validation import readonly, short_repr
 from xbarsim.analysis._common import (
@@ -108,6 +109,8 @@ class WriteAnalysis:
         The solution's KCL backward error (see :class:`xbarsim.solver.Solution`).
     """
 
+    __repr__ = compact_repr
+
     scheme: str
     row: int
     col: int
@@ -181,7 +184,27 @@ class WriteComparison:
         One per scheme, in the order asked for.
     """
 
+    __repr__ = compact_repr
+
     results: tuple[WriteAnalysis, ...]
+
+    def figures(self) -> dict[str, object]:
+        """Key numbers for the repr: array shape, selected cell, and the fraction of the write
+        voltage that reaches the selected cell under each scheme."""
+        first = self.results[0]
+        return {"shape": first.shape, "cell": (first.row, first.col), "v_write": first.v_write,
+                **{f"selected_fraction[{r.scheme}]": r.selected_fraction for r in self.results}}
+
+    def report(self) -> str:
+        """A text table: one row per scheme (volt, ampere, watt)."""
+        first = self.results[0]
+        head = (f"write {first.v_write:g} V on cell ({first.row}, {first.col}) of a {first.shape[0]}x{first.shape[1]} "
+                f"array; disturb threshold {first.threshold:g} V")
+        rows = [(r.scheme, r.selected_voltage, r.selected_fraction, r.half_selected.worst, r.unselected.worst,
+                 r.n_disturbed, r.total_driver_current, r.power) for r in self.results]
+        return head + "\n" + text_table(
+            ("scheme", "V_sel (V)", "V_sel/V_w", "max|V| half-sel (V)", "max|V| unsel (V)", "disturbed",
+             "drivers (A)", "power (W)"), rows)
 
     @property
     def schemes(self) -> tuple[str, ...]:
@@ -372,6 +395,8 @@ class TerminalResponses:
         Backend that produced the responses.
     """
 
+    __repr__ = compact_repr
+
     cell_voltages: FloatArray
     admittance: FloatArray
     backend: str
@@ -484,6 +509,8 @@ class SelectedVoltageMap:
     backend : str
         Backend that solved the circuits.
     """
+
+    __repr__ = compact_repr
 
     scheme: str
     v_write: float

@@ -61,6 +61,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help="wire segment resistances (ohm) of the margin-versus-wire sweep")
     p.add_argument("--out", type=Path, default=Path("results/bias_compare"), help="output directory")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.add_argument("--transient", action="store_true", help="program the --size array through the circuit with "
+                   "pulse trains on dynamic TiO2 devices, per scheme (slow: use --size 8)")
     p.set_defaults(func=run)
     return p
 
@@ -163,8 +165,15 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"`--sizes` must be array sizes >= 2; got {args.sizes}.")
     if min(args.segment, args.driver, args.sense) < 0:
         raise ConfigError("`--segment`, `--driver` and `--sense` must be non-negative resistances in ohm.")
-    preset = _preset(args)
     lines = LineResistance.uniform(args.segment, driver=args.driver, sense=args.sense)
+    if args.transient:
+        from xbarsim.analysis.transient_report import transient_bias_report, write_transient_report
+
+        rep = transient_bias_report(args.size, lines=lines, progress=say)
+        say("wrote " + ", ".join(str(p) for p in write_transient_report(rep, args.out)))
+        print(rep.report())
+        return 0
+    preset = _preset(args)
     backend = _backend(args.backend, [*args.sizes, args.size])
     t0 = time.perf_counter()
     report = bias_report(args.size, preset=preset, lines=lines, v_write=args.v_write, v_read=args.v_read,

@@ -15,7 +15,7 @@ import numpy as np
 
 from xbarsim._validation import check_size
 from xbarsim.errors import ConfigError
-from xbarsim.netlists import WRITE_SCHEMES, BiasScheme, Crossbar, LineResistance, build_netlist
+from xbarsim.netlists import WRITE_SCHEMES, BiasScheme, Crossbar, LineResistance, build_netlist, to_spice
 from xbarsim.solver import NgspiceBackend, NgspiceOptions, SparseBackend, SparseOptions, crosscheck, solve_netlist
 
 __all__ = ["add_parser"]
@@ -102,7 +102,7 @@ def _backend(name: str, max_cells: int) -> Any:
 
 def _cmd_netlist(args: argparse.Namespace) -> int:
     cb, bias = _circuit(args)
-    text = build_netlist(cb, bias).to_spice(index=None)  # every input vector of --inputs
+    text = to_spice(build_netlist(cb, bias), index=None)  # every input vector of --inputs
     if args.out is None:
         sys.stdout.write(text)
     else:

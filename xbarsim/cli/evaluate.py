@@ -14,6 +14,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from xbarsim.cli.options import add_run_options
 from xbarsim.experiments import load_experiment, run_experiment
 
 __all__ = ["add_parser"]
@@ -33,14 +34,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     p.add_argument("config", type=Path, help="experiment config (TOML), e.g. examples/configs/exp1_drolet.toml")
     p.add_argument("--quick", action="store_true", help="apply the config's [quick] overrides (a small variant)")
-    p.add_argument("--out", type=Path, default=None, metavar="DIR",
-                   help="output folder (default: results/<name>, with -quick appended for --quick)")
-    p.add_argument("--resume", action="store_true", help="keep stored trials/transfers and run the rest")
-    p.add_argument("--scheduler", default=None, metavar="ADDRESS|local|serial",
-                   help="sweeps: 'local' (default, embedded LocalCluster), 'serial', or a Dask scheduler address")
-    p.add_argument("--workers", type=int, default=None, metavar="N",
-                   help="sweeps: worker processes of the local cluster (default: number of CPUs)")
-    p.add_argument("--quiet", action="store_true", help="no progress output on stderr")
+    add_run_options(p, out_default="results/<name>, with -quick appended for --quick",
+                    resume_help="keep stored trials/transfers and run the rest")
     p.set_defaults(func=cmd_evaluate,
                    interrupt_hint="finished trials/transfers are stored, rerun with --resume to continue")
     return p

@@ -13,6 +13,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from xbarsim.cli.options import add_run_options
 from xbarsim.experiments import TRIALS, load_sweep, run_sweep_config
 
 __all__ = ["add_parser"]
@@ -31,15 +32,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         ),
     )
     p.add_argument("config", type=Path, help="sweep config (TOML): name, trial, trials, seed, [grid], [fixed]")
-    p.add_argument("--scheduler", default="local", metavar="ADDRESS|local|serial",
-                   help="'local' (default): embedded LocalCluster; 'serial': in this process; or the address of "
-                        "a running Dask scheduler, e.g. tcp://10.0.0.5:8786")
-    p.add_argument("--workers", type=int, default=None, metavar="N",
-                   help="worker processes of the local cluster (default: number of CPUs)")
-    p.add_argument("--resume", action="store_true", help="skip trials already in the store and run the rest")
-    p.add_argument("--out", type=Path, default=None, metavar="DIR",
-                   help="output folder holding the store and the aggregate (default: results/sweeps/<name>)")
-    p.add_argument("--quiet", action="store_true", help="no progress output on stderr")
+    add_run_options(p, out_default="results/sweeps/<name>; it holds the store and the aggregate",
+                    resume_help="skip trials already in the store and run the rest")
     p.set_defaults(func=cmd_sweep, trials=TRIALS,
                    interrupt_hint="finished trials are in the store, rerun with --resume to continue")
     return p

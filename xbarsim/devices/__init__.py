@@ -46,7 +46,7 @@ from xbarsim.devices.measured import (
     lea_kernel_map,
 )
 from xbarsim.devices.models import DeviceModel, Ohmic, Sinh
-from xbarsim.devices.dynamic import DynamicDevice, Vteam, tio2_vteam
+from xbarsim.devices.dynamic import DynamicDevice, Vteam, lea_vteam, tio2_vteam
 from xbarsim.devices.presets import LEA_SINH_A, DevicePreset, ProgrammedArray, rram_1t1r_nist, tio2_passive
 from xbarsim.devices.variability import (
     ProgrammingError,
@@ -105,4 +105,5 @@ __all__ = [
     "DynamicDevice",
     "Vteam",
     "tio2_vteam",
+    "lea_vteam",
 ]

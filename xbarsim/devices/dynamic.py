@@ -30,6 +30,7 @@ __all__ = [
     "Interpolation",
     "IVLaw",
     "tio2_vteam",
+    "lea_vteam",
     "TIO2_VTEAM_SOURCE",
 ]
 
@@ -52,7 +53,8 @@ class DynamicDevice(Protocol):
       ``g``) for conductances outside ``[g_off, g_on]``.
     * ``rate_partials(v, w) -> (f, df/dv, df/dw)``: ``dw/dt`` in 1/s and its partial derivatives,
       vectorised, finite, ``f == 0`` below threshold.
-    * ``current_partials(v, w) -> (I, dI/dv, dI/dw)``: cell current (A) and its derivatives.
+    * ``current_partials(v, w) -> (I, dI/dv, dI/dw)``: cell current (A) and its derivatives;
+      ``current(v, w)`` the current alone.
     * ``project(w)``: the state after a step, kept inside ``[0, 1]`` (a window without a smooth
       edge clips here; smooth windows only remove rounding).
     * ``spice_cell(name, node_p, node_n, node_w)``: SPICE lines of one cell: the state as the
@@ -84,6 +86,10 @@ class DynamicDevice(Protocol):
 
     def current_partials(self, v: FloatArray, w: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
         """``(I, dI/dv, dI/dw)`` in A, S, A."""
+        ...
+
+    def current(self, v: FloatArray, w: FloatArray) -> FloatArray:
+        """Ampere, the cell current (the first item of ``current_partials``)."""
         ...
 
     def project(self, w: FloatArray) -> FloatArray:
@@ -262,9 +268,8 @@ class Vteam:
     def _drive(self, v: FloatArray, vth: float, k: float, alpha: float) -> tuple[FloatArray, FloatArray]:
         """``k max(v/vth - 1, 0)^alpha`` and its derivative in ``v``."""
         s = np.maximum(v / vth - 1.0, 0.0)
-        r = k * s ** alpha
-        dr = np.where(s > 0, k * alpha * s ** (alpha - 1.0), 0.0) / vth
-        return r, dr
+        sa1 = s ** (alpha - 1.0) if alpha != 1.0 else np.where(s > 0, 1.0, 0.0)  # one power for both
+        return k * sa1 * s, (k * alpha / vth) * sa1
 
     def rate_partials(self, v: FloatArray, w: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
         """``dw/dt`` (1/s) and its partial derivatives in ``v`` and ``w``, broadcast."""
@@ -355,3 +360,22 @@ def tio2_vteam(*, iv: IVLaw = "sinh") -> Vteam:
 # 1/s, from xbarsim.devices.dynamic_fit.calibrate_tio2() (see tio2_vteam's docstring)
 _TIO2_K_SET = 537904.6830636805
 _TIO2_K_RESET = 95974.3336699485
+
+
+def lea_vteam() -> Vteam:
+    """Dynamic model of the LEA chip's 1T1R device (SET on negative, RESET on positive voltage).
+
+    Fitted by :func:`xbarsim.devices.dynamic_fit.fit_lea_sweeps` to each of the 19 measured
+    quasi-static I-V cycles of one device (Yousuf et al., arXiv:2404.15621, Fig. 3c): these are the
+    per-cycle medians of ``g_on``, ``g_off``, ``v_set``, ``v_reset``, ``k_set``, ``k_reset``,
+    ``alpha_set`` and ``alpha_reset``. Per-cycle fit error (rms current error over a sweep, as a
+    fraction of its largest current): SET 4.0-6.4 % (median 4.8 %), RESET 2.2-5.5 % (median 3.4 %).
+    Assumed: 1 ms per sample of the sweeps (the data carry no time base: ``k`` scales with it), the
+    sinh I-V with ``a = 2.07 /V`` of the static fit, the linear window, exponential ``G(w)``, and a
+    current compliance at each sweep's largest current (the transistor of the 1T1R cell, which is
+    not modelled otherwise). Poorly determined: ``v_set`` trades off against ``k_set`` (quartiles
+    -0.75..-0.33 V), and both exponents sit at their lower bound 1.
+    """
+    return Vteam(g_on=0.0004086574641751816, g_off=8.297482755815716e-06, v_set=-0.4284411046365611,
+                 v_reset=0.5193164895905408, k_set=1.3257024890667588, k_reset=19.722167424501468,
+                 alpha_set=1.0, alpha_reset=1.0, window="linear", interpolation="exponential", iv="sinh", a=2.07)

@@ -14,7 +14,8 @@ import numpy as np
 from xbarsim.devices.dynamic import Vteam
 from xbarsim.errors import ConfigError
 
-__all__ = ["pulse_drive", "ispp_pulses", "TiO2Calibration", "calibrate_tio2"]
+__all__ = ["pulse_drive", "ispp_pulses", "TiO2Calibration", "calibrate_tio2", "LEA_SAMPLE_TIME", "SweepCycleFit",
+           "sweep_current", "fit_lea_sweeps"]
 
 
 def pulse_drive(amplitude: float, vth: float, alpha: float, width: float, edges: float) -> float:
@@ -92,6 +93,105 @@ def calibrate_tio2(*, n_pulses: int = 25, v_set: float = 0.8, v_reset: float = -
     k_reset = np.log(1 / w_reset) / drive_reset * (1 + 1e-9)
     model = Vteam(g_on=g_on, g_off=g_off, v_set=v_set, v_reset=v_reset, k_set=float(k_set), k_reset=float(k_reset),
                   alpha_set=alpha, alpha_reset=alpha, window="linear", interpolation="exponential", iv=iv)  # type: ignore[arg-type]
-    kw = dict(v_start=v_start, v_step=v_step, v_max=10.0, width=width, edges=edges)
-    return TiO2Calibration(model=model, set_pulses=ispp_pulses(model, g_from=g_off, g_to=g_on, **kw),
-                           reset_pulses=ispp_pulses(model, g_from=g_on, g_to=g_off, **kw))
+    def count(g_from: float, g_to: float) -> int:
+        return ispp_pulses(model, g_from=g_from, g_to=g_to, v_start=v_start, v_step=v_step, v_max=10.0,
+                           width=width, edges=edges)
+
+    return TiO2Calibration(model=model, set_pulses=count(g_off, g_on), reset_pulses=count(g_on, g_off))
+
+
+#: Second per sample of the LEA quasi-static sweeps: not in the data (the files hold V and I only);
+#: assumed, so the fitted rate constants are in units of this time base.
+LEA_SAMPLE_TIME = 1e-3
+
+
+@dataclass(frozen=True, kw_only=True)
+class SweepCycleFit:
+    """The dynamic model fitted to one SET (negative) + RESET (positive) sweep pair of the LEA device.
+
+    Attributes
+    ----------
+    cycle : int
+    model : Vteam
+        The fitted model of this cycle.
+    rms_set, rms_reset : float
+        Root-mean-square current error over the negative (SET) and positive (RESET) sweep, as a
+        fraction of that sweep's largest measured current.
+    """
+
+    cycle: int
+    model: Vteam
+    rms_set: float
+    rms_reset: float
+
+
+def sweep_current(model: Vteam, voltage: np.ndarray, w0: float, *, dt: float = LEA_SAMPLE_TIME,
+                  compliance: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Current (A) and state along a quasi-static sweep, each sample held ``dt`` seconds.
+
+    The state moves exactly for a piecewise-constant voltage with the linear window
+    (``1 - w`` or ``w`` decays by ``exp(-r dt)``); the current of a sample is computed with the
+    state at its start. ``compliance`` (A) clips ``|I|`` as the 1T1R cell's transistor does.
+    """
+    if model.window != "linear":
+        raise ConfigError(f"`model.window` must be 'linear' for the exact sweep update; got {model.window!r}.")
+    v = np.asarray(voltage, dtype=np.float64)
+    w = np.empty(v.size)
+    wk = float(w0)
+    rs, _ = model._drive(v, model.v_set, model.k_set, model.alpha_set)
+    rr, _ = model._drive(v, model.v_reset, model.k_reset, model.alpha_reset)
+    es, er = np.exp(-rs * dt), np.exp(-rr * dt)
+    for k in range(v.size):
+        w[k] = wk
+        wk = 1.0 - (1.0 - wk) * es[k]
+        wk = wk * er[k]
+    cur = model.current(v, w)
+    if compliance is not None:
+        cur = np.clip(cur, -compliance, compliance)
+    return cur, w
+
+
+def fit_lea_sweeps(*, a: float = 2.07, dt: float = LEA_SAMPLE_TIME) -> tuple[SweepCycleFit, ...]:
+    """Fit the VTEAM-style model to each of the 19 LEA I-V cycles (SET on the negative sweep, RESET on
+    the positive one; :func:`xbarsim.devices.measured.lea_iv_curves`).
+
+    Fitted per cycle (weighted least squares on the current, each sweep scaled by its largest
+    current): ``g_on``, ``g_off``, ``v_set`` (< 0), ``v_reset`` (> 0), ``k_set``, ``k_reset``,
+    ``alpha_set``, ``alpha_reset``. Assumed: the sinh I-V with ``a`` (the static fit's 2.07 /V),
+    the linear window, exponential ``G(w)``, a negative sweep starting fully OFF and a positive one
+    fully ON, ``dt`` seconds per sample (unknown; the rates scale with it), and a current
+    compliance equal to the sweep's largest measured current (the 1T1R transistor).
+    """
+    from scipy.optimize import least_squares
+
+    from xbarsim.devices.measured import lea_iv_curves
+
+    neg = {c.cycle: c for c in lea_iv_curves("negative")}
+    pos = {c.cycle: c for c in lea_iv_curves("positive")}
+    out = []
+    for cyc in sorted(neg):
+        vn, i_n = neg[cyc].voltage, neg[cyc].current
+        vp, i_p = pos[cyc].voltage, pos[cyc].current
+        sn, sp_ = float(np.abs(i_n).max()), float(np.abs(i_p).max())
+
+        def build(x: np.ndarray) -> Vteam:
+            return Vteam(g_on=10 ** x[0], g_off=10 ** x[1], v_set=x[2], v_reset=x[3], k_set=10 ** x[4],
+                         k_reset=10 ** x[5], alpha_set=x[6], alpha_reset=x[7], window="linear",
+                         interpolation="exponential", iv="sinh", a=a)
+
+        def resid(x: np.ndarray) -> np.ndarray:
+            if x[0] <= x[1] + 1e-3:
+                return np.full(vn.size + vp.size, 10.0)
+            m = build(x)
+            cn, _ = sweep_current(m, vn, 0.0, dt=dt, compliance=sn)
+            cp, _ = sweep_current(m, vp, 1.0, dt=dt, compliance=sp_)
+            return np.concatenate([(cn - i_n) / sn, (cp - i_p) / sp_])
+
+        x0 = np.array([np.log10(4.4e-4), np.log10(1e-5), -1.0, 0.7, 2.0, 2.0, 2.0, 2.0])
+        lo = [np.log10(5e-5), -7.0, -2.5, 0.2, -3.0, -3.0, 1.0, 1.0]
+        hi = [np.log10(2e-3), np.log10(2e-4), -0.2, 1.5, 8.0, 8.0, 6.0, 6.0]
+        sol = least_squares(resid, x0, bounds=(lo, hi), x_scale=[0.3, 0.3, 0.3, 0.3, 1.0, 1.0, 1.0, 1.0])
+        r = resid(sol.x)
+        out.append(SweepCycleFit(cycle=cyc, model=build(sol.x), rms_set=float(np.sqrt(np.mean(r[:vn.size] ** 2))),
+                                 rms_reset=float(np.sqrt(np.mean(r[vn.size:] ** 2)))))
+    return tuple(out)

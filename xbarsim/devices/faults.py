@@ -13,8 +13,7 @@ from typing import Any, Union
 import numpy as np
 
 from xbarsim._typing import ArrayLike, BoolArray, FloatArray
-from xbarsim._validation import readonly, short_repr
-from xbarsim.devices._checks import check_rng, conductance_array, fraction, scalar, shape_tuple
+from xbarsim._validation import check_rng, conductance_array, fraction, readonly, scalar, shape_tuple, short_repr
 from xbarsim.errors import ConfigError
 
 __all__ = [

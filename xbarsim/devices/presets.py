@@ -13,8 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from xbarsim._typing import ArrayLike, FloatArray
-from xbarsim._validation import readonly, short_repr
-from xbarsim.devices._checks import check_rng, conductance_array, fraction, scalar
+from xbarsim._validation import check_rng, conductance_array, fraction, readonly, scalar, short_repr
 from xbarsim.devices.faults import (
     ConstantConductance,
     FaultMap,

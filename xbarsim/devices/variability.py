@@ -12,8 +12,15 @@ from typing import Literal
 import numpy as np
 
 from xbarsim._typing import ArrayLike, FloatArray
-from xbarsim._validation import as_float_array, check_choice, short_repr
-from xbarsim.devices._checks import check_rng, conductance_array, scalar, shape_tuple
+from xbarsim._validation import (
+    as_float_array,
+    check_choice,
+    check_rng,
+    conductance_array,
+    scalar,
+    shape_tuple,
+    short_repr,
+)
 from xbarsim.errors import ConfigError
 
 __all__ = [

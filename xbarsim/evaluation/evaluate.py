@@ -36,8 +36,9 @@ from typing import Any
 
 import numpy as np
 
+from xbarsim._repr import compact_repr
 from xbarsim._typing import BoolArray, FloatArray, IntArray
-from xbarsim._validation import readonly, short_repr
+from xbarsim._validation import check_rng, readonly, short_repr
 from xbarsim.errors import ConfigError
 from xbarsim.evaluation._progress import ProgressBar
 from xbarsim.evaluation.hardware import (
@@ -53,7 +54,7 @@ from xbarsim.evaluation.hardware import (
 )
 from xbarsim.evaluation.drolet_code import DroletCodePerturbation
 from xbarsim.evaluation.perturbation import DevicePerturbation
-from xbarsim.mapping import InferenceConfig, MappedNetwork, characterize, map_committee, map_network
+from xbarsim.mapping import InferenceConfig, MappedNetwork, characterize, map_committee, map_network, run_layer
 from xbarsim.networks import MLP, Dataset
 
 __all__ = [
@@ -77,9 +78,7 @@ def _resolve_rng(seed: Any, rng: Any) -> np.random.Generator:
     if seed is not None and rng is not None:
         raise ConfigError("give either `seed` or `rng`, not both.")
     if rng is not None:
-        if not isinstance(rng, np.random.Generator):
-            raise ConfigError(f"`rng` must be a numpy.random.Generator; got {type(rng).__name__}.")
-        return rng
+        return check_rng(rng)
     if seed is None:
         raise ConfigError("give `seed` (an int >= 0) or `rng` (a numpy.random.Generator): every transfer is drawn "
                           "from it, so results are reproducible.")
@@ -178,7 +177,7 @@ class HardwareNetwork:
             base = dataclasses.replace(net, biases=tuple(np.zeros_like(b) for b in net.biases))  # type: ignore[union-attr]
 
             def fn(i: int, a: FloatArray, w: FloatArray) -> FloatArray:
-                out = member.layers[i].forward(np.hstack([a, np.ones((a.shape[0], 1))]), cfg)
+                out = run_layer(member.layers[i], np.hstack([a, np.ones((a.shape[0], 1))]), cfg)
                 if tick is not None:
                     tick()
                 return out
@@ -186,7 +185,7 @@ class HardwareNetwork:
             base = net
 
             def fn(i: int, a: FloatArray, w: FloatArray) -> FloatArray:
-                out = member.layers[i].forward(a, cfg)
+                out = run_layer(member.layers[i], a, cfg)
                 if tick is not None:
                     tick()
                 return out
@@ -322,8 +321,7 @@ def transfer(network: MLP, hardware: Hardware, rng: np.random.Generator, *,
     """
     net = _check_network(network)
     hw = _check_hardware(hardware)
-    if not isinstance(rng, np.random.Generator):
-        raise ConfigError(f"`rng` must be a numpy.random.Generator; got {type(rng).__name__}.")
+    check_rng(rng)
     t0 = time.perf_counter()
     biased = hw.bias == "crossbar" and net.biases is not None
     weights = augmented_weights(net.weights, net.biases if biased else None)
@@ -396,6 +394,8 @@ class EvaluationResult:
     readouts : mapping of str to float
         Accuracy of every extra read-out of the same transfer (``evaluate(..., readouts=)``).
     """
+
+    __repr__ = compact_repr
 
     hardware_accuracy: float
     software_accuracy: float

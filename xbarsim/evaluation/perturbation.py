@@ -36,7 +36,7 @@ from typing import Any, Literal
 import numpy as np
 
 from xbarsim._typing import BoolArray, FloatArray, IntArray
-from xbarsim._validation import readonly, short_repr
+from xbarsim._validation import check_rng, readonly, short_repr
 from xbarsim.devices import DevicePreset, drolet_disturbance_stats
 from xbarsim.errors import ConfigError
 
@@ -49,12 +49,6 @@ __all__ = [
 ]
 
 PerturbationEncoding = Literal["differential", "ternary"]
-
-
-def _rng(rng: Any) -> np.random.Generator:
-    if not isinstance(rng, np.random.Generator):
-        raise ConfigError(f"`rng` must be a numpy.random.Generator; got {type(rng).__name__}.")
-    return rng
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -145,7 +139,7 @@ class DisturbanceModel:
         """Siemens, one draw of the change of devices with ``n_after`` devices programmed after them."""
         n = np.asarray(n_after, dtype=np.int64)
         idx = np.clip(n, 1, self.n_max) - 1
-        d = _rng(rng).normal(self.mean[idx], self.std[idx])
+        d = check_rng(rng).normal(self.mean[idx], self.std[idx])
         return np.where(n > 0, d, 0.0)
 
 
@@ -293,7 +287,7 @@ class DevicePerturbation:
     def sample_conductances(self, w: np.ndarray, rng: np.random.Generator) -> ConductanceSample:
         """One draw of the devices of one layer. Draw order: ``G+`` then ``G-``; per part the
         programming error, the disturbance, the fault map, the read noise."""
-        _rng(rng)
+        check_rng(rng)
         w = np.asarray(w, dtype=np.float64)
         if w.ndim != 2:
             raise ConfigError(f"a weight matrix must be 2-D (inputs, outputs); got shape {w.shape}.")

@@ -46,14 +46,12 @@ import itertools
 import math
 import os
 import re
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
 
-from xbarsim._validation import check_int, short_repr
+from xbarsim._validation import check_int, read_toml, short_repr
 from xbarsim.errors import ConfigError
 from xbarsim.experiments.papers import paper_cells
 from xbarsim.evaluation import HARDWARE_FIELDS, READOUT_FIELDS, Hardware
@@ -585,18 +583,8 @@ def load_experiment(path: str | os.PathLike[str], *, quick: bool = False) -> Exp
         Unreadable or invalid TOML, an unknown or missing key (the message names the key and the
         file), an invalid value or an impossible grid point.
     """
-    if not isinstance(path, (str, os.PathLike)):
-        raise ConfigError(f"`path` must be the path of a TOML file; got {short_repr(path)}.")
-    p = Path(path)
-    try:
-        text = p.read_bytes().decode("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read experiment config {p}: {exc}") from exc
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{p}: invalid TOML: {exc}") from exc
-    return experiment_from_dict(data, source=str(p), quick=quick)
+    data = read_toml(path, "experiment config")
+    return experiment_from_dict(data, source=str(path), quick=quick)
 
 
 

@@ -245,7 +245,7 @@ def _run_monte_carlo(config: ExperimentConfig, folder: Path, models: Mapping[str
                             files=tuple(files), elapsed_s=elapsed, software=dict(software), table=text)
 
 
-def run_sweep_config(spec: SweepSpec, *, out: str | os.PathLike[str], scheduler: Any = "local",
+def run_sweep_config(spec: SweepSpec, *, out: str | os.PathLike[str], scheduler: Any = None,
                      workers: int | None = None, resume: bool = False, progress: bool = True,
                      trials: Mapping[str, TrialFunction] = TRIALS) -> tuple[SweepReport, SweepAggregate]:
     """Run a plain sweep config of any trial kind in ``trials`` into ``out`` (store ``out/trials.sqlite``)
@@ -257,18 +257,20 @@ def run_sweep_config(spec: SweepSpec, *, out: str | os.PathLike[str], scheduler:
     return report, aggregate_sweep(store, out, spec=spec)
 
 
-def run_example(config_path: Path, description: str, argv: Sequence[str] | None = None) -> Path:
-    """The body of the experiment example scripts: run ``config_path`` (its quick variant unless
-    ``--full``) into ``--out`` (default ``results/examples/<name>``), print the report."""
-    parser = argparse.ArgumentParser(description=description)
+def run_example(script: str, config: str, doc: str | None = None, argv: Sequence[str] | None = None) -> Path:
+    """The body of the experiment example scripts: run ``configs/<config>`` beside ``script`` (its
+    ``[quick]`` variant unless ``--full``) into ``--out`` (default ``results/examples/<name>``), print
+    the report (the same as ``xbarsim evaluate CONFIG [--quick]``). ``doc``: the script's docstring,
+    whose first paragraph is the ``--help`` description."""
+    parser = argparse.ArgumentParser(description=(doc or "").split("\n\n")[0])
     parser.add_argument("--full", action="store_true", help="the full-size experiment instead of its quick variant")
     parser.add_argument("--resume", action="store_true", help="continue an interrupted run")
     parser.add_argument("--out", type=Path, default=None, help="output folder")
     parser.add_argument("--quiet", action="store_true", help="no progress output on stderr")
     args = parser.parse_args(argv)
-    config = load_experiment(config_path, quick=not args.full)
-    out = args.out if args.out is not None else Path("results") / "examples" / config.name
-    report = run_experiment(config, out=out, resume=args.resume, progress=not args.quiet)
+    config_obj = load_experiment(Path(script).resolve().parent / "configs" / config, quick=not args.full)
+    out = args.out if args.out is not None else Path("results") / "examples" / config_obj.name
+    report = run_experiment(config_obj, out=out, resume=args.resume, progress=not args.quiet)
     print(report.table)
     print(f"wrote {', '.join(p.name for p in report.files)} in {report.out} ({report.elapsed_s:.0f} s)")
     return report.out

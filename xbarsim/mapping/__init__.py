@@ -6,7 +6,8 @@
 * :mod:`~xbarsim.mapping.chip` -- :class:`Chip` (kernels, faults, state), :func:`lea_chip`,
   :func:`characterize` (SET-all / RESET-all reads and thresholds).
 * :mod:`~xbarsim.mapping.programming` -- :func:`write_verify`, :func:`read_devices`,
-  :func:`program_sequence` (half-select disturbance through ``xbarsim.analysis``).
+  :func:`program_sequence` (half-select disturbance through ``xbarsim.analysis``), or
+  :func:`program_transient` (pulse trains on dynamic devices in the time domain; slow).
 * :mod:`~xbarsim.mapping.placement` -- :func:`place_layer`: random or greedy defect-aware blocks.
 * :mod:`~xbarsim.mapping.ensemble` -- layer ensemble averaging: :func:`map_layer`,
   :func:`map_network`, :func:`map_committee`, :class:`EnsembleConfig` (plain, LEA, the paper's MAO, LEA with RME on all copies, blind).
@@ -37,6 +38,7 @@ from xbarsim.mapping.ensemble import (
     RmeLevels,
     Selection,
     SequenceProgramming,
+    TransientProgramming,
     copy_deviation,
     map_committee,
     map_layer,
@@ -60,6 +62,7 @@ from xbarsim.mapping.programming import (
     ProgrammingReport,
     WriteVerify,
     program_sequence,
+    program_transient,
     read_devices,
     write_verify,
 )
@@ -93,6 +96,8 @@ __all__ = [
     "RmeLevels",
     "Selection",
     "SequenceProgramming",
+    "TransientProgramming",
+    "program_transient",
     "Thresholds",
     "WriteVerify",
     "block_capacity",

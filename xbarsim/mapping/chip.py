@@ -13,8 +13,9 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from xbarsim._repr import compact_repr
 from xbarsim._typing import ArrayLike, BoolArray, FloatArray, IntArray
-from xbarsim._validation import as_float_array, readonly, short_repr
+from xbarsim._validation import as_float_array, check_rng, readonly, short_repr
 from xbarsim.devices.faults import (
     LEA_STUCK_OFF_AT_OR_BELOW,
     LEA_STUCK_ON_ABOVE,
@@ -27,14 +28,6 @@ from xbarsim.netlists.crossbar import Crossbar
 from xbarsim.netlists.lines import LineResistance
 
 __all__ = ["Chip", "Thresholds", "Characterization", "characterize", "lea_chip", "preset_groups"]
-
-
-def _check_rng(rng: object) -> np.random.Generator:
-    if not isinstance(rng, np.random.Generator):
-        raise ConfigError(
-            f"`rng` must be a numpy.random.Generator (e.g. numpy.random.default_rng(seed)); got {type(rng).__name__}."
-        )
-    return rng
 
 
 def _kernel_shape(value: object) -> tuple[int, int]:
@@ -78,6 +71,8 @@ class Chip:
         Ohm, the wires of every kernel (scalars, or arrays of the shapes stated for an ``R x C``
         crossbar). Default ideal wires.
     """
+
+    __repr__ = compact_repr
 
     presets: tuple[DevicePreset, ...]
     faults: FaultMap
@@ -195,7 +190,7 @@ class Chip:
         if not isinstance(preset, DevicePreset):
             raise ConfigError(f"`preset` must be a DevicePreset; got {type(preset).__name__}.")
         r, c = _kernel_shape(kernel_shape)
-        _check_rng(rng)
+        check_rng(rng)
         shape = (int(n_kernels), r, c)
         faults = preset.faults.sample(shape, rng)
         return cls._assemble((preset,) * int(n_kernels), faults, rng, lines)
@@ -234,7 +229,7 @@ class Chip:
         if g.ndim != 3:
             raise ConfigError(f"`maps` must have shape (K, R, C); got shape {g.shape}.")
         faults = FaultMap.from_measured(g, stuck_on_above=stuck_on_above, stuck_off_at_or_below=stuck_off_at_or_below)
-        return cls._assemble((preset,) * g.shape[0], faults, _check_rng(rng), lines)
+        return cls._assemble((preset,) * g.shape[0], faults, check_rng(rng), lines)
 
     @classmethod
     def _assemble(cls, presets: tuple[DevicePreset, ...], faults: FaultMap, rng: np.random.Generator,
@@ -289,7 +284,7 @@ def lea_chip(
         raise ConfigError(f"`preset` must be a DevicePreset; got {type(p).__name__}.")
     if isinstance(n_kernels, bool) or not isinstance(n_kernels, (int, np.integer)) or n_kernels < 1:
         raise ConfigError(f"`n_kernels` must be a positive int; got {short_repr(n_kernels)}.")
-    _check_rng(rng)
+    check_rng(rng)
     shape = (int(n_kernels), 25, 25)
     sampled = p.faults.sample(shape, rng)
     on, off, val = np.array(sampled.stuck_on), np.array(sampled.stuck_off), np.array(sampled.stuck_value)
@@ -358,6 +353,8 @@ class Characterization:
     chip : Chip
         The chip after the characterization (every device RESET).
     """
+
+    __repr__ = compact_repr
 
     set_read: FloatArray
     reset_read: FloatArray
@@ -428,7 +425,7 @@ def characterize(chip: Chip, rng: np.random.Generator, *, thresholds: Thresholds
     """
     if not isinstance(chip, Chip):
         raise ConfigError(f"`chip` must be a Chip; got {type(chip).__name__}.")
-    _check_rng(rng)
+    check_rng(rng)
     th = Thresholds() if thresholds is None else thresholds
     if not isinstance(th, Thresholds):
         raise ConfigError(f"`thresholds` must be Thresholds; got {type(th).__name__}.")

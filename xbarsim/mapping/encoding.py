@@ -18,6 +18,7 @@ from typing import Any, Literal, get_args
 
 import numpy as np
 
+from xbarsim._repr import compact_repr
 from xbarsim._typing import ArrayLike, BoolArray, FloatArray, IntArray
 from xbarsim._validation import as_float_array, check_choice, readonly, short_repr
 from xbarsim.devices.variability import conductance_levels, quantize
@@ -127,6 +128,8 @@ class MappedWeights:
     layout : str
         The :class:`Encoding` layout.
     """
+
+    __repr__ = compact_repr
 
     conductance: FloatArray
     readout: FloatArray

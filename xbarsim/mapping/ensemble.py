@@ -31,29 +31,28 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import numpy as np
 
+from xbarsim._repr import compact_repr
 from xbarsim._typing import ArrayLike, BoolArray, FloatArray, WriteSchemeName
-from xbarsim._validation import as_float_array, check_choice, readonly, short_repr
+from xbarsim._validation import as_float_array, check_choice, check_rng, readonly, short_repr
 from xbarsim.devices.variability import quantize
 from xbarsim.errors import ConfigError
-from xbarsim.mapping.chip import Characterization, Chip, _check_rng, characterize
+from xbarsim.mapping.chip import Characterization, Chip, characterize
 from xbarsim.mapping.encoding import Encoding, MappedWeights, map_weights, mapping_error
 from xbarsim.mapping.placement import Placement, PlacementMethod, place_layer
 from xbarsim.mapping.programming import (
     ProgrammingReport,
     WriteVerify,
     program_sequence,
+    program_transient,
     read_devices,
     write_verify,
 )
 from xbarsim.mapping.tiling import LayerLayout, tile_layer
 from xbarsim.netlists.bias import WRITE_SCHEMES
-
-if TYPE_CHECKING:
-    from xbarsim.mapping.inference import InferenceConfig
 
 __all__ = [
     "EnsembleEncoding",
@@ -62,6 +61,7 @@ __all__ = [
     "GNorm",
     "EnsembleConfig",
     "SequenceProgramming",
+    "TransientProgramming",
     "Compensation",
     "MappedLayer",
     "MappedNetwork",
@@ -198,6 +198,24 @@ class EnsembleConfig:
     def blind(cls, alpha: int, beta: int = 1) -> EnsembleConfig:
         """Fault-blind control: ``alpha`` copies placed at random, the first ``beta`` used whatever they read."""
         return cls(alpha=alpha, beta=beta, placement="random", encoding="simple", selection="first")
+
+
+@dataclass(frozen=True, kw_only=True)
+class TransientProgramming:
+    """Program through the circuit in the time domain
+    (:func:`xbarsim.mapping.programming.program_transient`): pulse trains on a dynamic device model,
+    disturbance from the dynamics. Slow, for small kernels; the statistical modes are the fast ones.
+
+    Attributes
+    ----------
+    model : DynamicDevice or None
+        Default :func:`xbarsim.devices.tio2_vteam`.
+    settings : WriteVerifySettings or None
+        Scheme, pulses, tolerance (:class:`xbarsim.analysis.WriteVerifySettings`); default Drolet's.
+    """
+
+    model: Any = None
+    settings: Any = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -585,6 +603,8 @@ class MappedLayer:
         read-back), ``"select"`` (deviation, mask and RME targets), ``"total"``.
     """
 
+    __repr__ = compact_repr
+
     weights: FloatArray
     mapped: MappedWeights
     layout: LayerLayout
@@ -647,22 +667,19 @@ class MappedLayer:
         """Percent, ``100 ||W_hat - W|| / ||W||`` with ``W_hat`` from the read-back conductances."""
         return mapping_error(self.effective_weights(), self.weights)
 
-    def forward(self, x: ArrayLike, config: InferenceConfig | None = None) -> FloatArray:
-        """The layer's output ``~ x @ W`` through the simulated hardware; see
-        :func:`xbarsim.mapping.run_layer`."""
-        from xbarsim.mapping.inference import run_layer
-
-        return run_layer(self, x, config)
-
 
 def _program(chip: Chip, ci: np.ndarray, target: FloatArray, rng: np.random.Generator,
-             programming: WriteVerify | SequenceProgramming, skip: BoolArray | None) -> tuple[Chip, ProgrammingReport]:
+             programming: WriteVerify | SequenceProgramming | TransientProgramming,
+             skip: BoolArray | None) -> tuple[Chip, ProgrammingReport]:
     if isinstance(programming, WriteVerify):
         return write_verify(chip, ci, target, rng, verify=programming, skip=skip)
+    if isinstance(programming, TransientProgramming):
+        return program_transient(chip, ci, target, model=programming.model, settings=programming.settings)
     if isinstance(programming, SequenceProgramming):
         return program_sequence(chip, ci, target, rng, scheme=programming.scheme, backend=programming.backend,
                                 tolerance=programming.tolerance, max_pulses=programming.max_pulses)
-    raise ConfigError(f"`programming` must be a WriteVerify or a SequenceProgramming; got {type(programming).__name__}.")
+    raise ConfigError("`programming` must be a WriteVerify, a SequenceProgramming or a TransientProgramming; "
+                      f"got {type(programming).__name__}.")
 
 
 def map_layer(
@@ -710,13 +727,14 @@ def map_layer(
     """
     if not isinstance(chip, Chip):
         raise ConfigError(f"`chip` must be a Chip; got {type(chip).__name__}.")
-    _check_rng(rng)
+    check_rng(rng)
     cfg = EnsembleConfig() if ensemble is None else ensemble
     if not isinstance(cfg, EnsembleConfig):
         raise ConfigError(f"`ensemble` must be an EnsembleConfig; got {type(cfg).__name__}.")
     prog = WriteVerify() if programming is None else programming
-    if not isinstance(prog, (WriteVerify, SequenceProgramming)):
-        raise ConfigError(f"`programming` must be a WriteVerify or a SequenceProgramming; got {type(prog).__name__}.")
+    if not isinstance(prog, (WriteVerify, SequenceProgramming, TransientProgramming)):
+        raise ConfigError("`programming` must be a WriteVerify, a SequenceProgramming or a TransientProgramming; "
+                          f"got {type(prog).__name__}.")
     char = characterization
     if char is not None and not isinstance(char, Characterization):
         raise ConfigError(f"`characterization` must be a Characterization; got {type(char).__name__}.")
@@ -809,6 +827,8 @@ class MappedNetwork:
         The known faults used (``None`` if none was needed).
     """
 
+    __repr__ = compact_repr
+
     layers: tuple[MappedLayer, ...]
     chip: Chip
     characterization: Characterization | None
@@ -881,7 +901,7 @@ def map_network(
     cfgs = per_layer(ensemble, EnsembleConfig, "ensemble")
     if not isinstance(chip, Chip):
         raise ConfigError(f"`chip` must be a Chip; got {type(chip).__name__}.")
-    _check_rng(rng)
+    check_rng(rng)
     char = characterization
     needs = any(c is None or c.placement == "greedy" or c.encoding in ("rme", "mao") or c.g_norm == "characterized"
                 for c in cfgs)

@@ -22,10 +22,11 @@ from typing import Literal, get_args
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from xbarsim._repr import compact_repr
 from xbarsim._typing import BoolArray, IntArray
-from xbarsim._validation import check_choice, readonly, short_repr
+from xbarsim._validation import check_choice, check_rng, readonly, short_repr
 from xbarsim.errors import ConfigError
-from xbarsim.mapping.chip import Characterization, _check_rng
+from xbarsim.mapping.chip import Characterization
 from xbarsim.mapping.tiling import BlockSpec, LayerLayout
 
 __all__ = ["PlacementMethod", "Block", "Placement", "place_layer", "block_capacity"]
@@ -79,6 +80,8 @@ class Placement:
     chip_shape : (int, int, int)
         ``(K, R, C)`` of the chip.
     """
+
+    __repr__ = compact_repr
 
     blocks: tuple[Block, ...]
     alpha: int
@@ -383,7 +386,7 @@ def place_layer(
     if method == "random":
         if rng is None:
             raise ConfigError("random placement needs `rng` (a numpy.random.Generator).")
-        start = copy.deepcopy(_check_rng(rng))  # trials of other alphas replay the caller's generator state
+        start = copy.deepcopy(check_rng(rng))  # trials of other alphas replay the caller's generator state
 
         def place(a: int) -> list[Block]:
             return _place_random(layout, a, occ, rng if a == alpha else copy.deepcopy(start))

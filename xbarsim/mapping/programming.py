@@ -12,13 +12,14 @@ from typing import Any
 
 import numpy as np
 
+from xbarsim._repr import compact_repr
 from xbarsim._typing import ArrayLike, BoolArray, FloatArray, IntArray, WriteSchemeName
-from xbarsim._validation import as_float_array, readonly, short_repr
+from xbarsim._validation import as_float_array, check_rng, readonly, short_repr
 from xbarsim.devices.faults import FaultMap
 from xbarsim.errors import ConfigError
-from xbarsim.mapping.chip import Chip, _check_rng, preset_groups
+from xbarsim.mapping.chip import Chip, preset_groups
 
-__all__ = ["WriteVerify", "ProgrammingReport", "write_verify", "read_devices", "program_sequence"]
+__all__ = ["WriteVerify", "ProgrammingReport", "write_verify", "read_devices", "program_sequence", "program_transient"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -69,6 +70,8 @@ class ProgrammingReport:
         Siemens, conductance change each device suffered after its own programming from later
         writes (half-select disturbance); ``None`` for plain write-verify.
     """
+
+    __repr__ = compact_repr
 
     attempts: IntArray
     converged: BoolArray
@@ -169,7 +172,7 @@ def write_verify(
     """
     if not isinstance(chip, Chip):
         raise ConfigError(f"`chip` must be a Chip; got {type(chip).__name__}.")
-    _check_rng(rng)
+    check_rng(rng)
     vf = WriteVerify() if verify is None else verify
     if not isinstance(vf, WriteVerify):
         raise ConfigError(f"`verify` must be a WriteVerify; got {type(vf).__name__}.")
@@ -215,7 +218,7 @@ def read_devices(chip: Chip, index: ArrayLike, rng: np.random.Generator) -> Floa
     """Siemens, one read (with the preset's read noise) of the devices at flat ``index``."""
     if not isinstance(chip, Chip):
         raise ConfigError(f"`chip` must be a Chip; got {type(chip).__name__}.")
-    _check_rng(rng)
+    check_rng(rng)
     idx = _index(chip, index)
     g = chip.conductance.ravel()[idx]
     out = np.empty(idx.size)
@@ -282,38 +285,96 @@ def program_sequence(
 
     if not isinstance(chip, Chip):
         raise ConfigError(f"`chip` must be a Chip; got {type(chip).__name__}.")
-    _check_rng(rng)
-    idx = _index(chip, index)
-    t = as_float_array(target, "target", what="array of conductances in siemens", min_value=0.0)
-    if t.shape != idx.shape:
-        raise ConfigError(f"`target` must have shape {idx.shape} (one per index); got shape {t.shape}.")
-    kernels, rows, cols = np.unravel_index(idx, chip.shape)
+    check_rng(rng)
     _, kr, kc = chip.shape
-    g_new = np.array(chip.conductance)
-    attempts = np.zeros(idx.size, dtype=np.int64)
-    converged = np.zeros(idx.size, dtype=bool)
-    disturbance = np.zeros(idx.size)
     kwargs: dict[str, Any] = {}
     if tolerance is not None:
         kwargs["tolerance"] = tolerance
     if max_pulses is not None:
         kwargs["max_pulses"] = max_pulses
     fm = chip.faults
-    for k in np.unique(kernels):
-        sel = np.flatnonzero(kernels == k)
-        rs, cs = rows[sel], cols[sel]
+
+    def run(k: int, rs: IntArray, cs: IntArray, t_sel: FloatArray) -> tuple[FloatArray, Any]:
         kt = np.array(chip.conductance[k])
-        kt[rs, cs] = t[sel]
+        kt[rs, cs] = t_sel
         addressed = np.zeros(kr * kc, dtype=bool)
         addressed[rs * kc + cs] = True
         order = np.concatenate([np.flatnonzero(~addressed), np.flatnonzero(addressed)])
         faults = FaultMap(stuck_on=fm.stuck_on[k], stuck_off=fm.stuck_off[k], stuck_value=fm.stuck_value[k])
-        res = program_array(kt, preset=chip.presets[int(k)], rng=rng, scheme=scheme, lines=chip.lines,
+        res = program_array(kt, preset=chip.presets[k], rng=rng, scheme=scheme, lines=chip.lines,
                             backend=backend, order=order, initial=chip.conductance[k], faults=faults, **kwargs)
-        g_new[k] = np.asarray(res.conductance, dtype=np.float64)
+        return np.asarray(res.conductance, dtype=np.float64), res
+
+    return _program_kernels(chip, index, target, run)
+
+
+def _program_kernels(chip: Chip, index: ArrayLike, target: ArrayLike,
+                     run: Any) -> tuple[Chip, ProgrammingReport]:
+    """Program the addressed devices kernel by kernel with ``run(k, rows, cols, targets) -> (G_k, result)``
+    (a result with per-cell ``pulses``, ``verified`` and ``disturbance``) and collect the report."""
+    idx = _index(chip, index)
+    t = as_float_array(target, "target", what="array of conductances in siemens", min_value=0.0)
+    if t.shape != idx.shape:
+        raise ConfigError(f"`target` must have shape {idx.shape} (one per index); got shape {t.shape}.")
+    kernels, rows, cols = np.unravel_index(idx, chip.shape)
+    g_new = np.array(chip.conductance)
+    attempts = np.zeros(idx.size, dtype=np.int64)
+    converged = np.zeros(idx.size, dtype=bool)
+    disturbance = np.zeros(idx.size)
+    fm = chip.faults
+    for k in np.unique(kernels):
+        sel = np.flatnonzero(kernels == k)
+        rs, cs = rows[sel], cols[sel]
+        g_new[k], res = run(int(k), rs, cs, t[sel])
         attempts[sel] = np.asarray(res.pulses)[rs, cs]
         converged[sel] = np.asarray(res.verified)[rs, cs] & ~fm.stuck[k][rs, cs]
         disturbance[sel] = np.asarray(res.disturbance)[rs, cs]
     report = ProgrammingReport(attempts=attempts, converged=converged, skipped=np.zeros(idx.size, dtype=bool),
                                disturbance=disturbance)
     return replace(chip, conductance=g_new), report
+
+
+def program_transient(
+    chip: Chip,
+    index: ArrayLike,
+    target: ArrayLike,
+    *,
+    model: Any = None,
+    settings: Any = None,
+) -> tuple[Chip, ProgrammingReport]:
+    """Program devices through the circuit in the time domain (slow; for small kernels).
+
+    Every kernel that holds addressed devices is programmed by
+    :func:`xbarsim.analysis.transient_programming.program_array_transient`: write-verify pulse
+    trains on a dynamic device ``model`` (default :func:`xbarsim.devices.tio2_vteam`) under
+    ``settings`` (a :class:`~xbarsim.analysis.WriteVerifySettings`), each pulse a transient of the
+    whole kernel with the chip's wires, so half-select disturbance comes from the device dynamics.
+    Only the addressed devices are written, in row-major order; the others are disturbed. Nothing is
+    random: the kernel's present conductances are the initial states.
+
+    Limits: the chip's conductances are clipped into the model's window to give the initial
+    states (a stuck device outside it starts at the window edge); stuck devices are put back at
+    their stuck value afterwards but take part in the pulses as ordinary cells.
+    """
+    from xbarsim.analysis.transient_programming import WriteVerifySettings, program_array_transient
+    from xbarsim.devices.dynamic import tio2_vteam
+
+    if not isinstance(chip, Chip):
+        raise ConfigError(f"`chip` must be a Chip; got {type(chip).__name__}.")
+    mdl = tio2_vteam() if model is None else model
+    cfg = WriteVerifySettings() if settings is None else settings
+    g_lo, g_hi = float(mdl.conductance(np.array(0.0))), float(mdl.conductance(np.array(1.0)))
+    kc = chip.shape[2]
+    fm = chip.faults
+
+    def run(k: int, rs: IntArray, cs: IntArray, t_sel: FloatArray) -> tuple[FloatArray, Any]:
+        start = np.clip(np.array(chip.conductance[k]), g_lo, g_hi)
+        kt = start.copy()
+        kt[rs, cs] = np.clip(t_sel, g_lo, g_hi)
+        res = program_array_transient(kt, model=mdl, lines=chip.lines, settings=cfg, initial=start,
+                                      order=np.sort(rs * kc + cs))
+        g_k = np.asarray(res.conductance, dtype=np.float64).copy()
+        g_k[fm.stuck[k]] = fm.stuck_value[k][fm.stuck[k]]
+        return g_k, res
+
+    return _program_kernels(chip, index, target, run)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from xbarsim._repr import compact_repr
 from xbarsim._typing import ArrayLike, BoolArray, FloatArray, IntArray
 from xbarsim._validation import as_float_array, check_size, readonly
 from xbarsim.errors import ConfigError
@@ -85,6 +86,8 @@ class LayerLayout:
     g_scale : float
         Siemens per weight unit (from the encoding).
     """
+
+    __repr__ = compact_repr
 
     specs: tuple[BlockSpec, ...]
     readout: FloatArray

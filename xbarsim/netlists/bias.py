@@ -48,6 +48,8 @@ class LineDrive:
         v = as_float_array(self.voltage, "voltage", what="finite voltage in volt")
         if v.ndim > 2:
             raise ConfigError(f"`voltage` must be a scalar, (L,) or (B, L) array; got shape {v.shape}.")
+        if v.ndim == 2 and v.shape[0] == 0:
+            raise ConfigError(f"`voltage` is an empty batch (shape {v.shape}): give at least one operating point.")
         d = np.asarray(self.driven)
         if d.dtype != np.bool_ or d.ndim > 1:
             raise ConfigError(f"`driven` must be a bool or a 1-D bool array; got {short_repr(self.driven)}.")
@@ -149,6 +151,8 @@ class BiasScheme:
         arr = as_float_array(v, "v", what="finite voltage in volt")
         if arr.ndim not in (1, 2) or arr.shape[-1] < 1:
             raise ConfigError(f"`v` must have shape (M,) or (B, M); got shape {arr.shape}.")
+        if arr.ndim == 2 and arr.shape[0] == 0:
+            raise ConfigError(f"`v` is an empty batch (shape {arr.shape}): give at least one input vector.")
         return cls(row_left=LineDrive.at(arr), col_bottom=LineDrive.at(0.0))
 
     @classmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -54,6 +55,7 @@ class Crossbar:
             raise ConfigError(f"`device` must be a DeviceModel instance; got {what}.")
         object.__setattr__(self, "conductance", readonly(g))
         object.__setattr__(self, "lines", self.lines.broadcast(*g.shape))
+        _warn_if_ohm(g)
 
     @classmethod
     def from_preset(
@@ -100,3 +102,21 @@ class Crossbar:
     def ideal_currents(self, v: FloatArray) -> FloatArray:
         """Output currents with ideal wires and ohmic devices: ``v @ G`` (ampere)."""
         return np.asarray(v, dtype=np.float64) @ self.conductance
+
+
+#: Conductances outside this range (siemens) are almost certainly resistances in ohm, or a unit slip:
+#: memristive devices span about 1e-9 to 1e-2 S; 1 S is a 1 ohm device, 1e-15 S a 1 Pohm one.
+PLAUSIBLE_CONDUCTANCE = (1e-15, 1.0)
+
+
+def _warn_if_ohm(g: FloatArray) -> None:
+    """Warn (UserWarning) when a non-zero conductance lies outside :data:`PLAUSIBLE_CONDUCTANCE`."""
+    lo, hi = PLAUSIBLE_CONDUCTANCE
+    high = g > hi
+    low = (g > 0) & (g < lo)
+    if high.any() or low.any():
+        what = (f"{int(high.sum())} above {hi:g} S (largest {g.max():.3g})" if high.any() else "")
+        what += (" and " if high.any() and low.any() else "")
+        what += (f"{int(low.sum())} below {lo:g} S but not 0 (smallest {g[g > 0].min():.3g})" if low.any() else "")
+        warnings.warn(f"`conductance` has {what} of {g.size} values: conductances are in siemens. If these are "
+                      "resistances in ohm, pass 1/R (and 0 for an open cell).", UserWarning, stacklevel=4)

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import networkx as nx
+from xbarsim.netlists.netlist import END_NAMES, Netlist
 
 if TYPE_CHECKING:
-    from xbarsim.netlists.netlist import Netlist
+    import networkx as nx
 
-__all__ = ["netlist_to_graph", "GROUND"]
+__all__ = ["to_graph", "GROUND"]
 
 #: Name of the ground node in the graph view (SPICE node ``0``).
 GROUND = "0"
 
 
-def netlist_to_graph(netlist: Netlist) -> nx.MultiGraph:
+def to_graph(netlist: Netlist) -> nx.MultiGraph:
     """A :class:`networkx.MultiGraph` with one node per circuit node (by name) plus ``"0"`` (ground).
 
     Edges carry ``kind`` (``"row_segment"``, ``"col_segment"``, ``"row_driver"``, ``"col_sense"``,
@@ -23,7 +23,7 @@ def netlist_to_graph(netlist: Netlist) -> nx.MultiGraph:
     sources, first batch entry). Open cells (``g == 0``) conduct nothing and are left out, so
     ``nx.node_connected_component(graph, "0")`` is exactly the set of nodes with a path to a source.
     """
-    from xbarsim.netlists.netlist import END_NAMES
+    import networkx as nx  # optional-weight import: `import xbarsim` needs only numpy and scipy
 
     kinds = ("row_segment", "col_segment", "row_driver", "col_sense")
     names = netlist.node_names()

@@ -152,19 +152,6 @@ class Netlist:
         """Deterministic name of voltage source ``s``, e.g. ``Vdrv_l3`` or ``Vsns_b0``."""
         return f"V{_END_TAG[int(self.source_end[s])]}{int(self.source_line[s])}"
 
-    def to_spice(self, index: int | None = 0, *, title: str | None = None) -> str:
-        """SPICE text (with ``.op``) that ``ngspice -b`` runs as it is; ``index`` picks the batch entry,
-        ``None`` writes every entry into one deck (see :func:`~xbarsim.netlists.spice.netlist_to_spice`)."""
-        from xbarsim.netlists.spice import netlist_to_spice
-
-        return netlist_to_spice(self, index=index, title=title)
-
-    def to_graph(self):  # type: ignore[no-untyped-def]
-        """A :class:`networkx.MultiGraph` view for connectivity checks (see :mod:`xbarsim.netlists.graph`)."""
-        from xbarsim.netlists.graph import netlist_to_graph
-
-        return netlist_to_graph(self)
-
 
 def _union_find(n: int, a: IntArray, b: IntArray) -> IntArray:
     """Component label (smallest member index) of each of ``n`` nodes joined by edges ``a``-``b``.

@@ -11,7 +11,7 @@ from xbarsim.errors import ConfigError
 if TYPE_CHECKING:
     from xbarsim.netlists.netlist import Netlist
 
-__all__ = ["netlist_to_spice", "cell_element_name", "resistor_lines"]
+__all__ = ["to_spice", "cell_element_name", "resistor_lines"]
 
 
 def cell_element_name(i: int, j: int) -> str:
@@ -26,7 +26,7 @@ def resistor_lines(netlist: Netlist, names: list[str]) -> list[str]:
     return [f"{netlist.resistor_name(k)} {names[rn[k, 0]]} {names[rn[k, 1]]} {rv[k]:.17g}" for k in range(rv.size)]
 
 
-def netlist_to_spice(netlist: Netlist, *, index: int | None = 0, title: str | None = None) -> str:
+def to_spice(netlist: Netlist, index: int | None = 0, *, title: str | None = None) -> str:
     """SPICE text of one operating point (batch entry ``index``) with a ``.op`` analysis, or of every
     operating point of the batch in one deck (``index=None``).
 
@@ -88,7 +88,7 @@ def _distinct_sources(netlist: Netlist) -> list[int]:
 def _batch_deck(netlist: Netlist, title: str | None) -> str:
     """Every operating point of a batch in one deck: a ``.control`` loop of ``alter`` + ``op``."""
     b = netlist.batch_size
-    head = netlist_to_spice(netlist, index=0, title=title or (
+    head = to_spice(netlist, index=0, title=title or (
         f"xbarsim crossbar {netlist.shape[0]}x{netlist.shape[1]} ({netlist.device.name} devices), "
         f"{b} operating points"))
     lines = head.rstrip("\n").split("\n")

@@ -51,7 +51,7 @@ class PWL:
 
     def __call__(self, t: FloatArray | float) -> FloatArray:
         """The value at time(s) ``t`` (s)."""
-        return np.interp(t, self.times, self.values)
+        return np.asarray(np.interp(t, self.times, self.values), dtype=np.float64)
 
     @property
     def end_time(self) -> float:
@@ -65,7 +65,12 @@ class PWL:
 
     def scaled(self, factor: float) -> PWL:
         """This waveform times ``factor``."""
-        return PWL(times=self.times, values=self.values * float(factor))
+        out = object.__new__(PWL)  # the corners are already validated; scaling keeps them valid
+        values = self.values * float(factor)
+        values.setflags(write=False)
+        object.__setattr__(out, "times", self.times)
+        object.__setattr__(out, "values", values)
+        return out
 
     def spice(self, factor: float = 1.0) -> str:
         """``PWL(t0 v0 t1 v1 ...)`` of ``factor`` times this waveform, doubles written exactly."""

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from xbarsim._repr import compact_repr, text_table
 from xbarsim._typing import ArrayLike, FloatArray, IntArray
 from xbarsim._validation import as_float_array, readonly, short_repr
 from xbarsim.errors import ConfigError
@@ -75,6 +76,8 @@ class Dataset:
         Provenance and the split rule.
     """
 
+    __repr__ = compact_repr
+
     name: str
     x_train: FloatArray
     y_train: IntArray
@@ -86,6 +89,19 @@ class Dataset:
     input_range: tuple[float, float] = (0.0, 1.0)
     tasks: tuple[Dataset, ...] = ()
     description: str = ""
+
+    def figures(self) -> dict[str, object]:
+        """Key numbers for the repr: split sizes, features, classes."""
+        return {"train": len(self.y_train), "val": len(self.y_val), "test": len(self.y_test),
+                "features": int(self.x_train.shape[1]) if self.x_train.ndim == 2 else 0, "classes": self.n_classes}
+
+    def report(self) -> str:
+        """A text table: examples per split and class (tasks listed below, if any)."""
+        splits = (("train", self.y_train), ("val", self.y_val), ("test", self.y_test))
+        rows = [(name, len(y), *np.bincount(y, minlength=self.n_classes).tolist()) for name, y in splits]
+        head = (f"{self.name}: {self.figures()['features']} features in {self.input_range}, {self.n_classes} classes"
+                + (f", {len(self.tasks)} tasks ({', '.join(t.name for t in self.tasks)})" if self.tasks else ""))
+        return head + "\n" + text_table(("split", "examples", *(f"class {c}" for c in range(self.n_classes))), rows)
 
     def __post_init__(self) -> None:
         if isinstance(self.n_classes, bool) or not isinstance(self.n_classes, (int, np.integer)) or self.n_classes < 2:

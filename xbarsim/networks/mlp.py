@@ -21,6 +21,7 @@ that a mapping layer turns into differential conductance pairs.
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -28,8 +29,9 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from xbarsim._repr import compact_repr
 from xbarsim._typing import ArrayLike, FloatArray, IntArray
-from xbarsim._validation import as_float_array, check_choice, check_size, readonly, short_repr
+from xbarsim._validation import as_float_array, as_rng, check_choice, check_size, readonly, short_repr
 from xbarsim.errors import ConfigError
 
 __all__ = [
@@ -40,6 +42,7 @@ __all__ = [
     "LayerFn",
     "MLP",
     "init_mlp",
+    "load_network",
     "ternarize",
     "ternarize_matrix",
     "TERNARY_DELTA",
@@ -213,6 +216,8 @@ class MLP:
     Arrays are copied and made read-only; derive variants with :meth:`with_weights` or
     ``dataclasses.replace``. Training (:func:`xbarsim.networks.train`) returns a new network.
     """
+
+    __repr__ = compact_repr
 
     weights: tuple[FloatArray, ...]
     biases: tuple[FloatArray, ...] | None = None
@@ -442,7 +447,7 @@ class MLP:
     def loss(self, x: ArrayLike, y: ArrayLike, *, weights: Sequence[ArrayLike] | None = None) -> float:
         """Mean cross-entropy (nats per sample) of the network's head on ``(x, y)``."""
         scores = self.forward(x, weights=weights)
-        return float(_data_loss(self.output, scores, _check_labels(y, scores.shape[0], self.n_classes))[0])
+        return float(_data_loss(self.output, scores, check_labels(y, scores.shape[0], self.n_classes))[0])
 
     # ---------------------------------------------------------------------------- conversion
     def to_dict(self) -> dict[str, np.ndarray]:
@@ -537,7 +542,7 @@ class MLP:
 
 
 # ------------------------------------------------------------------------------ loss and grads
-def _check_labels(y: ArrayLike, n: int, n_classes: int) -> IntArray:
+def check_labels(y: ArrayLike, n: int, n_classes: int) -> IntArray:
     arr = np.asarray(y)
     if arr.shape != (n,):
         raise ConfigError(f"`y` must have shape ({n},); got shape {arr.shape}.")
@@ -568,7 +573,7 @@ def _data_loss(output: str, scores: FloatArray, y: IntArray) -> tuple[float, Flo
         raise ConfigError(f"`output` must be one of {OUTPUT_KINDS}; got {output!r}.")
 
 
-def _backprop(
+def backprop(
     net: MLP,
     x: FloatArray,
     y: IntArray,
@@ -623,7 +628,7 @@ def init_mlp(
     for k in range(len(sizes) - 1):
         check_size((sizes[k], sizes[k + 1]), f"layer_sizes[{k}:{k + 2}]")
     check_choice(hidden_activation, ACTIVATIONS, "hidden_activation")
-    gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    gen = as_rng(rng)
     weights = []
     for n_in, n_out in zip(sizes[:-1], sizes[1:]):
         limit = np.sqrt(6.0 / n_in) if hidden_activation == "relu" else np.sqrt(6.0 / (n_in + n_out))
@@ -655,3 +660,35 @@ def ternarize(network: MLP, *, delta: float = TERNARY_DELTA) -> MLP:
         weights=tuple(g * c.astype(np.float64) for c, g in pairs),
         gammas=tuple(g for _, g in pairs),
     )
+
+
+def load_network(path: str | os.PathLike[str]) -> MLP:
+    """Read a network from an ``.npz`` file written with ``numpy.savez(path, **net.to_dict())``.
+
+    Raises
+    ------
+    ConfigError
+        One line naming the file when it is missing, unreadable, not a zip archive, truncated or
+        damaged (bad CRC, corrupt compressed data), holds pickled objects, or does not hold an MLP.
+    """
+    import zipfile
+    import zlib
+
+    name = os.fspath(path)
+    try:
+        # our own handle: np.load leaks the one it opens when the zip directory is damaged
+        with open(name, "rb") as fh:
+            data = np.load(fh, allow_pickle=False)
+            if not isinstance(data, np.lib.npyio.NpzFile):
+                raise ValueError(f"it holds a single {type(data).__name__}, not an .npz archive of arrays")
+            with data:
+                arrays = {k: data[k] for k in data.files}
+        return MLP.from_dict(arrays)
+    except ConfigError as exc:
+        raise ConfigError(f"network file {name} does not hold an MLP: {exc}") from None
+    except FileNotFoundError:
+        raise ConfigError(f"network file {name} does not exist.") from None
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error, RuntimeError) as exc:
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ConfigError(f"network file {name} is damaged or not a network .npz ({type(exc).__name__}: "
+                          f"{detail}).") from None

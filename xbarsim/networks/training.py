@@ -29,11 +29,12 @@ from typing import Literal
 
 import numpy as np
 
+from xbarsim._repr import compact_repr
 from xbarsim._typing import ArrayLike, BoolArray, FloatArray
-from xbarsim._validation import check_choice, readonly, short_repr
+from xbarsim._validation import as_rng, check_choice, readonly, short_repr
 from xbarsim.errors import ConfigError
 from xbarsim.networks.datasets import Dataset
-from xbarsim.networks.mlp import MLP, TERNARY_DELTA, _backprop, _check_labels, ternarize, ternarize_matrix
+from xbarsim.networks.mlp import MLP, TERNARY_DELTA, backprop, check_labels, ternarize, ternarize_matrix
 
 __all__ = [
     "Perturbation",
@@ -195,6 +196,8 @@ class TrainingHistory:
         Wall time of the run, seconds.
     """
 
+    __repr__ = compact_repr
+
     loss: FloatArray
     train_accuracy: FloatArray
     val_accuracy: FloatArray
@@ -222,6 +225,8 @@ class TrainResult:
         Loss and accuracies per epoch.
     """
 
+    __repr__ = compact_repr
+
     network: MLP
     latent: MLP
     history: TrainingHistory
@@ -241,6 +246,8 @@ class EWCPenalty:
     fisher_weights, fisher_biases : tuple of ndarray
         Diagonal Fisher information F of each parameter, same shapes (1/unit-of-parameter^2).
     """
+
+    __repr__ = compact_repr
 
     strength: float
     anchor_weights: tuple[FloatArray, ...]
@@ -282,6 +289,8 @@ class ContinualResult:
     penalties : tuple of EWCPenalty
         The consolidations made after each task but the last (empty when ``ewc_strength == 0``).
     """
+
+    __repr__ = compact_repr
 
     network: MLP
     histories: tuple[TrainingHistory, ...]
@@ -326,7 +335,7 @@ def _apply_perturbation(
 
 def _split_xy(x: ArrayLike, y: ArrayLike, network: MLP, name: str) -> tuple[FloatArray, np.ndarray]:
     xs = network._check_inputs(x)
-    ys = _check_labels(y, xs.shape[0], network.n_classes)
+    ys = check_labels(y, xs.shape[0], network.n_classes)
     if xs.shape[0] == 0:
         raise ConfigError(f"the {name} split is empty.")
     return xs, ys
@@ -445,7 +454,7 @@ def train(
             w_eff = _effective(weights, cfg)
             if perturbation is not None:
                 w_eff = _apply_perturbation(perturbation, w_eff, perturb_rng)
-            loss, acts, deltas = _backprop(network, x_train[idx], y_train[idx], w_eff, biases)
+            loss, acts, deltas = backprop(network, x_train[idx], y_train[idx], w_eff, biases)
             m = idx.size
             grads_w = [a.T @ d / m for a, d in zip(acts, deltas)]
             grads_b = [d.mean(axis=0) for d in deltas] if biases is not None else []
@@ -538,14 +547,14 @@ def fisher_diagonal(
     log-likelihood is taken at the true labels, as in the LEA code (``estimate_fisher``).
     """
     xs = network._check_inputs(x)
-    ys = _check_labels(y, xs.shape[0], network.n_classes)
+    ys = check_labels(y, xs.shape[0], network.n_classes)
     if n_samples is not None:
         k = _positive_int(n_samples, "n_samples")
         if k < xs.shape[0]:
-            gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+            gen = as_rng(rng)
             pick = gen.choice(xs.shape[0], size=k, replace=False)
             xs, ys = xs[pick], ys[pick]
-    _, acts, deltas = _backprop(network, xs, ys, network.weights, network.biases)
+    _, acts, deltas = backprop(network, xs, ys, network.weights, network.biases)
     n = xs.shape[0]
     fw = tuple((a * a).T @ (d * d) / n for a, d in zip(acts, deltas))
     fb = tuple((d * d).mean(axis=0) for d in deltas) if network.biases is not None else None
@@ -717,9 +726,9 @@ def correct_under_perturbation(
         the accuracy of each transfer.
     """
     k = _positive_int(n_draws, "n_draws")
-    gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    gen = as_rng(rng)
     xs = network._check_inputs(x)
-    ys = _check_labels(y, xs.shape[0], network.n_classes)
+    ys = check_labels(y, xs.shape[0], network.n_classes)
     out = np.empty((k, xs.shape[0]), dtype=bool)
     for i in range(k):
         w = _apply_perturbation(perturbation, network.weights, gen)

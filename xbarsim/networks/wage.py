@@ -37,7 +37,7 @@ from xbarsim._typing import ArrayLike, FloatArray
 from xbarsim._validation import check_int, short_repr
 from xbarsim.errors import ConfigError
 from xbarsim.networks.datasets import Dataset
-from xbarsim.networks.mlp import MLP, _backprop, _check_labels, quantize_activation
+from xbarsim.networks.mlp import MLP, backprop, check_labels, quantize_activation
 
 __all__ = [
     "WageConfig",
@@ -207,7 +207,7 @@ def train_wage(
         raise ConfigError(f"`dataset` must be a Dataset; got {type(dataset).__name__}.")
     if not isinstance(config, WageConfig):
         raise ConfigError(f"`config` must be a WageConfig; got {type(config).__name__}.")
-    x, y = dataset.x_train, _check_labels(dataset.y_train, dataset.x_train.shape[0], dataset.n_classes)
+    x, y = dataset.x_train, check_labels(dataset.y_train, dataset.x_train.shape[0], dataset.n_classes)
     if not np.array_equal(quantize_activation(x, config.bits_activation), x):
         raise ConfigError(
             f"`dataset` {dataset.name!r} is not in the WAGE input format (features quantized to "
@@ -236,7 +236,7 @@ def train_wage(
         for start in range(0, n, config.batch_size):
             idx = order[start:start + config.batch_size]
             net = network()
-            loss, acts, deltas = _backprop(net, x[idx], y[idx], net.weights, None)
+            loss, acts, deltas = backprop(net, x[idx], y[idx], net.weights, None)
             losses.append(loss * idx.size)
             for layer, (a, d) in enumerate(zip(acts, deltas)):
                 grad = a.T @ d / idx.size

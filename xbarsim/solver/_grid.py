@@ -29,6 +29,7 @@ the componentwise backward error of the full system ``A x = b``.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -89,8 +90,22 @@ class GridLayout:
         return out
 
 
+#: grid_layout results by netlist (a netlist is immutable; solver and Solution ask for it several times)
+_LAYOUTS: weakref.WeakKeyDictionary[Netlist, GridLayout | None] = weakref.WeakKeyDictionary()
+
+
 def grid_layout(netlist: Netlist) -> GridLayout | None:
     """The grid layout of ``netlist``, or ``None`` if it is not laid out that way (see the notes)."""
+    try:
+        return _LAYOUTS[netlist]
+    except KeyError:
+        pass
+    layout = _grid_layout(netlist)
+    _LAYOUTS[netlist] = layout
+    return layout
+
+
+def _grid_layout(netlist: Netlist) -> GridLayout | None:
     m, n = netlist.shape
     mn = m * n
     s = netlist.source_node.size
@@ -125,9 +140,28 @@ def _line_tridiagonal(cell_g: FloatArray, seg_g: FloatArray) -> tuple[FloatArray
     return d, e.ravel()[:-1]
 
 
+def line_tridiagonals(layout: GridLayout, cell_g: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Diagonals and off-diagonals ``(d_row, e_row, d_col, e_col)`` of the row-wire and column-wire
+    blocks of the grid's nodal matrix with cell conductances ``cell_g`` on the diagonal, ``(M, N)``
+    or batched ``(B, M, N)`` (then the batch entries' lines are stacked end to end). Row nodes in
+    row-major order, column nodes in column-major order; driver/sense conductances included."""
+    m, n = layout.m, layout.n
+    mn = m * n
+    g = np.asarray(cell_g, dtype=np.float64)
+    b = g.shape[0] if g.ndim == 3 else 1
+    g3 = g.reshape(b, m, n)
+    d_row, e_row = _line_tridiagonal(g3.reshape(b * m, n), np.tile(layout.g_row_seg, (b, 1)))
+    d_col, e_col = _line_tridiagonal(np.swapaxes(g3, 1, 2).reshape(b * n, m), np.tile(layout.g_col_seg.T, (b, 1)))
+    # driver/sense conductances on the diagonal of the node they attach to (grid numbering)
+    src_diag = np.bincount(layout.src_attach, weights=layout.src_g, minlength=2 * mn)
+    d_row = (d_row.reshape(b, m, n) + src_diag[:mn].reshape(m, n)).ravel()
+    d_col = (d_col.reshape(b, n, m) + src_diag[mn:].reshape(m, n).T).ravel()
+    return d_row, e_row, d_col, e_col
+
+
 class GridSystem:
-    """The nodal system of a grid-layout netlist (linear cells of conductance ``cell_g``), with the
-    reduced-system CG of the module notes. Vectors are (B, M*N), one batch entry per row: row nodes
+    """The nodal system of a grid-layout netlist (linear cells of conductance ``cell_g``, ``(M, N)``,
+    or one system per batch entry with ``(B, M, N)``), with the reduced-system CG of the module notes. Vectors are (B, M*N), one batch entry per row: row nodes
     in row-major order (``i*N + j``), column nodes in column-major order (``j*M + i``), so that every
     wire is a contiguous run and each block is one tridiagonal matrix (LAPACK solves the transposed
     view in place, no copies)."""
@@ -138,17 +172,16 @@ class GridSystem:
         self.layout = layout
         self.m, self.n = m, n
         g = np.asarray(cell_g, dtype=np.float64)
-        d_row, self.e_row = _line_tridiagonal(g, layout.g_row_seg)
-        d_col, self.e_col = _line_tridiagonal(g.T, layout.g_col_seg.T)
-        # driver/sense conductances on the diagonal of the node they attach to (grid numbering)
-        src_diag = np.bincount(layout.src_attach, weights=layout.src_g, minlength=2 * mn)
-        d_row += src_diag[:mn].reshape(m, n)
-        d_col += src_diag[mn:].reshape(m, n).T
-        self.d_row, self.d_col = d_row.ravel(), d_col.ravel()
+        # cell_g (B, M, N): one system per batch entry (a Newton step's dI/dV), all stacked end to end
+        self.batch = g.shape[0] if g.ndim == 3 else None
+        d_row, e_row, d_col, e_col = line_tridiagonals(layout, g)
         self.g_mn = np.ascontiguousarray(g)
-        self.g_nm = np.ascontiguousarray(g.T)
-        self.fac_row = pttrf(self.d_row, self.e_row)
-        self.fac_col = pttrf(self.d_col, self.e_col)
+        self.g_nm = np.ascontiguousarray(np.swapaxes(g, -1, -2))
+        self.fac_row = pttrf(d_row, e_row)
+        self.fac_col = pttrf(d_col, e_col)
+        # for tri_mv: one row per batch entry (the stacked off-diagonal is 0 between entries)
+        self.d_row, self.e_row = _per_entry(d_row, e_row, self.batch)
+        self.d_col, self.e_col = _per_entry(d_col, e_col, self.batch)
 
     # ---------------------------------------------------------------- layout changes
     def to_col(self, x: FloatArray, scale: FloatArray | None = None, out: FloatArray | None = None) -> FloatArray:
@@ -194,15 +227,21 @@ class GridSystem:
         out[:, 1:] += work[:, 1:]
         return out
 
-    def solve_row(self, rhs: FloatArray, overwrite: bool = False) -> FloatArray:
+    def _solve(self, fac: tuple[FloatArray, FloatArray], rhs: FloatArray, overwrite: bool) -> FloatArray:
         x = rhs if overwrite else rhs.copy()
-        pttrs(*self.fac_row, x.T, overwrite=True)
+        if self.batch is None:  # one factor, every batch entry a right-hand side
+            pttrs(*fac, x.T, overwrite=True)
+        else:  # one factor per batch entry, stacked: the batch is one long right-hand side
+            if x.shape[0] != self.batch or not x.flags.c_contiguous:
+                raise ValueError("internal error: a batched grid system solves C-contiguous (B, M*N) arrays")
+            pttrs(*fac, x.reshape(-1, 1), overwrite=True)
         return x
 
+    def solve_row(self, rhs: FloatArray, overwrite: bool = False) -> FloatArray:
+        return self._solve(self.fac_row, rhs, overwrite)
+
     def solve_col(self, rhs: FloatArray, overwrite: bool = False) -> FloatArray:
-        x = rhs if overwrite else rhs.copy()
-        pttrs(*self.fac_col, x.T, overwrite=True)
-        return x
+        return self._solve(self.fac_col, rhs, overwrite)
 
     def schur_mv(self, p: FloatArray, out: FloatArray | None = None, work: FloatArray | None = None,
                  work_col: FloatArray | None = None) -> FloatArray:
@@ -231,6 +270,13 @@ class GridSystem:
         den_row = self.tri_mv(self.d_row, np.abs(self.e_row), np.abs(x_row)) + np.abs(gxc) + np.abs(b_row)
         den_col = self.tri_mv(self.d_col, np.abs(self.e_col), np.abs(x_col)) + np.abs(gxr) + np.abs(b_col)
         return np.maximum(_ratio_max(r_row, den_row), _ratio_max(r_col, den_col))
+
+
+def _per_entry(d: FloatArray, e: FloatArray, batch: int | None) -> tuple[FloatArray, FloatArray]:
+    """Stacked tridiagonal (B*n,), (B*n - 1,) as (B, n), (B, n - 1); unchanged when not batched."""
+    if batch is None:
+        return d, e
+    return d.reshape(batch, -1), np.append(e, 0.0).reshape(batch, -1)[:, :-1]
 
 
 def _ratio_max(r: FloatArray, den: FloatArray) -> FloatArray:

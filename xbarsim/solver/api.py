@@ -14,6 +14,7 @@ from xbarsim.netlists.crossbar import Crossbar
 from xbarsim.netlists.netlist import Netlist, build_netlist
 from xbarsim.solver.accuracy import warn_if_inaccurate
 from xbarsim.solver.base import Backend
+from xbarsim.solver.memory import check_work_memory
 from xbarsim.solver.checks import Difference, compare
 from xbarsim.solver.ngspice import NgspiceBackend
 from xbarsim.solver.solution import Solution
@@ -47,7 +48,9 @@ def solve_netlist(netlist: Netlist, backend: str | Backend = "sparse") -> Soluti
     Warns :class:`~xbarsim.errors.AccuracyWarning` when the estimated forward error exceeds 1e-6
     (:func:`~xbarsim.solver.accuracy.warn_if_inaccurate`; ill-conditioned circuits).
     """
-    sol = get_backend(backend).solve(netlist)
+    be = get_backend(backend)
+    check_work_memory(netlist.shape, netlist.batch_size, netlist)
+    sol = be.solve(netlist)
     warn_if_inaccurate(netlist, sol)
     return sol
 
@@ -70,6 +73,8 @@ def solve(crossbar: Crossbar, bias: BiasScheme, backend: str | Backend = "sparse
     Solution
         See :class:`~xbarsim.solver.Solution` for fields, shapes and sign conventions.
     """
+    if isinstance(crossbar, Crossbar) and isinstance(bias, BiasScheme):  # build_netlist names bad types
+        check_work_memory(crossbar.shape, bias.batch_size or 1)  # before anything of the batch's size exists
     return solve_netlist(build_netlist(crossbar, bias), backend)
 
 

@@ -32,9 +32,10 @@ import scipy.sparse.linalg as spla
 from xbarsim._typing import FloatArray, IntArray
 from xbarsim.errors import ConfigError, ConvergenceError
 from xbarsim.netlists.netlist import Netlist
+from xbarsim.solver._grid import GridLayout, GridSystem, line_tridiagonals, solve_grid
 from xbarsim.solver._tridiag import pttrf, pttrs
 
-__all__ = ["NewtonOptions", "NewtonResult", "newton_solve"]
+__all__ = ["NewtonOptions", "NewtonResult", "newton_solve", "grid_newton", "solve_linearised", "GridStepFailed"]
 
 _log = logging.getLogger(__name__)
 
@@ -257,6 +258,149 @@ def _newton_chunk(sysm: _System, Vf: FloatArray, options: NewtonOptions) -> Newt
                 break
             lam = np.where(bad, lam / 2, lam)
         X, F, err, U = Xn, Fn, errn, Un
+    raise ConvergenceError(
+        f"Newton did not converge in {options.maxiter} iterations: KCL residual {float(np.nanmax(err)):.3e} "
+        f"> tol {options.tol:g}. Try smaller voltages, a larger maxiter or a milder device nonlinearity.",
+        iterations=options.maxiter, residual=float(np.nanmax(err)))
+
+
+# ------------------------------------------------------------------------ Newton on the reduced grid
+class GridStepFailed(Exception):
+    """Inner CG of a grid Newton step did not converge; the caller takes the general path."""
+
+
+def solve_linearised(layout: GridLayout, cell_g: FloatArray, b_row: FloatArray, b_col: FloatArray,
+                     rtol: float, maxiter: int) -> tuple[FloatArray, FloatArray, int, bool]:
+    """Solve the grid's nodal system with per-cell conductances ``cell_g`` for a batch, by CG on the
+    row-node Schur complement (:mod:`xbarsim.solver._grid`).
+
+    This is the linear solve inside every Newton step (``cell_g`` = the cells' ``dI/dV`` at the
+    present iterate) and inside an implicit time step (``cell_g`` = the companion conductances),
+    so it is the one function both reuse.
+
+    Parameters
+    ----------
+    layout : GridLayout
+        Wires of a grid-layout netlist (:func:`~xbarsim.solver._grid.grid_layout`).
+    cell_g : ndarray, shape (B, M, N) or (M, N)
+        Siemens, the small-signal conductance of every cell, per batch entry (non-negative).
+    b_row, b_col : ndarray, shape (B, M*N)
+        Right-hand sides (ampere) at the row nodes (row-major) and the column nodes (column-major,
+        node ``(i, j)`` at ``j*M + i``), as :meth:`GridSystem.rhs` lays them out.
+    rtol : float
+        Componentwise backward error of the full (row and column node) system at which CG stops.
+    maxiter : int
+        CG iteration limit.
+
+    Returns
+    -------
+    x_row, x_col : ndarray, shape (B, M*N)
+        Node voltages (volt) in the layouts of ``b_row`` and ``b_col``.
+    iterations : int
+    converged : bool
+    """
+    return solve_grid(GridSystem(layout, cell_g), b_row, b_col, rtol, maxiter)
+
+
+def grid_newton(netlist: Netlist, layout: GridLayout, vf: FloatArray, options: NewtonOptions) -> tuple[FloatArray, int]:
+    """Node voltages ``(B, n_nodes)`` and Newton iterations of a grid-layout netlist with nonlinear
+    cells, source voltages ``vf`` ``(B, S)`` (in source order).
+
+    The same damped Newton as :func:`newton_solve` (start linearised at 0 V, voltage limiting,
+    residual-halving line search, componentwise KCL stop at ``options.tol``), with each step solved
+    by :func:`solve_linearised` on the row-node Schur complement instead of CG on all 2MN nodes.
+    Raises :class:`GridStepFailed` if an inner CG does not converge (the caller then takes the
+    general path, which falls back to direct step solves).
+    """
+    mn = layout.m * layout.n
+    chunk = max(1, min(vf.shape[0], _GRID_CHUNK_ENTRIES // max(2 * mn, 1), 256))
+    v = np.empty((vf.shape[0], netlist.n_nodes))
+    iters = 0
+    for k in range(0, vf.shape[0], chunk):
+        sl = slice(k, k + chunk)
+        x_r, x_c, it = _grid_newton_chunk(netlist, layout, vf[sl], options)
+        iters = max(iters, it)
+        v[sl, :mn] = x_r
+        v[sl, mn:2 * mn] = np.swapaxes(x_c.reshape(-1, layout.n, layout.m), 1, 2).reshape(-1, mn)
+        v[sl, 2 * mn:] = vf[sl]
+    return v, iters
+
+
+#: Batch entries x unknowns per Newton chunk: small enough that a chunk's vectors stay in cache.
+_GRID_CHUNK_ENTRIES = 50_000
+
+
+class _GridResidual:
+    """KCL residual of the grid at row/column node voltages, and its componentwise scale."""
+
+    def __init__(self, netlist: Netlist, layout: GridLayout, system: GridSystem, vf: FloatArray) -> None:
+        m, n = layout.m, layout.n
+        self.m, self.n = m, n
+        d_row, e_row, d_col, e_col = line_tridiagonals(layout, np.zeros((m, n)))  # wires only
+        self.wires = (d_row, e_row, d_col, e_col)
+        self.abs_e = (np.abs(e_row), np.abs(e_col))
+        self.system = system
+        self.b_row, self.b_col = system.rhs(vf)
+        self.g = np.asarray(netlist.conductance, dtype=np.float64)
+        self.device = netlist.device
+
+    def __call__(self, x_r: FloatArray, x_c: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+        """``F_row``, ``F_col`` (B, M*N), the componentwise error per batch entry, the cell voltages."""
+        sysm, (d_row, e_row, d_col, e_col) = self.system, self.wires
+        bsz = x_r.shape[0]
+        x_c_rm = sysm.to_row(x_c)
+        u = (x_r - x_c_rm).reshape(bsz, self.m, self.n)
+        icell = np.asarray(self.device.current(u, self.g), dtype=np.float64).reshape(bsz, -1)
+        gd = np.asarray(self.device.conductance(u, self.g), dtype=np.float64).reshape(bsz, -1)
+        f_r = GridSystem.tri_mv(d_row, e_row, x_r) - self.b_row + icell
+        f_c = GridSystem.tri_mv(d_col, e_col, x_c) - self.b_col - sysm.to_col(icell)
+        cell_scale = gd * (np.abs(x_r) + np.abs(x_c_rm)) + np.abs(icell)
+        s_r = GridSystem.tri_mv(d_row, self.abs_e[0], np.abs(x_r)) + np.abs(self.b_row) + cell_scale
+        s_c = GridSystem.tri_mv(d_col, self.abs_e[1], np.abs(x_c)) + np.abs(self.b_col) + sysm.to_col(cell_scale)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            err = np.maximum(np.where(s_r > 0, np.abs(f_r) / s_r, np.abs(f_r)).max(axis=1, initial=0.0),
+                             np.where(s_c > 0, np.abs(f_c) / s_c, np.abs(f_c)).max(axis=1, initial=0.0))
+        return f_r, f_c, err, u
+
+
+def _grid_newton_chunk(netlist: Netlist, layout: GridLayout, vf: FloatArray,
+                       options: NewtonOptions) -> tuple[FloatArray, FloatArray, int]:
+    bsz = vf.shape[0]
+    system = GridSystem(layout, netlist.conductance)  # cells at g: the circuit linearised at 0 V
+    res = _GridResidual(netlist, layout, system, vf)
+    x_r, x_c, _, _ = solve_grid(system, res.b_row, res.b_col, 1e-8, options.cg_maxiter)
+    with np.errstate(over="ignore", invalid="ignore"):
+        f_r, f_c, err, u = res(x_r, x_c)
+    for it in range(1, options.maxiter + 1):
+        if np.isfinite(err).all() and (err <= options.tol).all():
+            return x_r, x_c, it - 1
+        with np.errstate(over="ignore", invalid="ignore"):
+            gd = np.asarray(netlist.device.conductance(u, res.g), dtype=np.float64)
+        if not np.isfinite(gd).all() or not (np.isfinite(f_r).all() and np.isfinite(f_c).all()):
+            raise ConvergenceError(
+                f"Newton diverged: device currents overflowed at iteration {it} "
+                f"(largest cell voltage {np.nanmax(np.abs(u)):.3g} V)",
+                iterations=it, residual=float("inf"))
+        eta = float(np.clip(np.nanmax(err) * 1e-2, 1e-12, 1e-3))
+        p_r, p_c, _, ok = solve_linearised(layout, gd, -f_r, -f_c, eta, options.cg_maxiter)
+        if not ok:
+            raise GridStepFailed(f"inner CG did not reach {eta:g} in {options.cg_maxiter} iterations")
+        big = np.maximum(np.abs(p_r).max(axis=1), np.abs(p_c).max(axis=1))
+        lim = np.minimum(1.0, options.max_step / np.maximum(big, 1e-300))[:, None]
+        p_r *= lim
+        p_c *= lim
+        lam = np.ones((bsz, 1))
+        fnorm = np.sqrt((f_r ** 2).sum(axis=1) + (f_c ** 2).sum(axis=1))
+        for _ in range(30):
+            xr_n, xc_n = x_r + lam * p_r, x_c + lam * p_c
+            with np.errstate(over="ignore", invalid="ignore"):
+                fr_n, fc_n, err_n, u_n = res(xr_n, xc_n)
+                fn = np.sqrt((fr_n ** 2).sum(axis=1) + (fc_n ** 2).sum(axis=1))
+            bad = ~np.isfinite(fn) | (fn > fnorm * (1 - 1e-4 * lam[:, 0])) & (err_n > options.tol)
+            if not bad.any():
+                break
+            lam = np.where(bad[:, None], lam / 2, lam)
+        x_r, x_c, f_r, f_c, err, u = xr_n, xc_n, fr_n, fc_n, err_n, u_n
     raise ConvergenceError(
         f"Newton did not converge in {options.maxiter} iterations: KCL residual {float(np.nanmax(err)):.3e} "
         f"> tol {options.tol:g}. Try smaller voltages, a larger maxiter or a milder device nonlinearity.",

@@ -1,6 +1,6 @@
 """The ngspice backend, through PySpice's shared-library interface.
 
-It is fed exactly the text of :meth:`Netlist.to_spice`, one ``.op`` per batch entry. Node voltages
+It is fed exactly the text of :func:`~xbarsim.netlists.to_spice`, one ``.op`` per batch entry. Node voltages
 and the branch currents of the sources come back from ngspice's own vectors; cell quantities are
 derived from those voltages by the same code as every other backend. PySpice is imported here only,
 and lazily, so ``import xbarsim`` works without it.
@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import threading
@@ -23,6 +24,7 @@ import numpy as np
 
 from xbarsim.errors import BackendError, BackendUnavailableError, ConfigError
 from xbarsim.netlists.netlist import Netlist
+from xbarsim.netlists.spice import to_spice
 from xbarsim.solver.solution import Solution, solution_from_voltages
 from xbarsim.solver.topology import check_floating
 
@@ -122,7 +124,15 @@ def read_raw(path: Path) -> dict[str, np.ndarray]:
     Node voltages are named by their node (``v(r0_1)`` -> ``r0_1``), source currents
     ``<source>#branch`` as in the shared-library interface.
     """
-    data = Path(path).read_bytes()
+    try:
+        return _parse_raw(Path(path).read_bytes())
+    except (ValueError, IndexError, UnicodeDecodeError, KeyError) as exc:
+        raise BackendError(f"the ngspice raw file {path} cannot be parsed ({type(exc).__name__}: {exc}); "
+                           "it is truncated or not an ngspice raw file") from None
+
+
+def _parse_raw(data: bytes) -> dict[str, np.ndarray]:
+    """The vectors of the raw file bytes ``data``; any malformation raises ValueError/IndexError."""
     names: list[str] = []
     n_vars = n_points = 0
     pos = 0
@@ -151,7 +161,9 @@ def read_raw(path: Path) -> dict[str, np.ndarray]:
             binary = key == "binary"
             break
     if binary is None or not names:
-        raise BackendError(f"{path} is not an ngspice raw file with data")
+        raise ValueError("no 'Variables' and 'Binary'/'Values' sections with data")
+    if len(names) != n_vars or n_points < 1:
+        raise ValueError(f"header says {n_vars} variables and {n_points} points; found {len(names)} variable names")
     if binary:
         values = np.frombuffer(data, dtype="<f8", count=n_vars * n_points, offset=pos).reshape(n_points, n_vars)
     else:
@@ -159,7 +171,43 @@ def read_raw(path: Path) -> dict[str, np.ndarray]:
         # ASCII: each point is "index value" then one value per line for the other variables
         flat = [float(t) for k, t in enumerate(nums) if k % (n_vars + 1) != 0]
         values = np.array(flat).reshape(n_points, n_vars)
+    if not np.isfinite(values).all():
+        raise ValueError("non-finite values")
     return {name: values[:, k].copy() for k, name in enumerate(names)}
+
+
+def _run_killable(cmd: list[str], cwd: str, timeout_s: float | None, binary: str) -> tuple[str, str, int]:
+    """Run ``cmd`` in a session of its own; on timeout kill its whole process group.
+
+    ``subprocess.run(timeout=)`` kills only the direct child: an ngspice started through a wrapper
+    script (or one that forks) would keep running and holding the CPU. ``start_new_session`` makes
+    the child a process-group leader, so ``os.killpg`` reaches everything it started.
+    """
+    try:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace",
+                                cwd=cwd, env={**os.environ, "LC_ALL": "C"}, start_new_session=True)
+    except OSError as exc:  # exec format error, permission denied, a directory
+        raise BackendUnavailableError(f"the ngspice executable `binary`={binary!r} cannot be run: {exc}; "
+                                      f"{_INSTALL_HINT}") from exc
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        _kill_group(proc)
+        stdout, stderr = proc.communicate()
+        raise BackendError(f"ngspice did not finish within timeout_s={timeout_s} s; its process group was killed",
+                           output=(stdout or "")[-4000:]) from None
+    except BaseException:  # KeyboardInterrupt: take the simulator down with us
+        _kill_group(proc)
+        proc.wait()
+        raise
+    return stdout, stderr, proc.returncode
+
+
+def _kill_group(proc: subprocess.Popen[str]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        proc.kill()
 
 
 class NgspiceBackend:
@@ -195,7 +243,7 @@ class NgspiceBackend:
         t0 = time.perf_counter()
         with _lock:
             for b in range(bsz):
-                vectors = run(netlist.to_spice(index=b))
+                vectors = run(to_spice(netlist, index=b))
                 try:
                     v[b] = [float(np.asarray(vectors[k])[0]) for k in names]
                     # ngspice's branch current flows into the + terminal: minus the current delivered
@@ -220,24 +268,23 @@ class NgspiceBackend:
         )
 
     def _run_subprocess(self, text: str) -> dict[str, Any]:
-        exe = shutil.which(self.options.binary)
+        binary = self.options.binary
+        exe = shutil.which(binary)
         if exe is None:
-            raise BackendUnavailableError(f"the ngspice executable {self.options.binary!r} was not found; {_INSTALL_HINT}")
+            path = Path(binary)
+            if os.sep in binary and path.exists():
+                why = "is a directory" if path.is_dir() else "is not executable (no execute permission)"
+                raise BackendUnavailableError(f"the ngspice executable `binary`={binary!r} {why}; {_INSTALL_HINT}")
+            raise BackendUnavailableError(f"the ngspice executable {binary!r} was not found; {_INSTALL_HINT}")
         with tempfile.TemporaryDirectory(prefix="xbarsim_ngspice_") as tmp:
             cir, raw = Path(tmp) / "circuit.cir", Path(tmp) / "out.raw"
             cir.write_text(text)
-            try:
-                proc = subprocess.run([exe, "-b", "-r", str(raw), str(cir)], capture_output=True, text=True,
-                                      timeout=self.options.timeout_s, cwd=tmp,
-                                      env={**os.environ, "LC_ALL": "C"})
-            except subprocess.TimeoutExpired as exc:
-                out = (exc.stdout or b"") if isinstance(exc.stdout, bytes) else (exc.stdout or "")
-                raise BackendError(f"ngspice did not finish within timeout_s={self.options.timeout_s} s; killed",
-                                   output=str(out)[-4000:]) from exc
-            output = (proc.stdout + proc.stderr)[-4000:]
-            if proc.returncode != 0 or not raw.exists():
-                raise BackendError(f"ngspice exited with status {proc.returncode} and no operating point", output=output)
-            if "error" in proc.stderr.lower() and "warning" not in proc.stderr.lower():
+            stdout, stderr, returncode = _run_killable([exe, "-b", "-r", str(raw), str(cir)], tmp,
+                                                       self.options.timeout_s, binary)
+            output = (stdout + stderr)[-4000:]
+            if returncode != 0 or not raw.exists():
+                raise BackendError(f"ngspice exited with status {returncode} and no operating point", output=output)
+            if "error" in stderr.lower() and "warning" not in stderr.lower():
                 raise BackendError("ngspice reported an error", output=output)
             return read_raw(raw)
 

@@ -41,7 +41,7 @@ from xbarsim.errors import CircuitError, ConfigError
 from xbarsim.netlists.netlist import Netlist
 from xbarsim.solver._grid import GridLayout, GridSystem, grid_layout, solve_grid
 from xbarsim.solver._tridiag import pttrf, pttrs
-from xbarsim.solver.newton import NewtonOptions, newton_solve
+from xbarsim.solver.newton import GridStepFailed, NewtonOptions, grid_newton, newton_solve
 from xbarsim.solver.ordering import line_order, nested_dissection
 from xbarsim.solver.topology import check_floating, check_floating_grid
 from xbarsim.solver.solution import Solution, element_arrays, solution_from_ports, solution_from_voltages
@@ -406,6 +406,18 @@ class SparseBackend:
             x, method, iters, tf = self._solve_linear(netlist, asm, rhs, cg_failed=cg_failed)
             x = x + shift
         else:
+            layout = grid_layout(netlist)
+            if layout is not None:
+                check_floating_grid(netlist, layout)
+                t1 = time.perf_counter()
+                try:
+                    v, iters = grid_newton(netlist, layout, netlist.source_voltage, self.options.newton)
+                except GridStepFailed as exc:
+                    _log.info("grid Newton step failed (%s); taking the general path", exc)
+                else:
+                    t2 = time.perf_counter()
+                    return self._finish(netlist, v, "newton", iters, {"assemble": t1 - t0, "factor": 0.0,
+                                                                      "solve": t2 - t1}, t0)
             asm = assemble(netlist, netlist.conductance)
             t1 = time.perf_counter()
             res = newton_solve(netlist, asm.unknown, asm.fixed, vf.T, self.options.newton)

@@ -188,6 +188,9 @@ def step_times(circuit: TransientCircuit, options: TransientOptions) -> FloatArr
     return np.concatenate(parts)
 
 
+#: GMRES iterations (each one LU solve with stale factors) before a Newton step refactors instead.
+_KRYLOV_MAX = 12
+
 #: Ampere; a KCL residual this small counts as converged whatever its relative size (ngspice's abstol
 #: in the netlists this package writes), since near 0 V the relative error is pure rounding.
 _ABSTOL = 1e-18
@@ -210,7 +213,7 @@ class _Stepper:
         unknown = np.flatnonzero(~is_fixed)
         self.fixed, self.unknown = fixed, unknown
         # one source per fixed node gives its voltage (sources shorted together agree: build_netlist)
-        first = {}
+        first: dict[int, int] = {}
         for s, node in enumerate(net.source_node):
             first.setdefault(int(node), s)
         self.fixed_src = np.array([first[int(k)] for k in fixed], dtype=np.int64)
@@ -253,6 +256,7 @@ class _Stepper:
         self.shape = net.shape
         self.lu = None
         self.lu_dc = None
+        self.krylov = 0
         self.factorizations = 0
         self.iterations = 0
 
@@ -314,16 +318,10 @@ class _Stepper:
                 self.iterations += it
                 return x, w, f, ic
             geff = di_du + di_dw * dwdu
-            if self.lu is None or err > prev / 10:
-                J = (self.A_w + self.P_uT @ sp.diags(geff) @ self.P_u + sp.diags(cdt)).tocsc()
-                try:
-                    self.lu = spla.splu(J, permc_spec="COLAMD")
-                except RuntimeError as exc:  # singular Jacobian
-                    self.lu = None
-                    raise _StepFailed(str(exc)) from exc
-                self.factorizations += 1
-            prev = err
-            dx = -self.lu.solve(F)
+            try:
+                dx = self.newton_dx(geff, cdt, F, "lu")
+            except RuntimeError as exc:  # singular Jacobian
+                raise _StepFailed(str(exc)) from exc
             big = float(np.max(np.abs(dx), initial=0.0))
             if big > opts.max_step:
                 dx *= opts.max_step / big
@@ -331,6 +329,36 @@ class _Stepper:
         self.iterations += opts.maxiter
         self.lu = None
         raise _StepFailed(f"Newton did not converge in {opts.maxiter} iterations (KCL error {err:.3g})")
+
+    def newton_dx(self, geff: FloatArray, cdt: FloatArray, F: FloatArray, slot: str) -> FloatArray:
+        """The Newton update ``-J^{-1} F`` with ``J = A_w + P^T diag(geff) P + diag(cdt)``.
+
+        GMRES preconditioned by the LU factors of an earlier Jacobian (kept in ``slot``) first:
+        between steps and pulses only the cells that switch change ``J`` noticeably, a low-rank
+        change that GMRES resolves in a few iterations, each one LU solve. A fresh factorization
+        only when GMRES needs more than ``_KRYLOV_MAX`` iterations.
+        """
+        n = F.size
+        lu = getattr(self, slot)
+        if lu is not None:
+            jop = spla.LinearOperator((n, n), dtype=np.float64,
+                                      matvec=lambda v: self.A_w @ v + self.P_uT @ (geff * (self.P_u @ v)) + cdt * v)
+            pre = spla.LinearOperator((n, n), dtype=np.float64, matvec=lu.solve)
+            count = [0]
+
+            def tick(_: object) -> None:
+                count[0] += 1
+
+            dx, info = spla.gmres(jop, -F, rtol=1e-9, atol=0.0, restart=_KRYLOV_MAX, maxiter=1, M=pre,
+                                  callback=tick, callback_type="pr_norm")
+            self.krylov += count[0]
+            if info == 0 and np.isfinite(dx).all():
+                return np.asarray(dx)
+        J = (self.A_w + self.P_uT @ sp.diags(geff) @ self.P_u + sp.diags(cdt)).tocsc()
+        lu = spla.splu(J, permc_spec="MMD_AT_PLUS_A")
+        setattr(self, slot, lu)
+        self.factorizations += 1
+        return -lu.solve(F)
 
     def initial(self, w0: FloatArray) -> FloatArray:
         """Node voltages at t = 0 (states frozen: a DC solve with the cells at G(w0))."""
@@ -346,14 +374,9 @@ class _Stepper:
                 err = float(np.max(np.where(scale > 0, np.abs(F) / scale, np.abs(F)), initial=0.0))
             if err <= self.options.newton_tol or np.max(np.abs(F), initial=0.0) <= _ABSTOL:
                 return x
-            # the factors of a transient step (capacitor and state terms) are no Jacobian of this
-            # DC problem; keep separate ones, reused while Newton contracts 10x per iteration
-            if self.lu_dc is None or err > prev / 10:
-                J = (self.A_w + self.P_uT @ sp.diags(di_du) @ self.P_u).tocsc()
-                self.lu_dc = spla.splu(J, permc_spec="COLAMD")
-                self.factorizations += 1
-            prev = err
-            dx = -self.lu_dc.solve(F)
+            # the factors of a transient step (capacitor and state terms) belong to another
+            # Jacobian than this DC problem's; keep separate ones
+            dx = self.newton_dx(di_du, np.zeros_like(x), F, "lu_dc")
             big = float(np.max(np.abs(dx), initial=0.0))
             x = x + dx * min(1.0, self.options.max_step / max(big, 1e-300))
         raise ConvergenceError(f"the operating point at t = 0 did not converge (KCL error {err:.3g})",

@@ -19,16 +19,14 @@ import json
 import math
 import os
 import re
-import tomllib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 
-from xbarsim._validation import check_int
+from xbarsim._validation import check_int, read_toml
 from xbarsim.errors import ConfigError
 
 __all__ = [
@@ -290,15 +288,5 @@ def load_sweep_config(path: str | os.PathLike[str]) -> SweepSpec:
         If the file cannot be read or parsed, has an unknown or missing key (the message names the
         key and the file), or a value is invalid.
     """
-    if not isinstance(path, (str, os.PathLike)):
-        raise ConfigError(f"`path` must be the path of a TOML file; got {path!r:.80}.")
-    p = Path(path)
-    try:
-        text = p.read_bytes().decode("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read sweep config {p}: {exc}") from exc
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{p}: invalid TOML: {exc}") from exc
-    return SweepSpec.from_dict(data, source=str(p))
+    data = read_toml(path, "sweep config")
+    return SweepSpec.from_dict(data, source=str(path))

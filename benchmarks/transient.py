@@ -1,0 +1,105 @@
+"""Transient benchmarks (issue 18): one programming pulse on n x n dynamic arrays, sparse and ngspice;
+write-verify programming of whole arrays through the circuit.
+
+    .venv/bin/python benchmarks/transient.py                      # everything
+    .venv/bin/python benchmarks/transient.py --pulse-sizes 16,32,64 --ngspice-max 32 --program-sizes 32
+
+Pulse: one 1 us pulse (10 ns edges) under V/2 at 1.3 V on an n x n array of ``tio2_vteam`` cells
+(random states, seed 0), 1 ohm segments, 10 ohm drivers and sense resistances, trapezoidal rule with
+``dt = 10 ns``: 100 steps. ngspice runs the same netlist (``ngspice -b``, same method and ``.tran``
+step) where ``--ngspice-max`` allows. Programming: row-major write-verify of every cell to random
+targets under V/2 (Drolet's ramps, <= ``--max-pulses`` pulses per cell, ``dt`` per pulse as given).
+Markdown tables on stdout; the load average is printed beside each figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+
+from xbarsim.analysis import WriteVerifySettings, program_array_transient
+from xbarsim.devices import tio2_vteam
+from xbarsim.netlists import BiasScheme, Crossbar, LineResistance, Pulse, build_transient
+from xbarsim.solver import TransientOptions, ngspice_transient, simulate_transient
+
+
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def _pulse_circuit(n: int):
+    model = tio2_vteam()
+    rng = np.random.default_rng(0)
+    xb = Crossbar(conductance=model.conductance(rng.uniform(0, 1, (n, n))),
+                  lines=LineResistance.uniform(1.0, driver=10.0, sense=10.0))
+    return build_transient(xb, BiasScheme.write(n // 2, n // 2, 1.3, "v/2"), model,
+                           Pulse(amplitude=1.0, rise=1e-8, width=9.8e-7, fall=1e-8))
+
+
+def pulse_table(sizes: list[int], ngspice_max: int) -> None:
+    print("| n x n | sparse (s) | steps | Newton it. | LU fact. | ngspice (s) | ngspice steps | load (1/5/15 min) |")
+    print("|---|---:|---:|---:|---:|---:|---:|---|")
+    opts = TransientOptions(method="trap", dt=1e-8, record_cells=False)
+    for n in sizes:
+        tc = _pulse_circuit(n)
+        simulate_transient(_pulse_circuit(4), opts)  # warm imports
+        t0 = time.perf_counter()
+        res = simulate_transient(tc, opts)
+        t_sparse = time.perf_counter() - t0
+        ng_t, ng_steps = "-", "-"
+        if n <= ngspice_max:
+            t0 = time.perf_counter()
+            ng = ngspice_transient(tc, opts)
+            ng_t, ng_steps = f"{time.perf_counter() - t0:.2f}", str(ng.steps)
+        print(f"| {n}x{n} | {t_sparse:.3f} | {res.steps} | {res.newton_iterations} | {res.factorizations} | "
+              f"{ng_t} | {ng_steps} | {_load()} |", flush=True)
+
+
+def program_table(sizes: list[int], max_pulses: int, dt: float, cells: int | None) -> None:
+    print()
+    print("| n x n | cells written | wall (s) | pulses | pulses/cell (max) | verified % | mean abs error % | energy (uJ) | dt (ns) | load (1/5/15 min) |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    model = tio2_vteam()
+    for n in sizes:
+        rng = np.random.default_rng(1)
+        tgt = rng.uniform(100e-6, 500e-6, (n, n))
+        cfg = WriteVerifySettings(scheme="v/2", max_pulses=max_pulses, dt=dt)
+        t0 = time.perf_counter()
+        res = program_array_transient(tgt, model=model, lines=LineResistance.uniform(1.0, driver=10.0, sense=10.0),
+                                      settings=cfg, rng=rng, order="row-major" if cells is None else np.arange(min(cells, n * n)),
+                                      progress=lambda msg: print(msg, file=sys.stderr, flush=True))
+        wall = time.perf_counter() - t0
+        done = res.order.shape[0]
+        written = np.zeros((n, n), bool)
+        written[res.order[:, 0], res.order[:, 1]] = True
+        err = np.abs(res.relative_error)[written]
+        print(f"| {n}x{n} | {done} | {wall:.1f} | {int(res.pulses.sum())} | {res.pulses[written].mean():.2f} ({int(res.pulses.max())}) | "
+              f"{100 * res.verified[written].mean():.1f} | {100 * err.mean():.2f} | "
+              f"{1e6 * res.energy.sum():.3f} | {1e9 * dt:.0f} | {_load()} |", flush=True)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--pulse-sizes", default="8,16,32,64")
+    p.add_argument("--ngspice-max", type=int, default=32)
+    p.add_argument("--program-sizes", default="32,64")
+    p.add_argument("--max-pulses", type=int, default=10)
+    p.add_argument("--program-cells", type=int, default=None,
+                   help="write only the first K cells in row-major order (the rest are only disturbed)")
+    p.add_argument("--dt", type=float, default=2.5e-7, help="integration step inside a programming pulse (s)")
+    a = p.parse_args()
+    print(f"load before: {_load()}")
+    if a.pulse_sizes:
+        pulse_table([int(x) for x in a.pulse_sizes.split(",")], a.ngspice_max)
+    if a.program_sizes:
+        program_table([int(x) for x in a.program_sizes.split(",")], a.max_pulses, a.dt, a.program_cells)
+    print(f"load after: {_load()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,54 @@
+"""Issue 13: batches whose work arrays exceed memory are refused before allocation, and an empty
+batch is a typed error."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+import xbarsim as xb
+from xbarsim.solver.memory import available_bytes, work_bytes
+
+
+def test_a_batch_that_passes_check_size_but_not_memory_is_refused_fast():
+    cb = xb.Crossbar(conductance=np.full((64, 64), 1e-5), lines=xb.LineResistance.uniform(1.0))
+    v = np.zeros((300_000, 64))  # the issue used 1e6 x 64; any batch below MAX_ELEMENTS passes check_size
+    bias = xb.BiasScheme.read(v)
+    t0 = time.monotonic()
+    with pytest.raises(xb.ConfigError, match=r"batch of 300000 operating points .* GiB of work arrays.*batches of at most"):
+        xb.solve(cb, bias)
+    assert time.monotonic() - t0 < 10  # refused before the netlist of the batch is built
+
+
+def test_solve_netlist_checks_too():
+    cb = xb.Crossbar(conductance=np.full((256, 256), 1e-5), lines=xb.LineResistance.uniform(1.0))
+    netlist = xb.build_netlist(cb, xb.BiasScheme.read(np.zeros((20_000, 256))))
+    avail = available_bytes()
+    assert avail is not None and work_bytes((256, 256), 20_000, netlist) > avail  # ~400 GB
+    with pytest.raises(xb.ConfigError, match="GiB of work arrays"):
+        xb.solve_netlist(netlist)
+
+
+def test_the_estimate_covers_what_a_solve_returns(rng):
+    """The estimate is not below the bytes of the arrays a solution actually holds."""
+    for m, n, b in ((8, 8, 50), (30, 12, 7), (3, 40, 200)):
+        cb = xb.Crossbar(conductance=rng.uniform(1e-6, 1e-4, (m, n)), lines=xb.LineResistance.uniform(1.0, driver=2.0))
+        bias = xb.BiasScheme.read(rng.uniform(0, 0.3, (b, m)))
+        sol = xb.solve(cb, bias)
+        held = sum(np.asarray(getattr(sol, f)).nbytes for f in (
+            "output_currents", "input_currents", "row_voltages", "col_voltages", "cell_voltages", "cell_currents",
+            "node_voltages", "source_currents", "power"))
+        assert held <= work_bytes((m, n), b) <= 40 * held
+
+
+@pytest.mark.parametrize("make", [
+    lambda: xb.BiasScheme.read(np.zeros((0, 4))),
+    lambda: xb.LineDrive.at(np.zeros((0, 3))),
+    lambda: xb.BiasScheme(row_left=xb.LineDrive.at(np.zeros((0, 2))), col_bottom=xb.LineDrive.at(0.0)),
+])
+def test_an_empty_batch_is_a_typed_error(make):
+    with pytest.raises(xb.ConfigError, match="empty batch") as info:
+        make()
+    assert "\n" not in str(info.value)

@@ -1,0 +1,44 @@
+"""The base checks (``xbarsim._validation``): one set for every layer, values written as a user writes them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from xbarsim._validation import as_float_array, as_rng, check_int, check_rng, fraction, scalar, short_repr
+from xbarsim.errors import ConfigError
+
+
+@pytest.mark.parametrize(
+    ("call", "shown"),
+    [
+        (lambda: scalar(np.float64(-1.0), "segment", what="positive resistance", positive=True), "got -1.0."),
+        (lambda: fraction(np.float32(1.5), "fault_rate"), "got 1.5."),
+        (lambda: check_int(np.int64(-3), "trials", 1, 10), "got -3."),
+        (lambda: as_float_array(np.array([1.0, -2.0]), "g", what="conductance", min_value=0.0), "got -2.0."),
+        (lambda: as_float_array(np.array([np.nan]), "g", what="conductance"), "got nan (it must be finite)."),
+    ],
+)
+def test_messages_show_numpy_values_as_plain_numbers(call, shown):
+    with pytest.raises(ConfigError) as info:
+        call()
+    assert str(info.value).endswith(shown) and "np." not in str(info.value), str(info.value)
+
+
+def test_short_repr_of_numpy_scalars_and_arrays():
+    assert short_repr(np.float64(-1.0)) == "-1.0"
+    assert short_repr(np.int32(7)) == "7"
+    assert short_repr(np.array([1.0, 2.0])) == "array([1.0, 2.0])"
+    assert short_repr(np.full(10, np.inf)) == "array of shape (10,), first non-finite inf"
+
+
+def test_one_rng_checker():
+    g = np.random.default_rng(1)
+    assert check_rng(g) is g and as_rng(g) is g
+    assert as_rng(3).random() == np.random.default_rng(3).random()
+    for bad in (1, None, "seed"):
+        with pytest.raises(ConfigError, match="`rng` must be a numpy.random.Generator"):
+            check_rng(bad)
+    for bad in (-1, True, 1.5, "seed"):
+        with pytest.raises(ConfigError, match="`rng` must be a numpy.random.Generator, an int seed"):
+            as_rng(bad)

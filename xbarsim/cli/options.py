@@ -1,0 +1,20 @@
+"""Options shared by the commands that run resumable work on the sweep engine (``evaluate``, ``sweep``)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+__all__ = ["add_run_options"]
+
+
+def add_run_options(p: argparse.ArgumentParser, *, out_default: str, resume_help: str) -> None:
+    """``--out``, ``--resume``, ``--scheduler``, ``--workers`` and ``--quiet`` on parser ``p``."""
+    p.add_argument("--out", type=Path, default=None, metavar="DIR", help=f"output folder (default: {out_default})")
+    p.add_argument("--resume", action="store_true", help=resume_help)
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS|local|serial",
+                   help="'local' (default): embedded Dask LocalCluster; 'serial': in this process; or the address "
+                        "of a running Dask scheduler, e.g. tcp://10.0.0.5:8786")
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="worker processes of the local cluster (default: number of CPUs)")
+    p.add_argument("--quiet", action="store_true", help="no progress output on stderr")
