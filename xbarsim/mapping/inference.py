@@ -12,7 +12,7 @@ Signal chain of :func:`run_layer` for inputs ``x`` ``(B, m)``:
    Linear devices on the sparse backend use the kernel's transfer matrix (one factorization for
    any number of inputs); nonlinear devices are solved by batched Newton.
 3. Sense/TIA and averaging: per output and channel, the kept copies' currents are summed and
-   divided by beta before one ADC conversion (``"analog"``, default), or each copy is converted
+   divided by beta (by 1 for MAO, whose copies add up) before one ADC conversion (``"analog"``, default), or each copy is converted
    and the results averaged (``"digital"``).
 4. ADC: sign-magnitude quantization of each conversion to ``bits`` magnitude bits over a range set
    per input vector (the largest conversion of the layer for that vector) or at full scale.
@@ -290,7 +290,7 @@ def run_layer(layer: MappedLayer, x: ArrayLike, config: InferenceConfig | None =
     currents = block_currents(layer, v, cfg.backend, cfg.batch_size)
     # 3. averaging over kept copies, per (channel, output) pair of every spec
     kept = layer.kept.astype(np.float64)
-    beta = float(layer.beta)
+    beta = float(layer.config.divisor)  # beta for averaged copies, 1 for MAO's summed copies
     alpha = layer.alpha
     conversions = []
     for s, spec in enumerate(layer.layout.specs):
