@@ -3,6 +3,7 @@ paths relative to the config file, `xbarsim evaluate` end to end, and bad files 
 
 from __future__ import annotations
 
+import csv
 import json
 import shutil
 from pathlib import Path
@@ -84,12 +85,12 @@ def test_xbarsim_evaluate_with_onnx_and_npz(project: Path, capsys) -> None:
     assert set(rows) == {0.0, 0.05}
     assert rows[0.0]["accuracy_mean"] > 0.7 and rows[0.0]["energy_pj_mean"] > 0
     # per-trial energy equals the sum of the per-layer energies
-    with open(out / "trials.csv") as fh:
-        header = fh.readline().strip().split(",")
-        for line in fh:
-            rec = dict(zip(header, line.strip().split(",")))
-            layers = sum(float(rec[f"energy_l{i}_pj"]) for i in range(3))
-            assert float(rec["energy_pj"]) == pytest.approx(layers, rel=1e-12)
+    with open(out / "trials.csv", newline="") as fh:
+        records = list(csv.DictReader(line for line in fh if not line.startswith("#")))  # provenance comment
+    assert len(records) == 2
+    for rec in records:
+        layers = sum(float(rec[f"energy_l{i}_pj"]) for i in range(3))
+        assert float(rec["energy_pj"]) == pytest.approx(layers, rel=1e-12)
 
 
 def _bad_npz(project: Path, **arrays) -> Path:

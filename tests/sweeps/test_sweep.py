@@ -351,8 +351,8 @@ def test_cli_sweep_serial_writes_store_and_aggregate(tmp_path, capsys):
     ("extra", "conf_text", "match"),
     [
         ([], 'name = "x"\ntrial = "sleep"\nbogus = 1\n', "unknown key 'bogus'"),
-        (["--workers", "0"], 'name = "x"\ntrial = "sleep"\n', "`n_workers`"),
-        (["--scheduler", "serial", "--workers", "2"], 'name = "x"\ntrial = "sleep"\n', "`n_workers` applies"),
+        (["--workers", "0"], 'name = "x"\ntrial = "sleep"\n', "`--workers`"),
+        (["--scheduler", "serial", "--workers", "2"], 'name = "x"\ntrial = "sleep"\n', "`--workers` applies"),
         ([], 'name = "x"\ntrial = "sleep"\n[grid]\nduration_s = []\n', "at least one value"),
         ([], "name = [\n", "invalid TOML"),
     ],
