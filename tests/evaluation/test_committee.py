@@ -62,3 +62,38 @@ def test_monte_carlo_records_the_committee(data, members):
     hw = Hardware(fault_rate=0.05, strategy="committee", alpha=2, committee_networks="distinct")
     res = monte_carlo(members[0], data, hw, transfers=2, seed=0, committee=members[:2])
     assert len(res.model["committee"]) == 2 and res.correct.shape == (2, data.y_test.size)
+
+
+def test_committee_options_with_statistical_models_and_energy(data, members):
+    from xbarsim.evaluation import DroletCodePerturbation, device_perturbation, monte_carlo_setup
+
+    for model in (device_perturbation(Hardware()), DroletCodePerturbation()):
+        with pytest.raises(ConfigError, match="need a Hardware model"):
+            monte_carlo(members[0], data, model, transfers=1, seed=0, committee=members[:2])
+        with pytest.raises(ConfigError, match="need a Hardware model"):
+            monte_carlo_setup(members[0], data, model, committee=members[:2])
+    hw = Hardware(**IDEAL, strategy="committee", alpha=3, committee_networks="distinct")
+    # the description names every member by content, so a store of other members is refused on resume
+    desc = monte_carlo_setup(members[0], data, hw, committee=members)[3]
+    from xbarsim.evaluation import network_fingerprint
+    assert desc["committee"] == [network_fingerprint(m) for m in members]
+    # energy is read from every member's own arrays with its own network's activations: recomputed
+    # member by member from the mapping layer's energy on the inputs that member's forward pass gives
+    import xbarsim.mapping as mp
+
+    net = transfer(members[0], hw, np.random.default_rng(0), committee=members)
+    x = data.x_test[:20]
+    labels, energy = net.predict_with_energy(x)
+    np.testing.assert_array_equal(labels, net.predict(x))
+    by_hand = np.zeros(len(energy))
+    for mapped, m in zip(net.members, members):
+        def grab(i, a, w, mapped=mapped):
+            by_hand[i] += float(mp.layer_read_energy(mapped.layers[i], a, net.inference,
+                                                     read_time=hw.read_time).total.sum())
+            return mp.run_layer(mapped.layers[i], a, net.inference)
+        m.forward(x, layer_fn=grab)
+    for i, e in enumerate(energy):
+        assert e.energy == pytest.approx(by_hand[i] / x.shape[0], rel=1e-9)
+        assert e.n_devices == sum(mapped.layers[i].n_devices for mapped in net.members)
+    # the members' activations differ, so reading member 1's arrays with member 0's network would not match
+    assert not np.allclose(members[0].forward(x), members[1].forward(x))
