@@ -97,3 +97,13 @@ def test_committee_options_with_statistical_models_and_energy(data, members):
         assert e.n_devices == sum(mapped.layers[i].n_devices for mapped in net.members)
     # the members' activations differ, so reading member 1's arrays with member 0's network would not match
     assert not np.allclose(members[0].forward(x), members[1].forward(x))
+
+
+def test_statistical_models_refuse_a_layered_network_with_a_config_error(data, members):
+    from xbarsim.evaluation import DroletCodePerturbation, monte_carlo_setup
+    from xbarsim.networks import Network
+
+    layered = Network.from_mlp(members[0])  # a WAGE network converts bit for bit, wage-relu included
+    np.testing.assert_array_equal(layered.forward(data.x_test[:30]), members[0].forward(data.x_test[:30]))
+    with pytest.raises(ConfigError, match="dense networks"):
+        monte_carlo_setup(layered, data, DroletCodePerturbation())

@@ -828,6 +828,8 @@ def transfer_outcome(network: MLP | Network, x: FloatArray, y: IntArray,
     else:
         if committee is not None:
             raise ConfigError(_STATISTICAL_COMMITTEE)
+        if not isinstance(network, MLP):
+            raise ConfigError(_STATISTICAL_DENSE)
         w, b = model.perturb_network(network.weights, network.biases, gen)
         pert = dataclasses.replace(network, weights=w, biases=b, gammas=None)
         correct = pert.predict(x) == y
@@ -845,6 +847,8 @@ def unpack_correct(text: str, n: int) -> BoolArray:
 
 _STATISTICAL_COMMITTEE = ("`committee` networks need a Hardware model (strategy 'committee'); statistical models "
                           "perturb one network.")
+_STATISTICAL_DENSE = ("statistical transfer models (DevicePerturbation, DroletCodePerturbation) perturb dense "
+                      "networks (MLP); a layered network is transferred with a Hardware model.")
 
 
 def monte_carlo_setup(network: MLP | Network, dataset: Dataset,
@@ -863,6 +867,8 @@ def monte_carlo_setup(network: MLP | Network, dataset: Dataset,
     elif committee is not None:
         raise ConfigError(_STATISTICAL_COMMITTEE)
     elif isinstance(model, (DevicePerturbation, DroletCodePerturbation)):
+        if not isinstance(network, MLP):
+            raise ConfigError(_STATISTICAL_DENSE)
         desc = model.to_dict()
     else:
         raise ConfigError(f"`model` must be a Hardware, a DevicePerturbation or a DroletCodePerturbation; got "

@@ -203,7 +203,7 @@ def _check_store_networks(store: Path, settings: Mapping[str, Mapping[str, Any]]
     stored = fixed.get("networks") if isinstance(fixed, Mapping) else None
     if not isinstance(stored, Mapping):
         return  # not an experiment's store: bind() refuses it by its spec
-    committee = fixed.get("committee")
+    committee = fixed.get("committee") if isinstance(fixed, Mapping) else None
     stored = {**stored, **{member_name(name, k + 1): m for name, ms in committee.items() for k, m in enumerate(ms)}
               } if isinstance(committee, Mapping) else dict(stored)
     if nets is not None:  # committee members are checked like networks

@@ -413,10 +413,14 @@ def evaluate_trial(params: Mapping[str, Any], rng: np.random.Generator, *, root:
     members = None
     if member_files is not None:
         members = [net] + [network_file(os.path.join(root, f) if root is not None else f, s) for f, s in member_files]
+        if not all(isinstance(m, MLP) for m in members):
+            raise ConfigError(f"committee_networks 'distinct' maps dense networks (MLP); network {name!r} or one of "
+                              "its members is not one.")
     dfile = params.get("dataset_file")
     data = cached_dataset(str(params.get("dataset")), None if dfile is None else str(dfile))
     res = evaluate(net, data, hw, rng=rng, split=str(params.get("split", "test")),
-                   max_points=params.get("max_points"), readouts=params.get("readouts"), committee=members)
+                   max_points=params.get("max_points"), readouts=params.get("readouts"),
+                   committee=members)  # type: ignore[arg-type]  # checked: all MLP
     out: dict[str, Any] = {
         "accuracy": res.hardware_accuracy, "software_accuracy": res.software_accuracy,
         "mapping_error": res.mapping_error, "n_devices": res.n_devices, "n_kernels": res.n_kernels,
