@@ -158,7 +158,11 @@ class DevicePreset:
 
     def targets(self, target_g: ArrayLike) -> FloatArray:
         """Siemens, ``target_g`` clipped to ``[g_min, g_max]`` and snapped to the preset's levels, if any."""
-        t = clip_conductance(conductance_array(target_g, "target_g"), self.g_min, self.g_max)
+        g = conductance_array(target_g, "target_g")
+        if g.size == 0:
+            raise ConfigError(f"`target_g` must hold at least one conductance in siemens; got an empty array of shape "
+                              f"{g.shape}.")
+        t = clip_conductance(g, self.g_min, self.g_max)
         return quantize(t, self.levels) if self.levels is not None else t
 
     def sample_conductance(

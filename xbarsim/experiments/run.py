@@ -161,6 +161,8 @@ def run_experiment(
                     busy="another running xbarsim run"):
         for name in ("results.csv", "results.json", "report.md", "trials.csv", "summary.csv", "summary.json"):
             refuse_symlink(folder / name)  # refused now, not after every trial ran
+        for png in folder.glob("*.png"):  # a figure this run may or may not redraw
+            refuse_symlink(png)
         settings = network_settings(config)
         if config.kind == "sweep":
             _check_store_networks(folder / "trials.sqlite", settings)
@@ -481,6 +483,8 @@ def run_sweep_config(spec: SweepSpec, *, out: str | os.PathLike[str], scheduler:
                     busy="another running xbarsim run"):
         for name in ("trials.csv", "summary.csv", "summary.json"):  # refused now, not after every trial ran
             refuse_symlink(folder / name)
+        for png in folder.glob("plot_*.png"):  # a figure this run may or may not redraw
+            refuse_symlink(png)
         store = folder / "trials.sqlite"
         received: list[int] = []
         try:

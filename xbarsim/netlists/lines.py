@@ -47,6 +47,9 @@ class LineResistance:
             arr = as_float_array(getattr(self, f.name), f.name, what=_WHAT, min_value=0.0)
             if arr.ndim > 2:
                 raise ConfigError(f"`{f.name}` must be a scalar or an array of at most 2 dimensions; got shape {arr.shape}.")
+            if arr.size == 0 and arr.ndim < 2:  # only a (M, 0) / (0, N) segment array of a 1-wide array is empty
+                raise ConfigError(f"`{f.name}` must be a scalar or an array of resistances in ohm; got an empty "
+                                  f"array of shape {arr.shape}.")
             object.__setattr__(self, f.name, readonly(arr))
 
     @classmethod

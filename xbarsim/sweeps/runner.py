@@ -364,11 +364,13 @@ def _run_on_dask(
             n = n_workers if n_workers is not None else (os.cpu_count() or 1)
             try:
                 # Everything on the loopback interface; the dashboard (worker logs, call stacks, no
-                # login) only when asked for, on a free port (the default 8787 may be taken by another
-                # cluster, which costs a warning, and a warning is an error under -W error).
+                # login) only when asked for. The scheduler's HTTP server (health, metrics) starts
+                # even without the dashboard, on 8787 unless told otherwise: a free loopback port,
+                # since 8787 may be taken by another cluster (a warning, an error under -W error).
                 with _children_ignore_sigint():
                     cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                           dashboard_address="127.0.0.1:0" if dashboard else None,
+                                           dashboard_address="127.0.0.1:0",
+                                           scheduler_kwargs={"dashboard": bool(dashboard)},
                                            silence_logs=logging.CRITICAL)
                 client = Client(cluster, set_as_default=False)
             except XbarError:
