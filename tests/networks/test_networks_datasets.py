@@ -180,4 +180,4 @@ def test_dataset_validation() -> None:
 def test_registry() -> None:
     assert nw.load_dataset("half-moons").x_train.shape == (875, 2)
     with pytest.raises(ConfigError, match="'mnist5k'"):
-        nw.load_dataset("mnist")
+        nw.load_dataset("mnist-10k")

@@ -59,7 +59,7 @@ def test_pooling_against_loops() -> None:
     assert avg[0, 0, 1, 1] == pytest.approx(x[0, 0, 1:3, 1:3].mean())
 
 
-@pytest.mark.parametrize("act", ["relu", "tanh", "sigmoid", "identity"])
+@pytest.mark.parametrize("act", ["relu", "tanh", "sigmoid", "identity", "wage-relu"])
 @pytest.mark.parametrize("bias", [True, False])
 def test_mlp_converts_bit_identically(act: str, bias: bool) -> None:
     mlp = init_mlp((64, 12, 7, 10), hidden_activation=act, bias=bias, rng=3)

@@ -16,7 +16,9 @@ from xbarsim.networks.mlp import backprop
 
 def _manual_forward(net: nw.MLP, x: np.ndarray) -> np.ndarray:
     act = {"relu": lambda z: np.maximum(z, 0), "tanh": np.tanh, "sigmoid": lambda z: 1 / (1 + np.exp(-z)),
-           "identity": lambda z: z}[net.hidden_activation]
+           "identity": lambda z: z,
+           # ReLU, then multiples of 1/128 clamped at 127/128, written out independently
+           "wage-relu": lambda z: np.minimum(np.floor(np.maximum(z, 0) * 128 + 0.5), 127) / 128}[net.hidden_activation]
     a = x
     for i, w in enumerate(net.weights):
         z = a @ w + (net.biases[i] if net.biases is not None else 0.0)

@@ -16,6 +16,7 @@ Every loader returns SI units (siemens, ohm, volt, ampere) and read-only arrays.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from importlib import resources
 from typing import Literal
@@ -37,6 +38,7 @@ __all__ = [
     "lea_iv_curves",
     "drolet_failure_maps",
     "drolet_disturbance_stats",
+    "drolet_disturbance_samples",
 ]
 
 #: Kernel indices whose read-back conductance maps are shipped (greedy mapping, alpha = beta = 4).
@@ -242,6 +244,20 @@ def drolet_failure_maps() -> tuple[FailureMap, ...]:
         RESET from -1.1 V in 20-50 mV steps, 1 % tolerance, pulses of about 1 us.
     """
     return tuple(_parse_failure_map(name, _data_text(f"dead_xbar_{name}.csv")) for name in DROLET_FAILURE_MAPS)
+
+
+def drolet_disturbance_samples() -> dict[int, FloatArray]:
+    """The measured half-select disturbance samples of the Drolet TiO2 crossbars, per ``n``.
+
+    Returns
+    -------
+    dict of int to ndarray
+        ``n`` (devices programmed after the disturbed one, 1..59) -> read-only array of the
+        measured conductance changes (S); the empirical distributions whose moments
+        :func:`drolet_disturbance_stats` lists, and which the authors' code samples from.
+    """
+    raw = json.loads(_data_text("biasing_disturbance_samples_S.json"))
+    return {int(k): readonly(np.asarray(v, dtype=np.float64)) for k, v in sorted(raw.items(), key=lambda kv: int(kv[0]))}
 
 
 def drolet_disturbance_stats() -> DisturbanceStats:

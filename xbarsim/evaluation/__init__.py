@@ -17,6 +17,7 @@ from xbarsim.evaluation.hardware import (
     build_preset,
     inference_config,
 )
+from xbarsim.evaluation.drolet_code import DroletCodePerturbation, drolet_fill_order
 from xbarsim.evaluation.perturbation import (
     ConductanceSample,
     DevicePerturbation,
@@ -46,6 +47,7 @@ __all__ = [
     "ConductanceSample",
     "DevicePerturbation",
     "DisturbanceModel",
+    "DroletCodePerturbation",
     "EvaluationResult",
     "HARDWARE_FIELDS",
     "Hardware",
@@ -57,6 +59,7 @@ __all__ = [
     "build_chip",
     "build_preset",
     "device_perturbation",
+    "drolet_fill_order",
     "evaluate",
     "inference_config",
     "monte_carlo",

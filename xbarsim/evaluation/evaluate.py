@@ -15,7 +15,9 @@ Activations between layers are computed here: each layer's weighted sums come fr
 through :meth:`xbarsim.networks.MLP.forward`'s ``layer_fn`` hook; the network adds the biases
 (``bias = "digital"``) and applies its nonlinearities. Committee machines average the output
 scores (``committee_output = "scores"``, the default) or the class probabilities of their ``alpha``
-independently mapped networks.
+independently mapped networks: distinct trained networks passed as ``committee`` (the LEA paper's
+committee machines; ``committee_networks = "distinct"``), or one network mapped ``alpha`` times
+(``committee_networks = "same"``).
 """
 
 from __future__ import annotations
@@ -46,8 +48,17 @@ from xbarsim.evaluation.hardware import (
     layer_encodings,
     programming_config,
 )
+from xbarsim.evaluation.drolet_code import DroletCodePerturbation
 from xbarsim.evaluation.perturbation import DevicePerturbation
-from xbarsim.mapping import InferenceConfig, MappedNetwork, layer_read_energy, map_committee, map_network, run_layer
+from xbarsim.mapping import (
+    InferenceConfig,
+    MappedNetwork,
+    characterize,
+    layer_read_energy,
+    map_committee,
+    map_network,
+    run_layer,
+)
 from xbarsim.networks import MLP, Conv2d, Dataset, Network, reference_scores
 
 __all__ = [
@@ -168,6 +179,9 @@ class HardwareNetwork:
         The hardware it was transferred to.
     members : tuple of MappedNetwork
         One mapped network, or ``alpha`` committee members.
+    networks : tuple of MLP
+        The software network of every member (a committee of distinct networks); empty means
+        ``network`` for every member.
     inference : InferenceConfig
         How the arrays are read.
     n_kernels : int
@@ -182,9 +196,14 @@ class HardwareNetwork:
     inference: InferenceConfig
     n_kernels: int
     timings: Mapping[str, float] = field(default_factory=dict)
+    networks: tuple[MLP | Network, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "timings", MappingProxyType(dict(self.timings)))
+        nets = tuple(self.networks) or (self.network,) * len(self.members)
+        if len(nets) != len(self.members):
+            raise ConfigError(f"`networks` must hold one network per member ({len(self.members)}); got {len(nets)}.")
+        object.__setattr__(self, "networks", nets)
 
     @property
     def mapping_errors(self) -> tuple[float, ...]:
@@ -200,11 +219,12 @@ class HardwareNetwork:
     def _crossbar_bias(self) -> bool:
         return self.hardware.bias == "crossbar" and self.network.biases is not None
 
-    def _member_scores(self, member: MappedNetwork, x: FloatArray,
-                       tick: Callable[[], None] | None = None, energy: FloatArray | None = None) -> FloatArray:
-        """Scores of one member; ``energy`` ``(layers, 3)``, when given, accumulates per layer the
-        joules in cells and wires and the number of input vectors."""
-        net = self.network
+    def _member_scores(self, member: MappedNetwork, x: FloatArray, tick: Callable[[], None] | None = None,
+                       energy: FloatArray | None = None, net: MLP | Network | None = None) -> FloatArray:
+        """Scores of one member, through ``net`` (the member's own software network; default
+        :attr:`network`); ``energy`` ``(layers, 3)``, when given, accumulates per layer the joules in
+        cells and wires and the number of input vectors."""
+        net = self.network if net is None else net
         cfg = self.inference
         crossbar_bias = self._crossbar_bias()
         base = net
@@ -249,7 +269,7 @@ class HardwareNetwork:
     def _committee_scores(self, x: FloatArray, tick: Callable[[], None] | None,
                           energy: FloatArray | None = None) -> list[FloatArray]:
         self._check_ngspice(x.shape[0])
-        return [self._member_scores(m, x, tick, energy) for m in self.members]
+        return [self._member_scores(m, x, tick, energy, n) for m, n in zip(self.members, self.networks)]
 
     def predict_proba(self, x: Any, *, progress: Callable[[], None] | None = None) -> FloatArray:
         """Class probabilities ``(batch, n_classes)``. A committee averages its members' scores
@@ -311,7 +331,8 @@ class HardwareNetwork:
                                                              for p in m.chip.presets), lines=hw.lines)
             members.append(MappedNetwork(layers=tuple(dataclasses.replace(layer, chip=chip) for layer in m.layers),
                                          chip=chip, characterization=m.characterization))
-        return dataclasses.replace(self, hardware=hw, members=tuple(members), inference=inference_config(hw))
+        return dataclasses.replace(self, hardware=hw, members=tuple(members), inference=inference_config(hw),
+                                   networks=self.networks)
 
 
 #: Hardware fields a :meth:`HardwareNetwork.reread` (and ``readouts``) may change.
@@ -319,7 +340,39 @@ READOUT_FIELDS = ("backend", "device", "segment_ohm", "driver_ohm", "sense_ohm",
                   "dac_scaling", "dac_x_max", "adc_range", "averaging", "batch_size", "committee_output")
 
 
-def transfer(network: MLP | Network, hardware: Hardware, rng: np.random.Generator) -> HardwareNetwork:
+def _check_committee(network: MLP | Network, hardware: Hardware,
+                     committee: Sequence[MLP] | None) -> tuple[MLP, ...] | None:
+    """The committee's distinct networks (``None``: one network mapped ``alpha`` times)."""
+    if hardware.strategy != "committee":
+        if committee is not None:
+            raise ConfigError(f"`committee` networks apply to strategy 'committee'; got strategy {hardware.strategy!r}.")
+        return None
+    if hardware.committee_networks == "same":
+        if committee is not None:
+            raise ConfigError("`committee` networks were given but `committee_networks` is 'same' (one network "
+                              "mapped alpha times); set committee_networks = 'distinct'.")
+        return None
+    if committee is None:
+        raise ConfigError(f"strategy 'committee' with committee_networks 'distinct' needs the {hardware.alpha} members' "
+                          "trained networks (`committee=`, member k trained with seed + k); or set committee_networks "
+                          "= 'same' to map one network alpha times.")
+    if not isinstance(network, MLP):
+        raise ConfigError(f"a committee of distinct networks (committee_networks 'distinct') takes dense networks "
+                          f"(MLP); got a {type(network).__name__}; use committee_networks = 'same'.")
+    nets = tuple(committee)
+    if len(nets) != hardware.alpha or not all(isinstance(n, MLP) for n in nets):
+        raise ConfigError(f"`committee` must hold alpha = {hardware.alpha} networks (MLP); got {short_repr(committee)}.")
+    for k, n in enumerate(nets):
+        if n.layer_sizes != network.layer_sizes or n.hidden_activation != network.hidden_activation \
+                or n.output != network.output or (n.biases is None) != (network.biases is None):
+            raise ConfigError(f"`committee[{k}]` has layers {n.layer_sizes} ({n.hidden_activation}, {n.output}); "
+                              f"every member must match `network` {network.layer_sizes} ({network.hidden_activation}, "
+                              f"{network.output}).")
+    return nets
+
+
+def transfer(network: MLP | Network, hardware: Hardware, rng: np.random.Generator, *,
+             committee: Sequence[MLP] | None = None) -> HardwareNetwork:
     """Transfer a network onto a fresh simulated chip.
 
     Parameters
@@ -331,6 +384,9 @@ def transfer(network: MLP | Network, hardware: Hardware, rng: np.random.Generato
     rng : numpy.random.Generator
         Every draw, in order: the chip (faults, offsets, initial state), characterization (greedy
         placement, RME, MAO), placement, programming and read-back, member by member.
+    committee : sequence of MLP, optional
+        Strategy ``"committee"`` with ``committee_networks = "distinct"``: the ``alpha`` members'
+        trained networks (same architecture as ``network``), each mapped on its own devices.
 
     Returns
     -------
@@ -351,14 +407,33 @@ def transfer(network: MLP | Network, hardware: Hardware, rng: np.random.Generato
     preset = build_preset(hw)
     chip = build_chip(hw, weights, encodings, rng, preset)
     programming = programming_config(hw)
-    if hw.strategy == "committee":
+    nets = _check_committee(net, hw, committee)
+    if nets is not None:
+        occ = np.zeros(chip.shape, dtype=bool)
+        cfg = ensemble_config(hw)
+        char = None
+        if cfg.placement == "greedy" or cfg.g_norm == "characterized":  # once, before any member is programmed
+            char = characterize(chip, rng)
+            chip = char.chip
+        mapped = []
+        for m in nets:
+            w_m = augmented_weights(m.weights, m.biases if biased else None)
+            m_net = map_network(w_m, chip, rng, encoding=layer_encodings(hw, w_m, m.gammas, biased=biased),
+                                ensemble=cfg, programming=programming, occupied=occ, characterization=char)
+            chip = m_net.chip
+            occ |= m_net.occupancy()
+            mapped.append(m_net)
+        members = tuple(MappedNetwork(layers=tuple(dataclasses.replace(layer, chip=chip) for layer in m.layers),
+                                      chip=chip, characterization=m.characterization) for m in mapped)
+    elif hw.strategy == "committee":
         members = map_committee(weights, chip, rng, members=hw.alpha, encoding=encodings,
                                 placement=hw.effective_placement, programming=programming)  # type: ignore[arg-type]
     else:
         members = (map_network(weights, chip, rng, encoding=encodings, ensemble=ensemble_config(hw),
                                programming=programming),)
     return HardwareNetwork(network=net, hardware=hw, members=tuple(members), inference=inference_config(hw),
-                           n_kernels=chip.n_kernels, timings={"map": time.perf_counter() - t0})
+                           n_kernels=chip.n_kernels, timings={"map": time.perf_counter() - t0},
+                           networks=() if nets is None else nets)
 
 
 # ----------------------------------------------------------------------------- evaluate
@@ -511,6 +586,7 @@ def evaluate(
     max_points: int | None = None,
     readouts: Mapping[str, Mapping[str, Any]] | None = None,
     progress: ProgressCallback | None = None,
+    committee: Sequence[MLP] | None = None,
 ) -> EvaluationResult:
     """Accuracy of ``network`` on ``dataset`` after one transfer onto ``hardware``, and in software.
 
@@ -536,6 +612,9 @@ def evaluate(
     progress : callable, optional
         Called as ``progress("evaluate", done, total)`` after the mapping and after every layer of
         every member (and read-out).
+    committee : sequence of MLP, optional
+        A committee of distinct networks (see :func:`transfer`); the software accuracy stays that
+        of ``network``.
 
     Returns
     -------
@@ -568,7 +647,7 @@ def evaluate(
         if report is not None:
             report("evaluate", steps[0], total)
 
-    hwnet = transfer(net, hw, gen)
+    hwnet = transfer(net, hw, gen, committee=committee)
     tick()
     t0 = time.perf_counter()
     if hw.energy:
@@ -733,18 +812,24 @@ def _unpack(text: str, n: int) -> BoolArray:
     return bits[:n].astype(bool)
 
 
-def transfer_outcome(network: MLP, x: FloatArray, y: IntArray, model: Hardware | DevicePerturbation, seed: int,
-                     index: int) -> dict[str, Any]:
+def transfer_outcome(network: MLP | Network, x: FloatArray, y: IntArray,
+                     model: Hardware | DevicePerturbation | DroletCodePerturbation, seed: int, index: int, *,
+                     committee: Sequence[MLP] | None = None) -> dict[str, Any]:
     """Transfer ``index`` of a Monte Carlo run: ``accuracy``, ``correct`` (the per-point correctness as
     hex of packed bits, :func:`unpack_correct`) and ``mapping_errors`` (percent per layer; empty for
     a statistical model). Draws from ``SeedSequence(seed, spawn_key=(index,))`` only
-    (:func:`transfer_seed`), so a transfer is the same wherever and whenever it runs."""
+    (:func:`transfer_seed`), so a transfer is the same wherever and whenever it runs. ``committee``:
+    a :class:`Hardware` committee of distinct networks (see :func:`transfer`)."""
     gen = np.random.Generator(np.random.PCG64(transfer_seed(seed, index)))
     if isinstance(model, Hardware):
-        hwnet = transfer(network, model, gen)
+        hwnet = transfer(network, model, gen, committee=committee)
         correct = hwnet.predict(x) == y
         errors = [float(e) for e in hwnet.mapping_errors]
     else:
+        if committee is not None:
+            raise ConfigError(_STATISTICAL_COMMITTEE)
+        if not isinstance(network, MLP):
+            raise ConfigError(_STATISTICAL_DENSE)
         w, b = model.perturb_network(network.weights, network.biases, gen)
         pert = dataclasses.replace(network, weights=w, biases=b, gammas=None)
         correct = pert.predict(x) == y
@@ -760,17 +845,34 @@ def unpack_correct(text: str, n: int) -> BoolArray:
         raise ConfigError(f"a stored per-point correctness is damaged ({exc}).") from None
 
 
-def monte_carlo_setup(network: MLP | Network, dataset: Dataset, model: Hardware | DevicePerturbation, *, split: str = "test"
+_STATISTICAL_COMMITTEE = ("`committee` networks need a Hardware model (strategy 'committee'); statistical models "
+                          "perturb one network.")
+_STATISTICAL_DENSE = ("statistical transfer models (DevicePerturbation, DroletCodePerturbation) perturb dense "
+                      "networks (MLP); a layered network is transferred with a Hardware model.")
+
+
+def monte_carlo_setup(network: MLP | Network, dataset: Dataset,
+                      model: Hardware | DevicePerturbation | DroletCodePerturbation, *, split: str = "test",
+                      committee: Sequence[MLP] | None = None,
                       ) -> tuple[FloatArray, IntArray, tuple[tuple[str, int, int], ...], dict[str, Any]]:
     """The evaluated points ``(x, y)``, the task slices and the description of ``model`` of a Monte
-    Carlo run (checked), shared by :func:`monte_carlo` and durable runs built on it."""
+    Carlo run (checked), shared by :func:`monte_carlo` and durable runs built on it. With a
+    ``committee`` of distinct networks the description holds the members' fingerprints."""
     _check_network(network)
     if isinstance(model, Hardware):
         desc = {"model": "hardware", **model.to_dict()}
-    elif isinstance(model, DevicePerturbation):
+        if committee is not None:
+            _check_committee(network, model, committee)
+            desc["committee"] = [network_fingerprint(_check_network(m)) for m in committee]
+    elif committee is not None:
+        raise ConfigError(_STATISTICAL_COMMITTEE)
+    elif isinstance(model, (DevicePerturbation, DroletCodePerturbation)):
+        if not isinstance(network, MLP):
+            raise ConfigError(_STATISTICAL_DENSE)
         desc = model.to_dict()
     else:
-        raise ConfigError(f"`model` must be a Hardware or a DevicePerturbation; got {type(model).__name__}.")
+        raise ConfigError(f"`model` must be a Hardware, a DevicePerturbation or a DroletCodePerturbation; got "
+                          f"{type(model).__name__}.")
     x, y = _split(dataset, split)
     slices = tuple((name, sl.start, sl.stop) for name, sl in _task_slices(dataset, split, int(y.size)))
     return x, y, slices, desc
@@ -794,13 +896,14 @@ def monte_carlo_result(network: MLP | Network, x: FloatArray, y: IntArray, outco
 def monte_carlo(
     network: MLP | Network,
     dataset: Dataset,
-    model: Hardware | DevicePerturbation,
+    model: Hardware | DevicePerturbation | DroletCodePerturbation,
     *,
     transfers: int,
     seed: int,
     split: str = "test",
     threshold: float = 0.95,
     progress: ProgressCallback | None = None,
+    committee: Sequence[MLP] | None = None,
 ) -> MonteCarloResult:
     """``transfers`` independent weight transfers; per point, how often it is classified correctly.
 
@@ -810,11 +913,13 @@ def monte_carlo(
         Trained network (dense, or with convolutions, e.g. from :func:`~xbarsim.networks.load_onnx`).
     dataset : Dataset
         Its dataset.
-    model : Hardware or DevicePerturbation
+    model : Hardware, DevicePerturbation or DroletCodePerturbation
         A :class:`Hardware`: every transfer is a full :func:`transfer` (new chip, fault map,
         mapping and noise). A :class:`~xbarsim.evaluation.DevicePerturbation`: every transfer is a
         statistical draw of the device model applied to the weights (and biases if it says so),
-        as in Drolet et al.'s own Monte Carlo.
+        in the physical 100-500 uS window. A :class:`~xbarsim.evaluation.DroletCodePerturbation`:
+        the same Monte Carlo as Drolet et al.'s code draws it (+-400 uS frame, measured
+        disturbance samples, scalar output bias exact).
     transfers : int
         ``N`` >= 1.
     seed : int
@@ -825,6 +930,8 @@ def monte_carlo(
         For :attr:`MonteCarloResult.robust_fraction` (0.95).
     progress : callable, optional
         Called as ``progress("transfers", done, total)`` after every transfer.
+    committee : sequence of MLP, optional
+        A :class:`Hardware` committee of distinct networks (see :func:`transfer`).
 
     Returns
     -------
@@ -842,10 +949,10 @@ def monte_carlo(
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ConfigError(f"`seed` must be an int >= 0; got {short_repr(seed)}.")
     tick = check_progress(progress)
-    x, y, slices, desc = monte_carlo_setup(net, dataset, model, split=split)
+    x, y, slices, desc = monte_carlo_setup(net, dataset, model, split=split, committee=committee)
     outcomes = []
     for k in range(int(transfers)):
-        outcomes.append(transfer_outcome(net, x, y, model, int(seed), k))
+        outcomes.append(transfer_outcome(net, x, y, model, int(seed), k, committee=committee))
         if tick is not None:
             tick("transfers", k + 1, int(transfers))
     return monte_carlo_result(net, x, y, outcomes, task_slices=slices, threshold=threshold, model=desc)

@@ -37,6 +37,7 @@ from xbarsim.mapping import (
     Encoding,
     EncodingScheme,
     EnsembleConfig,
+    GNorm,
     InferenceConfig,
     PlacementMethod,
     RmeLevels,
@@ -69,10 +70,12 @@ __all__ = [
 ]
 
 #: How the copies of a network are used: one copy (``"plain"``), layer ensemble averaging
-#: (``"lea"``), MAO-style summed copies with re-tuned healthy devices (``"mao"``), committee
+#: (``"lea"``), the LEA paper's MAO (``"mao"``: copies' currents summed, healthy devices re-tuned
+#: copy by copy on two levels), every copy averaged with joint compensation of the stuck devices
+#: (``"lea-rme-all"``, this project's stronger variant, formerly called "mao"), committee
 #: machines (``"committee"``: ``alpha`` whole networks, outputs averaged) or fault-blind copies
 #: (``"blind"``: the first ``beta`` of ``alpha`` randomly placed copies, whatever they read).
-Strategy = Literal["plain", "lea", "mao", "committee", "blind"]
+Strategy = Literal["plain", "lea", "mao", "lea-rme-all", "committee", "blind"]
 #: The solver of the arrays at inference.
 HardwareBackend = Literal["ideal", "sparse", "ngspice"]
 #: How devices are programmed: one write without verify (``"single"``, the papers' simulations),
@@ -92,6 +95,10 @@ HardwareEncoding = Literal["auto", EncodingScheme]
 HardwarePlacement = Literal["auto", PlacementMethod]
 #: How a committee combines its members: averaged scores or averaged probabilities.
 CommitteeOutput = Literal["scores", "probabilities"]
+#: The members of a committee: distinct trained networks, or one network mapped ``alpha`` times.
+CommitteeNetworks = Literal["distinct", "same"]
+#: LEA chip kernels the paper did not measure: faults sampled at the chip's rate, or a measured kernel's map.
+UnmeasuredKernels = Literal["sampled", "measured"]
 
 #: Largest number of ngspice operating points (kernels x input vectors) one evaluation may ask for;
 #: ngspice solves each input vector of each kernel as its own run.
@@ -177,7 +184,7 @@ class Hardware:
         network, differential pairs otherwise.
     levels : int or None
         Quantize differential/reference targets to this many levels in the window (>= 2).
-    strategy : {"plain", "lea", "mao", "committee", "blind"}
+    strategy : {"plain", "lea", "mao", "lea-rme-all", "committee", "blind"}
         Redundancy at equal device count ``alpha`` x one copy (see :data:`Strategy`).
     alpha : int
         Copies (layer copies, or committee members), >= 1; ``"plain"`` needs 1.
@@ -190,10 +197,16 @@ class Hardware:
         LEA: reduced-mapping-error encoding (healthy devices of the kept copies re-chosen against
         the stuck ones).
     rme_levels : {"levels", "continuous"} or None
-        RME (and MAO) targets on the encoding's levels or anywhere in the window.
+        RME (and ``"lea-rme-all"``) targets on the encoding's levels or anywhere in the window.
     strict : bool
         Greedy placement rejects positions with stuck-OFF / non-switching devices (``True``) or
         only ranks them last (``False``, needed on chips with scattered stuck-OFF devices).
+    g_norm : {"nominal", "characterized"}
+        Decode every layer with the nominal ``G_ON - G_OFF``, or with ``mean(G_SET) - mean(G_RESET)``
+        of its devices from the characterization read (the LEA chip's Fig. 5 decoding).
+    unmeasured_kernels : {"sampled", "measured"}
+        LEA chip: kernels without a measured map get scattered faults from the preset, or the map
+        of a measured kernel drawn at random (:func:`~xbarsim.mapping.lea_chip`).
     programming : {"single", "write-verify", "sequence"}
         See :data:`ProgrammingMode`.
     verify_tolerance : float or None
@@ -220,6 +233,10 @@ class Hardware:
         Volt, full-scale input voltage; ``None`` uses the preset's read voltage.
     bias : {"digital", "crossbar"}
         See :data:`BiasMode`.
+    committee_networks : {"distinct", "same"}
+        Strategy ``"committee"``: the members are distinct trained networks (member ``k`` trained
+        with seed ``k``, passed to :func:`~xbarsim.evaluation.evaluate` as ``committee``), as in the
+        LEA paper, or one network mapped ``alpha`` times (``"same"``).
     committee_output : {"scores", "probabilities"}
         Committee machines: average the members' output scores (the last layer's outputs, before
         the digital softmax / sigmoid) or their class probabilities.
@@ -255,6 +272,8 @@ class Hardware:
     rme: bool = False
     rme_levels: RmeLevels | None = None
     strict: bool = True
+    g_norm: GNorm = "nominal"
+    unmeasured_kernels: UnmeasuredKernels = "sampled"
     programming: ProgrammingMode = "single"
     verify_tolerance: float | None = None
     max_writes: int = 20
@@ -269,6 +288,7 @@ class Hardware:
     read_voltage: float | None = None
     bias: BiasMode = "digital"
     committee_output: CommitteeOutput = "scores"
+    committee_networks: CommitteeNetworks = "same"
     batch_size: int = 256
     energy: bool = True
     read_time: float = 10e-9
@@ -312,9 +332,13 @@ class Hardware:
                               "uses every copy.")
         _choice(self.placement, "placement", get_args(HardwarePlacement))
         if self.rme and self.strategy != "lea":
-            raise ConfigError(f"`rme` applies to strategy 'lea' (MAO always re-tunes); got strategy {self.strategy!r}.")
+            raise ConfigError(f"`rme` applies to strategy 'lea' ('mao' and 'lea-rme-all' always re-tune); got strategy {self.strategy!r}.")
         if self.rme_levels is not None:
             _choice(self.rme_levels, "rme_levels", get_args(RmeLevels))
+        _choice(self.g_norm, "g_norm", get_args(GNorm))
+        _choice(self.unmeasured_kernels, "unmeasured_kernels", get_args(UnmeasuredKernels))
+        if self.unmeasured_kernels != "sampled" and self.chip != "lea":
+            raise ConfigError(f"`unmeasured_kernels` applies to chip 'lea'; got chip {self.chip!r}.")
         _choice(self.programming, "programming", get_args(ProgrammingMode))
         set_("verify_tolerance", _float(self.verify_tolerance, "verify_tolerance",
                                         "non-negative conductance in siemens or None", lo=0.0, none=True))
@@ -331,6 +355,7 @@ class Hardware:
                                     lo_open=True, none=True))
         _choice(self.bias, "bias", get_args(BiasMode))
         _choice(self.committee_output, "committee_output", get_args(CommitteeOutput))
+        _choice(self.committee_networks, "committee_networks", get_args(CommitteeNetworks))
         set_("batch_size", _int(self.batch_size, "batch_size", 1, 1 << 20))
         set_("energy", _bool(self.energy, "energy"))
         set_("read_time", _float(self.read_time, "read_time", "positive time in second", lo=0.0, lo_open=True, hi=1.0))
@@ -520,7 +545,7 @@ def build_chip(hardware: Hardware, weights: Sequence[np.ndarray], encodings: Seq
     p = build_preset(hardware) if preset is None else preset
     k = chip_kernels(hardware, weights, encodings, p)
     if hardware.chip == "lea":
-        return lea_chip(rng, n_kernels=k, preset=p, lines=hardware.lines)
+        return lea_chip(rng, n_kernels=k, preset=p, lines=hardware.lines, unmeasured=hardware.unmeasured_kernels)
     return Chip.sample(n_kernels=k, kernel_shape=hardware.effective_kernel_shape, preset=p, rng=rng,
                        lines=hardware.lines)
 
@@ -531,17 +556,21 @@ def ensemble_config(hardware: Hardware) -> EnsembleConfig:
     s = hardware.strategy
     if s == "plain" or s == "committee":
         return EnsembleConfig(alpha=1, beta=1, placement=place, encoding="simple", selection="first",
-                              strict=hardware.strict)
+                              strict=hardware.strict, g_norm=hardware.g_norm)
     if s == "lea":
         return EnsembleConfig(alpha=hardware.alpha, beta=hardware.beta, placement=place,
                               encoding="rme" if hardware.rme else "simple", selection="deviation",
-                              rme_levels=hardware.rme_levels, strict=hardware.strict)
+                              rme_levels=hardware.rme_levels, strict=hardware.strict, g_norm=hardware.g_norm)
     if s == "mao":
+        return EnsembleConfig(alpha=hardware.alpha, beta=hardware.alpha, placement=place, encoding="mao",
+                              selection="first", strict=hardware.strict, g_norm=hardware.g_norm)
+    if s == "lea-rme-all":
         return EnsembleConfig(alpha=hardware.alpha, beta=hardware.alpha, placement=place, encoding="rme",
-                              selection="first", rme_levels=hardware.rme_levels, strict=hardware.strict)
+                              selection="first", rme_levels=hardware.rme_levels, strict=hardware.strict,
+                              g_norm=hardware.g_norm)
     if s == "blind":
         return EnsembleConfig(alpha=hardware.alpha, beta=hardware.beta or 1, placement=place,
-                              encoding="simple", selection="first", strict=hardware.strict)
+                              encoding="simple", selection="first", strict=hardware.strict, g_norm=hardware.g_norm)
     raise ConfigError(f"`strategy` must be one of {get_args(Strategy)}; got {s!r}.")  # pragma: no cover
 
 

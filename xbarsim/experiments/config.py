@@ -62,6 +62,7 @@ from typing import Any, Literal
 
 from xbarsim._validation import check_int, read_toml, short_repr
 from xbarsim.errors import ConfigError
+from xbarsim.experiments.papers import paper_cells
 from xbarsim.evaluation import HARDWARE_FIELDS, READOUT_FIELDS, Hardware
 from xbarsim.networks import DATASETS
 
@@ -77,16 +78,18 @@ __all__ = [
     "NETWORK_KEYS",
 ]
 
-RECIPES = ("moons", "ternary", "yinyang-ewc", "file", "onnx")
+RECIPES = ("moons", "ternary", "yinyang-ewc", "wage", "file", "onnx")
 _KINDS = ("sweep", "monte-carlo")
-_MODELS = ("hardware", "statistical")
+_MODELS = ("hardware", "statistical", "drolet-code")
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 _TOP_KEYS = ("name", "kind", "description", "dataset", "seed", "networks", "network", "hardware", "variants", "grid",
-             "readouts", "cycles", "transfers", "threshold", "models", "split", "max_points", "reference", "quick")
+             "readouts", "cycles", "transfers", "threshold", "models", "split", "max_points", "reference", "paper",
+             "quick")
 NETWORK_KEYS = ("name", "recipe", "seed", "hidden", "training", "l2", "epochs", "ewc_strength", "ternarize",
              "quantization", "restore_best", "aware_fault_rate", "aware_disturbance", "aware_read_noise", "file",
-             "ternary_delta")
+             "ternary_delta", "batch_size", "learning_rate", "members")
 _REF_KEYS = ("label", "metric", "point", "value", "over", "at", "values", "note")
+_PAPER_KEYS = ("table", "metrics", "columns", "values", "where", "join", "fixed")
 #: Grid keys that are not Hardware fields.
 _GRID_EXTRA = ("network", "variant", "alpha_beta")
 
@@ -115,10 +118,12 @@ class NetworkSpec:
     ----------
     name : str
         Identifier (file ``networks/<name>.npz``; the ``network`` grid values).
-    recipe : {"moons", "ternary", "yinyang-ewc", "file"}
+    recipe : {"moons", "ternary", "yinyang-ewc", "wage", "file"}
         ``"moons"``: :func:`~xbarsim.networks.train_moons` (2-8-1 sigmoid); ``"ternary"``:
         :func:`~xbarsim.networks.train_ternary` (n-hidden-classes ReLU, no biases, ternary);
         ``"yinyang-ewc"``: :func:`~xbarsim.networks.train_yinyang_ewc` (4-12-6-3 tanh, EWC);
+        ``"wage"``: :func:`~xbarsim.networks.train_wage` (the LEA paper's WAGE ternary network; the
+        dataset must be in the WAGE input format, e.g. ``"mnist-wage"``);
         ``"file"``: an ``.npz`` written by :meth:`MLP.to_dict` (``file``); ``"onnx"``: the user's own
         model, an ONNX file (``file``) read by :func:`~xbarsim.networks.load_onnx` (dense and
         convolutional layers), not trained. ``[network] onnx = "model.onnx"`` is a shorthand.
@@ -153,6 +158,12 @@ class NetworkSpec:
     file : str or None
         ``recipe = "file"``: path of the ``.npz``; ``recipe = "onnx"``: of the ``.onnx`` (relative
         to the config file).
+    batch_size, learning_rate : int, float or None
+        WAGE recipe: override of the batch size (4096) and the update scale (4.8).
+    members : int
+        Committee machines of distinct networks: members ``1 .. members - 1`` are trained like
+        this one with seeds ``seed + k`` (member 0 is this network); strategy ``"committee"``
+        with ``committee_networks = "distinct"`` uses the first ``alpha`` of them.
     ternary_delta : float or None
         Ternary threshold factor (``threshold = delta * mean|w|``, :func:`~xbarsim.networks.ternarize_matrix`)
         of the ternary recipe and of Yin-Yang's ternarization; ``None``: 0.7 (Ternary Weight
@@ -177,9 +188,23 @@ class NetworkSpec:
     aware_read_noise: bool = False
     file: str | None = None
     ternary_delta: float | None = None
+    batch_size: int | None = None
+    learning_rate: float | None = None
+    members: int = 1
 
     def __post_init__(self) -> None:
         _name(self.name, "`networks.name`")
+        if (self.batch_size is not None or self.learning_rate is not None) and self.recipe != "wage":
+            raise ConfigError(f"`batch_size` and `learning_rate` apply to recipe 'wage'; got recipe {self.recipe!r}.")
+        if self.batch_size is not None:
+            check_int(self.batch_size, "batch_size", 1, 1_000_000)
+        if self.learning_rate is not None and (isinstance(self.learning_rate, bool) or not isinstance(
+                self.learning_rate, (int, float)) or not 0 < self.learning_rate < math.inf):
+            raise ConfigError(f"`learning_rate` must be a positive number; got {short_repr(self.learning_rate)}.")
+        check_int(self.members, "members", 1, 64)
+        if self.members > 1 and self.recipe in ("file", "onnx"):
+            raise ConfigError("`members` (a committee of networks trained with seeds seed .. seed + members - 1) "
+                              f"needs a training recipe, not {self.recipe!r}.")
         if self.ternary_delta is not None and (isinstance(self.ternary_delta, bool) or not isinstance(
                 self.ternary_delta, (int, float)) or not 0 <= self.ternary_delta < 100):
             raise ConfigError(f"`ternary_delta` must be a threshold factor in [0, 100) or unset; got "
@@ -249,6 +274,9 @@ class Reference:
     note : str
         How the full run's protocol differs from the paper's, stated by the config's author
         (printed with the comparison; the differences of a ``--quick`` run are added to it).
+    from_table : bool
+        A cell of a published table (``[[paper]]``): reported only where the experiment has the
+        point (a ``--quick`` run covers a few cells of the table).
     """
 
     label: str
@@ -256,6 +284,7 @@ class Reference:
     point: Mapping[str, Any]
     value: float
     note: str = ""
+    from_table: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "point", MappingProxyType(dict(self.point)))
@@ -291,6 +320,27 @@ def _references(data: Any, source: str) -> tuple[Reference, ...]:
             if at_v is not None:
                 pt[r["over"]] = at_v
             out.append(Reference(label=label, metric=metric, point=pt, value=float(v), note=note))
+    return tuple(out)
+
+def _paper_references(data: Any, source: str) -> tuple[Reference, ...]:
+    """``[[paper]]`` entries: every cell of a published table (:mod:`xbarsim.experiments.papers`)."""
+    if data is None:
+        return ()
+    if not isinstance(data, list):
+        raise ConfigError(f"{source}: `paper` must be an array of tables ([[paper]]).")
+    out: list[Reference] = []
+    for k, p in enumerate(data):
+        _unknown(p, _PAPER_KEYS, source, f"[[paper]] #{k + 1}")
+        metrics = p.get("metrics", ["accuracy"])
+        if not isinstance(metrics, list) or not all(isinstance(m, str) for m in metrics):
+            raise ConfigError(f"{source}: [[paper]] #{k + 1}: `metrics` must be a list of metric names.")
+        try:
+            cells = paper_cells(p.get("table"), metrics=metrics, columns=p.get("columns"), values=p.get("values"),
+                                where=p.get("where"), join=p.get("join"), fixed=p.get("fixed"))
+        except ConfigError as exc:
+            raise ConfigError(f"{source}: [[paper]] #{k + 1}: {exc}") from None
+        out.extend(Reference(label=c.label, metric=c.metric, point=c.point, value=c.value, from_table=True)
+                   for c in cells)
     return tuple(out)
 
 # ----------------------------------------------------------------------------- the config
@@ -572,7 +622,7 @@ def experiment_from_dict(data: Mapping[str, Any], *, source: str = "<dict>", qui
         except TypeError as exc:
             raise ConfigError(f"{source}: [[networks]] #{k + 1}: {exc}") from None
     hw = Hardware.from_dict(raw.pop("hardware", {}), source=source)
-    refs = _references(raw.pop("reference", None), source)
+    refs = _references(raw.pop("reference", None), source) + _paper_references(raw.pop("paper", None), source)
     for key in ("variants", "grid", "readouts"):
         if key in raw and not isinstance(raw[key], Mapping):
             raise ConfigError(f"{source}: [{key}] must be a table.")

@@ -31,6 +31,7 @@ from xbarsim.networks import (
     MOONS_CONFIG,
     TERNARY_FINETUNE_CONFIG,
     TERNARY_PRETRAIN_CONFIG,
+    WAGE_CONFIG,
     YINYANG_CONFIG,
     load_dataset,
     load_npz,
@@ -38,11 +39,13 @@ from xbarsim.networks import (
     ternarize,
     train_moons,
     train_ternary,
+    train_wage,
     train_yinyang_ewc,
 )
 
 __all__ = ["train_network", "train_all", "load_network", "network_file", "cached_dataset", "check_labels",
-           "network_settings", "changed_settings", "TrainedNetwork", "indexed_settings"]
+           "network_settings", "changed_settings", "TrainedNetwork", "indexed_settings", "member_name",
+           "member_paths"]
 
 def train_network(spec: NetworkSpec, dataset: Any, hardware: Hardware, *, base_dir: Path | None = None
                   ) -> MLP | Network:
@@ -73,6 +76,11 @@ def train_network(spec: NetworkSpec, dataset: Any, hardware: Hardware, *, base_d
             cfg = replace(cfg, ternary_delta=delta["delta"])
         net = train_yinyang_ewc(dataset, ewc_strength=float(spec.ewc_strength), config=cfg, seed=spec.seed).network
         return ternarize(net, **delta) if spec.ternarize else net
+    if spec.recipe == "wage":
+        wage = replace(WAGE_CONFIG, hidden=spec.hidden or WAGE_CONFIG.hidden, epochs=spec.epochs or WAGE_CONFIG.epochs,
+                       batch_size=spec.batch_size or WAGE_CONFIG.batch_size,
+                       learning_rate=float(spec.learning_rate or WAGE_CONFIG.learning_rate), seed=spec.seed)
+        return train_wage(dataset, wage).network
     if spec.recipe == "onnx":
         return load_onnx(str(spec.file))
     if spec.recipe == "file":
@@ -187,27 +195,62 @@ class TrainedNetwork:
     settings : dict
         What made it: the network spec, the dataset, the hardware of hardware-aware training and,
         for ``recipe = "file"``, the content digest of the source file.
+    members : tuple of TrainedNetwork
+        Its committee members ``1 .. members - 1`` (``[[networks]] members``), each a network of
+        its own (``networks/<name>.member<k>.npz``, the spec's seed + k); member 0 is this network.
+        Not part of :meth:`to_dict` (a sweep's trials name them in their ``committee`` parameter,
+        :func:`member_paths`).
     """
 
     file: str
     sha256: str
     settings: dict[str, Any]
+    members: tuple[TrainedNetwork, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {"file": self.file, "sha256": self.sha256, "settings": self.settings}
 
 
+def member_name(name: str, k: int) -> str:
+    """Name (and file stem) of committee member ``k >= 1`` of network ``name`` (member 0 is the network)."""
+    return f"{name}.member{k}"
+
+
+def _member_specs(config: ExperimentConfig) -> list[tuple[str, NetworkSpec]]:
+    """Every network of ``config`` by name, its committee members included (member k: seed + k)."""
+    out = [(spec.name, spec) for spec in config.networks]
+    out += [(member_name(spec.name, k), replace(spec, seed=spec.seed + k, members=1))
+            for spec in config.networks for k in range(1, spec.members)]
+    names = [name for name, _ in out]
+    clash = sorted({n for n in names if names.count(n) > 1})
+    if clash:
+        raise ConfigError(f"{config.source}: network name(s) {', '.join(map(repr, clash))} are also the names of "
+                          "committee members (<name>.member<k>); rename them.")
+    return out
+
+
+def member_paths(nets: Mapping[str, TrainedNetwork]) -> dict[str, list[dict[str, Any]]]:
+    """Network name -> its committee members 1 .. members - 1 as the ``"evaluate"`` trial's
+    ``committee`` parameter takes them (``file`` relative to the output folder, ``sha256``,
+    ``settings``); networks without members are left out."""
+    return {name: [m.to_dict() for m in n.members] for name, n in nets.items() if n.members}
+
+
 def network_settings(config: ExperimentConfig) -> dict[str, dict[str, Any]]:
-    """Per network, the settings that make it (see :class:`TrainedNetwork`); reads the source file of
-    ``recipe = "file"`` (FileFormatError if it is not a network)."""
+    """Per network, committee members (:func:`member_name`) included, the settings that make it (see
+    :class:`TrainedNetwork`); reads the source file of ``recipe = "file"`` (FileFormatError if it is
+    not a network). The number of ``members`` is left out of the spec: it does not change a network
+    (each member has its own entry)."""
     base = Path(config.source).parent if config.source != "<dict>" else None
     out = {}
-    for spec in config.networks:
-        key: dict[str, Any] = {"spec": spec.to_dict(), "dataset": config.dataset,
+    for name, spec in _member_specs(config):
+        spec_d = spec.to_dict()
+        del spec_d["members"]
+        key: dict[str, Any] = {"spec": spec_d, "dataset": config.dataset,
                                "hardware": config.hardware.to_dict() if spec.training == "hardware-aware" else None}
         if spec.recipe in ("file", "onnx"):
             key["source_sha256"] = network_fingerprint(load_network(_source(spec, base)))
-        out[spec.name] = _no_nulls(json.loads(json.dumps(key)))  # plain JSON, as sweep specs hold it
+        out[name] = _no_nulls(json.loads(json.dumps(key)))  # plain JSON, as sweep specs hold it
     return out
 
 
@@ -272,7 +315,8 @@ def indexed_settings(out: Path) -> dict[str, Any]:
 
 def train_all(config: ExperimentConfig, out: Path, progress: ProgressCallback | None,
               settings: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, TrainedNetwork]:
-    """Train (or reuse from ``out/networks``) every network of ``config``.
+    """Train (or reuse from ``out/networks``) every network of ``config`` and its committee members
+    (returned in :attr:`TrainedNetwork.members` of their network, not as networks of their own).
 
     A cached ``networks/<name>.npz`` is reused only when ``networks.json`` records the same settings
     (:func:`network_settings`, which for ``recipe = "file"`` include the source file's content) and
@@ -287,24 +331,24 @@ def train_all(config: ExperimentConfig, out: Path, progress: ProgressCallback | 
     index_path = folder / "networks.json"
     index = _read_index(index_path)
     nets: dict[str, TrainedNetwork] = {}
-    for spec in config.networks:
+    for name, spec in _member_specs(config):
         if spec.recipe == "onnx":  # the user's model is evaluated from its own file, never retrained
             src = _source(spec, base).resolve()
-            nets[spec.name] = TrainedNetwork(file=str(src), sha256=network_fingerprint(load_network(src)),
-                                             settings=dict(settings[spec.name]))
+            nets[name] = TrainedNetwork(file=str(src), sha256=network_fingerprint(load_network(src)),
+                                        settings=dict(settings[name]))
             continue
-        path = folder / f"{spec.name}.npz"
-        key = dict(settings[spec.name])
-        entry = index.get(spec.name, {})
+        path = folder / f"{name}.npz"
+        key = dict(settings[name])
+        entry = index.get(name, {})
         if path.exists() and entry.get("key") == key and isinstance(entry.get("sha256"), str):
             try:
                 load_network(path, sha256=entry["sha256"])
-                nets[spec.name] = TrainedNetwork(file=f"networks/{path.name}", sha256=entry["sha256"], settings=key)
+                nets[name] = TrainedNetwork(file=f"networks/{path.name}", sha256=entry["sha256"], settings=key)
                 continue
             except FileFormatError:
                 pass  # damaged or replaced: train it again
         t0 = time.perf_counter()
-        label = f"training {spec.name} ({spec.recipe}, {spec.training})"
+        label = f"training {name} ({spec.recipe}, {spec.training})"
         if progress is not None:
             progress(label, 0, 1)
         if spec.recipe == "file":
@@ -315,11 +359,13 @@ def train_all(config: ExperimentConfig, out: Path, progress: ProgressCallback | 
         replace_from(path, lambda tmp: np.savez(tmp, **arrays))
         digest = network_fingerprint(net)
         x, y = data.split(config.split)
-        index[spec.name] = {"key": key, "sha256": digest, "software_accuracy": net.accuracy(x, y),
-                            "layer_sizes": list(net.layer_sizes), "ternary": net.is_ternary,
-                            "train_time_s": time.perf_counter() - t0}
+        index[name] = {"key": key, "sha256": digest, "software_accuracy": net.accuracy(x, y),
+                       "layer_sizes": list(net.layer_sizes), "ternary": net.is_ternary,
+                       "train_time_s": time.perf_counter() - t0}
         write_text(index_path, json.dumps(index, indent=2) + "\n")
         if progress is not None:
             progress(label, 1, 1)
-        nets[spec.name] = TrainedNetwork(file=f"networks/{path.name}", sha256=digest, settings=key)
-    return nets
+        nets[name] = TrainedNetwork(file=f"networks/{path.name}", sha256=digest, settings=key)
+    return {spec.name: replace(nets[spec.name], members=tuple(nets[member_name(spec.name, k)]
+                                                              for k in range(1, spec.members)))
+            for spec in config.networks}

@@ -116,6 +116,8 @@ def compare(rows: Sequence[Mapping[str, Any]], refs: Sequence[Reference]) -> lis
     out = []
     for r in refs:
         hit = next((row for row in rows if _match(row, r.point) and row.get(f"{r.metric}_mean") is not None), None)
+        if hit is None and r.from_table:
+            continue
         out.append({"label": r.label, "metric": r.metric, "point": dict(r.point), "paper": r.value, "note": r.note,
                     "ours_mean": None if hit is None else hit[f"{r.metric}_mean"],
                     "ours_std": None if hit is None else hit.get(f"{r.metric}_std"),
@@ -193,13 +195,16 @@ def markdown(config: ExperimentConfig, rows: Sequence[Mapping[str, Any]], cols: 
         lines.append("| " + " | ".join(cells) + " |")
     if comparisons:
         quick = quick_differences(config)
-        lines += ["", "## Ours beside the paper", "", "| reference | point | metric | ours | paper | protocol differences |",
-                  "|---|---|---|---:|---:|---|"]
+        lines += ["", "## Ours beside the paper", "",
+                  "| reference | point | metric | ours | paper | ours - paper | protocol differences |",
+                  "|---|---|---|---:|---:|---:|---|"]
         for c in comparisons:
             pt = ", ".join(f"{k}={_cell(v)}" for k, v in c["point"].items())
+            diff = None if c["ours_mean"] is None else c["ours_mean"] - c["paper"]
             diffs = "; ".join([*([c["note"]] if c.get("note") else []), *(f"quick run: {d}" for d in quick)])
             lines.append(f"| {c['label']} | {pt} | {c['metric']} | {_fmt(c['metric'], c['ours_mean'], c['ours_std'])} "
-                         f"| {_fmt(c['metric'], c['paper'])} | {diffs or 'none stated'} |")
+                         f"| {_fmt(c['metric'], c['paper'])} | {_fmt_diff(c['metric'], diff)} "
+                         f"| {diffs or 'none stated'} |")
         if quick:
             lines += ["", "The comparison is with a QUICK run: " + "; ".join(quick) + ". Its numbers are not the "
                       "paper's protocol; run without --quick to compare like with like."]
@@ -208,6 +213,17 @@ def markdown(config: ExperimentConfig, rows: Sequence[Mapping[str, Any]], cols: 
     if prov is not None:
         lines += ["", provenance.markdown_section(prov).rstrip("\n")]
     return "\n".join(lines) + "\n"
+
+
+def _fmt_diff(metric: str, d: float | None) -> str:
+    """A signed difference in points (percent metrics) or in the metric's unit."""
+    if d is None:
+        return "n/a"
+    if metric.startswith("mapping_error"):
+        return f"{d:+.1f}"
+    if any(metric.startswith(m) for m in ("accuracy", "software_accuracy", "robust_fraction", "mean_accuracy")):
+        return f"{100 * d:+.1f}"
+    return f"{d:+.4g}"
 
 
 def _cell(v: Any) -> str:

@@ -30,7 +30,13 @@ import numpy as np
 import xbarsim.provenance as provenance
 from xbarsim.errors import ConfigError, RunInterrupted
 from xbarsim._typing import ProgressCallback
-from xbarsim.evaluation import device_perturbation, monte_carlo_result, monte_carlo_setup, network_fingerprint
+from xbarsim.evaluation import (
+    DroletCodePerturbation,
+    device_perturbation,
+    monte_carlo_result,
+    monte_carlo_setup,
+    network_fingerprint,
+)
 from xbarsim.evaluation.hardware import augmented_weights, build_preset, chip_kernels, layer_encodings
 from xbarsim.experiments.config import ExperimentConfig, load_experiment
 from xbarsim.experiments.networks import (
@@ -40,6 +46,8 @@ from xbarsim.experiments.networks import (
     changed_settings,
     indexed_settings,
     load_network,
+    member_name,
+    member_paths,
     network_settings,
     train_all,
 )
@@ -179,7 +187,7 @@ def run_experiment(
         if config.kind == "sweep":
             return _run_sweep(config, folder, nets, models, software, resume, scheduler, workers, progress, t0,
                               prov, retry_failed, dashboard)
-        return _run_monte_carlo(config, folder, models, software, resume, progress, t0, prov)
+        return _run_monte_carlo(config, folder, nets, models, software, resume, progress, t0, prov)
 
 
 def _check_store_networks(store: Path, settings: Mapping[str, Mapping[str, Any]],
@@ -197,6 +205,11 @@ def _check_store_networks(store: Path, settings: Mapping[str, Mapping[str, Any]]
     stored = fixed.get("networks") if isinstance(fixed, Mapping) else None
     if not isinstance(stored, Mapping):
         return  # not an experiment's store: bind() refuses it by its spec
+    committee = fixed.get("committee") if isinstance(fixed, Mapping) else None
+    stored = {**stored, **{member_name(name, k + 1): m for name, ms in committee.items() for k, m in enumerate(ms)}
+              } if isinstance(committee, Mapping) else dict(stored)
+    if nets is not None:  # committee members are checked like networks
+        nets = {**nets, **{member_name(name, k + 1): m for name, n in nets.items() for k, m in enumerate(n.members)}}
     changes = []
     for name, new in settings.items():
         old = stored.get(name)
@@ -206,7 +219,7 @@ def _check_store_networks(store: Path, settings: Mapping[str, Mapping[str, Any]]
                                "xbarsim)")
         elif old["settings"] != new:
             changes.append(changed_settings(name, old["settings"], new))
-        elif nets is not None and old.get("sha256") != nets[name].sha256:
+        elif nets is not None and name in nets and old.get("sha256") != nets[name].sha256:
             changes.append(f"network {name!r}: same settings, other content (fingerprint {old.get('sha256')} "
                            f"-> {nets[name].sha256}; training is not reproducible here)")
     if changes:
@@ -236,7 +249,9 @@ def _run_sweep(config: ExperimentConfig, folder: Path, nets: Mapping[str, Traine
                workers: int | None, progress: ProgressCallback | None, t0: float, prov: dict[str, Any],
                retry_failed: bool, dashboard: bool) -> ExperimentReport:
     _check_fits(config, models)
-    _check_store_networks(folder / "trials.sqlite", {k: v.settings for k, v in nets.items()}, nets)
+    _check_store_networks(folder / "trials.sqlite", {
+        **{k: v.settings for k, v in nets.items()},
+        **{member_name(k, i + 1): m.settings for k, v in nets.items() for i, m in enumerate(v.members)}}, nets)
     fixed: dict[str, Any] = {
         "hardware": {k: v for k, v in config.hardware.to_dict().items() if v is not None},
         # relative to the output folder (the folder can move); identified by content and settings
@@ -253,6 +268,9 @@ def _run_sweep(config: ExperimentConfig, folder: Path, nets: Mapping[str, Traine
         fixed["readouts"] = {k: dict(v) for k, v in config.readouts.items()}
     if "network" not in config.grid:
         fixed["network"] = config.networks[0].name
+    committee = member_paths(nets)  # relative to the output folder, with their content digests
+    if committee:
+        fixed["committee"] = committee
     spec = SweepSpec(name=config.name, trial="evaluate", grid={k: list(v) for k, v in config.grid.items()},
                      fixed=fixed, trials=config.cycles, seed=config.seed)
     store = folder / "trials.sqlite"
@@ -357,7 +375,22 @@ def _sweep_rows(config: ExperimentConfig, store: Path, fixed: Mapping[str, Any])
     return rows
 
 
-def _run_monte_carlo(config: ExperimentConfig, folder: Path, models: Mapping[str, MLP | Network], software: Mapping[str, float],
+def _committee(config: ExperimentConfig, folder: Path, name: str, trained: TrainedNetwork,
+               net: MLP | Network) -> tuple[MLP, ...] | None:
+    """The distinct networks a committee transfer maps (network ``name`` first), or None."""
+    hw = config.hardware
+    if hw.strategy != "committee" or hw.committee_networks != "distinct":
+        return None
+    if len(trained.members) < hw.alpha - 1:
+        raise ConfigError(f"{config.source}: strategy 'committee' with committee_networks 'distinct' at alpha = "
+                          f"{hw.alpha} needs {hw.alpha - 1} more trained members of network {name!r}; it has "
+                          f"{len(trained.members)} (set `members` >= {hw.alpha} in its [[networks]] entry).")
+    members = [load_network(folder / m.file, sha256=m.sha256) for m in trained.members[:hw.alpha - 1]]
+    return tuple([net, *members])  # type: ignore[list-item]
+
+
+def _run_monte_carlo(config: ExperimentConfig, folder: Path, nets: Mapping[str, TrainedNetwork],
+                     models: Mapping[str, MLP | Network], software: Mapping[str, float],
                      resume: bool, progress: ProgressCallback | None, t0: float,
                      prov: dict[str, Any]) -> ExperimentReport:
     """Every network x model: ``transfers`` trials of :class:`~xbarsim.experiments.TransferTrial` on the
@@ -368,12 +401,16 @@ def _run_monte_carlo(config: ExperimentConfig, folder: Path, models: Mapping[str
     for spec in config.networks:
         net = models[spec.name]
         for model in config.models:
+            committee = None
             if model == "hardware":
                 m: Any = config.hardware
+                committee = _committee(config, folder, spec.name, nets[spec.name], net)
+            elif model == "drolet-code":
+                m = DroletCodePerturbation()
             else:
                 m = device_perturbation(config.hardware, encoding="ternary" if net.is_ternary else "differential",
                                         disturbance="measured", perturb_biases=True)
-            x, y, slices, desc = monte_carlo_setup(net, data, m, split=config.split)
+            x, y, slices, desc = monte_carlo_setup(net, data, m, split=config.split, committee=committee)
             path = folder / f"transfers_{spec.name}_{model}.sqlite"
             sweep = SweepSpec(
                 name=config.name, trial="transfer", grid={"transfer": list(range(config.transfers))}, trials=1,
@@ -381,7 +418,7 @@ def _run_monte_carlo(config: ExperimentConfig, folder: Path, models: Mapping[str
                                          "dataset": config.dataset, "split": config.split,
                                          "model": {k: v for k, v in desc.items() if v is not None}})
             try:
-                run_sweep(sweep, TransferTrial(net, x, y, m, config.seed), store=path, scheduler="serial",
+                run_sweep(sweep, TransferTrial(net, x, y, m, config.seed, committee), store=path, scheduler="serial",
                           resume=resume, progress=progress)
             except KeyboardInterrupt:
                 n_stored = sum(_count(p) for p in folder.glob("transfers_*.sqlite"))

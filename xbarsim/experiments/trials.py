@@ -33,11 +33,18 @@ import numpy as np
 from xbarsim.devices import DEVICE_LAWS, LEA_SINH_A, device_law
 from xbarsim.errors import ConfigError
 from xbarsim._typing import FloatArray, IntArray, SolveMethod
-from xbarsim.evaluation import HARDWARE_FIELDS, DevicePerturbation, Hardware, evaluate, transfer_outcome
+from xbarsim.evaluation import (
+    HARDWARE_FIELDS,
+    DevicePerturbation,
+    DroletCodePerturbation,
+    Hardware,
+    evaluate,
+    transfer_outcome,
+)
 from xbarsim.experiments.config import hardware_for, metric_name
 from xbarsim.experiments.networks import cached_dataset, network_file
 from xbarsim.netlists import BiasScheme, Crossbar, LineResistance
-from xbarsim.networks import MLP
+from xbarsim.networks import MLP, Network
 from xbarsim.solver import NgspiceOptions, SparseOptions, get_backend, solve
 from xbarsim.sweeps import SweepSpec, TrialFunction, canonical, load_sweep_config
 
@@ -305,13 +312,26 @@ def sleep_trial(params: Mapping[str, Any], rng: np.random.Generator) -> dict[str
 # ----------------------------------------------------------------------------- "evaluate"
 #: Parameters the ``"evaluate"`` trial accepts (checked by :func:`check_sweep`).
 EVALUATE_TRIAL_PARAMETERS = frozenset(HARDWARE_FIELDS) | frozenset(
-    {"hardware", "networks", "network", "dataset", "dataset_file", "split", "max_points", "variant", "variants",
+    {"hardware", "networks", "network", "committee", "dataset", "dataset_file", "split", "max_points", "variant",
+     "variants",
      "alpha_beta",
      "record_points", "readouts"})
 
 
-def _evaluate_setup(params: Mapping[str, Any], root: str | None = None) -> tuple[str, str, str | None, Any]:
-    """The ``"evaluate"`` trial's network name, file, content digest and Hardware, checked; nothing run."""
+def _network_entry(entry: Any, where: str) -> tuple[str, str | None]:
+    """A network's ``(file, sha256)`` from a trial parameter: a path, or a table with ``file`` and ``sha256``."""
+    file, sha = (entry.get("file"), entry.get("sha256")) if isinstance(entry, Mapping) else (entry, None)
+    if not isinstance(file, str) or not (sha is None or isinstance(sha, str)):
+        raise ConfigError(f"trial parameter `{where}` must be a path or a table with `file` and `sha256`; "
+                          f"got {entry!r:.100}.")
+    return file, sha
+
+
+def _evaluate_setup(params: Mapping[str, Any], root: str | None = None
+                    ) -> tuple[str, str, str | None, Any, list[tuple[str, str | None]] | None]:
+    """The ``"evaluate"`` trial's network name, file, content digest, Hardware and the ``(file,
+    sha256)`` of the committee members it maps besides the network (None unless strategy
+    ``"committee"`` with ``committee_networks = "distinct"``), checked; nothing run."""
     unknown = sorted(set(params) - EVALUATE_TRIAL_PARAMETERS)
     if unknown:
         raise ConfigError(f"unknown parameter(s) {', '.join(map(repr, unknown))} for trial kind 'evaluate'.")
@@ -327,17 +347,25 @@ def _evaluate_setup(params: Mapping[str, Any], root: str | None = None) -> tuple
         name = next(iter(nets))
     if name not in nets:
         raise ConfigError(f"trial parameter `network` {name!r} is not in `networks` ({sorted(nets)}).")
-    entry = nets[name]
-    file, sha = (entry.get("file"), entry.get("sha256")) if isinstance(entry, Mapping) else (entry, None)
-    if not isinstance(file, str) or not (sha is None or isinstance(sha, str)):
-        raise ConfigError(f"trial parameter `networks.{name}` must be a path or a table with `file` and `sha256`; "
-                          f"got {entry!r:.100}.")
+    file, sha = _network_entry(nets[name], f"networks.{name}")
     point = {k: v for k, v in params.items() if k in HARDWARE_FIELDS or k in ("variant", "alpha_beta")}
     hardware, variants = params.get("hardware", {}), params.get("variants", {})
     if not isinstance(hardware, Mapping) or not isinstance(variants, Mapping):
         raise ConfigError("trial parameters `hardware` and `variants` must be tables.")
     hw = hardware_for(hardware, variants, point)
-    return name, file, sha, hw
+    members = None
+    if hw.strategy == "committee" and hw.committee_networks == "distinct":
+        committee = params.get("committee", {})
+        entries = committee.get(name, []) if isinstance(committee, Mapping) else None
+        if not isinstance(entries, list):
+            raise ConfigError(f"trial parameter `committee` must be a table of network name -> list of member files; "
+                              f"got {committee!r:.100}.")
+        if len(entries) < hw.alpha - 1:
+            raise ConfigError(f"strategy 'committee' with committee_networks 'distinct' at alpha = {hw.alpha} needs "
+                              f"{hw.alpha - 1} more trained members of network {name!r}; it has {len(entries)} (set "
+                              f"`members` >= {hw.alpha} in its [[networks]] entry).")
+        members = [_network_entry(e, f"committee.{name}[{k}]") for k, e in enumerate(entries[:hw.alpha - 1])]
+    return name, file, sha, hw, members
 
 
 def evaluate_trial(params: Mapping[str, Any], rng: np.random.Generator, *, root: str | None = None
@@ -362,6 +390,10 @@ def evaluate_trial(params: Mapping[str, Any], rng: np.random.Generator, *, root:
         Base :class:`Hardware` fields; ``variants`` (table of name -> overrides) with ``variant``,
         any Hardware field given directly, and ``alpha_beta`` ([alpha, beta]) override it, in that
         order.
+    committee : table
+        Network name -> its committee members 1, 2, ... (member 0 is the network), each a path or
+        a table with ``file`` and ``sha256`` as in ``networks``: strategy ``"committee"`` with
+        ``committee_networks = "distinct"`` maps the network and the first ``alpha - 1`` members.
     split, max_points, readouts
         As in :func:`~xbarsim.evaluation.evaluate` (each read-out ``r`` adds ``accuracy_<r>``).
     record_points : bool
@@ -376,12 +408,19 @@ def evaluate_trial(params: Mapping[str, Any], rng: np.random.Generator, *, root:
         ``inference_time_s``; with ``energy`` on, ``energy_pj`` (the arrays' read energy per
         inference, picojoule, converters and drivers excluded) and ``energy_l<i>_pj`` per layer.
     """
-    name, file, sha, hw = _evaluate_setup(params, root)
+    name, file, sha, hw, member_files = _evaluate_setup(params, root)
     net = network_file(os.path.join(root, file) if root is not None else file, sha)
+    members = None
+    if member_files is not None:
+        members = [net] + [network_file(os.path.join(root, f) if root is not None else f, s) for f, s in member_files]
+        if not all(isinstance(m, MLP) for m in members):
+            raise ConfigError(f"committee_networks 'distinct' maps dense networks (MLP); network {name!r} or one of "
+                              "its members is not one.")
     dfile = params.get("dataset_file")
     data = cached_dataset(str(params.get("dataset")), None if dfile is None else str(dfile))
     res = evaluate(net, data, hw, rng=rng, split=str(params.get("split", "test")),
-                   max_points=params.get("max_points"), readouts=params.get("readouts"))
+                   max_points=params.get("max_points"), readouts=params.get("readouts"),
+                   committee=members)  # type: ignore[arg-type]  # checked: all MLP
     out: dict[str, Any] = {
         "accuracy": res.hardware_accuracy, "software_accuracy": res.software_accuracy,
         "mapping_error": res.mapping_error, "n_devices": res.n_devices, "n_kernels": res.n_kernels,
@@ -415,16 +454,20 @@ class TransferTrial:
     :func:`~xbarsim.evaluation.monte_carlo`), not from the engine's per-trial generator: a stored
     run therefore equals the in-memory one transfer for transfer. Metrics: ``accuracy``, ``correct``
     (per-point correctness, hex of packed bits) and ``mapping_error_l<i>`` (percent, hardware model).
+    ``committee``: a :class:`Hardware` committee of distinct networks (member 0 first), as
+    :func:`~xbarsim.evaluation.transfer` takes it.
     """
 
-    network: MLP
+    network: MLP | Network
     x: FloatArray
     y: IntArray
-    model: Hardware | DevicePerturbation
+    model: Hardware | DevicePerturbation | DroletCodePerturbation
     seed: int
+    committee: tuple[MLP, ...] | None = None
 
     def __call__(self, params: Mapping[str, Any], rng: np.random.Generator) -> dict[str, Any]:
-        out = transfer_outcome(self.network, self.x, self.y, self.model, self.seed, int(params["transfer"]))
+        out = transfer_outcome(self.network, self.x, self.y, self.model, self.seed, int(params["transfer"]),
+                               committee=self.committee)
         metrics: dict[str, Any] = {"accuracy": out["accuracy"], "correct": out["correct"]}
         for i, e in enumerate(out["mapping_errors"]):
             metrics[f"mapping_error_l{i}"] = e

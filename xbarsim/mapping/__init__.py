@@ -10,7 +10,7 @@
   :func:`program_transient` (pulse trains on dynamic devices in the time domain; slow).
 * :mod:`~xbarsim.mapping.placement` -- :func:`place_layer`: random or greedy defect-aware blocks.
 * :mod:`~xbarsim.mapping.ensemble` -- layer ensemble averaging: :func:`map_layer`,
-  :func:`map_network`, :func:`map_committee`, :class:`EnsembleConfig` (plain, LEA, MAO, blind).
+  :func:`map_network`, :func:`map_committee`, :class:`EnsembleConfig` (plain, LEA, the paper's MAO, LEA with RME on all copies, blind).
 * :mod:`~xbarsim.mapping.inference` -- :func:`run_layer`: DAC, arrays through a backend, averaging,
   ADC, differential subtraction.
 * :mod:`~xbarsim.mapping.energy` -- :func:`layer_read_energy`: power of the reads in cells and wires
@@ -35,6 +35,7 @@ from xbarsim.mapping.ensemble import (
     Compensation,
     EnsembleConfig,
     EnsembleEncoding,
+    GNorm,
     MappedLayer,
     MappedNetwork,
     RmeLevels,
@@ -45,6 +46,7 @@ from xbarsim.mapping.ensemble import (
     map_committee,
     map_layer,
     map_network,
+    mao_targets,
     rme_targets,
     select_copies,
 )
@@ -86,6 +88,7 @@ __all__ = [
     "EncodingScheme",
     "EnsembleConfig",
     "EnsembleEncoding",
+    "GNorm",
     "InferenceConfig",
     "LayerLayout",
     "MappedLayer",
@@ -120,6 +123,7 @@ __all__ = [
     "place_layer",
     "program_sequence",
     "read_devices",
+    "mao_targets",
     "rme_targets",
     "run_layer",
     "select_copies",

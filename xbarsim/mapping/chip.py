@@ -253,6 +253,7 @@ def lea_chip(
     n_kernels: int = 32,
     preset: DevicePreset | None = None,
     lines: LineResistance | None = None,
+    unmeasured: str = "sampled",
 ) -> Chip:
     """The LEA chip: 32 kernels of 25 x 25 1T1R devices (Yousuf et al., arXiv:2404.15621).
 
@@ -270,8 +271,15 @@ def lea_chip(
         Default :func:`xbarsim.devices.rram_1t1r_nist` (5 % stuck devices).
     lines : LineResistance, optional
         Ohm, the wires; default ideal.
+    unmeasured : {"sampled", "measured"}
+        With ``measured``: the kernels without a shipped map get scattered faults from the
+        preset's fault model (``"sampled"``), or each gets the fault map of one of the measured
+        kernels drawn at random (``"measured"``: their dead columns and clusters, the chip's own
+        fault statistics), drawn after the sampled maps so the rest of the draw order holds.
     """
     p = rram_1t1r_nist() if preset is None else preset
+    if unmeasured not in ("sampled", "measured"):
+        raise ConfigError(f"`unmeasured` must be 'sampled' or 'measured'; got {short_repr(unmeasured)}.")
     if not isinstance(p, DevicePreset):
         raise ConfigError(f"`preset` must be a DevicePreset; got {type(p).__name__}.")
     if isinstance(n_kernels, bool) or not isinstance(n_kernels, (int, np.integer)) or n_kernels < 1:
@@ -281,11 +289,17 @@ def lea_chip(
     sampled = p.faults.sample(shape, rng)
     on, off, val = np.array(sampled.stuck_on), np.array(sampled.stuck_off), np.array(sampled.stuck_value)
     if measured:
-        for k in LEA_KERNELS:
+        maps = {k: FaultMap.from_measured(lea_kernel_map(k), stuck_on_above=LEA_STUCK_ON_ABOVE,
+                                          stuck_off_at_or_below=LEA_STUCK_OFF_AT_OR_BELOW) for k in LEA_KERNELS}
+        for k, fm in maps.items():
             if k < shape[0]:
-                fm = FaultMap.from_measured(lea_kernel_map(k), stuck_on_above=LEA_STUCK_ON_ABOVE,
-                                            stuck_off_at_or_below=LEA_STUCK_OFF_AT_OR_BELOW)
                 on[k], off[k], val[k] = fm.stuck_on, fm.stuck_off, fm.stuck_value
+        if unmeasured == "measured":
+            known = sorted(maps)
+            for k in range(shape[0]):
+                if k not in maps:
+                    fm = maps[known[int(rng.integers(len(known)))]]
+                    on[k], off[k], val[k] = fm.stuck_on, fm.stuck_off, fm.stuck_value
     faults = FaultMap(stuck_on=on, stuck_off=off, stuck_value=val)
     return Chip._assemble((p,) * shape[0], faults, rng, lines)
 

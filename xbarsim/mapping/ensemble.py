@@ -5,9 +5,12 @@ Performance", arXiv:2404.15621 (Nat. Commun. 16, 1250, 2025). A layer's ``G+`` a
 placed ``alpha`` times on a defective chip; after programming, a read-back decides, per output,
 which ``beta`` copies to keep (the ones with the smallest summed ``|G_target - G_read|`` over that
 output's devices); the kept copies are averaged at inference. Baselines at the same device count
-``2 alpha m n``: plain mapping (``alpha = 1``), MAO-style redundancy (all copies summed, healthy
-devices re-tuned against stuck ones: :meth:`EnsembleConfig.mao`) and committee machines
-(:func:`map_committee`: ``alpha`` independently mapped networks whose outputs the caller averages).
+``2 alpha m n``: plain mapping (``alpha = 1``), the paper's MAO (Yu et al. 2016 as coded in xbtorch
+``deployment/weight_encoding.py`` ``encode_MAO``: all copies' currents summed, healthy devices
+re-tuned copy by copy on two levels against the stuck ones: :meth:`EnsembleConfig.mao`,
+:func:`mao_targets`), a stronger variant of ours (every copy averaged with joint continuous
+compensation: :meth:`EnsembleConfig.lea_rme_all`) and committee machines (:func:`map_committee`:
+``alpha`` independently mapped networks whose outputs the caller averages).
 
 The flow of :func:`map_layer`:
 
@@ -55,6 +58,7 @@ __all__ = [
     "EnsembleEncoding",
     "Selection",
     "RmeLevels",
+    "GNorm",
     "EnsembleConfig",
     "SequenceProgramming",
     "TransientProgramming",
@@ -64,17 +68,22 @@ __all__ = [
     "copy_deviation",
     "select_copies",
     "rme_targets",
+    "mao_targets",
     "map_layer",
     "map_network",
     "map_committee",
 ]
 
-#: How the copies' targets are chosen: each copy on its own ("simple") or jointly ("rme").
-EnsembleEncoding = Literal["simple", "rme"]
+#: How the copies' targets are chosen: each copy on its own ("simple"), jointly for the average of
+#: the kept copies ("rme"), or the paper's MAO for the *sum* of all copies on two levels ("mao").
+EnsembleEncoding = Literal["simple", "rme", "mao"]
 #: How the kept copies are chosen per output: by read-back deviation, or the first beta (fault-blind).
 Selection = Literal["deviation", "first"]
 #: Where RME may put re-chosen targets: on the allowed levels, or anywhere in the window.
 RmeLevels = Literal["levels", "continuous"]
+#: The conductance step a layer's currents are decoded with: the encoding's nominal one, or
+#: ``mean(G_SET) - mean(G_RESET)`` of the layer's devices from the characterization read.
+GNorm = Literal["nominal", "characterized"]
 
 
 def _int_at_least(value: object, name: str, minimum: int) -> int:
@@ -99,6 +108,8 @@ class EnsembleConfig:
     encoding : {"simple", "rme"}
         ``"simple"``: every copy programmed to the layer's own targets. ``"rme"`` (reduced mapping
         error): the healthy devices of the kept copies are re-chosen to cancel the stuck ones.
+        ``"mao"``: the paper's MAO (:func:`mao_targets`); the copies' currents are summed, not
+        averaged, so it needs ``beta = alpha`` and ``selection = "first"``.
     selection : {"deviation", "first"}
         ``"deviation"`` keeps, per output, the ``beta`` copies with the lowest summed
         ``|G_target - G_read|``; ``"first"`` keeps copies ``0 .. beta-1`` whatever they read
@@ -109,6 +120,10 @@ class EnsembleConfig:
     strict : bool
         Greedy placement: reject positions with stuck-OFF or non-switching devices (default), or
         only rank them last (``False``).
+    g_norm : {"nominal", "characterized"}
+        Decode the layer with the encoding's nominal step (``G_ON - G_OFF``), or, as the LEA chip
+        does, with ``mean(G_SET) - mean(G_RESET)`` over every device the layer occupies, read at
+        characterization (stuck devices included: they lower it).
     """
 
     alpha: int = 1
@@ -118,6 +133,7 @@ class EnsembleConfig:
     selection: Selection = "deviation"
     rme_levels: RmeLevels | None = None
     strict: bool = True
+    g_norm: GNorm = "nominal"
 
     def __post_init__(self) -> None:
         a = _int_at_least(self.alpha, "alpha", 1)
@@ -135,6 +151,10 @@ class EnsembleConfig:
         check_choice(self.selection, get_args(Selection), "selection")
         if self.rme_levels is not None:
             check_choice(self.rme_levels, get_args(RmeLevels), "rme_levels")
+        check_choice(self.g_norm, get_args(GNorm), "g_norm")
+        if self.encoding == "mao" and (self.effective_beta != a or self.selection != "first"):
+            raise ConfigError(f"`encoding` 'mao' sums every copy: it needs beta = alpha ({a}) and selection 'first'; "
+                              f"got beta = {self.effective_beta}, selection {self.selection!r}.")
         if not isinstance(self.strict, bool):
             raise ConfigError(f"`strict` must be a bool; got {short_repr(self.strict)}.")
 
@@ -154,11 +174,25 @@ class EnsembleConfig:
         """Layer ensemble averaging: ``alpha`` copies, ``beta`` kept per output by read-back deviation."""
         return cls(alpha=alpha, beta=beta, placement=placement, encoding=encoding, selection="deviation", strict=strict)
 
+    @property
+    def divisor(self) -> int:
+        """What the kept copies' summed currents are divided by: ``beta`` (average), or 1 for MAO (sum)."""
+        return 1 if self.encoding == "mao" else self.effective_beta
+
     @classmethod
     def mao(cls, alpha: int, *, placement: PlacementMethod = "random") -> EnsembleConfig:
-        """MAO-style redundancy baseline: all ``alpha`` copies summed (``beta = alpha``), healthy devices
-        re-tuned to compensate the stuck ones (RME over every copy), no defect-aware placement."""
-        return cls(alpha=alpha, beta=alpha, placement=placement, encoding="rme", selection="first")
+        """The LEA paper's MAO baseline: all ``alpha`` copies summed, healthy devices re-tuned copy by
+        copy on two levels (:func:`mao_targets`), fault-blind placement."""
+        return cls(alpha=alpha, beta=alpha, placement=placement, encoding="mao", selection="first")
+
+    @classmethod
+    def lea_rme_all(cls, alpha: int, *, placement: PlacementMethod = "random",
+                    rme_levels: RmeLevels | None = None) -> EnsembleConfig:
+        """All ``alpha`` copies averaged (``beta = alpha``), the healthy devices of every copy re-tuned
+        jointly to cancel the stuck ones (RME on every copy, :func:`rme_targets`). Stronger than
+        the paper's MAO; this project called it "mao" until the paper's was implemented."""
+        return cls(alpha=alpha, beta=alpha, placement=placement, encoding="rme", selection="first",
+                   rme_levels=rme_levels)
 
     @classmethod
     def blind(cls, alpha: int, beta: int = 1) -> EnsembleConfig:
@@ -431,6 +465,89 @@ def rme_targets(
                                g_scale=layout.g_scale)
 
 
+def _pair_channels(layout: LayerLayout, chans: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For the channels ``chans`` of one row chunk: the ``G+`` and ``G-`` channel of every output."""
+    sub = layout.readout[chans]  # (c_r, n)
+    pos, neg = sub > 0, sub < 0
+    if (layout.reference[chans].any() or not np.all(pos.sum(axis=0) == 1) or not np.all(neg.sum(axis=0) == 1)
+            or not np.all(np.abs(sub[sub != 0]) == 1)):
+        raise ConfigError("`encoding` 'mao' needs differential pairs: one G+ and one G- column per output, "
+                          "no reference column (encoding 'ternary' or 'differential').")
+    return chans[np.argmax(pos, axis=0)], chans[np.argmax(neg, axis=0)]
+
+
+def mao_targets(
+    target: FloatArray,
+    value: FloatArray,
+    stuck: BoolArray,
+    layout: LayerLayout,
+    *,
+    levels: tuple[float, float],
+) -> FloatArray:
+    """The paper's MAO targets: healthy devices re-tuned copy by copy so that the *sum* of the copies
+    carries the weight, on two levels.
+
+    Parameters
+    ----------
+    target : ndarray, shape (alpha, m, n_channels)
+        Siemens, the simple targets of every copy (identical copies); only ``G+ - G-`` of copy 0
+        is used, as the weight ``w g_scale`` the sum must carry.
+    value : ndarray, shape (alpha, m, n_channels)
+        Siemens, what each device reads (only stuck devices' values are used).
+    stuck : ndarray of bool, shape (alpha, m, n_channels)
+        Devices that cannot be programmed.
+    layout : LayerLayout
+        Differential pairs: one ``G+`` and one ``G-`` channel per output in each row chunk.
+    levels : (float, float)
+        Siemens, the two levels ``(G_low, G_high)`` (133 and 233 uS on the LEA chip).
+
+    Returns
+    -------
+    ndarray, shape (alpha, m, n_channels)
+        New targets: stuck devices keep their read values, healthy devices sit on a level.
+
+    Notes
+    -----
+    Yu et al. (IEEE TVLSI 2016) as coded in xbtorch ``encode_MAO`` with ``sum`` polling, per
+    weight with ``D = w g_scale`` (``(w / gamma) g_norm`` for ternary weights): healthy ``G+``
+    devices start at ``G_high`` and healthy ``G-`` at ``G_low``, stuck ones at their read value;
+    then for ``k = 1 .. alpha`` in order, if ``G+_k`` is healthy it becomes
+    ``Q(D + sum G- - sum G+ + G+_k)`` and then, if ``G-_k`` is healthy,
+    ``Q(sum G+ - sum G- + G-_k - D)`` (sums over all copies, updated as they change), where ``Q``
+    rounds to the nearer level (ties to the lower) and clips to the two levels. Read-out sums the
+    copies: ``W_hat = (sum G+ - sum G-) / g_scale``. Without faults ``sum G+ - sum G-`` hits ``D``
+    exactly, but every one of the ``2 alpha`` devices adds its programming noise to the sum, so
+    the mapping error grows with ``alpha``.
+    """
+    t = np.asarray(target, dtype=np.float64)
+    v = np.asarray(value, dtype=np.float64)
+    st = np.asarray(stuck, dtype=bool)
+    if v.shape != t.shape or st.shape != t.shape or t.shape[1:] != (layout.n_rows, layout.n_channels):
+        raise ConfigError("`target`, `value`, `stuck` must share shape (alpha, m, n_channels) of the layout.")
+    lo, hi = (float(g) for g in levels)
+    if not (np.isfinite(lo) and np.isfinite(hi) and 0 <= lo < hi):
+        raise ConfigError(f"`levels` must be two finite conductances (low, high) with 0 <= low < high; got {levels!r}.")
+
+    def q(g: FloatArray) -> FloatArray:
+        return np.where(g - lo > 0.5 * (hi - lo), hi, lo)
+
+    alpha = t.shape[0]
+    new_t = t.copy()
+    for r0, r1 in np.unique(layout.channel_rows, axis=0):
+        chans = np.flatnonzero((layout.channel_rows[:, 0] == r0) & (layout.channel_rows[:, 1] == r1))
+        cp, cn = _pair_channels(layout, chans)
+        d = t[0, r0:r1][:, cp] - t[0, r0:r1][:, cn]  # (m_r, n)
+        sp, sn = st[:, r0:r1][:, :, cp], st[:, r0:r1][:, :, cn]  # (alpha, m_r, n)
+        gp = np.where(sp, v[:, r0:r1][:, :, cp], hi)
+        gn = np.where(sn, v[:, r0:r1][:, :, cn], lo)
+        for k in range(alpha):
+            gp[k] = np.where(sp[k], gp[k], q(d + gn.sum(0) - gp.sum(0) + gp[k]))
+            gn[k] = np.where(sn[k], gn[k], q(gp.sum(0) - gn.sum(0) + gn[k] - d))
+        new_t[:, r0:r1, cp] = gp
+        new_t[:, r0:r1, cn] = gn
+    return new_t
+
+
 @dataclass(frozen=True, kw_only=True, eq=False)
 class MappedLayer:
     """A layer mapped, programmed and read back on a chip.
@@ -523,9 +640,10 @@ class MappedLayer:
         return self.layout.weights(q)
 
     def effective_weights(self, conductance: ArrayLike | None = None) -> FloatArray:
-        """``W_hat`` ``(m, n)``: per output, the mean over the kept copies (default: from the read-back)."""
+        """``W_hat`` ``(m, n)``: per output, the mean over the kept copies, or their sum for MAO
+        (default: from the read-back)."""
         w = self.copy_weights(conductance)
-        return np.asarray((w * self.kept[:, None, :]).sum(axis=0) / self.beta)
+        return np.asarray((w * self.kept[:, None, :]).sum(axis=0) / self.config.divisor)
 
     def mapping_error(self) -> float:
         """Percent, ``100 ||W_hat - W|| / ||W||`` with ``W_hat`` from the read-back conductances."""
@@ -613,7 +731,7 @@ def map_layer(
         clock[step] += now - tic
         tic = now
 
-    if char is None and (cfg.placement == "greedy" or cfg.encoding == "rme"):
+    if char is None and (cfg.placement == "greedy" or cfg.encoding in ("rme", "mao") or cfg.g_norm == "characterized"):
         char = characterize(chip, rng)
         chip = char.chip
     lap("characterize")
@@ -625,6 +743,14 @@ def map_layer(
     placement = place_layer(layout, alpha=cfg.alpha, chip_shape=chip.shape, method=cfg.placement, rng=rng,
                             characterization=char, beta=beta, occupied=occupied, strict=cfg.strict)
     ci, qi = placement.device_index(layout)
+    if cfg.g_norm == "characterized":
+        assert char is not None
+        nominal = (max(mapped.levels) - min(mapped.levels)) if mapped.levels is not None else chip.g_max - chip.g_min
+        measured = float(char.set_read.ravel()[ci].mean() - char.reset_read.ravel()[ci].mean())
+        if not measured > 0:
+            raise ConfigError(f"the layer's devices read mean(G_SET) - mean(G_RESET) = {measured!r} S at "
+                              "characterization; g_norm 'characterized' needs a positive step.")
+        layout = replace(layout, g_scale=layout.g_scale * measured / nominal)
     qshape = (cfg.alpha, layout.n_rows, layout.n_channels)
     qt = np.broadcast_to(layout.channel_matrix(mapped.conductance), qshape).copy()
     known = np.zeros(ci.size, dtype=bool) if char is None else char.stuck.ravel()[ci]
@@ -637,15 +763,22 @@ def map_layer(
     deviation = copy_deviation(qt, qr, layout)
     kept = select_copies(deviation, beta, cfg.selection)
     compensation = None
-    if cfg.encoding == "rme":
-        mode = cfg.rme_levels or ("levels" if mapped.levels is not None else "continuous")
-        if mode == "levels" and mapped.levels is None:
-            raise ConfigError("`rme_levels` = 'levels' needs an encoding with levels; the devices are analog here. "
-                              "Use rme_levels='continuous'.")
+    if cfg.encoding in ("rme", "mao"):
         stuck_q = np.zeros(qshape, dtype=bool)
-        stuck_q.ravel()[qi] = known | ~report.converged
-        new_t, compensation = rme_targets(qt, qr, stuck_q, kept, layout, g_min=chip.g_min, g_max=chip.g_max,
-                                          levels=mapped.levels if mode == "levels" else None)
+        # MAO re-tunes every device the defect map calls healthy (xbtorch encode_MAO); a device that
+        # merely missed its target in a single-shot write is noisy, not stuck. RME also gives up on
+        # devices whose write-verify failed.
+        stuck_q.ravel()[qi] = known if cfg.encoding == "mao" else known | ~report.converged
+        if cfg.encoding == "mao":
+            two = (min(mapped.levels), max(mapped.levels)) if mapped.levels is not None else (chip.g_min, chip.g_max)
+            new_t = mao_targets(qt, qr, stuck_q, layout, levels=two)
+        else:
+            mode = cfg.rme_levels or ("levels" if mapped.levels is not None else "continuous")
+            if mode == "levels" and mapped.levels is None:
+                raise ConfigError("`rme_levels` = 'levels' needs an encoding with levels; the devices are analog "
+                                  "here. Use rme_levels='continuous'.")
+            new_t, compensation = rme_targets(qt, qr, stuck_q, kept, layout, g_min=chip.g_min, g_max=chip.g_max,
+                                              levels=mapped.levels if mode == "levels" else None)
         changed = new_t.ravel()[qi] != qt.ravel()[qi]
         lap("select")
         if changed.any():
@@ -752,7 +885,8 @@ def map_network(
         raise ConfigError(f"`chip` must be a Chip; got {type(chip).__name__}.")
     check_rng(rng)
     char = characterization
-    needs = any(c is None or c.placement == "greedy" or c.encoding == "rme" for c in cfgs)
+    needs = any(c is None or c.placement == "greedy" or c.encoding in ("rme", "mao") or c.g_norm == "characterized"
+                for c in cfgs)
     if char is None and needs:
         char = characterize(chip, rng)
         chip = char.chip

@@ -14,7 +14,7 @@ Signal chain of :func:`run_layer` for inputs ``x`` ``(B, m)``:
    backend for linear devices, one factorization for any number of inputs) reads by matrix
    products; nonlinear devices are solved by batched Newton.
 3. Sense/TIA and averaging: per output and channel, the kept copies' currents are summed and
-   divided by beta before one ADC conversion (``"analog"``, default), or each copy is converted
+   divided by beta (by 1 for MAO, whose copies add up) before one ADC conversion (``"analog"``, default), or each copy is converted
    and the results averaged (``"digital"``).
 4. ADC: sign-magnitude quantization of each conversion to ``bits`` magnitude bits over a range set
    per input vector (the largest conversion of the layer for that vector) or at full scale.
@@ -314,7 +314,7 @@ class _ReadPlan:
 
 def _read_plan(layer: MappedLayer) -> _ReadPlan:
     specs = layer.layout.specs
-    alpha, beta, n = layer.alpha, float(layer.beta), layer.shape[1]
+    alpha, beta, n = layer.alpha, float(layer.config.divisor), layer.shape[1]  # 1 for MAO's summed copies
     by_rows: dict[tuple[int, int], list] = {}  # type: ignore[type-arg]
     for b in layer.placement.blocks:
         by_rows.setdefault((specs[b.spec].row_start, specs[b.spec].row_stop), []).append(b)
@@ -483,6 +483,6 @@ def run_layer(layer: MappedLayer, x: ArrayLike, config: InferenceConfig | None =
                     np.matmul(np.ascontiguousarray(v[b0:b1, r0:r1]), mat, out=cur[:, c0:c1])
             else:
                 cur = currents[b0:b1]
-            y_i[b0:b1] = _convert(cur, plan, cfg.averaging, bits, fixed, float(layer.beta))
+            y_i[b0:b1] = _convert(cur, plan, cfg.averaging, bits, fixed, float(layer.config.divisor))
     y = y_i * scale[:, None] / (v_read * layer.layout.g_scale)
     return y[0] if single else y

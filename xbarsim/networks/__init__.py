@@ -22,14 +22,18 @@ Typical use::
 
 from xbarsim.networks.datasets import (
     DATASETS,
+    MNIST_MEAN,
+    MNIST_STD,
     Dataset,
     double_yinyang_reference_summary,
     load_dataset,
     load_digits,
     load_half_moons,
+    load_mnist,
     load_mnist5k,
     make_double_yinyang,
     make_half_moons,
+    wage_inputs,
     yinyang_class,
 )
 from xbarsim.networks.layered import (
@@ -55,8 +59,10 @@ from xbarsim.networks.mlp import (
     Activation,
     LayerFn,
     OutputKind,
+    activation_passes,
     init_mlp,
     load_network,
+    quantize_activation,
     ternarize,
     ternarize_matrix,
 )
@@ -95,7 +101,34 @@ from xbarsim.networks.training import (
     train_continual,
 )
 
+from xbarsim.networks.wage import (
+    WAGE_CONFIG,
+    WageConfig,
+    WageEpoch,
+    WageResult,
+    logit_margin,
+    train_wage,
+    wage_scale,
+    wage_update,
+    wage_weights,
+)
+
 __all__ = [
+    "MNIST_MEAN",
+    "MNIST_STD",
+    "WAGE_CONFIG",
+    "WageConfig",
+    "WageEpoch",
+    "WageResult",
+    "activation_passes",
+    "load_mnist",
+    "logit_margin",
+    "quantize_activation",
+    "train_wage",
+    "wage_inputs",
+    "wage_scale",
+    "wage_update",
+    "wage_weights",
     "ACTIVATIONS",
     "Activation",
     "ActivationLayer",

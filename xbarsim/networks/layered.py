@@ -39,7 +39,15 @@ from xbarsim._repr import compact_repr
 from xbarsim._typing import ArrayLike, FloatArray, IntArray
 from xbarsim._validation import as_float_array, check_choice, check_size, readonly, short_repr
 from xbarsim.errors import ConfigError
-from xbarsim.networks.mlp import TERNARY_DELTA, MLP, LayerFn, OutputKind, _sigmoid, ternarize_matrix
+from xbarsim.networks.mlp import (
+    TERNARY_DELTA,
+    MLP,
+    LayerFn,
+    OutputKind,
+    _sigmoid,
+    quantize_activation,
+    ternarize_matrix,
+)
 
 __all__ = [
     "PoolKind",
@@ -62,7 +70,7 @@ __all__ = [
 #: Pooling kinds.
 PoolKind = Literal["max", "average"]
 #: Element-wise nonlinearities of :class:`Activation`.
-ActivationKind = Literal["relu", "tanh", "sigmoid", "identity"]
+ActivationKind = Literal["relu", "tanh", "sigmoid", "identity", "wage-relu"]
 
 
 def _pair(value: Any, name: str, *, minimum: int) -> tuple[int, int]:
@@ -251,7 +259,8 @@ class Conv2d:
 
 @dataclass(frozen=True, kw_only=True)
 class Activation:
-    """Element-wise nonlinearity: ``"relu"``, ``"tanh"``, ``"sigmoid"`` or ``"identity"``."""
+    """Element-wise nonlinearity: ``"relu"``, ``"tanh"``, ``"sigmoid"``, ``"identity"`` or
+    ``"wage-relu"`` (ReLU then WAGE's 8-bit activation quantizer, as :class:`MLP` has it)."""
 
     kind: ActivationKind
 
@@ -689,6 +698,8 @@ def _apply(layer: Layer, a: FloatArray, index: int, layer_fn: LayerFn | None) ->
             return _sigmoid(a)
         elif layer.kind == "identity":
             return a
+        elif layer.kind == "wage-relu":
+            return quantize_activation(np.maximum(a, 0.0))
         else:  # pragma: no cover - validated
             raise ConfigError(f"`kind` must be one of {get_args(ActivationKind)}; got {layer.kind!r}.")
     elif isinstance(layer, Softmax):

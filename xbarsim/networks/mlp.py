@@ -46,15 +46,17 @@ __all__ = [
     "ternarize",
     "ternarize_matrix",
     "TERNARY_DELTA",
+    "quantize_activation",
+    "activation_passes",
 ]
 
 #: Hidden-layer nonlinearities.
-Activation = Literal["relu", "tanh", "sigmoid", "identity"]
+Activation = Literal["relu", "tanh", "sigmoid", "identity", "wage-relu"]
 #: Output head, which also fixes the loss: ``"softmax"`` -> softmax cross-entropy over
 #: ``n_outputs`` classes; ``"sigmoid"`` -> binary cross-entropy on a single output unit.
 OutputKind = Literal["softmax", "sigmoid"]
 
-ACTIVATIONS: tuple[str, ...] = ("relu", "tanh", "sigmoid", "identity")
+ACTIVATIONS: tuple[str, ...] = ("relu", "tanh", "sigmoid", "identity", "wage-relu")
 OUTPUT_KINDS: tuple[str, ...] = ("softmax", "sigmoid")
 
 #: Default ternarization threshold factor: weights with ``|w| > TERNARY_DELTA * mean|W|`` become
@@ -66,6 +68,43 @@ TERNARY_DELTA = 0.7
 #: return the ``(batch, n_out)`` weighted sums *without* the bias; the network adds the bias and
 #: applies the activation.
 LayerFn = Callable[[int, FloatArray, FloatArray], ArrayLike]
+
+
+def quantize_activation(x: ArrayLike, bits: int = 8) -> FloatArray:
+    """WAGE's fixed-point activation quantizer: round to ``2**-(bits-1)``, clamp to ``+-(1 - 2**-(bits-1))``.
+
+    Parameters
+    ----------
+    x : array_like
+        Values, dimensionless.
+    bits : int
+        Word length including the sign (8 in the LEA paper's network: steps of 1/128, range
+        ``+-127/128``).
+
+    Returns
+    -------
+    ndarray
+        Quantized values, same shape. Ties round to even (numpy's ``round``).
+
+    Notes
+    -----
+    Wu et al., "Training and Inference with Integers in Deep Neural Networks" (WAGE, ICLR 2018),
+    as used by xbtorch (``quant/wage_qtorch.py``: a symmetric fixed-point number with ``bits``
+    bits, ``bits - 1`` of them fractional, clamped). In training the gradient passes the rounding
+    unchanged and is zero where the value was clamped (:func:`activation_passes`).
+    """
+    if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)) or not 2 <= int(bits) <= 24:
+        raise ConfigError(f"`bits` must be an int in [2, 24]; got {short_repr(bits)}.")
+    step = 2.0 ** -(int(bits) - 1)
+    top = 1.0 - step
+    return np.clip(np.round(np.asarray(x, dtype=np.float64) / step) * step, -top, top)
+
+
+def activation_passes(x: ArrayLike, bits: int = 8) -> FloatArray:
+    """1.0 where :func:`quantize_activation` did not clamp ``x`` (gradient passes), 0.0 where it did."""
+    top = 1.0 - 2.0 ** -(int(bits) - 1)
+    arr = np.asarray(x, dtype=np.float64)
+    return ((arr >= -top) & (arr <= top)).astype(np.float64)
 
 
 def _sigmoid(z: FloatArray) -> FloatArray:
@@ -87,6 +126,8 @@ def _activate(name: str, z: FloatArray) -> FloatArray:
         return _sigmoid(z)
     elif name == "identity":
         return z
+    elif name == "wage-relu":
+        return quantize_activation(np.maximum(z, 0.0))
     else:
         raise ConfigError(f"`hidden_activation` must be one of {ACTIVATIONS}; got {name!r}.")
 
@@ -101,6 +142,9 @@ def _activation_slope(name: str, z: FloatArray, a: FloatArray) -> FloatArray:
         return a * (1.0 - a)
     elif name == "identity":
         return np.ones_like(z)
+    elif name == "wage-relu":
+        # straight through the rounding, zero where ReLU cut or the quantizer clamped
+        return (z > 0).astype(np.float64) * activation_passes(z)
     else:
         raise ConfigError(f"`hidden_activation` must be one of {ACTIVATIONS}; got {name!r}.")
 
@@ -156,8 +200,9 @@ class MLP:
         One ``(n_in, n_out)`` matrix per layer, dimensionless; consecutive shapes must chain.
     biases : tuple of ndarray or None
         One ``(n_out,)`` vector per layer, or ``None`` for a network without biases.
-    hidden_activation : {"relu", "tanh", "sigmoid", "identity"}
-        Nonlinearity after every layer but the last.
+    hidden_activation : {"relu", "tanh", "sigmoid", "identity", "wage-relu"}
+        Nonlinearity after every layer but the last. ``"wage-relu"``: ReLU followed by the 8-bit
+        WAGE activation quantizer (:func:`quantize_activation`), the LEA paper's network.
     output : {"softmax", "sigmoid"}
         Output head. ``"softmax"``: the last layer's ``n_outputs`` scores are class logits
         (softmax cross-entropy). ``"sigmoid"``: one output unit whose score is the log-odds of

@@ -1,0 +1,85 @@
+"""The papers' tables load with the values of their sources, and a report cell sets ours beside the right one."""
+
+from __future__ import annotations
+
+import csv
+import io
+from importlib import resources
+
+import pytest
+
+from xbarsim.errors import ConfigError
+from xbarsim.experiments import experiment_from_dict
+from xbarsim.experiments.papers import PAPER_TABLES, load_paper_table, paper_cells
+from xbarsim.experiments.report import compare, markdown
+
+
+def _raw(name: str) -> list[dict[str, str]]:
+    text = resources.files("xbarsim.experiments").joinpath("data", PAPER_TABLES[name][0]).read_text()
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def test_the_tables_load_with_every_cell():
+    fig4 = load_paper_table("lea-fig4b")
+    assert len(fig4.rows) == 3 * 6 * 6 * 2  # methods x alpha x fault rates x metrics
+    fig5 = load_paper_table("lea-fig5b")
+    assert len(fig5.rows) == 40 and all(r["cycles"] == 100 for r in fig5.rows)
+    assert [r["value"] for r in load_paper_table("drolet").rows] == [79.5, 18.5]
+    with pytest.raises(ConfigError, match="lea-fig4b"):
+        load_paper_table("fig4")
+
+
+@pytest.mark.parametrize("method,alpha,fault,metric,value", [
+    ("lea", 6, "0.20", "accuracy", 89.6030),        # the issue quotes 89.6
+    ("lea", 1, "0.20", "accuracy", 43.3630),        # 43.4
+    ("mao", 6, "0.20", "accuracy", 36.6960),        # 36.7
+    ("committee", 6, "0.20", "accuracy", 78.5340),  # 78.5
+    ("mao", 1, "0.00", "mapping_error", 27.3731),   # 27.4
+    ("mao", 6, "0.00", "mapping_error", 67.4056),   # 67.4
+])
+def test_fig4b_cells_are_the_release_values(method, alpha, fault, metric, value):
+    rows = [r for r in _raw("lea-fig4b") if (r["method"], r["alpha"], r["fault_rate"], r["metric"])
+            == (method, str(alpha), fault, metric)]
+    assert len(rows) == 1 and float(rows[0]["mean"]) == pytest.approx(value, abs=1e-4)
+    cells = [c for c in paper_cells("lea-fig4b", metrics=[metric], columns={"method": "variant"})
+             if c.point == {"variant": method, "alpha": alpha, "fault_rate": float(fault)}]
+    expected = value / 100 if metric == "accuracy" else value
+    assert len(cells) == 1 and cells[0].value == pytest.approx(expected, rel=1e-12)
+
+
+def test_fig5b_joins_alpha_and_beta_into_our_grid_key():
+    cells = paper_cells("lea-fig5b", metrics=["accuracy", "mapping_error"],
+                        where={"encoding": "simple", "placement": "greedy"}, join={"alpha_beta": ["alpha", "beta"]},
+                        fixed={"variant": "chip"})
+    got = {(tuple(c.point["alpha_beta"]), c.metric): c.value for c in cells}
+    assert got[((4, 4), "accuracy")] == pytest.approx(0.70294) and got[((1, 1), "accuracy")] == pytest.approx(0.56644)
+    assert got[((4, 4), "mapping_error")] == pytest.approx(8.555) and got[((1, 1), "mapping_error")] == pytest.approx(15.525)
+    assert all(c.point["variant"] == "chip" for c in cells)
+
+
+def test_a_report_cell_sets_ours_beside_the_papers_number_with_the_difference():
+    cfg = experiment_from_dict({
+        "name": "t", "kind": "sweep", "dataset": "digits", "networks": [{"name": "n", "recipe": "ternary"}],
+        "grid": {"alpha": [1, 6], "variant": ["lea", "mao"], "fault_rate": [0.2]},
+        "variants": {"lea": {"strategy": "lea"}, "mao": {"strategy": "mao"}},
+        "paper": [{"table": "lea-fig4b", "columns": {"method": "variant"}, "metrics": ["accuracy", "mapping_error"]}],
+    })
+    # our rows in non-sorted order; only four of the table's cells are covered
+    rows = [
+        {"alpha": 6, "variant": "mao", "fault_rate": 0.2, "n": 3, "accuracy_mean": 0.40, "accuracy_std": 0.02,
+         "mapping_error_mean": 190.0, "mapping_error_std": 1.0},
+        {"alpha": 1, "variant": "lea", "fault_rate": 0.2, "n": 3, "accuracy_mean": 0.30, "accuracy_std": 0.05,
+         "mapping_error_mean": 193.0, "mapping_error_std": 2.0},
+        {"alpha": 6, "variant": "lea", "fault_rate": 0.2, "n": 3, "accuracy_mean": 0.85, "accuracy_std": 0.01,
+         "mapping_error_mean": 80.0, "mapping_error_std": 0.5},
+    ]
+    comps = compare(rows, cfg.references)
+    assert len(comps) == 6  # 3 points x 2 metrics; the table's other 210 cells are not in this run
+    lea6 = next(c for c in comps if c["point"] == {"variant": "lea", "alpha": 6, "fault_rate": 0.2}
+                and c["metric"] == "accuracy")
+    assert (lea6["ours_mean"], lea6["paper"]) == (0.85, pytest.approx(0.89603))
+    text = markdown(cfg, rows, ["variant", "alpha", "fault_rate"], ["accuracy", "mapping_error"], comps, {"n": 0.9}, 1.0)
+    line = next(ln for ln in text.splitlines() if "method lea, alpha 6, fault_rate 0.2" in ln and "| accuracy |" in ln)
+    assert "85.0 ± 1.0 %" in line and "89.6 %" in line and "| 89.6 % | -4.6 | none stated |" in line
+    mao6 = next(ln for ln in text.splitlines() if "method mao, alpha 6, fault_rate 0.2" in ln and "mapping_error" in ln)
+    assert "190.0 ± 1.0 %" in mao6 and "184.8 %" in mao6 and "| 184.8 % | +5.2 | none stated |" in mao6
