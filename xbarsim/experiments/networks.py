@@ -10,9 +10,6 @@ import functools
 import json
 import os
 import time
-import struct
-import zipfile
-import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -25,6 +22,7 @@ from xbarsim.errors import ConfigError, FileFormatError
 from xbarsim.evaluation import Hardware, device_perturbation, network_fingerprint
 from xbarsim.experiments.config import ExperimentConfig, NetworkSpec
 from xbarsim.sweeps import refuse_symlink, replace_from, write_text
+from xbarsim.networks import load_network as npz_network
 from xbarsim.networks import (
     MLP,
     Network,
@@ -103,31 +101,7 @@ def load_network(path: str | os.PathLike[str], *, sha256: str | None = None) -> 
         It is not a network ``.npz`` (another format, a damaged archive, missing or unknown
         arrays), or its content is not the network ``sha256`` names (:func:`network_fingerprint`).
     """
-    if str(path).endswith(".onnx"):
-        net_onnx = load_onnx(str(path))
-        if sha256 is not None and network_fingerprint(net_onnx) != sha256:
-            raise FileFormatError(
-                f"network file {path} holds another network (fingerprint {network_fingerprint(net_onnx)}) than the "
-                f"one this sweep was started with ({sha256}); it was replaced during the run.")
-        return net_onnx
-    try:
-        fh = open(path, "rb")  # opened here so that it is closed on every path (np.load leaks it on a bad zip)
-    except OSError as exc:
-        raise ConfigError(f"cannot read network file {path}: {exc}") from exc
-    with fh:
-        try:
-            data = np.load(fh, allow_pickle=False)
-            if not isinstance(data, np.lib.npyio.NpzFile):
-                raise FileFormatError(f"network file {path} is a single .npy array, not an .npz written by "
-                                      "MLP.to_dict.")
-            with data:
-                net = MLP.from_dict({k: data[k] for k in data.files})
-        except FileFormatError:
-            raise
-        except (ConfigError, ValueError, TypeError, KeyError, EOFError, OSError, zipfile.BadZipFile,
-                NotImplementedError, RuntimeError, zlib.error, struct.error) as exc:  # what a damaged zip raises
-            raise FileFormatError(f"network file {path} is not a network .npz written by MLP.to_dict: "
-                                  f"{str(exc)[:300]}") from None
+    net: MLP | Network = load_onnx(str(path)) if str(path).endswith(".onnx") else npz_network(path)
     if sha256 is not None and network_fingerprint(net) != sha256:
         raise FileFormatError(
             f"network file {path} holds another network (fingerprint {network_fingerprint(net)}) than the one "

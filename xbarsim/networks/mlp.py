@@ -32,7 +32,7 @@ import numpy.typing as npt
 from xbarsim._repr import compact_repr
 from xbarsim._typing import ArrayLike, FloatArray, IntArray
 from xbarsim._validation import as_float_array, as_rng, check_choice, check_size, readonly, short_repr
-from xbarsim.errors import ConfigError
+from xbarsim.errors import ConfigError, FileFormatError
 
 __all__ = [
     "Activation",
@@ -668,9 +668,12 @@ def load_network(path: str | os.PathLike[str]) -> MLP:
     Raises
     ------
     ConfigError
-        One line naming the file when it is missing, unreadable, not a zip archive, truncated or
-        damaged (bad CRC, corrupt compressed data), holds pickled objects, or does not hold an MLP.
+        One line naming the file when it is missing or unreadable.
+    FileFormatError
+        (a ConfigError) One line naming the file when it is not a zip archive, truncated or damaged
+        (bad CRC, corrupt compressed data), holds pickled objects, or does not hold an MLP.
     """
+    import struct
     import zipfile
     import zlib
 
@@ -685,10 +688,16 @@ def load_network(path: str | os.PathLike[str]) -> MLP:
                 arrays = {k: data[k] for k in data.files}
         return MLP.from_dict(arrays)
     except ConfigError as exc:
-        raise ConfigError(f"network file {name} does not hold an MLP: {exc}") from None
+        raise FileFormatError(f"network file {name} does not hold an MLP: {exc}") from None
     except FileNotFoundError:
         raise ConfigError(f"network file {name} does not exist.") from None
-    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error, RuntimeError) as exc:
-        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ConfigError(f"network file {name} is damaged or not a network .npz ({type(exc).__name__}: "
-                          f"{detail}).") from None
+    except IsADirectoryError:
+        raise ConfigError(f"network file {name} is a folder.") from None
+    except PermissionError as exc:
+        raise ConfigError(f"cannot read network file {name}: {exc}") from None
+    # what numpy's zip reader raises on a damaged archive (NotImplementedError: unknown compression)
+    except (OSError, ValueError, EOFError, KeyError, TypeError, zipfile.BadZipFile, zlib.error, struct.error,
+            NotImplementedError, RuntimeError) as exc:
+        detail = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+        raise FileFormatError(f"network file {name} is damaged or not a network .npz ({type(exc).__name__}: "
+                              f"{detail}).") from None
