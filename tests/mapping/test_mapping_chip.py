@@ -120,3 +120,31 @@ def test_chip_refuses_kernels_with_different_windows(rng):
     other = tio2_passive()
     with pytest.raises(ConfigError, match="share the window and levels of kernel 0"):
         dataclasses.replace(chip, presets=(chip.presets[0], other))
+
+
+def test_lea_thresholds_carry_over_to_the_tio2_window(rng):
+    """LEA's fixed 400 uS stuck-ON threshold lies inside TiO2's 100-500 uS window; the default scales it."""
+    th = mp.Thresholds.for_window(100e-6, 500e-6)
+    assert th.stuck_on_above == pytest.approx(400e-6 * 500 / 233)
+    assert th.stuck_off_at_or_below == pytest.approx(10e-6 * 100 / 133)
+    assert th.min_switching == pytest.approx(40e-6)
+    assert mp.Thresholds.for_window(133e-6, 233e-6) == mp.Thresholds()
+    assert mp.Thresholds().misclassifies(100e-6, 500e-6) and not th.misclassifies(100e-6, 500e-6)
+    preset = tio2_passive()
+    chip = mp.Chip.sample(n_kernels=4, kernel_shape=(25, 25), preset=preset, rng=rng)
+    char = mp.characterize(chip, rng)
+    assert char.thresholds == th
+    healthy = ~chip.faults.stuck
+    assert not char.stuck[healthy].any()  # with the LEA's 400 uS, every SET device read as stuck-ON
+    np.testing.assert_array_equal(char.faults.stuck_on, chip.faults.stuck_on)
+    np.testing.assert_array_equal(char.faults.stuck_off, chip.faults.stuck_off)
+
+
+def test_thresholds_inside_the_window_warn_and_bad_values_are_refused(rng):
+    chip = mp.Chip.sample(n_kernels=1, kernel_shape=(4, 4), preset=tio2_passive(), rng=rng)
+    with pytest.warns(UserWarning, match="would call healthy devices of the chip's 100-500 uS window stuck"):
+        mp.characterize(chip, rng, thresholds=mp.Thresholds())
+    with pytest.raises(ConfigError, match="stuck_on_above.*got -1.0"):
+        mp.Thresholds(stuck_on_above=-1.0)
+    with pytest.raises(ConfigError, match="g_min.*g_max"):
+        mp.Thresholds.for_window(500e-6, 100e-6)

@@ -8,6 +8,7 @@ flow looks at the true faults: it learns them as the LEA paper does, by :func:`c
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
@@ -28,6 +29,11 @@ from xbarsim.netlists.crossbar import Crossbar
 from xbarsim.netlists.lines import LineResistance
 
 __all__ = ["Chip", "Thresholds", "Characterization", "characterize", "lea_chip", "preset_groups"]
+
+
+#: The LEA chip's window, to which the LEA thresholds belong (`rram_1t1r_nist`).
+_LEA_G_MIN = 133e-6
+_LEA_G_MAX = 233e-6
 
 
 def _kernel_shape(value: object) -> tuple[int, int]:
@@ -331,11 +337,39 @@ class Thresholds:
             if v.ndim:
                 raise ConfigError(f"`{name}` must be a scalar conductance in siemens; got {short_repr(getattr(self, name))}.")
             object.__setattr__(self, name, float(v))
+            if not (np.isfinite(v) and v >= 0):
+                raise ConfigError(f"`{name}` must be a finite, non-negative conductance in siemens; got {short_repr(v.item())}.")
         if not self.stuck_off_at_or_below < self.stuck_on_above:
             raise ConfigError(
                 f"`stuck_off_at_or_below` must be below `stuck_on_above`; got {self.stuck_off_at_or_below} S "
                 f"and {self.stuck_on_above} S."
             )
+
+    @classmethod
+    def for_window(cls, g_min: float, g_max: float) -> Thresholds:
+        """The LEA thresholds carried over to another conductance window.
+
+        The LEA code's values sit outside the chip's 133-233 uS window: stuck-ON above
+        ``400/233 g_max``, stuck-OFF at or below ``10/133 g_min``, non-switching when the SET
+        and RESET reads differ by less than a tenth of the window. For the LEA window this returns
+        the LEA values; for TiO2's 100-500 uS window it gives 858 uS, 7.5 uS and 40 uS, where the
+        LEA's fixed 400 uS would call every SET device stuck-ON.
+        """
+        lo = as_float_array(g_min, "g_min", what="conductance in siemens")
+        hi = as_float_array(g_max, "g_max", what="conductance in siemens")
+        if lo.ndim or hi.ndim or not (0 < float(lo) < float(hi) < np.inf):
+            raise ConfigError(f"`g_min` and `g_max` must be scalars with 0 < g_min < g_max; got "
+                              f"{short_repr(g_min)} and {short_repr(g_max)}.")
+        if float(lo) == _LEA_G_MIN and float(hi) == _LEA_G_MAX:
+            return cls()
+        return cls(stuck_on_above=LEA_STUCK_ON_ABOVE * (float(hi) / _LEA_G_MAX),
+                   stuck_off_at_or_below=LEA_STUCK_OFF_AT_OR_BELOW * (float(lo) / _LEA_G_MIN),
+                   min_switching=0.1 * (float(hi) - float(lo)))
+
+    def misclassifies(self, g_min: float, g_max: float) -> bool:
+        """True if a healthy device programmed to ``g_min`` or ``g_max`` would be called stuck."""
+        return not (self.stuck_off_at_or_below < g_min and g_max < self.stuck_on_above
+                    and self.min_switching < g_max - g_min)
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -408,7 +442,9 @@ def characterize(chip: Chip, rng: np.random.Generator, *, thresholds: Thresholds
         Draw order: SET programming error, SET reads, RESET programming error, RESET reads (per
         distinct preset, in kernel order).
     thresholds : Thresholds, optional
-        Default: the LEA values (400 uS, 10 uS, 10 uS).
+        Default: the LEA values (400 uS, 10 uS, 10 uS) when they fit every preset's window, else
+        the LEA values carried over to the chip's window (:meth:`Thresholds.for_window`).
+        Thresholds that would call a healthy device stuck warn.
 
     Returns
     -------
@@ -426,9 +462,20 @@ def characterize(chip: Chip, rng: np.random.Generator, *, thresholds: Thresholds
     if not isinstance(chip, Chip):
         raise ConfigError(f"`chip` must be a Chip; got {type(chip).__name__}.")
     check_rng(rng)
-    th = Thresholds() if thresholds is None else thresholds
-    if not isinstance(th, Thresholds):
-        raise ConfigError(f"`thresholds` must be Thresholds; got {type(th).__name__}.")
+    if thresholds is not None and not isinstance(thresholds, Thresholds):
+        raise ConfigError(f"`thresholds` must be Thresholds; got {type(thresholds).__name__}.")
+    th = thresholds
+    if th is None:
+        th = Thresholds()
+        if th.misclassifies(chip.g_min, chip.g_max):
+            th = Thresholds.for_window(chip.g_min, chip.g_max)
+    elif th.misclassifies(chip.g_min, chip.g_max):
+        warnings.warn(
+            f"The characterization thresholds (stuck-ON above {th.stuck_on_above * 1e6:g} uS, stuck-OFF at or "
+            f"below {th.stuck_off_at_or_below * 1e6:g} uS, switching at least {th.min_switching * 1e6:g} uS) "
+            f"would call healthy devices of the chip's {chip.g_min * 1e6:g}-{chip.g_max * 1e6:g} uS window stuck.",
+            UserWarning, stacklevel=2,
+        )
     shape = chip.shape
     reads: dict[str, FloatArray] = {}
     states: dict[str, FloatArray] = {}
