@@ -67,3 +67,52 @@ def test_accuracy_and_mapping_error_plots_draw_the_raw_trial_statistics(tmp_path
     legend_titles = [c["ax"].figure.legends[0].get_title().get_text() for c in calls]
     assert all("mean; error bars: ± one standard deviation (ddof 0) over 3 cycles per point" in t
                for t in legend_titles)
+
+
+def test_plot_x_adds_the_accuracy_plot_against_the_named_grid_key(tmp_path, monkeypatch):
+    """``plot_x = "fault_rate"`` beside an alpha grid: accuracy_vs_fault_rate.png has the fault rate on x,
+    one line per (variant, alpha), every point the raw trials' mean and std."""
+    calls: list[dict] = []
+    original = Axes.errorbar
+
+    def spy(self, x, y, yerr=None, **kw):
+        calls.append({"ax": self, "x": np.asarray(x, float), "y": np.asarray(y, float),
+                      "yerr": np.asarray(yerr, float), "label": kw.get("label")})
+        return original(self, x, y, yerr=yerr, **kw)
+
+    monkeypatch.setattr(Axes, "errorbar", spy)
+    cfg = tmp_path / "e.toml"
+    cfg.write_text(lea_experiment("plot-x", 2, 'variant = ["lea"]\nalpha = [1, 2]\nfault_rate = [0.2, 0.0]',
+                                  top='plot_x = "fault_rate"\nmax_points = 150'))
+    out = tmp_path / "out"
+    assert main(["evaluate", str(cfg), "--out", str(out), "--scheduler", "serial", "--quiet"]) == 0
+    assert (out / "accuracy_vs_fault_rate.png").exists() and (out / "accuracy_vs_alpha.png").exists()
+    con = sqlite3.connect(out / "trials.sqlite")
+    raw = [(json.loads(p), json.loads(r)) for p, r in con.execute("select params, results from trials")]
+    con.close()
+    groups: dict[tuple, list[float]] = defaultdict(list)
+    for params, results in raw:
+        groups[(params["alpha"], params["fault_rate"])].append(results["accuracy"])
+    mine = [c for c in calls if c["ax"].get_xlabel() == "fault_rate"]
+    assert len(mine) == 2  # one line per alpha (variant has one value)
+    for c in mine:
+        alpha = int(dict(part.split("=") for part in c["label"].split(", "))["alpha"])
+        for k, rate in enumerate([0.0, 0.2]):
+            vals = np.array(groups[(alpha, rate)])
+            assert len(vals) == 2
+            assert c["y"][k] == pytest.approx(100 * vals.mean(), rel=1e-12)
+            assert c["yerr"][k] == pytest.approx(100 * vals.std(), rel=1e-9, abs=1e-12)
+            assert abs(c["x"][k] - rate) < 0.05
+
+
+def test_plot_x_errors_name_the_key_and_the_grid(tmp_path):
+    from xbarsim.errors import ConfigError
+    from xbarsim.experiments import load_experiment
+
+    cfg = tmp_path / "e.toml"
+    for top, expected in (('plot_x = "fault"', "`plot_x` must name a grid key ('variant', 'alpha'); got 'fault'"),
+                          ('plot_x = "variant"', "`plot_x` must name a grid key with numeric values")):
+        cfg.write_text(lea_experiment("bad", 1, 'variant = ["lea"]\nalpha = [1, 2]', top=top))
+        with pytest.raises(ConfigError) as exc:
+            load_experiment(cfg)
+        assert str(cfg) in str(exc.value) and expected in str(exc.value)

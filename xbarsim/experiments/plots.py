@@ -188,10 +188,12 @@ def plot_point_histograms(results: Mapping[str, Any], out: str | os.PathLike[str
 def sweep_plots(config: ExperimentConfig, folder: Path, rows: list[dict[str, Any]],
                 software: Mapping[str, float]) -> list[Path]:
     """The plots an experiment sweep gets, chosen from its grid keys (alpha, wire resistance, else the
-    first numeric key); ``rows`` are the per-point rows of the report."""
+    first numeric key), plus accuracy against the config's ``plot_x`` when it names another key;
+    ``rows`` are the per-point rows of the report."""
     grid = list(config.grid)
     base = max(software.values()) if len(software) == 1 else None
     files = []
+    drawn = set()  # the x axes of the plots drawn so far
     orig, orig_grid = rows, list(grid)
     if config.readouts:  # one line per read-out of the same transfers
         main = config.hardware.backend
@@ -204,6 +206,7 @@ def sweep_plots(config: ExperimentConfig, folder: Path, rows: list[dict[str, Any
         grid = [*grid, "readout"]
     if "alpha" in grid or "alpha_beta" in grid:
         x = "alpha" if "alpha" in grid else "alpha_beta"
+        drawn.add(x)
         fault = "fault_rate" if "fault_rate" in grid and len(config.grid["fault_rate"]) > 1 else None
         by = [g for g in grid if g not in (x, fault)]
         files.append(plot_accuracy_vs_alpha(rows, folder / "accuracy_vs_alpha.png", alpha=x, fault=fault, by=by,
@@ -213,13 +216,15 @@ def sweep_plots(config: ExperimentConfig, folder: Path, rows: list[dict[str, Any
                                        ylabel=MAPPING_ERROR_LABEL, xlabel=f"{x} (copies per weight)",
                                        title=f"Weight mapping error vs {x} ({config.name})"))
     if "segment_ohm" in grid:
+        drawn.add("segment_ohm")
         by = [g for g in grid if g != "segment_ohm"]
         files.append(plot_accuracy_vs_wire(rows, folder / "accuracy_vs_wire.png", by=by, baseline=base,
                                            title=f"Test accuracy vs wire segment resistance ({config.name})"))
-    if not files and grid:
-        x = grid[0]
+    x = config.plot_x if config.plot_x is not None else (grid[0] if grid and not files else None)
+    if x is not None and x not in drawn:
         if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in config.grid[x]):
             files.append(plot_metric_lines(rows, folder / f"accuracy_vs_{metric_name(x)}.png", x=x, metric="accuracy",
-                                           by=grid[1:], baseline=base, ylabel="test accuracy (%)",
+                                           by=[g for g in grid if g != x], baseline=base,
+                                           ylabel="test accuracy (%)",
                                            title=f"Test accuracy vs {x} ({config.name})"))
     return files

@@ -6,8 +6,9 @@
 * ``trials.csv`` -- one row per trial (grid parameters, status, error, duration, worker, metrics);
 * ``summary.csv`` and ``summary.json`` -- per grid point: ``n_ok``, ``n_failed`` and the mean and
   standard deviation (ddof = 0) of every numeric metric over the successful trials;
-* ``plot_<metric>.png`` -- each numeric result metric (mean, with +-std bars) against the first grid
-  parameter in the config's order, one series per combination of the other grid parameters;
+* ``plot_<metric>.png`` -- each numeric result metric (mean, with +-std bars) against the grid
+  parameter the config names in ``plot_x`` (default: the first grid parameter in the config's order),
+  one series per combination of the other grid parameters;
   bookkeeping metrics (cells, iterations, timings) and metrics constant over the grid are not plotted.
 
 Nothing comes from the running process, so the aggregate of a resumed or interrupted sweep is the
@@ -118,7 +119,8 @@ def aggregate_sweep(store: str | os.PathLike[str], out_dir: str | os.PathLike[st
         Write the PNG plots (default True).
     spec : SweepSpec, optional
         The spec that wrote the store, when the caller has it: rows, columns and plots then follow its
-        grid order (the store keeps the spec with sorted keys). It must equal the stored spec.
+        grid order (the store keeps the spec with sorted keys), and the plots' x axis is its
+        ``plot_x``. It must equal the stored spec (``plot_x`` is presentation, not compared).
     provenance : mapping, optional
         The run's provenance record (:func:`xbarsim.provenance.collect`), written into every file:
         the first line of each CSV, ``"provenance"`` in the JSON, PNG text chunks. Default: one
@@ -169,7 +171,7 @@ def aggregate_sweep(store: str | os.PathLike[str], out_dir: str | os.PathLike[st
     pngs: list[Path] = []
     if plots:
         for m in plotted_metrics(rows, metrics):
-            pngs.append(_plot_metric(out, spec, rows, m, prov))
+            pngs.append(_plot_metric(out, spec, rows, m, prov, spec.plot_x))
     return SweepAggregate(trials_csv=trials_csv, summary_csv=summary_csv, summary_json=summary_json,
                           plots=tuple(pngs), n_trials=spec.n_trials, n_ok=n_ok, n_failed=len(records) - n_ok,
                           n_missing=spec.n_trials - len(records))
