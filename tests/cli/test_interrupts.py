@@ -1,5 +1,6 @@
 """Ctrl-C and SIGTERM of a real ``xbarsim evaluate`` on a Dask LocalCluster: one line, workers gone
-within 2 s, a partial report, exit 130/143; then ``--resume`` completes the run. And a closed pipe."""
+within 2 s, a partial report, exit 130/143; then ``--resume`` completes the run. The same for a Monte
+Carlo experiment (transfers in the process). And a closed pipe."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import psutil
 import pytest
 from experiment_helpers import lea_experiment
@@ -106,3 +108,106 @@ def test_solve_into_a_closed_pipe_exits_quietly(tmp_path):
     out = subprocess.run(["bash", "-c", shell], capture_output=True, text=True, env=_env(), timeout=120,
                          cwd=tmp_path)
     assert out.stderr.strip().splitlines() == ["status 141"], out.stderr
+
+
+MC_TRANSFERS = 12
+MC_CONFIG = f"""
+name = "mc-interrupt"
+kind = "monte-carlo"
+dataset = "half-moons"
+transfers = {MC_TRANSFERS}
+seed = 7
+threshold = 0.9
+models = ["statistical", "hardware"]
+[[networks]]
+name = "regular"
+recipe = "moons"
+epochs = 5
+[hardware]
+preset = "tio2_passive"
+bias = "crossbar"
+programming = "sequence"
+write_scheme = "v/2"
+backend = "sparse"
+"""
+
+
+def _robust_fraction(store: Path, threshold: float) -> tuple[int, float]:
+    """(ok transfers, robust fraction) recomputed from the raw rows of a transfer store."""
+    from xbarsim.evaluation import unpack_correct
+
+    with ResultStore(store, readonly=True) as db:
+        recs = [r for r in db.records() if r.ok]
+    n_points = 200  # the half-moons test split
+    correct = np.array([unpack_correct(r.results["correct"], n_points) for r in recs], dtype=float)
+    return len(recs), float(np.mean(correct.mean(axis=0) >= threshold))
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_interrupt_of_a_monte_carlo_experiment_then_resume(tmp_path, sig):
+    """A real ``xbarsim evaluate`` of a Monte Carlo config (its transfers run in the process, no
+    workers), stopped by a real signal during the hardware transfers: one line, exit 130/143, a
+    partial report of the transfers stored (its numbers recomputed from the stores), then
+    ``--resume`` runs the missing transfers only, each stored once."""
+    cfg = tmp_path / "mc.toml"
+    cfg.write_text(MC_CONFIG)
+    out = tmp_path / "out"
+    stores = {m: out / f"transfers_regular_{m}.sqlite" for m in ("statistical", "hardware")}
+    total = 2 * MC_TRANSFERS
+    cmd = [sys.executable, "-m", "xbarsim.cli", "evaluate", str(cfg), "--out", str(out)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(),
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 240
+        while _count(stores["hardware"]) < 2:
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "no hardware transfer stored within 240 s"
+            time.sleep(0.05)
+        children = [p for p in psutil.Process(proc.pid).children(recursive=True)
+                    if "resource_tracker" not in " ".join(p.cmdline())]
+        assert not children, f"Monte Carlo transfers run in the process; found {children}"
+        t0 = time.monotonic()
+        os.killpg(proc.pid, sig)
+        stdout, stderr = proc.communicate(timeout=120)
+        elapsed = time.monotonic() - t0
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    assert proc.returncode == 128 + sig, stderr
+    assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr, stderr
+    last = stderr.strip().splitlines()[-1]
+    what = "interrupted" if sig == signal.SIGINT else "terminated (SIGTERM)"
+    assert [ln for ln in stderr.splitlines() if ln.startswith("xbarsim evaluate:")] == [last]  # one line
+    stored = {m: _count(p) for m, p in stores.items()}
+    done = sum(stored.values())
+    assert stored["statistical"] == MC_TRANSFERS and 2 <= stored["hardware"] < MC_TRANSFERS
+    assert last == (f"xbarsim evaluate: {what}; {done} of {total} transfers stored, partial report in "
+                    f"{out / 'report.md'}; rerun with --resume to continue"), stderr
+    assert elapsed < 60
+    # the partial report: written, marked partial, its numbers those of the stored transfers
+    report = (out / "report.md").read_text()
+    assert "(partial results)" in report and f"{done} of {total} transfers had finished" in report
+    doc = json.loads((out / "results.json").read_text())
+    assert doc["partial"] is True and doc["provenance"]["partial"] is True and doc["n_stored"] == done
+    for row in doc["rows"]:
+        n, robust = _robust_fraction(stores[row["model"]], 0.9)
+        assert row["n"] == n == stored[row["model"]] and row["robust_fraction_mean"] == pytest.approx(robust, abs=1e-15)
+    assert {r["model"] for r in doc["rows"]} == {"statistical", "hardware"}
+    res = load_results(out)
+    assert res.partial and res.provenance["partial"] is True
+    assert (out / "point_accuracy_histogram.png").exists()
+
+    resumed = subprocess.run([*cmd, "--resume", "--quiet"], capture_output=True, text=True, env=_env(), timeout=600)
+    assert resumed.returncode == 0, resumed.stderr
+    for store in stores.values():
+        with ResultStore(store, readonly=True) as db:
+            keys = [r.key for r in db.records()]
+        assert len(keys) == len(set(keys)) == MC_TRANSFERS
+    final = json.loads((out / "results.json").read_text())
+    assert final["partial"] is False and final["provenance"]["partial"] is False
+    assert "(partial results)" not in (out / "report.md").read_text()
+    for row in final["rows"]:
+        n, robust = _robust_fraction(stores[row["model"]], 0.9)
+        assert row["n"] == n == MC_TRANSFERS and row["robust_fraction_mean"] == pytest.approx(robust, abs=1e-15)
