@@ -96,9 +96,10 @@ def test_help_has_no_markup_no_stale_text_and_documents_every_flag(name, parser)
     for action in parser._actions:
         if action.option_strings and action.dest not in ("help", "version"):
             assert action.help, f"{name}: {action.option_strings} has no help"
-            if action.default not in (None, False):
+            if action.default is not None and action.default is not False:  # 0 and 0.0 are defaults too
                 assert "default" in formatter._get_help_string(action), f"{name}: {action.option_strings}"
-    assert "(default: 16)" in dict(_all_parsers())["solve"].format_help()
+    solve = " ".join(dict(_all_parsers())["solve"].format_help().split())
+    assert "(default: 16)" in solve and "(default: 0)" in solve and "(default: 0.0)" in solve
 
 
 def test_solve_and_crosscheck_draw_the_crossbar_picture_for_small_arrays(tmp_path, capsys, ngspice_binary):
@@ -130,6 +131,11 @@ def test_demo_runs_both_backends_and_records_provenance(tmp_path, capsys, ngspic
     assert doc["provenance"]["seed"] == 3 and doc["provenance"]["ngspice"] is not None
     with Image.open(out / "cell_voltages.png") as img:
         assert json.loads(img.text["xbarsim:provenance"])["seed"] == 3
+    err = capsys.readouterr().err
+    assert "[1/2] sparse solver" in err and "[2/2] ngspice" in err  # progress on stderr
+    assert main(["demo", "--size", "4", "--out", str(out), "--quiet"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == "" and "results (4x4 array)" in captured.out
 
 
 def _choices(command, dest):

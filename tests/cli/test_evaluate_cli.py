@@ -75,3 +75,36 @@ def test_library_errors_are_one_line_and_exit_2(tmp_path, capsys):
     assert err.count("\n") == 1 and "'segments'" in err and str(cfg) in err
     assert main(["evaluate", str(tmp_path / "missing.toml")]) == 2
     assert "cannot read" in capsys.readouterr().err
+
+
+def test_monte_carlo_warns_about_sweep_only_flags_and_retries_failed_transfers(tmp_path, capsys, monkeypatch):
+    """--workers/--dashboard do nothing for a Monte Carlo run: one warning line says so. A failed
+    transfer is a one-line error naming --resume --retry-failed, which then runs it again."""
+    from xbarsim.experiments.trials import TransferTrial
+
+    cfg = tmp_path / "mc.toml"
+    cfg.write_text(MONTE_CARLO.replace('models = ["statistical", "hardware"]', 'models = ["statistical"]'))
+    out = tmp_path / "out"
+    real = TransferTrial.__call__
+
+    def flaky(self, params, rng):
+        if params["transfer"] == 4:
+            raise RuntimeError("simulated failure of transfer 4")
+        return real(self, params, rng)
+
+    monkeypatch.setattr(TransferTrial, "__call__", flaky)
+    assert main(["evaluate", str(cfg), "--out", str(out), "--quiet", "--workers", "2", "--dashboard"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == ("xbarsim: warning: --workers, --dashboard apply to sweeps; the Monte Carlo experiment "
+                      "'cli-mc' runs its transfers in this process")
+    assert len(err) == 2 and "transfer 4 failed: RuntimeError: simulated failure of transfer 4" in err[1]
+    assert "--resume --retry-failed" in err[1]
+    monkeypatch.setattr(TransferTrial, "__call__", real)
+    assert main(["evaluate", str(cfg), "--out", str(out), "--quiet", "--resume"]) == 2  # still failed: stored
+    capsys.readouterr()
+    assert main(["evaluate", str(cfg), "--out", str(out), "--quiet", "--resume", "--retry-failed"]) == 0
+    assert capsys.readouterr().err == ""
+    with ResultStore(out / "transfers_regular_statistical.sqlite", readonly=True) as db:
+        assert db.count("ok") == 6 and db.count() == 6
+    doc = json.loads((out / "results.json").read_text())
+    assert doc["rows"][0]["n"] == 6 and doc["partial"] is False

@@ -352,11 +352,12 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     v = rng.uniform(0.0, 0.3, m)
     cb = Crossbar(conductance=g, lines=LineResistance.uniform(1.0))
     netlist = build_netlist(cb, BiasScheme.read(v))
-    print(f"[1/3] sparse solver: {m}x{n}, 1 ohm segments, devices 10 kohm-1 Mohm, inputs 0-0.3 V", flush=True)
+    progress = (lambda text: None) if args.quiet else (lambda text: print(text, file=sys.stderr, flush=True))
+    progress(f"[1/2] sparse solver: {m}x{n}, 1 ohm segments, devices 10 kohm-1 Mohm, inputs 0-0.3 V")
     t = time.perf_counter()
     s_sp = solve_netlist(netlist, get_backend("sparse"))
     t_sp = time.perf_counter() - t
-    print(f"[2/3] ngspice on the same netlist (takes a few seconds) ...", flush=True)
+    progress("[2/2] ngspice on the same netlist (takes a few seconds) ...")
     t = time.perf_counter()
     s_ng = solve_netlist(netlist, _backend("ngspice", m * n, (m, n)))
     t_ng = time.perf_counter() - t
@@ -375,7 +376,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         ("speed ratio ngspice / sparse", f"{t_ng / t_sp:.0f}x"),
     ]
     width = max(len(k) for k, _ in rows)
-    print(f"[3/3] results ({m}x{n})")
+    print(f"results ({m}x{n} array)")
     for k, val in rows:
         print(f"  {k:<{width}}  {val}")
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.2), constrained_layout=True)
@@ -449,4 +450,5 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--size", type=int, default=64, help="n of the n x n array, 1-256")
     p.add_argument("--seed", type=int, default=0, help="seed of the conductances and inputs")
     p.add_argument("--out", type=Path, default=Path("results/demo"), metavar="DIR", help="output folder")
+    p.add_argument("--quiet", action="store_true", help="no progress lines on stderr (the results still print)")
     p.set_defaults(func=_cmd_demo)

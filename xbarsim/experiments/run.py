@@ -136,7 +136,7 @@ def run_experiment(
     command : sequence of str, optional
         The command line recorded in the provenance of every file (default ``sys.argv``).
     retry_failed : bool
-        Sweeps, with ``resume``: run the stored failed trials again.
+        With ``resume``: run the stored failed trials (sweeps) or transfers (Monte Carlo) again.
     dashboard : bool
         Sweeps on the embedded local cluster: serve the Dask dashboard (on 127.0.0.1 only).
 
@@ -188,7 +188,7 @@ def run_experiment(
         if config.kind == "sweep":
             return _run_sweep(config, folder, nets, models, software, resume, scheduler, workers, progress, t0,
                               prov, retry_failed, dashboard)
-        return _run_monte_carlo(config, folder, nets, models, software, resume, progress, t0, prov)
+        return _run_monte_carlo(config, folder, nets, models, software, resume, progress, t0, prov, retry_failed)
 
 
 def _check_store_networks(store: Path, settings: Mapping[str, Mapping[str, Any]],
@@ -393,7 +393,7 @@ def _committee(config: ExperimentConfig, folder: Path, name: str, trained: Train
 def _run_monte_carlo(config: ExperimentConfig, folder: Path, nets: Mapping[str, TrainedNetwork],
                      models: Mapping[str, MLP | Network], software: Mapping[str, float],
                      resume: bool, progress: ProgressCallback | None, t0: float,
-                     prov: dict[str, Any]) -> ExperimentReport:
+                     prov: dict[str, Any], retry_failed: bool = False) -> ExperimentReport:
     """Every network x model: ``transfers`` trials of :class:`~xbarsim.experiments.TransferTrial` on the
     sweep store ``transfers_<network>_<model>.sqlite`` (durable, resumable, one writer), in this process.
     Interrupted (Ctrl-C, SIGTERM): the report of the transfers stored so far is written, marked
@@ -425,7 +425,8 @@ def _run_monte_carlo(config: ExperimentConfig, folder: Path, nets: Mapping[str, 
     received: list[int] = []
     try:
         for job in jobs:
-            run_sweep(job.spec, job.trial, store=job.store, scheduler="serial", resume=resume, progress=progress)
+            run_sweep(job.spec, job.trial, store=job.store, scheduler="serial", resume=resume, progress=progress,
+                      retry_failed=retry_failed)
     except KeyboardInterrupt:
         with _writing(received):  # partial exactly when transfers are missing from the stores
             result, done = _monte_carlo_report(config, folder, jobs, software, t0, prov, interrupted=True)
@@ -479,7 +480,8 @@ def _monte_carlo_report(config: ExperimentConfig, folder: Path, jobs: Sequence[_
         n_failed += len(failed)
         if failed and not interrupted:
             raise ConfigError(f"{job.store}: transfer {failed[0].params['transfer']} failed: {failed[0].error_type}: "
-                              f"{failed[0].error}")
+                              f"{failed[0].error} ({len(failed)} failed; once the cause is fixed, "
+                              "--resume --retry-failed runs them again)")
         finished = sorted(k for k, r in stored.items() if r.ok)
         if not finished:
             continue
