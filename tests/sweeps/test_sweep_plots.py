@@ -52,6 +52,7 @@ def test_plotted_numbers_equal_an_independent_recomputation(drawn):
     plotted = {p.name for p in out.glob("plot_*.png")}
     assert "plot_cells.png" not in plotted and "plot_iterations.png" not in plotted  # bookkeeping
     assert "plot_solve_time_s.png" not in plotted and "plot_ir_error_mean.png" in plotted
+    assert "plot_kcl_residual.png" not in plotted  # the solver's self-check, rounding noise: not a result
     by_metric = defaultdict(list)
     for c in calls:
         by_metric[c["ax"].get_ylabel()].append(c)
@@ -194,3 +195,19 @@ def test_an_unknown_plot_x_is_an_error_naming_it_and_the_grid_keys(tmp_path):
         SweepSpec(name="s", trial="circuit", plot_x="size")
     with pytest.raises(ConfigError, match="`plot_x`.*got 3"):
         SweepSpec(name="s", trial="circuit", grid={"size": [2]}, plot_x=3)
+
+
+def test_one_trial_per_point_draws_no_error_bars_and_says_so(tmp_path, monkeypatch):
+    calls = []
+    original = Axes.errorbar
+
+    def spy(self, x, y, yerr=None, **kw):
+        calls.append((self, yerr))
+        return original(self, x, y, yerr=yerr, **kw)
+
+    monkeypatch.setattr(Axes, "errorbar", spy)
+    run_sweep_cli(tmp_path, PLOT_X.replace("trials = 2", "trials = 1"))
+    assert calls and all(yerr is None for _, yerr in calls)
+    for ax, _ in calls:
+        legend = ax.figure.legends[0].get_title().get_text()
+        assert legend == "points: one trial per point (no error bars); series offset sideways"

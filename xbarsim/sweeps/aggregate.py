@@ -9,7 +9,8 @@
 * ``plot_<metric>.png`` -- each numeric result metric (mean, with +-std bars) against the grid
   parameter the config names in ``plot_x`` (default: the first grid parameter in the config's order),
   one series per combination of the other grid parameters;
-  bookkeeping metrics (cells, iterations, timings) and metrics constant over the grid are not plotted.
+  bookkeeping metrics (cells, iterations, timings, the KCL residual) and metrics constant over the
+  grid are not plotted; with one trial per point there are no error bars.
 
 Nothing comes from the running process, so the aggregate of a resumed or interrupted sweep is the
 same as that of an uninterrupted one.
@@ -191,8 +192,9 @@ def _label(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
 
 
-#: Metrics that describe the run, not the result: never plotted.
-BOOKKEEPING_METRICS = frozenset({"cells", "iterations", "duration_s", "solve_time_s"})
+#: Metrics that describe the run, not the result: never plotted. The KCL residual is the solver's
+#: self-check (rounding noise near 1e-16, in summary.csv); drawn against a grid key it looks like a trend.
+BOOKKEEPING_METRICS = frozenset({"cells", "iterations", "duration_s", "solve_time_s", "kcl_residual"})
 
 #: Axis labels with units of the metrics and parameters the shipped trial kinds use.
 LABELS = {
@@ -259,8 +261,8 @@ def _plot_metric(out: Path, spec: SweepSpec, rows: list[dict[str, Any]], metric:
         offset = (j - (len(series) - 1) / 2)
         xs = xs * (1.0 + 0.02 * offset) if log_x else xs + 0.06 * step * offset
         all_y += list(ys)
-        ax.errorbar(xs, ys, yerr=es, marker="osD^vPX*"[j % 8], ls=("-" if numeric_x else "none"), capsize=3,
-                    label=label, mfc="none" if j % 2 else None)
+        ax.errorbar(xs, ys, yerr=es if spec.trials > 1 else None, marker="osD^vPX*"[j % 8],
+                    ls=("-" if numeric_x else "none"), capsize=3, label=label, mfc="none" if j % 2 else None)
     if log_x:
         ax.set_xscale("log")
     if not numeric_x or integer_x:
@@ -273,7 +275,8 @@ def _plot_metric(out: Path, spec: SweepSpec, rows: list[dict[str, Any]], metric:
     ax.set_ylabel(LABELS.get(metric, metric))
     what = LABELS.get(metric, metric).split(" (")[0]
     ax.set_title(f"{what} vs {x_name} (sweep {spec.name})", fontsize="medium")
-    caption = f"points: mean; error bars: ± one standard deviation (ddof 0) over {spec.trials} trial(s) per point"
+    caption = (f"points: mean; error bars: ± one standard deviation (ddof 0) over {spec.trials} trials per point"
+               if spec.trials > 1 else "points: one trial per point (no error bars)")
     if len(series) > 1:
         caption += "; series offset sideways"
     handles, labels = ax.get_legend_handles_labels()
