@@ -41,6 +41,7 @@ def test_sweep_config_runs_end_to_end_and_resumes(tmp_path, capsys):
     assert main(["evaluate", str(cfg), "--out", str(out), "--scheduler", "serial", "--quiet"]) == 0
     text = capsys.readouterr().out
     assert "| alpha | variant |" in text and "made-up reference" in text
+    assert "a cell is their mean ± one standard deviation (ddof 0)" in text  # what ± means
     for name in ("report.md", "results.csv", "results.json", "accuracy_vs_alpha.png", "trials.sqlite"):
         assert (out / name).is_file(), name
     doc = json.loads((out / "results.json").read_text())
@@ -108,3 +109,4 @@ def test_monte_carlo_warns_about_sweep_only_flags_and_retries_failed_transfers(t
         assert db.count("ok") == 6 and db.count() == 6
     doc = json.loads((out / "results.json").read_text())
     assert doc["rows"][0]["n"] == 6 and doc["partial"] is False
+    assert "`accuracy` is the mean ± one standard deviation (ddof 0)" in (out / "report.md").read_text()
