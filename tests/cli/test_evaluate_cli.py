@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from experiment_helpers import lea_experiment
+from experiment_helpers import lea_experiment, monte_carlo_experiment
 
 from xbarsim.cli import main
 from xbarsim.sweeps import ResultStore
@@ -18,20 +18,7 @@ point = { variant = "lea", alpha = 2 }
 value = 0.5
 """)
 
-MONTE_CARLO = """
-name = "cli-mc"
-kind = "monte-carlo"
-dataset = "half-moons"
-transfers = 6
-models = ["statistical", "hardware"]
-[[networks]]
-name = "regular"
-recipe = "moons"
-epochs = 20
-[hardware]
-preset = "tio2_passive"
-bias = "crossbar"
-"""
+MONTE_CARLO = monte_carlo_experiment("cli-mc", 6, '["statistical", "hardware"]')
 
 
 def test_sweep_config_runs_end_to_end_and_resumes(tmp_path, capsys):

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import psutil
 import pytest
-from experiment_helpers import lea_experiment
+from experiment_helpers import lea_experiment, monte_carlo_experiment
 
 from xbarsim.errors import ConfigError
 from xbarsim.experiments import load_results
@@ -38,29 +38,27 @@ def _count(store: Path) -> int:
         return 0
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-def test_interrupt_of_evaluate_on_a_local_cluster_then_resume(tmp_path, sig):
-    cfg = tmp_path / "exp.toml"
-    cfg.write_text(CONFIG)
-    out = tmp_path / "out"
-    store = out / "trials.sqlite"
-    cmd = [sys.executable, "-m", "xbarsim.cli", "evaluate", str(cfg), "--out", str(out), "--workers", "2"]
+def _signal_when(cmd: list[str], ready, sig: int, expect_workers: bool) -> tuple[int, str, float]:
+    """Start ``cmd`` in its own process group, wait until ``ready()`` (within 240 s), send ``sig`` to the
+    whole group (like Ctrl-C on a terminal) and wait for the end. With ``expect_workers`` the command has
+    worker processes, which must be gone within 2 s of the signal; without, it must have none. Returns
+    (exit status, stderr, seconds from the signal to the end)."""
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(),
                             start_new_session=True)  # its own process group, as a terminal's Ctrl-C reaches
     try:
         deadline = time.monotonic() + 240
-        while _count(store) < 4:
+        while not ready():
             assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline, "no trial stored within 240 s"
+            assert time.monotonic() < deadline, "not ready within 240 s"
             time.sleep(0.05)
         workers = [p for p in psutil.Process(proc.pid).children(recursive=True)
                    if "resource_tracker" not in " ".join(p.cmdline())]  # the tracker ends with the driver
-        assert workers, "a local cluster has worker processes"
+        assert bool(workers) == expect_workers, f"worker processes: {workers}"
         t0 = time.monotonic()
-        os.killpg(proc.pid, sig)  # the whole group, like Ctrl-C on a terminal
+        os.killpg(proc.pid, sig)
         gone, alive = psutil.wait_procs(workers, timeout=2.0)
         assert not alive, f"workers still running 2 s after the signal: {alive}"
-        stdout, stderr = proc.communicate(timeout=120)
+        _, stderr = proc.communicate(timeout=120)
         elapsed = time.monotonic() - t0
     finally:
         try:
@@ -69,6 +67,17 @@ def test_interrupt_of_evaluate_on_a_local_cluster_then_resume(tmp_path, sig):
             pass
     assert proc.returncode == 128 + sig, stderr
     assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr, stderr
+    return proc.returncode, stderr, elapsed
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_interrupt_of_evaluate_on_a_local_cluster_then_resume(tmp_path, sig):
+    cfg = tmp_path / "exp.toml"
+    cfg.write_text(CONFIG)
+    out = tmp_path / "out"
+    store = out / "trials.sqlite"
+    cmd = [sys.executable, "-m", "xbarsim.cli", "evaluate", str(cfg), "--out", str(out), "--workers", "2"]
+    _, stderr, elapsed = _signal_when(cmd, lambda: _count(store) >= 4, sig, expect_workers=True)
     last = stderr.strip().splitlines()[-1]
     what = "interrupted" if sig == signal.SIGINT else "terminated (SIGTERM)"
     assert last.startswith(f"xbarsim evaluate: {what}; ") and "partial report in" in last, stderr
@@ -111,25 +120,9 @@ def test_solve_into_a_closed_pipe_exits_quietly(tmp_path):
 
 
 MC_TRANSFERS = 12
-MC_CONFIG = f"""
-name = "mc-interrupt"
-kind = "monte-carlo"
-dataset = "half-moons"
-transfers = {MC_TRANSFERS}
-seed = 7
-threshold = 0.9
-models = ["statistical", "hardware"]
-[[networks]]
-name = "regular"
-recipe = "moons"
-epochs = 5
-[hardware]
-preset = "tio2_passive"
-bias = "crossbar"
-programming = "sequence"
-write_scheme = "v/2"
-backend = "sparse"
-"""
+MC_CONFIG = monte_carlo_experiment("mc-interrupt", MC_TRANSFERS, '["statistical", "hardware"]', epochs=5,
+                                   top="seed = 7\nthreshold = 0.9",
+                                   hardware='programming = "sequence"\nwrite_scheme = "v/2"\nbackend = "sparse"')
 
 
 def _robust_fraction(store: Path, threshold: float) -> tuple[int, float]:
@@ -155,28 +148,8 @@ def test_interrupt_of_a_monte_carlo_experiment_then_resume(tmp_path, sig):
     stores = {m: out / f"transfers_regular_{m}.sqlite" for m in ("statistical", "hardware")}
     total = 2 * MC_TRANSFERS
     cmd = [sys.executable, "-m", "xbarsim.cli", "evaluate", str(cfg), "--out", str(out)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(),
-                            start_new_session=True)
-    try:
-        deadline = time.monotonic() + 240
-        while _count(stores["hardware"]) < 2:
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline, "no hardware transfer stored within 240 s"
-            time.sleep(0.05)
-        children = [p for p in psutil.Process(proc.pid).children(recursive=True)
-                    if "resource_tracker" not in " ".join(p.cmdline())]
-        assert not children, f"Monte Carlo transfers run in the process; found {children}"
-        t0 = time.monotonic()
-        os.killpg(proc.pid, sig)
-        stdout, stderr = proc.communicate(timeout=120)
-        elapsed = time.monotonic() - t0
-    finally:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    assert proc.returncode == 128 + sig, stderr
-    assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr, stderr
+    # the transfers run in the process: no worker processes
+    _, stderr, elapsed = _signal_when(cmd, lambda: _count(stores["hardware"]) >= 2, sig, expect_workers=False)
     last = stderr.strip().splitlines()[-1]
     what = "interrupted" if sig == signal.SIGINT else "terminated (SIGTERM)"
     assert [ln for ln in stderr.splitlines() if ln.startswith("xbarsim evaluate:")] == [last]  # one line

@@ -9,7 +9,7 @@ from collections import defaultdict
 
 import numpy as np
 import pytest
-from experiment_helpers import lea_experiment
+from experiment_helpers import lea_experiment, spy_errorbars, stored_trials
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
@@ -72,33 +72,20 @@ def test_accuracy_and_mapping_error_plots_draw_the_raw_trial_statistics(tmp_path
 def test_plot_x_adds_the_accuracy_plot_against_the_named_grid_key(tmp_path, monkeypatch):
     """``plot_x = "fault_rate"`` beside an alpha grid: accuracy_vs_fault_rate.png has the fault rate on x,
     one line per (variant, alpha), every point the raw trials' mean and std."""
-    calls: list[dict] = []
-    original = Axes.errorbar
-
-    def spy(self, x, y, yerr=None, **kw):
-        calls.append({"ax": self, "x": np.asarray(x, float), "y": np.asarray(y, float),
-                      "yerr": np.asarray(yerr, float), "label": kw.get("label")})
-        return original(self, x, y, yerr=yerr, **kw)
-
-    monkeypatch.setattr(Axes, "errorbar", spy)
+    calls = spy_errorbars(monkeypatch)
     cfg = tmp_path / "e.toml"
     cfg.write_text(lea_experiment("plot-x", 2, 'variant = ["lea"]\nalpha = [1, 2]\nfault_rate = [0.2, 0.0]',
                                   top='plot_x = "fault_rate"\nmax_points = 150'))
     out = tmp_path / "out"
     assert main(["evaluate", str(cfg), "--out", str(out), "--scheduler", "serial", "--quiet"]) == 0
     assert (out / "accuracy_vs_fault_rate.png").exists() and (out / "accuracy_vs_alpha.png").exists()
-    con = sqlite3.connect(out / "trials.sqlite")
-    raw = [(json.loads(p), json.loads(r)) for p, r in con.execute("select params, results from trials")]
-    con.close()
-    groups: dict[tuple, list[float]] = defaultdict(list)
-    for params, results in raw:
-        groups[(params["alpha"], params["fault_rate"])].append(results["accuracy"])
+    groups = stored_trials(out, "alpha", "fault_rate")
     mine = [c for c in calls if c["ax"].get_xlabel() == "fault_rate"]
     assert len(mine) == 2  # one line per alpha (variant has one value)
     for c in mine:
         alpha = int(dict(part.split("=") for part in c["label"].split(", "))["alpha"])
         for k, rate in enumerate([0.0, 0.2]):
-            vals = np.array(groups[(alpha, rate)])
+            vals = np.array([r["accuracy"] for r in groups[(alpha, rate)]])
             assert len(vals) == 2
             assert c["y"][k] == pytest.approx(100 * vals.mean(), rel=1e-12)
             assert c["yerr"][k] == pytest.approx(100 * vals.std(), rel=1e-9, abs=1e-12)

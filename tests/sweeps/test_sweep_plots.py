@@ -10,7 +10,7 @@ from collections import defaultdict
 
 import numpy as np
 import pytest
-from experiment_helpers import run_sweep_cli
+from experiment_helpers import run_sweep_cli, spy_errorbars, stored_trials
 from matplotlib.axes import Axes
 
 
@@ -107,22 +107,9 @@ device = "ohmic"
 def test_plot_x_names_the_x_axis_of_the_sweep_plots(tmp_path, monkeypatch):
     """``plot_x = "segment_ohm"``: every plot has the wire resistance on x (not ``size``, the first grid
     key) and one series per size; every drawn point is recomputed from the raw SQLite rows."""
-    calls: list[dict] = []
-    original = Axes.errorbar
-
-    def spy(self, x, y, yerr=None, **kw):
-        calls.append({"ax": self, "x": np.asarray(x, float), "y": np.asarray(y, float),
-                      "yerr": np.asarray(yerr, float), "label": kw.get("label")})
-        return original(self, x, y, yerr=yerr, **kw)
-
-    monkeypatch.setattr(Axes, "errorbar", spy)
+    calls = spy_errorbars(monkeypatch)
     out = run_sweep_cli(tmp_path, PLOT_X)[1]
-    con = sqlite3.connect(out / "trials.sqlite")
-    raw = [(json.loads(p), json.loads(r)) for p, r in con.execute("select params, results from trials")]
-    con.close()
-    groups: dict[tuple, list[dict]] = defaultdict(list)
-    for params, results in raw:
-        groups[(params["size"], params["segment_ohm"])].append(results)
+    groups = stored_trials(out, "size", "segment_ohm")
     assert calls and {c["ax"].get_xlabel() for c in calls} == {"wire segment resistance (ohm)"}
     metric_of = {"IR-drop error, mean of the columns (relative)": "ir_error_mean",
                  "IR-drop error, worst column (relative)": "ir_error_max",
@@ -198,16 +185,9 @@ def test_an_unknown_plot_x_is_an_error_naming_it_and_the_grid_keys(tmp_path):
 
 
 def test_one_trial_per_point_draws_no_error_bars_and_says_so(tmp_path, monkeypatch):
-    calls = []
-    original = Axes.errorbar
-
-    def spy(self, x, y, yerr=None, **kw):
-        calls.append((self, yerr))
-        return original(self, x, y, yerr=yerr, **kw)
-
-    monkeypatch.setattr(Axes, "errorbar", spy)
+    calls = spy_errorbars(monkeypatch)
     run_sweep_cli(tmp_path, PLOT_X.replace("trials = 2", "trials = 1"))
-    assert calls and all(yerr is None for _, yerr in calls)
-    for ax, _ in calls:
-        legend = ax.figure.legends[0].get_title().get_text()
+    assert calls and all(c["yerr"] is None for c in calls)
+    for c in calls:
+        legend = c["ax"].figure.legends[0].get_title().get_text()
         assert legend == "points: one trial per point (no error bars); series offset sideways"
