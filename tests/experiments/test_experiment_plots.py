@@ -9,7 +9,7 @@ from collections import defaultdict
 
 import numpy as np
 import pytest
-from experiment_helpers import lea_experiment, spy_errorbars, stored_trials
+from experiment_helpers import lea_experiment, monte_carlo_experiment, spy_errorbars, stored_trials
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
@@ -103,3 +103,35 @@ def test_plot_x_errors_name_the_key_and_the_grid(tmp_path):
         with pytest.raises(ConfigError) as exc:
             load_experiment(cfg)
         assert str(cfg) in str(exc.value) and expected in str(exc.value)
+
+
+def test_point_histogram_puts_the_robust_points_right_of_the_threshold(tmp_path, monkeypatch):
+    """20 transfers: a point right 19 times is at exactly 95 % and robust; its bar must lie right of
+    the threshold line, so the bars there hold the robust fraction the panel title states
+    (recomputed from the stored per-point correctness)."""
+    from matplotlib.axes import Axes
+
+    from xbarsim.evaluation import unpack_correct
+    from xbarsim.sweeps import ResultStore
+
+    bars = []
+    original = Axes.bar
+
+    def spy(self, x, height, width=0.8, **kw):
+        bars.append((np.asarray(x, float), np.asarray(height, float), np.asarray(width, float)))
+        return original(self, x, height, width=width, **kw)
+
+    monkeypatch.setattr(Axes, "bar", spy)
+    cfg = tmp_path / "mc.toml"
+    cfg.write_text(monte_carlo_experiment("hist", 20, '["statistical"]', epochs=5))
+    out = tmp_path / "out"
+    assert main(["evaluate", str(cfg), "--out", str(out), "--quiet"]) == 0
+    with ResultStore(out / "transfers_regular_statistical.sqlite", readonly=True) as db:
+        correct = np.array([unpack_correct(r.results["correct"], 200) for r in db.records()])
+    right = correct.sum(axis=0)  # transfers (of 20) that classify each point correctly
+    assert (right == 19).any()  # points exactly at the threshold exist: the case that went wrong
+    (x, height, width), = bars
+    assert height.sum() == 200 and np.allclose(x[1:], (x + width)[:-1])
+    robust = int((right >= 19).sum())
+    assert height[x >= 0.95 - 1e-12].sum() == robust
+    assert json.loads((out / "results.json").read_text())["rows"][0]["robust_fraction_mean"] == robust / 200

@@ -157,6 +157,18 @@ def plot_accuracy_vs_wire(rows: Sequence[Mapping[str, Any]], out: str | os.PathL
                              xlabel="wire segment resistance (ohm)", ylabel="test accuracy (%)", logx=True)
 
 
+def _point_histogram(per_point: Any, bins: int, threshold: float) -> tuple[Any, Any]:
+    """Counts and edges of the per-point accuracies over ``bins`` equal bins of [0, 1], with the
+    threshold as an edge (added when it is not one). A point on an edge counts in the bin above it,
+    as the robust fraction counts a point at the threshold (same 1e-9 tolerance): with float edges
+    (``linspace`` gives 0.9500000000000001) a point right at 95 % would be drawn left of the line."""
+    edges = np.linspace(0.0, 1.0, int(bins) + 1)
+    near = np.abs(edges - threshold) < 1e-9
+    edges = np.where(near, threshold, edges) if near.any() else np.sort(np.append(edges, threshold))
+    counts, _ = np.histogram(np.minimum(np.asarray(per_point, float) + 1e-9, 1.0), bins=edges)
+    return counts, edges
+
+
 def plot_point_histograms(results: Mapping[str, Any], out: str | os.PathLike[str], *, threshold: float = 0.95,
                           bins: int = 20, title: str = "") -> Path:
     """Histogram of the per-point accuracy (fraction of transfers classifying each test point
@@ -170,7 +182,7 @@ def plot_point_histograms(results: Mapping[str, Any], out: str | os.PathLike[str
     for k, (label, res) in enumerate(results.items()):
         ax = fig.add_subplot(nrows, cols, k + 1, sharey=first)  # compared panels: one y range
         first = first or ax
-        counts, edges = res.histogram(bins)
+        counts, edges = _point_histogram(res.per_point, bins, threshold)
         ax.bar(edges[:-1], counts, width=np.diff(edges), align="edge", color="#4477aa", edgecolor="white")
         ax.axvline(threshold, color="#cc3311", ls="--", lw=1)
         ax.set_title(f"{label}: {100 * res.robust_fraction:.1f} % of points >= {threshold:.0%}\n"
