@@ -205,7 +205,7 @@ def sweep_plots(config: ExperimentConfig, folder: Path, rows: list[dict[str, Any
     grid = list(config.grid)
     base = max(software.values()) if len(software) == 1 else None
     files = []
-    drawn = set()  # the x axes of the plots drawn so far
+    drawn: set[str] = set()  # the x axes of the plots drawn so far
     orig, orig_grid = rows, list(grid)
     if config.readouts:  # one line per read-out of the same transfers
         main = config.hardware.backend
@@ -232,11 +232,11 @@ def sweep_plots(config: ExperimentConfig, folder: Path, rows: list[dict[str, Any
         by = [g for g in grid if g != "segment_ohm"]
         files.append(plot_accuracy_vs_wire(rows, folder / "accuracy_vs_wire.png", by=by, baseline=base,
                                            title=f"Test accuracy vs wire segment resistance ({config.name})"))
-    x = config.plot_x if config.plot_x is not None else (grid[0] if grid and not files else None)
-    if x is not None and x not in drawn:
-        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in config.grid[x]):
-            files.append(plot_metric_lines(rows, folder / f"accuracy_vs_{metric_name(x)}.png", x=x, metric="accuracy",
-                                           by=[g for g in grid if g != x], baseline=base,
+    generic = config.plot_x if config.plot_x is not None else (grid[0] if grid and not files else None)
+    if generic is not None and generic not in drawn:
+        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in config.grid[generic]):
+            files.append(plot_metric_lines(rows, folder / f"accuracy_vs_{metric_name(generic)}.png", x=generic,
+                                           metric="accuracy", by=[g for g in grid if g != generic], baseline=base,
                                            ylabel="test accuracy (%)",
-                                           title=f"Test accuracy vs {x} ({config.name})"))
+                                           title=f"Test accuracy vs {generic} ({config.name})"))
     return files
