@@ -44,3 +44,62 @@ def run_sweep_cli(folder: Path, config: str, name: str = "sweep.toml") -> tuple[
     out = folder / "out"
     assert main(["sweep", str(conf), "--scheduler", "serial", "--out", str(out), "--quiet"]) == 0
     return conf, out
+
+
+def monte_carlo_experiment(name: str, transfers: int, models: str, hardware: str = "", top: str = "",
+                           epochs: int = 20) -> str:
+    """TOML of a Monte Carlo experiment on half moons (one "regular" network, ``epochs`` of training):
+    ``models`` the TOML list, ``hardware`` extra [hardware] lines, ``top`` extra top-level keys."""
+    return f"""
+name = "{name}"
+kind = "monte-carlo"
+dataset = "half-moons"
+transfers = {transfers}
+models = {models}
+{top.strip()}
+[[networks]]
+name = "regular"
+recipe = "moons"
+epochs = {epochs}
+[hardware]
+preset = "tio2_passive"
+bias = "crossbar"
+{hardware.strip()}
+"""
+
+
+def spy_errorbars(monkeypatch) -> list[dict]:
+    """Record every ``Axes.errorbar`` call (axes, x, y, yerr as arrays or None, label, ls), drawing as usual."""
+    import numpy as np
+    from matplotlib.axes import Axes
+
+    calls: list[dict] = []
+    original = Axes.errorbar
+
+    def spy(self, x, y, yerr=None, **kw):
+        calls.append({"ax": self, "x": np.asarray(x, float), "y": np.asarray(y, float),
+                      "yerr": None if yerr is None else np.asarray(yerr, float), "label": kw.get("label"),
+                      "ls": kw.get("ls")})
+        return original(self, x, y, yerr=yerr, **kw)
+
+    monkeypatch.setattr(Axes, "errorbar", spy)
+    return calls
+
+
+def stored_trials(out: Path, *keys: str) -> dict[tuple, list[dict]]:
+    """The ok trials' results in ``out/trials.sqlite``, read with plain sqlite3 (independent of the
+    store class), grouped by the values of the parameters ``keys``."""
+    import json
+    import sqlite3
+    from collections import defaultdict
+
+    con = sqlite3.connect(out / "trials.sqlite")
+    try:
+        raw = [(json.loads(p), json.loads(r)) for p, r, s in con.execute("select params, results, status from trials")
+               if s == "ok"]
+    finally:
+        con.close()
+    groups: dict[tuple, list[dict]] = defaultdict(list)
+    for params, results in raw:
+        groups[tuple(params[k] for k in keys)].append(results)
+    return groups

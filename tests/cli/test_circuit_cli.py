@@ -96,9 +96,10 @@ def test_help_has_no_markup_no_stale_text_and_documents_every_flag(name, parser)
     for action in parser._actions:
         if action.option_strings and action.dest not in ("help", "version"):
             assert action.help, f"{name}: {action.option_strings} has no help"
-            if action.default not in (None, False):
+            if action.default is not None and action.default is not False:  # 0 and 0.0 are defaults too
                 assert "default" in formatter._get_help_string(action), f"{name}: {action.option_strings}"
-    assert "(default: 16)" in dict(_all_parsers())["solve"].format_help()
+    solve = " ".join(dict(_all_parsers())["solve"].format_help().split())
+    assert "(default: 16)" in solve and "(default: 0)" in solve and "(default: 0.0)" in solve
 
 
 def test_solve_and_crosscheck_draw_the_crossbar_picture_for_small_arrays(tmp_path, capsys, ngspice_binary):
@@ -130,3 +131,47 @@ def test_demo_runs_both_backends_and_records_provenance(tmp_path, capsys, ngspic
     assert doc["provenance"]["seed"] == 3 and doc["provenance"]["ngspice"] is not None
     with Image.open(out / "cell_voltages.png") as img:
         assert json.loads(img.text["xbarsim:provenance"])["seed"] == 3
+    err = capsys.readouterr().err
+    assert "[1/2] sparse solver" in err and "[2/2] ngspice" in err  # progress on stderr
+    assert main(["demo", "--size", "4", "--out", str(out), "--quiet"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == "" and "results (4x4 array)" in captured.out
+
+
+def _choices(command, dest):
+    parser = dict(_all_parsers())[command]
+    return next(a for a in parser._actions if a.dest == dest).choices
+
+
+def test_backend_choices_are_the_solver_registry(monkeypatch):
+    from xbarsim.solver import BACKENDS, SparseBackend
+
+    assert "ideal" in BACKENDS
+    assert list(_choices("solve", "backend")) == list(BACKENDS) == list(_choices("crosscheck", "backends"))
+    monkeypatch.setitem(BACKENDS, "another", SparseBackend)  # a backend registered later is offered too
+    assert "another" in _choices("solve", "backend") and "another" in _choices("crosscheck", "backends")
+    assert "another" in dict(_all_parsers())["solve"].format_help()
+
+
+def test_solve_with_the_ideal_backend_gives_v_times_g(tmp_path, capsys):
+    g = np.random.default_rng(5).uniform(1e-6, 1e-4, (3, 4))
+    v = np.array([0.1, 0.25, 0.05])
+    np.savetxt(tmp_path / "g.csv", g, delimiter=",")
+    np.savetxt(tmp_path / "v.csv", v[None], delimiter=",")
+    # 10 ohm segments: the ideal backend shorts them, so the currents are exactly v @ g
+    assert main(["solve", "--backend", "ideal", "--conductance-csv", str(tmp_path / "g.csv"), "--segment", "10",
+                 "--inputs", str(tmp_path / "v.csv")]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["backend"] == "ideal"
+    np.testing.assert_allclose(np.ravel(doc["output_currents_A"]), v @ g, rtol=1e-12)
+
+
+def test_crosscheck_of_ideal_against_sparse_shows_the_wires(tmp_path, capsys):
+    base = ["crosscheck", "--backends", "ideal", "sparse", "--rows", "4", "--cols", "4", "--rtol", "1e-9"]
+    assert main([*base, "--segment", "0"]) == 0  # ideal wires: the same circuit
+    assert "ideal vs sparse" in capsys.readouterr().out
+    assert main([*base, "--segment", "5", "--out", str(tmp_path / "c")]) == 1  # 5 ohm segments drop voltage
+    assert "agreement FAILED" in capsys.readouterr().out
+    assert {p.name for p in (tmp_path / "c").iterdir()} == {"crossbar_ideal.png", "crossbar_sparse.png"}
+    assert main(["crosscheck", "--backends", "sparse", "sparse"]) == 2
+    assert "`--backends`" in capsys.readouterr().err

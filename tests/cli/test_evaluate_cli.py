@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from experiment_helpers import lea_experiment
+from experiment_helpers import lea_experiment, monte_carlo_experiment
 
 from xbarsim.cli import main
 from xbarsim.sweeps import ResultStore
@@ -18,20 +18,7 @@ point = { variant = "lea", alpha = 2 }
 value = 0.5
 """)
 
-MONTE_CARLO = """
-name = "cli-mc"
-kind = "monte-carlo"
-dataset = "half-moons"
-transfers = 6
-models = ["statistical", "hardware"]
-[[networks]]
-name = "regular"
-recipe = "moons"
-epochs = 20
-[hardware]
-preset = "tio2_passive"
-bias = "crossbar"
-"""
+MONTE_CARLO = monte_carlo_experiment("cli-mc", 6, '["statistical", "hardware"]')
 
 
 def test_sweep_config_runs_end_to_end_and_resumes(tmp_path, capsys):
@@ -41,6 +28,7 @@ def test_sweep_config_runs_end_to_end_and_resumes(tmp_path, capsys):
     assert main(["evaluate", str(cfg), "--out", str(out), "--scheduler", "serial", "--quiet"]) == 0
     text = capsys.readouterr().out
     assert "| alpha | variant |" in text and "made-up reference" in text
+    assert "a cell is their mean ± one standard deviation (ddof 0)" in text  # what ± means
     for name in ("report.md", "results.csv", "results.json", "accuracy_vs_alpha.png", "trials.sqlite"):
         assert (out / name).is_file(), name
     doc = json.loads((out / "results.json").read_text())
@@ -75,3 +63,37 @@ def test_library_errors_are_one_line_and_exit_2(tmp_path, capsys):
     assert err.count("\n") == 1 and "'segments'" in err and str(cfg) in err
     assert main(["evaluate", str(tmp_path / "missing.toml")]) == 2
     assert "cannot read" in capsys.readouterr().err
+
+
+def test_monte_carlo_warns_about_sweep_only_flags_and_retries_failed_transfers(tmp_path, capsys, monkeypatch):
+    """--workers/--dashboard do nothing for a Monte Carlo run: one warning line says so. A failed
+    transfer is a one-line error naming --resume --retry-failed, which then runs it again."""
+    from xbarsim.experiments.trials import TransferTrial
+
+    cfg = tmp_path / "mc.toml"
+    cfg.write_text(MONTE_CARLO.replace('models = ["statistical", "hardware"]', 'models = ["statistical"]'))
+    out = tmp_path / "out"
+    real = TransferTrial.__call__
+
+    def flaky(self, params, rng):
+        if params["transfer"] == 4:
+            raise RuntimeError("simulated failure of transfer 4")
+        return real(self, params, rng)
+
+    monkeypatch.setattr(TransferTrial, "__call__", flaky)
+    assert main(["evaluate", str(cfg), "--out", str(out), "--quiet", "--workers", "2", "--dashboard"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == ("xbarsim: warning: --workers, --dashboard apply to sweeps; the Monte Carlo experiment "
+                      "'cli-mc' runs its transfers in this process")
+    assert len(err) == 2 and "transfer 4 failed: RuntimeError: simulated failure of transfer 4" in err[1]
+    assert "--resume --retry-failed" in err[1]
+    monkeypatch.setattr(TransferTrial, "__call__", real)
+    assert main(["evaluate", str(cfg), "--out", str(out), "--quiet", "--resume"]) == 2  # still failed: stored
+    capsys.readouterr()
+    assert main(["evaluate", str(cfg), "--out", str(out), "--quiet", "--resume", "--retry-failed"]) == 0
+    assert capsys.readouterr().err == ""
+    with ResultStore(out / "transfers_regular_statistical.sqlite", readonly=True) as db:
+        assert db.count("ok") == 6 and db.count() == 6
+    doc = json.loads((out / "results.json").read_text())
+    assert doc["rows"][0]["n"] == 6 and doc["partial"] is False
+    assert "`accuracy` is the mean ± one standard deviation (ddof 0)" in (out / "report.md").read_text()

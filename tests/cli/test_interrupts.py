@@ -1,5 +1,6 @@
 """Ctrl-C and SIGTERM of a real ``xbarsim evaluate`` on a Dask LocalCluster: one line, workers gone
-within 2 s, a partial report, exit 130/143; then ``--resume`` completes the run. And a closed pipe."""
+within 2 s, a partial report, exit 130/143; then ``--resume`` completes the run. The same for a Monte
+Carlo experiment (transfers in the process). And a closed pipe."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import psutil
 import pytest
-from experiment_helpers import lea_experiment
+from experiment_helpers import lea_experiment, monte_carlo_experiment
 
 from xbarsim.errors import ConfigError
 from xbarsim.experiments import load_results
@@ -36,29 +38,27 @@ def _count(store: Path) -> int:
         return 0
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-def test_interrupt_of_evaluate_on_a_local_cluster_then_resume(tmp_path, sig):
-    cfg = tmp_path / "exp.toml"
-    cfg.write_text(CONFIG)
-    out = tmp_path / "out"
-    store = out / "trials.sqlite"
-    cmd = [sys.executable, "-m", "xbarsim.cli", "evaluate", str(cfg), "--out", str(out), "--workers", "2"]
+def _signal_when(cmd: list[str], ready, sig: int, expect_workers: bool) -> tuple[int, str, float]:
+    """Start ``cmd`` in its own process group, wait until ``ready()`` (within 240 s), send ``sig`` to the
+    whole group (like Ctrl-C on a terminal) and wait for the end. With ``expect_workers`` the command has
+    worker processes, which must be gone within 2 s of the signal; without, it must have none. Returns
+    (exit status, stderr, seconds from the signal to the end)."""
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(),
                             start_new_session=True)  # its own process group, as a terminal's Ctrl-C reaches
     try:
         deadline = time.monotonic() + 240
-        while _count(store) < 4:
+        while not ready():
             assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline, "no trial stored within 240 s"
+            assert time.monotonic() < deadline, "not ready within 240 s"
             time.sleep(0.05)
         workers = [p for p in psutil.Process(proc.pid).children(recursive=True)
                    if "resource_tracker" not in " ".join(p.cmdline())]  # the tracker ends with the driver
-        assert workers, "a local cluster has worker processes"
+        assert bool(workers) == expect_workers, f"worker processes: {workers}"
         t0 = time.monotonic()
-        os.killpg(proc.pid, sig)  # the whole group, like Ctrl-C on a terminal
+        os.killpg(proc.pid, sig)
         gone, alive = psutil.wait_procs(workers, timeout=2.0)
         assert not alive, f"workers still running 2 s after the signal: {alive}"
-        stdout, stderr = proc.communicate(timeout=120)
+        _, stderr = proc.communicate(timeout=120)
         elapsed = time.monotonic() - t0
     finally:
         try:
@@ -67,6 +67,17 @@ def test_interrupt_of_evaluate_on_a_local_cluster_then_resume(tmp_path, sig):
             pass
     assert proc.returncode == 128 + sig, stderr
     assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr, stderr
+    return proc.returncode, stderr, elapsed
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_interrupt_of_evaluate_on_a_local_cluster_then_resume(tmp_path, sig):
+    cfg = tmp_path / "exp.toml"
+    cfg.write_text(CONFIG)
+    out = tmp_path / "out"
+    store = out / "trials.sqlite"
+    cmd = [sys.executable, "-m", "xbarsim.cli", "evaluate", str(cfg), "--out", str(out), "--workers", "2"]
+    _, stderr, elapsed = _signal_when(cmd, lambda: _count(store) >= 4, sig, expect_workers=True)
     last = stderr.strip().splitlines()[-1]
     what = "interrupted" if sig == signal.SIGINT else "terminated (SIGTERM)"
     assert last.startswith(f"xbarsim evaluate: {what}; ") and "partial report in" in last, stderr
@@ -106,3 +117,70 @@ def test_solve_into_a_closed_pipe_exits_quietly(tmp_path):
     out = subprocess.run(["bash", "-c", shell], capture_output=True, text=True, env=_env(), timeout=120,
                          cwd=tmp_path)
     assert out.stderr.strip().splitlines() == ["status 141"], out.stderr
+
+
+MC_TRANSFERS = 12
+MC_CONFIG = monte_carlo_experiment("mc-interrupt", MC_TRANSFERS, '["statistical", "hardware"]', epochs=5,
+                                   top="seed = 7\nthreshold = 0.9",
+                                   hardware='programming = "sequence"\nwrite_scheme = "v/2"\nbackend = "sparse"')
+
+
+def _robust_fraction(store: Path, threshold: float) -> tuple[int, float]:
+    """(ok transfers, robust fraction) recomputed from the raw rows of a transfer store."""
+    from xbarsim.evaluation import unpack_correct
+
+    with ResultStore(store, readonly=True) as db:
+        recs = [r for r in db.records() if r.ok]
+    n_points = 200  # the half-moons test split
+    correct = np.array([unpack_correct(r.results["correct"], n_points) for r in recs], dtype=float)
+    return len(recs), float(np.mean(correct.mean(axis=0) >= threshold))
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_interrupt_of_a_monte_carlo_experiment_then_resume(tmp_path, sig):
+    """A real ``xbarsim evaluate`` of a Monte Carlo config (its transfers run in the process, no
+    workers), stopped by a real signal during the hardware transfers: one line, exit 130/143, a
+    partial report of the transfers stored (its numbers recomputed from the stores), then
+    ``--resume`` runs the missing transfers only, each stored once."""
+    cfg = tmp_path / "mc.toml"
+    cfg.write_text(MC_CONFIG)
+    out = tmp_path / "out"
+    stores = {m: out / f"transfers_regular_{m}.sqlite" for m in ("statistical", "hardware")}
+    total = 2 * MC_TRANSFERS
+    cmd = [sys.executable, "-m", "xbarsim.cli", "evaluate", str(cfg), "--out", str(out)]
+    # the transfers run in the process: no worker processes
+    _, stderr, elapsed = _signal_when(cmd, lambda: _count(stores["hardware"]) >= 2, sig, expect_workers=False)
+    last = stderr.strip().splitlines()[-1]
+    what = "interrupted" if sig == signal.SIGINT else "terminated (SIGTERM)"
+    assert [ln for ln in stderr.splitlines() if ln.startswith("xbarsim evaluate:")] == [last]  # one line
+    stored = {m: _count(p) for m, p in stores.items()}
+    done = sum(stored.values())
+    assert stored["statistical"] == MC_TRANSFERS and 2 <= stored["hardware"] < MC_TRANSFERS
+    assert last == (f"xbarsim evaluate: {what}; {done} of {total} transfers stored, partial report in "
+                    f"{out / 'report.md'}; rerun with --resume to continue"), stderr
+    assert elapsed < 60
+    # the partial report: written, marked partial, its numbers those of the stored transfers
+    report = (out / "report.md").read_text()
+    assert "(partial results)" in report and f"{done} of {total} transfers had finished" in report
+    doc = json.loads((out / "results.json").read_text())
+    assert doc["partial"] is True and doc["provenance"]["partial"] is True and doc["n_stored"] == done
+    for row in doc["rows"]:
+        n, robust = _robust_fraction(stores[row["model"]], 0.9)
+        assert row["n"] == n == stored[row["model"]] and row["robust_fraction_mean"] == pytest.approx(robust, abs=1e-15)
+    assert {r["model"] for r in doc["rows"]} == {"statistical", "hardware"}
+    res = load_results(out)
+    assert res.partial and res.provenance["partial"] is True
+    assert (out / "point_accuracy_histogram.png").exists()
+
+    resumed = subprocess.run([*cmd, "--resume", "--quiet"], capture_output=True, text=True, env=_env(), timeout=600)
+    assert resumed.returncode == 0, resumed.stderr
+    for store in stores.values():
+        with ResultStore(store, readonly=True) as db:
+            keys = [r.key for r in db.records()]
+        assert len(keys) == len(set(keys)) == MC_TRANSFERS
+    final = json.loads((out / "results.json").read_text())
+    assert final["partial"] is False and final["provenance"]["partial"] is False
+    assert "(partial results)" not in (out / "report.md").read_text()
+    for row in final["rows"]:
+        n, robust = _robust_fraction(stores[row["model"]], 0.9)
+        assert row["n"] == n == MC_TRANSFERS and row["robust_fraction_mean"] == pytest.approx(robust, abs=1e-15)

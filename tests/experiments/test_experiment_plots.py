@@ -9,7 +9,7 @@ from collections import defaultdict
 
 import numpy as np
 import pytest
-from experiment_helpers import lea_experiment
+from experiment_helpers import lea_experiment, monte_carlo_experiment, spy_errorbars, stored_trials
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
@@ -67,3 +67,71 @@ def test_accuracy_and_mapping_error_plots_draw_the_raw_trial_statistics(tmp_path
     legend_titles = [c["ax"].figure.legends[0].get_title().get_text() for c in calls]
     assert all("mean; error bars: ± one standard deviation (ddof 0) over 3 cycles per point" in t
                for t in legend_titles)
+
+
+def test_plot_x_adds_the_accuracy_plot_against_the_named_grid_key(tmp_path, monkeypatch):
+    """``plot_x = "fault_rate"`` beside an alpha grid: accuracy_vs_fault_rate.png has the fault rate on x,
+    one line per (variant, alpha), every point the raw trials' mean and std."""
+    calls = spy_errorbars(monkeypatch)
+    cfg = tmp_path / "e.toml"
+    cfg.write_text(lea_experiment("plot-x", 2, 'variant = ["lea"]\nalpha = [1, 2]\nfault_rate = [0.2, 0.0]',
+                                  top='plot_x = "fault_rate"\nmax_points = 150'))
+    out = tmp_path / "out"
+    assert main(["evaluate", str(cfg), "--out", str(out), "--scheduler", "serial", "--quiet"]) == 0
+    assert (out / "accuracy_vs_fault_rate.png").exists() and (out / "accuracy_vs_alpha.png").exists()
+    groups = stored_trials(out, "alpha", "fault_rate")
+    mine = [c for c in calls if c["ax"].get_xlabel() == "fault_rate"]
+    assert len(mine) == 2  # one line per alpha (variant has one value)
+    for c in mine:
+        alpha = int(dict(part.split("=") for part in c["label"].split(", "))["alpha"])
+        for k, rate in enumerate([0.0, 0.2]):
+            vals = np.array([r["accuracy"] for r in groups[(alpha, rate)]])
+            assert len(vals) == 2
+            assert c["y"][k] == pytest.approx(100 * vals.mean(), rel=1e-12)
+            assert c["yerr"][k] == pytest.approx(100 * vals.std(), rel=1e-9, abs=1e-12)
+            assert abs(c["x"][k] - rate) < 0.05
+
+
+def test_plot_x_errors_name_the_key_and_the_grid(tmp_path):
+    from xbarsim.errors import ConfigError
+    from xbarsim.experiments import load_experiment
+
+    cfg = tmp_path / "e.toml"
+    for top, expected in (('plot_x = "fault"', "`plot_x` must name a grid key ('variant', 'alpha'); got 'fault'"),
+                          ('plot_x = "variant"', "`plot_x` must name a grid key with numeric values")):
+        cfg.write_text(lea_experiment("bad", 1, 'variant = ["lea"]\nalpha = [1, 2]', top=top))
+        with pytest.raises(ConfigError) as exc:
+            load_experiment(cfg)
+        assert str(cfg) in str(exc.value) and expected in str(exc.value)
+
+
+def test_point_histogram_puts_the_robust_points_right_of_the_threshold(tmp_path, monkeypatch):
+    """20 transfers: a point right 19 times is at exactly 95 % and robust; its bar must lie right of
+    the threshold line, so the bars there hold the robust fraction the panel title states
+    (recomputed from the stored per-point correctness)."""
+    from matplotlib.axes import Axes
+
+    from xbarsim.evaluation import unpack_correct
+    from xbarsim.sweeps import ResultStore
+
+    bars = []
+    original = Axes.bar
+
+    def spy(self, x, height, width=0.8, **kw):
+        bars.append((np.asarray(x, float), np.asarray(height, float), np.asarray(width, float)))
+        return original(self, x, height, width=width, **kw)
+
+    monkeypatch.setattr(Axes, "bar", spy)
+    cfg = tmp_path / "mc.toml"
+    cfg.write_text(monte_carlo_experiment("hist", 20, '["statistical"]', epochs=5))
+    out = tmp_path / "out"
+    assert main(["evaluate", str(cfg), "--out", str(out), "--quiet"]) == 0
+    with ResultStore(out / "transfers_regular_statistical.sqlite", readonly=True) as db:
+        correct = np.array([unpack_correct(r.results["correct"], 200) for r in db.records()])
+    right = correct.sum(axis=0)  # transfers (of 20) that classify each point correctly
+    assert (right == 19).any()  # points exactly at the threshold exist: the case that went wrong
+    (x, height, width), = bars
+    assert height.sum() == 200 and np.allclose(x[1:], (x + width)[:-1])
+    robust = int((right >= 19).sum())
+    assert height[x >= 0.95 - 1e-12].sum() == robust
+    assert json.loads((out / "results.json").read_text())["rows"][0]["robust_fraction_mean"] == robust / 200

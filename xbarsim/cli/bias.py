@@ -63,8 +63,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help="array sizes of the read-margin curve")
     p.add_argument("--segments", type=float, nargs="+", default=[0.0, 0.5, 1.0, 2.0, 5.0],
                    help="wire segment resistances (ohm) of the margin-versus-wire sweep")
-    p.add_argument("--out", type=Path, default=Path("results/bias_compare"), help="output directory")
-    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.add_argument("--out", type=Path, default=Path("results/bias_compare"), metavar="DIR", help="output directory")
+    p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     p.add_argument("--transient", action="store_true", help="program the --size array through the circuit with "
                    "pulse trains on dynamic TiO2 devices, per scheme (slow: use --size 8)")
     p.set_defaults(func=run)

@@ -1,5 +1,5 @@
 """The circuit commands of ``xbarsim``: ``netlist`` (write a .cir), ``solve`` (print/write JSON of
-the operating point; cell voltages as CSV and heatmap), ``crosscheck`` (sparse vs ngspice) and
+the operating point; cell voltages as CSV and heatmap), ``crosscheck`` (two backends, default sparse vs ngspice) and
 ``demo`` (a 64x64 IR-drop tour). Every circuit command takes a device law (``--device sinh --sinh-a
 2.07``) or a device preset (``--preset tio2_passive``); every file written records its provenance."""
 
@@ -19,7 +19,7 @@ import xbarsim.provenance as provenance
 from xbarsim._validation import check_size
 from xbarsim.errors import ConfigError
 from xbarsim.netlists import WRITE_SCHEMES, BiasScheme, Crossbar, LineResistance, build_netlist, to_spice
-from xbarsim.solver import NgspiceOptions, crosscheck, get_backend, solve_netlist
+from xbarsim.solver import BACKENDS, NgspiceOptions, crosscheck, get_backend, solve_netlist
 
 __all__ = ["add_parser"]
 
@@ -316,18 +316,19 @@ def _cmd_solve(args: argparse.Namespace) -> int:
 def _cmd_crosscheck(args: argparse.Namespace) -> int:
     if not (np.isfinite(args.rtol) and args.rtol >= 0):
         raise ConfigError(f"`--rtol` must be a finite non-negative tolerance; got {args.rtol}.")
+    names = tuple(args.backends)
+    if names[0] == names[1]:
+        raise ConfigError(f"`--backends` must name two different backends; got {names[0]} twice.")
     cb, bias = _circuit(args)
-    sparse = get_backend("sparse")
-    ng = _backend("ngspice", args.max_cells, cb.shape)
-    res = crosscheck(cb, bias, backends=(sparse, ng))
+    res = crosscheck(cb, bias, backends=tuple(_backend(b, args.max_cells, cb.shape) for b in names))
     law = cb.device.name + (f" a={cb.device.a:g}/V" if hasattr(cb.device, "a") else "")
-    print(f"{cb.shape[0]}x{cb.shape[1]} crossbar ({law} cells), scheme {args.scheme}: sparse vs ngspice")
+    print(f"{cb.shape[0]}x{cb.shape[1]} crossbar ({law} cells), scheme {args.scheme}: {names[0]} vs {names[1]}")
     print(res.report())
     ok = res.max_rel <= args.rtol
     print(f"agreement {'OK' if ok else 'FAILED'}: max relative difference {res.max_rel:.2e} (rtol {args.rtol:g})")
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
-        prov = provenance.collect(seed=args.seed, ngspice=True, command=_command(args))
+        prov = provenance.collect(seed=args.seed, ngspice="ngspice" in names, command=_command(args))
         pictures = _pictures(cb, dict(zip(res.backends, res.solutions)), args, args.out, prov)
         note = ", ".join(str(p) for p in pictures) if pictures else "no picture (arrays above 32x32 are not drawn)"
         print(f"wrote {note}")
@@ -351,11 +352,12 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     v = rng.uniform(0.0, 0.3, m)
     cb = Crossbar(conductance=g, lines=LineResistance.uniform(1.0))
     netlist = build_netlist(cb, BiasScheme.read(v))
-    print(f"[1/3] sparse solver: {m}x{n}, 1 ohm segments, devices 10 kohm-1 Mohm, inputs 0-0.3 V", flush=True)
+    progress = (lambda text: None) if args.quiet else (lambda text: print(text, file=sys.stderr, flush=True))
+    progress(f"[1/2] sparse solver: {m}x{n}, 1 ohm segments, devices 10 kohm-1 Mohm, inputs 0-0.3 V")
     t = time.perf_counter()
     s_sp = solve_netlist(netlist, get_backend("sparse"))
     t_sp = time.perf_counter() - t
-    print(f"[2/3] ngspice on the same netlist (takes a few seconds) ...", flush=True)
+    progress("[2/2] ngspice on the same netlist (takes a few seconds) ...")
     t = time.perf_counter()
     s_ng = solve_netlist(netlist, _backend("ngspice", m * n, (m, n)))
     t_ng = time.perf_counter() - t
@@ -374,7 +376,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         ("speed ratio ngspice / sparse", f"{t_ng / t_sp:.0f}x"),
     ]
     width = max(len(k) for k, _ in rows)
-    print(f"[3/3] results ({m}x{n})")
+    print(f"results ({m}x{n} array)")
     for k, val in rows:
         print(f"  {k:<{width}}  {val}")
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.2), constrained_layout=True)
@@ -418,23 +420,27 @@ def add_parser(subparsers: Any) -> None:
                     "voltages are also written as OUT/cell_voltages.csv and OUT/cell_voltages.png, and arrays up to 32x32 "
                     "get OUT/crossbar.png, every wire segment and cell coloured by its current.")
     _add_circuit_args(p)
-    p.add_argument("--backend", default="sparse", choices=("sparse", "ngspice"), help="solver")
+    p.add_argument("--backend", default="sparse", choices=tuple(BACKENDS),
+                   help="solver: ideal (every wire, driver and sense 0 ohm), sparse (the nodal solver) or ngspice")
     p.add_argument("--max-cells", type=int, default=128 * 128,
                    help="ngspice size guard: refuse arrays with more cells (ngspice takes minutes beyond)")
     p.add_argument("--json", type=Path, default=None, metavar="FILE", help="write the JSON here instead of stdout")
     p.add_argument("--out", type=Path, default=None, metavar="DIR",
                    help="folder for solve.json, cell_voltages.csv and cell_voltages.png")
     p.set_defaults(func=_cmd_solve)
-    p = subparsers.add_parser("crosscheck", help="solve with sparse and ngspice and compare every field",
-                              description="Solve one crossbar with the sparse solver and with ngspice and compare "
-                                          "every field; exit status 1 when they differ by more than --rtol.")
+    p = subparsers.add_parser("crosscheck", help="solve with two backends (sparse and ngspice) and compare every field",
+                              description="Solve one crossbar with two backends (default: the sparse solver and "
+                                          "ngspice) and compare every field; exit status 1 when they differ by more "
+                                          "than --rtol. --backends ideal sparse measures what the wires change.")
     _add_circuit_args(p)
+    p.add_argument("--backends", nargs=2, default=("sparse", "ngspice"), choices=tuple(BACKENDS),
+                   metavar=("A", "B"), help=f"the two backends compared, from {', '.join(BACKENDS)}")
     p.add_argument("--rtol", type=float, default=1e-9, help="pass/fail threshold (exit 1 if exceeded)")
     p.add_argument("--out", type=Path, default=None, metavar="DIR",
-                   help="folder for crossbar_sparse.png and crossbar_ngspice.png: every segment and cell coloured "
-                        "by its current (arrays up to 32x32)")
+                   help="folder for crossbar_<A>.png and crossbar_<B>.png (e.g. crossbar_sparse.png): every segment "
+                        "and cell coloured by its current (arrays up to 32x32)")
     p.add_argument("--max-cells", type=int, default=128 * 128,
-                   help="ngspice size guard: refuse arrays with more cells")
+                   help="ngspice size guard: refuse arrays with more cells (ngspice takes minutes beyond)")
     p.set_defaults(func=_cmd_crosscheck)
     p = subparsers.add_parser(
         "demo", help="IR drop of a 64x64 array: sparse solver vs ngspice, cell-voltage map",
@@ -444,4 +450,5 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--size", type=int, default=64, help="n of the n x n array, 1-256")
     p.add_argument("--seed", type=int, default=0, help="seed of the conductances and inputs")
     p.add_argument("--out", type=Path, default=Path("results/demo"), metavar="DIR", help="output folder")
+    p.add_argument("--quiet", action="store_true", help="no progress lines on stderr (the results still print)")
     p.set_defaults(func=_cmd_demo)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +31,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
             "Train (or reuse) the config's networks, transfer them onto simulated crossbar hardware and report "
             "the accuracy beside the software baseline and the papers' numbers. Sweeps run on Dask with every "
             "trial stored in OUT/trials.sqlite; Monte Carlo transfers in OUT/transfers_*.sqlite. "
-            "Ctrl-C or SIGTERM stops the workers, writes the report of what has finished (marked partial) and "
-            "exits with 130 / 143; --resume continues the run."
+            "--scheduler, --workers and --dashboard apply to sweeps: a Monte Carlo experiment runs its transfers "
+            "in this process. Ctrl-C or SIGTERM stops the run, writes the report of what has finished (marked "
+            "partial) and exits with 130 / 143; --resume continues the run."
         ),
     )
     p.add_argument("config", type=Path, help="experiment config (TOML), e.g. examples/configs/exp1_drolet.toml")
@@ -46,6 +48,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """Run the ``evaluate`` command; returns the exit status (1 when any trial failed)."""
     config = load_experiment(args.config, quick=args.quick)
+    if config.kind == "monte-carlo":
+        ignored = [flag for flag, given in (("--scheduler", args.scheduler not in (None, "serial")),
+                                            ("--workers", args.workers is not None),
+                                            ("--dashboard", args.dashboard)) if given]
+        if ignored:
+            warnings.warn(f"{', '.join(ignored)} apply to sweeps; the Monte Carlo experiment {config.name!r} runs its "
+                          "transfers in this process", stacklevel=2)
     with ConsoleProgress() as bars:
         report = run_experiment(config, out=args.out, resume=args.resume, scheduler=args.scheduler,
                                 workers=args.workers, progress=None if args.quiet else bars,

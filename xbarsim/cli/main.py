@@ -28,7 +28,7 @@ hardware); sweep runs a parameter sweep config. Run `xbarsim COMMAND --help` for
 
 Every result file records its provenance (xbarsim version, git commit, library versions, config
 hash and text, seed, command line, start time). Exit status: 0 success, 1 a check failed (crosscheck) or some trials failed, 2 bad input,
-130 interrupted (Ctrl-C), 143 terminated (SIGTERM)."""
+130 interrupted (Ctrl-C), 141 output pipe closed (`xbarsim solve | head`), 143 terminated (SIGTERM)."""
 
 
 class _Formatter(argparse.HelpFormatter):
@@ -43,7 +43,9 @@ class _Formatter(argparse.HelpFormatter):
     def _get_help_string(self, action: argparse.Action) -> str | None:
         text = action.help or ""
         default = action.default
-        if (action.option_strings and default not in (None, False, argparse.SUPPRESS) and "default" not in text):
+        # identity, not ==: a default of 0 or 0.0 (a seed, a resistance) is shown; None and False are not
+        if (action.option_strings and not any(default is d for d in (None, False, argparse.SUPPRESS))
+                and "default" not in text):
             shown = " ".join(map(str, default)) if isinstance(default, (list, tuple)) else "%(default)s"
             text += f" (default: {shown})"
         return text

@@ -24,6 +24,8 @@ An experiment config (:class:`ExperimentConfig`, :func:`load_experiment`) is one
     alpha = [1, 3]
     variant = ["lea"]
 
+    plot_x = "alpha"                 # optional: x axis of the generic accuracy plot (a grid key)
+
     [[reference]]                    # the paper's numbers, printed beside ours
     label = "LEA alpha = 6, 20 % faults (paper Fig. 4b)"
     metric = "accuracy"
@@ -65,6 +67,7 @@ from xbarsim.errors import ConfigError
 from xbarsim.experiments.papers import paper_cells
 from xbarsim.evaluation import HARDWARE_FIELDS, READOUT_FIELDS, Hardware
 from xbarsim.networks import DATASETS
+from xbarsim.sweeps import check_plot_x
 
 __all__ = [
     "NetworkSpec",
@@ -83,8 +86,8 @@ _KINDS = ("sweep", "monte-carlo")
 _MODELS = ("hardware", "statistical", "drolet-code")
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 _TOP_KEYS = ("name", "kind", "description", "dataset", "seed", "networks", "network", "hardware", "variants", "grid",
-             "readouts", "cycles", "transfers", "threshold", "models", "split", "max_points", "reference", "paper",
-             "quick")
+             "readouts", "cycles", "transfers", "threshold", "models", "split", "max_points", "plot_x", "reference",
+             "paper", "quick")
 NETWORK_KEYS = ("name", "recipe", "seed", "hidden", "training", "l2", "epochs", "ewc_strength", "ternarize",
              "quantization", "restore_best", "aware_fault_rate", "aware_disturbance", "aware_read_noise", "file",
              "ternary_delta", "batch_size", "learning_rate", "members")
@@ -391,6 +394,10 @@ class ExperimentConfig:
         Evaluated split (``"test"``).
     max_points : int or None
         Evaluate only the first points of the split (circuit backends).
+    plot_x : str or None
+        Sweep: the grid key (numeric values) on the x axis of the generic plot
+        ``accuracy_vs_<plot_x>.png``; default the first numeric grid key, drawn when no alpha or wire
+        plot is. Presentation only: not part of the stored sweep spec.
     references : tuple of Reference
         Published numbers for the report.
     source : str
@@ -420,6 +427,7 @@ class ExperimentConfig:
     models: tuple[str, ...] = ("hardware",)
     split: str = "test"
     max_points: int | None = None
+    plot_x: str | None = None
     references: tuple[Reference, ...] = ()
     source: str = "<dict>"
     quick: bool = False
@@ -510,6 +518,12 @@ class ExperimentConfig:
             if self.kind == "monte-carlo" and grid:
                 raise ConfigError("[grid] belongs to kind 'sweep'; a Monte Carlo experiment evaluates each network "
                                   "on the one [hardware].")
+            check_plot_x(self.plot_x, list(grid))
+            if self.plot_x is not None and not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                                   for v in grid[self.plot_x]):
+                raise ConfigError(f"`plot_x` must name a grid key with numeric values (an experiment's accuracy "
+                                  f"plot has a numeric x axis); got {self.plot_x!r}, whose values are "
+                                  f"{short_repr(list(grid[self.plot_x]))}.")
         except ConfigError as exc:
             if str(exc).startswith(f"{s}:"):
                 raise

@@ -157,6 +157,18 @@ def plot_accuracy_vs_wire(rows: Sequence[Mapping[str, Any]], out: str | os.PathL
                              xlabel="wire segment resistance (ohm)", ylabel="test accuracy (%)", logx=True)
 
 
+def _point_histogram(per_point: Any, bins: int, threshold: float) -> tuple[Any, Any]:
+    """Counts and edges of the per-point accuracies over ``bins`` equal bins of [0, 1], with the
+    threshold as an edge (added when it is not one). A point on an edge counts in the bin above it,
+    as the robust fraction counts a point at the threshold (same 1e-9 tolerance): with float edges
+    (``linspace`` gives 0.9500000000000001) a point right at 95 % would be drawn left of the line."""
+    edges = np.linspace(0.0, 1.0, int(bins) + 1)
+    near = np.abs(edges - threshold) < 1e-9
+    edges = np.where(near, threshold, edges) if near.any() else np.sort(np.append(edges, threshold))
+    counts, _ = np.histogram(np.minimum(np.asarray(per_point, float) + 1e-9, 1.0), bins=edges)
+    return counts, edges
+
+
 def plot_point_histograms(results: Mapping[str, Any], out: str | os.PathLike[str], *, threshold: float = 0.95,
                           bins: int = 20, title: str = "") -> Path:
     """Histogram of the per-point accuracy (fraction of transfers classifying each test point
@@ -170,7 +182,7 @@ def plot_point_histograms(results: Mapping[str, Any], out: str | os.PathLike[str
     for k, (label, res) in enumerate(results.items()):
         ax = fig.add_subplot(nrows, cols, k + 1, sharey=first)  # compared panels: one y range
         first = first or ax
-        counts, edges = res.histogram(bins)
+        counts, edges = _point_histogram(res.per_point, bins, threshold)
         ax.bar(edges[:-1], counts, width=np.diff(edges), align="edge", color="#4477aa", edgecolor="white")
         ax.axvline(threshold, color="#cc3311", ls="--", lw=1)
         ax.set_title(f"{label}: {100 * res.robust_fraction:.1f} % of points >= {threshold:.0%}\n"
@@ -188,10 +200,12 @@ def plot_point_histograms(results: Mapping[str, Any], out: str | os.PathLike[str
 def sweep_plots(config: ExperimentConfig, folder: Path, rows: list[dict[str, Any]],
                 software: Mapping[str, float]) -> list[Path]:
     """The plots an experiment sweep gets, chosen from its grid keys (alpha, wire resistance, else the
-    first numeric key); ``rows`` are the per-point rows of the report."""
+    first numeric key), plus accuracy against the config's ``plot_x`` when it names another key;
+    ``rows`` are the per-point rows of the report."""
     grid = list(config.grid)
     base = max(software.values()) if len(software) == 1 else None
     files = []
+    drawn: set[str] = set()  # the x axes of the plots drawn so far
     orig, orig_grid = rows, list(grid)
     if config.readouts:  # one line per read-out of the same transfers
         main = config.hardware.backend
@@ -204,6 +218,7 @@ def sweep_plots(config: ExperimentConfig, folder: Path, rows: list[dict[str, Any
         grid = [*grid, "readout"]
     if "alpha" in grid or "alpha_beta" in grid:
         x = "alpha" if "alpha" in grid else "alpha_beta"
+        drawn.add(x)
         fault = "fault_rate" if "fault_rate" in grid and len(config.grid["fault_rate"]) > 1 else None
         by = [g for g in grid if g not in (x, fault)]
         files.append(plot_accuracy_vs_alpha(rows, folder / "accuracy_vs_alpha.png", alpha=x, fault=fault, by=by,
@@ -213,13 +228,15 @@ def sweep_plots(config: ExperimentConfig, folder: Path, rows: list[dict[str, Any
                                        ylabel=MAPPING_ERROR_LABEL, xlabel=f"{x} (copies per weight)",
                                        title=f"Weight mapping error vs {x} ({config.name})"))
     if "segment_ohm" in grid:
+        drawn.add("segment_ohm")
         by = [g for g in grid if g != "segment_ohm"]
         files.append(plot_accuracy_vs_wire(rows, folder / "accuracy_vs_wire.png", by=by, baseline=base,
                                            title=f"Test accuracy vs wire segment resistance ({config.name})"))
-    if not files and grid:
-        x = grid[0]
-        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in config.grid[x]):
-            files.append(plot_metric_lines(rows, folder / f"accuracy_vs_{metric_name(x)}.png", x=x, metric="accuracy",
-                                           by=grid[1:], baseline=base, ylabel="test accuracy (%)",
-                                           title=f"Test accuracy vs {x} ({config.name})"))
+    generic = config.plot_x if config.plot_x is not None else (grid[0] if grid and not files else None)
+    if generic is not None and generic not in drawn:
+        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in config.grid[generic]):
+            files.append(plot_metric_lines(rows, folder / f"accuracy_vs_{metric_name(generic)}.png", x=generic,
+                                           metric="accuracy", by=[g for g in grid if g != generic], baseline=base,
+                                           ylabel="test accuracy (%)",
+                                           title=f"Test accuracy vs {generic} ({config.name})"))
     return files

@@ -193,6 +193,12 @@ def markdown(config: ExperimentConfig, rows: Sequence[Mapping[str, Any]], cols: 
         cells = [_cell(row.get(c)) for c in cols] + [str(row.get("n", ""))]
         cells += [_fmt(m, row.get(f"{m}_mean"), row.get(f"{m}_std")) for m in metrics]
         lines.append("| " + " | ".join(cells) + " |")
+    if config.kind == "sweep":
+        lines += ["", "`n`: successful trials (cycles) of the point; a cell is their mean ± one standard deviation "
+                  "(ddof 0); `mapping_error` is 100·‖Ŵ−W‖/‖W‖ %."]
+    else:
+        lines += ["", "`n`: transfers; `accuracy` is the mean ± one standard deviation (ddof 0) of the test accuracy "
+                  "over them; the other columns are single numbers over all `n` transfers."]
     if comparisons:
         quick = quick_differences(config)
         lines += ["", "## Ours beside the paper", "",

@@ -22,6 +22,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -135,7 +136,7 @@ def run_experiment(
     command : sequence of str, optional
         The command line recorded in the provenance of every file (default ``sys.argv``).
     retry_failed : bool
-        Sweeps, with ``resume``: run the stored failed trials again.
+        With ``resume``: run the stored failed trials (sweeps) or transfers (Monte Carlo) again.
     dashboard : bool
         Sweeps on the embedded local cluster: serve the Dask dashboard (on 127.0.0.1 only).
 
@@ -187,7 +188,7 @@ def run_experiment(
         if config.kind == "sweep":
             return _run_sweep(config, folder, nets, models, software, resume, scheduler, workers, progress, t0,
                               prov, retry_failed, dashboard)
-        return _run_monte_carlo(config, folder, nets, models, software, resume, progress, t0, prov)
+        return _run_monte_carlo(config, folder, nets, models, software, resume, progress, t0, prov, retry_failed)
 
 
 def _check_store_networks(store: Path, settings: Mapping[str, Mapping[str, Any]],
@@ -392,12 +393,13 @@ def _committee(config: ExperimentConfig, folder: Path, name: str, trained: Train
 def _run_monte_carlo(config: ExperimentConfig, folder: Path, nets: Mapping[str, TrainedNetwork],
                      models: Mapping[str, MLP | Network], software: Mapping[str, float],
                      resume: bool, progress: ProgressCallback | None, t0: float,
-                     prov: dict[str, Any]) -> ExperimentReport:
+                     prov: dict[str, Any], retry_failed: bool = False) -> ExperimentReport:
     """Every network x model: ``transfers`` trials of :class:`~xbarsim.experiments.TransferTrial` on the
-    sweep store ``transfers_<network>_<model>.sqlite`` (durable, resumable, one writer), in this process."""
+    sweep store ``transfers_<network>_<model>.sqlite`` (durable, resumable, one writer), in this process.
+    Interrupted (Ctrl-C, SIGTERM): the report of the transfers stored so far is written, marked
+    partial, and :class:`~xbarsim.errors.RunInterrupted` is raised."""
     data = cached_dataset(config.dataset, config.dataset_file)
-    results = {}
-    rows = []
+    jobs = []  # every run is set up (and checked) before the first transfer
     for spec in config.networks:
         net = models[spec.name]
         for model in config.models:
@@ -411,40 +413,92 @@ def _run_monte_carlo(config: ExperimentConfig, folder: Path, nets: Mapping[str, 
                 m = device_perturbation(config.hardware, encoding="ternary" if net.is_ternary else "differential",
                                         disturbance="measured", perturb_biases=True)
             x, y, slices, desc = monte_carlo_setup(net, data, m, split=config.split, committee=committee)
-            path = folder / f"transfers_{spec.name}_{model}.sqlite"
             sweep = SweepSpec(
                 name=config.name, trial="transfer", grid={"transfer": list(range(config.transfers))}, trials=1,
                 seed=config.seed, fixed={"network": spec.name, "fingerprint": network_fingerprint(net),
                                          "dataset": config.dataset, "split": config.split,
                                          "model": {k: v for k, v in desc.items() if v is not None}})
-            try:
-                run_sweep(sweep, TransferTrial(net, x, y, m, config.seed, committee), store=path, scheduler="serial",
-                          resume=resume, progress=progress)
-            except KeyboardInterrupt:
-                n_stored = sum(_count(p) for p in folder.glob("transfers_*.sqlite"))
-                total = config.transfers * len(config.networks) * len(config.models)
-                raise RunInterrupted(
-                    f"{n_stored} of {total} transfers stored in {folder}/transfers_*.sqlite; a Monte Carlo report needs "
-                    "every transfer (its per-point statistics), so none is written; rerun with --resume to continue",
-                    done=n_stored, total=total) from None
-            with ResultStore(path, readonly=True) as db:
-                stored = {r.params["transfer"]: r for r in db.records()}
-            failed = [r for r in stored.values() if not r.ok]
-            if failed:
-                raise ConfigError(f"{path}: transfer {failed[0].params['transfer']} failed: {failed[0].error_type}: "
-                                  f"{failed[0].error}")
-            outcomes = [_outcome(stored[k].results) for k in range(config.transfers)]
-            res = monte_carlo_result(net, x, y, outcomes, task_slices=slices, threshold=config.threshold, model=desc)
-            results[f"{spec.name} ({model})"] = res
-            s = res.summary()
-            row = {"network": spec.name, "model": model, "n": res.transfers,
-                   "robust_fraction_mean": res.robust_fraction, "robust_fraction_std": None,
-                   "mean_accuracy_mean": res.mean_accuracy, "mean_accuracy_std": None,
-                   "accuracy_mean": res.mean_accuracy, "accuracy_std": res.std_accuracy,
-                   "software_accuracy_mean": res.software_accuracy, "software_accuracy_std": None,
-                   "mapping_error_mean": s.get("mapping_error_mean"), "mapping_error_std": None,
-                   "histogram_counts": s["histogram_counts"], "file": path.name}
-            rows.append(row)
+            jobs.append(_TransferRun(network=spec.name, model=model, net=net, x=x, y=y, slices=slices, desc=desc,
+                                     store=folder / f"transfers_{spec.name}_{model}.sqlite", spec=sweep,
+                                     trial=TransferTrial(net, x, y, m, config.seed, committee)))
+    total = config.transfers * len(jobs)
+    received: list[int] = []
+    try:
+        for job in jobs:
+            run_sweep(job.spec, job.trial, store=job.store, scheduler="serial", resume=resume, progress=progress,
+                      retry_failed=retry_failed)
+    except KeyboardInterrupt:
+        with _writing(received):  # partial exactly when transfers are missing from the stores
+            result, done = _monte_carlo_report(config, folder, jobs, software, t0, prov, interrupted=True)
+        report_md = folder / "report.md"
+        what = (f"{done} of {total} transfers stored, partial report in {report_md}; rerun with --resume to "
+                "continue" if done < total else f"all {done} transfers had finished; the report is complete in "
+                f"{report_md}")
+        raise RunInterrupted(what, done=done, total=total, written=tuple(str(p) for p in result.files)) from None
+    with _writing(received):
+        result, _ = _monte_carlo_report(config, folder, jobs, software, t0, prov, interrupted=False)
+    if received:
+        raise RunInterrupted(f"the run had finished; its report is complete in {folder / 'report.md'}",
+                             done=total, total=total, written=tuple(str(p) for p in result.files))
+    return result
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class _TransferRun:
+    """One network x transfer model of a Monte Carlo experiment: what its store holds and how it is read."""
+
+    network: str
+    model: str
+    net: MLP | Network
+    x: Any
+    y: Any
+    slices: tuple[tuple[str, int, int], ...]
+    desc: Mapping[str, Any]
+    store: Path
+    spec: SweepSpec
+    trial: TransferTrial
+
+
+def _monte_carlo_report(config: ExperimentConfig, folder: Path, jobs: Sequence[_TransferRun],
+                        software: Mapping[str, float], t0: float, prov: dict[str, Any], *,
+                        interrupted: bool) -> tuple[ExperimentReport, int]:
+    """Write ``results.csv``/``.json``, the histogram PNG and ``report.md`` of the transfers in the
+    stores of ``jobs``; returns the report and the number of transfers stored. After an interrupt
+    (``interrupted``) each row holds the transfers finished so far (``n``; failed ones left out and
+    counted) and the files say partial; otherwise a failed transfer is a ConfigError."""
+    results = {}
+    rows = []
+    done = n_failed = 0
+    for job in jobs:
+        stored: dict[int, Any] = {}
+        if job.store.exists():
+            with ResultStore(job.store, readonly=True) as db:
+                if db.spec_dict() == job.spec.to_dict():
+                    stored = {r.params["transfer"]: r for r in db.records()}
+        done += len(stored)
+        failed = [r for r in stored.values() if not r.ok]
+        n_failed += len(failed)
+        if failed and not interrupted:
+            raise ConfigError(f"{job.store}: transfer {failed[0].params['transfer']} failed: {failed[0].error_type}: "
+                              f"{failed[0].error} ({len(failed)} failed; once the cause is fixed, "
+                              "--resume --retry-failed runs them again)")
+        finished = sorted(k for k, r in stored.items() if r.ok)
+        if not finished:
+            continue
+        outcomes = [_outcome(stored[k].results) for k in finished]
+        res = monte_carlo_result(job.net, job.x, job.y, outcomes, task_slices=job.slices,
+                                 threshold=config.threshold, model=job.desc)
+        results[f"{job.network} ({job.model})"] = res
+        s = res.summary()
+        rows.append({"network": job.network, "model": job.model, "n": res.transfers,
+                     "robust_fraction_mean": res.robust_fraction, "robust_fraction_std": None,
+                     "mean_accuracy_mean": res.mean_accuracy, "mean_accuracy_std": None,
+                     "accuracy_mean": res.mean_accuracy, "accuracy_std": res.std_accuracy,
+                     "software_accuracy_mean": res.software_accuracy, "software_accuracy_std": None,
+                     "mapping_error_mean": s.get("mapping_error_mean"), "mapping_error_std": None,
+                     "histogram_counts": s["histogram_counts"], "file": job.store.name})
+    total = config.transfers * len(jobs)
+    prov = {**prov, "partial": bool(prov.get("partial")) or done < total}
     files = [write_csv(folder / "results.csv", rows, prov)]
     comparisons = compare(rows, config.references)
     elapsed = time.perf_counter() - t0
@@ -452,20 +506,30 @@ def _run_monte_carlo(config: ExperimentConfig, folder: Path, nets: Mapping[str, 
            "quick_changes": [{"setting": k, "quick": q, "full": f} for k, q, f in config.quick_changes],
            "protocol": protocol_text(config), "kind": config.kind,
            "dataset": config.dataset, "seed": config.seed, "transfers": config.transfers,
-           "threshold": config.threshold, "elapsed_s": elapsed, "software_accuracy": dict(software),
+           "threshold": config.threshold, "elapsed_s": elapsed, "n_transfers": total, "n_stored": done,
+           "n_failed": n_failed, "partial": prov["partial"], "software_accuracy": dict(software),
            "hardware": config.hardware.to_dict(), "rows": rows,
            "summaries": {k: v.summary() for k, v in results.items()}, "comparisons": comparisons}
     files.append(write_json(folder / "results.json", doc, prov))
-    files += stamp_pngs([plot_point_histograms(results, folder / "point_accuracy_histogram.png",
-                                               threshold=config.threshold, title=config.name)], prov)
+    if results:
+        files += stamp_pngs([plot_point_histograms(results, folder / "point_accuracy_histogram.png",
+                                                   threshold=config.threshold, title=config.name)], prov)
     metrics = ["robust_fraction", "accuracy", "software_accuracy", "mapping_error"]
-    text = markdown(config, rows, ["network", "model"], metrics, comparisons, software, elapsed,
-                     f"`robust_fraction`: fraction of the test points classified correctly in at least "
-                     f"{config.threshold:.0%} of the transfers (Drolet et al.'s metric).", prov)
+    notes = [f"`robust_fraction`: fraction of the test points classified correctly in at least "
+             f"{config.threshold:.0%} of the transfers (Drolet et al.'s metric)."]
+    if prov["partial"]:
+        notes.append(f"**Partial results**: {done} of {total} transfers had finished when the run was interrupted; "
+                     f"each row's statistics are over its finished transfers (`n` of {config.transfers}); "
+                     "`--resume` completes it.")
+    if n_failed:
+        notes.append(f"**{n_failed} transfer(s) failed** and are left out; see the `transfers_*.sqlite` stores.")
+    text = markdown(config, rows, ["network", "model"], metrics, comparisons, software, elapsed, "\n\n".join(notes),
+                    prov)
     write_text(folder / "report.md", text)
     files.append(folder / "report.md")
-    return ExperimentReport(name=config.name, out=folder, rows=tuple(rows), comparisons=tuple(comparisons),
-                            files=tuple(files), elapsed_s=elapsed, software=dict(software), table=text)
+    report = ExperimentReport(name=config.name, out=folder, rows=tuple(rows), comparisons=tuple(comparisons),
+                              files=tuple(files), elapsed_s=elapsed, software=dict(software), table=text)
+    return report, done
 
 
 def run_sweep_config(spec: SweepSpec, *, out: str | os.PathLike[str], scheduler: Any = None,
@@ -534,11 +598,6 @@ def run_example(script: str, config: str, doc: str | None = None, argv: Sequence
     print(report.table)
     print(f"wrote {', '.join(p.name for p in report.files)} in {report.out} ({report.elapsed_s:.0f} s)")
     return report.out
-
-
-def _count(store: Path) -> int:
-    with ResultStore(store, readonly=True) as db:
-        return db.count()
 
 
 def _outcome(results: Mapping[str, Any]) -> dict[str, Any]:

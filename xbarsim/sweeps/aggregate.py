@@ -6,9 +6,11 @@
 * ``trials.csv`` -- one row per trial (grid parameters, status, error, duration, worker, metrics);
 * ``summary.csv`` and ``summary.json`` -- per grid point: ``n_ok``, ``n_failed`` and the mean and
   standard deviation (ddof = 0) of every numeric metric over the successful trials;
-* ``plot_<metric>.png`` -- each numeric result metric (mean, with +-std bars) against the first grid
-  parameter in the config's order, one series per combination of the other grid parameters;
-  bookkeeping metrics (cells, iterations, timings) and metrics constant over the grid are not plotted.
+* ``plot_<metric>.png`` -- each numeric result metric (mean, with +-std bars) against the grid
+  parameter the config names in ``plot_x`` (default: the first grid parameter in the config's order),
+  one series per combination of the other grid parameters;
+  bookkeeping metrics (cells, iterations, timings, the KCL residual) and metrics constant over the
+  grid are not plotted; with one trial per point there are no error bars.
 
 Nothing comes from the running process, so the aggregate of a resumed or interrupted sweep is the
 same as that of an uninterrupted one.
@@ -118,7 +120,8 @@ def aggregate_sweep(store: str | os.PathLike[str], out_dir: str | os.PathLike[st
         Write the PNG plots (default True).
     spec : SweepSpec, optional
         The spec that wrote the store, when the caller has it: rows, columns and plots then follow its
-        grid order (the store keeps the spec with sorted keys). It must equal the stored spec.
+        grid order (the store keeps the spec with sorted keys), and the plots' x axis is its
+        ``plot_x``. It must equal the stored spec (``plot_x`` is presentation, not compared).
     provenance : mapping, optional
         The run's provenance record (:func:`xbarsim.provenance.collect`), written into every file:
         the first line of each CSV, ``"provenance"`` in the JSON, PNG text chunks. Default: one
@@ -169,7 +172,7 @@ def aggregate_sweep(store: str | os.PathLike[str], out_dir: str | os.PathLike[st
     pngs: list[Path] = []
     if plots:
         for m in plotted_metrics(rows, metrics):
-            pngs.append(_plot_metric(out, spec, rows, m, prov))
+            pngs.append(_plot_metric(out, spec, rows, m, prov, spec.plot_x))
     return SweepAggregate(trials_csv=trials_csv, summary_csv=summary_csv, summary_json=summary_json,
                           plots=tuple(pngs), n_trials=spec.n_trials, n_ok=n_ok, n_failed=len(records) - n_ok,
                           n_missing=spec.n_trials - len(records))
@@ -189,8 +192,9 @@ def _label(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
 
 
-#: Metrics that describe the run, not the result: never plotted.
-BOOKKEEPING_METRICS = frozenset({"cells", "iterations", "duration_s", "solve_time_s"})
+#: Metrics that describe the run, not the result: never plotted. The KCL residual is the solver's
+#: self-check (rounding noise near 1e-16, in summary.csv); drawn against a grid key it looks like a trend.
+BOOKKEEPING_METRICS = frozenset({"cells", "iterations", "duration_s", "solve_time_s", "kcl_residual"})
 
 #: Axis labels with units of the metrics and parameters the shipped trial kinds use.
 LABELS = {
@@ -257,8 +261,8 @@ def _plot_metric(out: Path, spec: SweepSpec, rows: list[dict[str, Any]], metric:
         offset = (j - (len(series) - 1) / 2)
         xs = xs * (1.0 + 0.02 * offset) if log_x else xs + 0.06 * step * offset
         all_y += list(ys)
-        ax.errorbar(xs, ys, yerr=es, marker="osD^vPX*"[j % 8], ls=("-" if numeric_x else "none"), capsize=3,
-                    label=label, mfc="none" if j % 2 else None)
+        ax.errorbar(xs, ys, yerr=es if spec.trials > 1 else None, marker="osD^vPX*"[j % 8],
+                    ls=("-" if numeric_x else "none"), capsize=3, label=label, mfc="none" if j % 2 else None)
     if log_x:
         ax.set_xscale("log")
     if not numeric_x or integer_x:
@@ -271,7 +275,8 @@ def _plot_metric(out: Path, spec: SweepSpec, rows: list[dict[str, Any]], metric:
     ax.set_ylabel(LABELS.get(metric, metric))
     what = LABELS.get(metric, metric).split(" (")[0]
     ax.set_title(f"{what} vs {x_name} (sweep {spec.name})", fontsize="medium")
-    caption = f"points: mean; error bars: ± one standard deviation (ddof 0) over {spec.trials} trial(s) per point"
+    caption = (f"points: mean; error bars: ± one standard deviation (ddof 0) over {spec.trials} trials per point"
+               if spec.trials > 1 else "points: one trial per point (no error bars)")
     if len(series) > 1:
         caption += "; series offset sideways"
     handles, labels = ax.get_legend_handles_labels()

@@ -38,6 +38,7 @@ __all__ = [
     "trial_key",
     "trial_seed",
     "canonical",
+    "check_plot_x",
 ]
 
 #: The signature of a trial: ``(params, rng) -> {metric: float | int | str}``.
@@ -55,7 +56,7 @@ TrialFunction = Callable[[Mapping[str, Any], np.random.Generator], Mapping[str, 
 MAX_SWEEP_TRIALS = 1_000_000
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 _PARAM_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,99}")
-_SPEC_FIELDS = ("name", "trial", "grid", "fixed", "trials", "seed")
+_SPEC_FIELDS = ("name", "trial", "grid", "fixed", "trials", "seed", "plot_x")
 _REQUIRED = ("name", "trial")
 
 # ----------------------------------------------------------------------------- JSON values
@@ -121,6 +122,10 @@ class SweepSpec:
         Trials per grid point, each with its own seed (>= 1).
     seed : int
         The sweep seed (>= 0), entropy of every trial's SeedSequence.
+    plot_x : str or None
+        The grid key on the x axis of the aggregate's plots (default: the first grid key). Presentation
+        only: it is not part of :meth:`to_dict` (the spec a store is bound to), takes no part in
+        equality, and changing it never invalidates a store or its ``--resume``.
 
     Notes
     -----
@@ -134,6 +139,7 @@ class SweepSpec:
     fixed: Mapping[str, Any] = field(default_factory=dict)
     trials: int = 1
     seed: int = 0
+    plot_x: str | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not _NAME_RE.fullmatch(self.name):
@@ -182,6 +188,7 @@ class SweepSpec:
             )
         object.__setattr__(self, "grid", MappingProxyType(grid))
         object.__setattr__(self, "fixed", MappingProxyType(fixed))
+        check_plot_x(self.plot_x, list(grid))
 
     # ------------------------------------------------------------------ structure
     @property
@@ -209,7 +216,8 @@ class SweepSpec:
 
     # ------------------------------------------------------------------ (de)serialisation
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON data, the same keys as the TOML config."""
+        """Plain JSON data, the same keys as the TOML config except the presentation key ``plot_x``:
+        this is the spec a store is bound to (and fingerprinted by)."""
         return {
             "name": self.name, "trial": self.trial, "grid": {k: list(v) for k, v in self.grid.items()},
             "fixed": dict(self.fixed), "trials": self.trials, "seed": self.seed,
@@ -232,6 +240,15 @@ class SweepSpec:
             return cls(**dict(data))
         except ConfigError as exc:
             raise ConfigError(f"{source}: {exc}") from None
+
+
+def check_plot_x(plot_x: Any, grid_keys: Sequence[str]) -> None:
+    """ConfigError unless ``plot_x`` is None or one of ``grid_keys`` (the message names ``plot_x``,
+    the value and the grid keys)."""
+    if plot_x is None or (isinstance(plot_x, str) and plot_x in grid_keys):
+        return
+    keys = ", ".join(map(repr, grid_keys)) if grid_keys else "none: the grid is empty"
+    raise ConfigError(f"`plot_x` must name a grid key ({keys}); got {plot_x!r:.80}.")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -278,6 +295,7 @@ def load_sweep_config(path: str | os.PathLike[str], *, quick: bool = False) -> S
         trial = "circuit"
         trials = 4
         seed = 1
+        plot_x = "size"        # optional: x axis of the aggregate's plots (default: first grid key)
 
         [grid]
         segment_ohm = [0.0, 1.0, 2.0]
