@@ -175,3 +175,23 @@ def test_crosscheck_of_ideal_against_sparse_shows_the_wires(tmp_path, capsys):
     assert {p.name for p in (tmp_path / "c").iterdir()} == {"crossbar_ideal.png", "crossbar_sparse.png"}
     assert main(["crosscheck", "--backends", "sparse", "sparse"]) == 2
     assert "`--backends`" in capsys.readouterr().err
+
+
+def test_quiet_drops_status_lines_of_the_circuit_commands_not_their_results(tmp_path, capsys):
+    """One ``--quiet`` everywhere: netlist, solve and crosscheck print no status line with it, but the
+    results (the JSON, the comparison table and verdict) still print and the files are still written."""
+    base = ["--rows", "3", "--cols", "2"]
+    assert main(["netlist", *base, "--out", str(tmp_path / "a.cir")]) == 0
+    assert "wrote" in capsys.readouterr().out
+    assert main(["netlist", *base, "--out", str(tmp_path / "b.cir"), "--quiet"]) == 0
+    assert capsys.readouterr().out == "" and ".end" in (tmp_path / "b.cir").read_text()
+    assert main(["solve", *base, "--out", str(tmp_path / "s"), "--quiet"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == "" == captured.err and json.loads((tmp_path / "s" / "solve.json").read_text())
+    assert main(["solve", *base, "--scheme", "v/2", "--out", str(tmp_path / "v"), "--quiet", "--json",
+                 str(tmp_path / "v.json")]) == 0
+    assert capsys.readouterr().out == "" and (tmp_path / "v" / "cell_voltages.csv").exists()
+    assert main(["crosscheck", *base, "--backends", "ideal", "sparse", "--segment", "0", "--rtol", "1e-6", "--out", str(tmp_path / "c"),
+                 "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "agreement OK" in out and "wrote" not in out and (tmp_path / "c" / "crossbar_sparse.png").exists()

@@ -193,6 +193,12 @@ def _backend(name: str, max_cells: int, shape: tuple[int, int]) -> Any:
     return get_backend(name, NgspiceOptions(max_cells=max(max_cells, 1)) if name == "ngspice" else None)
 
 
+def _status(args: argparse.Namespace, text: str, file: Any = None) -> None:
+    """A status line (what was written, how long it took); ``--quiet`` drops it, never the results."""
+    if not args.quiet:
+        print(text, file=file if file is not None else sys.stdout)
+
+
 def _cmd_netlist(args: argparse.Namespace) -> int:
     cb, bias = _circuit(args)
     text = to_spice(build_netlist(cb, bias), index=None)  # every input vector of --inputs
@@ -203,7 +209,7 @@ def _cmd_netlist(args: argparse.Namespace) -> int:
     else:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(text)
-        print(f"wrote {args.out} ({cb.shape[0]}x{cb.shape[1]}, {text.count(chr(10))} lines)")
+        _status(args, f"wrote {args.out} ({cb.shape[0]}x{cb.shape[1]}, {text.count(chr(10))} lines)")
     return 0
 
 
@@ -305,11 +311,11 @@ def _cmd_solve(args: argparse.Namespace) -> int:
         json_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(text + "\n")
         written.insert(0, json_path)
-        print(f"{summary}; wrote " + ", ".join(str(p) for p in written))
+        _status(args, f"{summary}; wrote " + ", ".join(str(p) for p in written))
     else:
         print(text)
         if written:
-            print(f"{summary}; wrote " + ", ".join(str(p) for p in written), file=sys.stderr)
+            _status(args, f"{summary}; wrote " + ", ".join(str(p) for p in written), file=sys.stderr)
     return 0
 
 
@@ -331,7 +337,7 @@ def _cmd_crosscheck(args: argparse.Namespace) -> int:
         prov = provenance.collect(seed=args.seed, ngspice="ngspice" in names, command=_command(args))
         pictures = _pictures(cb, dict(zip(res.backends, res.solutions)), args, args.out, prov)
         note = ", ".join(str(p) for p in pictures) if pictures else "no picture (arrays above 32x32 are not drawn)"
-        print(f"wrote {note}")
+        _status(args, f"wrote {note}")
     return 0 if ok else 1
 
 
@@ -411,6 +417,7 @@ def add_parser(subparsers: Any) -> None:
                                           "--inputs), for ngspice -b; provenance in its comment lines.")
     _add_circuit_args(p)
     p.add_argument("--out", type=Path, default=None, metavar="FILE", help="output .cir file (default: stdout)")
+    p.add_argument("--quiet", action="store_true", help="no status lines (what was written); the results still print")
     p.set_defaults(func=_cmd_netlist)
     p = subparsers.add_parser(
         "solve", help="solve a crossbar; JSON of its currents, cell voltages as CSV and heatmap",
@@ -427,6 +434,7 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--json", type=Path, default=None, metavar="FILE", help="write the JSON here instead of stdout")
     p.add_argument("--out", type=Path, default=None, metavar="DIR",
                    help="folder for solve.json, cell_voltages.csv and cell_voltages.png")
+    p.add_argument("--quiet", action="store_true", help="no status lines (what was written); the results still print")
     p.set_defaults(func=_cmd_solve)
     p = subparsers.add_parser("crosscheck", help="solve with two backends (sparse and ngspice) and compare every field",
                               description="Solve one crossbar with two backends (default: the sparse solver and "
@@ -439,6 +447,7 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--out", type=Path, default=None, metavar="DIR",
                    help="folder for crossbar_<A>.png and crossbar_<B>.png (e.g. crossbar_sparse.png): every segment "
                         "and cell coloured by its current (arrays up to 32x32)")
+    p.add_argument("--quiet", action="store_true", help="no status lines (what was written); the results still print")
     p.add_argument("--max-cells", type=int, default=128 * 128,
                    help="ngspice size guard: refuse arrays with more cells (ngspice takes minutes beyond)")
     p.set_defaults(func=_cmd_crosscheck)
