@@ -162,26 +162,38 @@ class CoarseGrid:
 
     def add_to(self, r: FloatArray, out: FloatArray, block: int = 128) -> None:
         """``out += Q A_c^{-1} Q^T r`` for row-node vectors ``r`` (B, M*N), row-major. The ``x``
-        direction (the long one) is applied block of rows by block of rows with ``reduceat`` and
-        gathers, with temporaries of ``block`` rows."""
+        direction (the long one) is applied block of rows by block of rows: the full intervals of
+        ``k`` columns as a ``(rows, intervals, k)`` view with broadcast weights, the last (shorter)
+        interval by gathers."""
         m, n = self.m, self.n
-        p, w, starts, ncx = self._xp, self._xw, self._xstarts, self._ncx
+        k, ncx = self.k, self._ncx
+        nf = min((n - 1) // k, ncx - 1)  # full intervals [p k, (p + 1) k)
+        wl = np.arange(k) / k
+        t0 = nf * k  # tail columns t0 .. n-1: the last interval
+        tp, tw = self._xp[t0:], self._xw[t0:]
+        tpr = np.minimum(tp + 1, ncx - 1)
         for b in range(r.shape[0]):
             x = r[b].reshape(m, n)
             y = np.zeros((m, ncx))  # Q_x^T along rows
             for i0 in range(0, m, block):
                 xc = x[i0:i0 + block]
-                if ncx == 1:
-                    y[i0:i0 + block, 0] = xc.sum(axis=1)
-                    continue
-                y[i0:i0 + block, :-1] = np.add.reduceat(xc * (1.0 - w), starts, axis=1)
-                y[i0:i0 + block, 1:] += np.add.reduceat(xc * w, starts, axis=1)
+                yc = y[i0:i0 + block]
+                if nf:
+                    x3 = xc[:, :t0].reshape(xc.shape[0], nf, k)
+                    yc[:, :nf] += x3 @ (1.0 - wl)
+                    yc[:, 1:nf + 1] += x3 @ wl
+                xt = xc[:, t0:]
+                np.add.at(yc.T, tp, (xt * (1.0 - tw)).T)
+                np.add.at(yc.T, tpr, (xt * tw).T)
             coarse = np.asarray(self.qyt @ y)  # (ncy, ncx)
             c = self.lu.solve(np.ascontiguousarray(coarse).reshape(-1)).reshape(coarse.shape)
             cy = np.asarray(self.qy @ c)  # (M, ncx)
             o = out[b].reshape(m, n)
-            pr = np.minimum(p + 1, ncx - 1)
             for i0 in range(0, m, block):
                 cb = cy[i0:i0 + block]
-                o[i0:i0 + block] += cb[:, p] * (1.0 - w)
-                o[i0:i0 + block] += cb[:, pr] * w
+                oc = o[i0:i0 + block]
+                if nf:
+                    o3 = oc[:, :t0].reshape(oc.shape[0], nf, k)
+                    o3 += cb[:, :nf, None] * (1.0 - wl)
+                    o3 += cb[:, 1:nf + 1, None] * wl
+                oc[:, t0:] += cb[:, tp] * (1.0 - tw) + cb[:, tpr] * tw

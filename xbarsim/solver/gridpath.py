@@ -228,21 +228,39 @@ class _LineFactors:
         out[1:] += e * e * d[:-1]
         return out
 
-    # layout changes, times the cell conductances
+    # layout changes, times the cell conductances. Large arrays are transposed in slabs of
+    # _SLAB rows, which stay in cache (about 4x faster than numpy's whole-array transposing copy).
     def to_col(self, x: FloatArray, out: FloatArray, work: FloatArray) -> FloatArray:
         """``G x`` of a row-major vector, in column-major order (``work``: scratch, row-major)."""
-        b = x.shape[0]
-        w = np.multiply(x.reshape(b, self.m, self.n), self.g, out=work.reshape(b, self.m, self.n))
-        out.reshape(b, self.n, self.m)[...] = w.transpose(0, 2, 1)
+        b, m, n = x.shape[0], self.m, self.n
+        xr = x.reshape(b, m, n)
+        oc = out.reshape(b, n, m)
+        if m * n < _SLAB_MIN:
+            w = np.multiply(xr, self.g, out=work.reshape(b, m, n))
+            oc[...] = w.transpose(0, 2, 1)
+            return out
+        for i0 in range(0, m, _SLAB):
+            i1 = min(m, i0 + _SLAB)
+            oc[:, :, i0:i1] = (xr[:, i0:i1] * self.g[i0:i1]).transpose(0, 2, 1)
         return out
 
     def to_row(self, y: FloatArray, out: FloatArray) -> FloatArray:
         """``G y`` of a column-major vector, in row-major order."""
-        b = y.shape[0]
-        o = out.reshape(b, self.m, self.n)
-        o[...] = y.reshape(b, self.n, self.m).transpose(0, 2, 1)
-        o *= self.g
+        b, m, n = y.shape[0], self.m, self.n
+        yc = y.reshape(b, n, m)
+        o = out.reshape(b, m, n)
+        if m * n < _SLAB_MIN:
+            o[...] = yc.transpose(0, 2, 1)
+            o *= self.g
+            return out
+        for j0 in range(0, n, _SLAB):  # contiguous slabs of y, strided slabs of out
+            j1 = min(n, j0 + _SLAB)
+            np.multiply(yc[:, j0:j1].transpose(0, 2, 1), self.g[:, j0:j1], out=o[:, :, j0:j1])
         return out
+
+
+#: rows per slab of the blocked transposes, and the array size from which they are used
+_SLAB, _SLAB_MIN = 16, 1 << 16
 
 
 def _dot(x: FloatArray, y: FloatArray) -> FloatArray:
