@@ -99,13 +99,16 @@ def solve(crossbar: Crossbar, bias: BiasScheme, backend: str | Backend = "sparse
     return solve_netlist(build_netlist(crossbar, bias), backend)
 
 
+_DEFAULT_SPARSE = SparseOptions()
+
+
 def _solve_on_grid(crossbar: Crossbar, bias: BiasScheme, backend: str | Backend) -> Solution | None:
     """The grid-native path (:mod:`xbarsim.solver.gridpath`: no netlist is built) when the sparse
     backend would take CG on the grid anyway and the path covers the case; else None."""
     if isinstance(backend, str):
         if backend != "sparse":
             return None
-        options = SparseOptions()
+        options = _DEFAULT_SPARSE
     elif type(backend) is SparseBackend:
         options = backend.options
     else:

@@ -117,20 +117,28 @@ def _reason(crossbar: Crossbar, bias: BiasScheme) -> tuple[str | None, _Sources 
         return f"the device {crossbar.device.name!r} is nonlinear (Newton runs on the general path)", None
     m, n = crossbar.shape
     lines = crossbar.lines
+    r_min, r_max = np.inf, 0.0
     for name in ("row_segment", "col_segment"):
         r = np.asarray(getattr(lines, name))
-        if r.size and not bool((r > 0).all() and np.isfinite(r).all()):
-            return f"`lines.{name}` has zero (ideal) or non-finite segments, whose nodes the netlist merges", None
+        if r.size:
+            lo, hi = float(r.min()), float(r.max())
+            if not (lo > 0 and hi < np.inf):
+                return f"`lines.{name}` has zero (ideal) or non-finite segments, whose nodes the netlist merges", None
+            r_min, r_max = min(r_min, lo), max(r_max, hi)
     batch = bias.batch_size or 1
     if batch > MAX_BATCH:
         return f"a batch of {batch} operating points (more than {MAX_BATCH}) is faster through the port matrix", None
+    if 4 * m * n <= AUTO_CHECK_MAX_NODES:  # (2 M N + sources <= 2 M N + 2 (M + N) <= 4 M N)
+        return (f"the circuit has at most {AUTO_CHECK_MAX_NODES} nodes, whose solves get the general path's "
+                "forward-error check"), None
     try:
         src = _Sources(crossbar, bias)
     except ConfigError as exc:
         return f"the bias does not fit the array ({exc})", None
     if src.size == 0:
         return "no line end is driven", None
-    if not bool((src.resistance > 0).all() and np.isfinite(src.resistance).all()):
+    rs_min, rs_max = float(src.resistance.min()), float(src.resistance.max())
+    if not (rs_min > 0 and rs_max < np.inf):
         return "a driven end has a zero (ideal) or non-finite driver or sense resistance", None
     if not bool(np.isfinite(src.voltage).all()):
         return "a source voltage is not finite", None
@@ -138,16 +146,20 @@ def _reason(crossbar: Crossbar, bias: BiasScheme) -> tuple[str | None, _Sources 
         return (f"the circuit has at most {AUTO_CHECK_MAX_NODES} nodes, whose solves get the general path's "
                 "forward-error check"), None
     g = np.asarray(crossbar.conductance)
-    on_row = src.attach < m * n
-    rows_driven = np.unique(src.attach[on_row] // n).size == m
-    cols_driven = np.unique((src.attach[~on_row] - m * n) % n).size == n
-    if not (rows_driven and cols_driven) and not bool((g > 0).all()):
-        return "a line has no driven end and some cells are open (the general path checks for floating nodes)", None
-    gmax = max(float(g.max()), 1.0 / float(np.asarray(lines.row_segment).min(initial=np.inf)),
-               1.0 / float(np.asarray(lines.col_segment).min(initial=np.inf)), float((1.0 / src.resistance).max()))
-    gmin = min(float(g[g > 0].min(initial=np.inf)), 1.0 / float(np.asarray(lines.row_segment).max(initial=0.0) or np.inf),
-               1.0 / float(np.asarray(lines.col_segment).max(initial=0.0) or np.inf), float((1.0 / src.resistance).min()))
-    if not gmax / gmin <= SPREAD_CHECK:
+    g_max = float(g.max())
+    g_min = float(np.min(g, where=g > 0, initial=np.inf))
+    if not g_min == np.inf and not g_min == g.min():  # some cells are open
+        on_row = src.attach < m * n
+        rows = np.zeros(m, dtype=bool)
+        rows[src.attach[on_row] // n] = True
+        cols = np.zeros(n, dtype=bool)
+        cols[(src.attach[~on_row] - m * n) % n] = True
+        if not (rows.all() and cols.all()):
+            return "a line has no driven end and some cells are open (the general path checks for floating nodes)", None
+    elif g_min == np.inf:
+        return "every cell is open", None
+    spread = max(g_max, 1.0 / min(r_min, rs_min)) / min(g_min, 1.0 / max(r_max, rs_max))
+    if not spread <= SPREAD_CHECK:
         return (f"element conductances span more than {SPREAD_CHECK:g} (the general path estimates the forward "
                 "error of such circuits)"), None
     return None, src
@@ -170,6 +182,7 @@ class _LineFactors:
         m, n = crossbar.shape
         mn = m * n
         self.m, self.n = m, n
+        self._diag: dict[int, FloatArray] = {}
         g = np.ascontiguousarray(crossbar.conductance, dtype=np.float64)
         self.g = g
         lines = crossbar.lines
@@ -220,6 +233,13 @@ class _LineFactors:
             out[:, 1:] += work[:, 1:]
         return out
 
+    def diagonal_of(self, fac: tuple[FloatArray, FloatArray]) -> FloatArray:
+        """:meth:`diagonal` of ``self.row`` or ``self.col``, kept (one array each)."""
+        key = id(fac[0])
+        if key not in self._diag:
+            self._diag[key] = self.diagonal(fac)
+        return self._diag[key]
+
     @staticmethod
     def diagonal(fac: tuple[FloatArray, FloatArray]) -> FloatArray:
         """The diagonal of ``T``: ``d_k + e_{k-1}^2 d_{k-1}``."""
@@ -264,6 +284,7 @@ _SLAB, _SLAB_MIN = 16, 1 << 16
 
 
 def _dot(x: FloatArray, y: FloatArray) -> FloatArray:
+    # (einsum, not BLAS ddot: a threaded BLAS level-1 call stalls for milliseconds on a busy machine)
     return np.einsum("ij,ij->i", x, y)
 
 
@@ -346,7 +367,7 @@ class _Reduced:
                 go = (o * gl).reshape(bsz, -1)
                 ax = f.matvec(sub, xs, np.empty_like(xs), np.empty_like(xs))
                 r = b[:, sl] - ax + go
-                dg = _LineFactors.diagonal(sub)
+                dg = f.diagonal_of(fac) if step >= lines else _LineFactors.diagonal(sub)
                 absax = 2.0 * dg * np.abs(xs) - f.matvec(sub, np.abs(xs), np.empty_like(xs), np.empty_like(xs))
                 den = absax + np.abs(go) + np.abs(b[:, sl])
                 q = np.abs(r)
