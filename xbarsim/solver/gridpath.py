@@ -13,12 +13,14 @@ line, preconditioned by the row wires), and with the memory of a few ``M*N`` arr
 * the factors of the row-wire and the column-wire tridiagonals (4 arrays); products with the
   tridiagonals are taken from their factors (``T p = L (D (L^T p)))``), so the matrices themselves
   are not kept;
-* the CG vectors ``x``, ``r``, ``p`` and one array shared by ``S p`` and the preconditioned residual,
-  and two scratch arrays (6 arrays);
-* the componentwise backward error of the full system is computed line block by line block.
+* the CG vectors ``x``, ``r``, ``p``, one array shared by ``S p`` and the preconditioned residual,
+  and one scratch array, which also receives the column-node voltages (5 arrays);
+* the right-hand side is never stored (it is non-zero at the driven ends only), large arrays are
+  transposed in slabs and updated in chunks, and the componentwise backward error of the full
+  system is computed line block by line block, so no other temporary of the array's size exists.
 
-With the crossbar's own conductance and wire arrays (3 arrays) that is 13 arrays of ``8 M N`` bytes,
-about 6.5 GiB at 8192x8192 (the general path: about 440 bytes per cell). The :class:`Solution` it
+With the crossbar's own conductance and wire arrays (3 arrays) that is 12 arrays of ``8 M N`` bytes,
+about 6 GiB at 8192x8192 (the general path: about 440 bytes per cell). The :class:`Solution` it
 returns keeps the row-node and column-node voltages (2 arrays) and computes every other field
 from them and the crossbar's arrays on first access, with the same node numbering as the netlist
 (row nodes, column nodes, then one node per source, in :func:`build_netlist`'s source order).
@@ -62,7 +64,7 @@ _dpttrs = lapack.dpttrs
 MAX_BATCH = 32
 #: Arrays with at least this many rows or columns add the coarse correction across lines to the
 #: preconditioner by default (:mod:`xbarsim.solver._coarse`).
-COARSE_MIN_LINES = 1024
+COARSE_MIN_LINES = 2048
 
 
 class GridPathUnsupported(ConfigError):
@@ -166,10 +168,11 @@ def _reason(crossbar: Crossbar, bias: BiasScheme) -> tuple[str | None, _Sources 
 
 
 def grid_work_bytes(shape: tuple[int, int], batch: int) -> int:
-    """Peak bytes of the grid-native solve's own arrays (see the module notes): 10 arrays of the
-    array's size per operating point, the factors (4 arrays) shared."""
+    """Peak bytes of the grid-native solve's own arrays (see the module notes): 5 arrays of the
+    array's size per operating point (6 below 2^16 cells), the factors (4 arrays) shared, and the
+    column-major copy of the conductances' products, with margin: 8 arrays per operating point."""
     m, n = shape
-    return 8 * m * n * (4 + 10 * int(batch))
+    return 8 * m * n * (4 + 8 * int(batch))
 
 
 # ---------------------------------------------------------------------------------------- solver
@@ -186,12 +189,14 @@ class _LineFactors:
         g = np.ascontiguousarray(crossbar.conductance, dtype=np.float64)
         self.g = g
         lines = crossbar.lines
-        src_diag = np.bincount(src.attach, weights=1.0 / src.resistance, minlength=2 * mn)
+        on_row = src.attach < mn
+        g_src = 1.0 / src.resistance
         # row wires: e[i*N + j] = -1/r(i, j) between (i, j) and (i, j+1), 0 between rows
         e = np.zeros(mn)
         e2 = e.reshape(m, n)
         np.divide(-1.0, lines.row_segment, out=e2[:, :-1])
-        d = g + src_diag[:mn].reshape(m, n)
+        d = g.copy()
+        np.add.at(d.reshape(-1), src.attach[on_row], g_src[on_row])  # driver conductances
         d[:, :-1] -= e2[:, :-1]
         d[:, 1:] -= e2[:, :-1]
         self.row = pttrf(d.reshape(-1), e[:-1])
@@ -202,7 +207,8 @@ class _LineFactors:
         np.divide(-1.0, np.asarray(lines.col_segment).T, out=e2[:, :-1])
         d = np.empty((n, m))
         d[...] = g.T
-        d += src_diag[mn:].reshape(m, n).T
+        a = src.attach[~on_row] - mn
+        np.add.at(d.reshape(-1), (a % n) * m + a // n, g_src[~on_row])  # sense conductances
         d[:, :-1] -= e2[:, :-1]
         d[:, 1:] -= e2[:, :-1]
         self.col = pttrf(d.reshape(-1), e[:-1])
@@ -250,12 +256,13 @@ class _LineFactors:
 
     # layout changes, times the cell conductances. Large arrays are transposed in slabs of
     # _SLAB rows, which stay in cache (about 4x faster than numpy's whole-array transposing copy).
-    def to_col(self, x: FloatArray, out: FloatArray, work: FloatArray) -> FloatArray:
-        """``G x`` of a row-major vector, in column-major order (``work``: scratch, row-major)."""
+    def to_col(self, x: FloatArray, out: FloatArray, work: FloatArray | None) -> FloatArray:
+        """``G x`` of a row-major vector, in column-major order (``work``: scratch, row-major, for
+        small arrays)."""
         b, m, n = x.shape[0], self.m, self.n
         xr = x.reshape(b, m, n)
         oc = out.reshape(b, n, m)
-        if m * n < _SLAB_MIN:
+        if work is not None and m * n < _SLAB_MIN:
             w = np.multiply(xr, self.g, out=work.reshape(b, m, n))
             oc[...] = w.transpose(0, 2, 1)
             return out
@@ -279,6 +286,20 @@ class _LineFactors:
         return out
 
 
+    def sub_to_row(self, y: FloatArray, out: FloatArray, work: FloatArray | None) -> FloatArray:
+        """``out -= G y`` of a column-major vector ``y`` (``work``: scratch for small arrays)."""
+        b, m, n = y.shape[0], self.m, self.n
+        if work is not None and m * n < _SLAB_MIN:
+            out -= self.to_row(y, work)
+            return out
+        yc = y.reshape(b, n, m)
+        o = out.reshape(b, m, n)
+        for j0 in range(0, n, _SLAB):
+            j1 = min(n, j0 + _SLAB)
+            o[:, :, j0:j1] -= yc[:, j0:j1].transpose(0, 2, 1) * self.g[:, j0:j1]
+        return out
+
+
 #: rows per slab of the blocked transposes, and the array size from which they are used
 _SLAB, _SLAB_MIN = 16, 1 << 16
 
@@ -290,58 +311,58 @@ def _dot(x: FloatArray, y: FloatArray) -> FloatArray:
 
 class _Reduced:
     """CG on the reduced system ``S x = (R - G C^{-1} G) x = b`` (see :mod:`xbarsim.solver._grid`)
-    with the buffers of the module notes."""
+    with the buffers of the module notes: one scratch array (two for small arrays, which skip the
+    slab loops); the right-hand side ``b`` is never stored (it is non-zero at the driven ends only)."""
 
     def __init__(self, fac: _LineFactors, src: _Sources, vf: FloatArray) -> None:
         self.fac = fac
         self.src = src
-        self.vf = vf  # (B, S), unit-scaled
         b = vf.shape[0]
-        mn = fac.m * fac.n
+        m, n = fac.m, fac.n
+        mn = m * n
         self.shape = (b, mn)
+        self.small = mn < _SLAB_MIN
         self.w1 = np.empty(self.shape)  # column-major scratch
-        self.w2 = np.empty(self.shape)  # row-major scratch
-
-    def rhs_parts(self, out_row: FloatArray | None, out_col: FloatArray | None) -> None:
-        """``b = -L_uf v_f``: the driver/sense conductance times the source voltage at each attach node."""
-        f = self.fac
-        m, n, mn = f.m, f.n, f.m * f.n
-        src = self.src
-        cur = self.vf / src.resistance  # (B, S)
+        self.w2 = np.empty(self.shape) if self.small else None  # row-major scratch (small arrays)
+        # b = -L_uf v_f: the driver/sense conductance times the source voltage at each attach node,
+        # as (positions, values) in the row-major row layer and the column-major column layer
+        cur = vf / src.resistance  # (B, S)
         on_row = src.attach < mn
-        if out_row is not None:
-            out_row.fill(0.0)
-            np.add.at(out_row.T, src.attach[on_row], cur[:, on_row].T)
-        if out_col is not None:
-            out_col.fill(0.0)
-            a = src.attach[~on_row] - mn
-            np.add.at(out_col.T, (a % n) * m + a // n, cur[:, ~on_row].T)
+        a = src.attach[~on_row] - mn
+        self.b_row = (src.attach[on_row], cur[:, on_row])
+        self.b_col = ((a % n) * m + a // n, cur[:, ~on_row])
+
+    @staticmethod
+    def add_b(part: tuple[IntArray, FloatArray], out: FloatArray, lo: int = 0, hi: int | None = None) -> None:
+        """``out += b`` for the entries ``lo <= k < hi`` of one layer (``out`` holds those entries)."""
+        pos, val = part
+        if hi is not None:
+            keep = (pos >= lo) & (pos < hi)
+            pos, val = pos[keep] - lo, val[:, keep]
+        np.add.at(out.T, pos, val.T)
 
     def schur(self, p: FloatArray, out: FloatArray) -> FloatArray:
-        """``S p`` into ``out`` (uses both scratch arrays)."""
+        """``S p = R p - G C^{-1} G p`` into ``out`` (uses the scratch arrays)."""
         f = self.fac
+        f.matvec(f.row, p, out, self.w1)
         y = f.to_col(p, self.w1, self.w2)
         f.solve(f.col, y)
-        gy = f.to_row(y, self.w2)
-        f.matvec(f.row, p, out, self.w1)
-        out -= gy
-        return out
+        return f.sub_to_row(y, out, self.w2)
 
     def reduced_rhs(self, out: FloatArray) -> FloatArray:
-        """``b_r + G C^{-1} b_c`` into ``out`` (uses both scratch arrays)."""
-        self.rhs_parts(None, self.w1)
+        """``b_r + G C^{-1} b_c`` into ``out`` (uses ``w1``)."""
+        self.w1.fill(0.0)
+        self.add_b(self.b_col, self.w1)
         self.fac.solve(self.fac.col, self.w1)
         self.fac.to_row(self.w1, out)
-        self.rhs_parts(self.w2, None)
-        out += self.w2
+        self.add_b(self.b_row, out)
         return out
 
     def complete(self, x_row: FloatArray, out: FloatArray) -> FloatArray:
-        """Column-node voltages (column-major) ``C^{-1} (b_c + G x_r)`` into ``out`` (uses ``w2``)."""
+        """Column-node voltages (column-major) ``C^{-1} (b_c + G x_r)`` into ``out``."""
         f = self.fac
         f.to_col(x_row, out, self.w2)
-        self.rhs_parts(None, self.w2)
-        out += self.w2
+        self.add_b(self.b_col, out)
         return f.solve(f.col, out)
 
     def backward_error(self, x_row: FloatArray, x_col: FloatArray, block: int = 1 << 20) -> FloatArray:
@@ -352,9 +373,8 @@ class _Reduced:
         m, n = f.m, f.n
         bsz = x_row.shape[0]
         err = np.zeros(bsz)
-        b_row, b_col = self.w1, self.w2
-        self.rhs_parts(b_row, b_col)
-        for fac, x, other, lines, length, b in ((f.row, x_row, x_col, m, n, b_row), (f.col, x_col, x_row, n, m, b_col)):
+        for fac, x, other, lines, length, part in ((f.row, x_row, x_col, m, n, self.b_row),
+                                                   (f.col, x_col, x_row, n, m, self.b_col)):
             step = max(1, block // max(length * bsz, 1))
             for l0 in range(0, lines, step):
                 l1 = min(lines, l0 + step)
@@ -365,11 +385,13 @@ class _Reduced:
                 o = other.reshape(bsz, length, lines)[:, :, l0:l1].transpose(0, 2, 1)
                 gl = (f.g[l0:l1] if fac is f.row else f.g[:, l0:l1].T)
                 go = (o * gl).reshape(bsz, -1)
+                bs = np.zeros_like(xs)
+                self.add_b(part, bs, l0 * length, l1 * length)
                 ax = f.matvec(sub, xs, np.empty_like(xs), np.empty_like(xs))
-                r = b[:, sl] - ax + go
+                r = bs - ax + go
                 dg = f.diagonal_of(fac) if step >= lines else _LineFactors.diagonal(sub)
                 absax = 2.0 * dg * np.abs(xs) - f.matvec(sub, np.abs(xs), np.empty_like(xs), np.empty_like(xs))
-                den = absax + np.abs(go) + np.abs(b[:, sl])
+                den = absax + np.abs(go) + np.abs(bs)
                 q = np.abs(r)
                 np.divide(q, den, out=q, where=den > 0)
                 err = np.maximum(err, q.max(axis=1) if q.shape[1] else 0.0)
@@ -414,7 +436,7 @@ class _Reduced:
                 return X, self.complete(X, self.w1), it, False
             active = rnorm > target
             if not active.any():
-                x_col = self.complete(X, np.empty(self.shape))
+                x_col = self.complete(X, self.w1)  # (w1 is free here; a restart overwrites it)
                 err = self.backward_error(X, x_col)
                 worse = ~(err <= rtol)
                 if not worse.any():
@@ -442,9 +464,15 @@ class _Reduced:
         return X, self.complete(X, self.w1), it, False
 
 
-def _axpy(a: FloatArray, x: FloatArray, y: FloatArray, work: FloatArray) -> None:
-    np.multiply(x, a[:, None], out=work)
-    y += work
+def _axpy(a: FloatArray, x: FloatArray, y: FloatArray, work: FloatArray | None) -> None:
+    """``y += a[:, None] * x`` (rows are batch entries); without ``work``, in chunks of 2^16."""
+    if work is not None:
+        np.multiply(x, a[:, None], out=work)
+        y += work
+        return
+    step = 1 << 16
+    for k0 in range(0, x.shape[1], step):
+        y[:, k0:k0 + step] += x[:, k0:k0 + step] * a[:, None]
 
 
 def solve_grid_native(crossbar: Crossbar, bias: BiasScheme, rtol: float = 1e-13, maxiter: int = 300,
