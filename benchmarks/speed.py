@@ -163,6 +163,7 @@ cb = make_crossbar(g)
 bias = xb.BiasScheme.read(v)
 del g
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+c0 = time.process_time()
 t0 = time.perf_counter()
 if path == "grid":
     sol = xb.solve(cb, bias)
@@ -170,9 +171,10 @@ else:
     sol = xb.solve_netlist(xb.build_netlist(cb, bias))
 out = sol.output_currents
 t = time.perf_counter() - t0
+cpu = time.process_time() - c0
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 kcl = sol.kcl_residual if size <= {kcl_max} else float("nan")
-print(before, peak, t, sol.iterations, sol.method, kcl, float(abs(out).max()))
+print(before, peak, t, sol.iterations, sol.method, kcl, float(abs(out).max()), cpu)
 """
 
 
@@ -189,12 +191,12 @@ def bench_big(sizes: list[int], general: list[int], kcl_max: int) -> None:
             if res.returncode != 0:
                 row(what, tool, float("nan"), f"failed: {res.stderr.strip().splitlines()[-1:]}")
                 continue
-            before, peak, t, iters, method, kcl, _ = res.stdout.split()
+            before, peak, t, iters, method, kcl, _, cpu = res.stdout.split()
             peak_b, before_b = float(peak), float(before)
             row(what, tool, float(t),
                 f"peak {peak_b / 2**30:.2f} GiB ({peak_b / size**2:.0f} B/cell; inputs and crossbar "
                 f"{before_b / 2**30:.2f} GiB), {iters} CG iterations, method {method}, KCL {float(kcl):.1e}, "
-                f"load {load}")
+                f"CPU time {float(cpu):.1f} s, load {load}")
 
 
 def bench_iters(sizes: list[int]) -> None:
