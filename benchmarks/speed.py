@@ -16,7 +16,9 @@ source and the first cell). Measurements (best of ``--repeat`` unless said other
   not on the package index and is never a dependency of xbarsim);
 * ``imports``: wall time of ``python -c "import xbarsim.evaluation"`` and ``xbarsim --help``;
 * ``big``: one read of each ``--big-sizes`` array by ``solve`` (the grid-native path), each in a
-  fresh subprocess that reports its peak resident memory (``resource.getrusage`` ``ru_maxrss``),
+  fresh subprocess that reports its peak resident memory (``resource.getrusage`` ``ru_maxrss``, and
+  ``VmHWM``: on Linux a forked child's ``ru_maxrss`` starts at the parent's resident size, so
+  ``big`` runs before every other measurement),
   the memory before the solve (inputs and crossbar), time and CG iterations; with
   ``--big-general`` sizes also through the general netlist path (``build_netlist`` +
   ``solve_netlist``) for the ratio;
@@ -173,8 +175,9 @@ out = sol.output_currents
 t = time.perf_counter() - t0
 cpu = time.process_time() - c0
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-kcl = sol.kcl_residual if size <= {kcl_max} else float("nan")
-print(before, peak, t, sol.iterations, sol.method, kcl, float(abs(out).max()), cpu)
+hwm = [int(x.split()[1]) * 1024 for x in open("/proc/self/status") if x.startswith("VmHWM:")][0]
+kcl = sol.kcl_residual if size <= {kcl_max} else float("nan")  # (after the peaks: it needs every field)
+print(before, peak, t, sol.iterations, sol.method, kcl, float(abs(out).max()), cpu, hwm)
 """
 
 
@@ -191,10 +194,11 @@ def bench_big(sizes: list[int], general: list[int], kcl_max: int) -> None:
             if res.returncode != 0:
                 row(what, tool, float("nan"), f"failed: {res.stderr.strip().splitlines()[-1:]}")
                 continue
-            before, peak, t, iters, method, kcl, _, cpu = res.stdout.split()
+            before, peak, t, iters, method, kcl, _, cpu, hwm = res.stdout.split()
             peak_b, before_b = float(peak), float(before)
             row(what, tool, float(t),
-                f"peak {peak_b / 2**30:.2f} GiB ({peak_b / size**2:.0f} B/cell; inputs and crossbar "
+                f"peak {peak_b / 2**30:.2f} GiB ({peak_b / size**2:.0f} B/cell; VmHWM {float(hwm) / 2**30:.2f} GiB; "
+                f"inputs and crossbar "
                 f"{before_b / 2**30:.2f} GiB), {iters} CG iterations, method {method}, KCL {float(kcl):.1e}, "
                 f"CPU time {float(cpu):.1f} s, load {load}")
 
@@ -241,6 +245,9 @@ def main() -> int:
     args = ap.parse_args()
     only = {s.strip() for s in args.only.split(",")}
     load0 = Path("/proc/loadavg").read_text().split()[:3]
+    if "big" in only:  # first: a child's ru_maxrss starts at this process's resident size when it forks
+        bench_big([int(x) for x in args.big_sizes.split(",") if x], [int(x) for x in args.big_general.split(",") if x],
+                  kcl_max=4096)
     if "batch" in only:
         bench_batch(args.batch_size, args.vectors, args.repeat)
     if "sinh" in only:
@@ -253,9 +260,6 @@ def main() -> int:
         bench_imports(args.repeat)
     if "iters" in only:
         bench_iters([int(x) for x in args.iter_sizes.split(",") if x])
-    if "big" in only:
-        bench_big([int(x) for x in args.big_sizes.split(",") if x], [int(x) for x in args.big_general.split(",") if x],
-                  kcl_max=4096)
     load1 = Path("/proc/loadavg").read_text().split()[:3]
     print(f"\nload average (1, 5, 15 min) before: {' '.join(load0)}, after: {' '.join(load1)}; "
           f"{os.cpu_count()} CPUs\n")
