@@ -278,3 +278,16 @@ def test_a_large_array_equals_the_general_path(rng):
         assert_same_solution(xb.solve_netlist(netlist, xb.SparseBackend(tight)), sol, netlist, rtol=1e-12)
         assert_same_solution(xb.solve_netlist(netlist, DIRECT), sol, netlist, rtol=1e-10)
         assert sol.kcl_residual < 1e-12
+
+
+@pytest.mark.parametrize("shape", [(1, 700), (700, 1), (2, 400), (400, 3)])
+@pytest.mark.parametrize("coarse", [False, True])
+def test_thin_arrays(rng, shape, coarse):
+    m, n = shape
+    cb = _crossbar(rng, m, n)
+    for bias in (xb.BiasScheme.read(rng.uniform(0, 0.3, m)), xb.BiasScheme.write(m - 1, n // 2, 1.0, "floating"),
+                 xb.BiasScheme.write(0, n - 1, 1.0, "v/3")):
+        netlist = xb.build_netlist(cb, bias)
+        sol = solve_grid_native(cb, bias, coarse=coarse)
+        assert_same_solution(xb.solve_netlist(netlist, DIRECT), sol, netlist, rtol=1e-11)
+        assert sol.kcl_residual < 1e-12

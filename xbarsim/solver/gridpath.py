@@ -65,6 +65,8 @@ MAX_BATCH = 32
 #: Arrays with at least this many rows or columns add the coarse correction across lines to the
 #: preconditioner by default (:mod:`xbarsim.solver._coarse`).
 COARSE_MIN_LINES = 2048
+#: ... and at least this many in the other direction (a thin strip has no smooth 2-D modes to correct).
+COARSE_MIN_WIDTH = 256
 
 
 class GridPathUnsupported(ConfigError):
@@ -481,7 +483,8 @@ def solve_grid_native(crossbar: Crossbar, bias: BiasScheme, rtol: float = 1e-13,
 
     ``coarse``: add the coarse correction across lines (:mod:`xbarsim.solver._coarse`) to the
     row-wire preconditioner; None: when the array has at least :data:`COARSE_MIN_LINES` rows or
-    columns (below that the plain preconditioner needs as few iterations, each cheaper).
+    columns and :data:`COARSE_MIN_WIDTH` of the other (below that the plain preconditioner needs as
+    few iterations, each cheaper).
 
     Raises
     ------
@@ -505,7 +508,8 @@ def solve_grid_native(crossbar: Crossbar, bias: BiasScheme, rtol: float = 1e-13,
         scale = np.where(scale > 0, scale, 1.0)
         fac = _LineFactors(crossbar, src)
         t1 = time.perf_counter()
-        use_coarse = max(crossbar.shape) >= COARSE_MIN_LINES if coarse is None else bool(coarse)
+        use_coarse = (max(crossbar.shape) >= COARSE_MIN_LINES and min(crossbar.shape) >= COARSE_MIN_WIDTH
+                      if coarse is None else bool(coarse))
         cg = _coarse_grid(crossbar, src) if use_coarse else None
         system = _Reduced(fac, src, rel / scale[:, None])
         x_row, x_col, iters, ok = system.pcg(rtol, maxiter, coarse=None if cg is None else cg.add_to)
