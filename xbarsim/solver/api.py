@@ -10,14 +10,14 @@ from typing import Any
 import numpy as np
 
 from xbarsim._typing import FloatArray
-from xbarsim.errors import ConfigError
+from xbarsim.errors import ConfigError, GridPathUnsupported
 from xbarsim.netlists.bias import BiasScheme
 from xbarsim.netlists.crossbar import Crossbar
 from xbarsim.netlists.netlist import Netlist, build_netlist
 from xbarsim.solver.accuracy import warn_if_inaccurate
 from xbarsim.solver.base import Backend
 from xbarsim.solver.ideal import IdealBackend
-from xbarsim.solver.gridpath import GridPathUnsupported, grid_path_reason, grid_work_bytes, solve_grid_native
+from xbarsim.solver.gridpath import grid_path_reason, grid_work_bytes, solve_grid_native
 from xbarsim.solver.memory import available_bytes, check_work_memory
 from xbarsim.solver.checks import Difference, compare
 from xbarsim.solver.ngspice import NgspiceBackend

@@ -44,7 +44,7 @@ import numpy as np
 from scipy.linalg import lapack
 
 from xbarsim._typing import FloatArray, IntArray
-from xbarsim.errors import BackendError, ConfigError
+from xbarsim.errors import BackendError, ConfigError, GridPathUnsupported
 from xbarsim.netlists.bias import BiasScheme
 from xbarsim.netlists.crossbar import Crossbar
 from xbarsim.netlists.netlist import END_NAMES
@@ -67,11 +67,6 @@ MAX_BATCH = 32
 COARSE_MIN_LINES = 2048
 #: ... and at least this many in the other direction (a thin strip has no smooth 2-D modes to correct).
 COARSE_MIN_WIDTH = 256
-
-
-class GridPathUnsupported(ConfigError):
-    """The grid-native path does not cover this crossbar and bias; the message says why. The general
-    path (:func:`~xbarsim.solver.solve_netlist` on :func:`~xbarsim.netlists.build_netlist`) does."""
 
 
 class _Sources:
