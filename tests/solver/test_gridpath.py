@@ -291,3 +291,20 @@ def test_thin_arrays(rng, shape, coarse):
         sol = solve_grid_native(cb, bias, coarse=coarse)
         assert_same_solution(xb.solve_netlist(netlist, DIRECT), sol, netlist, rtol=1e-11)
         assert sol.kcl_residual < 1e-12
+
+
+def test_line_factorizations_kept_per_crossbar_and_driven_ends(rng):
+    """Small arrays keep their line factorizations with the (immutable) crossbar, one per set of driven
+    ends (at most four); alternating biases and repeats give the same answers as fresh solves."""
+    from xbarsim.solver import gridpath
+
+    cb = _crossbar(rng, 30, 28)
+    schemes = _schemes(30, 28, rng)
+    order = ["read", "v/3", "read-batch", "floating", "both-ends", "right-top", "read", "v/3"]
+    for name in order:
+        bias = schemes[name]
+        netlist = xb.build_netlist(cb, bias)
+        assert_same_solution(xb.solve_netlist(netlist, DIRECT), _native(cb, bias), netlist, rtol=1e-11)
+    assert len(gridpath._summary(cb).factors) == gridpath._MAX_FACTORS
+    twin = xb.Crossbar(conductance=cb.conductance, lines=cb.lines)  # a new object: its own cache
+    assert not gridpath._summary(twin).factors

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import logging
 import time
+import weakref
 from collections.abc import Callable
 
 import numpy as np
@@ -115,15 +116,12 @@ def _reason(crossbar: Crossbar, bias: BiasScheme) -> tuple[str | None, _Sources 
     if not crossbar.device.linear:
         return f"the device {crossbar.device.name!r} is nonlinear (Newton runs on the general path)", None
     m, n = crossbar.shape
-    lines = crossbar.lines
-    r_min, r_max = np.inf, 0.0
-    for name in ("row_segment", "col_segment"):
-        r = np.asarray(getattr(lines, name))
-        if r.size:
-            lo, hi = float(r.min()), float(r.max())
-            if not (lo > 0 and hi < np.inf):
-                return f"`lines.{name}` has zero (ideal) or non-finite segments, whose nodes the netlist merges", None
-            r_min, r_max = min(r_min, lo), max(r_max, hi)
+    summary = _summary(crossbar)
+    for name, (lo, hi) in summary.segments.items():
+        if not (lo > 0 and hi < np.inf):
+            return f"`lines.{name}` has zero (ideal) or non-finite segments, whose nodes the netlist merges", None
+    r_min = min([lo for lo, _ in summary.segments.values()], default=np.inf)
+    r_max = max([hi for _, hi in summary.segments.values()], default=0.0)
     batch = bias.batch_size or 1
     if batch > MAX_BATCH:
         return f"a batch of {batch} operating points (more than {MAX_BATCH}) is faster through the port matrix", None
@@ -144,10 +142,8 @@ def _reason(crossbar: Crossbar, bias: BiasScheme) -> tuple[str | None, _Sources 
     if 2 * m * n + src.size <= AUTO_CHECK_MAX_NODES:
         return (f"the circuit has at most {AUTO_CHECK_MAX_NODES} nodes, whose solves get the general path's "
                 "forward-error check"), None
-    g = np.asarray(crossbar.conductance)
-    g_max = float(g.max())
-    g_min = float(np.min(g, where=g > 0, initial=np.inf))
-    if not g_min == np.inf and not g_min == g.min():  # some cells are open
+    g_max, g_min, open_cells = summary.g_max, summary.g_min, summary.open_cells
+    if not g_min == np.inf and open_cells:
         on_row = src.attach < m * n
         rows = np.zeros(m, dtype=bool)
         rows[src.attach[on_row] // n] = True
@@ -162,6 +158,53 @@ def _reason(crossbar: Crossbar, bias: BiasScheme) -> tuple[str | None, _Sources 
         return (f"element conductances span more than {SPREAD_CHECK:g} (the general path estimates the forward "
                 "error of such circuits)"), None
     return None, src
+
+
+class _Summary:
+    """What the coverage check needs of a crossbar, and its line factorizations (small arrays only),
+    computed once per crossbar object (a Crossbar is immutable: its arrays are read-only)."""
+
+    def __init__(self, crossbar: Crossbar) -> None:
+        lines = crossbar.lines
+        self.segments: dict[str, tuple[float, float]] = {}
+        for name in ("row_segment", "col_segment"):
+            r = np.asarray(getattr(lines, name))
+            if r.size:
+                self.segments[name] = (float(r.min()), float(r.max()))
+        g = np.asarray(crossbar.conductance)
+        self.g_max = float(g.max())
+        self.g_min = float(np.min(g, where=g > 0, initial=np.inf))
+        self.open_cells = bool(float(g.min()) == 0.0)
+        self.factors: dict[bytes, _LineFactors] = {}
+
+
+_SUMMARIES: weakref.WeakKeyDictionary[Crossbar, _Summary] = weakref.WeakKeyDictionary()
+#: Line factorizations are kept with their crossbar up to this many cells (a few MB; larger arrays
+#: would keep four arrays of their size alive), for up to _MAX_FACTORS sets of driven ends.
+_CACHE_MAX_CELLS, _MAX_FACTORS = 1 << 16, 4
+
+
+def _summary(crossbar: Crossbar) -> _Summary:
+    try:
+        return _SUMMARIES[crossbar]
+    except KeyError:
+        s = _SUMMARIES[crossbar] = _Summary(crossbar)
+        return s
+
+
+def _factors(crossbar: Crossbar, src: _Sources) -> _LineFactors:
+    """The line factorizations of ``crossbar`` with the driven ends of ``src``, kept for small arrays."""
+    m, n = crossbar.shape
+    if m * n >= _CACHE_MAX_CELLS:
+        return _LineFactors(crossbar, src)
+    cache = _summary(crossbar).factors
+    key = src.attach.tobytes() + src.resistance.tobytes()
+    fac = cache.get(key)
+    if fac is None:
+        if len(cache) >= _MAX_FACTORS:
+            cache.pop(next(iter(cache)))
+        fac = cache[key] = _LineFactors(crossbar, src)
+    return fac
 
 
 def grid_work_bytes(shape: tuple[int, int], batch: int) -> int:
@@ -501,7 +544,7 @@ def solve_grid_native(crossbar: Crossbar, bias: BiasScheme, rtol: float = 1e-13,
         rel = vf - shift[:, None]
         scale = np.abs(rel / src.resistance).max(axis=1)
         scale = np.where(scale > 0, scale, 1.0)
-        fac = _LineFactors(crossbar, src)
+        fac = _factors(crossbar, src)
         t1 = time.perf_counter()
         use_coarse = (max(crossbar.shape) >= COARSE_MIN_LINES and min(crossbar.shape) >= COARSE_MIN_WIDTH
                       if coarse is None else bool(coarse))
