@@ -14,7 +14,16 @@ source and the first cell). Measurements (best of ``--repeat`` unless said other
   CrossSim's parasitic solver warm at three convergence thresholds, each with its error against
   xbarsim's direct solve (``--crosssim PATH``: a folder where CrossSim 3.2 is pip-installed; it is
   not on the package index and is never a dependency of xbarsim);
-* ``imports``: wall time of ``python -c "import xbarsim.evaluation"`` and ``xbarsim --help``.
+* ``imports``: wall time of ``python -c "import xbarsim.evaluation"`` and ``xbarsim --help``;
+* ``big``: one read of each ``--big-sizes`` array by ``solve`` (the grid-native path), each in a
+  fresh subprocess that reports its peak resident memory (``resource.getrusage`` ``ru_maxrss``, and
+  ``VmHWM``: on Linux a forked child's ``ru_maxrss`` starts at the parent's resident size, so
+  ``big`` runs before every other measurement),
+  the memory before the solve (inputs and crossbar), time and CG iterations; with
+  ``--big-general`` sizes also through the general netlist path (``build_netlist`` +
+  ``solve_netlist``) for the ratio;
+* ``iters``: CG iterations against size (``--iter-sizes``), the grid path with the row-wire
+  preconditioner alone and with the coarse correction across lines.
 
     .venv/bin/python benchmarks/speed.py --crosssim /tmp/crosssim-site
 
@@ -94,14 +103,17 @@ def bench_tiles(tiles: int, repeat: int) -> None:
     row(what, "transfer_matrices (bulk)", t_bulk, f"{t_loop / t_bulk:.1f}x faster; diff {rel_diff(tb, tl):.1e}")
 
 
-def bench_peers(size: int, repeat: int, crosssim: Path | None) -> None:
+def bench_peers(size: int, repeat: int, crosssim: Path | None, fast_repeat: int = 50) -> None:
     g, v = make_case(size, 0)
     cb = make_crossbar(g)
     what = f"1 vector, {size}x{size}, linear"
     ref = xb.solve(cb, xb.BiasScheme.read(v), xb.SparseBackend(xb.SparseOptions(method="direct"))).output_currents
     xb.solve(cb, xb.BiasScheme.read(v))  # warm
-    t, sol = best(lambda: xb.solve(make_crossbar(g), xb.BiasScheme.read(v)).output_currents, repeat)
-    row(what, "xbarsim solve (default)", t, f"diff {rel_diff(sol, ref):.1e}")
+    t, sol = best(lambda: xb.solve(make_crossbar(g), xb.BiasScheme.read(v)).output_currents, fast_repeat)
+    row(what, "xbarsim solve (default), building the Crossbar", t, f"diff {rel_diff(sol, ref):.1e}")
+    bias = xb.BiasScheme.read(v)
+    t, sol = best(lambda: xb.solve(cb, bias).output_currents, fast_repeat)
+    row(what, "xbarsim solve (default), Crossbar built", t, f"diff {rel_diff(sol, ref):.1e}")
     try:
         compute, _ = import_badcrossbar()
         from solver import badcrossbar_currents
@@ -138,8 +150,75 @@ def bench_peers(size: int, repeat: int, crosssim: Path | None) -> None:
         arr = NoninterleavedInputSourceArray(p)
         mat = g.T * rmin
         arr.solve_mvm(v.copy(), mat.copy())  # warm
-        t, out = best(lambda: np.asarray(arr.solve_mvm(v.copy(), mat.copy())) / rmin, repeat)
+        t, out = best(lambda: np.asarray(arr.solve_mvm(v.copy(), mat.copy())) / rmin, fast_repeat)
         row(what, f"CrossSim 3.2 parasitic solver, Verr_th {th:g}", t, f"diff {rel_diff(out, ref):.1e}")
+
+
+_BIG_CHILD = r"""
+import resource, sys, time
+sys.path.insert(0, {bench!r})
+from solver import make_case, make_crossbar
+import xbarsim as xb
+size, path = {size}, {path!r}
+g, v = make_case(size, 0)
+cb = make_crossbar(g)
+bias = xb.BiasScheme.read(v)
+del g
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+c0 = time.process_time()
+t0 = time.perf_counter()
+if path == "grid":
+    sol = xb.solve(cb, bias)
+else:
+    sol = xb.solve_netlist(xb.build_netlist(cb, bias))
+out = sol.output_currents
+t = time.perf_counter() - t0
+cpu = time.process_time() - c0
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+hwm = [int(x.split()[1]) * 1024 for x in open("/proc/self/status") if x.startswith("VmHWM:")][0]
+kcl = sol.kcl_residual if size <= {kcl_max} else float("nan")  # (after the peaks: it needs every field)
+print(before, peak, t, sol.iterations, sol.method, kcl, float(abs(out).max()), cpu, hwm)
+"""
+
+
+def bench_big(sizes: list[int], general: list[int], kcl_max: int) -> None:
+    bench = str(Path(__file__).resolve().parent)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    for size in sizes:
+        for path in ("grid", "general") if size in general else ("grid",):
+            code = _BIG_CHILD.format(bench=bench, size=size, path=path, kcl_max=kcl_max)
+            load = Path("/proc/loadavg").read_text().split()[0]
+            res = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+            what = f"1 read, {size}x{size}, peak memory"
+            tool = "solve (grid-native path)" if path == "grid" else "build_netlist + solve_netlist (general)"
+            if res.returncode != 0:
+                row(what, tool, float("nan"), f"failed: {res.stderr.strip().splitlines()[-1:]}")
+                continue
+            before, peak, t, iters, method, kcl, _, cpu, hwm = res.stdout.split()
+            peak_b, before_b = float(peak), float(before)
+            row(what, tool, float(t),
+                f"peak {peak_b / 2**30:.2f} GiB ({peak_b / size**2:.0f} B/cell; VmHWM {float(hwm) / 2**30:.2f} GiB; "
+                f"inputs and crossbar "
+                f"{before_b / 2**30:.2f} GiB), {iters} CG iterations, method {method}, KCL {float(kcl):.1e}, "
+                f"CPU time {float(cpu):.1f} s, load {load}")
+
+
+def bench_iters(sizes: list[int]) -> None:
+    from xbarsim.solver.gridpath import solve_grid_native
+
+    for size in sizes:
+        g, v = make_case(size, 0)
+        cb = make_crossbar(g)
+        bias = xb.BiasScheme.read(v)
+        sols = {}
+        for coarse in (False, True):
+            t0 = time.perf_counter()
+            sols[coarse] = solve_grid_native(cb, bias, coarse=coarse)
+            t = time.perf_counter() - t0
+            row(f"CG iterations, {size}x{size}", "row wires + coarse correction" if coarse else "row wires only", t,
+                f"{sols[coarse].iterations} iterations")
+        print(f"  outputs differ by {rel_diff(sols[True].output_currents, sols[False].output_currents):.1e}",
+              file=sys.stderr)
 
 
 def bench_imports(repeat: int) -> None:
@@ -159,9 +238,16 @@ def main() -> int:
     ap.add_argument("--peer-size", type=int, default=64)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--crosssim", type=Path, default=None, help="folder with CrossSim 3.2 pip-installed (--target)")
+    ap.add_argument("--peer-repeat", type=int, default=50, help="best of this many for xbarsim and CrossSim in `peers`")
+    ap.add_argument("--big-sizes", default="1024,2048,4096", help="comma-separated sizes for `big`")
+    ap.add_argument("--big-general", default="1024,2048", help="sizes of `big` also solved by the general path")
+    ap.add_argument("--iter-sizes", default="64,128,256,512,1024,2048", help="comma-separated sizes for `iters`")
     args = ap.parse_args()
     only = {s.strip() for s in args.only.split(",")}
     load0 = Path("/proc/loadavg").read_text().split()[:3]
+    if "big" in only:  # first: a child's ru_maxrss starts at this process's resident size when it forks
+        bench_big([int(x) for x in args.big_sizes.split(",") if x], [int(x) for x in args.big_general.split(",") if x],
+                  kcl_max=4096)
     if "batch" in only:
         bench_batch(args.batch_size, args.vectors, args.repeat)
     if "sinh" in only:
@@ -169,9 +255,11 @@ def main() -> int:
     if "tiles" in only:
         bench_tiles(args.tiles, args.repeat)
     if "peers" in only:
-        bench_peers(args.peer_size, max(args.repeat, 5), args.crosssim)
+        bench_peers(args.peer_size, max(args.repeat, 5), args.crosssim, args.peer_repeat)
     if "imports" in only:
         bench_imports(args.repeat)
+    if "iters" in only:
+        bench_iters([int(x) for x in args.iter_sizes.split(",") if x])
     load1 = Path("/proc/loadavg").read_text().split()[:3]
     print(f"\nload average (1, 5, 15 min) before: {' '.join(load0)}, after: {' '.join(load1)}; "
           f"{os.cpu_count()} CPUs\n")

@@ -14,6 +14,7 @@ __all__ = [
     "ConfigError",
     "FileFormatError",
     "CircuitError",
+    "GridPathUnsupported",
     "ConvergenceError",
     "BackendError",
     "BackendUnavailableError",
@@ -40,6 +41,11 @@ class FileFormatError(ConfigError):
 
 class CircuitError(XbarError, ValueError):
     """The circuit cannot be solved: floating nodes, shorted sources, no path to a driven node."""
+
+
+class GridPathUnsupported(ConfigError):
+    """The grid-native solver path (:mod:`xbarsim.solver.gridpath`) does not cover this crossbar and
+    bias; the message says why. The general netlist path does (``solve`` takes it by itself)."""
 
 
 class ConvergenceError(XbarError, RuntimeError):

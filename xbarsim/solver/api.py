@@ -3,26 +3,30 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+import logging
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from xbarsim._typing import FloatArray
-from xbarsim.errors import ConfigError
+from xbarsim.errors import ConfigError, GridPathUnsupported
 from xbarsim.netlists.bias import BiasScheme
 from xbarsim.netlists.crossbar import Crossbar
 from xbarsim.netlists.netlist import Netlist, build_netlist
 from xbarsim.solver.accuracy import warn_if_inaccurate
 from xbarsim.solver.base import Backend
 from xbarsim.solver.ideal import IdealBackend
-from xbarsim.solver.memory import check_work_memory
+from xbarsim.solver.gridpath import grid_path_reason, grid_work_bytes, solve_grid_native
+from xbarsim.solver.memory import available_bytes, check_work_memory
 from xbarsim.solver.checks import Difference, compare
 from xbarsim.solver.ngspice import NgspiceBackend
 from xbarsim.solver.solution import Solution
 from xbarsim.solver.sparse import SparseBackend, SparseOptions
 
 __all__ = ["BACKENDS", "get_backend", "solve", "solve_netlist", "transfer_matrix", "crosscheck", "CrossCheck"]
+
+_log = logging.getLogger(__name__)
 
 #: Registry of backend names to their classes; each is constructed with its own options object (or
 #: None for its defaults), so options pass through the registry: ``get_backend("ngspice", NgspiceOptions(...))``.
@@ -88,8 +92,48 @@ def solve(crossbar: Crossbar, bias: BiasScheme, backend: str | Backend = "sparse
         See :class:`~xbarsim.solver.Solution` for fields, shapes and sign conventions.
     """
     if isinstance(crossbar, Crossbar) and isinstance(bias, BiasScheme):  # build_netlist names bad types
+        sol = _solve_on_grid(crossbar, bias, backend)
+        if sol is not None:
+            return sol
         check_work_memory(crossbar.shape, bias.batch_size or 1)  # before anything of the batch's size exists
     return solve_netlist(build_netlist(crossbar, bias), backend)
+
+
+_DEFAULT_SPARSE = SparseOptions()
+
+
+def _solve_on_grid(crossbar: Crossbar, bias: BiasScheme, backend: str | Backend) -> Solution | None:
+    """The grid-native path (:mod:`xbarsim.solver.gridpath`: no netlist is built) when the sparse
+    backend would take CG on the grid anyway and the path covers the case; else None."""
+    if isinstance(backend, str):
+        if backend != "sparse":
+            return None
+        options = _DEFAULT_SPARSE
+    elif type(backend) is SparseBackend:
+        options = backend.options
+    else:
+        return None
+    if options.method == "direct":
+        return None
+    m, n = crossbar.shape
+    if options.method == "auto" and 2 * m * n <= 1024:
+        return None  # the general path solves these directly (and checks their forward error)
+    batch = bias.batch_size or 1
+    need = grid_work_bytes(crossbar.shape, batch)
+    avail = None
+    if need > 2**28:  # (reading /proc costs more than a small solve)
+        if grid_path_reason(crossbar, bias) is not None:
+            return None
+        avail = available_bytes()
+    if avail is not None and need > avail:
+        raise ConfigError(
+            f"solving a {m}x{n} array ({batch} operating point(s)) needs about {need / 2**30:.1f} GiB of work "
+            f"arrays, more than the {avail / 2**30:.1f} GiB of memory available.")
+    try:
+        return solve_grid_native(crossbar, bias, options.rtol, options.maxiter)
+    except GridPathUnsupported as exc:  # not covered, or CG did not converge (the general path goes direct)
+        _log.debug("%s; taking the general path", exc)
+        return None
 
 
 def transfer_matrix(crossbar: Crossbar, options: SparseOptions | None = None) -> FloatArray:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
-from typing import Generic, TypeVar, overload
+from typing import Generic, Protocol, TypeVar, overload
 
 import numpy as np
 import scipy.sparse as sp
@@ -26,6 +26,25 @@ _PORT_FIELDS = ("output_currents", "input_currents", "source_currents", "power")
 
 
 _T = TypeVar("_T")
+
+
+class FieldSource(Protocol):
+    """What computes a lazy :class:`Solution`'s fields: ``_Fields`` (from a netlist's node voltages)
+    or the grid-native path's fields (:mod:`xbarsim.solver.gridpath`, from the crossbar's arrays)."""
+
+    index: IntArray
+
+    @property
+    def batched(self) -> bool: ...
+
+    @property
+    def shape(self) -> tuple[int, int]: ...
+
+    def ports(self) -> dict[str, object]: ...
+
+    def nodes(self) -> dict[str, object]: ...
+
+    def subset(self, idx: IntArray, single: bool) -> FieldSource: ...
 
 
 class _Field(Generic[_T]):
@@ -93,7 +112,7 @@ class Solution:
     FIELDS = FIELDS
     __slots__ = ("_values", "_source", "backend", "method", "iterations", "timings")
     _values: dict[str, object]
-    _source: _Fields | None
+    _source: FieldSource | None
     backend: str
     method: str
     iterations: int
@@ -110,7 +129,7 @@ class Solution:
                       kcl_residual=kcl_residual)
         self._init(values, None, backend, method, iterations, timings or {})
 
-    def _init(self, values: dict[str, object], source: _Fields | None, backend: str, method: str,
+    def _init(self, values: dict[str, object], source: FieldSource | None, backend: str, method: str,
               iterations: int, timings: Mapping[str, float]) -> None:
         for k, x in values.items():
             values[k] = _frozen(x)
@@ -123,7 +142,7 @@ class Solution:
         setter(self, "timings", MappingProxyType(dict(timings)))
 
     @classmethod
-    def _deferred(cls, source: _Fields, *, backend: str, method: str, iterations: int,
+    def _deferred(cls, source: FieldSource, *, backend: str, method: str, iterations: int,
                   timings: Mapping[str, float]) -> Solution:
         """A solution whose fields ``source`` computes on first access."""
         sol = cls.__new__(cls)
@@ -177,7 +196,7 @@ class Solution:
     def shape(self) -> tuple[int, int]:
         """``(M, N)`` of the crossbar."""
         if self._source is not None:
-            return self._source.netlist.shape
+            return self._source.shape
         return (int(np.shape(self.input_currents)[-1]), int(np.shape(self.output_currents)[-1]))
 
     def with_timings(self, timings: Mapping[str, float]) -> Solution:
@@ -351,6 +370,10 @@ class _Fields:
     @property
     def batched(self) -> bool:
         return not self.single
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.netlist.shape
 
     def subset(self, idx: IntArray, single: bool) -> _Fields:
         return _Fields(self.netlist, self.backend, self._voltages, self._currents, self.index[idx], single,
