@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from xbartest import random_lines
+from xbartest import assert_same_solution, random_crossbar, random_lines
 
 import xbarsim as xb
 from xbarsim.solver.newton import NewtonOptions
-from xbarsim.solver.tile_newton import ReadTrees, read_newton, tile_read_currents
+from xbarsim.solver._grid import grid_layout
+from xbarsim.solver.tile_newton import ReadTrees, grid_read_newton, read_newton, tile_read_currents
 
 SINH = xb.Sinh(a=2.07)
 DIRECT = xb.SparseBackend(xb.SparseOptions(method="direct", batch_ports=False))
@@ -131,3 +132,40 @@ def test_batched_newton_refuses_what_it_cannot_solve(rng):
     with pytest.raises(xb.ConvergenceError):
         tile_read_currents(np.full((1, 4, 4), 1e-3), lines, SINH, np.full((1, 1, 4), 40.0),
                            NewtonOptions(maxiter=3))
+
+
+def test_solve_of_a_sinh_read_batch_takes_the_cell_voltage_newton(rng):
+    """``solve`` of a batch of reads on a grid-layout array: Newton on the cell voltages equals the
+    reduced-grid Newton of each operating point on every field, with KCL at rounding."""
+    m, n, b = 9, 7, 12
+    cb = random_crossbar(rng, m, n, g_range=(1e-6, 4e-4), g_zero_fraction=0.1, r_range=(0.5, 5.0),
+                         end_range=(0.5, 5.0))
+    cb = xb.Crossbar(conductance=cb.conductance, lines=cb.lines, device=SINH)
+    v = rng.uniform(-0.4, 0.4, (b, m))
+    v[3] = 0.0
+    sol = xb.solve(cb, xb.BiasScheme.read(v))
+    assert sol.method == "newton" and 1 <= sol.iterations <= 4
+    netlist = xb.build_netlist(cb, xb.BiasScheme.read(v))
+    for bb in (0, 3, 7, 11):
+        one = xb.solve(cb, xb.BiasScheme.read(v[bb]))  # a single read: the reduced-grid Newton
+        assert_same_solution(sol.select(bb), one, netlist, rtol=1e-10)
+        assert sol.select(bb).kcl_residual < 1e-12
+
+
+def test_solve_of_a_sinh_read_batch_agrees_with_ngspice(rng):
+    cb = random_crossbar(rng, 6, 5, g_range=(1e-6, 4e-4), r_range=(0.5, 5.0), end_range=(0.5, 5.0))
+    cb = xb.Crossbar(conductance=cb.conductance, lines=cb.lines, device=SINH)
+    bias = xb.BiasScheme.read(rng.uniform(-0.5, 0.5, (8, 6)))
+    netlist = xb.build_netlist(cb, bias)
+    assert_same_solution(xb.solve_netlist(netlist, "sparse"), xb.solve_netlist(netlist, "ngspice"), netlist, rtol=1e-6)
+
+
+def test_other_schemes_and_single_reads_keep_the_reduced_grid_newton(rng):
+    """Only batched reads take the cell-voltage Newton; a write scheme gives None and solves as before."""
+    cb = random_crossbar(rng, 6, 6, r_range=(0.5, 5.0), end_range=(0.5, 5.0))
+    cb = xb.Crossbar(conductance=cb.conductance, lines=cb.lines, device=SINH)
+    write = xb.build_netlist(cb, xb.BiasScheme.write(2, 3, 1.0, "v/2", shape=(6, 6)))
+    layout = grid_layout(write)
+    assert layout is not None and grid_read_newton(write, layout, NewtonOptions()) is None
+    single = xb.build_netlist(cb, xb.BiasScheme.read(np.full(6, 0.2)))
+    assert grid_read_newton(single, grid_layout(single), NewtonOptions()) is None  # type: ignore[arg-type]

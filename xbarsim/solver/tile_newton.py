@@ -49,9 +49,11 @@ from xbarsim._typing import FloatArray
 from xbarsim.devices.models import DeviceModel, Sinh
 from xbarsim.errors import ConfigError, ConvergenceError
 from xbarsim.netlists.lines import LineResistance
+from xbarsim.netlists.netlist import Netlist
+from xbarsim.solver._grid import GridLayout
 from xbarsim.solver.newton import NewtonOptions
 
-__all__ = ["ReadTrees", "read_newton", "tile_read_currents"]
+__all__ = ["ReadTrees", "read_newton", "tile_read_currents", "linear_responses", "grid_read_newton"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -234,7 +236,7 @@ def linear_responses(g: FloatArray, trees: ReadTrees, rtol: float = 1e-10, maxit
     k_tiles, m, n = g.shape
     ent = k_tiles * m
     flat = np.empty((ent, m, n))  # entry k M + i: tile k, row i driven
-    chunk = max(8, _CHUNK_CELLS // (m * n))
+    chunk = max(_MIN_CHUNK, _CHUNK_CELLS // (m * n))
     for e0 in range(0, ent, chunk):
         e1 = min(e0 + chunk, ent)
         idx = np.arange(e0, e1)
@@ -254,7 +256,8 @@ def linear_responses(g: FloatArray, trees: ReadTrees, rtol: float = 1e-10, maxit
 
 
 def read_newton(g: FloatArray, trees: ReadTrees, device: DeviceModel, v: FloatArray,
-                options: NewtonOptions, start: FloatArray | None = None) -> tuple[FloatArray, int, int]:
+                options: NewtonOptions, start: FloatArray | None = None,
+                v_col: FloatArray | None = None) -> tuple[FloatArray, int, int]:
     """Cell voltages of read-scheme crossbars with nonlinear cells (module notes).
 
     Parameters
@@ -272,6 +275,8 @@ def read_newton(g: FloatArray, trees: ReadTrees, device: DeviceModel, v: FloatAr
     start : ndarray, shape (M, N, E), optional
         Volt, the cell voltages of the linear circuit (cells at ``g``) if known (see
         :func:`linear_responses`); otherwise the first step solves it.
+    v_col : ndarray, shape (N, E), optional
+        Volt, the voltages at which the columns are held (default 0 V).
 
     Returns
     -------
@@ -289,7 +294,7 @@ def read_newton(g: FloatArray, trees: ReadTrees, device: DeviceModel, v: FloatAr
         or the device currents overflow.
     """
     m, n, e = v.shape[0], trees.rr.shape[1], v.shape[1]
-    vb = np.broadcast_to(v[:, None, :], (m, n, e))
+    vb = np.broadcast_to(v[:, None, :], (m, n, e)) if v_col is None else v[:, None, :] - v_col[None, :, :]
     u = np.zeros((m, n, e))
     r = -np.array(vb)  # r(0) = -v
     d = np.array(np.broadcast_to(g, (m, n, e)))  # dI/dV at 0 V: the linear circuit
@@ -363,8 +368,10 @@ def read_newton(g: FloatArray, trees: ReadTrees, device: DeviceModel, v: FloatAr
         iterations=options.maxiter, residual=float(np.nanmax(err)))
 
 
-#: Batch entries x cells per Newton chunk: about 320 kB per array, so that a chunk's arrays stay in cache.
+#: Batch entries x cells per Newton chunk: about 320 kB per array, so that a chunk's arrays stay in cache ...
 _CHUNK_CELLS = 40_000
+#: ... but at least this many entries, which amortise the numpy calls per node of a line (prefix sums).
+_MIN_CHUNK = 64
 
 
 def tile_read_currents(conductance: FloatArray, lines: LineResistance, device: DeviceModel, v: FloatArray,
@@ -406,7 +413,7 @@ def tile_read_currents(conductance: FloatArray, lines: LineResistance, device: D
     tiles = live // bsz
     # Newton's start: the linear read, from each tile's unit responses when it has more inputs than rows
     resp = linear_responses(g, trees, maxiter=opts.cg_maxiter) if bsz >= m else None
-    chunk = max(8, _CHUNK_CELLS // (m * n))  # chunks whose arrays stay in cache
+    chunk = max(_MIN_CHUNK, _CHUNK_CELLS // (m * n))  # chunks whose arrays stay in cache
     g_shared = np.ascontiguousarray(g[0][:, :, None]) if k_tiles == 1 else None
     for c0 in range(0, live.size, chunk):
         sel = live[c0:c0 + chunk]
@@ -422,3 +429,64 @@ def tile_read_currents(conductance: FloatArray, lines: LineResistance, device: D
         u, _, _ = read_newton(gk, trees, device, vk, opts, start=start)
         out[sel] = _Law(device, gk)(u)[0].sum(axis=0).T
     return out.reshape(k_tiles, bsz, n)
+
+
+#: :func:`grid_read_newton` takes batches of at least this many operating points (a single solve
+#: stays on :func:`~xbarsim.solver.newton.grid_newton`, whose reduced-system CG needs fewer
+#: iterations on large arrays) ...
+GRID_READ_MIN_BATCH = 8
+#: ... on arrays of at most this many rows and columns: ``rho``, and with it the CG iterations of
+#: the cell-voltage system, grows with the square of the line length.
+GRID_READ_MAX_LINE = 128
+
+
+def grid_read_newton(netlist: Netlist, layout: GridLayout, options: NewtonOptions) -> tuple[FloatArray, int] | None:
+    """Node voltages ``(B, n_nodes)`` and Newton iterations of a grid-layout netlist with nonlinear
+    cells in the read scheme (every row driven at its left end, every column held at its bottom end,
+    nothing else), by :func:`read_newton` batched over the operating points; ``None`` when the netlist
+    is not such a read, or the batch is too small or the array too large for this path to pay
+    (:data:`GRID_READ_MIN_BATCH`, :data:`GRID_READ_MAX_LINE`).
+
+    Newton starts from the linear read (the unit responses of :func:`linear_responses` when the
+    columns are held at 0 V and there are more operating points than rows).
+    """
+    m, n = layout.m, layout.n
+    mn = m * n
+    bsz = netlist.batch_size
+    if bsz < GRID_READ_MIN_BATCH or max(m, n) > GRID_READ_MAX_LINE or layout.src_attach.size != m + n:
+        return None
+    row_end = np.arange(m) * n
+    col_end = mn + (m - 1) * n + np.arange(n)
+    where = np.full(2 * mn, -1, dtype=np.int64)
+    where[layout.src_attach] = np.arange(m + n)
+    src_row, src_col = where[row_end], where[col_end]
+    if (src_row < 0).any() or (src_col < 0).any() or np.unique(layout.src_attach).size != m + n:
+        return None
+    lines = LineResistance(row_segment=1.0 / layout.g_row_seg, col_segment=1.0 / layout.g_col_seg,
+                           row_driver=1.0 / layout.src_g[src_row], col_sense=1.0 / layout.src_g[src_col])
+    trees = ReadTrees.from_lines(lines, m, n)
+    vf = np.asarray(netlist.source_voltage, dtype=np.float64)
+    v_row = np.ascontiguousarray(vf[:, src_row].T)  # (M, B)
+    v_col = np.ascontiguousarray(vf[:, src_col].T)  # (N, B)
+    g = np.ascontiguousarray(np.asarray(netlist.conductance, dtype=np.float64)[:, :, None])
+    resp = linear_responses(g.transpose(2, 0, 1), trees, maxiter=options.cg_maxiter)[0] \
+        if bsz >= m and not v_col.any() else None
+    law = _Law(netlist.device, g)
+    out = np.empty((bsz, netlist.n_nodes))
+    chunk = max(_MIN_CHUNK, _CHUNK_CELLS // mn)
+    iters = 0
+    for b0 in range(0, bsz, chunk):
+        b1 = min(b0 + chunk, bsz)
+        start = None if resp is None else (resp @ v_row[:, b0:b1]).reshape(m, n, b1 - b0)
+        u, it, _ = read_newton(g, trees, netlist.device, v_row[:, b0:b1], options, start=start,
+                               v_col=v_col[:, b0:b1])
+        iters = max(iters, it)
+        c = law(u)[0]
+        # node voltages from the tree sums: V_r = v - row drop, V_c = w + column rise
+        v_r = trees.row_voltage(c, v_row[:, b0:b1])
+        v_c = trees.col_voltage(c)
+        v_c += v_col[None, :, b0:b1]
+        out[b0:b1, :mn] = np.moveaxis(v_r, -1, 0).reshape(b1 - b0, mn)
+        out[b0:b1, mn:2 * mn] = np.moveaxis(v_c, -1, 0).reshape(b1 - b0, mn)
+    out[:, 2 * mn:] = vf
+    return out, iters
