@@ -41,6 +41,7 @@ at most ``tol`` times the largest cell current scale of the entry.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -156,36 +157,38 @@ def _dot(x: FloatArray, y: FloatArray) -> FloatArray:
 def _cg(trees: ReadTrees, s: FloatArray, b: FloatArray, rtol: float,
         maxiter: int) -> tuple[FloatArray, int, bool]:
     """CG on ``(1 + S Z S) y = b`` for every batch entry (last axis) at once; stops when every
-    entry's residual norm is at most ``rtol`` times its ``||b||``."""
-    y = np.zeros_like(b)
+    entry's residual norm is at most ``rtol`` times its ``||b||``. Returns ``Z S y`` (what the
+    Newton step needs: ``d = -r - Z S y``), accumulated from the products ``Z S p`` of the
+    iterations, so that no product with ``Z`` is spent on ``y`` itself."""
+    zsy = np.zeros_like(b)
     r = b.copy()
     rr = _dot(r, r)
     target = rtol * rtol * rr
     active = rr > target
     if not active.any():
-        return y, 0, True
+        return zsy, 0, True
     p = r.copy()
-    work, ap, scratch = np.empty_like(b), np.empty_like(b), np.empty_like(b)
+    work, zsp, ap, scratch = np.empty_like(b), np.empty_like(b), np.empty_like(b), np.empty_like(b)
     for it in range(1, maxiter + 1):
         np.multiply(s, p, out=work)
-        trees.apply(work, out=ap, work=scratch)
-        ap *= s
+        trees.apply(work, out=zsp, work=scratch)
+        np.multiply(zsp, s, out=ap)
         ap += p
         pap = _dot(p, ap)
         alpha = np.divide(rr, pap, out=np.zeros_like(rr), where=active & (pap > 0))
-        np.multiply(p, alpha, out=work)
-        y += work
+        np.multiply(zsp, alpha, out=work)
+        zsy += work
         np.multiply(ap, alpha, out=work)
         r -= work
         rr_new = _dot(r, r)
         active = rr_new > target
         if not active.any():
-            return y, it, True
+            return zsy, it, True
         beta = np.divide(rr_new, rr, out=np.zeros_like(rr), where=active & (rr > 0))
         p *= beta
         p += r
         rr = rr_new
-    return y, maxiter, False
+    return zsy, maxiter, False
 
 
 class _Law:
@@ -244,15 +247,36 @@ def linear_responses(g: FloatArray, trees: ReadTrees, rtol: float = 1e-10, maxit
         s = np.sqrt(gk)
         vb = np.zeros((m, n, e1 - e0))
         vb[idx % m, :, np.arange(e1 - e0)] = 1.0
-        y, _, ok = _cg(trees, s, s * vb, rtol, maxiter)
+        u, _, ok = _cg(trees, s, s * vb, rtol, maxiter)  # Z S y
         if not ok:
             raise ConvergenceError(f"CG of the linear read did not reach {rtol:g} in {maxiter} iterations",
                                    iterations=maxiter, residual=float("nan"))
-        y *= s
-        u = trees.apply(y)
         np.subtract(vb, u, out=u)
         flat[e0:e1] = np.moveaxis(u, -1, 0)
     return flat.reshape(k_tiles, m, m * n).transpose(0, 2, 1)
+
+
+#: Unit responses of the last few conductance sets (a read-out asks for the same tiles once per
+#: input chunk): key -> responses, oldest first.
+_RESPONSES: dict[bytes, FloatArray] = {}
+_RESPONSES_KEPT = 2
+
+
+def _cached_responses(g: FloatArray, trees: ReadTrees, maxiter: int) -> FloatArray:
+    """:func:`linear_responses`, reused while the conductances and wires are the same (keyed by a
+    digest of their bytes, so a changed array is never mistaken for the old one)."""
+    h = hashlib.blake2b(digest_size=20)
+    for a in (np.asarray(g.shape, dtype=np.int64), g, trees.rr, trees.rc, np.asarray([maxiter])):
+        h.update(np.ascontiguousarray(a).tobytes())
+    key = h.digest()
+    resp = _RESPONSES.get(key)
+    if resp is None:
+        resp = linear_responses(g, trees, maxiter=maxiter)
+        resp.flags.writeable = False
+        _RESPONSES[key] = resp
+        while len(_RESPONSES) > _RESPONSES_KEPT:
+            del _RESPONSES[next(iter(_RESPONSES))]
+    return resp
 
 
 def read_newton(g: FloatArray, trees: ReadTrees, device: DeviceModel, v: FloatArray,
@@ -332,13 +356,11 @@ def read_newton(g: FloatArray, trees: ReadTrees, device: DeviceModel, v: FloatAr
             worst = float(np.nanmax(err))
             eta = float(np.clip(max(worst * 1e-2, 0.1 * options.tol / worst), 1e-13, 1e-3))
         s = np.sqrt(d)
-        y, it_cg, ok = _cg(trees, s, -(s * r), eta, options.cg_maxiter)
+        step, it_cg, ok = _cg(trees, s, -(s * r), eta, options.cg_maxiter)  # Z S y
         cg_total += it_cg
         if not ok:
             raise ConvergenceError(f"inner CG of the read-scheme Newton did not reach {eta:g} in "
                                    f"{options.cg_maxiter} iterations", iterations=it, residual=float(np.nanmax(err)))
-        y *= s
-        step = trees.apply(y, out=z, work=work)
         step += r
         np.negative(step, out=step)
         if it > 0:  # voltage limiting (the linear start is exact for the linear circuit)
@@ -349,7 +371,7 @@ def read_newton(g: FloatArray, trees: ReadTrees, device: DeviceModel, v: FloatAr
             u_new = u + (step if it == 0 else lam * step)
             with np.errstate(over="ignore", invalid="ignore"):
                 c_new, d_new = law(u_new)
-                r_new = trees.apply(c_new, out=y, work=work)  # y is free again
+                r_new = trees.apply(c_new, out=z, work=work)
                 r_new += u_new
                 r_new -= vb
                 fn = np.sqrt(_dot(r_new, r_new))
@@ -412,7 +434,7 @@ def tile_read_currents(conductance: FloatArray, lines: LineResistance, device: D
         live = np.arange(ent)  # pragma: no cover - every passive law conducts nothing at 0 V
     tiles = live // bsz
     # Newton's start: the linear read, from each tile's unit responses when it has more inputs than rows
-    resp = linear_responses(g, trees, maxiter=opts.cg_maxiter) if bsz >= m else None
+    resp = _cached_responses(g, trees, opts.cg_maxiter) if bsz >= m else None
     chunk = max(_MIN_CHUNK, _CHUNK_CELLS // (m * n))  # chunks whose arrays stay in cache
     g_shared = np.ascontiguousarray(g[0][:, :, None]) if k_tiles == 1 else None
     for c0 in range(0, live.size, chunk):
