@@ -79,8 +79,9 @@ class _PerKernelSparse(SparseBackend):
     read_currents = None
 
 
-@pytest.mark.parametrize(("alpha", "adc_bits", "averaging"), [(1, None, "analog"), (2, 8, "analog"), (3, 6, "digital")])
-def test_batched_nonlinear_tiles_equal_the_per_kernel_solves(rng, alpha, adc_bits, averaging):
+@pytest.mark.parametrize(("alpha", "adc_bits", "averaging", "batch"),
+                         [(1, None, "analog", 3), (2, 8, "analog", 12), (3, 6, "digital", 5)])
+def test_batched_nonlinear_tiles_equal_the_per_kernel_solves(rng, alpha, adc_bits, averaging, batch):
     """Sinh cells on wired kernels: one Newton batched over every kernel, row group and input equals one
     general solve per kernel and row group (row chunks stacked on shared kernels, several copies)."""
     preset = dataclasses.replace(exact_preset(analog=True), device=Sinh(a=2.07))
@@ -90,12 +91,12 @@ def test_batched_nonlinear_tiles_equal_the_per_kernel_solves(rng, alpha, adc_bit
     chip = mp.Chip.sample(n_kernels=6, kernel_shape=(m, m), preset=preset, rng=rng, lines=lines)
     layer = mp.map_layer(rng.uniform(-1, 1, (17, 4)), chip, rng,
                          ensemble=mp.EnsembleConfig.lea(alpha, 1, placement="random"))
-    x = rng.uniform(-1.0, 1.0, (7, 17))
+    x = rng.uniform(-1.0, 1.0, (12, 17))  # batches of 12 inputs >= 10 rows: Newton starts from unit responses
     x[2] = 0.0
-    cfg = mp.InferenceConfig(backend="sparse", adc=mp.ADC(bits=adc_bits), averaging=averaging, batch_size=3)
+    cfg = mp.InferenceConfig(backend="sparse", adc=mp.ADC(bits=adc_bits), averaging=averaging, batch_size=batch)
     old = dataclasses.replace(cfg, backend=_PerKernelSparse())
-    blocks_new = mp.block_currents(layer, x * 0.3, cfg.backend, batch_size=3)
-    blocks_old = mp.block_currents(layer, x * 0.3, old.backend, batch_size=3)
+    blocks_new = mp.block_currents(layer, x * 0.3, cfg.backend, batch_size=batch)
+    blocks_old = mp.block_currents(layer, x * 0.3, old.backend, batch_size=batch)
     assert blocks_new.keys() == blocks_old.keys()
     for key, ref in blocks_old.items():
         np.testing.assert_allclose(blocks_new[key], ref, rtol=1e-10, atol=1e-10 * np.abs(ref).max())

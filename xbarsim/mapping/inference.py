@@ -12,7 +12,9 @@ Signal chain of :func:`run_layer` for inputs ``x`` ``(B, m)``:
    driven and every other row at 0 V, every column held at virtual ground; blocks that share a
    kernel and rows share one solve. A backend with read matrices (``read_matrices``: the sparse
    backend for linear devices, one factorization for any number of inputs) reads by matrix
-   products; nonlinear devices are solved by batched Newton.
+   products. Kernels without read matrices (nonlinear devices) are read through the backend's
+   ``read_currents`` where it has one (the sparse backend: one Newton batched across every kernel,
+   row group and input vector of a device law), else solved kernel by kernel.
 3. Sense/TIA and averaging: per output and channel, the kept copies' currents are summed and
    divided by beta (by 1 for MAO, whose copies add up) before one ADC conversion (``"analog"``, default), or each copy is converted
    and the results averaged (``"digital"``).
@@ -211,7 +213,9 @@ def block_currents(layer: MappedLayer, v: FloatArray, backend: str | Backend = "
 
     Keys are ``(copy, spec)``. See the module notes for what each backend models. Kernels whose
     backend offers read matrices (the ``read_matrices`` capability of
-    :class:`~xbarsim.solver.Backend`) are read by matrix products; the others are solved input by input.
+    :class:`~xbarsim.solver.Backend`) are read by matrix products; the others through the
+    backend's ``read_currents`` (all of them in one batched solve per input chunk) where it has
+    one, else kernel by kernel.
     """
     chip = layer.chip
     specs = layer.layout.specs
