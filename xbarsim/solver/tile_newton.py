@@ -44,7 +44,7 @@ reduce the residual (in entries not yet within ``tol``), as
 :func:`xbarsim.solver.newton.newton_solve` does. It stops when, per batch entry,
 ``max |D| max |r| <= tol max |I(u)|``: the largest KCL mismatch a cell can leave, ``D r``, is at
 most ``tol`` times the largest cell current of the entry. The forcing term of each step is
-``max(err 1e-2, 0.1 tol / err)`` (clipped to ``[1e-13, 1e-3]``): as accurate as the residual it
+``max(err 1e-2, 0.3 tol / err)`` (clipped to ``[1e-13, 1e-3]``): as accurate as the residual it
 corrects, and no more accurate than the stopping rule needs.
 """
 
@@ -356,14 +356,14 @@ def read_newton(g: FloatArray, trees: ReadTrees, device: DeviceModel, v: FloatAr
                 f"Newton diverged: device currents overflowed at iteration {it} "
                 f"(largest cell voltage {np.nanmax(np.abs(u)):.3g} V)", iterations=it, residual=float("inf"))
         # inexact Newton (forcing term): a step needs to be only as accurate as the residual it
-        # corrects (err 1e-2), and no more accurate than the stopping rule asks for (0.1 tol/err:
+        # corrects (err 1e-2), and no more accurate than the stopping rule asks for (0.3 tol/err:
         # the step's error eta err then sits below tol); the linear start to 1e-4 (it lies about
         # 1e-3 from the nonlinear solution on practical arrays)
         if it == 0:
             eta = 1e-4
         else:
             worst = float(np.nanmax(err))
-            eta = float(np.clip(max(worst * 1e-2, 0.1 * options.tol / worst), 1e-13, 1e-3))
+            eta = float(np.clip(max(worst * 1e-2, _ETA_SAFETY * options.tol / worst), 1e-13, 1e-3))
         s = np.sqrt(d)
         step, it_cg, ok = _cg(trees, s, -(s * r), eta, options.cg_maxiter)  # Z S y
         cg_total += it_cg
@@ -399,10 +399,13 @@ def read_newton(g: FloatArray, trees: ReadTrees, device: DeviceModel, v: FloatAr
         iterations=options.maxiter, residual=float(np.nanmax(err)))
 
 
-#: Batch entries x cells per Newton chunk: about 320 kB per array, so that a chunk's arrays stay in cache ...
-_CHUNK_CELLS = 40_000
+#: Safety factor of the forcing term's ``tol / err`` bound (module notes).
+_ETA_SAFETY = 0.3
+
+#: Batch entries x cells per Newton chunk: about 160 kB per array, so that a chunk's arrays stay in cache ...
+_CHUNK_CELLS = 20_000
 #: ... but at least this many entries, which amortise the numpy calls per node of a line (prefix sums).
-_MIN_CHUNK = 64
+_MIN_CHUNK = 32
 
 
 def tile_read_currents(conductance: FloatArray, lines: LineResistance, device: DeviceModel, v: FloatArray,
