@@ -148,13 +148,28 @@ class ReadTrees:
 
     def row_voltage(self, c: FloatArray, v: FloatArray) -> FloatArray:
         """Volt, ``V_r`` ``(M, N, E)`` for cell currents ``c`` and row driver voltages ``v`` ``(M, E)``."""
-        t = np.cumsum(c[:, ::-1], axis=1)[:, ::-1] * self.rr
-        return v[:, None, :] - np.cumsum(t, axis=1)
+        n = c.shape[1]
+        t = np.empty_like(c)
+        t[:, n - 1] = c[:, n - 1]
+        for j in range(n - 2, -1, -1):
+            np.add(t[:, j + 1], c[:, j], out=t[:, j])
+        t *= self.rr
+        for j in range(1, n):
+            t[:, j] += t[:, j - 1]
+        np.subtract(v[:, None, :], t, out=t)
+        return t
 
     def col_voltage(self, c: FloatArray) -> FloatArray:
         """Volt, ``V_c`` ``(M, N, E)`` for cell currents ``c``."""
-        h = np.cumsum(c, axis=0) * self.rc
-        return np.cumsum(h[::-1], axis=0)[::-1]
+        m = c.shape[0]
+        h = np.empty_like(c)
+        h[0] = c[0]
+        for i in range(1, m):
+            np.add(h[i - 1], c[i], out=h[i])
+        h *= self.rc
+        for i in range(m - 2, -1, -1):
+            h[i] += h[i + 1]
+        return h
 
 
 def _dot(x: FloatArray, y: FloatArray) -> FloatArray:
@@ -248,7 +263,7 @@ def linear_responses(g: FloatArray, trees: ReadTrees, rtol: float = 1e-10, maxit
     k_tiles, m, n = g.shape
     ent = k_tiles * m
     flat = np.empty((ent, m, n))  # entry k M + i: tile k, row i driven
-    chunk = max(_MIN_CHUNK, _CHUNK_CELLS // (m * n))
+    chunk = _chunk_entries(m, n)
     for e0 in range(0, ent, chunk):
         e1 = min(e0 + chunk, ent)
         idx = np.arange(e0, e1)
@@ -404,8 +419,15 @@ _ETA_SAFETY = 0.3
 
 #: Batch entries x cells per Newton chunk: about 160 kB per array, so that a chunk's arrays stay in cache ...
 _CHUNK_CELLS = 20_000
-#: ... but at least this many entries, which amortise the numpy calls per node of a line (prefix sums).
-_MIN_CHUNK = 32
+#: ... but, where ``Z`` is applied by prefix sums, at least this many entries, which amortise the
+#: numpy calls per node of a line.
+_MIN_CHUNK_PREFIX = 128
+
+
+def _chunk_entries(m: int, n: int) -> int:
+    """Batch entries per Newton chunk on ``m x n`` arrays (the constants above)."""
+    least = 8 if max(m, n) <= ReadTrees.DENSE_MAX else _MIN_CHUNK_PREFIX
+    return max(least, _CHUNK_CELLS // (m * n))
 
 
 def tile_read_currents(conductance: FloatArray, lines: LineResistance, device: DeviceModel, v: FloatArray,
@@ -447,7 +469,7 @@ def tile_read_currents(conductance: FloatArray, lines: LineResistance, device: D
     tiles = live // bsz
     # Newton's start: the linear read, from each tile's unit responses when it has more inputs than rows
     resp = _cached_responses(g, trees, opts.cg_maxiter) if bsz >= m else None
-    chunk = max(_MIN_CHUNK, _CHUNK_CELLS // (m * n))  # chunks whose arrays stay in cache
+    chunk = _chunk_entries(m, n)  # chunks whose arrays stay in cache
     g_shared = np.ascontiguousarray(g[0][:, :, None]) if k_tiles == 1 else None
     for c0 in range(0, live.size, chunk):
         sel = live[c0:c0 + chunk]
@@ -507,7 +529,7 @@ def grid_read_newton(netlist: Netlist, layout: GridLayout, options: NewtonOption
         if bsz >= m and not v_col.any() else None
     law = _Law(netlist.device, g)
     out = np.empty((bsz, netlist.n_nodes))
-    chunk = max(_MIN_CHUNK, _CHUNK_CELLS // mn)
+    chunk = _chunk_entries(m, n)
     iters = 0
     for b0 in range(0, bsz, chunk):
         b1 = min(b0 + chunk, bsz)
@@ -520,7 +542,7 @@ def grid_read_newton(netlist: Netlist, layout: GridLayout, options: NewtonOption
         v_r = trees.row_voltage(c, v_row[:, b0:b1])
         v_c = trees.col_voltage(c)
         v_c += v_col[None, :, b0:b1]
-        out[b0:b1, :mn] = np.moveaxis(v_r, -1, 0).reshape(b1 - b0, mn)
-        out[b0:b1, mn:2 * mn] = np.moveaxis(v_c, -1, 0).reshape(b1 - b0, mn)
+        np.copyto(out[b0:b1, :mn].reshape(b1 - b0, m, n), np.moveaxis(v_r, -1, 0))
+        np.copyto(out[b0:b1, mn:2 * mn].reshape(b1 - b0, m, n), np.moveaxis(v_c, -1, 0))
     out[:, 2 * mn:] = vf
     return out, iters
