@@ -7,8 +7,9 @@ source and the first cell). Measurements (best of ``--repeat`` unless said other
 * ``batch``: ``--vectors`` read vectors through a ``--batch-size`` array: ``transfer_matrix`` and
   ``V @ T`` against ``solve(crossbar, BiasScheme.read(V))`` (the port-matrix path, output currents
   only; one ``select``ed entry's node voltages timed separately);
-* ``sinh``: ``--vectors`` vectors through a 64x64 array of sinh cells (a = 2.07 /V), and one
-  256x256 sinh solve;
+* ``sinh``: ``--vectors`` vectors through a 64x64 array of sinh cells (a = 2.07 /V), by Newton on
+  the cell voltages and, before it, by the reduced-grid Newton (the read path switched off in
+  :mod:`xbarsim.solver.tile_newton` for that row), and one 256x256 sinh solve;
 * ``tiles``: ``--tiles`` 25x25 tiles: ``transfer_matrices`` against one ``transfer_matrix`` per tile;
 * ``peers``: 64x64 single solve: xbarsim (default options, and direct), badcrossbar, ngspice, and
   CrossSim's parasitic solver warm at three convergence thresholds, each with its error against
@@ -38,6 +39,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from unittest import mock
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from solver import import_badcrossbar, make_case, make_crossbar, rel_diff  # noqa: E402
 
 import xbarsim as xb  # noqa: E402
+from xbarsim.solver import tile_newton  # noqa: E402
 
 ROWS: list[tuple[str, str, str, str]] = []
 
@@ -83,8 +86,25 @@ def bench_sinh(vectors: int, repeat: int) -> None:
     sinh = xb.Sinh(a=2.07)
     g, v = make_case(64, 0, vectors=vectors)
     cb = xb.Crossbar(conductance=g, lines=make_crossbar(g).lines, device=sinh)
-    t, sol = best(lambda: xb.solve(cb, xb.BiasScheme.read(v)).output_currents, 1)
-    row(f"{vectors} vectors, 64x64 sinh", "solve (Newton, reduced grid)", t)
+    # before (issue 16, nonlinear batching): the reduced-grid Newton of each chunk of the batch;
+    # the two alternate (best of ``repeat`` each), and CPU time is reported beside the wall clock
+    t_old = t_new = c_old = c_new = float("inf")
+    for _ in range(repeat):
+        with mock.patch.object(tile_newton, "GRID_READ_MIN_BATCH", 10**9):
+            c0 = time.process_time()
+            t, old = best(lambda: xb.solve(cb, xb.BiasScheme.read(v)), 1)
+            c_old = min(c_old, time.process_time() - c0)
+            t_old = min(t_old, t)
+        c0 = time.process_time()
+        t, sol = best(lambda: xb.solve(cb, xb.BiasScheme.read(v)), 1)
+        c_new = min(c_new, time.process_time() - c0)
+        t_new = min(t_new, t)
+    row(f"{vectors} vectors, 64x64 sinh", "solve (Newton, reduced grid; before)", t_old,
+        f"{old.iterations} Newton iterations; CPU {c_old:.2f} s")
+    row(f"{vectors} vectors, 64x64 sinh", "solve (Newton on cell voltages)", t_new,
+        f"{t_new / t_old:.2f}x of before (CPU {c_new:.2f} s, {c_new / c_old:.2f}x); {sol.iterations} Newton "
+        f"iterations; output diff {rel_diff(sol.output_currents, old.output_currents):.1e}; "
+        f"KCL of entry 7 {sol.select(7).kcl_residual:.1e}")
     g, v = make_case(256, 0)
     cb = xb.Crossbar(conductance=g, lines=make_crossbar(g).lines, device=sinh)
     t, sol = best(lambda: xb.solve(cb, xb.BiasScheme.read(v)), repeat)

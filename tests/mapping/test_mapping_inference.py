@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import xbarsim.mapping as mp
-from xbarsim import LineResistance, NgspiceBackend, NgspiceOptions
+from xbarsim import LineResistance, NgspiceBackend, NgspiceOptions, SparseBackend
 from xbarsim.devices import Sinh
 from xbarsim.errors import ConfigError
 
@@ -70,6 +70,41 @@ def test_blocks_stacked_on_one_kernels_columns_are_read_one_row_group_at_a_time(
     layer = mp.map_layer(w, chip, rng, ensemble=mp.EnsembleConfig.plain())
     x = rng.uniform(-1, 1, (4, 24))
     _close(mp.run_layer(layer, x, mp.InferenceConfig(backend="sparse")), x @ w, 1e-12)
+
+
+class _PerKernelSparse(SparseBackend):
+    """The sparse backend without the batched ``read_currents`` capability: the read-out then solves
+    every kernel and row group on its own (the path before nonlinear tiles were batched)."""
+
+    read_currents = None
+
+
+@pytest.mark.parametrize(("alpha", "adc_bits", "averaging", "batch"),
+                         [(1, None, "analog", 3), (2, 8, "analog", 12), (3, 6, "digital", 5)])
+def test_batched_nonlinear_tiles_equal_the_per_kernel_solves(rng, alpha, adc_bits, averaging, batch):
+    """Sinh cells on wired kernels: one Newton batched over every kernel, row group and input equals one
+    general solve per kernel and row group (row chunks stacked on shared kernels, several copies)."""
+    preset = dataclasses.replace(exact_preset(analog=True), device=Sinh(a=2.07))
+    m = 10
+    lines = LineResistance(row_segment=rng.uniform(0.5, 3.0, (m, m - 1)), col_segment=rng.uniform(0.5, 3.0, (m - 1, m)),
+                           row_driver=0.0, col_sense=rng.uniform(0.0, 2.0, m))
+    chip = mp.Chip.sample(n_kernels=6, kernel_shape=(m, m), preset=preset, rng=rng, lines=lines)
+    layer = mp.map_layer(rng.uniform(-1, 1, (17, 4)), chip, rng,
+                         ensemble=mp.EnsembleConfig.lea(alpha, 1, placement="random"))
+    x = rng.uniform(-1.0, 1.0, (12, 17))  # batches of 12 inputs >= 10 rows: Newton starts from unit responses
+    x[2] = 0.0
+    cfg = mp.InferenceConfig(backend="sparse", adc=mp.ADC(bits=adc_bits), averaging=averaging, batch_size=batch)
+    old = dataclasses.replace(cfg, backend=_PerKernelSparse())
+    blocks_new = mp.block_currents(layer, x * 0.3, cfg.backend, batch_size=batch)
+    blocks_old = mp.block_currents(layer, x * 0.3, old.backend, batch_size=batch)
+    assert blocks_new.keys() == blocks_old.keys()
+    for key, ref in blocks_old.items():
+        np.testing.assert_allclose(blocks_new[key], ref, rtol=1e-10, atol=1e-10 * np.abs(ref).max())
+    y_new, y_old = mp.run_layer(layer, x, cfg), mp.run_layer(layer, x, old)
+    if adc_bits is None:
+        _close(y_new, y_old, 1e-10)
+    else:  # quantized levels: equal but for a current within 1e-10 of a level boundary
+        assert np.mean(np.isclose(y_new, y_old, rtol=1e-10, atol=1e-10 * np.abs(y_old).max())) > 0.97
 
 
 def test_dac_and_adc_quantize_as_stated(rng):

@@ -12,7 +12,9 @@ Signal chain of :func:`run_layer` for inputs ``x`` ``(B, m)``:
    driven and every other row at 0 V, every column held at virtual ground; blocks that share a
    kernel and rows share one solve. A backend with read matrices (``read_matrices``: the sparse
    backend for linear devices, one factorization for any number of inputs) reads by matrix
-   products; nonlinear devices are solved by batched Newton.
+   products. Kernels without read matrices (nonlinear devices) are read through the backend's
+   ``read_currents`` where it has one (the sparse backend: one Newton batched across every kernel,
+   row group and input vector of a device law), else solved kernel by kernel.
 3. Sense/TIA and averaging: per output and channel, the kept copies' currents are summed and
    divided by beta (by 1 for MAO, whose copies add up) before one ADC conversion (``"analog"``, default), or each copy is converted
    and the results averaged (``"digital"``).
@@ -211,7 +213,9 @@ def block_currents(layer: MappedLayer, v: FloatArray, backend: str | Backend = "
 
     Keys are ``(copy, spec)``. See the module notes for what each backend models. Kernels whose
     backend offers read matrices (the ``read_matrices`` capability of
-    :class:`~xbarsim.solver.Backend`) are read by matrix products; the others are solved input by input.
+    :class:`~xbarsim.solver.Backend`) are read by matrix products; the others through the
+    backend's ``read_currents`` (all of them in one batched solve per input chunk) where it has
+    one, else kernel by kernel.
     """
     chip = layer.chip
     specs = layer.layout.specs
@@ -220,6 +224,9 @@ def block_currents(layer: MappedLayer, v: FloatArray, backend: str | Backend = "
     out = _tile_products(layer, v, mats, side_by_side=not getattr(be, "local_read_matrices", False))
     bsz = v.shape[0]
     kr = chip.kernel_shape[0]
+    if getattr(be, "read_currents", None) is not None:
+        out.update(_batched_currents(layer, v, be, mats, batch_size))
+        return out
     for k in layer.placement.kernels:
         if k in mats:
             continue
@@ -239,6 +246,41 @@ def block_currents(layer: MappedLayer, v: FloatArray, backend: str | Backend = "
                 currents[start:stop] = np.asarray(sol.output_currents).reshape(stop - start, -1)
             for b in members:
                 out[(b.copy, b.spec)] = currents[:, b.col:b.col + b.cols]
+    return out
+
+
+def _batched_currents(layer: MappedLayer, v: FloatArray, be: Backend, mats: dict[int, FloatArray],
+                      batch_size: int) -> dict[tuple[int, int], FloatArray]:
+    """Column currents of the blocks on kernels without read matrices, through the backend's
+    ``read_currents`` capability: every (kernel, driven row range) read of a device law stacked into
+    one batched solve per chunk of ``batch_size`` inputs (the same circuits as solving the kernels
+    one by one: the block's rows driven, every other row at 0 V, every column sensed at 0 V)."""
+    chip = layer.chip
+    specs = layer.layout.specs
+    bsz = v.shape[0]
+    kr = chip.kernel_shape[0]
+    reads: dict[DeviceModel, dict[tuple[int, int, int, int], list]] = {}  # type: ignore[type-arg]
+    for b in layer.placement.blocks:
+        if b.kernel in mats:
+            continue
+        s = specs[b.spec]
+        reads.setdefault(chip.presets[b.kernel].device, {}).setdefault(
+            (b.kernel, b.row, s.row_start, s.row_stop), []).append(b)
+    out: dict[tuple[int, int], FloatArray] = {}
+    for law, groups in reads.items():
+        keys = list(groups)
+        kernels = np.array([key[0] for key in keys], dtype=np.int64)
+        g = chip.conductance[kernels]
+        currents = np.empty((len(keys), bsz, chip.kernel_shape[1]))
+        for start in range(0, bsz, batch_size):
+            stop = min(start + batch_size, bsz)
+            vk = np.zeros((len(keys), stop - start, kr))
+            for j, (_, row, r0, r1) in enumerate(keys):
+                vk[j, :, row:row + (r1 - r0)] = v[start:stop, r0:r1]
+            currents[:, start:stop] = be.read_currents(g, chip.lines, law, vk)  # type: ignore[attr-defined]
+        for j, key in enumerate(keys):
+            for b in groups[key]:
+                out[(b.copy, b.spec)] = currents[j, :, b.col:b.col + b.cols]
     return out
 
 

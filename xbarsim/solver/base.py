@@ -36,6 +36,11 @@ class Backend(Protocol):
       (every column at 0 V) gives output currents ``v @ T[k]`` exactly as ``solve`` would; or
       ``None`` when this backend has none for ``device`` (nonlinear cells). The mapping read-out
       uses it to push any number of inputs through a tile with one matrix product.
+    * ``read_currents(conductance, lines, device, v)``: the read-scheme output currents ``(K, B, N)``,
+      ampere, of ``K`` crossbars with conductances ``conductance`` ``(K, M, N)`` that share ``lines``
+      and ``device``, crossbar ``k`` read with row voltages ``v[k]`` ``(B, M)`` (every column at 0 V),
+      as ``solve`` would give them, for any device law. The mapping read-out uses it for kernels
+      without read matrices (nonlinear cells): all of them in one batched solve.
     * ``local_read_matrices = True`` (with ``read_matrices``): the matrices are the cells' own
       conductances, so a block of a matrix depends only on the cells of that block (no wires couple
       it to the rest of the array). The read-out then multiplies block by block, reading the

@@ -45,6 +45,7 @@ from xbarsim.solver._grid import GridLayout, GridSystem, grid_layout, solve_grid
 from xbarsim.solver._tridiag import pttrf, pttrs
 from xbarsim.solver.newton import GridStepFailed, NewtonOptions, grid_newton, newton_solve
 from xbarsim.solver.nodal import Assembled, _ordering, _splu, assemble
+from xbarsim.solver.tile_newton import grid_read_newton, tile_read_currents
 from xbarsim.solver.tiles import transfer_matrices
 from xbarsim.solver.topology import check_floating_grid
 from xbarsim.solver.solution import Solution, solution_from_ports, solution_from_voltages
@@ -293,6 +294,11 @@ class SparseBackend:
             if layout is not None:
                 check_floating_grid(netlist, layout)
                 t1 = time.perf_counter()
+                read = grid_read_newton(netlist, layout, self.options.newton)
+                if read is not None:  # a batch of reads: Newton on the cell voltages, all entries at once
+                    t2 = time.perf_counter()
+                    return self._finish(netlist, read[0], "newton", read[1], {"assemble": t1 - t0, "factor": 0.0,
+                                                                              "solve": t2 - t1}, t0)
                 try:
                     v, iters = grid_newton(netlist, layout, netlist.source_voltage, self.options.newton)
                 except GridStepFailed as exc:
@@ -379,6 +385,14 @@ class SparseBackend:
         if not device.linear:
             return None
         return transfer_matrices(conductance, lines, device)
+
+    def read_currents(self, conductance: FloatArray, lines: LineResistance, device: DeviceModel,
+                      v: FloatArray) -> FloatArray:
+        """Ampere, the output currents ``(K, B, N)`` of reading ``K`` crossbars that share ``lines`` and
+        ``device``, crossbar ``k`` with row voltages ``v[k]`` ``(B, M)``: one Newton batched over every
+        tile and input vector (:func:`~xbarsim.solver.tile_newton.tile_read_currents`), with this
+        backend's Newton options (the :class:`~xbarsim.solver.Backend` read capability)."""
+        return tile_read_currents(conductance, lines, device, v, self.options.newton)
 
     def transfer_matrix(self, netlist: Netlist) -> FloatArray:
         """``T`` of shape (M, N) with ``output_currents == v @ T`` for a read-scheme netlist.
