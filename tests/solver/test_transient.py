@@ -15,6 +15,7 @@ from xbarsim.netlists import (
     PWL, BiasScheme, Crossbar, LineCapacitance, LineResistance, Pulse, build_transient, transient_to_spice,
 )
 from xbarsim.solver import TransientOptions, crosscheck_transient, ngspice_transient, simulate_transient
+from xbarsim.solver.transient import TransientWorkspace
 
 # few examples: each runs ngspice and the sparse stepper on an 8x8 array (~0.3-2 s together on 2 cores)
 NGSPICE_SETTINGS = settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -214,7 +215,7 @@ def test_out_of_window_states_are_refused():
 
 @pytest.mark.parametrize("kw, match", [
     (dict(method="rk4"), "`method`"), (dict(dt=-1e-9), "`dt`"), (dict(maxiter=0), "`maxiter`"),
-    (dict(dt=1e-9, dt_min=1e-8), "`dt_min`"),
+    (dict(dt=1e-9, dt_min=1e-8), "`dt_min`"), (dict(linear_solver="cg"), "`linear_solver`"),
 ])
 def test_bad_options(kw, match):
     with pytest.raises(ConfigError, match=match):
@@ -227,3 +228,79 @@ def test_ngspice_transient_reads_back_the_same_result_type():
     ng = ngspice_transient(tc, TransientOptions(method="be", dt=1e-8))
     assert ng.backend == "ngspice" and ng.state.shape == (ng.times.size, 1, 1) and ng.energy.shape == (2,)
     assert ng.state[-1, 0, 0] > 0.2
+
+
+# ----------------------------------------------------------------------------- fast vs reference stepper
+def _tio2_like(**kw) -> Vteam:
+    base = dict(g_on=500e-6, g_off=100e-6, v_set=0.8, v_reset=-0.6, k_set=5.4e5, k_reset=9.6e4, alpha_set=3.0,
+                alpha_reset=3.0, window="linear", interpolation="exponential", iv="sinh")
+    base.update(kw)
+    return Vteam(**base)
+
+
+@pytest.mark.parametrize("amp, scheme, method, cap, window", [
+    (-1.5, "v/2", "trap", False, "linear"),   # RESET beyond 1.2 V: half-selected cells above threshold move
+    (1.6, "v/2", "be", False, "biolek"),
+    (-1.4, "v/3", "trap", True, "linear"),
+    (1.5, "floating", "be", True, "biolek"),
+    (-1.6, "grounded", "trap", False, "linear"),
+])
+def test_woodbury_stepper_equals_the_gmres_reference(amp, scheme, method, cap, window):
+    """The default linear solver (kept factorizations + Woodbury) solves the same discrete equations as
+    the reference (GMRES on the last LU): same trajectories to the Newton tolerance, over a pulse train
+    on one workspace (factorizations reused across pulses), on an array with non-uniform wires."""
+    model = _tio2_like(window=window)
+    rng = np.random.default_rng(7)
+    m, n = 6, 7
+    lines = LineResistance(row_segment=rng.uniform(0.5, 4, (m, n - 1)), col_segment=rng.uniform(0.5, 4, (m - 1, n)),
+                           row_driver=rng.uniform(5, 20, m), col_sense=rng.uniform(5, 20, n))
+    w0 = rng.uniform(0.05, 0.95, (m, n))
+    xbar = Crossbar(conductance=model.conductance(w0), lines=lines)
+    tc = build_transient(xbar, BiasScheme.write(2, 3, 1.0, scheme), model,
+                         Pulse(amplitude=1.0, rise=5e-8, width=1e-6, fall=5e-8),
+                         capacitance=LineCapacitance(row_segment=2e-15, col_segment=3e-15) if cap else None)
+    finals = {}
+    for solver in ("gmres", "woodbury"):
+        ws = TransientWorkspace()
+        opts = TransientOptions(method=method, dt=1e-7, newton_tol=1e-12, linear_solver=solver)
+        w, runs = w0, []
+        for k in range(4):  # a ramp: the state and amplitude change between pulses
+            res = simulate_transient(tc, opts, workspace=ws, state0=w, scale=amp * (1 + 0.02 * k))
+            runs.append(res)
+            w = res.final_state
+        finals[solver] = runs
+    for ref, fast in zip(finals["gmres"], finals["woodbury"], strict=True):
+        np.testing.assert_array_equal(ref.times, fast.times)
+        np.testing.assert_allclose(fast.state, ref.state, rtol=0, atol=1e-11)
+        np.testing.assert_allclose(fast.cell_current, ref.cell_current, rtol=0, atol=1e-9 * np.abs(ref.cell_current).max())
+        np.testing.assert_allclose(fast.source_current, ref.source_current, rtol=0,
+                                   atol=1e-9 * np.abs(ref.source_current).max())
+    first, last = finals["gmres"][0].state[0], finals["gmres"][-1].state[-1]
+    moved = np.abs(last - first) > 1e-6
+    assert moved[2, 3]  # the comparison is of moving states
+    if scheme == "v/2" and amp < 0:  # beyond -1.2 V half-selected cells (row 2 or column 3) move too
+        half = moved.copy()
+        half[2, 3] = False
+        assert half[2].any() or half[:, 3].any()
+
+
+def test_state0_and_scale_equal_a_rebuilt_circuit():
+    """``state0``/``scale`` on a unit-amplitude circuit are the circuit built at that amplitude and state."""
+    model = _tio2_like()
+    rng = np.random.default_rng(1)
+    w0, w1 = rng.uniform(0, 1, (4, 5)), rng.uniform(0, 1, (4, 5))
+    lines = LineResistance.uniform(2.0, driver=10.0, sense=10.0)
+    xbar = Crossbar(conductance=model.conductance(w0), lines=lines)
+    pulse = Pulse(amplitude=1.0, rise=5e-8, width=5e-7, fall=5e-8)
+    unit = build_transient(xbar, BiasScheme.write(1, 2, 1.0, "v/2"), model, pulse)
+    built = build_transient(xbar, BiasScheme.write(1, 2, -1.5, "v/2"), model, pulse, state0=w1)
+    opts = TransientOptions(dt=1e-7, newton_tol=1e-12)
+    a = simulate_transient(unit, opts, state0=w1, scale=-1.5)
+    b = simulate_transient(built, opts)
+    np.testing.assert_allclose(a.state, b.state, rtol=0, atol=1e-14)
+    np.testing.assert_allclose(a.source_voltage, b.source_voltage, rtol=0, atol=1e-15)
+    np.testing.assert_allclose(a.energy, b.energy, rtol=1e-12)
+    with pytest.raises(ConfigError, match="`scale`"):
+        simulate_transient(unit, opts, scale=float("nan"))
+    with pytest.raises(ConfigError, match="`state0`"):
+        simulate_transient(unit, opts, state0=np.full((4, 5), 1.5))
