@@ -176,6 +176,31 @@ def test_line_capacitance_charges_like_rc_in_both_backends():
     assert res_nocap.cell_voltage[res_nocap.index_at(2e-9), 0, -1] > v[-1] + 0.05
 
 
+@pytest.mark.parametrize("method", ["be", "trap"])
+def test_capacitance_on_source_held_nodes_counts_in_the_source_current(method):
+    """With 0 ohm drivers the driven line ends merge into the source nodes; the capacitance there is
+    charged by the source, so it is in the source current and energy, as ngspice has it."""
+    model = _model()
+    xbar = Crossbar(conductance=model.conductance(np.full((3, 4), 0.3)),
+                    lines=LineResistance(row_segment=50.0, col_segment=40.0, row_driver=0.0, col_sense=0.0))
+    cap = LineCapacitance(row_segment=2e-12, col_segment=1e-12)
+    tc = build_transient(xbar, BiasScheme.write(1, 2, 0.8, "v/2"), model,
+                         Pulse(amplitude=1.0, rise=2e-9, width=1e-8, fall=2e-9), capacitance=cap)
+    assert tc.node_capacitance[np.unique(tc.netlist.source_node)].any()  # some capacitance sits on source nodes
+    cc = crosscheck_transient(tc, TransientOptions(method=method, dt=2e-10))
+    # seen: be 1e-10, trap 3.3e-6 (the untraced trap-with-capacitance gap of the hypothesis test);
+    # without the fixed-node capacitor current the source error is 0.16
+    cc.assert_agree(1e-6 if method == "be" else 1e-4)
+    # the charge into the capacitance during the rise shows up: without it the source current of
+    # the selected row during the rise would be the resistive one only
+    nocap = simulate_transient(build_transient(xbar, BiasScheme.write(1, 2, 0.8, "v/2"), model,
+                                               Pulse(amplitude=1.0, rise=2e-9, width=1e-8, fall=2e-9)),
+                               TransientOptions(method=method, dt=2e-10), times=cc.sparse.times)
+    k = cc.sparse.index_at(1e-9)
+    gap = np.abs(cc.sparse.source_current[k] - nocap.source_current[k]).max()
+    assert gap > 1e-3 * np.abs(nocap.source_current[k]).max()
+
+
 # ----------------------------------------------------------------------------- adaptive and errors
 def test_adaptive_steps_meet_state_tolerance():
     model = _model(k_set=3e6)

@@ -215,6 +215,9 @@ _WOODBURY_RTOL = 1e-2
 #: Most cells corrected on one factorization, beyond the ``2 (M + N)`` that one write pulse can
 #: select or half-select (their columns are cached, so the correction costs one small dense solve).
 _WOODBURY_MAX = 64
+#: New Woodbury columns (one LU solve each) beyond which a fresh factorization is made instead
+#: (a factorization costs about 80 solves at 32 x 32, 55 at 64 x 64).
+_WOODBURY_NEW = 40
 #: Cached Woodbury columns per factorization before the cache is emptied (memory bound).
 _WOODBURY_COLS = 1024
 #: LU factorizations kept per stepper (rise, flat top, fall and read Jacobians differ).
@@ -230,7 +233,7 @@ class _Base:
         self.g, self.cdt, self.lu = g.copy(), cdt.copy(), lu
         self.cols: dict[int, FloatArray] = {}  # cell -> J0^{-1} p_cell (with a trailing zero)
         self.used = used
-        self.last: tuple[bytes, FloatArray, FloatArray] | None = None  # K, Z and P_K Z of the last call
+        self.last: tuple[IntArray, FloatArray, FloatArray] | None = None  # K, Z and P_K Z of the last call
 
 
 class _Stepper:
@@ -286,6 +289,10 @@ class _Stepper:
         self.P_fT = self.P_f.T.tocsr()
         self.abs_PT = abs(self.P_uT)
         self.cap = circuit.node_capacitance[unknown]
+        # capacitance on source-held nodes (a line end with a 0 ohm driver): its current comes from
+        # the source, so it counts in the source current (ngspice counts it there too)
+        self.cap_fixed = circuit.node_capacitance[fixed]
+        self.has_cap_fixed = bool(self.cap_fixed.any())
         self.shape = net.shape
         self.use(circuit, options)
         self.lu = None
@@ -467,9 +474,19 @@ class _Stepper:
         y = -best.lu.solve(F)
         if best_k.size == 0:
             return y
-        key = best_k.tobytes()
+        # the correction is exact for any superset of the moved cells: keep the last set while it
+        # covers them (its columns and P_K Z stay), grow it while it is small
+        if best.last is not None:
+            last_k = best.last[0]
+            mask = np.zeros(geff.size, bool)
+            mask[last_k] = True
+            if mask[best_k].all():
+                best_k = last_k
+            elif last_k.size + best_k.size <= self.woodbury_max:
+                mask[best_k] = True
+                best_k = np.flatnonzero(mask)
         ri, ci = self.r_idx[best_k], self.c_idx[best_k]
-        if best.last is not None and best.last[0] == key:
+        if best.last is not None and best.last[0] is best_k:
             Z, pz = best.last[1], best.last[2]
         else:
             missing = [int(k) for k in best_k if int(k) not in best.cols]
@@ -477,17 +494,19 @@ class _Stepper:
                 if len(best.cols) + len(missing) > _WOODBURY_COLS:
                     best.cols.clear()
                     missing = [int(k) for k in best_k]
+                if len(missing) > _WOODBURY_NEW:  # cheaper to factor J itself (kept beside ``best``)
+                    base = self._factor(geff, cdt)
+                    return -base.lu.solve(F)
                 nu = F.size
-                rhs = np.zeros((nu + 1, len(missing)))
-                cols = np.arange(len(missing))
-                rhs[self.r_idx[missing], cols] += 1.0
-                rhs[self.c_idx[missing], cols] -= 1.0
-                z = best.lu.solve(np.asfortranarray(rhs[:nu]))
-                for j, k in enumerate(missing):
-                    best.cols[k] = np.append(z[:, j], 0.0)
+                e = np.zeros(nu + 1)
+                for k in missing:  # one solve per column: SuperLU's multi-RHS solve is far slower
+                    e[self.r_idx[k]] += 1.0
+                    e[self.c_idx[k]] -= 1.0
+                    best.cols[k] = np.append(best.lu.solve(e[:nu]), 0.0)
+                    e[self.r_idx[k]] = e[self.c_idx[k]] = 0.0
             Z = np.stack([best.cols[int(k)] for k in best_k], axis=1)  # (n + 1, k)
             pz = Z[ri] - Z[ci]
-            best.last = (key, Z, pz)
+            best.last = (best_k, Z, pz)
         yp = np.append(y, 0.0)
         py = yp[ri] - yp[ci]
         dk = best_d[best_k]
@@ -574,8 +593,10 @@ class _Stepper:
         raise ConvergenceError(f"the operating point at t = 0 did not converge (KCL error {err:.3g})",
                                iterations=self.options.maxiter * 2, residual=err)
 
-    def source_currents(self, x: FloatArray, vf: FloatArray, w: FloatArray, ic: FloatArray) -> tuple[FloatArray, FloatArray]:
-        """Current each source delivers (A) and cell currents, from the node voltages (KCL at fixed nodes)."""
+    def source_currents(self, x: FloatArray, vf: FloatArray, w: FloatArray, ic: FloatArray,
+                        icf: FloatArray | None = None) -> tuple[FloatArray, FloatArray]:
+        """Current each source delivers (A) and cell currents, from the node voltages (KCL at fixed
+        nodes; ``icf`` the companion currents of the capacitance at the fixed nodes)."""
         net = self.circuit.netlist
         v_all = np.zeros(net.n_nodes)
         v_all[self.unknown] = x
@@ -583,6 +604,8 @@ class _Stepper:
         u = self.cell_voltage(x, vf)
         i_cell = self.model.current(u, w)
         out = self.W_fixed @ v_all + self.P_fT @ i_cell  # current leaving each fixed node
+        if icf is not None:
+            out = out + icf
         # sources shorted onto one node share its current equally (as the DC backends do)
         return out[self.fixed_index_of_source] / self.source_share, i_cell
 
@@ -712,9 +735,11 @@ def simulate_transient(circuit: TransientCircuit, options: TransientOptions | No
     ic = np.zeros_like(x)
     rec_t, rec_w, rec_v, rec_i, rec_sv, rec_si = [], [], [], [], [], []
 
+    icf = np.zeros(st.fixed.size)  # capacitor currents at the fixed nodes (0 at the operating point)
+
     def record(t: float, x: FloatArray, w: FloatArray, ic: FloatArray) -> None:
         vf = st.vfixed(t)
-        si, icell = st.source_currents(x, vf, w, ic)
+        si, icell = st.source_currents(x, vf, w, ic, icf if st.has_cap_fixed else None)
         rec_t.append(t)
         rec_w.append(w.copy())
         rec_sv.append(st.sources(t, st.table))
@@ -775,6 +800,8 @@ def simulate_transient(circuit: TransientCircuit, options: TransientOptions | No
             after_corner = bool((j < bps.size and abs(bps[j] - t_new) <= tol) or (j > 0 and abs(bps[j - 1] - t_new) <= tol))
             # no extrapolation across a corner: the slope of the sources changes there
             x_prev, h_prev = (x, t_new - t) if not after_corner else (x1, 0.0)
+            if st.has_cap_fixed:  # the same companion model as the unknown nodes' capacitance
+                icf = st.cap_fixed * (st.vfixed(t + h) - st.vfixed(t)) / (theta * h) - (1 - theta) / theta * icf
             x, w, f, ic, t = x1, w1, f1, ic1, t_new
             if t >= t_target or opts.adaptive and times is None:
                 break
