@@ -26,6 +26,7 @@ __all__ = [
     "IdealCells",
     "WriteSchemeName",
     "TransientLinearSolver",
+    "VerifyTarget",
     "ProgressCallback",
     "DeviceLawName",
 ]
@@ -48,6 +49,8 @@ DeviceLawName = Literal["ohmic", "sinh"]
 WriteSchemeName = Literal["v/2", "v/3", "floating", "grounded"]
 #: Linear solver of a transient step's Newton iteration (``xbarsim.solver.TransientOptions``).
 TransientLinearSolver = Literal["woodbury", "gmres"]
+#: What a transient write-verify compares its read with (``xbarsim.analysis.WriteVerifySettings``).
+VerifyTarget = Literal["array", "device"]
 #: A progress report: ``progress(label, done, total)``, called as work finishes (``done`` counts
 #: finished steps, resumed ones included). The library never draws bars itself: the CLI passes one
 #: that drives tqdm, a library user passes whatever suits (or nothing).

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from xbarsim._typing import ArrayLike, FloatArray, IntArray, TransientLinearSolver, WriteSchemeName
+from xbarsim._typing import ArrayLike, FloatArray, IntArray, TransientLinearSolver, VerifyTarget, WriteSchemeName
 from xbarsim._validation import as_float_array, check_choice, readonly
 from xbarsim.analysis.disturbance import DisturbanceCurve, disturbance_curve
 from xbarsim.analysis.programming import programming_order
@@ -69,6 +69,13 @@ class WriteVerifySettings:
     linear_solver : {"woodbury", "gmres"}
         Linear solver of the transient and read Newton steps (:class:`~xbarsim.solver.TransientOptions`);
         ``"gmres"`` is the reference (slower, same results to the Newton tolerance).
+    verify_target : {"array", "device"}
+        What each verify read is compared with. ``"array"`` (default): the read that the same array
+        gives with the selected cell at ``g_target`` and every other cell as it is when the cell's
+        write-verify starts, the target current a controller calibrated on this array aims at, so the
+        wires' IR drop in the read path does not bias the programmed conductance. ``"device"``:
+        ``g_target`` itself, as if the read saw the device alone (reads through wires come out low,
+        and the cell is programmed high by the read path's loss: 3-6 % at 32 x 32 with 1 ohm segments).
     """
 
     scheme: WriteSchemeName = "v/2"
@@ -83,10 +90,12 @@ class WriteVerifySettings:
     v_read: float = 0.2
     read_scheme: WriteSchemeName = "grounded"
     linear_solver: TransientLinearSolver = "woodbury"
+    verify_target: VerifyTarget = "array"
 
     def __post_init__(self) -> None:
         check_choice(self.scheme, WRITE_SCHEMES, "scheme")
         check_choice(self.read_scheme, WRITE_SCHEMES, "read_scheme")
+        check_choice(self.verify_target, ("array", "device"), "verify_target")
         if not isinstance(self.schedule, PulseSchedule):
             raise ConfigError(f"`schedule` must be a PulseSchedule; got {type(self.schedule).__name__}.")
         Pulse(amplitude=1.0, rise=self.rise, width=self.width, fall=self.fall)  # validates the timing
@@ -117,9 +126,11 @@ class CellProgramming:
     pulses : int
         Write pulses applied.
     verified : bool
-        The last verify read was within tolerance.
+        The last verify read was within tolerance of ``target_read``.
     read_g : ndarray, shape (pulses + 1,)
         Siemens, every verify read (before the first pulse and after each).
+    target_read : float
+        Siemens, the read the verify aims at (``g_target`` itself with ``verify_target="device"``).
     amplitudes : ndarray, shape (pulses,)
         Volt, signed amplitude of each pulse.
     energy : float
@@ -132,6 +143,7 @@ class CellProgramming:
     read_g: FloatArray
     amplitudes: FloatArray
     energy: float
+    target_read: float
 
 
 _CONSTANT = PWL(times=np.array([0.0, 1.0]), values=np.array([1.0, 1.0]))
@@ -162,10 +174,10 @@ def write_verify_cell(state: ArrayLike, row: int, col: int, g_target: float, *, 
                       workspace: TransientWorkspace | None = None) -> CellProgramming:
     """Write-verify cell ``(row, col)`` to ``g_target`` (S) with pulse trains through the circuit.
 
-    Read; while the read is outside ``g_target (1 +- tolerance)`` and pulses remain, apply the next
+    Read; while the read is outside ``target (1 +- tolerance)`` and pulses remain, apply the next
     ISPP pulse of the needed polarity as a transient of the whole array (every cell's state moves
     by the dynamics at the voltage it sees), then read again. A change of polarity restarts the ramp.
-    ``workspace`` keeps the assembled circuits between calls (pass one for a whole array).
+    ``target`` is ``g_target`` as the array reads it (``settings.verify_target``). ``workspace`` keeps the assembled circuits between calls (pass one for a whole array).
     """
     cfg = settings or WriteVerifySettings()
     wires = lines if lines is not None else LineResistance()
@@ -184,15 +196,21 @@ def write_verify_cell(state: ArrayLike, row: int, col: int, g_target: float, *, 
     pulse_tc = build_transient(xb, BiasScheme.write(row, col, 1.0, cfg.scheme), model,
                                Pulse(amplitude=1.0, rise=cfg.rise, width=cfg.width, fall=cfg.fall), state0=w)
     reads = [_read(read_tc, model, w, col, cfg, ws)]
+    if cfg.verify_target == "array":
+        w_t = w.copy()
+        w_t[row, col] = float(model.state(np.array(g_target)))
+        target = _read(read_tc, model, w_t, col, cfg, ws)
+    else:
+        target = float(g_target)
     amps: list[float] = []
     energy = 0.0
     last_dir = 0
     k_ramp = 0
     while len(amps) < cfg.max_pulses:
         g = reads[-1]
-        if abs(g - g_target) <= cfg.tolerance * g_target:
+        if abs(g - target) <= cfg.tolerance * target:
             break
-        direction = 1 if g < g_target else -1
+        direction = 1 if g < target else -1
         k_ramp = k_ramp + 1 if direction == last_dir else 0
         last_dir = direction
         if direction > 0:
@@ -205,9 +223,9 @@ def write_verify_cell(state: ArrayLike, row: int, col: int, g_target: float, *, 
         energy += float(res.energy.sum())
         amps.append(amp)
         reads.append(_read(read_tc, model, w, col, cfg, ws))
-    verified = abs(reads[-1] - g_target) <= cfg.tolerance * g_target
+    verified = abs(reads[-1] - target) <= cfg.tolerance * target
     return CellProgramming(state=readonly(w), pulses=len(amps), verified=bool(verified), read_g=readonly(np.array(reads)),
-                           amplitudes=readonly(np.array(amps)), energy=energy)
+                           amplitudes=readonly(np.array(amps)), energy=energy, target_read=target)
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
