@@ -305,6 +305,7 @@ class _Stepper:
         self.woodbury_max = max(_WOODBURY_MAX, 2 * (net.shape[0] + net.shape[1]))
         self.last_base: _Base | None = None
         self.last_step: tuple[FloatArray, FloatArray] | None = None
+        self.converged: tuple[FloatArray, FloatArray, FloatArray] | None = None
         self.last_dc: FloatArray | None = None
         self.force_factor = False
         self.uses = 0
@@ -390,6 +391,7 @@ class _Stepper:
                 self.iterations += it
                 if np.any(vf):
                     self.last_step = (vf, x)
+                self.converged = (x, w, i_cell)
                 return x, w, f, ic
             fnorm = float(np.max(np.abs(F), initial=0.0))
             if fnorm > 0.25 * prev:  # a stale factorization no longer contracts: factor J
@@ -553,12 +555,13 @@ class _Stepper:
     def initial(self, w0: FloatArray) -> FloatArray:
         """Node voltages at t = 0 (states frozen: a DC solve with the cells at G(w0)).
 
-        Newton starts at 0 V, or at the last DC solution of this stepper (e.g. the previous verify
-        read) when its KCL error is smaller; either start converges to the same tolerance.
+        Newton starts at 0 V, or (sources on, Woodbury path) at the last DC solution of this stepper,
+        e.g. the previous verify read; either start converges to the same tolerance.
         """
         vf = self.vfixed(0.0)
         x = np.zeros(self.unknown.size)
-        warm = self.options.linear_solver == "woodbury" and self.last_dc is not None
+        if self.options.linear_solver == "woodbury" and self.last_dc is not None and np.any(vf):
+            x = self.last_dc.copy()  # the last DC solution (e.g. the previous verify read)
         prev = np.inf
         for k in range(self.options.maxiter * 2):
             u = self.cell_voltage(x, vf)
@@ -570,15 +573,6 @@ class _Stepper:
             if err <= self.options.newton_tol or np.max(np.abs(F), initial=0.0) <= _ABSTOL:
                 self.last_dc = x
                 return x
-            if k == 0 and warm and self.last_dc is not None:
-                warm = False
-                xw = self.last_dc
-                u = self.cell_voltage(xw, vf)
-                iw, dw, _ = self.model.current_partials(u, w0)
-                Fw = self.A_w @ xw + self.C_w @ vf + self.P_uT @ iw
-                if np.max(np.abs(Fw)) < np.max(np.abs(F)):
-                    x = xw
-                    continue
             fnorm = float(np.max(np.abs(F), initial=0.0))
             if fnorm > 0.25 * prev:
                 self.force_factor = True
@@ -601,8 +595,11 @@ class _Stepper:
         v_all = np.zeros(net.n_nodes)
         v_all[self.unknown] = x
         v_all[self.fixed] = vf
-        u = self.cell_voltage(x, vf)
-        i_cell = self.model.current(u, w)
+        done = self.converged
+        if done is not None and done[0] is x and done[1] is w:  # the step's own cell currents
+            i_cell = done[2]
+        else:
+            i_cell = self.model.current(self.cell_voltage(x, vf), w)
         out = self.W_fixed @ v_all + self.P_fT @ i_cell  # current leaving each fixed node
         if icf is not None:
             out = out + icf
