@@ -306,6 +306,7 @@ class _Stepper:
         self.last_base: _Base | None = None
         self.last_step: tuple[FloatArray, FloatArray] | None = None
         self.converged: tuple[FloatArray, FloatArray, FloatArray] | None = None
+        self.damped = False  # the last Newton update was cut to ``max_step``
         self.last_dc: FloatArray | None = None
         self.force_factor = False
         self.uses = 0
@@ -372,6 +373,7 @@ class _Stepper:
         x = x_n.copy() if x_guess is None else x_guess.copy()
         if x_guess is None and self.options.linear_solver == "woodbury":
             x = self.scaled_guess(vf, x)
+        self.damped = False
         w = w_n
         prev = np.inf
         for it in range(opts.maxiter):
@@ -403,7 +405,8 @@ class _Stepper:
             except RuntimeError as exc:  # singular Jacobian
                 raise _StepFailed(str(exc)) from exc
             big = float(np.max(np.abs(dx), initial=0.0))
-            if big > opts.max_step:
+            self.damped = big > opts.max_step
+            if self.damped:
                 dx *= opts.max_step / big
                 prev = np.inf  # a damped step is not judged by its contraction
             x = x + dx
@@ -496,8 +499,10 @@ class _Stepper:
                 if len(best.cols) + len(missing) > _WOODBURY_COLS:
                     best.cols.clear()
                     missing = [int(k) for k in best_k]
-                if len(missing) > _WOODBURY_NEW:  # cheaper to factor J itself (kept beside ``best``)
-                    base = self._factor(geff, cdt)
+                if len(missing) > _WOODBURY_NEW:
+                    if self.damped:  # a voltage-limited step is no Newton step anyway: the chord suffices
+                        return y
+                    base = self._factor(geff, cdt)  # cheaper to factor J itself (kept beside ``best``)
                     return -base.lu.solve(F)
                 nu = F.size
                 e = np.zeros(nu + 1)
@@ -563,6 +568,7 @@ class _Stepper:
         if self.options.linear_solver == "woodbury" and self.last_dc is not None and np.any(vf):
             x = self.last_dc.copy()  # the last DC solution (e.g. the previous verify read)
         prev = np.inf
+        self.damped = False
         for k in range(self.options.maxiter * 2):
             u = self.cell_voltage(x, vf)
             i_cell, di_du, _ = self.model.current_partials(u, w0)
@@ -581,7 +587,8 @@ class _Stepper:
             # Jacobian than this DC problem's; keep separate ones
             dx = self.newton_dx(di_du, np.zeros_like(x), F, "lu_dc")
             big = float(np.max(np.abs(dx), initial=0.0))
-            if big > self.options.max_step:
+            self.damped = big > self.options.max_step
+            if self.damped:
                 prev = np.inf
             x = x + dx * min(1.0, self.options.max_step / max(big, 1e-300))
         raise ConvergenceError(f"the operating point at t = 0 did not converge (KCL error {err:.3g})",
