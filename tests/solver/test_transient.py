@@ -136,10 +136,9 @@ def test_sparse_agrees_with_ngspice_transient(case):
     cc = crosscheck_transient(tc, TransientOptions(method=method, dt=2e-8))
     assert cc.sparse.steps == cc.ngspice.steps
     # The matched integrators solve the same discretised equations: rounding and Newton tolerance
-    # only (seen: <= 1e-10). With line capacitance under the trapezoidal rule the two differ by up
-    # to ~3e-5 (not traced; backward Euler with capacitance agrees to 1e-11, so ngspice probably
-    # drops to first order after an internal Newton failure, which its output does not show).
-    cc.assert_agree(1e-4 if (method == "trap" and tc.node_capacitance.any()) else 1e-6)
+    # only (seen: <= 1e-9). The replay takes ngspice's first two points with backward Euler as
+    # ngspice does; before, trapezoidal runs with line capacitance differed by up to 1e-4 there.
+    cc.assert_agree(1e-6)
     moved = np.abs(cc.ngspice.state[-1] - cc.ngspice.state[0]).max()
     assert moved > 1e-5  # the pulse moves some state, so the comparison is not of constants
 
@@ -188,9 +187,8 @@ def test_capacitance_on_source_held_nodes_counts_in_the_source_current(method):
                          Pulse(amplitude=1.0, rise=2e-9, width=1e-8, fall=2e-9), capacitance=cap)
     assert tc.node_capacitance[np.unique(tc.netlist.source_node)].any()  # some capacitance sits on source nodes
     cc = crosscheck_transient(tc, TransientOptions(method=method, dt=2e-10))
-    # seen: be 1e-10, trap 3.3e-6 (the untraced trap-with-capacitance gap of the hypothesis test);
-    # without the fixed-node capacitor current the source error is 0.16
-    cc.assert_agree(1e-6 if method == "be" else 1e-4)
+    # seen: 1e-10 with either rule; without the fixed-node capacitor current the source error is 0.16
+    cc.assert_agree(1e-6)
     # the charge into the capacitance during the rise shows up: without it the source current of
     # the selected row during the rise would be the resistive one only
     nocap = simulate_transient(build_transient(xbar, BiasScheme.write(1, 2, 0.8, "v/2"), model,
