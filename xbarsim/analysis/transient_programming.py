@@ -197,8 +197,10 @@ def write_verify_cell(state: ArrayLike, row: int, col: int, g_target: float, *, 
                                Pulse(amplitude=1.0, rise=cfg.rise, width=cfg.width, fall=cfg.fall), state0=w)
     reads = [_read(read_tc, model, w, col, cfg, ws)]
     if cfg.verify_target == "array":
+        g_t = model.conductance(w)
+        g_t[row, col] = g_target
         w_t = w.copy()
-        w_t[row, col] = float(model.state(np.array(g_target)))
+        w_t[row, col] = np.asarray(model.state(g_t))[row, col]  # per cell, should parameters differ by cell
         target = _read(read_tc, model, w_t, col, cfg, ws)
     else:
         target = float(g_target)

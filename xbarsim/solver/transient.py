@@ -213,14 +213,16 @@ class _StepFailed(Exception):
 
 
 #: A cell whose Newton conductance differs from a kept factorization's by more than this (relative)
-#: is corrected exactly (Woodbury); the rest of the mismatch only slows Newton's contraction a little.
-_WOODBURY_RTOL = 1e-2
-#: Most cells corrected on one factorization, beyond the ``2 (M + N)`` that one write pulse can
-#: select or half-select (their columns are cached, so the correction costs one small dense solve).
-_WOODBURY_MAX = 64
+#: is corrected exactly (Woodbury); the rest of the mismatch only slows Newton's contraction a little
+#: (a 20 mV step of a V/2 ramp moves the half-selected cells' sinh conductance by ~2 %: left to Newton).
+_WOODBURY_RTOL = 0.05
+#: Most cells corrected on one factorization. The dense Woodbury algebra stays this small because
+#: OpenBLAS threads larger solves and products, which on a loaded machine cost 10-100 ms instead of
+#: microseconds (a 100 x 100 solve took 95 ms at load 15 on 2 cores).
+_WOODBURY_MAX = 32
 #: New Woodbury columns (one LU solve each) beyond which a fresh factorization is made instead
 #: (a factorization costs about 80 solves at 32 x 32, 55 at 64 x 64).
-_WOODBURY_NEW = 40
+_WOODBURY_NEW = 24
 #: Cached Woodbury columns per factorization before the cache is emptied (memory bound).
 _WOODBURY_COLS = 1024
 #: LU factorizations kept per stepper (rise, flat top, fall and read Jacobians differ).
@@ -305,7 +307,7 @@ class _Stepper:
         self.r_idx = np.where(pos[r] >= 0, pos[r], nu)
         self.c_idx = np.where(pos[c] >= 0, pos[c], nu)
         self.bases: list[_Base] = []
-        self.woodbury_max = max(_WOODBURY_MAX, 2 * (net.shape[0] + net.shape[1]))
+        self.woodbury_max = _WOODBURY_MAX
         self.last_base: _Base | None = None
         self.last_step: tuple[FloatArray, FloatArray] | None = None
         self.converged: tuple[FloatArray, FloatArray, FloatArray] | None = None
