@@ -8,7 +8,9 @@ Pulse: one 1 us pulse (10 ns edges) under V/2 at 1.3 V on an n x n array of ``ti
 (random states, seed 0), 1 ohm segments, 10 ohm drivers and sense resistances, trapezoidal rule with
 ``dt = 10 ns``: 100 steps. ngspice runs the same netlist (``ngspice -b``, same method and ``.tran``
 step) where ``--ngspice-max`` allows. Programming: row-major write-verify of every cell to random
-targets under V/2 (Drolet's ramps, <= ``--max-pulses`` pulses per cell, ``dt`` per pulse as given).
+targets under V/2 (Drolet's ramps, <= ``--max-pulses`` pulses per cell, ``dt`` per pulse as given),
+once per stepper of ``--solvers`` (``gmres``, the reference, on the first ``--reference-cells`` cells
+only: on the same cells both give the same pulses and conductances).
 Markdown tables on stdout; the load average is printed beside each figure.
 """
 
@@ -41,45 +43,54 @@ def _pulse_circuit(n: int):
 
 
 def pulse_table(sizes: list[int], ngspice_max: int) -> None:
-    print("| n x n | sparse (s) | steps | Newton it. | LU fact. | ngspice (s) | ngspice steps | load (1/5/15 min) |")
-    print("|---|---:|---:|---:|---:|---:|---:|---|")
+    print("| n x n | sparse (s) | steps | Newton it. | LU fact. | sparse, gmres reference (s) | ngspice (s) | ngspice steps | load (1/5/15 min) |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---|")
     opts = TransientOptions(method="trap", dt=1e-8, record_cells=False)
+    ref_opts = TransientOptions(method="trap", dt=1e-8, record_cells=False, linear_solver="gmres")
     for n in sizes:
         tc = _pulse_circuit(n)
         simulate_transient(_pulse_circuit(4), opts)  # warm imports
         t0 = time.perf_counter()
         res = simulate_transient(tc, opts)
         t_sparse = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        simulate_transient(tc, ref_opts)
+        t_ref = time.perf_counter() - t0
         ng_t, ng_steps = "-", "-"
         if n <= ngspice_max:
             t0 = time.perf_counter()
             ng = ngspice_transient(tc, opts)
             ng_t, ng_steps = f"{time.perf_counter() - t0:.2f}", str(ng.steps)
         print(f"| {n}x{n} | {t_sparse:.3f} | {res.steps} | {res.newton_iterations} | {res.factorizations} | "
-              f"{ng_t} | {ng_steps} | {_load()} |", flush=True)
+              f"{t_ref:.3f} | {ng_t} | {ng_steps} | {_load()} |", flush=True)
 
 
-def program_table(sizes: list[int], max_pulses: int, dt: float, cells: int | None) -> None:
+def program_table(sizes: list[int], max_pulses: int, dt: float, cells: int | None, solvers: list[str],
+                  reference_cells: int | None) -> None:
     print()
-    print("| n x n | cells written | wall (s) | pulses | pulses/cell (max) | verified % | mean abs error % | energy (uJ) | dt (ns) | load (1/5/15 min) |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    print("| n x n | stepper | cells written | wall (s) | CPU (s) | pulses | pulses/cell (max) | verified % | "
+          "mean abs error % | energy (uJ) | dt (ns) | load (1/5/15 min) |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     model = tio2_vteam()
     for n in sizes:
-        rng = np.random.default_rng(1)
-        tgt = rng.uniform(100e-6, 500e-6, (n, n))
-        cfg = WriteVerifySettings(scheme="v/2", max_pulses=max_pulses, dt=dt)
-        t0 = time.perf_counter()
-        res = program_array_transient(tgt, model=model, lines=LineResistance.uniform(1.0, driver=10.0, sense=10.0),
-                                      settings=cfg, rng=rng, order="row-major" if cells is None else np.arange(min(cells, n * n)),
-                                      progress=lambda msg: print(msg, file=sys.stderr, flush=True))
-        wall = time.perf_counter() - t0
-        done = res.order.shape[0]
-        written = np.zeros((n, n), bool)
-        written[res.order[:, 0], res.order[:, 1]] = True
-        err = np.abs(res.relative_error)[written]
-        print(f"| {n}x{n} | {done} | {wall:.1f} | {int(res.pulses.sum())} | {res.pulses[written].mean():.2f} ({int(res.pulses.max())}) | "
-              f"{100 * res.verified[written].mean():.1f} | {100 * err.mean():.2f} | "
-              f"{1e6 * res.energy.sum():.3f} | {1e9 * dt:.0f} | {_load()} |", flush=True)
+        for solver in solvers:
+            k = cells if solver != "gmres" or reference_cells is None else reference_cells
+            rng = np.random.default_rng(1)
+            tgt = rng.uniform(100e-6, 500e-6, (n, n))
+            cfg = WriteVerifySettings(scheme="v/2", max_pulses=max_pulses, dt=dt, linear_solver=solver)  # type: ignore[arg-type]
+            t0, c0 = time.perf_counter(), time.process_time()
+            res = program_array_transient(tgt, model=model, lines=LineResistance.uniform(1.0, driver=10.0, sense=10.0),
+                                          settings=cfg, rng=rng, order="row-major" if k is None else np.arange(min(k, n * n)),
+                                          progress=lambda msg: print(msg, file=sys.stderr, flush=True))
+            wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+            done = res.order.shape[0]
+            written = np.zeros((n, n), bool)
+            written[res.order[:, 0], res.order[:, 1]] = True
+            err = np.abs(res.relative_error)[written]
+            print(f"| {n}x{n} | {solver} | {done} | {wall:.1f} | {cpu:.1f} | {int(res.pulses.sum())} | "
+                  f"{res.pulses[written].mean():.2f} ({int(res.pulses.max())}) | "
+                  f"{100 * res.verified[written].mean():.1f} | {100 * err.mean():.2f} | "
+                  f"{1e6 * res.energy.sum():.3f} | {1e9 * dt:.0f} | {_load()} |", flush=True)
 
 
 def main() -> int:
@@ -91,12 +102,17 @@ def main() -> int:
     p.add_argument("--program-cells", type=int, default=None,
                    help="write only the first K cells in row-major order (the rest are only disturbed)")
     p.add_argument("--dt", type=float, default=2.5e-7, help="integration step inside a programming pulse (s)")
+    p.add_argument("--solvers", default="woodbury,gmres",
+                   help="steppers to compare (linear_solver of TransientOptions; gmres is the reference)")
+    p.add_argument("--reference-cells", type=int, default=64,
+                   help="cells the gmres reference writes (it is ~2x slower; 0: all)")
     a = p.parse_args()
     print(f"load before: {_load()}")
     if a.pulse_sizes:
         pulse_table([int(x) for x in a.pulse_sizes.split(",")], a.ngspice_max)
     if a.program_sizes:
-        program_table([int(x) for x in a.program_sizes.split(",")], a.max_pulses, a.dt, a.program_cells)
+        program_table([int(x) for x in a.program_sizes.split(",")], a.max_pulses, a.dt, a.program_cells,
+                      a.solvers.split(","), a.reference_cells or None)
     print(f"load after: {_load()}")
     return 0
 

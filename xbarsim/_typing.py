@@ -25,6 +25,8 @@ __all__ = [
     "Ordering",
     "IdealCells",
     "WriteSchemeName",
+    "TransientLinearSolver",
+    "VerifyTarget",
     "ProgressCallback",
     "DeviceLawName",
 ]
@@ -45,6 +47,10 @@ IdealCells = Literal["linear", "law"]
 DeviceLawName = Literal["ohmic", "sinh"]
 #: Programming bias schemes.
 WriteSchemeName = Literal["v/2", "v/3", "floating", "grounded"]
+#: Linear solver of a transient step's Newton iteration (``xbarsim.solver.TransientOptions``).
+TransientLinearSolver = Literal["woodbury", "gmres"]
+#: What a transient write-verify compares its read with (``xbarsim.analysis.WriteVerifySettings``).
+VerifyTarget = Literal["array", "device"]
 #: A progress report: ``progress(label, done, total)``, called as work finishes (``done`` counts
 #: finished steps, resumed ones included). The library never draws bars itself: the CLI passes one
 #: that drives tqdm, a library user passes whatever suits (or nothing).

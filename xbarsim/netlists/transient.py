@@ -26,7 +26,7 @@ from xbarsim.netlists.netlist import END_NAMES, Netlist, build_netlist
 from xbarsim.netlists.spice import cell_element_name, resistor_lines
 from xbarsim.netlists.waveforms import PWL, LineCapacitance, Pulse
 
-__all__ = ["TransientCircuit", "build_transient", "transient_to_spice", "IntegrationMethod"]
+__all__ = ["TransientCircuit", "build_transient", "transient_to_spice", "IntegrationMethod", "check_state"]
 
 #: Time integration rule: backward Euler or trapezoidal.
 IntegrationMethod = Literal["be", "trap"]
@@ -97,12 +97,13 @@ class TransientCircuit:
 
     def with_state(self, state: FloatArray) -> TransientCircuit:
         """The same circuit started from another state (e.g. the end of a previous pulse)."""
-        w = _check_state(state, self.netlist.shape)
+        w = check_state(state, self.netlist.shape)
         g = self.model.conductance(w)
         return dataclasses.replace(self, netlist=dataclasses.replace(self.netlist, conductance=g), state0=w)
 
 
-def _check_state(state: FloatArray, shape: tuple[int, int]) -> FloatArray:
+def check_state(state: FloatArray, shape: tuple[int, int]) -> FloatArray:
+    """``state`` as an (M, N) float array in ``[0, 1]``; ConfigError naming ``state0`` otherwise."""
     w = as_float_array(state, "state0", what="device state in [0, 1]")
     if w.shape != shape:
         raise ConfigError(f"`state0` must have the crossbar's shape {shape}; got {w.shape}.")
@@ -153,7 +154,7 @@ def build_transient(
         raise ConfigError(f"`model` must be a DynamicDevice (e.g. xbarsim.devices.Vteam); got {type(model).__name__}.")
     if bias.batch_size is not None:
         raise ConfigError(f"`bias` must be unbatched for a transient analysis; got a batch of {bias.batch_size}.")
-    w0 = model.state(crossbar.conductance) if state0 is None else _check_state(state0, crossbar.shape)
+    w0 = model.state(crossbar.conductance) if state0 is None else check_state(state0, crossbar.shape)
     xb = dataclasses.replace(crossbar, conductance=model.conductance(w0), device=model.static_law)
     net = build_netlist(xb, bias)
     shape = _as_pwl(waveform, "waveform")

@@ -21,7 +21,10 @@ step uses LU, not the conjugate gradients of the DC path.
 
 The trapezoidal rule takes a backward-Euler step first and after every waveform corner, as SPICE
 does: it damps the rule's ringing at slope discontinuities, and it lets this solver replay
-ngspice's accepted time points step for step (:func:`crosscheck_transient`).
+ngspice's accepted time points step for step (:func:`crosscheck_transient`). On such an explicit
+grid the first two steps of the analysis are backward Euler too: ngspice checks the truncation error,
+and may raise the order to 2, only from its second time point on (without this the replay differed
+from ngspice by up to 1e-4 in the source currents with line capacitance, at the second time point).
 
 A step whose Newton iteration fails is retried with a quarter of the step (``max_retries`` times)
 before :class:`~xbarsim.errors.ConvergenceError` is raised. With ``adaptive=True`` the step is
@@ -39,10 +42,10 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from xbarsim._typing import FloatArray, IntArray
+from xbarsim._typing import ArrayLike, FloatArray, IntArray, TransientLinearSolver
 from xbarsim._validation import check_choice
 from xbarsim.errors import ConfigError, ConvergenceError
-from xbarsim.netlists.transient import IntegrationMethod, TransientCircuit
+from xbarsim.netlists.transient import IntegrationMethod, TransientCircuit, check_state
 
 __all__ = ["TransientOptions", "TransientResult", "TransientWorkspace", "simulate_transient", "operating_point",
            "step_times"]
@@ -82,6 +85,13 @@ class TransientOptions:
         Times a failing step is retried with a quarter of its length.
     max_step : float
         Volt, largest node-voltage change of one Newton iteration.
+    linear_solver : {"woodbury", "gmres"}
+        How each Newton step's linear system is solved. ``"woodbury"`` (default): a few LU
+        factorizations of earlier Jacobians are kept, the nearest one is corrected exactly for the
+        cells whose conductance moved by more than 1 % (Woodbury identity, one LU solve per such
+        cell, cached), and a fresh factorization is made only when too many cells moved or Newton
+        stops contracting. ``"gmres"``: the reference solver, GMRES preconditioned by the last LU.
+        Both solve the same equations to ``newton_tol``.
     record_cells : bool
         Keep cell voltages and currents at every time point (``False``: states and sources only).
     """
@@ -96,10 +106,12 @@ class TransientOptions:
     maxiter: int = 40
     max_retries: int = 6
     max_step: float = 0.5
+    linear_solver: TransientLinearSolver = "woodbury"
     record_cells: bool = True
 
     def __post_init__(self) -> None:
         check_choice(self.method, ("be", "trap"), "method")
+        check_choice(self.linear_solver, ("woodbury", "gmres"), "linear_solver")
         for name, what in (("dt", "time step in seconds"), ("state_tol", "state tolerance"),
                            ("dt_min", "time step in seconds"), ("newton_tol", "tolerance"),
                            ("max_step", "voltage in volt")):
@@ -200,6 +212,35 @@ class _StepFailed(Exception):
     pass
 
 
+#: A cell whose Newton conductance differs from a kept factorization's by more than this (relative)
+#: is corrected exactly (Woodbury); the rest of the mismatch only slows Newton's contraction a little
+#: (a 20 mV step of a V/2 ramp moves the half-selected cells' sinh conductance by ~2 %: left to Newton).
+_WOODBURY_RTOL = 0.05
+#: Most cells corrected on one factorization. The dense Woodbury algebra stays this small because
+#: OpenBLAS threads larger solves and products, which on a loaded machine cost 10-100 ms instead of
+#: microseconds (a 100 x 100 solve took 95 ms at load 15 on 2 cores).
+_WOODBURY_MAX = 32
+#: New Woodbury columns (one LU solve each) beyond which a fresh factorization is made instead
+#: (a factorization costs about 80 solves at 32 x 32, 55 at 64 x 64).
+_WOODBURY_NEW = 24
+#: Cached Woodbury columns per factorization before the cache is emptied (memory bound).
+_WOODBURY_COLS = 1024
+#: LU factorizations kept per stepper (rise, flat top, fall and read Jacobians differ).
+_WOODBURY_BASES = 4
+
+
+class _Base:
+    """One LU factorization of ``A_w + P^T diag(g) P + diag(cdt)`` and its cached Woodbury columns."""
+
+    __slots__ = ("g", "cdt", "lu", "cols", "used", "last")
+
+    def __init__(self, g: FloatArray, cdt: FloatArray, lu: spla.SuperLU, used: int) -> None:
+        self.g, self.cdt, self.lu = g.copy(), cdt.copy(), lu
+        self.cols: dict[int, FloatArray] = {}  # cell -> J0^{-1} p_cell (with a trailing zero)
+        self.used = used
+        self.last: tuple[IntArray, FloatArray, FloatArray] | None = None  # K, Z and P_K Z of the last call
+
+
 class _Stepper:
     """The assembled grid system of one transient circuit and its Newton step (see the module notes)."""
 
@@ -253,16 +294,52 @@ class _Stepper:
         self.P_fT = self.P_f.T.tocsr()
         self.abs_PT = abs(self.P_uT)
         self.cap = circuit.node_capacitance[unknown]
+        # capacitance on source-held nodes (a line end with a 0 ohm driver): its current comes from
+        # the source, so it counts in the source current (ngspice counts it there too)
+        self.cap_fixed = circuit.node_capacitance[fixed]
+        self.has_cap_fixed = bool(self.cap_fixed.any())
         self.shape = net.shape
+        self.use(circuit, options)
         self.lu = None
         self.lu_dc = None
+        # Woodbury path: unknown-node index of each cell's row and column node (n_unknown: fixed)
+        nu = unknown.size
+        self.r_idx = np.where(pos[r] >= 0, pos[r], nu)
+        self.c_idx = np.where(pos[c] >= 0, pos[c], nu)
+        self.bases: list[_Base] = []
+        self.woodbury_max = _WOODBURY_MAX
+        self.last_base: _Base | None = None
+        self.last_step: tuple[FloatArray, FloatArray] | None = None
+        self.converged: tuple[FloatArray, FloatArray, FloatArray] | None = None
+        self.damped = False  # the last Newton update was cut to ``max_step``
+        self.last_dc: FloatArray | None = None
+        self.force_factor = False
+        self.uses = 0
         self.krylov = 0
         self.factorizations = 0
         self.iterations = 0
 
     # --------------------------------------------------------------- pieces
+    def use(self, circuit: TransientCircuit, options: TransientOptions, scale: float = 1.0) -> None:
+        """Take this circuit (same structure), options and source scale for the next analysis."""
+        self.circuit, self.options, self.scale = circuit, options, scale
+        self.knots = np.asarray(circuit.breakpoints)
+        self.table = np.asarray(circuit._table()) * scale  # (K, S), every source at every corner
+        self.table_fixed = self.table[:, self.fixed_src]
+
+    def sources(self, t: float, table: FloatArray) -> FloatArray:
+        """Volt, the rows of ``table`` (one per corner) interpolated at ``t`` (as
+        :meth:`TransientCircuit.source_voltages`, times the scale)."""
+        knots = self.knots
+        if knots.size == 1:
+            return table[0].copy()
+        tt = min(max(t, 0.0), float(knots[-1]))
+        k = min(max(int(np.searchsorted(knots, tt, side="right")) - 1, 0), knots.size - 2)
+        lam = (tt - knots[k]) / (knots[k + 1] - knots[k])
+        return table[k] * (1 - lam) + table[k + 1] * lam
+
     def vfixed(self, t: float) -> FloatArray:
-        return np.asarray(self.circuit.source_voltages(t))[self.fixed_src]
+        return self.sources(t, self.table_fixed)
 
     def cell_voltage(self, x: FloatArray, vf: FloatArray) -> FloatArray:
         v_all = np.empty(self.nn)
@@ -299,6 +376,9 @@ class _Stepper:
         cdt = self.cap / ht
         cfix = self.C_w @ vf
         x = x_n.copy() if x_guess is None else x_guess.copy()
+        if x_guess is None and self.options.linear_solver == "woodbury":
+            x = self.scaled_guess(vf, x)
+        self.damped = False
         w = w_n
         prev = np.inf
         for it in range(opts.maxiter):
@@ -316,21 +396,143 @@ class _Stepper:
                 raise _StepFailed("non-finite residual")
             if err <= opts.newton_tol:
                 self.iterations += it
+                if np.any(vf):
+                    self.last_step = (vf, x)
+                self.converged = (x, w, i_cell)
                 return x, w, f, ic
+            fnorm = float(np.max(np.abs(F), initial=0.0))
+            if fnorm > 0.25 * prev:  # a stale factorization no longer contracts: factor J
+                self.force_factor = True
+            prev = fnorm
             geff = di_du + di_dw * dwdu
             try:
                 dx = self.newton_dx(geff, cdt, F, "lu")
             except RuntimeError as exc:  # singular Jacobian
                 raise _StepFailed(str(exc)) from exc
             big = float(np.max(np.abs(dx), initial=0.0))
-            if big > opts.max_step:
+            self.damped = big > opts.max_step
+            if self.damped:
                 dx *= opts.max_step / big
+                prev = np.inf  # a damped step is not judged by its contraction
             x = x + dx
         self.iterations += opts.maxiter
         self.lu = None
+        self.force_factor = True
         raise _StepFailed(f"Newton did not converge in {opts.maxiter} iterations (KCL error {err:.3g})")
 
+    def scaled_guess(self, vf: FloatArray, x: FloatArray) -> FloatArray:
+        """A Newton start for a step with no extrapolation (the first after a corner): when the
+        sources are a multiple ``c`` of those at the last accepted step of this stepper (one pulse
+        shape on one bias pattern), ``c`` times that step's node voltages (exact for ohmic cells),
+        if its KCL residual is smaller than that of ``x``."""
+        ref = self.last_step
+        if ref is None or ref[0].shape != vf.shape:
+            return x
+        vr, xr = ref
+        nr = float(vr @ vr)
+        if nr == 0.0:
+            return x
+        c = float(vf @ vr) / nr
+        if np.max(np.abs(vf - c * vr), initial=0.0) > 1e-12 * max(np.max(np.abs(vf), initial=0.0), 1e-300):
+            return x
+        return c * xr
+
     def newton_dx(self, geff: FloatArray, cdt: FloatArray, F: FloatArray, slot: str) -> FloatArray:
+        """The Newton update ``-J^{-1} F`` by the linear solver the options name."""
+        if self.options.linear_solver == "woodbury":
+            return self.woodbury_dx(geff, cdt, F)
+        return self.gmres_dx(geff, cdt, F, slot)
+
+    def _factor(self, geff: FloatArray, cdt: FloatArray) -> _Base:
+        J = (self.A_w + self.P_uT @ sp.diags(geff) @ self.P_u + sp.diags(cdt)).tocsc()
+        base = _Base(geff, cdt, spla.splu(J, permc_spec="MMD_AT_PLUS_A"), self.uses)
+        self.factorizations += 1
+        if self.force_factor and self.last_base in self.bases:
+            self.bases.remove(self.last_base)  # it no longer contracts here: replace it
+        elif len(self.bases) >= _WOODBURY_BASES:
+            self.bases.remove(min(self.bases, key=lambda b: b.used))
+        self.bases.append(base)
+        self.last_base = base
+        return base
+
+    def woodbury_dx(self, geff: FloatArray, cdt: FloatArray, F: FloatArray) -> FloatArray:
+        """``-J^{-1} F`` from the kept factorization ``J0`` nearest to ``J``, exact in the cells ``K``
+        whose conductance moved by more than ``_WOODBURY_RTOL``:
+        ``(J0 + P_K^T D P_K)^{-1} = J0^{-1} - Z (I + D P_K Z)^{-1} D P_K J0^{-1}``, ``Z = J0^{-1} P_K^T``.
+
+        The other cells' small mismatch makes this an inexact Newton step (linear contraction);
+        the caller sets ``force_factor`` when an undamped step stops the residual falling fast, and
+        this call then factors ``J`` itself.
+        """
+        self.uses += 1
+        best, best_k, best_d = None, np.zeros(0, np.int64), np.zeros(0)
+        if not self.force_factor:
+            for b in self.bases:
+                if b.cdt.shape != cdt.shape or not np.array_equal(b.cdt, cdt):
+                    continue
+                d = geff - b.g
+                moved = np.flatnonzero(np.abs(d) > _WOODBURY_RTOL * np.abs(b.g))
+                if moved.size <= self.woodbury_max and (best is None or moved.size < best_k.size):
+                    best, best_k, best_d = b, moved, d
+        if best is None:
+            base = self._factor(geff, cdt)
+            self.force_factor = False
+            return -base.lu.solve(F)
+        self.force_factor = False
+        best.used = self.uses
+        self.last_base = best
+        y = -best.lu.solve(F)
+        if best_k.size == 0:
+            return y
+        # the correction is exact for any superset of the moved cells: keep the last set while it
+        # covers them (its columns and P_K Z stay), grow it while it is small
+        if best.last is not None:
+            last_k = best.last[0]
+            mask = np.zeros(geff.size, bool)
+            mask[last_k] = True
+            if mask[best_k].all():
+                best_k = last_k
+            elif last_k.size + best_k.size <= self.woodbury_max:
+                mask[best_k] = True
+                best_k = np.flatnonzero(mask)
+        ri, ci = self.r_idx[best_k], self.c_idx[best_k]
+        if best.last is not None and best.last[0] is best_k:
+            Z, pz = best.last[1], best.last[2]
+        else:
+            missing = [int(k) for k in best_k if int(k) not in best.cols]
+            if missing:
+                if len(best.cols) + len(missing) > _WOODBURY_COLS:
+                    best.cols.clear()
+                    missing = [int(k) for k in best_k]
+                if len(missing) > _WOODBURY_NEW:
+                    if self.damped:  # a voltage-limited step is no Newton step anyway: the chord suffices
+                        return y
+                    base = self._factor(geff, cdt)  # cheaper to factor J itself (kept beside ``best``)
+                    return -base.lu.solve(F)
+                nu = F.size
+                e = np.zeros(nu + 1)
+                for k in missing:  # one solve per column: SuperLU's multi-RHS solve is far slower
+                    e[self.r_idx[k]] += 1.0
+                    e[self.c_idx[k]] -= 1.0
+                    best.cols[k] = np.append(best.lu.solve(e[:nu]), 0.0)
+                    e[self.r_idx[k]] = e[self.c_idx[k]] = 0.0
+            Z = np.stack([best.cols[int(k)] for k in best_k], axis=1)  # (n + 1, k)
+            pz = Z[ri] - Z[ci]
+            best.last = (best_k, Z, pz)
+        yp = np.append(y, 0.0)
+        py = yp[ri] - yp[ci]
+        dk = best_d[best_k]
+        small = np.eye(best_k.size) + dk[:, None] * pz
+        try:
+            coef = np.linalg.solve(small, dk * py)
+        except np.linalg.LinAlgError:  # the corrected Jacobian is singular: factor it directly
+            self.force_factor = True
+            base = self._factor(geff, cdt)
+            self.force_factor = False
+            return -base.lu.solve(F)
+        return y - Z[:-1] @ coef
+
+    def gmres_dx(self, geff: FloatArray, cdt: FloatArray, F: FloatArray, slot: str) -> FloatArray:
         """The Newton update ``-J^{-1} F`` with ``J = A_w + P^T diag(geff) P + diag(cdt)``.
 
         GMRES preconditioned by the LU factors of an earlier Jacobian (kept in ``slot``) first:
@@ -361,11 +563,18 @@ class _Stepper:
         return -lu.solve(F)
 
     def initial(self, w0: FloatArray) -> FloatArray:
-        """Node voltages at t = 0 (states frozen: a DC solve with the cells at G(w0))."""
+        """Node voltages at t = 0 (states frozen: a DC solve with the cells at G(w0)).
+
+        Newton starts at 0 V, or (sources on, Woodbury path) at the last DC solution of this stepper,
+        e.g. the previous verify read; either start converges to the same tolerance.
+        """
         vf = self.vfixed(0.0)
         x = np.zeros(self.unknown.size)
+        if self.options.linear_solver == "woodbury" and self.last_dc is not None and np.any(vf):
+            x = self.last_dc.copy()  # the last DC solution (e.g. the previous verify read)
         prev = np.inf
-        for _ in range(self.options.maxiter * 2):
+        self.damped = False
+        for k in range(self.options.maxiter * 2):
             u = self.cell_voltage(x, vf)
             i_cell, di_du, _ = self.model.current_partials(u, w0)
             F = self.A_w @ x + self.C_w @ vf + self.P_uT @ i_cell
@@ -373,24 +582,39 @@ class _Stepper:
             with np.errstate(invalid="ignore", divide="ignore"):
                 err = float(np.max(np.where(scale > 0, np.abs(F) / scale, np.abs(F)), initial=0.0))
             if err <= self.options.newton_tol or np.max(np.abs(F), initial=0.0) <= _ABSTOL:
+                self.last_dc = x
                 return x
+            fnorm = float(np.max(np.abs(F), initial=0.0))
+            if fnorm > 0.25 * prev:
+                self.force_factor = True
+            prev = fnorm
             # the factors of a transient step (capacitor and state terms) belong to another
             # Jacobian than this DC problem's; keep separate ones
             dx = self.newton_dx(di_du, np.zeros_like(x), F, "lu_dc")
             big = float(np.max(np.abs(dx), initial=0.0))
+            self.damped = big > self.options.max_step
+            if self.damped:
+                prev = np.inf
             x = x + dx * min(1.0, self.options.max_step / max(big, 1e-300))
         raise ConvergenceError(f"the operating point at t = 0 did not converge (KCL error {err:.3g})",
                                iterations=self.options.maxiter * 2, residual=err)
 
-    def source_currents(self, x: FloatArray, vf: FloatArray, w: FloatArray, ic: FloatArray) -> tuple[FloatArray, FloatArray]:
-        """Current each source delivers (A) and cell currents, from the node voltages (KCL at fixed nodes)."""
+    def source_currents(self, x: FloatArray, vf: FloatArray, w: FloatArray, ic: FloatArray,
+                        icf: FloatArray | None = None) -> tuple[FloatArray, FloatArray]:
+        """Current each source delivers (A) and cell currents, from the node voltages (KCL at fixed
+        nodes; ``icf`` the companion currents of the capacitance at the fixed nodes)."""
         net = self.circuit.netlist
         v_all = np.zeros(net.n_nodes)
         v_all[self.unknown] = x
         v_all[self.fixed] = vf
-        u = self.cell_voltage(x, vf)
-        i_cell = self.model.current(u, w)
+        done = self.converged
+        if done is not None and done[0] is x and done[1] is w:  # the step's own cell currents
+            i_cell = done[2]
+        else:
+            i_cell = self.model.current(self.cell_voltage(x, vf), w)
         out = self.W_fixed @ v_all + self.P_fT @ i_cell  # current leaving each fixed node
+        if icf is not None:
+            out = out + icf
         # sources shorted onto one node share its current equally (as the DC backends do)
         return out[self.fixed_index_of_source] / self.source_share, i_cell
 
@@ -415,33 +639,55 @@ class TransientWorkspace:
             raise ConfigError(f"`max_entries` must be a positive int; got {max_entries!r}.")
         self.max_entries = max_entries
         self._entries: dict[tuple[object, ...], _Stepper] = {}
+        self._recent: list[tuple[TransientCircuit, _Stepper]] = []
 
     def _stepper(self, circuit: TransientCircuit, options: TransientOptions) -> _Stepper:
         net = circuit.netlist
+        for known, hit in self._recent:  # the same circuit again (a pulse train, a verify read)
+            if known is circuit:
+                hit.use(circuit, options)
+                return hit
         key = (circuit.model, net.shape, net.resistor_nodes.tobytes(), net.resistor_values.tobytes(),
                net.source_node.tobytes(), net.row_node.tobytes(), net.col_node.tobytes(),
                circuit.node_capacitance.tobytes())
-        st = self._entries.pop(key, None)
-        if st is None:
+        found = self._entries.pop(key, None)
+        if found is None:
             st = _Stepper(circuit, options)
             if len(self._entries) >= self.max_entries:
                 self._entries.pop(next(iter(self._entries)))
+        else:
+            st = found
         self._entries[key] = st
-        st.circuit, st.options = circuit, options
+        st.use(circuit, options)
+        self._recent = [(circuit, st), *self._recent[:self.max_entries - 1]]
         return st
 
 
+def _start(circuit: TransientCircuit, options: TransientOptions, workspace: TransientWorkspace | None,
+           state0: ArrayLike | None, scale: float) -> tuple[_Stepper, FloatArray]:
+    """The stepper of ``circuit`` (from the workspace if given) set to ``scale``, and the start state."""
+    if not isinstance(circuit, TransientCircuit):
+        raise ConfigError(f"`circuit` must be a TransientCircuit; got {type(circuit).__name__}.")
+    if isinstance(scale, bool) or not isinstance(scale, int | float | np.floating) or not np.isfinite(scale):
+        raise ConfigError(f"`scale` must be a finite number; got {scale!r}.")
+    st = workspace._stepper(circuit, options) if workspace is not None else _Stepper(circuit, options)
+    if scale != 1.0:
+        st.use(circuit, options, float(scale))
+    w0 = circuit.state0 if state0 is None else check_state(np.asarray(state0, dtype=np.float64), circuit.netlist.shape)
+    return st, np.array(w0, dtype=np.float64).ravel()
+
+
 def operating_point(circuit: TransientCircuit, options: TransientOptions | None = None, *,
-                    workspace: TransientWorkspace | None = None) -> TransientResult:
+                    workspace: TransientWorkspace | None = None, state0: ArrayLike | None = None,
+                    scale: float = 1.0) -> TransientResult:
     """The DC solution at ``t = 0`` with every state frozen at ``circuit.state0`` (a one-point result).
 
     This is a DC read of the array in its present state (e.g. a verify read): the waveforms' values
-    at 0 s are the applied voltages.
+    at 0 s are the applied voltages. ``state0`` and ``scale`` as in :func:`simulate_transient`.
     """
     opts = options or TransientOptions()
     t0 = time.perf_counter()
-    st = workspace._stepper(circuit, opts) if workspace is not None else _Stepper(circuit, opts)
-    w = np.asarray(circuit.state0, dtype=np.float64).ravel()
+    st, w = _start(circuit, opts, workspace, state0, scale)
     x = st.initial(w)
     vf = st.vfixed(0.0)
     si, icell = st.source_currents(x, vf, w, np.zeros_like(x))
@@ -453,7 +699,8 @@ def operating_point(circuit: TransientCircuit, options: TransientOptions | None 
 
 
 def simulate_transient(circuit: TransientCircuit, options: TransientOptions | None = None, *,
-                       times: FloatArray | None = None, workspace: TransientWorkspace | None = None) -> TransientResult:
+                       times: FloatArray | None = None, workspace: TransientWorkspace | None = None,
+                       state0: ArrayLike | None = None, scale: float = 1.0) -> TransientResult:
     """Transient analysis of ``circuit`` with the sparse backend.
 
     Parameters
@@ -464,9 +711,16 @@ def simulate_transient(circuit: TransientCircuit, options: TransientOptions | No
         Method, step, tolerances.
     times : ndarray, optional
         Second, an explicit increasing time grid starting at 0 (e.g. ngspice's accepted points);
-        overrides ``dt`` and ``adaptive``. A failing step is still retried on a finer sub-grid.
+        overrides ``dt`` and ``adaptive``. A failing step is still retried on a finer sub-grid. With
+        the trapezoidal rule the first two steps are backward Euler, as ngspice takes them.
     workspace : TransientWorkspace, optional
         Reuse assembled systems and LU factors across calls (see :class:`TransientWorkspace`).
+    state0 : array_like (M, N), optional
+        Start from these states in ``[0, 1]`` instead of ``circuit.state0`` (a pulse train on one
+        circuit without rebuilding it).
+    scale : float
+        Every source's voltage times this factor (e.g. the amplitude of one pulse of a ramp on a
+        circuit built with unit amplitude); 1 leaves the circuit as built.
 
     Raises
     ------
@@ -474,10 +728,8 @@ def simulate_transient(circuit: TransientCircuit, options: TransientOptions | No
         A step failed even after ``max_retries`` retries with a quarter of the step (names ``dt``).
     """
     opts = options or TransientOptions()
-    if not isinstance(circuit, TransientCircuit):
-        raise ConfigError(f"`circuit` must be a TransientCircuit; got {type(circuit).__name__}.")
     t_start = time.perf_counter()
-    st = workspace._stepper(circuit, opts) if workspace is not None else _Stepper(circuit, opts)
+    st, w = _start(circuit, opts, workspace, state0, scale)
     it0, fac0 = st.iterations, st.factorizations
     bps = circuit.breakpoints
     if times is not None:
@@ -487,19 +739,20 @@ def simulate_transient(circuit: TransientCircuit, options: TransientOptions | No
     else:
         grid = step_times(circuit, opts)
     stop = float(grid[-1])
-    w = np.asarray(circuit.state0, dtype=np.float64).ravel().copy()
     x = st.initial(w)
     vf0 = st.vfixed(0.0)
     f = st.model.rate_partials(st.cell_voltage(x, vf0), w)[0]
     ic = np.zeros_like(x)
     rec_t, rec_w, rec_v, rec_i, rec_sv, rec_si = [], [], [], [], [], []
 
+    icf = np.zeros(st.fixed.size)  # capacitor currents at the fixed nodes (0 at the operating point)
+
     def record(t: float, x: FloatArray, w: FloatArray, ic: FloatArray) -> None:
         vf = st.vfixed(t)
-        si, icell = st.source_currents(x, vf, w, ic)
+        si, icell = st.source_currents(x, vf, w, ic, icf if st.has_cap_fixed else None)
         rec_t.append(t)
         rec_w.append(w.copy())
-        rec_sv.append(np.asarray(circuit.source_voltages(t)))
+        rec_sv.append(st.sources(t, st.table))
         rec_si.append(si)
         if opts.record_cells:
             rec_v.append(st.cell_voltage(x, vf))
@@ -511,6 +764,7 @@ def simulate_transient(circuit: TransientCircuit, options: TransientOptions | No
     k_grid = 1
     # the step just ended at a breakpoint (or t = 0): the next trapezoidal step is backward Euler
     after_corner = True
+    n_steps = 0  # accepted (sub-)steps so far
     h_adapt = opts.dt
     x_prev, h_prev = x, 0.0
     while t < stop * (1 - 1e-15):
@@ -526,7 +780,10 @@ def simulate_transient(circuit: TransientCircuit, options: TransientOptions | No
         h = h_total
         retries = 0
         while True:
-            theta = 1.0 if (opts.method == "be" or after_corner) else 0.5
+            # ngspice integrates its first two time points with backward Euler (it checks the
+            # truncation error, and may raise the order, only from the second point on): an explicit
+            # grid (the replay of ngspice's points) does the same
+            theta = 1.0 if (opts.method == "be" or after_corner or (times is not None and n_steps < 2)) else 0.5
             try:
                 # linear extrapolation of the node voltages from the last step: exact for a
                 # resistive circuit on a linear ramp, so Newton starts next to the answer
@@ -557,7 +814,10 @@ def simulate_transient(circuit: TransientCircuit, options: TransientOptions | No
             after_corner = bool((j < bps.size and abs(bps[j] - t_new) <= tol) or (j > 0 and abs(bps[j - 1] - t_new) <= tol))
             # no extrapolation across a corner: the slope of the sources changes there
             x_prev, h_prev = (x, t_new - t) if not after_corner else (x1, 0.0)
+            if st.has_cap_fixed:  # the same companion model as the unknown nodes' capacitance
+                icf = st.cap_fixed * (st.vfixed(t + h) - st.vfixed(t)) / (theta * h) - (1 - theta) / theta * icf
             x, w, f, ic, t = x1, w1, f1, ic1, t_new
+            n_steps += 1
             if t >= t_target or opts.adaptive and times is None:
                 break
             # a retried step continues to t_target in sub-steps of the reduced length
