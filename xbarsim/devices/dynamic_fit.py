@@ -45,9 +45,12 @@ def ispp_pulses(model: Vteam, *, g_from: float, g_to: float, v_start: float, v_s
     """
     if model.window != "linear":
         raise ConfigError(f"`model.window` must be 'linear' for the closed-form pulse count; got {model.window!r}.")
+    if model.cell_shape is not None:
+        raise ConfigError("`model` must have scalar parameters (one device); pick one cell with `model.cell(i, j)`.")
     w = float(model.state(np.array(g_from)))
     up = g_to > g_from
-    vth, k, alpha = (model.v_set, model.k_set, model.alpha_set) if up else (model.v_reset, model.k_reset, model.alpha_reset)
+    vth, k = (float(model.v_set), float(model.k_set)) if up else (float(model.v_reset), float(model.k_reset))
+    alpha = model.alpha_set if up else model.alpha_reset
     for n in range(max_pulses):
         if abs(float(model.conductance(np.array(w))) - g_to) <= 0.01 * g_to:
             return n
