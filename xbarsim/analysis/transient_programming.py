@@ -165,7 +165,7 @@ def write_verify_cell(state: ArrayLike, row: int, col: int, g_target: float, *, 
         raise ConfigError(f"`g_target` must lie in the device window [{g_lo:g}, {g_hi:g}] S; got {g_target!r}.")
     opts = TransientOptions(method=cfg.method, dt=cfg.dt, record_cells=False, newton_tol=_NEWTON_TOL)  # type: ignore[arg-type]
     ws = workspace if workspace is not None else TransientWorkspace()
-    sign_set = float(np.sign(getattr(model, "v_set", 1.0)))
+    sign_set = float(np.sign(np.ravel(getattr(model, "v_set", 1.0))[0]))  # per-cell thresholds share one sign
     sch = cfg.schedule
     xb = Crossbar(conductance=model.conductance(w), lines=wires, device=model.static_law)
     reads = [_read(xb, model, w, row, col, cfg, ws)]
