@@ -20,7 +20,7 @@ def test_closed_form_programming_equals_the_circuit_with_ideal_wires():
     rng = np.random.default_rng(2)
     tgt, ini = rng.uniform(100e-6, 500e-6, (2, 3)), rng.uniform(100e-6, 500e-6, (2, 3))
     r = program_array_transient(tgt, model=m, settings=WriteVerifySettings(max_pulses=8, dt=1e-8), initial=ini)
-    p = program_arrays_closed_form(m, tgt[None], ini[None], max_pulses=8)
+    p = program_arrays_closed_form(m, tgt[None], ini[None], max_pulses=8, width=1e-6, edges=1e-7)  # the settings' pulse
     assert np.array_equal(p.pulses[0], r.pulses) and r.pulses.sum() > 20
     np.testing.assert_allclose(p.conductance[0], r.conductance, rtol=3e-3)
     np.testing.assert_allclose(p.programmed[0], r.programmed, rtol=3e-3)
@@ -71,3 +71,66 @@ def test_wire_fractions_match_the_circuit():
     # the selected cell: 0.92-0.96 (lower for large SET pulses, whose sinh current drops more in the wires)
     assert abs(np.mean(sel) - TIO2_V2_FRACTIONS[0]) < 0.03 and abs(np.mean(half) - TIO2_V2_FRACTIONS[1]) < 0.01
     assert 0.45 < min(half) and max(half) < 0.5
+
+
+def _measured():
+    """Drolet's database read straight from the shipped copies of its files (not via devices.measured)."""
+    import csv
+    import json
+    from pathlib import Path
+
+    import xbarsim.devices
+
+    root = Path(xbarsim.devices.__file__).parent / "data"
+    rows = list(csv.DictReader((root / "biasing_disturbance_stats.csv").read_text().splitlines()))
+    samples = json.loads((root / "biasing_disturbance_samples_S.json").read_text())
+    return rows, samples
+
+
+def test_disturbance_misfit_recomputed_independently():
+    """A small seeded run of the preset's parameters: every statistic and rms recomputed from the samples."""
+    from xbarsim.devices.dynamic import TIO2_ALPHA, TIO2_SIGMA_RESET, TIO2_SIGMA_SET, TIO2_V_RESET, TIO2_V_SET
+    from xbarsim.devices.dynamic_fit import tio2_disturbance_misfit
+
+    fit = tio2_disturbance_misfit(TIO2_ALPHA, TIO2_V_SET, TIO2_V_RESET, TIO2_SIGMA_SET, TIO2_SIGMA_RESET, n_arrays=4, seed=3)
+    assert fit.model.k_set == tio2_vteam().k_set and fit.trajectory.shape == (4 * 64, 35)
+    rows, samples = _measured()
+    cnt = np.array([float(r["n_samples"]) for r in rows[:35]])
+    wts = cnt / cnt.sum()
+    want = {"mean": [], "std": [], "p": []}
+    for n in range(1, 36):
+        x = fit.trajectory[:, n - 1]
+        x = x[~np.isnan(x)]
+        assert x.size == 4 * (64 - n)
+        want["mean"].append(np.mean(x))
+        want["std"].append(np.std(x))
+        want["p"].append(np.percentile(x, [10, 50, 90]))
+    np.testing.assert_allclose(fit.mean, want["mean"], rtol=1e-10, atol=1e-15)
+    np.testing.assert_allclose(fit.std, want["std"], rtol=1e-8, atol=1e-15)
+    np.testing.assert_allclose(fit.percentiles, np.array(want["p"]), rtol=1e-12, atol=1e-15)
+    meas_mean = np.array([float(r["mu_deltaG_S"]) for r in rows[:35]])
+    meas_std = np.array([float(r["sigma_deltaG_S"]) for r in rows[:35]])
+    meas_p = np.array([np.percentile(samples[str(n)], [10, 50, 90]) for n in range(1, 36)])
+    assert fit.rms_mean == pytest.approx(np.sqrt(np.sum(wts * (np.array(want["mean"]) - meas_mean) ** 2)), rel=1e-9)
+    assert fit.rms_std == pytest.approx(np.sqrt(np.sum(wts * (np.array(want["std"]) - meas_std) ** 2)), rel=1e-9)
+    for k in range(3):
+        assert fit.rms_percentiles[k] == pytest.approx(np.sqrt(np.sum(wts * (np.array(want["p"])[:, k] - meas_p[:, k]) ** 2)), rel=1e-9)
+    assert fit.misfit == pytest.approx(1e12 * (fit.rms_mean**2 + fit.rms_std**2 + sum(r * r for r in fit.rms_percentiles)))
+    assert fit.cost == pytest.approx(fit.misfit + 1e4 * max(0.0, 0.97 - fit.verified))
+    # the disturbance is negative on average and its spread grows with n, as measured
+    assert fit.mean[29] < fit.mean[0] < 0 and fit.std[29] > 1.5 * fit.std[0] > 0
+
+
+def test_fitted_preset_beats_the_assumed_thresholds_on_the_measured_disturbance():
+    """The numbers of docs/transient.md (32 arrays, seed 0): the fitted preset against the assumed
+    +0.8 / -0.6 V thresholds with exponent 3 of the previous calibration."""
+    from xbarsim.devices.dynamic import TIO2_ALPHA, TIO2_SIGMA_RESET, TIO2_SIGMA_SET, TIO2_V_RESET, TIO2_V_SET
+    from xbarsim.devices.dynamic_fit import tio2_disturbance_misfit
+
+    fit = tio2_disturbance_misfit(TIO2_ALPHA, TIO2_V_SET, TIO2_V_RESET, TIO2_SIGMA_SET, TIO2_SIGMA_RESET)
+    old = tio2_disturbance_misfit(3.0, 0.8, -0.6, 0.0, 0.0)
+    got = 1e6 * np.array([fit.rms_mean, fit.rms_std, *fit.rms_percentiles])
+    np.testing.assert_allclose(got, [1.84, 1.44, 2.10, 0.97, 8.29], atol=0.006)
+    np.testing.assert_allclose(1e6 * np.array([old.rms_mean, old.rms_std]), [6.17, 15.19], atol=0.006)
+    assert fit.verified == pytest.approx(0.987, abs=6e-4) and old.verified == 1.0 and fit.cost == fit.misfit
+    assert fit.cost < old.cost / 10
