@@ -58,3 +58,15 @@ def test_cli_flag(tmp_path, capsys):
     assert main(["bias-compare", "--transient", "--size", "2", "--out", str(tmp_path), "--quiet"]) == 0
     out = capsys.readouterr().out
     assert out.count("| v/2 |") == 1 and (tmp_path / "bias_compare_transient.csv").exists()
+    # the defaults: Drolet's pulse timing (1.04 us flat top, 0.5 us edges) on the calibrated per-cell TiO2 array
+    doc = json.loads((tmp_path / "bias_compare_transient.json").read_text())
+    assert "width=1.04e-06, rise=5e-07, fall=5e-07" in doc["settings"] and "v_set=array(" in doc["model"]
+
+
+
+def test_default_model_is_the_calibrated_array(report):
+    """Without a model the report draws the fitted TiO2 thresholds per cell, the same cells for every scheme."""
+    from xbarsim.devices import tio2_vteam
+
+    assert report.model == tio2_vteam(shape=(3, 3), rng=np.random.default_rng([4, 1]))
+    assert report.model.cell_shape == (3, 3) and np.unique(report.model.v_set).size == 9

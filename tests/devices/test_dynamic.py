@@ -67,25 +67,60 @@ def test_spice_cell_lines():
 
 
 def test_tio2_preset_window_and_polarity():
+    from xbarsim.devices.dynamic import TIO2_ALPHA, TIO2_V_RESET, TIO2_V_SET
+
     m = tio2_vteam()
-    assert (m.g_off, m.g_on) == (100e-6, 500e-6) and (m.v_set, m.v_reset) == (0.8, -0.6)
+    assert (m.g_off, m.g_on) == (100e-6, 500e-6) and (m.v_set, m.v_reset) == (TIO2_V_SET, TIO2_V_RESET)
+    assert m.v_set > 0 > m.v_reset and m.alpha_set == m.alpha_reset == TIO2_ALPHA and m.cell_shape is None
+    # both thresholds below half the ramps' 1.1 V start; RESET the lower one (the measured drift is negative)
+    assert 0.4 < -m.v_reset < m.v_set < 0.55
+    with pytest.raises(ConfigError, match="`rng` is needed"):
+        tio2_vteam(shape=(2, 2))
 
 
 def test_tio2_preset_is_what_the_calibration_gives():
-    from xbarsim.devices.dynamic_fit import calibrate_tio2, ispp_pulses
+    """Drolet's programming conditions: from 1.1 V in 20 mV steps of 1.04 us pulses with 0.5 us edges,
+    a full SET and a full RESET of the median device take 25 pulses."""
+    from xbarsim.devices.dynamic_fit import DROLET_EDGES, DROLET_WIDTH, calibrate_tio2
 
-    cal = calibrate_tio2()
     m = tio2_vteam()
+    cal = calibrate_tio2(alpha=m.alpha_set, v_set=m.v_set, v_reset=m.v_reset)
     assert m.k_set == pytest.approx(cal.model.k_set, rel=1e-12) and m.k_reset == pytest.approx(cal.model.k_reset, rel=1e-12)
     assert (cal.set_pulses, cal.reset_pulses) == (25, 25)
-    # independent check of the closed form: integrate one ramp numerically, pulse by pulse
-    w, amps = 0.0, 1.1 + 0.02 * np.arange(25)
-    t = np.linspace(0, 1.1e-6, 110001)
-    for a in amps:
-        v = np.interp(t, [0, 5e-8, 1.05e-6, 1.1e-6], [0, a, a, 0])
-        r = m.k_set * np.maximum(v / m.v_set - 1, 0) ** 3
-        w = 1 - (1 - w) * np.exp(-np.trapezoid(r, t))
-    assert m.conductance(w) == pytest.approx(0.99 * 500e-6, rel=1e-4)
+    assert (DROLET_WIDTH, DROLET_EDGES) == (1.04e-6, 1.0e-6)  # header of dead_xbar_P464EC_HD.csv
+    # independent check of the closed form: integrate both ramps numerically, pulse by pulse, from
+    # the header's timing (rise 0.5 us, flat 1.04 us, fall 0.5 us)
+    t = np.linspace(0, 2.04e-6, 204001)
+    for sign, vth, k, w0, goal in ((1, m.v_set, m.k_set, 0.0, 0.99 * 500e-6), (-1, m.v_reset, m.k_reset, 1.0, 1.01 * 100e-6)):
+        w = w0
+        for a in sign * (1.1 + 0.02 * np.arange(25)):
+            v = np.interp(t, [0, 5e-7, 1.54e-6, 2.04e-6], [0, a, a, 0])
+            r = k * np.maximum(v / vth - 1, 0) ** m.alpha_set
+            w = 1 - (1 - w) * np.exp(-np.trapezoid(r, t)) if sign > 0 else w * np.exp(-np.trapezoid(r, t))
+        assert m.conductance(w) == pytest.approx(goal, rel=1e-4)
+
+
+def test_tio2_array_preset_spreads_the_thresholds():
+    from xbarsim.devices.dynamic import TIO2_SIGMA_RESET, TIO2_SIGMA_SET
+    from xbarsim.devices.dynamic_fit import ispp_pulses
+
+    m = tio2_vteam(shape=(30, 30), rng=np.random.default_rng(0))
+    z = np.random.default_rng(0).standard_normal((2, 30, 30))
+    np.testing.assert_allclose(m.v_set, tio2_vteam().v_set + TIO2_SIGMA_SET * z[0], rtol=0, atol=1e-15)
+    np.testing.assert_allclose(m.v_reset, tio2_vteam().v_reset - TIO2_SIGMA_RESET * z[1], rtol=0, atol=1e-15)
+    # the spread keeps the programming conditions: the full swings of the 5 % and 95 % threshold cells
+    # take 20-31 pulses (SET 20-31, RESET 24-27 for this draw; 25 for the median)
+    kw = dict(v_start=1.1, v_step=0.02, v_max=2.4, width=1.04e-6, edges=1e-6)
+    counts = []
+    for q in (5, 95):
+        cq = m.cell(0, 0).__class__(**{**{f: getattr(tio2_vteam(), f) for f in ("g_on", "g_off", "k_set", "k_reset",
+                                                                              "alpha_set", "alpha_reset", "window",
+                                                                              "interpolation", "iv")},
+                                       "v_set": float(np.percentile(m.v_set, q)),
+                                       "v_reset": float(np.percentile(m.v_reset, 100 - q))})
+        counts += [ispp_pulses(cq, g_from=100e-6, g_to=500e-6, **kw), ispp_pulses(cq, g_from=500e-6, g_to=100e-6, **kw)]
+    assert max(counts[:2]) <= 25 <= min(counts[2:]) and 19 <= min(counts) and max(counts) <= 32, counts
+    assert counts[0] < counts[2] and counts[1] < counts[3]  # lower thresholds switch in fewer pulses
 
 
 def test_lea_fit_per_cycle_errors_and_preset():

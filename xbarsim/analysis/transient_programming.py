@@ -188,7 +188,7 @@ def write_verify_cell(state: ArrayLike, row: int, col: int, g_target: float, *, 
     opts = TransientOptions(method=cfg.method, dt=cfg.dt, record_cells=False, newton_tol=_NEWTON_TOL,  # type: ignore[arg-type]
                             linear_solver=cfg.linear_solver)
     ws = workspace if workspace is not None else TransientWorkspace()
-    sign_set = float(np.sign(getattr(model, "v_set", 1.0)))
+    sign_set = float(np.sign(np.ravel(getattr(model, "v_set", 1.0))[0]))  # per-cell thresholds share one sign
     sch = cfg.schedule
     xb = Crossbar(conductance=model.conductance(w), lines=wires, device=model.static_law)
     read_tc = _read_circuit(xb, model, w, row, col, cfg)

@@ -28,6 +28,7 @@ from xbarsim.analysis.transient_programming import (
     program_array_transient,
 )
 from xbarsim.devices.dynamic import DynamicDevice, tio2_vteam
+from xbarsim.devices.dynamic_fit import DROLET_EDGES, DROLET_WIDTH
 from xbarsim.errors import ConfigError
 from xbarsim.netlists.bias import WRITE_SCHEMES
 from xbarsim.netlists.lines import LineResistance
@@ -145,17 +146,20 @@ def transient_bias_report(
 
     Targets and initial states are uniform in the model's window from ``numpy.random.default_rng(seed)``
     (the same for every scheme); the order is row-major (Drolet's). Default model
-    :func:`~xbarsim.devices.dynamic.tio2_vteam`, default wires 1 ohm segments with 10 ohm drivers
-    and sense resistances.
+    :func:`~xbarsim.devices.dynamic.tio2_vteam` with its fitted device-to-device threshold spread,
+    drawn per cell from ``numpy.random.default_rng([seed, 1])`` (the same cells for every scheme);
+    default wires 1 ohm segments with 10 ohm drivers and sense resistances; default pulses
+    Drolet's (:data:`~xbarsim.devices.dynamic_fit.DROLET_WIDTH` flat top, 0.5 us rise and fall).
     """
     if isinstance(size, bool) or not isinstance(size, int) or size < 2:
         raise ConfigError(f"`size` must be an int >= 2; got {size!r}.")
     for s in schemes:
         if s not in WRITE_SCHEMES:
             raise ConfigError(f"`schemes` must name schemes among {WRITE_SCHEMES}; got {s!r}.")
-    mdl = model if model is not None else tio2_vteam()
+    mdl = model if model is not None else tio2_vteam(shape=(size, size), rng=np.random.default_rng([seed, 1]))
     wires = lines if lines is not None else LineResistance.uniform(1.0, driver=10.0, sense=10.0)
-    base = settings if settings is not None else WriteVerifySettings()
+    base = settings if settings is not None else WriteVerifySettings(
+        width=DROLET_WIDTH, rise=DROLET_EDGES / 2, fall=DROLET_EDGES / 2)
     rng = np.random.default_rng(seed)
     g_lo, g_hi = float(mdl.conductance(np.array(0.0))), float(mdl.conductance(np.array(1.0)))
     target = rng.uniform(g_lo, g_hi, (size, size))

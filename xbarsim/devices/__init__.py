@@ -46,7 +46,7 @@ from xbarsim.devices.measured import (
     lea_kernel_map,
 )
 from xbarsim.devices.models import DeviceModel, Ohmic, Sinh
-from xbarsim.devices.dynamic import DynamicDevice, Vteam, lea_vteam, tio2_vteam
+from xbarsim.devices.dynamic import DynamicDevice, Vteam, lea_vteam, tio2_vteam, with_threshold_spread
 from xbarsim.devices.presets import (
     DEVICE_LAWS,
     LEA_SINH_A,
@@ -117,5 +117,6 @@ __all__ = [
     "DynamicDevice",
     "Vteam",
     "tio2_vteam",
+    "with_threshold_spread",
     "lea_vteam",
 ]

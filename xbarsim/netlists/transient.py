@@ -154,6 +154,10 @@ def build_transient(
         raise ConfigError(f"`model` must be a DynamicDevice (e.g. xbarsim.devices.Vteam); got {type(model).__name__}.")
     if bias.batch_size is not None:
         raise ConfigError(f"`bias` must be unbatched for a transient analysis; got a batch of {bias.batch_size}.")
+    cells = getattr(model, "cell_shape", None)
+    if cells is not None and tuple(cells) != crossbar.shape:
+        raise ConfigError(f"`model` has per-cell parameters of shape {tuple(cells)}, which must match the crossbar's "
+                          f"shape {crossbar.shape}.")
     w0 = model.state(crossbar.conductance) if state0 is None else check_state(state0, crossbar.shape)
     xb = dataclasses.replace(crossbar, conductance=model.conductance(w0), device=model.static_law)
     net = build_netlist(xb, bias)
@@ -210,7 +214,8 @@ def transient_to_spice(circuit: TransientCircuit, *, step: float, stop: float, m
     rows, cols = net.row_node, net.col_node
     for i in range(m):
         for j in range(n):
-            out.extend(circuit.model.spice_cell(cell_element_name(i, j), names[rows[i, j]], names[cols[i, j]], f"w{i}_{j}"))
+            out.extend(circuit.model.spice_cell(cell_element_name(i, j), names[rows[i, j]], names[cols[i, j]], f"w{i}_{j}",
+                                                cell=(i, j)))
     seen: set[int] = set()
     for s in range(net.source_node.size):
         node = int(net.source_node[s])
