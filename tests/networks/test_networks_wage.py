@@ -48,7 +48,7 @@ def test_wage_training_learns_a_small_problem_with_ternary_weights_and_fixed_sca
     digits = nw.wage_inputs(nw.load_digits(), mean=0.3, std=0.4)
     res = nw.train_wage(digits, nw.WageConfig(hidden=64, epochs=15, batch_size=64, seed=1))
     net = res.network
-    assert res.scales == (2.0, 2.0)  # fan-in 64 both layers
+    assert res.scales == (4.0, 4.0)  # fan-in 64 both layers, factor 1: 0.75 / sqrt(3 / 64) = 3.46 -> 4
     assert net.hidden_activation == "wage-relu" and net.biases is None
     for w, g, s in zip(net.weights, net.gammas, res.scales):
         assert g == 0.5 / s
