@@ -64,3 +64,14 @@ def test_cnn_example_trains_exports_and_reads_back(tmp_path):
     real, tern = load_onnx(out / "digits_cnn.onnx"), load_onnx(out / "digits_cnn_ternary.onnx")
     assert not real.is_ternary and tern.is_ternary
     assert "digits_cnn_ternary.onnx: numpy test accuracy" in proc.stdout
+
+
+def test_lea_wage_trace_runs_and_writes_one_row_per_variant(tmp_path):
+    out = tmp_path / "trace.csv"
+    proc = subprocess.run([sys.executable, str(EXAMPLES / "11_lea_wage_trace.py"), "--dataset", "digits-wage",
+                           "--cycles", "1", "--points", "100", "--epochs", "2", "--batch-size", "64", "--hidden", "16",
+                           "--out", str(out)], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    lines = out.read_text().splitlines()
+    assert lines[0].startswith("variant,density_layer1,") and len(lines) == 1 + 4
+    assert "| paper (Fig. 4b) | 94.5 | - | 43.4 | 81.0 | 89.6 |" in proc.stdout

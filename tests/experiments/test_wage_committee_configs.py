@@ -86,3 +86,23 @@ def test_a_monte_carlo_committee_maps_the_trained_members_and_equals_the_in_memo
     with pytest.raises(ConfigError, match="members"):
         run_experiment(experiment_from_dict({**raw, "hardware": {**raw["hardware"], "alpha": 3}}),
                        out=tmp_path / "b", scheduler="serial")
+
+
+def test_fault_aware_wage_networks_train_through_the_hardwares_device_model(tmp_path):
+    with pytest.raises(ConfigError, match="'moons', 'ternary' and 'wage'"):
+        NetworkSpec(name="t", recipe="yinyang-ewc", training="hardware-aware")
+    base = {"name": "w", "recipe": "wage", "hidden": 16, "epochs": 3, "batch_size": 64}
+    cfg = experiment_from_dict({
+        "name": "fa", "kind": "sweep", "dataset": "digits-wage", "seed": 1, "cycles": 1,
+        "networks": [base, {**base, "name": "wf", "training": "hardware-aware", "aware_fault_rate": 0.2,
+                            "aware_disturbance": "none"}],
+        "hardware": {"fault_rate": 0.2, "strict": False, "strategy": "lea"},
+        "grid": {"network": ["w", "wf"]},
+    })
+    run_experiment(cfg, out=tmp_path, scheduler="serial")
+    w = np.load(tmp_path / "networks" / "w.npz")
+    wf = np.load(tmp_path / "networks" / "wf.npz")
+    # same seed, same batches: only the perturbed forward passes differ
+    assert not np.array_equal(w["layers.0.weight"], wf["layers.0.weight"])
+    index = json.loads((tmp_path / "networks" / "networks.json").read_text())
+    assert index["wf"]["key"]["hardware"]["fault_rate"] == 0.2 and "hardware" not in index["w"]["key"]

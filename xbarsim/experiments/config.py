@@ -248,9 +248,9 @@ class NetworkSpec:
             raise ConfigError("recipe 'onnx' needs `file`, the path of an .onnx model.")
         if self.recipe == "onnx" and self.training != "regular":
             raise ConfigError("an ONNX network is evaluated as it is; `training` must be 'regular'.")
-        if self.training == "hardware-aware" and self.recipe not in ("moons", "ternary"):
-            raise ConfigError(f"`training` 'hardware-aware' is available for recipes 'moons' and 'ternary'; got "
-                              f"recipe {self.recipe!r}.")
+        if self.training == "hardware-aware" and self.recipe not in ("moons", "ternary", "wage"):
+            raise ConfigError(f"`training` 'hardware-aware' is available for recipes 'moons', 'ternary' and 'wage'; "
+                              f"got recipe {self.recipe!r}.")
 
     def to_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in NETWORK_KEYS}

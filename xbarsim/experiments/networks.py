@@ -52,7 +52,7 @@ def train_network(spec: NetworkSpec, dataset: Any, hardware: Hardware, *, base_d
     perturbation = None
     if spec.training == "hardware-aware":
         perturbation = device_perturbation(
-            hardware, encoding="ternary" if spec.recipe == "ternary" else "differential",
+            hardware, encoding="ternary" if spec.recipe in ("ternary", "wage") else "differential",
             disturbance=None if spec.aware_disturbance == "none" else spec.aware_disturbance,  # type: ignore[arg-type]
             fault_rate=spec.aware_fault_rate, read_noise=spec.aware_read_noise)
     if spec.recipe == "moons":
@@ -78,7 +78,7 @@ def train_network(spec: NetworkSpec, dataset: Any, hardware: Hardware, *, base_d
         wage = replace(WAGE_CONFIG, hidden=spec.hidden or WAGE_CONFIG.hidden, epochs=spec.epochs or WAGE_CONFIG.epochs,
                        batch_size=spec.batch_size or WAGE_CONFIG.batch_size,
                        learning_rate=float(spec.learning_rate or WAGE_CONFIG.learning_rate), seed=spec.seed)
-        return train_wage(dataset, wage).network
+        return train_wage(dataset, wage, perturbation=perturbation).network
     if spec.recipe == "onnx":
         return load_onnx(str(spec.file))
     if spec.recipe == "file":

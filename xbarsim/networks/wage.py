@@ -9,8 +9,9 @@ that code (facts, re-implemented in numpy):
   the forward weight ``round(2 u) / 2 / scale_l``, i.e. ``{0, +-0.5} / scale_l`` (2-bit fixed point
   with one fractional bit);
 * fixed power-of-two layer scales from the fan-in: ``scale_l = max(1, 2**round(log2(Wm / L)))``
-  with ``Wm = 0.75`` and ``L = sqrt(6 / fan_in)`` (8 for 784 inputs, 4 for 150); latent weights
-  start uniform in ``+-max(Wm, L)``;
+  with ``Wm = 0.75`` and ``L = sqrt(3 / fan_in)`` (16 for 784 inputs, 4 for 150: xbtorch's model
+  patch calls ``wage_init_`` with ``factor=1``, not its default 2); latent weights start uniform in
+  ``+-max(Wm, L)``;
 * 8-bit activation quantizers (round to 1/128, clamp to ``+-127/128``, zero gradient where
   clamped) on the input (after normalizing with MNIST's 0.1307 / 0.3081:
   :func:`~xbarsim.networks.datasets.wage_inputs`) and after the ReLU (hidden activation
@@ -37,7 +38,8 @@ from xbarsim._typing import ArrayLike, FloatArray
 from xbarsim._validation import check_int, short_repr
 from xbarsim.errors import ConfigError
 from xbarsim.networks.datasets import Dataset
-from xbarsim.networks.mlp import MLP, backprop, check_labels, quantize_activation
+from xbarsim.networks.mlp import MLP, _activation_slope, _data_loss, backprop, check_labels, quantize_activation
+from xbarsim.networks.training import Perturbation, _apply_perturbation
 
 __all__ = [
     "WageConfig",
@@ -47,6 +49,7 @@ __all__ = [
     "wage_scale",
     "wage_weights",
     "wage_update",
+    "wage_error",
     "train_wage",
     "logit_margin",
 ]
@@ -76,6 +79,21 @@ class WageConfig:
         Word length of the activation quantizer (8).
     seed : int
         Seeds the latent initialization and the shuffling.
+    init_factor : float
+        The ``factor`` of the fan-in limit ``L = sqrt(3 factor / fan_in)`` that sets the fixed layer
+        scales and the initialization (> 0). xbtorch's ``wage_init_`` defaults to 2, but its model
+        patch (``patches/model.py``, the code that trained the paper's network) calls it with 1,
+        which gives scales 16 and 4 for the 784-150-10 network instead of 8 and 4. Default 1; it
+        matters: at 20 % faults it moves LEA's alpha-1 accuracy by about 9 points (issue 15).
+    lr_decay : float
+        Factor applied to the learning rate after every epoch (in (0, 1]; 1 keeps it constant).
+        xbtorch's example 4 multiplies it by 0.95 per epoch.
+    quantize_errors : bool
+        Quantize the back-propagated errors as WAGE does (xbtorch's ``WAGEQuantizer`` backward:
+        at the output and after every hidden activation the error is divided by
+        ``2**ceil(log2 max|e|)`` over the batch, rounded to ``2**-(bits_grad - 1)`` and clamped).
+        Errors below about 1/256 of the batch's largest become zero, so confidently classified
+        samples stop contributing.
     """
 
     hidden: int = 150
@@ -85,6 +103,9 @@ class WageConfig:
     bits_grad: int = 8
     bits_activation: int = 8
     seed: int = 0
+    init_factor: float = 1.0
+    lr_decay: float = 1.0
+    quantize_errors: bool = False
 
     def __post_init__(self) -> None:
         check_int(self.hidden, "hidden", 1, 1_000_000)
@@ -96,6 +117,14 @@ class WageConfig:
         lr = self.learning_rate
         if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not (math.isfinite(lr) and lr > 0):
             raise ConfigError(f"`learning_rate` must be a positive finite number; got {short_repr(lr)}.")
+        f = self.init_factor
+        if isinstance(f, bool) or not isinstance(f, (int, float)) or not (math.isfinite(f) and f > 0):
+            raise ConfigError(f"`init_factor` must be a positive finite number; got {short_repr(f)}.")
+        if not isinstance(self.quantize_errors, bool):
+            raise ConfigError(f"`quantize_errors` must be a bool; got {short_repr(self.quantize_errors)}.")
+        d = self.lr_decay
+        if isinstance(d, bool) or not isinstance(d, (int, float)) or not (math.isfinite(d) and 0 < d <= 1):
+            raise ConfigError(f"`lr_decay` must be a number in (0, 1]; got {short_repr(d)}.")
 
 
 #: The paper's settings: 150 hidden units, 20 epochs, batch 4096, lr 4.8, 8-bit gradients/activations.
@@ -172,6 +201,33 @@ def wage_update(grad: ArrayLike, learning_rate: float, bits: int = 8) -> FloatAr
     return np.round(learning_rate * step * normed / step) * step
 
 
+def wage_error(err: ArrayLike, bits: int = 8) -> FloatArray:
+    """WAGE's error quantizer (xbtorch ``WAGEQuantizer`` backward, QPyTorch ``shift`` hook):
+    ``e / 2**ceil(log2 max|e|)`` rounded to ``2**-(bits - 1)`` and clamped to ``+-(1 - 2**-(bits - 1))``.
+    An all-zero error stays zero."""
+    e = np.asarray(err, dtype=np.float64)
+    top = float(np.abs(e).max(initial=0.0))
+    if top == 0.0:
+        return np.zeros_like(e)
+    step = 2.0 ** -(int(bits) - 1)
+    return np.clip(np.round(e / 2.0 ** math.ceil(math.log2(top)) / step) * step, -1.0 + step, 1.0 - step)
+
+
+def _backprop_quantized(net: MLP, x: FloatArray, y: np.ndarray, weights: tuple[FloatArray, ...],
+                        bits: int) -> tuple[float, list[FloatArray], list[FloatArray]]:
+    """As :func:`~xbarsim.networks.mlp.backprop`, with the error quantized at the output and at
+    every hidden activation's quantizer (before the clamp's zero gradient and the ReLU slope)."""
+    zs, acts = net._trace(x, weights, None)
+    loss, d = _data_loss(net.output, acts[-1], y)
+    d = wage_error(d, bits)
+    deltas = [d]
+    for i in range(len(weights) - 1, 0, -1):
+        d = wage_error(d @ weights[i].T, bits) * _activation_slope(net.hidden_activation, zs[i - 1], acts[i])
+        deltas.append(d)
+    deltas.reverse()
+    return loss, acts[:-1], deltas
+
+
 def _accuracy(net: MLP, x: FloatArray, y: np.ndarray) -> float:
     return float(np.mean(net.predict(x) == y)) if y.size else float("nan")
 
@@ -180,6 +236,7 @@ def train_wage(
     dataset: Dataset,
     config: WageConfig = WAGE_CONFIG,
     *,
+    perturbation: Perturbation | None = None,
     progress: Callable[[WageEpoch], None] | None = None,
 ) -> WageResult:
     """Train the LEA paper's ternary ``n_features``-``hidden``-``n_classes`` network with WAGE.
@@ -191,6 +248,14 @@ def train_wage(
         e.g. ``wage_inputs(load_mnist())`` or ``load_dataset("mnist-wage")``.
     config : WageConfig
         Settings (:data:`WAGE_CONFIG`: the paper's).
+    perturbation : callable, optional
+        Fault-aware training: ``perturbation(weights, rng) -> weights`` (for example
+        :func:`xbarsim.evaluation.device_perturbation` of the LEA preset with ``encoding="ternary"``)
+        is drawn anew for every batch and the batch's forward and backward passes run at the
+        perturbed ternary weights; the update goes to the latent weights unchanged
+        (straight-through), as in :func:`~xbarsim.networks.train`. Its draws come from a stream of
+        their own (``config.seed``'s second child), so the batch order and the initialization do not
+        depend on it. The reported accuracies are those of the clean network.
     progress : callable, optional
         Called with each :class:`WageEpoch`.
 
@@ -214,10 +279,12 @@ def train_wage(
             f"{config.bits_activation} bits within +-1); pass wage_inputs(dataset) or a '-wage' dataset."
         )
     rng = np.random.default_rng(config.seed)
+    perturb_rng = np.random.default_rng(np.random.SeedSequence(config.seed).spawn(2)[1])
     sizes = (dataset.n_features, config.hidden, dataset.n_classes)
-    scales = tuple(wage_scale(n) for n in sizes[:-1])
+    factor = float(config.init_factor)
+    scales = tuple(wage_scale(n, factor=factor) for n in sizes[:-1])
     wm = 1.5 / 2.0
-    latent = [rng.uniform(-max(wm, math.sqrt(6.0 / n)), max(wm, math.sqrt(6.0 / n)), size=(n, k))
+    latent = [rng.uniform(-max(wm, math.sqrt(3.0 * factor / n)), max(wm, math.sqrt(3.0 * factor / n)), size=(n, k))
               for n, k in zip(sizes[:-1], sizes[1:])]
     if config.bits_activation != 8:
         raise ConfigError(f"`bits_activation` other than 8 is not supported by the 'wage-relu' activation; "
@@ -230,22 +297,30 @@ def train_wage(
 
     history = []
     n = x.shape[0]
+    lr = float(config.learning_rate)
     for epoch in range(1, config.epochs + 1):
         order = rng.permutation(n)
         losses, correct = [], 0
         for start in range(0, n, config.batch_size):
             idx = order[start:start + config.batch_size]
             net = network()
-            loss, acts, deltas = backprop(net, x[idx], y[idx], net.weights, None)
+            w_eff = net.weights
+            if perturbation is not None:
+                w_eff = _apply_perturbation(perturbation, tuple(net.weights), perturb_rng)
+            if config.quantize_errors:
+                loss, acts, deltas = _backprop_quantized(net, x[idx], y[idx], tuple(w_eff), config.bits_grad)
+            else:
+                loss, acts, deltas = backprop(net, x[idx], y[idx], w_eff, None)
             losses.append(loss * idx.size)
             for layer, (a, d) in enumerate(zip(acts, deltas)):
                 grad = a.T @ d / idx.size
-                latent[layer] = np.clip(latent[layer] - wage_update(grad, config.learning_rate, config.bits_grad),
+                latent[layer] = np.clip(latent[layer] - wage_update(grad, lr, config.bits_grad),
                                         -_LATENT_LIMIT, _LATENT_LIMIT)
             correct += int(np.sum(np.argmax(net.forward(x[idx]), axis=1) == y[idx]))
         rec = WageEpoch(epoch=epoch, loss=float(sum(losses) / n), train_accuracy=correct / n,
                         val_accuracy=_accuracy(network(), dataset.x_val, dataset.y_val))
         history.append(rec)
+        lr *= config.lr_decay
         if progress is not None:
             progress(rec)
     final = network()
