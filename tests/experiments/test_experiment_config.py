@@ -149,3 +149,29 @@ def test_ternary_delta_sets_the_weight_density_and_is_validated():
                             data, Hardware())
         dens[delta] = float(np.mean(np.concatenate([(w != 0).ravel() for w in net.weights])))
     assert dens[0.0] > 0.99 and dens[0.7] < 0.75
+
+
+def test_ternarize_reconstruct_is_the_post_training_ternarization_of_the_yinyang_recipe():
+    from xbarsim.experiments import NetworkSpec, train_network
+    from xbarsim.networks import make_double_yinyang, ternarize_reconstruct, train_yinyang_ewc, YINYANG_CONFIG
+    import dataclasses
+
+    for bad in ("yes", 1, "threshold"):
+        with pytest.raises(ConfigError, match="ternarize"):
+            NetworkSpec(name="y", recipe="yinyang-ewc", ternarize=bad)
+    with pytest.raises(ConfigError, match="quantization"):
+        NetworkSpec(name="y", recipe="yinyang-ewc", ternarize="reconstruct", quantization="ternary")
+    with pytest.raises(ConfigError, match="yinyang-ewc"):
+        NetworkSpec(name="m", recipe="moons", ternarize="reconstruct")
+    data = make_double_yinyang(n_train=200, n_val=50, n_test=50)
+    net = train_network(NetworkSpec(name="y", recipe="yinyang-ewc", epochs=1, ternarize="reconstruct"), data,
+                        Hardware())
+    # the same as training in floating point and reconstructing on the training inputs by hand
+    flt = train_yinyang_ewc(data, ewc_strength=4.0, config=dataclasses.replace(YINYANG_CONFIG, l2=0.0, epochs=1),
+                            seed=0).network
+    ref = ternarize_reconstruct(flt, data.x_train)
+    for a, b in zip(net.weights, ref.weights):
+        np.testing.assert_array_equal(a, b)
+    assert net.gammas is not None
+    for w, g in zip(net.weights, net.gammas):
+        assert set(np.unique(np.round(w / g, 12))) <= {-1.0, 0.0, 1.0}

@@ -144,8 +144,12 @@ class NetworkSpec:
         Override of the recipe's epochs (moons; ternary fine-tuning; Yin-Yang per task).
     ewc_strength : float
         Yin-Yang: EWC lambda.
-    ternarize : bool
-        Ternarize after training (Yin-Yang).
+    ternarize : bool or "reconstruct"
+        Ternarize after training (Yin-Yang). ``true``: the Ternary Weight Networks threshold rule
+        (:func:`~xbarsim.networks.ternarize`, threshold ``ternary_delta * mean|w|``);
+        ``"reconstruct"``: the LEA paper's post-training ternarization (BRECQ-style output
+        reconstruction on the training inputs, :func:`~xbarsim.networks.ternarize_reconstruct`).
+        Use it with ``quantization = "none"``.
     quantization : {"none", "ternary"}
         Yin-Yang: train through the ternarization (straight-through estimator) on both tasks, so
         the network is ternary for the LEA hardware runs (post-hoc ``ternarize`` loses ~30 points
@@ -183,7 +187,7 @@ class NetworkSpec:
     l2: float = 0.0
     epochs: int | None = None
     ewc_strength: float = 4.0
-    ternarize: bool = False
+    ternarize: bool | str = False
     quantization: str = "none"
     restore_best: bool = False
     aware_fault_rate: float | None = None
@@ -229,8 +233,15 @@ class NetworkSpec:
         if isinstance(self.ewc_strength, bool) or not isinstance(self.ewc_strength, (int, float)) or \
                 not 0 <= self.ewc_strength < math.inf:
             raise ConfigError(f"`ewc_strength` must be a non-negative number; got {short_repr(self.ewc_strength)}.")
-        if not all(isinstance(getattr(self, k), bool) for k in ("ternarize", "aware_read_noise", "restore_best")):
-            raise ConfigError("`ternarize`, `restore_best` and `aware_read_noise` must be true or false.")
+        if not all(isinstance(getattr(self, k), bool) for k in ("aware_read_noise", "restore_best")):
+            raise ConfigError("`restore_best` and `aware_read_noise` must be true or false.")
+        if not (isinstance(self.ternarize, bool) or self.ternarize == "reconstruct"):
+            raise ConfigError(f"`ternarize` must be true, false or 'reconstruct'; got {short_repr(self.ternarize)}.")
+        if self.ternarize == "reconstruct" and self.recipe != "yinyang-ewc":
+            raise ConfigError(f"`ternarize` 'reconstruct' applies to recipe 'yinyang-ewc'; got recipe {self.recipe!r}.")
+        if self.ternarize == "reconstruct" and self.quantization != "none":
+            raise ConfigError("`ternarize` 'reconstruct' ternarizes a floating-point network after training; it "
+                              f"needs `quantization` 'none', got {short_repr(self.quantization)}.")
         if self.quantization not in ("none", "ternary"):
             raise ConfigError(f"`quantization` must be 'none' or 'ternary'; got {short_repr(self.quantization)}.")
         if (self.quantization != "none" or self.restore_best) and self.recipe != "yinyang-ewc":

@@ -35,6 +35,7 @@ from xbarsim.networks import (
     load_npz,
     load_onnx,
     ternarize,
+    ternarize_reconstruct,
     train_moons,
     train_ternary,
     train_wage,
@@ -73,6 +74,8 @@ def train_network(spec: NetworkSpec, dataset: Any, hardware: Hardware, *, base_d
         if delta:
             cfg = replace(cfg, ternary_delta=delta["delta"])
         net = train_yinyang_ewc(dataset, ewc_strength=float(spec.ewc_strength), config=cfg, seed=spec.seed).network
+        if spec.ternarize == "reconstruct":
+            return ternarize_reconstruct(net, dataset.x_train)
         return ternarize(net, **delta) if spec.ternarize else net
     if spec.recipe == "wage":
         wage = replace(WAGE_CONFIG, hidden=spec.hidden or WAGE_CONFIG.hidden, epochs=spec.epochs or WAGE_CONFIG.epochs,
