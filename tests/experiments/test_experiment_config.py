@@ -175,3 +175,32 @@ def test_ternarize_reconstruct_is_the_post_training_ternarization_of_the_yinyang
     assert net.gammas is not None
     for w, g in zip(net.weights, net.gammas):
         assert set(np.unique(np.round(w / g, 12))) <= {-1.0, 0.0, 1.0}
+
+
+def test_moons_recipe_takes_drolet_s_batch_and_step_and_perturbs_biases_when_hardware_aware():
+    from xbarsim.evaluation import device_perturbation
+    from xbarsim.experiments import NetworkSpec, train_network
+    from xbarsim.networks import MOONS_CONFIG, load_half_moons, train_moons
+    import dataclasses
+
+    data = load_half_moons()
+    spec = NetworkSpec(name="r", recipe="moons", epochs=3, batch_size=256, learning_rate=0.05)
+    net = train_network(spec, data, Hardware(preset="tio2_passive"))
+    ref = train_moons(data, config=dataclasses.replace(MOONS_CONFIG, l2=0.0, epochs=3, batch_size=256,
+                                                       learning_rate=0.05), seed=0).network
+    for a, b in zip(net.weights + net.biases, ref.weights + ref.biases):
+        np.testing.assert_array_equal(a, b)
+    # hardware-aware: the device model perturbs the biases as well as the weights during training
+    hw = Hardware(preset="tio2_passive")
+    aware = NetworkSpec(name="h", recipe="moons", epochs=2, training="hardware-aware", l2=1e-4)
+    got = train_network(aware, data, hw)
+    pert = device_perturbation(hw, encoding="differential", disturbance="measured", fault_rate=None,
+                               read_noise=False, perturb_biases=True)
+    cfg = dataclasses.replace(MOONS_CONFIG, l2=1e-4, epochs=2)
+    want = train_moons(data, perturbation=pert, config=cfg, seed=0, perturb_biases=True).network
+    weights_only = train_moons(data, perturbation=pert, config=cfg, seed=0).network
+    for a, b in zip(got.weights + got.biases, want.weights + want.biases):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(got.biases[0], weights_only.biases[0])
+    with pytest.raises(ConfigError, match="recipe 'wage'"):
+        NetworkSpec(name="y", recipe="yinyang-ewc", batch_size=64)

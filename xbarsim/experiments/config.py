@@ -137,7 +137,8 @@ class NetworkSpec:
     training : {"regular", "hardware-aware"}
         Hardware-aware: every forward pass perturbed by the device model of the experiment's
         hardware (:func:`~xbarsim.evaluation.device_perturbation`; moons: differential pairs,
-        ternary: G_ON/G_OFF pairs in the fine-tuning stage).
+        weights and biases, as Drolet et al.'s layers do; ternary: G_ON/G_OFF pairs in the
+        fine-tuning stage, no biases).
     l2 : float
         L2 regularization (Drolet et al. combine it with hardware-aware training).
     epochs : int or None
@@ -166,7 +167,9 @@ class NetworkSpec:
         ``recipe = "file"``: path of the ``.npz``; ``recipe = "onnx"``: of the ``.onnx`` (relative
         to the config file).
     batch_size, learning_rate : int, float or None
-        WAGE recipe: override of the batch size (4096) and the update scale (4.8).
+        WAGE recipe: override of the batch size (4096) and the update scale (4.8). Moons recipe:
+        override of the batch size (32) and Adam's step (0.1); Drolet et al.'s code trains with
+        batch 256 for 10,000 epochs.
     members : int
         Committee machines of distinct networks: members ``1 .. members - 1`` are trained like
         this one with seeds ``seed + k`` (member 0 is this network); strategy ``"committee"``
@@ -201,8 +204,9 @@ class NetworkSpec:
 
     def __post_init__(self) -> None:
         _name(self.name, "`networks.name`")
-        if (self.batch_size is not None or self.learning_rate is not None) and self.recipe != "wage":
-            raise ConfigError(f"`batch_size` and `learning_rate` apply to recipe 'wage'; got recipe {self.recipe!r}.")
+        if (self.batch_size is not None or self.learning_rate is not None) and self.recipe not in ("wage", "moons"):
+            raise ConfigError(f"`batch_size` and `learning_rate` apply to recipe 'wage' (and 'moons'); got recipe "
+                              f"{self.recipe!r}.")
         if self.batch_size is not None:
             check_int(self.batch_size, "batch_size", 1, 1_000_000)
         if self.learning_rate is not None and (isinstance(self.learning_rate, bool) or not isinstance(
