@@ -64,3 +64,28 @@ def test_cnn_example_trains_exports_and_reads_back(tmp_path):
     real, tern = load_onnx(out / "digits_cnn.onnx"), load_onnx(out / "digits_cnn_ternary.onnx")
     assert not real.is_ternary and tern.is_ternary
     assert "digits_cnn_ternary.onnx: numpy test accuracy" in proc.stdout
+
+
+def test_drolet_seeds_example_prints_the_mean_and_std_of_its_csv_rows(tmp_path):
+    import csv
+
+    import numpy as np
+
+    env = {**os.environ, "MPLBACKEND": "Agg"}
+    proc = subprocess.run([sys.executable, str(EXAMPLES / "11_drolet_seeds.py"), "--quick", "--recipes",
+                           "regular,aware-code", "--out", str(tmp_path)], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    with open(tmp_path / "11_drolet_seeds.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [(r["recipe"], r["seed"]) for r in rows] == [("regular", "0"), ("regular", "1"), ("aware-code", "0"),
+                                                        ("aware-code", "1")]
+    for recipe in ("regular", "aware-code"):
+        line = next(ln for ln in proc.stdout.splitlines() if ln.startswith(f"| {recipe} |"))
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        sel = [r for r in rows if r["recipe"] == recipe]
+        assert cells[1] == ", ".join(f"{100 * float(r['software']):.1f}" for r in sel)
+        for cell, key in zip(cells[2:], ("robust_code", "robust10_code", "robust_physical", "robust10_physical")):
+            v = 100 * np.array([float(r[key]) for r in sel])
+            assert cell == f"{v.mean():.1f} ± {v.std():.1f}"
+            assert all(0.0 <= float(r[key]) <= 1.0 for r in sel)
