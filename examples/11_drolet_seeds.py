@@ -17,6 +17,8 @@ hardaware_pytorch_layers/hardaware_linear.py):
   aware-code     the authors' hardware-aware network: their model on weights and biases, Adam weight
                  decay 1e-4, batch 32, 200 epochs
   aware-long     the same with their batch 256 and 10,000 epochs
+  aware-physical exp1_drolet.toml's hardware-aware network: our physical device model on weights and
+                 biases, weight decay 1e-4, batch 32, 200 epochs
 
     .venv/bin/python examples/11_drolet_seeds.py [--seeds 5] [--transfers 1000] [--recipes regular-long,aware-code]
     .venv/bin/python examples/11_drolet_seeds.py --quick      (2 seeds, 50 transfers, 20 epochs: a smoke run)
@@ -43,6 +45,7 @@ RECIPES = {
     "aware": ("drolet-code", 1e-3, False, 32, 200),
     "aware-code": ("drolet-code", 1e-4, True, 32, 200),
     "aware-long": ("drolet-code", 1e-4, True, 256, 10_000),
+    "aware-physical": ("physical", 1e-4, True, 32, 200),
 }
 
 
@@ -78,8 +81,8 @@ def main(argv: list[str] | None = None) -> int:
         cfg = dataclasses.replace(MOONS_CONFIG, l2=l2, batch_size=batch, epochs=epochs)
         for seed in range(seeds):
             t0 = time.perf_counter()
-            net = train_moons(data, perturbation=code if model else None, config=cfg, seed=seed,
-                              perturb_biases=biases).network
+            pert = {"drolet-code": code, "physical": physical, None: None}[model]
+            net = train_moons(data, perturbation=pert, config=cfg, seed=seed, perturb_biases=biases).network
             software = float(np.mean(net.predict(data.x_test) == data.y_test))
             r_code = monte_carlo(net, data, code, transfers=transfers, seed=2023)
             r_phys = monte_carlo(net, data, physical, transfers=transfers, seed=2023)
