@@ -56,7 +56,8 @@ def device_spread(hardware, seed: int = 0) -> tuple[float, float]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--cycles", type=int, default=10)
+    ap.add_argument("--cycles", type=int, default=10, help="transfers (cycles) per change and (alpha, beta)")
+    ap.add_argument("--only", default="", help="comma-separated labels of CHANGES to run (default: all)")
     ap.add_argument("--out", type=Path, default=Path("results/examples/12_fig5_trace.csv"))
     args = ap.parse_args(argv)
     config = load_experiment(CONFIG)
@@ -66,8 +67,14 @@ def main(argv: list[str] | None = None) -> int:
     data = cached_dataset(config.dataset)
     base = next(s for s in config.networks if s.name == "ewc-ternary")
     rows = []
-    for label, (net_change, hw_change) in CHANGES.items():
-        net = train_network(dataclasses.replace(base, **(net_change or {})), data, chip_hw)
+    trained: dict[str, object] = {}
+    picked = [c for c in args.only.split(",") if c] or list(CHANGES)
+    for label in picked:
+        net_change, hw_change = CHANGES[label]
+        key = repr(sorted((net_change or {}).items()))
+        if key not in trained:
+            trained[key] = train_network(dataclasses.replace(base, **(net_change or {})), data, chip_hw)
+        net = trained[key]
         density = [float(np.mean(np.asarray(w) != 0)) for w in net.weights]
         for ab in ((1, 1), (4, 4)):
             hw = chip_hw.replace(alpha=ab[0], beta=ab[1], **hw_change)
