@@ -75,3 +75,50 @@ def test_lea_wage_trace_runs_and_writes_one_row_per_variant(tmp_path):
     lines = out.read_text().splitlines()
     assert lines[0].startswith("variant,density_layer1,") and len(lines) == 1 + 4
     assert "| paper (Fig. 4b) | 94.5 | - | 43.4 | 81.0 | 89.6 |" in proc.stdout
+
+
+def test_drolet_seeds_example_prints_the_mean_and_std_of_its_csv_rows(tmp_path):
+    import csv
+
+    import numpy as np
+
+    env = {**os.environ, "MPLBACKEND": "Agg"}
+    proc = subprocess.run([sys.executable, str(EXAMPLES / "11_drolet_seeds.py"), "--quick", "--recipes",
+                           "regular,aware-code", "--out", str(tmp_path)], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    with open(tmp_path / "11_drolet_seeds.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [(r["recipe"], r["seed"]) for r in rows] == [("regular", "0"), ("regular", "1"), ("aware-code", "0"),
+                                                        ("aware-code", "1")]
+    for recipe in ("regular", "aware-code"):
+        line = next(ln for ln in proc.stdout.splitlines() if ln.startswith(f"| {recipe} |"))
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        sel = [r for r in rows if r["recipe"] == recipe]
+        assert cells[1] == ", ".join(f"{100 * float(r['software']):.1f}" for r in sel)
+        for cell, key in zip(cells[2:], ("robust_code", "robust10_code", "robust_physical", "robust10_physical")):
+            v = 100 * np.array([float(r[key]) for r in sel])
+            assert cell == f"{v.mean():.1f} ± {v.std():.1f}"
+            assert all(0.0 <= float(r[key]) <= 1.0 for r in sel)
+
+
+def test_fig5_trace_example_prints_its_csv_rows(tmp_path):
+    import csv
+
+    env = {**os.environ, "MPLBACKEND": "Agg"}
+    proc = subprocess.run([sys.executable, str(EXAMPLES / "12_fig5_trace.py"), "--cycles", "1", "--only",
+                           "chip model (as configured),no programming error", "--out", str(tmp_path / "t.csv")],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    with open(tmp_path / "t.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [(r["change"], r["alpha_beta"]) for r in rows] == [
+        ("chip model (as configured)", "1,1"), ("chip model (as configured)", "4,4"),
+        ("no programming error", "1,1"), ("no programming error", "4,4")]
+    for r in rows:
+        layers = [float(r[f"mapping_error_l{i}"]) for i in (1, 2, 3)]
+        assert abs(float(r["mapping_error"]) - sum(layers) / 3) < 1e-9
+        line = next(ln for ln in proc.stdout.splitlines() if ln.startswith(f"| {r['change']} | ({r['alpha_beta']})"))
+        assert f"{float(r['mapping_error']):.1f} ± " in line and f"{float(r['accuracy']):.1%}" in line
+    # without programming error the mapping error is the read noise's alone: smaller
+    assert float(rows[2]["mapping_error"]) < float(rows[0]["mapping_error"])

@@ -149,3 +149,58 @@ def test_ternary_delta_sets_the_weight_density_and_is_validated():
                             data, Hardware())
         dens[delta] = float(np.mean(np.concatenate([(w != 0).ravel() for w in net.weights])))
     assert dens[0.0] > 0.99 and dens[0.7] < 0.75
+
+
+def test_ternarize_reconstruct_is_the_post_training_ternarization_of_the_yinyang_recipe():
+    from xbarsim.experiments import NetworkSpec, train_network
+    from xbarsim.networks import make_double_yinyang, ternarize_reconstruct, train_yinyang_ewc, YINYANG_CONFIG
+    import dataclasses
+
+    for bad in ("yes", 1, "threshold"):
+        with pytest.raises(ConfigError, match="ternarize"):
+            NetworkSpec(name="y", recipe="yinyang-ewc", ternarize=bad)
+    with pytest.raises(ConfigError, match="quantization"):
+        NetworkSpec(name="y", recipe="yinyang-ewc", ternarize="reconstruct", quantization="ternary")
+    with pytest.raises(ConfigError, match="yinyang-ewc"):
+        NetworkSpec(name="m", recipe="moons", ternarize="reconstruct")
+    data = make_double_yinyang(n_train=200, n_val=50, n_test=50)
+    net = train_network(NetworkSpec(name="y", recipe="yinyang-ewc", epochs=1, ternarize="reconstruct"), data,
+                        Hardware())
+    # the same as training in floating point and reconstructing on the training inputs by hand
+    flt = train_yinyang_ewc(data, ewc_strength=4.0, config=dataclasses.replace(YINYANG_CONFIG, l2=0.0, epochs=1),
+                            seed=0).network
+    ref = ternarize_reconstruct(flt, data.x_train)
+    for a, b in zip(net.weights, ref.weights):
+        np.testing.assert_array_equal(a, b)
+    assert net.gammas is not None
+    for w, g in zip(net.weights, net.gammas):
+        assert set(np.unique(np.round(w / g, 12))) <= {-1.0, 0.0, 1.0}
+
+
+def test_moons_recipe_takes_drolet_s_batch_and_step_and_perturbs_biases_when_hardware_aware():
+    from xbarsim.evaluation import device_perturbation
+    from xbarsim.experiments import NetworkSpec, train_network
+    from xbarsim.networks import MOONS_CONFIG, load_half_moons, train_moons
+    import dataclasses
+
+    data = load_half_moons()
+    spec = NetworkSpec(name="r", recipe="moons", epochs=3, batch_size=256, learning_rate=0.05)
+    net = train_network(spec, data, Hardware(preset="tio2_passive"))
+    ref = train_moons(data, config=dataclasses.replace(MOONS_CONFIG, l2=0.0, epochs=3, batch_size=256,
+                                                       learning_rate=0.05), seed=0).network
+    for a, b in zip(net.weights + net.biases, ref.weights + ref.biases):
+        np.testing.assert_array_equal(a, b)
+    # hardware-aware: the device model perturbs the biases as well as the weights during training
+    hw = Hardware(preset="tio2_passive")
+    aware = NetworkSpec(name="h", recipe="moons", epochs=2, training="hardware-aware", l2=1e-4)
+    got = train_network(aware, data, hw)
+    pert = device_perturbation(hw, encoding="differential", disturbance="measured", fault_rate=None,
+                               read_noise=False, perturb_biases=True)
+    cfg = dataclasses.replace(MOONS_CONFIG, l2=1e-4, epochs=2)
+    want = train_moons(data, perturbation=pert, config=cfg, seed=0, perturb_biases=True).network
+    weights_only = train_moons(data, perturbation=pert, config=cfg, seed=0).network
+    for a, b in zip(got.weights + got.biases, want.weights + want.biases):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(got.biases[0], weights_only.biases[0])
+    with pytest.raises(ConfigError, match="recipe 'wage'"):
+        NetworkSpec(name="y", recipe="yinyang-ewc", batch_size=64)

@@ -242,3 +242,51 @@ def test_ewc_retains_task_1_better_than_plain_training(yinyang: nw.Dataset) -> N
     assert ewc.accuracy[1, 0] == net.accuracy(yinyang.tasks[0].x_test, yinyang.tasks[0].y_test)
     with pytest.raises(ConfigError, match="no tasks"):
         nw.train_continual(net, nw.load_half_moons())
+
+
+class _ShiftBiases:
+    """A deterministic network perturbation: weights kept, every bias shifted by ``c``."""
+
+    def __init__(self, c: float) -> None:
+        self.c = c
+        self.calls = 0
+
+    def __call__(self, weights, rng):
+        return tuple(np.array(w) for w in weights)
+
+    def perturb_network(self, weights, biases, rng):
+        self.calls += 1
+        return tuple(np.array(w) for w in weights), tuple(np.array(b) + self.c for b in biases)
+
+
+def test_perturbed_biases_are_used_forward_and_the_clean_ones_updated(moons: nw.Dataset) -> None:
+    """Straight-through on a constant bias shift c: training b with the shift is training b + c without
+    it, so the two runs end c apart (Adam sees the same gradients; L2 acts on the weights only)."""
+    net = nw.init_mlp((2, 8, 1), hidden_activation="sigmoid", output="sigmoid", rng=3)
+    cfg = nw.TrainConfig(epochs=3, batch_size=64, learning_rate=0.05, l2=1e-3, seed=1)
+    shift = _ShiftBiases(0.4)
+    a = nw.train(net, moons, cfg, perturbation=shift, perturb_biases=True).network
+    moved = dataclasses.replace(net, biases=tuple(b + 0.4 for b in net.biases))
+    b = nw.train(moved, moons, cfg).network
+    for wa, wb in zip(a.weights, b.weights):
+        np.testing.assert_allclose(wa, wb, rtol=0, atol=1e-12)
+    for ba, bb in zip(a.biases, b.biases):
+        np.testing.assert_allclose(ba + 0.4, bb, rtol=0, atol=1e-12)
+    assert shift.calls == 3 * -(-moons.x_train.shape[0] // 64)
+    # without perturb_biases the biases are not touched by the perturbation
+    c = nw.train(net, moons, cfg, perturbation=shift).network
+    assert not np.allclose(c.biases[0], a.biases[0])
+
+
+def test_perturb_biases_is_refused_without_a_network_perturbation(moons: nw.Dataset) -> None:
+    net = nw.init_mlp((2, 8, 1), hidden_activation="sigmoid", output="sigmoid", rng=3)
+    cfg = nw.TrainConfig(epochs=1)
+    with pytest.raises(ConfigError, match="perturb_biases"):
+        nw.train(net, moons, cfg, perturbation=nw.gaussian_perturbation(0.1), perturb_biases=True)
+    with pytest.raises(ConfigError, match="perturb_biases"):
+        nw.train(net, moons, cfg, perturb_biases=True)
+    with pytest.raises(ConfigError, match="perturb_biases"):
+        nw.train(net, moons, cfg, perturbation=_ShiftBiases(0.1), perturb_biases=1)  # type: ignore[arg-type]
+    nobias = nw.init_mlp((2, 8, 1), hidden_activation="sigmoid", output="sigmoid", bias=False, rng=3)
+    with pytest.raises(ConfigError, match="biases"):
+        nw.train(nobias, moons, cfg, perturbation=_ShiftBiases(0.1), perturb_biases=True)

@@ -137,15 +137,20 @@ class NetworkSpec:
     training : {"regular", "hardware-aware"}
         Hardware-aware: every forward pass perturbed by the device model of the experiment's
         hardware (:func:`~xbarsim.evaluation.device_perturbation`; moons: differential pairs,
-        ternary: G_ON/G_OFF pairs in the fine-tuning stage).
+        weights and biases, as Drolet et al.'s layers do; ternary: G_ON/G_OFF pairs in the
+        fine-tuning stage, no biases).
     l2 : float
         L2 regularization (Drolet et al. combine it with hardware-aware training).
     epochs : int or None
         Override of the recipe's epochs (moons; ternary fine-tuning; Yin-Yang per task).
     ewc_strength : float
         Yin-Yang: EWC lambda.
-    ternarize : bool
-        Ternarize after training (Yin-Yang).
+    ternarize : bool or "reconstruct"
+        Ternarize after training (Yin-Yang). ``true``: the Ternary Weight Networks threshold rule
+        (:func:`~xbarsim.networks.ternarize`, threshold ``ternary_delta * mean|w|``);
+        ``"reconstruct"``: the LEA paper's post-training ternarization (BRECQ-style output
+        reconstruction on the training inputs, :func:`~xbarsim.networks.ternarize_reconstruct`).
+        Use it with ``quantization = "none"``.
     quantization : {"none", "ternary"}
         Yin-Yang: train through the ternarization (straight-through estimator) on both tasks, so
         the network is ternary for the LEA hardware runs (post-hoc ``ternarize`` loses ~30 points
@@ -162,7 +167,9 @@ class NetworkSpec:
         ``recipe = "file"``: path of the ``.npz``; ``recipe = "onnx"``: of the ``.onnx`` (relative
         to the config file).
     batch_size, learning_rate : int, float or None
-        WAGE recipe: override of the batch size (4096) and the update scale (4.8).
+        WAGE recipe: override of the batch size (4096) and the update scale (4.8). Moons recipe:
+        override of the batch size (32) and Adam's step (0.1); Drolet et al.'s code trains with
+        batch 256 for 10,000 epochs.
     members : int
         Committee machines of distinct networks: members ``1 .. members - 1`` are trained like
         this one with seeds ``seed + k`` (member 0 is this network); strategy ``"committee"``
@@ -183,7 +190,7 @@ class NetworkSpec:
     l2: float = 0.0
     epochs: int | None = None
     ewc_strength: float = 4.0
-    ternarize: bool = False
+    ternarize: bool | str = False
     quantization: str = "none"
     restore_best: bool = False
     aware_fault_rate: float | None = None
@@ -197,8 +204,9 @@ class NetworkSpec:
 
     def __post_init__(self) -> None:
         _name(self.name, "`networks.name`")
-        if (self.batch_size is not None or self.learning_rate is not None) and self.recipe != "wage":
-            raise ConfigError(f"`batch_size` and `learning_rate` apply to recipe 'wage'; got recipe {self.recipe!r}.")
+        if (self.batch_size is not None or self.learning_rate is not None) and self.recipe not in ("wage", "moons"):
+            raise ConfigError(f"`batch_size` and `learning_rate` apply to recipe 'wage' (and 'moons'); got recipe "
+                              f"{self.recipe!r}.")
         if self.batch_size is not None:
             check_int(self.batch_size, "batch_size", 1, 1_000_000)
         if self.learning_rate is not None and (isinstance(self.learning_rate, bool) or not isinstance(
@@ -229,8 +237,15 @@ class NetworkSpec:
         if isinstance(self.ewc_strength, bool) or not isinstance(self.ewc_strength, (int, float)) or \
                 not 0 <= self.ewc_strength < math.inf:
             raise ConfigError(f"`ewc_strength` must be a non-negative number; got {short_repr(self.ewc_strength)}.")
-        if not all(isinstance(getattr(self, k), bool) for k in ("ternarize", "aware_read_noise", "restore_best")):
-            raise ConfigError("`ternarize`, `restore_best` and `aware_read_noise` must be true or false.")
+        if not all(isinstance(getattr(self, k), bool) for k in ("aware_read_noise", "restore_best")):
+            raise ConfigError("`restore_best` and `aware_read_noise` must be true or false.")
+        if not (isinstance(self.ternarize, bool) or self.ternarize == "reconstruct"):
+            raise ConfigError(f"`ternarize` must be true, false or 'reconstruct'; got {short_repr(self.ternarize)}.")
+        if self.ternarize == "reconstruct" and self.recipe != "yinyang-ewc":
+            raise ConfigError(f"`ternarize` 'reconstruct' applies to recipe 'yinyang-ewc'; got recipe {self.recipe!r}.")
+        if self.ternarize == "reconstruct" and self.quantization != "none":
+            raise ConfigError("`ternarize` 'reconstruct' ternarizes a floating-point network after training; it "
+                              f"needs `quantization` 'none', got {short_repr(self.quantization)}.")
         if self.quantization not in ("none", "ternary"):
             raise ConfigError(f"`quantization` must be 'none' or 'ternary'; got {short_repr(self.quantization)}.")
         if (self.quantization != "none" or self.restore_best) and self.recipe != "yinyang-ewc":

@@ -35,6 +35,7 @@ from xbarsim.networks import (
     load_npz,
     load_onnx,
     ternarize,
+    ternarize_reconstruct,
     train_moons,
     train_ternary,
     train_wage,
@@ -54,10 +55,15 @@ def train_network(spec: NetworkSpec, dataset: Any, hardware: Hardware, *, base_d
         perturbation = device_perturbation(
             hardware, encoding="ternary" if spec.recipe in ("ternary", "wage") else "differential",
             disturbance=None if spec.aware_disturbance == "none" else spec.aware_disturbance,  # type: ignore[arg-type]
-            fault_rate=spec.aware_fault_rate, read_noise=spec.aware_read_noise)
+            fault_rate=spec.aware_fault_rate, read_noise=spec.aware_read_noise,
+            perturb_biases=spec.recipe == "moons")
     if spec.recipe == "moons":
-        cfg = replace(MOONS_CONFIG, l2=float(spec.l2), epochs=spec.epochs or MOONS_CONFIG.epochs)
-        return train_moons(dataset, perturbation=perturbation, config=cfg, seed=spec.seed).network
+        cfg = replace(MOONS_CONFIG, l2=float(spec.l2), epochs=spec.epochs or MOONS_CONFIG.epochs,
+                      batch_size=spec.batch_size or MOONS_CONFIG.batch_size,
+                      learning_rate=float(spec.learning_rate or MOONS_CONFIG.learning_rate))
+        # Drolet et al.'s hardware-aware layers perturb the biases like the weights (issue 15)
+        return train_moons(dataset, perturbation=perturbation, config=cfg, seed=spec.seed,
+                           perturb_biases=perturbation is not None).network
     if spec.recipe == "ternary":
         hidden = spec.hidden if spec.hidden is not None else (150 if dataset.n_features > 100 else 64)
         pre = replace(TERNARY_PRETRAIN_CONFIG, l2=float(spec.l2))
@@ -73,6 +79,8 @@ def train_network(spec: NetworkSpec, dataset: Any, hardware: Hardware, *, base_d
         if delta:
             cfg = replace(cfg, ternary_delta=delta["delta"])
         net = train_yinyang_ewc(dataset, ewc_strength=float(spec.ewc_strength), config=cfg, seed=spec.seed).network
+        if spec.ternarize == "reconstruct":
+            return ternarize_reconstruct(net, dataset.x_train)
         return ternarize(net, **delta) if spec.ternarize else net
     if spec.recipe == "wage":
         wage = replace(WAGE_CONFIG, hidden=spec.hidden or WAGE_CONFIG.hidden, epochs=spec.epochs or WAGE_CONFIG.epochs,

@@ -195,3 +195,8 @@ __all__ = [
     "yinyang_class",
     "YINYANG_CONFIG",
 ]
+
+# Post-training ternarization (issue 15, Fig. 5): kept as its own block so parallel edits above merge cleanly.
+from xbarsim.networks.ptq import RECONSTRUCT_DELTAS, reconstruction_error, ternarize_reconstruct  # noqa: E402
+
+__all__ += ["RECONSTRUCT_DELTAS", "reconstruction_error", "ternarize_reconstruct"]

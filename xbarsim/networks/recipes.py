@@ -55,6 +55,7 @@ def train_moons(
     config: TrainConfig = MOONS_CONFIG,
     seed: int = 0,
     progress: Callable[[EpochRecord], None] | None = None,
+    perturb_biases: bool = False,
 ) -> TrainResult:
     """Drolet et al.'s 2-8-1 sigmoid MLP (with biases) on half moons.
 
@@ -70,6 +71,9 @@ def train_moons(
         Seeds the initialization and the training run (overrides ``config.seed``).
     progress : callable, optional
         Per-epoch callback, see :func:`~xbarsim.networks.training.train`.
+    perturb_biases : bool
+        Hardware-aware training perturbs the biases too (Drolet et al.'s layers do; see
+        :func:`~xbarsim.networks.training.train`).
 
     Returns
     -------
@@ -78,7 +82,8 @@ def train_moons(
     """
     data = dataset if dataset is not None else load_half_moons()
     net = init_mlp((data.n_features, 8, 1), hidden_activation="sigmoid", output="sigmoid", rng=seed)
-    return train(net, data, dataclasses.replace(config, seed=seed), perturbation=perturbation, progress=progress)
+    return train(net, data, dataclasses.replace(config, seed=seed), perturbation=perturbation, progress=progress,
+                 perturb_biases=perturb_biases)
 
 
 def train_ternary(

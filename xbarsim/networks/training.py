@@ -25,7 +25,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -363,6 +363,27 @@ class _Adam:
             p -= self.lr * (m / c1) / (np.sqrt(v / c2) + self.eps)
 
 
+def _apply_network_perturbation(
+    perturb_network: Callable[..., Any], weights: tuple[FloatArray, ...], biases: Sequence[FloatArray],
+    rng: np.random.Generator,
+) -> tuple[tuple[FloatArray, ...], list[FloatArray]]:
+    """Weights and biases through ``perturb_network``, checked like :func:`_apply_perturbation`."""
+    frozen_b = tuple(readonly(np.array(b)) for b in biases)
+    out_w, out_b = perturb_network(tuple(readonly(w) for w in weights), frozen_b, rng)
+    ws = _apply_perturbation(lambda _w, _r: out_w, weights, rng)
+    if out_b is None or len(out_b) != len(biases):
+        raise ConfigError(f"the perturbation returned {0 if out_b is None else len(out_b)} biases for "
+                          f"{len(biases)} layers.")
+    bs = []
+    for i, (p, b) in enumerate(zip(out_b, biases)):
+        arr = np.asarray(p, dtype=np.float64)
+        if arr.shape != b.shape or not np.isfinite(arr).all():
+            raise ConfigError(f"the perturbation returned a bad bias for layer {i}: shape {arr.shape}, "
+                              f"expected finite values of shape {b.shape}.")
+        bs.append(arr)
+    return ws, bs
+
+
 # -------------------------------------------------------------------------------------- train
 def train(
     network: MLP,
@@ -372,6 +393,7 @@ def train(
     perturbation: Perturbation | None = None,
     ewc: EWCPenalty | Sequence[EWCPenalty] = (),
     progress: Callable[[EpochRecord], None] | None = None,
+    perturb_biases: bool = False,
 ) -> TrainResult:
     """Train ``network`` on ``dataset``'s training split with mini-batch Adam.
 
@@ -394,6 +416,11 @@ def train(
     progress : callable, optional
         Called with an :class:`EpochRecord` after every epoch (e.g. to drive a progress bar).
         Progress is also logged at DEBUG level on ``xbarsim.networks.training``.
+    perturb_biases : bool
+        Hardware-aware training of a network with biases: perturb the biases too, as Drolet et
+        al.'s layers do (their bias is a crossbar column like the weights). The perturbation must
+        then have a method ``perturb_network(weights, biases, rng) -> (weights, biases)`` (see
+        :class:`NetworkPerturbation`); the gradient at the perturbed biases updates the clean ones.
 
     Returns
     -------
@@ -413,6 +440,16 @@ def train(
     cfg = config if config is not None else TrainConfig()
     if not isinstance(cfg, TrainConfig):
         raise ConfigError(f"`config` must be a TrainConfig; got {short_repr(cfg)}.")
+    if not isinstance(perturb_biases, bool):
+        raise ConfigError(f"`perturb_biases` must be true or false; got {short_repr(perturb_biases)}.")
+    perturb_net = None
+    if perturb_biases:
+        perturb_net = getattr(perturbation, "perturb_network", None)
+        if perturbation is None or not callable(perturb_net):
+            raise ConfigError("`perturb_biases` needs a perturbation with a method perturb_network(weights, biases, "
+                              f"rng) (e.g. xbarsim.evaluation.DevicePerturbation); got {short_repr(perturbation)}.")
+        if network.biases is None:
+            raise ConfigError("`perturb_biases` needs a network with biases; this one has none.")
     penalties = (ewc,) if isinstance(ewc, EWCPenalty) else tuple(ewc)
     for p in penalties:
         if len(p.anchor_weights) != network.n_layers or any(
@@ -452,9 +489,12 @@ def train(
         for lo in range(0, n, cfg.batch_size):
             idx = order[lo : lo + cfg.batch_size]
             w_eff = _effective(weights, cfg)
-            if perturbation is not None:
+            b_eff = biases
+            if perturb_net is not None and biases is not None:
+                w_eff, b_eff = _apply_network_perturbation(perturb_net, w_eff, biases, perturb_rng)
+            elif perturbation is not None:
                 w_eff = _apply_perturbation(perturbation, w_eff, perturb_rng)
-            loss, acts, deltas = backprop(network, x_train[idx], y_train[idx], w_eff, biases)
+            loss, acts, deltas = backprop(network, x_train[idx], y_train[idx], w_eff, b_eff)
             m = idx.size
             grads_w = [a.T @ d / m for a, d in zip(acts, deltas)]
             grads_b = [d.mean(axis=0) for d in deltas] if biases is not None else []
