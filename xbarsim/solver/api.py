@@ -90,6 +90,13 @@ def solve(crossbar: Crossbar, bias: BiasScheme, backend: str | Backend = "sparse
     -------
     Solution
         See :class:`~xbarsim.solver.Solution` for fields, shapes and sign conventions.
+
+    Notes
+    -----
+    With the sparse backend (method ``"auto"`` or ``"iterative"``), a linear crossbar with no ideal
+    wire of more than 1024 nodes and at most 32 operating points is solved from its own arrays,
+    without building the netlist (:mod:`xbarsim.solver.gridpath`: about 12 arrays of the array's
+    size at the peak, 8192x8192 in about 6 GiB); everything else builds the netlist.
     """
     if isinstance(crossbar, Crossbar) and isinstance(bias, BiasScheme):  # build_netlist names bad types
         sol = _solve_on_grid(crossbar, bias, backend)
