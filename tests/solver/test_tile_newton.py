@@ -169,3 +169,20 @@ def test_other_schemes_and_single_reads_keep_the_reduced_grid_newton(rng):
     assert layout is not None and grid_read_newton(write, layout, NewtonOptions()) is None
     single = xb.build_netlist(cb, xb.BiasScheme.read(np.full(6, 0.2)))
     assert grid_read_newton(single, grid_layout(single), NewtonOptions()) is None  # type: ignore[arg-type]
+
+
+def test_solve_of_a_sinh_read_batch_with_columns_held_off_ground(rng):
+    """Columns held at their own voltages (no unit-response start): still equal to single solves."""
+    from xbarsim.netlists.bias import LineDrive
+
+    cb = random_crossbar(rng, 7, 6, g_range=(1e-6, 4e-4), r_range=(0.5, 5.0), end_range=(0.5, 5.0))
+    cb = xb.Crossbar(conductance=cb.conductance, lines=cb.lines, device=SINH)
+    v, w = rng.uniform(-0.3, 0.3, (10, 7)), rng.uniform(-0.2, 0.2, (10, 6))
+    bias = xb.BiasScheme(row_left=LineDrive.at(v), col_bottom=LineDrive.at(w))
+    netlist = xb.build_netlist(cb, bias)
+    assert grid_read_newton(netlist, grid_layout(netlist), NewtonOptions()) is not None  # type: ignore[arg-type]
+    sol = xb.solve(cb, bias)
+    for bb in (0, 9):
+        one = xb.solve(cb, xb.BiasScheme(row_left=LineDrive.at(v[bb]), col_bottom=LineDrive.at(w[bb])))
+        assert_same_solution(sol.select(bb), one, netlist, rtol=1e-10)
+        assert sol.select(bb).kcl_residual < 1e-12

@@ -51,6 +51,7 @@ corrects, and no more accurate than the stopping rule needs.
 from __future__ import annotations
 
 import hashlib
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -284,6 +285,7 @@ def linear_responses(g: FloatArray, trees: ReadTrees, rtol: float = 1e-10, maxit
 #: input chunk): key -> responses, oldest first.
 _RESPONSES: dict[bytes, FloatArray] = {}
 _RESPONSES_KEPT = 2
+_RESPONSES_LOCK = threading.Lock()
 
 
 def _cached_responses(g: FloatArray, trees: ReadTrees, maxiter: int) -> FloatArray:
@@ -293,13 +295,15 @@ def _cached_responses(g: FloatArray, trees: ReadTrees, maxiter: int) -> FloatArr
     for a in (np.asarray(g.shape, dtype=np.int64), g, trees.rr, trees.rc, np.asarray([maxiter])):
         h.update(np.ascontiguousarray(a).tobytes())
     key = h.digest()
-    resp = _RESPONSES.get(key)
+    with _RESPONSES_LOCK:
+        resp = _RESPONSES.get(key)
     if resp is None:
         resp = linear_responses(g, trees, maxiter=maxiter)
         resp.flags.writeable = False
-        _RESPONSES[key] = resp
-        while len(_RESPONSES) > _RESPONSES_KEPT:
-            del _RESPONSES[next(iter(_RESPONSES))]
+        with _RESPONSES_LOCK:  # read-outs may run in threads (a sweep's workers)
+            _RESPONSES[key] = resp
+            while len(_RESPONSES) > _RESPONSES_KEPT:
+                del _RESPONSES[next(iter(_RESPONSES))]
     return resp
 
 
