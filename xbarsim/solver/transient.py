@@ -88,9 +88,9 @@ class TransientOptions:
     linear_solver : {"woodbury", "gmres"}
         How each Newton step's linear system is solved. ``"woodbury"`` (default): a few LU
         factorizations of earlier Jacobians are kept, the nearest one is corrected exactly for the
-        cells whose conductance moved by more than 1 % (Woodbury identity, one LU solve per such
-        cell, cached), and a fresh factorization is made only when too many cells moved or Newton
-        stops contracting. ``"gmres"``: the reference solver, GMRES preconditioned by the last LU.
+        cells whose conductance moved by more than 5 % (at most 32; Woodbury identity, one LU solve
+        per such cell, cached), and a fresh factorization is made only when more cells moved or
+        Newton stops contracting. ``"gmres"``: the reference solver, GMRES preconditioned by the last LU.
         Both solve the same equations to ``newton_tol``.
     record_cells : bool
         Keep cell voltages and currents at every time point (``False``: states and sources only).
@@ -423,8 +423,8 @@ class _Stepper:
     def scaled_guess(self, vf: FloatArray, x: FloatArray) -> FloatArray:
         """A Newton start for a step with no extrapolation (the first after a corner): when the
         sources are a multiple ``c`` of those at the last accepted step of this stepper (one pulse
-        shape on one bias pattern), ``c`` times that step's node voltages (exact for ohmic cells),
-        if its KCL residual is smaller than that of ``x``."""
+        shape on one bias pattern), ``c`` times that step's node voltages (exact for ohmic cells);
+        otherwise ``x``. Only the start changes: Newton still iterates to ``newton_tol``."""
         ref = self.last_step
         if ref is None or ref[0].shape != vf.shape:
             return x
