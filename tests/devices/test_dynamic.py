@@ -72,8 +72,9 @@ def test_tio2_preset_window_and_polarity():
     m = tio2_vteam()
     assert (m.g_off, m.g_on) == (100e-6, 500e-6) and (m.v_set, m.v_reset) == (TIO2_V_SET, TIO2_V_RESET)
     assert m.v_set > 0 > m.v_reset and m.alpha_set == m.alpha_reset == TIO2_ALPHA and m.cell_shape is None
-    # both thresholds below half the ramps' 1.1 V start; RESET the lower one (the measured drift is negative)
-    assert 0.4 < -m.v_reset < m.v_set < 0.55
+    # RESET threshold below half the ramps' 1.1 V start, SET above it; RESET the lower one (the measured
+    # drift is negative)
+    assert 0.4 < -m.v_reset < 0.55 < m.v_set < 0.8
     with pytest.raises(ConfigError, match="`rng` is needed"):
         tio2_vteam(shape=(2, 2))
 
