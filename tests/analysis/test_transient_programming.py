@@ -30,18 +30,18 @@ def test_whole_array_programming_is_deterministic_for_a_seed():
 
 
 def test_v3_with_ideal_wires_below_threshold_leaves_unselected_cells_unchanged():
-    """V/3 puts +-V/3 on unselected cells: with at most 8 ramp pulses (<= 1.24 V) that is <= 0.41 V, below
-    both thresholds of the TiO2 preset (+0.511 / -0.451 V)."""
+    """V/3 puts +-V/3 on unselected cells: with at most 8 ramp pulses (<= 1.2 V here) that is <= 0.4 V, below
+    both thresholds of the TiO2 preset (+0.502 / -0.411 V)."""
     m = tio2_vteam()
     cfg = WriteVerifySettings(scheme="v/3", max_pulses=8, dt=2.5e-7,
-                              schedule=PulseSchedule(v_set_max=1.7, v_reset_max=1.7))
+                              schedule=PulseSchedule(v_set_max=1.2, v_reset_max=1.2))
     tgt = np.random.default_rng(2).uniform(150e-6, 450e-6, (3, 4))
     res = program_array_transient(tgt, model=m, settings=cfg, rng=np.random.default_rng(3))
     assert res.pulses.sum() > 10
     assert np.array_equal(res.disturbance, np.zeros_like(res.disturbance))
     assert np.all(np.nan_to_num(res.trajectory) == 0)
-    # the same run under V/2 disturbs (RESET pulses put more than 0.451 V on half-selected cells)
-    cfg2 = WriteVerifySettings(scheme="v/2", max_pulses=8, dt=2.5e-7, schedule=PulseSchedule(v_set_max=1.7, v_reset_max=1.7))
+    # the same run under V/2 disturbs (RESET pulses put more than 0.411 V on half-selected cells)
+    cfg2 = WriteVerifySettings(scheme="v/2", max_pulses=8, dt=2.5e-7, schedule=PulseSchedule(v_set_max=1.2, v_reset_max=1.2))
     res2 = program_array_transient(tgt, model=m, settings=cfg2, rng=np.random.default_rng(3))
     assert np.abs(res2.disturbance).max() > 0
 

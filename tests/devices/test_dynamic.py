@@ -72,7 +72,8 @@ def test_tio2_preset_window_and_polarity():
     m = tio2_vteam()
     assert (m.g_off, m.g_on) == (100e-6, 500e-6) and (m.v_set, m.v_reset) == (TIO2_V_SET, TIO2_V_RESET)
     assert m.v_set > 0 > m.v_reset and m.alpha_set == m.alpha_reset == TIO2_ALPHA and m.cell_shape is None
-    # both thresholds below half the ramps' 1.1 V start; RESET the lower one (the measured drift is negative)
+    # both thresholds at or below half the ramps' 1.1 V start; RESET the lower one (the measured drift is
+    # negative)
     assert 0.4 < -m.v_reset < m.v_set < 0.55
     with pytest.raises(ConfigError, match="`rng` is needed"):
         tio2_vteam(shape=(2, 2))
@@ -109,7 +110,7 @@ def test_tio2_array_preset_spreads_the_thresholds():
     np.testing.assert_allclose(m.v_set, tio2_vteam().v_set + TIO2_SIGMA_SET * z[0], rtol=0, atol=1e-15)
     np.testing.assert_allclose(m.v_reset, tio2_vteam().v_reset - TIO2_SIGMA_RESET * z[1], rtol=0, atol=1e-15)
     # the spread keeps the programming conditions: the full swings of the 5 % and 95 % threshold cells
-    # take 20-31 pulses (SET 20-31, RESET 24-27 for this draw; 25 for the median)
+    # take 18-33 pulses (SET 18-33, RESET 24-27 for this draw; 25 for the median)
     kw = dict(v_start=1.1, v_step=0.02, v_max=2.4, width=1.04e-6, edges=1e-6)
     counts = []
     for q in (5, 95):
@@ -119,7 +120,7 @@ def test_tio2_array_preset_spreads_the_thresholds():
                                        "v_set": float(np.percentile(m.v_set, q)),
                                        "v_reset": float(np.percentile(m.v_reset, 100 - q))})
         counts += [ispp_pulses(cq, g_from=100e-6, g_to=500e-6, **kw), ispp_pulses(cq, g_from=500e-6, g_to=100e-6, **kw)]
-    assert max(counts[:2]) <= 25 <= min(counts[2:]) and 19 <= min(counts) and max(counts) <= 32, counts
+    assert max(counts[:2]) <= 25 <= min(counts[2:]) and 17 <= min(counts) and max(counts) <= 34, counts
     assert counts[0] < counts[2] and counts[1] < counts[3]  # lower thresholds switch in fewer pulses
 
 

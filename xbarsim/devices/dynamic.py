@@ -480,11 +480,11 @@ TIO2_VTEAM_SOURCE = (
 #: Fitted to Drolet's disturbance database (:func:`xbarsim.devices.dynamic_fit.fit_tio2_disturbance`,
 #: rounded): rate exponent of both polarities, median thresholds (V) and their device-to-device
 #: standard deviations (V).
-TIO2_ALPHA = 2.47
-TIO2_V_SET = 0.511
-TIO2_V_RESET = -0.451
-TIO2_SIGMA_SET = 0.036
-TIO2_SIGMA_RESET = 0.010
+TIO2_ALPHA = 2.97
+TIO2_V_SET = 0.502
+TIO2_V_RESET = -0.411
+TIO2_SIGMA_SET = 0.044
+TIO2_SIGMA_RESET = 0.005
 
 
 def tio2_vteam(*, iv: IVLaw = "sinh", shape: tuple[int, int] | None = None,
@@ -504,10 +504,11 @@ def tio2_vteam(*, iv: IVLaw = "sinh", shape: tuple[int, int] | None = None,
       (500 -> 101 uS) of an isolated median device take 25 ramp pulses each.
     * Half-select disturbance (Drolet's measured database, mean, standard deviation and the 10/50/90 %
       percentiles for n = 1..35 cells programmed afterwards): fitted
-      (:func:`xbarsim.devices.dynamic_fit.fit_tio2_disturbance`) the exponent ``alpha = 2.47`` of
-      both polarities, the median thresholds ``+0.511 V`` / ``-0.451 V`` and their spreads 36 mV /
-      10 mV, on 8 x 8 arrays under V/2 with the wires of ``bias-compare --transient``, subject to
-      at least 97 % of the cells verifying within the 1 % tolerance (97.4 % do).
+      (:func:`xbarsim.devices.dynamic_fit.fit_tio2_disturbance`) the exponent ``alpha = 2.97`` of
+      both polarities, the median thresholds ``+0.502 V`` / ``-0.411 V`` and their spreads 44 mV /
+      5 mV, on 8 x 8 arrays under V/2 with the wires of ``bias-compare --transient`` and a verify
+      aimed at the true target (``verify_target="array"``), subject to at least 97 % of the cells
+      verifying within the 1 % tolerance (98.6 % do).
 
     Assumed, not measured: the 25 pulses for a full swing (from the statistical law,
     :func:`xbarsim.analysis.switching.drolet_tio2_law`), one exponent for both polarities, Gaussian
@@ -515,10 +516,10 @@ def tio2_vteam(*, iv: IVLaw = "sinh", shape: tuple[int, int] | None = None,
     trajectory), the sinh I-V with ``a = 2.07 /V`` fitted on the LEA device (the static preset's
     stand-in), and the wires (1 ohm segments, 10 ohm drivers and sense resistors; Drolet's are not
     published). Valid for ~1 us pulses of 1.1-2.4 V. Under V/2 (about 0.475 of the pulse on a
-    half-selected cell with these wires) a half-selected median cell is beyond its threshold from
-    the first pulse of a ramp (1.1 V: 0.52 V) on, in both polarities, which is where the
-    disturbance of :func:`program_array_transient` comes from; RESET, with its lower threshold and
-    longer ramps (to 2.4 V), dominates, so it drifts negative.
+    half-selected cell with these wires) a half-selected median cell is beyond both thresholds from
+    the first pulse of a ramp (1.1 V: 0.53 V) on, which is where the disturbance of
+    :func:`program_array_transient` comes from; RESET, with its lower threshold and longer ramps,
+    dominates, so it drifts negative, and SET ramps give the positive tail.
     """
     median = Vteam(g_on=500e-6, g_off=100e-6, v_set=TIO2_V_SET, v_reset=TIO2_V_RESET, k_set=_TIO2_K_SET,
                    k_reset=_TIO2_K_RESET, alpha_set=TIO2_ALPHA, alpha_reset=TIO2_ALPHA, window="linear",
@@ -532,8 +533,8 @@ def tio2_vteam(*, iv: IVLaw = "sinh", shape: tuple[int, int] | None = None,
 
 # 1/s, from xbarsim.devices.dynamic_fit.calibrate_tio2(alpha=TIO2_ALPHA, v_set=TIO2_V_SET,
 # v_reset=TIO2_V_RESET) (see tio2_vteam's docstring)
-_TIO2_K_SET = 47678.17456253633
-_TIO2_K_RESET = 29435.178550090575
+_TIO2_K_SET = 33954.982888655824
+_TIO2_K_RESET = 13852.617486249414
 
 
 def lea_vteam() -> Vteam:
