@@ -216,3 +216,10 @@ def test_float32_inner_cg_equals_float64_newton(rng, shape, monkeypatch):
         v_row, v_col = trees.row_voltage(c, vk)[:, :, e], trees.col_voltage(c)[:, :, e]
         # the recomputation itself rounds at a few 1e-17 A per node (volt-scale node voltages over 1 ohm)
         assert _kcl(lines, g[kk], vk[:, e], v_row, v_col, SINH) < 1e-11 * np.abs(c[:, :, e]).max()
+
+
+def test_batched_newton_reports_overflowing_device_currents():
+    """Cell voltages whose sinh overflows (a u > 710) are reported as divergence, not returned."""
+    with pytest.raises(xb.ConvergenceError, match="overflowed"):
+        tile_read_currents(np.full((1, 4, 4), 1e-3), xb.LineResistance.uniform(1.0), SINH,
+                           np.full((1, 1, 4), 400.0))

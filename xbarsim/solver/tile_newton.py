@@ -355,6 +355,14 @@ def read_newton(g: FloatArray, trees: ReadTrees, device: DeviceModel, v: FloatAr
         If Newton does not reach ``tol`` within ``maxiter`` iterations, an inner CG does not converge,
         or the device currents overflow.
     """
+    u, _, iterations, cg = _read_newton(g, trees, device, v, options, start, v_col)
+    return u, iterations, cg
+
+
+def _read_newton(g: FloatArray, trees: ReadTrees, device: DeviceModel, v: FloatArray,
+                 options: NewtonOptions, start: FloatArray | None,
+                 v_col: FloatArray | None) -> tuple[FloatArray, FloatArray, int, int]:
+    """:func:`read_newton`, also returning the cell currents at the solution (ampere, ``(M, N, E)``)."""
     m, n, e = v.shape[0], trees.rr.shape[1], v.shape[1]
     vb = np.broadcast_to(v[:, None, :], (m, n, e)) if v_col is None else v[:, None, :] - v_col[None, :, :]
     u = np.zeros((m, n, e))
@@ -377,10 +385,11 @@ def read_newton(g: FloatArray, trees: ReadTrees, device: DeviceModel, v: FloatAr
             fnorm = np.sqrt(_dot(r, r))
             err = _error(r, d, c_new)
         if np.isfinite(err).all() and (err <= options.tol).all():
-            return u, 0, 0
+            return u, c_new, 0, 0
         first = 1
     for it in range(first, options.maxiter + 1):
-        if not (np.isfinite(d).all() and np.isfinite(r).all()):
+        # d or r non-finite <=> fnorm or err non-finite (err: max|r| max d / max|I|; no pass over the arrays)
+        if not (np.isfinite(fnorm).all() and (it == 0 or np.isfinite(err).all())):
             raise ConvergenceError(
                 f"Newton diverged: device currents overflowed at iteration {it} "
                 f"(largest cell voltage {np.nanmax(np.abs(u)):.3g} V)", iterations=it, residual=float("inf"))
@@ -432,7 +441,7 @@ def read_newton(g: FloatArray, trees: ReadTrees, device: DeviceModel, v: FloatAr
             lam = np.where(bad, lam / 2, lam)
         u, r, d, fnorm = u_new, r_new, d_new, fn
         if np.isfinite(err).all() and (err <= options.tol).all():
-            return u, it, cg_total
+            return u, c_new, it, cg_total
     raise ConvergenceError(
         f"Newton did not converge in {options.maxiter} iterations: KCL residual {float(np.nanmax(err)):.3e} "
         f"> tol {options.tol:g}. Try smaller voltages, a larger maxiter or a milder device nonlinearity.",
@@ -510,8 +519,8 @@ def tile_read_currents(conductance: FloatArray, lines: LineResistance, device: D
             edges = np.flatnonzero(np.diff(tk)) + 1
             for a, b in zip(np.concatenate([[0], edges]), np.concatenate([edges, [sel.size]])):
                 np.matmul(resp[tk[a]], vk[:, a:b], out=start.reshape(m * n, -1)[:, a:b])
-        u, _, _ = read_newton(gk, trees, device, vk, opts, start=start)
-        out[sel] = _Law(device, gk)(u)[0].sum(axis=0).T
+        _, c, _, _ = _read_newton(gk, trees, device, vk, opts, start, None)
+        out[sel] = c.sum(axis=0).T
     return out.reshape(k_tiles, bsz, n)
 
 
@@ -555,17 +564,14 @@ def grid_read_newton(netlist: Netlist, layout: GridLayout, options: NewtonOption
     g = np.ascontiguousarray(np.asarray(netlist.conductance, dtype=np.float64)[:, :, None])
     resp = linear_responses(g.transpose(2, 0, 1), trees, maxiter=options.cg_maxiter)[0] \
         if bsz >= m and not v_col.any() else None
-    law = _Law(netlist.device, g)
     out = np.empty((bsz, netlist.n_nodes))
     chunk = _chunk_entries(m, n)
     iters = 0
     for b0 in range(0, bsz, chunk):
         b1 = min(b0 + chunk, bsz)
         start = None if resp is None else (resp @ v_row[:, b0:b1]).reshape(m, n, b1 - b0)
-        u, it, _ = read_newton(g, trees, netlist.device, v_row[:, b0:b1], options, start=start,
-                               v_col=v_col[:, b0:b1])
+        _, c, it, _ = _read_newton(g, trees, netlist.device, v_row[:, b0:b1], options, start, v_col[:, b0:b1])
         iters = max(iters, it)
-        c = law(u)[0]
         # node voltages from the tree sums: V_r = v - row drop, V_c = w + column rise
         v_r = trees.row_voltage(c, v_row[:, b0:b1])
         v_c = trees.col_voltage(c)
