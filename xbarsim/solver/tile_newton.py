@@ -454,8 +454,11 @@ _ETA_SAFETY = 0.3
 #: about 17 float32 rounding units, which CG on ``1 + S Z S`` (condition number ``1 + rho``) reaches.
 _SINGLE_ETA = 1e-6
 
-#: Batch entries x cells per Newton chunk: about 160 kB per array, so that a chunk's arrays stay in cache ...
-_CHUNK_CELLS = 20_000
+#: Batch entries x cells per Newton chunk: about 320 kB per float64 array (160 kB in the float32 CG),
+#: so that a chunk's arrays stay in cache; 64 entries on 25x25 tiles. (80 and more made the per-line
+#: products cross OpenBLAS's threading threshold: twice the CPU time on a loaded 2-core machine,
+#: none of it gained back on such small products.) ...
+_CHUNK_CELLS = 40_000
 #: ... but, where ``Z`` is applied by prefix sums, at least this many entries, which amortise the
 #: numpy calls per node of a line.
 _MIN_CHUNK_PREFIX = 128
