@@ -45,7 +45,12 @@ reduce the residual (in entries not yet within ``tol``), as
 ``max |D| max |r| <= tol max |I(u)|``: the largest KCL mismatch a cell can leave, ``D r``, is at
 most ``tol`` times the largest cell current of the entry. The forcing term of each step is
 ``max(err 1e-2, 0.3 tol / err)`` (clipped to ``[1e-13, 1e-3]``): as accurate as the residual it
-corrects, and no more accurate than the stopping rule needs.
+corrects, and no more accurate than the stopping rule needs. A step whose forcing term is at least
+``1e-6`` (on practical arrays: every step, 5e-5 then 1e-6 from the linear start) runs its CG in float32
+(``S``, the right-hand side and ``Z``; ``Z S y`` back in float64): CG on ``1 + S Z S`` (condition
+``1 + rho``) reaches such a tolerance in single precision, and the residual ``u + Z I(u) - v``, the
+step and the stopping rule stay in float64, so the solution is that of an all-float64 Newton (a step
+that leaves float32's range is redone in float64).
 """
 
 from __future__ import annotations
