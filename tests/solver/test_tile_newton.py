@@ -186,3 +186,40 @@ def test_solve_of_a_sinh_read_batch_with_columns_held_off_ground(rng):
         one = xb.solve(cb, xb.BiasScheme(row_left=LineDrive.at(v[bb]), col_bottom=LineDrive.at(w[bb])))
         assert_same_solution(sol.select(bb), one, netlist, rtol=1e-10)
         assert sol.select(bb).kcl_residual < 1e-12
+
+
+@pytest.mark.parametrize("shape", [(25, 25), (9, 140)], ids=["dense-Z", "prefix-sum-Z"])
+def test_float32_inner_cg_equals_float64_newton(rng, shape, monkeypatch):
+    """Early Newton steps solve their CG in float32 (forcing term >= _SINGLE_ETA); the cell voltages
+    still equal a Newton whose every CG runs in float64, and KCL holds at float64 rounding."""
+    import xbarsim.solver.tile_newton as tn
+
+    m, n = shape
+    k, b = 2, 5
+    g = _tiles(rng, k, m, n)
+    lines = random_lines(rng, m, n, r_range=(0.5, 2.0), end_range=(0.5, 2.0))
+    v = rng.uniform(-0.4, 0.4, (k, b, m))
+    gk = np.repeat(np.moveaxis(g, 0, -1), b, axis=2)
+    vk = np.ascontiguousarray(v.reshape(k * b, m).T)
+    trees = ReadTrees.from_lines(lines, m, n)
+    u32, it32, _ = read_newton(gk, trees, SINH, vk, NewtonOptions())
+    assert "single" in trees.__dict__ and trees.single.rr.dtype == np.float32  # the float32 CG ran
+    monkeypatch.setattr(tn, "_SINGLE_ETA", np.inf)
+    trees64 = ReadTrees.from_lines(lines, m, n)
+    u64, it64, _ = read_newton(gk, trees64, SINH, vk, NewtonOptions())
+    assert "single" not in trees64.__dict__
+    assert u32.dtype == np.float64 and it32 <= it64 + 1
+    np.testing.assert_allclose(u32, u64, rtol=0, atol=1e-12 * np.abs(u64).max())
+    c = SINH.current(u32, gk)
+    for e in (0, k * b - 1):
+        kk = e // b
+        v_row, v_col = trees.row_voltage(c, vk)[:, :, e], trees.col_voltage(c)[:, :, e]
+        # the recomputation itself rounds at a few 1e-17 A per node (volt-scale node voltages over 1 ohm)
+        assert _kcl(lines, g[kk], vk[:, e], v_row, v_col, SINH) < 1e-11 * np.abs(c[:, :, e]).max()
+
+
+def test_batched_newton_reports_overflowing_device_currents():
+    """Cell voltages whose sinh overflows (a u > 710) are reported as divergence, not returned."""
+    with pytest.raises(xb.ConvergenceError, match="overflowed"):
+        tile_read_currents(np.full((1, 4, 4), 1e-3), xb.LineResistance.uniform(1.0), SINH,
+                           np.full((1, 1, 4), 400.0))

@@ -45,7 +45,12 @@ reduce the residual (in entries not yet within ``tol``), as
 ``max |D| max |r| <= tol max |I(u)|``: the largest KCL mismatch a cell can leave, ``D r``, is at
 most ``tol`` times the largest cell current of the entry. The forcing term of each step is
 ``max(err 1e-2, 0.3 tol / err)`` (clipped to ``[1e-13, 1e-3]``): as accurate as the residual it
-corrects, and no more accurate than the stopping rule needs.
+corrects, and no more accurate than the stopping rule needs. A step whose forcing term is at least
+``1e-6`` (on practical arrays: every step, 5e-5 then 1e-6 from the linear start) runs its CG in float32
+(``S``, the right-hand side and ``Z``; ``Z S y`` back in float64): CG on ``1 + S Z S`` (condition
+``1 + rho``) reaches such a tolerance in single precision, and the residual ``u + Z I(u) - v``, the
+step and the stopping rule stay in float64, so the solution is that of an all-float64 Newton (a step
+that leaves float32's range is redone in float64).
 """
 
 from __future__ import annotations
@@ -53,6 +58,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -106,6 +112,14 @@ class ReadTrees:
             tail = np.cumsum(rc[::-1, :, 0], axis=0)[::-1]  # (M, N): sum over l >= i
             z_col = np.ascontiguousarray(tail[np.maximum.outer(np.arange(m), np.arange(m))].transpose(2, 0, 1))
         return cls(rr=rr, rc=rc, z_row=z_row, z_col=z_col)
+
+    @cached_property
+    def single(self) -> ReadTrees:
+        """The same wires in float32 (for the inner CG of Newton's early steps, module notes)."""
+        def f32(a: FloatArray | None) -> FloatArray | None:
+            return None if a is None else np.ascontiguousarray(a, dtype=np.float32)
+        return ReadTrees(rr=f32(self.rr), rc=f32(self.rc), z_row=f32(self.z_row),  # type: ignore[arg-type]
+                         z_col=f32(self.z_col))
 
     def apply(self, c: FloatArray, out: FloatArray | None = None, work: FloatArray | None = None) -> FloatArray:
         """``Z c``: volt, ``v - (V_r - V_c)`` for cell currents ``c`` ``(M, N, E)`` (the row drop plus
@@ -184,7 +198,8 @@ def _cg(trees: ReadTrees, s: FloatArray, b: FloatArray, rtol: float,
     """CG on ``(1 + S Z S) y = b`` for every batch entry (last axis) at once; stops when every
     entry's residual norm is at most ``rtol`` times its ``||b||``. Returns ``Z S y`` (what the
     Newton step needs: ``d = -r - Z S y``), accumulated from the products ``Z S p`` of the
-    iterations, so that no product with ``Z`` is spent on ``y`` itself."""
+    iterations, so that no product with ``Z`` is spent on ``y`` itself. ``trees``, ``s`` and ``b``
+    share one dtype (float64, or float32 with ``trees.single``), in which CG runs."""
     zsy = np.zeros_like(b)
     r = b.copy()
     rr = _dot(r, r)
@@ -345,6 +360,14 @@ def read_newton(g: FloatArray, trees: ReadTrees, device: DeviceModel, v: FloatAr
         If Newton does not reach ``tol`` within ``maxiter`` iterations, an inner CG does not converge,
         or the device currents overflow.
     """
+    u, _, iterations, cg = _read_newton(g, trees, device, v, options, start, v_col)
+    return u, iterations, cg
+
+
+def _read_newton(g: FloatArray, trees: ReadTrees, device: DeviceModel, v: FloatArray,
+                 options: NewtonOptions, start: FloatArray | None,
+                 v_col: FloatArray | None) -> tuple[FloatArray, FloatArray, int, int]:
+    """:func:`read_newton`, also returning the cell currents at the solution (ampere, ``(M, N, E)``)."""
     m, n, e = v.shape[0], trees.rr.shape[1], v.shape[1]
     vb = np.broadcast_to(v[:, None, :], (m, n, e)) if v_col is None else v[:, None, :] - v_col[None, :, :]
     u = np.zeros((m, n, e))
@@ -367,10 +390,11 @@ def read_newton(g: FloatArray, trees: ReadTrees, device: DeviceModel, v: FloatAr
             fnorm = np.sqrt(_dot(r, r))
             err = _error(r, d, c_new)
         if np.isfinite(err).all() and (err <= options.tol).all():
-            return u, 0, 0
+            return u, c_new, 0, 0
         first = 1
     for it in range(first, options.maxiter + 1):
-        if not (np.isfinite(d).all() and np.isfinite(r).all()):
+        # d or r non-finite <=> fnorm or err non-finite (err: max|r| max d / max|I|; no pass over the arrays)
+        if not (np.isfinite(fnorm).all() and (it == 0 or np.isfinite(err).all())):
             raise ConvergenceError(
                 f"Newton diverged: device currents overflowed at iteration {it} "
                 f"(largest cell voltage {np.nanmax(np.abs(u)):.3g} V)", iterations=it, residual=float("inf"))
@@ -384,8 +408,19 @@ def read_newton(g: FloatArray, trees: ReadTrees, device: DeviceModel, v: FloatAr
             worst = float(np.nanmax(err))
             eta = float(np.clip(max(worst * 1e-2, _ETA_SAFETY * options.tol / worst), 1e-13, 1e-3))
         s = np.sqrt(d)
-        step, it_cg, ok = _cg(trees, s, -(s * r), eta, options.cg_maxiter)  # Z S y
-        cg_total += it_cg
+        ok = False
+        if eta >= _SINGLE_ETA:  # CG in float32: half the memory traffic, twice the flops of a product
+            with np.errstate(over="ignore", invalid="ignore"):
+                b32 = np.multiply(s, r, dtype=np.float32)
+                np.negative(b32, out=b32)
+                step32, it_cg, ok = _cg(trees.single, s.astype(np.float32), b32, eta, options.cg_maxiter)
+                ok = ok and bool(np.isfinite(step32).all())  # beyond float32's range: redo in float64
+            if ok:
+                step = step32.astype(np.float64)
+            cg_total += it_cg
+        if not ok:
+            step, it_cg, ok = _cg(trees, s, -(s * r), eta, options.cg_maxiter)  # Z S y
+            cg_total += it_cg
         if not ok:
             raise ConvergenceError(f"inner CG of the read-scheme Newton did not reach {eta:g} in "
                                    f"{options.cg_maxiter} iterations", iterations=it, residual=float(np.nanmax(err)))
@@ -411,7 +446,7 @@ def read_newton(g: FloatArray, trees: ReadTrees, device: DeviceModel, v: FloatAr
             lam = np.where(bad, lam / 2, lam)
         u, r, d, fnorm = u_new, r_new, d_new, fn
         if np.isfinite(err).all() and (err <= options.tol).all():
-            return u, it, cg_total
+            return u, c_new, it, cg_total
     raise ConvergenceError(
         f"Newton did not converge in {options.maxiter} iterations: KCL residual {float(np.nanmax(err)):.3e} "
         f"> tol {options.tol:g}. Try smaller voltages, a larger maxiter or a milder device nonlinearity.",
@@ -420,9 +455,15 @@ def read_newton(g: FloatArray, trees: ReadTrees, device: DeviceModel, v: FloatAr
 
 #: Safety factor of the forcing term's ``tol / err`` bound (module notes).
 _ETA_SAFETY = 0.3
+#: Newton steps whose forcing term is at least this run their inner CG in float32 (module notes):
+#: about 17 float32 rounding units, which CG on ``1 + S Z S`` (condition number ``1 + rho``) reaches.
+_SINGLE_ETA = 1e-6
 
-#: Batch entries x cells per Newton chunk: about 160 kB per array, so that a chunk's arrays stay in cache ...
-_CHUNK_CELLS = 20_000
+#: Batch entries x cells per Newton chunk: about 320 kB per float64 array (160 kB in the float32 CG),
+#: so that a chunk's arrays stay in cache; 64 entries on 25x25 tiles. (80 and more made the per-line
+#: products cross OpenBLAS's threading threshold: twice the CPU time on a loaded 2-core machine,
+#: none of it gained back on such small products.) ...
+_CHUNK_CELLS = 40_000
 #: ... but, where ``Z`` is applied by prefix sums, at least this many entries, which amortise the
 #: numpy calls per node of a line.
 _MIN_CHUNK_PREFIX = 128
@@ -486,8 +527,8 @@ def tile_read_currents(conductance: FloatArray, lines: LineResistance, device: D
             edges = np.flatnonzero(np.diff(tk)) + 1
             for a, b in zip(np.concatenate([[0], edges]), np.concatenate([edges, [sel.size]])):
                 np.matmul(resp[tk[a]], vk[:, a:b], out=start.reshape(m * n, -1)[:, a:b])
-        u, _, _ = read_newton(gk, trees, device, vk, opts, start=start)
-        out[sel] = _Law(device, gk)(u)[0].sum(axis=0).T
+        _, c, _, _ = _read_newton(gk, trees, device, vk, opts, start, None)
+        out[sel] = c.sum(axis=0).T
     return out.reshape(k_tiles, bsz, n)
 
 
@@ -531,17 +572,14 @@ def grid_read_newton(netlist: Netlist, layout: GridLayout, options: NewtonOption
     g = np.ascontiguousarray(np.asarray(netlist.conductance, dtype=np.float64)[:, :, None])
     resp = linear_responses(g.transpose(2, 0, 1), trees, maxiter=options.cg_maxiter)[0] \
         if bsz >= m and not v_col.any() else None
-    law = _Law(netlist.device, g)
     out = np.empty((bsz, netlist.n_nodes))
     chunk = _chunk_entries(m, n)
     iters = 0
     for b0 in range(0, bsz, chunk):
         b1 = min(b0 + chunk, bsz)
         start = None if resp is None else (resp @ v_row[:, b0:b1]).reshape(m, n, b1 - b0)
-        u, it, _ = read_newton(g, trees, netlist.device, v_row[:, b0:b1], options, start=start,
-                               v_col=v_col[:, b0:b1])
+        _, c, it, _ = _read_newton(g, trees, netlist.device, v_row[:, b0:b1], options, start, v_col[:, b0:b1])
         iters = max(iters, it)
-        c = law(u)[0]
         # node voltages from the tree sums: V_r = v - row drop, V_c = w + column rise
         v_r = trees.row_voltage(c, v_row[:, b0:b1])
         v_c = trees.col_voltage(c)
