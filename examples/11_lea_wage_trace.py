@@ -66,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
             hw = np.array([r.hardware_accuracy for r in accs])
             row["software"] = accs[0].software_accuracy
             row[f"alpha{alpha}_mean"], row[f"alpha{alpha}_std"] = float(hw.mean()), float(hw.std())
+            row[f"alpha{alpha}_cycles"] = ";".join(repr(float(x)) for x in hw)  # the raw records, per cycle
             cells.append(f"{hw.mean() * 100:.1f} ± {hw.std() * 100:.1f}")
         rows.append(row)
         print(f"| {label} | {float(row['software']) * 100:.1f} | {float(row['density_layer1']) * 100:.0f} % | "  # type: ignore[arg-type]

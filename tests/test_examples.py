@@ -69,12 +69,27 @@ def test_cnn_example_trains_exports_and_reads_back(tmp_path):
 def test_lea_wage_trace_runs_and_writes_one_row_per_variant(tmp_path):
     out = tmp_path / "trace.csv"
     proc = subprocess.run([sys.executable, str(EXAMPLES / "11_lea_wage_trace.py"), "--dataset", "digits-wage",
-                           "--cycles", "1", "--points", "100", "--epochs", "2", "--batch-size", "64", "--hidden", "16",
+                           "--cycles", "2", "--points", "100", "--epochs", "2", "--batch-size", "64", "--hidden", "16",
                            "--out", str(out)], cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
     lines = out.read_text().splitlines()
     assert lines[0].startswith("variant,density_layer1,") and len(lines) == 1 + 4
     assert "| paper (Fig. 4b) | 94.5 | - | 43.4 | 81.0 | 89.6 |" in proc.stdout
+    # every printed cell recomputed from the per-cycle accuracies stored in the CSV
+    import csv
+
+    import numpy as np
+
+    with out.open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    for r in rows:
+        line = next(ln for ln in proc.stdout.splitlines() if ln.startswith(f"| {r['variant']} |"))
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        assert cells[1] == f"{100 * float(r['software']):.1f}"
+        assert cells[2] == f"{100 * float(r['density_layer1']):.0f} %"
+        for cell, alpha in zip(cells[3:], (1, 3, 6)):
+            acc = 100 * np.array([float(x) for x in r[f"alpha{alpha}_cycles"].split(";")])
+            assert len(acc) == 2 and cell == f"{acc.mean():.1f} ± {acc.std():.1f}"
 
 
 def test_drolet_seeds_example_prints_the_mean_and_std_of_its_csv_rows(tmp_path):

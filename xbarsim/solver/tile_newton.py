@@ -135,49 +135,31 @@ class ReadTrees:
         return self._prefix_apply(c, z, work)
 
     def _prefix_apply(self, c: FloatArray, z: FloatArray, work: FloatArray | None) -> FloatArray:
-        """:meth:`apply` by prefix sums.
+        """:meth:`apply` by prefix sums: the column voltages plus the row drops.
 
         The prefix sums are loops over the lines' nodes, each step one add over whole ``(N, E)``
         or ``(M, E)`` slices (numpy's ``cumsum`` along a non-last axis walks every run of ``E``
         separately and is several times slower)."""
-        m, n = c.shape[0], c.shape[1]
-        h = np.empty_like(c) if work is None else work
-        # column voltages: H = prefix sums down the column, V_c = suffix sums of rc H
-        h[0] = c[0]
-        for i in range(1, m):
-            np.add(h[i - 1], c[i], out=h[i])
-        h *= self.rc
-        z[m - 1] = h[m - 1]
-        for i in range(m - 2, -1, -1):
-            np.add(z[i + 1], h[i], out=z[i])
-        # row drops: T = suffix sums along the row, drop = prefix sums of rr T
-        t = h
-        t[:, n - 1] = c[:, n - 1]
-        for j in range(n - 2, -1, -1):
-            np.add(t[:, j + 1], c[:, j], out=t[:, j])
-        t *= self.rr
-        for j in range(1, n):
-            t[:, j] += t[:, j - 1]
-        z += t
+        self._col_voltage(c, z)
+        z += self._row_drop(c, np.empty_like(c) if work is None else work)
         return z
 
-    def row_voltage(self, c: FloatArray, v: FloatArray) -> FloatArray:
-        """Volt, ``V_r`` ``(M, N, E)`` for cell currents ``c`` and row driver voltages ``v`` ``(M, E)``."""
+    def _row_drop(self, c: FloatArray, t: FloatArray) -> FloatArray:
+        """Volt, the drop along the rows into ``t``: T = suffix sums of ``c`` along the row, then
+        prefix sums of ``rr T``."""
         n = c.shape[1]
-        t = np.empty_like(c)
         t[:, n - 1] = c[:, n - 1]
         for j in range(n - 2, -1, -1):
             np.add(t[:, j + 1], c[:, j], out=t[:, j])
         t *= self.rr
         for j in range(1, n):
             t[:, j] += t[:, j - 1]
-        np.subtract(v[:, None, :], t, out=t)
         return t
 
-    def col_voltage(self, c: FloatArray) -> FloatArray:
-        """Volt, ``V_c`` ``(M, N, E)`` for cell currents ``c``."""
+    def _col_voltage(self, c: FloatArray, h: FloatArray) -> FloatArray:
+        """Volt, ``V_c`` into ``h``: H = prefix sums of ``c`` down the column, then suffix sums of
+        ``rc H``."""
         m = c.shape[0]
-        h = np.empty_like(c)
         h[0] = c[0]
         for i in range(1, m):
             np.add(h[i - 1], c[i], out=h[i])
@@ -186,6 +168,15 @@ class ReadTrees:
             h[i] += h[i + 1]
         return h
 
+    def row_voltage(self, c: FloatArray, v: FloatArray) -> FloatArray:
+        """Volt, ``V_r`` ``(M, N, E)`` for cell currents ``c`` and row driver voltages ``v`` ``(M, E)``."""
+        t = self._row_drop(c, np.empty_like(c))
+        np.subtract(v[:, None, :], t, out=t)
+        return t
+
+    def col_voltage(self, c: FloatArray) -> FloatArray:
+        """Volt, ``V_c`` ``(M, N, E)`` for cell currents ``c``."""
+        return self._col_voltage(c, np.empty_like(c))
 
 def _dot(x: FloatArray, y: FloatArray) -> FloatArray:
     """Inner products over the cells, one per batch entry: ``(M, N, E) -> (E,)``."""
