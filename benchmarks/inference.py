@@ -23,7 +23,6 @@ over the same span (on a shared machine it moves less with the load than the wal
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 import time
 from pathlib import Path
@@ -31,9 +30,11 @@ from unittest import mock
 
 import numpy as np
 
+from xbarsim import provenance
 from xbarsim.evaluation import Hardware, transfer
 from xbarsim.networks import load_digits, load_mnist5k, train_ternary
 from xbarsim.solver.sparse import SparseBackend
+from xbarsim.sweeps import write_csv
 
 
 def main() -> int:
@@ -107,10 +108,7 @@ def main() -> int:
           f"--segment {args.segment:g} --samples {args.samples} --sinh-samples {args.sinh_samples} "
           f"--sinh-before-samples {args.sinh_before_samples}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    with args.out.open("w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
+    write_csv(args.out, rows, provenance.collect())
     return 0
 
 

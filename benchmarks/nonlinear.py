@@ -10,7 +10,6 @@ Newton iterations, KCL residuals and the max relative difference of the output c
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 import time
 from pathlib import Path
@@ -18,7 +17,9 @@ from pathlib import Path
 import numpy as np
 
 import xbarsim as xb
+from xbarsim import provenance
 from xbarsim.devices import Sinh
+from xbarsim.sweeps import write_csv
 
 
 def best_of(fn, repeat: int):  # type: ignore[no-untyped-def]
@@ -69,10 +70,7 @@ def main() -> int:
               f"{fmt(r['ratio'], '.0f')} | {fmt(r['max_rel_diff'], '.1e')} | {r['kcl_sparse']:.1e} | {fmt(r['kcl_ngspice'], '.1e')} |")
     print("\nTargets (issue 4): 64x64 <= 100 ms, 256x256 <= 2 s; agreement with ngspice <= 1e-6.")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    with args.out.open("w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
+    write_csv(args.out, rows, provenance.collect())
     print(f"wrote {args.out}")
     return 0
 

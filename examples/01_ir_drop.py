@@ -9,7 +9,6 @@ the cell-voltage map at 2 ohm) plus a CSV of the numbers.
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import matplotlib
@@ -19,6 +18,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import xbarsim as xb
+from xbarsim import provenance
+from xbarsim.sweeps import write_csv
 
 OUT = Path("results/examples")
 
@@ -56,10 +57,7 @@ def main(size: int = 64, seed: int = 0) -> Path:
     png = OUT / "01_ir_drop.png"
     fig.savefig(png, dpi=110)
     plt.close(fig)
-    with (OUT / "01_ir_drop.csv").open("w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
+    write_csv(OUT / "01_ir_drop.csv", rows, provenance.collect())
     print(f"wrote {png}")
     return png
 

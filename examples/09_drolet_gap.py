@@ -12,13 +12,14 @@ points correct in >= 95 % of the transfers) for both networks. Writes
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 from pathlib import Path
 
+from xbarsim import provenance
 from xbarsim.evaluation import monte_carlo
 from xbarsim.experiments import load_experiment, train_network
 from xbarsim.networks import load_half_moons
+from xbarsim.sweeps import write_csv
 
 CONFIG = Path(__file__).parent / "configs" / "exp1_drolet.toml"
 
@@ -56,10 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {r['hardware']} | {r['network']} | {r['transfers']} | {r['robust_fraction']:.1%} "
               f"| {r['mean_accuracy']:.1%} |")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    with args.out.open("w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
+    write_csv(args.out, rows, provenance.collect())
     print(f"\nwrote {args.out}")
     return 0
 

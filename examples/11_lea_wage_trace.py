@@ -14,15 +14,16 @@ alpha = 1 / 3 / 6 (mean +- std over the cycles), beside the paper's 43.4 / 81.0 
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
+from xbarsim import provenance
 from xbarsim.evaluation import Hardware, evaluate
 from xbarsim.networks import WageConfig, load_dataset, train_wage
+from xbarsim.sweeps import write_csv
 
 #: One change at a time, from the recipe of the first review (scales 8 / 4, lr 4.8) to xbtorch's.
 VARIANTS: dict[str, dict[str, object]] = {
@@ -73,10 +74,7 @@ def main(argv: list[str] | None = None) -> int:
               + " | ".join(cells) + " |", flush=True)
     print("| paper (Fig. 4b) | 94.5 | - | " + " | ".join(f"{PAPER[a] * 100:.1f}" for a in (1, 3, 6)) + " |")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    with args.out.open("w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
+    write_csv(args.out, rows, provenance.collect())
     return 0
 
 

@@ -14,18 +14,19 @@ the chip's own programmed maps (data/figure_5/c). Writes `results/examples/12_fi
 from __future__ import annotations
 
 import argparse
-import csv
 import dataclasses
 import sys
 from pathlib import Path
 
 import numpy as np
 
+from xbarsim import provenance
 from xbarsim.evaluation import evaluate
 from xbarsim.experiments import load_experiment, train_network
 from xbarsim.experiments.networks import cached_dataset
 from xbarsim.mapping import lea_chip
 from xbarsim.mapping.programming import WriteVerify, read_devices, write_verify
+from xbarsim.sweeps import write_csv
 
 CONFIG = Path(__file__).parent / "configs" / "exp3b_fig5_chip.toml"
 
@@ -101,10 +102,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{r['task1']:.1%} / {r['task2']:.1%} | {r['software']:.1%} | {r['mapping_error']:.1f} ± "
               f"{r['mapping_error_std']:.1f} % ({layers}) | {r['density']} |")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    with args.out.open("w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
+    write_csv(args.out, rows, provenance.collect())
     print(f"\nwrote {args.out}")
     return 0
 

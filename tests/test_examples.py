@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import os
 import subprocess
 import sys
@@ -9,7 +10,19 @@ from pathlib import Path
 
 import pytest
 
+from xbarsim.provenance import read_csv_provenance
+
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def _csv_rows(path: Path) -> list[dict[str, str]]:
+    """The rows of an example's CSV, after checking its first line is the provenance record."""
+    prov = read_csv_provenance(path)
+    assert prov is not None and prov["command"] and prov["xbarsim"], path.read_text()[:200]
+    with path.open(newline="") as fh:
+        return list(csv.DictReader(line for line in fh if not line.startswith("# provenance: ")))
+
+
 #: 03_bias_schemes.py is smoke-run by tests/analysis.
 SCRIPTS = ["01_ir_drop.py", "02_nonlinear_write.py", "04_lea_mapping.py"]
 #: Experiment examples run in their quick variant; 06 (MNIST, ~1 min) and 08 (circuit, ~3 min) only
@@ -26,6 +39,8 @@ def test_example_runs_and_writes_its_figure(script, tmp_path):
     pngs = list((tmp_path / "results" / "examples").glob("*.png"))
     assert pngs, f"{script} wrote no PNG under results/examples"
     assert all(p.stat().st_size > 10_000 for p in pngs)
+    for table in (tmp_path / "results" / "examples").glob("*.csv"):
+        assert _csv_rows(table), f"{table.name} has no rows"
 
 
 @pytest.mark.parametrize("script", EXPERIMENTS)
@@ -48,7 +63,8 @@ def test_drolet_gap_ablation_runs_and_writes_its_csv(tmp_path):
                           cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
     lines = out.read_text().splitlines()
-    assert lines[0].startswith("hardware,network,transfers,robust_fraction") and len(lines) == 1 + 6 * 2
+    assert read_csv_provenance(out)["command"]
+    assert lines[1].startswith("hardware,network,transfers,robust_fraction") and len(lines) == 2 + 6 * 2
 
 
 def test_cnn_example_trains_exports_and_reads_back(tmp_path):
@@ -73,15 +89,12 @@ def test_lea_wage_trace_runs_and_writes_one_row_per_variant(tmp_path):
                            "--out", str(out)], cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
     lines = out.read_text().splitlines()
-    assert lines[0].startswith("variant,density_layer1,") and len(lines) == 1 + 4
+    assert lines[1].startswith("variant,density_layer1,") and len(lines) == 2 + 4
     assert "| paper (Fig. 4b) | 94.5 | - | 43.4 | 81.0 | 89.6 |" in proc.stdout
     # every printed cell recomputed from the per-cycle accuracies stored in the CSV
-    import csv
-
     import numpy as np
 
-    with out.open(newline="") as fh:
-        rows = list(csv.DictReader(fh))
+    rows = _csv_rows(out)
     for r in rows:
         line = next(ln for ln in proc.stdout.splitlines() if ln.startswith(f"| {r['variant']} |"))
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
@@ -93,17 +106,14 @@ def test_lea_wage_trace_runs_and_writes_one_row_per_variant(tmp_path):
 
 
 def test_drolet_seeds_example_prints_the_mean_and_std_of_its_csv_rows(tmp_path):
-    import csv
-
     import numpy as np
 
     env = {**os.environ, "MPLBACKEND": "Agg"}
-    proc = subprocess.run([sys.executable, str(EXAMPLES / "11_drolet_seeds.py"), "--quick", "--recipes",
+    proc = subprocess.run([sys.executable, str(EXAMPLES / "13_drolet_seeds.py"), "--quick", "--recipes",
                            "regular,aware-code", "--out", str(tmp_path)], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
-    with open(tmp_path / "11_drolet_seeds.csv", newline="") as fh:
-        rows = list(csv.DictReader(fh))
+    rows = _csv_rows(tmp_path / "13_drolet_seeds.csv")
     assert [(r["recipe"], r["seed"]) for r in rows] == [("regular", "0"), ("regular", "1"), ("aware-code", "0"),
                                                         ("aware-code", "1")]
     for recipe in ("regular", "aware-code"):
@@ -118,15 +128,12 @@ def test_drolet_seeds_example_prints_the_mean_and_std_of_its_csv_rows(tmp_path):
 
 
 def test_fig5_trace_example_prints_its_csv_rows(tmp_path):
-    import csv
-
     env = {**os.environ, "MPLBACKEND": "Agg"}
     proc = subprocess.run([sys.executable, str(EXAMPLES / "12_fig5_trace.py"), "--cycles", "1", "--only",
                            "chip model (as configured),no programming error", "--out", str(tmp_path / "t.csv")],
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
-    with open(tmp_path / "t.csv", newline="") as fh:
-        rows = list(csv.DictReader(fh))
+    rows = _csv_rows(tmp_path / "t.csv")
     assert [(r["change"], r["alpha_beta"]) for r in rows] == [
         ("chip model (as configured)", "1,1"), ("chip model (as configured)", "4,4"),
         ("no programming error", "1,1"), ("no programming error", "4,4")]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import sys
@@ -14,6 +13,7 @@ from typing import Any
 import xbarsim.provenance as provenance
 from xbarsim.experiments.config import ExperimentConfig, Reference
 from xbarsim.sweeps import replace_from
+from xbarsim.sweeps.files import write_csv
 
 __all__ = ["ExperimentReport", "ConsoleProgress", "compare", "markdown", "write_csv", "write_json", "stamp_pngs",
            "protocol_text", "quick_differences"]
@@ -249,22 +249,3 @@ def write_json(path: Path, doc: Mapping[str, Any], prov: Mapping[str, Any]) -> P
 def stamp_pngs(paths: Sequence[Path], prov: Mapping[str, Any]) -> list[Path]:
     """Add the provenance text chunks to PNG files written by the plot functions (pixels kept)."""
     return [provenance.stamp_png(p, prov) for p in paths]
-
-
-def write_csv(path: Path, rows: Sequence[Mapping[str, Any]], prov: Mapping[str, Any] | None = None) -> Path:
-    """``rows`` as CSV (lists and dicts as JSON), the provenance line first when ``prov`` is given."""
-    keys: list[str] = []
-    for r in rows:
-        for k in r:
-            if k not in keys:
-                keys.append(k)
-    def write(tmp: Path) -> None:
-        with tmp.open("w", newline="") as fh:
-            if prov is not None:
-                fh.write(provenance.csv_header(prov))
-            w = csv.writer(fh)
-            w.writerow(keys)
-            for r in rows:
-                w.writerow([json.dumps(r[k]) if isinstance(r.get(k), (list, dict))
-                            else ("" if r.get(k) is None else r[k]) for k in keys])
-    return replace_from(path, write)

@@ -20,7 +20,7 @@ from xbarsim.sweeps.spec import (
     trial_key,
     trial_seed,
 )
-from xbarsim.sweeps.files import WriterLock, refuse_symlink, replace_from, write_bytes, write_text
+from xbarsim.sweeps.files import WriterLock, refuse_symlink, replace_from, write_bytes, write_csv, write_text
 from xbarsim.sweeps.store import ResultStore, TrialRecord
 from xbarsim.sweeps.runner import SweepReport, compact_error, execute_trial, run_sweep
 from xbarsim.sweeps.aggregate import SweepAggregate, aggregate_sweep, summarize
@@ -48,5 +48,6 @@ __all__ = [
     "trial_key",
     "trial_seed",
     "write_bytes",
+    "write_csv",
     "write_text",
 ]

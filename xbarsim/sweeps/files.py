@@ -14,17 +14,19 @@ it, but a planted link says the folder is not what the user thinks, so nothing i
 
 from __future__ import annotations
 
+import csv
 import errno
 import fcntl
+import json
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from xbarsim.errors import ConfigError
 
-__all__ = ["WriterLock", "refuse_symlink", "write_bytes", "write_text", "replace_from"]
+__all__ = ["WriterLock", "refuse_symlink", "write_bytes", "write_text", "write_csv", "replace_from"]
 
 _UMASK = os.umask(0o022)  # read once at import (os.umask can only be read by setting it)
 os.umask(_UMASK)
@@ -63,6 +65,36 @@ def write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
 def write_text(path: str | os.PathLike[str], text: str) -> Path:
     """Write ``text`` (UTF-8) to ``path`` atomically, never through a symlink."""
     return write_bytes(path, text.encode("utf-8"))
+
+
+def write_csv(path: str | os.PathLike[str], rows: Sequence[Mapping[str, Any]],
+              prov: Mapping[str, Any] | None = None) -> Path:
+    """Write dict ``rows`` as CSV to ``path`` atomically, the provenance line first when ``prov`` is given.
+
+    The columns are the keys in order of first appearance; a missing or None value is an empty cell,
+    and lists and dicts are written as JSON. ``prov`` is a record of :func:`xbarsim.provenance.collect`
+    (read back with :func:`xbarsim.provenance.read_csv_provenance`). The parent folder is created.
+    """
+    from xbarsim import provenance
+
+    keys: list[str] = []
+    for r in rows:
+        for k in r:
+            if k not in keys:
+                keys.append(k)
+
+    def write(tmp: Path) -> None:
+        with tmp.open("w", newline="") as fh:
+            if prov is not None:
+                fh.write(provenance.csv_header(prov))
+            w = csv.writer(fh)
+            w.writerow(keys)
+            for r in rows:
+                w.writerow([json.dumps(r[k]) if isinstance(r.get(k), (list, dict))
+                            else ("" if r.get(k) is None else r[k]) for k in keys])
+
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return replace_from(path, write)
 
 
 class WriterLock:

@@ -6,7 +6,7 @@ runs the Monte Carlo of weight transfers under two transfer models: the authors'
 the physical one (`DevicePerturbation` of the `tio2_passive` preset, weights and biases). Reports the
 robust fraction (test points correct in >= 95 % of the transfers) and, for the authors' own
 `test_individual` default of 10 simulations, the expected fraction of points correct in all of 10
-draws (the mean over disjoint groups of 10 transfers). Writes `results/examples/11_drolet_seeds.csv`
+draws (the mean over disjoint groups of 10 transfers). Writes `results/examples/13_drolet_seeds.csv`
 and prints a markdown table.
 
 Recipes (facts from 3it-inpaqt/Hardware-Aware-Article: utils/settings.py, networks/*.py,
@@ -20,14 +20,13 @@ hardaware_pytorch_layers/hardaware_linear.py):
   aware-physical exp1_drolet.toml's hardware-aware network: our physical device model on weights and
                  biases, weight decay 1e-4, batch 32, 200 epochs
 
-    .venv/bin/python examples/11_drolet_seeds.py [--seeds 5] [--transfers 1000] [--recipes regular-long,aware-code]
-    .venv/bin/python examples/11_drolet_seeds.py --quick      (2 seeds, 50 transfers, 20 epochs: a smoke run)
+    .venv/bin/python examples/13_drolet_seeds.py [--seeds 5] [--transfers 1000] [--recipes regular-long,aware-code]
+    .venv/bin/python examples/13_drolet_seeds.py --quick      (2 seeds, 50 transfers, 20 epochs: a smoke run)
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import dataclasses
 import sys
 import time
@@ -35,8 +34,10 @@ from pathlib import Path
 
 import numpy as np
 
+from xbarsim import provenance
 from xbarsim.evaluation import DroletCodePerturbation, device_perturbation, monte_carlo, robust_fraction
 from xbarsim.networks import MOONS_CONFIG, load_half_moons, train_moons
+from xbarsim.sweeps import write_csv
 
 #: name -> (perturbation model for training or None, L2, perturb biases, batch size, epochs)
 RECIPES = {
@@ -95,10 +96,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"(authors' model), {100 * rows[-1]['robust_physical']:.1f} % (physical)", file=sys.stderr)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    with open(out / "11_drolet_seeds.csv", "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
+    write_csv(out / "13_drolet_seeds.csv", rows, provenance.collect())
     print(f"| recipe | software (seeds) | robust, authors' model | all-of-10, authors' | robust, physical | "
           f"all-of-10, physical |  ({seeds} seeds, {transfers} transfers; mean ± std over seeds)")
     print("|---|---|---:|---:|---:|---:|")
