@@ -6,12 +6,14 @@ import csv
 import io
 from importlib import resources
 
+import numpy as np
 import pytest
 
 from xbarsim.errors import ConfigError
 from xbarsim.experiments import experiment_from_dict
 from xbarsim.experiments.papers import PAPER_TABLES, load_paper_table, paper_cells
-from xbarsim.experiments.report import compare, markdown
+from xbarsim.experiments.report import compare, markdown, standard_error
+from xbarsim.sweeps import TrialRecord, summarize
 
 
 def _raw(name: str) -> list[dict[str, str]]:
@@ -80,6 +82,39 @@ def test_a_report_cell_sets_ours_beside_the_papers_number_with_the_difference():
     assert (lea6["ours_mean"], lea6["paper"]) == (0.85, pytest.approx(0.89603))
     text = markdown(cfg, rows, ["variant", "alpha", "fault_rate"], ["accuracy", "mapping_error"], comps, {"n": 0.9}, 1.0)
     line = next(ln for ln in text.splitlines() if "method lea, alpha 6, fault_rate 0.2" in ln and "| accuracy |" in ln)
-    assert "85.0 ± 1.0 %" in line and "89.6 %" in line and "| 89.6 % | -4.6 | none stated |" in line
+    # SE of ours: the ddof-0 std 1.0 point over n = 3 cycles is a sample SE of 1.0 / sqrt(2)
+    assert "85.0 ± 1.0 %" in line and "89.6 %" in line and "| 89.6 % | -4.6 | 0.7 | none stated |" in line
     mao6 = next(ln for ln in text.splitlines() if "method mao, alpha 6, fault_rate 0.2" in ln and "mapping_error" in ln)
-    assert "190.0 ± 1.0 %" in mao6 and "184.8 %" in mao6 and "| 184.8 % | +5.2 | none stated |" in mao6
+    assert "190.0 ± 1.0 %" in mao6 and "184.8 %" in mao6 and "| 184.8 % | +5.2 | 0.7 | none stated |" in mao6
+
+
+def test_the_standard_error_beside_a_paper_cell_is_that_of_the_raw_cycles():
+    """The SE printed beside a paper cell is recomputed from the raw per-cycle accuracies (records in
+    non-sorted order, two points interleaved): std with ddof 1 over sqrt(n)."""
+    cfg = experiment_from_dict({
+        "name": "t", "kind": "sweep", "dataset": "digits", "networks": [{"name": "n", "recipe": "ternary"}],
+        "grid": {"alpha": [3, 1], "variant": ["lea"], "fault_rate": [0.2]},
+        "variants": {"lea": {"strategy": "lea"}},
+        "paper": [{"table": "lea-fig4b", "columns": {"method": "variant"}, "metrics": ["accuracy"]}],
+    })
+    a3 = [0.7529, 0.8304, 0.6008, 0.8634, 0.7758]  # alpha-3 cycles, one of them in the long low tail
+    a1 = [0.5758, 0.3922, 0.5018]
+    recs = []
+    for i, (alpha, acc) in enumerate([(3, a3[4]), (1, a1[2]), (3, a3[0]), (3, a3[2]), (1, a1[0]), (3, a3[3]),
+                                      (1, a1[1]), (3, a3[1])]):
+        recs.append(TrialRecord(key=f"k{i}", point=0, trial=i, params={"alpha": alpha, "variant": "lea",
+                                "fault_rate": 0.2}, results={"accuracy": acc}, status="ok"))
+    rows = []
+    for r in summarize(recs, cfg.points(), ["accuracy"]):
+        rows.append({**r, "n": r["n_ok"]})
+    comps = compare(rows, cfg.references)
+    text = markdown(cfg, rows, ["variant", "alpha", "fault_rate"], ["accuracy"], comps, {"n": 0.9}, 1.0)
+    for alpha, accs in ((3, a3), (1, a1)):
+        se = np.std(accs, ddof=1) / np.sqrt(len(accs))
+        comp = next(c for c in comps if c["point"]["alpha"] == alpha)
+        assert standard_error(comp["ours_std"], comp["n"]) == pytest.approx(se, rel=1e-12)
+        line = next(ln for ln in text.splitlines() if f"method lea, alpha {alpha}, fault_rate 0.2" in ln)
+        diff = 100 * (np.mean(accs) - comp["paper"])
+        assert f"| {diff:+.1f} | {100 * se:.1f} |" in line, line
+    assert "std / sqrt(n - 1)" in text
+    assert standard_error(0.05, 1) is None and standard_error(None, 5) is None

@@ -16,7 +16,7 @@ from xbarsim.sweeps import replace_from
 from xbarsim.sweeps.files import write_csv
 
 __all__ = ["ExperimentReport", "ConsoleProgress", "compare", "markdown", "write_csv", "write_json", "stamp_pngs",
-           "protocol_text", "quick_differences"]
+           "protocol_text", "quick_differences", "standard_error"]
 
 @dataclass(frozen=True, kw_only=True)
 class ExperimentReport:
@@ -202,15 +202,19 @@ def markdown(config: ExperimentConfig, rows: Sequence[Mapping[str, Any]], cols: 
     if comparisons:
         quick = quick_differences(config)
         lines += ["", "## Ours beside the paper", "",
-                  "| reference | point | metric | ours | paper | ours - paper | protocol differences |",
-                  "|---|---|---|---:|---:|---:|---|"]
+                  "| reference | point | metric | ours | paper | ours - paper | SE of ours | protocol differences |",
+                  "|---|---|---|---:|---:|---:|---:|---|"]
         for c in comparisons:
             pt = ", ".join(f"{k}={_cell(v)}" for k, v in c["point"].items())
             diff = None if c["ours_mean"] is None else c["ours_mean"] - c["paper"]
             diffs = "; ".join([*([c["note"]] if c.get("note") else []), *(f"quick run: {d}" for d in quick)])
+            se = standard_error(c.get("ours_std"), c.get("n"))
             lines.append(f"| {c['label']} | {pt} | {c['metric']} | {_fmt(c['metric'], c['ours_mean'], c['ours_std'])} "
                          f"| {_fmt(c['metric'], c['paper'])} | {_fmt_diff(c['metric'], diff)} "
-                         f"| {diffs or 'none stated'} |")
+                         f"| {_fmt_se(c['metric'], se)} | {diffs or 'none stated'} |")
+        lines += ["", "`SE of ours`: the standard error of our mean, std / sqrt(n - 1) with the table's ddof-0 std "
+                  "over n trials (n/a below 2). A difference of less than about two SE is not resolved by this run; "
+                  "the paper's own number has an error of its own."]
         if quick:
             lines += ["", "The comparison is with a QUICK run: " + "; ".join(quick) + ". Its numbers are not the "
                       "paper's protocol; run without --quick to compare like with like."]
@@ -219,6 +223,25 @@ def markdown(config: ExperimentConfig, rows: Sequence[Mapping[str, Any]], cols: 
     if prov is not None:
         lines += ["", provenance.markdown_section(prov).rstrip("\n")]
     return "\n".join(lines) + "\n"
+
+
+def standard_error(std: float | None, n: int | None) -> float | None:
+    """The standard error of a mean over ``n`` trials whose ddof-0 standard deviation is ``std``:
+    ``std / sqrt(n - 1)`` (the sample std over ``sqrt(n)``); None when ``n < 2`` or either is missing."""
+    if std is None or n is None or int(n) < 2:
+        return None
+    return float(std) / math.sqrt(int(n) - 1)
+
+
+def _fmt_se(metric: str, se: float | None) -> str:
+    """The standard error in the unit of :func:`_fmt_diff` (points for percent metrics)."""
+    if se is None:
+        return "n/a"
+    if metric.startswith("mapping_error"):
+        return f"{se:.1f}"
+    if any(metric.startswith(m) for m in ("accuracy", "software_accuracy", "robust_fraction", "mean_accuracy")):
+        return f"{100 * se:.1f}"
+    return f"{se:.2g}"
 
 
 def _fmt_diff(metric: str, d: float | None) -> str:
