@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from xbarsim.evaluation import evaluate
+from xbarsim.evaluation.hardware import build_preset
 from xbarsim.experiments import load_experiment, train_network
 from xbarsim.experiments.networks import cached_dataset
 from xbarsim.mapping import lea_chip
@@ -53,7 +54,7 @@ CHANGES = {
 def device_spread(hardware, seed: int = 0) -> tuple[float, float]:
     """uS: std of one read-back of healthy devices after write-verify, and of their true state."""
     rng = np.random.default_rng(seed)
-    chip = lea_chip(rng, unmeasured="measured")
+    chip = lea_chip(rng, unmeasured="measured", preset=build_preset(hardware))
     idx = np.flatnonzero(~chip.faults.stuck.ravel())[:20_000]
     target = np.where(rng.random(idx.size) < 0.35, 233e-6, 133e-6)
     vf = WriteVerify(tolerance=hardware.verify_tolerance, max_iterations=hardware.max_writes)
