@@ -144,3 +144,35 @@ def test_fig5_trace_example_prints_its_csv_rows(tmp_path):
         assert f"{float(r['mapping_error']):.1f} ± " in line and f"{float(r['accuracy']):.1%}" in line
     # without programming error the mapping error is the read noise's alone: smaller
     assert float(rows[2]["mapping_error"]) < float(rows[0]["mapping_error"])
+
+
+def test_fig5_trace_splits_per_cycle_errors_into_floor_and_scale(tmp_path):
+    """The floor/scale split of the paper's per-cycle errors, on constructed cycles with a known answer."""
+    import importlib.util
+
+    import numpy as np
+
+    spec = importlib.util.spec_from_file_location("fig5_trace", EXAMPLES / "12_fig5_trace.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    rng = np.random.default_rng(0)
+    z = rng.standard_normal(4000)
+    err = np.sqrt(12.0 ** 2 + (100 * 0.05 * z) ** 2)  # one fixed matrix, a 5 % scale jitter
+    floor, sigma, ratios = mod.cycle_floor(err)
+    assert abs(floor - 12.0) < 0.01
+    assert abs(sigma - 5.0) < 0.25 and np.all(np.abs(ratios - 5.0) < 0.5)
+    # fresh device errors every cycle scatter around the mean: the excess is not half-normal
+    fresh = 14.0 + 1.0 * rng.standard_normal(4000)
+    _, s2, r2 = mod.cycle_floor(fresh)
+    assert r2[-1] / r2[0] < 0.5 * (ratios[-1] / ratios[0])
+    # the command prints one row per greedy file, with the columns' numbers
+    cols = np.column_stack([np.full(50, 60.0), np.full(50, 50.0), np.full(50, 55.0), err[:50], err[50:100],
+                            err[100:150], (err[:50] + err[50:100] + err[100:150]) / 3])
+    name = "networkmlp_yinyang_daffodil_hw_weightencodingsimple_xbmappinggreedy_alpha4_beta4_samplingiters-1_accs_errors.txt"
+    np.savetxt(tmp_path / name, cols)
+    proc = subprocess.run([sys.executable, str(EXAMPLES / "12_fig5_trace.py"), "--paper-cycles", str(tmp_path)],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    row = next(ln for ln in proc.stdout.splitlines() if ln.startswith("| simple | (4, 4) | 50 |"))
+    f1, s1, _ = mod.cycle_floor(err[:50])
+    assert f"L1: {err[:50].mean():.1f}, {f1:.1f}, {s1:.1f}" in row

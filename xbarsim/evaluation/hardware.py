@@ -25,7 +25,7 @@ import numpy as np
 
 from xbarsim._typing import DeviceLawName, WriteSchemeName
 from xbarsim._validation import short_repr
-from xbarsim.devices import DEVICE_LAWS, PRESETS, DevicePreset, ProgrammingError, device_law
+from xbarsim.devices import DEVICE_LAWS, PRESETS, DevicePreset, ProgrammingError, ReadNoise, device_law
 from xbarsim.errors import ConfigError
 from xbarsim.mapping import (
     ADC,
@@ -162,6 +162,13 @@ class Hardware:
         Keep the preset's programming error; ``False`` programs every device exactly.
     read_noise : bool
         Keep the preset's read noise (read-back after programming); ``False`` reads exactly.
+    read_noise_std : float or None
+        Siemens (>= 0), standard deviation of the read noise replacing the preset's (same kind of
+        distribution, its scale set to give this standard deviation); ``None`` keeps the preset's
+        (LEA: U(+-10 uS), std 5.8 uS, the paper's simulation setting). The LEA chip's own reads
+        are quieter: its retention data (Fig. 3b) spread by 1.5-2.2 uS across devices in one
+        read, so 1.5 uS bounds the chip's read noise (``exp3b_fig5_chip.toml``). Ignored when
+        ``read_noise`` is false.
     device : {"preset", "ohmic", "sinh"}
         Cell I-V law seen by circuit backends: the preset's (sinh, a = 2.07 /V, for both), linear
         ohmic cells, or sinh. Ignored by the ideal backend.
@@ -255,6 +262,7 @@ class Hardware:
     stuck_on_share: float | None = None
     programming_noise: bool = True
     read_noise: bool = True
+    read_noise_std: float | None = None
     device: DeviceLaw = "preset"
     chip: ChipKind = "sampled"
     n_kernels: int | None = None
@@ -302,6 +310,9 @@ class Hardware:
                                       hi=1.0, none=True))
         for name in ("programming_noise", "read_noise", "rme", "strict"):
             set_(name, _bool(getattr(self, name), name))
+        set_("read_noise_std", _float(self.read_noise_std, "read_noise_std",
+                                      "non-negative standard deviation in siemens or None", lo=0.0, hi=1.0,
+                                      none=True))
         _choice(self.device, "device", ("preset", *DEVICE_LAWS))
         _choice(self.chip, "chip", get_args(ChipKind))
         set_("n_kernels", _int(self.n_kernels, "n_kernels", 1, _MAX_KERNELS, none=True))
@@ -449,6 +460,11 @@ def build_preset(hardware: Hardware) -> DevicePreset:
         changes["programming"] = ProgrammingError()
     if not hardware.read_noise:
         changes["read_noise"] = None
+    elif hardware.read_noise_std is not None:
+        kind = p.read_noise.kind if p.read_noise is not None else "gaussian"
+        # uniform noise on [-a, a] has std a / sqrt(3)
+        scale = hardware.read_noise_std * (math.sqrt(3.0) if kind == "uniform" else 1.0)
+        changes["read_noise"] = ReadNoise(kind=kind, scale=scale)
     if hardware.device != "preset":
         changes["device"] = device_law(hardware.device)
     if hardware.read_voltage is not None:
