@@ -58,6 +58,31 @@ def test_ideal_chip_is_exact_for_every_strategy(digits, digits_net, strategy, al
     np.testing.assert_array_equal(res.correct, res.software_correct)
 
 
+@pytest.mark.parametrize("strategy,alpha", [("plain", 1), ("lea-rme-all", 3)])
+def test_ideal_chip_is_exact_with_a_lower_ternary_step(digits, digits_net, strategy, alpha):
+    hw = Hardware(**IDEAL, strategy=strategy, alpha=alpha, ternary_step=0.6, rme_levels="continuous")
+    res = evaluate(digits_net, digits, hw, seed=1)
+    np.testing.assert_array_equal(res.correct, res.software_correct)
+    assert res.mapping_errors == pytest.approx((0.0, 0.0), abs=1e-9)
+
+
+def test_ternary_step_is_validated_and_needs_the_ternary_encoding(moons, moons_net):
+    from xbarsim.evaluation.hardware import layer_encodings
+
+    for bad in (0.0, 1.01, float("nan"), True):
+        with pytest.raises(ConfigError, match=r"`ternary_step` must be a fraction in \(0, 1\]"):
+            Hardware(ternary_step=bad)
+    with pytest.raises(ConfigError, match="`ternary_step` applies to the ternary encoding; got encoding 'differential'"):
+        Hardware(ternary_step=0.5, encoding="differential")
+    with pytest.raises(ConfigError, match="g_norm 'characterized'"):
+        Hardware(ternary_step=0.5, g_norm="characterized")
+    with pytest.raises(ConfigError, match="`ternary_step` \\(0.5\\) applies to the ternary encoding"):
+        evaluate(moons_net, moons, Hardware(preset="tio2_passive", ternary_step=0.5, **IDEAL), seed=0)
+    encs = layer_encodings(Hardware(ternary_step=0.8), [np.ones((2, 2))], [0.5])
+    assert [e.step for e in encs] == [0.8]
+    assert [e.step for e in layer_encodings(Hardware(), [np.ones((2, 2))], [0.5])] == [None]
+
+
 @pytest.mark.parametrize("bias", ["digital", "crossbar"])
 def test_ideal_chip_is_exact_with_biases_and_real_weights(moons, moons_net, bias):
     hw = Hardware(preset="tio2_passive", bias=bias, **IDEAL)

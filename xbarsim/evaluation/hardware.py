@@ -184,6 +184,13 @@ class Hardware:
         network, differential pairs otherwise.
     levels : int or None
         Quantize differential/reference targets to this many levels in the window (>= 2).
+    ternary_step : float or None
+        Ternary encoding: ``G_ON - G_OFF`` as a fraction in (0, 1] of the device's swing
+        (:attr:`~xbarsim.mapping.Encoding.step`); ``None`` is 1 (``G_ON`` at the top level).
+        Below 1 the healthy devices keep room to compensate stuck devices in both directions
+        (``strategy = "lea-rme-all"`` or ``rme``, with ``rme_levels = "continuous"``); on its own
+        it only scales every conductance error up by ``1 / ternary_step`` in weight units. Not
+        with ``g_norm = "characterized"`` (which decodes with the full measured swing).
     strategy : {"plain", "lea", "mao", "lea-rme-all", "committee", "blind"}
         Redundancy at equal device count ``alpha`` x one copy (see :data:`Strategy`).
     alpha : int
@@ -265,6 +272,7 @@ class Hardware:
     sense_ohm: float = 0.0
     encoding: HardwareEncoding = "auto"
     levels: int | None = None
+    ternary_step: float | None = None
     strategy: Strategy = "plain"
     alpha: int = 1
     beta: int | None = None
@@ -318,6 +326,14 @@ class Hardware:
             set_(name, _float(getattr(self, name), name, "non-negative resistance in ohm", lo=0.0))
         _choice(self.encoding, "encoding", get_args(HardwareEncoding))
         set_("levels", _int(self.levels, "levels", 2, 1 << 16, none=True))
+        set_("ternary_step", _float(self.ternary_step, "ternary_step", "fraction in (0, 1] or None", lo=0.0,
+                                    lo_open=True, hi=1.0, none=True))
+        if self.ternary_step is not None and self.encoding not in ("auto", "ternary"):
+            raise ConfigError(f"`ternary_step` applies to the ternary encoding; got encoding {self.encoding!r} "
+                              f"(ternary_step = {self.ternary_step!r}).")
+        if self.ternary_step is not None and self.g_norm == "characterized":
+            raise ConfigError(f"`ternary_step` ({self.ternary_step!r}) cannot be combined with g_norm 'characterized', "
+                              "which decodes every layer with the full measured G_SET - G_RESET swing.")
         _choice(self.strategy, "strategy", get_args(Strategy))
         set_("alpha", _int(self.alpha, "alpha", 1, 64))
         set_("beta", _int(self.beta, "beta", 1, 64, none=True))
@@ -474,8 +490,11 @@ def layer_encodings(hardware: Hardware, weights: Sequence[np.ndarray], gammas: S
         if biased:
             raise ConfigError("`bias` 'crossbar' puts real-valued biases on the arrays, which the ternary encoding "
                               "cannot hold; use bias 'digital' or encoding 'differential'.")
-        return [Encoding(scheme="ternary", gamma=g if g > 0 else None) for g in gammas]
+        return [Encoding(scheme="ternary", gamma=g if g > 0 else None, step=hardware.ternary_step) for g in gammas]
     if scheme in ("differential", "reference"):
+        if hardware.ternary_step is not None:
+            raise ConfigError(f"`ternary_step` ({hardware.ternary_step!r}) applies to the ternary encoding; this "
+                              f"network is encoded {scheme!r} (a real-valued network, or biases on the crossbar).")
         return [Encoding(scheme=scheme, levels=hardware.levels) for _ in weights]
     raise ConfigError(f"`encoding` must be one of {get_args(HardwareEncoding)}; got {scheme!r}.")  # pragma: no cover
 
