@@ -63,6 +63,8 @@ __all__ = [
     "chip_kernels",
     "inference_config",
     "ensemble_config",
+    "layer_ensembles",
+    "layer_alphas",
     "programming_config",
     "layer_encodings",
     "augmented_weights",
@@ -198,6 +200,13 @@ class Hardware:
     beta : int or None
         LEA / blind: copies kept per output, ``1 <= beta <= alpha``; ``None`` keeps all ``alpha``
         (the averaging of the LEA paper's Fig. 4).
+    output_alpha : int or None
+        Copies of the network's last (output) layer, >= 1, for strategies ``"lea"`` (``beta``
+        unset), ``"lea-rme-all"``, ``"mao"`` and ``"blind"``; ``None``: ``alpha``, as every other
+        layer. The output layer of a classifier is small (150 x 10 of the LEA paper's
+        784-150-10 network: 1.3 % of its devices), yet each output sums few weights, so one
+        uncompensated stuck device moves a logit far; copies there cost few devices. The device
+        count of a trial (``n_devices``) includes them.
     placement : {"auto", "greedy", "random"}
         Block placement; ``"auto"``: greedy (defect-aware) for LEA, random (fault-blind) otherwise.
     rme : bool
@@ -276,6 +285,7 @@ class Hardware:
     strategy: Strategy = "plain"
     alpha: int = 1
     beta: int | None = None
+    output_alpha: int | None = None
     placement: HardwarePlacement = "auto"
     rme: bool = False
     rme_levels: RmeLevels | None = None
@@ -346,6 +356,13 @@ class Hardware:
         if self.beta is not None and self.strategy not in ("lea", "blind", "plain"):
             raise ConfigError(f"`beta` applies to strategies 'lea' and 'blind' only; strategy {self.strategy!r} "
                               "uses every copy.")
+        set_("output_alpha", _int(self.output_alpha, "output_alpha", 1, 256, none=True))
+        if self.output_alpha is not None and self.strategy not in ("lea", "lea-rme-all", "mao", "blind"):
+            raise ConfigError(f"`output_alpha` ({self.output_alpha}) applies to strategies 'lea', 'lea-rme-all', 'mao' "
+                              f"and 'blind' (copies of one network's layers); got strategy {self.strategy!r}.")
+        if self.output_alpha is not None and self.strategy == "lea" and self.beta is not None:
+            raise ConfigError(f"`output_alpha` ({self.output_alpha}) needs `beta` unset (every copy averaged); got "
+                              f"beta = {self.beta}.")
         _choice(self.placement, "placement", get_args(HardwarePlacement))
         if self.rme and self.strategy != "lea":
             raise ConfigError(f"`rme` applies to strategy 'lea' ('mao' and 'lea-rme-all' always re-tune); got strategy {self.strategy!r}.")
@@ -535,7 +552,8 @@ def chip_kernels(hardware: Hardware, weights: Sequence[np.ndarray], encodings: S
     """
     p = build_preset(hardware) if preset is None else preset
     r, c = hardware.effective_kernel_shape
-    blocks = sum(_blocks_per_copy(hardware, weights, encodings, p)) * hardware.alpha
+    alphas = layer_alphas(hardware, len(weights))
+    blocks = sum(b * a for b, a in zip(_blocks_per_copy(hardware, weights, encodings, p), alphas))
     if hardware.chip == "lea":
         k = 32 if hardware.n_kernels is None else hardware.n_kernels
     elif hardware.n_kernels is None:
@@ -543,14 +561,15 @@ def chip_kernels(hardware: Hardware, weights: Sequence[np.ndarray], encodings: S
     else:
         k = hardware.n_kernels
     needed = 0
-    for w, enc in zip(weights, encodings):
+    for w, enc, a in zip(weights, encodings, alphas):
         cols = 2 * w.shape[1] if enc.scheme in ("differential", "ternary") else w.shape[1] + 1
-        needed += w.shape[0] * cols
-    needed *= hardware.alpha
+        needed += w.shape[0] * cols * a
     if needed > k * r * c:
+        copies = f"{hardware.alpha} cop{'y' if hardware.alpha == 1 else 'ies'}" + (
+            f" ({hardware.output_alpha} of the output layer)" if hardware.output_alpha is not None else "")
         raise ConfigError(
-            f"`n_kernels` = {k} kernels of {r}x{c} ({k * r * c} devices) cannot hold {hardware.alpha} "
-            f"cop{'y' if hardware.alpha == 1 else 'ies'} of the network ({needed} devices); leave n_kernels unset "
+            f"`n_kernels` = {k} kernels of {r}x{c} ({k * r * c} devices) cannot hold {copies} of the network "
+            f"({needed} devices); leave n_kernels unset "
             f"(automatic: {int(math.ceil(blocks * (1.0 + hardware.spare_kernels)))} kernels) or use larger kernels."
         )
     if k > _MAX_KERNELS:
@@ -591,6 +610,27 @@ def ensemble_config(hardware: Hardware) -> EnsembleConfig:
         return EnsembleConfig(alpha=hardware.alpha, beta=hardware.beta or 1, placement=place,
                               encoding="simple", selection="first", strict=hardware.strict, g_norm=hardware.g_norm)
     raise ConfigError(f"`strategy` must be one of {get_args(Strategy)}; got {s!r}.")  # pragma: no cover
+
+
+def layer_alphas(hardware: Hardware, n_layers: int) -> list[int]:
+    """Copies (or committee members) of each of ``n_layers`` layers: ``alpha``, the last
+    ``output_alpha`` when set."""
+    alphas = [hardware.alpha] * n_layers
+    if hardware.output_alpha is not None and n_layers:
+        alphas[-1] = hardware.output_alpha
+    return alphas
+
+
+def layer_ensembles(hardware: Hardware, n_layers: int) -> list[EnsembleConfig]:
+    """The :class:`~xbarsim.mapping.EnsembleConfig` of each of ``n_layers`` layers:
+    :func:`ensemble_config`, with ``output_alpha`` copies of the last layer when set (every copy
+    averaged, or summed for MAO, as for the other layers; blind keeps its first ``beta``)."""
+    cfg = ensemble_config(hardware)
+    out = [cfg] * n_layers
+    oa = hardware.output_alpha
+    if oa is not None and n_layers:
+        out[-1] = dataclasses.replace(cfg, alpha=oa, beta=oa if cfg.beta == cfg.alpha else (min(cfg.beta, oa) if cfg.beta else None))
+    return out
 
 
 def programming_config(hardware: Hardware) -> WriteVerify | SequenceProgramming:
