@@ -58,6 +58,65 @@ def test_ideal_chip_is_exact_for_every_strategy(digits, digits_net, strategy, al
     np.testing.assert_array_equal(res.correct, res.software_correct)
 
 
+@pytest.mark.parametrize("strategy,alpha", [("plain", 1), ("lea-rme-all", 3)])
+def test_ideal_chip_is_exact_with_a_lower_ternary_step(digits, digits_net, strategy, alpha):
+    hw = Hardware(**IDEAL, strategy=strategy, alpha=alpha, ternary_step=0.6, rme_levels="continuous")
+    res = evaluate(digits_net, digits, hw, seed=1)
+    np.testing.assert_array_equal(res.correct, res.software_correct)
+    assert res.mapping_errors == pytest.approx((0.0, 0.0), abs=1e-9)
+
+
+def test_ternary_step_is_validated_and_needs_the_ternary_encoding(moons, moons_net):
+    from xbarsim.evaluation.hardware import layer_encodings
+
+    for bad in (0.0, 1.01, float("nan"), True):
+        with pytest.raises(ConfigError, match=r"`ternary_step` must be a fraction in \(0, 1\]"):
+            Hardware(ternary_step=bad)
+    with pytest.raises(ConfigError, match="`ternary_step` applies to the ternary encoding; got encoding 'differential'"):
+        Hardware(ternary_step=0.5, encoding="differential")
+    with pytest.raises(ConfigError, match="g_norm 'characterized'"):
+        Hardware(ternary_step=0.5, g_norm="characterized")
+    with pytest.raises(ConfigError, match="`ternary_step` \\(0.5\\) applies to the ternary encoding"):
+        evaluate(moons_net, moons, Hardware(preset="tio2_passive", ternary_step=0.5, **IDEAL), seed=0)
+    encs = layer_encodings(Hardware(ternary_step=0.8), [np.ones((2, 2))], [0.5])
+    assert [e.step for e in encs] == [0.8]
+    assert [e.step for e in layer_encodings(Hardware(), [np.ones((2, 2))], [0.5])] == [None]
+
+
+def test_output_alpha_maps_more_copies_of_the_last_layer_only(digits, digits_net):
+    """digits 64-64-10 ternary, alpha 2 and 5 copies of the output layer: 2 x 2 x 64 x 64 + 5 x 2 x 64 x 10
+    = 16,384 + 6,400 devices, one 16 x 16 kernel block each of the 4 x 4 + 4 x 1 blocks per copy."""
+    from xbarsim.evaluation.hardware import chip_kernels, layer_alphas, layer_encodings, layer_ensembles
+
+    for strategy in ("lea", "lea-rme-all"):
+        hw = Hardware(**IDEAL, strategy=strategy, alpha=2, output_alpha=5, kernel_shape=(16, 16),
+                      rme_levels="continuous" if strategy == "lea-rme-all" else None)
+        hwn = transfer(digits_net, hw, np.random.default_rng(0))
+        assert [layer.alpha for layer in hwn.members[0].layers] == [2, 5]
+        assert [layer.beta for layer in hwn.members[0].layers] == [2, 5]
+        assert hwn.n_devices == 2 * 2 * 64 * 64 + 5 * 2 * 64 * 10
+        assert chip_kernels(hw, list(digits_net.weights), layer_encodings(hw, digits_net.weights, digits_net.gammas)) \
+            == 2 * 2 * (4 * 4) + 5 * 2 * (4 * 1)
+        res = evaluate(digits_net, digits, hw, seed=1)
+        np.testing.assert_array_equal(res.correct, res.software_correct)
+        assert res.n_devices == hwn.n_devices
+    assert layer_alphas(Hardware(strategy="lea", alpha=3), 2) == [3, 3]
+    blind = layer_ensembles(Hardware(strategy="blind", alpha=3, beta=2, output_alpha=4), 2)
+    assert [(c.alpha, c.effective_beta) for c in blind] == [(3, 2), (4, 2)]
+    mao = layer_ensembles(Hardware(strategy="mao", alpha=3, output_alpha=4), 3)
+    assert [(c.alpha, c.effective_beta, c.encoding) for c in mao] == [(3, 3, "mao"), (3, 3, "mao"), (4, 4, "mao")]
+
+
+def test_output_alpha_is_validated():
+    with pytest.raises(ConfigError, match=r"`output_alpha` must be an integer \[1, 256\] or None; got 0"):
+        Hardware(strategy="lea", alpha=2, output_alpha=0)
+    for strategy, alpha in (("plain", 1), ("committee", 2)):
+        with pytest.raises(ConfigError, match=f"`output_alpha` \\(4\\) applies to .*got strategy '{strategy}'"):
+            Hardware(strategy=strategy, alpha=alpha, output_alpha=4)
+    with pytest.raises(ConfigError, match="`output_alpha` \\(4\\) needs `beta` unset"):
+        Hardware(strategy="lea", alpha=3, beta=2, output_alpha=4)
+
+
 @pytest.mark.parametrize("bias", ["digital", "crossbar"])
 def test_ideal_chip_is_exact_with_biases_and_real_weights(moons, moons_net, bias):
     hw = Hardware(preset="tio2_passive", bias=bias, **IDEAL)

@@ -106,3 +106,43 @@ def test_fault_aware_wage_networks_train_through_the_hardwares_device_model(tmp_
     assert not np.array_equal(w["layers.0.weight"], wf["layers.0.weight"])
     index = json.loads((tmp_path / "networks" / "networks.json").read_text())
     assert index["wf"]["key"]["hardware"]["fault_rate"] == 0.2 and "hardware" not in index["w"]["key"]
+
+
+def test_lr_decay_is_validated_naming_the_key_and_value():
+    with pytest.raises(ConfigError, match=r"`lr_decay` applies to recipe 'wage'.*'ternary'"):
+        NetworkSpec(name="t", recipe="ternary", lr_decay=0.95)
+    for bad in (0.0, 1.5, -0.1, float("nan"), True, "0.9"):
+        with pytest.raises(ConfigError, match=r"`lr_decay` must be a factor in \(0, 1\]"):
+            NetworkSpec(name="t", recipe="wage", lr_decay=bad)
+    assert NetworkSpec(name="t", recipe="wage", lr_decay=1).lr_decay == 1
+    with pytest.raises(ConfigError, match=r"\[\[networks\]\] #1: `lr_decay` must be .*got 2"):
+        experiment_from_dict({"name": "x", "kind": "sweep", "dataset": "digits-wage",
+                              "networks": [{"name": "w", "recipe": "wage", "lr_decay": 2}],
+                              "grid": {"alpha": [1]}})
+    with pytest.raises(ConfigError, match="unknown key 'lr_decy'"):
+        experiment_from_dict({"name": "x", "kind": "sweep", "dataset": "digits-wage",
+                              "networks": [{"name": "w", "recipe": "wage", "lr_decy": 0.9}],
+                              "grid": {"alpha": [1]}})
+
+
+def test_lr_decay_reaches_train_wage_and_the_network_settings():
+    from dataclasses import replace
+
+    from xbarsim.evaluation import Hardware
+    from xbarsim.experiments.networks import network_settings, train_network
+    from xbarsim.networks import WAGE_CONFIG, load_dataset, train_wage
+
+    data = load_dataset("digits-wage")
+    spec = NetworkSpec(name="w", recipe="wage", hidden=16, epochs=3, batch_size=64, learning_rate=8.0, lr_decay=0.5)
+    got = train_network(spec, data, Hardware())
+    cfg = replace(WAGE_CONFIG, hidden=16, epochs=3, batch_size=64, learning_rate=8.0)
+    want = train_wage(data, replace(cfg, lr_decay=0.5)).network
+    constant = train_wage(data, cfg).network
+    assert all(np.array_equal(a, b) for a, b in zip(got.weights, want.weights))
+    assert not all(np.array_equal(a, b) for a, b in zip(got.weights, constant.weights))
+    # unset, the key stays out of the cached networks' settings (caches made before it still match)
+    base = {"name": "x", "kind": "sweep", "dataset": "digits-wage", "grid": {"alpha": [1]}}
+    unset = network_settings(experiment_from_dict(base | {"networks": [{"name": "w", "recipe": "wage"}]}))
+    decayed = network_settings(experiment_from_dict(base | {"networks": [{"name": "w", "recipe": "wage",
+                                                                           "lr_decay": 0.95}]}))
+    assert "lr_decay" not in unset["w"]["spec"] and decayed["w"]["spec"]["lr_decay"] == 0.95

@@ -132,3 +132,28 @@ def test_mapping_error_is_the_relative_frobenius_norm_in_percent():
     assert mp.mapping_error(w + np.array([[0.5, 0.0], [0.0, 0.0]]), w) == pytest.approx(10.0)
     with pytest.raises(ConfigError, match="all zero"):
         mp.mapping_error(w, np.zeros_like(w))
+
+
+def test_ternary_step_lowers_g_on_and_the_scale_by_hand():
+    """step 0.6 of the 133-233 uS swing: +gamma is G+ = 193 uS, G- = 133 uS, decoded with 60 uS per gamma."""
+    w = np.array([[0.5, 0.0, -0.5]])
+    mw = mp.map_weights(w, g_min=133e-6, g_max=233e-6, encoding=mp.Encoding(scheme="ternary", step=0.6),
+                        device_levels=(133e-6, 233e-6))
+    np.testing.assert_allclose(mw.conductance * 1e6, [[193, 133, 133, 133, 133, 193]], atol=1e-9)
+    assert mw.g_scale == pytest.approx(60e-6 / 0.5)
+    assert mw.levels == pytest.approx((133e-6, 193e-6))
+    np.testing.assert_allclose(mw.weights(), w, atol=1e-12)
+    full = mp.map_weights(w, g_min=133e-6, g_max=233e-6, encoding=mp.Encoding(scheme="ternary", step=1.0))
+    np.testing.assert_array_equal(full.conductance, mp.map_weights(w, g_min=133e-6, g_max=233e-6,
+                                                                   encoding=mp.Encoding(scheme="ternary")).conductance)
+
+
+@pytest.mark.parametrize("step", [0.0, 1.5, -0.2, float("nan"), True, "0.5"])
+def test_ternary_step_outside_0_1_is_refused(step):
+    with pytest.raises(ConfigError, match=r"`step` must be a fraction in \(0, 1\]"):
+        mp.Encoding(scheme="ternary", step=step)
+
+
+def test_ternary_step_needs_the_ternary_scheme():
+    with pytest.raises(ConfigError, match="`step` applies to the ternary scheme; got scheme 'differential'"):
+        mp.Encoding(scheme="differential", step=0.5)

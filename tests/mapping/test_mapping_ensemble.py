@@ -213,3 +213,54 @@ def test_rme_on_levels_needs_levels(rng):
     with pytest.raises(ConfigError, match="rme_levels='continuous'"):
         mp.map_layer(np.ones((3, 2)), chip, rng,
                      ensemble=mp.EnsembleConfig(alpha=2, encoding="rme", rme_levels="levels"))
+
+
+def _one_weight_layout_step(alpha: int, step: float):
+    mw = mp.map_weights(np.array([[1.0]]), g_min=133e-6, g_max=233e-6,
+                        encoding=mp.Encoding(scheme="ternary", step=step))
+    layout = mp.tile_layer(mw, (4, 4))
+    target = np.broadcast_to(layout.channel_matrix(mw.conductance), (alpha, 1, 2)).copy()
+    return mw, layout, target
+
+
+def test_a_lower_ternary_step_leaves_room_to_compensate_a_weight_that_reads_low():
+    """W = +gamma, two copies. Copy 1's G+ is stuck at 143 uS. At step 1 (G+ = 233 uS) it is 90 uS
+    low and no healthy partner can raise the weight (the test above). At step 0.5 (G+ = 183, G- =
+    133 uS, 50 uS per gamma) it is 40 uS low and copy 0's G+ has 50 uS of room up: it goes to 223 uS
+    and the weight is exact. Stuck at 10 uS (173 uS low) the room runs out: 123 uS remain."""
+    _, layout, target = _one_weight_layout_step(2, 1.0)
+    value = target.copy()
+    value[1, 0, 0] = 143e-6
+    stuck = np.zeros(target.shape, bool)
+    stuck[1, 0, 0] = True
+    kept = np.ones((2, 1), bool)
+    _, comp = mp.rme_targets(target, value, stuck, kept, layout, g_min=133e-6, g_max=233e-6)
+    assert comp.stuck_error[0, 0] == pytest.approx(-90e-6) and comp.residual[0, 0] == pytest.approx(-90e-6)
+
+    mw, layout, target = _one_weight_layout_step(2, 0.5)
+    np.testing.assert_allclose(target * 1e6, [[[183, 133]], [[183, 133]]], atol=1e-9)
+    value = target.copy()
+    value[1, 0, 0] = 143e-6
+    new, comp = mp.rme_targets(target, value, stuck, kept, layout, g_min=133e-6, g_max=233e-6)
+    assert comp.stuck_error[0, 0] == pytest.approx(-40e-6) and abs(comp.residual[0, 0]) < 1e-12
+    np.testing.assert_allclose(new * 1e6, [[[223, 133]], [[183, 133]]], atol=1e-6)
+    realised = np.where(stuck, value, new)
+    assert layout.weights(realised).mean(axis=0)[0, 0] == pytest.approx(1.0, abs=1e-9)
+    assert mw.g_scale == pytest.approx(50e-6)
+
+    value[1, 0, 0] = 10e-6
+    new, comp = mp.rme_targets(target, value, stuck, kept, layout, g_min=133e-6, g_max=233e-6)
+    assert comp.stuck_error[0, 0] == pytest.approx(-173e-6) and comp.residual[0, 0] == pytest.approx(-123e-6)
+    np.testing.assert_allclose(new * 1e6, [[[233, 133]], [[183, 133]]], atol=1e-6)
+
+
+def test_a_lower_ternary_step_maps_and_reads_out_exactly_without_faults_and_noise(rng):
+    chip = mp.Chip.sample(n_kernels=8, kernel_shape=(16, 16), preset=exact_preset(), rng=rng)
+    w = ternary(rng, (12, 5))
+    x = rng.uniform(-1.0, 1.0, (7, 12))
+    enc = mp.Encoding(scheme="ternary", step=0.7)
+    for cfg in (mp.EnsembleConfig.plain(), mp.EnsembleConfig.lea_rme_all(3, rme_levels="continuous")):
+        layer = mp.map_layer(w, chip, rng, encoding=enc, ensemble=cfg)
+        assert layer.layout.g_scale == pytest.approx(70e-6)
+        np.testing.assert_allclose(layer.effective_weights(), w, atol=1e-12)
+        np.testing.assert_allclose(mp.run_layer(layer, x), x @ w, rtol=1e-12, atol=1e-12)

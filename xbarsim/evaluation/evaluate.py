@@ -44,6 +44,7 @@ from xbarsim.evaluation.hardware import (
     build_chip,
     build_preset,
     ensemble_config,
+    layer_ensembles,
     inference_config,
     layer_encodings,
     programming_config,
@@ -429,7 +430,7 @@ def transfer(network: MLP | Network, hardware: Hardware, rng: np.random.Generato
         members = map_committee(weights, chip, rng, members=hw.alpha, encoding=encodings,
                                 placement=hw.effective_placement, programming=programming)  # type: ignore[arg-type]
     else:
-        members = (map_network(weights, chip, rng, encoding=encodings, ensemble=ensemble_config(hw),
+        members = (map_network(weights, chip, rng, encoding=encodings, ensemble=layer_ensembles(hw, len(weights)),
                                programming=programming),)
     return HardwareNetwork(network=net, hardware=hw, members=tuple(members), inference=inference_config(hw),
                            n_kernels=chip.n_kernels, timings={"map": time.perf_counter() - t0},

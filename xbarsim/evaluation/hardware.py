@@ -63,6 +63,8 @@ __all__ = [
     "chip_kernels",
     "inference_config",
     "ensemble_config",
+    "layer_ensembles",
+    "layer_alphas",
     "programming_config",
     "layer_encodings",
     "augmented_weights",
@@ -191,6 +193,13 @@ class Hardware:
         network, differential pairs otherwise.
     levels : int or None
         Quantize differential/reference targets to this many levels in the window (>= 2).
+    ternary_step : float or None
+        Ternary encoding: ``G_ON - G_OFF`` as a fraction in (0, 1] of the device's swing
+        (:attr:`~xbarsim.mapping.Encoding.step`); ``None`` is 1 (``G_ON`` at the top level).
+        Below 1 the healthy devices keep room to compensate stuck devices in both directions
+        (``strategy = "lea-rme-all"`` or ``rme``, with ``rme_levels = "continuous"``); on its own
+        it only scales every conductance error up by ``1 / ternary_step`` in weight units. Not
+        with ``g_norm = "characterized"`` (which decodes with the full measured swing).
     strategy : {"plain", "lea", "mao", "lea-rme-all", "committee", "blind"}
         Redundancy at equal device count ``alpha`` x one copy (see :data:`Strategy`).
     alpha : int
@@ -198,6 +207,13 @@ class Hardware:
     beta : int or None
         LEA / blind: copies kept per output, ``1 <= beta <= alpha``; ``None`` keeps all ``alpha``
         (the averaging of the LEA paper's Fig. 4).
+    output_alpha : int or None
+        Copies of the network's last (output) layer, >= 1, for strategies ``"lea"`` (``beta``
+        unset), ``"lea-rme-all"``, ``"mao"`` and ``"blind"``; ``None``: ``alpha``, as every other
+        layer. The output layer of a classifier is small (150 x 10 of the LEA paper's
+        784-150-10 network: 1.3 % of its devices), yet each output sums few weights, so one
+        uncompensated stuck device moves a logit far; copies there cost few devices. The device
+        count of a trial (``n_devices``) includes them.
     placement : {"auto", "greedy", "random"}
         Block placement; ``"auto"``: greedy (defect-aware) for LEA, random (fault-blind) otherwise.
     rme : bool
@@ -273,9 +289,11 @@ class Hardware:
     sense_ohm: float = 0.0
     encoding: HardwareEncoding = "auto"
     levels: int | None = None
+    ternary_step: float | None = None
     strategy: Strategy = "plain"
     alpha: int = 1
     beta: int | None = None
+    output_alpha: int | None = None
     placement: HardwarePlacement = "auto"
     rme: bool = False
     rme_levels: RmeLevels | None = None
@@ -329,6 +347,14 @@ class Hardware:
             set_(name, _float(getattr(self, name), name, "non-negative resistance in ohm", lo=0.0))
         _choice(self.encoding, "encoding", get_args(HardwareEncoding))
         set_("levels", _int(self.levels, "levels", 2, 1 << 16, none=True))
+        set_("ternary_step", _float(self.ternary_step, "ternary_step", "fraction in (0, 1] or None", lo=0.0,
+                                    lo_open=True, hi=1.0, none=True))
+        if self.ternary_step is not None and self.encoding not in ("auto", "ternary"):
+            raise ConfigError(f"`ternary_step` applies to the ternary encoding; got encoding {self.encoding!r} "
+                              f"(ternary_step = {self.ternary_step!r}).")
+        if self.ternary_step is not None and self.g_norm == "characterized":
+            raise ConfigError(f"`ternary_step` ({self.ternary_step!r}) cannot be combined with g_norm 'characterized', "
+                              "which decodes every layer with the full measured G_SET - G_RESET swing.")
         _choice(self.strategy, "strategy", get_args(Strategy))
         set_("alpha", _int(self.alpha, "alpha", 1, 64))
         set_("beta", _int(self.beta, "beta", 1, 64, none=True))
@@ -341,6 +367,13 @@ class Hardware:
         if self.beta is not None and self.strategy not in ("lea", "blind", "plain"):
             raise ConfigError(f"`beta` applies to strategies 'lea' and 'blind' only; strategy {self.strategy!r} "
                               "uses every copy.")
+        set_("output_alpha", _int(self.output_alpha, "output_alpha", 1, 256, none=True))
+        if self.output_alpha is not None and self.strategy not in ("lea", "lea-rme-all", "mao", "blind"):
+            raise ConfigError(f"`output_alpha` ({self.output_alpha}) applies to strategies 'lea', 'lea-rme-all', 'mao' "
+                              f"and 'blind' (copies of one network's layers); got strategy {self.strategy!r}.")
+        if self.output_alpha is not None and self.strategy == "lea" and self.beta is not None:
+            raise ConfigError(f"`output_alpha` ({self.output_alpha}) needs `beta` unset (every copy averaged); got "
+                              f"beta = {self.beta}.")
         _choice(self.placement, "placement", get_args(HardwarePlacement))
         if self.rme and self.strategy != "lea":
             raise ConfigError(f"`rme` applies to strategy 'lea' ('mao' and 'lea-rme-all' always re-tune); got strategy {self.strategy!r}.")
@@ -490,8 +523,11 @@ def layer_encodings(hardware: Hardware, weights: Sequence[np.ndarray], gammas: S
         if biased:
             raise ConfigError("`bias` 'crossbar' puts real-valued biases on the arrays, which the ternary encoding "
                               "cannot hold; use bias 'digital' or encoding 'differential'.")
-        return [Encoding(scheme="ternary", gamma=g if g > 0 else None) for g in gammas]
+        return [Encoding(scheme="ternary", gamma=g if g > 0 else None, step=hardware.ternary_step) for g in gammas]
     if scheme in ("differential", "reference"):
+        if hardware.ternary_step is not None:
+            raise ConfigError(f"`ternary_step` ({hardware.ternary_step!r}) applies to the ternary encoding; this "
+                              f"network is encoded {scheme!r} (a real-valued network, or biases on the crossbar).")
         return [Encoding(scheme=scheme, levels=hardware.levels) for _ in weights]
     raise ConfigError(f"`encoding` must be one of {get_args(HardwareEncoding)}; got {scheme!r}.")  # pragma: no cover
 
@@ -532,7 +568,8 @@ def chip_kernels(hardware: Hardware, weights: Sequence[np.ndarray], encodings: S
     """
     p = build_preset(hardware) if preset is None else preset
     r, c = hardware.effective_kernel_shape
-    blocks = sum(_blocks_per_copy(hardware, weights, encodings, p)) * hardware.alpha
+    alphas = layer_alphas(hardware, len(weights))
+    blocks = sum(b * a for b, a in zip(_blocks_per_copy(hardware, weights, encodings, p), alphas))
     if hardware.chip == "lea":
         k = 32 if hardware.n_kernels is None else hardware.n_kernels
     elif hardware.n_kernels is None:
@@ -540,14 +577,15 @@ def chip_kernels(hardware: Hardware, weights: Sequence[np.ndarray], encodings: S
     else:
         k = hardware.n_kernels
     needed = 0
-    for w, enc in zip(weights, encodings):
+    for w, enc, a in zip(weights, encodings, alphas):
         cols = 2 * w.shape[1] if enc.scheme in ("differential", "ternary") else w.shape[1] + 1
-        needed += w.shape[0] * cols
-    needed *= hardware.alpha
+        needed += w.shape[0] * cols * a
     if needed > k * r * c:
+        copies = f"{hardware.alpha} cop{'y' if hardware.alpha == 1 else 'ies'}" + (
+            f" ({hardware.output_alpha} of the output layer)" if hardware.output_alpha is not None else "")
         raise ConfigError(
-            f"`n_kernels` = {k} kernels of {r}x{c} ({k * r * c} devices) cannot hold {hardware.alpha} "
-            f"cop{'y' if hardware.alpha == 1 else 'ies'} of the network ({needed} devices); leave n_kernels unset "
+            f"`n_kernels` = {k} kernels of {r}x{c} ({k * r * c} devices) cannot hold {copies} of the network "
+            f"({needed} devices); leave n_kernels unset "
             f"(automatic: {int(math.ceil(blocks * (1.0 + hardware.spare_kernels)))} kernels) or use larger kernels."
         )
     if k > _MAX_KERNELS:
@@ -588,6 +626,27 @@ def ensemble_config(hardware: Hardware) -> EnsembleConfig:
         return EnsembleConfig(alpha=hardware.alpha, beta=hardware.beta or 1, placement=place,
                               encoding="simple", selection="first", strict=hardware.strict, g_norm=hardware.g_norm)
     raise ConfigError(f"`strategy` must be one of {get_args(Strategy)}; got {s!r}.")  # pragma: no cover
+
+
+def layer_alphas(hardware: Hardware, n_layers: int) -> list[int]:
+    """Copies (or committee members) of each of ``n_layers`` layers: ``alpha``, the last
+    ``output_alpha`` when set."""
+    alphas = [hardware.alpha] * n_layers
+    if hardware.output_alpha is not None and n_layers:
+        alphas[-1] = hardware.output_alpha
+    return alphas
+
+
+def layer_ensembles(hardware: Hardware, n_layers: int) -> list[EnsembleConfig]:
+    """The :class:`~xbarsim.mapping.EnsembleConfig` of each of ``n_layers`` layers:
+    :func:`ensemble_config`, with ``output_alpha`` copies of the last layer when set (every copy
+    averaged, or summed for MAO, as for the other layers; blind keeps its first ``beta``)."""
+    cfg = ensemble_config(hardware)
+    out = [cfg] * n_layers
+    oa = hardware.output_alpha
+    if oa is not None and n_layers:
+        out[-1] = dataclasses.replace(cfg, alpha=oa, beta=oa if cfg.beta == cfg.alpha else (min(cfg.beta, oa) if cfg.beta else None))
+    return out
 
 
 def programming_config(hardware: Hardware) -> WriteVerify | SequenceProgramming:

@@ -90,7 +90,7 @@ _TOP_KEYS = ("name", "kind", "description", "dataset", "seed", "networks", "netw
              "paper", "quick")
 NETWORK_KEYS = ("name", "recipe", "seed", "hidden", "training", "l2", "epochs", "ewc_strength", "ternarize",
              "quantization", "restore_best", "aware_fault_rate", "aware_disturbance", "aware_read_noise", "file",
-             "ternary_delta", "batch_size", "learning_rate", "members")
+             "ternary_delta", "batch_size", "learning_rate", "lr_decay", "members")
 _REF_KEYS = ("label", "metric", "point", "value", "over", "at", "values", "note")
 _PAPER_KEYS = ("table", "metrics", "columns", "values", "where", "join", "fixed")
 #: Grid keys that are not Hardware fields.
@@ -170,6 +170,10 @@ class NetworkSpec:
         WAGE recipe: override of the batch size (4096) and the update scale (4.8). Moons recipe:
         override of the batch size (32) and Adam's step (0.1); Drolet et al.'s code trains with
         batch 256 for 10,000 epochs.
+    lr_decay : float or None
+        WAGE recipe: factor in (0, 1] applied to the learning rate after every epoch
+        (:attr:`~xbarsim.networks.WageConfig.lr_decay`); ``None``: the recipe's 1 (constant).
+        xbtorch's example 4 trains with ``learning_rate = 8``, ``lr_decay = 0.95``, ``epochs = 100``.
     members : int
         Committee machines of distinct networks: members ``1 .. members - 1`` are trained like
         this one with seeds ``seed + k`` (member 0 is this network); strategy ``"committee"``
@@ -200,6 +204,7 @@ class NetworkSpec:
     ternary_delta: float | None = None
     batch_size: int | None = None
     learning_rate: float | None = None
+    lr_decay: float | None = None
     members: int = 1
 
     def __post_init__(self) -> None:
@@ -212,6 +217,13 @@ class NetworkSpec:
         if self.learning_rate is not None and (isinstance(self.learning_rate, bool) or not isinstance(
                 self.learning_rate, (int, float)) or not 0 < self.learning_rate < math.inf):
             raise ConfigError(f"`learning_rate` must be a positive number; got {short_repr(self.learning_rate)}.")
+        if self.lr_decay is not None:
+            if self.recipe != "wage":
+                raise ConfigError(f"`lr_decay` applies to recipe 'wage'; got recipe {self.recipe!r} "
+                                  f"(lr_decay = {short_repr(self.lr_decay)}).")
+            if isinstance(self.lr_decay, bool) or not isinstance(self.lr_decay, (int, float)) or \
+                    not 0 < self.lr_decay <= 1:
+                raise ConfigError(f"`lr_decay` must be a factor in (0, 1] per epoch; got {short_repr(self.lr_decay)}.")
         check_int(self.members, "members", 1, 64)
         if self.members > 1 and self.recipe in ("file", "onnx"):
             raise ConfigError("`members` (a committee of networks trained with seeds seed .. seed + members - 1) "

@@ -85,7 +85,8 @@ def train_network(spec: NetworkSpec, dataset: Any, hardware: Hardware, *, base_d
     if spec.recipe == "wage":
         wage = replace(WAGE_CONFIG, hidden=spec.hidden or WAGE_CONFIG.hidden, epochs=spec.epochs or WAGE_CONFIG.epochs,
                        batch_size=spec.batch_size or WAGE_CONFIG.batch_size,
-                       learning_rate=float(spec.learning_rate or WAGE_CONFIG.learning_rate), seed=spec.seed)
+                       learning_rate=float(spec.learning_rate or WAGE_CONFIG.learning_rate), seed=spec.seed,
+                       lr_decay=float(spec.lr_decay if spec.lr_decay is not None else WAGE_CONFIG.lr_decay))
         return train_wage(dataset, wage, perturbation=perturbation).network
     if spec.recipe == "onnx":
         return load_onnx(str(spec.file))

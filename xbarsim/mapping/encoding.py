@@ -78,6 +78,14 @@ class Encoding:
         ``max |W|``. Differential and reference schemes.
     gamma : float or None
         Ternary only: the weight magnitude ``gamma`` (> 0); ``None`` uses ``max |W|``.
+    step : float or None
+        Ternary only: ``G_ON - G_OFF`` as a fraction in (0, 1] of the swing from the lowest to
+        the highest level (or ``g_min`` to ``g_max``); ``None`` is 1 (``G_ON`` at the top). Below
+        1, ``+gamma`` is programmed as ``G+ = G_OFF + step (G_top - G_OFF)`` and decoded with the
+        smaller ``g_scale``, so the healthy devices of a weight keep ``(1 - step)`` of the swing
+        to move *up* by: room for compensating stuck devices (RME on continuous targets), which
+        at ``step = 1`` cannot raise a ``+gamma`` weight that reads low at all. Without
+        compensation a smaller step only makes every conductance error larger in weight units.
     """
 
     scheme: EncodingScheme = "differential"
@@ -85,6 +93,7 @@ class Encoding:
     levels: int | None = None
     w_max: float | None = None
     gamma: float | None = None
+    step: float | None = None
 
     def __post_init__(self) -> None:
         check_choice(self.scheme, get_args(EncodingScheme), "scheme")
@@ -95,6 +104,13 @@ class Encoding:
             object.__setattr__(self, "w_max", _positive_float(self.w_max, "w_max", "positive weight magnitude"))
         if self.gamma is not None:
             object.__setattr__(self, "gamma", _positive_float(self.gamma, "gamma", "positive weight magnitude"))
+        if self.step is not None:
+            st = self.step
+            if isinstance(st, bool) or not isinstance(st, (int, float, np.integer, np.floating)) or not 0 < st <= 1:
+                raise ConfigError(f"`step` must be a fraction in (0, 1] of the conductance swing; got {short_repr(st)}.")
+            if self.scheme != "ternary":
+                raise ConfigError(f"`step` applies to the ternary scheme; got scheme {self.scheme!r} (step = {st!r}).")
+            object.__setattr__(self, "step", float(st))
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -247,7 +263,8 @@ def map_weights(
     reference ``g_ref`` at mid-window (snapped to the nearest level) and
     ``s = min(g_max - g_ref, g_ref - g_min) / w_max``, ``G = g_ref + s W`` against a reference
     column at ``g_ref``. Ternary (LEA): ``G_ON``/``G_OFF`` are the highest/lowest level (or
-    ``g_max``/``g_min``) and ``g_scale = (G_ON - G_OFF) / gamma``.
+    ``g_max``/``g_min``; ``G_ON`` lowered to ``G_OFF + step (G_top - G_OFF)`` with ``encoding.step``)
+    and ``g_scale = (G_ON - G_OFF) / gamma``.
     """
     enc = Encoding() if encoding is None else encoding
     if not isinstance(enc, Encoding):
@@ -300,6 +317,8 @@ def map_weights(
             )
         g_off = levels[0] if levels is not None else g_lo
         g_on = levels[-1] if levels is not None else g_hi
+        if enc.step is not None and enc.step < 1.0:
+            g_on = g_off + enc.step * (g_on - g_off)
         gp = np.where(tern > 0, g_on, g_off)
         gn = np.where(tern < 0, g_on, g_off)
         g, readout, part, names = _pair_layout(gp, gn, enc.layout)
