@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from xbarsim.errors import ConfigError
+from xbarsim.provenance import csv_header
 
 __all__ = ["WriterLock", "refuse_symlink", "write_bytes", "write_text", "write_csv", "replace_from"]
 
@@ -75,8 +76,6 @@ def write_csv(path: str | os.PathLike[str], rows: Sequence[Mapping[str, Any]],
     and lists and dicts are written as JSON. ``prov`` is a record of :func:`xbarsim.provenance.collect`
     (read back with :func:`xbarsim.provenance.read_csv_provenance`). The parent folder is created.
     """
-    from xbarsim import provenance
-
     keys: list[str] = []
     for r in rows:
         for k in r:
@@ -86,7 +85,7 @@ def write_csv(path: str | os.PathLike[str], rows: Sequence[Mapping[str, Any]],
     def write(tmp: Path) -> None:
         with tmp.open("w", newline="") as fh:
             if prov is not None:
-                fh.write(provenance.csv_header(prov))
+                fh.write(csv_header(prov))
             w = csv.writer(fh)
             w.writerow(keys)
             for r in rows:
