@@ -140,7 +140,8 @@ def _render(out: Path, m: int, n: int, seg_row: FloatArray, seg_col: FloatArray,
     ax = fig.add_subplot()
     lw = max(1.2, 4.0 - side / 10)
 
-    segs, vals = [], []
+    segs: list[tuple[tuple[float, float], tuple[float, float]]] = []
+    vals: list[float] = []
     for i in range(m):
         segs += [((j + xr, -i), (j + 1 + xr, -i)) for j in range(n - 1)]
         vals += list(seg_row[i])

@@ -195,7 +195,7 @@ class NetworkSpec:
     epochs: int | None = None
     ewc_strength: float = 4.0
     ternarize: bool | str = False
-    quantization: str = "none"
+    quantization: Literal["none", "ternary"] = "none"
     restore_best: bool = False
     aware_fault_rate: float | None = None
     aware_disturbance: str = "measured"

@@ -32,7 +32,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 from scipy.sparse.csgraph import connected_components
 
-from xbarsim._typing import FloatArray
+from xbarsim._typing import BoolArray, FloatArray
 from xbarsim.errors import AccuracyWarning, ConfigError
 from xbarsim.netlists.netlist import Netlist
 from xbarsim.solver.solution import Solution, element_arrays
@@ -199,7 +199,7 @@ def _idle_elements(netlist: Netlist, a: np.ndarray, b: np.ndarray) -> np.ndarray
         sel = live & ~is_fixed[u] & is_fixed[f]
         np.minimum.at(lo.T, comp[u[sel]], vnode[:, f[sel]].T)
         np.maximum.at(hi.T, comp[u[sel]], vnode[:, f[sel]].T)
-    quiet = (hi <= lo).all(axis=0)  # one terminal voltage (or none) in every batch entry
+    quiet: BoolArray = np.asarray((hi <= lo).all(axis=0), dtype=bool)  # one terminal voltage (or none) in every batch entry
     idle = np.where(is_fixed[a], quiet[comp[b]] | is_fixed[b], quiet[comp[a]])
     both_fixed = is_fixed[a] & is_fixed[b]
     idle[both_fixed] = (vnode[:, a[both_fixed]] == vnode[:, b[both_fixed]]).all(axis=0)
