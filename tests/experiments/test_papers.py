@@ -118,3 +118,31 @@ def test_the_standard_error_beside_a_paper_cell_is_that_of_the_raw_cycles():
         assert f"| {diff:+.1f} | {100 * se:.1f} |" in line, line
     assert "std / sqrt(n - 1)" in text
     assert standard_error(0.05, 1) is None and standard_error(None, 5) is None
+
+
+def test_a_paper_cell_matched_by_several_networks_is_compared_once_per_network():
+    """A paper table has no `network` column: each network's row gets its own comparison, labelled with
+    its network, never the first row alone."""
+    cfg = experiment_from_dict({
+        "name": "t", "kind": "sweep", "dataset": "digits",
+        "networks": [{"name": "a", "recipe": "ternary"}, {"name": "b", "recipe": "ternary", "seed": 1}],
+        "grid": {"alpha": [6], "variant": ["mao"], "fault_rate": [0.2], "network": ["a", "b"]},
+        "variants": {"mao": {"strategy": "mao"}},
+        "paper": [{"table": "lea-fig4b", "columns": {"method": "variant"}, "metrics": ["accuracy"]}],
+    })
+    rows = [
+        {"alpha": 6, "variant": "mao", "fault_rate": 0.2, "network": "a", "n": 3, "accuracy_mean": 0.40,
+         "accuracy_std": 0.02},
+        {"alpha": 6, "variant": "mao", "fault_rate": 0.2, "network": "b", "n": 3, "accuracy_mean": 0.50,
+         "accuracy_std": 0.04},
+    ]
+    cols = ["alpha", "variant", "fault_rate", "network"]
+    for columns in (cols, None):
+        comps = compare(rows, cfg.references, columns=columns)
+        assert [(c["point"]["network"], c["ours_mean"]) for c in comps] == [("a", 0.40), ("b", 0.50)]
+        assert all(c["paper"] == pytest.approx(0.36696) for c in comps)
+    text = markdown(cfg, rows, cols, ["accuracy"], comps, {"a": 0.9, "b": 0.9}, 1.0)
+    lines = [ln for ln in text.splitlines() if "method mao, alpha 6, fault_rate 0.2" in ln]
+    assert len(lines) == 2
+    assert "network=a" in lines[0] and "| 40.0 ± 2.0 % | 36.7 % | +3.3 |" in lines[0]
+    assert "network=b" in lines[1] and "| 50.0 ± 4.0 % | 36.7 % | +13.3 |" in lines[1]

@@ -112,16 +112,35 @@ def _match(row: Mapping[str, Any], point: Mapping[str, Any]) -> bool:
     return True
 
 
-def compare(rows: Sequence[Mapping[str, Any]], refs: Sequence[Reference]) -> list[dict[str, Any]]:
+_NOT_COLUMNS = ("n", "n_ok", "n_failed", "file", "histogram_counts")
+
+
+def compare(rows: Sequence[Mapping[str, Any]], refs: Sequence[Reference], *,
+            columns: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """One comparison per reference and matching result row.
+
+    A reference's point names only some columns (a paper table knows nothing of our ``network``
+    dimension, say); when several rows match it, each gets its own comparison, its point extended
+    by the ``columns`` (default: every key of the rows that is not a statistic) on which those rows
+    differ, so that no row is picked silently."""
     out = []
     for r in refs:
-        hit = next((row for row in rows if _match(row, r.point) and row.get(f"{r.metric}_mean") is not None), None)
-        if hit is None and r.from_table:
+        hits = [row for row in rows if _match(row, r.point) and row.get(f"{r.metric}_mean") is not None]
+        if not hits:
+            if r.from_table:
+                continue
+            out.append({"label": r.label, "metric": r.metric, "point": dict(r.point), "paper": r.value,
+                        "note": r.note, "ours_mean": None, "ours_std": None, "n": None})
             continue
-        out.append({"label": r.label, "metric": r.metric, "point": dict(r.point), "paper": r.value, "note": r.note,
-                    "ours_mean": None if hit is None else hit[f"{r.metric}_mean"],
-                    "ours_std": None if hit is None else hit.get(f"{r.metric}_std"),
-                    "n": None if hit is None else hit.get("n")})
+        cand = list(columns) if columns is not None else [
+            k for k in hits[0] if k not in _NOT_COLUMNS and not k.endswith(("_mean", "_std"))]
+        extra = [k for k in cand if k not in r.point
+                 and len({json.dumps(h.get(k), sort_keys=True, default=str) for h in hits}) > 1]
+        for hit in hits:
+            point = {**r.point, **{k: hit.get(k) for k in extra}}
+            out.append({"label": r.label, "metric": r.metric, "point": point, "paper": r.value, "note": r.note,
+                        "ours_mean": hit[f"{r.metric}_mean"], "ours_std": hit.get(f"{r.metric}_std"),
+                        "n": hit.get("n")})
     return out
 
 

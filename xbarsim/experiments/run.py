@@ -323,7 +323,7 @@ def _sweep_report(config: ExperimentConfig, folder: Path, store: Path, spec: Swe
         metrics.append("energy_pj")
     files = [agg.trials_csv, agg.summary_csv, agg.summary_json]
     files.append(write_csv(folder / "results.csv", rows, prov))
-    comparisons = compare(rows, config.references)
+    comparisons = compare(rows, config.references, columns=cols or None)
     elapsed = time.perf_counter() - t0
     doc = {"experiment": config.name, "source": config.source, "quick": config.quick,
            "quick_changes": [{"setting": k, "quick": q, "full": f} for k, q, f in config.quick_changes],
@@ -500,7 +500,7 @@ def _monte_carlo_report(config: ExperimentConfig, folder: Path, jobs: Sequence[_
     total = config.transfers * len(jobs)
     prov = {**prov, "partial": bool(prov.get("partial")) or done < total}
     files = [write_csv(folder / "results.csv", rows, prov)]
-    comparisons = compare(rows, config.references)
+    comparisons = compare(rows, config.references, columns=("network", "model"))
     elapsed = time.perf_counter() - t0
     doc = {"experiment": config.name, "source": config.source, "quick": config.quick,
            "quick_changes": [{"setting": k, "quick": q, "full": f} for k, q, f in config.quick_changes],
