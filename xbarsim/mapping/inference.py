@@ -493,8 +493,13 @@ def run_layer(layer: MappedLayer, x: ArrayLike, config: InferenceConfig | None =
     # the ideal read's per-block products stay as they were where ADCs quantize (bit for bit the same levels)
     linear_products = linear and (bits is None or not getattr(get_backend(cfg.backend), "local_read_matrices", False))
     by_range = _layer_matrices(plan, mats) if linear_products else []
+    # every kernel read by matrix products and ADCs quantizing: the block currents are made chunk by chunk
+    # below (each vector's products are its own), so that no (B, block columns) array of the whole batch
+    # is allocated and freed per layer and transfer (at 10,000 inputs and alpha 6, two 275 MB arrays whose
+    # fresh pages cost as much system time as the products cost user time)
+    chunked_blocks = linear and not linear_products and bits is not None
     currents = np.zeros((xb.shape[0], 0))
-    if not linear_products:
+    if not linear_products and not chunked_blocks:
         blk = block_currents(layer, v, cfg.backend, cfg.batch_size)
         currents = np.concatenate([currents] + [blk[(b.copy, b.spec)] for b in plan.blocks], axis=1)
     if bits is None:
@@ -516,13 +521,24 @@ def run_layer(layer: MappedLayer, x: ArrayLike, config: InferenceConfig | None =
         else:
             fixed = np.full((1, 1), float(cfg.adc.range))
         n_vec = xb.shape[0]
-        chunks = max(1, n_vec // _chunk_rows(plan.aggregate.shape[0], layer.alpha))
+        per_chunk = _chunk_rows(plan.aggregate.shape[0], layer.alpha)
+        chunks = max(1, n_vec // per_chunk)
         edges = np.arange(chunks + 1) * n_vec // chunks  # chunks of at least 2 vectors: matrix-matrix products
+        # block currents of several chunks at a time (about 1 M floats): fewer, larger block products
+        outer = max(2 * per_chunk, 1_000_000 // max(1, plan.aggregate.shape[0]))
+        f0 = f1 = 0
+        block_cur = currents
         for b0, b1 in zip(edges[:-1], edges[1:]):
             if linear_products:
                 cur = np.empty((b1 - b0, plan.aggregate.shape[0]))
                 for (r0, r1, c0, c1), mat in zip(plan.ranges, by_range):
                     np.matmul(np.ascontiguousarray(v[b0:b1, r0:r1]), mat, out=cur[:, c0:c1])
+            elif chunked_blocks:
+                if b1 > f1:
+                    f0, f1 = int(b0), min(n_vec, int(b0) + outer)
+                    blk = _tile_products(layer, v[f0:f1], mats, side_by_side=False)
+                    block_cur = np.concatenate([blk[(b.copy, b.spec)] for b in plan.blocks], axis=1)
+                cur = block_cur[b0 - f0:b1 - f0]
             else:
                 cur = currents[b0:b1]
             y_i[b0:b1] = _convert(cur, plan, cfg.averaging, bits, fixed, float(layer.config.divisor))
