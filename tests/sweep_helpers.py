@@ -42,8 +42,14 @@ def marked_trial(params: Mapping[str, Any], rng: np.random.Generator) -> Mapping
     return out
 
 
-#: The library's trial kinds plus ``"marked"``, for the CLI harness (``sweep_cli.py``).
-TEST_TRIALS = {**TRIALS, "marked": marked_trial}
+def environ_trial(params: Mapping[str, Any], rng: np.random.Generator) -> Mapping[str, Any]:
+    """The worker process's glibc allocator variables (-1 where unset) and its process id."""
+    return {"mmap_threshold": float(os.environ.get("MALLOC_MMAP_THRESHOLD_", "-1")),
+            "trim_threshold": float(os.environ.get("MALLOC_TRIM_THRESHOLD_", "-1")), "pid": float(os.getpid())}
+
+
+#: The library's trial kinds plus ``"marked"`` and ``"environ"``, for the CLI harness (``sweep_cli.py``).
+TEST_TRIALS = {**TRIALS, "marked": marked_trial, "environ": environ_trial}
 
 
 def marker_events(marker: Path) -> list[tuple[str, str, int, float]]:

@@ -154,6 +154,24 @@ def test_default_scheduler_is_an_embedded_local_cluster(tmp_path):
     assert Path(tmp_path / "a.sqlite").stat().st_size > 0
 
 
+def test_the_embedded_cluster_keeps_large_arrays_on_the_heap_unless_the_environment_says_otherwise(
+        tmp_path, monkeypatch):
+    """Dask's default MALLOC_TRIM_THRESHOLD_ of 64 KiB (mmap churn, docs/benchmarks.md) is replaced in the
+    embedded cluster's workers; a value the user exported is kept."""
+    from xbarsim.sweeps.runner import WORKER_ALLOCATOR_ENV
+
+    spec = SweepSpec(name="env", trial="environ", grid={"k": [0, 1]}, trials=1, seed=3)
+    run_sweep(spec, TEST_TRIALS[spec.trial], store=tmp_path / "a.sqlite", n_workers=1)
+    got = {(r.results["mmap_threshold"], r.results["trim_threshold"]) for r in records(tmp_path / "a.sqlite")}
+    assert got == {(256.0 * 2**20, 2.0**30)}
+    assert WORKER_ALLOCATOR_ENV["MALLOC_TRIM_THRESHOLD_"] == str(2**30)
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "123456")
+    monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", "654321")
+    run_sweep(spec, TEST_TRIALS[spec.trial], store=tmp_path / "b.sqlite", n_workers=1)
+    got = {(r.results["mmap_threshold"], r.results["trim_threshold"]) for r in records(tmp_path / "b.sqlite")}
+    assert got == {(654321.0, 123456.0)}
+
+
 def test_evaluate_trials_run_on_dask_bit_identical_to_serial(tmp_path, cluster):
     """The "evaluate" trial kind (issue 7's evaluator as a sweep trial) on worker processes: every
     accuracy and mapping error equals the serial run's, trial for trial."""
