@@ -86,3 +86,28 @@ def test_summary_json_points_match_their_own_trials(sweep_out):
         assert point["cells_mean"] == point["size"] ** 2
         assert point["ir_error_mean_mean"] == pytest.approx(statistics.fmean(t["ir_error_mean"] for t in trials),
                                                             rel=1e-12, abs=1e-300)
+
+
+def test_a_summary_mean_does_not_depend_on_the_order_the_trials_finished_in():
+    """Ten accuracies whose mean is exactly 91.85 % (issue 15's exp2 cell, MAO 0 %, alpha 4): summed in
+    the order they were stored, the float mean lands on either side of the tie; the summary sums them
+    in trial order, so any finishing order gives the same bits."""
+    import itertools
+
+    import numpy as np
+
+    from xbarsim.sweeps import TrialRecord
+    from xbarsim.sweeps.aggregate import summarize
+
+    accs = [0.922, 0.923, 0.916, 0.9191, 0.9141, 0.9127, 0.9194, 0.9152, 0.9224, 0.9211]
+    recs = [TrialRecord(key=f"k{i}", point=0, trial=i, params={"alpha": 4}, results={"accuracy": a}, status="ok")
+            for i, a in enumerate(accs)]
+    rng = np.random.default_rng(0)
+    means = set()
+    for _ in range(30):
+        order = rng.permutation(len(recs))
+        means.add(summarize([recs[i] for i in order], [{"alpha": 4}], ["accuracy"])[0]["accuracy_mean"])
+    assert means == {float(np.mean(accs))}
+    # the test can fail: other orders do give other bits
+    sums = {float(np.mean([accs[i] for i in p])) for p in itertools.islice(itertools.permutations(range(10)), 0, 5000, 7)}
+    assert len(sums) > 1
