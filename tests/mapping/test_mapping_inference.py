@@ -152,3 +152,20 @@ def test_wrong_input_width_is_refused(rng):
     layer = mp.map_layer(np.ones((5, 2)), chip, rng, ensemble=mp.EnsembleConfig.plain())
     with pytest.raises(ConfigError, match=r"`x` must have shape \(5,\) or \(B, 5\); got shape \(3, 4\)"):
         mp.run_layer(layer, np.ones((3, 4)))
+
+
+def test_a_large_batch_through_quantizing_adcs_equals_the_same_vectors_in_small_batches(rng):
+    """With ADCs the ideal backend makes its block currents a slice of the batch at a time (about 1 M
+    floats, here 2,777 vectors of 360 block columns); 6,000 vectors take three slices and must give what
+    the same vectors give in batches of 500 (one slice each): per-vector converters make every vector's
+    read its own."""
+    preset = exact_preset(stuck_rate=0.05)
+    chip = mp.Chip.sample(n_kernels=40, kernel_shape=(12, 12), preset=preset, rng=rng)
+    layer = mp.map_layer(rng.uniform(-1, 1, (30, 20)), chip, rng,
+                         ensemble=mp.EnsembleConfig.lea(3, 3, placement="random"))
+    x = rng.uniform(-1.0, 1.0, (6000, 30))
+    cfg = mp.InferenceConfig(adc=mp.ADC(bits=8), dac=mp.DAC(bits=8))
+    big = mp.run_layer(layer, x, cfg)
+    small = np.vstack([mp.run_layer(layer, x[i:i + 500], cfg) for i in range(0, 6000, 500)])
+    _close(big, small, 1e-12)
+    assert np.abs(big - x @ layer.effective_weights(layer.programmed())).max() > 0  # the converters did quantize
