@@ -135,3 +135,29 @@ def test_point_histogram_puts_the_robust_points_right_of_the_threshold(tmp_path,
     robust = int((right >= 19).sum())
     assert height[x >= 0.95 - 1e-12].sum() == robust
     assert json.loads((out / "results.json").read_text())["rows"][0]["robust_fraction_mean"] == robust / 200
+
+
+def test_a_column_with_one_value_is_named_once_in_the_legend_title_not_in_every_label(tmp_path, monkeypatch):
+    """Four networks at one fault rate and one variant (exp2e): the labels name the network only; the
+    fault rate and the variant are said once, above the caption. Each line still draws its own rows."""
+    from xbarsim.experiments.plots import plot_metric_lines
+
+    calls: list[dict] = []
+    original = Axes.errorbar
+
+    def spy(self, x, y, yerr=None, **kw):
+        calls.append({"ax": self, "y": np.asarray(y, float), "label": kw.get("label")})
+        return original(self, x, y, yerr=yerr, **kw)
+
+    monkeypatch.setattr(Axes, "errorbar", spy)
+    rows = [{"fault_rate": 0.2, "variant": "mao", "network": f"wage-s{s}", "alpha": a, "n": 10,
+             "accuracy_mean": 0.3 + 0.01 * s + 0.02 * a, "accuracy_std": 0.05} for s in range(4) for a in (4, 5, 6)]
+    out = plot_metric_lines(rows, tmp_path / "a.png", x="alpha", metric="accuracy",
+                            by=["fault_rate", "variant", "network"])
+    assert out.exists()
+    assert [c["label"] for c in calls] == [f"network=wage-s{s}" for s in range(4)]
+    for s, c in enumerate(calls):
+        assert c["y"] == pytest.approx([100 * (0.3 + 0.01 * s + 0.02 * a) for a in (4, 5, 6)], rel=1e-12)
+    title = calls[0]["ax"].figure.legends[0].get_title().get_text()
+    assert title.startswith("every series: fault_rate=0.2, variant=mao\n")
+    assert "over 10 cycles per point" in title

@@ -88,6 +88,11 @@ def plot_metric_lines(rows: Sequence[Mapping[str, Any]], out: str | os.PathLike[
     themselves). The legend sits below the panels, never on the data; ``caption`` (default: what the
     error bars are, from the rows' ``n``) is printed under the figure."""
     keys = [None] if panels is None else list(dict.fromkeys(_label(r[panels]) for r in rows if panels in r))
+    # a ``by`` column with one value in every row tells the series nothing apart: it goes into the legend's
+    # title once instead of into every label (long labels ran off the figure)
+    fixed = [b for b in by if len({_label(r.get(b)) for r in rows if b in r}) == 1]
+    by = [b for b in by if b not in fixed]
+    shared = ", ".join(f"{b}={_label(next(r[b] for r in rows if b in r))}" for b in fixed)
     n = max(len(keys), 1)
     cols = min(n, 3)
     nrows = int(np.ceil(n / cols))
@@ -126,14 +131,19 @@ def plot_metric_lines(rows: Sequence[Mapping[str, Any]], out: str | os.PathLike[
         ax.grid(alpha=0.3)
     text = _cycles_caption(rows, metric) if caption is None else caption
     if handles:  # below the panels, never on the data; its title says what the error bars are
-        fig.legend(list(handles.values()), list(handles), loc="outside lower center", ncol=min(len(handles), 4),
-                   fontsize="x-small", frameon=False, title=text + ("; series offset sideways" if dodge and len(
-                       handles) > 1 and not logx else ""), title_fontsize="x-small")
+        title_text = text + ("; series offset sideways" if dodge and len(handles) > 1 and not logx else "")
+        if shared:
+            title_text = f"every series: {shared}\n{title_text}"
+        longest = max(len(h) for h in handles)
+        ncol = max(1, min(len(handles), 4, int(14 * 4.4 * cols) // (longest + 6)))  # ~14 x-small characters/inch
+        fig.legend(list(handles.values()), list(handles), loc="outside lower center", ncol=ncol,
+                   fontsize="x-small", frameon=False, title=title_text, title_fontsize="x-small")
     if title:
         fig.suptitle(title + (" (panels share the y axis)" if n > 1 else ""), fontsize="medium")
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)
-    return replace_from(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png",
+    # the bounding box of everything drawn: a legend or caption wider than the panels is never cut off
+    return replace_from(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png", bbox_inches="tight",
                                                       metadata=dict(metadata) if metadata else None))
 
 
