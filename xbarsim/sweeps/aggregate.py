@@ -289,4 +289,5 @@ def _plot_metric(out: Path, spec: SweepSpec, rows: list[dict[str, Any]], metric:
         fig.text(0.01, 0.005, caption, fontsize="x-small", color="0.3")
     safe = re.sub(r"[^A-Za-z0-9_.-]", "_", metric)
     return replace_from(out / f"plot_{safe}.png",
-                        lambda tmp: fig.savefig(tmp, dpi=100, format="png", metadata=_prov.png_metadata(prov)))
+                        lambda tmp: fig.savefig(tmp, dpi=100, format="png", bbox_inches="tight",
+                                                metadata=_prov.png_metadata(prov)))
