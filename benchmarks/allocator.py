@@ -40,44 +40,17 @@ VARIANTS = {
     "xbarsim (trim 1 GiB, mmap 256 MiB)": dict(WORKER_ALLOCATOR_ENV),
 }
 
-CONFIG = """name = "allocator-bench"
-kind = "sweep"
-dataset = "mnist-wage"
-seed = 4
-cycles = {cycles}
+#: The exp2 config's hardware, taken from the file itself (the benchmark runs its hardware, not a copy).
+EXP2 = Path(__file__).resolve().parents[1] / "examples" / "configs" / "exp2_lea_mnist.toml"
 
-[[networks]]
-name = "wage"
-recipe = "file"
-file = "{network}"
 
-[hardware]
-preset = "rram_1t1r_nist"
-chip = "sampled"
-kernel_shape = [400, 160]
-encoding = "ternary"
-programming = "single"
-programming_noise = true
-read_noise = true
-backend = "ideal"
-dac_bits = 8
-adc_bits = 8
-dac_scaling = "per-vector"
-adc_range = "per-vector"
-averaging = "analog"
-placement = "random"
-strict = false
-energy = false
-
-[variants]
-lea = {{ strategy = "lea" }}
-mao = {{ strategy = "mao" }}
-
-[grid]
-fault_rate = [0.0, 0.2]
-alpha = [1, 6]
-variant = ["lea", "mao"]
-"""
+def _config(cycles: int, network: Path) -> str:
+    text = EXP2.read_text()
+    hardware = text[text.index("[hardware]"):text.index("[variants]")]
+    return (f'name = "allocator-bench"\nkind = "sweep"\ndataset = "mnist-wage"\nseed = 4\ncycles = {cycles}\n\n'
+            f'[[networks]]\nname = "wage"\nrecipe = "file"\nfile = "{network}"\n\n{hardware}'
+            '[variants]\nlea = { strategy = "lea" }\nmao = { strategy = "mao" }\n\n'
+            '[grid]\nfault_rate = [0.0, 0.2]\nalpha = [1, 6]\nvariant = ["lea", "mao"]\n')
 
 
 def _load() -> str:
@@ -114,13 +87,13 @@ def main(argv: list[str] | None = None) -> int:
         net = train_wage(data, WageConfig(learning_rate=8.0, seed=0)).network
         np.savez(work / "wage.npz", **net.to_dict())
         config = work / "bench.toml"
-        config.write_text(CONFIG.format(cycles=args.cycles, network=work / "wage.npz"))
+        config.write_text(_config(args.cycles, work / "wage.npz"))
         load_before = _load()
         rows: dict[str, list[dict[str, float]]] = {k: [] for k in VARIANTS}
         for r in range(args.repeats):
-            for name, env in VARIANTS.items():
+            for v, (name, env) in enumerate(VARIANTS.items()):
                 print(f"run {r + 1}/{args.repeats}: {name}", file=sys.stderr, flush=True)
-                rows[name].append(_run(config, work / f"out-{r}-{len(rows[name])}-{hash(name) & 0xffff}", env))
+                rows[name].append(_run(config, work / f"out-{r}-{v}", env))
         load_after = _load()
     print(f"Command: {shlex.join([Path(sys.executable).name, *sys.argv])}; {8 * args.cycles} trials per run "
           f"(full MNIST, 10,000 test images each), 2 workers, {os.cpu_count()} CPUs; load average "

@@ -43,9 +43,9 @@ def marked_trial(params: Mapping[str, Any], rng: np.random.Generator) -> Mapping
 
 
 def environ_trial(params: Mapping[str, Any], rng: np.random.Generator) -> Mapping[str, Any]:
-    """The worker process's glibc allocator variables (-1 where unset) and its process id."""
+    """The worker process's glibc allocator variables (-1 where unset)."""
     return {"mmap_threshold": float(os.environ.get("MALLOC_MMAP_THRESHOLD_", "-1")),
-            "trim_threshold": float(os.environ.get("MALLOC_TRIM_THRESHOLD_", "-1")), "pid": float(os.getpid())}
+            "trim_threshold": float(os.environ.get("MALLOC_TRIM_THRESHOLD_", "-1"))}
 
 
 #: The library's trial kinds plus ``"marked"`` and ``"environ"``, for the CLI harness (``sweep_cli.py``).

@@ -146,18 +146,30 @@ def test_a_column_with_one_value_is_named_once_in_the_legend_title_not_in_every_
     original = Axes.errorbar
 
     def spy(self, x, y, yerr=None, **kw):
-        calls.append({"ax": self, "y": np.asarray(y, float), "label": kw.get("label")})
+        calls.append({"ax": self, "y": np.asarray(y, float), "yerr": np.asarray(yerr, float),
+                      "label": kw.get("label")})
         return original(self, x, y, yerr=yerr, **kw)
 
     monkeypatch.setattr(Axes, "errorbar", spy)
-    rows = [{"fault_rate": 0.2, "variant": "mao", "network": f"wage-s{s}", "alpha": a, "n": 10,
-             "accuracy_mean": 0.3 + 0.01 * s + 0.02 * a, "accuracy_std": 0.05} for s in range(4) for a in (4, 5, 6)]
+    from xbarsim.sweeps import TrialRecord, summarize
+
+    rng = np.random.default_rng(5)
+    raw = {(s, a): list(rng.uniform(0.2, 0.6, 3)) for s in range(4) for a in (4, 5, 6)}
+    recs = [TrialRecord(key=f"k{s}{a}{k}", point=0, trial=k, status="ok", results={"accuracy": v[k]},
+                        params={"fault_rate": 0.2, "variant": "mao", "network": f"wage-s{s}", "alpha": a})
+            for (s, a), v in raw.items() for k in range(3)]
+    recs = [recs[i] for i in rng.permutation(len(recs))]  # stored in the order the workers finished
+    points = [{"fault_rate": 0.2, "variant": "mao", "network": f"wage-s{s}", "alpha": a}
+              for a in (6, 4, 5) for s in (2, 0, 3, 1)]
+    rows = [{**r, "n": r["n_ok"]} for r in summarize(recs, points, ["accuracy"])]
     out = plot_metric_lines(rows, tmp_path / "a.png", x="alpha", metric="accuracy",
                             by=["fault_rate", "variant", "network"])
     assert out.exists()
-    assert [c["label"] for c in calls] == [f"network=wage-s{s}" for s in range(4)]
-    for s, c in enumerate(calls):
-        assert c["y"] == pytest.approx([100 * (0.3 + 0.01 * s + 0.02 * a) for a in (4, 5, 6)], rel=1e-12)
+    assert sorted(c["label"] for c in calls) == [f"network=wage-s{s}" for s in range(4)]
+    for c in calls:
+        s = int(c["label"].removeprefix("network=wage-s"))
+        assert c["y"] == pytest.approx([100 * np.mean(raw[(s, a)]) for a in (4, 5, 6)], rel=1e-12)
+        assert c["yerr"] == pytest.approx([100 * np.std(raw[(s, a)]) for a in (4, 5, 6)], rel=1e-9)
     title = calls[0]["ax"].figure.legends[0].get_title().get_text()
     assert title.startswith("every series: fault_rate=0.2, variant=mao\n")
-    assert "over 10 cycles per point" in title
+    assert "over 3 cycles per point" in title

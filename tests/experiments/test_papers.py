@@ -75,7 +75,7 @@ def test_a_report_cell_sets_ours_beside_the_papers_number_with_the_difference():
         {"alpha": 6, "variant": "lea", "fault_rate": 0.2, "n": 3, "accuracy_mean": 0.85, "accuracy_std": 0.01,
          "mapping_error_mean": 80.0, "mapping_error_std": 0.5},
     ]
-    comps = compare(rows, cfg.references)
+    comps = compare(rows, cfg.references, columns=["variant", "alpha", "fault_rate"])
     assert len(comps) == 6  # 3 points x 2 metrics; the table's other 210 cells are not in this run
     lea6 = next(c for c in comps if c["point"] == {"variant": "lea", "alpha": 6, "fault_rate": 0.2}
                 and c["metric"] == "accuracy")
@@ -107,7 +107,7 @@ def test_the_standard_error_beside_a_paper_cell_is_that_of_the_raw_cycles():
     rows = []
     for r in summarize(recs, cfg.points(), ["accuracy"]):
         rows.append({**r, "n": r["n_ok"]})
-    comps = compare(rows, cfg.references)
+    comps = compare(rows, cfg.references, columns=["variant", "alpha", "fault_rate"])
     text = markdown(cfg, rows, ["variant", "alpha", "fault_rate"], ["accuracy"], comps, {"n": 0.9}, 1.0)
     for alpha, accs in ((3, a3), (1, a1)):
         se = np.std(accs, ddof=1) / np.sqrt(len(accs))
@@ -122,27 +122,31 @@ def test_the_standard_error_beside_a_paper_cell_is_that_of_the_raw_cycles():
 
 def test_a_paper_cell_matched_by_several_networks_is_compared_once_per_network():
     """A paper table has no `network` column: each network's row gets its own comparison, labelled with
-    its network, never the first row alone."""
+    its network, never the first row alone. The rows are summarized from raw trial records given in
+    non-sorted order, and every printed number is recomputed from those records here."""
     cfg = experiment_from_dict({
         "name": "t", "kind": "sweep", "dataset": "digits",
         "networks": [{"name": "a", "recipe": "ternary"}, {"name": "b", "recipe": "ternary", "seed": 1}],
-        "grid": {"alpha": [6], "variant": ["mao"], "fault_rate": [0.2], "network": ["a", "b"]},
+        "grid": {"alpha": [6], "variant": ["mao"], "fault_rate": [0.2], "network": ["b", "a"]},
         "variants": {"mao": {"strategy": "mao"}},
         "paper": [{"table": "lea-fig4b", "columns": {"method": "variant"}, "metrics": ["accuracy"]}],
     })
-    rows = [
-        {"alpha": 6, "variant": "mao", "fault_rate": 0.2, "network": "a", "n": 3, "accuracy_mean": 0.40,
-         "accuracy_std": 0.02},
-        {"alpha": 6, "variant": "mao", "fault_rate": 0.2, "network": "b", "n": 3, "accuracy_mean": 0.50,
-         "accuracy_std": 0.04},
-    ]
+    raw = {"a": [0.42, 0.38, 0.40], "b": [0.46, 0.54, 0.50]}
+    order = [("b", 2), ("a", 1), ("b", 0), ("a", 2), ("a", 0), ("b", 1)]
+    recs = [TrialRecord(key=f"k{i}", point=0, trial=k, params={"alpha": 6, "variant": "mao", "fault_rate": 0.2,
+                        "network": net}, results={"accuracy": raw[net][k]}, status="ok")
+            for i, (net, k) in enumerate(order)]
+    rows = [{**r, "n": r["n_ok"]} for r in summarize(recs, cfg.points(), ["accuracy"])]
     cols = ["alpha", "variant", "fault_rate", "network"]
-    for columns in (cols, None):
-        comps = compare(rows, cfg.references, columns=columns)
-        assert [(c["point"]["network"], c["ours_mean"]) for c in comps] == [("a", 0.40), ("b", 0.50)]
-        assert all(c["paper"] == pytest.approx(0.36696) for c in comps)
+    comps = compare(rows, cfg.references, columns=cols)
+    assert sorted((c["point"]["network"], c["ours_mean"]) for c in comps) == [
+        ("a", pytest.approx(np.mean(raw["a"]), rel=1e-12)), ("b", pytest.approx(np.mean(raw["b"]), rel=1e-12))]
+    assert all(c["paper"] == pytest.approx(0.36696) for c in comps)
     text = markdown(cfg, rows, cols, ["accuracy"], comps, {"a": 0.9, "b": 0.9}, 1.0)
     lines = [ln for ln in text.splitlines() if "method mao, alpha 6, fault_rate 0.2" in ln]
     assert len(lines) == 2
-    assert "network=a" in lines[0] and "| 40.0 ± 2.0 % | 36.7 % | +3.3 |" in lines[0]
-    assert "network=b" in lines[1] and "| 50.0 ± 4.0 % | 36.7 % | +13.3 |" in lines[1]
+    for net in ("a", "b"):
+        line = next(ln for ln in lines if f"network={net}" in ln)
+        m, sd = 100 * np.mean(raw[net]), 100 * np.std(raw[net])
+        se = 100 * np.std(raw[net], ddof=1) / np.sqrt(3)
+        assert f"| {m:.1f} ± {sd:.1f} % | 36.7 % | {m - 36.696:+.1f} | {se:.1f} |" in line, line

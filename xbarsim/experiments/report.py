@@ -112,17 +112,14 @@ def _match(row: Mapping[str, Any], point: Mapping[str, Any]) -> bool:
     return True
 
 
-_NOT_COLUMNS = ("n", "n_ok", "n_failed", "file", "histogram_counts")
-
-
 def compare(rows: Sequence[Mapping[str, Any]], refs: Sequence[Reference], *,
-            columns: Sequence[str] | None = None) -> list[dict[str, Any]]:
+            columns: Sequence[str]) -> list[dict[str, Any]]:
     """One comparison per reference and matching result row.
 
     A reference's point names only some columns (a paper table knows nothing of our ``network``
     dimension, say); when several rows match it, each gets its own comparison, its point extended
-    by the ``columns`` (default: every key of the rows that is not a statistic) on which those rows
-    differ, so that no row is picked silently."""
+    by the ``columns`` (the table's point columns) on which those rows differ, so that no row is
+    picked silently."""
     out = []
     for r in refs:
         hits = [row for row in rows if _match(row, r.point) and row.get(f"{r.metric}_mean") is not None]
@@ -132,9 +129,7 @@ def compare(rows: Sequence[Mapping[str, Any]], refs: Sequence[Reference], *,
             out.append({"label": r.label, "metric": r.metric, "point": dict(r.point), "paper": r.value,
                         "note": r.note, "ours_mean": None, "ours_std": None, "n": None})
             continue
-        cand = list(columns) if columns is not None else [
-            k for k in hits[0] if k not in _NOT_COLUMNS and not k.endswith(("_mean", "_std"))]
-        extra = [k for k in cand if k not in r.point
+        extra = [k for k in columns if k not in r.point
                  and len({json.dumps(h.get(k), sort_keys=True, default=str) for h in hits}) > 1]
         for hit in hits:
             point = {**r.point, **{k: hit.get(k) for k in extra}}

@@ -313,7 +313,7 @@ def _sweep_report(config: ExperimentConfig, folder: Path, store: Path, spec: Swe
     ``store`` (``report`` None: the run was interrupted, the files say partial)."""
     agg = aggregate_sweep(store, folder, plots=False, spec=spec, provenance=prov)
     prov = {**prov, "partial": bool(prov.get("partial")) or agg.n_missing > 0}
-    cols = list(config.grid)
+    cols = list(config.grid) or ["network"]
     rows = _sweep_rows(config, store, fixed)
     metrics = ["accuracy", "mapping_error"]
     metrics += sorted({m.removesuffix("_mean") for row in rows for m in row
@@ -323,7 +323,7 @@ def _sweep_report(config: ExperimentConfig, folder: Path, store: Path, spec: Swe
         metrics.append("energy_pj")
     files = [agg.trials_csv, agg.summary_csv, agg.summary_json]
     files.append(write_csv(folder / "results.csv", rows, prov))
-    comparisons = compare(rows, config.references, columns=cols or None)
+    comparisons = compare(rows, config.references, columns=cols)
     elapsed = time.perf_counter() - t0
     doc = {"experiment": config.name, "source": config.source, "quick": config.quick,
            "quick_changes": [{"setting": k, "quick": q, "full": f} for k, q, f in config.quick_changes],
@@ -340,7 +340,7 @@ def _sweep_report(config: ExperimentConfig, folder: Path, store: Path, spec: Swe
                      "the run was interrupted; `--resume` completes it.")
     if agg.n_failed:
         notes.append(f"**{agg.n_failed} trial(s) failed**; see `error_type` / `error` in `{agg.trials_csv.name}`.")
-    text = markdown(config, rows, cols if cols else ["network"], metrics, comparisons, software, elapsed,
+    text = markdown(config, rows, cols, metrics, comparisons, software, elapsed,
                     "\n\n".join(notes), prov)
     write_text(folder / "report.md", text)
     files.append(folder / "report.md")
