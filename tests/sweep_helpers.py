@@ -43,9 +43,13 @@ def marked_trial(params: Mapping[str, Any], rng: np.random.Generator) -> Mapping
 
 
 def environ_trial(params: Mapping[str, Any], rng: np.random.Generator) -> Mapping[str, Any]:
-    """The worker process's glibc allocator variables (-1 where unset)."""
+    """The worker process's glibc allocator variables (-1 where unset) and the level Dask's
+    ``distributed.batched`` logger passes."""
+    import logging
+
     return {"mmap_threshold": float(os.environ.get("MALLOC_MMAP_THRESHOLD_", "-1")),
-            "trim_threshold": float(os.environ.get("MALLOC_TRIM_THRESHOLD_", "-1"))}
+            "trim_threshold": float(os.environ.get("MALLOC_TRIM_THRESHOLD_", "-1")),
+            "log_level": float(logging.getLogger("distributed.batched").getEffectiveLevel())}
 
 
 #: The library's trial kinds plus ``"marked"`` and ``"environ"``, for the CLI harness (``sweep_cli.py``).

@@ -154,22 +154,34 @@ def test_default_scheduler_is_an_embedded_local_cluster(tmp_path):
     assert Path(tmp_path / "a.sqlite").stat().st_size > 0
 
 
-def test_the_embedded_cluster_keeps_large_arrays_on_the_heap_unless_the_environment_says_otherwise(
+def test_the_embedded_cluster_keeps_large_arrays_on_the_heap_and_dask_quiet_unless_the_environment_says_otherwise(
         tmp_path, monkeypatch):
     """Dask's default MALLOC_TRIM_THRESHOLD_ of 64 KiB (mmap churn, docs/benchmarks.md) is replaced in the
-    embedded cluster's workers; a value the user exported is kept."""
-    from xbarsim.sweeps.runner import WORKER_ALLOCATOR_ENV
+    embedded cluster's workers, and their Dask loggers pass CRITICAL only (from the worker's start, not
+    only while silence_logs holds); a value the user exported is kept."""
+    import logging
 
+    from xbarsim.sweeps.runner import WORKER_ALLOCATOR_ENV, WORKER_LOG_ENV
+
+    def seen(store):
+        return {(r.results["mmap_threshold"], r.results["trim_threshold"], r.results["log_level"])
+                for r in records(store)}
+
+    names = ("MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_", "DASK_LOGGING__DISTRIBUTED")
+    for name in names:  # a cluster started earlier in this process (Dask's nanny) may have set them
+        monkeypatch.delenv(name, raising=False)
     spec = SweepSpec(name="env", trial="environ", grid={"k": [0, 1]}, trials=1, seed=3)
     run_sweep(spec, TEST_TRIALS[spec.trial], store=tmp_path / "a.sqlite", n_workers=1)
-    got = {(r.results["mmap_threshold"], r.results["trim_threshold"]) for r in records(tmp_path / "a.sqlite")}
-    assert got == {(256.0 * 2**20, 2.0**30)}
+    assert seen(tmp_path / "a.sqlite") == {(256.0 * 2**20, 2.0**30, float(logging.CRITICAL))}
+    assert not [name for name in names if name in os.environ]  # the driver's environment is as it was
     assert WORKER_ALLOCATOR_ENV["MALLOC_TRIM_THRESHOLD_"] == str(2**30)
+    assert WORKER_LOG_ENV == {"DASK_LOGGING__DISTRIBUTED": "critical"}
     monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "123456")
     monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", "654321")
+    monkeypatch.setenv("DASK_LOGGING__DISTRIBUTED", "warning")
     run_sweep(spec, TEST_TRIALS[spec.trial], store=tmp_path / "b.sqlite", n_workers=1)
-    got = {(r.results["mmap_threshold"], r.results["trim_threshold"]) for r in records(tmp_path / "b.sqlite")}
-    assert got == {(654321.0, 123456.0)}
+    assert seen(tmp_path / "b.sqlite") == {(654321.0, 123456.0, float(logging.WARNING))}
+    assert [os.environ[name] for name in names] == ["123456", "654321", "warning"]
 
 
 def test_evaluate_trials_run_on_dask_bit_identical_to_serial(tmp_path, cluster):

@@ -23,7 +23,7 @@ import time
 import traceback
 import uuid
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -320,15 +320,41 @@ WORKER_ALLOCATOR_ENV: Mapping[str, str] = {"MALLOC_MMAP_THRESHOLD_": str(256 * 2
                                            "MALLOC_TRIM_THRESHOLD_": str(2**30)}
 
 
+#: Dask's log level in the embedded cluster's worker processes (a variable already set wins). With
+#: ``silence_logs`` Dask quiets only ``distributed.nanny`` in a worker process; its other loggers print INFO
+#: records on the terminal the run shares with its workers (the environ test reads level INFO without this),
+#: for example from a worker that a nanny restarted after a SIGTERM to the process group. The traced cause of
+#: the one flaky interrupt test was in the driver (see ``_close_quickly``); this keeps the workers as quiet
+#: as the driver from their start to their end.
+WORKER_LOG_ENV: Mapping[str, str] = {"DASK_LOGGING__DISTRIBUTED": "critical"}
+
+
 @contextmanager
-def _worker_allocator_env() -> Iterator[None]:
-    """Dask's ``distributed.nanny.pre-spawn-environ`` with :data:`WORKER_ALLOCATOR_ENV` added, for the
-    worker processes a LocalCluster started inside the block spawns."""
+def _worker_spawn_env() -> Iterator[None]:
+    """Dask's ``distributed.nanny.pre-spawn-environ`` with :data:`WORKER_ALLOCATOR_ENV` and
+    :data:`WORKER_LOG_ENV` added, for the worker processes a LocalCluster started inside the block spawns."""
     import dask
 
-    env = {**dask.config.get("distributed.nanny.pre-spawn-environ", default={}), **WORKER_ALLOCATOR_ENV}
+    env = {**dask.config.get("distributed.nanny.pre-spawn-environ", default={}), **WORKER_ALLOCATOR_ENV,
+           **WORKER_LOG_ENV}
     with dask.config.set({"distributed.nanny.pre-spawn-environ": env}):
         yield
+
+
+def _environ_of(keys: Iterable[str]) -> dict[str, str | None]:
+    """The driver's values of ``keys`` (None: unset), for :func:`_restore_environ`."""
+    return {k: os.environ.get(k) for k in keys}
+
+
+def _restore_environ(saved: Mapping[str, str | None]) -> None:
+    """Put the driver's environment back: a Dask nanny copies its pre-spawn variables into the driver's
+    ``os.environ`` before each worker start and never removes them, so without this a later subprocess or
+    cluster of the same Python session would inherit the embedded cluster's settings."""
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
 
 
 @contextmanager
@@ -378,9 +404,13 @@ def _run_on_dask(
 ) -> tuple[str, int]:
     from distributed import Client, LocalCluster, as_completed
 
+    import dask
+
     cluster = None
     client = client_in
     interrupted = False
+    spawn_env = dask.config.get("distributed.nanny.pre-spawn-environ", default={})
+    saved_environ = _environ_of([*spawn_env, *WORKER_ALLOCATOR_ENV, *WORKER_LOG_ENV]) if mode == "local" else {}
     try:
         if mode == "local":
             n = n_workers if n_workers is not None else (os.cpu_count() or 1)
@@ -389,7 +419,7 @@ def _run_on_dask(
                 # login) only when asked for. The scheduler's HTTP server (health, metrics) starts
                 # even without the dashboard, on 8787 unless told otherwise: a free loopback port,
                 # since 8787 may be taken by another cluster (a warning, an error under -W error).
-                with _children_ignore_sigint(), _worker_allocator_env():
+                with _children_ignore_sigint(), _worker_spawn_env():
                     cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
                                            dashboard_address="127.0.0.1:0",
                                            scheduler_kwargs={"dashboard": bool(dashboard)},
@@ -442,10 +472,13 @@ def _run_on_dask(
         interrupted = True
         raise
     finally:
-        if cluster is not None and interrupted:
-            _close_quickly(client, cluster, 1.0)
-        else:
-            if client is not None and client is not client_in:
-                client.close()
-            if cluster is not None:
-                cluster.close()
+        try:
+            if cluster is not None and interrupted:
+                _close_quickly(client, cluster, 1.0)
+            else:
+                if client is not None and client is not client_in:
+                    client.close()
+                if cluster is not None:
+                    cluster.close()
+        finally:
+            _restore_environ(saved_environ)
