@@ -375,7 +375,19 @@ def _children_ignore_sigint() -> Iterator[None]:
 def _close_quickly(client: Any, cluster: Any, timeout: float) -> None:
     """Stop an embedded cluster within about ``timeout`` seconds after an interrupt: the worker
     processes are killed (their trials are not stored and run again on ``--resume``), then the
-    client and the cluster close."""
+    client and the cluster close.
+
+    Dask's loggers pass CRITICAL only while this runs. ``silence_logs`` quiets Dask's stderr handler
+    only until the last step of ``cluster.close``, and the scheduler's stream to a killed worker
+    logs its closing (INFO, with a ``CommClosedError`` traceback) from the cluster's event loop at
+    about the same moment: when it came second, the traceback was printed before the CLI's one-line
+    message (traced with a log filter; 4 of 12 closes logged it). The levels are put back once the
+    cluster is closed, when its event loop has stopped and nothing of it can log any more; after a
+    close that failed they stay at CRITICAL."""
+    quiet = {name: logging.getLogger(name) for name in _dask_logger_names()}
+    levels = {name: logger.level for name, logger in quiet.items()}
+    for logger in quiet.values():
+        logger.setLevel(logging.CRITICAL)
     for nanny in list(getattr(cluster, "workers", {}).values()):
         nanny.auto_restart = False
         pid = getattr(getattr(nanny, "process", None), "pid", None)
@@ -389,6 +401,21 @@ def _close_quickly(client: Any, cluster: Any, timeout: float) -> None:
             close(timeout=timeout)
         except Exception:  # noqa: BLE001 - shutting down after an interrupt; the processes are gone
             pass
+    from distributed.core import Status
+
+    if getattr(cluster, "status", None) == Status.closed:
+        for name, logger in quiet.items():
+            logger.setLevel(levels[name])
+
+
+def _dask_logger_names() -> list[str]:
+    """``distributed`` and the loggers below it that have a level of their own (Dask's logging
+    config sets ``distributed.client`` to WARNING, for one): lowering ``distributed`` alone would
+    leave those passing their own level."""
+    below = [name for name, logger in list(logging.root.manager.loggerDict.items())
+             if name.startswith("distributed.") and isinstance(logger, logging.Logger)
+             and logger.level != logging.NOTSET]
+    return ["distributed", *sorted(below)]
 
 
 def _run_on_dask(
