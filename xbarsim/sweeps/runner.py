@@ -23,7 +23,7 @@ import time
 import traceback
 import uuid
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -329,21 +329,13 @@ WORKER_ALLOCATOR_ENV: Mapping[str, str] = {"MALLOC_MMAP_THRESHOLD_": str(256 * 2
 WORKER_LOG_ENV: Mapping[str, str] = {"DASK_LOGGING__DISTRIBUTED": "critical"}
 
 
-@contextmanager
-def _worker_spawn_env() -> Iterator[None]:
+def _worker_spawn_environ() -> dict[str, str]:
     """Dask's ``distributed.nanny.pre-spawn-environ`` with :data:`WORKER_ALLOCATOR_ENV` and
-    :data:`WORKER_LOG_ENV` added, for the worker processes a LocalCluster started inside the block spawns."""
+    :data:`WORKER_LOG_ENV` added: the variables the embedded cluster's worker processes start with."""
     import dask
 
-    env = {**dask.config.get("distributed.nanny.pre-spawn-environ", default={}), **WORKER_ALLOCATOR_ENV,
-           **WORKER_LOG_ENV}
-    with dask.config.set({"distributed.nanny.pre-spawn-environ": env}):
-        yield
-
-
-def _environ_of(keys: Iterable[str]) -> dict[str, str | None]:
-    """The driver's values of ``keys`` (None: unset), for :func:`_restore_environ`."""
-    return {k: os.environ.get(k) for k in keys}
+    return {**dask.config.get("distributed.nanny.pre-spawn-environ", default={}), **WORKER_ALLOCATOR_ENV,
+            **WORKER_LOG_ENV}
 
 
 def _restore_environ(saved: Mapping[str, str | None]) -> None:
@@ -436,8 +428,8 @@ def _run_on_dask(
     cluster = None
     client = client_in
     interrupted = False
-    spawn_env = dask.config.get("distributed.nanny.pre-spawn-environ", default={})
-    saved_environ = _environ_of([*spawn_env, *WORKER_ALLOCATOR_ENV, *WORKER_LOG_ENV]) if mode == "local" else {}
+    spawn_env = _worker_spawn_environ() if mode == "local" else {}
+    saved_environ = {key: os.environ.get(key) for key in spawn_env}  # None: unset
     try:
         if mode == "local":
             n = n_workers if n_workers is not None else (os.cpu_count() or 1)
@@ -446,7 +438,7 @@ def _run_on_dask(
                 # login) only when asked for. The scheduler's HTTP server (health, metrics) starts
                 # even without the dashboard, on 8787 unless told otherwise: a free loopback port,
                 # since 8787 may be taken by another cluster (a warning, an error under -W error).
-                with _children_ignore_sigint(), _worker_spawn_env():
+                with _children_ignore_sigint(), dask.config.set({"distributed.nanny.pre-spawn-environ": spawn_env}):
                     cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
                                            dashboard_address="127.0.0.1:0",
                                            scheduler_kwargs={"dashboard": bool(dashboard)},
