@@ -176,3 +176,119 @@ def test_fig5_trace_splits_per_cycle_errors_into_floor_and_scale(tmp_path):
     row = next(ln for ln in proc.stdout.splitlines() if ln.startswith("| simple | (4, 4) | 50 |"))
     f1, s1, _ = mod.cycle_floor(err[:50])
     assert f"L1: {err[:50].mean():.1f}, {f1:.1f}, {s1:.1f}" in row
+
+
+def _load_example(script: str, name: str):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, EXAMPLES / script)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_channel_scales_example_reads_a_layer_scale_network_as_evaluate_does():
+    """With one scale per layer, the example's accuracy (programmed codes times scales, numpy forward) and
+    mapping error equal evaluate()'s for the same transfers, with ideal converters and no read noise."""
+    import dataclasses
+
+    from xbarsim.evaluation import evaluate
+    from xbarsim.experiments import load_experiment, train_network
+    from xbarsim.experiments.networks import cached_dataset
+    from xbarsim.networks.ptq import ternarize_reconstruct
+
+    ex = _load_example("14_fig5_channel_scales.py", "fig5_channel_scales")
+    config = load_experiment(ex.CONFIG)
+    hw = config.hardware.replace(**config.variants["chip"]).replace(read_noise=False, dac_bits=None, adc_bits=None,
+                                                                    alpha=2, beta=1)
+    data = cached_dataset(config.dataset)
+    base = next(s for s in config.networks if s.name == "ewc-ternary")
+    net = ternarize_reconstruct(train_network(dataclasses.replace(base, quantization="none", seed=0, epochs=3),
+                                              data, hw), data.x_train)
+    codes, scales, biases = ex.layer_scales(net)
+    runs = ex.hardware_runs(codes, scales, biases, hw, data.tasks, [5, 6])
+    for row, seed in zip(runs, (5, 6)):
+        res = evaluate(net, data, hw, seed=seed)
+        assert list(row[:2]) == [t.hardware for t in res.tasks]
+        assert abs(row[2] - sum(res.mapping_errors) / 3) < 1e-9
+
+
+def test_channel_ternarization_recovers_a_channel_ternary_network():
+    import numpy as np
+
+    ex = _load_example("14_fig5_channel_scales.py", "fig5_channel_scales")
+    rng = np.random.default_rng(1)
+    codes = [rng.integers(-1, 2, size=(4, 6)).astype(float), rng.integers(-1, 2, size=(6, 3)).astype(float)]
+    for c in codes:
+        c[0] = 1.0  # no all-zero column
+    scales = [rng.uniform(0.2, 2.0, 6), rng.uniform(0.2, 2.0, 3)]
+    biases = [rng.normal(size=6), rng.normal(size=3)]
+    x = rng.normal(size=(200, 4))
+    got_codes, got_scales, got_biases = ex.ternarize_channels([c * s for c, s in zip(codes, scales)], biases, x)
+    for c, s, b, gc, gs, gb in zip(codes, scales, biases, got_codes, got_scales, got_biases):
+        assert np.array_equal(gc, c)
+        np.testing.assert_allclose(gs, s, rtol=1e-9)
+        np.testing.assert_allclose(gb, b, atol=1e-9)
+    # a layer's single scale cannot reproduce it: the per-layer fit of the same network differs
+    assert not np.allclose(scales[0], scales[0].mean())
+
+
+def test_channel_scales_example_prints_its_csv_rows(tmp_path):
+    import numpy as np
+
+    from xbarsim.networks import MLP
+
+    rng = np.random.default_rng(0)
+    npz = tmp_path / "torch_net.npz"
+    np.savez(npz, **{"fc1.weight": rng.normal(size=(12, 4)), "fc1.bias": rng.normal(size=12),
+                     "fc2.weight": rng.normal(size=(6, 12)), "fc2.bias": rng.normal(size=6),
+                     "fc3.weight": rng.normal(size=(3, 6)), "fc3.bias": rng.normal(size=3)})
+    ex = _load_example("14_fig5_channel_scales.py", "fig5_channel_scales")
+    net = ex.float_npz(npz)
+    assert isinstance(net, MLP) and net.weights[0].shape == (4, 12) and net.hidden_activation == "tanh"
+    out = tmp_path / "c.csv"
+    proc = subprocess.run([sys.executable, str(EXAMPLES / "14_fig5_channel_scales.py"), "--seeds", "0", "--float-npz",
+                           str(npz), "--cycles", "2", "--out", str(out)], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    rows = _csv_rows(out)
+    assert [(r["network"], r["scales"], r["alpha_beta"]) for r in rows] == [
+        (n, s, ab) for n in ("ours seed 0", "torch_net") for s in ("layer", "channel") for ab in ("1,1", "4,4")]
+    for r in rows:
+        line = next(ln for ln in proc.stdout.splitlines()
+                    if ln.startswith(f"| {r['network']} | {r['scales']} | ({r['alpha_beta']}) |"))
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        assert cells[3] == f"{float(r['accuracy']):.1%} ± {float(r['accuracy_std']):.1%}"
+        assert cells[4] == f"{float(r['task1']):.1%} / {float(r['task2']):.1%}"
+        assert abs(float(r["accuracy"]) - (float(r["task1"]) + float(r["task2"])) / 2) < 1e-12
+        assert cells[7] == f"{float(r['mapping_error']):.1f} %"
+    for kind in ("layer", "channel"):
+        for ab in ("1,1", "4,4"):
+            acc = [float(r["accuracy"]) for r in rows if r["scales"] == kind and r["alpha_beta"] == ab]
+            assert (f"mean over networks, {kind} scales, ({ab}): {np.mean(acc):.1%} (range {min(acc):.1%} - "
+                    f"{max(acc):.1%}, 2 networks)") in proc.stdout
+
+
+def test_channel_scales_example_on_exact_devices_gives_the_software_accuracy():
+    """Without programming and read noise the programmed codes are the codes (greedy placement avoids the
+    stuck devices): mapping error 0 and the accuracy of codes times channel scales in software."""
+    import dataclasses
+
+    import numpy as np
+
+    from xbarsim.experiments import load_experiment, train_network
+    from xbarsim.experiments.networks import cached_dataset
+
+    ex = _load_example("14_fig5_channel_scales.py", "fig5_channel_scales")
+    config = load_experiment(ex.CONFIG)
+    hw = config.hardware.replace(**config.variants["chip"]).replace(alpha=4, beta=4, programming_noise=False,
+                                                                    read_noise=False)
+    data = cached_dataset(config.dataset)
+    base = next(s for s in config.networks if s.name == "ewc-ternary")
+    net = train_network(dataclasses.replace(base, quantization="none", seed=0, epochs=3), data, hw)
+    codes, scales, biases = ex.ternarize_channels(net.weights, net.biases, data.x_train)
+    assert any(np.ptp(s) > 0.1 * s.mean() for s in scales)  # the channels' scales differ
+    software = [np.mean(ex.forward([c * s for c, s in zip(codes, scales)], biases, t.x_test).argmax(1) == t.y_test)
+                for t in data.tasks]
+    for row in ex.hardware_runs(codes, scales, biases, hw, data.tasks, [1, 2]):
+        assert list(row[:2]) == software and row[2] < 1e-9

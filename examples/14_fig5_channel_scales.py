@@ -1,0 +1,180 @@
+"""Experiment 3b, the ternary scales: one scale per layer or one per output channel (issue 15).
+
+The LEA paper trains its Fig. 5 network in floating point and ternarizes it afterwards with BRECQ,
+whose documented usage quantizes weights channel-wise (one scale per output channel).
+`networks.ternarize_reconstruct` fits one scale per layer. This script ternarizes the same
+floating-point networks both ways, by the same output reconstruction (per layer, the codes
+``sign(w) [|w| > delta mean|w|]`` with ``delta`` on a grid, scale and bias fitted in closed form to
+the floating-point pre-activations, each layer fed by the already ternarized earlier layers; per
+channel, the same fit column by column), and maps both onto the "chip" variant of
+`examples/configs/exp3b_fig5_chip.toml` at (alpha, beta) = (1, 1) and (4, 4).
+
+The crossbar holds the codes; a channel's scale is applied after the read-out, like the layer
+scale. Accuracy is computed from each transfer's programmed effective codes (the true device
+states decoded, `MappedLayer.effective_weights(programmed())`) times the scales, with ideal
+converters and no read noise at inference (for the chip model both move the accuracy by less
+than the cycle spread, docs/experiments.md 5c). The mapping error is the paper's per-layer
+``100 ||W_hat - W||_F / ||W||_F`` on the scaled weights, averaged over the layers.
+
+Networks: our EWC recipe in floating point (`--seeds`), and any floating-point network in an
+``.npz`` with arrays ``fc1.weight`` ... ``fc3.bias`` in PyTorch's ``(out, in)`` layout
+(`--float-npz`, e.g. a state dict saved from the LEA authors' `network/train_multitask_ewc.py`).
+Writes `results/examples/14_fig5_channel_scales.csv`.
+
+    .venv/bin/python examples/14_fig5_channel_scales.py [--seeds 0,1,2,3,4,5,6,7] [--cycles 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from xbarsim import provenance
+from xbarsim.evaluation.evaluate import transfer
+from xbarsim.experiments import load_experiment, train_network
+from xbarsim.experiments.networks import cached_dataset
+from xbarsim.networks import MLP
+from xbarsim.networks.ptq import RECONSTRUCT_DELTAS, ternarize_reconstruct
+from xbarsim.sweeps import write_csv
+
+CONFIG = Path(__file__).parent / "configs" / "exp3b_fig5_chip.toml"
+
+
+def forward(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray], x: np.ndarray) -> np.ndarray:
+    """Logits of the tanh MLP (the Fig. 5 network's activation)."""
+    a = x
+    for i, (w, b) in enumerate(zip(weights, biases)):
+        z = a @ w + b
+        a = np.tanh(z) if i < len(weights) - 1 else z
+    return a
+
+
+def ternarize_channels(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray], x: np.ndarray,
+                       deltas: Sequence[float] = RECONSTRUCT_DELTAS) -> tuple[list[np.ndarray], list[np.ndarray],
+                                                                              list[np.ndarray]]:
+    """Codes in {-1, 0, 1}, per-channel scales (> 0) and biases reconstructing each layer's
+    floating-point pre-activations on ``x``, column by column."""
+    a_float, a_tern = x, x
+    codes, scales, new_biases = [], [], []
+    for i, (w, b) in enumerate(zip(weights, biases)):
+        z = a_float @ w + b
+        t_l, s_l, b_l = np.zeros_like(w), np.ones(w.shape[1]), np.zeros_like(b)
+        for j in range(w.shape[1]):
+            best = None
+            for d in deltas:
+                t = np.sign(w[:, j]) * (np.abs(w[:, j]) > d * np.mean(np.abs(w[:, j])))
+                if not t.any():
+                    continue
+                u = a_tern @ t
+                (s, c), *_ = np.linalg.lstsq(np.stack([u, np.ones_like(u)], 1), z[:, j], rcond=None)
+                err = float(np.mean((s * u + c - z[:, j]) ** 2))
+                if best is None or err < best[0]:
+                    best = (err, t * np.sign(s), abs(s), c)
+            if best is not None:
+                _, t_l[:, j], s_l[j], b_l[j] = best
+        codes.append(t_l)
+        scales.append(s_l)
+        new_biases.append(b_l)
+        last = i == len(weights) - 1
+        a_float = z if last else np.tanh(z)
+        zt = a_tern @ (t_l * s_l) + b_l
+        a_tern = zt if last else np.tanh(zt)
+    return codes, scales, new_biases
+
+
+def layer_scales(net: MLP) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+    """Codes, scales (the layer's gamma in every channel) and biases of a per-layer ternary network."""
+    assert net.gammas is not None and net.biases is not None
+    codes = [np.asarray(c, dtype=float) for c in net.ternary_codes()]
+    return codes, [np.full(c.shape[1], g) for c, g in zip(codes, net.gammas)], list(net.biases)
+
+
+def hardware_runs(codes, scales, biases, hardware, tasks, seeds: Sequence[int]) -> np.ndarray:
+    """Per transfer: accuracy of every task and the layer-mean mapping error (%)."""
+    code_net = MLP(weights=tuple(codes), biases=tuple(biases), hidden_activation="tanh",
+                   gammas=(1.0,) * len(codes))
+    rows = []
+    for seed in seeds:
+        layers = transfer(code_net, hardware, np.random.default_rng(seed)).members[0].layers
+        w_hat = [layer.effective_weights(layer.programmed()) * s for layer, s in zip(layers, scales)]
+        accs = [float(np.mean(forward(w_hat, biases, t.x_test).argmax(1) == t.y_test)) for t in tasks]
+        errs = [100 * np.linalg.norm(wh - c * s) / np.linalg.norm(c * s) for wh, c, s in zip(w_hat, codes, scales)]
+        rows.append([*accs, float(np.mean(errs))])
+    return np.array(rows)
+
+
+def float_npz(path: Path) -> MLP:
+    """A floating-point tanh MLP from a PyTorch-layout state dict (``fc1.weight``, ``fc1.bias``, ...)."""
+    d = np.load(path)
+    n = sum(1 for k in d.files if k.endswith(".weight"))
+    return MLP(weights=tuple(d[f"fc{i}.weight"].T for i in range(1, n + 1)),
+               biases=tuple(d[f"fc{i}.bias"] for i in range(1, n + 1)), hidden_activation="tanh")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--seeds", default="0,1,2,3,4,5,6,7", help="training seeds of our floating-point EWC networks")
+    ap.add_argument("--float-npz", type=Path, action="append", default=[],
+                    help="a floating-point network in PyTorch layout (repeatable)")
+    ap.add_argument("--cycles", type=int, default=20, help="transfers per network, scales and (alpha, beta)")
+    ap.add_argument("--out", type=Path, default=Path("results/examples/14_fig5_channel_scales.csv"))
+    args = ap.parse_args(argv)
+    config = load_experiment(CONFIG)
+    chip_hw = config.hardware.replace(**config.variants["chip"])
+    data = cached_dataset(config.dataset)
+    base = next(s for s in config.networks if s.name == "ewc-ternary")
+    floats: dict[str, MLP] = {}
+    for seed in [int(s) for s in args.seeds.split(",") if s]:
+        floats[f"ours seed {seed}"] = train_network(dataclasses.replace(base, quantization="none", seed=seed),
+                                                     data, chip_hw)  # type: ignore[assignment]
+    for path in args.float_npz:
+        floats[path.stem] = float_npz(path)
+    transfers = [config.seed * 1000 + c for c in range(args.cycles)]
+    rows = []
+    for name, net in floats.items():
+        assert net.biases is not None
+        variants = {"layer": layer_scales(ternarize_reconstruct(net, data.x_train)),
+                    "channel": ternarize_channels(net.weights, net.biases, data.x_train)}
+        float_acc = [float(np.mean(net.predict(t.x_test) == t.y_test)) for t in data.tasks]
+        for scales_kind, (codes, scales, biases) in variants.items():
+            w = [c * s for c, s in zip(codes, scales)]
+            software = [float(np.mean(forward(w, biases, t.x_test).argmax(1) == t.y_test)) for t in data.tasks]
+            for ab in ((1, 1), (4, 4)):
+                runs = hardware_runs(codes, scales, biases, chip_hw.replace(alpha=ab[0], beta=ab[1]), data.tasks,
+                                     transfers)
+                acc = runs[:, :-1].mean(axis=1)
+                rows.append({"network": name, "scales": scales_kind, "alpha_beta": f"{ab[0]},{ab[1]}",
+                             "cycles": args.cycles, "accuracy": float(acc.mean()), "accuracy_std": float(acc.std()),
+                             "task1": float(runs[:, 0].mean()), "task2": float(runs[:, 1].mean()),
+                             "software_task1": software[0], "software_task2": software[1],
+                             "float_task1": float_acc[0], "float_task2": float_acc[1],
+                             "mapping_error": float(runs[:, -1].mean()),
+                             "density": " / ".join(f"{np.mean(c != 0):.2f}" for c in codes)})
+                r = rows[-1]
+                print(f"{name:16s} {scales_kind:7s} {ab} {r['accuracy']:.1%} (software "
+                      f"{np.mean(software):.1%})", file=sys.stderr, flush=True)
+    print("| network | scales | (alpha, beta) | accuracy | task 1 / task 2 | software task 1 / 2 | "
+          "floating point | mapping error | non-zero |")
+    print("|---|---|---|---:|---:|---:|---:|---:|---|")
+    for r in rows:
+        print(f"| {r['network']} | {r['scales']} | ({r['alpha_beta']}) | {r['accuracy']:.1%} ± {r['accuracy_std']:.1%} "
+              f"| {r['task1']:.1%} / {r['task2']:.1%} | {r['software_task1']:.1%} / {r['software_task2']:.1%} | "
+              f"{r['float_task1']:.1%} / {r['float_task2']:.1%} | {r['mapping_error']:.1f} % | {r['density']} |")
+    for kind in ("layer", "channel"):
+        for ab in ("1,1", "4,4"):
+            sel = [r["accuracy"] for r in rows if r["scales"] == kind and r["alpha_beta"] == ab]
+            print(f"mean over networks, {kind} scales, ({ab}): {np.mean(sel):.1%} (range {min(sel):.1%} - "
+                  f"{max(sel):.1%}, {len(sel)} networks)")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    write_csv(args.out, rows, provenance.collect())
+    print(f"\nwrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
