@@ -3,7 +3,14 @@
 The reference below is the per-spec aggregation ``run_layer`` used before (every block's currents
 from ``block_currents``, the copies stacked per spec, ``np.add.at`` onto the outputs). With ideal
 converters the fast path folds the whole read-out into one matrix per layer (1e-12); with quantizing
-ADCs it must give the same conversions bit for bit, hence the same outputs exactly.
+ADCs it must give the same conversions, so the outputs agree to rounding (1e-12 of the largest output,
+against one ADC level of 1/7 or 1/255 of the full scale).
+
+Not bit for bit: the sparse solver's currents depend in the last bit on how many vectors are solved
+together. On an AMD EPYC with numpy's OpenBLAS 0.3.31, one vector solved alone and the same vector solved
+within a batch differ in 376 of its block currents, and the fast path and the oracle batch differently;
+a per-vector ADC range then scales that vector's whole row by 1 + O(1e-16) (3 of 2000 rows, 4e-16 of the
+largest output, in the chunked test below). On other machines the test passed bit for bit.
 """
 
 from __future__ import annotations
@@ -61,6 +68,12 @@ def _reference(layer, x, cfg):
     return y_i * scale[:, None] / (v_read * layer.layout.g_scale)
 
 
+def _assert_same_conversions(y, ref):
+    """Equal to rounding (1e-12 of the largest output); a conversion one ADC level off moves its output by a
+    level, 1/255 of that conversion's full scale or more."""
+    np.testing.assert_allclose(y, ref, rtol=0, atol=1e-12 * float(np.abs(ref).max()))
+
+
 def _quantize(values, full, bits):
     levels = 2.0**bits - 1.0
     safe = np.where(full > 0, full, 1.0)
@@ -93,7 +106,7 @@ def test_fast_readout_equals_per_block_readout(rng, backend, averaging, adc_rang
             cfg = dataclasses.replace(ideal, adc=mp.ADC(bits=bits, range=adc_range))
             y, ref = mp.run_layer(layer, x, cfg), _reference(layer, x, cfg)
             assert np.abs(ref).max() > 0
-            np.testing.assert_array_equal(y, ref)
+            _assert_same_conversions(y, ref)
 
 
 def test_fast_readout_many_vectors_in_chunks_equals_per_block_readout(rng):
@@ -102,7 +115,7 @@ def test_fast_readout_many_vectors_in_chunks_equals_per_block_readout(rng):
     layer = _layer(rng, shape=(25, 30), alpha=4, beta=3, n_kernels=80)
     x = rng.uniform(-1, 1, (2000, 25))
     cfg = mp.InferenceConfig(backend="sparse", dac=mp.DAC(bits=8), adc=mp.ADC(bits=8))
-    np.testing.assert_array_equal(mp.run_layer(layer, x, cfg), _reference(layer, x, cfg))
+    _assert_same_conversions(mp.run_layer(layer, x, cfg), _reference(layer, x, cfg))
 
 
 def test_nonlinear_cells_go_through_the_same_readout(rng):
@@ -111,6 +124,4 @@ def test_nonlinear_cells_go_through_the_same_readout(rng):
     for adc in (mp.ADC(), mp.ADC(bits=6)):
         cfg = mp.InferenceConfig(backend="sparse", dac=mp.DAC(bits=8), adc=adc)
         y, ref = mp.run_layer(layer, x, cfg), _reference(layer, x, cfg)
-        np.testing.assert_allclose(y, ref, rtol=1e-12, atol=1e-12 * float(np.abs(ref).max()))
-        if adc.bits is not None:
-            np.testing.assert_array_equal(y, ref)
+        _assert_same_conversions(y, ref)
