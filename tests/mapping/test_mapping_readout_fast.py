@@ -8,10 +8,10 @@ against one ADC level of 1/7 or 1/255 of the full scale).
 
 Not bit for bit: the sparse solver's currents depend in the last bit on how many vectors are solved
 together. On an AMD EPYC with numpy's OpenBLAS 0.3.31, one vector solved alone and the same vector solved
-within a batch differ in 364-376 of its 720 block currents (two layers), and the fast path and the oracle
-batch differently; a per-vector ADC range then scales that vector's whole row by 1 + O(1e-16) (3 of 2000
-rows, 4e-16 of the largest output, in the chunked test below). On other machines the test passed bit for
-bit.
+within a batch differ in 364-376 of its 720 block currents (layers drawn from two seeds), and the fast
+path and the oracle batch differently; a per-vector ADC range then scales that vector's whole row by
+1 + O(1e-16) (3 of 2000 rows, 4e-16 of the largest output, in the chunked test below). On other machines
+the test passed bit for bit.
 """
 
 from __future__ import annotations
