@@ -52,12 +52,14 @@ from xbarsim.evaluation.hardware import (
 from xbarsim.evaluation.drolet_code import DroletCodePerturbation
 from xbarsim.evaluation.perturbation import DevicePerturbation
 from xbarsim.mapping import (
+    Chip,
     InferenceConfig,
     MappedNetwork,
     characterize,
     layer_read_energy,
     map_committee,
     map_network,
+    read_chip,
     run_layer,
 )
 from xbarsim.networks import MLP, Conv2d, Dataset, Network, reference_scores
@@ -189,6 +191,10 @@ class HardwareNetwork:
         Kernels of the chip.
     timings : mapping of str to float
         Seconds: ``"map"`` (chip sampling and mapping); :meth:`predict` adds nothing here.
+    read_rng : numpy.random.Generator or None
+        Draws the inference reads when ``hardware.inference_read_noise`` is set (:func:`transfer`
+        passes its own generator on, so one seed fixes the transfer and its reads); each call of
+        :meth:`predict` advances it.
     """
 
     network: MLP | Network
@@ -198,6 +204,7 @@ class HardwareNetwork:
     n_kernels: int
     timings: Mapping[str, float] = field(default_factory=dict)
     networks: tuple[MLP | Network, ...] = ()
+    read_rng: np.random.Generator | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "timings", MappingProxyType(dict(self.timings)))
@@ -270,7 +277,24 @@ class HardwareNetwork:
     def _committee_scores(self, x: FloatArray, tick: Callable[[], None] | None,
                           energy: FloatArray | None = None) -> list[FloatArray]:
         self._check_ngspice(x.shape[0])
-        return [self._member_scores(m, x, tick, energy, n) for m, n in zip(self.members, self.networks)]
+        return [self._member_scores(m, x, tick, energy, n) for m, n in zip(self._read_members(), self.networks)]
+
+    def _read_members(self) -> tuple[MappedNetwork, ...]:
+        """The members as this inference reads them: the programmed state, or with
+        ``inference_read_noise`` one fresh read of every device of their chips."""
+        if not (self.hardware.inference_read_noise and self.hardware.read_noise):
+            return self.members
+        if self.read_rng is None:
+            raise ConfigError("`inference_read_noise` needs a generator for the reads: give the HardwareNetwork a "
+                              "`read_rng` (transfer() passes its own).")
+        check_rng(self.read_rng)
+        read: dict[int, Chip] = {}
+        out = []
+        for m in self.members:
+            chip = read.setdefault(id(m.chip), read_chip(m.chip, self.read_rng))
+            out.append(MappedNetwork(layers=tuple(dataclasses.replace(layer, chip=chip) for layer in m.layers),
+                                     chip=chip, characterization=m.characterization))
+        return tuple(out)
 
     def predict_proba(self, x: Any, *, progress: Callable[[], None] | None = None) -> FloatArray:
         """Class probabilities ``(batch, n_classes)``. A committee averages its members' scores
@@ -338,7 +362,8 @@ class HardwareNetwork:
 
 #: Hardware fields a :meth:`HardwareNetwork.reread` (and ``readouts``) may change.
 READOUT_FIELDS = ("backend", "device", "segment_ohm", "driver_ohm", "sense_ohm", "dac_bits", "adc_bits",
-                  "dac_scaling", "dac_x_max", "adc_range", "averaging", "batch_size", "committee_output")
+                  "dac_scaling", "dac_x_max", "adc_range", "averaging", "batch_size", "committee_output",
+                  "inference_read_noise")
 
 
 def _check_committee(network: MLP | Network, hardware: Hardware,
@@ -384,7 +409,8 @@ def transfer(network: MLP | Network, hardware: Hardware, rng: np.random.Generato
         Chip, devices, mapping strategy, backend and converters.
     rng : numpy.random.Generator
         Every draw, in order: the chip (faults, offsets, initial state), characterization (greedy
-        placement, RME, MAO), placement, programming and read-back, member by member.
+        placement, RME, MAO), placement, programming and read-back, member by member; then, with
+        ``inference_read_noise``, the inference reads (the returned network keeps it as ``read_rng``).
     committee : sequence of MLP, optional
         Strategy ``"committee"`` with ``committee_networks = "distinct"``: the ``alpha`` members'
         trained networks (same architecture as ``network``), each mapped on its own devices.
@@ -434,7 +460,7 @@ def transfer(network: MLP | Network, hardware: Hardware, rng: np.random.Generato
                                programming=programming),)
     return HardwareNetwork(network=net, hardware=hw, members=tuple(members), inference=inference_config(hw),
                            n_kernels=chip.n_kernels, timings={"map": time.perf_counter() - t0},
-                           networks=() if nets is None else nets)
+                           networks=() if nets is None else nets, read_rng=rng)
 
 
 # ----------------------------------------------------------------------------- evaluate

@@ -171,6 +171,14 @@ class Hardware:
         are quieter: its retention data (Fig. 3b) spread by 1.5-2.2 uS across devices in one
         read, so 1.5 uS bounds the chip's read noise (``exp3b_fig5_chip.toml``). Ignored when
         ``read_noise`` is false.
+    inference_read_noise : bool
+        Inference reads the devices with the read noise too: every call of
+        :meth:`~xbarsim.evaluation.HardwareNetwork.predict` (and of each read-out) runs on one fresh
+        read of every device (:func:`~xbarsim.mapping.read_chip`), as xbtorch reads its chip once per
+        inference batch. Default ``False``: inference sees the programmed conductances exactly, and
+        the read noise enters only through the reads of programming, characterization and
+        read-back. The expected accuracy is the same as with an independent read per input
+        vector; the spread between calls is larger. No effect when ``read_noise`` is false.
     device : {"preset", "ohmic", "sinh"}
         Cell I-V law seen by circuit backends: the preset's (sinh, a = 2.07 /V, for both), linear
         ohmic cells, or sinh. Ignored by the ideal backend.
@@ -279,6 +287,7 @@ class Hardware:
     programming_noise: bool = True
     read_noise: bool = True
     read_noise_std: float | None = None
+    inference_read_noise: bool = False
     device: DeviceLaw = "preset"
     chip: ChipKind = "sampled"
     n_kernels: int | None = None
@@ -326,7 +335,7 @@ class Hardware:
                                   none=True))
         set_("stuck_on_share", _float(self.stuck_on_share, "stuck_on_share", "fraction in [0, 1] or None", lo=0.0,
                                       hi=1.0, none=True))
-        for name in ("programming_noise", "read_noise", "rme", "strict"):
+        for name in ("programming_noise", "read_noise", "inference_read_noise", "rme", "strict"):
             set_(name, _bool(getattr(self, name), name))
         set_("read_noise_std", _float(self.read_noise_std, "read_noise_std",
                                       "non-negative standard deviation in siemens or None", lo=0.0, hi=1.0,

@@ -406,7 +406,7 @@ class ExperimentConfig:
         pairs).
     readouts : mapping of str to mapping
         Sweep: extra read-outs of every transfer (name -> changes of the read-out fields:
-        backend, device, wires, converters), reported as ``accuracy_<name>``: a paired
+        backend, device, wires, converters, inference reads), reported as ``accuracy_<name>``: a paired
         comparison on the same chip and conductances.
     cycles : int
         Sweep: trials per grid point.

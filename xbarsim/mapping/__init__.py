@@ -5,7 +5,7 @@
 * :mod:`~xbarsim.mapping.tiling` -- :func:`tile_layer`: blocks that fit a kernel, partial sums.
 * :mod:`~xbarsim.mapping.chip` -- :class:`Chip` (kernels, faults, state), :func:`lea_chip`,
   :func:`characterize` (SET-all / RESET-all reads and thresholds).
-* :mod:`~xbarsim.mapping.programming` -- :func:`write_verify`, :func:`read_devices`,
+* :mod:`~xbarsim.mapping.programming` -- :func:`write_verify`, :func:`read_devices`, :func:`read_chip`,
   :func:`program_sequence` (half-select disturbance through ``xbarsim.analysis``), or
   :func:`program_transient` (pulse trains on dynamic devices in the time domain; slow).
 * :mod:`~xbarsim.mapping.placement` -- :func:`place_layer`: random or greedy defect-aware blocks.
@@ -67,6 +67,7 @@ from xbarsim.mapping.programming import (
     WriteVerify,
     program_sequence,
     program_transient,
+    read_chip,
     read_devices,
     write_verify,
 )
@@ -122,6 +123,7 @@ __all__ = [
     "mapping_error",
     "place_layer",
     "program_sequence",
+    "read_chip",
     "read_devices",
     "mao_targets",
     "rme_targets",

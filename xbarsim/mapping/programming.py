@@ -19,7 +19,8 @@ from xbarsim.devices.faults import FaultMap
 from xbarsim.errors import ConfigError
 from xbarsim.mapping.chip import Chip, preset_groups
 
-__all__ = ["WriteVerify", "ProgrammingReport", "write_verify", "read_devices", "program_sequence", "program_transient"]
+__all__ = ["WriteVerify", "ProgrammingReport", "write_verify", "read_devices", "read_chip", "program_sequence",
+           "program_transient"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -225,6 +226,23 @@ def read_devices(chip: Chip, index: ArrayLike, rng: np.random.Generator) -> Floa
     for p, pos in _kernel_groups(chip, idx):
         out[pos] = p.read(g[pos], rng)
     return out
+
+
+def read_chip(chip: Chip, rng: np.random.Generator) -> Chip:
+    """The chip as one read pass sees it: every device's conductance replaced by one read of it.
+
+    Each kernel's preset draws its read noise (:meth:`~xbarsim.devices.DevicePreset.read`), one
+    independent draw per device, stuck devices included; a read below zero reports 0 S. Faults,
+    offsets and presets are kept. Without read noise the conductances are returned unchanged.
+    Inference with ``Hardware.inference_read_noise`` runs on one such read per call.
+    """
+    if not isinstance(chip, Chip):
+        raise ConfigError(f"`chip` must be a Chip; got {type(chip).__name__}.")
+    check_rng(rng)
+    g = np.array(chip.conductance, dtype=np.float64, copy=True)
+    for p, ks in preset_groups(chip.presets):
+        g[ks] = np.maximum(p.read(g[ks], rng), 0.0)
+    return replace(chip, conductance=g)
 
 
 def program_sequence(
