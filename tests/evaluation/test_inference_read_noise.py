@@ -103,3 +103,18 @@ def test_read_chip_reads_every_device_and_keeps_the_chip():
 def test_bad_inference_read_noise_names_the_key(bad):
     with pytest.raises(ConfigError, match="inference_read_noise"):
         Hardware(inference_read_noise=bad)
+
+
+def test_a_committee_on_one_chip_is_read_once_per_call():
+    """Members mapped on one chip see one read of it: the generator advances by exactly one chip read."""
+    import copy
+
+    rng = np.random.default_rng(5)
+    net = _ternary_net(rng)
+    h = transfer(net, Hardware(**EXACT, strategy="committee", alpha=3, inference_read_noise=True),
+                 np.random.default_rng(1))
+    assert len(h.members) == 3 and len({id(m.chip) for m in h.members}) == 1
+    expected = copy.deepcopy(h.read_rng)
+    mp.read_chip(h.members[0].chip, expected)
+    h.predict(rng.uniform(0, 1, (2, 6)))
+    assert h.read_rng.bit_generator.state == expected.bit_generator.state

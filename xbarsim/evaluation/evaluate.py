@@ -288,10 +288,12 @@ class HardwareNetwork:
             raise ConfigError("`inference_read_noise` needs a generator for the reads: give the HardwareNetwork a "
                               "`read_rng` (transfer() passes its own).")
         check_rng(self.read_rng)
-        read: dict[int, Chip] = {}
+        read: dict[int, Chip] = {}  # members on one chip share its read
         out = []
         for m in self.members:
-            chip = read.setdefault(id(m.chip), read_chip(m.chip, self.read_rng))
+            if id(m.chip) not in read:
+                read[id(m.chip)] = read_chip(m.chip, self.read_rng)
+            chip = read[id(m.chip)]
             out.append(MappedNetwork(layers=tuple(dataclasses.replace(layer, chip=chip) for layer in m.layers),
                                      chip=chip, characterization=m.characterization))
         return tuple(out)
