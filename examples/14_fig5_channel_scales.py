@@ -108,6 +108,14 @@ def hardware_runs(codes, scales, biases, hardware, tasks, seeds: Sequence[int]) 
     return np.array(rows)
 
 
+def transfer_summary(runs: np.ndarray) -> dict[str, float]:
+    """One table row from :func:`hardware_runs`' per-transfer records (rows in any order): the mean and
+    std (ddof 0) over transfers of the task-mean accuracy, each task's mean and the mean mapping error."""
+    acc = runs[:, :-1].mean(axis=1)
+    return {"accuracy": float(acc.mean()), "accuracy_std": float(acc.std()), "task1": float(runs[:, 0].mean()),
+            "task2": float(runs[:, 1].mean()), "mapping_error": float(runs[:, -1].mean())}
+
+
 def float_npz(path: Path) -> MLP:
     """A floating-point tanh MLP from a PyTorch-layout state dict (``fc1.weight``, ``fc1.bias``, ...)."""
     d = np.load(path)
@@ -147,13 +155,13 @@ def main(argv: list[str] | None = None) -> int:
             for ab in ((1, 1), (4, 4)):
                 runs = hardware_runs(codes, scales, biases, chip_hw.replace(alpha=ab[0], beta=ab[1]), data.tasks,
                                      transfers)
-                acc = runs[:, :-1].mean(axis=1)
+                summary = transfer_summary(runs)
                 rows.append({"network": name, "scales": scales_kind, "alpha_beta": f"{ab[0]},{ab[1]}",
-                             "cycles": args.cycles, "accuracy": float(acc.mean()), "accuracy_std": float(acc.std()),
-                             "task1": float(runs[:, 0].mean()), "task2": float(runs[:, 1].mean()),
-                             "software_task1": software[0], "software_task2": software[1],
+                             "cycles": args.cycles, "accuracy": summary["accuracy"],
+                             "accuracy_std": summary["accuracy_std"], "task1": summary["task1"],
+                             "task2": summary["task2"], "software_task1": software[0], "software_task2": software[1],
                              "float_task1": float_acc[0], "float_task2": float_acc[1],
-                             "mapping_error": float(runs[:, -1].mean()),
+                             "mapping_error": summary["mapping_error"],
                              "density": " / ".join(f"{np.mean(c != 0):.2f}" for c in codes)})
                 r = rows[-1]
                 print(f"{name:16s} {scales_kind:7s} {ab} {r['accuracy']:.1%} (software "

@@ -292,3 +292,20 @@ def test_channel_scales_example_on_exact_devices_gives_the_software_accuracy():
                 for t in data.tasks]
     for row in ex.hardware_runs(codes, scales, biases, hw, data.tasks, [1, 2]):
         assert list(row[:2]) == software and row[2] < 1e-9
+
+
+def test_channel_scales_rows_are_recomputed_from_the_transfers_in_any_order():
+    """A row of example 14 from per-transfer records (accuracy of each task, mapping error), shuffled:
+    each cell recomputed transfer by transfer."""
+    import numpy as np
+
+    ex = _load_example("14_fig5_channel_scales.py", "fig5_channel_scales")
+    runs = np.array([[0.70, 0.50, 20.0], [0.60, 0.40, 22.0], [0.80, 0.70, 18.0], [0.65, 0.55, 21.0]])
+    shuffled = runs[[2, 0, 3, 1]]
+    row = ex.transfer_summary(shuffled)
+    per_transfer = [(a + b) / 2 for a, b, _ in runs.tolist()]  # 0.60, 0.50, 0.75, 0.60
+    mean = sum(per_transfer) / 4
+    assert abs(row["accuracy"] - mean) < 1e-12 and abs(mean - 0.6125) < 1e-12
+    assert abs(row["accuracy_std"] - (sum((v - mean) ** 2 for v in per_transfer) / 4) ** 0.5) < 1e-12
+    assert abs(row["task1"] - 0.6875) < 1e-12 and abs(row["task2"] - 0.5375) < 1e-12
+    assert abs(row["mapping_error"] - 20.25) < 1e-12
