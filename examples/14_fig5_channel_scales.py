@@ -45,13 +45,9 @@ from xbarsim.sweeps import write_csv
 CONFIG = Path(__file__).parent / "configs" / "exp3b_fig5_chip.toml"
 
 
-def forward(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray], x: np.ndarray) -> np.ndarray:
-    """Logits of the tanh MLP (the Fig. 5 network's activation)."""
-    a = x
-    for i, (w, b) in enumerate(zip(weights, biases)):
-        z = a @ w + b
-        a = np.tanh(z) if i < len(weights) - 1 else z
-    return a
+def tanh_mlp(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray]) -> MLP:
+    """The Fig. 5 network's form (tanh hidden layers, softmax logits) with these weights."""
+    return MLP(weights=tuple(weights), biases=tuple(biases), hidden_activation="tanh")
 
 
 def ternarize_channels(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray], x: np.ndarray,
@@ -102,7 +98,8 @@ def hardware_runs(codes, scales, biases, hardware, tasks, seeds: Sequence[int]) 
     for seed in seeds:
         layers = transfer(code_net, hardware, np.random.default_rng(seed)).members[0].layers
         w_hat = [layer.effective_weights(layer.programmed()) * s for layer, s in zip(layers, scales)]
-        accs = [float(np.mean(forward(w_hat, biases, t.x_test).argmax(1) == t.y_test)) for t in tasks]
+        net = tanh_mlp(w_hat, biases)
+        accs = [float(np.mean(net.predict(t.x_test) == t.y_test)) for t in tasks]
         errs = [100 * np.linalg.norm(wh - c * s) / np.linalg.norm(c * s) for wh, c, s in zip(w_hat, codes, scales)]
         rows.append([*accs, float(np.mean(errs))])
     return np.array(rows)
@@ -120,8 +117,7 @@ def float_npz(path: Path) -> MLP:
     """A floating-point tanh MLP from a PyTorch-layout state dict (``fc1.weight``, ``fc1.bias``, ...)."""
     d = np.load(path)
     n = sum(1 for k in d.files if k.endswith(".weight"))
-    return MLP(weights=tuple(d[f"fc{i}.weight"].T for i in range(1, n + 1)),
-               biases=tuple(d[f"fc{i}.bias"] for i in range(1, n + 1)), hidden_activation="tanh")
+    return tanh_mlp([d[f"fc{i}.weight"].T for i in range(1, n + 1)], [d[f"fc{i}.bias"] for i in range(1, n + 1)])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -151,7 +147,8 @@ def main(argv: list[str] | None = None) -> int:
         float_acc = [float(np.mean(net.predict(t.x_test) == t.y_test)) for t in data.tasks]
         for scales_kind, (codes, scales, biases) in variants.items():
             w = [c * s for c, s in zip(codes, scales)]
-            software = [float(np.mean(forward(w, biases, t.x_test).argmax(1) == t.y_test)) for t in data.tasks]
+            ternary = tanh_mlp(w, biases)
+            software = [float(np.mean(ternary.predict(t.x_test) == t.y_test)) for t in data.tasks]
             for ab in ((1, 1), (4, 4)):
                 runs = hardware_runs(codes, scales, biases, chip_hw.replace(alpha=ab[0], beta=ab[1]), data.tasks,
                                      transfers)
