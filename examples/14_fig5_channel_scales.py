@@ -21,7 +21,20 @@ Networks: our EWC recipe in floating point (`--seeds`), and any floating-point n
 (`--float-npz`, e.g. a state dict saved from the LEA authors' `network/train_multitask_ewc.py`).
 Writes `results/examples/14_fig5_channel_scales.csv`.
 
+With ``--joint`` it asks instead how likely the paper's *pair* is as one device set. The paper's
+(1, 1) and (4, 4) rows come from one programmed chip re-read (docs/experiments.md 5c), so here each
+transfer programs four copies once ((alpha, beta) = (4, 4)) and reads both points from the same
+devices: (1, 1) from copy 0 alone, (4, 4) from the mean of the four. Copy 0 is greedy placement's
+first choice, block by block the best-ranked free position, as for a (1, 1) mapping, except where
+another copy of the same layer already took that position. It reports, per network, the correlation of the two accuracies
+over transfers, the (4, 4) minus (1, 1) drop against the paper's 13.7 points, and the fraction of
+transfers whose pair falls in both target windows (56.6 +- 3 and 70.3 +- 2 %). Networks: the
+shipped ``ewc-ternary`` and ``ewc-ptq`` (their own layer scales), and ours from ``--seeds`` /
+``--float-npz`` with channel scales. Writes the per-transfer records
+(`results/examples/14_fig5_joint_transfers.csv`) and the summary (`14_fig5_joint.csv`).
+
     .venv/bin/python examples/14_fig5_channel_scales.py [--seeds 0,1,2,3,4,5,6,7] [--cycles 20]
+    .venv/bin/python examples/14_fig5_channel_scales.py --joint [--seeds 0,1,2,3] [--cycles 100]
 """
 
 from __future__ import annotations
@@ -113,6 +126,89 @@ def transfer_summary(runs: np.ndarray) -> dict[str, float]:
             "task2": float(runs[:, 1].mean()), "mapping_error": float(runs[:, -1].mean())}
 
 
+#: The paper's Fig. 5b pair, (1, 1) and (4, 4) greedy simple, and the issue's windows around them.
+PAPER_PAIR = (0.566, 0.703)
+PAIR_WINDOWS = (0.03, 0.02)
+
+
+def joint_runs(codes, scales, biases, hardware, tasks, seeds: Sequence[int], alpha: int = 4) -> np.ndarray:
+    """Per transfer at ``(alpha, alpha)``: accuracy of every task and the layer-mean mapping error (%)
+    read from copy 0 alone (the (1, 1) point), then the same from all copies averaged (the
+    (alpha, alpha) point), both from the one programming."""
+    code_net = MLP(weights=tuple(codes), biases=tuple(biases), hidden_activation="tanh",
+                   gammas=(1.0,) * len(codes))
+    hw = hardware.replace(alpha=alpha, beta=alpha)
+    rows = []
+    for seed in seeds:
+        layers = transfer(code_net, hw, np.random.default_rng(seed)).members[0].layers
+        row: list[float] = []
+        for w_codes in ([layer.copy_weights(layer.programmed())[0] for layer in layers],
+                        [layer.effective_weights(layer.programmed()) for layer in layers]):
+            w_hat = [w * s for w, s in zip(w_codes, scales)]
+            net = tanh_mlp(w_hat, biases)
+            row += [float(np.mean(net.predict(t.x_test) == t.y_test)) for t in tasks]
+            row.append(float(np.mean([100 * np.linalg.norm(wh - c * s) / np.linalg.norm(c * s)
+                                      for wh, c, s in zip(w_hat, codes, scales)])))
+        rows.append(row)
+    return np.array(rows)
+
+
+def joint_summary(runs: np.ndarray, paper: tuple[float, float] = PAPER_PAIR,
+                  windows: tuple[float, float] = PAIR_WINDOWS) -> dict[str, float]:
+    """One summary row from :func:`joint_runs`' records (rows in any order; two tasks): means, the
+    correlation of the two points' accuracies over transfers, the drop from the many-copy point to
+    the one-copy point, and the fractions of transfers as far from the mean as the paper's pair."""
+    one = runs[:, 0:2].mean(axis=1)
+    many = runs[:, 3:5].mean(axis=1)
+    drop = many - one
+    paper_drop = paper[1] - paper[0]
+    in_one = np.abs(one - paper[0]) <= windows[0]
+    in_many = np.abs(many - paper[1]) <= windows[1]
+    return {"transfers": float(len(runs)), "one_copy": float(one.mean()), "one_copy_std": float(one.std()),
+            "many_copies": float(many.mean()), "many_copies_std": float(many.std()),
+            "one_copy_mapping_error": float(runs[:, 2].mean()), "many_copies_mapping_error": float(runs[:, 5].mean()),
+            "correlation": float(np.corrcoef(one, many)[0, 1]), "drop": float(drop.mean()),
+            "drop_std": float(drop.std()), "drop_at_least_paper": float(np.mean(drop >= paper_drop)),
+            "in_one_copy_window": float(in_one.mean()), "in_many_copies_window": float(in_many.mean()),
+            "in_both_windows": float(np.mean(in_one & in_many))}
+
+
+def joint_main(config, chip_hw, data, floats: dict[str, MLP], cycles: int, out: Path) -> int:
+    """``--joint``: the paper's pair as one device set (see the module notes)."""
+    nets = {}
+    for spec in config.networks:  # the shipped networks, with their own layer scales
+        nets[f"{spec.name} (layer)"] = layer_scales(train_network(spec, data, chip_hw))  # type: ignore[arg-type]
+    for name, net in floats.items():
+        assert net.biases is not None
+        nets[f"{name} (channel)"] = ternarize_channels(net.weights, net.biases, data.x_train)
+    seeds = [config.seed * 1000 + c for c in range(cycles)]
+    records, rows = [], []
+    for name, (codes, scales, biases) in nets.items():
+        runs = joint_runs(codes, scales, biases, chip_hw, data.tasks, seeds)
+        for seed, r in zip(seeds, runs):
+            records.append({"network": name, "transfer_seed": seed, "one_task1": r[0], "one_task2": r[1],
+                            "one_mapping_error": r[2], "many_task1": r[3], "many_task2": r[4],
+                            "many_mapping_error": r[5]})
+        rows.append({"network": name, **joint_summary(runs)})
+        print(f"{name:24s} done", file=sys.stderr, flush=True)
+    print(f"The paper's pair as one device set: (1, 1) = copy 0 of a (4, 4) programming, {cycles} programmings per "
+          f"network; paper {PAPER_PAIR[0]:.1%} / {PAPER_PAIR[1]:.1%}, drop {PAPER_PAIR[1] - PAPER_PAIR[0]:.1%}.\n")
+    print("| network | (1, 1) | (4, 4) | mapping error (1, 1) / (4, 4) | correlation | drop | drop >= paper's | "
+          "(1, 1) within 3 | (4, 4) within 2 | both |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r['network']} | {r['one_copy']:.1%} ± {r['one_copy_std']:.1%} | {r['many_copies']:.1%} ± "
+              f"{r['many_copies_std']:.1%} | {r['one_copy_mapping_error']:.1f} / {r['many_copies_mapping_error']:.1f} % | "
+              f"{r['correlation']:.2f} | {r['drop']:.1%} ± {r['drop_std']:.1%} | {r['drop_at_least_paper']:.0%} | "
+              f"{r['in_one_copy_window']:.0%} | {r['in_many_copies_window']:.0%} | {r['in_both_windows']:.0%} |")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    prov = provenance.collect()
+    write_csv(out.with_name(out.stem + "_transfers.csv"), records, prov)
+    write_csv(out, rows, prov)
+    print(f"\nwrote {out} and {out.with_name(out.stem + '_transfers.csv')}")
+    return 0
+
+
 def float_npz(path: Path) -> MLP:
     """A floating-point tanh MLP from a PyTorch-layout state dict (``fc1.weight``, ``fc1.bias``, ...)."""
     d = np.load(path)
@@ -126,8 +222,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--float-npz", type=Path, action="append", default=[],
                     help="a floating-point network in PyTorch layout (repeatable)")
     ap.add_argument("--cycles", type=int, default=20, help="transfers per network, scales and (alpha, beta)")
-    ap.add_argument("--out", type=Path, default=Path("results/examples/14_fig5_channel_scales.csv"))
+    ap.add_argument("--out", type=Path, default=None,
+                    help="CSV (default results/examples/14_fig5_channel_scales.csv, with --joint 14_fig5_joint.csv)")
+    ap.add_argument("--joint", action="store_true",
+                    help="read (1, 1) and (4, 4) from one programming and report how likely the paper's pair is")
     args = ap.parse_args(argv)
+    if args.out is None:
+        args.out = Path("results/examples") / ("14_fig5_joint.csv" if args.joint else "14_fig5_channel_scales.csv")
     config = load_experiment(CONFIG)
     chip_hw = config.hardware.replace(**config.variants["chip"])
     data = cached_dataset(config.dataset)
@@ -138,6 +239,8 @@ def main(argv: list[str] | None = None) -> int:
                                                      data, chip_hw)  # type: ignore[assignment]
     for path in args.float_npz:
         floats[path.stem] = float_npz(path)
+    if args.joint:
+        return joint_main(config, chip_hw, data, floats, args.cycles, args.out)
     transfers = [config.seed * 1000 + c for c in range(args.cycles)]
     rows = []
     for name, net in floats.items():

@@ -311,3 +311,110 @@ def test_channel_scales_rows_are_recomputed_from_the_transfers_in_any_order():
     assert abs(row["accuracy_std"] - (sum((v - mean) ** 2 for v in per_transfer) / 4) ** 0.5) < 1e-12
     assert abs(row["task1"] - 0.6875) < 1e-12 and abs(row["task2"] - 0.5375) < 1e-12
     assert abs(row["mapping_error"] - 20.25) < 1e-12
+
+
+def _fig5_chip(ex, **changes):
+    from xbarsim.experiments import load_experiment
+    from xbarsim.experiments.networks import cached_dataset
+
+    config = load_experiment(ex.CONFIG)
+    return config, config.hardware.replace(**config.variants["chip"]).replace(**changes), cached_dataset(config.dataset)
+
+
+def test_joint_pair_reads_one_programming_both_ways():
+    """--joint: the (4, 4) half of a record is the transfer hardware_runs reads at (4, 4); the (1, 1) half is
+    copy 0 of that programming, greedy's first choice: the first layer's first block sits where a (1, 1)
+    mapping puts it (later blocks may not, when another copy took that position)."""
+    import dataclasses
+
+    import numpy as np
+
+    from xbarsim.evaluation.evaluate import transfer
+    from xbarsim.experiments import train_network
+
+    ex = _load_example("14_fig5_channel_scales.py", "fig5_channel_scales")
+    config, hw, data = _fig5_chip(ex)
+    base = next(s for s in config.networks if s.name == "ewc-ternary")
+    net = train_network(dataclasses.replace(base, seed=0, epochs=3), data, hw)
+    codes, scales, biases = ex.layer_scales(net)
+    joint = ex.joint_runs(codes, scales, biases, hw, data.tasks, [7, 8])
+    many = ex.hardware_runs(codes, scales, biases, hw.replace(alpha=4, beta=4), data.tasks, [7, 8])
+    np.testing.assert_array_equal(joint[:, 3:], many)
+    assert (joint[:, 2] > 1.5 * joint[:, 5]).all()  # one copy: about twice the error of four averaged
+    code_net = ex.MLP(weights=tuple(codes), biases=tuple(biases), hidden_activation="tanh", gammas=(1.0,) * 3)
+    one = transfer(code_net, hw.replace(alpha=1, beta=1), np.random.default_rng(7)).members[0].layers[0]
+    four = transfer(code_net, hw.replace(alpha=4, beta=4), np.random.default_rng(7)).members[0].layers[0]
+    first = [(b.spec, b.kernel, b.row, b.col) for b in one.placement.blocks][0]
+    assert first == [(b.spec, b.kernel, b.row, b.col) for b in four.placement.blocks if b.copy == 0][0]
+
+
+def test_joint_pair_on_exact_devices_is_the_software_network():
+    import dataclasses
+
+    import numpy as np
+
+    from xbarsim.experiments import train_network
+
+    ex = _load_example("14_fig5_channel_scales.py", "fig5_channel_scales")
+    config, hw, data = _fig5_chip(ex, programming_noise=False, read_noise=False)
+    base = next(s for s in config.networks if s.name == "ewc-ternary")
+    net = train_network(dataclasses.replace(base, quantization="none", seed=0, epochs=3), data, hw)
+    codes, scales, biases = ex.ternarize_channels(net.weights, net.biases, data.x_train)
+    software = [np.mean(ex.tanh_mlp([c * s for c, s in zip(codes, scales)], biases).predict(t.x_test) == t.y_test)
+                for t in data.tasks]
+    for row in ex.joint_runs(codes, scales, biases, hw, data.tasks, [1, 2]):
+        assert list(row[[0, 1]]) == software and list(row[[3, 4]]) == software
+        assert row[2] < 1e-9 and row[5] < 1e-9
+
+
+def test_joint_summary_is_recomputed_from_shuffled_records():
+    import numpy as np
+
+    ex = _load_example("14_fig5_channel_scales.py", "fig5_channel_scales")
+    # (1, 1) task 1, task 2, error, (4, 4) task 1, task 2, error
+    runs = np.array([[0.60, 0.52, 20.0, 0.72, 0.70, 10.0],   # one 0.56, many 0.71: both windows, drop 0.15
+                     [0.70, 0.60, 18.0, 0.70, 0.66, 9.0],    # one 0.65, many 0.68: neither, drop 0.03
+                     [0.58, 0.56, 22.0, 0.62, 0.60, 11.0],   # one 0.57, many 0.61: one window, drop 0.04
+                     [0.50, 0.48, 19.0, 0.70, 0.68, 10.0]])  # one 0.49, many 0.69: many window, drop 0.20
+    row = ex.joint_summary(runs[[3, 1, 0, 2]])
+    one, many = [0.56, 0.65, 0.57, 0.49], [0.71, 0.68, 0.61, 0.69]
+    drop = [m - o for o, m in zip(one, many)]
+    assert row["transfers"] == 4
+    assert abs(row["one_copy"] - 0.5675) < 1e-12 and abs(row["many_copies"] - 0.6725) < 1e-12
+    assert abs(row["one_copy_std"] - np.sqrt(np.mean((np.array(one) - 0.5675) ** 2))) < 1e-12
+    assert abs(row["drop"] - 0.105) < 1e-12 and abs(row["drop_std"] - np.std(drop)) < 1e-12
+    assert abs(row["correlation"] - np.corrcoef(one, many)[0, 1]) < 1e-12
+    assert row["one_copy_mapping_error"] == 19.75 and row["many_copies_mapping_error"] == 10.0
+    assert row["drop_at_least_paper"] == 0.5           # 0.15 and 0.20 >= 0.137
+    assert row["in_one_copy_window"] == 0.5            # 0.56, 0.57 within 0.03 of 0.566
+    assert row["in_many_copies_window"] == 0.5         # 0.71, 0.69 within 0.02 of 0.703
+    assert row["in_both_windows"] == 0.25
+
+
+def test_joint_pair_prints_its_csv_rows(tmp_path):
+    import numpy as np
+
+    ex = _load_example("14_fig5_channel_scales.py", "fig5_channel_scales")
+    out = tmp_path / "j.csv"
+    proc = subprocess.run([sys.executable, str(EXAMPLES / "14_fig5_channel_scales.py"), "--joint", "--seeds", "0",
+                           "--cycles", "3", "--out", str(out)], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    rows, records = _csv_rows(out), _csv_rows(tmp_path / "j_transfers.csv")
+    assert [r["network"] for r in rows] == ["ewc-ternary (layer)", "ewc-ptq (layer)", "ours seed 0 (channel)"]
+    for r in rows:
+        mine = [rec for rec in records if rec["network"] == r["network"]]
+        assert len(mine) == 3
+        keys = ["one_task1", "one_task2", "one_mapping_error", "many_task1", "many_task2", "many_mapping_error"]
+        again = ex.joint_summary(np.array([[float(rec[k]) for k in keys] for rec in mine[::-1]]))
+        for k, v in again.items():
+            assert abs(float(r[k]) - v) < 1e-12, k
+        line = next(ln for ln in proc.stdout.splitlines() if ln.startswith(f"| {r['network']} |"))
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        assert cells[1] == f"{again['one_copy']:.1%} ± {again['one_copy_std']:.1%}"
+        assert cells[2] == f"{again['many_copies']:.1%} ± {again['many_copies_std']:.1%}"
+        assert cells[3] == f"{again['one_copy_mapping_error']:.1f} / {again['many_copies_mapping_error']:.1f} %"
+        assert cells[4] == f"{again['correlation']:.2f}"
+        assert cells[5] == f"{again['drop']:.1%} ± {again['drop_std']:.1%}"
+        assert cells[6:] == [f"{again[k]:.0%}" for k in ("drop_at_least_paper", "in_one_copy_window",
+                                                         "in_many_copies_window", "in_both_windows")]
