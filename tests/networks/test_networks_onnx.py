@@ -318,3 +318,20 @@ def test_float16_input_model_is_fed_float16(tmp_path: Path) -> None:
     x = np.random.default_rng(1).random((5, 4))
     assert rel_diff(net.forward(x.astype(np.float16).astype(np.float64)), onnxruntime_forward(path, x, (4,))) < 1e-2
 
+
+@pytest.mark.parametrize("shape", [(1, 1), (1,), (), (1, 3), (3,)])
+def test_gemm_per_output_bias_shapes(shape: tuple[int, ...], tmp_path: Path) -> None:
+    # Every C that broadcasts to (batch, n_out) the same for every sample is a bias, (1, 1) included.
+    b = GraphBuilder((4,))
+    b.node("Gemm", b.rand(4, 3), b.rand(*shape), beta=0.5)
+    _check(b, tmp_path)
+
+
+def test_gemm_per_sample_c_refused(tmp_path: Path) -> None:
+    # C of shape (batch, 1) adds one value per *sample* (a fixed batch of 3 here), not per output;
+    # it was read as a per-output bias because it holds 3 values, a wrong network without the check.
+    b = GraphBuilder((4,), batch=3)
+    b.node("Gemm", b.rand(4, 3), b.rand(3, 1))
+    path = b.save(tmp_path / "m.onnx")
+    with pytest.raises(ConfigError, match="per sample"):
+        load_onnx(path, check=False)

@@ -233,7 +233,11 @@ def _walk(graph: _Graph, model: Any, input_name: str, input_shape: tuple[int, ..
                 if len(node.input) > 2 and node.input[2]:
                     c = graph.const(node, node.input[2], "bias", weight=True) * float(attrs.get("beta", 1.0))
                     try:
-                        b = np.broadcast_to(c.reshape(-1) if c.size == w.shape[1] else c, (w.shape[1],)).copy()
+                        # C broadcasts to (batch, n_out): a bias only when it is the same for every
+                        # sample, i.e. its axis before the last (if any) has length 1
+                        if c.ndim > 2 or (c.ndim == 2 and c.shape[0] != 1):
+                            raise ValueError
+                        b = np.broadcast_to(c.reshape(-1), (w.shape[1],)).copy()
                     except ValueError:
                         raise graph.fail(node, f"its bias of shape {c.shape} does not broadcast to "
                                                f"({w.shape[1]},) per sample") from None
