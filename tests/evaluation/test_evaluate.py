@@ -269,3 +269,15 @@ def test_monte_carlo_statistical_model_and_summary(moons, moons_net):
     assert res.accuracy.shape == (40,) and res.per_point.shape == (200,)
     again = monte_carlo(moons_net, moons, pert, transfers=40, seed=0)
     np.testing.assert_array_equal(res.correct, again.correct)
+
+
+@pytest.mark.parametrize("changes", [{}, {"strategy": "lea", "alpha": 2, "averaging": "digital", "strict": False},
+                                     {"adc_bits": None, "dac_bits": None}])
+@pytest.mark.parametrize("method", ["predict", "scores", "predict_proba", "predict_with_energy"])
+def test_an_empty_batch_is_refused_naming_x(moons, moons_net, changes, method):
+    # With quantizing ADCs the read-out raised IndexError (or a broadcast ValueError with digital
+    # averaging); with ideal converters the energy per inference was 0 / 0 = NaN.
+    hw = Hardware(preset="tio2_passive", kernel_shape=(8, 8), **changes)
+    hn = transfer(moons_net, hw, np.random.default_rng(0))
+    with pytest.raises(ConfigError, match=r"`x` must hold at least one input; got shape \(0, 2\)"):
+        getattr(hn, method)(np.zeros((0, 2)))

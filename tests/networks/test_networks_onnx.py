@@ -277,3 +277,61 @@ def test_float_input_required(tmp_path: Path) -> None:
     onnx.save(m, str(path))
     with pytest.raises(ConfigError, match="only float inputs"):
         load_onnx(path)
+
+
+def _mlp_of_type(path: Path, elem: int, dtype: type) -> Path:
+    rng = np.random.default_rng(3)
+    w1 = onnx.numpy_helper.from_array(rng.normal(size=(4, 6)).astype(dtype), "w1")
+    w2 = onnx.numpy_helper.from_array(rng.normal(size=(6, 3)).astype(dtype), "w2")
+    x = helper.make_tensor_value_info("x", elem, ["N", 4])
+    y = helper.make_tensor_value_info("y", elem, ["N", 3])
+    nodes = [helper.make_node("MatMul", ["x", "w1"], ["h"], name="mm1"),
+             helper.make_node("Relu", ["h"], ["r"], name="relu"),
+             helper.make_node("MatMul", ["r", "w2"], ["y"], name="mm2")]
+    graph = helper.make_graph(nodes, "g", [x], [y], [w1, w2])
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    m.ir_version = 8
+    onnx.save(m, str(path))
+    return path
+
+
+def test_double_input_model_is_run_with_double_inputs(tmp_path: Path) -> None:
+    # The import accepts float64 inputs; onnxruntime must then be fed float64, not float32 (it raised
+    # its own InvalidArgument, untyped, both at import and for the software baseline).
+    from xbarsim.networks import onnxruntime_forward
+    path = _mlp_of_type(tmp_path / "f64.onnx", TensorProto.DOUBLE, np.float64)
+    net = load_onnx(path)
+    assert net.import_check is not None and net.import_check.max_rel < 1e-12
+    x = np.random.default_rng(1).normal(size=(7, 4))
+    assert rel_diff(net.forward(x), onnxruntime_forward(path, x, (4,))) < 1e-12
+
+
+def test_float16_input_model_is_fed_float16(tmp_path: Path) -> None:
+    # float16 arithmetic cannot meet the float32 tolerance: refused as a typed error that says so,
+    # and accepted with a tolerance above float16 rounding.
+    from xbarsim.networks import onnxruntime_forward
+    path = _mlp_of_type(tmp_path / "f16.onnx", TensorProto.FLOAT16, np.float16)
+    with pytest.raises(ConfigError, match="float16"):
+        load_onnx(path)
+    net = load_onnx(path, rtol=1e-2)
+    assert net.import_check is not None and net.import_check.max_rel < 1e-2
+    x = np.random.default_rng(1).random((5, 4))
+    assert rel_diff(net.forward(x.astype(np.float16).astype(np.float64)), onnxruntime_forward(path, x, (4,))) < 1e-2
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1,), (), (1, 3), (3,)])
+def test_gemm_per_output_bias_shapes(shape: tuple[int, ...], tmp_path: Path) -> None:
+    # Every C that broadcasts to (batch, n_out) the same for every sample is a bias, (1, 1) included.
+    b = GraphBuilder((4,))
+    b.node("Gemm", b.rand(4, 3), b.rand(*shape), beta=0.5)
+    _check(b, tmp_path)
+
+
+def test_gemm_per_sample_c_refused(tmp_path: Path) -> None:
+    # C of shape (batch, 1) adds one value per *sample* (a fixed batch of 3 here), not per output;
+    # it was read as a per-output bias because it holds 3 values, a wrong network without the check.
+    b = GraphBuilder((4,), batch=3)
+    b.node("Gemm", b.rand(4, 3), b.rand(3, 1))
+    path = b.save(tmp_path / "m.onnx")
+    with pytest.raises(ConfigError, match="per sample"):
+        load_onnx(path, check=False)

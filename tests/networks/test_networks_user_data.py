@@ -63,3 +63,12 @@ def test_unreadable_and_missing_files(tmp_path):
     assert str(bad) in str(info.value)
     with pytest.raises(ConfigError, match="does not exist"):
         load_npz(tmp_path / "none.npz")
+
+
+@pytest.mark.parametrize("n_classes", [2.7, "3", True, 1, 0, -1, "abc"])
+def test_n_classes_must_be_an_int_of_at_least_two(tmp_path, n_classes):
+    # 2.7 was truncated to 2 and "3" accepted as 3 without a word, True read as 1 class, "abc" raised
+    # a bare ValueError from int(); 0 and -1 gave "labels outside 0..-1 (0 classes)".
+    path = _write(tmp_path / "d.npz", x_test=np.zeros((4, 2)), y_test=np.array([0, 1, 0, 1]))
+    with pytest.raises(ConfigError, match=r"`n_classes` must be an int in \[2, "):
+        load_npz(path, n_classes=n_classes)

@@ -122,7 +122,10 @@ def _check_network(network: Any) -> MLP | Network:
 
 
 def _inputs(network: MLP | Network, x: Any) -> FloatArray:
-    return network.check_inputs(x) if isinstance(network, Network) else network._check_inputs(x)
+    xs = network.check_inputs(x) if isinstance(network, Network) else network._check_inputs(x)
+    if xs.shape[0] == 0:  # the read-out's converters index the batch; energy per inference would be 0 / 0
+        raise ConfigError(f"`x` must hold at least one input; got shape {np.shape(x)}.")
+    return xs
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -233,7 +233,11 @@ def _walk(graph: _Graph, model: Any, input_name: str, input_shape: tuple[int, ..
                 if len(node.input) > 2 and node.input[2]:
                     c = graph.const(node, node.input[2], "bias", weight=True) * float(attrs.get("beta", 1.0))
                     try:
-                        b = np.broadcast_to(c.reshape(-1) if c.size == w.shape[1] else c, (w.shape[1],)).copy()
+                        # C broadcasts to (batch, n_out): a bias only when it is the same for every
+                        # sample, i.e. its axis before the last (if any) has length 1
+                        if c.ndim > 2 or (c.ndim == 2 and c.shape[0] != 1):
+                            raise ValueError
+                        b = np.broadcast_to(c.reshape(-1), (w.shape[1],)).copy()
                     except ValueError:
                         raise graph.fail(node, f"its bias of shape {c.shape} does not broadcast to "
                                                f"({w.shape[1]},) per sample") from None
@@ -394,7 +398,8 @@ def load_onnx(path: str | os.PathLike[str], *, check: bool = True, rtol: float =
     if check:
         rt = _runtime()
         if rt is not None:
-            probe = np.random.default_rng(0).random((batch or 4,) + input_shape).astype(np.float32)
+            dtype = _INPUT_DTYPES[_input_elem_type(model, input_name)]
+            probe = np.random.default_rng(0).random((batch or 4,) + input_shape).astype(dtype)
             ref = _run_session(rt, p, probe, batch)
             ours = net.forward(probe.astype(np.float64))
             diff = float(np.abs(ours - ref).max())
@@ -403,10 +408,24 @@ def load_onnx(path: str | os.PathLike[str], *, check: bool = True, rtol: float =
             chk = ImportCheck(runtime=f"onnxruntime {rt.__version__}", samples=probe.shape[0], max_abs=diff,
                               max_rel=rel)
             if not rel <= rtol:
+                why = ("; the model computes in float16, whose rounding alone is about 1e-3: pass a larger `rtol` "
+                       "if that is the difference" if dtype == np.float16 else "; the import is wrong")
                 raise ConfigError(f"{p}: xbarsim's forward pass differs from onnxruntime's by {rel:.2e} (relative to "
-                                  f"the largest output) on a probe batch, more than {rtol:.0e}; the import is wrong.")
+                                  f"the largest output) on a probe batch, more than {rtol:.0e}{why}.")
             net = dataclasses.replace(net, import_check=chk)
     return net
+
+
+#: numpy dtype of each float element type an input may have (ONNX TensorProto codes, onnxruntime names).
+_INPUT_DTYPES: dict[int, np.dtype[Any]] = {
+    1: np.dtype(np.float32), 11: np.dtype(np.float64), 10: np.dtype(np.float16)}
+_RUNTIME_DTYPES: dict[str, np.dtype[Any]] = {
+    "tensor(float)": np.dtype(np.float32), "tensor(double)": np.dtype(np.float64),
+    "tensor(float16)": np.dtype(np.float16)}
+
+
+def _input_elem_type(model: Any, name: str) -> int:
+    return int(next(i for i in model.graph.input if i.name == name).type.tensor_type.elem_type)
 
 
 def _runtime() -> Any:
@@ -422,6 +441,8 @@ def _run_session(rt: Any, path: Path, x: np.ndarray, batch: int | None) -> Float
     opts.log_severity_level = 3
     sess = rt.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
     name = sess.get_inputs()[0].name
+    # feed the element type the graph declares (float32, float64 or float16): onnxruntime refuses others
+    x = np.asarray(x, dtype=_RUNTIME_DTYPES.get(sess.get_inputs()[0].type, np.dtype(np.float32)))
     step = batch or max(1, x.shape[0])
     outs = []
     for start in range(0, x.shape[0], step):
@@ -436,7 +457,8 @@ def _run_session(rt: Any, path: Path, x: np.ndarray, batch: int | None) -> Float
 
 
 def onnxruntime_forward(path: str | os.PathLike[str], x: Any, input_shape: tuple[int, ...]) -> FloatArray:
-    """The model's output for ``x`` computed by onnxruntime (float32), as ``(B, n_outputs)`` float64.
+    """The model's output for ``x`` computed by onnxruntime (in the element type of the model's input,
+    float32 for most models), as ``(B, n_outputs)`` float64.
 
     ``x`` may be flattened ``(B, prod(input_shape))``. Raises ConfigError if onnxruntime is missing.
     """
@@ -446,10 +468,10 @@ def onnxruntime_forward(path: str | os.PathLike[str], x: Any, input_shape: tuple
     onnx = _import_onnx()
     p = Path(path)
     model = _read_model(p, onnx)
-    _, shape, batch = _input_shape(_Graph(str(p), onnx, model), model)
+    name, shape, batch = _input_shape(_Graph(str(p), onnx, model), model)
     if tuple(shape) != tuple(input_shape):
         raise ConfigError(f"{p}: the model takes per-sample shape {shape}, not {tuple(input_shape)}.")
-    arr = np.asarray(x, dtype=np.float32).reshape((-1,) + tuple(shape))
+    arr = np.asarray(x, dtype=_INPUT_DTYPES[_input_elem_type(model, name)]).reshape((-1,) + tuple(shape))
     return _run_session(rt, p, arr, batch)
 
 

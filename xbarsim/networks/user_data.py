@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from xbarsim._validation import check_int
 from xbarsim.errors import ConfigError
 from xbarsim.networks.datasets import Dataset
 
@@ -32,7 +33,8 @@ def load_npz(path: str | os.PathLike[str], *, n_classes: int | None = None, name
     path : path
         The file (``numpy.savez`` / ``savez_compressed``; no pickled objects).
     n_classes : int, optional
-        Classes of the network that will read it: every label must lie in ``0 .. n_classes - 1``.
+        Classes of the network that will read it (an int >= 2): every label must lie in
+        ``0 .. n_classes - 1``.
         Default: the largest label + 1 (at least 2).
     name : str, optional
         Dataset name (default: the file's stem).
@@ -46,6 +48,8 @@ def load_npz(path: str | os.PathLike[str], *, n_classes: int | None = None, name
         differ between splits.
     """
     p = Path(path)
+    if n_classes is not None:
+        n_classes = check_int(n_classes, "n_classes", 2, 1 << 31)
     if not p.is_file():
         raise ConfigError(f"dataset file {str(p)!r} does not exist.")
     try:
