@@ -420,7 +420,8 @@ class ExperimentConfig:
     split : str
         Evaluated split (``"test"``).
     max_points : int or None
-        Evaluate only the first points of the split (circuit backends).
+        Sweep: evaluate only the first points of the split (circuit backends); refused for a Monte
+        Carlo experiment, whose transfers evaluate the whole split.
     plot_x : str or None
         Sweep: the grid key (numeric values) on the x axis of the generic plot
         ``accuracy_vs_<plot_x>.png``; default the first numeric grid key, drawn when no alpha or wire
@@ -489,6 +490,9 @@ class ExperimentConfig:
                 raise ConfigError(f"`split` must be 'train', 'val' or 'test'; got {short_repr(self.split)}.")
             if self.max_points is not None:
                 check_int(self.max_points, "max_points", 1, 10_000_000)
+                if self.kind == "monte-carlo":  # its transfers evaluate the whole split
+                    raise ConfigError(f"`max_points` applies to kind 'sweep'; a 'monte-carlo' experiment evaluates "
+                                      f"the whole {self.split} split (got max_points = {self.max_points}).")
             if not isinstance(self.description, str):
                 raise ConfigError("`description` must be a string.")
             variants: dict[str, dict[str, Any]] = {}

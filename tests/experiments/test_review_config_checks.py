@@ -1,0 +1,60 @@
+"""Config checks found by review: settings a run would ignore, or refuse only after training, are
+ConfigErrors at load time that name the key, the value and the file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from xbarsim.errors import ConfigError
+from xbarsim.experiments import load_experiment
+
+SWEEP = """
+name = "tiny"
+kind = "sweep"
+dataset = "digits"
+[[networks]]
+name = "t"
+recipe = "ternary"
+[hardware]
+strict = false
+strategy = "lea"
+[grid]
+alpha = [1, 2]
+"""
+
+MONTE_CARLO = """
+name = "mc"
+kind = "monte-carlo"
+dataset = "half-moons"
+transfers = 3
+models = ["statistical"]
+[[networks]]
+name = "regular"
+recipe = "moons"
+[hardware]
+preset = "tio2_passive"
+"""
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "exp.toml"
+    p.write_text(text)
+    return p
+
+
+def test_max_points_of_a_monte_carlo_experiment_is_refused_not_ignored(tmp_path):
+    # the Monte Carlo run evaluates the whole split whatever max_points says, while the report printed
+    # "first 20 points": a setting that does nothing is an error naming it
+    path = _write(tmp_path, MONTE_CARLO.replace('transfers = 3', 'transfers = 3\nmax_points = 20'))
+    with pytest.raises(ConfigError) as err:
+        load_experiment(path)
+    text = str(err.value)
+    assert "max_points" in text and "20" in text and "monte-carlo" in text and str(path) in text
+    # also when only the quick variant sets it
+    path = _write(tmp_path, MONTE_CARLO + "[quick]\nmax_points = 20\n")
+    load_experiment(path)
+    with pytest.raises(ConfigError, match="max_points"):
+        load_experiment(path, quick=True)
+
