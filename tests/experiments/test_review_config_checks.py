@@ -58,3 +58,11 @@ def test_max_points_of_a_monte_carlo_experiment_is_refused_not_ignored(tmp_path)
     with pytest.raises(ConfigError, match="max_points"):
         load_experiment(path, quick=True)
 
+
+def test_a_grid_value_listed_twice_is_refused_at_load_time_naming_key_value_and_file(tmp_path):
+    # before: accepted by load_experiment, refused only after the networks were trained, without the file
+    path = _write(tmp_path, SWEEP.replace("alpha = [1, 2]", "alpha = [1, 2, 1]"))
+    with pytest.raises(ConfigError) as err:
+        load_experiment(path)
+    text = str(err.value)
+    assert "grid.alpha" in text and "1" in text and "twice" in text and str(path) in text

@@ -53,6 +53,7 @@ of every grid point (:meth:`ExperimentConfig.hardware_at`).
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import os
 import re
@@ -522,6 +523,13 @@ class ExperimentConfig:
                                       f"({', '.join(HARDWARE_FIELDS)}) and {', '.join(_GRID_EXTRA)}.")
                 if not isinstance(values, (list, tuple)) or not values:
                     raise ConfigError(f"`grid.{key}` must be a non-empty list of values; got {short_repr(values)}.")
+                seen: set[str] = set()
+                for v in values:  # the sweep spec refuses it too, but only after the networks are trained
+                    text = json.dumps(v, sort_keys=True, default=repr)
+                    if text in seen:
+                        raise ConfigError(f"`grid.{key}` lists the value {short_repr(v)} twice; grid values must be "
+                                          "distinct.")
+                    seen.add(text)
                 if key == "variant":
                     for v in values:
                         if v not in variants:
