@@ -66,3 +66,17 @@ def test_a_grid_value_listed_twice_is_refused_at_load_time_naming_key_value_and_
         load_experiment(path)
     text = str(err.value)
     assert "grid.alpha" in text and "1" in text and "twice" in text and str(path) in text
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+def test_a_reference_value_that_is_not_finite_is_refused(tmp_path, value):
+    # before: accepted; report.md printed "nan %" and "+nan" and results.json held a bare NaN (not JSON)
+    ref = f'[[reference]]\nlabel = "r"\npoint = {{ alpha = 1 }}\nvalue = {value}\n'
+    path = _write(tmp_path, SWEEP + ref)
+    with pytest.raises(ConfigError) as err:
+        load_experiment(path)
+    text = str(err.value)
+    assert "[[reference]] #1" in text and value.lstrip("-") in text and str(path) in text
+    over = f'[[reference]]\nlabel = "r"\nover = "alpha"\nat = [1, 2]\nvalues = [0.5, {value}]\n'
+    with pytest.raises(ConfigError, match="finite"):
+        load_experiment(_write(tmp_path, SWEEP + over))

@@ -345,8 +345,9 @@ def _references(data: Any, source: str) -> tuple[Reference, ...]:
         else:
             raise ConfigError(f"{source}: [[reference]] #{k + 1} needs `value`, or `over`, `at` and `values`.")
         for at_v, v in pairs:
-            if isinstance(v, bool) or not isinstance(v, (int, float)):
-                raise ConfigError(f"{source}: [[reference]] #{k + 1}: values must be numbers; got {short_repr(v)}.")
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                raise ConfigError(f"{source}: [[reference]] #{k + 1}: values must be finite numbers; got "
+                                  f"{short_repr(v)}.")
             pt = dict(point)
             if at_v is not None:
                 pt[r["over"]] = at_v
