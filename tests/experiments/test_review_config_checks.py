@@ -80,3 +80,16 @@ def test_a_reference_value_that_is_not_finite_is_refused(tmp_path, value):
     over = f'[[reference]]\nlabel = "r"\nover = "alpha"\nat = [1, 2]\nvalues = [0.5, {value}]\n'
     with pytest.raises(ConfigError, match="finite"):
         load_experiment(_write(tmp_path, SWEEP + over))
+
+
+def test_a_recipe_that_does_not_fit_the_dataset_names_the_network_recipe_dataset_and_file(tmp_path):
+    # before: "`y` must hold labels in 0..1; got 0..9." with nothing saying which network, recipe or file
+    from xbarsim.experiments import run_experiment
+
+    path = _write(tmp_path, SWEEP.replace('recipe = "ternary"', 'recipe = "moons"\nepochs = 1')
+                  .replace('strategy = "lea"\n', "").replace("alpha = [1, 2]", "fault_rate = [0.0]"))
+    config = load_experiment(path)
+    with pytest.raises(ConfigError) as err:
+        run_experiment(config, out=tmp_path / "out", scheduler="serial")
+    text = str(err.value)
+    assert str(path) in text and "'t'" in text and "moons" in text and "digits" in text and "0..9" in text
