@@ -53,6 +53,7 @@ of every grid point (:meth:`ExperimentConfig.hardware_at`).
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import os
 import re
@@ -344,8 +345,9 @@ def _references(data: Any, source: str) -> tuple[Reference, ...]:
         else:
             raise ConfigError(f"{source}: [[reference]] #{k + 1} needs `value`, or `over`, `at` and `values`.")
         for at_v, v in pairs:
-            if isinstance(v, bool) or not isinstance(v, (int, float)):
-                raise ConfigError(f"{source}: [[reference]] #{k + 1}: values must be numbers; got {short_repr(v)}.")
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                raise ConfigError(f"{source}: [[reference]] #{k + 1}: values must be finite numbers; got "
+                                  f"{short_repr(v)}.")
             pt = dict(point)
             if at_v is not None:
                 pt[r["over"]] = at_v
@@ -420,7 +422,8 @@ class ExperimentConfig:
     split : str
         Evaluated split (``"test"``).
     max_points : int or None
-        Evaluate only the first points of the split (circuit backends).
+        Sweep: evaluate only the first points of the split (circuit backends); refused for a Monte
+        Carlo experiment, whose transfers evaluate the whole split.
     plot_x : str or None
         Sweep: the grid key (numeric values) on the x axis of the generic plot
         ``accuracy_vs_<plot_x>.png``; default the first numeric grid key, drawn when no alpha or wire
@@ -489,6 +492,9 @@ class ExperimentConfig:
                 raise ConfigError(f"`split` must be 'train', 'val' or 'test'; got {short_repr(self.split)}.")
             if self.max_points is not None:
                 check_int(self.max_points, "max_points", 1, 10_000_000)
+                if self.kind == "monte-carlo":  # its transfers evaluate the whole split
+                    raise ConfigError(f"`max_points` applies to kind 'sweep'; a 'monte-carlo' experiment evaluates "
+                                      f"the whole {self.split} split (got max_points = {self.max_points}).")
             if not isinstance(self.description, str):
                 raise ConfigError("`description` must be a string.")
             variants: dict[str, dict[str, Any]] = {}
@@ -518,6 +524,13 @@ class ExperimentConfig:
                                       f"({', '.join(HARDWARE_FIELDS)}) and {', '.join(_GRID_EXTRA)}.")
                 if not isinstance(values, (list, tuple)) or not values:
                     raise ConfigError(f"`grid.{key}` must be a non-empty list of values; got {short_repr(values)}.")
+                seen: set[str] = set()
+                for v in values:  # the sweep spec refuses it too, but only after the networks are trained
+                    text = json.dumps(v, sort_keys=True, default=repr)
+                    if text in seen:
+                        raise ConfigError(f"`grid.{key}` lists the value {short_repr(v)} twice; grid values must be "
+                                          "distinct.")
+                    seen.add(text)
                 if key == "variant":
                     for v in values:
                         if v not in variants:

@@ -337,7 +337,13 @@ def train_all(config: ExperimentConfig, out: Path, progress: ProgressCallback | 
         if spec.recipe == "file":
             net = load_network(_source(spec, base))
         else:
-            net = train_network(spec, data, config.hardware, base_dir=base)
+            try:
+                net = train_network(spec, data, config.hardware, base_dir=base)
+            except ConfigError as exc:  # e.g. a recipe whose output layer does not fit the dataset's labels
+                if str(exc).startswith(f"{config.source}:"):
+                    raise
+                raise type(exc)(f"{config.source}: network {name!r} (recipe {spec.recipe!r}) on dataset "
+                                f"{config.dataset!r}: {exc}") from None
         arrays: dict[str, Any] = net.to_dict()
         replace_from(path, lambda tmp: np.savez(tmp, **arrays))
         digest = network_fingerprint(net)
