@@ -398,7 +398,7 @@ def load_onnx(path: str | os.PathLike[str], *, check: bool = True, rtol: float =
     if check:
         rt = _runtime()
         if rt is not None:
-            dtype = _INPUT_DTYPES[_input_elem_type(model, input_name)]
+            dtype = _INPUT_DTYPES.get(_input_elem_type(model, input_name), np.dtype(np.float32))
             probe = np.random.default_rng(0).random((batch or 4,) + input_shape).astype(dtype)
             ref = _run_session(rt, p, probe, batch)
             ours = net.forward(probe.astype(np.float64))
@@ -471,7 +471,8 @@ def onnxruntime_forward(path: str | os.PathLike[str], x: Any, input_shape: tuple
     name, shape, batch = _input_shape(_Graph(str(p), onnx, model), model)
     if tuple(shape) != tuple(input_shape):
         raise ConfigError(f"{p}: the model takes per-sample shape {shape}, not {tuple(input_shape)}.")
-    arr = np.asarray(x, dtype=_INPUT_DTYPES[_input_elem_type(model, name)]).reshape((-1,) + tuple(shape))
+    dtype = _INPUT_DTYPES.get(_input_elem_type(model, name), np.dtype(np.float32))
+    arr = np.asarray(x, dtype=dtype).reshape((-1,) + tuple(shape))
     return _run_session(rt, p, arr, batch)
 
 
