@@ -73,14 +73,17 @@ def test_xbarsim_evaluate_with_onnx_and_npz(project: Path, capsys) -> None:
     text = capsys.readouterr().out
     assert "energy_pj" in text and "Software baseline" in text
     doc = json.loads((out / "results.json").read_text())
-    # the software baseline is onnxruntime's, recomputed here independently on the full test split
+    # the software baseline is onnxruntime's, recomputed here independently on the points the trials
+    # evaluate (max_points = 60: the first 60 of the test split), not on the whole split
     import onnxruntime as ort
 
     data = np.load(project / "data" / "digits.npz")
     sess = ort.InferenceSession(str(project / "models" / "cnn.onnx"), providers=["CPUExecutionProvider"])
     logits = sess.run(None, {"input": data["x_test"].astype(np.float32)})[0]
-    assert doc["software_accuracy"]["cnn"] == pytest.approx(float(np.mean(logits.argmax(1) == data["y_test"])),
-                                                            abs=1e-12)
+    correct = logits.argmax(1) == data["y_test"]
+    assert np.mean(correct[:60]) != np.mean(correct)  # the two baselines differ on this data
+    assert doc["software_accuracy"]["cnn"] == pytest.approx(float(np.mean(correct[:60])), abs=1e-12)
+    assert f"Software baseline: `cnn` {100 * np.mean(correct[:60]):.1f} %." in (out / "report.md").read_text()
     rows = {r["fault_rate"]: r for r in doc["rows"]}
     assert set(rows) == {0.0, 0.05}
     assert rows[0.0]["accuracy_mean"] > 0.7 and rows[0.0]["energy_pj_mean"] > 0
@@ -89,6 +92,7 @@ def test_xbarsim_evaluate_with_onnx_and_npz(project: Path, capsys) -> None:
         records = list(csv.DictReader(line for line in fh if not line.startswith("#")))  # provenance comment
     assert len(records) == 2
     for rec in records:
+        assert float(rec["software_accuracy"]) == pytest.approx(doc["software_accuracy"]["cnn"], abs=1e-12)
         layers = sum(float(rec[f"energy_l{i}_pj"]) for i in range(3))
         assert float(rec["energy_pj"]) == pytest.approx(layers, rel=1e-12)
 

@@ -73,6 +73,7 @@ __all__ = [
     "MonteCarloResult",
     "transfer",
     "evaluate",
+    "evaluated_points",
     "monte_carlo",
     "robust_fraction",
     "transfer_seed",
@@ -583,8 +584,8 @@ def _split(dataset: Any, split: str) -> tuple[FloatArray, IntArray]:
     return np.asarray(x), np.asarray(y)
 
 
-def _points(dataset: Dataset, split: str, max_points: int | None
-            ) -> tuple[FloatArray, IntArray, list[tuple[str, slice]]]:
+def evaluated_points(dataset: Dataset, split: str, max_points: int | None
+                     ) -> tuple[FloatArray, IntArray, list[tuple[str, slice]]]:
     """The split's inputs, labels and task slices, limited to the first ``max_points`` points (for a
     multi-task dataset: the first ``max_points // n_tasks`` of every task)."""
     x, y = _split(dataset, split)
@@ -661,7 +662,7 @@ def evaluate(
     net = _check_network(network)
     hw = _check_hardware(hardware)
     gen = _resolve_rng(seed, rng)
-    x, y, slices = _points(dataset, split, max_points)
+    x, y, slices = evaluated_points(dataset, split, max_points)
     if x.shape[1] != net.n_inputs:
         raise ConfigError(f"`network` takes {net.n_inputs} inputs but dataset {dataset.name!r} has {x.shape[1]} "
                           "features.")

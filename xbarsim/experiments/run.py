@@ -34,6 +34,7 @@ from xbarsim._typing import ProgressCallback
 from xbarsim.evaluation import (
     DroletCodePerturbation,
     device_perturbation,
+    evaluated_points,
     monte_carlo_result,
     monte_carlo_setup,
     network_fingerprint,
@@ -182,7 +183,10 @@ def run_experiment(
             if x.shape[1] != m.n_inputs:
                 raise ConfigError(f"{config.source}: network {name!r} takes {m.n_inputs} inputs per sample but "
                                   f"dataset {config.dataset!r} has {x.shape[1]}.")
-        # the software baseline: onnxruntime for ONNX models, the network's forward pass otherwise
+        # the software baseline: onnxruntime for ONNX models, the network's forward pass otherwise, on the
+        # points the trials evaluate (a sweep's max_points: the first points of the split)
+        if config.kind == "sweep" and config.max_points is not None:
+            x, y, _ = evaluated_points(data, config.split, config.max_points)
         software = {name: float(np.mean(m.labels_from_scores(reference_scores(m, x)[0]) == y))
                     for name, m in models.items()}
         if config.kind == "sweep":
