@@ -53,8 +53,10 @@ def test_a_sweep_with_failed_trials_exits_1(tmp_path, capsys):
     assert rc == 1 and "failed" in text
     assert main(["sweep", str(cfg), "--out", str(out), "--scheduler", "serial", "--quiet", "--resume"]) == 1
     assert main(["sweep", str(cfg), "--out", str(out), "--scheduler", "serial", "--quiet",
-                 "--retry-failed"]) == 2  # --retry-failed needs --resume
-    assert "resume" in capsys.readouterr().err
+                 "--retry-failed"]) == 2  # --retry-failed needs --resume, said in the flags a user types
+    err = capsys.readouterr().err
+    assert "`--retry-failed` re-runs failed trials of a stored sweep; it needs --resume." in err
+    assert "(--resume)" not in err and "retry_failed" not in err
 
 
 # ----------------------------------------------------------------------------- --quick

@@ -371,3 +371,38 @@ def test_cli_argparse_errors_exit_2(capsys):
         cli_main(["sweep", "c.toml", "--workers", "many"])
     assert info.value.code == 2
     assert "invalid int value" in capsys.readouterr().err
+
+
+def test_a_metric_named_like_a_built_in_column_gets_its_own_column(tmp_path):
+    """The sleep trial reports `duration_s` (the seconds asked for), the name of the wall-time column and of
+    its grid key: each is written once (`grid.duration_s`, `duration_s`, `result.duration_s`), and summary.csv holds the
+    statistics of both, each recomputed from the trials (before: three `duration_s` columns in trials.csv,
+    and two `duration_s_mean` columns in summary.csv, both the wall time)."""
+    import csv
+
+    spec = SweepSpec(name="s", trial="sleep", grid={"duration_s": [0.0, 0.02]}, trials=2)
+    store = tmp_path / "s.sqlite"
+    run_sweep(spec, TRIALS[spec.trial], store=store, scheduler="serial")
+    agg = aggregate_sweep(store, tmp_path / "out")
+    header = agg.trials_csv.read_text().splitlines()[1].split(",")
+    assert len(header) == len(set(header))
+    assert {"grid.duration_s", "duration_s", "result.duration_s"} <= set(header)  # grid key, wall time, metric
+    with agg.trials_csv.open(newline="") as fh:
+        trials = list(csv.DictReader(line for line in fh if not line.startswith("#")))
+    with agg.summary_csv.open(newline="") as fh:
+        lines = [line for line in fh if not line.startswith("#")]
+    assert len(lines[0].split(",")) == len(set(lines[0].split(",")))
+    summary = list(csv.DictReader(lines))
+    recs = records(store)
+    for row in summary:
+        mine = [r for r in recs if r.params["duration_s"] == float(row["grid.duration_s"])]
+        assert len(mine) == 2
+        assert float(row["result.duration_s_mean"]) == pytest.approx(float(row["grid.duration_s"]), abs=0)
+        assert float(row["duration_s_mean"]) == pytest.approx(np.mean([r.duration_s for r in mine]), rel=1e-12)
+        assert float(row["draw_mean"]) == pytest.approx(
+            np.mean([float(t["draw"]) for t in trials if float(t["grid.duration_s"]) == float(row["grid.duration_s"])]),
+            rel=1e-12)
+    from xbarsim.sweeps.aggregate import summarize
+
+    with pytest.raises(xb.ConfigError, match="duration_s"):
+        summarize(recs, list(spec.points()), ["duration_s"])

@@ -107,6 +107,8 @@ def _quiet_closed_stdout() -> None:
 #: Library wording of a parameter -> the flag a CLI user types (library errors name API parameters).
 _FLAG_WORDS = (
     ("pass resume=True (--resume)", "pass --resume"),
+    ("it needs resume=True (--resume)", "it needs --resume"),
+    ("`retry_failed`", "`--retry-failed`"),
     ("resume=True", "--resume"),
     ("`n_workers`", "`--workers`"),
     ("NgspiceOptions.max_cells=", "--max-cells "),

@@ -23,7 +23,7 @@ import json
 import os
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +80,10 @@ def summarize(records: Sequence[TrialRecord], points: Sequence[Mapping[str, Any]
     in. A statistic with no successful trial is None (never NaN). ``errors``: a point with failed
     trials also gets ``errors``, the sorted distinct ``"<type>: <message>"`` texts (200 characters).
     """
+    clash = sorted(set(metrics) & (RESERVED_COLUMNS | set(points[0] if points else {})))
+    if clash:
+        raise ConfigError(f"metrics {clash} have the names of built-in or grid columns; rename them first "
+                          "(aggregate_sweep writes them as 'result.<name>').")
     groups: dict[str, list[TrialRecord]] = {}
     for r in records:
         groups.setdefault(_point_id(r.params, points[0] if points else {}), []).append(r)
@@ -90,9 +94,8 @@ def summarize(records: Sequence[TrialRecord], points: Sequence[Mapping[str, Any]
         # the last bit (a mean on a rounding tie, 91.85 %, printed 91.9 or 91.8 with the summation order)
         ok = sorted((r for r in recs if r.ok), key=lambda r: (r.trial, r.key))
         row: dict[str, Any] = {**point, "n_ok": len(ok), "n_failed": len(recs) - len(ok)}
-        for m in ["duration_s", *metrics]:
-            vals = [r.duration_s if m == "duration_s" else r.results[m] for r in ok
-                    if m == "duration_s" or m in r.results]
+        for m, vals in [("duration_s", [r.duration_s for r in ok]),
+                        *((m, [r.results[m] for r in ok if m in r.results]) for m in metrics)]:
             arr = np.asarray(vals, dtype=np.float64)
             row[f"{m}_mean"] = float(arr.mean()) if arr.size else None
             row[f"{m}_std"] = float(arr.std()) if arr.size else None
@@ -148,11 +151,18 @@ def aggregate_sweep(store: str | os.PathLike[str], out_dir: str | os.PathLike[st
     prov = dict(provenance) if provenance is not None else _prov.collect(seed=spec.seed)
     prov["partial"] = bool(prov.get("partial")) or len(records) < spec.n_trials
     grid_names = list(spec.grid)
+    # a trial's own metric named like a built-in column or a grid key ("duration_s" of a sleep trial,
+    # "iterations" of a busy one) gets its own column, "result.<name>", instead of a second one of the name
+    rename = {k: f"result.{k}" for r in records for k in r.results if k in RESERVED_COLUMNS or k in spec.grid}
+    if rename:
+        records = [replace(r, results={rename.get(k, k): v for k, v in r.results.items()}) for r in records]
     metrics = _numeric(records)
+    # likewise a grid key named like a built-in column (the sleep trial's `duration_s`) is `grid.<name>`
+    grid_columns = [f"grid.{g}" if g in RESERVED_COLUMNS else g for g in grid_names]
     all_metrics = sorted({k for r in records for k in r.results})
 
     trials_csv = _write_csv(out / "trials.csv", [
-        ["key", "point", "trial", *grid_names, "status", "error_type", "error", "duration_s", "worker", *all_metrics],
+        ["key", "point", "trial", *grid_columns, "status", "error_type", "error", "duration_s", "worker", *all_metrics],
         *([r.key, r.point, r.trial, *(_cell(r.params.get(g)) for g in grid_names), r.status, r.error_type, r.error,
            repr(r.duration_s), r.worker, *(_cell(r.results.get(m, "")) for m in all_metrics)] for r in records)],
         header=_prov.csv_header(prov))
@@ -160,7 +170,7 @@ def aggregate_sweep(store: str | os.PathLike[str], out_dir: str | os.PathLike[st
     rows = summarize(records, list(spec.points()), metrics)
     stat_cols = [f"{m}_{s}" for m in ["duration_s", *metrics] for s in ("mean", "std")]
     summary_csv = _write_csv(out / "summary.csv", [
-        [*grid_names, "n_ok", "n_failed", *stat_cols],
+        [*grid_columns, "n_ok", "n_failed", *stat_cols],
         *([_cell(row[g]) for g in grid_names] + [row["n_ok"], row["n_failed"]]
           + ["" if row[c] is None else repr(row[c]) for c in stat_cols] for row in rows)],
         header=_prov.csv_header(prov))
@@ -194,9 +204,16 @@ def _label(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
 
 
+#: Columns of trials.csv and summary.csv that are not a trial's metrics (``summary.json`` rows also
+#: hold ``errors``); a metric of one of these names, or of a grid key, is written as ``result.<name>``,
+#: and a grid key of one of these names as ``grid.<name>``.
+RESERVED_COLUMNS = frozenset({"key", "point", "trial", "status", "error_type", "error", "duration_s", "worker",
+                              "n_ok", "n_failed", "errors"})
+
 #: Metrics that describe the run, not the result: never plotted. The KCL residual is the solver's
 #: self-check (rounding noise near 1e-16, in summary.csv); drawn against a grid key it looks like a trend.
-BOOKKEEPING_METRICS = frozenset({"cells", "iterations", "duration_s", "solve_time_s", "kcl_residual"})
+BOOKKEEPING_METRICS = frozenset({"cells", "iterations", "duration_s", "solve_time_s", "kcl_residual",
+                                 "result.cells", "result.iterations", "result.duration_s"})
 
 #: Axis labels with units of the metrics and parameters the shipped trial kinds use.
 LABELS = {
