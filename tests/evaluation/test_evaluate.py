@@ -281,3 +281,24 @@ def test_an_empty_batch_is_refused_naming_x(moons, moons_net, changes, method):
     hn = transfer(moons_net, hw, np.random.default_rng(0))
     with pytest.raises(ConfigError, match=r"`x` must hold at least one input; got shape \(0, 2\)"):
         getattr(hn, method)(np.zeros((0, 2)))
+
+
+def test_an_all_zero_layer_is_refused_by_evaluate_before_any_work_naming_the_layer(moons, moons_net):
+    # before: the whole inference ran, then "`w` must not be all zero" (an internal name) came out of the
+    # mapping error; transfer and predict still map and read such a network
+    import dataclasses
+
+    from xbarsim.networks import MLP
+
+    assert isinstance(moons_net, MLP)
+    zero = dataclasses.replace(moons_net, weights=(moons_net.weights[0], np.zeros_like(moons_net.weights[1]),
+                                                   *moons_net.weights[2:]))
+    hw = Hardware(preset="tio2_passive", kernel_shape=(8, 8))
+    with pytest.raises(ConfigError, match=r"layer 1 of `network` has all-zero weights"):
+        evaluate(zero, moons, hw, seed=0)
+    pred = transfer(zero, hw, np.random.default_rng(0)).predict(moons.x_test)
+    assert pred.shape == moons.y_test.shape
+    # a crossbar bias row makes the mapped matrix non-zero: then the error is defined and evaluate runs
+    assert zero.biases is not None and np.any(zero.biases[1])
+    res = evaluate(zero, moons, dataclasses.replace(hw, bias="crossbar"), seed=0)
+    assert np.isfinite(res.mapping_errors).all()

@@ -608,6 +608,20 @@ def evaluated_points(dataset: Dataset, split: str, max_points: int | None
     return x[idx], y[idx], new
 
 
+def _check_mapping_error_defined(net: MLP | Network, hw: Hardware, committee: Sequence[MLP] | None) -> None:
+    """Refuse, before any work, a mapped layer whose weights are all zero: ``evaluate`` reports every
+    layer's relative mapping error, which is undefined for it (before, the whole inference ran first)."""
+    biased = hw.bias == "crossbar" and net.biases is not None
+    for k, m in enumerate([net, *(committee or ())]):
+        mats = augmented_weights(m.weights, m.biases if biased else None)
+        for i, w in enumerate(mats):
+            if not np.any(np.asarray(w)):
+                who = "`network`" if k == 0 else f"`committee[{k - 1}]`"
+                raise ConfigError(f"layer {i} of {who} has all-zero weights: evaluate reports each layer's relative "
+                                  "mapping error 100 ||W_hat - W|| / ||W||, undefined for it. Map and read such a "
+                                  "network with transfer() and predict().")
+
+
 def evaluate(
     network: MLP | Network,
     dataset: Dataset,
@@ -666,6 +680,7 @@ def evaluate(
     if x.shape[1] != net.n_inputs:
         raise ConfigError(f"`network` takes {net.n_inputs} inputs but dataset {dataset.name!r} has {x.shape[1]} "
                           "features.")
+    _check_mapping_error_defined(net, hw, committee)
     members = hw.alpha if hw.strategy == "committee" else 1
     extra = dict(readouts or {})
     for name, ch in extra.items():
