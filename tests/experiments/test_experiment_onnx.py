@@ -147,3 +147,14 @@ def test_truncated_onnx_in_a_config_names_the_file(project: Path) -> None:
     with pytest.raises(ConfigError, match="not a readable ONNX model") as info:
         run_experiment(cfg, out=project / "out", scheduler="serial", progress=False)
     assert str(model.resolve()) in str(info.value)
+
+
+@pytest.mark.parametrize("missing,words", [("models/cnn.onnx", "network 'cnn'"), ("data/digits.npz", "dataset")])
+def test_a_missing_model_or_dataset_file_is_named_with_the_config(project: Path, missing: str, words: str) -> None:
+    # before: only the resolved path ("ONNX model file '.../cnn.onnx' does not exist."), not which config
+    (project / missing).unlink()
+    with pytest.raises(ConfigError) as info:
+        run_experiment(load_experiment(project / "exp.toml"), out=project / "out", scheduler="serial", progress=False)
+    msg = str(info.value)
+    assert msg.startswith(f"{project / 'exp.toml'}: {words}") and str(project / missing) in msg
+    assert "does not exist" in msg or "No such file" in msg

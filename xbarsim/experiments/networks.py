@@ -10,10 +10,10 @@ import functools
 import json
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -25,6 +25,7 @@ from xbarsim.sweeps import refuse_symlink, replace_from, write_text
 from xbarsim.networks import load_network as npz_network
 from xbarsim.networks import (
     MLP,
+    Dataset,
     Network,
     MOONS_CONFIG,
     TERNARY_FINETUNE_CONFIG,
@@ -42,9 +43,12 @@ from xbarsim.networks import (
     train_yinyang_ewc,
 )
 
-__all__ = ["train_network", "train_all", "load_network", "network_file", "cached_dataset", "check_labels",
-           "network_settings", "changed_settings", "TrainedNetwork", "indexed_settings", "member_name",
-           "member_paths"]
+__all__ = ["train_network", "train_all", "load_network", "network_file", "cached_dataset", "config_dataset",
+           "check_labels", "network_settings", "changed_settings", "TrainedNetwork", "indexed_settings",
+           "member_name", "member_paths"]
+
+T = TypeVar("T")
+
 
 def train_network(spec: NetworkSpec, dataset: Any, hardware: Hardware, *, base_dir: Path | None = None
                   ) -> MLP | Network:
@@ -219,6 +223,23 @@ def member_paths(nets: Mapping[str, TrainedNetwork]) -> dict[str, list[dict[str,
     return {name: [m.to_dict() for m in n.members] for name, n in nets.items() if n.members}
 
 
+def _in_config(config: ExperimentConfig, what: str, load: Callable[[], T]) -> T:
+    """``load()``, with a ConfigError from it prefixed by the config file and ``what`` it was loading (a
+    missing or damaged model or dataset file is named by its resolved path only)."""
+    try:
+        return load()
+    except ConfigError as exc:
+        if str(exc).startswith(f"{config.source}:"):
+            raise
+        raise type(exc)(f"{config.source}: {what}: {exc}") from None
+
+
+def config_dataset(config: ExperimentConfig) -> Dataset:
+    """The config's dataset (:func:`cached_dataset`); errors name the config file."""
+    return _in_config(config, f"dataset {config.dataset!r}", lambda: cached_dataset(config.dataset,
+                                                                                      config.dataset_file))
+
+
 def network_settings(config: ExperimentConfig) -> dict[str, dict[str, Any]]:
     """Per network, committee members (:func:`member_name`) included, the settings that make it (see
     :class:`TrainedNetwork`); reads the source file of ``recipe = "file"`` (FileFormatError if it is
@@ -232,7 +253,8 @@ def network_settings(config: ExperimentConfig) -> dict[str, dict[str, Any]]:
         key: dict[str, Any] = {"spec": spec_d, "dataset": config.dataset,
                                "hardware": config.hardware.to_dict() if spec.training == "hardware-aware" else None}
         if spec.recipe in ("file", "onnx"):
-            key["source_sha256"] = network_fingerprint(load_network(_source(spec, base)))
+            key["source_sha256"] = network_fingerprint(
+                _in_config(config, f"network {name!r}", lambda: load_network(_source(spec, base))))
         out[name] = _no_nulls(json.loads(json.dumps(key)))  # plain JSON, as sweep specs hold it
     return out
 
@@ -309,7 +331,7 @@ def train_all(config: ExperimentConfig, out: Path, progress: ProgressCallback | 
     settings = network_settings(config) if settings is None else settings
     folder = refuse_symlink(out / "networks")
     folder.mkdir(parents=True, exist_ok=True)
-    data = cached_dataset(config.dataset, config.dataset_file)
+    data = config_dataset(config)
     base = Path(config.source).parent if config.source != "<dict>" else None
     index_path = folder / "networks.json"
     index = _read_index(index_path)
@@ -335,7 +357,7 @@ def train_all(config: ExperimentConfig, out: Path, progress: ProgressCallback | 
         if progress is not None:
             progress(label, 0, 1)
         if spec.recipe == "file":
-            net = load_network(_source(spec, base))
+            net = _in_config(config, f"network {name!r}", lambda: load_network(_source(spec, base)))
         else:
             try:
                 net = train_network(spec, data, config.hardware, base_dir=base)

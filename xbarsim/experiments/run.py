@@ -43,7 +43,7 @@ from xbarsim.evaluation.hardware import augmented_weights, build_preset, chip_ke
 from xbarsim.experiments.config import ExperimentConfig, load_experiment
 from xbarsim.experiments.networks import (
     TrainedNetwork,
-    cached_dataset,
+    config_dataset,
     check_labels,
     changed_settings,
     indexed_settings,
@@ -176,7 +176,7 @@ def run_experiment(
                                   f"({'; '.join(changes)}); resuming would mix them. Use another --out.")
         nets = train_all(config, folder, progress, settings)
         models = {name: load_network(folder / n.file, sha256=n.sha256) for name, n in nets.items()}
-        data = cached_dataset(config.dataset, config.dataset_file)
+        data = config_dataset(config)
         check_labels(config, models)
         x, y = data.split(config.split)
         for name, m in models.items():
@@ -402,7 +402,7 @@ def _run_monte_carlo(config: ExperimentConfig, folder: Path, nets: Mapping[str, 
     sweep store ``transfers_<network>_<model>.sqlite`` (durable, resumable, one writer), in this process.
     Interrupted (Ctrl-C, SIGTERM): the report of the transfers stored so far is written, marked
     partial, and :class:`~xbarsim.errors.RunInterrupted` is raised."""
-    data = cached_dataset(config.dataset, config.dataset_file)
+    data = config_dataset(config)
     jobs = []  # every run is set up (and checked) before the first transfer
     for spec in config.networks:
         net = models[spec.name]
