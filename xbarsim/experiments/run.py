@@ -178,15 +178,14 @@ def run_experiment(
         models = {name: load_network(folder / n.file, sha256=n.sha256) for name, n in nets.items()}
         data = config_dataset(config)
         check_labels(config, models)
-        x, y = data.split(config.split)
+        # the points the trials evaluate (a sweep's max_points: the first points of the split; a Monte
+        # Carlo run refuses max_points), on which the software baseline is computed too
+        x, y, _ = evaluated_points(data, config.split, config.max_points if config.kind == "sweep" else None)
         for name, m in models.items():
             if x.shape[1] != m.n_inputs:
                 raise ConfigError(f"{config.source}: network {name!r} takes {m.n_inputs} inputs per sample but "
                                   f"dataset {config.dataset!r} has {x.shape[1]}.")
-        # the software baseline: onnxruntime for ONNX models, the network's forward pass otherwise, on the
-        # points the trials evaluate (a sweep's max_points: the first points of the split)
-        if config.kind == "sweep" and config.max_points is not None:
-            x, y, _ = evaluated_points(data, config.split, config.max_points)
+        # the software baseline: onnxruntime for ONNX models, the network's forward pass otherwise
         software = {name: float(np.mean(m.labels_from_scores(reference_scores(m, x)[0]) == y))
                     for name, m in models.items()}
         if config.kind == "sweep":
