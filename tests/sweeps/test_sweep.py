@@ -406,3 +406,13 @@ def test_a_metric_named_like_a_built_in_column_gets_its_own_column(tmp_path):
 
     with pytest.raises(xb.ConfigError, match="duration_s"):
         summarize(recs, list(spec.points()), ["duration_s"])
+    # the trials in another order, the metric renamed as the aggregate does: the same summary.csv cells
+    import dataclasses
+
+    shuffled = [dataclasses.replace(r, results={("result." + k if k == "duration_s" else k): v
+                                                for k, v in r.results.items()}) for r in recs[::-1]]
+    shuffled = shuffled[1::2] + shuffled[0::2]
+    again = summarize(shuffled, list(spec.points()), ["draw", "result.duration_s"])
+    for row, new in zip(summary, again):
+        for col in ("duration_s_mean", "draw_mean", "draw_std", "result.duration_s_mean"):
+            assert float(row[col]) == pytest.approx(new[col], rel=1e-12, abs=1e-15), col
