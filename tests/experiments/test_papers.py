@@ -150,3 +150,15 @@ def test_a_paper_cell_matched_by_several_networks_is_compared_once_per_network()
         m, sd = 100 * np.mean(raw[net]), 100 * np.std(raw[net])
         se = 100 * np.std(raw[net], ddof=1) / np.sqrt(3)
         assert f"| {m:.1f} ± {sd:.1f} % | 36.7 % | {m - 36.696:+.1f} | {se:.1f} |" in line, line
+
+
+def test_results_json_refuses_a_non_finite_value_and_names_where_it_sits(tmp_path):
+    from xbarsim.experiments.report import write_json
+
+    prov = {"command": "test", "partial": False}
+    ok = write_json(tmp_path / "ok.json", {"rows": [{"accuracy_mean": 0.5, "accuracy_std": None}]}, prov)
+    assert '"accuracy_std": null' in ok.read_text()
+    for bad in (float("nan"), float("inf"), np.float64("-inf")):
+        with pytest.raises(ValueError, match=r"results\.json\.rows\[1\]\.accuracy_std is .*finite"):
+            write_json(tmp_path / "results.json", {"rows": [{"accuracy_std": 0.1}, {"accuracy_std": bad}]}, prov)
+    assert not (tmp_path / "results.json").exists()
