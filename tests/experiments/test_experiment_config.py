@@ -272,3 +272,14 @@ def test_a_recipe_that_does_not_fit_the_dataset_names_the_network_recipe_dataset
         run_experiment(config, out=tmp_path / "out", scheduler="serial")
     text = str(err.value)
     assert str(path) in text and "'t'" in text and "moons" in text and "digits" in text and "0..9" in text
+
+
+def test_ideal_converters_are_spelled_ideal_in_toml_which_has_no_null(tmp_path):
+    config = load_experiment(_write(tmp_path, BASE.replace("[hardware]", '[hardware]\nadc_bits = "ideal"\ndac_bits = "ideal"')))
+    assert config.hardware.adc_bits is None and config.hardware.dac_bits is None
+    assert Hardware.from_dict(config.hardware.to_dict()) == config.hardware
+    grid = load_experiment(_write(tmp_path, BASE + 'adc_bits = [8, "ideal"]\n'))
+    assert [config.hardware.replace(**p).adc_bits for p in grid.points()] in ([8, 8, None, None], [8, None, 8, None])
+    with pytest.raises(ConfigError) as err:
+        load_experiment(_write(tmp_path, BASE.replace("[hardware]", '[hardware]\nadc_bits = "none"')))
+    assert "adc_bits" in str(err.value) and "'none'" in str(err.value) and '"ideal"' in str(err.value)

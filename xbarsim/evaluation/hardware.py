@@ -126,6 +126,17 @@ def _int(value: Any, name: str, lo: int, hi: int | None = None, *, none: bool = 
     return int(value)
 
 
+def _bits(value: Any, name: str) -> int | None:
+    """Converter bits: TOML has no null, so a config file asks for ideal converters with ``"ideal"``."""
+    if value is None or (isinstance(value, str) and value == "ideal"):
+        return None
+    try:
+        return _int(value, name, 1, 32)
+    except ConfigError:
+        raise ConfigError(f"`{name}` must be an integer [1, 32], or None / \"ideal\" for an ideal converter; "
+                          f"got {short_repr(value)}.") from None
+
+
 def _float(value: Any, name: str, what: str, *, lo: float | None = None, hi: float | None = None,
            lo_open: bool = False, none: bool = False) -> float | None:
     if value is None and none:
@@ -251,7 +262,8 @@ class Hardware:
         with its wires and device law; ``"ngspice"``: the same through ngspice (small layers only,
         at most :data:`MAX_NGSPICE_SOLVES` kernel solves).
     dac_bits, adc_bits : int or None
-        Magnitude bits of the converters (sign-magnitude), ``None`` for ideal converters.
+        Magnitude bits of the converters (sign-magnitude), ``None`` for ideal converters (in a
+        TOML config, which has no null, ``"ideal"``).
     dac_scaling : {"per-vector", "fixed"}
         Inputs scaled per input vector to the DAC range (LEA) or by ``dac_x_max``.
     dac_x_max : float
@@ -398,8 +410,8 @@ class Hardware:
         set_("max_writes", _int(self.max_writes, "max_writes", 1, 10_000))
         _choice(self.write_scheme, "write_scheme", WRITE_SCHEMES)
         _choice(self.backend, "backend", get_args(HardwareBackend))
-        set_("dac_bits", _int(self.dac_bits, "dac_bits", 1, 32, none=True))
-        set_("adc_bits", _int(self.adc_bits, "adc_bits", 1, 32, none=True))
+        set_("dac_bits", _bits(self.dac_bits, "dac_bits"))
+        set_("adc_bits", _bits(self.adc_bits, "adc_bits"))
         _choice(self.dac_scaling, "dac_scaling", get_args(DacScaling))
         set_("dac_x_max", _float(self.dac_x_max, "dac_x_max", "positive input magnitude", lo=0.0, lo_open=True))
         _choice(self.adc_range, "adc_range", get_args(AdcRange))
