@@ -118,6 +118,18 @@ def test_identity_dropout_and_constant_node(tmp_path: Path) -> None:
     _check(b, tmp_path)
 
 
+def test_identity_of_an_initializer_is_a_constant_as_exporters_write_tied_weights(tmp_path: Path) -> None:
+    # PyTorch writes a parameter used twice (tied weights) once and copies it through an Identity at
+    # the top of the graph; the copy is a constant, not a layer of the chain
+    b = GraphBuilder((6,))
+    w = b.rand(4, 6)
+    b.nodes.append(helper.make_node("Identity", [w], ["w_tied"], name="tie"))
+    b.node("Gemm", w, b.rand(4), transB=1).node("Relu").node("Gemm", "w_tied")
+    net = _check(b, tmp_path)
+    assert [type(layer).__name__ for layer in net.layers] == ["Dense", "Activation", "Dense"]
+    np.testing.assert_array_equal(net.layers[2].weight, net.layers[0].weight.T)
+
+
 @pytest.mark.parametrize("after", ["Conv", "Gemm"])
 def test_batchnorm_folded(after: str, tmp_path: Path) -> None:
     b = GraphBuilder((2, 6, 6) if after == "Conv" else (7,))

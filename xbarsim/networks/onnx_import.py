@@ -1,7 +1,8 @@
 """Import an ONNX model as a :class:`~xbarsim.networks.Network`, checked against onnxruntime.
 
 Supported graphs are chains: every node takes the previous node's output as its one data input
-and constants (initializers, ``Constant`` nodes) for the rest. Supported operators:
+and constants (initializers, ``Constant`` nodes, and ``Identity`` copies of them, which exporters
+write for tied weights) for the rest. Supported operators:
 
 * weighted: ``Conv`` (2-D, ``group = 1``, any stride / padding / dilation, ``auto_pad`` NOTSET,
   VALID, SAME_UPPER, SAME_LOWER), ``Gemm`` (``transA = 0``), ``MatMul`` with a constant matrix,
@@ -185,6 +186,10 @@ def _walk(graph: _Graph, model: Any, input_name: str, input_shape: tuple[int, ..
             if value is None:
                 raise graph.fail(node, "only the 'value' form of Constant is supported")
             graph.consts[node.output[0]] = graph.onnx.numpy_helper.to_array(value)
+            continue
+        if op == "Identity" and node.input and node.input[0] != current and node.input[0] in graph.consts:
+            # exporters copy shared or tied parameters through an Identity: a constant, not a layer
+            graph.consts[node.output[0]] = graph.consts[node.input[0]]
             continue
         if op == "Shape":
             raise graph.fail(node, "it computes a shape at run time, which cannot be resolved statically; export "
