@@ -246,6 +246,10 @@ def test_robust_fraction_counts_a_constructed_example():
     assert counts.sum() == 5 and counts[-1] == 4 and counts[0] == 1
     with pytest.raises(ConfigError):
         robust_fraction(np.zeros((0, 3)))
+    assert robust_fraction(correct.astype(int)) == pytest.approx(3 / 5)   # 0 / 1 integers are booleans
+    for bad in (np.full((2, 3), 0.4), np.array([[1, 2], [1, 1]]), np.full((2, 2), np.nan), np.full((2, 2), "yes")):
+        with pytest.raises(ConfigError, match="`correct` must hold booleans"):
+            robust_fraction(bad)          # before: astype(bool) counted every non-zero value as correct
 
 
 # ----------------------------------------------------------------------------- Monte Carlo

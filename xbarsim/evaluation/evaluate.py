@@ -749,6 +749,12 @@ def robust_fraction(correct: Any, threshold: float = 0.95) -> float:
     c = np.asarray(correct)
     if c.ndim != 2 or c.shape[0] == 0 or c.shape[1] == 0:
         raise ConfigError(f"`correct` must be a non-empty (transfers, points) array; got shape {c.shape}.")
+    if c.dtype != bool:
+        # fractions or scores would all count as correct under astype(bool)
+        bad = c[~np.isin(c, (0, 1))] if c.dtype.kind in "iuf" else c.reshape(-1)
+        if bad.size:
+            raise ConfigError(f"`correct` must hold booleans (or 0 / 1), one per transfer and point; got "
+                              f"{c.dtype} values such as {short_repr(bad.reshape(-1)[0])}.")
     t = float(threshold)
     if not 0.0 < t <= 1.0:
         raise ConfigError(f"`threshold` must be a fraction in (0, 1]; got {threshold!r}.")
