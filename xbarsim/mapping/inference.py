@@ -462,7 +462,7 @@ def run_layer(layer: MappedLayer, x: ArrayLike, config: InferenceConfig | None =
     layer : MappedLayer
         A programmed layer (:func:`~xbarsim.mapping.map_layer`).
     x : array_like, shape (m,) or (B, m)
-        Inputs (dimensionless, the layer's own units).
+        Inputs (dimensionless, the layer's own units), ``B >= 1``.
     config : InferenceConfig, optional
         Backend, DAC, ADC and averaging; default ideal product, ideal converters, analog averaging.
 
@@ -482,6 +482,8 @@ def run_layer(layer: MappedLayer, x: ArrayLike, config: InferenceConfig | None =
     xb = xx[None, :] if single else xx
     if xb.ndim != 2 or xb.shape[1] != m:
         raise ConfigError(f"`x` must have shape ({m},) or (B, {m}); got shape {xx.shape}.")
+    if xb.shape[0] == 0:
+        raise ConfigError(f"`x` is an empty batch (shape {xx.shape}): give at least one input vector.")
     chip = layer.chip
     # 1. DAC
     v, scale, v_read = input_voltages(layer, xb, cfg)
