@@ -193,3 +193,26 @@ def test_not_even_one_copy_says_so(rng):
     with pytest.raises(ConfigError, match="Not even one copy fits"):
         mp.place_layer(layout, alpha=2, chip_shape=(1, 25, 25), method="random", rng=rng,
                        occupied=np.ones((1, 25, 25), bool))
+
+
+def test_block_capacity_counts_blocks_of_a_free_chip():
+    assert mp.block_capacity(np.zeros((2, 4, 4), dtype=bool), (2, 2)) == 8
+    assert mp.block_capacity(np.zeros((1, 4, 4), dtype=bool), (5, 1)) == 0
+
+
+@pytest.mark.parametrize(
+    ("occupied", "shape", "match"),
+    [
+        # a zero-width block never advanced the column cursor: the call never returned
+        (np.zeros((1, 2, 2), dtype=bool), (0, 0), r"`shape` must be a \(rows, columns\) pair of positive ints"),
+        (np.zeros((1, 2, 2), dtype=bool), (1, 0), r"got \(1, 0\)"),
+        # a negative height counted empty slices: 8 "blocks" in a 2x2 kernel
+        (np.zeros((1, 2, 2), dtype=bool), (-1, 1), r"got \(-1, 1\)"),
+        (np.zeros((1, 2, 2), dtype=bool), 2, r"got 2\."),
+        # IndexError: tuple index out of range
+        (np.zeros((2, 2), dtype=bool), (1, 1), r"`occupied` must be a \(K, R, C\) array of bool; got shape \(2, 2\)"),
+    ],
+)
+def test_block_capacity_refuses_bad_shapes(occupied, shape, match):
+    with pytest.raises(ConfigError, match=match):
+        mp.block_capacity(occupied, shape)

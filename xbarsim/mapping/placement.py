@@ -165,10 +165,15 @@ def block_capacity(occupied: BoolArray, shape: tuple[int, int]) -> int:
     occupied : ndarray of bool, shape (K, R, C)
         Devices already in use.
     shape : (int, int)
-        Block rows x columns.
+        Block rows x columns (>= 1 each).
     """
+    if (not isinstance(shape, (tuple, list)) or len(shape) != 2
+            or not all(isinstance(x, (int, np.integer)) and not isinstance(x, bool) and x >= 1 for x in shape)):
+        raise ConfigError(f"`shape` must be a (rows, columns) pair of positive ints; got {short_repr(shape)}.")
     occ = np.array(occupied, dtype=bool)
-    h, w = shape
+    if occ.ndim != 3:
+        raise ConfigError(f"`occupied` must be a (K, R, C) array of bool; got shape {occ.shape}.")
+    h, w = int(shape[0]), int(shape[1])
     if h > occ.shape[1] or w > occ.shape[2]:
         return 0
     count = 0
