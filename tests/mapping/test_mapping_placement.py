@@ -129,6 +129,10 @@ def test_strict_greedy_reports_how_many_clean_blocks_exist(rng):
         ({"alpha": 2, "beta": 3}, r"`beta` must be an int in \[1, alpha = 2\]"),
         ({"method": "greedy"}, "greedy placement needs `characterization`"),
         ({"chip_shape": (1, 9, 9)}, r"`chip_shape` must be \(K, 8, 8\)"),
+        # before: 2.5 kernels placed on 2 without a word, -1 a numpy "negative dimensions" error, 5 a TypeError
+        ({"chip_shape": (2.5, 8, 8)}, r"`chip_shape` must be a \(K, R, C\) tuple of positive ints; got \(2.5, 8, 8\)"),
+        ({"chip_shape": (-1, 8, 8)}, r"`chip_shape` must be a \(K, R, C\) tuple of positive ints; got \(-1, 8, 8\)"),
+        ({"chip_shape": 5}, r"`chip_shape` must be a \(K, R, C\) tuple of positive ints; got 5\."),
     ],
 )
 def test_invalid_placement_requests(rng, kwargs, match):

@@ -380,7 +380,10 @@ def place_layer(
     b = alpha if beta is None else beta
     if isinstance(b, bool) or not isinstance(b, (int, np.integer)) or not 1 <= b <= alpha:
         raise ConfigError(f"`beta` must be an int in [1, alpha = {alpha}]; got {short_repr(beta)}.")
-    if len(chip_shape) != 3 or tuple(chip_shape[1:]) != layout.kernel_shape:
+    if (not isinstance(chip_shape, (tuple, list)) or len(chip_shape) != 3
+            or not all(isinstance(x, (int, np.integer)) and not isinstance(x, bool) and x >= 1 for x in chip_shape)):
+        raise ConfigError(f"`chip_shape` must be a (K, R, C) tuple of positive ints; got {short_repr(chip_shape)}.")
+    if tuple(chip_shape[1:]) != layout.kernel_shape:
         raise ConfigError(f"`chip_shape` must be (K, {layout.kernel_shape[0]}, {layout.kernel_shape[1]}) for this "
                           f"layout; got {chip_shape!r}.")
     shape = (int(chip_shape[0]), int(chip_shape[1]), int(chip_shape[2]))
