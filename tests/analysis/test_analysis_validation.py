@@ -75,3 +75,11 @@ def test_config_error(case: str) -> None:
 def test_message_names_the_cell() -> None:
     with pytest.raises(xb.ConfigError, match=r"\(4, 0\) is outside the 4x3 array"):
         analyze_write(CB, 4, 0, 1.0)
+
+
+@pytest.mark.parametrize("points", [1, 2.5, True])
+def test_report_profile_points_is_named(points: object) -> None:
+    """Before: the far-corner write comparison ran first, then diagonal_cells refused with
+    "`n_points` must be an int >= 2", a parameter bias_report does not have."""
+    with pytest.raises(xb.ConfigError, match=r"`profile_points` must be an int >= 2; got "):
+        bias_report(4, sizes=[4], profile_points=points)  # type: ignore[arg-type]
