@@ -75,3 +75,21 @@ def test_config_error(case: str) -> None:
 def test_message_names_the_cell() -> None:
     with pytest.raises(xb.ConfigError, match=r"\(4, 0\) is outside the 4x3 array"):
         analyze_write(CB, 4, 0, 1.0)
+
+
+@pytest.mark.parametrize("points", [1, 2.5, True])
+def test_report_profile_points_is_named(points: object) -> None:
+    """Before: the far-corner write comparison ran first, then diagonal_cells refused with
+    "`n_points` must be an int >= 2", a parameter bias_report does not have."""
+    with pytest.raises(xb.ConfigError, match=r"`profile_points` must be an int >= 2; got "):
+        bias_report(4, sizes=[4], profile_points=points)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("device", [xb.Ohmic(), Sinh(a=2.0)])
+@pytest.mark.parametrize("chunk", [0, 2.5])
+def test_map_chunk_is_named(device: object, chunk: object) -> None:
+    """Before, with a nonlinear device (the linear path checks it in terminal_responses): chunk=0 failed with
+    "range() arg 3 must not be zero" and chunk=2.5 was truncated to 2 without a word."""
+    cb = xb.Crossbar(conductance=np.full((3, 3), 2e-4), lines=xb.LineResistance.uniform(1.0), device=device)  # type: ignore[arg-type]
+    with pytest.raises(xb.ConfigError, match=rf"`chunk` must be a positive int; got {chunk}\."):
+        selected_voltage_map(cb, 1.0, chunk=chunk)  # type: ignore[arg-type]

@@ -92,3 +92,18 @@ def test_wire_resistance_lowers_the_sensed_current() -> None:
                                lines=xb.LineResistance.uniform(5.0))
     assert curve5.sensed_on[0, 0] < curve0.sensed_on[0, 0]
     assert curve5.selected_voltage_on[0, 0] < VR
+
+
+def test_a_repeated_scheme_is_one_row_of_the_curve() -> None:
+    """read_cells answers once per distinct scheme; the curve had allocated a row per name given, so a
+    repeated scheme left a row of uninitialised memory (e.g. 2.2e-308) labelled with that scheme."""
+    twice = read_margin_curve([4, 6], g_on=G_ON, g_off=G_OFF, v_read=VR, schemes=("v/2", "grounded", "v/2"))
+    once = read_margin_curve([4, 6], g_on=G_ON, g_off=G_OFF, v_read=VR, schemes=("v/2", "grounded"))
+    assert twice.schemes == ("v/2", "grounded")
+    for name in ("margin", "margin_abs", "sensed_on", "sensed_off", "sneak_on", "sneak_off", "selected_voltage_on",
+                 "power_off"):
+        np.testing.assert_array_equal(getattr(twice, name), getattr(once, name))
+    for k, scheme in enumerate(twice.schemes):
+        for j, n in enumerate(twice.sizes):
+            rm = read_margin((int(n), int(n)), g_on=G_ON, g_off=G_OFF, v_read=VR, scheme=scheme)  # type: ignore[arg-type]
+            assert twice.margin[k, j] == pytest.approx(rm.margin, rel=1e-12)

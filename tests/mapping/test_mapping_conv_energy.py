@@ -12,6 +12,7 @@ from mapping_helpers import exact_preset, stuck_on_only
 import xbarsim.mapping as mp
 from xbarsim import Crossbar, LineResistance, solve
 from xbarsim.devices import Ohmic, Sinh
+from xbarsim.errors import ConfigError
 from xbarsim.netlists import BiasScheme
 from xbarsim.networks import Conv2d, Flatten, Network
 
@@ -167,3 +168,29 @@ def test_read_power_agrees_with_ngspice(rng, device):
     ng = mp.crossbar_read_power(xbar, v, NgspiceBackend(NgspiceOptions()))
     np.testing.assert_allclose(ng.total, sp.total, rtol=1e-6)
     np.testing.assert_allclose(ng.cells, sp.cells, rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("v", "match"),
+    [
+        (np.full(6, 0.1), r"`v` must have shape \(B, 6\); got shape \(6,\)"),  # IndexError: too many indices
+        (np.full((2, 5), 0.1), r"`v` must have shape \(B, 6\); got shape \(2, 5\)"),  # numpy matmul mismatch
+        ([[0.1] * 6], None),  # a nested list: TypeError "list indices must be integers or slices"
+        (np.full((2, 6), np.nan), r"`v` must be a finite \(B, 6\) array of row voltages in volt; got nan"),  # NaN out
+    ],
+)
+@pytest.mark.parametrize("read", ["block_currents", "layer_read_power"])
+def test_row_voltages_are_checked(rng, v, match, read):
+    chip = mp.Chip.sample(n_kernels=2, kernel_shape=(8, 8), preset=exact_preset(), rng=rng)
+    layer = mp.map_layer(rng.uniform(-1, 1, (6, 3)), chip, rng, ensemble=mp.EnsembleConfig.plain())
+    fn = getattr(mp, read)
+    if match is None:  # a list of voltages is accepted as the array it spells
+        ref = fn(layer, np.array(v))
+        got = fn(layer, v)
+        if read == "block_currents":
+            assert got.keys() == ref.keys() and all(np.array_equal(got[k], ref[k]) for k in ref)
+        else:
+            np.testing.assert_array_equal(got.total, ref.total)
+        return
+    with pytest.raises(ConfigError, match=match):
+        fn(layer, v)

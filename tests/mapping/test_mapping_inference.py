@@ -169,3 +169,13 @@ def test_a_large_batch_through_quantizing_adcs_equals_the_same_vectors_in_small_
     small = np.vstack([mp.run_layer(layer, x[i:i + 500], cfg) for i in range(0, 6000, 500)])
     _close(big, small, 1e-12)
     assert np.abs(big - x @ layer.effective_weights(layer.programmed())).max() > 0  # the converters did quantize
+
+
+@pytest.mark.parametrize("adc", [mp.ADC(), mp.ADC(bits=4)])
+def test_an_empty_batch_is_refused_naming_x(rng, adc):
+    """Zero input vectors: with a quantizing ADC the read-out failed with an IndexError from its
+    per-vector range; refused for every converter, naming `x`."""
+    chip = mp.Chip.sample(n_kernels=1, kernel_shape=(8, 8), preset=exact_preset(), rng=rng)
+    layer = mp.map_layer(np.ones((5, 2)), chip, rng, ensemble=mp.EnsembleConfig.plain())
+    with pytest.raises(ConfigError, match=r"`x` is an empty batch \(shape \(0, 5\)\)"):
+        mp.run_layer(layer, np.zeros((0, 5)), mp.InferenceConfig(adc=adc))

@@ -129,6 +129,10 @@ def test_strict_greedy_reports_how_many_clean_blocks_exist(rng):
         ({"alpha": 2, "beta": 3}, r"`beta` must be an int in \[1, alpha = 2\]"),
         ({"method": "greedy"}, "greedy placement needs `characterization`"),
         ({"chip_shape": (1, 9, 9)}, r"`chip_shape` must be \(K, 8, 8\)"),
+        # before: 2.5 kernels placed on 2 without a word, -1 a numpy "negative dimensions" error, 5 a TypeError
+        ({"chip_shape": (2.5, 8, 8)}, r"`chip_shape` must be a \(K, R, C\) tuple of positive ints; got \(2.5, 8, 8\)"),
+        ({"chip_shape": (-1, 8, 8)}, r"`chip_shape` must be a \(K, R, C\) tuple of positive ints; got \(-1, 8, 8\)"),
+        ({"chip_shape": 5}, r"`chip_shape` must be a \(K, R, C\) tuple of positive ints; got 5\."),
     ],
 )
 def test_invalid_placement_requests(rng, kwargs, match):
@@ -193,3 +197,26 @@ def test_not_even_one_copy_says_so(rng):
     with pytest.raises(ConfigError, match="Not even one copy fits"):
         mp.place_layer(layout, alpha=2, chip_shape=(1, 25, 25), method="random", rng=rng,
                        occupied=np.ones((1, 25, 25), bool))
+
+
+def test_block_capacity_counts_blocks_of_a_free_chip():
+    assert mp.block_capacity(np.zeros((2, 4, 4), dtype=bool), (2, 2)) == 8
+    assert mp.block_capacity(np.zeros((1, 4, 4), dtype=bool), (5, 1)) == 0
+
+
+@pytest.mark.parametrize(
+    ("occupied", "shape", "match"),
+    [
+        # a zero-width block never advanced the column cursor: the call never returned
+        (np.zeros((1, 2, 2), dtype=bool), (0, 0), r"`shape` must be a \(rows, columns\) pair of positive ints"),
+        (np.zeros((1, 2, 2), dtype=bool), (1, 0), r"got \(1, 0\)"),
+        # a negative height counted empty slices: 8 "blocks" in a 2x2 kernel
+        (np.zeros((1, 2, 2), dtype=bool), (-1, 1), r"got \(-1, 1\)"),
+        (np.zeros((1, 2, 2), dtype=bool), 2, r"got 2\."),
+        # IndexError: tuple index out of range
+        (np.zeros((2, 2), dtype=bool), (1, 1), r"`occupied` must be a \(K, R, C\) array of bool; got shape \(2, 2\)"),
+    ],
+)
+def test_block_capacity_refuses_bad_shapes(occupied, shape, match):
+    with pytest.raises(ConfigError, match=match):
+        mp.block_capacity(occupied, shape)

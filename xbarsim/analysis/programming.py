@@ -138,8 +138,9 @@ class ProgrammingResult:
 
     @property
     def success_rate(self) -> float:
-        """Fraction of cells verified within tolerance."""
-        return float(self.verified.mean())
+        """Fraction of the written cells (those in :attr:`order`) verified within tolerance; cells left
+        out of a subset order took no pulse and do not count."""
+        return float(self.verified[self.order[:, 0], self.order[:, 1]].mean())
 
     @property
     def total_pulses(self) -> int:

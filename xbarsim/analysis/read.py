@@ -487,7 +487,7 @@ def read_margin_curve(
     g_on, g_off, v_read, lines, device, pattern, v_bias, backend
         As in :func:`read_margin`; ``lines`` must have scalar fields so that it fits every size.
     schemes : sequence of str
-        Read schemes.
+        Read schemes; a repeated one is computed and listed once.
     progress : callable, optional
         Called with one line of text per size (the CLI prints them).
 
@@ -501,7 +501,8 @@ def read_margin_curve(
     on, off = _conductances(g_on, g_off)
     v = positive_voltage(v_read, "v_read")
     check_choice(pattern, READ_PATTERNS, "pattern")
-    names = (schemes,) if isinstance(schemes, str) else tuple(schemes)
+    # a repeated scheme is one row: read_cells answers once per distinct scheme
+    names = tuple(dict.fromkeys((schemes,) if isinstance(schemes, str) else tuple(schemes)))
     if not names:
         raise ConfigError("`schemes` must name at least one read scheme; got an empty sequence.")
     for name in names:

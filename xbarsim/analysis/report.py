@@ -221,7 +221,7 @@ def bias_report(
     segments : sequence of float
         Ohm, wire segment resistances of the margin-versus-wire sweep (at ``size``).
     profile_points : int
-        Nonlinear devices: selections on the near-to-far diagonal per scheme.
+        Nonlinear devices: selections on the near-to-far diagonal per scheme (>= 2).
     backend : str or Backend
         ``"sparse"`` or ``"ngspice"`` (every solve of the report goes through it).
     progress : callable, optional
@@ -233,6 +233,8 @@ def bias_report(
     """
     if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 2:
         raise ConfigError(f"`size` must be an int >= 2; got {short_repr(size)}.")
+    if isinstance(profile_points, bool) or not isinstance(profile_points, (int, np.integer)) or profile_points < 2:
+        raise ConfigError(f"`profile_points` must be an int >= 2; got {short_repr(profile_points)}.")
     pre = tio2_passive() if preset is None else preset
     if not isinstance(pre, DevicePreset):
         raise ConfigError(f"`preset` must be a DevicePreset; got {type(pre).__name__}.")

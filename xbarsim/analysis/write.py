@@ -629,6 +629,8 @@ def selected_voltage_map(
     v = _write_voltage(v_write)
     levels = scheme_levels(scheme)
     be = get_backend(backend)
+    if isinstance(chunk, bool) or not isinstance(chunk, (int, np.integer)) or chunk < 1:
+        raise ConfigError(f"`chunk` must be a positive int; got {short_repr(chunk)}.")
     m, n = cb.shape
     if cb.device.linear:
         if responses is None:

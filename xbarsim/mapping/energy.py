@@ -28,7 +28,7 @@ from xbarsim._repr import compact_repr
 from xbarsim._typing import FloatArray
 from xbarsim._validation import as_float_array, readonly, short_repr
 from xbarsim.errors import ConfigError
-from xbarsim.mapping.inference import InferenceConfig, input_voltages
+from xbarsim.mapping.inference import InferenceConfig, _row_voltages, input_voltages
 from xbarsim.netlists.bias import BiasScheme
 from xbarsim.netlists.crossbar import Crossbar
 from xbarsim.solver.api import get_backend, solve
@@ -128,6 +128,7 @@ def layer_read_power(layer: MappedLayer, v: FloatArray, backend: str | Backend =
     kernel are separate reads, as in :func:`~xbarsim.mapping.block_currents`. Powers of all reads
     and kernels are summed (the reads are sequential or parallel; energy adds either way).
     """
+    v = _row_voltages(v, layer.shape[0])
     be = _check_backend(backend)
     chip = layer.chip
     specs = layer.layout.specs

@@ -207,6 +207,14 @@ def _kernel_matrices(layer: MappedLayer, backend: str | Backend) -> dict[int, Fl
     return mats
 
 
+def _row_voltages(v: ArrayLike, m: int) -> FloatArray:
+    """``v`` as a finite float64 ``(B, m)`` array of row voltages (volt), or ConfigError naming ``v``."""
+    vv = as_float_array(v, "v", what=f"finite (B, {m}) array of row voltages in volt")
+    if vv.ndim != 2 or vv.shape[1] != m:
+        raise ConfigError(f"`v` must have shape (B, {m}); got shape {vv.shape}.")
+    return vv
+
+
 def block_currents(layer: MappedLayer, v: FloatArray, backend: str | Backend = "ideal",
                    batch_size: int = 256) -> dict[tuple[int, int], FloatArray]:
     """Ampere, the column currents ``(B, cols)`` of every placed block for row voltages ``v`` ``(B, m)``.
@@ -217,6 +225,7 @@ def block_currents(layer: MappedLayer, v: FloatArray, backend: str | Backend = "
     backend's ``read_currents`` (all of them in one batched solve per input chunk) where it has
     one, else kernel by kernel.
     """
+    v = _row_voltages(v, layer.shape[0])
     chip = layer.chip
     specs = layer.layout.specs
     be = get_backend(backend)
@@ -462,7 +471,7 @@ def run_layer(layer: MappedLayer, x: ArrayLike, config: InferenceConfig | None =
     layer : MappedLayer
         A programmed layer (:func:`~xbarsim.mapping.map_layer`).
     x : array_like, shape (m,) or (B, m)
-        Inputs (dimensionless, the layer's own units).
+        Inputs (dimensionless, the layer's own units), ``B >= 1``.
     config : InferenceConfig, optional
         Backend, DAC, ADC and averaging; default ideal product, ideal converters, analog averaging.
 
@@ -482,6 +491,8 @@ def run_layer(layer: MappedLayer, x: ArrayLike, config: InferenceConfig | None =
     xb = xx[None, :] if single else xx
     if xb.ndim != 2 or xb.shape[1] != m:
         raise ConfigError(f"`x` must have shape ({m},) or (B, {m}); got shape {xx.shape}.")
+    if xb.shape[0] == 0:
+        raise ConfigError(f"`x` is an empty batch (shape {xx.shape}): give at least one input vector.")
     chip = layer.chip
     # 1. DAC
     v, scale, v_read = input_voltages(layer, xb, cfg)

@@ -165,10 +165,15 @@ def block_capacity(occupied: BoolArray, shape: tuple[int, int]) -> int:
     occupied : ndarray of bool, shape (K, R, C)
         Devices already in use.
     shape : (int, int)
-        Block rows x columns.
+        Block rows x columns (>= 1 each).
     """
+    if (not isinstance(shape, (tuple, list)) or len(shape) != 2
+            or not all(isinstance(x, (int, np.integer)) and not isinstance(x, bool) and x >= 1 for x in shape)):
+        raise ConfigError(f"`shape` must be a (rows, columns) pair of positive ints; got {short_repr(shape)}.")
     occ = np.array(occupied, dtype=bool)
-    h, w = shape
+    if occ.ndim != 3:
+        raise ConfigError(f"`occupied` must be a (K, R, C) array of bool; got shape {occ.shape}.")
+    h, w = int(shape[0]), int(shape[1])
     if h > occ.shape[1] or w > occ.shape[2]:
         return 0
     count = 0
@@ -375,7 +380,10 @@ def place_layer(
     b = alpha if beta is None else beta
     if isinstance(b, bool) or not isinstance(b, (int, np.integer)) or not 1 <= b <= alpha:
         raise ConfigError(f"`beta` must be an int in [1, alpha = {alpha}]; got {short_repr(beta)}.")
-    if len(chip_shape) != 3 or tuple(chip_shape[1:]) != layout.kernel_shape:
+    if (not isinstance(chip_shape, (tuple, list)) or len(chip_shape) != 3
+            or not all(isinstance(x, (int, np.integer)) and not isinstance(x, bool) and x >= 1 for x in chip_shape)):
+        raise ConfigError(f"`chip_shape` must be a (K, R, C) tuple of positive ints; got {short_repr(chip_shape)}.")
+    if tuple(chip_shape[1:]) != layout.kernel_shape:
         raise ConfigError(f"`chip_shape` must be (K, {layout.kernel_shape[0]}, {layout.kernel_shape[1]}) for this "
                           f"layout; got {chip_shape!r}.")
     shape = (int(chip_shape[0]), int(chip_shape[1]), int(chip_shape[2]))
