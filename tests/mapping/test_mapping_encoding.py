@@ -91,6 +91,18 @@ def test_ternary_uses_the_device_levels_as_on_and_off():
     np.testing.assert_allclose(mw.weights(), w, rtol=1e-12)
 
 
+@pytest.mark.parametrize("scheme", ["differential", "ternary"])
+def test_device_levels_outside_the_window_are_refused(scheme):
+    # levels in microsiemens instead of siemens: every target snapped outside the window and the
+    # layer decoded to all zeros without a word
+    with pytest.raises(ConfigError, match=r"`device_levels` must hold at least two levels within the window"):
+        mp.map_weights(np.array([[1.0, -1.0]]), g_min=100e-6, g_max=500e-6, encoding=mp.Encoding(scheme=scheme),
+                       device_levels=(150.0, 300.0, 450.0))
+    with pytest.raises(ConfigError, match="within the window"):   # one level inside is not a two-level device
+        mp.map_weights(np.array([[1.0, -1.0]]), g_min=100e-6, g_max=500e-6, encoding=mp.Encoding(scheme=scheme),
+                       device_levels=(300e-6, 900e-6))
+
+
 def test_ternarize_then_map():
     w = np.array([[0.9, -0.05, -0.4], [0.1, 0.3, 0.0]])
     t = mp.ternarize(w, threshold=0.2, gamma=0.5)

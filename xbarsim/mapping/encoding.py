@@ -281,6 +281,11 @@ def map_weights(
         lv = np.unique(as_float_array(device_levels, "device_levels", what="tuple of conductance levels in siemens"))
         if lv.ndim != 1 or lv.size < 2:
             raise ConfigError(f"`device_levels` must hold at least two distinct levels in siemens; got {short_repr(device_levels)}.")
+        tol = 1e-9 * g_hi
+        if np.count_nonzero((lv >= g_lo - tol) & (lv <= g_hi + tol)) < 2:
+            # every target would snap to a level outside the window: all weights decode to zero
+            raise ConfigError(f"`device_levels` must hold at least two levels within the window [g_min, g_max] = "
+                              f"[{g_lo!r}, {g_hi!r}] S (siemens, not microsiemens); got {short_repr(device_levels)}.")
         levels = tuple(float(x) for x in lv)
     else:
         levels = None

@@ -293,11 +293,14 @@ def program_sequence(
 
     Notes
     -----
-    ``program_array`` programs every cell of an array. The kernel's other devices are therefore
-    given their present conductance as target and programmed *first*, so that the addressed
-    devices, programmed last in row-major order, are disturbed only by one another's pulses (a
-    device already at its target within tolerance takes no pulse; with read noise it may take a
-    few). A ``program_array`` option to program a subset of cells would remove this workaround.
+    Every device of a kernel goes through ``program_array``: the kernel's other devices are given
+    their present conductance as target and programmed *first*, so that the addressed devices,
+    programmed last in row-major order, are disturbed only by one another's pulses (a device
+    already at its target within tolerance takes no pulse; with read noise it may take a few).
+    ``program_array`` can now program a subset of cells (an ``order`` of fewer than ``M * N``
+    cells), which would spare the other devices those few pulses; switching to it changes the
+    numbers of experiment 1 (``programming = "sequence"``), so it waits for a re-run of that
+    experiment.
     """
     from xbarsim.analysis.programming import program_array  # lazy: the analysis layer is optional here
 
