@@ -209,6 +209,19 @@ def test_build_netlist_argument_types():
         xb.build_netlist(xb.Crossbar(conductance=G), np.ones(3))
 
 
+@pytest.mark.parametrize("fn", [xb.to_spice, xb.to_graph, xb.solve_netlist])
+def test_functions_of_a_netlist_name_a_crossbar_given_instead(fn):
+    # before: AttributeError "'Crossbar' object has no attribute 'batch_size'" (or 'node_names')
+    with pytest.raises(ConfigError, match="`netlist` must be a Netlist .*got Crossbar"):
+        fn(xb.Crossbar(conductance=G))
+
+
+def test_transient_to_spice_names_a_netlist_given_instead():
+    netlist = xb.build_netlist(xb.Crossbar(conductance=G), xb.BiasScheme.read(np.ones(3)))
+    with pytest.raises(ConfigError, match="`circuit` must be a TransientCircuit .*got Netlist"):
+        xb.transient_to_spice(netlist, step=1e-9, stop=1e-8, method="be")
+
+
 # ----------------------------------------------------------------------------- shorts
 def test_ideal_wires_shorting_two_row_sources_at_different_voltages():
     bias = xb.BiasScheme(row_left=xb.LineDrive.at([1.0, 1.0, 1.0]), row_right=xb.LineDrive.at([1.0, 0.5, 1.0]),

@@ -203,6 +203,8 @@ def transient_to_spice(circuit: TransientCircuit, *, step: float, stop: float, m
     solves the discretised equations to ~1e-11 and its accepted time points can be replayed by
     another solver.
     """
+    if not isinstance(circuit, TransientCircuit):
+        raise ConfigError(f"`circuit` must be a TransientCircuit (from build_transient); got {type(circuit).__name__}.")
     net = circuit.netlist
     m, n = net.shape
     if method not in ("be", "trap"):
