@@ -222,6 +222,20 @@ def test_transient_to_spice_names_a_netlist_given_instead():
         xb.transient_to_spice(netlist, step=1e-9, stop=1e-8, method="be")
 
 
+@pytest.mark.parametrize(("kw", "shown"), [({"step": 0.0}, "`step` .*got 0.0"), ({"step": -1e-9}, "`step` .*got -1e-09"),
+                                           ({"step": np.nan}, "`step` .*got nan"), ({"stop": 0.0}, "`stop` .*got 0.0"),
+                                           ({"step": "1n"}, "`step` .*got '1n'")])
+def test_transient_to_spice_refuses_a_step_or_stop_ngspice_refuses(kw, shown):
+    # before: the deck was written (".tran 0 1e-08 0 0") and ngspice -b failed on it ("Error on line
+    # 28"); a string gave "Unknown format code 'g'"
+    from xbarsim.devices import tio2_vteam
+
+    tc = xb.build_transient(xb.Crossbar(conductance=np.full((2, 2), 2e-4)), xb.BiasScheme.write(0, 0, 1.0), tio2_vteam(),
+                            xb.Pulse(amplitude=1.0, rise=1e-9, width=1e-8, fall=1e-9))
+    with pytest.raises(ConfigError, match=shown):
+        xb.transient_to_spice(tc, **{"step": 1e-9, "stop": 1.2e-8, "method": "be", **kw})
+
+
 # ----------------------------------------------------------------------------- shorts
 def test_ideal_wires_shorting_two_row_sources_at_different_voltages():
     bias = xb.BiasScheme(row_left=xb.LineDrive.at([1.0, 1.0, 1.0]), row_right=xb.LineDrive.at([1.0, 0.5, 1.0]),
