@@ -236,6 +236,22 @@ def test_transient_to_spice_refuses_a_step_or_stop_ngspice_refuses(kw, shown):
         xb.transient_to_spice(tc, **{"step": 1e-9, "stop": 1.2e-8, "method": "be", **kw})
 
 
+def test_ideal_currents_is_v_times_g_and_checks_its_voltages():
+    g = np.arange(1.0, 13.0).reshape(SHAPE) * 1e-6
+    cb = xb.Crossbar(conductance=g)
+    v = np.array([[0.1, -0.2, 0.3], [0.0, 0.0, 0.0]])
+    np.testing.assert_array_equal(cb.ideal_currents(v), v @ g)
+    np.testing.assert_array_equal(cb.ideal_currents(v[0]), v[0] @ g)
+    # before: numpy's "matmul: Input operand 1 has a mismatch in its core dimension 0" for a wrong
+    # length, silent NaN currents for a NaN voltage, and a (2, 2, 3) array accepted as batches of batches
+    with pytest.raises(ConfigError, match=r"`v` must have shape \(3,\) or \(B, 3\).*got shape \(4,\)"):
+        cb.ideal_currents(np.ones(4))
+    with pytest.raises(ConfigError, match=r"`v` must have shape .*got shape \(2, 2, 3\)"):
+        cb.ideal_currents(np.ones((2, 2, 3)))
+    with pytest.raises(ConfigError, match="`v` must be a finite voltage in volt; got nan"):
+        cb.ideal_currents([0.1, np.nan, 0.3])
+
+
 # ----------------------------------------------------------------------------- shorts
 def test_ideal_wires_shorting_two_row_sources_at_different_voltages():
     bias = xb.BiasScheme(row_left=xb.LineDrive.at([1.0, 1.0, 1.0]), row_right=xb.LineDrive.at([1.0, 0.5, 1.0]),
