@@ -42,7 +42,9 @@ def test_bias_compare_quiet_and_ngspice(tmp_path: Path, capsys: pytest.CaptureFi
 
 
 @pytest.mark.parametrize("argv", [["--size", "1"], ["--sizes", "1", "4"], ["--segment", "-1"], ["--v-write", "0"],
-                                  ["--v-read", "-0.2"], ["--threshold", "-1"]])
+                                  ["--v-read", "-0.2"], ["--threshold", "-1"],
+                                  # 10^12 cells: refused by size before numpy tries to allocate 7 TiB
+                                  ["--size", "1000000"], ["--sizes", "4", "1000000"]])
 def test_library_errors_exit_2_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                              argv: list[str]) -> None:
     code = run_cli(["bias-compare", "--size", "4", "--sizes", "4", "--segments", "1", "--quiet",

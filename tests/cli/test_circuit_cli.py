@@ -166,6 +166,25 @@ def test_solve_with_the_ideal_backend_gives_v_times_g(tmp_path, capsys):
     np.testing.assert_allclose(np.ravel(doc["output_currents_A"]), v @ g, rtol=1e-12)
 
 
+def test_inputs_of_a_one_row_crossbar_are_a_batch_one_voltage_per_line(tmp_path, capsys):
+    # before: the (3, 1) file was read as a (3,) vector, and a 1-row array took no batch at all
+    # ("`row_left.voltage` must have 1 entries per operating point ...; got shape (3,)")
+    g = np.array([[1e-5, 2e-5, 4e-5]])
+    v = np.array([0.1, -0.2, 0.3])
+    np.savetxt(tmp_path / "g.csv", g, delimiter=",")
+    np.savetxt(tmp_path / "v.csv", v[:, None], delimiter=",")
+    base = ["solve", "--backend", "ideal", "--conductance-csv", str(tmp_path / "g.csv"), "--quiet"]
+    assert main([*base, "--inputs", str(tmp_path / "v.csv")]) == 0
+    np.testing.assert_allclose(json.loads(capsys.readouterr().out)["output_currents_A"], v[:, None] @ g, rtol=1e-12)
+    # one voltage per line for a 3-row array is still one input vector; a wrong count names the flag
+    np.savetxt(tmp_path / "g3.csv", g.T, delimiter=",")
+    assert main([*base[:-3], "--conductance-csv", str(tmp_path / "g3.csv"), "--inputs", str(tmp_path / "v.csv")]) == 0
+    np.testing.assert_allclose(json.loads(capsys.readouterr().out)["output_currents_A"], v @ g.T, rtol=1e-12)
+    np.savetxt(tmp_path / "v2.csv", v[:2, None], delimiter=",")
+    assert main([*base[:-3], "--conductance-csv", str(tmp_path / "g3.csv"), "--inputs", str(tmp_path / "v2.csv")]) == 2
+    assert "`--inputs`" in capsys.readouterr().err
+
+
 def test_crosscheck_of_ideal_against_sparse_shows_the_wires(tmp_path, capsys):
     base = ["crosscheck", "--backends", "ideal", "sparse", "--rows", "4", "--cols", "4", "--rtol", "1e-9"]
     assert main([*base, "--segment", "0"]) == 0  # ideal wires: the same circuit

@@ -209,6 +209,49 @@ def test_build_netlist_argument_types():
         xb.build_netlist(xb.Crossbar(conductance=G), np.ones(3))
 
 
+@pytest.mark.parametrize("fn", [xb.to_spice, xb.to_graph, xb.solve_netlist])
+def test_functions_of_a_netlist_name_a_crossbar_given_instead(fn):
+    # before: AttributeError "'Crossbar' object has no attribute 'batch_size'" (or 'node_names')
+    with pytest.raises(ConfigError, match="`netlist` must be a Netlist .*got Crossbar"):
+        fn(xb.Crossbar(conductance=G))
+
+
+def test_transient_to_spice_names_a_netlist_given_instead():
+    netlist = xb.build_netlist(xb.Crossbar(conductance=G), xb.BiasScheme.read(np.ones(3)))
+    with pytest.raises(ConfigError, match="`circuit` must be a TransientCircuit .*got Netlist"):
+        xb.transient_to_spice(netlist, step=1e-9, stop=1e-8, method="be")
+
+
+@pytest.mark.parametrize(("kw", "shown"), [({"step": 0.0}, "`step` .*got 0.0"), ({"step": -1e-9}, "`step` .*got -1e-09"),
+                                           ({"step": np.nan}, "`step` .*got nan"), ({"stop": 0.0}, "`stop` .*got 0.0"),
+                                           ({"step": "1n"}, "`step` .*got '1n'")])
+def test_transient_to_spice_refuses_a_step_or_stop_ngspice_refuses(kw, shown):
+    # before: the deck was written (".tran 0 1e-08 0 0") and ngspice -b failed on it ("Error on line
+    # 28"); a string gave "Unknown format code 'g'"
+    from xbarsim.devices import tio2_vteam
+
+    tc = xb.build_transient(xb.Crossbar(conductance=np.full((2, 2), 2e-4)), xb.BiasScheme.write(0, 0, 1.0), tio2_vteam(),
+                            xb.Pulse(amplitude=1.0, rise=1e-9, width=1e-8, fall=1e-9))
+    with pytest.raises(ConfigError, match=shown):
+        xb.transient_to_spice(tc, **{"step": 1e-9, "stop": 1.2e-8, "method": "be", **kw})
+
+
+def test_ideal_currents_is_v_times_g_and_checks_its_voltages():
+    g = np.arange(1.0, 13.0).reshape(SHAPE) * 1e-6
+    cb = xb.Crossbar(conductance=g)
+    v = np.array([[0.1, -0.2, 0.3], [0.0, 0.0, 0.0]])
+    np.testing.assert_array_equal(cb.ideal_currents(v), v @ g)
+    np.testing.assert_array_equal(cb.ideal_currents(v[0]), v[0] @ g)
+    # before: numpy's "matmul: Input operand 1 has a mismatch in its core dimension 0" for a wrong
+    # length, silent NaN currents for a NaN voltage, and a (2, 2, 3) array accepted as batches of batches
+    with pytest.raises(ConfigError, match=r"`v` must have shape \(3,\) or \(B, 3\).*got shape \(4,\)"):
+        cb.ideal_currents(np.ones(4))
+    with pytest.raises(ConfigError, match=r"`v` must have shape .*got shape \(2, 2, 3\)"):
+        cb.ideal_currents(np.ones((2, 2, 3)))
+    with pytest.raises(ConfigError, match="`v` must be a finite voltage in volt; got nan"):
+        cb.ideal_currents([0.1, np.nan, 0.3])
+
+
 # ----------------------------------------------------------------------------- shorts
 def test_ideal_wires_shorting_two_row_sources_at_different_voltages():
     bias = xb.BiasScheme(row_left=xb.LineDrive.at([1.0, 1.0, 1.0]), row_right=xb.LineDrive.at([1.0, 0.5, 1.0]),

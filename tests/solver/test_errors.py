@@ -78,6 +78,14 @@ def test_backend_options_type():
         xb.NgspiceOptions(max_cells=0)
 
 
+@pytest.mark.parametrize("backend", [xb.SparseBackend(), xb.NgspiceBackend(), xb.IdealBackend()],
+                         ids=["sparse", "ngspice", "ideal"])
+def test_backends_name_a_crossbar_given_instead_of_a_netlist(backend):
+    # before: AttributeError from inside the sparse and ngspice backends
+    with pytest.raises(ConfigError, match="`netlist` must be a Netlist; got Crossbar"):
+        backend.solve(xb.Crossbar(conductance=np.full((2, 2), 1e-5)))
+
+
 def test_ngspice_refuses_arrays_above_max_cells():
     cb = xb.Crossbar(conductance=np.full((4, 4), 1e-4))
     with pytest.raises(ConfigError, match="max_cells"):

@@ -59,6 +59,11 @@ def test_bulk_transfer_matrices_refuse_bad_input(rng):
         xb.transfer_matrices(-np.ones((1, 3, 3)), lines)
     with pytest.raises(xb.ConfigError, match="linear"):
         xb.transfer_matrices(np.ones((1, 3, 3)) * 1e-5, lines, xb.Sinh(a=2.0))
+    # before: AttributeError ("'float' object has no attribute 'broadcast'", "... no attribute 'linear'")
+    with pytest.raises(xb.ConfigError, match="`lines` must be a LineResistance; got float"):
+        xb.transfer_matrices(np.ones((1, 3, 3)) * 1e-5, 1.0)
+    with pytest.raises(xb.ConfigError, match="`device` must be a DeviceModel instance or None; got 'ohmic'"):
+        xb.transfer_matrices(np.ones((1, 3, 3)) * 1e-5, lines, "ohmic")
 
 
 def test_bulk_transfer_matrices_in_chunks(rng, monkeypatch):

@@ -29,6 +29,7 @@ from typing import Any
 
 from xbarsim.devices import PRESETS, Ohmic
 import xbarsim.provenance as provenance
+from xbarsim._validation import check_size
 from xbarsim.errors import ConfigError
 from xbarsim.solver import NgspiceOptions, get_backend
 
@@ -185,6 +186,10 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"`--size` must be >= 2; got {args.size}.")
     if not args.sizes or min(args.sizes) < 2:
         raise ConfigError(f"`--sizes` must be array sizes >= 2; got {args.sizes}.")
+    # before any array of that size is allocated (numpy's MemoryError would end in a traceback)
+    check_size((args.size, args.size), "--size")
+    for n in args.sizes:
+        check_size((n, n), "--sizes")
     if min(args.segment, args.driver, args.sense) < 0:
         raise ConfigError("`--segment`, `--driver` and `--sense` must be non-negative resistances in ohm.")
     lines = LineResistance.uniform(args.segment, driver=args.driver, sense=args.sense)

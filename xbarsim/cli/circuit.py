@@ -173,7 +173,14 @@ def _circuit(args: argparse.Namespace) -> tuple[Crossbar, BiasScheme]:
     m, n = cb.shape
     if args.scheme == "read":
         if args.inputs is not None:
-            v = _load_csv(args.inputs, "--inputs", 1)
+            v = _load_csv(args.inputs, "--inputs", 2)  # one line per input vector: (B, M)
+            if v.shape[0] == 1:
+                v = v[0]  # one line: one vector, unbatched
+            elif v.shape[1] == 1 and v.shape[0] == m and m > 1:
+                v = v[:, 0]  # one voltage per line: the M rows' voltages of one vector
+            if v.shape[-1] != m:
+                raise ConfigError(f"`--inputs` {args.inputs} must hold {m} row voltages per line (one line per input "
+                                  f"vector) for a {m}x{n} crossbar; got shape {v.shape}.")
         elif args.random_inputs:
             v = rng.uniform(0.0, args.v_read_used, m)
         else:

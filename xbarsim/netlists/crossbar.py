@@ -100,8 +100,13 @@ class Crossbar:
         return (int(self.conductance.shape[0]), int(self.conductance.shape[1]))
 
     def ideal_currents(self, v: FloatArray) -> FloatArray:
-        """Output currents with ideal wires and ohmic devices: ``v @ G`` (ampere)."""
-        return np.asarray(v, dtype=np.float64) @ self.conductance
+        """Output currents with ideal wires and ohmic devices: ``v @ G`` (ampere) for row voltages
+        ``v`` (volt, shape ``(M,)`` or a batch ``(B, M)``, as :meth:`BiasScheme.read` takes them)."""
+        arr = as_float_array(v, "v", what="finite voltage in volt")
+        m = self.shape[0]
+        if arr.ndim not in (1, 2) or arr.shape[-1] != m:
+            raise ConfigError(f"`v` must have shape ({m},) or (B, {m}) (one voltage per row); got shape {arr.shape}.")
+        return arr @ self.conductance
 
 
 #: Conductances outside this range (siemens) are almost certainly resistances in ohm, or a unit slip:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from xbarsim.errors import ConfigError
 from xbarsim.netlists.netlist import END_NAMES, Netlist
 
 if TYPE_CHECKING:
@@ -23,6 +24,8 @@ def to_graph(netlist: Netlist) -> nx.MultiGraph:
     sources, first batch entry). Open cells (``g == 0``) conduct nothing and are left out, so
     ``nx.node_connected_component(graph, "0")`` is exactly the set of nodes with a path to a source.
     """
+    if not isinstance(netlist, Netlist):
+        raise ConfigError(f"`netlist` must be a Netlist (from build_netlist(crossbar, bias)); got {type(netlist).__name__}.")
     import networkx as nx  # optional-weight import: `import xbarsim` needs only numpy and scipy
 
     kinds = ("row_segment", "col_segment", "row_driver", "col_sense")

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
 from xbarsim.errors import ConfigError
-
-if TYPE_CHECKING:
-    from xbarsim.netlists.netlist import Netlist
+from xbarsim.netlists.netlist import Netlist
 
 __all__ = ["to_spice", "cell_element_name", "resistor_lines"]
 
@@ -44,6 +40,8 @@ def to_spice(netlist: Netlist, index: int | None = 0, *, title: str | None = Non
     (sources to ground node ``0``). Open cells (``g == 0``) are omitted. Values are written with 17
     significant digits so that the text round-trips doubles exactly.
     """
+    if not isinstance(netlist, Netlist):
+        raise ConfigError(f"`netlist` must be a Netlist (from build_netlist(crossbar, bias)); got {type(netlist).__name__}.")
     b = netlist.batch_size
     if index is None:
         if b > 1:

@@ -17,7 +17,7 @@ from typing import Literal
 import numpy as np
 
 from xbarsim._typing import FloatArray
-from xbarsim._validation import as_float_array, readonly
+from xbarsim._validation import as_float_array, readonly, scalar
 from xbarsim.devices.dynamic import DynamicDevice
 from xbarsim.errors import ConfigError
 from xbarsim.netlists.bias import BiasScheme
@@ -203,10 +203,15 @@ def transient_to_spice(circuit: TransientCircuit, *, step: float, stop: float, m
     solves the discretised equations to ~1e-11 and its accepted time points can be replayed by
     another solver.
     """
+    if not isinstance(circuit, TransientCircuit):
+        raise ConfigError(f"`circuit` must be a TransientCircuit (from build_transient); got {type(circuit).__name__}.")
     net = circuit.netlist
     m, n = net.shape
     if method not in ("be", "trap"):
         raise ConfigError(f"`method` must be 'be' or 'trap'; got {method!r}.")
+    # ngspice refuses a .tran with a step or stop time <= 0 ("Error on line ..."): refuse it here
+    step = scalar(step, "step", what="positive time in seconds", positive=True)
+    stop = scalar(stop, "stop", what="positive time in seconds", positive=True)
     names = net.node_names()
     out = [title or f"xbarsim transient {m}x{n} ({circuit.model.name} devices)"]
     out.append(f"* {net.n_nodes} nodes, {m * n} dynamic cells (state nodes w<i>_<j>), {net.source_node.size} sources")

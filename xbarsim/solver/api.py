@@ -59,6 +59,8 @@ def solve_netlist(netlist: Netlist, backend: str | Backend = "sparse") -> Soluti
     Warns :class:`~xbarsim.errors.AccuracyWarning` when the estimated forward error exceeds 1e-6
     (:func:`~xbarsim.solver.accuracy.warn_if_inaccurate`; ill-conditioned circuits).
     """
+    if not isinstance(netlist, Netlist):
+        raise ConfigError(f"`netlist` must be a Netlist (from build_netlist(crossbar, bias)); got {type(netlist).__name__}.")
     be = get_backend(backend)
     check_work_memory(netlist.shape, netlist.batch_size, netlist)
     sol = be.solve(netlist)

@@ -228,6 +228,8 @@ class NgspiceBackend:
         self.options = options or NgspiceOptions()
 
     def solve(self, netlist: Netlist) -> Solution:
+        if not isinstance(netlist, Netlist):
+            raise ConfigError(f"`netlist` must be a Netlist; got {type(netlist).__name__}.")
         m, n = netlist.shape
         if m * n > self.options.max_cells:
             raise ConfigError(

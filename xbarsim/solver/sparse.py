@@ -260,6 +260,8 @@ class SparseBackend:
         devices) or is solved by batched Newton (nonlinear devices)."""
         # Floating-point exceptions are checked, not warned: a non-finite result raises a typed
         # error in solution_from_voltages (inputs too extreme) instead of a RuntimeWarning.
+        if not isinstance(netlist, Netlist):
+            raise ConfigError(f"`netlist` must be a Netlist; got {type(netlist).__name__}.")
         with np.errstate(all="ignore"):
             return self._solve(netlist)
 

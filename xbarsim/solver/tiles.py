@@ -20,7 +20,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from xbarsim._typing import ArrayLike, FloatArray
-from xbarsim._validation import as_float_array
+from xbarsim._validation import as_float_array, short_repr
 from xbarsim.devices.models import DeviceModel, Ohmic
 from xbarsim.errors import CircuitError, ConfigError
 from xbarsim.netlists.bias import BiasScheme
@@ -45,7 +45,11 @@ def transfer_matrices(conductance: ArrayLike, lines: LineResistance, device: Dev
     ``conductance[k]`` (``(K, M, N)``, siemens) and ``lines`` (tested to 1e-12), so that the output
     currents of tile ``k`` are ``v @ T[k]``. ``device`` must be linear (default ohmic).
     """
+    if not isinstance(lines, LineResistance):
+        raise ConfigError(f"`lines` must be a LineResistance; got {type(lines).__name__}.")
     dev = Ohmic() if device is None else device
+    if isinstance(dev, type) or not isinstance(dev, DeviceModel):
+        raise ConfigError(f"`device` must be a DeviceModel instance or None; got {short_repr(dev)}.")
     if not dev.linear:
         raise ConfigError(f"a transfer matrix needs linear devices; got {dev.name!r}")
     g = as_float_array(conductance, "conductance", what="array of non-negative conductances in siemens", min_value=0.0)
