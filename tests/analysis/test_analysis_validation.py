@@ -85,6 +85,19 @@ def test_report_profile_points_is_named(points: object) -> None:
         bias_report(4, sizes=[4], profile_points=points)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("call,name", [
+    (lambda: bias_report(100_000), "size"),
+    (lambda: bias_report(4, sizes=[4, 100_000]), "sizes"),
+    (lambda: bias_report(4, sizes=[]), "sizes"),
+    (lambda: read_margin_curve([8, 100_000], g_on=1e-4, g_off=1e-6, v_read=0.2), "sizes"),
+])
+def test_array_sizes_too_large_or_empty_are_refused_before_any_solve(call: Callable[[], object], name: str) -> None:
+    """Before: an n x n pattern of 1e10 cells was allocated (numpy's MemoryError), and bias_report checked
+    its `sizes` only at step 3, after the write solves."""
+    with pytest.raises(xb.ConfigError, match=rf"`{name}`"):
+        call()
+
+
 @pytest.mark.parametrize("device", [xb.Ohmic(), Sinh(a=2.0)])
 @pytest.mark.parametrize("chunk", [0, 2.5])
 def test_map_chunk_is_named(device: object, chunk: object) -> None:

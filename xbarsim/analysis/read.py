@@ -39,7 +39,7 @@ import numpy as np
 
 from xbarsim._repr import compact_repr, text_table
 from xbarsim._typing import FloatArray, IntArray
-from xbarsim._validation import as_float_array, check_choice, readonly, short_repr
+from xbarsim._validation import as_float_array, check_choice, check_size, readonly, short_repr
 from xbarsim.analysis._common import (
     check_cell,
     check_crossbar,
@@ -498,6 +498,8 @@ def read_margin_curve(
     sz = np.asarray(sizes)
     if sz.ndim != 1 or sz.size < 1 or sz.dtype.kind not in "iu" or (sz < 2).any():
         raise ConfigError(f"`sizes` must be a non-empty sequence of ints >= 2; got {short_repr(sizes)}.")
+    for n in sz:  # before an n x n pattern is allocated (numpy's MemoryError otherwise)
+        check_size((int(n), int(n)), "sizes")
     on, off = _conductances(g_on, g_off)
     v = positive_voltage(v_read, "v_read")
     check_choice(pattern, READ_PATTERNS, "pattern")

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from xbarsim._repr import compact_repr
-from xbarsim._validation import short_repr
+from xbarsim._validation import check_size, short_repr
 from xbarsim.analysis._common import positive_voltage
 from xbarsim.analysis.read import ReadMarginCurve, read_margin_curve
 from xbarsim.analysis.write import (
@@ -233,6 +233,12 @@ def bias_report(
     """
     if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 2:
         raise ConfigError(f"`size` must be an int >= 2; got {short_repr(size)}.")
+    check_size((int(size), int(size)), "size")
+    sz = np.asarray(sizes)
+    if sz.ndim != 1 or sz.size < 1 or sz.dtype.kind not in "iu" or (sz < 2).any():
+        raise ConfigError(f"`sizes` must be a non-empty sequence of ints >= 2; got {short_repr(sizes)}.")
+    for n in sz:  # checked before the write solves, not at step 3
+        check_size((int(n), int(n)), "sizes")
     if isinstance(profile_points, bool) or not isinstance(profile_points, (int, np.integer)) or profile_points < 2:
         raise ConfigError(f"`profile_points` must be an int >= 2; got {short_repr(profile_points)}.")
     pre = tio2_passive() if preset is None else preset
