@@ -42,3 +42,18 @@ def test_one_rng_checker():
     for bad in (-1, True, 1.5, "seed"):
         with pytest.raises(ConfigError, match="`rng` must be a numpy.random.Generator, an int seed"):
             as_rng(bad)
+
+
+@pytest.mark.parametrize("value", [True, np.bool_(False), np.eye(2, dtype=bool), [True, False], ((True,), (False,))])
+def test_booleans_are_not_numbers(value):
+    # before: a boolean mask given as conductances became 1 S cells, True a 1 V input
+    with pytest.raises(ConfigError, match=r"`g` must be a conductance; got booleans .*not numbers"):
+        as_float_array(value, "g", what="conductance")
+
+
+def test_a_boolean_conductance_mask_is_refused_by_the_crossbar():
+    from xbarsim.netlists import Crossbar
+
+    with pytest.raises(ConfigError, match="`conductance`.*booleans"):
+        Crossbar(conductance=np.eye(3, dtype=bool))
+    assert as_float_array([1, 0], "g", what="conductance").tolist() == [1.0, 0.0]   # 0 / 1 integers are numbers

@@ -82,6 +82,10 @@ def as_float_array(
         raise ConfigError(f"`{name}` must be a {what}; got {short_repr(value)}.")
     if isinstance(value, np.ndarray):
         check_size(value.shape, name)
+    # a bool (or a boolean mask) is not a number of any unit: True would silently be 1 S, 1 V or 1 ohm
+    if (isinstance(value, (bool, np.bool_)) or (isinstance(value, np.ndarray) and value.dtype.kind == "b")
+            or (isinstance(value, (list, tuple)) and _holds_bools(value))):
+        raise ConfigError(f"`{name}` must be a {what}; got booleans ({short_repr(value)}), not numbers.")
     try:
         is_complex = np.iscomplexobj(value)
     except (TypeError, ValueError) as exc:  # ragged nested sequences
@@ -101,6 +105,13 @@ def as_float_array(
         bad = arr[arr < min_value].ravel()[0]
         raise ConfigError(f"`{name}` must be a {what}; got {short_repr(bad)}.")
     return arr
+
+
+def _holds_bools(value: list[Any] | tuple[Any, ...]) -> bool:
+    try:
+        return np.asarray(value).dtype.kind == "b"
+    except (TypeError, ValueError):  # ragged: left to the conversion's own message
+        return False
 
 
 def check_int(value: Any, name: str, lo: int, hi: int) -> int:
