@@ -252,6 +252,31 @@ def test_robust_fraction_counts_a_constructed_example():
             robust_fraction(bad)          # before: astype(bool) counted every non-zero value as correct
 
 
+def test_histogram_counts_equal_a_recount_of_the_per_point_records():
+    # before: np.histogram's float edges (0.15000000000000002, 0.9500000000000001) put 3 of 20 and 19 of 20
+    # correct transfers one bin low, so summary()["histogram_counts"] disagreed with robust_fraction
+    from fractions import Fraction
+
+    n = 20
+    hits = np.random.default_rng(5).permutation(np.repeat(np.arange(n + 1), 3))    # every k / N, unsorted
+    correct = np.arange(n)[:, None] < hits[None, :]
+    res = MonteCarloResult(correct=correct, software_correct=np.ones(hits.size, bool), mapping_errors=np.zeros((n, 1)))
+    np.testing.assert_array_equal(res.per_point, hits / n)
+    for b in (20, 10, 7, 3, 1):
+        counts, edges = res.histogram(b)
+        exact = [Fraction(int(k), n) for k in hits]
+        recount = [sum(1 for a in exact if Fraction(i, b) <= a < Fraction(i + 1, b) or (i == b - 1 and a == 1))
+                   for i in range(b)]
+        assert counts.tolist() == recount
+        np.testing.assert_array_equal(edges, np.linspace(0.0, 1.0, b + 1))
+    counts = res.summary()["histogram_counts"]
+    assert counts == [3] * 19 + [6]                      # 19 and 20 of 20 in [0.95, 1]
+    assert counts[-1] / hits.size == res.robust_fraction
+    for bad in (0, -1, 2.5, True):
+        with pytest.raises(ConfigError, match="`bins` must be a positive int"):
+            res.histogram(bad)
+
+
 # ----------------------------------------------------------------------------- Monte Carlo
 def test_monte_carlo_transfers_are_independent_of_the_run_length(moons, moons_net):
     """Transfer k draws from SeedSequence(seed, spawn_key=(k,)) only: a shorter run is a prefix."""
