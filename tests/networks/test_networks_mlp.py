@@ -241,3 +241,23 @@ def test_mlp_validation() -> None:
         net.forward(np.ones((2, 4)))
     with pytest.raises(ConfigError, match="labels in 0..1"):
         net.loss(np.ones((2, 3)), [0, 2])
+
+
+@pytest.mark.parametrize("layered", [False, True])
+def test_accuracy_checks_its_labels_and_refuses_no_samples(layered: bool, rng: np.random.Generator) -> None:
+    # before: no samples gave numpy's NaN mean (the empty validation split of load_mnist()), and a label the
+    # network cannot predict or a float label was silently counted wrong
+    mlp = nw.init_mlp((3, 4, 2), rng=rng)
+    net = nw.Network.from_mlp(mlp) if layered else mlp
+    x = rng.uniform(size=(6, 3))
+    y = rng.integers(0, 2, 6)
+    assert net.accuracy(x, y) == np.mean(mlp.predict(x) == y)
+    assert net.accuracy(x, y.astype(float)) == net.accuracy(x, y)          # whole-number floats are labels
+    with pytest.raises(ConfigError, match="at least one sample"):
+        net.accuracy(np.zeros((0, 3)), np.zeros(0, dtype=int))
+    with pytest.raises(ConfigError, match=r"`y` must hold labels in 0..1; got 0..5"):
+        net.accuracy(x, np.array([0, 1, 5, 0, 1, 0]))
+    with pytest.raises(ConfigError, match="`y` must hold integer class labels"):
+        net.accuracy(x, np.full(6, 0.5))
+    with pytest.raises(ConfigError, match=r"`y` must have shape \(6,\)"):
+        net.accuracy(x, y[:5])
