@@ -325,6 +325,20 @@ def test_monte_carlo_statistical_model_and_summary(moons, moons_net):
     np.testing.assert_array_equal(res.correct, again.correct)
 
 
+
+@pytest.mark.parametrize("threshold", [95, 0.0, float("nan"), "0.95", True])
+def test_monte_carlo_checks_its_threshold_before_the_first_transfer(moons, moons_net, threshold):
+    # before: every transfer ran, then reading robust_fraction or summary() of the result raised (95, a
+    # percentage) or float() turned "0.95" and True into thresholds
+    calls = []
+    with pytest.raises(ConfigError, match=r"`threshold` must be a fraction in \(0, 1\]"):
+        monte_carlo(moons_net, moons, device_perturbation("tio2_passive"), transfers=3, seed=0, threshold=threshold,
+                    progress=lambda *a: calls.append(a))
+    assert calls == []
+    with pytest.raises(ConfigError, match="`threshold` must be a fraction"):
+        MonteCarloResult(correct=np.ones((2, 3), bool), software_correct=np.ones(3, bool),
+                         mapping_errors=np.zeros((2, 1)), threshold=threshold)
+
 @pytest.mark.parametrize("changes", [{}, {"strategy": "lea", "alpha": 2, "averaging": "digital", "strict": False},
                                      {"adc_bits": None, "dac_bits": None}])
 @pytest.mark.parametrize("method", ["predict", "scores", "predict_proba", "predict_with_energy"])

@@ -739,6 +739,13 @@ def evaluate(
 
 
 # ----------------------------------------------------------------------------- Monte Carlo
+def _threshold(value: Any) -> float:
+    if (isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating))
+            or not 0.0 < float(value) <= 1.0):
+        raise ConfigError(f"`threshold` must be a fraction in (0, 1]; got {short_repr(value)}.")
+    return float(value)
+
+
 def robust_fraction(correct: Any, threshold: float = 0.95) -> float:
     """Fraction of points classified correctly in at least ``threshold`` of the transfers.
 
@@ -763,9 +770,7 @@ def robust_fraction(correct: Any, threshold: float = 0.95) -> float:
         if bad.size:
             raise ConfigError(f"`correct` must hold booleans (or 0 / 1), one per transfer and point; got "
                               f"{c.dtype} values such as {short_repr(bad.reshape(-1)[0])}.")
-    t = float(threshold)
-    if not 0.0 < t <= 1.0:
-        raise ConfigError(f"`threshold` must be a fraction in (0, 1]; got {threshold!r}.")
+    t = _threshold(threshold)
     need = math.ceil(t * c.shape[0] - 1e-9)
     return float(np.mean(c.astype(bool).sum(axis=0) >= need))
 
@@ -798,6 +803,7 @@ class MonteCarloResult:
     model: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "threshold", _threshold(self.threshold))
         object.__setattr__(self, "correct", readonly(np.asarray(self.correct, dtype=bool)))
         object.__setattr__(self, "software_correct", readonly(np.asarray(self.software_correct, dtype=bool)))
         object.__setattr__(self, "mapping_errors", readonly(np.asarray(self.mapping_errors, dtype=np.float64)))
@@ -962,7 +968,7 @@ def monte_carlo_result(network: MLP | Network, x: FloatArray, y: IntArray, outco
     for k, o in enumerate(outcomes):
         errs[k, :len(o["mapping_errors"])] = o["mapping_errors"]
     return MonteCarloResult(correct=correct, software_correct=network.predict(x) == y, mapping_errors=errs,
-                            task_slices=task_slices, threshold=float(threshold), model=dict(model or {}))
+                            task_slices=task_slices, threshold=threshold, model=dict(model or {}))
 
 
 def monte_carlo(
@@ -1020,6 +1026,7 @@ def monte_carlo(
         raise ConfigError(f"`transfers` must be an int in [1, 1e7]; got {short_repr(transfers)}.")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ConfigError(f"`seed` must be an int >= 0; got {short_repr(seed)}.")
+    _threshold(threshold)  # before the transfers, not when the result is read
     tick = check_progress(progress)
     x, y, slices, desc = monte_carlo_setup(net, dataset, model, split=split, committee=committee)
     outcomes = []
