@@ -261,3 +261,17 @@ def test_accuracy_checks_its_labels_and_refuses_no_samples(layered: bool, rng: n
         net.accuracy(x, np.full(6, 0.5))
     with pytest.raises(ConfigError, match=r"`y` must have shape \(6,\)"):
         net.accuracy(x, y[:5])
+
+
+def test_replacement_weights_must_be_finite(rng: np.random.Generator) -> None:
+    # before: forward(weights=) took NaN weights (e.g. a read-back decoded by 0) and returned NaN scores,
+    # predict label 0 for every sample, without a word; Network.with_weights already refused them
+    net = nw.init_mlp((2, 3, 2), rng=rng)
+    x = rng.uniform(size=(4, 2))
+    bad = [np.array(net.weights[0]), np.full((3, 2), np.nan)]
+    for call in (net.forward, net.predict, net.predict_proba):
+        with pytest.raises(ConfigError, match=r"`weights\[1\]` must be a finite .*got nan"):
+            call(x, weights=bad)
+    with pytest.raises(ConfigError, match=r"`weights\[1\]`"):
+        net.accuracy(x, [0, 1, 0, 1], weights=[net.weights[0], "w"])
+    np.testing.assert_array_equal(net.forward(x, weights=list(net.weights)), net.forward(x))

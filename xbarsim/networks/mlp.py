@@ -341,7 +341,8 @@ class MLP:
             raise ConfigError(f"`weights` must hold {self.n_layers} matrices (one per layer); got {len(weights)}.")
         out = []
         for i, (w, ref) in enumerate(zip(weights, self.weights)):
-            arr = np.asarray(w, dtype=np.float64)
+            # as Network.with_weights: a NaN weight gave NaN scores and label 0 without a word
+            arr = as_float_array(w, f"weights[{i}]", what="finite (n_in, n_out) weight matrix")
             if arr.shape != ref.shape:
                 raise ConfigError(f"`weights[{i}]` must have shape {ref.shape}; got shape {arr.shape}.")
             out.append(arr)
