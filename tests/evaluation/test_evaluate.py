@@ -190,6 +190,31 @@ def test_committee_averages_alpha_independent_networks(digits, digits_net):
     np.testing.assert_allclose(p.sum(axis=1), 1.0)
 
 
+@pytest.mark.parametrize("committee_output", ["scores", "probabilities"])
+def test_a_network_ending_in_its_own_sigmoid_or_softmax_is_not_squashed_twice(moons, moons_net, digits, digits_net,
+                                                                              committee_output):
+    # before: the hardware applied the output head again to the network's probabilities: sigmoid(p) > 0.5
+    # for every p, so committee_output 'probabilities' predicted class 1 for every point of an ideal chip
+    # (hardware accuracy 0.445 against software 0.965 on the half moons), and predict_proba was wrong
+    from xbarsim.networks import ActivationLayer, Network, Softmax
+
+    cases = [(Network(layers=(*Network.from_mlp(moons_net).layers, ActivationLayer(kind="sigmoid")), input_shape=(2,),
+                      output="sigmoid"), moons, "tio2_passive"),
+             (Network(layers=(*Network.from_mlp(digits_net).layers, Softmax()), input_shape=(64,)), digits,
+              "rram_1t1r_nist")]
+    for net, data, preset in cases:
+        hw = Hardware(**IDEAL, preset=preset, strategy="committee", alpha=2, committee_output=committee_output)
+        res = evaluate(net, data, hw, seed=0)
+        np.testing.assert_array_equal(res.correct, res.software_correct)
+        assert res.hardware_accuracy == res.software_accuracy > 0.9
+        x = data.x_test[:20]
+        p = transfer(net, hw, np.random.default_rng(0)).predict_proba(x)
+        want = net.forward(x)
+        if net.output == "sigmoid":
+            want = np.hstack([1.0 - want, want])
+        np.testing.assert_allclose(p, want, atol=1e-9)
+
+
 def test_per_task_accuracy_on_a_multitask_dataset():
     rng = np.random.default_rng(0)
     tasks = []
@@ -252,6 +277,31 @@ def test_robust_fraction_counts_a_constructed_example():
             robust_fraction(bad)          # before: astype(bool) counted every non-zero value as correct
 
 
+def test_histogram_counts_equal_a_recount_of_the_per_point_records():
+    # before: np.histogram's float edges (0.15000000000000002, 0.9500000000000001) put 3 of 20 and 19 of 20
+    # correct transfers one bin low, so summary()["histogram_counts"] disagreed with robust_fraction
+    from fractions import Fraction
+
+    n = 20
+    hits = np.random.default_rng(5).permutation(np.repeat(np.arange(n + 1), 3))    # every k / N, unsorted
+    correct = np.arange(n)[:, None] < hits[None, :]
+    res = MonteCarloResult(correct=correct, software_correct=np.ones(hits.size, bool), mapping_errors=np.zeros((n, 1)))
+    np.testing.assert_array_equal(res.per_point, hits / n)
+    for b in (20, 10, 7, 3, 1):
+        counts, edges = res.histogram(b)
+        exact = [Fraction(int(k), n) for k in hits]
+        recount = [sum(1 for a in exact if Fraction(i, b) <= a < Fraction(i + 1, b) or (i == b - 1 and a == 1))
+                   for i in range(b)]
+        assert counts.tolist() == recount
+        np.testing.assert_array_equal(edges, np.linspace(0.0, 1.0, b + 1))
+    counts = res.summary()["histogram_counts"]
+    assert counts == [3] * 19 + [6]                      # 19 and 20 of 20 in [0.95, 1]
+    assert counts[-1] / hits.size == res.robust_fraction
+    for bad in (0, -1, 2.5, True):
+        with pytest.raises(ConfigError, match="`bins` must be a positive int"):
+            res.histogram(bad)
+
+
 # ----------------------------------------------------------------------------- Monte Carlo
 def test_monte_carlo_transfers_are_independent_of_the_run_length(moons, moons_net):
     """Transfer k draws from SeedSequence(seed, spawn_key=(k,)) only: a shorter run is a prefix."""
@@ -274,6 +324,20 @@ def test_monte_carlo_statistical_model_and_summary(moons, moons_net):
     again = monte_carlo(moons_net, moons, pert, transfers=40, seed=0)
     np.testing.assert_array_equal(res.correct, again.correct)
 
+
+
+@pytest.mark.parametrize("threshold", [95, 0.0, float("nan"), "0.95", True])
+def test_monte_carlo_checks_its_threshold_before_the_first_transfer(moons, moons_net, threshold):
+    # before: every transfer ran, then reading robust_fraction or summary() of the result raised (95, a
+    # percentage) or float() turned "0.95" and True into thresholds
+    calls = []
+    with pytest.raises(ConfigError, match=r"`threshold` must be a fraction in \(0, 1\]"):
+        monte_carlo(moons_net, moons, device_perturbation("tio2_passive"), transfers=3, seed=0, threshold=threshold,
+                    progress=lambda *a: calls.append(a))
+    assert calls == []
+    with pytest.raises(ConfigError, match="`threshold` must be a fraction"):
+        MonteCarloResult(correct=np.ones((2, 3), bool), software_correct=np.ones(3, bool),
+                         mapping_errors=np.zeros((2, 1)), threshold=threshold)
 
 @pytest.mark.parametrize("changes", [{}, {"strategy": "lea", "alpha": 2, "averaging": "digital", "strict": False},
                                      {"adc_bits": None, "dac_bits": None}])

@@ -99,6 +99,19 @@ def test_split_sizes_are_validated() -> None:
         nw.load_digits(n_test=-1)
 
 
+@pytest.mark.parametrize("loader,kwargs,name", [
+    (nw.load_digits, {"n_val": 5}, "n_val"), (nw.load_digits, {"n_test": 9}, "n_test"),
+    (nw.load_digits, {"n_val": 1000, "n_test": 790}, "n_val"), (nw.load_mnist5k, {"n_test": 5}, "n_test"),
+])
+def test_a_split_too_small_for_every_class_is_refused_naming_it(loader, kwargs, name) -> None:
+    # before: sklearn's ValueError "The test_size = 5 should be greater or equal to the number of classes = 10"
+    # (or "The train_size = 7 ..."), naming neither the parameter nor the loader
+    with pytest.raises(ConfigError, match=rf"`{name}` must be between 10 and \d+ .*; got {kwargs[name]}\."):
+        loader(**kwargs)
+    d = nw.load_digits(n_val=10, n_test=10)           # the smallest stratified splits
+    assert (d.class_counts("val") == 1).all() and (d.class_counts("test") == 1).all()
+
+
 # ------------------------------------------------------------------------- double Yin-Yang
 @pytest.fixture(scope="module")
 def yinyang() -> nw.Dataset:

@@ -241,3 +241,37 @@ def test_mlp_validation() -> None:
         net.forward(np.ones((2, 4)))
     with pytest.raises(ConfigError, match="labels in 0..1"):
         net.loss(np.ones((2, 3)), [0, 2])
+
+
+@pytest.mark.parametrize("layered", [False, True])
+def test_accuracy_checks_its_labels_and_refuses_no_samples(layered: bool, rng: np.random.Generator) -> None:
+    # before: no samples gave numpy's NaN mean (the empty validation split of load_mnist()), and a label the
+    # network cannot predict or a float label was silently counted wrong
+    mlp = nw.init_mlp((3, 4, 2), rng=rng)
+    net = nw.Network.from_mlp(mlp) if layered else mlp
+    x = rng.uniform(size=(6, 3))
+    y = rng.integers(0, 2, 6)
+    assert net.accuracy(x, y) == np.mean(mlp.predict(x) == y)
+    assert net.accuracy(x, y.astype(float)) == net.accuracy(x, y)          # whole-number floats are labels
+    with pytest.raises(ConfigError, match="at least one sample"):
+        net.accuracy(np.zeros((0, 3)), np.zeros(0, dtype=int))
+    with pytest.raises(ConfigError, match=r"`y` must hold labels in 0..1; got 0..5"):
+        net.accuracy(x, np.array([0, 1, 5, 0, 1, 0]))
+    with pytest.raises(ConfigError, match="`y` must hold integer class labels"):
+        net.accuracy(x, np.full(6, 0.5))
+    with pytest.raises(ConfigError, match=r"`y` must have shape \(6,\)"):
+        net.accuracy(x, y[:5])
+
+
+def test_replacement_weights_must_be_finite(rng: np.random.Generator) -> None:
+    # before: forward(weights=) took NaN weights (e.g. a read-back decoded by 0) and returned NaN scores,
+    # predict label 0 for every sample, without a word; Network.with_weights already refused them
+    net = nw.init_mlp((2, 3, 2), rng=rng)
+    x = rng.uniform(size=(4, 2))
+    bad = [np.array(net.weights[0]), np.full((3, 2), np.nan)]
+    for call in (net.forward, net.predict, net.predict_proba):
+        with pytest.raises(ConfigError, match=r"`weights\[1\]` must be a finite .*got nan"):
+            call(x, weights=bad)
+    with pytest.raises(ConfigError, match=r"`weights\[1\]`"):
+        net.accuracy(x, [0, 1, 0, 1], weights=[net.weights[0], "w"])
+    np.testing.assert_array_equal(net.forward(x, weights=list(net.weights)), net.forward(x))

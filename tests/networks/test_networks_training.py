@@ -125,6 +125,25 @@ def test_train_rejects_mismatched_data(moons: nw.Dataset) -> None:
         nw.train(nw.init_mlp((2, 4, 2)), no_val, nw.TrainConfig(epochs=1, restore_best=True))
 
 
+
+def test_training_functions_name_a_layered_network_or_a_missing_dataset(moons: nw.Dataset) -> None:
+    # before: AttributeError ("'Network' object has no attribute '_check_inputs'", "'NoneType' object has no
+    # attribute 'x_train'") from inside the loop
+    mlp = nw.init_mlp((2, 4, 1), output="sigmoid", rng=0)
+    layered = nw.Network.from_mlp(mlp)
+    x, y = moons.x_test, moons.y_test
+    calls = [lambda: nw.train(layered, moons, nw.TrainConfig(epochs=1)),
+             lambda: nw.fisher_diagonal(layered, x, y),
+             lambda: nw.consolidate(layered, x, y, strength=1.0),
+             lambda: nw.correct_under_perturbation(layered, x, y, nw.gaussian_perturbation(0.1), n_draws=1)]
+    for call in calls:
+        with pytest.raises(ConfigError, match="`network` must be an xbarsim.networks.MLP .*got Network"):
+            call()
+    with pytest.raises(ConfigError, match="`dataset` must be an xbarsim.networks.Dataset; got NoneType"):
+        nw.train(mlp, None, nw.TrainConfig(epochs=1))  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="`dataset` must be an xbarsim.networks.Dataset; got tuple"):
+        nw.train_continual(mlp, (x, y))  # type: ignore[arg-type]
+
 # -------------------------------------------------------------------- hardware-aware training
 def test_perturbation_is_drawn_at_every_forward_pass_with_ste(moons: nw.Dataset) -> None:
     """One call per batch on read-only effective weights; gradients at the perturbed weights hit the clean ones."""

@@ -33,6 +33,17 @@ def test_test_split_alone_is_enough(tmp_path):
     assert d.x_train.shape == (0, 2) and d.x_test.shape == (3, 2)
 
 
+def test_an_empty_split_is_kept_with_the_input_width(tmp_path):
+    # before: a saved empty split (x_train=x[:0]) raised numpy's "cannot reshape array of size 0 into shape
+    # (0,newaxis)", and inputs of no values per sample "min() arg is an empty sequence"
+    x = np.ones((3, 1, 2, 2))
+    d = load_npz(_write(tmp_path / "e.npz", x_test=x, y_test=np.array([0, 1, 1]), x_train=x[:0],
+                        y_train=np.zeros(0), x_val=x[:0].astype(np.float32), y_val=np.zeros(0, int)))
+    assert d.x_train.shape == (0, 4) and d.x_val.shape == (0, 4) and d.x_test.shape == (3, 4)
+    with pytest.raises(ConfigError, match=r"'x_test' must be a numeric array .* at least one per sample.*\(3, 0\)"):
+        load_npz(_write(tmp_path / "z.npz", x_test=np.ones((3, 0)), y_test=np.array([0, 1, 1])))
+
+
 @pytest.mark.parametrize("arrays,key,words", [
     ({"x_test": np.ones((3, 2))}, "y_test", "missing"),
     ({"y_test": np.zeros(3, int)}, "x_test", "missing"),

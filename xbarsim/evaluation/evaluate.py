@@ -62,7 +62,7 @@ from xbarsim.mapping import (
     read_chip,
     run_layer,
 )
-from xbarsim.networks import MLP, Conv2d, Dataset, Network, reference_scores
+from xbarsim.networks import MLP, ActivationLayer, Conv2d, Dataset, Network, Softmax, reference_scores
 
 __all__ = [
     "READOUT_FIELDS",
@@ -271,9 +271,17 @@ class HardwareNetwork:
         return np.asarray(np.mean(self._committee_scores(xs, progress), axis=0))
 
     def _probabilities(self, scores: FloatArray) -> FloatArray:
+        # a Network ending in its own Sigmoid / Softmax already outputs probabilities (labels_from_scores
+        # knows it too); applying the head again squashed them towards 0.5 / uniform
+        last = self.network.layers[-1] if isinstance(self.network, Network) else None
         if self.network.output == "sigmoid":
-            p = 1.0 / (1.0 + np.exp(-np.clip(scores[:, 0], -700, 700)))
+            if isinstance(last, ActivationLayer) and last.kind == "sigmoid":
+                p = np.asarray(scores[:, 0], dtype=np.float64)
+            else:
+                p = 1.0 / (1.0 + np.exp(-np.clip(scores[:, 0], -700, 700)))
             return np.stack([1.0 - p, p], axis=1)
+        if isinstance(last, Softmax):
+            return np.array(scores, dtype=np.float64)
         z = scores - scores.max(axis=1, keepdims=True)
         e = np.exp(z)
         return e / e.sum(axis=1, keepdims=True)
@@ -731,6 +739,13 @@ def evaluate(
 
 
 # ----------------------------------------------------------------------------- Monte Carlo
+def _threshold(value: Any) -> float:
+    if (isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating))
+            or not 0.0 < float(value) <= 1.0):
+        raise ConfigError(f"`threshold` must be a fraction in (0, 1]; got {short_repr(value)}.")
+    return float(value)
+
+
 def robust_fraction(correct: Any, threshold: float = 0.95) -> float:
     """Fraction of points classified correctly in at least ``threshold`` of the transfers.
 
@@ -755,9 +770,7 @@ def robust_fraction(correct: Any, threshold: float = 0.95) -> float:
         if bad.size:
             raise ConfigError(f"`correct` must hold booleans (or 0 / 1), one per transfer and point; got "
                               f"{c.dtype} values such as {short_repr(bad.reshape(-1)[0])}.")
-    t = float(threshold)
-    if not 0.0 < t <= 1.0:
-        raise ConfigError(f"`threshold` must be a fraction in (0, 1]; got {threshold!r}.")
+    t = _threshold(threshold)
     need = math.ceil(t * c.shape[0] - 1e-9)
     return float(np.mean(c.astype(bool).sum(axis=0) >= need))
 
@@ -790,6 +803,7 @@ class MonteCarloResult:
     model: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "threshold", _threshold(self.threshold))
         object.__setattr__(self, "correct", readonly(np.asarray(self.correct, dtype=bool)))
         object.__setattr__(self, "software_correct", readonly(np.asarray(self.software_correct, dtype=bool)))
         object.__setattr__(self, "mapping_errors", readonly(np.asarray(self.mapping_errors, dtype=np.float64)))
@@ -833,9 +847,19 @@ class MonteCarloResult:
         return {name: np.asarray(self.correct[:, a:b].mean(axis=1)) for name, a, b in self.task_slices}
 
     def histogram(self, bins: int = 20) -> tuple[IntArray, FloatArray]:
-        """Counts of points by their per-point accuracy, over ``bins`` equal bins of [0, 1]."""
-        counts, edges = np.histogram(self.per_point, bins=int(bins), range=(0.0, 1.0))
-        return counts.astype(np.int64), edges
+        """Counts of points by their per-point accuracy, over ``bins`` equal bins of [0, 1].
+
+        Bin ``i`` holds the points whose accuracy ``k / N`` (``k`` correct of ``N`` transfers) lies in
+        ``[i / bins, (i + 1) / bins)``, the last bin ``[1 - 1 / bins, 1]``. The bin is found in integer
+        arithmetic, ``floor(k bins / N)``: a point on an edge (19 of 20 transfers, 95 %) counts in the bin
+        above it, as :attr:`robust_fraction` counts it (numpy's float edges, 0.9500000000000001, put it below).
+        """
+        if isinstance(bins, bool) or not isinstance(bins, (int, np.integer)) or bins < 1:
+            raise ConfigError(f"`bins` must be a positive int; got {short_repr(bins)}.")
+        b, n = int(bins), self.transfers
+        k = self.correct.sum(axis=0).astype(np.int64)
+        counts = np.bincount(np.minimum(k * b // n, b - 1), minlength=b)
+        return counts.astype(np.int64), np.linspace(0.0, 1.0, b + 1)
 
     def summary(self) -> dict[str, Any]:
         """Plain JSON data: counts, metric, mean and std accuracy, histogram, per task."""
@@ -944,7 +968,7 @@ def monte_carlo_result(network: MLP | Network, x: FloatArray, y: IntArray, outco
     for k, o in enumerate(outcomes):
         errs[k, :len(o["mapping_errors"])] = o["mapping_errors"]
     return MonteCarloResult(correct=correct, software_correct=network.predict(x) == y, mapping_errors=errs,
-                            task_slices=task_slices, threshold=float(threshold), model=dict(model or {}))
+                            task_slices=task_slices, threshold=threshold, model=dict(model or {}))
 
 
 def monte_carlo(
@@ -1002,6 +1026,7 @@ def monte_carlo(
         raise ConfigError(f"`transfers` must be an int in [1, 1e7]; got {short_repr(transfers)}.")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ConfigError(f"`seed` must be an int >= 0; got {short_repr(seed)}.")
+    _threshold(threshold)  # before the transfers, not when the result is read
     tick = check_progress(progress)
     x, y, slices, desc = monte_carlo_setup(net, dataset, model, split=split, committee=committee)
     outcomes = []

@@ -241,19 +241,29 @@ def make_half_moons(
 
 
 # ---------------------------------------------------------------------------- image datasets
+def _hold_out(x: FloatArray, y: IntArray, size: int, name: str, seed: int) -> list[Any]:
+    """``train_test_split(x, y, test_size=size, stratify=y)``; its refusals name ``name``."""
+    from sklearn.model_selection import train_test_split
+
+    classes = int(np.unique(y).size)
+    if not classes <= size <= x.shape[0] - classes:
+        # sklearn's own ValueError ("The test_size = 5 should be greater or equal to the number of classes")
+        # named neither the parameter nor the loader
+        raise ConfigError(f"`{name}` must be between {classes} and {x.shape[0] - classes} (a stratified split "
+                          f"keeps every one of the {classes} classes on both sides of {x.shape[0]} samples), "
+                          f"or 0; got {size}.")
+    return list(train_test_split(x, y, test_size=size, stratify=y, random_state=seed))
+
+
 def _stratified_split(
     x: FloatArray, y: IntArray, n_val: int, n_test: int, seed: int
 ) -> tuple[FloatArray, IntArray, FloatArray, IntArray, FloatArray, IntArray]:
     """Stratified train / val / test split: test drawn first, then val from the rest."""
-    from sklearn.model_selection import train_test_split
-
     if n_val + n_test >= x.shape[0]:
         raise ConfigError(f"`n_val` + `n_test` must leave training samples; got {n_val} + {n_test} of {x.shape[0]}.")
-    x_rest, x_te, y_rest, y_te = (x, x[:0], y, y[:0]) if n_test == 0 else train_test_split(
-        x, y, test_size=n_test, stratify=y, random_state=seed
-    )
-    x_tr, x_va, y_tr, y_va = (x_rest, x_rest[:0], y_rest, y_rest[:0]) if n_val == 0 else train_test_split(
-        x_rest, y_rest, test_size=n_val, stratify=y_rest, random_state=seed + 1
+    x_rest, x_te, y_rest, y_te = (x, x[:0], y, y[:0]) if n_test == 0 else _hold_out(x, y, n_test, "n_test", seed)
+    x_tr, x_va, y_tr, y_va = (x_rest, x_rest[:0], y_rest, y_rest[:0]) if n_val == 0 else _hold_out(
+        x_rest, y_rest, n_val, "n_val", seed + 1
     )
     return x_tr, y_tr, x_va, y_va, x_te, y_te
 
@@ -379,9 +389,7 @@ def load_mnist(*, n_val: int = 0, seed: int = 0) -> Dataset:
     y = ytr.astype(np.int64)
     x_val, y_val = np.zeros((0, x.shape[1])), np.zeros(0, dtype=np.int64)
     if nv:
-        from sklearn.model_selection import train_test_split
-
-        x, x_val, y, y_val = train_test_split(x, y, test_size=nv, stratify=y, random_state=int(seed))
+        x, x_val, y, y_val = _hold_out(x, y, nv, "n_val", int(seed))
     return Dataset(
         name="mnist",
         x_train=x, y_train=y, x_val=x_val, y_val=y_val,

@@ -45,6 +45,7 @@ from xbarsim.networks.mlp import (
     LayerFn,
     OutputKind,
     _sigmoid,
+    accuracy_of,
     quantize_activation,
     ternarize_matrix,
 )
@@ -658,12 +659,8 @@ class Network:
 
     def accuracy(self, x: ArrayLike, y: ArrayLike, *, weights: Sequence[ArrayLike] | None = None,
                  layer_fn: LayerFn | None = None) -> float:
-        """Fraction (0 to 1) of samples whose predicted label equals ``y``."""
-        labels = np.asarray(y)
-        pred = self.predict(x, weights=weights, layer_fn=layer_fn)
-        if labels.shape != pred.shape:
-            raise ConfigError(f"`y` must have shape {pred.shape}; got shape {labels.shape}.")
-        return float(np.mean(pred == labels))
+        """Fraction (0 to 1) of samples whose predicted label equals ``y`` (errors as :meth:`MLP.accuracy`)."""
+        return accuracy_of(self.predict(x, weights=weights, layer_fn=layer_fn), y, self.n_classes)
 
     def to_dict(self) -> dict[str, np.ndarray]:
         """Every layer's kind, settings and arrays as a flat dict (for fingerprints and saving)."""

@@ -341,7 +341,8 @@ class MLP:
             raise ConfigError(f"`weights` must hold {self.n_layers} matrices (one per layer); got {len(weights)}.")
         out = []
         for i, (w, ref) in enumerate(zip(weights, self.weights)):
-            arr = np.asarray(w, dtype=np.float64)
+            # as Network.with_weights: a NaN weight gave NaN scores and label 0 without a word
+            arr = as_float_array(w, f"weights[{i}]", what="finite (n_in, n_out) weight matrix")
             if arr.shape != ref.shape:
                 raise ConfigError(f"`weights[{i}]` must have shape {ref.shape}; got shape {arr.shape}.")
             out.append(arr)
@@ -437,12 +438,16 @@ class MLP:
         weights: Sequence[ArrayLike] | None = None,
         layer_fn: LayerFn | None = None,
     ) -> float:
-        """Fraction (0 to 1) of samples whose predicted label equals ``y``."""
-        labels = np.asarray(y)
+        """Fraction (0 to 1) of samples whose predicted label equals ``y``.
+
+        Raises
+        ------
+        ConfigError
+            For no samples (the fraction is undefined), or labels that are not integers in
+            ``0 .. n_classes - 1`` (such a label can never be predicted; a float label never equals one).
+        """
         pred = self.predict(x, weights=weights, layer_fn=layer_fn)
-        if labels.shape != pred.shape:
-            raise ConfigError(f"`y` must have shape {pred.shape}; got shape {labels.shape}.")
-        return float(np.mean(pred == labels))
+        return accuracy_of(pred, y, self.n_classes)
 
     def loss(self, x: ArrayLike, y: ArrayLike, *, weights: Sequence[ArrayLike] | None = None) -> float:
         """Mean cross-entropy (nats per sample) of the network's head on ``(x, y)``."""
@@ -552,6 +557,15 @@ def check_labels(y: ArrayLike, n: int, n_classes: int) -> IntArray:
     if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
         raise ConfigError(f"`y` must hold labels in 0..{n_classes - 1}; got {int(labels.min())}..{int(labels.max())}.")
     return labels
+
+
+def accuracy_of(pred: IntArray, y: ArrayLike, n_classes: int) -> float:
+    """Fraction of ``pred`` equal to the labels ``y`` (checked by :func:`check_labels`); ConfigError
+    for no samples rather than numpy's NaN mean of an empty array."""
+    labels = check_labels(y, pred.shape[0], n_classes)
+    if pred.size == 0:
+        raise ConfigError("`x` must hold at least one sample: the accuracy of no samples is undefined; got 0 samples.")
+    return float(np.mean(pred == labels))
 
 
 def _data_loss(output: str, scores: FloatArray, y: IntArray) -> tuple[float, FloatArray]:

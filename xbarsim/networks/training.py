@@ -384,6 +384,19 @@ def _apply_network_perturbation(
     return ws, bs
 
 
+def _check_mlp(network: Any) -> None:
+    # a layered Network (load_onnx) has no _check_inputs: it raised AttributeError deep in the loop
+    if not isinstance(network, MLP):
+        raise ConfigError(f"`network` must be an xbarsim.networks.MLP (dense layers; a layered Network, e.g. from "
+                          f"load_onnx, is trained where it was made); got {type(network).__name__}.")
+
+
+def _check_network_and_dataset(network: Any, dataset: Any) -> None:
+    _check_mlp(network)
+    if not isinstance(dataset, Dataset):
+        raise ConfigError(f"`dataset` must be an xbarsim.networks.Dataset; got {type(dataset).__name__}.")
+
+
 # -------------------------------------------------------------------------------------- train
 def train(
     network: MLP,
@@ -437,6 +450,7 @@ def train(
     perturbation draws) comes from ``numpy.random.default_rng(config.seed)``, so a run is
     reproducible from its seed.
     """
+    _check_network_and_dataset(network, dataset)
     cfg = config if config is not None else TrainConfig()
     if not isinstance(cfg, TrainConfig):
         raise ConfigError(f"`config` must be a TrainConfig; got {short_repr(cfg)}.")
@@ -586,6 +600,7 @@ def fisher_diagonal(
     per-sample squares without materialising one gradient per sample. "Empirical" means the
     log-likelihood is taken at the true labels, as in the LEA code (``estimate_fisher``).
     """
+    _check_mlp(network)
     xs = network._check_inputs(x)
     ys = check_labels(y, xs.shape[0], network.n_classes)
     if n_samples is not None:
@@ -669,6 +684,7 @@ def train_continual(
         Final network, per-task histories, the task-by-task test accuracy matrix and the
         penalties.
     """
+    _check_network_and_dataset(network, dataset)
     cfg = config if config is not None else TrainConfig()
     if not dataset.tasks:
         raise ConfigError(f"`dataset` {dataset.name!r} has no tasks; continual training needs a multi-task dataset.")
@@ -765,6 +781,7 @@ def correct_under_perturbation(
         per-point fraction of correct transfers used by Drolet et al.'s metric, ``out.mean(axis=1)``
         the accuracy of each transfer.
     """
+    _check_mlp(network)
     k = _positive_int(n_draws, "n_draws")
     gen = as_rng(rng)
     xs = network._check_inputs(x)

@@ -73,8 +73,9 @@ def load_npz(path: str | os.PathLike[str], *, n_classes: int | None = None, name
         if xk not in arrays:
             continue
         x, y = arrays[xk], arrays[yk]
-        if x.dtype.kind not in "fiub" or x.ndim < 2:
-            raise ConfigError(f"{p}: key {xk!r} must be a numeric array (n, ...) of inputs; got dtype {x.dtype}, "
+        if x.dtype.kind not in "fiub" or x.ndim < 2 or 0 in x.shape[1:]:
+            raise ConfigError(f"{p}: key {xk!r} must be a numeric array (n, ...) of inputs, at least one per sample; got "
+                              f"dtype {x.dtype}, "
                               f"shape {x.shape}.")
         xf = x.astype(np.float64)
         if not np.isfinite(xf).all():
@@ -89,7 +90,8 @@ def load_npz(path: str | os.PathLike[str], *, n_classes: int | None = None, name
                               f"got shape {y.shape}.")
         if y.dtype.kind not in "iu" and not (y.dtype.kind == "f" and np.all(y == np.round(y))):
             raise ConfigError(f"{p}: key {yk!r} must hold integer class labels; got dtype {y.dtype}.")
-        splits[split] = (xf.reshape(x.shape[0], -1), y.astype(np.int64))
+        # the width from the shape: reshape(0, -1) of an empty split is ambiguous and numpy refuses it
+        splits[split] = (xf.reshape(x.shape[0], int(np.prod(x.shape[1:]))), y.astype(np.int64))
     if splits["test"][0].shape[0] == 0:
         raise ConfigError(f"{p}: key 'x_test' holds no samples.")
     lo = float(min(x.min() for x, _ in splits.values() if x.size))
