@@ -173,3 +173,21 @@ def test_a_column_with_one_value_is_named_once_in_the_legend_title_not_in_every_
     title = calls[0]["ax"].figure.legends[0].get_title().get_text()
     assert title.startswith("every series: fault_rate=0.2, variant=mao\n")
     assert "over 3 cycles per point" in title
+
+
+def test_readouts_without_a_grid_write_the_report(tmp_path):
+    """A config with [readouts] and no [grid]: the report is written (the generic plot looked up the
+    expanded rows' "readout" column in the config's grid: KeyError 'readout' after every trial ran,
+    and no report.md)."""
+    cfg = tmp_path / "e.toml"
+    cfg.write_text(lea_experiment("readouts-only", 2, "", top="max_points = 50")
+                   .replace("[grid]", '[readouts]\nideal = { backend = "ideal" }'))
+    out = tmp_path / "out"
+    assert main(["evaluate", str(cfg), "--out", str(out), "--scheduler", "serial", "--quiet"]) == 0
+    text = (out / "report.md").read_text()
+    assert "| network | n | accuracy | mapping_error | accuracy_ideal |" in text
+    groups = stored_trials(out)
+    vals = np.array([r["accuracy_ideal"] for r in groups[()]])
+    assert len(vals) == 2
+    assert json.loads((out / "results.json").read_text())["rows"][0]["accuracy_ideal_mean"] == pytest.approx(
+        vals.mean(), rel=1e-12)

@@ -242,7 +242,8 @@ def sweep_plots(config: ExperimentConfig, folder: Path, rows: list[dict[str, Any
         by = [g for g in grid if g != "segment_ohm"]
         files.append(plot_accuracy_vs_wire(rows, folder / "accuracy_vs_wire.png", by=by, baseline=base,
                                            title=f"Test accuracy vs wire segment resistance ({config.name})"))
-    generic = config.plot_x if config.plot_x is not None else (grid[0] if grid and not files else None)
+    # the config's own grid keys: "readout" is a column of the expanded rows, not a grid key
+    generic = config.plot_x if config.plot_x is not None else (orig_grid[0] if orig_grid and not files else None)
     if generic is not None and generic not in drawn:
         if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in config.grid[generic]):
             files.append(plot_metric_lines(rows, folder / f"accuracy_vs_{metric_name(generic)}.png", x=generic,
