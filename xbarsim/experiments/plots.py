@@ -50,10 +50,12 @@ def _series(rows: Sequence[Mapping[str, Any]], x: str, metric: str, by: Sequence
         if mean is None or row.get(x) is None:
             continue
         std = row.get(f"{metric}_std") or 0.0
-        label = ", ".join(f"{b}={_label(row[b])}" for b in by if b in row) or metric
+        parts = [f"{b}={_label(row[b])}" for b in by if b in row]
         xv = row[x]
-        if isinstance(xv, (list, tuple)):
+        if isinstance(xv, (list, tuple)):  # an [alpha, beta] pair: alpha on x, beta tells the series apart
+            parts.append(f"beta={_label(xv[1])}" if x == "alpha_beta" else f"{x}[1:]={_label(list(xv[1:]))}")
             xv = xv[0]
+        label = ", ".join(parts) or metric
         out.setdefault(label, []).append((float(xv), float(mean), float(std)))
     for pts in out.values():
         pts.sort()
