@@ -173,3 +173,53 @@ def test_a_column_with_one_value_is_named_once_in_the_legend_title_not_in_every_
     title = calls[0]["ax"].figure.legends[0].get_title().get_text()
     assert title.startswith("every series: fault_rate=0.2, variant=mao\n")
     assert "over 3 cycles per point" in title
+
+
+def test_readouts_without_a_grid_write_the_report(tmp_path):
+    """A config with [readouts] and no [grid]: the report is written (the generic plot looked up the
+    expanded rows' "readout" column in the config's grid: KeyError 'readout' after every trial ran,
+    and no report.md)."""
+    cfg = tmp_path / "e.toml"
+    cfg.write_text(lea_experiment("readouts-only", 2, "", top="max_points = 50")
+                   .replace("[grid]", '[readouts]\nideal = { backend = "ideal" }'))
+    out = tmp_path / "out"
+    assert main(["evaluate", str(cfg), "--out", str(out), "--scheduler", "serial", "--quiet"]) == 0
+    text = (out / "report.md").read_text()
+    assert "| network | n | accuracy | mapping_error | accuracy_ideal |" in text
+    groups = stored_trials(out)
+    vals = np.array([r["accuracy_ideal"] for r in groups[()]])
+    assert len(vals) == 2
+    assert json.loads((out / "results.json").read_text())["rows"][0]["accuracy_ideal_mean"] == pytest.approx(
+        vals.mean(), rel=1e-12)
+
+
+def test_alpha_beta_pairs_of_one_alpha_are_separate_series(tmp_path, monkeypatch):
+    """grid.alpha_beta with two betas at alpha 2 (exp3_yinyang.toml's grid): each beta is its own
+    series, every point the raw trials' mean and std (the pair's beta was dropped: both alpha = 2
+    points were drawn in one series at the same x, joined by a vertical line, beta named nowhere)."""
+    calls = spy_errorbars(monkeypatch)
+    cfg = tmp_path / "e.toml"
+    cfg.write_text(lea_experiment("ab", 2, 'variant = ["lea"]\nalpha_beta = [[2, 2], [1, 1], [2, 1]]',
+                                  top="max_points = 100"))
+    out = tmp_path / "out"
+    assert main(["evaluate", str(cfg), "--out", str(out), "--scheduler", "serial", "--quiet"]) == 0
+    con = sqlite3.connect(out / "trials.sqlite")
+    raw: dict[tuple, list[dict]] = defaultdict(list)
+    for p, r, s in con.execute("select params, results, status from trials"):
+        if s == "ok":
+            raw[tuple(json.loads(p)["alpha_beta"])].append(json.loads(r))
+    con.close()
+    acc = [c for c in calls if c["ax"].get_ylabel() == "test accuracy (%)"]
+    mapping = [c for c in calls if c["ax"].get_ylabel() == MAPPING_ERROR_LABEL]
+    for drawn, metric, scale in ((acc, "accuracy", 100.0), (mapping, "mapping_error", 1.0)):
+        assert sorted(c["label"] for c in drawn) == ["beta=1", "beta=2"]
+        for c in drawn:
+            beta = int(c["label"].removeprefix("beta="))
+            alphas = [1, 2] if beta == 1 else [2]
+            assert len(c["x"]) == len(alphas)
+            for k, alpha in enumerate(alphas):
+                vals = np.array([r[metric] for r in raw[(alpha, beta)]])
+                assert len(vals) == 2
+                assert abs(c["x"][k] - alpha) < 0.2
+                assert c["y"][k] == pytest.approx(scale * vals.mean(), rel=1e-12)
+                assert c["yerr"][k] == pytest.approx(scale * vals.std(), rel=1e-9, abs=1e-12)

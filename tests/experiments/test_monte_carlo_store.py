@@ -84,3 +84,23 @@ def test_a_second_writer_is_refused_by_the_store_lock(full_run, tmp_path):
     finally:
         os.close(fd)
     assert store.stat().st_size == size
+
+
+def test_a_rerun_with_other_networks_is_refused_before_retraining(full_run, tmp_path):
+    """Like a sweep's store: a Monte Carlo folder whose transfers were made with other networks is
+    refused naming what changed, with or without --resume, before any training. Without --resume the
+    check was skipped: the cached network (and its index) was retrained over, then the store refused
+    the new spec, leaving the stored transfers without the network they were made with."""
+    import hashlib
+    import shutil
+
+    out = tmp_path / "copy"
+    shutil.copytree(full_run[0], out)
+    files = [out / "networks" / "regular.npz", out / "networks" / "networks.json"]
+    before = [hashlib.sha256(f.read_bytes()).hexdigest() for f in files]
+    changed = {**CONFIG, "networks": [{"name": "regular", "recipe": "moons", "epochs": 6}]}
+    for resume in (False, True):
+        with pytest.raises(ConfigError, match=r"network 'regular': epochs 5 -> 6") as info:
+            run_experiment(experiment_from_dict(changed), out=out, resume=resume)
+        assert "mix" in str(info.value)
+    assert [hashlib.sha256(f.read_bytes()).hexdigest() for f in files] == before

@@ -162,3 +162,23 @@ def test_results_json_refuses_a_non_finite_value_and_names_where_it_sits(tmp_pat
         with pytest.raises(ValueError, match=r"results\.json\.rows\[1\]\.accuracy_std is .*finite"):
             write_json(tmp_path / "results.json", {"rows": [{"accuracy_std": 0.1}, {"accuracy_std": bad}]}, prov)
     assert not (tmp_path / "results.json").exists()
+
+
+def test_a_multi_line_note_or_a_pipe_stays_in_its_comparison_cell():
+    """A [[reference]] note written as a TOML multi-line string, or a label / note with a '|', is one
+    cell of one table row (the line break ended the row, the '|' opened a tenth column)."""
+    cfg = experiment_from_dict({
+        "name": "t", "kind": "sweep", "dataset": "digits", "networks": [{"name": "n", "recipe": "ternary"}],
+        "grid": {"alpha": [2, 1]}, "hardware": {"strategy": "lea"},
+        "reference": [{"label": "Fig. 4 | LEA", "point": {"alpha": 2}, "value": 0.8,
+                       "note": "paper: 100 cycles\nours: 3 | fewer"}],
+    })
+    rows = [{"alpha": 1, "n": 3, "accuracy_mean": 0.5, "accuracy_std": 0.1},
+            {"alpha": 2, "n": 3, "accuracy_mean": 0.75, "accuracy_std": 0.02}]
+    comps = compare(rows, cfg.references, columns=["alpha"])
+    text = markdown(cfg, rows, ["alpha"], ["accuracy"], comps, {"n": 0.9}, 1.0)
+    lines = [ln for ln in text.splitlines() if "Fig. 4" in ln]
+    assert len(lines) == 1
+    assert lines[0] == ("| Fig. 4 \\| LEA | alpha=2 | accuracy | 75.0 ± 2.0 % | 80.0 % | -5.0 | 1.4 | "
+                        "paper: 100 cycles ours: 3 \\| fewer |")
+    assert len(lines[0].replace("\\|", "").split("|")) == 10  # nine cells

@@ -50,10 +50,12 @@ def _series(rows: Sequence[Mapping[str, Any]], x: str, metric: str, by: Sequence
         if mean is None or row.get(x) is None:
             continue
         std = row.get(f"{metric}_std") or 0.0
-        label = ", ".join(f"{b}={_label(row[b])}" for b in by if b in row) or metric
+        parts = [f"{b}={_label(row[b])}" for b in by if b in row]
         xv = row[x]
-        if isinstance(xv, (list, tuple)):
+        if isinstance(xv, (list, tuple)):  # an [alpha, beta] pair: alpha on x, beta tells the series apart
+            parts.append(f"beta={_label(xv[1])}" if x == "alpha_beta" else f"{x}[1:]={_label(list(xv[1:]))}")
             xv = xv[0]
+        label = ", ".join(parts) or metric
         out.setdefault(label, []).append((float(xv), float(mean), float(std)))
     for pts in out.values():
         pts.sort()
@@ -242,7 +244,8 @@ def sweep_plots(config: ExperimentConfig, folder: Path, rows: list[dict[str, Any
         by = [g for g in grid if g != "segment_ohm"]
         files.append(plot_accuracy_vs_wire(rows, folder / "accuracy_vs_wire.png", by=by, baseline=base,
                                            title=f"Test accuracy vs wire segment resistance ({config.name})"))
-    generic = config.plot_x if config.plot_x is not None else (grid[0] if grid and not files else None)
+    # the config's own grid keys: "readout" is a column of the expanded rows, not a grid key
+    generic = config.plot_x if config.plot_x is not None else (orig_grid[0] if orig_grid and not files else None)
     if generic is not None and generic not in drawn:
         if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in config.grid[generic]):
             files.append(plot_metric_lines(rows, folder / f"accuracy_vs_{metric_name(generic)}.png", x=generic,

@@ -223,9 +223,10 @@ def markdown(config: ExperimentConfig, rows: Sequence[Mapping[str, Any]], cols: 
             diff = None if c["ours_mean"] is None else c["ours_mean"] - c["paper"]
             diffs = "; ".join([*([c["note"]] if c.get("note") else []), *(f"quick run: {d}" for d in quick)])
             se = standard_error(c.get("ours_std"), c.get("n"))
-            lines.append(f"| {c['label']} | {pt} | {c['metric']} | {_fmt(c['metric'], c['ours_mean'], c['ours_std'])} "
+            lines.append(f"| {_md(c['label'])} | {_md(pt)} | {c['metric']} | "
+                         f"{_fmt(c['metric'], c['ours_mean'], c['ours_std'])} "
                          f"| {_fmt(c['metric'], c['paper'])} | {_fmt_diff(c['metric'], diff)} "
-                         f"| {_fmt_se(c['metric'], se)} | {diffs or 'none stated'} |")
+                         f"| {_fmt_se(c['metric'], se)} | {_md(diffs) or 'none stated'} |")
         lines += ["", "`SE of ours`: the standard error of our mean, std / sqrt(n - 1) with the table's ddof-0 std "
                   "over n trials (n/a below 2). A difference of less than about two SE is not resolved by this run; "
                   "the paper's own number has an error of its own."]
@@ -237,6 +238,12 @@ def markdown(config: ExperimentConfig, rows: Sequence[Mapping[str, Any]], cols: 
     if prov is not None:
         lines += ["", provenance.markdown_section(prov).rstrip("\n")]
     return "\n".join(lines) + "\n"
+
+
+def _md(text: str) -> str:
+    """``text`` as one Markdown table cell: a line break (a TOML multi-line ``note``) would end the row
+    and a ``|`` start a new column."""
+    return " ".join(text.split()).replace("|", "\\|")
 
 
 def standard_error(std: float | None, n: int | None) -> float | None:

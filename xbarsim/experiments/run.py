@@ -168,7 +168,7 @@ def run_experiment(
         settings = network_settings(config)
         if config.kind == "sweep":
             _check_store_networks(folder / "trials.sqlite", settings)
-        elif resume and any(folder.glob("transfers_*")):
+        elif any(folder.glob("transfers_*")):  # with or without --resume: training would replace their networks
             old = indexed_settings(folder)
             changes = [changed_settings(k, old[k], v) for k, v in settings.items() if k in old and old[k] != v]
             if changes:
