@@ -370,3 +370,17 @@ def test_an_all_zero_layer_is_refused_by_evaluate_before_any_work_naming_the_lay
     assert zero.biases is not None and np.any(zero.biases[1])
     res = evaluate(zero, moons, dataclasses.replace(hw, bias="crossbar"), seed=0)
     assert np.isfinite(res.mapping_errors).all()
+
+
+def test_labels_the_network_cannot_predict_are_refused_before_any_transfer(digits, digits_net):
+    # classes numbered 1 .. 10 (a user's own data) against a network predicting 0 .. 9: label 10 was
+    # counted wrong at every transfer without a word
+    import dataclasses
+
+    shifted = dataclasses.replace(digits, y_test=digits.y_test + 1, n_classes=11)
+    for call in (lambda: evaluate(digits_net, shifted, Hardware(**IDEAL), seed=0),
+                 lambda: monte_carlo(digits_net, shifted, Hardware(**IDEAL), transfers=1, seed=0)):
+        with pytest.raises(ConfigError, match=r"label 10, but the network predicts 10 classes \(0 \.\. 9\)"):
+            call()
+    with pytest.raises(ConfigError, match="`readouts` must map names"):
+        evaluate(digits_net, digits, Hardware(**IDEAL), seed=0, readouts=[1])   # before: TypeError from dict()

@@ -616,6 +616,17 @@ def evaluated_points(dataset: Dataset, split: str, max_points: int | None
     return x[idx], y[idx], new
 
 
+def _check_points(net: MLP | Network, dataset: Dataset, x: FloatArray, y: IntArray) -> None:
+    """The evaluated points fit the network: its input width, and labels it can predict (a label of
+    ``n_classes`` or more, e.g. classes numbered from 1, would be counted wrong at every transfer)."""
+    if x.shape[1] != net.n_inputs:
+        raise ConfigError(f"`network` takes {net.n_inputs} inputs but dataset {dataset.name!r} has {x.shape[1]} "
+                          "features.")
+    if y.size and int(y.max()) >= net.n_classes:
+        raise ConfigError(f"dataset {dataset.name!r} has label {int(y.max())}, but the network predicts "
+                          f"{net.n_classes} classes (0 .. {net.n_classes - 1}): no prediction could match it.")
+
+
 def _check_mapping_error_defined(net: MLP | Network, hw: Hardware, committee: Sequence[MLP] | None) -> None:
     """Refuse, before any work, a mapped layer whose weights are all zero: ``evaluate`` reports every
     layer's relative mapping error, which is undefined for it (before, the whole inference ran first)."""
@@ -685,11 +696,11 @@ def evaluate(
     hw = _check_hardware(hardware)
     gen = _resolve_rng(seed, rng)
     x, y, slices = evaluated_points(dataset, split, max_points)
-    if x.shape[1] != net.n_inputs:
-        raise ConfigError(f"`network` takes {net.n_inputs} inputs but dataset {dataset.name!r} has {x.shape[1]} "
-                          "features.")
+    _check_points(net, dataset, x, y)
     _check_mapping_error_defined(net, hw, committee)
     members = hw.alpha if hw.strategy == "committee" else 1
+    if readouts is not None and not isinstance(readouts, Mapping):
+        raise ConfigError(f"`readouts` must map names to tables of read-out changes; got {short_repr(readouts)}.")
     extra = dict(readouts or {})
     for name, ch in extra.items():
         if not isinstance(name, str) or not isinstance(ch, Mapping):
@@ -952,6 +963,7 @@ def monte_carlo_setup(network: MLP | Network, dataset: Dataset,
         raise ConfigError(f"`model` must be a Hardware, a DevicePerturbation or a DroletCodePerturbation; got "
                           f"{type(model).__name__}.")
     x, y = _split(dataset, split)
+    _check_points(network, dataset, x, y)
     slices = tuple((name, sl.start, sl.stop) for name, sl in _task_slices(dataset, split, int(y.size)))
     return x, y, slices, desc
 
