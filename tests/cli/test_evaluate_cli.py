@@ -97,3 +97,16 @@ def test_monte_carlo_warns_about_sweep_only_flags_and_retries_failed_transfers(t
     doc = json.loads((out / "results.json").read_text())
     assert doc["rows"][0]["n"] == 6 and doc["partial"] is False
     assert "`accuracy` is the mean ± one standard deviation (ddof 0)" in (out / "report.md").read_text()
+
+
+def test_a_bad_scheduler_or_worker_count_is_refused_before_training_or_writing(tmp_path, capsys):
+    # before: the networks were trained and written into --out, then the sweep refused the flag
+    cfg = tmp_path / "sweep.toml"
+    cfg.write_text(SWEEP)
+    for flags, word in ((["--scheduler", "bogus"], "`scheduler`"), (["--workers", "0"], "workers`"),
+                        (["--scheduler", "serial", "--workers", "2"], "workers`")):
+        out = tmp_path / f"out{len(flags)}{flags[-1]}"
+        assert main(["evaluate", str(cfg), "--out", str(out), "--quiet", *flags]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and word in err
+        assert not out.exists()

@@ -74,6 +74,7 @@ from xbarsim.sweeps import (
     TrialFunction,
     WriterLock,
     aggregate_sweep,
+    check_scheduler,
     refuse_symlink,
     run_sweep,
     summarize,
@@ -154,6 +155,8 @@ def run_experiment(
     """
     if not isinstance(config, ExperimentConfig):
         raise ConfigError(f"`config` must be an ExperimentConfig; got {type(config).__name__}.")
+    if config.kind == "sweep":  # before any training or folder: a bad --scheduler / --workers fails first
+        check_scheduler(scheduler, workers)
     t0 = time.perf_counter()
     prov = provenance.collect(config=_source_path(config.source), seed=config.seed, command=command,
                               ngspice=_uses_ngspice(config.hardware.to_dict(), config.readouts, config.grid))

@@ -22,7 +22,7 @@ from xbarsim.sweeps.spec import (
 )
 from xbarsim.sweeps.files import WriterLock, refuse_symlink, replace_from, write_bytes, write_csv, write_text
 from xbarsim.sweeps.store import ResultStore, TrialRecord
-from xbarsim.sweeps.runner import SweepReport, compact_error, execute_trial, run_sweep
+from xbarsim.sweeps.runner import SweepReport, check_scheduler, compact_error, execute_trial, run_sweep
 from xbarsim.sweeps.aggregate import SweepAggregate, aggregate_sweep, summarize
 
 __all__ = [
@@ -37,6 +37,7 @@ __all__ = [
     "WriterLock",
     "aggregate_sweep",
     "canonical",
+    "check_scheduler",
     "check_plot_x",
     "compact_error",
     "execute_trial",

@@ -37,7 +37,7 @@ from xbarsim.errors import ConfigError, XbarError
 from xbarsim.sweeps.spec import SweepSpec, TrialFunction, TrialTask, trial_seed
 from xbarsim.sweeps.store import ResultStore, TrialRecord
 
-__all__ = ["SweepReport", "run_sweep", "execute_trial", "compact_error"]
+__all__ = ["SweepReport", "run_sweep", "check_scheduler", "execute_trial", "compact_error"]
 
 log = logging.getLogger(__name__)
 
@@ -238,11 +238,7 @@ def run_sweep(
             raise ConfigError(f"`{name}` must be a bool; got {flag!r}.")
     if retry_failed and not resume:
         raise ConfigError("`retry_failed` re-runs failed trials of a stored sweep; it needs resume=True (--resume).")
-    mode, client_in = _scheduler_mode(scheduler)
-    if n_workers is not None:
-        n_workers = check_int(n_workers, "n_workers", 1, 1024)
-        if mode != "local":
-            raise ConfigError("`n_workers` applies to the embedded local cluster only (scheduler None or 'local').")
+    mode, client_in, n_workers = check_scheduler(scheduler, n_workers)
     if not callable(trial):
         raise ConfigError(f"`trial` must be a trial function (params, rng) -> metrics; got {type(trial).__name__}.")
     fn = trial
@@ -284,6 +280,17 @@ def run_sweep(
         name=spec.name, store=Path(store), total=spec.n_trials, skipped=skipped, completed=counts["ok"],
         failed=counts["failed"], elapsed_s=time.perf_counter() - t_start, scheduler=where, n_workers=workers,
     )
+
+
+def check_scheduler(scheduler: Any, n_workers: int | None) -> tuple[str, Any, int | None]:
+    """``(mode, client or None, n_workers)`` of :func:`run_sweep`'s ``scheduler`` and ``n_workers``, or
+    ConfigError; callers that prepare work first (training, an output folder) check them up front."""
+    mode, client = _scheduler_mode(scheduler)
+    if n_workers is not None:
+        n_workers = check_int(n_workers, "n_workers", 1, 1024)
+        if mode != "local":
+            raise ConfigError("`n_workers` applies to the embedded local cluster only (scheduler None or 'local').")
+    return mode, client, n_workers
 
 
 def _scheduler_mode(scheduler: Any) -> tuple[str, Any]:
