@@ -223,3 +223,24 @@ def test_alpha_beta_pairs_of_one_alpha_are_separate_series(tmp_path, monkeypatch
                 assert abs(c["x"][k] - alpha) < 0.2
                 assert c["y"][k] == pytest.approx(scale * vals.mean(), rel=1e-12)
                 assert c["yerr"][k] == pytest.approx(scale * vals.std(), rel=1e-9, abs=1e-12)
+
+
+def test_the_default_accuracy_plot_is_against_the_first_numeric_grid_key(tmp_path, monkeypatch):
+    """A grid of variant, then fault_rate, no alpha: accuracy_vs_fault_rate.png, as plot_x's documentation
+    says (before: the first key, `variant`, was not numeric, and no accuracy plot was drawn); every point the
+    raw trials' mean."""
+    calls = spy_errorbars(monkeypatch)
+    cfg = tmp_path / "e.toml"
+    cfg.write_text(lea_experiment("first-numeric", 2, 'variant = ["lea", "committee"]\nfault_rate = [0.0, 0.2]',
+                                  top="max_points = 100"))
+    out = tmp_path / "out"
+    assert main(["evaluate", str(cfg), "--out", str(out), "--scheduler", "serial", "--quiet"]) == 0
+    assert (out / "accuracy_vs_fault_rate.png").exists()
+    groups = stored_trials(out, "variant", "fault_rate")
+    mine = [c for c in calls if c["ax"].get_xlabel() == "fault_rate"]
+    assert sorted(c["label"] for c in mine) == ["variant=committee", "variant=lea"]
+    for c in mine:
+        variant = c["label"].split("=")[1]
+        for k, rate in enumerate([0.0, 0.2]):
+            vals = np.array([r["accuracy"] for r in groups[(variant, rate)]])
+            assert c["y"][k] == pytest.approx(100 * vals.mean(), rel=1e-12)

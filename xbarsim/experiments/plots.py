@@ -244,10 +244,14 @@ def sweep_plots(config: ExperimentConfig, folder: Path, rows: list[dict[str, Any
         by = [g for g in grid if g != "segment_ohm"]
         files.append(plot_accuracy_vs_wire(rows, folder / "accuracy_vs_wire.png", by=by, baseline=base,
                                            title=f"Test accuracy vs wire segment resistance ({config.name})"))
-    # the config's own grid keys: "readout" is a column of the expanded rows, not a grid key
-    generic = config.plot_x if config.plot_x is not None else (orig_grid[0] if orig_grid and not files else None)
+    # the config's own grid keys ("readout" is a column of the expanded rows, not a grid key); by default
+    # the first numeric one, as plot_x's documentation says (before: the first key, so a grid of
+    # variant, then fault_rate drew no accuracy plot at all)
+    numeric = [g for g in orig_grid if all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                           for v in config.grid[g])]
+    generic = config.plot_x if config.plot_x is not None else (numeric[0] if numeric and not files else None)
     if generic is not None and generic not in drawn:
-        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in config.grid[generic]):
+        if generic in numeric:
             files.append(plot_metric_lines(rows, folder / f"accuracy_vs_{metric_name(generic)}.png", x=generic,
                                            metric="accuracy", by=[g for g in grid if g != generic], baseline=base,
                                            ylabel="test accuracy (%)",
