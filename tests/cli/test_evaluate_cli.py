@@ -110,3 +110,23 @@ def test_a_bad_scheduler_or_worker_count_is_refused_before_training_or_writing(t
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and word in err
         assert not out.exists()
+
+
+def test_out_must_be_a_folder_of_no_other_kind_of_experiment(tmp_path, capsys):
+    sweep, mc = tmp_path / "sweep.toml", tmp_path / "mc.toml"
+    sweep.write_text(SWEEP)
+    mc.write_text(MONTE_CARLO.replace('models = ["statistical", "hardware"]', 'models = ["statistical"]'))
+    a_file = tmp_path / "taken.txt"
+    a_file.write_text("x")
+    assert main(["evaluate", str(sweep), "--out", str(a_file), "--scheduler", "serial", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is an existing file, not a folder" in err     # before: [Errno 17] File exists
+    out = tmp_path / "out"
+    assert main(["evaluate", str(mc), "--out", str(out), "--quiet"]) == 0
+    capsys.readouterr()
+    before = (out / "report.md").read_text()
+    assert main(["evaluate", str(sweep), "--out", str(out), "--scheduler", "serial", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "holds a Monte Carlo experiment's transfers" in err
+    assert (out / "report.md").read_text() == before   # before: replaced by the sweep's report
+    assert not (out / "trials.sqlite").exists()

@@ -160,14 +160,20 @@ def run_experiment(
     t0 = time.perf_counter()
     prov = provenance.collect(config=_source_path(config.source), seed=config.seed, command=command,
                               ngspice=_uses_ngspice(config.hardware.to_dict(), config.readouts, config.grid))
-    folder = Path(out) if out is not None else Path("results") / config.name
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = _output_folder(Path(out) if out is not None else Path("results") / config.name)
     with WriterLock(refuse_symlink(folder / "xbarsim.lock"), what=f"output folder {folder}",
                     busy="another running xbarsim run"):
         for name in ("results.csv", "results.json", "report.md", "trials.csv", "summary.csv", "summary.json"):
             refuse_symlink(folder / name)  # refused now, not after every trial ran
         for png in folder.glob("*.png"):  # a figure this run may or may not redraw
             refuse_symlink(png)
+        # one experiment per folder: the other kind's report.md / results.* would be replaced by this one's
+        other = (any(folder.glob("transfers_*.sqlite")) if config.kind == "sweep"
+                 else (folder / "trials.sqlite").exists())
+        if other:
+            held = "a Monte Carlo experiment's transfers" if config.kind == "sweep" else "a sweep experiment's trials"
+            raise ConfigError(f"{folder} holds {held}; this {config.kind} experiment would replace that "
+                              "experiment's report. Use another --out.")
         settings = network_settings(config)
         if config.kind == "sweep":
             _check_store_networks(folder / "trials.sqlite", settings)
@@ -195,6 +201,15 @@ def run_experiment(
             return _run_sweep(config, folder, nets, models, software, resume, scheduler, workers, progress, t0,
                               prov, retry_failed, dashboard)
         return _run_monte_carlo(config, folder, nets, models, software, resume, progress, t0, prov, retry_failed)
+
+
+def _output_folder(folder: Path) -> Path:
+    """``folder``, created; a ConfigError when it names an existing file (mkdir's "[Errno 17] File exists"
+    named neither --out nor what was wrong)."""
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(f"output folder {folder} is an existing file, not a folder; give --out a folder.")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 def _check_store_networks(store: Path, settings: Mapping[str, Mapping[str, Any]],
@@ -555,8 +570,7 @@ def run_sweep_config(spec: SweepSpec, *, out: str | os.PathLike[str], scheduler:
     :class:`~xbarsim.errors.RunInterrupted` is raised."""
     fn = check_sweep(spec, trials)
     prov = provenance.collect(config=config, seed=spec.seed, ngspice=_uses_ngspice(spec.to_dict()), command=command)
-    folder = Path(out)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = _output_folder(Path(out))
     with WriterLock(refuse_symlink(folder / "xbarsim.lock"), what=f"output folder {folder}",
                     busy="another running xbarsim run"):
         for name in ("trials.csv", "summary.csv", "summary.json"):  # refused now, not after every trial ran
