@@ -384,3 +384,14 @@ def test_labels_the_network_cannot_predict_are_refused_before_any_transfer(digit
             call()
     with pytest.raises(ConfigError, match="`readouts` must map names"):
         evaluate(digits_net, digits, Hardware(**IDEAL), seed=0, readouts=[1])   # before: TypeError from dict()
+
+
+def test_a_monte_carlo_result_of_no_transfers_or_points_is_refused():
+    # before: zero transfers gave NaN accuracies and a histogram that divided by zero
+    for correct, soft in ((np.zeros((0, 3), bool), np.ones(3, bool)), (np.zeros((2, 0), bool), np.ones(0, bool)),
+                          (np.zeros(3, bool), np.ones(3, bool))):
+        with pytest.raises(ConfigError, match="`correct` must be a \\(transfers, points\\) array"):
+            MonteCarloResult(correct=correct, software_correct=soft, mapping_errors=np.zeros((0, 1)))
+    with pytest.raises(ConfigError, match="`software_correct` must have shape \\(3,\\)"):
+        MonteCarloResult(correct=np.ones((2, 3), bool), software_correct=np.ones(4, bool),
+                         mapping_errors=np.zeros((2, 1)))

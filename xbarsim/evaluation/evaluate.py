@@ -595,7 +595,8 @@ def _split(dataset: Any, split: str) -> tuple[FloatArray, IntArray]:
 def evaluated_points(dataset: Dataset, split: str, max_points: int | None
                      ) -> tuple[FloatArray, IntArray, list[tuple[str, slice]]]:
     """The split's inputs, labels and task slices, limited to the first ``max_points`` points (for a
-    multi-task dataset: the first ``max_points // n_tasks`` of every task)."""
+    multi-task dataset: the first ``max(1, max_points // n_tasks)`` of every task, so that every task
+    is evaluated)."""
     x, y = _split(dataset, split)
     slices = _task_slices(dataset, split, y.size)
     if max_points is not None and (isinstance(max_points, bool) or not isinstance(max_points, (int, np.integer))
@@ -819,6 +820,13 @@ class MonteCarloResult:
         object.__setattr__(self, "software_correct", readonly(np.asarray(self.software_correct, dtype=bool)))
         object.__setattr__(self, "mapping_errors", readonly(np.asarray(self.mapping_errors, dtype=np.float64)))
         object.__setattr__(self, "model", MappingProxyType(dict(self.model)))
+        # every statistic of the result is a mean over transfers or points: none is defined for zero
+        if self.correct.ndim != 2 or 0 in self.correct.shape:
+            raise ConfigError(f"`correct` must be a (transfers, points) array with at least one of each; got shape "
+                              f"{self.correct.shape}.")
+        if self.software_correct.shape != self.correct.shape[1:]:
+            raise ConfigError(f"`software_correct` must have shape ({self.correct.shape[1]},), one per point; got "
+                              f"shape {self.software_correct.shape}.")
 
     @property
     def transfers(self) -> int:
