@@ -182,3 +182,23 @@ def test_a_multi_line_note_or_a_pipe_stays_in_its_comparison_cell():
     assert lines[0] == ("| Fig. 4 \\| LEA | alpha=2 | accuracy | 75.0 ± 2.0 % | 80.0 % | -5.0 | 1.4 | "
                         "paper: 100 cycles ours: 3 \\| fewer |")
     assert len(lines[0].replace("\\|", "").split("|")) == 10  # nine cells
+
+
+def test_exp3c_compares_both_placements_with_the_release_values():
+    """exp3c_fig5_placement.toml's [[paper]] block: the four (alpha, beta) x placement points its grid runs
+    get the release's simple-encoding cells (recomputed here from the CSV rows)."""
+    from pathlib import Path
+
+    from xbarsim.experiments import load_experiment
+
+    config = load_experiment(Path(__file__).resolve().parents[2] / "examples" / "configs" / "exp3c_fig5_placement.toml")
+    ours = {(r.point["placement"], tuple(r.point["alpha_beta"]), r.metric): r.value for r in config.references
+            if r.point["network"] == "ewc-ternary" and tuple(r.point["alpha_beta"]) in ((1, 1), (4, 4))}
+    raw = {(r["placement"], (int(r["alpha"]), int(r["beta"]))): r for r in _raw("lea-fig5b") if r["encoding"] == "simple"}
+    assert len(ours) == 8
+    for (placement, ab, metric), value in ours.items():
+        row = raw[(placement, ab)]
+        expected = float(row["accuracy_mean"]) / 100 if metric == "accuracy" else float(row["mapping_error_mean"])
+        assert value == pytest.approx(expected, rel=1e-12)
+    assert ours[("random", (1, 1), "accuracy")] == pytest.approx(0.61565)
+    assert ours[("greedy", (4, 4), "mapping_error")] == pytest.approx(8.555)
