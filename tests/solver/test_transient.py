@@ -245,6 +245,14 @@ def test_bad_options(kw, match):
         TransientOptions(**kw)
 
 
+@pytest.mark.parametrize("times", [[0.0, 1e-8, np.nan], [0.0, np.nan, 2e-8], [0.0, 1e-8, np.inf], [0.0, "x"]])
+def test_non_finite_or_non_numeric_times_are_refused(times):
+    # before: a NaN compared false in the ordering check, and the run stopped at t = 0 with one point
+    tc = _single_cell(_model(), 1.5, 2e-8, 0.2)
+    with pytest.raises(ConfigError, match="`times`"):
+        simulate_transient(tc, TransientOptions(method="be", dt=1e-8), times=times)
+
+
 def test_ngspice_transient_reads_back_the_same_result_type():
     model = _model()
     tc = _single_cell(model, 1.5, 1e-7, 0.2)

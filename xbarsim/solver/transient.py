@@ -43,7 +43,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from xbarsim._typing import ArrayLike, FloatArray, IntArray, TransientLinearSolver
-from xbarsim._validation import check_choice
+from xbarsim._validation import as_float_array, check_choice, short_repr
 from xbarsim.errors import ConfigError, ConvergenceError
 from xbarsim.netlists.transient import IntegrationMethod, TransientCircuit, check_state
 
@@ -733,9 +733,11 @@ def simulate_transient(circuit: TransientCircuit, options: TransientOptions | No
     it0, fac0 = st.iterations, st.factorizations
     bps = circuit.breakpoints
     if times is not None:
-        grid = np.asarray(times, dtype=np.float64)
+        # a NaN compares false with everything, so it passed the ordering check and ended the run at t = 0
+        grid = as_float_array(times, "times", what="strictly increasing 1-D grid of finite times in seconds")
         if grid.ndim != 1 or grid.size < 2 or grid[0] != 0.0 or (np.diff(grid) <= 0).any():
-            raise ConfigError("`times` must be a strictly increasing 1-D grid starting at 0 s with >= 2 points.")
+            raise ConfigError("`times` must be a strictly increasing 1-D grid starting at 0 s with >= 2 points; "
+                              f"got {short_repr(grid)}.")
     else:
         grid = step_times(circuit, opts)
     stop = float(grid[-1])
