@@ -253,6 +253,28 @@ def test_non_finite_or_non_numeric_times_are_refused(times):
         simulate_transient(tc, TransientOptions(method="be", dt=1e-8), times=times)
 
 
+def test_replayed_grid_with_a_point_at_rounding_level_sources_and_capacitance_converges():
+    # ngspice accepts points a hair before a pulse's last corner, where the sources are ~1e-13 V but
+    # the line capacitance still holds ~1e-6 V: the next pulse's first step scaled those node voltages
+    # by the source ratio (~1e10) into a mega-volt Newton start that overflowed sinh and failed the step
+    from xbarsim.solver.transient import step_times
+    model = _model(g_on=5e-4, g_off=1e-4, v_set=0.5, v_reset=-0.4, k_set=3e5, k_reset=1e5,
+                   interpolation="exponential", iv="sinh")
+    xb = Crossbar(conductance=np.full((3, 3), 2e-4), lines=LineResistance.uniform(1.0, driver=10.0, sense=10.0))
+    tc = build_transient(xb, BiasScheme.write(0, 0, 1.2, "v/3"), model,
+                         Pulse(amplitude=1.0, rise=1e-7, width=5e-7, fall=1e-7, period=1e-6, count=2),
+                         capacitance=LineCapacitance(row_segment=1e-14, col_segment=1e-14))
+    opts = TransientOptions(method="be", dt=5e-8)
+    grid = step_times(tc, opts).copy()
+    k = int(np.flatnonzero(np.isclose(grid, 7e-7))[0])
+    grid[k] -= 1e-20  # sources at 1e-13 V there
+    assert 0 < np.abs(tc.source_voltages(grid[k])).max() < 1e-12
+    res = simulate_transient(tc, opts, times=grid)
+    ref = simulate_transient(tc, opts)
+    assert res.rejected == 0
+    assert np.abs(res.state - ref.state).max() < 1e-9
+
+
 def test_ngspice_transient_reads_back_the_same_result_type():
     model = _model()
     tc = _single_cell(model, 1.5, 1e-7, 0.2)

@@ -433,9 +433,18 @@ class _Stepper:
         if nr == 0.0:
             return x
         c = float(vf @ vr) / nr
-        if np.max(np.abs(vf - c * vr), initial=0.0) > 1e-12 * max(np.max(np.abs(vf), initial=0.0), 1e-300):
+        vmax = float(np.max(np.abs(vf), initial=0.0))
+        if np.max(np.abs(vf - c * vr), initial=0.0) > 1e-12 * max(vmax, 1e-300):
             return x
-        return c * xr
+        guess = c * xr
+        # a resistive circuit's node voltages lie within its sources' (maximum principle), so the
+        # scaled guess does too when it is the exact one. Beyond that the reference step's node
+        # voltages were not proportional to its sources: charge held by line capacitance at a step
+        # whose sources were at rounding level (1e-15 V at the end of a fall), which c ~ 1e12 made
+        # mega-volt guesses that overflowed the sinh cells and failed the step.
+        if float(np.max(np.abs(guess), initial=0.0)) > vmax * (1.0 + 1e-6):
+            return x
+        return guess
 
     def newton_dx(self, geff: FloatArray, cdt: FloatArray, F: FloatArray, slot: str) -> FloatArray:
         """The Newton update ``-J^{-1} F`` by the linear solver the options name."""
