@@ -47,6 +47,19 @@ def test_writer_and_report_text(report, tmp_path):
     assert "| v/2 |" in report.report() and "Drolet measured" in report.report()
 
 
+def test_json_is_strict_where_the_array_is_too_small_for_a_count(report, tmp_path):
+    # before: a 3x3 array never reaches n = 10 or 30, and the table's NaN went into the file as `NaN`
+    paths = write_transient_report(report, tmp_path)
+
+    def refuse(const: str) -> None:
+        raise ValueError(f"non-standard JSON constant {const}")
+
+    doc = json.loads(paths[1].read_text(), parse_constant=refuse)
+    rows = {r["scheme"]: r for r in doc["table"]}
+    assert rows["v/2"]["dist_mean_uS_n30"] is None and rows["v/2"]["dist_std_uS_n10"] is None
+    assert rows["v/2"]["dist_mean_uS_n1"] == pytest.approx(report.table()[1]["dist_mean_uS_n1"])
+
+
 def test_bad_arguments():
     with pytest.raises(ConfigError, match="`size`"):
         transient_bias_report(1)

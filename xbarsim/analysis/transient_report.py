@@ -121,8 +121,11 @@ class TransientBiasReport:
 
     def to_dict(self) -> dict[str, Any]:
         """Every number of the report, JSON-ready (curves per scheme included)."""
+        # strict JSON: a count n the array is too small to reach (or no Drolet comparison) is null, not NaN
+        table = [{k: None if isinstance(v, float) and not np.isfinite(v) else v for k, v in row.items()}
+                 for row in self.table()]
         out: dict[str, Any] = {"size": self.size, "seed": self.seed, "model": repr(self.model),
-                               "settings": repr(self.settings), "table": self.table(), "curves": {}}
+                               "settings": repr(self.settings), "table": table, "curves": {}}
         for scheme, res in self.results.items():
             c = res.curve
             out["curves"][scheme] = {"n": c.n.tolist(), "mean_S": [None if not np.isfinite(x) else float(x) for x in c.mean],
@@ -190,7 +193,7 @@ def write_transient_report(report: TransientBiasReport, out: Path) -> list[Path]
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    paths[1].write_text(json.dumps(report.to_dict(), indent=2))
+    paths[1].write_text(json.dumps(report.to_dict(), indent=2, allow_nan=False))
     import matplotlib
 
     matplotlib.use("Agg")
