@@ -65,6 +65,12 @@ def test_bad_arguments():
         transient_bias_report(1)
     with pytest.raises(ConfigError, match="`schemes`"):
         transient_bias_report(3, schemes=("v/4",))
+    # before: IndexError, and numpy's own ValueError/TypeError for the seeds, after nothing was checked
+    with pytest.raises(ConfigError, match="`schemes`"):
+        transient_bias_report(3, schemes=())
+    for seed in (-1, 1.5, True, "a"):
+        with pytest.raises(ConfigError, match="`seed`"):
+            transient_bias_report(2, schemes=("v/2",), seed=seed)
 
 
 def test_cli_flag(tmp_path, capsys):

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from xbarsim._typing import WriteSchemeName
+from xbarsim._validation import check_int
 from xbarsim.analysis.disturbance import DisturbanceComparison, compare_disturbance
 from xbarsim.analysis.transient_programming import (
     TransientProgrammingResult,
@@ -156,9 +157,12 @@ def transient_bias_report(
     """
     if isinstance(size, bool) or not isinstance(size, int) or size < 2:
         raise ConfigError(f"`size` must be an int >= 2; got {size!r}.")
+    if isinstance(schemes, str) or not isinstance(schemes, Sequence) or len(schemes) == 0:
+        raise ConfigError(f"`schemes` must be a non-empty sequence of schemes among {WRITE_SCHEMES}; got {schemes!r}.")
     for s in schemes:
         if s not in WRITE_SCHEMES:
             raise ConfigError(f"`schemes` must name schemes among {WRITE_SCHEMES}; got {s!r}.")
+    seed = check_int(seed, "seed", 0, 2**63 - 1)
     mdl = model if model is not None else tio2_vteam(shape=(size, size), rng=np.random.default_rng([seed, 1]))
     wires = lines if lines is not None else LineResistance.uniform(1.0, driver=10.0, sense=10.0)
     base = settings if settings is not None else WriteVerifySettings(
