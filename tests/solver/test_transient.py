@@ -275,6 +275,19 @@ def test_replayed_grid_with_a_point_at_rounding_level_sources_and_capacitance_co
     assert np.abs(res.state - ref.state).max() < 1e-9
 
 
+@pytest.mark.parametrize("state0", [[[0.5]], [["x"]], "ab", np.ones((1, 1), bool)])
+def test_bad_state0_of_a_run_is_a_config_error(state0):
+    # before: state0 was converted to float first, so text raised a bare ValueError and booleans passed as 1.0
+    from xbarsim.solver.transient import operating_point
+    tc = _single_cell(_model(), 1.5, 2e-8, 0.2)
+    for run in (simulate_transient, operating_point):
+        if isinstance(state0, list) and state0 == [[0.5]]:
+            assert run(tc, TransientOptions(dt=1e-8), state0=state0).state[0, 0, 0] == 0.5
+            continue
+        with pytest.raises(ConfigError, match="`state0`"):
+            run(tc, TransientOptions(dt=1e-8), state0=state0)
+
+
 def test_ngspice_transient_reads_back_the_same_result_type():
     model = _model()
     tc = _single_cell(model, 1.5, 1e-7, 0.2)

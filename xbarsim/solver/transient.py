@@ -682,7 +682,8 @@ def _start(circuit: TransientCircuit, options: TransientOptions, workspace: Tran
     st = workspace._stepper(circuit, options) if workspace is not None else _Stepper(circuit, options)
     if scale != 1.0:
         st.use(circuit, options, float(scale))
-    w0 = circuit.state0 if state0 is None else check_state(np.asarray(state0, dtype=np.float64), circuit.netlist.shape)
+    # check_state converts: a float conversion before it let booleans through and raised a bare ValueError for text
+    w0 = circuit.state0 if state0 is None else check_state(state0, circuit.netlist.shape)
     return st, np.array(w0, dtype=np.float64).ravel()
 
 
