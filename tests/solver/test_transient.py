@@ -288,6 +288,14 @@ def test_bad_state0_of_a_run_is_a_config_error(state0):
             run(tc, TransientOptions(dt=1e-8), state0=state0)
 
 
+@pytest.mark.parametrize("dt", [1e-20, 5e-324])
+def test_a_time_grid_beyond_the_element_limit_is_refused_before_allocating(dt):
+    # before: numpy's MemoryError ("Unable to allocate 728. TiB") for dt = 1e-20 s on a 1 us pulse
+    tc = _single_cell(_model(), 1.5, 1e-6, 0.2)
+    with pytest.raises(ConfigError, match="`dt`.*steps"):
+        simulate_transient(tc, TransientOptions(dt=dt, dt_min=dt))
+
+
 def test_ngspice_transient_reads_back_the_same_result_type():
     model = _model()
     tc = _single_cell(model, 1.5, 1e-7, 0.2)

@@ -43,7 +43,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from xbarsim._typing import ArrayLike, FloatArray, IntArray, TransientLinearSolver
-from xbarsim._validation import as_float_array, check_choice, short_repr
+from xbarsim._validation import MAX_ELEMENTS, as_float_array, check_choice, short_repr
 from xbarsim.errors import ConfigError, ConvergenceError
 from xbarsim.netlists.transient import IntegrationMethod, TransientCircuit, check_state
 
@@ -193,9 +193,14 @@ def step_times(circuit: TransientCircuit, options: TransientOptions) -> FloatArr
         raise ConfigError(f"`stop` must be a positive time in seconds; got {stop!r} (the waveforms end at 0 s).")
     bps = circuit.breakpoints
     knots = np.unique(np.concatenate([[0.0], bps[(bps > 0) & (bps < stop)], [stop]]))
+    with np.errstate(over="ignore"):  # a subnormal `dt`: inf steps, refused below
+        counts = [max(1.0, float(np.ceil((b - a) / options.dt * (1 - 1e-12)))) for a, b in zip(knots[:-1], knots[1:], strict=True)]
+    # refused before allocating (a tiny `dt` otherwise ended in numpy's MemoryError, or in a run that never ends)
+    if sum(counts) > MAX_ELEMENTS:
+        raise ConfigError(f"`dt` = {options.dt!r} s cuts the {stop!r} s of the analysis into {sum(counts):.3g} steps, "
+                          f"more than the {MAX_ELEMENTS:.0e} this toolkit accepts; raise `dt`.")
     parts = [np.zeros(1)]
-    for a, b in zip(knots[:-1], knots[1:], strict=True):
-        k = max(1, int(np.ceil((b - a) / options.dt * (1 - 1e-12))))
+    for a, b, k in zip(knots[:-1], knots[1:], (int(c) for c in counts), strict=True):
         parts.append(a + (b - a) * np.arange(1, k + 1) / k)
     return np.concatenate(parts)
 
