@@ -64,6 +64,10 @@ def test_write_verify_reaches_target_and_bad_targets_raise():
     assert np.all(cp.amplitudes[:2] > 0)  # SET pulses are positive for this device
     with pytest.raises(ConfigError, match="`g_target`"):
         write_verify_cell(w, 1, 1, 600e-6, model=m)
+    # before: text or None ended in a TypeError from the window comparison
+    for bad in ("300e-6", True, None):
+        with pytest.raises(ConfigError, match="`g_target`"):
+            write_verify_cell(w, 1, 1, bad, model=m)
     with pytest.raises(ConfigError, match="`tolerance`"):
         WriteVerifySettings(tolerance=1.5)
     with pytest.raises(ConfigError, match="`width`"):

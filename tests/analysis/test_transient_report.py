@@ -47,11 +47,30 @@ def test_writer_and_report_text(report, tmp_path):
     assert "| v/2 |" in report.report() and "Drolet measured" in report.report()
 
 
+def test_json_is_strict_where_the_array_is_too_small_for_a_count(report, tmp_path):
+    # before: a 3x3 array never reaches n = 10 or 30, and the table's NaN went into the file as `NaN`
+    paths = write_transient_report(report, tmp_path)
+
+    def refuse(const: str) -> None:
+        raise ValueError(f"non-standard JSON constant {const}")
+
+    doc = json.loads(paths[1].read_text(), parse_constant=refuse)
+    rows = {r["scheme"]: r for r in doc["table"]}
+    assert rows["v/2"]["dist_mean_uS_n30"] is None and rows["v/2"]["dist_std_uS_n10"] is None
+    assert rows["v/2"]["dist_mean_uS_n1"] == pytest.approx(report.table()[1]["dist_mean_uS_n1"])
+
+
 def test_bad_arguments():
     with pytest.raises(ConfigError, match="`size`"):
         transient_bias_report(1)
     with pytest.raises(ConfigError, match="`schemes`"):
         transient_bias_report(3, schemes=("v/4",))
+    # before: IndexError, and numpy's own ValueError/TypeError for the seeds, after nothing was checked
+    with pytest.raises(ConfigError, match="`schemes`"):
+        transient_bias_report(3, schemes=())
+    for seed in (-1, 1.5, True, "a"):
+        with pytest.raises(ConfigError, match="`seed`"):
+            transient_bias_report(2, schemes=("v/2",), seed=seed)
 
 
 def test_cli_flag(tmp_path, capsys):

@@ -245,6 +245,57 @@ def test_bad_options(kw, match):
         TransientOptions(**kw)
 
 
+@pytest.mark.parametrize("times", [[0.0, 1e-8, np.nan], [0.0, np.nan, 2e-8], [0.0, 1e-8, np.inf], [0.0, "x"]])
+def test_non_finite_or_non_numeric_times_are_refused(times):
+    # before: a NaN compared false in the ordering check, and the run stopped at t = 0 with one point
+    tc = _single_cell(_model(), 1.5, 2e-8, 0.2)
+    with pytest.raises(ConfigError, match="`times`"):
+        simulate_transient(tc, TransientOptions(method="be", dt=1e-8), times=times)
+
+
+def test_replayed_grid_with_a_point_at_rounding_level_sources_and_capacitance_converges():
+    # ngspice accepts points a hair before a pulse's last corner, where the sources are ~1e-13 V but
+    # the line capacitance still holds ~1e-6 V: the next pulse's first step scaled those node voltages
+    # by the source ratio (~1e10) into a mega-volt Newton start that overflowed sinh and failed the step
+    from xbarsim.solver.transient import step_times
+    model = _model(g_on=5e-4, g_off=1e-4, v_set=0.5, v_reset=-0.4, k_set=3e5, k_reset=1e5,
+                   interpolation="exponential", iv="sinh")
+    xb = Crossbar(conductance=np.full((3, 3), 2e-4), lines=LineResistance.uniform(1.0, driver=10.0, sense=10.0))
+    tc = build_transient(xb, BiasScheme.write(0, 0, 1.2, "v/3"), model,
+                         Pulse(amplitude=1.0, rise=1e-7, width=5e-7, fall=1e-7, period=1e-6, count=2),
+                         capacitance=LineCapacitance(row_segment=1e-14, col_segment=1e-14))
+    opts = TransientOptions(method="be", dt=5e-8)
+    grid = step_times(tc, opts).copy()
+    k = int(np.flatnonzero(np.isclose(grid, 7e-7))[0])
+    grid[k] -= 1e-20  # sources at 1e-13 V there
+    assert 0 < np.abs(tc.source_voltages(grid[k])).max() < 1e-12
+    res = simulate_transient(tc, opts, times=grid)
+    ref = simulate_transient(tc, opts)
+    assert res.rejected == 0
+    assert np.abs(res.state - ref.state).max() < 1e-9
+
+
+@pytest.mark.parametrize("state0", [[[0.5]], [["x"]], "ab", np.ones((1, 1), bool)])
+def test_bad_state0_of_a_run_is_a_config_error(state0):
+    # before: state0 was converted to float first, so text raised a bare ValueError and booleans passed as 1.0
+    from xbarsim.solver.transient import operating_point
+    tc = _single_cell(_model(), 1.5, 2e-8, 0.2)
+    for run in (simulate_transient, operating_point):
+        if isinstance(state0, list) and state0 == [[0.5]]:
+            assert run(tc, TransientOptions(dt=1e-8), state0=state0).state[0, 0, 0] == 0.5
+            continue
+        with pytest.raises(ConfigError, match="`state0`"):
+            run(tc, TransientOptions(dt=1e-8), state0=state0)
+
+
+@pytest.mark.parametrize("dt", [1e-20, 5e-324])
+def test_a_time_grid_beyond_the_element_limit_is_refused_before_allocating(dt):
+    # before: numpy's MemoryError ("Unable to allocate 728. TiB") for dt = 1e-20 s on a 1 us pulse
+    tc = _single_cell(_model(), 1.5, 1e-6, 0.2)
+    with pytest.raises(ConfigError, match="`dt`.*steps"):
+        simulate_transient(tc, TransientOptions(dt=dt, dt_min=dt))
+
+
 def test_ngspice_transient_reads_back_the_same_result_type():
     model = _model()
     tc = _single_cell(model, 1.5, 1e-7, 0.2)

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from xbarsim._typing import ArrayLike, FloatArray, IntArray, TransientLinearSolver, VerifyTarget, WriteSchemeName
-from xbarsim._validation import as_float_array, check_choice, readonly
+from xbarsim._validation import as_float_array, check_choice, readonly, scalar
 from xbarsim.analysis.disturbance import DisturbanceCurve, disturbance_curve
 from xbarsim.analysis.programming import programming_order
 from xbarsim.analysis.switching import DROLET_SCHEDULE, PulseSchedule
@@ -183,6 +183,7 @@ def write_verify_cell(state: ArrayLike, row: int, col: int, g_target: float, *, 
     wires = lines if lines is not None else LineResistance()
     w = as_float_array(state, "state", what="device state in [0, 1]").copy()
     g_lo, g_hi = float(model.conductance(np.array(0.0))), float(model.conductance(np.array(1.0)))
+    g_target = scalar(g_target, "g_target", what="target conductance in siemens")
     if not g_lo <= g_target <= g_hi:
         raise ConfigError(f"`g_target` must lie in the device window [{g_lo:g}, {g_hi:g}] S; got {g_target!r}.")
     opts = TransientOptions(method=cfg.method, dt=cfg.dt, record_cells=False, newton_tol=_NEWTON_TOL,  # type: ignore[arg-type]

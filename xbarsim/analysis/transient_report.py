@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from xbarsim._typing import WriteSchemeName
+from xbarsim._validation import check_int
 from xbarsim.analysis.disturbance import DisturbanceComparison, compare_disturbance
 from xbarsim.analysis.transient_programming import (
     TransientProgrammingResult,
@@ -121,8 +122,11 @@ class TransientBiasReport:
 
     def to_dict(self) -> dict[str, Any]:
         """Every number of the report, JSON-ready (curves per scheme included)."""
+        # strict JSON: a count n the array is too small to reach (or no Drolet comparison) is null, not NaN
+        table = [{k: None if isinstance(v, float) and not np.isfinite(v) else v for k, v in row.items()}
+                 for row in self.table()]
         out: dict[str, Any] = {"size": self.size, "seed": self.seed, "model": repr(self.model),
-                               "settings": repr(self.settings), "table": self.table(), "curves": {}}
+                               "settings": repr(self.settings), "table": table, "curves": {}}
         for scheme, res in self.results.items():
             c = res.curve
             out["curves"][scheme] = {"n": c.n.tolist(), "mean_S": [None if not np.isfinite(x) else float(x) for x in c.mean],
@@ -153,9 +157,12 @@ def transient_bias_report(
     """
     if isinstance(size, bool) or not isinstance(size, int) or size < 2:
         raise ConfigError(f"`size` must be an int >= 2; got {size!r}.")
+    if isinstance(schemes, str) or not isinstance(schemes, Sequence) or len(schemes) == 0:
+        raise ConfigError(f"`schemes` must be a non-empty sequence of schemes among {WRITE_SCHEMES}; got {schemes!r}.")
     for s in schemes:
         if s not in WRITE_SCHEMES:
             raise ConfigError(f"`schemes` must name schemes among {WRITE_SCHEMES}; got {s!r}.")
+    seed = check_int(seed, "seed", 0, 2**63 - 1)
     mdl = model if model is not None else tio2_vteam(shape=(size, size), rng=np.random.default_rng([seed, 1]))
     wires = lines if lines is not None else LineResistance.uniform(1.0, driver=10.0, sense=10.0)
     base = settings if settings is not None else WriteVerifySettings(
@@ -190,7 +197,7 @@ def write_transient_report(report: TransientBiasReport, out: Path) -> list[Path]
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    paths[1].write_text(json.dumps(report.to_dict(), indent=2))
+    paths[1].write_text(json.dumps(report.to_dict(), indent=2, allow_nan=False))
     import matplotlib
 
     matplotlib.use("Agg")

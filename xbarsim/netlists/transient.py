@@ -16,7 +16,7 @@ from typing import Literal
 
 import numpy as np
 
-from xbarsim._typing import FloatArray
+from xbarsim._typing import ArrayLike, FloatArray
 from xbarsim._validation import as_float_array, readonly, scalar
 from xbarsim.devices.dynamic import DynamicDevice
 from xbarsim.errors import ConfigError
@@ -102,7 +102,7 @@ class TransientCircuit:
         return dataclasses.replace(self, netlist=dataclasses.replace(self.netlist, conductance=g), state0=w)
 
 
-def check_state(state: FloatArray, shape: tuple[int, int]) -> FloatArray:
+def check_state(state: ArrayLike, shape: tuple[int, int]) -> FloatArray:
     """``state`` as an (M, N) float array in ``[0, 1]``; ConfigError naming ``state0`` otherwise."""
     w = as_float_array(state, "state0", what="device state in [0, 1]")
     if w.shape != shape:

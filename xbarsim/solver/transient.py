@@ -43,7 +43,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from xbarsim._typing import ArrayLike, FloatArray, IntArray, TransientLinearSolver
-from xbarsim._validation import check_choice
+from xbarsim._validation import MAX_ELEMENTS, as_float_array, check_choice, short_repr
 from xbarsim.errors import ConfigError, ConvergenceError
 from xbarsim.netlists.transient import IntegrationMethod, TransientCircuit, check_state
 
@@ -193,9 +193,14 @@ def step_times(circuit: TransientCircuit, options: TransientOptions) -> FloatArr
         raise ConfigError(f"`stop` must be a positive time in seconds; got {stop!r} (the waveforms end at 0 s).")
     bps = circuit.breakpoints
     knots = np.unique(np.concatenate([[0.0], bps[(bps > 0) & (bps < stop)], [stop]]))
+    with np.errstate(over="ignore"):  # a subnormal `dt`: inf steps, refused below
+        counts = [max(1.0, float(np.ceil((b - a) / options.dt * (1 - 1e-12)))) for a, b in zip(knots[:-1], knots[1:], strict=True)]
+    # refused before allocating (a tiny `dt` otherwise ended in numpy's MemoryError, or in a run that never ends)
+    if sum(counts) > MAX_ELEMENTS:
+        raise ConfigError(f"`dt` = {options.dt!r} s cuts the {stop!r} s of the analysis into {sum(counts):.3g} steps, "
+                          f"more than the {MAX_ELEMENTS:.0e} this toolkit accepts; raise `dt`.")
     parts = [np.zeros(1)]
-    for a, b in zip(knots[:-1], knots[1:], strict=True):
-        k = max(1, int(np.ceil((b - a) / options.dt * (1 - 1e-12))))
+    for a, b, k in zip(knots[:-1], knots[1:], (int(c) for c in counts), strict=True):
         parts.append(a + (b - a) * np.arange(1, k + 1) / k)
     return np.concatenate(parts)
 
@@ -433,9 +438,18 @@ class _Stepper:
         if nr == 0.0:
             return x
         c = float(vf @ vr) / nr
-        if np.max(np.abs(vf - c * vr), initial=0.0) > 1e-12 * max(np.max(np.abs(vf), initial=0.0), 1e-300):
+        vmax = float(np.max(np.abs(vf), initial=0.0))
+        if np.max(np.abs(vf - c * vr), initial=0.0) > 1e-12 * max(vmax, 1e-300):
             return x
-        return c * xr
+        guess = c * xr
+        # a resistive circuit's node voltages lie within its sources' (maximum principle), so the
+        # scaled guess does too when it is the exact one. Beyond that the reference step's node
+        # voltages were not proportional to its sources: charge held by line capacitance at a step
+        # whose sources were at rounding level (1e-15 V at the end of a fall), which c ~ 1e12 made
+        # mega-volt guesses that overflowed the sinh cells and failed the step.
+        if float(np.max(np.abs(guess), initial=0.0)) > vmax * (1.0 + 1e-6):
+            return x
+        return guess
 
     def newton_dx(self, geff: FloatArray, cdt: FloatArray, F: FloatArray, slot: str) -> FloatArray:
         """The Newton update ``-J^{-1} F`` by the linear solver the options name."""
@@ -673,7 +687,8 @@ def _start(circuit: TransientCircuit, options: TransientOptions, workspace: Tran
     st = workspace._stepper(circuit, options) if workspace is not None else _Stepper(circuit, options)
     if scale != 1.0:
         st.use(circuit, options, float(scale))
-    w0 = circuit.state0 if state0 is None else check_state(np.asarray(state0, dtype=np.float64), circuit.netlist.shape)
+    # check_state converts: a float conversion before it let booleans through and raised a bare ValueError for text
+    w0 = circuit.state0 if state0 is None else check_state(state0, circuit.netlist.shape)
     return st, np.array(w0, dtype=np.float64).ravel()
 
 
@@ -733,9 +748,11 @@ def simulate_transient(circuit: TransientCircuit, options: TransientOptions | No
     it0, fac0 = st.iterations, st.factorizations
     bps = circuit.breakpoints
     if times is not None:
-        grid = np.asarray(times, dtype=np.float64)
+        # a NaN compares false with everything, so it passed the ordering check and ended the run at t = 0
+        grid = as_float_array(times, "times", what="strictly increasing 1-D grid of finite times in seconds")
         if grid.ndim != 1 or grid.size < 2 or grid[0] != 0.0 or (np.diff(grid) <= 0).any():
-            raise ConfigError("`times` must be a strictly increasing 1-D grid starting at 0 s with >= 2 points.")
+            raise ConfigError("`times` must be a strictly increasing 1-D grid starting at 0 s with >= 2 points; "
+                              f"got {short_repr(grid)}.")
     else:
         grid = step_times(circuit, opts)
     stop = float(grid[-1])
