@@ -64,7 +64,7 @@ def _add_circuit_args(p: argparse.ArgumentParser) -> None:
                    help="read voltage of every row, volt; default 0.3, or the preset's read voltage")
     b.add_argument("--inputs", type=Path, default=None, metavar="FILE",
                    help="CSV of row voltages, (M,) or (B, M), volt")
-    b.add_argument("--random-inputs", action="store_true", help="row voltages uniform in [0, --v-read]")
+    b.add_argument("--random-inputs", action="store_true", help="row voltages uniform between 0 and --v-read")
     b.add_argument("--cell", type=int, nargs=2, default=(0, 0), metavar=("ROW", "COL"),
                    help="selected cell of a programming scheme")
     b.add_argument("--v-write", type=float, default=2.0, help="programming voltage, volt")
@@ -156,6 +156,8 @@ def _circuit(args: argparse.Namespace) -> tuple[Crossbar, BiasScheme]:
         args.g_range_used = (preset.g_min, preset.g_max) if preset is not None else (1e-6, 1e-4)
     args.v_read_used = args.v_read if args.v_read is not None else (
         preset.read_voltage if preset is not None else 0.3)
+    if not np.isfinite(args.v_read_used):
+        raise ConfigError(f"`--v-read` must be a finite voltage in volt; got {args.v_read_used}.")
     if args.conductance_csv is not None:
         g = _load_csv(args.conductance_csv, "--conductance-csv", 2)
     else:
@@ -182,7 +184,8 @@ def _circuit(args: argparse.Namespace) -> tuple[Crossbar, BiasScheme]:
                 raise ConfigError(f"`--inputs` {args.inputs} must hold {m} row voltages per line (one line per input "
                                   f"vector) for a {m}x{n} crossbar; got shape {v.shape}.")
         elif args.random_inputs:
-            v = rng.uniform(0.0, args.v_read_used, m)
+            # the interval between 0 and --v-read, whatever its sign (numpy refuses high < low)
+            v = rng.uniform(min(0.0, args.v_read_used), max(0.0, args.v_read_used), m)
         else:
             v = np.full(m, args.v_read_used)
         bias = BiasScheme.read(v)
