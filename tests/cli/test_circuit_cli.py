@@ -75,6 +75,10 @@ def test_netlist_with_a_sinh_device_writes_b_sources(capsys):
     (["solve", "--backend", "ngspice", "--rows", "20", "--cols", "20", "--max-cells", "100"], "--max-cells"),
     (["solve", "--v-read", "nan"], "`--v-read`"),
     (["solve", "--v-read", "inf", "--random-inputs"], "`--v-read`"),
+    # bias flags a programming scheme would ignore (before: silently, the cell written at --v-write)
+    (["solve", "--scheme", "v/2", "--random-inputs"], "`--random-inputs` applies to `--scheme read`"),
+    (["netlist", "--scheme", "v/3", "--inputs", "in.csv"], "`--inputs` applies to `--scheme read`"),
+    (["solve", "--random-inputs", "--inputs", "in.csv"], "`--inputs` and `--random-inputs`"),
 ])
 def test_errors_name_flags(argv, flag, capsys):
     assert main(argv) == 2

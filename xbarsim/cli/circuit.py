@@ -173,6 +173,11 @@ def _circuit(args: argparse.Namespace) -> tuple[Crossbar, BiasScheme]:
     lines = LineResistance(row_segment=seg_r, col_segment=seg_c, row_driver=args.driver, col_sense=args.sense)
     cb = Crossbar(conductance=g, lines=lines, device=device)
     m, n = cb.shape
+    given = [flag for flag, on in (("--inputs", args.inputs is not None), ("--random-inputs", args.random_inputs)) if on]
+    if given and args.scheme != "read":  # a programming scheme drives the lines at fractions of --v-write
+        raise ConfigError(f"`{given[0]}` applies to `--scheme read`; got --scheme {args.scheme} {given[0]}.")
+    if len(given) == 2:
+        raise ConfigError("`--inputs` and `--random-inputs` exclude each other; got both.")
     if args.scheme == "read":
         if args.inputs is not None:
             v = _load_csv(args.inputs, "--inputs", 2)  # one line per input vector: (B, M)
