@@ -438,8 +438,8 @@ def add_parser(subparsers: Any) -> None:
         "solve", help="solve a crossbar; JSON of its currents, cell voltages as CSV and heatmap",
         description="Solve one crossbar's DC operating point. The JSON (stdout, --json FILE or OUT/solve.json) "
                     "echoes the circuit parameters and holds the currents, power, KCL residual and provenance. "
-                    "With --out, or any programming --scheme (default folder results/solve/<scheme>), the cell "
-                    "voltages are also written as OUT/cell_voltages.csv and OUT/cell_voltages.png, and arrays up to 32x32 "
+                    "With --out, or any programming --scheme (default folder results/solve/<scheme> without its "
+                    "slash, e.g. results/solve/v2 for v/2), the cell voltages are also written as OUT/cell_voltages.csv and OUT/cell_voltages.png, and arrays up to 32x32 "
                     "get OUT/crossbar.png, every wire segment and cell coloured by its current.")
     _add_circuit_args(p)
     p.add_argument("--backend", default="sparse", choices=tuple(BACKENDS),
