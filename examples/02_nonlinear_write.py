@@ -1,8 +1,9 @@
 """Programming one cell of a passive array: what every cell sees under V/2, V/3, grounded and floating.
 
 A 32x32 array of sinh devices with 2 ohm segments; the far-corner cell is programmed at 2 V. Prints
-the selected-cell voltage and the worst unselected-cell voltage per scheme (sparse Newton), checks
-one scheme against ngspice and writes ``results/examples/02_nonlinear_write.png``.
+the selected-cell voltage and the largest voltage magnitude on any other cell (half-selected or
+unselected) per scheme (sparse Newton), checks one scheme against ngspice and writes
+``results/examples/02_nonlinear_write.png``.
 
     .venv/bin/python examples/02_nonlinear_write.py
 """

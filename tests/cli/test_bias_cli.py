@@ -33,6 +33,35 @@ def test_bias_compare_writes_table_figures_and_numbers(tmp_path: Path, capsys: p
     assert (out / "bias_compare.csv").read_text().splitlines()[1].startswith("scheme,selected_V")
 
 
+def _table(out: str) -> list[list[str]]:
+    rows = [line for line in out.splitlines() if line.startswith("| ")]
+    return [[c.strip() for c in r.strip().strip("|").split("|")] for r in rows]
+
+
+def test_bias_compare_table_is_its_csv_and_says_what_was_not_computed(tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """Every printed cell is the CSV's number in the header's unit; with --size outside --sizes the
+    read margin and sneak share were never computed and print '-' (before: '+nan' and 'nan%')."""
+    import csv
+
+    base = ["bias-compare", "--linear", "--segments", "1", "--quiet"]
+    assert run_cli([*base, "--size", "6", "--sizes", "4", "6", "--out", str(tmp_path / "in")]) == 0
+    head, *body = _table(capsys.readouterr().out)
+    with (tmp_path / "in" / "bias_compare.csv").open() as fh:
+        rows = list(csv.DictReader(line for line in fh if not line.startswith("#")))
+    assert head[-2:] == ["read margin 6x6", "sneak share (OFF read)"] and len(body) == len(rows) == 4
+    for cells, r in zip(body, rows):
+        assert cells[0] == r["scheme"]
+        assert cells[1] == f"{float(r['selected_V']):.3f}" and cells[2] == f"{float(r['selected_fraction']):.1%}"
+        assert cells[6] == r["n_disturbed"]
+        assert cells[7] == f"{1e3 * float(r['driver_current_A']):.2f}" and cells[8] == f"{1e3 * float(r['power_W']):.2f}"
+        assert cells[9] == f"{float(r['read_margin']):+.3f}"
+        assert cells[10] == f"{float(r['read_sneak_fraction_off']):.1%}"
+    assert run_cli([*base, "--size", "6", "--sizes", "4", "8", "--out", str(tmp_path / "out")]) == 0
+    head, *body = _table(capsys.readouterr().out)
+    assert all(cells[9:] == ["-", "-"] for cells in body) and "nan" not in " ".join(sum(body, []))
+
+
 def test_bias_compare_quiet_and_ngspice(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["bias-compare", "--size", "4", "--sizes", "4", "--segments", "1", "--backend", "ngspice", "--linear",
                           "--quiet", "--out", str(tmp_path)])

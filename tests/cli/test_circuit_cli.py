@@ -73,11 +73,38 @@ def test_netlist_with_a_sinh_device_writes_b_sources(capsys):
     (["solve", "--sinh-a", "2"], "`--sinh-a`"),
     (["solve", "--device", "sinh", "--sinh-a", "-1"], "`--sinh-a`"),
     (["solve", "--backend", "ngspice", "--rows", "20", "--cols", "20", "--max-cells", "100"], "--max-cells"),
+    (["solve", "--v-read", "nan"], "`--v-read`"),
+    (["solve", "--v-read", "inf", "--random-inputs"], "`--v-read`"),
+    # bias flags a programming scheme would ignore (before: silently, the cell written at --v-write)
+    (["solve", "--scheme", "v/2", "--random-inputs"], "`--random-inputs` applies to `--scheme read`"),
+    (["netlist", "--scheme", "v/3", "--inputs", "in.csv"], "`--inputs` applies to `--scheme read`"),
+    (["solve", "--random-inputs", "--inputs", "in.csv"], "`--inputs` and `--random-inputs`"),
 ])
 def test_errors_name_flags(argv, flag, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and flag in err and "max_cells" not in err
+
+
+def test_random_inputs_lie_between_zero_and_a_negative_read_voltage(tmp_path, capsys):
+    """--random-inputs with --v-read -0.3 draws from [-0.3, 0] (before: numpy's 'high - low < 0'
+    traceback, exit 1); with a positive --v-read the draw is the one it always was."""
+    argv = ["solve", "--rows", "5", "--cols", "3", "--backend", "ideal", "--segment", "0", "--random-inputs",
+            "--seed", "4", "--json"]
+    assert main([*argv, str(tmp_path / "neg.json"), "--v-read", "-0.3"]) == 0
+    assert main([*argv, str(tmp_path / "pos.json"), "--v-read", "0.3"]) == 0
+    capsys.readouterr()
+    rng = np.random.default_rng(4)
+    g = rng.uniform(1e-6, 1e-4, (5, 3))
+    v = rng.uniform(0.0, 0.3, 5)
+    pos = json.loads((tmp_path / "pos.json").read_text())
+    neg = json.loads((tmp_path / "neg.json").read_text())
+    np.testing.assert_allclose(pos["output_currents_A"], v @ g, rtol=1e-12)
+    rng = np.random.default_rng(4)
+    rng.uniform(1e-6, 1e-4, (5, 3))  # the same conductances
+    v_neg = rng.uniform(-0.3, 0.0, 5)
+    np.testing.assert_allclose(neg["output_currents_A"], v_neg @ g, rtol=1e-12)
+    assert np.all(np.asarray(neg["input_currents_A"]) <= 0)
 
 
 def _all_parsers():

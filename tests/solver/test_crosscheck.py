@@ -230,7 +230,7 @@ def test_crosscheck_report_structure(rng):
         a = np.asarray(getattr(check.solutions[0], name))
         b = np.asarray(getattr(check.solutions[1], name))
         assert diff.abs == pytest.approx(np.abs(a - b).max(), rel=1e-12, abs=0), name
-        assert diff.rel == pytest.approx(diff.abs / np.abs(a).max(), rel=1e-12, abs=0), name
+        assert diff.rel == pytest.approx(diff.abs / max(np.abs(a).max(), np.abs(b).max()), rel=1e-12, abs=0), name
         assert diff.rel < 1e-9, name
     assert check.max_rel == max(d.rel for d in check.differences.values())
     assert check.max_abs == max(d.abs for d in check.differences.values())
@@ -242,6 +242,24 @@ def test_crosscheck_report_structure(rng):
     for name in expected_fields:
         assert any(line.split()[0] == name for line in lines), name
     assert "KCL" in lines[-1] and "sparse" in lines[-1] and "ngspice" in lines[-1]
+
+
+def test_relative_differences_do_not_depend_on_the_order_of_the_backends(rng):
+    """Ideal against sparse (what the wires change): the ideal backend's column voltages are all 0 V,
+    and each field's relative difference is scaled by the larger of the two solutions, so it is finite
+    and the same in either order (before: abs / max|a| gave inf for `ideal sparse`, 1 for `sparse ideal`)."""
+    cb = random_crossbar(rng, 5, 4, g_range=(1e-4, 1e-3), r_range=(5.0, 10.0))
+    bias = xb.BiasScheme.read(rng.uniform(0.1, 1.0, 5))
+    one = xb.crosscheck(cb, bias, backends=("ideal", "sparse"))
+    other = xb.crosscheck(cb, bias, backends=("sparse", "ideal"))
+    assert np.all(np.asarray(one.solutions[0].col_voltages) == 0)
+    for name, diff in one.differences.items():
+        a = np.asarray(getattr(one.solutions[0], name))
+        b = np.asarray(getattr(one.solutions[1], name))
+        assert diff.rel == pytest.approx(np.abs(a - b).max() / max(np.abs(a).max(), np.abs(b).max()), rel=1e-12)
+        assert diff.rel == pytest.approx(other.differences[name].rel, rel=1e-12), name
+    assert one.differences["col_voltages"].rel == pytest.approx(1.0, rel=1e-12)
+    assert np.isfinite(one.max_rel) and one.max_rel == pytest.approx(other.max_rel, rel=1e-12)
 
 
 def test_crosscheck_between_two_sparse_paths(rng):

@@ -137,7 +137,8 @@ class BiasReport:
         return rows
 
     def markdown(self) -> str:
-        """The table as markdown, values in readable units."""
+        """The table as markdown, values in readable units; ``-`` for the read margin and sneak share
+        when ``size`` is not among the margin curve's sizes (they are not computed then)."""
         cols = [("scheme", "scheme", "{}"), ("selected_V", "V_sel (V)", "{:.3f}"),
                 ("selected_fraction", "V_sel/V_w", "{:.1%}"), ("near_to_far_drop_V", "near->far drop (V)", "{:.3f}"),
                 ("half_selected_worst_V", "worst half-sel |V|", "{:.3f}"),
@@ -154,8 +155,10 @@ class BiasReport:
         for r in rows:
             cells = []
             for key, _, fmt in cols:
-                v = r.get(key, float("nan"))
-                if isinstance(v, (str, int)):
+                v = r.get(key)
+                if v is None:  # the read margin of a size the margin curve did not include
+                    cells.append("-")
+                elif isinstance(v, (str, int)):
                     cells.append(str(v))
                 else:
                     cells.append(fmt.format(v * scale.get(key, 1.0)))

@@ -61,7 +61,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--backend", default="sparse", choices=("sparse", "ngspice"),
                    help="solver for every metric (ngspice is practical up to about 32x32)")
     p.add_argument("--sizes", type=int, nargs="+", default=[8, 16, 32, 64, 128, 256],
-                   help="array sizes of the read-margin curve")
+                   help="array sizes of the read-margin curve; the table's read margin and sneak share need --size "
+                        "among them")
     p.add_argument("--segments", type=float, nargs="+", default=[0.0, 0.5, 1.0, 2.0, 5.0],
                    help="wire segment resistances (ohm) of the margin-versus-wire sweep")
     p.add_argument("--out", type=Path, default=Path("results/bias_compare"), metavar="DIR", help="output directory")

@@ -64,7 +64,7 @@ def _add_circuit_args(p: argparse.ArgumentParser) -> None:
                    help="read voltage of every row, volt; default 0.3, or the preset's read voltage")
     b.add_argument("--inputs", type=Path, default=None, metavar="FILE",
                    help="CSV of row voltages, (M,) or (B, M), volt")
-    b.add_argument("--random-inputs", action="store_true", help="row voltages uniform in [0, --v-read]")
+    b.add_argument("--random-inputs", action="store_true", help="row voltages uniform between 0 and --v-read")
     b.add_argument("--cell", type=int, nargs=2, default=(0, 0), metavar=("ROW", "COL"),
                    help="selected cell of a programming scheme")
     b.add_argument("--v-write", type=float, default=2.0, help="programming voltage, volt")
@@ -156,6 +156,8 @@ def _circuit(args: argparse.Namespace) -> tuple[Crossbar, BiasScheme]:
         args.g_range_used = (preset.g_min, preset.g_max) if preset is not None else (1e-6, 1e-4)
     args.v_read_used = args.v_read if args.v_read is not None else (
         preset.read_voltage if preset is not None else 0.3)
+    if not np.isfinite(args.v_read_used):
+        raise ConfigError(f"`--v-read` must be a finite voltage in volt; got {args.v_read_used}.")
     if args.conductance_csv is not None:
         g = _load_csv(args.conductance_csv, "--conductance-csv", 2)
     else:
@@ -171,6 +173,11 @@ def _circuit(args: argparse.Namespace) -> tuple[Crossbar, BiasScheme]:
     lines = LineResistance(row_segment=seg_r, col_segment=seg_c, row_driver=args.driver, col_sense=args.sense)
     cb = Crossbar(conductance=g, lines=lines, device=device)
     m, n = cb.shape
+    given = [flag for flag, on in (("--inputs", args.inputs is not None), ("--random-inputs", args.random_inputs)) if on]
+    if given and args.scheme != "read":  # a programming scheme drives the lines at fractions of --v-write
+        raise ConfigError(f"`{given[0]}` applies to `--scheme read`; got --scheme {args.scheme} {given[0]}.")
+    if len(given) == 2:
+        raise ConfigError("`--inputs` and `--random-inputs` exclude each other; got both.")
     if args.scheme == "read":
         if args.inputs is not None:
             v = _load_csv(args.inputs, "--inputs", 2)  # one line per input vector: (B, M)
@@ -182,7 +189,8 @@ def _circuit(args: argparse.Namespace) -> tuple[Crossbar, BiasScheme]:
                 raise ConfigError(f"`--inputs` {args.inputs} must hold {m} row voltages per line (one line per input "
                                   f"vector) for a {m}x{n} crossbar; got shape {v.shape}.")
         elif args.random_inputs:
-            v = rng.uniform(0.0, args.v_read_used, m)
+            # the interval between 0 and --v-read, whatever its sign (numpy refuses high < low)
+            v = rng.uniform(min(0.0, args.v_read_used), max(0.0, args.v_read_used), m)
         else:
             v = np.full(m, args.v_read_used)
         bias = BiasScheme.read(v)
@@ -430,8 +438,8 @@ def add_parser(subparsers: Any) -> None:
         "solve", help="solve a crossbar; JSON of its currents, cell voltages as CSV and heatmap",
         description="Solve one crossbar's DC operating point. The JSON (stdout, --json FILE or OUT/solve.json) "
                     "echoes the circuit parameters and holds the currents, power, KCL residual and provenance. "
-                    "With --out, or any programming --scheme (default folder results/solve/<scheme>), the cell "
-                    "voltages are also written as OUT/cell_voltages.csv and OUT/cell_voltages.png, and arrays up to 32x32 "
+                    "With --out, or any programming --scheme (default folder results/solve/<scheme> without its "
+                    "slash, e.g. results/solve/v2 for v/2), the cell voltages are also written as OUT/cell_voltages.csv and OUT/cell_voltages.png, and arrays up to 32x32 "
                     "get OUT/crossbar.png, every wire segment and cell coloured by its current.")
     _add_circuit_args(p)
     p.add_argument("--backend", default="sparse", choices=tuple(BACKENDS),
