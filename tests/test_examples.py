@@ -418,3 +418,23 @@ def test_joint_pair_prints_its_csv_rows(tmp_path):
         assert cells[5] == f"{again['drop']:.1%} ± {again['drop_std']:.1%}"
         assert cells[6:] == [f"{again[k]:.0%}" for k in ("drop_at_least_paper", "in_one_copy_window",
                                                          "in_many_copies_window", "in_both_windows")]
+
+
+def test_an_experiment_example_exits_1_when_trials_failed(tmp_path, monkeypatch, capsys):
+    """Examples 05-08 end as `xbarsim evaluate` does: status 1 when any trial failed (before: 0)."""
+    import dataclasses
+
+    import xbarsim.experiments.run as run_mod
+
+    real = run_mod.run_experiment
+
+    def one_failed(*args, **kwargs):
+        return dataclasses.replace(real(*args, **kwargs), n_failed=1)
+
+    monkeypatch.setattr(run_mod, "run_experiment", one_failed)
+    script = str(Path(__file__).resolve().parents[1] / "examples" / "06_lea_fault_tolerance.py")
+    with pytest.raises(SystemExit) as exc:
+        run_mod.run_example(script, "make_run.toml", "doc", ["--out", str(tmp_path / "o"), "--quiet"])
+    assert exc.value.code == 1
+    assert "1 trial(s) failed" in capsys.readouterr().err
+    assert (tmp_path / "o" / "report.md").is_file()   # the report of what finished is written first

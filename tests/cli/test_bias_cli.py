@@ -60,6 +60,13 @@ def test_bias_compare_table_is_its_csv_and_says_what_was_not_computed(tmp_path: 
     assert run_cli([*base, "--size", "6", "--sizes", "4", "8", "--out", str(tmp_path / "out")]) == 0
     head, *body = _table(capsys.readouterr().out)
     assert all(cells[9:] == ["-", "-"] for cells in body) and "nan" not in " ".join(sum(body, []))
+    # the JSON is strict: a number that was not computed is null, never NaN
+    def refuse(name: str) -> None:
+        raise AssertionError(f"non-finite {name} in bias_compare.json")
+
+    for folder in ("in", "out"):
+        doc = json.loads((tmp_path / folder / "bias_compare.json").read_text(), parse_constant=refuse)
+        assert len(doc["table"]) == 4
 
 
 def test_bias_compare_quiet_and_ngspice(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

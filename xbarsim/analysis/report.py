@@ -111,7 +111,8 @@ class BiasReport:
         object.__setattr__(self, "timings", MappingProxyType(dict(self.timings)))
 
     def table(self) -> list[dict[str, Any]]:
-        """One row per scheme: programming and read metrics (SI units in the key names)."""
+        """One row per scheme: programming and read metrics (SI units in the key names; None where a
+        metric was not computed, as the read margin when `size` is not among the curve's sizes)."""
         rows = []
         k = int(np.flatnonzero(self.margin_curve.sizes == self.size)[0]) if self.size in self.margin_curve.sizes else None
         for w in self.write.results:
@@ -121,7 +122,7 @@ class BiasReport:
                 "scheme": w.scheme,
                 "selected_V": w.selected_voltage,
                 "selected_fraction": w.selected_fraction,
-                "near_to_far_drop_V": float(pv[0] - pv[-1]) if pv.size else float("nan"),
+                "near_to_far_drop_V": float(pv[0] - pv[-1]) if pv.size else None,  # no profile: not computed
                 "half_selected_worst_V": w.half_selected.worst,
                 "unselected_worst_V": w.unselected.worst,
                 "n_disturbed": w.n_disturbed,

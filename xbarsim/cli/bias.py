@@ -220,7 +220,7 @@ def run(args: argparse.Namespace) -> int:
     doc = report.to_dict()
     doc["elapsed_s"] = elapsed
     doc["provenance"] = provenance.provenance_json(prov)
-    (out / "bias_compare.json").write_text(json.dumps(doc, indent=2))
+    (out / "bias_compare.json").write_text(json.dumps(doc, indent=2, allow_nan=False))  # strict JSON: null where not computed
     say("writing figures")
     pngs = _plots(report, out, provenance.png_metadata(prov))
     print(f"{report.size}x{report.size} {report.preset} ({report.device}), {args.segment:g} ohm segments, "

@@ -91,7 +91,7 @@ def calibrate_tio2(*, n_pulses: int = 25, v_set: float = 0.8, v_reset: float = -
     ``k = -ln(1 - w_goal) / sum(drive_n)`` over the first ``n_pulses`` amplitudes. Assumed:
     ``n_pulses = 25`` (the pulse count of the statistical law calibrated on Drolet's disturbance
     data, :func:`xbarsim.analysis.switching.drolet_tio2_law`), its thresholds ``v_set = 0.8 V`` and
-    ``v_reset = -0.6 V``, exponents 3, an exponential ``G(w)``, 100 ns of edges per pulse.
+    ``v_reset = -0.6 V``, exponents 3, an exponential ``G(w)``, ``edges`` (default 1 us, rise plus fall) per pulse.
     """
     base = Vteam(g_on=g_on, g_off=g_off, v_set=v_set, v_reset=v_reset, k_set=1.0, k_reset=1.0,
                  alpha_set=alpha, alpha_reset=alpha, window="linear", interpolation="exponential", iv=iv)  # type: ignore[arg-type]

@@ -18,6 +18,7 @@ import functools
 import json
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -604,7 +605,8 @@ def run_example(script: str, config: str, doc: str | None = None, argv: Sequence
     """The body of the experiment example scripts: run ``configs/<config>`` beside ``script`` (its
     ``[quick]`` variant unless ``--full``) into ``--out`` (default ``results/examples/<name>``), print
     the report (the same as ``xbarsim evaluate CONFIG [--quick]``). ``doc``: the script's docstring,
-    whose first paragraph is the ``--help`` description."""
+    whose first paragraph is the ``--help`` description. Exits with status 1 (``SystemExit``) when any
+    trial failed, as the CLI does."""
     parser = argparse.ArgumentParser(description=(doc or "").split("\n\n")[0])
     parser.add_argument("--full", action="store_true", help="the full-size experiment instead of its quick variant")
     parser.add_argument("--resume", action="store_true", help="continue an interrupted run")
@@ -617,6 +619,10 @@ def run_example(script: str, config: str, doc: str | None = None, argv: Sequence
         report = run_experiment(config_obj, out=out, resume=args.resume, progress=None if args.quiet else bars)
     print(report.table)
     print(f"wrote {', '.join(p.name for p in report.files)} in {report.out} ({report.elapsed_s:.0f} s)")
+    if report.n_failed:  # as `xbarsim evaluate`: the script's exit status says that trials failed
+        print(f"{Path(script).name}: {report.n_failed} trial(s) failed (see trials.csv); --resume reruns the "
+              "missing ones, `xbarsim evaluate CONFIG --resume --retry-failed` the failed ones", file=sys.stderr)
+        raise SystemExit(1)
     return report.out
 
 
