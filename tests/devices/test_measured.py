@@ -11,6 +11,7 @@ import pytest
 from xbarsim.devices import (
     DROLET_FAILURE_MAPS,
     LEA_KERNELS,
+    drolet_disturbance_samples,
     drolet_disturbance_stats,
     drolet_failure_maps,
     lea_iv_curves,
@@ -99,6 +100,21 @@ def test_drolet_disturbance_stats() -> None:
     assert np.all(np.isnan(s.mean_dg[~ok]))
     i30 = int(np.flatnonzero(s.n_subsequent == 30)[0])
     assert -13e-6 < s.mean_dg[i30] < -9e-6 and 18e-6 < s.std_dg[i30] < 24e-6
+
+
+def test_drolet_samples_and_table_agree_only_from_n_45_as_in_the_release() -> None:
+    """The authors' delta_dicts.pkl (our samples) and mu_/sigma_delta_dicts.pkl (our table) have equal
+    counts for every n but equal moments only at n = 43 and from 45 on; the docstrings say so."""
+    s, samples = drolet_disturbance_stats(), drolet_disturbance_samples()
+    for n, mean, std, count in zip(s.n_subsequent, s.mean_dg, s.std_dg, s.n_samples):
+        if count == 0:
+            continue
+        x = samples[int(n)]
+        assert x.size == count
+        same = np.isclose(x.mean(), mean, rtol=1e-9, atol=0) and np.isclose(x.std(), std, rtol=1e-9, atol=0)
+        assert same == (n >= 45 or n == 43), n
+    x30 = samples[30]
+    assert x30.mean() == pytest.approx(-7.698e-6, abs=1e-9) and x30.std() == pytest.approx(18.460e-6, abs=1e-9)
 
 
 def test_bad_kernel_index() -> None:

@@ -253,8 +253,17 @@ def drolet_disturbance_samples() -> dict[int, FloatArray]:
     -------
     dict of int to ndarray
         ``n`` (devices programmed after the disturbed one, 1..59) -> read-only array of the
-        measured conductance changes (S); the empirical distributions whose moments
-        :func:`drolet_disturbance_stats` lists, and which the authors' code samples from.
+        measured conductance changes (S), which the authors' code samples from
+        (``drift_dicts/delta_dicts.pkl``, ``random.choice`` per device).
+
+    Notes
+    -----
+    In the authors' release these samples and the moments of :func:`drolet_disturbance_stats`
+    (``mu_`` / ``sigma_delta_dicts.pkl``) agree only from ``n = 45`` on (and at 43). For ``n <= 44``
+    the sample counts are equal but the samples' means are 0.57-0.90 times the table's at n <= 37,
+    and their standard deviations 0.73-0.96 times (n = 30: -7.70 / 18.46 uS against -11.20 / 21.65
+    uS): the release's two files, not a conversion of ours (both are byte-faithful). Their code
+    draws values from these samples and uses the table's sigma only for its 4-sigma outlier rule.
     """
     raw = json.loads(_data_text("biasing_disturbance_samples_S.json"))
     return {int(k): readonly(np.asarray(v, dtype=np.float64)) for k, v in sorted(raw.items(), key=lambda kv: int(kv[0]))}
@@ -269,7 +278,8 @@ def drolet_disturbance_stats() -> DisturbanceStats:
         From ``biasing_disturbance_stats.csv``: mean and standard deviation (S) of the conductance
         change of a programmed device versus the number of devices programmed after it, n = 1..62.
         The mean drifts to about -11 uS and the spread grows to about 21 uS by n ~ 30; the rows
-        from n = 55 on have no samples and hold NaN.
+        from n = 55 on have no samples and hold NaN. For n <= 44 these moments are not those of
+        :func:`drolet_disturbance_samples` (see its Notes).
     """
     lines = [line for line in _data_text("biasing_disturbance_stats.csv").splitlines() if line.strip()]
     rows = np.array([[float(s) for s in line.split(",")] for line in lines[1:]])
