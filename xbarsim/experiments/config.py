@@ -299,7 +299,8 @@ class Reference:
         ``mean_accuracy``, ``accuracy_<task>``, ``software_accuracy``...
     point : mapping
         Grid values (sweeps) or ``network`` / ``model`` (Monte Carlo) selecting our result; a
-        point that matches several of ours compares with the first.
+        point that matches several of ours is compared with each of them, its label extended by
+        the columns on which they differ (:func:`~xbarsim.experiments.report.compare`).
     value : float
         The published value, in the unit of our metric (accuracies as fractions 0 to 1).
     note : str
