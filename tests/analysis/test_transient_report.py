@@ -80,6 +80,12 @@ def test_cli_flag(tmp_path, capsys):
     # the defaults: Drolet's pulse timing (1.04 us flat top, 0.5 us edges) on the calibrated per-cell TiO2 array
     doc = json.loads((tmp_path / "bias_compare_transient.json").read_text())
     assert "width=1.04e-06, rise=5e-07, fall=5e-07" in doc["settings"] and "v_set=array(" in doc["model"]
+    # the static comparison's flags are refused, not ignored (before: --v-write 3 ran the defaults)
+    for flags in (["--v-write", "3"], ["--preset", "rram_1t1r_nist"], ["--linear"], ["--sizes", "4", "8"]):
+        assert main(["bias-compare", "--transient", "--size", "2", "--out", str(tmp_path / "x"), *flags]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"`{flags[0]}` does not apply to `--transient`" in err
+    assert not (tmp_path / "x").exists()
 
 
 

@@ -70,7 +70,14 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--transient", action="store_true", help="program the --size array through the circuit with "
                    "pulse trains on dynamic TiO2 devices, per scheme (slow: use --size 8)")
     p.set_defaults(func=run)
+    p.set_defaults(static_defaults={dest: p.get_default(dest) for _, dest in _STATIC_ONLY})
     return p
+
+
+#: The flags of the static comparison that `--transient` does not use, and their defaults.
+_STATIC_ONLY = (("--preset", "preset"), ("--linear", "linear"), ("--v-write", "v_write"), ("--v-read", "v_read"),
+                ("--threshold", "threshold"), ("--backend", "backend"), ("--sizes", "sizes"),
+                ("--segments", "segments"))
 
 
 def _preset(args: argparse.Namespace) -> Any:
@@ -196,6 +203,15 @@ def run(args: argparse.Namespace) -> int:
     lines = LineResistance.uniform(args.segment, driver=args.driver, sense=args.sense)
     if args.transient:
         from xbarsim.analysis.transient_report import transient_bias_report, write_transient_report
+
+        # the transient report programs its own dynamic TiO2 devices with its own pulse trains: these
+        # flags would be ignored without a word
+        defaults = getattr(args, "static_defaults", {})
+        ignored = [flag for flag, dest in _STATIC_ONLY if dest in defaults and getattr(args, dest) != defaults[dest]]
+        if ignored:
+            raise ConfigError(f"`{ignored[0]}` does not apply to `--transient` (its dynamic TiO2 devices, pulse "
+                              f"trains and sparse solver are fixed; it takes --size, --segment, --driver, --sense, "
+                              f"--out and --quiet); got {', '.join(ignored)}.")
 
         rep = transient_bias_report(args.size, lines=lines, progress=say)
         say("wrote " + ", ".join(str(p) for p in write_transient_report(rep, args.out)))
