@@ -194,3 +194,15 @@ def test_registry() -> None:
     assert nw.load_dataset("half-moons").x_train.shape == (875, 2)
     with pytest.raises(ConfigError, match="'mnist5k'"):
         nw.load_dataset("mnist-10k")
+
+
+@pytest.mark.parametrize("call,name", [
+    (lambda: nw.make_half_moons(seed=1.5), "`seed`"),       # before: truncated to 1 without a word
+    (lambda: nw.make_half_moons(seed=-1), "`seed`"),        # before: sklearn's own ValueError
+    (lambda: nw.make_half_moons(noise="a"), "`noise`"),     # before: TypeError from np.isfinite
+    (lambda: nw.make_double_yinyang(seeds=(42, 41, 40.5)), "`seeds\\[2\\]`"),
+    (lambda: nw.make_double_yinyang(seeds=5), "`seeds`"),
+])
+def test_generator_seeds_and_noise_are_checked(call, name):
+    with pytest.raises(ConfigError, match=name):
+        call()

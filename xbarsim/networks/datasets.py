@@ -30,7 +30,7 @@ import numpy as np
 
 from xbarsim._repr import compact_repr, text_table
 from xbarsim._typing import ArrayLike, FloatArray, IntArray
-from xbarsim._validation import as_float_array, readonly, short_repr
+from xbarsim._validation import as_float_array, check_int, readonly, scalar, short_repr
 from xbarsim.errors import ConfigError
 from xbarsim.networks.mlp import quantize_activation
 
@@ -226,9 +226,10 @@ def make_half_moons(
 
     n_tr = _check_count(n_train, "n_train", 1)
     n_va, n_te = _check_count(n_val, "n_val"), _check_count(n_test, "n_test")
-    if not (np.isfinite(noise) and noise >= 0):
-        raise ConfigError(f"`noise` must be a finite non-negative standard deviation; got {short_repr(noise)}.")
-    x, y = make_moons(n_samples=n_tr + n_va + n_te, noise=float(noise), random_state=int(seed))
+    sd = scalar(noise, "noise", what="finite non-negative standard deviation", min_value=0.0)
+    # sklearn's random_state: an int in [0, 2**32); a float seed was truncated without a word
+    rs = check_int(seed, "seed", 0, 2**32 - 1)
+    x, y = make_moons(n_samples=n_tr + n_va + n_te, noise=sd, random_state=rs)
     x = (x - x.min(axis=0)) / (x.max(axis=0) - x.min(axis=0))
     a, b = n_tr, n_tr + n_va
     return Dataset(
@@ -549,8 +550,9 @@ def make_double_yinyang(
     :func:`double_yinyang_reference_summary`).
     """
     sizes = (_check_count(n_train, "n_train", 1), _check_count(n_val, "n_val"), _check_count(n_test, "n_test"))
-    if len(seeds) != 3:
+    if isinstance(seeds, (str, bytes)) or not hasattr(seeds, "__len__") or len(seeds) != 3:
         raise ConfigError(f"`seeds` must hold three seeds (train, val, test); got {short_repr(seeds)}.")
+    seeds = tuple(check_int(s, f"seeds[{i}]", 0, 2**32 - 1) for i, s in enumerate(seeds))  # type: ignore[assignment]
     for name, v in (("offset", offset), ("r_small", r_small), ("r_big", r_big)):
         if not np.isfinite(v):
             raise ConfigError(f"`{name}` must be finite; got {short_repr(v)}.")
