@@ -63,6 +63,10 @@ def test_wage_training_refuses_inputs_not_in_wage_format():
         nw.train_wage(nw.load_digits(), nw.WageConfig(epochs=1))
     with pytest.raises(ConfigError, match="learning_rate"):
         nw.WageConfig(learning_rate=0.0)
+    digits = nw.wage_inputs(nw.load_digits(), mean=0.3, std=0.4)
+    empty = replace(digits, x_train=digits.x_train[:0], y_train=digits.y_train[:0])
+    with pytest.raises(ConfigError, match="empty training split"):      # before: ZeroDivisionError
+        nw.train_wage(empty, nw.WageConfig(epochs=1))
 
 
 def test_logit_margin_is_the_top_two_gap_over_gamma_times_the_last_inputs_norm():

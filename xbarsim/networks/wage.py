@@ -273,6 +273,8 @@ def train_wage(
     if not isinstance(config, WageConfig):
         raise ConfigError(f"`config` must be a WageConfig; got {type(config).__name__}.")
     x, y = dataset.x_train, check_labels(dataset.y_train, dataset.x_train.shape[0], dataset.n_classes)
+    if x.shape[0] == 0:  # before: ZeroDivisionError in the epoch loss
+        raise ConfigError(f"`dataset` {dataset.name!r} has an empty training split; WAGE training needs samples.")
     if not np.array_equal(quantize_activation(x, config.bits_activation), x):
         raise ConfigError(
             f"`dataset` {dataset.name!r} is not in the WAGE input format (features quantized to "
