@@ -79,6 +79,11 @@ def test_netlist_with_a_sinh_device_writes_b_sources(capsys):
     (["solve", "--scheme", "v/2", "--random-inputs"], "`--random-inputs` applies to `--scheme read`"),
     (["netlist", "--scheme", "v/3", "--inputs", "in.csv"], "`--inputs` applies to `--scheme read`"),
     (["solve", "--random-inputs", "--inputs", "in.csv"], "`--inputs` and `--random-inputs`"),
+    # library field names turned into the flags that set them (before: `row_segment`, `col_sense`)
+    (["solve", "--segment", "-1"], "`--segment` / `--row-segment` must be"),
+    (["netlist", "--col-segment", "-1"], "`--segment` / `--col-segment` must be"),
+    (["solve", "--sense", "-1"], "`--sense` must be"),
+    (["solve", "--driver", "-1"], "`--driver` must be"),
 ])
 def test_errors_name_flags(argv, flag, capsys):
     assert main(argv) == 2

@@ -116,9 +116,22 @@ _FLAG_WORDS = (
 )
 
 
-def _in_flags(message: str) -> str:
+#: The same for the circuit commands only, whose flags set these Crossbar / LineResistance fields (in
+#: ``evaluate`` and ``sweep`` the same words are TOML keys the user did type).
+_CIRCUIT_FLAG_WORDS = (
+    ("`row_segment`", "`--segment` / `--row-segment`"),
+    ("`col_segment`", "`--segment` / `--col-segment`"),
+    ("`row_driver`", "`--driver`"),
+    ("`col_sense`", "`--sense`"),
+    ("`threshold`", "`--threshold`"),
+)
+_CIRCUIT_COMMANDS = frozenset({"netlist", "solve", "crosscheck", "demo", "bias-compare"})
+
+
+def _in_flags(message: str, command: str = "") -> str:
     """An error message with the API parameter names a CLI user cannot type replaced by the flags."""
-    for api, flag in _FLAG_WORDS:
+    words = _FLAG_WORDS + (_CIRCUIT_FLAG_WORDS if command in _CIRCUIT_COMMANDS else ())
+    for api, flag in words:
         message = message.replace(api, flag)
     return message
 
@@ -142,7 +155,7 @@ def run_command(args: argparse.Namespace) -> int:
         _quiet_closed_stdout()
         return 128 + signal.SIGPIPE
     except (XbarError, OSError) as exc:  # OSError: an output path that cannot be written, a full disk
-        print(f"xbarsim {args.command}: error: {_in_flags(str(exc))}", file=sys.stderr)
+        print(f"xbarsim {args.command}: error: {_in_flags(str(exc), args.command)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:
         signum = received.get("signal", signal.SIGINT)
