@@ -110,6 +110,12 @@ def test_ternarize_then_map():
     mp.map_weights(t, g_min=G_MIN, g_max=G_MAX, encoding=mp.Encoding(scheme="ternary", gamma=0.5))
 
 
+def test_ternarize_refuses_a_threshold_that_is_not_a_scalar():
+    """An array threshold reached ``float(t)`` and raised numpy's TypeError."""
+    with pytest.raises(ConfigError, match=r"`threshold` must be a scalar non-negative weight threshold; got"):
+        mp.ternarize(np.array([0.5, 0.15]), threshold=[0.1, 0.2], gamma=1.0)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [

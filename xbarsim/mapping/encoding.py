@@ -370,6 +370,8 @@ def ternarize(weights: ArrayLike, *, threshold: float, gamma: float) -> FloatArr
     """
     w = as_float_array(weights, "weights", what="finite weight array")
     t = as_float_array(threshold, "threshold", what="non-negative weight threshold", min_value=0.0)
+    if t.ndim:
+        raise ConfigError(f"`threshold` must be a scalar non-negative weight threshold; got {short_repr(threshold)}.")
     g = _positive_float(gamma, "gamma", "positive weight magnitude")
     return np.where(np.abs(w) > float(t), g * np.sign(w), 0.0)
 
