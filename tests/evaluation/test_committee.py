@@ -107,3 +107,19 @@ def test_statistical_models_refuse_a_layered_network_with_a_config_error(data, m
     np.testing.assert_array_equal(layered.forward(data.x_test[:30]), members[0].forward(data.x_test[:30]))
     with pytest.raises(ConfigError, match="dense networks"):
         monte_carlo_setup(layered, data, DroletCodePerturbation())
+
+
+def test_same_network_committee_honours_strict_and_g_norm_as_distinct_members_do(members):
+    """committee_networks 'same' went through map_committee, which took neither `strict` nor `g_norm`:
+    g_norm 'characterized' decoded with the nominal step and greedy placement stayed strict. Mapped
+    the same way, one network twice as 'distinct' members and as 'same' give the same transfer."""
+    hw = dict(fault_rate=0.2, programming_noise=False, read_noise=False, strategy="committee", alpha=2,
+              placement="greedy", strict=False, g_norm="characterized")
+    same = transfer(members[0], Hardware(**hw, committee_networks="same"), np.random.default_rng(3))
+    distinct = transfer(members[0], Hardware(**hw, committee_networks="distinct"), np.random.default_rng(3),
+                        committee=[members[0], members[0]])
+    for a, b in zip(same.members, distinct.members, strict=True):
+        for la, lb in zip(a.layers, b.layers, strict=True):
+            assert (la.config.strict, la.config.g_norm) == (False, "characterized")
+            assert la.layout.g_scale == lb.layout.g_scale < la.mapped.g_scale  # stuck devices lower the step
+            np.testing.assert_array_equal(la.effective_weights(), lb.effective_weights())

@@ -103,11 +103,32 @@ def test_device_levels_outside_the_window_are_refused(scheme):
                        device_levels=(300e-6, 900e-6))
 
 
+@pytest.mark.parametrize("scheme", ["ternary", "differential", "reference"])
+def test_device_levels_outside_the_window_are_not_used(scheme):
+    """Levels 50 and 300 uS around the 133-233 uS window: ternary took G_OFF = 50 uS and G_ON = 300 uS
+    (targets outside the window that write-verify clips to 133 / 233 uS, decoded with a 250 uS step,
+    so +gamma read back as 0.4); the other schemes listed the outside levels among their own."""
+    lv = (50e-6, 133e-6, 183e-6, 233e-6, 240e-6, 300e-6)
+    mw = mp.map_weights(np.array([[1.0, -1.0, 0.0]]), g_min=133e-6, g_max=233e-6,
+                        encoding=mp.Encoding(scheme=scheme), device_levels=lv)
+    assert mw.levels == ((133e-6, 233e-6) if scheme == "ternary" else (133e-6, 183e-6, 233e-6))
+    assert mw.conductance.min() >= 133e-6 and mw.conductance.max() <= 233e-6
+    np.testing.assert_allclose(mw.weights(), [[1.0, -1.0, 0.0]], atol=1e-12)
+    if scheme == "ternary":
+        assert mw.g_scale == pytest.approx(100e-6)
+
+
 def test_ternarize_then_map():
     w = np.array([[0.9, -0.05, -0.4], [0.1, 0.3, 0.0]])
     t = mp.ternarize(w, threshold=0.2, gamma=0.5)
     np.testing.assert_array_equal(t, [[0.5, 0.0, -0.5], [0.0, 0.5, 0.0]])
     mp.map_weights(t, g_min=G_MIN, g_max=G_MAX, encoding=mp.Encoding(scheme="ternary", gamma=0.5))
+
+
+def test_ternarize_refuses_a_threshold_that_is_not_a_scalar():
+    """An array threshold reached ``float(t)`` and raised numpy's TypeError."""
+    with pytest.raises(ConfigError, match=r"`threshold` must be a scalar non-negative weight threshold; got"):
+        mp.ternarize(np.array([0.5, 0.15]), threshold=[0.1, 0.2], gamma=1.0)
 
 
 @pytest.mark.parametrize(

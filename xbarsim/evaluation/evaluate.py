@@ -468,7 +468,8 @@ def transfer(network: MLP | Network, hardware: Hardware, rng: np.random.Generato
                                       chip=chip, characterization=m.characterization) for m in mapped)
     elif hw.strategy == "committee":
         members = map_committee(weights, chip, rng, members=hw.alpha, encoding=encodings,
-                                placement=hw.effective_placement, programming=programming)  # type: ignore[arg-type]
+                                placement=hw.effective_placement, programming=programming,  # type: ignore[arg-type]
+                                strict=hw.strict, g_norm=hw.g_norm)
     else:
         members = (map_network(weights, chip, rng, encoding=encodings, ensemble=layer_ensembles(hw, len(weights)),
                                programming=programming),)

@@ -248,7 +248,7 @@ def map_weights(
         Scheme, layout and quantization; default differential pairs in two blocks.
     device_levels : tuple of float, optional
         Siemens, the levels the device can be programmed to (e.g. ``preset.levels``); used when
-        ``encoding.levels`` is ``None``.
+        ``encoding.levels`` is ``None``. Only the levels within ``[g_min, g_max]`` are used.
 
     Returns
     -------
@@ -282,11 +282,13 @@ def map_weights(
         if lv.ndim != 1 or lv.size < 2:
             raise ConfigError(f"`device_levels` must hold at least two distinct levels in siemens; got {short_repr(device_levels)}.")
         tol = 1e-9 * g_hi
-        if np.count_nonzero((lv >= g_lo - tol) & (lv <= g_hi + tol)) < 2:
+        inside = (lv >= g_lo - tol) & (lv <= g_hi + tol)
+        if np.count_nonzero(inside) < 2:
             # every target would snap to a level outside the window: all weights decode to zero
             raise ConfigError(f"`device_levels` must hold at least two levels within the window [g_min, g_max] = "
                               f"[{g_lo!r}, {g_hi!r}] S (siemens, not microsiemens); got {short_repr(device_levels)}.")
-        levels = tuple(float(x) for x in lv)
+        # targets stay in the programmable window: G_ON / G_OFF are the window's highest / lowest level
+        levels = tuple(float(x) for x in lv[inside])
     else:
         levels = None
 
@@ -370,6 +372,8 @@ def ternarize(weights: ArrayLike, *, threshold: float, gamma: float) -> FloatArr
     """
     w = as_float_array(weights, "weights", what="finite weight array")
     t = as_float_array(threshold, "threshold", what="non-negative weight threshold", min_value=0.0)
+    if t.ndim:
+        raise ConfigError(f"`threshold` must be a scalar non-negative weight threshold; got {short_repr(threshold)}.")
     g = _positive_float(gamma, "gamma", "positive weight magnitude")
     return np.where(np.abs(w) > float(t), g * np.sign(w), 0.0)
 

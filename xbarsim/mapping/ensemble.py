@@ -911,6 +911,8 @@ def map_committee(
     placement: PlacementMethod = "random",
     programming: WriteVerify | SequenceProgramming | None = None,
     characterization: Characterization | None = None,
+    strict: bool = True,
+    g_norm: GNorm = "nominal",
 ) -> tuple[MappedNetwork, ...]:
     """Committee-machine baseline: ``members`` independently mapped copies of a whole network.
 
@@ -935,7 +937,13 @@ def map_committee(
     programming : WriteVerify or SequenceProgramming, optional
         See :func:`map_layer`.
     characterization : Characterization, optional
-        Needed (measured when missing) only for greedy placement.
+        Needed (measured when missing, once for all members) only for greedy placement or
+        ``g_norm = "characterized"``.
+    strict : bool
+        Greedy placement: reject positions with stuck-OFF or non-switching devices (default), or
+        only rank them last (see :class:`EnsembleConfig`).
+    g_norm : {"nominal", "characterized"}
+        How every member's layers are decoded (see :class:`EnsembleConfig`).
 
     Returns
     -------
@@ -947,10 +955,10 @@ def map_committee(
     if not isinstance(chip, Chip):
         raise ConfigError(f"`chip` must be a Chip; got {type(chip).__name__}.")
     char = characterization
-    if char is None and placement == "greedy":
+    cfg = replace(EnsembleConfig.plain(placement=placement), strict=strict, g_norm=g_norm)
+    if char is None and (placement == "greedy" or cfg.g_norm == "characterized"):
         char = characterize(chip, rng)
         chip = char.chip
-    cfg = EnsembleConfig.plain(placement=placement)
     occ = np.zeros(chip.shape, dtype=bool)
     nets = []
     for _ in range(k):
