@@ -148,6 +148,23 @@ def test_serial_sweep_stores_every_trial_once_and_resume_skips_them(tmp_path):
         run_sweep(small_circuit(seed=12), TRIALS["circuit"], store=store, scheduler="serial", resume=True)
 
 
+@pytest.mark.parametrize("changed, named", [
+    ({"grid": {"size": [3.0, 4]}}, "grid"),  # 3 -> 3.0 and 0 -> false: equal in Python, not in the store
+    ({"fixed": {"flag": False}}, "fixed"),
+])
+def test_a_store_of_another_spec_is_refused_naming_what_differs_even_int_against_float(tmp_path, changed, named):
+    # the difference was looked for by Python equality: the error said 'differs in: )', naming nothing
+    store = tmp_path / "s.sqlite"
+    spec = dict(name="typed", trial="draw", grid={"size": [3, 4]}, fixed={"flag": 0}, seed=1)
+    run_sweep(SweepSpec(**spec), _draw_trial, store=store, scheduler="serial")
+    with pytest.raises(xb.ConfigError, match=rf"differs in: {named}\)"):
+        run_sweep(SweepSpec(**{**spec, **changed}), _draw_trial, store=store, scheduler="serial", resume=True)
+
+
+def _draw_trial(params, rng):
+    return {"draw": float(rng.random())}
+
+
 def _interrupting_trial(params, rng):
     if params.get("duration_s") == 0.003:
         raise KeyboardInterrupt  # a BaseException: stops the driver like Ctrl-C, nothing is stored for it
