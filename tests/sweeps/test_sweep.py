@@ -165,6 +165,23 @@ def _draw_trial(params, rng):
     return {"draw": float(rng.random())}
 
 
+
+def _appending_trial(params, rng):
+    params["layers"].append(0)  # a trial that changes a list it was given
+    return {"n_layers": len(params["layers"]), "draw": float(rng.random())}
+
+
+def test_a_trial_that_changes_its_parameters_changes_no_other_trial_nor_the_spec(tmp_path):
+    # serial mode passed every trial of a point the same list (the spec's own): the third trial counted 5 layers,
+    # the store kept the changed lists and the spec's grid grew, where a Dask worker gets its own copy
+    spec = SweepSpec(name="appending", trial="appending", grid={"layers": [[1, 2], [3]]}, trials=3, seed=2)
+    before = json.loads(json.dumps(spec.to_dict()))
+    run_sweep(spec, _appending_trial, store=tmp_path / "s.sqlite", scheduler="serial")
+    recs = records(tmp_path / "s.sqlite")
+    assert spec.to_dict() == before
+    assert [(r.params["layers"], r.results["n_layers"]) for r in recs] == [([1, 2], 3)] * 3 + [([3], 2)] * 3
+    aggregate_sweep(tmp_path / "s.sqlite", tmp_path, spec=spec, plots=False)  # refused the changed spec before
+
 def _interrupting_trial(params, rng):
     if params.get("duration_s") == 0.003:
         raise KeyboardInterrupt  # a BaseException: stops the driver like Ctrl-C, nothing is stored for it
