@@ -4,6 +4,7 @@ driver-kill test in test_sweep_cli.py."""
 
 from __future__ import annotations
 
+import csv
 import json
 import sqlite3
 from pathlib import Path
@@ -341,6 +342,31 @@ def test_aggregate_is_built_from_the_store(tmp_path):
     with pytest.raises(xb.ConfigError, match="does not exist"):
         aggregate_sweep(tmp_path / "none.sqlite", tmp_path / "x")
 
+
+
+def _stopping_at_a2(params, rng):
+    if params["a"] == 2:
+        raise KeyboardInterrupt
+    return _draw_trial(params, rng)
+
+
+def test_trials_csv_numbers_points_in_the_grid_order_of_the_spec_it_is_written_for(tmp_path):
+    # a config resumed with its grid keys reordered is the same spec (same keys, seeds, stored text), but the
+    # stored point index follows the order of the run that stored each trial: trials.csv said point 1 for
+    # both a=1,b="y" (stored by the first order) and a=2,b="x" (by the second)
+    store = tmp_path / "s.sqlite"
+    first = SweepSpec(name="order", trial="draw", grid={"a": [1, 2], "b": ["x", "y"]}, seed=3)
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(first, _stopping_at_a2, store=store, scheduler="serial")
+    second = SweepSpec(name="order", trial="draw", grid={"b": ["x", "y"], "a": [1, 2]}, seed=3)
+    run_sweep(second, _draw_trial, store=store, scheduler="serial", resume=True)
+    agg = aggregate_sweep(store, tmp_path / "out", spec=second, plots=False)
+    rows = list(csv.DictReader(agg.trials_csv.read_text().splitlines()[1:]))
+    assert [(r["point"], r["b"], r["a"]) for r in rows] == [
+        (str(i), p["b"], str(p["a"])) for i, p in enumerate(second.points())]
+    summary = list(csv.DictReader(agg.summary_csv.read_text().splitlines()[1:]))
+    for i, row in enumerate(summary):  # the summary's rows are the same points, in the same order
+        assert (row["b"], row["a"], row["draw_mean"]) == (rows[i]["b"], rows[i]["a"], rows[i]["draw"])
 
 def test_progress_is_a_callback_and_the_engine_prints_nothing(tmp_path, capsys):
     spec = SweepSpec(name="p", trial="sleep", grid={"duration_s": [0.0, 0.001]}, trials=2)
