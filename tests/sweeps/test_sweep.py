@@ -4,6 +4,7 @@ driver-kill test in test_sweep_cli.py."""
 
 from __future__ import annotations
 
+import csv
 import json
 import sqlite3
 from pathlib import Path
@@ -147,6 +148,40 @@ def test_serial_sweep_stores_every_trial_once_and_resume_skips_them(tmp_path):
     with pytest.raises(xb.ConfigError, match="different sweep spec"):
         run_sweep(small_circuit(seed=12), TRIALS["circuit"], store=store, scheduler="serial", resume=True)
 
+
+@pytest.mark.parametrize("changed, named", [
+    ({"grid": {"size": [3.0, 4]}}, "grid"),  # 3 -> 3.0 and 0 -> false: equal in Python, not in the store
+    ({"fixed": {"flag": False}}, "fixed"),
+])
+def test_a_store_of_another_spec_is_refused_naming_what_differs_even_int_against_float(tmp_path, changed, named):
+    # the difference was looked for by Python equality: the error said 'differs in: )', naming nothing
+    store = tmp_path / "s.sqlite"
+    spec = dict(name="typed", trial="draw", grid={"size": [3, 4]}, fixed={"flag": 0}, seed=1)
+    run_sweep(SweepSpec(**spec), _draw_trial, store=store, scheduler="serial")
+    with pytest.raises(xb.ConfigError, match=rf"differs in: {named}\)"):
+        run_sweep(SweepSpec(**{**spec, **changed}), _draw_trial, store=store, scheduler="serial", resume=True)
+
+
+def _draw_trial(params, rng):
+    return {"draw": float(rng.random())}
+
+
+
+def _appending_trial(params, rng):
+    params["layers"].append(0)  # a trial that changes a list it was given
+    return {"n_layers": len(params["layers"]), "draw": float(rng.random())}
+
+
+def test_a_trial_that_changes_its_parameters_changes_no_other_trial_nor_the_spec(tmp_path):
+    # serial mode passed every trial of a point the same list (the spec's own): the third trial counted 5 layers,
+    # the store kept the changed lists and the spec's grid grew, where a Dask worker gets its own copy
+    spec = SweepSpec(name="appending", trial="appending", grid={"layers": [[1, 2], [3]]}, trials=3, seed=2)
+    before = json.loads(json.dumps(spec.to_dict()))
+    run_sweep(spec, _appending_trial, store=tmp_path / "s.sqlite", scheduler="serial")
+    recs = records(tmp_path / "s.sqlite")
+    assert spec.to_dict() == before
+    assert [(r.params["layers"], r.results["n_layers"]) for r in recs] == [([1, 2], 3)] * 3 + [([3], 2)] * 3
+    aggregate_sweep(tmp_path / "s.sqlite", tmp_path, spec=spec, plots=False)  # refused the changed spec before
 
 def _interrupting_trial(params, rng):
     if params.get("duration_s") == 0.003:
@@ -307,6 +342,31 @@ def test_aggregate_is_built_from_the_store(tmp_path):
     with pytest.raises(xb.ConfigError, match="does not exist"):
         aggregate_sweep(tmp_path / "none.sqlite", tmp_path / "x")
 
+
+
+def _stopping_at_a2(params, rng):
+    if params["a"] == 2:
+        raise KeyboardInterrupt
+    return _draw_trial(params, rng)
+
+
+def test_trials_csv_numbers_points_in_the_grid_order_of_the_spec_it_is_written_for(tmp_path):
+    # a config resumed with its grid keys reordered is the same spec (same keys, seeds, stored text), but the
+    # stored point index follows the order of the run that stored each trial: trials.csv said point 1 for
+    # both a=1,b="y" (stored by the first order) and a=2,b="x" (by the second)
+    store = tmp_path / "s.sqlite"
+    first = SweepSpec(name="order", trial="draw", grid={"a": [1, 2], "b": ["x", "y"]}, seed=3)
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(first, _stopping_at_a2, store=store, scheduler="serial")
+    second = SweepSpec(name="order", trial="draw", grid={"b": ["x", "y"], "a": [1, 2]}, seed=3)
+    run_sweep(second, _draw_trial, store=store, scheduler="serial", resume=True)
+    agg = aggregate_sweep(store, tmp_path / "out", spec=second, plots=False)
+    rows = list(csv.DictReader(agg.trials_csv.read_text().splitlines()[1:]))
+    assert [(r["point"], r["b"], r["a"]) for r in rows] == [
+        (str(i), p["b"], str(p["a"])) for i, p in enumerate(second.points())]
+    summary = list(csv.DictReader(agg.summary_csv.read_text().splitlines()[1:]))
+    for i, row in enumerate(summary):  # the summary's rows are the same points, in the same order
+        assert (row["b"], row["a"], row["draw_mean"]) == (rows[i]["b"], rows[i]["a"], rows[i]["draw"])
 
 def test_progress_is_a_callback_and_the_engine_prints_nothing(tmp_path, capsys):
     spec = SweepSpec(name="p", trial="sleep", grid={"duration_s": [0.0, 0.001]}, trials=2)

@@ -160,14 +160,21 @@ def aggregate_sweep(store: str | os.PathLike[str], out_dir: str | os.PathLike[st
     # likewise a grid key named like a built-in column (the sleep trial's `duration_s`) is `grid.<name>`
     grid_columns = [f"grid.{g}" if g in RESERVED_COLUMNS else g for g in grid_names]
     all_metrics = sorted({k for r in records for k in r.results})
+    points = list(spec.points())
+    # a trial's point index in this spec's grid order, found by its values: the stored index follows the
+    # grid order of the run that stored it, and a config resumed with its grid keys reordered is the same spec
+    number = {_point_id(p, p): i for i, p in enumerate(points)}
+    point_of = {r.key: number.get(_point_id(r.params, points[0]), r.point) for r in records}
+    records = sorted(records, key=lambda r: (point_of[r.key], r.trial))
 
     trials_csv = _write_csv(out / "trials.csv", [
         ["key", "point", "trial", *grid_columns, "status", "error_type", "error", "duration_s", "worker", *all_metrics],
-        *([r.key, r.point, r.trial, *(_cell(r.params.get(g)) for g in grid_names), r.status, r.error_type, r.error,
-           repr(r.duration_s), r.worker, *(_cell(r.results.get(m, "")) for m in all_metrics)] for r in records)],
+        *([r.key, point_of[r.key], r.trial, *(_cell(r.params.get(g)) for g in grid_names), r.status, r.error_type,
+           r.error, repr(r.duration_s), r.worker, *(_cell(r.results.get(m, "")) for m in all_metrics)]
+          for r in records)],
         header=_prov.csv_header(prov))
 
-    rows = summarize(records, list(spec.points()), metrics)
+    rows = summarize(records, points, metrics)
     stat_cols = [f"{m}_{s}" for m in ["duration_s", *metrics] for s in ("mean", "std")]
     summary_csv = _write_csv(out / "summary.csv", [
         [*grid_columns, "n_ok", "n_failed", *stat_cols],

@@ -10,6 +10,7 @@ PNG outputs from the store alone.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import itertools
 import logging
@@ -84,7 +85,9 @@ def execute_trial(fn: TrialFunction, key: str, params: Mapping[str, Any], seed: 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            results = _clean_results(fn(dict(params), rng))
+            # its own copy, as a Dask worker gets one: a trial that changes a list or table of its
+            # parameters must not change the next trial's, the stored ones or the spec (serial mode)
+            results = _clean_results(fn(copy.deepcopy(dict(params)), rng))
         except XbarError as exc:
             status, error_type, error = "failed", type(exc).__name__, str(exc)
         except Exception as exc:  # noqa: BLE001 - any trial failure is data, recorded with its type

@@ -281,7 +281,8 @@ class ResultStore:
             return
         if stored[0] != text:
             old = self.spec_dict() or {}
-            diff = sorted(k for k in set(old) | set(spec) if old.get(k) != spec.get(k))
+            # compared as stored JSON text, not by Python equality, which takes 16 for 16.0 and 0 for false
+            diff = sorted(k for k in set(old) | set(spec) if _dumps(old.get(k)) != _dumps(spec.get(k)))
             raise ConfigError(
                 f"sweep store {self.path} holds results of a different sweep spec (differs in: "
                 f"{', '.join(diff)}); use another store path or the original spec."
