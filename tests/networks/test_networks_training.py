@@ -309,3 +309,13 @@ def test_perturb_biases_is_refused_without_a_network_perturbation(moons: nw.Data
     nobias = nw.init_mlp((2, 8, 1), hidden_activation="sigmoid", output="sigmoid", bias=False, rng=3)
     with pytest.raises(ConfigError, match="biases"):
         nw.train(nobias, moons, cfg, perturbation=_ShiftBiases(0.1), perturb_biases=True)
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
+def test_a_diverging_training_names_its_epoch(moons: nw.Dataset) -> None:
+    # before: "`weights[0]` must be a finite (n_in, n_out) weight matrix; got nan", as if the caller had
+    # passed NaN weights, raised only when the result was built after the last epoch
+    net = nw.init_mlp((2, 8, 1), hidden_activation="relu", output="sigmoid", rng=0)
+    with pytest.raises(ConfigError, match=r"diverged in epoch 1 of 3.*`learning_rate` \(got 1e\+300\)"):
+        nw.train(net, moons, nw.TrainConfig(epochs=3, learning_rate=1e300))

@@ -525,6 +525,11 @@ def train(
                         g += p.strength * f * (b - a)
             adam.step(grads_w + grads_b)
             epoch_loss += loss * m
+        # a diverged run otherwise surfaced as "`weights[0]` must be finite" when the result was built
+        if not (np.isfinite(epoch_loss) and all(np.isfinite(p).all() for p in params)):
+            raise ConfigError(
+                f"training diverged in epoch {epoch} of {cfg.epochs}: the loss or the parameters became non-finite "
+                f"(epoch loss {epoch_loss / n!r}); lower `learning_rate` (got {cfg.learning_rate!r}).")
         eval_w = _effective(weights, cfg)
         losses.append(epoch_loss / n)
         train_acc.append(accuracy(eval_w, x_train, y_train))
