@@ -319,3 +319,26 @@ def test_a_diverging_training_names_its_epoch(moons: nw.Dataset) -> None:
     net = nw.init_mlp((2, 8, 1), hidden_activation="relu", output="sigmoid", rng=0)
     with pytest.raises(ConfigError, match=r"diverged in epoch 1 of 3.*`learning_rate` \(got 1e\+300\)"):
         nw.train(net, moons, nw.TrainConfig(epochs=3, learning_rate=1e300))
+
+
+def test_ewc_penalty_refuses_fisher_arrays_that_do_not_match_its_anchors(rng: np.random.Generator) -> None:
+    # before: a (n_out,) Fisher broadcast against the (n_in, n_out) anchor and trained a wrong penalty;
+    # a NaN or negative one was stored as given
+    net = nw.init_mlp((3, 4, 2), bias=True, rng=rng)
+    good = dict(strength=1.0, anchor_weights=net.weights, anchor_biases=net.biases,
+                fisher_weights=tuple(np.ones(w.shape) for w in net.weights),
+                fisher_biases=tuple(np.ones(b.shape) for b in net.biases or ()))
+    nw.EWCPenalty(**good)  # type: ignore[arg-type]
+    bad_shape = dict(good, fisher_weights=tuple(np.ones(w.shape[1]) for w in net.weights))
+    with pytest.raises(ConfigError, match=r"`fisher_weights\[0\]` must have the shape .* \(3, 4\); got shape \(4,\)"):
+        nw.EWCPenalty(**bad_shape)  # type: ignore[arg-type]
+    bad_bias = dict(good, fisher_biases=(np.ones(4),))
+    with pytest.raises(ConfigError, match="`anchor_biases` and `fisher_biases` must have one array per layer"):
+        nw.EWCPenalty(**bad_bias)  # type: ignore[arg-type]
+    for value in (np.nan, -1.0):
+        bad_value = dict(good, fisher_weights=(np.ones((3, 4)), np.full((4, 2), value)))
+        with pytest.raises(ConfigError, match=r"`fisher_weights\[1\]` must be finite and non-negative"):
+            nw.EWCPenalty(**bad_value)  # type: ignore[arg-type]
+    bad_anchor = dict(good, anchor_biases=(np.zeros(4), np.array([0.0, np.inf])))
+    with pytest.raises(ConfigError, match=r"`anchor_biases\[1\]` must be finite"):
+        nw.EWCPenalty(**bad_anchor)  # type: ignore[arg-type]

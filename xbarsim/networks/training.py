@@ -265,6 +265,23 @@ class EWCPenalty:
             value = getattr(self, name)
             if value is not None:
                 object.__setattr__(self, name, tuple(readonly(np.asarray(a, dtype=np.float64)) for a in value))
+        # numpy broadcast a (n_out,) Fisher against an (n_in, n_out) anchor: a wrong penalty without a word
+        for kind in ("weights", "biases"):
+            anchors, fishers = getattr(self, f"anchor_{kind}"), getattr(self, f"fisher_{kind}")
+            if anchors is None or fishers is None:
+                continue
+            if len(anchors) != len(fishers):
+                raise ConfigError(f"`anchor_{kind}` and `fisher_{kind}` must have one array per layer each; got "
+                                  f"{len(anchors)} and {len(fishers)}.")
+            for i, (a, f) in enumerate(zip(anchors, fishers)):
+                if f.shape != a.shape:
+                    raise ConfigError(f"`fisher_{kind}[{i}]` must have the shape of `anchor_{kind}[{i}]`, "
+                                      f"{a.shape}; got shape {f.shape}.")
+                if not np.isfinite(a).all():
+                    raise ConfigError(f"`anchor_{kind}[{i}]` must be finite; got {short_repr(a)}.")
+                if not (np.isfinite(f).all() and (f >= 0).all()):
+                    raise ConfigError(f"`fisher_{kind}[{i}]` must be finite and non-negative (a diagonal Fisher "
+                                      f"information); got {short_repr(f)}.")
 
     def value(self, weights: Sequence[FloatArray], biases: Sequence[FloatArray] | None) -> float:
         """The penalty at the given parameters."""
