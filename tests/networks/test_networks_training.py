@@ -342,3 +342,14 @@ def test_ewc_penalty_refuses_fisher_arrays_that_do_not_match_its_anchors(rng: np
     bad_anchor = dict(good, anchor_biases=(np.zeros(4), np.array([0.0, np.inf])))
     with pytest.raises(ConfigError, match=r"`anchor_biases\[1\]` must be finite"):
         nw.EWCPenalty(**bad_anchor)  # type: ignore[arg-type]
+
+
+def test_train_continual_checks_fisher_samples_before_training() -> None:
+    # before: the first task trained in full, then "`n_samples` must be a positive integer; got 0." named a
+    # parameter the caller never passed
+    data = nw.make_double_yinyang(n_train=40, n_val=10, n_test=10)
+    epochs: list[int] = []
+    with pytest.raises(ConfigError, match="`fisher_samples` must be a positive integer; got 0"):
+        nw.train_continual(nw.init_mlp((4, 3, 3), rng=0), data, nw.TrainConfig(epochs=1), fisher_samples=0,
+                           progress=lambda task, rec: epochs.append(rec.epoch))
+    assert epochs == []

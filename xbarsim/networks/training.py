@@ -711,6 +711,8 @@ def train_continual(
     if not dataset.tasks:
         raise ConfigError(f"`dataset` {dataset.name!r} has no tasks; continual training needs a multi-task dataset.")
     strength = _finite(ewc_strength, "ewc_strength", "non-negative EWC strength")
+    if fisher_samples is not None:  # before: "`n_samples` must be ..." only after the first task had trained
+        _positive_int(fisher_samples, "fisher_samples")
     penalties: list[EWCPenalty] = []
     histories = []
     acc = np.zeros((len(dataset.tasks), len(dataset.tasks)))
