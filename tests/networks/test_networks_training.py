@@ -353,3 +353,10 @@ def test_train_continual_checks_fisher_samples_before_training() -> None:
         nw.train_continual(nw.init_mlp((4, 3, 3), rng=0), data, nw.TrainConfig(epochs=1), fisher_samples=0,
                            progress=lambda task, rec: epochs.append(rec.epoch))
     assert epochs == []
+
+
+@pytest.mark.parametrize("ewc", [[1], None, "penalty"])
+def test_train_refuses_an_ewc_that_is_not_a_penalty(moons: nw.Dataset, ewc: object) -> None:
+    # before: AttributeError ("'int' object has no attribute 'anchor_weights'") or TypeError ("not iterable")
+    with pytest.raises(ConfigError, match="`ewc` must be an EWCPenalty or a sequence of them"):
+        nw.train(nw.init_mlp((2, 4, 2), rng=0), moons, nw.TrainConfig(epochs=1), ewc=ewc)  # type: ignore[arg-type]

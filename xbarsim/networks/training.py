@@ -481,7 +481,13 @@ def train(
                               f"rng) (e.g. xbarsim.evaluation.DevicePerturbation); got {short_repr(perturbation)}.")
         if network.biases is None:
             raise ConfigError("`perturb_biases` needs a network with biases; this one has none.")
-    penalties = (ewc,) if isinstance(ewc, EWCPenalty) else tuple(ewc)
+    # before: ewc=[1] raised "'int' object has no attribute 'anchor_weights'", ewc=None "not iterable"
+    if isinstance(ewc, EWCPenalty):
+        penalties: tuple[EWCPenalty, ...] = (ewc,)
+    elif isinstance(ewc, Sequence) and not isinstance(ewc, str) and all(isinstance(p, EWCPenalty) for p in ewc):
+        penalties = tuple(ewc)
+    else:
+        raise ConfigError(f"`ewc` must be an EWCPenalty or a sequence of them; got {short_repr(ewc)}.")
     for p in penalties:
         if len(p.anchor_weights) != network.n_layers or any(
             a.shape != w.shape for a, w in zip(p.anchor_weights, network.weights)
