@@ -275,3 +275,13 @@ def test_replacement_weights_must_be_finite(rng: np.random.Generator) -> None:
     with pytest.raises(ConfigError, match=r"`weights\[1\]`"):
         net.accuracy(x, [0, 1, 0, 1], weights=[net.weights[0], "w"])
     np.testing.assert_array_equal(net.forward(x, weights=list(net.weights)), net.forward(x))
+
+
+@pytest.mark.parametrize("delta", ["0.7", None, True, -0.1, float("nan")])
+def test_ternarize_refuses_a_delta_that_is_not_a_non_negative_number(delta: object) -> None:
+    # before: "0.7" and None raised numpy's TypeError ("ufunc 'isfinite' not supported"), True was taken as 1.0
+    net = nw.init_mlp((2, 3, 2), rng=0)
+    with pytest.raises(ConfigError, match="`delta` must be a finite non-negative threshold factor"):
+        nw.ternarize(net, delta=delta)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="`delta`"):
+        nw.ternarize_matrix(net.weights[0], delta=delta)  # type: ignore[arg-type]

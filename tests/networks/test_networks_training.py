@@ -309,3 +309,54 @@ def test_perturb_biases_is_refused_without_a_network_perturbation(moons: nw.Data
     nobias = nw.init_mlp((2, 8, 1), hidden_activation="sigmoid", output="sigmoid", bias=False, rng=3)
     with pytest.raises(ConfigError, match="biases"):
         nw.train(nobias, moons, cfg, perturbation=_ShiftBiases(0.1), perturb_biases=True)
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
+def test_a_diverging_training_names_its_epoch(moons: nw.Dataset) -> None:
+    # before: "`weights[0]` must be a finite (n_in, n_out) weight matrix; got nan", as if the caller had
+    # passed NaN weights, raised only when the result was built after the last epoch
+    net = nw.init_mlp((2, 8, 1), hidden_activation="relu", output="sigmoid", rng=0)
+    with pytest.raises(ConfigError, match=r"diverged in epoch 1 of 3.*`learning_rate` \(got 1e\+300\)"):
+        nw.train(net, moons, nw.TrainConfig(epochs=3, learning_rate=1e300))
+
+
+def test_ewc_penalty_refuses_fisher_arrays_that_do_not_match_its_anchors(rng: np.random.Generator) -> None:
+    # before: a (n_out,) Fisher broadcast against the (n_in, n_out) anchor and trained a wrong penalty;
+    # a NaN or negative one was stored as given
+    net = nw.init_mlp((3, 4, 2), bias=True, rng=rng)
+    good = dict(strength=1.0, anchor_weights=net.weights, anchor_biases=net.biases,
+                fisher_weights=tuple(np.ones(w.shape) for w in net.weights),
+                fisher_biases=tuple(np.ones(b.shape) for b in net.biases or ()))
+    nw.EWCPenalty(**good)  # type: ignore[arg-type]
+    bad_shape = dict(good, fisher_weights=tuple(np.ones(w.shape[1]) for w in net.weights))
+    with pytest.raises(ConfigError, match=r"`fisher_weights\[0\]` must have the shape .* \(3, 4\); got shape \(4,\)"):
+        nw.EWCPenalty(**bad_shape)  # type: ignore[arg-type]
+    bad_bias = dict(good, fisher_biases=(np.ones(4),))
+    with pytest.raises(ConfigError, match="`anchor_biases` and `fisher_biases` must have one array per layer"):
+        nw.EWCPenalty(**bad_bias)  # type: ignore[arg-type]
+    for value in (np.nan, -1.0):
+        bad_value = dict(good, fisher_weights=(np.ones((3, 4)), np.full((4, 2), value)))
+        with pytest.raises(ConfigError, match=r"`fisher_weights\[1\]` must be finite and non-negative"):
+            nw.EWCPenalty(**bad_value)  # type: ignore[arg-type]
+    bad_anchor = dict(good, anchor_biases=(np.zeros(4), np.array([0.0, np.inf])))
+    with pytest.raises(ConfigError, match=r"`anchor_biases\[1\]` must be finite"):
+        nw.EWCPenalty(**bad_anchor)  # type: ignore[arg-type]
+
+
+def test_train_continual_checks_fisher_samples_before_training() -> None:
+    # before: the first task trained in full, then "`n_samples` must be a positive integer; got 0." named a
+    # parameter the caller never passed
+    data = nw.make_double_yinyang(n_train=40, n_val=10, n_test=10)
+    epochs: list[int] = []
+    with pytest.raises(ConfigError, match="`fisher_samples` must be a positive integer; got 0"):
+        nw.train_continual(nw.init_mlp((4, 3, 3), rng=0), data, nw.TrainConfig(epochs=1), fisher_samples=0,
+                           progress=lambda task, rec: epochs.append(rec.epoch))
+    assert epochs == []
+
+
+@pytest.mark.parametrize("ewc", [[1], None, "penalty"])
+def test_train_refuses_an_ewc_that_is_not_a_penalty(moons: nw.Dataset, ewc: object) -> None:
+    # before: AttributeError ("'int' object has no attribute 'anchor_weights'") or TypeError ("not iterable")
+    with pytest.raises(ConfigError, match="`ewc` must be an EWCPenalty or a sequence of them"):
+        nw.train(nw.init_mlp((2, 4, 2), rng=0), moons, nw.TrainConfig(epochs=1), ewc=ewc)  # type: ignore[arg-type]

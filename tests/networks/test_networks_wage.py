@@ -219,3 +219,20 @@ def test_quantized_errors_change_training_but_still_learn():
     assert quant.test_accuracy > 0.85
     with pytest.raises(ConfigError, match="quantize_errors"):
         nw.WageConfig(quantize_errors=1)  # type: ignore[arg-type]
+
+
+def test_wage_scale_and_update_refuse_bad_numbers_naming_them():
+    # before: wage_scale(784, factor=0) raised ZeroDivisionError, factor=-1 "math domain error";
+    # wage_update(g, nan) returned NaN updates and a NaN gradient raised "cannot convert float NaN to integer"
+    for factor in (0, -1.0, float("nan"), True):
+        with pytest.raises(ConfigError, match="`factor` must be a positive finite number"):
+            nw.wage_scale(784, factor=factor)
+    for lr in (float("nan"), 0.0, -4.8, float("inf")):
+        with pytest.raises(ConfigError, match="`learning_rate` must be a positive finite number"):
+            nw.wage_update(np.ones(3), lr)
+    with pytest.raises(ConfigError, match="`bits` must be an int in"):
+        nw.wage_update(np.ones(3), 4.8, bits=1)
+    with pytest.raises(ConfigError, match="`grad` must be finite"):
+        nw.wage_update(np.array([0.1, np.nan]), 4.8)
+    assert nw.wage_scale(784, factor=1) == 16.0
+    np.testing.assert_array_equal(nw.wage_update(np.array([0.3, -0.01, 0.2]), 4.8), np.array([3, 0, 2]) / 128)

@@ -180,7 +180,9 @@ def ternarize_matrix(w: ArrayLike, *, delta: float = TERNARY_DELTA) -> tuple[npt
     ``0.7 E|w|`` for Gaussian or uniform weights, the default here.
     """
     arr = as_float_array(w, "w", what="finite weight array")
-    if not (np.isfinite(delta) and delta >= 0):
+    # before: a string or None raised numpy's TypeError from isfinite, and True was taken as 1.0
+    if (isinstance(delta, bool) or not isinstance(delta, (int, float, np.integer, np.floating))
+            or not (np.isfinite(delta) and delta >= 0)):
         raise ConfigError(f"`delta` must be a finite non-negative threshold factor; got {short_repr(delta)}.")
     mag = np.abs(arr)
     threshold = delta * float(mag.mean()) if mag.size else 0.0

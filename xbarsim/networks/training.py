@@ -265,6 +265,23 @@ class EWCPenalty:
             value = getattr(self, name)
             if value is not None:
                 object.__setattr__(self, name, tuple(readonly(np.asarray(a, dtype=np.float64)) for a in value))
+        # numpy broadcast a (n_out,) Fisher against an (n_in, n_out) anchor: a wrong penalty without a word
+        for kind in ("weights", "biases"):
+            anchors, fishers = getattr(self, f"anchor_{kind}"), getattr(self, f"fisher_{kind}")
+            if anchors is None or fishers is None:
+                continue
+            if len(anchors) != len(fishers):
+                raise ConfigError(f"`anchor_{kind}` and `fisher_{kind}` must have one array per layer each; got "
+                                  f"{len(anchors)} and {len(fishers)}.")
+            for i, (a, f) in enumerate(zip(anchors, fishers)):
+                if f.shape != a.shape:
+                    raise ConfigError(f"`fisher_{kind}[{i}]` must have the shape of `anchor_{kind}[{i}]`, "
+                                      f"{a.shape}; got shape {f.shape}.")
+                if not np.isfinite(a).all():
+                    raise ConfigError(f"`anchor_{kind}[{i}]` must be finite; got {short_repr(a)}.")
+                if not (np.isfinite(f).all() and (f >= 0).all()):
+                    raise ConfigError(f"`fisher_{kind}[{i}]` must be finite and non-negative (a diagonal Fisher "
+                                      f"information); got {short_repr(f)}.")
 
     def value(self, weights: Sequence[FloatArray], biases: Sequence[FloatArray] | None) -> float:
         """The penalty at the given parameters."""
@@ -464,7 +481,13 @@ def train(
                               f"rng) (e.g. xbarsim.evaluation.DevicePerturbation); got {short_repr(perturbation)}.")
         if network.biases is None:
             raise ConfigError("`perturb_biases` needs a network with biases; this one has none.")
-    penalties = (ewc,) if isinstance(ewc, EWCPenalty) else tuple(ewc)
+    # before: ewc=[1] raised "'int' object has no attribute 'anchor_weights'", ewc=None "not iterable"
+    if isinstance(ewc, EWCPenalty):
+        penalties: tuple[EWCPenalty, ...] = (ewc,)
+    elif isinstance(ewc, Sequence) and not isinstance(ewc, str) and all(isinstance(p, EWCPenalty) for p in ewc):
+        penalties = tuple(ewc)
+    else:
+        raise ConfigError(f"`ewc` must be an EWCPenalty or a sequence of them; got {short_repr(ewc)}.")
     for p in penalties:
         if len(p.anchor_weights) != network.n_layers or any(
             a.shape != w.shape for a, w in zip(p.anchor_weights, network.weights)
@@ -525,6 +548,11 @@ def train(
                         g += p.strength * f * (b - a)
             adam.step(grads_w + grads_b)
             epoch_loss += loss * m
+        # a diverged run otherwise surfaced as "`weights[0]` must be finite" when the result was built
+        if not (np.isfinite(epoch_loss) and all(np.isfinite(p).all() for p in params)):
+            raise ConfigError(
+                f"training diverged in epoch {epoch} of {cfg.epochs}: the loss or the parameters became non-finite "
+                f"(epoch loss {epoch_loss / n!r}); lower `learning_rate` (got {cfg.learning_rate!r}).")
         eval_w = _effective(weights, cfg)
         losses.append(epoch_loss / n)
         train_acc.append(accuracy(eval_w, x_train, y_train))
@@ -689,6 +717,8 @@ def train_continual(
     if not dataset.tasks:
         raise ConfigError(f"`dataset` {dataset.name!r} has no tasks; continual training needs a multi-task dataset.")
     strength = _finite(ewc_strength, "ewc_strength", "non-negative EWC strength")
+    if fisher_samples is not None:  # before: "`n_samples` must be ..." only after the first task had trained
+        _positive_int(fisher_samples, "fisher_samples")
     penalties: list[EWCPenalty] = []
     histories = []
     acc = np.zeros((len(dataset.tasks), len(dataset.tasks)))

@@ -168,6 +168,13 @@ class WageResult:
     test_accuracy: float
 
 
+def _positive(value: object, name: str) -> float:
+    if (isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating))
+            or not (math.isfinite(value) and value > 0)):
+        raise ConfigError(f"`{name}` must be a positive finite number; got {short_repr(value)}.")
+    return float(value)
+
+
 def wage_scale(fan_in: int, *, bits_weight: int = 2, factor: float = 2.0) -> float:
     """The fixed power-of-two scale of a layer with ``fan_in`` inputs (xbtorch ``scale_limit``).
 
@@ -176,7 +183,7 @@ def wage_scale(fan_in: int, *, bits_weight: int = 2, factor: float = 2.0) -> flo
     """
     n = check_int(fan_in, "fan_in", 1, 10**9)
     wm = 1.5 / 2 ** (check_int(bits_weight, "bits_weight", 2, 16) - 1)
-    limit = math.sqrt(3.0 * factor / n)
+    limit = math.sqrt(3.0 * _positive(factor, "factor") / n)
     return float(max(2.0 ** round(math.log2(wm / limit)), 1.0))
 
 
@@ -193,12 +200,15 @@ def wage_update(grad: ArrayLike, learning_rate: float, bits: int = 8) -> FloatAr
     ``2**-(bits - 1)``. A zero gradient gives a zero update. The latent weight moves by minus this.
     """
     g = np.asarray(grad, dtype=np.float64)
+    lr = _positive(learning_rate, "learning_rate")  # before: NaN gave a NaN update without an error
+    step = 2.0 ** -(check_int(bits, "bits", 2, 24) - 1)
+    if not np.isfinite(g).all():
+        raise ConfigError(f"`grad` must be finite; got {short_repr(g)}.")
     top = float(np.abs(g).max(initial=0.0))
     if top == 0.0:
         return np.zeros_like(g)
-    step = 2.0 ** -(int(bits) - 1)
     normed = g / 2.0 ** math.ceil(math.log2(top))
-    return np.round(learning_rate * step * normed / step) * step
+    return np.round(lr * step * normed / step) * step
 
 
 def wage_error(err: ArrayLike, bits: int = 8) -> FloatArray:
