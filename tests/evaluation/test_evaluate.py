@@ -117,6 +117,18 @@ def test_output_alpha_is_validated():
         Hardware(strategy="lea", alpha=3, beta=2, output_alpha=4)
 
 
+def test_stuck_on_share_needs_a_fault_rate():
+    from xbarsim.evaluation import build_preset
+
+    # without fault_rate the preset's rate and split were kept and the share ignored without a word
+    with pytest.raises(ConfigError, match=r"`stuck_on_share` \(1.0\) splits the stuck devices of `fault_rate`"):
+        Hardware(stuck_on_share=1.0)
+    with pytest.raises(ConfigError, match="stuck_on_share"):
+        Hardware.from_dict({"preset": "tio2_passive", "stuck_on_share": 0.25})
+    faults = build_preset(Hardware(fault_rate=0.1, stuck_on_share=0.25)).faults
+    assert (faults.stuck_on_rate, faults.stuck_off_rate) == pytest.approx((0.025, 0.075))
+
+
 @pytest.mark.parametrize("bias", ["digital", "crossbar"])
 def test_ideal_chip_is_exact_with_biases_and_real_weights(moons, moons_net, bias):
     hw = Hardware(preset="tio2_passive", bias=bias, **IDEAL)

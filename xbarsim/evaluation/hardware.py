@@ -347,6 +347,9 @@ class Hardware:
                                   none=True))
         set_("stuck_on_share", _float(self.stuck_on_share, "stuck_on_share", "fraction in [0, 1] or None", lo=0.0,
                                       hi=1.0, none=True))
+        if self.stuck_on_share is not None and self.fault_rate is None:
+            raise ConfigError(f"`stuck_on_share` ({self.stuck_on_share!r}) splits the stuck devices of `fault_rate`, "
+                              "which is unset (the preset keeps its own rate and split); give fault_rate too.")
         for name in ("programming_noise", "read_noise", "inference_read_noise", "rme", "strict"):
             set_(name, _bool(getattr(self, name), name))
         set_("read_noise_std", _float(self.read_noise_std, "read_noise_std",
