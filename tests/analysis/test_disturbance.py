@@ -111,6 +111,18 @@ def test_comparison_with_itself_is_perfect() -> None:
     assert "weighted rms" in cmp.table()
 
 
+@pytest.mark.parametrize("kw,name", [
+    (dict(seed=-1), "seed"), (dict(seed=1.5), "seed"), (dict(seed=True), "seed"),
+    (dict(shape=3), "shape"), (dict(shape=(2,)), "shape"), (dict(shape=(0, 2)), "shape"),
+    (dict(shape=(2.0, 2)), "shape"), (dict(shape=(100_000, 100_000)), "shape"),
+])
+def test_simulate_disturbance_names_a_bad_seed_or_shape(kw: dict[str, object], name: str) -> None:
+    """Before: seed=-1 raised numpy's ValueError 'expected non-negative integer', seed=1.5 its TypeError,
+    shape=3 a TypeError ('int' object is not subscriptable) and shape=(0, 2) an error naming `target_g`; a shape of 1e10 cells reached numpy's allocation."""
+    with pytest.raises(xb.ConfigError, match=rf"`{name}` (must be|of shape)"):
+        simulate_disturbance(drolet_tio2_law(), n_arrays=1, **kw)  # type: ignore[arg-type]
+
+
 def test_calibrated_law_reproduces_the_measured_shape() -> None:
     # Drolet et al.: mean drifts negative (about -11 uS by n ~ 30), spread grows (8 -> 21 uS)
     curve = simulate_disturbance(drolet_tio2_law(), n_arrays=8, seed=11)
