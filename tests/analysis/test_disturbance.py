@@ -98,6 +98,18 @@ def test_curve_pooling_is_exact(rng: np.random.Generator) -> None:
     np.testing.assert_array_equal(merged.count, direct.count)
 
 
+@pytest.mark.parametrize("trajectory,match", [
+    ([[1e-6, np.inf], [2e-6, 1e-6]], r"finite changes in siemens \(NaN where missing\); got inf at \[0, 1\]"),
+    ([[1e-6, 2e-6], [-np.inf, np.nan]], r"got -inf at \[1, 0\]"),
+    ("abc", r"`trajectory` must be a 2-D array of conductance changes in siemens"),
+])
+def test_disturbance_curve_refuses_infinite_or_non_numeric_changes(trajectory: object, match: str) -> None:
+    """Before: an infinite change was counted as missing, like NaN (the first case gave count 1 and mean
+    1e-6 at n = 2, without a word), and a string raised numpy's ValueError."""
+    with pytest.raises(xb.ConfigError, match=match):
+        disturbance_curve(np.asarray(trajectory) if not isinstance(trajectory, str) else trajectory)  # type: ignore[arg-type]
+
+
 def test_comparison_with_itself_is_perfect() -> None:
     meas = drolet_disturbance_stats()
     k = 40
