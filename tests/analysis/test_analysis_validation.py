@@ -106,3 +106,11 @@ def test_map_chunk_is_named(device: object, chunk: object) -> None:
     cb = xb.Crossbar(conductance=np.full((3, 3), 2e-4), lines=xb.LineResistance.uniform(1.0), device=device)  # type: ignore[arg-type]
     with pytest.raises(xb.ConfigError, match=rf"`chunk` must be a positive int; got {chunk}\."):
         selected_voltage_map(cb, 1.0, chunk=chunk)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("cell", [3, (0,), (0, 1, 2), "ab"])
+def test_read_margin_cell_that_is_not_a_pair_is_named(cell: object) -> None:
+    """Before: cell=3 raised TypeError ('int' object is not subscriptable), cell=(0,) IndexError, and
+    cell=(0, 1, 2) read cell (0, 1) without a word."""
+    with pytest.raises(xb.ConfigError, match=r"`cell` must be a \(row, col\) pair or None; got "):
+        read_margin((4, 4), cell=cell, **MARGIN)  # type: ignore[arg-type]

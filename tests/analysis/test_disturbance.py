@@ -98,6 +98,18 @@ def test_curve_pooling_is_exact(rng: np.random.Generator) -> None:
     np.testing.assert_array_equal(merged.count, direct.count)
 
 
+@pytest.mark.parametrize("trajectory,match", [
+    ([[1e-6, np.inf], [2e-6, 1e-6]], r"finite changes in siemens \(NaN where missing\); got inf at \[0, 1\]"),
+    ([[1e-6, 2e-6], [-np.inf, np.nan]], r"got -inf at \[1, 0\]"),
+    ("abc", r"`trajectory` must be a 2-D array of conductance changes in siemens"),
+])
+def test_disturbance_curve_refuses_infinite_or_non_numeric_changes(trajectory: object, match: str) -> None:
+    """Before: an infinite change was counted as missing, like NaN (the first case gave count 1 and mean
+    1e-6 at n = 2, without a word), and a string raised numpy's ValueError."""
+    with pytest.raises(xb.ConfigError, match=match):
+        disturbance_curve(np.asarray(trajectory) if not isinstance(trajectory, str) else trajectory)  # type: ignore[arg-type]
+
+
 def test_comparison_with_itself_is_perfect() -> None:
     meas = drolet_disturbance_stats()
     k = 40
@@ -109,6 +121,18 @@ def test_comparison_with_itself_is_perfect() -> None:
     assert cmp.rms_mean < 1e-15 and cmp.rms_std < 1e-12
     assert cmp.corr_mean == pytest.approx(1.0) and cmp.n.tolist() == list(range(1, 36))
     assert "weighted rms" in cmp.table()
+
+
+@pytest.mark.parametrize("kw,name", [
+    (dict(seed=-1), "seed"), (dict(seed=1.5), "seed"), (dict(seed=True), "seed"),
+    (dict(shape=3), "shape"), (dict(shape=(2,)), "shape"), (dict(shape=(0, 2)), "shape"),
+    (dict(shape=(2.0, 2)), "shape"), (dict(shape=(100_000, 100_000)), "shape"),
+])
+def test_simulate_disturbance_names_a_bad_seed_or_shape(kw: dict[str, object], name: str) -> None:
+    """Before: seed=-1 raised numpy's ValueError 'expected non-negative integer', seed=1.5 its TypeError,
+    shape=3 a TypeError ('int' object is not subscriptable) and shape=(0, 2) an error naming `target_g`; a shape of 1e10 cells reached numpy's allocation."""
+    with pytest.raises(xb.ConfigError, match=rf"`{name}` (must be|of shape)"):
+        simulate_disturbance(drolet_tio2_law(), n_arrays=1, **kw)  # type: ignore[arg-type]
 
 
 def test_calibrated_law_reproduces_the_measured_shape() -> None:

@@ -117,6 +117,30 @@ def test_output_alpha_is_validated():
         Hardware(strategy="lea", alpha=3, beta=2, output_alpha=4)
 
 
+def test_levels_are_refused_with_the_ternary_encoding(digits_net):
+    from xbarsim.evaluation.hardware import layer_encodings
+
+    # before: the ternary encodings were built without levels, which were ignored without a word
+    with pytest.raises(ConfigError, match=r"`levels` \(4\) quantizes differential / reference targets"):
+        Hardware(encoding="ternary", levels=4)
+    with pytest.raises(ConfigError, match=r"`levels` \(4\) .* this ternary network is encoded 'ternary'"):
+        layer_encodings(Hardware(levels=4), digits_net.weights, digits_net.gammas)
+    encs = layer_encodings(Hardware(levels=4, encoding="differential"), digits_net.weights, digits_net.gammas)
+    assert [e.levels for e in encs] == [4, 4]
+
+
+def test_stuck_on_share_needs_a_fault_rate():
+    from xbarsim.evaluation import build_preset
+
+    # without fault_rate the preset's rate and split were kept and the share ignored without a word
+    with pytest.raises(ConfigError, match=r"`stuck_on_share` \(1.0\) splits the stuck devices of `fault_rate`"):
+        Hardware(stuck_on_share=1.0)
+    with pytest.raises(ConfigError, match="stuck_on_share"):
+        Hardware.from_dict({"preset": "tio2_passive", "stuck_on_share": 0.25})
+    faults = build_preset(Hardware(fault_rate=0.1, stuck_on_share=0.25)).faults
+    assert (faults.stuck_on_rate, faults.stuck_off_rate) == pytest.approx((0.025, 0.075))
+
+
 @pytest.mark.parametrize("bias", ["digital", "crossbar"])
 def test_ideal_chip_is_exact_with_biases_and_real_weights(moons, moons_net, bias):
     hw = Hardware(preset="tio2_passive", bias=bias, **IDEAL)

@@ -125,6 +125,21 @@ def test_dac_and_adc_quantize_as_stated(rng):
     _close(y_fixed, np.clip(2 * x, -1, 1) @ w, 1e-12)  # fixed scaling saturates
 
 
+def test_full_scale_adc_range_holds_the_summed_copies_of_mao(rng):
+    """MAO sums its copies' currents into one conversion (divisor 1): with 32-bit converters the
+    full-scale range must reproduce the ideal read-out, as it does for an average."""
+    chip = mp.Chip.sample(n_kernels=3, kernel_shape=(4, 4), preset=exact_preset(), rng=rng)
+    w = np.array([[1.0, -1.0]] * 4)
+    layer = mp.map_layer(w, chip, rng, encoding=mp.Encoding(scheme="ternary"),
+                         ensemble=mp.EnsembleConfig.mao(3))
+    x = np.array([[1.0, 1.0, 1.0, 1.0], [1.0, 0.5, 0.2, 1.0]])  # every +1 column at one block's full scale
+    ideal = mp.run_layer(layer, x)
+    for averaging in ("analog", "digital"):
+        cfg = mp.InferenceConfig(adc=mp.ADC(bits=32, range="full-scale"), averaging=averaging)
+        _close(mp.run_layer(layer, x, cfg), ideal, 1e-8)
+    _close(ideal, x @ w, 1e-12)
+
+
 def test_single_vector_and_batch_agree(rng):
     chip = mp.Chip.sample(n_kernels=1, kernel_shape=(8, 8), preset=exact_preset(analog=True), rng=rng)
     layer = mp.map_layer(rng.uniform(-1, 1, (5, 2)), chip, rng, ensemble=mp.EnsembleConfig.plain())

@@ -19,7 +19,7 @@ import numpy as np
 
 from xbarsim._repr import compact_repr
 from xbarsim._typing import WriteSchemeName
-from xbarsim._validation import short_repr
+from xbarsim._validation import check_int, check_size, short_repr
 from xbarsim.analysis.disturbance import DisturbanceComparison, DisturbanceCurve, compare_disturbance, merge_curves
 from xbarsim.analysis.programming import program_array
 from xbarsim.analysis.switching import PulseSchedule, SwitchingLaw, drolet_tio2_law
@@ -72,6 +72,11 @@ def simulate_disturbance(
     """
     if isinstance(n_arrays, bool) or not isinstance(n_arrays, (int, np.integer)) or n_arrays < 1:
         raise ConfigError(f"`n_arrays` must be a positive int; got {short_repr(n_arrays)}.")
+    if (not isinstance(shape, (tuple, list)) or len(shape) != 2
+            or not all(isinstance(x, (int, np.integer)) and not isinstance(x, bool) and x >= 1 for x in shape)):
+        raise ConfigError(f"`shape` must be a (rows, columns) pair of positive ints; got {short_repr(shape)}.")
+    check_size((int(shape[0]), int(shape[1])), "shape")
+    seed = check_int(seed, "seed", 0, 2**63 - 1)
     pre = tio2_passive() if preset is None else preset
     curves = []
     for k in range(int(n_arrays)):

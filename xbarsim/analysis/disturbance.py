@@ -69,9 +69,17 @@ def disturbance_curve(trajectory: FloatArray) -> DisturbanceCurve:
         Siemens; ``trajectory[p, n - 1]`` is the change of the ``p``-th programmed cell after ``n``
         more cells were programmed, NaN where there were fewer.
     """
-    t = np.asarray(trajectory, dtype=np.float64)
+    try:
+        t = np.asarray(trajectory, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ConfigError(f"`trajectory` must be a 2-D array of conductance changes in siemens (NaN where "
+                          f"missing); got {short_repr(trajectory)}.") from None
     if t.ndim != 2:
         raise ConfigError(f"`trajectory` must be a 2-D array (cells, n); got shape {t.shape}.")
+    bad = np.argwhere(np.isinf(t))
+    if bad.size:  # NaN marks a missing entry; an infinite change is no measurement to leave out
+        raise ConfigError(f"`trajectory` must hold finite changes in siemens (NaN where missing); got "
+                          f"{float(t[tuple(bad[0])])!r} at [{bad[0][0]}, {bad[0][1]}].")
     ok = np.isfinite(t)
     z = np.where(ok, t, 0.0)
     return _from_sums(z.sum(axis=0), (z * z).sum(axis=0), ok.sum(axis=0))

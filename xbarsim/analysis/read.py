@@ -302,6 +302,8 @@ def _scalar_lines(lines: Any) -> LineResistance:
 def _margins(shape: tuple[int, int], cell: tuple[int, int] | None, *, g_on: float, g_off: float, v_read: float,
              schemes: tuple[str, ...], lines: LineResistance, device: DeviceModel, pattern: str, v_bias: Any,
              backend: Backend) -> list[ReadMargin]:
+    if cell is not None and (not isinstance(cell, (tuple, list)) or len(cell) != 2):
+        raise ConfigError(f"`cell` must be a (row, col) pair or None; got {short_repr(cell)}.")
     r, c = far_corner(shape) if cell is None else check_cell(cell[0], cell[1], shape)
     reads = {}
     for state in (True, False):

@@ -347,6 +347,9 @@ class Hardware:
                                   none=True))
         set_("stuck_on_share", _float(self.stuck_on_share, "stuck_on_share", "fraction in [0, 1] or None", lo=0.0,
                                       hi=1.0, none=True))
+        if self.stuck_on_share is not None and self.fault_rate is None:
+            raise ConfigError(f"`stuck_on_share` ({self.stuck_on_share!r}) splits the stuck devices of `fault_rate`, "
+                              "which is unset (the preset keeps its own rate and split); give fault_rate too.")
         for name in ("programming_noise", "read_noise", "inference_read_noise", "rme", "strict"):
             set_(name, _bool(getattr(self, name), name))
         set_("read_noise_std", _float(self.read_noise_std, "read_noise_std",
@@ -368,6 +371,9 @@ class Hardware:
             set_(name, _float(getattr(self, name), name, "non-negative resistance in ohm", lo=0.0))
         _choice(self.encoding, "encoding", get_args(HardwareEncoding))
         set_("levels", _int(self.levels, "levels", 2, 1 << 16, none=True))
+        if self.levels is not None and self.encoding == "ternary":
+            raise ConfigError(f"`levels` ({self.levels}) quantizes differential / reference targets; the ternary "
+                              "encoding programs two levels of its own (got encoding 'ternary').")
         set_("ternary_step", _float(self.ternary_step, "ternary_step", "fraction in (0, 1] or None", lo=0.0,
                                     lo_open=True, hi=1.0, none=True))
         if self.ternary_step is not None and self.encoding not in ("auto", "ternary"):
@@ -544,6 +550,10 @@ def layer_encodings(hardware: Hardware, weights: Sequence[np.ndarray], gammas: S
         if biased:
             raise ConfigError("`bias` 'crossbar' puts real-valued biases on the arrays, which the ternary encoding "
                               "cannot hold; use bias 'digital' or encoding 'differential'.")
+        if hardware.levels is not None:
+            raise ConfigError(f"`levels` ({hardware.levels}) quantizes differential / reference targets; this ternary "
+                              "network is encoded 'ternary' (two levels of its own): leave levels unset or use "
+                              "encoding 'differential'.")
         return [Encoding(scheme="ternary", gamma=g if g > 0 else None, step=hardware.ternary_step) for g in gammas]
     if scheme in ("differential", "reference"):
         if hardware.ternary_step is not None:

@@ -115,7 +115,8 @@ class ADC:
         Magnitude bits (sign-magnitude); ``None`` for an ideal ADC.
     range : {"per-vector", "full-scale"} or float
         ``"per-vector"``: the largest conversion of the layer for that input vector (LEA);
-        ``"full-scale"``: ``V_read * rows * g_max`` of the tallest block; a float is a fixed
+        ``"full-scale"``: ``V_read * rows * g_max`` of the tallest block, times the copies whose
+        currents one analog conversion sums (MAO's ``alpha``; 1 for an average); a float is a fixed
         range in ampere.
     """
 
@@ -526,7 +527,11 @@ def run_layer(layer: MappedLayer, x: ArrayLike, config: InferenceConfig | None =
         y_i = np.empty((xb.shape[0], n))
         if cfg.adc.range == "full-scale":
             rows = max(spec.shape[0] for spec in layer.layout.specs)
-            fixed: FloatArray | None = np.full((1, 1), v_read * rows * chip.g_max)
+            # analog averaging converts the kept copies' summed currents over the divisor: MAO's sum
+            # (divisor 1) of alpha blocks spans alpha blocks' full scale, an average stays within one
+            summed = float(plan.weight.sum(axis=0).max(initial=0.0)) / float(layer.config.divisor)
+            copies = max(1.0, summed) if cfg.averaging == "analog" else 1.0
+            fixed: FloatArray | None = np.full((1, 1), v_read * rows * chip.g_max * copies)
         elif cfg.adc.range == "per-vector":
             fixed = None
         else:
