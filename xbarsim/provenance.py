@@ -213,6 +213,14 @@ def stamp_png(path: str | os.PathLike[str], prov: Mapping[str, Any]) -> Path:
     return p
 
 
+def _one_line(value: Any) -> str:
+    """``str(value)``, or where it holds a line break (a quoted argument, a file name), the JSON string
+    of it: escaped, so that a SPICE comment stays one line and the break is not read as a circuit line."""
+    text = str(value)
+    return json.dumps(text) if "\n" in text or "\r" in text or len(text.splitlines()) > 1 else text
+
+
 def spice_comment(prov: Mapping[str, Any]) -> str:
-    """SPICE comment lines (``* ...``) with the record's fields except the config text."""
-    return "".join(f"* {k}: {prov.get(k)}\n" for k in FIELDS if k != "config_text")
+    """SPICE comment lines (``* ...``) with the record's fields except the config text, one line each
+    (a value with a line break is written as its JSON string)."""
+    return "".join(f"* {k}: {_one_line(prov.get(k))}\n" for k in FIELDS if k != "config_text")
