@@ -246,3 +246,31 @@ def test_quiet_drops_status_lines_of_the_circuit_commands_not_their_results(tmp_
                  "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "agreement OK" in out and "wrote" not in out and (tmp_path / "c" / "crossbar_sparse.png").exists()
+
+
+def test_demo_and_crosscheck_record_when_they_started(tmp_path, monkeypatch, capsys, ngspice_binary):
+    """Before: demo and crosscheck collected the provenance after solving, so `started` was the time the
+    solves ended (seconds to minutes late for large arrays), not the start of the run."""
+    import time
+    from datetime import datetime, timedelta, timezone
+
+    import xbarsim.cli.circuit as circuit
+
+    def slow(fn):
+        def run(*a, **k):
+            time.sleep(1.5)
+            return fn(*a, **k)
+        return run
+
+    monkeypatch.setattr(circuit, "solve_netlist", slow(circuit.solve_netlist))
+    monkeypatch.setattr(circuit, "crosscheck", slow(circuit.crosscheck))
+    t0 = datetime.now(timezone.utc)
+    assert main(["demo", "--size", "2", "--out", str(tmp_path / "d"), "--quiet"]) == 0
+    started = datetime.fromisoformat(json.loads((tmp_path / "d" / "demo.json").read_text())["provenance"]["started"])
+    assert t0 - timedelta(seconds=1) <= started <= t0 + timedelta(seconds=1)
+    t0 = datetime.now(timezone.utc)
+    assert main(["crosscheck", "--rows", "2", "--cols", "2", "--out", str(tmp_path / "c"), "--quiet"]) == 0
+    with Image.open(tmp_path / "c" / "crossbar_ngspice.png") as img:
+        started = datetime.fromisoformat(json.loads(img.text["xbarsim:provenance"])["started"])
+    assert t0 - timedelta(seconds=1) <= started <= t0 + timedelta(seconds=1)
+    capsys.readouterr()
