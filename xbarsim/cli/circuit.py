@@ -417,7 +417,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     plt.close(fig)
     summary = {"size": [m, n], "segment_ohm": 1.0, "g_range_S": [1e-6, 1e-4], "seed": args.seed,
                "ir_error_mean": float(ir_err.mean()), "ir_error_max": float(ir_err.max()),
-               "sparse_vs_ngspice_max_rel": float(diff), "time_sparse_s": t_sp, "time_ngspice_s": t_ng,
+               "sparse_vs_ngspice_max_rel": float(diff), "sparse_vs_ngspice_max_abs_V": float(vdiff),
+               "time_sparse_s": t_sp, "time_ngspice_s": t_ng,
                "kcl_sparse": s_sp.kcl_residual, "kcl_ngspice": s_ng.kcl_residual,
                "provenance": provenance.provenance_json(prov)}
     (out / "demo.json").write_text(json.dumps(summary, indent=2))
