@@ -86,3 +86,55 @@ def test_version_flag():
     out = subprocess.run([sys.executable, "-m", "xbarsim.cli", "--version"], capture_output=True, text=True,
                          cwd=ROOT, timeout=60)
     assert out.returncode == 0 and out.stdout == f"xbarsim {xbarsim.__version__}\n"
+
+
+def test_spice_comment_stays_one_line_per_field_with_line_breaks(tmp_path, ngspice_binary):
+    """Before: a command line with a newline in an argument (a file name) ended the `* command:` comment
+    and its rest was read by ngspice as a circuit line: `ngspice -b` failed, or took it as an element."""
+    cmd = ["xbarsim", "netlist", "--conductance-csv", "g\nRx r0_0 0 1.csv", "--out", "a\r\n\u2028b \u00fc \"q\".cir"]
+    rec = provenance.collect(seed=1, command=cmd)
+    text = provenance.spice_comment(rec)
+    lines = text.split("\n")
+    assert lines[-1] == "" and len(lines[:-1]) == len(provenance.FIELDS) - 1
+    assert all(line.startswith("* ") and len(line.splitlines()) == 1 for line in lines[:-1])
+    line = next(x for x in lines if x.startswith("* command: "))
+    assert json.loads(line[len("* command: "):]) == rec["command"]  # escaped, not lost
+    assert "* seed: 1\n" in text and f"* xbarsim: {xbarsim.__version__}\n" in text  # plain values unchanged
+    # the deck runs as it is, with the same currents as without the comment
+    from xbarsim import BiasScheme, Crossbar, LineResistance, build_netlist, to_spice
+
+    deck = to_spice(build_netlist(Crossbar(conductance=np.full((2, 2), 1e-5), lines=LineResistance.uniform(1.0)),
+                                  BiasScheme.read(np.full(2, 0.3))))
+    title, _, rest = deck.partition("\n")
+    outs = []
+    for k, d in enumerate((deck, title + "\n" + text + rest)):
+        (tmp_path / f"{k}.cir").write_text(d, encoding="utf-8")
+        run = subprocess.run([ngspice_binary, "-b", str(tmp_path / f"{k}.cir")], capture_output=True, text=True,
+                             timeout=60)
+        assert run.returncode == 0, run.stdout + run.stderr
+        outs.append(re.findall(r"(v\w+)#branch\s+(\S+)", run.stdout))
+    assert outs[0] == outs[1] and len(outs[0]) == 4
+
+
+def test_markdown_section_keeps_its_table_and_config_block_with_odd_characters():
+    """Before: a newline in an argument ended the table (the rows after `command` were a paragraph), and
+    a config holding ```` closed the fence early, so the rest of the config read as Markdown."""
+    cmd = ["xbarsim", "evaluate", "a\nb|c \u00fc.toml", "--note", "x\r\ny"]
+    rec = {**provenance.collect(seed=2, command=cmd), "config_path": "dir`x/c.toml",
+           "config_text": 'name = "````"\nnote = """\n```\n"""\n'}
+    lines = provenance.markdown_section(rec).split("\n")
+    head = lines.index("|---|---|") + 1
+    table = lines[head:lines.index("", head)]
+    assert len(table) == len(provenance.FIELDS) - 1 and all(re.fullmatch(r"\| \w+ \| .* \|", r) for r in table)
+    row = next(r for r in table if r.startswith("| command | "))
+    assert json.loads(row[len("| command | "):-2].replace("\\|", "|")) == rec["command"]
+    assert "| seed | 2 |" in table and "| partial | False |" in table
+    # the fence is longer than any backtick run of the config, so it closes only after the whole text
+    start = next(i for i, x in enumerate(lines) if x.endswith("toml") and x.startswith("```"))
+    fence = lines[start][:-len("toml")]
+    assert set(fence) == {"`"} and len(fence) == 5
+    end = lines.index(fence, start + 1)
+    assert "\n".join(lines[start + 1:end]) + "\n" == rec["config_text"]
+    assert lines[start - 2] == "Config `` dir`x/c.toml ``:"  # a code span the path's backtick cannot close
+    plain = provenance.markdown_section({**rec, "config_path": "c.toml", "config_text": "a = 1\n"})
+    assert "Config `c.toml`:\n\n```toml\na = 1\n```" in plain  # as before where nothing needs escaping

@@ -24,6 +24,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import shlex
 import shutil
 import subprocess
@@ -176,7 +177,14 @@ def read_csv_provenance(path: str | os.PathLike[str]) -> dict[str, Any] | None:
 def _cell(value: Any) -> str:
     if value is None:
         return "n/a"
-    return str(value).replace("|", "\\|")
+    return _one_line(value).replace("|", "\\|")  # a line break would end the table
+
+
+def _ticks(text: str, least: int) -> str:
+    """A run of backticks longer than any in ``text`` (and at least ``least``): a code span or fence
+    that ``text`` cannot close."""
+    runs = [len(r) for r in re.findall("`+", text)]
+    return "`" * max(least, max(runs, default=0) + 1)
 
 
 def markdown_section(prov: Mapping[str, Any]) -> str:
@@ -187,8 +195,10 @@ def markdown_section(prov: Mapping[str, Any]) -> str:
             lines.append(f"| {k} | {_cell(prov.get(k))} |")
     text = prov.get("config_text")
     if text:
-        fence = "````" if "```" in text else "```"
-        lines += ["", f"Config `{prov.get('config_path')}`:", "", f"{fence}toml", text.rstrip("\n"), fence]
+        fence = _ticks(text, 3)
+        path = _one_line(prov.get("config_path"))
+        code = f"`{path}`" if "`" not in path else f"{_ticks(path, 1)} {path} {_ticks(path, 1)}"
+        lines += ["", f"Config {code}:", "", f"{fence}toml", text.rstrip("\n"), fence]
     return "\n".join(lines) + "\n"
 
 
@@ -213,6 +223,14 @@ def stamp_png(path: str | os.PathLike[str], prov: Mapping[str, Any]) -> Path:
     return p
 
 
+def _one_line(value: Any) -> str:
+    """``str(value)``, or where it holds a line break (a quoted argument, a file name), the JSON string
+    of it: escaped, so that a SPICE comment stays one line and the break is not read as a circuit line."""
+    text = str(value)
+    return json.dumps(text) if "\n" in text or "\r" in text or len(text.splitlines()) > 1 else text
+
+
 def spice_comment(prov: Mapping[str, Any]) -> str:
-    """SPICE comment lines (``* ...``) with the record's fields except the config text."""
-    return "".join(f"* {k}: {prov.get(k)}\n" for k in FIELDS if k != "config_text")
+    """SPICE comment lines (``* ...``) with the record's fields except the config text, one line each
+    (a value with a line break is written as its JSON string)."""
+    return "".join(f"* {k}: {_one_line(prov.get(k))}\n" for k in FIELDS if k != "config_text")

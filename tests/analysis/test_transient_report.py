@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 
 import numpy as np
 import pytest
@@ -95,3 +96,24 @@ def test_default_model_is_the_calibrated_array(report):
 
     assert report.model == tio2_vteam(shape=(3, 3), rng=np.random.default_rng([4, 1]))
     assert report.model.cell_shape == (3, 3) and np.unique(report.model.v_set).size == 9
+
+
+def test_every_file_carries_the_provenance(tmp_path):
+    """Before: bias-compare --transient wrote its CSV, JSON and PNG without a provenance record."""
+    from PIL import Image
+
+    from xbarsim import provenance
+
+    assert main(["bias-compare", "--transient", "--size", "2", "--out", str(tmp_path), "--quiet"]) == 0
+    csv_prov = provenance.read_csv_provenance(tmp_path / "bias_compare_transient.csv")
+    assert csv_prov is not None and list(csv_prov) == list(provenance.FIELDS)
+    assert csv_prov["command"] == shlex.join(["xbarsim", "bias-compare", "--transient", "--size", "2", "--out", str(tmp_path), "--quiet"])
+    assert csv_prov["seed"] == 0 and csv_prov["xbarsim"] == provenance.version() and csv_prov["partial"] is False
+    doc = json.loads((tmp_path / "bias_compare_transient.json").read_text())
+    assert doc["provenance"] == csv_prov and doc["seed"] == 0
+    with Image.open(tmp_path / "disturbance_transient.png") as img:
+        assert json.loads(img.text["xbarsim:provenance"]) == csv_prov
+    # the table still reads as data after the provenance line
+    rows = np.genfromtxt(tmp_path / "bias_compare_transient.csv", delimiter=",", names=True, dtype=None,
+                         encoding="utf-8", skip_header=1)
+    assert rows.size == len(doc["table"])

@@ -246,3 +246,56 @@ def test_quiet_drops_status_lines_of_the_circuit_commands_not_their_results(tmp_
                  "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "agreement OK" in out and "wrote" not in out and (tmp_path / "c" / "crossbar_sparse.png").exists()
+
+
+def test_demo_and_crosscheck_record_when_they_started(tmp_path, monkeypatch, capsys, ngspice_binary):
+    """Before: demo and crosscheck collected the provenance after solving, so `started` was the time the
+    solves ended (seconds to minutes late for large arrays), not the start of the run."""
+    import time
+    from datetime import datetime, timedelta, timezone
+
+    import xbarsim.cli.circuit as circuit
+
+    def slow(fn):
+        def run(*a, **k):
+            time.sleep(1.5)
+            return fn(*a, **k)
+        return run
+
+    monkeypatch.setattr(circuit, "solve_netlist", slow(circuit.solve_netlist))
+    monkeypatch.setattr(circuit, "crosscheck", slow(circuit.crosscheck))
+    t0 = datetime.now(timezone.utc)
+    assert main(["demo", "--size", "2", "--out", str(tmp_path / "d"), "--quiet"]) == 0
+    started = datetime.fromisoformat(json.loads((tmp_path / "d" / "demo.json").read_text())["provenance"]["started"])
+    assert t0 - timedelta(seconds=1) <= started <= t0 + timedelta(seconds=1)
+    t0 = datetime.now(timezone.utc)
+    assert main(["crosscheck", "--rows", "2", "--cols", "2", "--out", str(tmp_path / "c"), "--quiet"]) == 0
+    with Image.open(tmp_path / "c" / "crossbar_ngspice.png") as img:
+        started = datetime.fromisoformat(json.loads(img.text["xbarsim:provenance"])["started"])
+    assert t0 - timedelta(seconds=1) <= started <= t0 + timedelta(seconds=1)
+    capsys.readouterr()
+
+
+def test_demo_prints_the_numbers_of_its_json(tmp_path, capsys, ngspice_binary):
+    """Every number the demo prints is in demo.json, and the JSON's numbers are recomputed from the
+    circuit. Before: the node-voltage difference (sparse vs ngspice, max abs) was printed only."""
+    out = tmp_path / "demo"
+    assert main(["demo", "--size", "5", "--seed", "7", "--out", str(out), "--quiet"]) == 0
+    text = capsys.readouterr().out
+    doc = json.loads((out / "demo.json").read_text())
+    printed = dict(re.findall(r"^  (.+?)\s{2,}(\S.*)$", text, re.M))
+    assert printed["IR-drop error of output currents vs ideal v @ G (mean)"] == f"{100 * doc['ir_error_mean']:.3f} %"
+    assert printed["IR-drop error of output currents vs ideal v @ G (worst column)"] == f"{100 * doc['ir_error_max']:.3f} %"
+    assert printed["sparse vs ngspice, output currents (max relative)"] == f"{doc['sparse_vs_ngspice_max_rel']:.2e}"
+    assert printed["sparse vs ngspice, node voltages (max abs)"] == f"{doc['sparse_vs_ngspice_max_abs_V']:.2e} V"
+    assert printed["KCL residual sparse / ngspice"] == f"{doc['kcl_sparse']:.1e} / {doc['kcl_ngspice']:.1e}"
+    assert printed["time ngspice"] == f"{doc['time_ngspice_s'] * 1e3:.1f} ms"
+    assert printed["speed ratio ngspice / sparse"] == f"{doc['time_ngspice_s'] / doc['time_sparse_s']:.0f}x"
+    # independent recomputation: the same array and inputs drawn by hand, ideal currents v @ G
+    rng = np.random.default_rng(7)
+    g, v = rng.uniform(1e-6, 1e-4, (5, 5)), rng.uniform(0.0, 0.3, 5)
+    sol = xb.solve(xb.Crossbar(conductance=g, lines=xb.LineResistance.uniform(1.0)), xb.BiasScheme.read(v))
+    err = np.abs(sol.output_currents - v @ g) / np.abs(v @ g)
+    assert doc["ir_error_mean"] == pytest.approx(err.mean(), rel=1e-9)
+    assert doc["ir_error_max"] == pytest.approx(err.max(), rel=1e-9)
+    assert 0 <= doc["sparse_vs_ngspice_max_abs_V"] < 1e-9

@@ -236,6 +236,17 @@ def test_transient_to_spice_refuses_a_step_or_stop_ngspice_refuses(kw, shown):
         xb.transient_to_spice(tc, **{"step": 1e-9, "stop": 1.2e-8, "method": "be", **kw})
 
 
+def test_transient_to_spice_refuses_a_title_with_a_line_break():
+    # before: the title's second line was read by ngspice as a circuit line
+    from xbarsim.devices import tio2_vteam
+
+    tc = xb.build_transient(xb.Crossbar(conductance=np.full((2, 2), 2e-4)), xb.BiasScheme.write(0, 0, 1.0), tio2_vteam(),
+                            xb.Pulse(amplitude=1.0, rise=1e-9, width=1e-8, fall=1e-9))
+    with pytest.raises(ConfigError, match="`title` must be one line"):
+        xb.transient_to_spice(tc, step=1e-9, stop=1.2e-8, method="be", title="t\n.end")
+    assert xb.transient_to_spice(tc, step=1e-9, stop=1.2e-8, method="be", title="t \u00fc").startswith("t \u00fc\n")
+
+
 def test_ideal_currents_is_v_times_g_and_checks_its_voltages():
     g = np.arange(1.0, 13.0).reshape(SHAPE) * 1e-6
     cb = xb.Crossbar(conductance=g)

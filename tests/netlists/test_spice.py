@@ -140,6 +140,27 @@ def test_default_title_and_ending():
     assert text.endswith("\n")
 
 
+@pytest.mark.parametrize("title", ["t\nRx r0_0 0 1", "t\r\n.end", "t\r", "t\u2028x", "\n"])
+def test_title_with_a_line_break_is_refused(title):
+    # before: the rest of the title became a circuit line; "t\nRx r0_0 0 1" put a 1 ohm resistor from
+    # row 0 to ground and ngspice -b reported 0.3 A drawn from Vdrv_l0 instead of 6 uA, without a word
+    for netlist, index in ((_netlist_2x2(), 0), (xb.build_netlist(xb.Crossbar(conductance=G2, lines=LINES2),
+                                                                  xb.BiasScheme.read([V2, [0.125, 1.0]])), None)):
+        with pytest.raises(ConfigError, match="`title` must be one line"):
+            xb.to_spice(netlist, index=index, title=title)
+    with pytest.raises(ConfigError, match="`title` must be a str"):
+        xb.to_spice(_netlist_2x2(), title=12)  # type: ignore[arg-type]
+
+
+def test_title_with_odd_characters_runs(tmp_path, ngspice_binary):
+    title = "golden 2x2 \"q\" 'a' * .end + \u00fc\u2603 \\ ; $"
+    text = xb.to_spice(_netlist_2x2(), title=title)
+    assert text.splitlines()[0] == title
+    (tmp_path / "t.cir").write_text(text, encoding="utf-8")
+    out = subprocess.run([ngspice_binary, "-b", str(tmp_path / "t.cir")], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and "vdrv_l0#branch" in out.stdout.lower(), out.stdout + out.stderr
+
+
 def test_golden_2x2_batch_entry_picks_its_voltages():
     netlist = xb.build_netlist(xb.Crossbar(conductance=G2, lines=LINES2), xb.BiasScheme.read([V2, [0.125, 1.0]]))
     lines = _significant(xb.to_spice(netlist, index=1, title="golden 2x2"))

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+import xbarsim.provenance as provenance
 from xbarsim._typing import WriteSchemeName
 from xbarsim._validation import check_int
 from xbarsim.analysis.disturbance import DisturbanceComparison, compare_disturbance
@@ -187,17 +188,24 @@ def transient_bias_report(
                                settings=replace(base, scheme=schemes[0]), seed=seed)
 
 
-def write_transient_report(report: TransientBiasReport, out: Path) -> list[Path]:
-    """Write ``bias_compare_transient.csv``, ``.json`` and ``disturbance_transient.png`` under ``out``."""
+def write_transient_report(report: TransientBiasReport, out: Path,
+                           prov: Mapping[str, Any] | None = None) -> list[Path]:
+    """Write ``bias_compare_transient.csv``, ``.json`` and ``disturbance_transient.png`` under ``out``,
+    each with the provenance record ``prov`` (:func:`xbarsim.provenance.collect`; default: one
+    collected now), its seed the report's."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    prov = {**(prov if prov is not None else provenance.collect()), "seed": report.seed}
     rows = report.table()
     paths = [out / "bias_compare_transient.csv", out / "bias_compare_transient.json", out / "disturbance_transient.png"]
     with paths[0].open("w", newline="") as fh:
+        fh.write(provenance.csv_header(prov))
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    paths[1].write_text(json.dumps(report.to_dict(), indent=2, allow_nan=False))
+    doc = report.to_dict()
+    doc["provenance"] = provenance.provenance_json(prov)
+    paths[1].write_text(json.dumps(doc, indent=2, allow_nan=False))
     import matplotlib
 
     matplotlib.use("Agg")
@@ -219,6 +227,6 @@ def write_transient_report(report: TransientBiasReport, out: Path) -> list[Path]
         ax.legend()
     fig.suptitle(f"{report.size}x{report.size} programmed through the circuit ({report.model.name})")
     fig.tight_layout()
-    fig.savefig(paths[2], dpi=100)
+    fig.savefig(paths[2], dpi=100, metadata=provenance.png_metadata(prov))
     plt.close(fig)
     return paths

@@ -213,8 +213,9 @@ def run(args: argparse.Namespace) -> int:
                               f"trains and sparse solver are fixed; it takes --size, --segment, --driver, --sense, "
                               f"--out and --quiet); got {', '.join(ignored)}.")
 
+        prov = provenance.collect(command=getattr(args, "command_line", None))  # the seed is the report's
         rep = transient_bias_report(args.size, lines=lines, progress=say)
-        say("wrote " + ", ".join(str(p) for p in write_transient_report(rep, args.out)))
+        say("wrote " + ", ".join(str(p) for p in write_transient_report(rep, args.out, prov)))
         print(rep.report())
         return 0
     preset = _preset(args)

@@ -7,7 +7,7 @@ import numpy as np
 from xbarsim.errors import ConfigError
 from xbarsim.netlists.netlist import Netlist
 
-__all__ = ["to_spice", "cell_element_name", "resistor_lines"]
+__all__ = ["to_spice", "cell_element_name", "resistor_lines", "spice_title"]
 
 
 def cell_element_name(i: int, j: int) -> str:
@@ -20,6 +20,21 @@ def resistor_lines(netlist: Netlist, names: list[str]) -> list[str]:
     rn = netlist.resistor_nodes
     rv = netlist.resistor_values
     return [f"{netlist.resistor_name(k)} {names[rn[k, 0]]} {names[rn[k, 1]]} {rv[k]:.17g}" for k in range(rv.size)]
+
+
+def spice_title(title: str | None, default: str) -> str:
+    """The title line of a deck: ``title``, or ``default`` when it is None or empty.
+
+    SPICE reads only the first line as the title: a line break in ``title`` would make the rest of it
+    circuit lines (an element, ``.end``), so a ConfigError naming ``title`` refuses it.
+    """
+    if title is None or title == "":
+        return default
+    if not isinstance(title, str):
+        raise ConfigError(f"`title` must be a str (the deck's first line) or None; got {title!r}.")
+    if "\n" in title or "\r" in title or len(title.splitlines()) > 1:
+        raise ConfigError(f"`title` must be one line (SPICE reads the next line as a circuit line); got {title!r}.")
+    return title
 
 
 def to_spice(netlist: Netlist, index: int | None = 0, *, title: str | None = None) -> str:
@@ -51,7 +66,7 @@ def to_spice(netlist: Netlist, index: int | None = 0, *, title: str | None = Non
         raise ConfigError(f"`index` must be a batch index in [0, {b - 1}] or None (every entry); got {index!r}.")
     m, n = netlist.shape
     names = netlist.node_names()
-    out = [title or f"xbarsim crossbar {m}x{n} ({netlist.device.name} devices)"]
+    out = [spice_title(title, f"xbarsim crossbar {m}x{n} ({netlist.device.name} devices)")]
     out.append(f"* {netlist.n_nodes} nodes, {len(netlist.resistor_values)} resistors, {m * n} cells, "
                f"{len(netlist.source_node)} sources")
     out.extend(resistor_lines(netlist, names))

@@ -23,7 +23,7 @@ from xbarsim.errors import ConfigError
 from xbarsim.netlists.bias import BiasScheme
 from xbarsim.netlists.crossbar import Crossbar
 from xbarsim.netlists.netlist import END_NAMES, Netlist, build_netlist
-from xbarsim.netlists.spice import cell_element_name, resistor_lines
+from xbarsim.netlists.spice import cell_element_name, resistor_lines, spice_title
 from xbarsim.netlists.waveforms import PWL, LineCapacitance, Pulse
 
 __all__ = ["TransientCircuit", "build_transient", "transient_to_spice", "IntegrationMethod", "check_state"]
@@ -213,7 +213,7 @@ def transient_to_spice(circuit: TransientCircuit, *, step: float, stop: float, m
     step = scalar(step, "step", what="positive time in seconds", positive=True)
     stop = scalar(stop, "stop", what="positive time in seconds", positive=True)
     names = net.node_names()
-    out = [title or f"xbarsim transient {m}x{n} ({circuit.model.name} devices)"]
+    out = [spice_title(title, f"xbarsim transient {m}x{n} ({circuit.model.name} devices)")]
     out.append(f"* {net.n_nodes} nodes, {m * n} dynamic cells (state nodes w<i>_<j>), {net.source_node.size} sources")
     out.extend(resistor_lines(net, names))
     rows, cols = net.row_node, net.col_node
