@@ -180,6 +180,25 @@ def test_flattened_inputs_accepted(tmp_path: Path) -> None:
     np.testing.assert_array_equal(net.forward(x), net.forward(x.reshape(4, 9)))
 
 
+
+@pytest.mark.parametrize("tail", ["Flatten", "Reshape"])
+def test_sigmoid_unit_then_flatten_is_thresholded_at_one_half(tail: str, tmp_path: Path) -> None:
+    """A binary classifier whose Sigmoid is followed by a Flatten / Reshape (as a fully convolutional
+    head exports) outputs probabilities: label 1 is score > 0.5, as for a Sigmoid at the very end.
+    Before, only a Sigmoid as the last layer counted, so every such sample was labelled 1 (score > 0)."""
+    b = GraphBuilder((2, 4, 4))
+    b.node("Conv", b.rand(1, 2, 4, 4), b.rand(1)).node("Sigmoid")
+    if tail == "Flatten":
+        b.node("Flatten")
+    else:
+        b.node("Reshape", b.const(np.array([-1, 1]), np.int64))
+    net = _check(b, tmp_path, batch=40)
+    assert net.output == "sigmoid"
+    x = np.random.default_rng(2).normal(size=(40, 2, 4, 4)).astype(np.float32)
+    ref = run_ort(tmp_path / "m.onnx", x)[:, 0]
+    assert 0 < np.sum(ref > 0.5) < 40
+    np.testing.assert_array_equal(net.predict(x), (ref > 0.5).astype(np.int64))
+
 # ----------------------------------------------------------------------------- refusals
 def _refused(b: GraphBuilder, tmp_path: Path, *words: str) -> str:
     path = b.save(tmp_path / "bad.onnx")

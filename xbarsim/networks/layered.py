@@ -557,6 +557,12 @@ class Network:
     def n_classes(self) -> int:
         return 2 if self.output == "sigmoid" else self.n_outputs
 
+    @property
+    def output_layer(self) -> Layer:
+        """The last layer that computes the outputs: a Flatten or Reshape after it only moves them (an
+        exported ``Sigmoid`` then ``Flatten`` still outputs probabilities)."""
+        return next(layer for layer in reversed(self.layers) if not isinstance(layer, (Flatten, Reshape)))
+
     def vectors_per_sample(self) -> tuple[int, ...]:
         """Per weighted layer, the input vectors one sample pushes through its matrix (1 for dense
         layers, ``Ho * Wo`` patches for convolutions)."""
@@ -649,10 +655,11 @@ class Network:
         return self.labels_from_scores(self.forward(x, weights=weights, layer_fn=layer_fn))
 
     def labels_from_scores(self, scores: ArrayLike) -> IntArray:
-        """Argmax of the outputs; for one sigmoid unit, score above 0 (0.5 if the network ends in a sigmoid)."""
+        """Argmax of the outputs; for one sigmoid unit, score above 0 (0.5 if the network ends in a sigmoid,
+        Flatten / Reshape after it aside)."""
         s = np.asarray(scores, dtype=np.float64)
         if self.output == "sigmoid":
-            last = self.layers[-1]
+            last = self.output_layer
             threshold = 0.5 if isinstance(last, Activation) and last.kind == "sigmoid" else 0.0
             return (s[:, 0] > threshold).astype(np.int64)
         return np.argmax(s, axis=1).astype(np.int64)
