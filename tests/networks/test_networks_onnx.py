@@ -258,6 +258,29 @@ def test_non_float_weights_refused(tmp_path: Path) -> None:
     assert "'MatMul'" in str(info.value) and "matmul_1" in str(info.value) and str(path) in str(info.value)
 
 
+
+def test_non_finite_weights_refused_naming_node_and_file(tmp_path: Path) -> None:
+    """A diverged training exports NaN weights: refused naming the operator, node, initializer and
+    file (before: a bare "`weight` must be a finite ... kernel; got nan" from Conv2d, naming neither)."""
+    b = GraphBuilder((2, 5, 5))
+    w = b.rng.normal(size=(3, 2, 3, 3))
+    w[1, 0, 2, 2] = np.nan
+    b.node("Conv", b.const(w)).node("Flatten")
+    _refused(b, tmp_path, "'Conv'", "node 'conv_1'", "'c0'", "non-finite", "[1, 0, 2, 2]")
+
+
+@pytest.mark.parametrize("var,eps", [(-2.0, 1e-5), (0.0, 0.0)])
+def test_batchnorm_without_positive_variance_refused(var: float, eps: float, tmp_path: Path) -> None:
+    """var + epsilon <= 0 divides by the square root of a non-positive number (onnxruntime gives NaN
+    or inf): refused naming node, channel and file (before: a RuntimeWarning, then Conv2d's bare
+    "`weight` must be finite ... got nan", which named neither the node nor the variance)."""
+    b = GraphBuilder((2, 5, 5))
+    b.node("Conv", b.rand(3, 2, 3, 3))
+    ones = b.const(np.ones(3))
+    b.node("BatchNormalization", ones, b.rand(3), b.rand(3), b.const(np.array([1.0, var, 1.0])), epsilon=eps)
+    b.node("Flatten")
+    _refused(b, tmp_path, "'BatchNormalization'", "node 'batchnormalization_2'", "var + epsilon", "channel 1")
+
 def test_residual_add_refused(tmp_path: Path) -> None:
     b = GraphBuilder((4,))
     _dense_head(b, 4, 4).node("Relu")

@@ -98,7 +98,11 @@ class _Graph:
             if arr.dtype.name not in _FLOAT_TYPES:
                 raise self.fail(node, f"its {what} {name!r} holds {arr.dtype.name} values; only float weights "
                                       "(float16/32/64) are supported (quantized models are not)")
-            return np.asarray(arr, dtype=np.float64)
+            out = np.asarray(arr, dtype=np.float64)
+            if not np.isfinite(out).all():
+                raise self.fail(node, f"its {what} {name!r} holds non-finite values (NaN or inf) at "
+                                      f"{np.argwhere(~np.isfinite(out))[0].tolist()}")
+            return out
         return arr
 
 
@@ -276,6 +280,10 @@ def _walk(graph: _Graph, model: Any, input_name: str, input_shape: tuple[int, ..
             gamma, beta, mean, var = (graph.const(node, n, what, weight=True)
                                       for n, what in zip(node.input[1:5], ("scale", "bias", "mean", "var")))
             eps = float(attrs.get("epsilon", 1e-5))
+            if not np.all(var + eps > 0):
+                raise graph.fail(node, f"its var + epsilon is {float(np.min(var + eps))!r} (at channel "
+                                       f"{int(np.argmin(var + eps))}); it must be positive, as the output is "
+                                       "divided by its square root")
             scale = gamma / np.sqrt(var + eps)
             if scale.shape != (last.matrix.shape[1],):
                 raise graph.fail(node, f"its scale has shape {scale.shape}; expected ({last.matrix.shape[1]},)")
