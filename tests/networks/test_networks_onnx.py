@@ -281,6 +281,20 @@ def test_batchnorm_without_positive_variance_refused(var: float, eps: float, tmp
     b.node("Flatten")
     _refused(b, tmp_path, "'BatchNormalization'", "node 'batchnormalization_2'", "var + epsilon", "channel 1")
 
+
+@pytest.mark.parametrize("op", ["MaxPool", "AveragePool"])
+def test_pooling_pads_as_large_as_the_kernel_refused(op: str, tmp_path: Path) -> None:
+    """pads [2, 2, 2, 2] with a 2x2 kernel (onnxruntime refuses it: "Pad should be smaller than
+    kernel"): without the check, windows of padding only gave -inf (max) or NaN (average)."""
+    b = GraphBuilder((2, 5, 5))
+    b.node("Conv", b.rand(2, 2, 1, 1)).node(op, kernel_shape=[2, 2], strides=[2, 2], pads=[2, 2, 2, 2])
+    b.node("Flatten")
+    path = b.save(tmp_path / "pad.onnx")
+    with pytest.raises(ConfigError, match="smaller than its kernel") as info:
+        load_onnx(path, check=False)
+    assert f"'{op}'" in str(info.value) and f"node '{op.lower()}_2'" in str(info.value)
+    assert str(path) in str(info.value)
+
 def test_residual_add_refused(tmp_path: Path) -> None:
     b = GraphBuilder((4,))
     _dense_head(b, 4, 4).node("Relu")

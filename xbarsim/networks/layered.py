@@ -297,7 +297,8 @@ class Pool2d:
     kernel, stride : (int, int)
         Window and step along (rows, columns); ``stride`` defaults to 1 as in ONNX.
     padding : (int, int, int, int)
-        ``(top, left, bottom, right)``; padded positions never win a max and, unless
+        ``(top, left, bottom, right)``, each smaller than the kernel along its axis (so that every
+        window holds an input); padded positions never win a max and, unless
         ``count_include_pad``, are left out of an average's count (ONNX's default).
     count_include_pad : bool
         Average pooling divides by the full window size.
@@ -314,6 +315,11 @@ class Pool2d:
         object.__setattr__(self, "kernel", _pair(self.kernel, "kernel", minimum=1))
         object.__setattr__(self, "stride", _pair(self.stride, "stride", minimum=1))
         object.__setattr__(self, "padding", _pads(self.padding))
+        t, left, b, r = self.padding
+        if max(t, b) >= self.kernel[0] or max(left, r) >= self.kernel[1]:
+            # a window entirely in the padding has no value: its max is -inf, its average 0 / 0
+            raise ConfigError(f"`padding` of a Pool2d must be smaller than its kernel {self.kernel} on every side "
+                              f"(as ONNX requires); got {self.padding}.")
         if not isinstance(self.count_include_pad, bool):
             raise ConfigError(f"`count_include_pad` must be a bool; got {short_repr(self.count_include_pad)}.")
 

@@ -308,8 +308,11 @@ def _walk(graph: _Graph, model: Any, input_name: str, input_shape: tuple[int, ..
             strides, dilations, pads = _window_attrs(graph, node, attrs, kernel, shape)  # type: ignore[arg-type]
             if dilations != (1, 1):
                 raise graph.fail(node, "dilated pooling is not supported")
-            new = Pool2d(kind="max" if op == "MaxPool" else "average", kernel=kernel, stride=strides, padding=pads,
-                         count_include_pad=bool(int(attrs.get("count_include_pad", 0))))
+            try:
+                new = Pool2d(kind="max" if op == "MaxPool" else "average", kernel=kernel, stride=strides,
+                             padding=pads, count_include_pad=bool(int(attrs.get("count_include_pad", 0))))
+            except ConfigError as exc:
+                raise graph.fail(node, str(exc).rstrip(".")) from None
         elif op == "GlobalAveragePool":
             new = GlobalAvgPool()
         elif op == "Flatten":
