@@ -374,6 +374,34 @@ def test_double_input_model_is_run_with_double_inputs(tmp_path: Path) -> None:
     assert rel_diff(net.forward(x), onnxruntime_forward(path, x, (4,))) < 1e-12
 
 
+
+def test_model_onnxruntime_cannot_run_is_a_typed_error(tmp_path: Path) -> None:
+    """A float64 CNN (``model.double()`` before export): onnxruntime's CPU provider has no double Conv.
+    Its NotImplemented escaped load_onnx's check, and onnxruntime_forward (the software baseline of
+    evaluate), untyped; now a ConfigError naming the file and onnxruntime's reason."""
+    import onnxruntime as ort
+
+    from xbarsim.networks import onnxruntime_forward
+    rng = np.random.default_rng(0)
+    w = onnx.numpy_helper.from_array(rng.normal(size=(2, 3, 3, 3)), "w")
+    x = helper.make_tensor_value_info("x", TensorProto.DOUBLE, ["N", 3, 6, 6])
+    y = helper.make_tensor_value_info("y", TensorProto.DOUBLE, ["N", 32])
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], name="conv"),
+             helper.make_node("Flatten", ["c"], ["y"], name="flat")]
+    m = helper.make_model(helper.make_graph(nodes, "g", [x], [y], [w]), opset_imports=[helper.make_opsetid("", 13)])
+    m.ir_version = 8
+    path = tmp_path / "f64_cnn.onnx"
+    onnx.save(m, str(path))
+    with pytest.raises(Exception, match="NOT_IMPLEMENTED"):  # the premise: this onnxruntime has no double Conv
+        ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    with pytest.raises(ConfigError, match="onnxruntime .* cannot run the model .*Conv") as info:
+        load_onnx(path)
+    assert str(path) in str(info.value) and "check=False" in str(info.value)
+    net = load_onnx(path, check=False)
+    assert net.import_check is None
+    with pytest.raises(ConfigError, match="cannot run the model"):
+        onnxruntime_forward(path, np.zeros((2, 3, 6, 6)), (3, 6, 6))
+
 def test_float16_input_model_is_fed_float16(tmp_path: Path) -> None:
     # float16 arithmetic cannot meet the float32 tolerance: refused as a typed error that says so,
     # and accepted with a tolerance above float16 rounding.

@@ -455,7 +455,10 @@ def _runtime() -> Any:
 def _run_session(rt: Any, path: Path, x: np.ndarray, batch: int | None) -> FloatArray:
     opts = rt.SessionOptions()
     opts.log_severity_level = 3
-    sess = rt.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    try:
+        sess = rt.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime's Fail, NotImplemented, InvalidGraph, ... share no base but Exception
+        raise _runtime_failed(rt, path, exc) from None
     name = sess.get_inputs()[0].name
     # feed the element type the graph declares (float32, float64 or float16): onnxruntime refuses others
     x = np.asarray(x, dtype=_RUNTIME_DTYPES.get(sess.get_inputs()[0].type, np.dtype(np.float32)))
@@ -463,13 +466,22 @@ def _run_session(rt: Any, path: Path, x: np.ndarray, batch: int | None) -> Float
     outs = []
     for start in range(0, x.shape[0], step):
         chunk = x[start:start + step]
-        if batch is not None and chunk.shape[0] < batch:  # a fixed batch: pad the last chunk
-            chunk = np.concatenate([chunk, np.zeros((batch - chunk.shape[0],) + chunk.shape[1:], chunk.dtype)])
-            outs.append(np.asarray(sess.run(None, {name: chunk})[0])[: x.shape[0] - start])
-        else:
-            outs.append(np.asarray(sess.run(None, {name: chunk})[0]))
+        try:
+            if batch is not None and chunk.shape[0] < batch:  # a fixed batch: pad the last chunk
+                chunk = np.concatenate([chunk, np.zeros((batch - chunk.shape[0],) + chunk.shape[1:], chunk.dtype)])
+                outs.append(np.asarray(sess.run(None, {name: chunk})[0])[: x.shape[0] - start])
+            else:
+                outs.append(np.asarray(sess.run(None, {name: chunk})[0]))
+        except Exception as exc:
+            raise _runtime_failed(rt, path, exc) from None
     out = np.concatenate(outs).astype(np.float64)
     return out.reshape(out.shape[0], -1)
+
+
+def _runtime_failed(rt: Any, path: Path, exc: Exception) -> ConfigError:
+    return ConfigError(f"{path}: onnxruntime {rt.__version__} cannot run the model ({type(exc).__name__}: "
+                       f"{str(exc).strip()[:300]}); it is the reference for the import check and for the "
+                       "software baseline of evaluations (load_onnx(..., check=False) skips the check only).")
 
 
 def onnxruntime_forward(path: str | os.PathLike[str], x: Any, input_shape: tuple[int, ...]) -> FloatArray:
