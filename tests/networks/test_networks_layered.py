@@ -59,6 +59,16 @@ def test_pooling_against_loops() -> None:
     assert avg[0, 0, 1, 1] == pytest.approx(x[0, 0, 1:3, 1:3].mean())
 
 
+
+@pytest.mark.parametrize("kind", ["max", "average"])
+@pytest.mark.parametrize("padding", [(2, 0, 0, 0), (0, 0, 0, 2), (1, 1, 2, 1)])
+def test_pooling_padding_not_smaller_than_the_kernel_refused(kind: str, padding: tuple) -> None:
+    """Padding as large as the kernel makes windows of padding only: their max was -inf and their
+    average (count_include_pad false) 0 / 0 = NaN, returned without a word. ONNX requires pads < kernel."""
+    with pytest.raises(ConfigError, match=r"`padding` of a Pool2d must be smaller than its kernel \(2, 2\)"):
+        Pool2d(kind=kind, kernel=(2, 2), stride=(2, 2), padding=padding)
+    Pool2d(kind=kind, kernel=(2, 2), padding=(1, 1, 1, 1))  # the largest padding allowed
+
 @pytest.mark.parametrize("act", ["relu", "tanh", "sigmoid", "identity", "wage-relu"])
 @pytest.mark.parametrize("bias", [True, False])
 def test_mlp_converts_bit_identically(act: str, bias: bool) -> None:

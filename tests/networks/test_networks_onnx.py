@@ -180,6 +180,25 @@ def test_flattened_inputs_accepted(tmp_path: Path) -> None:
     np.testing.assert_array_equal(net.forward(x), net.forward(x.reshape(4, 9)))
 
 
+
+@pytest.mark.parametrize("tail", ["Flatten", "Reshape"])
+def test_sigmoid_unit_then_flatten_is_thresholded_at_one_half(tail: str, tmp_path: Path) -> None:
+    """A binary classifier whose Sigmoid is followed by a Flatten / Reshape (as a fully convolutional
+    head exports) outputs probabilities: label 1 is score > 0.5, as for a Sigmoid at the very end.
+    Before, only a Sigmoid as the last layer counted, so every such sample was labelled 1 (score > 0)."""
+    b = GraphBuilder((2, 4, 4))
+    b.node("Conv", b.rand(1, 2, 4, 4), b.rand(1)).node("Sigmoid")
+    if tail == "Flatten":
+        b.node("Flatten")
+    else:
+        b.node("Reshape", b.const(np.array([-1, 1]), np.int64))
+    net = _check(b, tmp_path, batch=40)
+    assert net.output == "sigmoid"
+    x = np.random.default_rng(2).normal(size=(40, 2, 4, 4)).astype(np.float32)
+    ref = run_ort(tmp_path / "m.onnx", x)[:, 0]
+    assert 0 < np.sum(ref > 0.5) < 40
+    np.testing.assert_array_equal(net.predict(x), (ref > 0.5).astype(np.int64))
+
 # ----------------------------------------------------------------------------- refusals
 def _refused(b: GraphBuilder, tmp_path: Path, *words: str) -> str:
     path = b.save(tmp_path / "bad.onnx")
@@ -238,6 +257,43 @@ def test_non_float_weights_refused(tmp_path: Path) -> None:
         load_onnx(path, check=False)
     assert "'MatMul'" in str(info.value) and "matmul_1" in str(info.value) and str(path) in str(info.value)
 
+
+
+def test_non_finite_weights_refused_naming_node_and_file(tmp_path: Path) -> None:
+    """A diverged training exports NaN weights: refused naming the operator, node, initializer and
+    file (before: a bare "`weight` must be a finite ... kernel; got nan" from Conv2d, naming neither)."""
+    b = GraphBuilder((2, 5, 5))
+    w = b.rng.normal(size=(3, 2, 3, 3))
+    w[1, 0, 2, 2] = np.nan
+    b.node("Conv", b.const(w)).node("Flatten")
+    _refused(b, tmp_path, "'Conv'", "node 'conv_1'", "'c0'", "non-finite", "[1, 0, 2, 2]")
+
+
+@pytest.mark.parametrize("var,eps", [(-2.0, 1e-5), (0.0, 0.0)])
+def test_batchnorm_without_positive_variance_refused(var: float, eps: float, tmp_path: Path) -> None:
+    """var + epsilon <= 0 divides by the square root of a non-positive number (onnxruntime gives NaN
+    or inf): refused naming node, channel and file (before: a RuntimeWarning, then Conv2d's bare
+    "`weight` must be finite ... got nan", which named neither the node nor the variance)."""
+    b = GraphBuilder((2, 5, 5))
+    b.node("Conv", b.rand(3, 2, 3, 3))
+    ones = b.const(np.ones(3))
+    b.node("BatchNormalization", ones, b.rand(3), b.rand(3), b.const(np.array([1.0, var, 1.0])), epsilon=eps)
+    b.node("Flatten")
+    _refused(b, tmp_path, "'BatchNormalization'", "node 'batchnormalization_2'", "var + epsilon", "channel 1")
+
+
+@pytest.mark.parametrize("op", ["MaxPool", "AveragePool"])
+def test_pooling_pads_as_large_as_the_kernel_refused(op: str, tmp_path: Path) -> None:
+    """pads [2, 2, 2, 2] with a 2x2 kernel (onnxruntime refuses it: "Pad should be smaller than
+    kernel"): without the check, windows of padding only gave -inf (max) or NaN (average)."""
+    b = GraphBuilder((2, 5, 5))
+    b.node("Conv", b.rand(2, 2, 1, 1)).node(op, kernel_shape=[2, 2], strides=[2, 2], pads=[2, 2, 2, 2])
+    b.node("Flatten")
+    path = b.save(tmp_path / "pad.onnx")
+    with pytest.raises(ConfigError, match="smaller than its kernel") as info:
+        load_onnx(path, check=False)
+    assert f"'{op}'" in str(info.value) and f"node '{op.lower()}_2'" in str(info.value)
+    assert str(path) in str(info.value)
 
 def test_residual_add_refused(tmp_path: Path) -> None:
     b = GraphBuilder((4,))
@@ -317,6 +373,34 @@ def test_double_input_model_is_run_with_double_inputs(tmp_path: Path) -> None:
     x = np.random.default_rng(1).normal(size=(7, 4))
     assert rel_diff(net.forward(x), onnxruntime_forward(path, x, (4,))) < 1e-12
 
+
+
+def test_model_onnxruntime_cannot_run_is_a_typed_error(tmp_path: Path) -> None:
+    """A float64 CNN (``model.double()`` before export): onnxruntime's CPU provider has no double Conv.
+    Its NotImplemented escaped load_onnx's check, and onnxruntime_forward (the software baseline of
+    evaluate), untyped; now a ConfigError naming the file and onnxruntime's reason."""
+    import onnxruntime as ort
+
+    from xbarsim.networks import onnxruntime_forward
+    rng = np.random.default_rng(0)
+    w = onnx.numpy_helper.from_array(rng.normal(size=(2, 3, 3, 3)), "w")
+    x = helper.make_tensor_value_info("x", TensorProto.DOUBLE, ["N", 3, 6, 6])
+    y = helper.make_tensor_value_info("y", TensorProto.DOUBLE, ["N", 32])
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], name="conv"),
+             helper.make_node("Flatten", ["c"], ["y"], name="flat")]
+    m = helper.make_model(helper.make_graph(nodes, "g", [x], [y], [w]), opset_imports=[helper.make_opsetid("", 13)])
+    m.ir_version = 8
+    path = tmp_path / "f64_cnn.onnx"
+    onnx.save(m, str(path))
+    with pytest.raises(Exception, match="NOT_IMPLEMENTED"):  # the premise: this onnxruntime has no double Conv
+        ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    with pytest.raises(ConfigError, match="onnxruntime .* cannot run the model .*Conv") as info:
+        load_onnx(path)
+    assert str(path) in str(info.value) and "check=False" in str(info.value)
+    net = load_onnx(path, check=False)
+    assert net.import_check is None
+    with pytest.raises(ConfigError, match="cannot run the model"):
+        onnxruntime_forward(path, np.zeros((2, 3, 6, 6)), (3, 6, 6))
 
 def test_float16_input_model_is_fed_float16(tmp_path: Path) -> None:
     # float16 arithmetic cannot meet the float32 tolerance: refused as a typed error that says so,

@@ -273,7 +273,7 @@ class HardwareNetwork:
     def _probabilities(self, scores: FloatArray) -> FloatArray:
         # a Network ending in its own Sigmoid / Softmax already outputs probabilities (labels_from_scores
         # knows it too); applying the head again squashed them towards 0.5 / uniform
-        last = self.network.layers[-1] if isinstance(self.network, Network) else None
+        last = self.network.output_layer if isinstance(self.network, Network) else None
         if self.network.output == "sigmoid":
             if isinstance(last, ActivationLayer) and last.kind == "sigmoid":
                 p = np.asarray(scores[:, 0], dtype=np.float64)

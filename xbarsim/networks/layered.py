@@ -297,7 +297,8 @@ class Pool2d:
     kernel, stride : (int, int)
         Window and step along (rows, columns); ``stride`` defaults to 1 as in ONNX.
     padding : (int, int, int, int)
-        ``(top, left, bottom, right)``; padded positions never win a max and, unless
+        ``(top, left, bottom, right)``, each smaller than the kernel along its axis (so that every
+        window holds an input); padded positions never win a max and, unless
         ``count_include_pad``, are left out of an average's count (ONNX's default).
     count_include_pad : bool
         Average pooling divides by the full window size.
@@ -314,6 +315,11 @@ class Pool2d:
         object.__setattr__(self, "kernel", _pair(self.kernel, "kernel", minimum=1))
         object.__setattr__(self, "stride", _pair(self.stride, "stride", minimum=1))
         object.__setattr__(self, "padding", _pads(self.padding))
+        t, left, b, r = self.padding
+        if max(t, b) >= self.kernel[0] or max(left, r) >= self.kernel[1]:
+            # a window entirely in the padding has no value: its max is -inf, its average 0 / 0
+            raise ConfigError(f"`padding` of a Pool2d must be smaller than its kernel {self.kernel} on every side "
+                              f"(as ONNX requires); got {self.padding}.")
         if not isinstance(self.count_include_pad, bool):
             raise ConfigError(f"`count_include_pad` must be a bool; got {short_repr(self.count_include_pad)}.")
 
@@ -557,6 +563,12 @@ class Network:
     def n_classes(self) -> int:
         return 2 if self.output == "sigmoid" else self.n_outputs
 
+    @property
+    def output_layer(self) -> Layer:
+        """The last layer that computes the outputs: a Flatten or Reshape after it only moves them (an
+        exported ``Sigmoid`` then ``Flatten`` still outputs probabilities)."""
+        return next(layer for layer in reversed(self.layers) if not isinstance(layer, (Flatten, Reshape)))
+
     def vectors_per_sample(self) -> tuple[int, ...]:
         """Per weighted layer, the input vectors one sample pushes through its matrix (1 for dense
         layers, ``Ho * Wo`` patches for convolutions)."""
@@ -649,10 +661,11 @@ class Network:
         return self.labels_from_scores(self.forward(x, weights=weights, layer_fn=layer_fn))
 
     def labels_from_scores(self, scores: ArrayLike) -> IntArray:
-        """Argmax of the outputs; for one sigmoid unit, score above 0 (0.5 if the network ends in a sigmoid)."""
+        """Argmax of the outputs; for one sigmoid unit, score above 0 (0.5 if the network ends in a sigmoid,
+        Flatten / Reshape after it aside)."""
         s = np.asarray(scores, dtype=np.float64)
         if self.output == "sigmoid":
-            last = self.layers[-1]
+            last = self.output_layer
             threshold = 0.5 if isinstance(last, Activation) and last.kind == "sigmoid" else 0.0
             return (s[:, 0] > threshold).astype(np.int64)
         return np.argmax(s, axis=1).astype(np.int64)

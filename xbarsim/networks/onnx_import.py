@@ -98,7 +98,11 @@ class _Graph:
             if arr.dtype.name not in _FLOAT_TYPES:
                 raise self.fail(node, f"its {what} {name!r} holds {arr.dtype.name} values; only float weights "
                                       "(float16/32/64) are supported (quantized models are not)")
-            return np.asarray(arr, dtype=np.float64)
+            out = np.asarray(arr, dtype=np.float64)
+            if not np.isfinite(out).all():
+                raise self.fail(node, f"its {what} {name!r} holds non-finite values (NaN or inf) at "
+                                      f"{np.argwhere(~np.isfinite(out))[0].tolist()}")
+            return out
         return arr
 
 
@@ -276,6 +280,10 @@ def _walk(graph: _Graph, model: Any, input_name: str, input_shape: tuple[int, ..
             gamma, beta, mean, var = (graph.const(node, n, what, weight=True)
                                       for n, what in zip(node.input[1:5], ("scale", "bias", "mean", "var")))
             eps = float(attrs.get("epsilon", 1e-5))
+            if not np.all(var + eps > 0):
+                raise graph.fail(node, f"its var + epsilon is {float(np.min(var + eps))!r} (at channel "
+                                       f"{int(np.argmin(var + eps))}); it must be positive, as the output is "
+                                       "divided by its square root")
             scale = gamma / np.sqrt(var + eps)
             if scale.shape != (last.matrix.shape[1],):
                 raise graph.fail(node, f"its scale has shape {scale.shape}; expected ({last.matrix.shape[1]},)")
@@ -300,8 +308,11 @@ def _walk(graph: _Graph, model: Any, input_name: str, input_shape: tuple[int, ..
             strides, dilations, pads = _window_attrs(graph, node, attrs, kernel, shape)  # type: ignore[arg-type]
             if dilations != (1, 1):
                 raise graph.fail(node, "dilated pooling is not supported")
-            new = Pool2d(kind="max" if op == "MaxPool" else "average", kernel=kernel, stride=strides, padding=pads,
-                         count_include_pad=bool(int(attrs.get("count_include_pad", 0))))
+            try:
+                new = Pool2d(kind="max" if op == "MaxPool" else "average", kernel=kernel, stride=strides,
+                             padding=pads, count_include_pad=bool(int(attrs.get("count_include_pad", 0))))
+            except ConfigError as exc:
+                raise graph.fail(node, str(exc).rstrip(".")) from None
         elif op == "GlobalAveragePool":
             new = GlobalAvgPool()
         elif op == "Flatten":
@@ -444,7 +455,10 @@ def _runtime() -> Any:
 def _run_session(rt: Any, path: Path, x: np.ndarray, batch: int | None) -> FloatArray:
     opts = rt.SessionOptions()
     opts.log_severity_level = 3
-    sess = rt.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    try:
+        sess = rt.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime's Fail, NotImplemented, InvalidGraph, ... share no base but Exception
+        raise _runtime_failed(rt, path, exc) from None
     name = sess.get_inputs()[0].name
     # feed the element type the graph declares (float32, float64 or float16): onnxruntime refuses others
     x = np.asarray(x, dtype=_RUNTIME_DTYPES.get(sess.get_inputs()[0].type, np.dtype(np.float32)))
@@ -452,13 +466,22 @@ def _run_session(rt: Any, path: Path, x: np.ndarray, batch: int | None) -> Float
     outs = []
     for start in range(0, x.shape[0], step):
         chunk = x[start:start + step]
-        if batch is not None and chunk.shape[0] < batch:  # a fixed batch: pad the last chunk
-            chunk = np.concatenate([chunk, np.zeros((batch - chunk.shape[0],) + chunk.shape[1:], chunk.dtype)])
-            outs.append(np.asarray(sess.run(None, {name: chunk})[0])[: x.shape[0] - start])
-        else:
-            outs.append(np.asarray(sess.run(None, {name: chunk})[0]))
+        try:
+            if batch is not None and chunk.shape[0] < batch:  # a fixed batch: pad the last chunk
+                chunk = np.concatenate([chunk, np.zeros((batch - chunk.shape[0],) + chunk.shape[1:], chunk.dtype)])
+                outs.append(np.asarray(sess.run(None, {name: chunk})[0])[: x.shape[0] - start])
+            else:
+                outs.append(np.asarray(sess.run(None, {name: chunk})[0]))
+        except Exception as exc:
+            raise _runtime_failed(rt, path, exc) from None
     out = np.concatenate(outs).astype(np.float64)
     return out.reshape(out.shape[0], -1)
+
+
+def _runtime_failed(rt: Any, path: Path, exc: Exception) -> ConfigError:
+    return ConfigError(f"{path}: onnxruntime {rt.__version__} cannot run the model ({type(exc).__name__}: "
+                       f"{str(exc).strip()[:300]}); it is the reference for the import check and for the "
+                       "software baseline of evaluations (load_onnx(..., check=False) skips the check only).")
 
 
 def onnxruntime_forward(path: str | os.PathLike[str], x: Any, input_shape: tuple[int, ...]) -> FloatArray:
