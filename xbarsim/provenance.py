@@ -4,8 +4,9 @@ One record, built once per run by :func:`collect` and written by every writer of
 
 * JSON: a top-level ``"provenance"`` object (:func:`provenance_json`);
 * CSV: one first line ``# provenance: {...}`` (JSON on one line; :func:`csv_header`; ``numpy.loadtxt``
-  skips it by default, ``pandas.read_csv(..., comment="#")`` too, and :func:`read_csv_provenance`
-  reads it back);
+  skips it by default, ``pandas.read_csv(..., skiprows=1)`` or :func:`xbarsim.experiments.read_csv`
+  read the rows after it, and :func:`read_csv_provenance` reads it back; not ``comment="#"``, which
+  would also cut every cell holding a ``#``, such as an error message in ``trials.csv``);
 * Markdown: a closing ``## Provenance`` section with the config text (:func:`markdown_section`);
 * PNG: ``tEXt`` chunks ``Software`` and ``xbarsim:provenance`` (:func:`png_metadata`, for
   matplotlib's ``savefig(metadata=...)``);
