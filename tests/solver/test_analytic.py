@@ -362,3 +362,32 @@ def test_write_scheme_with_wires_reduces_the_selected_cell_voltage(rng):
     for scheme in ("v/2", "v/3", "grounded", "floating"):
         sol = xb.solve(cb, xb.BiasScheme.write(row, col, v, scheme))
         assert 0 < sol.cell_voltages[row, col] < v, scheme
+
+
+# ----------------------------------------------------------------------------- one sinh cell
+@pytest.mark.parametrize("lines", [
+    xb.LineResistance(row_segment=1.0, col_segment=1.0, row_driver=100.0, col_sense=50.0),
+    xb.LineResistance(row_segment=0.0, col_segment=0.0, row_driver=100.0, col_sense=0.0),
+], ids=["grid-newton", "general-newton"])
+def test_single_sinh_cell_converges_within_exactly_maxiter_steps(lines):
+    """``i = g sinh(a (v - i R)) / a`` with R the driver plus the sense resistance. Newton that needs
+    k steps returns with ``maxiter=k``: the step taken at the limit was checked before raising
+    (review found "did not converge in 4 iterations: KCL residual 6.7e-16 > tol 1e-12")."""
+    from scipy.optimize import brentq
+
+    from xbarsim.solver.newton import NewtonOptions
+
+    g, a, v = 1e-4, 5.0, 1.0
+    r = float(lines.row_driver) + float(lines.col_sense)
+    exact = brentq(lambda i: i - g / a * np.sinh(a * (v - i * r)), 0.0, v / r, xtol=1e-22, rtol=4 * np.finfo(float).eps)
+    cb = xb.Crossbar(conductance=np.array([[g]]), lines=lines, device=xb.Sinh(a=a))
+    bias = xb.BiasScheme.read(np.array([v]))
+    k = xb.solve(cb, bias).iterations
+    assert k >= 2
+    for maxiter in (k, k + 1):
+        sol = xb.solve(cb, bias, xb.SparseBackend(xb.SparseOptions(newton=NewtonOptions(maxiter=maxiter))))
+        assert sol.iterations == k and sol.kcl_residual < 1e-12
+        np.testing.assert_allclose(sol.output_currents, [exact], rtol=1e-12)
+    with pytest.raises(xb.ConvergenceError) as info:
+        xb.solve(cb, bias, xb.SparseBackend(xb.SparseOptions(newton=NewtonOptions(maxiter=k - 1))))
+    assert info.value.iterations == k - 1 and info.value.residual > 1e-12

@@ -223,3 +223,25 @@ def test_batched_newton_reports_overflowing_device_currents():
     with pytest.raises(xb.ConvergenceError, match="overflowed"):
         tile_read_currents(np.full((1, 4, 4), 1e-3), xb.LineResistance.uniform(1.0), SINH,
                            np.full((1, 1, 4), 400.0))
+
+
+def test_strong_sinh_read_batch_converges_where_single_reads_do():
+    """a = 20 /V at 0.9 V: the linear start puts ~100 A through each cell, and the cell-voltage Newton
+    stalls (its step -r - Z S y cancels at r ~ 1e4 V); the batch then takes the node-voltage Newton
+    that every single read takes, instead of raising ConvergenceError (review found it)."""
+    g = np.array([[6.83013347e-05, 8.50743960e-05, 6.47991907e-05, 4.12476974e-05, 5.21412412e-05, 5.97509083e-05]])
+    lines = xb.LineResistance(row_segment=2.0, col_segment=2.0, row_driver=50.0, col_sense=50.0)
+    dev = xb.Sinh(a=20.0)
+    cb = xb.Crossbar(conductance=g, lines=lines, device=dev)
+    v = np.linspace(-0.92279174, 0.8, 8)[:, None]
+    v[3] = 0.0
+    with pytest.raises(xb.ConvergenceError):  # the cell-voltage Newton alone
+        read_newton(g[:, :, None], ReadTrees.from_lines(lines, 1, 6), dev, v[:1].T.copy(), NewtonOptions())
+    sol = xb.solve(cb, xb.BiasScheme.read(v))
+    netlist = xb.build_netlist(cb, xb.BiasScheme.read(v))
+    assert sol.kcl_residual < 1e-12
+    for bb in range(8):
+        assert_same_solution(sol.select(bb), xb.solve(cb, xb.BiasScheme.read(v[bb])), netlist, rtol=1e-10)
+    got = xb.SparseBackend().read_currents(g[None], lines, dev, v[None])
+    np.testing.assert_allclose(got[0], np.asarray(sol.output_currents), rtol=1e-10,
+                               atol=1e-10 * np.abs(np.asarray(sol.output_currents)).max())

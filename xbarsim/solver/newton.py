@@ -258,6 +258,8 @@ def _newton_chunk(sysm: _System, Vf: FloatArray, options: NewtonOptions) -> Newt
                 break
             lam = np.where(bad, lam / 2, lam)
         X, F, err, U = Xn, Fn, errn, Un
+    if np.isfinite(err).all() and (err <= options.tol).all():  # the last allowed step converged
+        return NewtonResult(x=X, iterations=options.maxiter, residual=float(err.max()), cg_iterations=cg_total)
     raise ConvergenceError(
         f"Newton did not converge in {options.maxiter} iterations: KCL residual {float(np.nanmax(err)):.3e} "
         f"> tol {options.tol:g}. Try smaller voltages, a larger maxiter or a milder device nonlinearity.",
@@ -401,6 +403,8 @@ def _grid_newton_chunk(netlist: Netlist, layout: GridLayout, vf: FloatArray,
                 break
             lam = np.where(bad[:, None], lam / 2, lam)
         x_r, x_c, f_r, f_c, err, u = xr_n, xc_n, fr_n, fc_n, err_n, u_n
+    if np.isfinite(err).all() and (err <= options.tol).all():  # the last allowed step converged
+        return x_r, x_c, options.maxiter
     raise ConvergenceError(
         f"Newton did not converge in {options.maxiter} iterations: KCL residual {float(np.nanmax(err)):.3e} "
         f"> tol {options.tol:g}. Try smaller voltages, a larger maxiter or a milder device nonlinearity.",
