@@ -38,7 +38,9 @@ class Results:
         One record per stored trial: ``key``, ``point``, ``trial``, ``status``, ``error_type``,
         ``error``, ``duration_s``, ``worker``, every parameter the trial got and every metric it
         returned (flat; a metric never overwrites a parameter of the same name, it is then
-        ``result.<name>``).
+        ``result.<name>``). A Monte Carlo experiment's transfers come from its
+        ``transfers_<network>_<model>.sqlite`` stores, each record with the ``file`` of its store
+        (the ``file`` of its summary row).
     summaries : list of dict
         One per grid point (or network x model of a Monte Carlo run): the parameters, counts and
         ``<metric>_mean`` / ``<metric>_std``.
@@ -96,22 +98,30 @@ def _read_json(path: Path) -> dict[str, Any] | None:
     return dict(doc)
 
 
+def _store_records(store: Path, extra: Mapping[str, Any]) -> list[dict[str, Any]]:
+    with ResultStore(store, readonly=True) as db:
+        recs = db.records()
+    out = []
+    for r in recs:
+        row: dict[str, Any] = {"key": r.key, "point": r.point, "trial": r.trial, "status": r.status,
+                               "error_type": r.error_type, "error": r.error, "duration_s": r.duration_s,
+                               "worker": r.worker, **extra}
+        for k, v in r.params.items():
+            row.setdefault(k, v)
+        for k, v in r.results.items():
+            row[k if k not in row else f"result.{k}"] = v
+        out.append(row)
+    return out
+
+
 def _trial_records(folder: Path) -> list[dict[str, Any]]:
     store = folder / "trials.sqlite"
     if store.is_file():
-        with ResultStore(store, readonly=True) as db:
-            recs = db.records()
-        out = []
-        for r in recs:
-            row: dict[str, Any] = {"key": r.key, "point": r.point, "trial": r.trial, "status": r.status,
-                                   "error_type": r.error_type, "error": r.error, "duration_s": r.duration_s,
-                                   "worker": r.worker}
-            for k, v in r.params.items():
-                row.setdefault(k, v)
-            for k, v in r.results.items():
-                row[k if k not in row else f"result.{k}"] = v
-            out.append(row)
-        return out
+        return _store_records(store, {})
+    # a Monte Carlo experiment: one store per network and model, named by its summary row's `file`
+    transfers = sorted(folder.glob("transfers_*.sqlite"))
+    if transfers:
+        return [row for t in transfers for row in _store_records(t, {"file": t.name})]
     csv_path = folder / "trials.csv"
     if csv_path.is_file():
         return [dict(r) for r in read_csv(csv_path)[1]]
