@@ -119,3 +119,24 @@ def test_load_results_of_a_monte_carlo_folder_has_every_transfer(tmp_path):
         acc = np.array([raw[t["key"]]["accuracy"] for t in mine])
         assert row["n"] == 3 and row["accuracy_mean"] == pytest.approx(acc.mean(), rel=1e-12)
         assert row["accuracy_std"] == pytest.approx(acc.std(), rel=1e-12, abs=1e-15)
+
+
+def test_a_folder_of_a_killed_run_is_partial(tmp_path):
+    """A run killed before it wrote its report (OOM killer, power loss) leaves only its store:
+    load_results read 2 of the spec's 4 trials and said partial = False."""
+    import subprocess
+    import sys
+
+    code = f"""
+import os
+from xbarsim.sweeps import SweepSpec, run_sweep
+spec = SweepSpec(name="k", trial="t", grid={{"a": [4, 1, 3, 2]}}, fixed={{}}, trials=1, seed=0)
+def trial(params, rng):
+    if params["a"] == 3:
+        os._exit(9)
+    return {{"v": float(params["a"])}}
+run_sweep(spec, trial, store={str(tmp_path / "trials.sqlite")!r}, scheduler="serial")
+"""
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 9
+    res = load_results(tmp_path)
+    assert sorted(res.column("v")) == [1.0, 4.0] and res.partial

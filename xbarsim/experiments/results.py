@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from xbarsim.errors import ConfigError
-from xbarsim.sweeps import ResultStore
+from xbarsim.sweeps import ResultStore, SweepSpec
 
 __all__ = ["Results", "load_results", "read_csv"]
 
@@ -45,7 +45,8 @@ class Results:
         One per grid point (or network x model of a Monte Carlo run): the parameters, counts and
         ``<metric>_mean`` / ``<metric>_std``.
     partial : bool
-        The run was interrupted before every trial had finished.
+        The run was interrupted before every trial had finished (as its report says, or as its
+        store shows: fewer trials than its spec, e.g. after the process was killed).
     """
 
     folder: Path
@@ -128,6 +129,19 @@ def _trial_records(folder: Path) -> list[dict[str, Any]]:
     return []
 
 
+def _incomplete_store(folder: Path) -> bool:
+    """Whether a store of ``folder`` holds fewer trials than its spec has (a run killed before it
+    wrote its report, or during a ``--retry-failed`` that had moved its failed trials aside)."""
+    for store in [folder / "trials.sqlite", *sorted(folder.glob("transfers_*.sqlite"))]:
+        if not store.is_file():
+            continue
+        with ResultStore(store, readonly=True) as db:
+            spec, n = db.spec_dict(), db.count()
+        if spec is not None and n < SweepSpec.from_dict(spec, source=str(store)).n_trials:
+            return True
+    return False
+
+
 def load_results(folder: str | os.PathLike[str]) -> Results:
     """Read the results folder of an ``xbarsim evaluate`` or ``xbarsim sweep`` run.
 
@@ -149,5 +163,5 @@ def load_results(folder: str | os.PathLike[str]) -> Results:
     prov = dict(doc.get("provenance") or {})
     if not prov and (p / "trials.csv").is_file():
         prov = read_csv(p / "trials.csv")[0]
-    partial = bool(doc.get("partial", prov.get("partial", False)))
+    partial = bool(doc.get("partial", prov.get("partial", False))) or _incomplete_store(p)
     return Results(folder=p, provenance=prov, trials=trials, summaries=summaries, partial=partial)
