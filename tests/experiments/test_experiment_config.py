@@ -124,6 +124,50 @@ def test_the_evaluate_trial_is_registered_and_checks_its_parameters(tmp_path):
         evaluate_trial({"networks": {}, "bogus": 1}, np.random.default_rng(0))
 
 
+@pytest.mark.parametrize("key, value, match", [
+    ("alpha_beta", 3, "`alpha_beta` must be an \\[alpha, beta\\] pair; got 3"),
+    ("alpha_beta", [2], "`alpha_beta` must be an \\[alpha, beta\\] pair; got \\[2\\]"),
+    ("dataset", "digts", "`dataset` must be one of .*got 'digts'"),
+    ("split", "tset", "`split` must be one of .*got 'tset'"),
+    ("max_points", -3, "`max_points` must be an int .*got -3"),
+    ("record_points", "no", "`record_points` must be true or false; got 'no'"),
+    ("readouts", {"r": {"fault_rate": 0.1}}, "`readouts.r` may change only .*'fault_rate'"),
+    ("readouts", {"r": {"adc_bits": -1}}, "`readouts.r`: `adc_bits`"),
+])
+def test_a_sweep_of_evaluate_trials_refuses_bad_parameters_before_the_first_trial(tmp_path, key, value, match):
+    """A plain sweep config of trial kind "evaluate" is checked point by point when it is loaded: an
+    alpha_beta that is not a pair raised TypeError ('int' object is not subscriptable) out of
+    load_sweep, and a misspelled dataset or split, a negative max_points, a string record_points or a
+    read-out changing a non-read-out field were accepted, then failed (or, for record_points 'no',
+    recorded points) in every trial."""
+    from xbarsim.experiments import load_sweep
+    from xbarsim.sweeps import canonical
+
+    fixed = {"networks": {"a": "a.npz"}, "dataset": "digits", key: value}
+    grid = {key: [fixed.pop(key)]} if key == "alpha_beta" else {"fault_rate": [0.0]}
+    lines = ['name = "s"', 'trial = "evaluate"', "trials = 1", "seed = 0", "[grid]"]
+    lines += [f"{k} = {canonical(v)}" for k, v in grid.items()]
+    lines += ["[fixed]", "networks = { a = \"a.npz\" }"]
+    lines += [f"{k} = {_toml(v)}" for k, v in fixed.items() if k != "networks"]
+    path = tmp_path / "sweep.toml"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ConfigError, match=f"{path}: grid point .*trial parameter {match}"):
+        load_sweep(path)
+    good = {"networks": {"a": "a.npz"}, "dataset": "digits", "split": "val", "max_points": 5, "record_points": True,
+            "readouts": {"r": {"adc_bits": 6}}, "alpha_beta": [2, 1], "strategy": "lea"}
+    from xbarsim.experiments.trials import _evaluate_setup
+
+    assert _evaluate_setup(good)[3].beta == 1
+
+
+def _toml(v: object) -> str:
+    if isinstance(v, dict):
+        return "{ " + ", ".join(f"{k} = {_toml(x)}" for k, x in v.items()) + " }"
+    import json
+
+    return json.dumps(v)
+
+
 def test_experiment_from_dict_round_trip():
     data = {"name": "x", "kind": "monte-carlo", "dataset": "half-moons", "transfers": 5,
             "networks": [{"name": "n", "recipe": "moons"}], "hardware": {"preset": "tio2_passive"}}

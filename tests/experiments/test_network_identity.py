@@ -109,6 +109,39 @@ def test_a_replaced_file_network_is_never_served_from_the_stale_copy(tmp_path):
     assert report.software["t"] == pytest.approx(float(np.mean(new.predict(x[:40]) == y[:40])), abs=0)
 
 
+def test_a_network_trained_on_a_user_dataset_is_not_reused_after_the_file_changed(tmp_path):
+    """The settings named a user dataset by its file's stem only: a ternary network trained on
+    data.npz was reused from networks/ after the user changed the file's training labels (software
+    accuracy 0.65 on the new labels, where a fresh folder trains to 0.05), and --resume mixed trials
+    of the two datasets."""
+    d = load_dataset("digits")
+    splits = {"x_train": d.x_train, "x_val": d.x_val, "x_test": d.x_test}
+
+    def save(shift: int) -> None:
+        np.savez(tmp_path / "data.npz", **splits, y_train=(d.y_train + shift) % 10, y_val=(d.y_val + shift) % 10,
+                 y_test=d.y_test)
+
+    save(0)
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(CONFIG.format(cycles=1, network=TERNARY.format(epochs=1)).replace(
+        'dataset = "digits"', "").replace("[hardware]", '[dataset]\nnpz = "data.npz"\n[hardware]'))
+    out = tmp_path / "out"
+    _run(cfg, out)
+    first = network_fingerprint(load_network(out / "networks" / "t.npz"))
+    save(1)
+    with pytest.raises(xb.ConfigError, match="network 't': the content of its dataset file"):
+        _run(cfg, out, resume=True)
+    (out / "trials.sqlite").unlink()
+    report = _run(cfg, out)
+    again = network_fingerprint(load_network(out / "networks" / "t.npz"))
+    fresh = _run(cfg, tmp_path / "fresh")
+    assert again != first and again == network_fingerprint(load_network(tmp_path / "fresh" / "networks" / "t.npz"))
+    assert report.software == fresh.software
+    save(1)  # the same arrays written again: the same settings, the network is reused
+    assert _run(cfg, out, resume=True).n_failed == 0
+    assert network_fingerprint(load_network(out / "networks" / "t.npz")) == again
+
+
 def test_an_output_folder_can_be_moved_and_resumed(tmp_path):
     cfg = _config(tmp_path, TERNARY.format(epochs=1))
     out = tmp_path / "first"

@@ -59,6 +59,28 @@ def test_fig5b_joins_alpha_and_beta_into_our_grid_key():
     assert all(c.point["variant"] == "chip" for c in cells)
 
 
+@pytest.mark.parametrize("paper, match", [
+    ({"table": "drolet", "metrics": ["robust"]}, "no row of table 'drolet' holds metric 'robust'; its metrics: "
+                                                 "robust_fraction"),
+    ({"table": "lea-fig4b", "metrics": ["acuracy"]}, "holds metric 'acuracy'; its metrics: accuracy, mapping_error"),
+    ({"table": "lea-fig4b", "where": {"method": "LEA1"}}, "`where`: no row .* has method = 'LEA1'; its values: 'lea'"),
+    ({"table": "lea-fig4b", "columns": {"method": "variant"}, "values": {"method": {"LEA1": "lea"}}},
+     "`values`: no row .* has method = 'LEA1'"),
+    ({"table": "lea-fig5b", "where": {"alpha": "2"}}, "`where`: no row .* has alpha = '2'; its values: 1, 2"),
+    ({"table": "lea-fig4b", "metrics": ["mapping_error"], "where": {"metric": "accuracy"}},
+     "no row of table 'lea-fig4b' kept by `where` holds metric 'mapping_error'"),
+])
+def test_a_paper_entry_that_selects_nothing_is_refused_naming_it(paper, match):
+    """A [[paper]] entry whose metric, `where` value or `values` rename matches no row of its table
+    gave no cells, so the report silently lacked the paper's numbers (a metric misspelled on the wide
+    table lea-fig5b was already refused)."""
+    data = {"name": "x", "kind": "sweep", "dataset": "digits", "networks": [{"name": "n", "recipe": "ternary"}],
+            "paper": [{"table": "lea-fig4b", "columns": {"method": "variant"}}, paper]}
+    with pytest.raises(ConfigError, match=f"^x.toml: \\[\\[paper\\]\\] #2: .*{match}"):
+        experiment_from_dict(data, source="x.toml")
+    assert len(experiment_from_dict({**data, "paper": data["paper"][:1]}, source="x.toml").references) == 108
+
+
 def test_a_report_cell_sets_ours_beside_the_papers_number_with_the_difference():
     cfg = experiment_from_dict({
         "name": "t", "kind": "sweep", "dataset": "digits", "networks": [{"name": "n", "recipe": "ternary"}],

@@ -95,3 +95,48 @@ def test_experiment_report_repr_is_one_short_line(tmp_path):
     text = repr(rep)
     assert "\n" not in text and len(text) < 300
     assert "200 rows" in text and "12.3 s" in text and "t 93.6 %" in text and rep.report() == rep.table
+
+
+def test_load_results_of_a_monte_carlo_folder_has_every_transfer(tmp_path):
+    """A Monte Carlo experiment stores its transfers in transfers_<network>_<model>.sqlite; load_results
+    read only trials.sqlite / trials.csv and gave 0 trials for a folder holding 6 transfers. Every
+    summary row is recomputed from the raw stores, grouped by the row's `file`."""
+    from xbarsim.experiments import experiment_from_dict, run_experiment
+
+    cfg = experiment_from_dict({"name": "mc", "kind": "monte-carlo", "dataset": "half-moons", "transfers": 3,
+                                "networks": [{"name": "n", "recipe": "moons", "epochs": 5}],
+                                "hardware": {"preset": "tio2_passive"}, "models": ["statistical", "hardware"]})
+    run_experiment(cfg, out=tmp_path, scheduler="serial")
+    res = load_results(tmp_path)
+    assert len(res.trials) == 6 and len(res.summaries) == 2 and not res.partial
+    for row in res.summaries:
+        con = sqlite3.connect(tmp_path / row["file"])
+        raw = {k: json.loads(r) for k, r in con.execute("select key, results from trials").fetchall()}
+        con.close()
+        mine = [t for t in res.trials if t["file"] == row["file"]]
+        assert sorted(t["transfer"] for t in mine) == [0, 1, 2] and all(t["network"] == "n" for t in mine)
+        assert [t["accuracy"] for t in mine] == [raw[t["key"]]["accuracy"] for t in mine]
+        acc = np.array([raw[t["key"]]["accuracy"] for t in mine])
+        assert row["n"] == 3 and row["accuracy_mean"] == pytest.approx(acc.mean(), rel=1e-12)
+        assert row["accuracy_std"] == pytest.approx(acc.std(), rel=1e-12, abs=1e-15)
+
+
+def test_a_folder_of_a_killed_run_is_partial(tmp_path):
+    """A run killed before it wrote its report (OOM killer, power loss) leaves only its store:
+    load_results read 2 of the spec's 4 trials and said partial = False."""
+    import subprocess
+    import sys
+
+    code = f"""
+import os
+from xbarsim.sweeps import SweepSpec, run_sweep
+spec = SweepSpec(name="k", trial="t", grid={{"a": [4, 1, 3, 2]}}, fixed={{}}, trials=1, seed=0)
+def trial(params, rng):
+    if params["a"] == 3:
+        os._exit(9)
+    return {{"v": float(params["a"])}}
+run_sweep(spec, trial, store={str(tmp_path / "trials.sqlite")!r}, scheduler="serial")
+"""
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 9
+    res = load_results(tmp_path)
+    assert sorted(res.column("v")) == [1.0, 4.0] and res.partial

@@ -1,12 +1,13 @@
 """The networks of an experiment: trained by the recipes of :mod:`xbarsim.networks` (or read from a
 file) once per config and cached as ``.npz`` under ``OUT/networks/``, indexed in
-``OUT/networks/networks.json`` by their settings (spec, dataset, hardware of hardware-aware
-training, and the content of a ``recipe = "file"`` source) and identified by the SHA-256 of their
+``OUT/networks/networks.json`` by their settings (spec, dataset and the content of a user's dataset
+file, hardware of hardware-aware training, and the content of a ``recipe = "file"`` source) and identified by the SHA-256 of their
 content (:func:`network_fingerprint`), never by their path."""
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import os
 import time
@@ -180,8 +181,9 @@ class TrainedNetwork:
     sha256 : str
         Its content (:func:`network_fingerprint`).
     settings : dict
-        What made it: the network spec, the dataset, the hardware of hardware-aware training and,
-        for ``recipe = "file"``, the content digest of the source file.
+        What made it: the network spec, the dataset (for a user's ``[dataset] npz``, the digest of
+        its content too), the hardware of hardware-aware training and, for ``recipe = "file"``,
+        the content digest of the source file.
     members : tuple of TrainedNetwork
         Its committee members ``1 .. members - 1`` (``[[networks]] members``), each a network of
         its own (``networks/<name>.member<k>.npz``, the spec's seed + k); member 0 is this network.
@@ -246,17 +248,30 @@ def network_settings(config: ExperimentConfig) -> dict[str, dict[str, Any]]:
     not a network). The number of ``members`` is left out of the spec: it does not change a network
     (each member has its own entry)."""
     base = Path(config.source).parent if config.source != "<dict>" else None
+    # a user's dataset is named after its file: its content, not its name, is what the network was trained on
+    data_sha = None if config.dataset_file is None else _dataset_digest(config_dataset(config))
     out = {}
     for name, spec in _member_specs(config):
         spec_d = spec.to_dict()
         del spec_d["members"]
-        key: dict[str, Any] = {"spec": spec_d, "dataset": config.dataset,
+        key: dict[str, Any] = {"spec": spec_d, "dataset": config.dataset, "dataset_sha256": data_sha,
                                "hardware": config.hardware.to_dict() if spec.training == "hardware-aware" else None}
         if spec.recipe in ("file", "onnx"):
             key["source_sha256"] = network_fingerprint(
                 _in_config(config, f"network {name!r}", lambda: load_network(_source(spec, base))))
         out[name] = _no_nulls(json.loads(json.dumps(key)))  # plain JSON, as sweep specs hold it
     return out
+
+
+def _dataset_digest(data: Dataset) -> str:
+    """SHA-256 of a dataset's splits (dtype, shape and values of every array) and number of classes."""
+    h = hashlib.sha256(f"n_classes {data.n_classes}".encode())
+    for split in ("train", "val", "test"):
+        for part in ("x", "y"):
+            a = np.ascontiguousarray(getattr(data, f"{part}_{split}"))
+            h.update(f"{part}_{split} {a.dtype.str} {a.shape}".encode())
+            h.update(a.tobytes())
+    return h.hexdigest()
 
 
 def _no_nulls(value: Any) -> Any:
@@ -279,7 +294,8 @@ def changed_settings(name: str, old: Mapping[str, Any], new: Mapping[str, Any]) 
     flat_old, flat_new = _flatten(old), _flatten(new)
     for k in sorted(set(flat_old) | set(flat_new)):
         if flat_old.get(k) != flat_new.get(k):
-            label = "the content of its source file" if k == "source_sha256" else k.removeprefix("spec.")
+            label = {"source_sha256": "the content of its source file",
+                     "dataset_sha256": "the content of its dataset file"}.get(k, k.removeprefix("spec."))
             parts.append(f"{label} {_short(flat_old.get(k))} -> {_short(flat_new.get(k))}")
     return f"network {name!r}: " + ("; ".join(parts) if parts else "same settings")
 

@@ -137,11 +137,17 @@ def paper_cells(name: str, *, metrics: Sequence[str], columns: Mapping[str, str]
     bad = [c for c in [*cols, *vals, *filt, *joined] if c not in table.columns]
     if bad:
         raise ConfigError(f"table {name!r} has no column(s) {bad}; columns: {', '.join(table.columns)}.")
+    # a selector that matches no row would leave the report without the paper's numbers, without a word
+    for what, col, v in [*(("where", k, v) for k, v in filt.items()),
+                         *(("values", k, pv) for k, m in vals.items() for pv in m)]:
+        if not any(row[col] == v for row in table.rows):
+            have = ", ".join(map(repr, dict.fromkeys(row[col] for row in table.rows)))
+            raise ConfigError(f"`{what}`: no row of table {name!r} has {col} = {short_repr(v)}; its values: {have}.")
     value_cols = {"figure", "metric", "mean", "std", "value", "cycles"}
     keys = [c for c in table.columns if c not in value_cols and not c.endswith(("_mean", "_std"))
             and c not in ("task1_accuracy_mean", "task2_accuracy_mean")]
     keys = [c for c in keys if not c.startswith("layer")]
-    out = []
+    out: list[PaperCell] = []
     for row in table.rows:
         if any(row.get(k) != v for k, v in filt.items()):
             continue
@@ -154,4 +160,9 @@ def paper_cells(name: str, *, metrics: Sequence[str], columns: Mapping[str, str]
                 continue
             desc = ", ".join(f"{k} {row[k]}" for k in keys)
             out.append(PaperCell(label=f"{table.label}: {desc}", metric=metric, point=point, value=v))
+    for metric in metrics:
+        if not any(c.metric == metric for c in out):
+            held = sorted({str(r["metric"]) for r in table.rows}) if "metric" in table.columns else []
+            raise ConfigError(f"no row of table {name!r}{' kept by `where`' if filt else ''} holds metric "
+                              f"{metric!r}" + (f"; its metrics: {', '.join(held)}." if held else "."))
     return tuple(out)

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from xbarsim.errors import ConfigError
-from xbarsim.sweeps import ResultStore
+from xbarsim.sweeps import ResultStore, SweepSpec
 
 __all__ = ["Results", "load_results", "read_csv"]
 
@@ -38,12 +38,15 @@ class Results:
         One record per stored trial: ``key``, ``point``, ``trial``, ``status``, ``error_type``,
         ``error``, ``duration_s``, ``worker``, every parameter the trial got and every metric it
         returned (flat; a metric never overwrites a parameter of the same name, it is then
-        ``result.<name>``).
+        ``result.<name>``). A Monte Carlo experiment's transfers come from its
+        ``transfers_<network>_<model>.sqlite`` stores, each record with the ``file`` of its store
+        (the ``file`` of its summary row).
     summaries : list of dict
         One per grid point (or network x model of a Monte Carlo run): the parameters, counts and
         ``<metric>_mean`` / ``<metric>_std``.
     partial : bool
-        The run was interrupted before every trial had finished.
+        The run was interrupted before every trial had finished (as its report says, or as its
+        store shows: fewer trials than its spec, e.g. after the process was killed).
     """
 
     folder: Path
@@ -96,26 +99,47 @@ def _read_json(path: Path) -> dict[str, Any] | None:
     return dict(doc)
 
 
+def _store_records(store: Path, extra: Mapping[str, Any]) -> list[dict[str, Any]]:
+    with ResultStore(store, readonly=True) as db:
+        recs = db.records()
+    out = []
+    for r in recs:
+        row: dict[str, Any] = {"key": r.key, "point": r.point, "trial": r.trial, "status": r.status,
+                               "error_type": r.error_type, "error": r.error, "duration_s": r.duration_s,
+                               "worker": r.worker, **extra}
+        for k, v in r.params.items():
+            row.setdefault(k, v)
+        for k, v in r.results.items():
+            row[k if k not in row else f"result.{k}"] = v
+        out.append(row)
+    return out
+
+
 def _trial_records(folder: Path) -> list[dict[str, Any]]:
     store = folder / "trials.sqlite"
     if store.is_file():
-        with ResultStore(store, readonly=True) as db:
-            recs = db.records()
-        out = []
-        for r in recs:
-            row: dict[str, Any] = {"key": r.key, "point": r.point, "trial": r.trial, "status": r.status,
-                                   "error_type": r.error_type, "error": r.error, "duration_s": r.duration_s,
-                                   "worker": r.worker}
-            for k, v in r.params.items():
-                row.setdefault(k, v)
-            for k, v in r.results.items():
-                row[k if k not in row else f"result.{k}"] = v
-            out.append(row)
-        return out
+        return _store_records(store, {})
+    # a Monte Carlo experiment: one store per network and model, named by its summary row's `file`
+    transfers = sorted(folder.glob("transfers_*.sqlite"))
+    if transfers:
+        return [row for t in transfers for row in _store_records(t, {"file": t.name})]
     csv_path = folder / "trials.csv"
     if csv_path.is_file():
         return [dict(r) for r in read_csv(csv_path)[1]]
     return []
+
+
+def _incomplete_store(folder: Path) -> bool:
+    """Whether a store of ``folder`` holds fewer trials than its spec has (a run killed before it
+    wrote its report, or during a ``--retry-failed`` that had moved its failed trials aside)."""
+    for store in [folder / "trials.sqlite", *sorted(folder.glob("transfers_*.sqlite"))]:
+        if not store.is_file():
+            continue
+        with ResultStore(store, readonly=True) as db:
+            spec, n = db.spec_dict(), db.count()
+        if spec is not None and n < SweepSpec.from_dict(spec, source=str(store)).n_trials:
+            return True
+    return False
 
 
 def load_results(folder: str | os.PathLike[str]) -> Results:
@@ -139,5 +163,5 @@ def load_results(folder: str | os.PathLike[str]) -> Results:
     prov = dict(doc.get("provenance") or {})
     if not prov and (p / "trials.csv").is_file():
         prov = read_csv(p / "trials.csv")[0]
-    partial = bool(doc.get("partial", prov.get("partial", False)))
+    partial = bool(doc.get("partial", prov.get("partial", False))) or _incomplete_store(p)
     return Results(folder=p, provenance=prov, trials=trials, summaries=summaries, partial=partial)

@@ -35,6 +35,7 @@ from xbarsim.errors import ConfigError
 from xbarsim._typing import FloatArray, IntArray, SolveMethod
 from xbarsim.evaluation import (
     HARDWARE_FIELDS,
+    READOUT_FIELDS,
     DevicePerturbation,
     DroletCodePerturbation,
     Hardware,
@@ -44,7 +45,7 @@ from xbarsim.evaluation import (
 from xbarsim.experiments.config import hardware_for, metric_name
 from xbarsim.experiments.networks import cached_dataset, network_file
 from xbarsim.netlists import BiasScheme, Crossbar, LineResistance
-from xbarsim.networks import MLP, Network
+from xbarsim.networks import DATASETS, MLP, Network
 from xbarsim.solver import NgspiceOptions, SparseOptions, get_backend, solve
 from xbarsim.sweeps import SweepSpec, TrialFunction, canonical, load_sweep_config
 
@@ -327,6 +328,37 @@ def _network_entry(entry: Any, where: str) -> tuple[str, str | None]:
     return file, sha
 
 
+def _evaluate_data_check(params: Mapping[str, Any], hw: Hardware) -> None:
+    """The ``"evaluate"`` trial's data and read-out parameters, checked (ConfigError naming them)."""
+    dataset, dfile = params.get("dataset"), params.get("dataset_file")
+    if dfile is not None and not isinstance(dfile, str):
+        raise ConfigError(f"trial parameter `dataset_file` must be the path of an .npz; got {dfile!r:.100}.")
+    if dfile is None and dataset not in DATASETS:
+        raise ConfigError(f"trial parameter `dataset` must be one of {', '.join(map(repr, DATASETS))} (or the name "
+                          f"of `dataset_file`); got {dataset!r:.100}.")
+    if dfile is not None and not isinstance(dataset, str):
+        raise ConfigError(f"trial parameter `dataset` must be the name of `dataset_file`; got {dataset!r:.100}.")
+    _choice(params, "split", "test", ("train", "val", "test"))
+    if params.get("max_points") is not None:
+        _integer(params, "max_points", None, lo=1, hi=10_000_000)
+    record = params.get("record_points", False)
+    if not isinstance(record, bool):
+        raise ConfigError(f"trial parameter `record_points` must be true or false; got {record!r:.100}.")
+    readouts = params.get("readouts", {})
+    if not isinstance(readouts, Mapping) or not all(isinstance(ch, Mapping) for ch in readouts.values()):
+        raise ConfigError(f"trial parameter `readouts` must be a table of read-out name -> table of changes; got "
+                          f"{readouts!r:.100}.")
+    for rname, ch in readouts.items():
+        bad = sorted(set(ch) - set(READOUT_FIELDS))
+        if bad:
+            raise ConfigError(f"trial parameter `readouts.{rname}` may change only {', '.join(READOUT_FIELDS)}; got "
+                              f"{', '.join(map(repr, bad))}.")
+        try:
+            hw.replace(**ch)
+        except ConfigError as exc:
+            raise ConfigError(f"trial parameter `readouts.{rname}`: {exc}") from None
+
+
 def _evaluate_setup(params: Mapping[str, Any], root: str | None = None
                     ) -> tuple[str, str, str | None, Any, list[tuple[str, str | None]] | None]:
     """The ``"evaluate"`` trial's network name, file, content digest, Hardware and the ``(file,
@@ -352,7 +384,11 @@ def _evaluate_setup(params: Mapping[str, Any], root: str | None = None
     hardware, variants = params.get("hardware", {}), params.get("variants", {})
     if not isinstance(hardware, Mapping) or not isinstance(variants, Mapping):
         raise ConfigError("trial parameters `hardware` and `variants` must be tables.")
+    ab = params.get("alpha_beta")
+    if ab is not None and not (isinstance(ab, (list, tuple)) and len(ab) == 2):
+        raise ConfigError(f"trial parameter `alpha_beta` must be an [alpha, beta] pair; got {ab!r:.100}.")
     hw = hardware_for(hardware, variants, point)
+    _evaluate_data_check(params, hw)
     members = None
     if hw.strategy == "committee" and hw.committee_networks == "distinct":
         committee = params.get("committee", {})
