@@ -181,7 +181,11 @@ def write_verify(
     t = as_float_array(target, "target", what="array of conductances in siemens", min_value=0.0)
     if t.shape != idx.shape:
         raise ConfigError(f"`target` must have shape {idx.shape} (one per index); got shape {t.shape}.")
-    sk = np.zeros(idx.size, dtype=bool) if skip is None else np.asarray(skip, dtype=bool)
+    sk = np.zeros(idx.size, dtype=bool) if skip is None else np.asarray(skip)
+    if sk.dtype != np.bool_:
+        # a cast would take 0.5, 'no' or NaN for True and None for False, and skip healthy devices
+        raise ConfigError(f"`skip` must be a boolean array (True for a device known to be stuck); got dtype "
+                          f"{sk.dtype} ({short_repr(skip)}).")
     if sk.shape != idx.shape:
         raise ConfigError(f"`skip` must have shape {idx.shape}; got shape {sk.shape}.")
     g_all = np.array(chip.conductance).ravel()
