@@ -156,3 +156,10 @@ def test_write_verify_refuses_a_skip_mask_that_is_not_boolean(rng, skip):
     chip = mp.Chip.sample(n_kernels=1, kernel_shape=(2, 2), preset=exact_preset(), rng=rng)
     with pytest.raises(ConfigError, match=r"`skip` must be a boolean array.*got dtype"):
         mp.write_verify(chip, np.arange(4), np.full(4, 200e-6), rng, skip=skip)
+
+
+@pytest.mark.parametrize("measured", ["no", "false", 0, None])
+def test_lea_chip_refuses_a_measured_flag_that_is_not_a_bool(rng, measured):
+    """'no' and 'false' were truthy (the measured maps were used), 0 and None falsy."""
+    with pytest.raises(ConfigError, match=r"`measured` must be True or False; got"):
+        mp.lea_chip(rng, measured=measured, n_kernels=1)
