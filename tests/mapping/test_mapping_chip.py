@@ -163,3 +163,11 @@ def test_lea_chip_refuses_a_measured_flag_that_is_not_a_bool(rng, measured):
     """'no' and 'false' were truthy (the measured maps were used), 0 and None falsy."""
     with pytest.raises(ConfigError, match=r"`measured` must be True or False; got"):
         mp.lea_chip(rng, measured=measured, n_kernels=1)
+
+
+def test_an_out_of_range_unsigned_index_is_quoted_as_given(rng):
+    """uint64 2**63 + 5 was cast to int64 first and quoted as -9223372036854775803."""
+    chip = mp.Chip.sample(n_kernels=1, kernel_shape=(2, 2), preset=exact_preset(), rng=rng)
+    big = np.array([1, 2**63 + 5], dtype=np.uint64)
+    with pytest.raises(ConfigError, match=r"address devices in \[0, 3\]; got 1\.\.9223372036854775813\."):
+        mp.read_devices(chip, big, rng)

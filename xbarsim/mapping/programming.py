@@ -113,9 +113,10 @@ def _index(chip: Chip, index: ArrayLike) -> IntArray:
     idx = np.asarray(index)
     if idx.dtype.kind not in "iu" or idx.ndim != 1:
         raise ConfigError(f"`index` must be a 1-D integer array of flat device indices; got {short_repr(index)}.")
-    idx = idx.astype(np.int64)
+    # range check before the cast: an unsigned index of 2**63 or more would wrap to a negative one
     if idx.size and (idx.min() < 0 or idx.max() >= chip.n_devices):
         raise ConfigError(f"`index` must address devices in [0, {chip.n_devices - 1}]; got {int(idx.min())}..{int(idx.max())}.")
+    idx = idx.astype(np.int64)
     if idx.size and np.bincount(idx, minlength=1).max() > 1:
         raise ConfigError("`index` must not repeat a device.")
     return idx
