@@ -148,3 +148,26 @@ def test_thresholds_inside_the_window_warn_and_bad_values_are_refused(rng):
         mp.Thresholds(stuck_on_above=-1.0)
     with pytest.raises(ConfigError, match="g_min.*g_max"):
         mp.Thresholds.for_window(500e-6, 100e-6)
+
+
+@pytest.mark.parametrize("skip", [[0.5, 0.0, 0.0, 0.0], ["no", "no", "no", "no"], [None, None, None, None], [1, 0, 0, 0]])
+def test_write_verify_refuses_a_skip_mask_that_is_not_boolean(rng, skip):
+    """A cast to bool took 0.5 and 'no' for True (None for False): healthy devices went unprogrammed."""
+    chip = mp.Chip.sample(n_kernels=1, kernel_shape=(2, 2), preset=exact_preset(), rng=rng)
+    with pytest.raises(ConfigError, match=r"`skip` must be a boolean array.*got dtype"):
+        mp.write_verify(chip, np.arange(4), np.full(4, 200e-6), rng, skip=skip)
+
+
+@pytest.mark.parametrize("measured", ["no", "false", 0, None])
+def test_lea_chip_refuses_a_measured_flag_that_is_not_a_bool(rng, measured):
+    """'no' and 'false' were truthy (the measured maps were used), 0 and None falsy."""
+    with pytest.raises(ConfigError, match=r"`measured` must be True or False; got"):
+        mp.lea_chip(rng, measured=measured, n_kernels=1)
+
+
+def test_an_out_of_range_unsigned_index_is_quoted_as_given(rng):
+    """uint64 2**63 + 5 was cast to int64 first and quoted as -9223372036854775803."""
+    chip = mp.Chip.sample(n_kernels=1, kernel_shape=(2, 2), preset=exact_preset(), rng=rng)
+    big = np.array([1, 2**63 + 5], dtype=np.uint64)
+    with pytest.raises(ConfigError, match=r"address devices in \[0, 3\]; got 1\.\.9223372036854775813\."):
+        mp.read_devices(chip, big, rng)

@@ -284,6 +284,8 @@ def lea_chip(
         fault statistics), drawn after the sampled maps so the rest of the draw order holds.
     """
     p = rram_1t1r_nist() if preset is None else preset
+    if not isinstance(measured, (bool, np.bool_)):
+        raise ConfigError(f"`measured` must be True or False; got {short_repr(measured)}.")
     if unmeasured not in ("sampled", "measured"):
         raise ConfigError(f"`unmeasured` must be 'sampled' or 'measured'; got {short_repr(unmeasured)}.")
     if not isinstance(p, DevicePreset):

@@ -113,9 +113,10 @@ def _index(chip: Chip, index: ArrayLike) -> IntArray:
     idx = np.asarray(index)
     if idx.dtype.kind not in "iu" or idx.ndim != 1:
         raise ConfigError(f"`index` must be a 1-D integer array of flat device indices; got {short_repr(index)}.")
-    idx = idx.astype(np.int64)
+    # range check before the cast: an unsigned index of 2**63 or more would wrap to a negative one
     if idx.size and (idx.min() < 0 or idx.max() >= chip.n_devices):
         raise ConfigError(f"`index` must address devices in [0, {chip.n_devices - 1}]; got {int(idx.min())}..{int(idx.max())}.")
+    idx = idx.astype(np.int64)
     if idx.size and np.bincount(idx, minlength=1).max() > 1:
         raise ConfigError("`index` must not repeat a device.")
     return idx
@@ -181,7 +182,11 @@ def write_verify(
     t = as_float_array(target, "target", what="array of conductances in siemens", min_value=0.0)
     if t.shape != idx.shape:
         raise ConfigError(f"`target` must have shape {idx.shape} (one per index); got shape {t.shape}.")
-    sk = np.zeros(idx.size, dtype=bool) if skip is None else np.asarray(skip, dtype=bool)
+    sk = np.zeros(idx.size, dtype=bool) if skip is None else np.asarray(skip)
+    if sk.dtype != np.bool_:
+        # a cast would take 0.5, 'no' or NaN for True and None for False, and skip healthy devices
+        raise ConfigError(f"`skip` must be a boolean array (True for a device known to be stuck); got dtype "
+                          f"{sk.dtype} ({short_repr(skip)}).")
     if sk.shape != idx.shape:
         raise ConfigError(f"`skip` must have shape {idx.shape}; got shape {sk.shape}.")
     g_all = np.array(chip.conductance).ravel()
