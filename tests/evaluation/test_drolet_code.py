@@ -80,3 +80,19 @@ def test_monte_carlo_runs_the_drolet_code_model_and_records_it():
     assert res.model["model"] == "drolet-code"
     assert res.correct.shape == (20, 200)
     assert 0.0 <= res.robust_fraction <= 1.0
+
+
+def test_bias_vectors_keep_disturbance_draws_beyond_4_sigma():
+    # their sample_adj_effect_offsets replaces draws beyond 4 sigma by 60 uS for the weights only
+    # (hardaware_linear.py l. 518-522, 534-537); the 1-D bias branch (l. 561-563) keeps every draw
+    stats = dict(zip(drolet_disturbance_stats().n_subsequent.tolist(), drolet_disturbance_stats().std_dg.tolist()))
+    samples = {n: np.array([n * 1e-6]) for n in range(1, 60)}
+    samples[2] = np.array([10 * stats[2]])
+    model = DroletCodePerturbation(**{**QUIET, "disturbance": True}, samples=samples)
+    np.testing.assert_allclose(model._disturb((4,), np.random.default_rng(1)) * 1e6,
+                               [4.0, 3.0, 10 * stats[2] * 1e6, 0.0])
+    np.testing.assert_allclose(model._disturb((1, 4), np.random.default_rng(1)) * 1e6, [[4.0, 3.0, 60.0, 0.0]])
+    # end to end on a same-sign bias (one column): range 0.3 over 400 uS
+    b = np.array([0.4, 0.3, 0.2, 0.1])
+    shift = np.array([4e-6, 3e-6, 10 * stats[2], 0.0]) * 0.3 / 400e-6
+    np.testing.assert_allclose(model.perturb_matrix(b, np.random.default_rng(1)), b + shift, atol=1e-12)

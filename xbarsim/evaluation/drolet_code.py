@@ -14,8 +14,9 @@ in three ways that this class follows (facts read from that file, re-implemented
 * **disturbance**: each device gets a draw from the *measured* disturbance samples for ``n``
   devices programmed after it (empirical distribution, :func:`~xbarsim.devices.drolet_disturbance_samples`),
   with ``n`` counted down from the matrix size in column-major order over the ``(out, in)``
-  matrix (``W.T`` here); the last device gets none; a draw beyond 4 standard deviations
-  (:func:`~xbarsim.devices.drolet_disturbance_stats`) becomes +60 uS.
+  matrix (``W.T`` here); the last device gets none; in a weight matrix a draw beyond 4 standard
+  deviations (:func:`~xbarsim.devices.drolet_disturbance_stats`) becomes +60 uS (their bias vectors
+  keep every draw: ``sample_adj_effect_offsets`` checks only the weights).
 * **bias**: a scalar bias (the 2-8-1 network's output bias) is never perturbed; bias vectors are.
 
 Per device, in their order: programming offset ``G += o G / 100`` (``o ~ N(-0.589, 0.339)`` %;
@@ -85,7 +86,8 @@ class DroletCodePerturbation:
     disturbance : bool
         Add the measured disturbance samples.
     outlier_value : float
-        Siemens, what a disturbance draw beyond 4 standard deviations becomes (+60 uS).
+        Siemens, what a disturbance draw beyond 4 standard deviations becomes in a weight matrix
+        (+60 uS; bias vectors keep their draws, as the authors' code does).
     perturb_biases : bool
         For :meth:`perturb_network`: perturb bias vectors (scalar biases stay exact either way).
     """
@@ -153,7 +155,7 @@ class DroletCodePerturbation:
                 raise ConfigError(f"no measured disturbance samples for n = {n}; the matrix is too large "
                                   f"({int(np.prod(shape))} devices) for the authors' model.")
             v = float(pool[rng.integers(pool.size)])
-            if abs(v) > 4 * _stats_std()[int(n)]:
+            if len(shape) == 2 and abs(v) > 4 * _stats_std()[int(n)]:  # their bias vectors keep every draw
                 v = self.outlier_value
             flat[k] = v
         return out
