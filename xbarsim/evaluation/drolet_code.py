@@ -24,6 +24,14 @@ single-column path: ``G -= o G / 100``), tuning imprecision ``G += (a G + b) / 1
 ``a = -6.24e-4 %/uS``, ``b = 0.691 %`` (``G`` in uS, taken before the offset in the double-column
 path and after it in the single-column one), the disturbance, then 1 % of the devices replaced by
 failures (half at ``N(573, 99)`` uS, half ``U(10, 100)`` uS, values put into the frame as they are).
+Every weight matrix or bias vector but a one-element bias is transferred, also one whose entries are
+all equal (e.g. zero biases): their single-column path with sklearn's zero-range scale (every entry
+at 100 uS, 400 uS per weight unit).
+
+Version followed: the repository's ``Update_TC`` branch (pull request 1, commit 6f5115e, July 2023;
+it holds ``main_CDF.py`` and ``test_individual``, from which the paper's robustness figures come).
+Its ``main`` branch (3fd4467, March 2023) differs in one line order only: there the double-column
+tuning imprecision is taken after the offset, as in the single-column path.
 """
 
 from __future__ import annotations
@@ -180,14 +188,13 @@ class DroletCodePerturbation:
         if arr.shape == (1,) or arr.size == 0:
             return arr.copy()
         w_lo, w_hi = float(arr.min()), float(arr.max())
-        if w_hi == w_lo:
-            return arr.copy()
         if np.all(arr >= 0) or np.all(arr <= 0):  # their single-column path
-            g = self.g_hrs + (arr - w_lo) * (self.g_lrs - self.g_hrs) / (w_hi - w_lo)
+            w_range = w_hi - w_lo if w_hi > w_lo else 1.0  # sklearn's MinMaxScaler: zero range -> 1
+            g = self.g_hrs + (arr - w_lo) * (self.g_lrs - self.g_hrs) / w_range
             g = g - rng.normal(self.offset_mean, self.offset_std, size=arr.shape) * g / 100
             g = g + self._tune(g, rng) + self._disturb(arr.shape, rng)
             g = self._fail(g, rng)
-            return np.asarray(w_lo + (g - self.g_hrs) * (w_hi - w_lo) / (self.g_lrs - self.g_hrs))
+            return np.asarray(w_lo + (g - self.g_hrs) * w_range / (self.g_lrs - self.g_hrs))
         gp, gn = self.frame(arr)
         ideal = gp - gn
         d_lo, d_hi = float(ideal.min()), float(ideal.max())
