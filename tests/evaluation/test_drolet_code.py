@@ -80,3 +80,45 @@ def test_monte_carlo_runs_the_drolet_code_model_and_records_it():
     assert res.model["model"] == "drolet-code"
     assert res.correct.shape == (20, 200)
     assert 0.0 <= res.robust_fraction <= 1.0
+
+
+def test_bias_vectors_keep_disturbance_draws_beyond_4_sigma():
+    # their sample_adj_effect_offsets replaces draws beyond 4 sigma by 60 uS for the weights only
+    # (hardaware_linear.py l. 518-522, 534-537); the 1-D bias branch (l. 561-563) keeps every draw
+    stats = dict(zip(drolet_disturbance_stats().n_subsequent.tolist(), drolet_disturbance_stats().std_dg.tolist()))
+    samples = {n: np.array([n * 1e-6]) for n in range(1, 60)}
+    samples[2] = np.array([10 * stats[2]])
+    model = DroletCodePerturbation(**{**QUIET, "disturbance": True}, samples=samples)
+    np.testing.assert_allclose(model._disturb((4,), np.random.default_rng(1)) * 1e6,
+                               [4.0, 3.0, 10 * stats[2] * 1e6, 0.0])
+    np.testing.assert_allclose(model._disturb((1, 4), np.random.default_rng(1)) * 1e6, [[4.0, 3.0, 60.0, 0.0]])
+    # end to end on a same-sign bias (one column): range 0.3 over 400 uS
+    b = np.array([0.4, 0.3, 0.2, 0.1])
+    shift = np.array([4e-6, 3e-6, 10 * stats[2], 0.0]) * 0.3 / 400e-6
+    np.testing.assert_allclose(model.perturb_matrix(b, np.random.default_rng(1)), b + shift, atol=1e-12)
+
+
+def test_a_constant_matrix_is_transferred_with_the_zero_range_scale_and_a_scalar_bias_stays_exact():
+    # sklearn's MinMaxScaler maps a zero data range with scale 1: every entry at 100 uS, 400 uS per
+    # weight unit (their single-column path: w_forward's first branch, weight_sampler_sc); a -10 % offset
+    # (their G -= o G / 100) puts the device at 110 uS, i.e. +0.025
+    model = DroletCodePerturbation(**{**QUIET, "offset_mean": -10.0})
+    rng = np.random.default_rng(0)
+    np.testing.assert_allclose(model.perturb_matrix(np.zeros(8), rng), np.full(8, 0.025), atol=1e-12)
+    np.testing.assert_allclose(model.perturb_matrix(np.full((2, 8), -0.3), rng), np.full((2, 8), -0.275),
+                               atol=1e-12)
+    assert model.perturb_matrix(np.array([0.3]), rng).tolist() == [0.3]
+
+
+def test_double_column_tuning_imprecision_is_drawn_at_the_conductance_before_the_offset():
+    # the Update_TC branch's weight_sampler_dc (6f5115e, hardaware_linear.py l. 228-246) takes
+    # sigma = (a G + b) / 100 G before adding the offset (their main branch adds it first): with a
+    # deterministic -10 % offset and a 1 % imprecision each device ends at 0.9 G + 0.01 G z
+    model = DroletCodePerturbation(**{**QUIET, "offset_mean": -10.0, "b_prog": 1.0})
+    w = np.array([[1.0, -1.0]])  # frame: G+ = (+400, -400) uS, G- = (-400, +400) uS; 800 uS per weight unit
+    rng = np.random.default_rng(4)
+    rng.standard_normal((2, 2))  # the two offset draws (zero spread)
+    zp, zn = rng.standard_normal((1, 2)), rng.standard_normal((1, 2))
+    gp, gn = np.array([[400.0, -400.0]]), np.array([[-400.0, 400.0]])
+    expected = (gp * (0.9 + 0.01 * zp) - gn * (0.9 + 0.01 * zn)) / 800
+    np.testing.assert_allclose(model.perturb_matrix(w, np.random.default_rng(4)), expected, rtol=0, atol=1e-12)

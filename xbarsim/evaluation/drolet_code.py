@@ -14,8 +14,9 @@ in three ways that this class follows (facts read from that file, re-implemented
 * **disturbance**: each device gets a draw from the *measured* disturbance samples for ``n``
   devices programmed after it (empirical distribution, :func:`~xbarsim.devices.drolet_disturbance_samples`),
   with ``n`` counted down from the matrix size in column-major order over the ``(out, in)``
-  matrix (``W.T`` here); the last device gets none; a draw beyond 4 standard deviations
-  (:func:`~xbarsim.devices.drolet_disturbance_stats`) becomes +60 uS.
+  matrix (``W.T`` here); the last device gets none; in a weight matrix a draw beyond 4 standard
+  deviations (:func:`~xbarsim.devices.drolet_disturbance_stats`) becomes +60 uS (their bias vectors
+  keep every draw: ``sample_adj_effect_offsets`` checks only the weights).
 * **bias**: a scalar bias (the 2-8-1 network's output bias) is never perturbed; bias vectors are.
 
 Per device, in their order: programming offset ``G += o G / 100`` (``o ~ N(-0.589, 0.339)`` %;
@@ -23,6 +24,14 @@ single-column path: ``G -= o G / 100``), tuning imprecision ``G += (a G + b) / 1
 ``a = -6.24e-4 %/uS``, ``b = 0.691 %`` (``G`` in uS, taken before the offset in the double-column
 path and after it in the single-column one), the disturbance, then 1 % of the devices replaced by
 failures (half at ``N(573, 99)`` uS, half ``U(10, 100)`` uS, values put into the frame as they are).
+Every weight matrix or bias vector but a one-element bias is transferred, also one whose entries are
+all equal (e.g. zero biases): their single-column path with sklearn's zero-range scale (every entry
+at 100 uS, 400 uS per weight unit).
+
+Version followed: the repository's ``Update_TC`` branch (pull request 1, commit 6f5115e, July 2023;
+it holds ``main_CDF.py`` and ``test_individual``, from which the paper's robustness figures come).
+Its ``main`` branch (3fd4467, March 2023) differs in one line order only: there the double-column
+tuning imprecision is taken after the offset, as in the single-column path.
 """
 
 from __future__ import annotations
@@ -85,7 +94,8 @@ class DroletCodePerturbation:
     disturbance : bool
         Add the measured disturbance samples.
     outlier_value : float
-        Siemens, what a disturbance draw beyond 4 standard deviations becomes (+60 uS).
+        Siemens, what a disturbance draw beyond 4 standard deviations becomes in a weight matrix
+        (+60 uS; bias vectors keep their draws, as the authors' code does).
     perturb_biases : bool
         For :meth:`perturb_network`: perturb bias vectors (scalar biases stay exact either way).
     """
@@ -153,7 +163,7 @@ class DroletCodePerturbation:
                 raise ConfigError(f"no measured disturbance samples for n = {n}; the matrix is too large "
                                   f"({int(np.prod(shape))} devices) for the authors' model.")
             v = float(pool[rng.integers(pool.size)])
-            if abs(v) > 4 * _stats_std()[int(n)]:
+            if len(shape) == 2 and abs(v) > 4 * _stats_std()[int(n)]:  # their bias vectors keep every draw
                 v = self.outlier_value
             flat[k] = v
         return out
@@ -178,14 +188,13 @@ class DroletCodePerturbation:
         if arr.shape == (1,) or arr.size == 0:
             return arr.copy()
         w_lo, w_hi = float(arr.min()), float(arr.max())
-        if w_hi == w_lo:
-            return arr.copy()
         if np.all(arr >= 0) or np.all(arr <= 0):  # their single-column path
-            g = self.g_hrs + (arr - w_lo) * (self.g_lrs - self.g_hrs) / (w_hi - w_lo)
+            w_range = w_hi - w_lo if w_hi > w_lo else 1.0  # sklearn's MinMaxScaler: zero range -> 1
+            g = self.g_hrs + (arr - w_lo) * (self.g_lrs - self.g_hrs) / w_range
             g = g - rng.normal(self.offset_mean, self.offset_std, size=arr.shape) * g / 100
             g = g + self._tune(g, rng) + self._disturb(arr.shape, rng)
             g = self._fail(g, rng)
-            return np.asarray(w_lo + (g - self.g_hrs) * (w_hi - w_lo) / (self.g_lrs - self.g_hrs))
+            return np.asarray(w_lo + (g - self.g_hrs) * w_range / (self.g_lrs - self.g_hrs))
         gp, gn = self.frame(arr)
         ideal = gp - gn
         d_lo, d_hi = float(ideal.min()), float(ideal.max())
