@@ -140,3 +140,13 @@ run_sweep(spec, trial, store={str(tmp_path / "trials.sqlite")!r}, scheduler="ser
     assert subprocess.run([sys.executable, "-c", code]).returncode == 9
     res = load_results(tmp_path)
     assert sorted(res.column("v")) == [1.0, 4.0] and res.partial
+
+
+def test_read_csv_keeps_a_quoted_multi_line_cell_whose_line_starts_with_a_hash(tmp_path):
+    """Comment lines are skipped before the header only (before: the '# line two' continuation of a
+    quoted cell was dropped, and the next row was swallowed into the cell)."""
+    p = tmp_path / "t.csv"
+    p.write_text('# provenance: {"seed": 3}\na,error\n1,"line one\n# line two"\n2,ok\n', encoding="utf-8")
+    prov, rows = read_csv(p)
+    assert prov == {"seed": 3}
+    assert rows == [{"a": "1", "error": "line one\n# line two"}, {"a": "2", "error": "ok"}]

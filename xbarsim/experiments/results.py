@@ -78,13 +78,14 @@ def read_csv(path: str | os.PathLike[str]) -> tuple[dict[str, Any], list[dict[st
     prov: dict[str, Any] = {}
     with p.open(newline="", encoding="utf-8") as fh:
         lines = [line for line in fh]
-    body: list[str] = []
-    for line in lines:
-        if line.startswith("# provenance: ") and not prov and not body:
-            prov = json.loads(line[len("# provenance: "):])
-        elif not line.startswith("#"):
-            body.append(line)
-    return prov, list(csv.DictReader(body))
+    # comment lines are skipped before the header only: after it, a line starting with '#' can be the
+    # continuation of a quoted multi-line cell (an error message in trials.csv)
+    start = 0
+    while start < len(lines) and lines[start].startswith("#"):
+        if lines[start].startswith("# provenance: ") and not prov:
+            prov = json.loads(lines[start][len("# provenance: "):])
+        start += 1
+    return prov, list(csv.DictReader(lines[start:]))
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
