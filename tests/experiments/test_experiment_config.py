@@ -282,6 +282,17 @@ def test_max_points_of_a_monte_carlo_experiment_is_refused_not_ignored(tmp_path)
         load_experiment(path, quick=True)
 
 
+@pytest.mark.parametrize("extra,key", [("cycles = 5\n", "cycles"),
+                                       ("[readouts]\nideal = { backend = \"ideal\" }\n", "readouts")])
+def test_sweep_only_settings_of_a_monte_carlo_experiment_are_refused_not_ignored(tmp_path, extra, key):
+    # before: accepted and ignored (a Monte Carlo run reads each of its `transfers` once)
+    text = MONTE_CARLO.replace("transfers = 3", "transfers = 3\n" + extra) if key == "cycles" else MONTE_CARLO + extra
+    path = _write(tmp_path, text)
+    with pytest.raises(ConfigError) as err:
+        load_experiment(path)
+    assert key in str(err.value) and "monte-carlo" in str(err.value) and str(path) in str(err.value)
+
+
 def test_a_grid_value_listed_twice_is_refused_at_load_time_naming_key_value_and_file(tmp_path):
     # before: accepted by load_experiment, refused only after the networks were trained, without the file
     path = _write(tmp_path, BASE.replace("alpha = [1, 2]", "alpha = [1, 2, 1]"))

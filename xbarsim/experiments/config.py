@@ -496,6 +496,12 @@ class ExperimentConfig:
                 if self.kind == "monte-carlo":  # its transfers evaluate the whole split
                     raise ConfigError(f"`max_points` applies to kind 'sweep'; a 'monte-carlo' experiment evaluates "
                                       f"the whole {self.split} split (got max_points = {self.max_points}).")
+            if self.kind == "monte-carlo" and self.cycles != 1:  # before: accepted and ignored
+                raise ConfigError(f"`cycles` applies to kind 'sweep'; a 'monte-carlo' experiment runs `transfers` "
+                                  f"transfers (got cycles = {self.cycles}).")
+            if self.kind == "monte-carlo" and self.readouts:
+                raise ConfigError(f"[readouts] applies to kind 'sweep'; a 'monte-carlo' experiment reads each "
+                                  f"transfer once (got {', '.join(map(repr, self.readouts))}).")
             if not isinstance(self.description, str):
                 raise ConfigError("`description` must be a string.")
             variants: dict[str, dict[str, Any]] = {}
