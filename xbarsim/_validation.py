@@ -80,20 +80,18 @@ def as_float_array(
     """
     if isinstance(value, (str, bytes)) or value is None or isinstance(value, type):
         raise ConfigError(f"`{name}` must be a {what}; got {short_repr(value)}.")
-    if isinstance(value, np.ndarray):
-        check_size(value.shape, name)
-    # a bool (or a boolean mask) is not a number of any unit: True would silently be 1 S, 1 V or 1 ohm
-    if (isinstance(value, (bool, np.bool_)) or (isinstance(value, np.ndarray) and value.dtype.kind == "b")
-            or (isinstance(value, (list, tuple)) and _holds_bools(value))):
-        raise ConfigError(f"`{name}` must be a {what}; got booleans ({short_repr(value)}), not numbers.")
     try:
-        is_complex = np.iscomplexobj(value)
-    except (TypeError, ValueError) as exc:  # ragged nested sequences
+        raw = np.asarray(value)  # one look at what it holds; no copy for an array
+    except (TypeError, ValueError, OverflowError) as exc:  # ragged nested sequences
         raise ConfigError(f"`{name}` must be a {what}; got {short_repr(value)}.") from exc
-    if is_complex:
+    check_size(raw.shape, name)
+    # a bool (or a boolean mask) is not a number of any unit: True would silently be 1 S, 1 V or 1 ohm
+    if raw.dtype.kind == "b":
+        raise ConfigError(f"`{name}` must be a {what}; got booleans ({short_repr(value)}), not numbers.")
+    if raw.dtype.kind == "c":
         raise ConfigError(f"`{name}` must be a {what} (real numbers); got a complex value.")
     try:
-        arr = np.array(value, dtype=np.float64)
+        arr = np.array(raw, dtype=np.float64)
     except (TypeError, ValueError, OverflowError) as exc:
         raise ConfigError(f"`{name}` must be a {what}; got {short_repr(value)}.") from exc
     if arr.dtype.kind != "f":  # pragma: no cover - np.array(..., float64) guarantees it
@@ -105,13 +103,6 @@ def as_float_array(
         bad = arr[arr < min_value].ravel()[0]
         raise ConfigError(f"`{name}` must be a {what}; got {short_repr(bad)}.")
     return arr
-
-
-def _holds_bools(value: list[Any] | tuple[Any, ...]) -> bool:
-    try:
-        return np.asarray(value).dtype.kind == "b"
-    except (TypeError, ValueError):  # ragged: left to the conversion's own message
-        return False
 
 
 def check_int(value: Any, name: str, lo: int, hi: int) -> int:
