@@ -267,30 +267,26 @@ preset = "tio2_passive"
 """
 
 
-def test_max_points_of_a_monte_carlo_experiment_is_refused_not_ignored(tmp_path):
-    # the Monte Carlo run evaluates the whole split whatever max_points says, while the report printed
-    # "first 20 points": a setting that does nothing is an error naming it
-    path = _write(tmp_path, MONTE_CARLO.replace('transfers = 3', 'transfers = 3\nmax_points = 20'))
+@pytest.mark.parametrize("edit,key", [
+    # max_points: the run evaluates the whole split, while the report printed "first 20 points"
+    (lambda t: t.replace("transfers = 3", "transfers = 3\nmax_points = 20"), "max_points = 20"),
+    # cycles and [readouts]: before, accepted and ignored (each of the `transfers` is read once)
+    (lambda t: t.replace("transfers = 3", "transfers = 3\ncycles = 5"), "cycles = 5"),
+    (lambda t: t + "[readouts]\nideal = { backend = \"ideal\" }\n", "readouts"),
+])
+def test_sweep_only_settings_of_a_monte_carlo_experiment_are_refused_not_ignored(tmp_path, edit, key):
+    path = _write(tmp_path, edit(MONTE_CARLO))
     with pytest.raises(ConfigError) as err:
         load_experiment(path)
     text = str(err.value)
-    assert "max_points" in text and "20" in text and "monte-carlo" in text and str(path) in text
-    # also when only the quick variant sets it
+    assert key in text and "monte-carlo" in text and str(path) in text
+
+
+def test_max_points_only_in_the_quick_variant_of_a_monte_carlo_experiment_is_refused_there(tmp_path):
     path = _write(tmp_path, MONTE_CARLO + "[quick]\nmax_points = 20\n")
     load_experiment(path)
     with pytest.raises(ConfigError, match="max_points"):
         load_experiment(path, quick=True)
-
-
-@pytest.mark.parametrize("extra,key", [("cycles = 5\n", "cycles"),
-                                       ("[readouts]\nideal = { backend = \"ideal\" }\n", "readouts")])
-def test_sweep_only_settings_of_a_monte_carlo_experiment_are_refused_not_ignored(tmp_path, extra, key):
-    # before: accepted and ignored (a Monte Carlo run reads each of its `transfers` once)
-    text = MONTE_CARLO.replace("transfers = 3", "transfers = 3\n" + extra) if key == "cycles" else MONTE_CARLO + extra
-    path = _write(tmp_path, text)
-    with pytest.raises(ConfigError) as err:
-        load_experiment(path)
-    assert key in str(err.value) and "monte-carlo" in str(err.value) and str(path) in str(err.value)
 
 
 def test_a_grid_value_listed_twice_is_refused_at_load_time_naming_key_value_and_file(tmp_path):

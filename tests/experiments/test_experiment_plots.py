@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections import defaultdict
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -69,15 +70,21 @@ def test_accuracy_and_mapping_error_plots_draw_the_raw_trial_statistics(tmp_path
                for t in legend_titles)
 
 
+def _evaluate_spied(tmp_path, monkeypatch, name: str, grid: str, top: str) -> tuple[list[dict], Path]:
+    """Run a small LEA experiment through the CLI with every errorbar call recorded: (calls, out folder)."""
+    calls = spy_errorbars(monkeypatch)
+    cfg = tmp_path / "e.toml"
+    cfg.write_text(lea_experiment(name, 2, grid, top=top))
+    out = tmp_path / "out"
+    assert main(["evaluate", str(cfg), "--out", str(out), "--scheduler", "serial", "--quiet"]) == 0
+    return calls, out
+
+
 def test_plot_x_adds_the_accuracy_plot_against_the_named_grid_key(tmp_path, monkeypatch):
     """``plot_x = "fault_rate"`` beside an alpha grid: accuracy_vs_fault_rate.png has the fault rate on x,
     one line per (variant, alpha), every point the raw trials' mean and std."""
-    calls = spy_errorbars(monkeypatch)
-    cfg = tmp_path / "e.toml"
-    cfg.write_text(lea_experiment("plot-x", 2, 'variant = ["lea"]\nalpha = [1, 2]\nfault_rate = [0.2, 0.0]',
-                                  top='plot_x = "fault_rate"\nmax_points = 150'))
-    out = tmp_path / "out"
-    assert main(["evaluate", str(cfg), "--out", str(out), "--scheduler", "serial", "--quiet"]) == 0
+    calls, out = _evaluate_spied(tmp_path, monkeypatch, "plot-x", 'variant = ["lea"]\nalpha = [1, 2]\nfault_rate = [0.2, 0.0]',
+                                 'plot_x = "fault_rate"\nmax_points = 150')
     assert (out / "accuracy_vs_fault_rate.png").exists() and (out / "accuracy_vs_alpha.png").exists()
     groups = stored_trials(out, "alpha", "fault_rate")
     mine = [c for c in calls if c["ax"].get_xlabel() == "fault_rate"]
@@ -197,12 +204,8 @@ def test_alpha_beta_pairs_of_one_alpha_are_separate_series(tmp_path, monkeypatch
     """grid.alpha_beta with two betas at alpha 2 (exp3_yinyang.toml's grid): each beta is its own
     series, every point the raw trials' mean and std (the pair's beta was dropped: both alpha = 2
     points were drawn in one series at the same x, joined by a vertical line, beta named nowhere)."""
-    calls = spy_errorbars(monkeypatch)
-    cfg = tmp_path / "e.toml"
-    cfg.write_text(lea_experiment("ab", 2, 'variant = ["lea"]\nalpha_beta = [[2, 2], [1, 1], [2, 1]]',
-                                  top="max_points = 100"))
-    out = tmp_path / "out"
-    assert main(["evaluate", str(cfg), "--out", str(out), "--scheduler", "serial", "--quiet"]) == 0
+    calls, out = _evaluate_spied(tmp_path, monkeypatch, "ab", 'variant = ["lea"]\nalpha_beta = [[2, 2], [1, 1], [2, 1]]',
+                                 "max_points = 100")
     con = sqlite3.connect(out / "trials.sqlite")
     raw: dict[tuple, list[dict]] = defaultdict(list)
     for p, r, s in con.execute("select params, results, status from trials"):
@@ -229,12 +232,9 @@ def test_the_default_accuracy_plot_is_against_the_first_numeric_grid_key(tmp_pat
     """A grid of variant, then fault_rate, no alpha: accuracy_vs_fault_rate.png, as plot_x's documentation
     says (before: the first key, `variant`, was not numeric, and no accuracy plot was drawn); every point the
     raw trials' mean."""
-    calls = spy_errorbars(monkeypatch)
-    cfg = tmp_path / "e.toml"
-    cfg.write_text(lea_experiment("first-numeric", 2, 'variant = ["lea", "committee"]\nfault_rate = [0.0, 0.2]',
-                                  top="max_points = 100"))
-    out = tmp_path / "out"
-    assert main(["evaluate", str(cfg), "--out", str(out), "--scheduler", "serial", "--quiet"]) == 0
+    # the grid in non-sorted order: the points are matched to the trials by their values
+    calls, out = _evaluate_spied(tmp_path, monkeypatch, "first-numeric",
+                                 'variant = ["lea", "committee"]\nfault_rate = [0.2, 0.0]', "max_points = 100")
     assert (out / "accuracy_vs_fault_rate.png").exists()
     groups = stored_trials(out, "variant", "fault_rate")
     mine = [c for c in calls if c["ax"].get_xlabel() == "fault_rate"]
