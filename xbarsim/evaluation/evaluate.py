@@ -62,7 +62,7 @@ from xbarsim.mapping import (
     read_chip,
     run_layer,
 )
-from xbarsim.networks import MLP, ActivationLayer, Conv2d, Dataset, Network, Softmax, reference_scores
+from xbarsim.networks import MLP, Conv2d, Dataset, Network, reference_scores
 
 __all__ = [
     "READOUT_FIELDS",
@@ -271,16 +271,14 @@ class HardwareNetwork:
         return np.asarray(np.mean(self._committee_scores(xs, progress), axis=0))
 
     def _probabilities(self, scores: FloatArray) -> FloatArray:
-        # a Network ending in its own Sigmoid / Softmax already outputs probabilities (labels_from_scores
-        # knows it too); applying the head again squashed them towards 0.5 / uniform
-        last = self.network.output_layer if isinstance(self.network, Network) else None
+        # a Network ending in its own Sigmoid / Softmax already outputs probabilities: applying the head
+        # again squashed them towards 0.5 / uniform
+        ready = isinstance(self.network, Network) and self.network.outputs_probabilities
         if self.network.output == "sigmoid":
-            if isinstance(last, ActivationLayer) and last.kind == "sigmoid":
-                p = np.asarray(scores[:, 0], dtype=np.float64)
-            else:
-                p = 1.0 / (1.0 + np.exp(-np.clip(scores[:, 0], -700, 700)))
+            p = (np.asarray(scores[:, 0], dtype=np.float64) if ready
+                 else 1.0 / (1.0 + np.exp(-np.clip(scores[:, 0], -700, 700))))
             return np.stack([1.0 - p, p], axis=1)
-        if isinstance(last, Softmax):
+        if ready:
             return np.array(scores, dtype=np.float64)
         z = scores - scores.max(axis=1, keepdims=True)
         e = np.exp(z)

@@ -569,6 +569,15 @@ class Network:
         exported ``Sigmoid`` then ``Flatten`` still outputs probabilities)."""
         return next(layer for layer in reversed(self.layers) if not isinstance(layer, (Flatten, Reshape)))
 
+    @property
+    def outputs_probabilities(self) -> bool:
+        """Whether the outputs already are the head's probabilities: a sigmoid unit's network ends in
+        its own Sigmoid, a softmax network in its own Softmax (Flatten / Reshape after it aside)."""
+        last = self.output_layer
+        if self.output == "sigmoid":
+            return isinstance(last, Activation) and last.kind == "sigmoid"
+        return isinstance(last, Softmax)
+
     def vectors_per_sample(self) -> tuple[int, ...]:
         """Per weighted layer, the input vectors one sample pushes through its matrix (1 for dense
         layers, ``Ho * Wo`` patches for convolutions)."""
@@ -665,9 +674,7 @@ class Network:
         Flatten / Reshape after it aside)."""
         s = np.asarray(scores, dtype=np.float64)
         if self.output == "sigmoid":
-            last = self.output_layer
-            threshold = 0.5 if isinstance(last, Activation) and last.kind == "sigmoid" else 0.0
-            return (s[:, 0] > threshold).astype(np.int64)
+            return (s[:, 0] > (0.5 if self.outputs_probabilities else 0.0)).astype(np.int64)
         return np.argmax(s, axis=1).astype(np.int64)
 
     def accuracy(self, x: ArrayLike, y: ArrayLike, *, weights: Sequence[ArrayLike] | None = None,
