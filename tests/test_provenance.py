@@ -82,6 +82,21 @@ def test_formats_round_trip(tmp_path):
     assert all(line.startswith("* ") for line in provenance.spice_comment(rec).splitlines())
 
 
+def test_stamp_png_keeps_pixels_and_resolution(tmp_path):
+    """Before: the stamped PNG lost its pHYs chunk (matplotlib's dpi), so a document sized a 150-dpi
+    figure as 72 dpi, twice as large as plotted."""
+    from PIL import Image
+
+    path = tmp_path / "f.png"
+    Image.new("RGB", (30, 20), (10, 200, 30)).save(path, dpi=(150, 150))
+    rec = provenance.collect(seed=5)
+    provenance.stamp_png(path, rec)
+    with Image.open(path) as img:
+        assert img.size == (30, 20) and img.getpixel((3, 4)) == (10, 200, 30)
+        assert tuple(round(d) for d in img.info["dpi"]) == (150, 150)
+        assert json.loads(img.info["xbarsim:provenance"]) == provenance.provenance_json(rec)
+
+
 def test_version_flag():
     out = subprocess.run([sys.executable, "-m", "xbarsim.cli", "--version"], capture_output=True, text=True,
                          cwd=ROOT, timeout=60)

@@ -210,8 +210,9 @@ def png_metadata(prov: Mapping[str, Any]) -> dict[str, str]:
 
 
 def stamp_png(path: str | os.PathLike[str], prov: Mapping[str, Any]) -> Path:
-    """Add the :func:`png_metadata` text chunks to a PNG another function wrote; the pixels are kept
-    (Pillow, which matplotlib depends on, is imported here only)."""
+    """Add the :func:`png_metadata` text chunks to a PNG another function wrote; the pixels and the
+    resolution (``pHYs``, the size a document gives the figure) are kept (Pillow, which matplotlib depends
+    on, is imported here only)."""
     from PIL import Image, PngImagePlugin
 
     info = PngImagePlugin.PngInfo()
@@ -220,7 +221,8 @@ def stamp_png(path: str | os.PathLike[str], prov: Mapping[str, Any]) -> Path:
     p = Path(path)
     with Image.open(p) as img:
         img.load()
-        img.save(p, pnginfo=info)
+        dpi = img.info.get("dpi")
+        img.save(p, pnginfo=info, **({"dpi": dpi} if dpi is not None else {}))
     return p
 
 
