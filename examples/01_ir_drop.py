@@ -55,7 +55,7 @@ def main(size: int = 64, seed: int = 0) -> Path:
     ax[1].set_ylabel("row (word line)")
     fig.colorbar(im, ax=ax[1])
     png = OUT / "01_ir_drop.png"
-    fig.savefig(png, dpi=110)
+    fig.savefig(png, dpi=110, metadata=provenance.png_metadata(provenance.collect(seed=seed)))
     plt.close(fig)
     write_csv(OUT / "01_ir_drop.csv", rows, provenance.collect())
     print(f"wrote {png}")

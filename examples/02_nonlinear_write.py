@@ -18,6 +18,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
+from xbarsim import provenance
 import xbarsim as xb
 from xbarsim.devices import Sinh
 
@@ -48,7 +49,7 @@ def main(size: int = 32, seed: int = 0) -> Path:
     check = xb.crosscheck(small, xb.BiasScheme.write(0, 7, vw, "v/3"))
     print(f"8x8 V/3 sparse vs ngspice: max relative difference {check.max_rel:.1e}")
     png = OUT / "02_nonlinear_write.png"
-    fig.savefig(png, dpi=100)
+    fig.savefig(png, dpi=100, metadata=provenance.png_metadata(provenance.collect(seed=seed)))
     plt.close(fig)
     print(f"wrote {png}")
     return png

@@ -27,6 +27,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
+from xbarsim import provenance
 import xbarsim as xb
 from xbarsim.analysis import (
     compare_disturbance,
@@ -43,6 +44,7 @@ SCHEMES = ("v/2", "v/3", "floating", "grounded")
 
 
 def main(size: int = 32, sizes: tuple[int, ...] = (8, 16, 32, 64), n_arrays: int = 16) -> list[Path]:
+    meta = provenance.png_metadata(provenance.collect())  # provenance chunks for every figure
     OUT.mkdir(parents=True, exist_ok=True)
     preset = tio2_passive()
     lines = xb.LineResistance.uniform(1.0)
@@ -67,7 +69,7 @@ def main(size: int = 32, sizes: tuple[int, ...] = (8, 16, 32, 64), n_arrays: int
     axes[0].set_ylabel("row")
     fig.colorbar(im, ax=axes[-1], label="cell voltage (V)")
     written.append(OUT / "03_bias_schemes_write.png")
-    fig.savefig(written[-1], dpi=100)
+    fig.savefig(written[-1], dpi=100, metadata=meta)
     plt.close(fig)
 
     # 2. selected-cell voltage for every position (ohmic stand-in: exact superposition)
@@ -82,7 +84,7 @@ def main(size: int = 32, sizes: tuple[int, ...] = (8, 16, 32, 64), n_arrays: int
     ax.set_ylabel("row")
     fig.colorbar(im, ax=ax)
     written.append(OUT / "03_bias_schemes_map.png")
-    fig.savefig(written[-1], dpi=100)
+    fig.savefig(written[-1], dpi=100, metadata=meta)
     plt.close(fig)
 
     # 3. read margin versus size, sinh and ohmic devices
@@ -102,7 +104,7 @@ def main(size: int = 32, sizes: tuple[int, ...] = (8, 16, 32, 64), n_arrays: int
     ax.set_ylabel("worst-case read margin")
     ax.legend(fontsize=7, ncol=2)
     written.append(OUT / "03_bias_schemes_read.png")
-    fig.savefig(written[-1], dpi=100)
+    fig.savefig(written[-1], dpi=100, metadata=meta)
     plt.close(fig)
 
     # 4. write-verify of whole 8x8 arrays under V/2: disturbance versus cells programmed afterwards
@@ -127,7 +129,7 @@ def main(size: int = 32, sizes: tuple[int, ...] = (8, 16, 32, 64), n_arrays: int
     ax.set_title("half-select disturbance, 8x8 TiO2, V/2 write-verify")
     ax.legend(fontsize=8)
     written.append(OUT / "03_bias_schemes_disturbance.png")
-    fig.savefig(written[-1], dpi=100)
+    fig.savefig(written[-1], dpi=100, metadata=meta)
     plt.close(fig)
     for p in written:
         print(f"wrote {p}")

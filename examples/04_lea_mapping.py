@@ -26,6 +26,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
+from xbarsim import provenance
 import xbarsim.mapping as mp
 from xbarsim import LineResistance
 from xbarsim.devices import ConstantConductance, FaultModel, Ohmic, rram_1t1r_nist
@@ -101,7 +102,7 @@ def main(seeds: int = 4, seed: int = 0) -> Path:
     fig.colorbar(im, ax=axes[2], label="conductance (uS), clipped at 300")
     axes[2].set(title=f"kernel {k} after programming", xlabel="column (output)", ylabel="row (input)")
     path = OUT / "04_lea_mapping.png"
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=120, metadata=provenance.png_metadata(provenance.collect(seed=seed)))
     plt.close(fig)
     print(f"wrote {path}")
     return path

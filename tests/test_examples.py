@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 import subprocess
 import sys
@@ -23,7 +24,17 @@ def _csv_rows(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(line for line in fh if not line.startswith("# provenance: ")))
 
 
-#: 03_bias_schemes.py is smoke-run by tests/analysis.
+def _png_provenance(path: Path) -> dict:
+    """The provenance record in a PNG's ``xbarsim:provenance`` text chunk."""
+    from PIL import Image
+
+    with Image.open(path) as img:
+        text = img.info.get("xbarsim:provenance")
+    assert text, f"{path.name} has no provenance chunk"
+    return json.loads(text)
+
+
+#: 03_bias_schemes.py is smoke-run by tests/cli/test_bias_cli.py.
 SCRIPTS = ["01_ir_drop.py", "02_nonlinear_write.py", "04_lea_mapping.py"]
 #: Experiment examples run in their quick variant; 06 (MNIST, ~1 min) and 08 (circuit, ~3 min) only
 #: have their configs loaded by tests/evaluation/test_evaluate_config.py, to keep CI short.
@@ -39,6 +50,8 @@ def test_example_runs_and_writes_its_figure(script, tmp_path):
     pngs = list((tmp_path / "results" / "examples").glob("*.png"))
     assert pngs, f"{script} wrote no PNG under results/examples"
     assert all(p.stat().st_size > 10_000 for p in pngs)
+    for png in pngs:  # each figure carries the run's provenance record (before: examples 01-04 had none)
+        assert _png_provenance(png)["command"], png.name
     for table in (tmp_path / "results" / "examples").glob("*.csv"):
         assert _csv_rows(table), f"{table.name} has no rows"
 

@@ -7,6 +7,7 @@ import runpy
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from xbarsim.cli import main
 
@@ -97,4 +98,6 @@ def test_example_runs_headless(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, 
     assert len(written) == 4
     for p in written:
         assert (tmp_path / p).stat().st_size > 0
+        with Image.open(tmp_path / p) as img:  # provenance chunks (before: none)
+            assert json.loads(img.info["xbarsim:provenance"])["xbarsim"]
     assert "half-select disturbance" in capsys.readouterr().out
