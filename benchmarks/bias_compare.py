@@ -23,8 +23,10 @@ from pathlib import Path
 import numpy as np
 
 import xbarsim as xb
+from xbarsim import provenance
 from xbarsim.analysis import bias_report
 from xbarsim.devices import rram_1t1r_nist, tio2_passive
+from xbarsim.sweeps import write_text
 
 TARGET_S = 60.0
 
@@ -77,7 +79,8 @@ def main() -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     doc = report.to_dict()
     doc.update(total_s=total, command=command)
-    args.out.write_text(json.dumps(doc, indent=2))
+    doc["provenance"] = provenance.provenance_json(provenance.collect(command=sys.argv))
+    write_text(args.out, json.dumps(doc, indent=2, allow_nan=False))  # atomic, strict JSON as the CLI's
     print(f"wrote {args.out}", file=sys.stderr)
     return 0 if total < TARGET_S else 1
 
