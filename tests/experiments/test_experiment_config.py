@@ -312,6 +312,25 @@ def test_a_reference_value_that_is_not_finite_is_refused(tmp_path, value):
         load_experiment(_write(tmp_path, BASE + over))
 
 
+@pytest.mark.parametrize("point,key", [
+    ("{ alpah = 1 }", "alpah"),                  # mistyped grid key
+    ("{ strategy = 'lea', alpha = 2 }", "strategy"),  # fixed in [hardware], not a results column
+])
+def test_a_reference_point_key_that_is_no_results_column_is_refused(tmp_path, point, key):
+    # before: accepted; the reference matched no row and report.md showed "n/a" with no hint why
+    path = _write(tmp_path, BASE + f'[[reference]]\nlabel = "r"\npoint = {point}\nvalue = 0.5\n')
+    with pytest.raises(ConfigError) as err:
+        load_experiment(path)
+    text = str(err.value)
+    assert repr(key) in text and "alpha, network" in text and str(path) in text
+    over = '[[reference]]\nlabel = "r"\nover = "fault_rate"\nat = [0.1]\nvalues = [0.5]\n'
+    with pytest.raises(ConfigError, match="'fault_rate'"):
+        load_experiment(_write(tmp_path, BASE + over))
+    ok = load_experiment(_write(tmp_path, BASE + '[[reference]]\nlabel = "r"\npoint = { alpha = 2, network = "t" }\n'
+                                                 'value = 0.5\n'))
+    assert dict(ok.references[0].point) == {"alpha": 2, "network": "t"}
+
+
 def test_a_recipe_that_does_not_fit_the_dataset_names_the_network_recipe_dataset_and_file(tmp_path):
     # before: "`y` must hold labels in 0..1; got 0..9." with nothing saying which network, recipe or file
     from xbarsim.experiments import run_experiment

@@ -26,7 +26,8 @@ An experiment config (:class:`ExperimentConfig`, :func:`load_experiment`) is one
 
     plot_x = "alpha"                 # optional: x axis of the generic accuracy plot (a grid key)
 
-    [[reference]]                    # the paper's numbers, printed beside ours
+    [[reference]]                    # the paper's numbers, printed beside ours; `point` names
+                                     # grid keys (and `network`) only
     label = "LEA alpha = 6, 20 % faults (paper Fig. 4b)"
     metric = "accuracy"
     point = { variant = "lea", alpha = 6, fault_rate = 0.2 }
@@ -565,6 +566,14 @@ class ExperimentConfig:
             if self.kind == "monte-carlo" and grid:
                 raise ConfigError("[grid] belongs to kind 'sweep'; a Monte Carlo experiment evaluates each network "
                                   "on the one [hardware].")
+            columns = [*grid, *(() if "network" in grid else ("network",))] if self.kind == "sweep" \
+                else ["network", "model"]
+            for ref in self.references:  # before: a mistyped or fixed key matched no row and showed "n/a"
+                bad = [k for k in ref.point if k not in columns]
+                if bad and not ref.from_table:
+                    raise ConfigError(f"[[reference]] {ref.label!r}: `point` key {bad[0]!r} is not a column of this "
+                                      f"experiment's results ({', '.join(columns)}); a value fixed in [hardware] "
+                                      "needs no point key.")
             check_plot_x(self.plot_x, list(grid))
             if self.plot_x is not None and not all(isinstance(v, (int, float)) and not isinstance(v, bool)
                                                    for v in grid[self.plot_x]):
