@@ -80,6 +80,30 @@ def _evaluate_spied(tmp_path, monkeypatch, name: str, grid: str, top: str) -> tu
     return calls, out
 
 
+def test_readout_plot_labels_the_main_series_with_each_points_backend(tmp_path, monkeypatch):
+    """A variant that reads with the ideal backend: its main series is labelled "readout=ideal", the
+    other's "readout=sparse" (before: both "readout=sparse", the [hardware] backend), each point the raw
+    trials' mean."""
+    calls = spy_errorbars(monkeypatch)
+    cfg = tmp_path / "e.toml"
+    cfg.write_text(lea_experiment("ro", 2, 'variant = ["lea", "lea_ideal"]\nalpha = [1, 2]', top="max_points = 60")
+                   .replace('[grid]', 'lea_ideal = { strategy = "lea", backend = "ideal" }\n'
+                                      '[readouts]\nfine = { adc_bits = 12 }\n[grid]'))
+    out = tmp_path / "out"
+    assert main(["evaluate", str(cfg), "--out", str(out), "--scheduler", "serial", "--quiet"]) == 0
+    groups = stored_trials(out, "variant", "alpha")
+    mine = {c["label"]: c for c in calls if c["ax"].get_ylabel() == "test accuracy (%)"}
+    labels = {dict(p.split("=") for p in lab.split(", "))["variant"]: dict(p.split("=") for p in lab.split(", "))
+              for lab in mine if "readout=fine" not in lab}
+    assert labels["lea"]["readout"] == "sparse" and labels["lea_ideal"]["readout"] == "ideal"
+    for lab, c in mine.items():
+        parts = dict(p.split("=") for p in lab.split(", "))
+        key = "accuracy_fine" if parts["readout"] == "fine" else "accuracy"
+        for k, alpha in enumerate([1, 2]):
+            vals = np.array([r[key] for r in groups[(parts["variant"], alpha)]])
+            assert c["y"][k] == pytest.approx(100 * vals.mean(), rel=1e-12)
+
+
 def test_plot_x_adds_the_accuracy_plot_against_the_named_grid_key(tmp_path, monkeypatch):
     """``plot_x = "fault_rate"`` beside an alpha grid: accuracy_vs_fault_rate.png has the fault rate on x,
     one line per (variant, alpha), every point the raw trials' mean and std."""

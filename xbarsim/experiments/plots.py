@@ -220,8 +220,9 @@ def sweep_plots(config: ExperimentConfig, folder: Path, rows: list[dict[str, Any
     drawn: set[str] = set()  # the x axes of the plots drawn so far
     orig, orig_grid = rows, list(grid)
     if config.readouts:  # one line per read-out of the same transfers
-        main = config.hardware.backend
-        expanded = [{**r, "readout": main} for r in rows]
+        # the main read-out is each point's own backend (a variant or the grid may change it; before:
+        # every main series was labelled with the [hardware] backend)
+        expanded = [{**r, "readout": config.hardware_at({k: r[k] for k in config.grid}).backend} for r in rows]
         for name in config.readouts:
             key = f"accuracy_{metric_name(name)}"
             expanded += [{**r, "readout": name, "accuracy_mean": r.get(f"{key}_mean"),
