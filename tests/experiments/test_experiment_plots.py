@@ -82,23 +82,26 @@ def _evaluate_spied(tmp_path, monkeypatch, name: str, grid: str, top: str) -> tu
 
 def test_readout_plot_labels_the_main_series_with_each_points_backend(tmp_path, monkeypatch):
     """A variant that reads with the ideal backend: its main series is labelled "readout=ideal", the
-    other's "readout=sparse" (before: both "readout=sparse", the [hardware] backend), each point the raw
+    other's "readout=sparse" (before: both "readout=sparse", the [hardware] backend); a read-out named like
+    a point's backend stays its own series ("ideal (configured)" is the main one), each point the raw
     trials' mean."""
     calls = spy_errorbars(monkeypatch)
     cfg = tmp_path / "e.toml"
     cfg.write_text(lea_experiment("ro", 2, 'variant = ["lea", "lea_ideal"]\nalpha = [1, 2]', top="max_points = 60")
                    .replace('[grid]', 'lea_ideal = { strategy = "lea", backend = "ideal" }\n'
-                                      '[readouts]\nfine = { adc_bits = 12 }\n[grid]'))
+                                      '[readouts]\nfine = { adc_bits = 12 }\nideal = { adc_bits = 10 }\n[grid]'))
     out = tmp_path / "out"
     assert main(["evaluate", str(cfg), "--out", str(out), "--scheduler", "serial", "--quiet"]) == 0
     groups = stored_trials(out, "variant", "alpha")
     mine = {c["label"]: c for c in calls if c["ax"].get_ylabel() == "test accuracy (%)"}
     labels = {dict(p.split("=") for p in lab.split(", "))["variant"]: dict(p.split("=") for p in lab.split(", "))
-              for lab in mine if "readout=fine" not in lab}
-    assert labels["lea"]["readout"] == "sparse" and labels["lea_ideal"]["readout"] == "ideal"
+              for lab in mine if not lab.endswith(("readout=fine", "readout=ideal"))}
+    # a read-out named like a point's backend does not merge with its main series
+    assert labels["lea"]["readout"] == "sparse" and labels["lea_ideal"]["readout"] == "ideal (configured)"
+    assert len(mine) == 6
     for lab, c in mine.items():
         parts = dict(p.split("=") for p in lab.split(", "))
-        key = "accuracy_fine" if parts["readout"] == "fine" else "accuracy"
+        key = {"fine": "accuracy_fine", "ideal": "accuracy_ideal"}.get(parts["readout"], "accuracy")
         for k, alpha in enumerate([1, 2]):
             vals = np.array([r[key] for r in groups[(parts["variant"], alpha)]])
             assert c["y"][k] == pytest.approx(100 * vals.mean(), rel=1e-12)

@@ -222,7 +222,10 @@ def sweep_plots(config: ExperimentConfig, folder: Path, rows: list[dict[str, Any
     if config.readouts:  # one line per read-out of the same transfers
         # the main read-out is each point's own backend (a variant or the grid may change it; before:
         # every main series was labelled with the [hardware] backend)
-        expanded = [{**r, "readout": config.hardware_at({k: r[k] for k in config.grid}).backend} for r in rows]
+        expanded = []
+        for r in rows:
+            main = config.hardware_at({k: r[k] for k in config.grid}).backend
+            expanded.append({**r, "readout": f"{main} (configured)" if main in config.readouts else main})
         for name in config.readouts:
             key = f"accuracy_{metric_name(name)}"
             expanded += [{**r, "readout": name, "accuracy_mean": r.get(f"{key}_mean"),
