@@ -81,10 +81,9 @@ def _evaluate_spied(tmp_path, monkeypatch, name: str, grid: str, top: str) -> tu
 
 
 def test_readout_plot_labels_the_main_series_with_each_points_backend(tmp_path, monkeypatch):
-    """A variant that reads with the ideal backend: its main series is labelled "readout=ideal", the
-    other's "readout=sparse" (before: both "readout=sparse", the [hardware] backend); a read-out named like
-    a point's backend stays its own series ("ideal (configured)" is the main one), each point the raw
-    trials' mean."""
+    """A variant that reads with the ideal backend beside a read-out named "ideal": that variant's main
+    series is "readout=ideal (configured)", the other's "readout=sparse" (before: both "readout=sparse",
+    the [hardware] backend), and the read-out "ideal" its own series; each point the raw trials' mean."""
     calls = spy_errorbars(monkeypatch)
     cfg = tmp_path / "e.toml"
     cfg.write_text(lea_experiment("ro", 2, 'variant = ["lea", "lea_ideal"]\nalpha = [1, 2]', top="max_points = 60")
