@@ -158,7 +158,8 @@ class WageResult:
     history : tuple of WageEpoch
         Per-epoch record.
     test_accuracy : float
-        Fraction of the test split classified correctly.
+        Fraction of the test split classified correctly (``nan`` when the split is empty, as an
+        epoch's validation accuracy: there is no fraction to report).
     """
 
     network: MLP
