@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from xbarsim.devices import drolet_disturbance_stats, rram_1t1r_nist, tio2_passive
+from xbarsim.errors import ConfigError
 from xbarsim.evaluation import DisturbanceModel, device_perturbation
 from xbarsim.evaluation.perturbation import programming_order_after
 from xbarsim.networks import TrainConfig, init_mlp, load_half_moons, train
@@ -78,3 +79,18 @@ def test_the_perturbation_trains_through_networks_train():
     assert out.network.layer_sizes == (2, 8, 1)
     zero = pert([np.zeros((2, 3))], np.random.default_rng(0))[0]
     np.testing.assert_array_equal(zero, 0.0)
+
+
+def test_ternary_encoding_refuses_weights_that_are_not_ternary():
+    """Before: encoding="ternary" coded real weights by a threshold at half the layer's peak without a
+    word (a float network quietly became a different ternary one). Ternary weights, zeros included,
+    map as before: sign(w) onto G_ON / G_OFF."""
+    pert = device_perturbation(rram_1t1r_nist(), encoding="ternary", disturbance=None, programming=False,
+                               faults=False, read_noise=False)
+    with pytest.raises(ConfigError, match=r"'ternary'.*0\.3"):
+        pert.sample_conductances(np.array([[0.5, -0.3], [0.0, 0.5]]), np.random.default_rng(0))
+    with pytest.raises(ConfigError, match="nan"):
+        pert.sample_conductances(np.array([[0.5, np.nan]]), np.random.default_rng(0))
+    s = pert.sample_conductances(np.array([[0.25, -0.25], [0.0, 0.25]]), np.random.default_rng(0))
+    np.testing.assert_array_equal(s.pos * 1e6, [[233.0, 133.0], [133.0, 233.0]])
+    np.testing.assert_array_equal(s.neg * 1e6, [[133.0, 233.0], [133.0, 133.0]])

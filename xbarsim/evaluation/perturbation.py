@@ -199,7 +199,8 @@ class DevicePerturbation:
         The device model (window, levels, programming error, faults, read noise).
     encoding : {"differential", "ternary"}
         Differential pairs with the layer's largest weight at full window, or ternary
-        ``G_ON``/``G_OFF`` pairs (weights must then be ``{-gamma, 0, +gamma}``).
+        ``G_ON``/``G_OFF`` pairs (weights must then be ``{-gamma, 0, +gamma}``; others are refused
+        with a ConfigError).
     programming : bool
         Apply the preset's programming error.
     faults : bool
@@ -266,7 +267,12 @@ class DevicePerturbation:
             return np.full(w.shape, lo), np.full(w.shape, lo), 0.0
         scale = (hi - lo) / peak
         if self.encoding == "ternary":
-            code = np.where(np.abs(w) >= 0.5 * peak, np.sign(w), 0.0)
+            off = np.flatnonzero((w != 0) & ~np.isclose(np.abs(w), peak, rtol=1e-9, atol=0.0))
+            if off.size:  # before: thresholded at half the peak without a word
+                raise ConfigError(f"encoding 'ternary' needs weights in {{-gamma, 0, +gamma}}; this matrix's largest "
+                                  f"magnitude is {peak!r} but it holds {float(w.flat[off[0]])!r}. Ternarize the network "
+                                  "first or use encoding 'differential'.")
+            code = np.sign(w)
             return np.where(code > 0, hi, lo), np.where(code < 0, hi, lo), scale
         return lo + scale * np.maximum(w, 0.0), lo + scale * np.maximum(-w, 0.0), scale
 
