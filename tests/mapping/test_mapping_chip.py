@@ -50,7 +50,8 @@ def test_non_switching_devices_are_found_by_the_window_threshold(rng):
     on = np.zeros((1, 3, 3), bool)
     on[0, 1, 1] = True
     value = np.where(on, 180e-6, 0.0)  # stuck mid-window: neither above 400 uS nor below 10 uS
-    chip = dataclasses.replace(chip, faults=FaultMap(stuck_on=on, stuck_off=np.zeros_like(on), stuck_value=value))
+    faults = FaultMap(stuck_on=on, stuck_off=np.zeros_like(on), stuck_value=value)
+    chip = dataclasses.replace(chip, faults=faults, conductance=faults.apply(chip.conductance))
     char = mp.characterize(chip, rng)
     assert char.non_switching[0, 1, 1] and char.non_switching.sum() == 1
     assert not char.stuck_on.any() and not char.stuck_off.any()

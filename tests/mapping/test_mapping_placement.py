@@ -23,7 +23,8 @@ def _layout(m: int, n: int, kernel: tuple[int, int]) -> mp.LayerLayout:
 
 def _with_faults(chip: mp.Chip, on: np.ndarray, off: np.ndarray) -> mp.Chip:
     value = np.where(on, 500e-6, np.where(off, 1e-6, 0.0))
-    return dataclasses.replace(chip, faults=FaultMap(stuck_on=on, stuck_off=off, stuck_value=value))
+    faults = FaultMap(stuck_on=on, stuck_off=off, stuck_value=value)
+    return dataclasses.replace(chip, faults=faults, conductance=faults.apply(chip.conductance))
 
 
 @settings(max_examples=25, deadline=None)

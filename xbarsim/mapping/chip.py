@@ -69,7 +69,10 @@ class Chip:
         The true stuck devices (ground truth of the simulation; the mapping flow only sees what
         :func:`characterize` finds).
     conductance : ndarray, shape (K, R, C)
-        Siemens, present small-signal conductance of every device.
+        Siemens, present small-signal conductance of every device. A sampled or programmed chip
+        holds each stuck device's stuck value here; this is not enforced, since a read view
+        (:func:`~xbarsim.mapping.read_chip`) holds noisy reads of them. Replacing ``faults`` does
+        not update it: pass ``conductance=faults.apply(chip.conductance)`` with new faults.
     offsets : ndarray, shape (K, R, C)
         Fraction, each device's systematic programming offset
         (:meth:`~xbarsim.devices.ProgrammingError.sample_offset`), kept across re-programming.
