@@ -172,3 +172,13 @@ def test_an_out_of_range_unsigned_index_is_quoted_as_given(rng):
     big = np.array([1, 2**63 + 5], dtype=np.uint64)
     with pytest.raises(ConfigError, match=r"address devices in \[0, 3\]; got 1\.\.9223372036854775813\."):
         mp.read_devices(chip, big, rng)
+
+
+def test_a_preset_with_a_window_spread_is_refused_by_the_chip():
+    """Before: Chip.sample took a preset with a device-to-device window spread and every chip step
+    (sampling, write-verify, characterization) used the one window [g_min, g_max], ignoring it."""
+    from xbarsim.devices import WindowSpread
+
+    preset = dataclasses.replace(rram_1t1r_nist(), window_spread=WindowSpread(g_min_sigma=0.1, g_max_sigma=0.1))
+    with pytest.raises(ConfigError, match=r"kernel 0's preset 'rram_1t1r_nist' has a `window_spread`"):
+        mp.Chip.sample(n_kernels=2, kernel_shape=(3, 3), preset=preset, rng=np.random.default_rng(0))
