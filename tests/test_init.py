@@ -112,12 +112,12 @@ def test_version_is_exported():
 #: errors/_typing <- devices <- netlists <- solver <- analysis <- mapping <- evaluation <- cli, with
 #: networks a side wing: errors/_typing <- networks <- evaluation. Numbers are ranks: a module may
 #: import a module of the same or a lower rank only; networks is checked separately.
-RANK = {"errors": 0, "_typing": 0, "_validation": 0, "provenance": 0, "_repr": 0, "devices": 1, "netlists": 2, "solver": 3, "analysis": 4,
+RANK = {"errors": 0, "_typing": 0, "_validation": 0, "provenance": 0, "_repr": 0, "_files": 0, "devices": 1, "netlists": 2, "solver": 3, "analysis": 4,
         "mapping": 5, "networks": 5.5, "sweeps": 6.5, "evaluation": 6, "experiments": 7, "cli": 8, "__init__": 9,
         "__main__": 9}
 #: Side wings on the base layer: they import only the base and themselves; only the layers named here use them.
 WINGS = {"networks": "evaluation", "sweeps": "experiments"}
-BASE = {"errors", "_typing", "_validation", "provenance", "_repr"}
+BASE = {"errors", "_typing", "_validation", "provenance", "_repr", "_files"}
 
 
 def _layer(module: str) -> str:

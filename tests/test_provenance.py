@@ -6,6 +6,7 @@ import hashlib
 import json
 import platform
 import re
+import shutil
 import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
@@ -51,9 +52,50 @@ def test_git_commit_of_a_checkout():
     if Path(xbarsim.__file__).resolve().parent.parent != ROOT:
         pytest.skip("xbarsim imported from elsewhere")
     assert rec["git_commit"] == head and re.fullmatch(r"[0-9a-f]{40}", head)
-    dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
-                           capture_output=True, text=True).stdout.strip() != ""
+    changed = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=all"],
+                             capture_output=True, text=True).stdout.splitlines()
+    # a tracked change anywhere, or a new (untracked, not ignored) file inside the package
+    dirty = any(not line.startswith("?? ") or line[3:].lstrip('"').startswith("xbarsim/") for line in changed)
     assert rec["git_dirty"] is dirty
+
+
+def _git_repo(root: Path) -> None:
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-C", str(root), "-c", "user.name=t", "-c", "user.email=t@t", "-c",
+                        "commit.gpgsign=false", *args], check=True, capture_output=True, timeout=60)
+
+    git("init", "-q")
+    (root / "pkg").mkdir()
+    (root / "pkg" / "__init__.py").write_text("X = 1\n")
+    (root / ".gitignore").write_text("*.log\nresults/\n")
+    git("add", "-A")
+    git("commit", "-q", "-m", "init")
+
+
+def test_git_dirty_counts_a_new_module_in_the_package(tmp_path):
+    """Before: `git status --untracked-files=no` left out untracked files, so a results file made with
+    an uncommitted new module of the package claimed a clean checkout. Untracked files outside the
+    package, and ignored ones inside it, still leave it clean."""
+    if shutil.which("git") is None:
+        pytest.skip("git not installed")
+    root = tmp_path / "repo"
+    root.mkdir()
+    _git_repo(root)
+    pkg = root / "pkg"
+    head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    assert provenance._git(pkg) == (head, False)
+    (root / "notes.txt").write_text("scratch\n")  # outside the package: does not change what ran
+    (root / "results").mkdir()
+    (root / "results" / "r.csv").write_text("a\n")  # ignored
+    (pkg / "run.log").write_text("ignored\n")
+    assert provenance._git(pkg) == (head, False)
+    (pkg / "sub").mkdir()
+    (pkg / "sub" / "new_model.py").write_text("Y = 2\n")  # a new module, in no commit
+    assert provenance._git(pkg) == (head, True)
+    (pkg / "sub" / "new_model.py").unlink()
+    assert provenance._git(pkg) == (head, False)
+    (pkg / "__init__.py").write_text("X = 2\n")  # a tracked change
+    assert provenance._git(pkg) == (head, True)
 
 
 def test_ngspice_version_when_used(ngspice_binary):

@@ -12,9 +12,10 @@ One record, built once per run by :func:`collect` and written by every writer of
   matplotlib's ``savefig(metadata=...)``);
 * SPICE decks: ``*`` comment lines (:func:`spice_comment`).
 
-Fields: ``xbarsim`` (version), ``git_commit`` (and ``git_dirty``) when the package runs from a git
-checkout, ``python``, ``numpy``, ``scipy``, ``dask`` and ``ngspice`` versions (None where not installed
-or, for ngspice, not used), ``config_path``, ``config_sha256`` and ``config_text``, ``seed``,
+Fields: ``xbarsim`` (version), ``git_commit`` (and ``git_dirty``: a tracked file changed, or an
+untracked, not ignored file inside the package) when the package runs from a git checkout,
+``python``, ``numpy``, ``scipy``, ``dask`` and ``ngspice`` versions (None where not installed or,
+for ngspice, not used), ``config_path``, ``config_sha256`` and ``config_text``, ``seed``,
 ``command`` (the command line) and ``started`` (ISO 8601, UTC). Nothing here imports dask or
 PySpice: versions come from the installed package metadata and ``ngspice --version``.
 """
@@ -72,18 +73,26 @@ def _dist_version(name: str) -> str | None:
 
 
 def _git(package_dir: Path) -> tuple[str | None, bool | None]:
-    """(commit, dirty) of the checkout holding ``package_dir``, or (None, None) outside one."""
+    """(commit, dirty) of the checkout holding ``package_dir``, or (None, None) outside one.
+
+    Dirty: a tracked file differs from the commit (staged or not), or an untracked file that git
+    does not ignore sits inside the package (a new module that ran but is in no commit). Untracked
+    files elsewhere in the checkout (notes, scripts, outputs outside ``results/``) do not count: the
+    commit still names the code that ran, and counting them would mark every later run dirty.
+    """
     root = package_dir.parent
     if not (root / ".git").exists() or shutil.which("git") is None:
         return None, None
     try:
         commit = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
                                 timeout=10, check=True).stdout.strip()
-        status = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-                                capture_output=True, text=True, timeout=10, check=True).stdout
+        changed = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                                 capture_output=True, text=True, timeout=10, check=True).stdout
+        new = subprocess.run(["git", "-C", str(root), "ls-files", "--others", "--exclude-standard", "-z", "--",
+                              package_dir.name], capture_output=True, text=True, timeout=10, check=True).stdout
     except (OSError, subprocess.SubprocessError):
         return None, None
-    return commit or None, bool(status.strip())
+    return commit or None, bool(changed.strip() or new)
 
 
 def ngspice_version() -> str | None:

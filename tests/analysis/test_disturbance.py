@@ -98,6 +98,29 @@ def test_curve_pooling_is_exact(rng: np.random.Generator) -> None:
     np.testing.assert_array_equal(merged.count, direct.count)
 
 
+@pytest.mark.parametrize("make,match", [
+    (lambda one: [np.zeros(3)], r"`curves\[0\]` must be a DisturbanceCurve; got array\(\[0.0, 0.0, 0.0\]\)"),
+    (lambda one: [one, None], r"`curves\[1\]` must be a DisturbanceCurve; got None"),
+    (lambda one: None, r"`curves` must be a list of DisturbanceCurve; got None"),
+    (lambda one: one, r"`curves` must be a list of DisturbanceCurve; got DisturbanceCurve\("),
+], ids=["arrays", "none-in-list", "none", "lone-curve"])
+def test_merge_curves_refuses_what_is_not_a_list_of_curves(rng, make, match):
+    """Before: a list of arrays or a None in the list raised AttributeError ('numpy.ndarray' object has
+    no attribute 'n'), a lone curve TypeError; now a ConfigError naming the parameter and the value."""
+    one = disturbance_curve(rng.normal(0.0, 1e-6, (4, 3)))
+    with pytest.raises(xb.ConfigError, match=match):
+        merge_curves(make(one))
+
+
+def test_merge_curves_reads_a_generator_once(rng):
+    """Before: a generator was used up by the first pass (the common length), so the sums were over
+    nothing: every count 0 and every mean NaN, without an error."""
+    a, b = (disturbance_curve(rng.normal(0.0, 1e-6, (n, 3))) for n in (4, 5))
+    merged = merge_curves(c for c in (a, b))
+    np.testing.assert_array_equal(merged.count, [9, 9, 9])
+    np.testing.assert_allclose(merged.mean, merge_curves([a, b]).mean, rtol=0, atol=0)
+
+
 @pytest.mark.parametrize("trajectory,match", [
     ([[1e-6, np.inf], [2e-6, 1e-6]], r"finite changes in siemens \(NaN where missing\); got inf at \[0, 1\]"),
     ([[1e-6, 2e-6], [-np.inf, np.nan]], r"got -inf at \[1, 0\]"),

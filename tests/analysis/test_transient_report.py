@@ -117,3 +117,32 @@ def test_every_file_carries_the_provenance(tmp_path):
     rows = np.genfromtxt(tmp_path / "bias_compare_transient.csv", delimiter=",", names=True, dtype=None,
                          encoding="utf-8", skip_header=1)
     assert rows.size == len(doc["table"])
+
+
+def test_an_interrupt_mid_write_leaves_the_previous_csv_whole(report, tmp_path, monkeypatch):
+    """Before: the CSV was opened in place and written row by row, so Ctrl-C at the first row left a
+    truncated table (provenance line and header) where the previous run's table was."""
+    import csv
+
+    (tmp_path / "bias_compare_transient.csv").write_text("previous,table\n1,2\n")
+    real = csv.writer
+
+    class Interrupted:
+        def __init__(self, *a, **k):
+            self.real, self.rows = real(*a, **k), 0
+
+        def writerow(self, row):
+            self.rows += 1
+            if self.rows == 2:
+                raise KeyboardInterrupt
+            return self.real.writerow(row)
+
+        def writerows(self, rows):
+            for row in rows:
+                self.writerow(row)
+
+    monkeypatch.setattr(csv, "writer", Interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        write_transient_report(report, tmp_path)
+    assert (tmp_path / "bias_compare_transient.csv").read_text() == "previous,table\n1,2\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bias_compare_transient.csv"]

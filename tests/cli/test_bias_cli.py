@@ -101,3 +101,57 @@ def test_example_runs_headless(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, 
         with Image.open(tmp_path / p) as img:  # provenance chunks (before: none)
             assert json.loads(img.info["xbarsim:provenance"])["xbarsim"]
     assert "half-select disturbance" in capsys.readouterr().out
+
+
+class _InterruptedWriter:
+    """A csv writer that is interrupted (Ctrl-C) when it comes to the first data row."""
+
+    def __init__(self, real: object) -> None:
+        self.real, self.rows = real, 0
+
+    def writerow(self, row: object) -> object:
+        self.rows += 1
+        if self.rows == 2:
+            raise KeyboardInterrupt
+        return self.real.writerow(row)  # type: ignore[attr-defined]
+
+    def writerows(self, rows: object) -> None:
+        for row in rows:  # type: ignore[attr-defined]
+            self.writerow(row)
+
+
+def test_an_interrupt_mid_write_leaves_the_previous_csv_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """Before: bias_compare.csv was opened in place and written row by row, so Ctrl-C after the header
+    left a truncated table (provenance line and header, no rows) where the previous run's table was."""
+    import csv
+
+    out = tmp_path / "bc"
+    out.mkdir()
+    (out / "bias_compare.csv").write_text("previous,table\n1,2\n")
+    real = csv.writer
+    monkeypatch.setattr(csv, "writer", lambda *a, **k: _InterruptedWriter(real(*a, **k)))
+    code = run_cli(["bias-compare", "--size", "4", "--sizes", "4", "--segments", "1", "--quiet", "--out", str(out)])
+    assert code == 130 and "interrupted" in capsys.readouterr().err
+    assert (out / "bias_compare.csv").read_text() == "previous,table\n1,2\n"
+    assert sorted(p.name for p in out.iterdir()) == ["bias_compare.csv"]  # no temporary file left behind
+
+
+def test_every_file_carries_the_provenance(tmp_path: Path) -> None:
+    import shlex
+
+    from PIL import Image
+
+    from xbarsim import provenance
+
+    argv = ["bias-compare", "--size", "4", "--sizes", "4", "--segments", "1", "--quiet", "--out", str(tmp_path)]
+    assert run_cli(argv) == 0
+    rec = provenance.read_csv_provenance(tmp_path / "bias_compare.csv")
+    assert rec is not None and list(rec) == list(provenance.FIELDS)
+    assert rec["command"] == shlex.join(["xbarsim", *argv]) and rec["xbarsim"] == provenance.version()
+    assert json.loads((tmp_path / "bias_compare.json").read_text())["provenance"] == rec
+    pngs = sorted(tmp_path.glob("*.png"))
+    assert len(pngs) == 6
+    for png in pngs:
+        with Image.open(png) as img:
+            assert json.loads(img.text["xbarsim:provenance"]) == rec, png.name

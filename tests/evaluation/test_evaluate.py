@@ -129,6 +129,45 @@ def test_levels_are_refused_with_the_ternary_encoding(digits_net):
     assert [e.levels for e in encs] == [4, 4]
 
 
+@pytest.mark.parametrize("fields,match", [
+    (dict(verify_tolerance=2e-6), r"`verify_tolerance` \(2e-06\) applies to programming 'write-verify'; `programming` "
+                                  r"'single' programs each device with one write, no verify"),
+    (dict(verify_tolerance=2e-6, programming="sequence"), r"`verify_tolerance` .* `programming` 'sequence' programs "
+                                                          r"through the bias-scheme sequence"),
+    (dict(max_writes=3), r"`max_writes` \(3\) applies to programming 'write-verify'; `programming` 'single'"),
+    (dict(write_scheme="v/3", programming="write-verify"), r"`write_scheme` \('v/3'\) applies to programming "
+                                                           r"'sequence' .*`programming` 'write-verify' does not use"),
+    (dict(spare_kernels=0.5, n_kernels=40), r"`spare_kernels` \(0.5\) adds room to the automatic kernel count; "
+                                            r"`n_kernels` = 40 is given"),
+    (dict(spare_kernels=0.5, chip="lea"), r"`spare_kernels` \(0.5\) .* `chip` 'lea' has a fixed number of kernels"),
+    (dict(committee_networks="distinct", strategy="lea", alpha=2), r"`committee_networks` \('distinct'\) applies "
+                                                                   r"to strategy 'committee'; got strategy 'lea'"),
+])
+def test_fields_that_would_do_nothing_are_refused_naming_both(fields, match):
+    """Before: accepted and ignored (the single write took the default tolerance, the write-verify run
+    no bias scheme, a given n_kernels no spare room, a LEA transfer one network)."""
+    with pytest.raises(ConfigError, match=match):
+        Hardware(**fields)
+    with pytest.raises(ConfigError, match=r"c.toml: \[hardware\]: `"):
+        Hardware.from_dict(fields, source="c.toml")
+
+
+def test_fields_that_act_or_are_read_out_switches_are_accepted():
+    """The counterparts that act, and no-op combinations kept on purpose: read-out fields that a paired
+    re-read or a grid switches (wires and device law with the ideal backend, dac_x_max with per-vector
+    scaling, ADC range and averaging with ideal converters), and settings the shipped configs and
+    tests use (strict with random placement, read_noise_std without read noise, rme_levels with plain)."""
+    for fields in (dict(verify_tolerance=2e-6, max_writes=3, programming="write-verify"),
+                   dict(write_scheme="v/3", programming="sequence"), dict(spare_kernels=0.5),
+                   dict(committee_networks="distinct", strategy="committee", alpha=2),
+                   dict(max_writes=20, write_scheme="v/2", committee_networks="same", spare_kernels=0.0),
+                   dict(backend="ideal", device="ohmic", segment_ohm=1.0), dict(dac_x_max=2.0),
+                   dict(adc_bits=None, adc_range="full-scale", averaging="digital"),
+                   dict(strict=False, placement="random"), dict(read_noise=False, read_noise_std=1e-6),
+                   dict(rme_levels="continuous")):
+        Hardware(**fields)
+
+
 def test_stuck_on_share_needs_a_fault_rate():
     from xbarsim.evaluation import build_preset
 

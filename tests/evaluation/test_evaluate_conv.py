@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import xbarsim.mapping as mp
+from xbarsim.errors import ConfigError
 from xbarsim.evaluation import Hardware, evaluate, monte_carlo, transfer
 from xbarsim.networks import im2col, load_npz, load_onnx
 
@@ -72,13 +73,23 @@ def test_software_baseline_is_onnxruntime_and_matches_numpy(cnn, digits):
     dict(strategy="blind", alpha=2), dict(programming="write-verify"), dict(bias="crossbar"),
     dict(strategy="lea", alpha=2, placement="random", rme=True),
 ])
-def test_every_strategy_and_option_runs_on_a_conv_network(cnn, digits, changes):
+def test_every_strategy_and_option_runs_on_a_conv_network(cnn, tern, digits, changes):
     """Real-valued CNN on analog TiO2 devices (1 % stuck, noise, 8-bit converters): every strategy and
-    programming/bias option maps and reads the conv layers."""
+    programming/bias option maps and reads the conv layers; MAO, whose two levels carry ternary
+    weights only, the ternary CNN."""
     hw = Hardware(preset="tio2_passive", kernel_shape=(25, 25), strict=False, **changes)
-    res = evaluate(cnn, digits, hw, seed=2, max_points=40)
+    res = evaluate(tern if hw.strategy == "mao" else cnn, digits, hw, seed=2, max_points=40)
     assert 0.0 <= res.hardware_accuracy <= 1.0 and len(res.mapping_errors) == 3
     assert all(np.isfinite(res.mapping_errors)) and res.energy_per_inference > 0
+
+
+def test_mao_refuses_a_real_valued_conv_network(cnn, digits):
+    """Before: MAO re-tuned every device of the real-valued CNN onto two levels, which ternarized each
+    layer at half its largest weight without a word (and reported that as MAO's mapping error)."""
+    hw = Hardware(preset="tio2_passive", kernel_shape=(25, 25), strict=False, strategy="mao", alpha=2)
+    with pytest.raises(ConfigError, match=r"`encoding` 'mao' .* carries ternary weights only: .* weight \S+ at "
+                                          r"\[\d+, \d+\] encodes to \S+ steps, .*strategy 'lea-rme-all'"):
+        evaluate(cnn, digits, hw, seed=2, max_points=40)
 
 
 def test_energy_per_layer_equals_its_recomputation(tern, digits):

@@ -194,3 +194,24 @@ def test_an_empty_batch_is_refused_naming_x(rng, adc):
     layer = mp.map_layer(np.ones((5, 2)), chip, rng, ensemble=mp.EnsembleConfig.plain())
     with pytest.raises(ConfigError, match=r"`x` is an empty batch \(shape \(0, 5\)\)"):
         mp.run_layer(layer, np.zeros((0, 5)), mp.InferenceConfig(adc=adc))
+
+
+@pytest.mark.parametrize("dac", [mp.DAC(), mp.DAC(bits=4), mp.DAC(scaling="fixed", x_max=2.0)])
+def test_input_voltages_refuses_non_finite_inputs_naming_x(rng, dac):
+    """Before: a NaN input gave NaN row voltages (and its vector's per-vector scale silently 1.0), an
+    infinite one a row of NaN; now a ConfigError naming `x` and the value, as run_layer gives."""
+    chip = mp.Chip.sample(n_kernels=1, kernel_shape=(8, 8), preset=exact_preset(), rng=rng)
+    layer = mp.map_layer(np.ones((5, 2)), chip, rng, ensemble=mp.EnsembleConfig.plain())
+    cfg = mp.InferenceConfig(dac=dac)
+    x = rng.uniform(-1.0, 1.0, (3, 5))
+    v, scale, v_read = mp.input_voltages(layer, x, cfg)
+    assert np.isfinite(v).all() and v.shape == (3, 5) and v_read > 0
+    for bad in (np.nan, np.inf, -np.inf):
+        xb = x.copy()
+        xb[1, 2] = bad
+        with pytest.raises(ConfigError, match=rf"`x` must be a finite \(B, 5\) input array; got {bad!r}"):
+            mp.input_voltages(layer, xb, cfg)
+    with pytest.raises(ConfigError, match=r"`x` must have shape \(B, 5\); got shape \(5,\)"):
+        mp.input_voltages(layer, x[0], cfg)
+    with pytest.raises(ConfigError, match="`config` must be an InferenceConfig; got DAC"):
+        mp.input_voltages(layer, x, dac)  # type: ignore[arg-type]

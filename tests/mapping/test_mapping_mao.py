@@ -108,3 +108,32 @@ def test_mao_needs_every_copy_and_differential_pairs(rng):
 def test_lea_rme_all_keeps_the_former_mao_averaging_every_copy():
     cfg = mp.EnsembleConfig.lea_rme_all(4)
     assert (cfg.encoding, cfg.effective_beta, cfg.selection, cfg.divisor) == ("rme", 4, "first", 4)
+
+
+def test_mao_refuses_weights_its_two_levels_cannot_carry(rng):
+    """Before: a real-valued layer on analog devices was mapped without a word, every weight rounded to
+    -w_max, 0 or +w_max (here 0.3 -> 0 and 0.8 -> 1: the summed copies reach whole level steps only),
+    and that ternarization was reported as MAO's mapping error. Now refused before anything is placed
+    or programmed, naming the weight; ternary weights (any encoding) and layers the encoding already
+    put on two device levels are accepted as before."""
+    w = np.array([[1.0, 0.3], [-1.0, 0.8]])
+    chip = mp.Chip.sample(n_kernels=8, kernel_shape=(16, 16), preset=exact_preset(analog=True), rng=rng)
+    with pytest.raises(ConfigError, match=r"`encoding` 'mao' .*carries ternary weights only: each weight must be -1, "
+                                          r"0 or \+1 steps .*; weight 0\.3 at \[0, 1\] encodes to 0\.3 steps, which "
+                                          r"MAO would round to 0 without a word"):
+        mp.map_layer(w, chip, rng, ensemble=mp.EnsembleConfig.mao(2))
+    # the public re-tuning refuses the same targets
+    mapped = mp.map_weights(w, g_min=LO, g_max=HI, encoding=mp.Encoding(scheme="differential"))
+    layout = mp.tile_layer(mapped, (16, 16))
+    target = np.broadcast_to(layout.channel_matrix(mapped.conductance), (2, 2, layout.n_channels)).copy()
+    with pytest.raises(ConfigError, match=r"G\+ - G- at row 0, output 1 is 0\.3 steps"):
+        mp.mao_targets(target, target, np.zeros(target.shape, dtype=bool), layout, levels=(LO, HI))
+    # ternary weights in differential pairs on analog devices: exact, as with the ternary encoding
+    layer = mp.map_layer(W, chip, rng, ensemble=mp.EnsembleConfig.mao(2))
+    np.testing.assert_allclose(layer.effective_weights(), W, atol=1e-12)
+    # real-valued weights on two-level devices: the encoding itself puts them on the levels (as for
+    # any strategy), so MAO has nothing more to round
+    two = mp.Chip.sample(n_kernels=8, kernel_shape=(16, 16), preset=exact_preset(), rng=rng)
+    plain = mp.map_layer(w, two, np.random.default_rng(1), ensemble=mp.EnsembleConfig.plain())
+    mao = mp.map_layer(w, two, np.random.default_rng(1), ensemble=mp.EnsembleConfig.mao(2))
+    np.testing.assert_allclose(mao.effective_weights(), plain.effective_weights(), atol=1e-12)

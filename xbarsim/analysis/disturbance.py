@@ -4,6 +4,7 @@ the measured statistics of Drolet et al. (:func:`xbarsim.devices.measured.drolet
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -85,8 +86,21 @@ def disturbance_curve(trajectory: FloatArray) -> DisturbanceCurve:
     return _from_sums(z.sum(axis=0), (z * z).sum(axis=0), ok.sum(axis=0))
 
 
-def merge_curves(curves: list[DisturbanceCurve]) -> DisturbanceCurve:
-    """Pool several curves (e.g. of several programmed arrays) into one, exactly."""
+def merge_curves(curves: Iterable[DisturbanceCurve]) -> DisturbanceCurve:
+    """Pool several curves (e.g. of several programmed arrays) into one, exactly.
+
+    Raises
+    ------
+    ConfigError
+        ``curves`` is not an iterable of :class:`DisturbanceCurve` (the message names the first
+        entry that is not one), or is empty.
+    """
+    if isinstance(curves, (DisturbanceCurve, str, bytes, np.ndarray)) or not isinstance(curves, Iterable):
+        raise ConfigError(f"`curves` must be a list of DisturbanceCurve; got {short_repr(curves)}.")
+    curves = list(curves)  # a generator is read once, not once per sum below
+    for i, c in enumerate(curves):
+        if not isinstance(c, DisturbanceCurve):
+            raise ConfigError(f"`curves[{i}]` must be a DisturbanceCurve; got {short_repr(c)}.")
     if not curves:
         raise ConfigError("`curves` must hold at least one DisturbanceCurve; got none.")
     k = min(c.n.size for c in curves)

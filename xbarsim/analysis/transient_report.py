@@ -11,7 +11,6 @@ and :func:`write_transient_report`.
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -21,6 +20,7 @@ from typing import Any
 import numpy as np
 
 import xbarsim.provenance as provenance
+from xbarsim._files import replace_from, write_csv, write_text
 from xbarsim._typing import WriteSchemeName
 from xbarsim._validation import check_int
 from xbarsim.analysis.disturbance import DisturbanceComparison, compare_disturbance
@@ -198,14 +198,11 @@ def write_transient_report(report: TransientBiasReport, out: Path,
     prov = {**(prov if prov is not None else provenance.collect()), "seed": report.seed}
     rows = report.table()
     paths = [out / "bias_compare_transient.csv", out / "bias_compare_transient.json", out / "disturbance_transient.png"]
-    with paths[0].open("w", newline="") as fh:
-        fh.write(provenance.csv_header(prov))
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    # each file whole or not at all (before: an interrupt mid-write left a truncated CSV)
+    write_csv(paths[0], rows, prov)
     doc = report.to_dict()
     doc["provenance"] = provenance.provenance_json(prov)
-    paths[1].write_text(json.dumps(doc, indent=2, allow_nan=False))
+    write_text(paths[1], json.dumps(doc, indent=2, allow_nan=False))
     import matplotlib
 
     matplotlib.use("Agg")
@@ -227,6 +224,6 @@ def write_transient_report(report: TransientBiasReport, out: Path,
         ax.legend()
     fig.suptitle(f"{report.size}x{report.size} programmed through the circuit ({report.model.name})")
     fig.tight_layout()
-    fig.savefig(paths[2], dpi=100, metadata=provenance.png_metadata(prov))
+    replace_from(paths[2], lambda tmp: fig.savefig(tmp, dpi=100, format="png", metadata=provenance.png_metadata(prov)))
     plt.close(fig)
     return paths

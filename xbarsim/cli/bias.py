@@ -18,7 +18,6 @@ Progress lines go to stderr (``--quiet`` silences them).
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 import time
@@ -29,6 +28,7 @@ from typing import Any
 
 from xbarsim.devices import PRESETS, Ohmic
 import xbarsim.provenance as provenance
+from xbarsim._files import replace_from, write_csv, write_text
 from xbarsim._validation import check_size
 from xbarsim.errors import ConfigError
 from xbarsim.solver import NgspiceOptions, get_backend
@@ -99,6 +99,10 @@ def _style(scheme: str, k: int) -> dict[str, Any]:
     return {"marker": marker, "ls": ls, "ms": 7 - 1.2 * k, "mfc": "none" if k % 2 else None, "mew": 1.3}
 
 
+def _savefig(fig: Any, path: Path, metadata: dict[str, str] | None) -> None:
+    replace_from(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png", metadata=metadata))
+
+
 def _plots(report: Any, out: Path, metadata: dict[str, str] | None = None) -> list[Path]:
     import matplotlib
 
@@ -135,7 +139,7 @@ def _plots(report: Any, out: Path, metadata: dict[str, str] | None = None) -> li
         ax.set_ylabel("row i (word line, driven at the left)")
         fig.colorbar(im, ax=ax, label="cell voltage (V)")
         path = out / f"cell_voltages_{w.scheme.replace('/', '')}.png"
-        fig.savefig(path, dpi=110, metadata=metadata)
+        _savefig(fig, path, metadata)
         plt.close(fig)
         written.append(path)
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.6), constrained_layout=True, sharey=True)
@@ -164,7 +168,7 @@ def _plots(report: Any, out: Path, metadata: dict[str, str] | None = None) -> li
     axes[1].set_title(f"Read margin vs wire resistance, {n}x{n} (same y axis as the left panel)", fontsize=10)
     axes[1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(0.0, -0.14), frameon=False, ncol=4)
     path = out / "read_margin.png"
-    fig.savefig(path, dpi=110, metadata=metadata)
+    _savefig(fig, path, metadata)
     plt.close(fig)
     written.append(path)
     fig, ax = plt.subplots(figsize=(6.4, 4.8), constrained_layout=True)
@@ -178,7 +182,7 @@ def _plots(report: Any, out: Path, metadata: dict[str, str] | None = None) -> li
     ax.set_title(f"Selected-cell voltage vs position, {n}x{n}, all cells ON, V_write {vw:g} V", fontsize=9)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(0.0, -0.16), frameon=False, ncol=4)
     path = out / "selected_voltage.png"
-    fig.savefig(path, dpi=110, metadata=metadata)
+    _savefig(fig, path, metadata)
     plt.close(fig)
     written.append(path)
     return written
@@ -228,16 +232,12 @@ def run(args: argparse.Namespace) -> int:
     elapsed = time.perf_counter() - t0
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
-    rows = report.table()
-    with (out / "bias_compare.csv").open("w", newline="") as fh:
-        fh.write(provenance.csv_header(prov))
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    # each file whole or not at all (before: an interrupt mid-write left a truncated CSV)
+    write_csv(out / "bias_compare.csv", report.table(), prov)
     doc = report.to_dict()
     doc["elapsed_s"] = elapsed
     doc["provenance"] = provenance.provenance_json(prov)
-    (out / "bias_compare.json").write_text(json.dumps(doc, indent=2, allow_nan=False))  # strict JSON: null where not computed
+    write_text(out / "bias_compare.json", json.dumps(doc, indent=2, allow_nan=False))  # strict JSON: null where not computed
     say("writing figures")
     pngs = _plots(report, out, provenance.png_metadata(prov))
     print(f"{report.size}x{report.size} {report.preset} ({report.device}), {args.segment:g} ohm segments, "

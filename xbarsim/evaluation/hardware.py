@@ -203,7 +203,8 @@ class Hardware:
     kernel_shape : (int, int) or None
         Rows x columns of a kernel; ``None`` uses the preset's (25 x 25 LEA, 8 x 8 TiO2).
     spare_kernels : float
-        Fraction (>= 0) of kernels added to the automatic count, room for greedy placement.
+        Fraction (>= 0) of kernels added to the automatic count, room for greedy placement; refused
+        with ``n_kernels`` given or chip ``"lea"`` (no automatic count).
     segment_ohm, driver_ohm, sense_ohm : float
         Ohm (>= 0): every row and column wire segment, each row driver and each column sense
         resistance. Non-zero values need a circuit backend to matter.
@@ -252,11 +253,14 @@ class Hardware:
     programming : {"single", "write-verify", "sequence"}
         See :data:`ProgrammingMode`.
     verify_tolerance : float or None
-        Siemens, write-verify tolerance (``None``: 5 % of the window).
+        Siemens, write-verify tolerance (``None``: 5 % of the window); ``programming =
+        "write-verify"`` only (refused with the others, which do not use it).
     max_writes : int
-        Write-verify attempts per device (>= 1).
+        Write-verify attempts per device (>= 1); ``programming = "write-verify"`` only (a value
+        other than the default is refused with the others).
     write_scheme : {"v/2", "v/3", "grounded", "floating"}
-        Bias scheme of ``programming = "sequence"``.
+        Bias scheme of ``programming = "sequence"`` (a value other than the default is refused
+        with the others).
     backend : {"ideal", "sparse", "ngspice"}
         ``"ideal"``: ``I = v @ G`` on the present conductances; ``"sparse"``: every kernel solved
         with its wires and device law; ``"ngspice"``: the same through ngspice (small layers only,
@@ -279,7 +283,8 @@ class Hardware:
     committee_networks : {"distinct", "same"}
         Strategy ``"committee"``: the members are distinct trained networks (member ``k`` trained
         with seed ``k``, passed to :func:`~xbarsim.evaluation.evaluate` as ``committee``), as in the
-        LEA paper, or one network mapped ``alpha`` times (``"same"``).
+        LEA paper, or one network mapped ``alpha`` times (``"same"``). ``"distinct"`` is refused
+        with the other strategies.
     committee_output : {"scores", "probabilities"}
         Committee machines: average the members' output scores (the last layer's outputs, before
         the digital softmax / sigmoid) or their class probabilities.
@@ -430,12 +435,42 @@ class Hardware:
         set_("batch_size", _int(self.batch_size, "batch_size", 1, 1 << 20))
         set_("energy", _bool(self.energy, "energy"))
         set_("read_time", _float(self.read_time, "read_time", "positive time in second", lo=0.0, lo_open=True, hi=1.0))
+        self._refuse_no_ops()
         if self.chip == "lea":
             if self.preset != "rram_1t1r_nist":
                 raise ConfigError(f"`chip` 'lea' is the 1T1R chip of the LEA paper and needs preset 'rram_1t1r_nist'; "
                                   f"got preset {self.preset!r}.")
             if self.kernel_shape not in (None, (25, 25)):
                 raise ConfigError(f"`kernel_shape` of the LEA chip is [25, 25]; got {list(self.kernel_shape)}.")
+
+    def _refuse_no_ops(self) -> None:
+        """Refuse a field set away from its default where the other fields make it do nothing and a
+        user would take it to act (a write-verify tolerance under single writes, a bias scheme without
+        the bias-scheme sequence, spare kernels on a chip of fixed size, distinct committee members
+        without a committee). Read-out fields are not refused: a paired re-read or a grid switches
+        the read-out while they stay set (wires and device law with the ideal backend, ``dac_x_max``
+        with per-vector scaling, ADC range and averaging with ideal converters)."""
+        default = _DEFAULTS
+        if self.programming != "write-verify":
+            what = ("programs each device with one write, no verify" if self.programming == "single" else
+                    "programs through the bias-scheme sequence with program_array's own verify")
+            for name in ("verify_tolerance", "max_writes"):
+                value = getattr(self, name)
+                if value != default[name]:
+                    raise ConfigError(f"`{name}` ({short_repr(value)}) applies to programming 'write-verify'; "
+                                      f"`programming` {self.programming!r} {what}, so it would have no effect.")
+        if self.write_scheme != default["write_scheme"] and self.programming != "sequence":
+            raise ConfigError(f"`write_scheme` ({self.write_scheme!r}) applies to programming 'sequence' (the "
+                              f"bias-scheme sequence); `programming` {self.programming!r} does not use a bias scheme, "
+                              "so it would have no effect.")
+        if self.spare_kernels != default["spare_kernels"] and (self.n_kernels is not None or self.chip == "lea"):
+            fixed = f"`n_kernels` = {self.n_kernels} is given" if self.n_kernels is not None else \
+                "`chip` 'lea' has a fixed number of kernels (32, or `n_kernels`)"
+            raise ConfigError(f"`spare_kernels` ({self.spare_kernels!r}) adds room to the automatic kernel count; "
+                              f"{fixed}, so it would have no effect.")
+        if self.committee_networks != default["committee_networks"] and self.strategy != "committee":
+            raise ConfigError(f"`committee_networks` ({self.committee_networks!r}) applies to strategy 'committee'; "
+                              f"got strategy {self.strategy!r}, which maps copies of one network.")
 
     # ------------------------------------------------------------------ derived settings
     @property
@@ -500,6 +535,8 @@ class Hardware:
 
 #: The field names of :class:`Hardware`, in declaration order (the keys of a ``[hardware]`` table).
 HARDWARE_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Hardware))
+#: The defaults of the fields :meth:`Hardware._refuse_no_ops` checks.
+_DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(Hardware)}
 
 
 # ----------------------------------------------------------------------------- builders

@@ -28,7 +28,7 @@ from xbarsim._repr import compact_repr
 from xbarsim._typing import FloatArray
 from xbarsim._validation import as_float_array, readonly, short_repr
 from xbarsim.errors import ConfigError
-from xbarsim.mapping.inference import InferenceConfig, _row_voltages, input_voltages
+from xbarsim.mapping.inference import InferenceConfig, _input_voltages, _row_voltages
 from xbarsim.netlists.bias import BiasScheme
 from xbarsim.netlists.crossbar import Crossbar
 from xbarsim.solver.api import get_backend, solve
@@ -183,6 +183,6 @@ def layer_read_energy(layer: MappedLayer, x: FloatArray, config: InferenceConfig
     xx = as_float_array(x, "x", what="finite (B, m) input array")
     if xx.ndim != 2 or xx.shape[1] != layer.shape[0]:
         raise ConfigError(f"`x` must have shape (B, {layer.shape[0]}); got shape {xx.shape}.")
-    v, _, _ = input_voltages(layer, xx, cfg)
+    v, _, _ = _input_voltages(layer, xx, cfg)  # xx checked above
     p = layer_read_power(layer, v, cfg.backend, cfg.batch_size)
     return ReadPower(cells=p.cells * float(t), wires=p.wires * float(t))

@@ -476,6 +476,32 @@ def _pair_channels(layout: LayerLayout, chans: np.ndarray) -> tuple[np.ndarray, 
     return chans[np.argmax(pos, axis=0)], chans[np.argmax(neg, axis=0)]
 
 
+def _check_mao_steps(target: FloatArray, layout: LayerLayout, levels: tuple[float, float],
+                     weights: FloatArray | None = None) -> None:
+    """ConfigError unless every weight's ``G+ - G-`` (copy 0 of ``target``) is -1, 0 or +1 steps
+    ``G_high - G_low``: what MAO's two levels can carry. Any other weight would be rounded without a
+    word to ``-w_max``, 0 or ``+w_max`` (the re-tuning puts each copy's devices on the two levels and
+    the summed copies reach only whole steps within the encoding's range), a ternarization at half
+    the layer's largest weight rather than the paper's MAO."""
+    lo, hi = (float(g) for g in levels)
+    step = hi - lo
+    for r0, r1 in np.unique(layout.channel_rows, axis=0):
+        chans = np.flatnonzero((layout.channel_rows[:, 0] == r0) & (layout.channel_rows[:, 1] == r1))
+        cp, cn = _pair_channels(layout, chans)
+        k = (target[0, r0:r1][:, cp] - target[0, r0:r1][:, cn]) / step  # (m_r, n)
+        bad = np.abs(k - np.rint(k)) > 1e-9
+        if bad.any():
+            i, j = (int(a[0]) for a in np.nonzero(bad))
+            what = (f"weight {float(weights[r0 + i, j]):.4g} at [{r0 + i}, {j}] encodes to"
+                    if weights is not None else f"G+ - G- at row {r0 + i}, output {j} is")
+            raise ConfigError(
+                f"`encoding` 'mao' (the LEA paper's MAO; Hardware strategy 'mao') carries ternary weights only: each "
+                f"weight must be -1, 0 or +1 steps G_high - G_low = {step:.4g} S of its two levels; {what} "
+                f"{float(k[i, j]):.4g} steps, which MAO would round to {int(np.rint(k[i, j]))} without a word. Use a "
+                "ternary network (networks.ternarize or train_ternary) or, for real-valued weights, "
+                "EnsembleConfig.lea_rme_all (Hardware strategy 'lea-rme-all').")
+
+
 def mao_targets(
     target: FloatArray,
     value: FloatArray,
@@ -506,6 +532,12 @@ def mao_targets(
     ndarray, shape (alpha, m, n_channels)
         New targets: stuck devices keep their read values, healthy devices sit on a level.
 
+    Raises
+    ------
+    ConfigError
+        A weight whose ``G+ - G-`` is not -1, 0 or +1 steps ``G_high - G_low`` (not ternary): the
+        two levels cannot carry it, and rounding it would ternarize the layer without a word.
+
     Notes
     -----
     Yu et al. (IEEE TVLSI 2016) as coded in xbtorch ``encode_MAO`` with ``sum`` polling, per
@@ -527,6 +559,7 @@ def mao_targets(
     lo, hi = (float(g) for g in levels)
     if not (np.isfinite(lo) and np.isfinite(hi) and 0 <= lo < hi):
         raise ConfigError(f"`levels` must be two finite conductances (low, high) with 0 <= low < high; got {levels!r}.")
+    _check_mao_steps(t, layout, (lo, hi))
 
     def q(g: FloatArray) -> FloatArray:
         return np.where(g - lo > 0.5 * (hi - lo), hi, lo)
@@ -739,6 +772,9 @@ def map_layer(
     w = np.array(weights, dtype=np.float64)
     layout = tile_layer(mapped, chip.kernel_shape)
     beta = cfg.effective_beta
+    two = (min(mapped.levels), max(mapped.levels)) if mapped.levels is not None else (chip.g_min, chip.g_max)
+    if cfg.encoding == "mao":  # before placing and programming anything
+        _check_mao_steps(layout.channel_matrix(mapped.conductance)[None], layout, two, w)
     lap("encode")
     placement = place_layer(layout, alpha=cfg.alpha, chip_shape=chip.shape, method=cfg.placement, rng=rng,
                             characterization=char, beta=beta, occupied=occupied, strict=cfg.strict)
@@ -770,7 +806,6 @@ def map_layer(
         # devices whose write-verify failed.
         stuck_q.ravel()[qi] = known if cfg.encoding == "mao" else known | ~report.converged
         if cfg.encoding == "mao":
-            two = (min(mapped.levels), max(mapped.levels)) if mapped.levels is not None else (chip.g_min, chip.g_max)
             new_t = mao_targets(qt, qr, stuck_q, layout, levels=two)
         else:
             mode = cfg.rme_levels or ("levels" if mapped.levels is not None else "continuous")

@@ -294,9 +294,29 @@ def _batched_currents(layer: MappedLayer, v: FloatArray, be: Backend, mats: dict
     return out
 
 
-def input_voltages(layer: MappedLayer, x: FloatArray, config: InferenceConfig) -> tuple[FloatArray, FloatArray, float]:
+def input_voltages(layer: MappedLayer, x: ArrayLike, config: InferenceConfig) -> tuple[FloatArray, FloatArray, float]:
     """Step 1 (DAC): row voltages ``v`` ``(B, m)``, per-vector scales ``s_b`` ``(B,)`` and ``V_read`` (volt)
-    for inputs ``x`` ``(B, m)``, so that ``x ~ v s_b / V_read``."""
+    for inputs ``x`` ``(B, m)``, so that ``x ~ v s_b / V_read``.
+
+    Raises
+    ------
+    ConfigError
+        ``x`` is not a finite ``(B, m)`` array (before: a NaN input gave NaN voltages, and its
+        vector's scale silently 1), or ``config`` is not an InferenceConfig.
+    """
+    if not isinstance(config, InferenceConfig):
+        raise ConfigError(f"`config` must be an InferenceConfig; got {type(config).__name__}.")
+    m = layer.shape[0]
+    xx = as_float_array(x, "x", what=f"finite (B, {m}) input array")
+    if xx.ndim != 2 or xx.shape[1] != m:
+        raise ConfigError(f"`x` must have shape (B, {m}); got shape {xx.shape}.")
+    return _input_voltages(layer, xx, config)
+
+
+def _input_voltages(layer: MappedLayer, x: FloatArray, config: InferenceConfig
+                    ) -> tuple[FloatArray, FloatArray, float]:
+    """:func:`input_voltages` on inputs its caller has checked (finite float64 ``(B, m)``): the
+    public entry points check the user's array once per call, not again in here."""
     cfg = config
     v_read = cfg.dac.v_read if cfg.dac.v_read is not None else layer.chip.read_voltage
     if cfg.dac.scaling == "per-vector":
@@ -496,7 +516,7 @@ def run_layer(layer: MappedLayer, x: ArrayLike, config: InferenceConfig | None =
         raise ConfigError(f"`x` is an empty batch (shape {xx.shape}): give at least one input vector.")
     chip = layer.chip
     # 1. DAC
-    v, scale, v_read = input_voltages(layer, xb, cfg)
+    v, scale, v_read = _input_voltages(layer, xb, cfg)
     # 2. arrays: one matrix per row range and kernel read (linear reads), else every block's currents
     plan = _read_plan(layer)
     mats = _kernel_matrices(layer, cfg.backend)
