@@ -299,3 +299,22 @@ def test_demo_prints_the_numbers_of_its_json(tmp_path, capsys, ngspice_binary):
     assert doc["ir_error_mean"] == pytest.approx(err.mean(), rel=1e-9)
     assert doc["ir_error_max"] == pytest.approx(err.max(), rel=1e-9)
     assert 0 <= doc["sparse_vs_ngspice_max_abs_V"] < 1e-9
+
+
+def test_solve_interrupted_while_writing_keeps_the_previous_files_whole(tmp_path, monkeypatch, capsys):
+    """Before: cell_voltages.csv was opened in place and written block by block (and solve.json and the
+    PNGs in place too), so Ctrl-C during the write left a truncated table where the previous run's was."""
+    out = tmp_path / "v2"
+    out.mkdir()
+    (out / "cell_voltages.csv").write_text("previous\n")
+    real = np.savetxt
+
+    def interrupted(fh, *a, **k):
+        real(fh, *a, **k)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(np, "savetxt", interrupted)
+    code = main(["solve", "--rows", "3", "--cols", "3", "--scheme", "v/2", "--cell", "1", "1", "--out", str(out)])
+    assert code == 130 and "interrupted" in capsys.readouterr().err
+    assert (out / "cell_voltages.csv").read_text() == "previous\n"
+    assert sorted(p.name for p in out.iterdir()) == ["cell_voltages.csv"]  # no temporary file left behind

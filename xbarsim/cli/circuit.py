@@ -16,6 +16,7 @@ from typing import Any, Literal
 import numpy as np
 
 import xbarsim.provenance as provenance
+from xbarsim._files import replace_from, write_text
 from xbarsim._validation import check_size
 from xbarsim.errors import ConfigError
 from xbarsim.netlists import WRITE_SCHEMES, BiasScheme, Crossbar, LineResistance, build_netlist, to_spice
@@ -223,7 +224,7 @@ def _cmd_netlist(args: argparse.Namespace) -> int:
         sys.stdout.write(text)
     else:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text)
+        write_text(args.out, text)
         _status(args, f"wrote {args.out} ({cb.shape[0]}x{cb.shape[1]}, {text.count(chr(10))} lines)")
     return 0
 
@@ -239,8 +240,8 @@ def _solution_json(sol: Any) -> dict[str, Any]:
 
 
 def _savefig(fig: Any, path: Path, prov: dict[str, Any]) -> Path:
-    fig.savefig(path, dpi=120, metadata=provenance.png_metadata(prov))
-    return path
+    return replace_from(path, lambda tmp: fig.savefig(tmp, format="png", dpi=120,
+                                                      metadata=provenance.png_metadata(prov)))
 
 
 def _cell_voltage_files(sol: Any, args: argparse.Namespace, out: Path, prov: dict[str, Any]) -> list[Path]:
@@ -253,12 +254,16 @@ def _cell_voltage_files(sol: Any, args: argparse.Namespace, out: Path, prov: dic
     cv = np.asarray(sol.cell_voltages)
     blocks = cv.reshape(-1, *cv.shape[-2:])
     csv_path = out / "cell_voltages.csv"
-    with csv_path.open("w") as fh:
-        fh.write(provenance.csv_header(prov))
-        for k, block in enumerate(blocks):
-            if len(blocks) > 1:
-                fh.write(f"# input vector {k}\n")
-            np.savetxt(fh, block, delimiter=",", fmt="%.17g")
+
+    def write(tmp: Path) -> None:
+        with tmp.open("w") as fh:
+            fh.write(provenance.csv_header(prov))
+            for k, block in enumerate(blocks):
+                if len(blocks) > 1:
+                    fh.write(f"# input vector {k}\n")
+                np.savetxt(fh, block, delimiter=",", fmt="%.17g")
+
+    replace_from(csv_path, write)
     fig = Figure(figsize=(5.6, 4.6), layout="constrained")
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
@@ -324,7 +329,7 @@ def _cmd_solve(args: argparse.Namespace) -> int:
                f"{sol.timings.get('total', 0.0):.3f} s, KCL residual {sol.kcl_residual:.1e}")
     if json_path is not None:
         json_path.parent.mkdir(parents=True, exist_ok=True)
-        json_path.write_text(text + "\n")
+        write_text(json_path, text + "\n")
         written.insert(0, json_path)
         _status(args, f"{summary}; wrote " + ", ".join(str(p) for p in written))
     else:
@@ -412,8 +417,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     axes[1].set_title("IR drop: input minus cell voltage (mV)")
     axes[1].set_xlabel("column j (bit line)")
     fig.colorbar(im, ax=axes[1])
-    png = out / "cell_voltages.png"
-    fig.savefig(png, dpi=120, metadata=provenance.png_metadata(prov))
+    png = _savefig(fig, out / "cell_voltages.png", prov)
     plt.close(fig)
     summary = {"size": [m, n], "segment_ohm": 1.0, "g_range_S": [1e-6, 1e-4], "seed": args.seed,
                "ir_error_mean": float(ir_err.mean()), "ir_error_max": float(ir_err.max()),
@@ -421,7 +425,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
                "time_sparse_s": t_sp, "time_ngspice_s": t_ng,
                "kcl_sparse": s_sp.kcl_residual, "kcl_ngspice": s_ng.kcl_residual,
                "provenance": provenance.provenance_json(prov)}
-    (out / "demo.json").write_text(json.dumps(summary, indent=2))
+    write_text(out / "demo.json", json.dumps(summary, indent=2, allow_nan=False))  # strict JSON, atomic
     print(f"wrote {png} and {out / 'demo.json'}")
     return 0
 
