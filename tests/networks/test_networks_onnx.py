@@ -431,3 +431,34 @@ def test_gemm_per_sample_c_refused(tmp_path: Path) -> None:
     path = b.save(tmp_path / "m.onnx")
     with pytest.raises(ConfigError, match="per sample"):
         load_onnx(path, check=False)
+
+
+def test_external_data_model_is_read_beside_the_model_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Weights saved as external data (``save_as_external_data``, as exporters do for large models)
+    lie in a file named relative to the model's folder, where onnxruntime reads them. They were looked
+    for relative to the working directory: from anywhere else the model was refused as 'not a
+    readable ONNX model (... it is not regular file)', and a same-named file there would have been read."""
+    from onnx.external_data_helper import convert_model_to_external_data
+
+    from xbarsim.networks import onnxruntime_forward
+    b = GraphBuilder((1, 6, 6))
+    b.node("Conv", b.rand(3, 1, 3, 3), b.rand(3), pads=[1, 1, 1, 1]).node("Relu").node("Flatten")
+    _dense_head(b, 108)
+    model = b.model()
+    folder = tmp_path / "model"
+    folder.mkdir()
+    convert_model_to_external_data(model, all_tensors_to_one_file=True, location="weights.bin", size_threshold=0)
+    onnx.save(model, str(folder / "m.onnx"))
+    assert (folder / "weights.bin").is_file()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    net = load_onnx(folder / "m.onnx")
+    assert net.import_check is not None and net.import_check.max_rel < 1e-5
+    x = np.random.default_rng(1).normal(size=(5, 1, 6, 6))
+    ref = onnxruntime_forward(folder / "m.onnx", x, (1, 6, 6))
+    assert rel_diff(net.forward(x.astype(np.float32).astype(np.float64)), ref) < 1e-5
+    (folder / "weights.bin").unlink()
+    with pytest.raises(ConfigError, match="weights.bin") as info:
+        load_onnx(folder / "m.onnx")
+    assert str(folder / "m.onnx") in str(info.value)

@@ -19,7 +19,8 @@ number. Everything else -- other operators, grouped convolutions, shapes compute
 (``Shape``), symbolic non-batch axes, non-float weights, branches -- raises ConfigError naming the
 operator, the node and the file.
 
-onnx is imported lazily; onnxruntime (when installed) runs the model on a seeded probe batch at
+Weights may be stored as external data (files named relative to the model's folder, as
+``onnx.save(..., save_as_external_data=True)`` writes them). onnx is imported lazily; onnxruntime (when installed) runs the model on a seeded probe batch at
 import and the difference is kept in :attr:`Network.import_check`.
 """
 
@@ -369,6 +370,10 @@ def _read_model(path: Path, onnx: Any) -> Any:
         raise ConfigError(f"ONNX model file {str(path)!r} does not exist.")
     try:
         model = onnx.load_model_from_string(path.read_bytes())
+        # weights saved as external data (save_as_external_data, models near protobuf's 2 GB limit) lie in
+        # files named relative to the model's folder, where onnxruntime reads them too; without this, onnx
+        # looked for them relative to the working directory
+        onnx.external_data_helper.load_external_data_for_model(model, str(path.resolve().parent))
         onnx.checker.check_model(model)
     except Exception as exc:  # onnx raises DecodeError, ValidationError, ... : all mean an unreadable file
         raise ConfigError(f"{path}: not a readable ONNX model ({type(exc).__name__}: {str(exc)[:200]}).") from None
