@@ -462,3 +462,37 @@ def test_external_data_model_is_read_beside_the_model_file(tmp_path: Path, monke
     with pytest.raises(ConfigError, match="weights.bin") as info:
         load_onnx(folder / "m.onnx")
     assert str(folder / "m.onnx") in str(info.value)
+
+
+@pytest.mark.parametrize("after", ["MatMul", "Conv"])
+@pytest.mark.parametrize("check", [True, False])
+def test_add_of_a_constant_with_more_axes_than_the_tensor_refused(after: str, check: bool, tmp_path: Path) -> None:
+    """A one-value addend of shape (1, 1, 1) after a MatMul (or (1, 1, 1, 1, 1) after a Conv) is not a
+    bias: broadcasting prepends its extra axis, so onnxruntime's output is (1, B, n). It was folded as
+    a scalar bias: with the import check, numpy's untyped ValueError (operands could not be broadcast)
+    escaped; without it, a network whose batch axis differs from the model's was returned."""
+    if after == "MatMul":
+        b = GraphBuilder((5,))
+        b.node("MatMul", b.rand(5, 4)).node("Add", b.rand(1, 1, 1))
+    else:
+        b = GraphBuilder((2, 4, 4))
+        b.node("Conv", b.rand(3, 2, 1, 1)).node("Add", b.rand(1, 1, 1, 1, 1)).node("Flatten")
+    path = b.save(tmp_path / "rank.onnx")
+    with pytest.raises(ConfigError, match="more axes than the tensor") as info:
+        load_onnx(path, check=check)
+    assert "'Add'" in str(info.value) and "node 'add_2'" in str(info.value) and str(path) in str(info.value)
+
+
+def test_import_check_compares_output_shapes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The import check refuses an onnxruntime output whose shape differs from xbarsim's (before, the
+    two were subtracted with numpy broadcasting: an untyped ValueError, or a comparison of
+    broadcast copies, e.g. (4, 1) against (4, 3), that could pass)."""
+    import xbarsim.networks.onnx_import as onnx_import
+    b = GraphBuilder((5,))
+    b.node("Gemm", b.rand(5, 3), b.rand(3))
+    path = b.save(tmp_path / "m.onnx")
+    real = onnx_import._run_session
+    monkeypatch.setattr(onnx_import, "_run_session", lambda *a: real(*a)[:, :1])
+    with pytest.raises(ConfigError, match=r"shape \(4, 1\).*\(4, 3\); the import is wrong") as info:
+        load_onnx(path)
+    assert str(path) in str(info.value)

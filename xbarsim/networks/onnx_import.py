@@ -260,6 +260,10 @@ def _walk(graph: _Graph, model: Any, input_name: str, input_shape: tuple[int, ..
                 raise graph.fail(node, "only an Add of a constant right after Conv / Gemm / MatMul (a bias) is "
                                        "supported (no residual connections)")
             n_out = last.matrix.shape[1]
+            if c.ndim > 1 + len(shape):
+                # broadcasting prepends the extra axes to the result: (B, n) + (1, 1, 1) is (1, B, n)
+                raise graph.fail(node, f"its constant of shape {c.shape} has more axes than the tensor it is added "
+                                       f"to (batch and per-sample shape {shape}), which would move the batch axis")
             if c.size == 1:
                 per = np.full(n_out, float(c.reshape(-1)[0]))
             elif isinstance(last, Dense) and c.size == n_out and (c.ndim == 1 or c.shape == (1, n_out)):
@@ -423,6 +427,9 @@ def load_onnx(path: str | os.PathLike[str], *, check: bool = True, rtol: float =
             probe = np.random.default_rng(0).random((batch or 4,) + input_shape).astype(dtype)
             ref = _run_session(rt, p, probe, batch)
             ours = net.forward(probe.astype(np.float64))
+            if ref.shape != ours.shape:
+                raise ConfigError(f"{p}: onnxruntime's output for a probe batch of {probe.shape[0]} has shape "
+                                  f"{ref.shape} (flattened per sample), xbarsim's {ours.shape}; the import is wrong.")
             diff = float(np.abs(ours - ref).max())
             peak = float(np.abs(ref).max())
             rel = diff / peak if peak > 0 else diff
