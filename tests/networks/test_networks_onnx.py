@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -496,3 +497,22 @@ def test_import_check_compares_output_shapes(tmp_path: Path, monkeypatch: pytest
     with pytest.raises(ConfigError, match=r"shape \(4, 1\).*\(4, 3\); the import is wrong") as info:
         load_onnx(path)
     assert str(path) in str(info.value)
+
+
+@pytest.mark.parametrize("which,shape", [("var", (4,)), ("bias", (4,)), ("mean", (1,)), ("scale", (3, 1, 1))])
+def test_batchnorm_parameters_of_the_wrong_shape_refused(which: str, shape: tuple[int, ...], tmp_path: Path) -> None:
+    """Each of scale, bias, mean and var must hold one value per channel. A var (or bias) of 4 values
+    after a 3-channel Conv raised numpy's untyped ValueError (operands could not be broadcast) while
+    folding; a scale of shape (3, 1, 1) was reported as 'its scale has shape (3, 1, 3)' (the
+    broadcast of scale / sqrt(var), not its own shape). Now a ConfigError naming the parameter,
+    its initializer, its shape, the node and the file, with or without the runtime check."""
+    b = GraphBuilder((2, 5, 5))
+    b.node("Conv", b.rand(3, 2, 3, 3))
+    params = {"scale": b.rand(3), "bias": b.rand(3), "mean": b.rand(3), "var": b.const(np.ones(3))}
+    params[which] = b.const(np.ones(shape)) if which in ("var", "scale") else b.rand(*shape)
+    b.node("BatchNormalization", params["scale"], params["bias"], params["mean"], params["var"]).node("Flatten")
+    path = b.save(tmp_path / "bn.onnx")
+    pattern = rf"its {which} '{params[which]}' has shape {re.escape(str(shape))}"
+    with pytest.raises(ConfigError, match=pattern) as info:
+        load_onnx(path, check=False)
+    assert "'BatchNormalization'" in str(info.value) and "(3,)" in str(info.value) and str(path) in str(info.value)

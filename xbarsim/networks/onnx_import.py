@@ -284,14 +284,17 @@ def _walk(graph: _Graph, model: Any, input_name: str, input_shape: tuple[int, ..
                 raise graph.fail(node, "training_mode = 1 is not supported (export the model in eval mode)")
             gamma, beta, mean, var = (graph.const(node, n, what, weight=True)
                                       for n, what in zip(node.input[1:5], ("scale", "bias", "mean", "var")))
+            n_out = last.matrix.shape[1]
+            for name, what, arr in zip(node.input[1:5], ("scale", "bias", "mean", "var"), (gamma, beta, mean, var)):
+                if arr.shape != (n_out,):
+                    raise graph.fail(node, f"its {what} {name!r} has shape {arr.shape}; it needs one value per "
+                                           f"channel of the layer before it, shape ({n_out},)")
             eps = float(attrs.get("epsilon", 1e-5))
             if not np.all(var + eps > 0):
                 raise graph.fail(node, f"its var + epsilon is {float(np.min(var + eps))!r} (at channel "
                                        f"{int(np.argmin(var + eps))}); it must be positive, as the output is "
                                        "divided by its square root")
             scale = gamma / np.sqrt(var + eps)
-            if scale.shape != (last.matrix.shape[1],):
-                raise graph.fail(node, f"its scale has shape {scale.shape}; expected ({last.matrix.shape[1]},)")
             layers[-1] = _fold_scale(last, scale, beta - mean * scale)
             folded = True
         elif op in _ACTIVATIONS:
