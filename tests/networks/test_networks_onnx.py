@@ -516,3 +516,14 @@ def test_batchnorm_parameters_of_the_wrong_shape_refused(which: str, shape: tupl
     with pytest.raises(ConfigError, match=pattern) as info:
         load_onnx(path, check=False)
     assert "'BatchNormalization'" in str(info.value) and "(3,)" in str(info.value) and str(path) in str(info.value)
+
+
+def test_unnamed_node_is_named_by_position_and_output(tmp_path: Path) -> None:
+    """Node names are optional in ONNX (onnx.helper, graph editors and some exporters leave them
+    empty); a refusal then read "operator 'LeakyRelu' (node '')", which does not say which node.
+    Now it gives the node's position in the graph and its output."""
+    b = GraphBuilder((4,))
+    _dense_head(b, 4).node("LeakyRelu")
+    for node in b.nodes:
+        node.name = ""
+    _refused(b, tmp_path, "operator 'LeakyRelu' (node #1 of the graph, unnamed, output 't1')")

@@ -83,9 +83,17 @@ class _Graph:
         self.consts: dict[str, np.ndarray] = {}
         for init in model.graph.initializer:
             self.consts[init.name] = onnx.numpy_helper.to_array(init)
+        # node names are optional (onnx.helper and graph editors leave them empty): an unnamed node is
+        # named by its position in the graph and its output, which every node has and no two share
+        self.positions = {node.output[0]: k for k, node in enumerate(model.graph.node) if node.output}
 
     def fail(self, node: Any, why: str) -> ConfigError:
-        return ConfigError(f"{self.path}: operator {node.op_type!r} (node {node.name!r}): {why}.")
+        if node.name:
+            label = repr(node.name)
+        else:
+            out = node.output[0] if node.output else ""
+            label = f"#{self.positions.get(out, '?')} of the graph, unnamed, output {out!r}"
+        return ConfigError(f"{self.path}: operator {node.op_type!r} (node {label}): {why}.")
 
     def attrs(self, node: Any) -> dict[str, Any]:
         return {a.name: self.onnx.helper.get_attribute_value(a) for a in node.attribute}
