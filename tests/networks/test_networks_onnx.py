@@ -527,3 +527,20 @@ def test_unnamed_node_is_named_by_position_and_output(tmp_path: Path) -> None:
     for node in b.nodes:
         node.name = ""
     _refused(b, tmp_path, "operator 'LeakyRelu' (node #1 of the graph, unnamed, output 't1')")
+
+
+@pytest.mark.parametrize("shape,axis", [((2, 3, 4), -3), ((6,), -1)])
+def test_flatten_with_the_negative_form_of_axis_1(shape: tuple[int, ...], axis: int, tmp_path: Path) -> None:
+    """ONNX counts a negative axis from the last: Flatten axis -3 of a (B, C, H, W) tensor (-1 of a
+    (B, n) one) is axis 1, keeping the batch. It was refused as 'axis -3 is not supported; only axis 1'."""
+    b = GraphBuilder(shape)
+    b.node("Flatten", axis=axis)
+    _dense_head(b, int(np.prod(shape)))
+    _check(b, tmp_path)
+
+
+def test_flatten_of_another_axis_refused(tmp_path: Path) -> None:
+    b = GraphBuilder((2, 3, 4))
+    b.node("Flatten", axis=-2)
+    _dense_head(b, 12)
+    _refused(b, tmp_path, "'Flatten'", "axis -2 of a rank-4 tensor is not supported", "only axis 1 (or -3")

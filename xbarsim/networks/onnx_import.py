@@ -10,8 +10,8 @@ write for tied weights) for the rest. Supported operators:
 * ``BatchNormalization`` right after a Conv / Gemm / MatMul, folded into its weights and bias
   (``w' = w * g / sqrt(var + eps)``, ``b' = (b - mean) * g / sqrt(var + eps) + beta`` per output);
 * ``Relu``, ``Tanh``, ``Sigmoid``, ``Softmax``, ``MaxPool``, ``AveragePool``,
-  ``GlobalAveragePool``, ``Flatten`` (axis 1), ``Reshape`` (constant shape), ``Identity`` and
-  ``Dropout`` (inference: identity).
+  ``GlobalAveragePool``, ``Flatten`` (axis 1, or its negative form), ``Reshape`` (constant
+  shape), ``Identity`` and ``Dropout`` (inference: identity).
 
 The first axis of the graph input is the batch: symbolic (``dynamic_axes`` of
 ``torch.onnx.export``) or fixed, the network takes any batch. Every other axis must be a fixed
@@ -20,8 +20,9 @@ number. Everything else -- other operators, grouped convolutions, shapes compute
 operator, the node and the file.
 
 Weights may be stored as external data (files named relative to the model's folder, as
-``onnx.save(..., save_as_external_data=True)`` writes them). onnx is imported lazily; onnxruntime (when installed) runs the model on a seeded probe batch at
-import and the difference is kept in :attr:`Network.import_check`.
+``onnx.save(..., save_as_external_data=True)`` writes them). onnx is imported lazily;
+onnxruntime (when installed) runs the model on a seeded probe batch at import and the
+difference is kept in :attr:`Network.import_check`.
 """
 
 from __future__ import annotations
@@ -332,8 +333,11 @@ def _walk(graph: _Graph, model: Any, input_name: str, input_shape: tuple[int, ..
         elif op == "GlobalAveragePool":
             new = GlobalAvgPool()
         elif op == "Flatten":
-            if int(attrs.get("axis", 1)) != 1:
-                raise graph.fail(node, f"axis {attrs.get('axis')} is not supported; only axis 1 (keep the batch)")
+            axis = int(attrs.get("axis", 1))
+            rank = 1 + len(shape)
+            if (axis + rank if axis < 0 else axis) != 1:  # ONNX counts a negative axis from the last
+                raise graph.fail(node, f"axis {axis} of a rank-{rank} tensor is not supported; only axis 1 (or "
+                                       f"{1 - rank}: keep the batch)")
             new = Flatten()
         elif op == "Reshape":
             target = [int(v) for v in graph.const(node, node.input[1], "shape", weight=False).reshape(-1)]
