@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -431,3 +432,115 @@ def test_gemm_per_sample_c_refused(tmp_path: Path) -> None:
     path = b.save(tmp_path / "m.onnx")
     with pytest.raises(ConfigError, match="per sample"):
         load_onnx(path, check=False)
+
+
+def test_external_data_model_is_read_beside_the_model_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Weights saved as external data (``save_as_external_data``, as exporters do for large models)
+    lie in a file named relative to the model's folder, where onnxruntime reads them. They were looked
+    for relative to the working directory: from anywhere else the model was refused as 'not a
+    readable ONNX model (... it is not regular file)', and a same-named file there would have been read."""
+    from onnx.external_data_helper import convert_model_to_external_data
+
+    from xbarsim.networks import onnxruntime_forward
+    b = GraphBuilder((1, 6, 6))
+    b.node("Conv", b.rand(3, 1, 3, 3), b.rand(3), pads=[1, 1, 1, 1]).node("Relu").node("Flatten")
+    _dense_head(b, 108)
+    model = b.model()
+    folder = tmp_path / "model"
+    folder.mkdir()
+    convert_model_to_external_data(model, all_tensors_to_one_file=True, location="weights.bin", size_threshold=0)
+    onnx.save(model, str(folder / "m.onnx"))
+    assert (folder / "weights.bin").is_file()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    net = load_onnx(folder / "m.onnx")
+    assert net.import_check is not None and net.import_check.max_rel < 1e-5
+    x = np.random.default_rng(1).normal(size=(5, 1, 6, 6))
+    ref = onnxruntime_forward(folder / "m.onnx", x, (1, 6, 6))
+    assert rel_diff(net.forward(x.astype(np.float32).astype(np.float64)), ref) < 1e-5
+    (folder / "weights.bin").unlink()
+    with pytest.raises(ConfigError, match="weights.bin") as info:
+        load_onnx(folder / "m.onnx")
+    assert str(folder / "m.onnx") in str(info.value)
+
+
+@pytest.mark.parametrize("after", ["MatMul", "Conv"])
+@pytest.mark.parametrize("check", [True, False])
+def test_add_of_a_constant_with_more_axes_than_the_tensor_refused(after: str, check: bool, tmp_path: Path) -> None:
+    """A one-value addend of shape (1, 1, 1) after a MatMul (or (1, 1, 1, 1, 1) after a Conv) is not a
+    bias: broadcasting prepends its extra axis, so onnxruntime's output is (1, B, n). It was folded as
+    a scalar bias: with the import check, numpy's untyped ValueError (operands could not be broadcast)
+    escaped; without it, a network whose batch axis differs from the model's was returned."""
+    if after == "MatMul":
+        b = GraphBuilder((5,))
+        b.node("MatMul", b.rand(5, 4)).node("Add", b.rand(1, 1, 1))
+    else:
+        b = GraphBuilder((2, 4, 4))
+        b.node("Conv", b.rand(3, 2, 1, 1)).node("Add", b.rand(1, 1, 1, 1, 1)).node("Flatten")
+    path = b.save(tmp_path / "rank.onnx")
+    with pytest.raises(ConfigError, match="more axes than the tensor") as info:
+        load_onnx(path, check=check)
+    assert "'Add'" in str(info.value) and "node 'add_2'" in str(info.value) and str(path) in str(info.value)
+
+
+def test_import_check_compares_output_shapes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The import check refuses an onnxruntime output whose shape differs from xbarsim's (before, the
+    two were subtracted with numpy broadcasting: an untyped ValueError, or a comparison of
+    broadcast copies, e.g. (4, 1) against (4, 3), that could pass)."""
+    import xbarsim.networks.onnx_import as onnx_import
+    b = GraphBuilder((5,))
+    b.node("Gemm", b.rand(5, 3), b.rand(3))
+    path = b.save(tmp_path / "m.onnx")
+    real = onnx_import._run_session
+    monkeypatch.setattr(onnx_import, "_run_session", lambda *a: real(*a)[:, :1])
+    with pytest.raises(ConfigError, match=r"shape \(4, 1\).*\(4, 3\); the import is wrong") as info:
+        load_onnx(path)
+    assert str(path) in str(info.value)
+
+
+@pytest.mark.parametrize("which,shape", [("var", (4,)), ("bias", (4,)), ("mean", (1,)), ("scale", (3, 1, 1))])
+def test_batchnorm_parameters_of_the_wrong_shape_refused(which: str, shape: tuple[int, ...], tmp_path: Path) -> None:
+    """Each of scale, bias, mean and var must hold one value per channel. A var (or bias) of 4 values
+    after a 3-channel Conv raised numpy's untyped ValueError (operands could not be broadcast) while
+    folding; a scale of shape (3, 1, 1) was reported as 'its scale has shape (3, 1, 3)' (the
+    broadcast of scale / sqrt(var), not its own shape). Now a ConfigError naming the parameter,
+    its initializer, its shape, the node and the file, with or without the runtime check."""
+    b = GraphBuilder((2, 5, 5))
+    b.node("Conv", b.rand(3, 2, 3, 3))
+    params = {"scale": b.rand(3), "bias": b.rand(3), "mean": b.rand(3), "var": b.const(np.ones(3))}
+    params[which] = b.const(np.ones(shape)) if which in ("var", "scale") else b.rand(*shape)
+    b.node("BatchNormalization", params["scale"], params["bias"], params["mean"], params["var"]).node("Flatten")
+    path = b.save(tmp_path / "bn.onnx")
+    pattern = rf"its {which} '{params[which]}' has shape {re.escape(str(shape))}"
+    with pytest.raises(ConfigError, match=pattern) as info:
+        load_onnx(path, check=False)
+    assert "'BatchNormalization'" in str(info.value) and "(3,)" in str(info.value) and str(path) in str(info.value)
+
+
+def test_unnamed_node_is_named_by_position_and_output(tmp_path: Path) -> None:
+    """Node names are optional in ONNX (onnx.helper, graph editors and some exporters leave them
+    empty); a refusal then read "operator 'LeakyRelu' (node '')", which does not say which node.
+    Now it gives the node's position in the graph and its output."""
+    b = GraphBuilder((4,))
+    _dense_head(b, 4).node("LeakyRelu")
+    for node in b.nodes:
+        node.name = ""
+    _refused(b, tmp_path, "operator 'LeakyRelu' (node #1 of the graph, unnamed, output 't1')")
+
+
+@pytest.mark.parametrize("shape,axis", [((2, 3, 4), -3), ((6,), -1)])
+def test_flatten_with_the_negative_form_of_axis_1(shape: tuple[int, ...], axis: int, tmp_path: Path) -> None:
+    """ONNX counts a negative axis from the last: Flatten axis -3 of a (B, C, H, W) tensor (-1 of a
+    (B, n) one) is axis 1, keeping the batch. It was refused as 'axis -3 is not supported; only axis 1'."""
+    b = GraphBuilder(shape)
+    b.node("Flatten", axis=axis)
+    _dense_head(b, int(np.prod(shape)))
+    _check(b, tmp_path)
+
+
+def test_flatten_of_another_axis_refused(tmp_path: Path) -> None:
+    b = GraphBuilder((2, 3, 4))
+    b.node("Flatten", axis=-2)
+    _dense_head(b, 12)
+    _refused(b, tmp_path, "'Flatten'", "axis -2 of a rank-4 tensor is not supported", "only axis 1 (or -3")

@@ -10,8 +10,8 @@ write for tied weights) for the rest. Supported operators:
 * ``BatchNormalization`` right after a Conv / Gemm / MatMul, folded into its weights and bias
   (``w' = w * g / sqrt(var + eps)``, ``b' = (b - mean) * g / sqrt(var + eps) + beta`` per output);
 * ``Relu``, ``Tanh``, ``Sigmoid``, ``Softmax``, ``MaxPool``, ``AveragePool``,
-  ``GlobalAveragePool``, ``Flatten`` (axis 1), ``Reshape`` (constant shape), ``Identity`` and
-  ``Dropout`` (inference: identity).
+  ``GlobalAveragePool``, ``Flatten`` (axis 1, or its negative form), ``Reshape`` (constant
+  shape), ``Identity`` and ``Dropout`` (inference: identity).
 
 The first axis of the graph input is the batch: symbolic (``dynamic_axes`` of
 ``torch.onnx.export``) or fixed, the network takes any batch. Every other axis must be a fixed
@@ -19,8 +19,10 @@ number. Everything else -- other operators, grouped convolutions, shapes compute
 (``Shape``), symbolic non-batch axes, non-float weights, branches -- raises ConfigError naming the
 operator, the node and the file.
 
-onnx is imported lazily; onnxruntime (when installed) runs the model on a seeded probe batch at
-import and the difference is kept in :attr:`Network.import_check`.
+Weights may be stored as external data (files named relative to the model's folder, as
+``onnx.save(..., save_as_external_data=True)`` writes them). onnx is imported lazily;
+onnxruntime (when installed) runs the model on a seeded probe batch at import and the
+difference is kept in :attr:`Network.import_check`.
 """
 
 from __future__ import annotations
@@ -82,9 +84,17 @@ class _Graph:
         self.consts: dict[str, np.ndarray] = {}
         for init in model.graph.initializer:
             self.consts[init.name] = onnx.numpy_helper.to_array(init)
+        # node names are optional (onnx.helper and graph editors leave them empty): an unnamed node is
+        # named by its position in the graph and its output, which every node has and no two share
+        self.positions = {node.output[0]: k for k, node in enumerate(model.graph.node) if node.output}
 
     def fail(self, node: Any, why: str) -> ConfigError:
-        return ConfigError(f"{self.path}: operator {node.op_type!r} (node {node.name!r}): {why}.")
+        if node.name:
+            label = repr(node.name)
+        else:
+            out = node.output[0] if node.output else ""
+            label = f"#{self.positions.get(out, '?')} of the graph, unnamed, output {out!r}"
+        return ConfigError(f"{self.path}: operator {node.op_type!r} (node {label}): {why}.")
 
     def attrs(self, node: Any) -> dict[str, Any]:
         return {a.name: self.onnx.helper.get_attribute_value(a) for a in node.attribute}
@@ -259,6 +269,10 @@ def _walk(graph: _Graph, model: Any, input_name: str, input_shape: tuple[int, ..
                 raise graph.fail(node, "only an Add of a constant right after Conv / Gemm / MatMul (a bias) is "
                                        "supported (no residual connections)")
             n_out = last.matrix.shape[1]
+            if c.ndim > 1 + len(shape):
+                # broadcasting prepends the extra axes to the result: (B, n) + (1, 1, 1) is (1, B, n)
+                raise graph.fail(node, f"its constant of shape {c.shape} has more axes than the tensor it is added "
+                                       f"to (batch and per-sample shape {shape}), which would move the batch axis")
             if c.size == 1:
                 per = np.full(n_out, float(c.reshape(-1)[0]))
             elif isinstance(last, Dense) and c.size == n_out and (c.ndim == 1 or c.shape == (1, n_out)):
@@ -279,14 +293,17 @@ def _walk(graph: _Graph, model: Any, input_name: str, input_shape: tuple[int, ..
                 raise graph.fail(node, "training_mode = 1 is not supported (export the model in eval mode)")
             gamma, beta, mean, var = (graph.const(node, n, what, weight=True)
                                       for n, what in zip(node.input[1:5], ("scale", "bias", "mean", "var")))
+            n_out = last.matrix.shape[1]
+            for name, what, arr in zip(node.input[1:5], ("scale", "bias", "mean", "var"), (gamma, beta, mean, var)):
+                if arr.shape != (n_out,):
+                    raise graph.fail(node, f"its {what} {name!r} has shape {arr.shape}; it needs one value per "
+                                           f"channel of the layer before it, shape ({n_out},)")
             eps = float(attrs.get("epsilon", 1e-5))
             if not np.all(var + eps > 0):
                 raise graph.fail(node, f"its var + epsilon is {float(np.min(var + eps))!r} (at channel "
                                        f"{int(np.argmin(var + eps))}); it must be positive, as the output is "
                                        "divided by its square root")
             scale = gamma / np.sqrt(var + eps)
-            if scale.shape != (last.matrix.shape[1],):
-                raise graph.fail(node, f"its scale has shape {scale.shape}; expected ({last.matrix.shape[1]},)")
             layers[-1] = _fold_scale(last, scale, beta - mean * scale)
             folded = True
         elif op in _ACTIVATIONS:
@@ -316,8 +333,11 @@ def _walk(graph: _Graph, model: Any, input_name: str, input_shape: tuple[int, ..
         elif op == "GlobalAveragePool":
             new = GlobalAvgPool()
         elif op == "Flatten":
-            if int(attrs.get("axis", 1)) != 1:
-                raise graph.fail(node, f"axis {attrs.get('axis')} is not supported; only axis 1 (keep the batch)")
+            axis = int(attrs.get("axis", 1))
+            rank = 1 + len(shape)
+            if (axis + rank if axis < 0 else axis) != 1:  # ONNX counts a negative axis from the last
+                raise graph.fail(node, f"axis {axis} of a rank-{rank} tensor is not supported; only axis 1 (or "
+                                       f"{1 - rank}: keep the batch)")
             new = Flatten()
         elif op == "Reshape":
             target = [int(v) for v in graph.const(node, node.input[1], "shape", weight=False).reshape(-1)]
@@ -369,6 +389,10 @@ def _read_model(path: Path, onnx: Any) -> Any:
         raise ConfigError(f"ONNX model file {str(path)!r} does not exist.")
     try:
         model = onnx.load_model_from_string(path.read_bytes())
+        # weights saved as external data (save_as_external_data, models near protobuf's 2 GB limit) lie in
+        # files named relative to the model's folder, where onnxruntime reads them too; without this, onnx
+        # looked for them relative to the working directory
+        onnx.external_data_helper.load_external_data_for_model(model, str(path.resolve().parent))
         onnx.checker.check_model(model)
     except Exception as exc:  # onnx raises DecodeError, ValidationError, ... : all mean an unreadable file
         raise ConfigError(f"{path}: not a readable ONNX model ({type(exc).__name__}: {str(exc)[:200]}).") from None
@@ -418,6 +442,9 @@ def load_onnx(path: str | os.PathLike[str], *, check: bool = True, rtol: float =
             probe = np.random.default_rng(0).random((batch or 4,) + input_shape).astype(dtype)
             ref = _run_session(rt, p, probe, batch)
             ours = net.forward(probe.astype(np.float64))
+            if ref.shape != ours.shape:
+                raise ConfigError(f"{p}: onnxruntime's output for a probe batch of {probe.shape[0]} has shape "
+                                  f"{ref.shape} (flattened per sample), xbarsim's {ours.shape}; the import is wrong.")
             diff = float(np.abs(ours - ref).max())
             peak = float(np.abs(ref).max())
             rel = diff / peak if peak > 0 else diff
