@@ -184,3 +184,68 @@ def test_interrupt_of_a_monte_carlo_experiment_then_resume(tmp_path, sig):
     for row in final["rows"]:
         n, robust = _robust_fraction(stores[row["model"]], 0.9)
         assert row["n"] == n == MC_TRANSFERS and row["robust_fraction_mean"] == pytest.approx(robust, abs=1e-15)
+
+
+def _png_provenance(path: Path) -> dict:
+    from PIL import Image
+
+    with Image.open(path) as img:
+        return json.loads(img.text["xbarsim:provenance"])
+
+
+SWEEP_WRITE = """
+name = "sigterm-write"
+trial = "circuit"
+trials = 2
+seed = 5
+[grid]
+segment_ohm = [2.0, 0.5]
+size = [4]
+[fixed]
+device = "ohmic"
+"""
+
+
+@pytest.mark.parametrize("command", ["evaluate-sweep", "evaluate-monte-carlo", "sweep"])
+def test_sigterm_while_a_finished_runs_report_is_written_waits_for_it(tmp_path, monkeypatch, capsys, command):
+    """A SIGTERM that arrives while the report of a finished run is written waits for the write, as
+    Ctrl-C does: the report is complete (report.md, every figure with its provenance), the one line
+    says so, and the exit status is 143. Before, the CLI's SIGTERM handler raised in the middle of
+    the write: no report.md (or no plots), figures without provenance, and a line saying to resume."""
+    import xbarsim.experiments.run as run_module
+    from xbarsim.cli import main
+
+    name = "aggregate_sweep" if command == "sweep" else "stamp_pngs"
+    original = getattr(run_module, name)
+
+    def signalled(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGTERM)  # delivered to this (the main) thread at once
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(run_module, name, signalled)
+    cfg = tmp_path / "run.toml"
+    out = tmp_path / "out"
+    if command == "sweep":
+        cfg.write_text(SWEEP_WRITE)
+        argv = ["sweep", str(cfg), "--scheduler", "serial"]
+    elif command == "evaluate-sweep":
+        cfg.write_text(lea_experiment("sigterm-write", 1, 'alpha = [1, 2]\nvariant = ["lea"]'))
+        argv = ["evaluate", str(cfg), "--scheduler", "serial"]
+    else:
+        cfg.write_text(monte_carlo_experiment("sigterm-write", 3, '["statistical"]', epochs=5))
+        argv = ["evaluate", str(cfg)]
+    status = main([*argv, "--out", str(out), "--quiet"])
+    err = capsys.readouterr().err
+    assert status == 128 + signal.SIGTERM, err
+    what = "the sweep had finished; its aggregate is complete in" if command == "sweep" else \
+        "the run had finished; its report is complete in"
+    assert err.strip().splitlines() == [f"xbarsim {argv[0]}: terminated (SIGTERM); {what} "
+                                        f"{out if command == 'sweep' else out / 'report.md'}"], err
+    pngs = sorted(out.glob("*.png"))
+    assert pngs and all(_png_provenance(p)["partial"] is False for p in pngs)
+    if command == "sweep":
+        assert json.loads((out / "summary.json").read_text())["partial"] is False
+    else:
+        report = (out / "report.md").read_text()
+        assert "## Provenance" in report and "(partial results)" not in report
+        assert json.loads((out / "results.json").read_text())["partial"] is False
