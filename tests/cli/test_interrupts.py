@@ -249,3 +249,42 @@ def test_sigterm_while_a_finished_runs_report_is_written_waits_for_it(tmp_path, 
         report = (out / "report.md").read_text()
         assert "## Provenance" in report and "(partial results)" not in report
         assert json.loads((out / "results.json").read_text())["partial"] is False
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_while_the_local_cluster_starts_stops_the_run_once_it_has_started(tmp_path, monkeypatch, capsys,
+                                                                                    sig):
+    """Ctrl-C or SIGTERM while the embedded Dask cluster starts: the run stops as soon as the cluster is
+    up, with the one line and exit 130/143, and that cluster is closed. Before, SIGINT was ignored
+    during the start (the Ctrl-C was lost and the sweep ran to its end, exit 0), and a SIGTERM raised
+    in the middle of the start, leaving the started cluster open (closed at exit with a traceback)."""
+    import distributed
+
+    from xbarsim.cli import main
+
+    real = distributed.LocalCluster
+    started = []
+
+    def starting(*args, **kwargs):
+        cluster = real(*args, **kwargs)
+        started.append((cluster, [psutil.Process(n.process.pid) for n in cluster.workers.values()]))
+        os.kill(os.getpid(), sig)  # arrives before the constructor has returned to the runner
+        return cluster
+
+    monkeypatch.setattr(distributed, "LocalCluster", starting)
+    cfg = tmp_path / "sweep.toml"
+    cfg.write_text(SWEEP_WRITE)
+    out = tmp_path / "out"
+    status = main(["sweep", str(cfg), "--workers", "1", "--out", str(out), "--quiet"])
+    err = capsys.readouterr().err
+    from distributed.core import Status
+
+    assert len(started) == 1
+    cluster, workers = started[0]
+    assert len(workers) == 1
+    _, alive = psutil.wait_procs(workers, timeout=5)
+    assert cluster.status == Status.closed and not alive
+    assert status == 128 + sig, err
+    what = "interrupted" if sig == signal.SIGINT else "terminated (SIGTERM)"
+    assert err.strip().splitlines() == [f"xbarsim sweep: {what}; 0 of 4 trials stored, partial aggregate in {out}; "
+                                        "rerun with --resume to continue"], err
