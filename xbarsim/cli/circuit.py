@@ -20,6 +20,7 @@ from xbarsim._validation import check_size
 from xbarsim.errors import ConfigError
 from xbarsim.netlists import WRITE_SCHEMES, BiasScheme, Crossbar, LineResistance, build_netlist, to_spice
 from xbarsim.solver import BACKENDS, NgspiceOptions, crosscheck, get_backend, solve_netlist
+from xbarsim.sweeps import replace_from
 
 __all__ = ["add_parser"]
 
@@ -300,7 +301,7 @@ def _pictures(cb: Crossbar, sols: dict[str, Any], args: argparse.Namespace, out:
         stem = "crossbar" if len(sols) == 1 else f"crossbar_{name}"
         title = f"Currents in a {cb.shape[0]}x{cb.shape[1]} crossbar, {what} ({name})"
         path = draw_crossbar(cb, sol, out / f"{stem}.png", quantity="current", title=title)
-        written.append(provenance.stamp_png(path, prov))
+        written.append(replace_from(path, lambda tmp, path=path: provenance.stamp_png(path, prov, out=tmp)))
     return written
 
 
