@@ -175,6 +175,24 @@ def _damaged(method: _F) -> _F:
     return wrapper  # type: ignore[return-value]
 
 
+def _changes(old: Any, new: Any, where: str = "") -> list[str]:
+    """Every leaf where two JSON specs differ, as ``"fixed.hardware.read_noise: true -> false"`` (values as
+    stored JSON, cut to 80 characters; ``(unset)`` for a key one of them lacks). A config user changes a
+    key of a table; "differs in: fixed" alone named none of them."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        out: list[str] = []
+        for k in sorted(set(old) | set(new)):
+            path = f"{where}.{k}" if where else str(k)
+            if k not in old or k not in new:
+                shown = [_dumps(d[k])[:80] if k in d else "(unset)" for d in (old, new)]
+                out.append(f"{path}: {shown[0]} -> {shown[1]}")
+            else:
+                out += _changes(old[k], new[k], path)
+        return out
+    a, b = _dumps(old), _dumps(new)
+    return [] if a == b else [f"{where}: {a[:80]} -> {b[:80]}"]
+
+
 def readonly_uri(path: str | os.PathLike[str]) -> str:
     """The ``file:`` URI that opens ``path`` read-only, with every character of the path escaped."""
     return "file:" + urllib.parse.quote(os.path.abspath(path)) + "?mode=ro"
@@ -311,9 +329,11 @@ class ResultStore:
             old = self.spec_dict() or {}
             # compared as stored JSON text, not by Python equality, which takes 16 for 16.0 and 0 for false
             diff = sorted(k for k in set(old) | set(spec) if _dumps(old.get(k)) != _dumps(spec.get(k)))
+            changes = _changes(old, json.loads(text))
+            shown = "; ".join(changes[:6]) + (f"; and {len(changes) - 6} more" if len(changes) > 6 else "")
             raise ConfigError(
                 f"sweep store {self.path} holds results of a different sweep spec (differs in: "
-                f"{', '.join(diff)}); use another store path or the original spec."
+                f"{', '.join(diff)}); stored -> now: {shown}; use another store path or the original spec."
             )
 
     # ------------------------------------------------------------------ rows
