@@ -538,6 +538,7 @@ def _monte_carlo_report(config: ExperimentConfig, folder: Path, jobs: Sequence[_
            "protocol": protocol_text(config), "kind": config.kind,
            "dataset": config.dataset, "seed": config.seed, "transfers": config.transfers,
            "threshold": config.threshold, "elapsed_s": elapsed, "n_transfers": total, "n_stored": done,
+           "stores": [job.store.name for job in jobs],
            "n_failed": n_failed, "partial": prov["partial"], "software_accuracy": dict(software),
            "hardware": config.hardware.to_dict(), "rows": rows,
            "summaries": {k: v.summary() for k, v in results.items()}, "comparisons": comparisons}
