@@ -1,6 +1,7 @@
 """Ctrl-C and SIGTERM of a real ``xbarsim evaluate`` on a Dask LocalCluster: one line, workers gone
 within 2 s, a partial report, exit 130/143; then ``--resume`` completes the run. The same for a Monte
-Carlo experiment (transfers in the process). And a closed pipe."""
+Carlo experiment (transfers in the process). And a closed pipe. In process: a SIGTERM while a finished
+run's report is written, and a signal while the local cluster starts."""
 
 from __future__ import annotations
 
