@@ -195,3 +195,39 @@ def test_markdown_section_keeps_its_table_and_config_block_with_odd_characters()
     assert lines[start - 2] == "Config `` dir`x/c.toml ``:"  # a code span the path's backtick cannot close
     plain = provenance.markdown_section({**rec, "config_path": "c.toml", "config_text": "a = 1\n"})
     assert "Config `c.toml`:\n\n```toml\na = 1\n```" in plain  # as before where nothing needs escaping
+
+
+def test_stamping_the_report_figures_never_leaves_a_truncated_png(tmp_path, monkeypatch):
+    """``stamp_pngs`` (every PNG of ``xbarsim evaluate``) when the disk fills part way through the save:
+    the figure stays the one the plot wrote, whole. Before, the PNG was rewritten in place and such a
+    failure left a truncated file where a good one had been."""
+    import errno
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+    from PIL import Image
+
+    from xbarsim.experiments.report import stamp_pngs
+
+    path = tmp_path / "accuracy_vs_alpha.png"
+    fig = Figure()
+    fig.add_subplot().plot([0, 1], [1, 0])
+    fig.savefig(path)
+    before = path.read_bytes()
+    real_save = Image.Image.save
+
+    def full_disk(self, fp, *args, **kwargs):
+        with open(fp, "wb") as fh:
+            fh.write(before[:100])
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Image.Image, "save", full_disk)
+    with pytest.raises(OSError, match="No space left on device"):
+        stamp_pngs([path], provenance.collect(seed=1))
+    assert path.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == [path.name]
+    monkeypatch.setattr(Image.Image, "save", real_save)
+    assert stamp_pngs([path], provenance.collect(seed=1)) == [path]
+    with Image.open(path) as img:
+        assert json.loads(img.text["xbarsim:provenance"])["seed"] == 1

@@ -39,19 +39,33 @@ def refuse_symlink(path: str | os.PathLike[str]) -> Path:
     return p
 
 
+def _cannot_write(exc: OSError, path: Path) -> OSError:
+    """``exc`` (an error of the operating system) as the same kind of OSError naming the file being
+    written: a failed ``write`` names no file ("[Errno 28] No space left on device"), a failed temporary
+    file names the temporary name, not the result file."""
+    return OSError(exc.errno, f"cannot write {path}: {exc.strerror or exc}")
+
+
 def replace_from(path: str | os.PathLike[str], write: Callable[[Path], Any]) -> Path:
     """Write ``path`` atomically: ``write(tmp)`` fills a temporary file beside it, which then replaces
-    ``path``. A symlink at ``path`` is refused; the temporary file is removed on failure."""
+    ``path``. A symlink at ``path`` is refused; the temporary file is removed on failure, and an error
+    of the operating system (a full disk, a read-only folder) is an OSError of the same errno naming
+    ``path``."""
     p = refuse_symlink(path)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp" + p.suffix, dir=p.parent)
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp" + p.suffix, dir=p.parent)
+    except OSError as exc:
+        raise _cannot_write(exc, p) from exc
     os.fchmod(fd, 0o666 & ~_UMASK)  # an ordinary file's mode, not mkstemp's 0600
     os.close(fd)
     tmp = Path(tmp_name)
     try:
         write(tmp)
         os.replace(tmp, p)
-    except BaseException:
+    except BaseException as exc:
         tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.errno is not None:
+            raise _cannot_write(exc, p) from exc
         raise
     return p
 

@@ -98,10 +98,16 @@ class RunInterrupted(KeyboardInterrupt):
         Finished and planned units of work (trials, transfers).
     written : tuple of str
         The partial result files written before stopping.
+    signum : int or None
+        The signal that arrived while the finished run's report was being written (held back until
+        it was complete), so that the CLI exits 143 for a SIGTERM; None when the signal raised the
+        interrupt itself.
     """
 
-    def __init__(self, message: str, *, done: int = 0, total: int = 0, written: tuple[str, ...] = ()) -> None:
+    def __init__(self, message: str, *, done: int = 0, total: int = 0, written: tuple[str, ...] = (),
+                 signum: int | None = None) -> None:
         super().__init__(message)
         self.done = done
         self.total = total
         self.written = written
+        self.signum = signum

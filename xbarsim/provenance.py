@@ -218,10 +218,17 @@ def png_metadata(prov: Mapping[str, Any]) -> dict[str, str]:
             "xbarsim:provenance": json.dumps(provenance_json(prov), separators=(",", ":"))}
 
 
-def stamp_png(path: str | os.PathLike[str], prov: Mapping[str, Any]) -> Path:
+def stamp_png(path: str | os.PathLike[str], prov: Mapping[str, Any], *,
+              out: str | os.PathLike[str] | None = None) -> Path:
     """Add the :func:`png_metadata` text chunks to a PNG another function wrote; the pixels and the
-    resolution (``pHYs``, the size a document gives the figure) are kept (Pillow, which matplotlib depends
-    on, is imported here only)."""
+    resolution (``pHYs``, the size a document gives the figure) are kept (Pillow, which matplotlib
+    depends on, is imported here only). Returns ``path``.
+
+    The stamped image is written to ``out``: a temporary file that the caller moves over ``path``
+    (``xbarsim.sweeps.replace_from(path, lambda tmp: stamp_png(path, prov, out=tmp))``), so that a
+    failure part way (a full disk) leaves the figure as it was. By default ``path`` is rewritten in
+    place, which such a failure leaves truncated.
+    """
     from PIL import Image, PngImagePlugin
 
     info = PngImagePlugin.PngInfo()
@@ -231,7 +238,7 @@ def stamp_png(path: str | os.PathLike[str], prov: Mapping[str, Any]) -> Path:
     with Image.open(p) as img:
         img.load()
         dpi = img.info.get("dpi")
-        img.save(p, pnginfo=info, **({"dpi": dpi} if dpi is not None else {}))
+        img.save(p if out is None else Path(out), format="PNG", pnginfo=info, **({"dpi": dpi} if dpi is not None else {}))
     return p
 
 

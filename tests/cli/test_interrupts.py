@@ -1,6 +1,7 @@
 """Ctrl-C and SIGTERM of a real ``xbarsim evaluate`` on a Dask LocalCluster: one line, workers gone
 within 2 s, a partial report, exit 130/143; then ``--resume`` completes the run. The same for a Monte
-Carlo experiment (transfers in the process). And a closed pipe."""
+Carlo experiment (transfers in the process). And a closed pipe. In process: a SIGTERM while a finished
+run's report is written, and a signal while the local cluster starts."""
 
 from __future__ import annotations
 
@@ -184,3 +185,107 @@ def test_interrupt_of_a_monte_carlo_experiment_then_resume(tmp_path, sig):
     for row in final["rows"]:
         n, robust = _robust_fraction(stores[row["model"]], 0.9)
         assert row["n"] == n == MC_TRANSFERS and row["robust_fraction_mean"] == pytest.approx(robust, abs=1e-15)
+
+
+def _png_provenance(path: Path) -> dict:
+    from PIL import Image
+
+    with Image.open(path) as img:
+        return json.loads(img.text["xbarsim:provenance"])
+
+
+SWEEP_WRITE = """
+name = "sigterm-write"
+trial = "circuit"
+trials = 2
+seed = 5
+[grid]
+segment_ohm = [2.0, 0.5]
+size = [4]
+[fixed]
+device = "ohmic"
+"""
+
+
+@pytest.mark.parametrize("command", ["evaluate-sweep", "evaluate-monte-carlo", "sweep"])
+def test_sigterm_while_a_finished_runs_report_is_written_waits_for_it(tmp_path, monkeypatch, capsys, command):
+    """A SIGTERM that arrives while the report of a finished run is written waits for the write, as
+    Ctrl-C does: the report is complete (report.md, every figure with its provenance), the one line
+    says so, and the exit status is 143. Before, the CLI's SIGTERM handler raised in the middle of
+    the write: no report.md (or no plots), figures without provenance, and a line saying to resume."""
+    import xbarsim.experiments.run as run_module
+    from xbarsim.cli import main
+
+    name = "aggregate_sweep" if command == "sweep" else "stamp_pngs"
+    original = getattr(run_module, name)
+
+    def signalled(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGTERM)  # delivered to this (the main) thread at once
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(run_module, name, signalled)
+    cfg = tmp_path / "run.toml"
+    out = tmp_path / "out"
+    if command == "sweep":
+        cfg.write_text(SWEEP_WRITE)
+        argv = ["sweep", str(cfg), "--scheduler", "serial"]
+    elif command == "evaluate-sweep":
+        cfg.write_text(lea_experiment("sigterm-write", 1, 'alpha = [1, 2]\nvariant = ["lea"]'))
+        argv = ["evaluate", str(cfg), "--scheduler", "serial"]
+    else:
+        cfg.write_text(monte_carlo_experiment("sigterm-write", 3, '["statistical"]', epochs=5))
+        argv = ["evaluate", str(cfg)]
+    status = main([*argv, "--out", str(out), "--quiet"])
+    err = capsys.readouterr().err
+    assert status == 128 + signal.SIGTERM, err
+    what = "the sweep had finished; its aggregate is complete in" if command == "sweep" else \
+        "the run had finished; its report is complete in"
+    assert err.strip().splitlines() == [f"xbarsim {argv[0]}: terminated (SIGTERM); {what} "
+                                        f"{out if command == 'sweep' else out / 'report.md'}"], err
+    pngs = sorted(out.glob("*.png"))
+    assert pngs and all(_png_provenance(p)["partial"] is False for p in pngs)
+    if command == "sweep":
+        assert json.loads((out / "summary.json").read_text())["partial"] is False
+    else:
+        report = (out / "report.md").read_text()
+        assert "## Provenance" in report and "(partial results)" not in report
+        assert json.loads((out / "results.json").read_text())["partial"] is False
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_while_the_local_cluster_starts_stops_the_run_once_it_has_started(tmp_path, monkeypatch, capsys,
+                                                                                    sig):
+    """Ctrl-C or SIGTERM while the embedded Dask cluster starts: the run stops as soon as the cluster is
+    up, with the one line and exit 130/143, and that cluster is closed. Before, SIGINT was ignored
+    during the start (the Ctrl-C was lost and the sweep ran to its end, exit 0), and a SIGTERM raised
+    in the middle of the start, leaving the started cluster open (closed at exit with a traceback)."""
+    import distributed
+
+    from xbarsim.cli import main
+
+    real = distributed.LocalCluster
+    started = []
+
+    def starting(*args, **kwargs):
+        cluster = real(*args, **kwargs)
+        started.append((cluster, [psutil.Process(n.process.pid) for n in cluster.workers.values()]))
+        os.kill(os.getpid(), sig)  # arrives before the constructor has returned to the runner
+        return cluster
+
+    monkeypatch.setattr(distributed, "LocalCluster", starting)
+    cfg = tmp_path / "sweep.toml"
+    cfg.write_text(SWEEP_WRITE)
+    out = tmp_path / "out"
+    status = main(["sweep", str(cfg), "--workers", "1", "--out", str(out), "--quiet"])
+    err = capsys.readouterr().err
+    from distributed.core import Status
+
+    assert len(started) == 1
+    cluster, workers = started[0]
+    assert len(workers) == 1
+    _, alive = psutil.wait_procs(workers, timeout=5)
+    assert cluster.status == Status.closed and not alive
+    assert status == 128 + sig, err
+    what = "interrupted" if sig == signal.SIGINT else "terminated (SIGTERM)"
+    assert err.strip().splitlines() == [f"xbarsim sweep: {what}; 0 of 4 trials stored, partial aggregate in {out}; "
+                                        "rerun with --resume to continue"], err

@@ -121,6 +121,42 @@ def test_load_results_of_a_monte_carlo_folder_has_every_transfer(tmp_path):
         assert row["accuracy_std"] == pytest.approx(acc.std(), rel=1e-12, abs=1e-15)
 
 
+def test_load_results_of_a_monte_carlo_folder_reads_the_stores_of_its_last_run(tmp_path, monkeypatch):
+    """A Monte Carlo run interrupted during its hardware transfers, then run to the end in the same
+    folder with ``models = ["statistical"]``: its report is complete, but load_results read every
+    transfers_*.sqlite of the folder: it said partial (the dropped model's store is incomplete) and gave
+    trials of a store no summary row covers. It reads the stores the run's results.json lists."""
+    from xbarsim.errors import RunInterrupted
+    from xbarsim.experiments import TransferTrial, experiment_from_dict, run_experiment
+
+    base = {"name": "mc", "kind": "monte-carlo", "dataset": "half-moons", "transfers": 3,
+            "networks": [{"name": "n", "recipe": "moons", "epochs": 5}], "hardware": {"preset": "tio2_passive"}}
+    real = TransferTrial.__call__
+    calls = []
+
+    def stop_in_the_hardware_transfers(self, params, rng):
+        calls.append(1)
+        if len(calls) == 5:  # statistical 0-2, hardware 0, then Ctrl-C
+            raise KeyboardInterrupt
+        return real(self, params, rng)
+
+    with monkeypatch.context() as m:
+        m.setattr(TransferTrial, "__call__", stop_in_the_hardware_transfers)
+        with pytest.raises(RunInterrupted, match="4 of 6 transfers stored"):
+            run_experiment(experiment_from_dict({**base, "models": ["statistical", "hardware"]}), out=tmp_path)
+    run_experiment(experiment_from_dict({**base, "models": ["statistical"]}), out=tmp_path, resume=True)
+    assert (tmp_path / "transfers_n_hardware.sqlite").is_file()  # left from the first config
+    doc = json.loads((tmp_path / "results.json").read_text())
+    assert doc["partial"] is False and doc["stores"] == ["transfers_n_statistical.sqlite"]
+    res = load_results(tmp_path)
+    assert not res.partial
+    assert [r["file"] for r in res.summaries] == ["transfers_n_statistical.sqlite"]
+    assert sorted((t["file"], t["transfer"]) for t in res.trials) == [("transfers_n_statistical.sqlite", k)
+                                                                      for k in range(3)]
+    acc = np.array([t["accuracy"] for t in sorted(res.trials, key=lambda t: t["transfer"])])
+    assert res.summaries[0]["n"] == 3 and res.summaries[0]["accuracy_mean"] == pytest.approx(acc.mean(), rel=1e-12)
+
+
 def test_a_folder_of_a_killed_run_is_partial(tmp_path):
     """A run killed before it wrote its report (OOM killer, power loss) leaves only its store:
     load_results read 2 of the spec's 4 trials and said partial = False."""

@@ -153,6 +153,47 @@ def test_a_damaged_store_is_one_file_format_error_naming_it(tmp_path, how):
         _run(out, resume=True)
 
 
+def test_a_full_disk_is_an_os_error_naming_the_store_which_keeps_its_trials(tmp_path, monkeypatch, capsys):
+    """A store that cannot grow (SQLite's SQLITE_FULL, here from ``max_page_count``, as from a full disk)
+    in the middle of a sweep: one line naming the store, saying it is not damaged and how to go on
+    (exit 2); the trials stored before it are kept, and ``--resume`` once there is room completes the
+    sweep with the numbers of an uninterrupted run. Before, it was reported as a damaged store."""
+    from xbarsim.cli import main
+
+    spec = tmp_path / "full.toml"
+    spec.write_text('name = "full"\ntrial = "circuit"\ntrials = 10\nseed = 3\n[grid]\nsegment_ohm = [0.0, 1.0, 2.0]\n'
+                    "[fixed]\nsize = 3\n")
+    real = sqlite3.connect
+
+    def small_disk(*args, **kwargs):
+        con = real(*args, **kwargs)
+        con.execute("PRAGMA max_page_count = 5")  # the empty store's size: the first page split fails
+        return con
+
+    out, whole = tmp_path / "out", tmp_path / "whole"
+    argv = ["sweep", str(spec), "--scheduler", "serial", "--quiet"]
+    with monkeypatch.context() as m:
+        m.setattr(sqlite3, "connect", small_disk)
+        assert main([*argv, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    store = out / "trials.sqlite"
+    assert err.count("\n") == 1 and "damaged or not" not in err, err
+    assert err.startswith(f"xbarsim sweep: error: [Errno 28] sweep store {store} cannot be written: database or disk "
+                          "is full (the file is not damaged and keeps the trials stored so far; once this is fixed, "
+                          "pass --resume to run the rest)"), err
+    with ResultStore(store, readonly=True) as db:
+        kept = db.count()
+    assert 0 < kept < 30
+    assert main([*argv, "--out", str(out), "--resume"]) == 0
+    assert main([*argv, "--out", str(whole)]) == 0
+
+    def rows(folder):
+        with ResultStore(folder / "trials.sqlite", readonly=True) as db:
+            return {r.key: {k: v for k, v in r.results.items() if not k.endswith("time_s")} for r in db.records()}
+
+    assert rows(out) == rows(whole) and len(rows(out)) == 30
+
+
 # ----------------------------------------------------------------------------- the dashboard
 def test_the_local_cluster_listens_on_loopback_only_and_serves_no_dashboard(tmp_path):
     psutil = pytest.importorskip("psutil")

@@ -162,6 +162,21 @@ def test_a_store_of_another_spec_is_refused_naming_what_differs_even_int_against
         run_sweep(SweepSpec(**{**spec, **changed}), _draw_trial, store=store, scheduler="serial", resume=True)
 
 
+def test_a_store_of_another_spec_names_each_changed_setting_with_both_values(tmp_path):
+    """An experiment's settings sit in nested tables of the spec (``fixed.hardware``): resuming with
+    ``read_noise`` changed said only "differs in: fixed", naming no key the user wrote. Each changed
+    leaf is now named with its stored and its new value; keys one side lacks say so."""
+    store = tmp_path / "s.sqlite"
+    spec = dict(name="nested", trial="draw", grid={"size": [3, 4]}, seed=1,
+                fixed={"hardware": {"read_noise": True, "adc_bits": 8}, "dataset": "digits"})
+    run_sweep(SweepSpec(**spec), _draw_trial, store=store, scheduler="serial")
+    changed = {**spec, "fixed": {"hardware": {"read_noise": False, "dac_bits": 6}, "dataset": "digits"}}
+    with pytest.raises(xb.ConfigError) as info:
+        run_sweep(SweepSpec(**changed), _draw_trial, store=store, scheduler="serial", resume=True)
+    assert ("(differs in: fixed); stored -> now: fixed.hardware.adc_bits: 8 -> (unset); fixed.hardware.dac_bits: "
+            "(unset) -> 6; fixed.hardware.read_noise: true -> false; use another store path") in str(info.value)
+
+
 def _draw_trial(params, rng):
     return {"draw": float(rng.random())}
 

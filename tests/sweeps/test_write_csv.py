@@ -41,3 +41,27 @@ def test_a_planted_symlink_is_refused_and_its_target_untouched(tmp_path):
     with pytest.raises(ConfigError, match="symlink"):
         write_csv(tmp_path / "t.csv", [{"x": 1}])
     assert target.read_text() == "keep\n"
+
+
+def test_an_os_error_while_writing_names_the_result_file_and_keeps_the_old_one(tmp_path):
+    """A full disk during a write ("[Errno 28] No space left on device", which names no file, was all a
+    user read when the aggregate of a run could not be written) is an OSError of the same errno that
+    names the file; the previous file stays whole and no temporary file is left behind. A temporary
+    file that cannot be made names the result file, not the temporary name."""
+    import errno
+
+    from xbarsim.sweeps import replace_from, write_text
+
+    target = write_text(tmp_path / "report.md", "the previous report\n")
+
+    def full_disk(tmp):
+        tmp.write_text("half a rep")
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    with pytest.raises(OSError) as info:
+        replace_from(target, full_disk)
+    assert info.value.errno == errno.ENOSPC
+    assert str(info.value) == f"[Errno {errno.ENOSPC}] cannot write {target}: No space left on device"
+    assert target.read_text() == "the previous report\n" and os.listdir(tmp_path) == ["report.md"]
+    with pytest.raises(FileNotFoundError, match=f"cannot write {tmp_path / 'gone' / 'x.md'}: No such file"):
+        write_text(tmp_path / "gone" / "x.md", "text")

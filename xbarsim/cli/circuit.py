@@ -6,6 +6,7 @@ the operating point; cell voltages as CSV and heatmap), ``crosscheck`` (two back
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import time
@@ -305,8 +306,12 @@ def _pictures(cb: Crossbar, sols: dict[str, Any], args: argparse.Namespace, out:
         stem = "crossbar" if len(sols) == 1 else f"crossbar_{name}"
         title = f"Currents in a {cb.shape[0]}x{cb.shape[1]} crossbar, {what} ({name})"
         path = draw_crossbar(cb, sol, out / f"{stem}.png", quantity="current", title=title)
-        written.append(provenance.stamp_png(path, prov))
+        written.append(replace_from(path, functools.partial(_stamp, path, prov)))
     return written
+
+
+def _stamp(path: Path, prov: dict[str, Any], tmp: Path) -> None:
+    provenance.stamp_png(path, prov, out=tmp)
 
 
 def _cmd_solve(args: argparse.Namespace) -> int:

@@ -158,7 +158,10 @@ def run_command(args: argparse.Namespace) -> int:
         print(f"xbarsim {args.command}: error: {_in_flags(str(exc), args.command)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:
-        signum = received.get("signal", signal.SIGINT)
+        # the signal that stopped the run: SIGTERM's handler records it; one held back while a finished
+        # run's report was written comes with the RunInterrupted raised after the write
+        held = exc.signum if isinstance(exc, RunInterrupted) else None
+        signum = received.get("signal", held or signal.SIGINT)
         what = "terminated (SIGTERM)" if signum == signal.SIGTERM else "interrupted"
         text = str(exc) if isinstance(exc, RunInterrupted) else getattr(args, "interrupt_hint", "")
         print(f"xbarsim {args.command}: {what}{'; ' + text if text else ''}", file=sys.stderr)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import sys
@@ -308,5 +309,10 @@ def _check_finite(value: Any, where: str) -> None:
 
 
 def stamp_pngs(paths: Sequence[Path], prov: Mapping[str, Any]) -> list[Path]:
-    """Add the provenance text chunks to PNG files written by the plot functions (pixels kept)."""
-    return [provenance.stamp_png(p, prov) for p in paths]
+    """Add the provenance text chunks to PNG files written by the plot functions (pixels kept), each
+    written beside and moved into place: a failure part way leaves the figure as it was."""
+    return [replace_from(p, functools.partial(_stamped, p, prov)) for p in paths]
+
+
+def _stamped(path: Path, prov: Mapping[str, Any], tmp: Path) -> None:
+    provenance.stamp_png(path, prov, out=tmp)

@@ -40,7 +40,8 @@ class Results:
         returned (flat; a metric never overwrites a parameter of the same name, it is then
         ``result.<name>``). A Monte Carlo experiment's transfers come from its
         ``transfers_<network>_<model>.sqlite`` stores, each record with the ``file`` of its store
-        (the ``file`` of its summary row).
+        (the ``file`` of its summary row): the stores its ``results.json`` lists, so that the stores
+        of models or networks an earlier config of the folder had are left out.
     summaries : list of dict
         One per grid point (or network x model of a Monte Carlo run): the parameters, counts and
         ``<metric>_mean`` / ``<metric>_std``.
@@ -116,12 +117,22 @@ def _store_records(store: Path, extra: Mapping[str, Any]) -> list[dict[str, Any]
     return out
 
 
-def _trial_records(folder: Path) -> list[dict[str, Any]]:
+def _transfer_stores(folder: Path, doc: Mapping[str, Any]) -> list[Path]:
+    """The transfer stores of the Monte Carlo run that wrote ``doc`` (its ``stores``), or, for a folder
+    without that list (no report, or an older xbarsim), every ``transfers_*.sqlite``. A folder can hold
+    stores of models or networks a later config dropped: they are not that run's results."""
+    stores = doc.get("stores")
+    if isinstance(stores, list) and all(isinstance(s, str) for s in stores):
+        return [folder / s for s in sorted(stores) if (folder / s).is_file()]
+    return sorted(folder.glob("transfers_*.sqlite"))
+
+
+def _trial_records(folder: Path, doc: Mapping[str, Any]) -> list[dict[str, Any]]:
     store = folder / "trials.sqlite"
     if store.is_file():
         return _store_records(store, {})
     # a Monte Carlo experiment: one store per network and model, named by its summary row's `file`
-    transfers = sorted(folder.glob("transfers_*.sqlite"))
+    transfers = _transfer_stores(folder, doc)
     if transfers:
         return [row for t in transfers for row in _store_records(t, {"file": t.name})]
     csv_path = folder / "trials.csv"
@@ -130,10 +141,10 @@ def _trial_records(folder: Path) -> list[dict[str, Any]]:
     return []
 
 
-def _incomplete_store(folder: Path) -> bool:
+def _incomplete_store(folder: Path, doc: Mapping[str, Any]) -> bool:
     """Whether a store of ``folder`` holds fewer trials than its spec has (a run killed before it
     wrote its report, or during a ``--retry-failed`` that had moved its failed trials aside)."""
-    for store in [folder / "trials.sqlite", *sorted(folder.glob("transfers_*.sqlite"))]:
+    for store in [folder / "trials.sqlite", *_transfer_stores(folder, doc)]:
         if not store.is_file():
             continue
         with ResultStore(store, readonly=True) as db:
@@ -155,14 +166,14 @@ def load_results(folder: str | os.PathLike[str]) -> Results:
     p = Path(folder)
     results = _read_json(p / "results.json")
     summary = _read_json(p / "summary.json")
-    trials = _trial_records(p)
+    doc = results if results is not None else (summary or {})
+    trials = _trial_records(p, doc)
     if results is None and summary is None and not trials:
         raise ConfigError(f"{p} holds no xbarsim results (no trials.sqlite, trials.csv, results.json or "
                           "summary.json).")
-    doc = results if results is not None else (summary or {})
     summaries = list(doc.get("rows", doc.get("points", [])))
     prov = dict(doc.get("provenance") or {})
     if not prov and (p / "trials.csv").is_file():
         prov = read_csv(p / "trials.csv")[0]
-    partial = bool(doc.get("partial", prov.get("partial", False))) or _incomplete_store(p)
+    partial = bool(doc.get("partial", prov.get("partial", False))) or _incomplete_store(p, doc)
     return Results(folder=p, provenance=prov, trials=trials, summaries=summaries, partial=partial)

@@ -88,15 +88,22 @@ __all__ = ["run_experiment", "run_sweep_config", "run_example"]
 @contextmanager
 def _writing(received: list[int]) -> Iterator[None]:
     """Hold back Ctrl-C while a report is written (it is recorded in ``received`` and acted on
-    afterwards), so that an interrupt never leaves half a report."""
+    afterwards), so that an interrupt never leaves half a report. SIGTERM is held back the same way
+    where a Python handler turns it into an interrupt (the CLI's): it stops a run as Ctrl-C does, and
+    had left a report without ``report.md`` or the figures' provenance. A SIGTERM left to the
+    operating system's default (a library caller's process) still ends the process at once."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    old = signal.signal(signal.SIGINT, lambda signum, _frame: received.append(signum))
+    held = [signal.SIGINT]
+    if callable(signal.getsignal(signal.SIGTERM)):
+        held.append(signal.SIGTERM)
+    old = {signum: signal.signal(signum, lambda signum, _frame: received.append(signum)) for signum in held}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, old)
+        for signum, handler in old.items():
+            signal.signal(signum, handler)
 
 
 def _uses_ngspice(*parts: Any) -> bool:
@@ -324,7 +331,8 @@ def _run_sweep(config: ExperimentConfig, folder: Path, nets: Mapping[str, Traine
         result = _sweep_report(config, folder, store, spec, fixed, software, t0, report, prov)
     if received:
         raise RunInterrupted(f"the run had finished; its report is complete in {folder / 'report.md'}",
-                             done=spec.n_trials, total=spec.n_trials, written=tuple(str(p) for p in result.files))
+                             done=spec.n_trials, total=spec.n_trials, written=tuple(str(p) for p in result.files),
+                             signum=received[0])
     return result
 
 
@@ -461,7 +469,8 @@ def _run_monte_carlo(config: ExperimentConfig, folder: Path, nets: Mapping[str, 
         result, _ = _monte_carlo_report(config, folder, jobs, software, t0, prov, interrupted=False)
     if received:
         raise RunInterrupted(f"the run had finished; its report is complete in {folder / 'report.md'}",
-                             done=total, total=total, written=tuple(str(p) for p in result.files))
+                             done=total, total=total, written=tuple(str(p) for p in result.files),
+                             signum=received[0])
     return result
 
 
@@ -529,6 +538,7 @@ def _monte_carlo_report(config: ExperimentConfig, folder: Path, jobs: Sequence[_
            "protocol": protocol_text(config), "kind": config.kind,
            "dataset": config.dataset, "seed": config.seed, "transfers": config.transfers,
            "threshold": config.threshold, "elapsed_s": elapsed, "n_transfers": total, "n_stored": done,
+           "stores": [job.store.name for job in jobs],
            "n_failed": n_failed, "partial": prov["partial"], "software_accuracy": dict(software),
            "hardware": config.hardware.to_dict(), "rows": rows,
            "summaries": {k: v.summary() for k, v in results.items()}, "comparisons": comparisons}
@@ -597,7 +607,7 @@ def run_sweep_config(spec: SweepSpec, *, out: str | os.PathLike[str], scheduler:
             agg = aggregate_sweep(store, folder, spec=spec, provenance=prov)
         if received:
             raise RunInterrupted(f"the sweep had finished; its aggregate is complete in {folder}",
-                                 done=spec.n_trials, total=spec.n_trials)
+                                 done=spec.n_trials, total=spec.n_trials, signum=received[0])
         return report, agg
 
 

@@ -361,17 +361,40 @@ def _restore_environ(saved: Mapping[str, str | None]) -> None:
 
 @contextmanager
 def _children_ignore_sigint() -> Iterator[None]:
-    """Processes started inside inherit SIGINT ignored (a Python child then installs no
-    KeyboardInterrupt handler), so a Ctrl-C on the terminal reaches the driver only: the driver
-    stops the workers quietly, instead of every worker printing a traceback."""
+    """Start worker processes that a Ctrl-C on the terminal does not reach, without losing a Ctrl-C
+    or SIGTERM that the driver receives meanwhile.
+
+    SIGINT is blocked in this (the main) thread while the cluster starts, so the threads created
+    meanwhile (Dask's event loop, and the threads it starts worker processes from) keep it blocked,
+    and so do the worker processes (a blocked signal stays blocked across fork and exec): a Ctrl-C
+    reaches the driver only, which stops the workers quietly, instead of every worker printing a
+    traceback. multiprocessing's resource tracker is started first, from this thread: launching it
+    unblocks SIGINT in the thread that launches it, which would otherwise be Dask's event loop.
+
+    A SIGINT, and a SIGTERM that a Python handler turns into an interrupt (the CLI's), arriving
+    meanwhile are recorded and raised again once the cluster has started, so that the interrupt path
+    stops it. Before, SIGINT was set to "ignore" here (the kernel then discards a Ctrl-C, whichever
+    thread it is sent to): a Ctrl-C during the start (a second or more) was lost and the run went on
+    to its end; and a SIGTERM raised inside LocalCluster's constructor, whose half-started cluster
+    printed a traceback when it was closed at exit."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    from multiprocessing import resource_tracker
+
+    resource_tracker.ensure_running()
+    received: list[int] = []
+    held = [signum for signum in (signal.SIGINT, signal.SIGTERM) if callable(signal.getsignal(signum))]
+    old = {signum: signal.signal(signum, lambda signum, _frame: received.append(signum)) for signum in held}
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, old)
+        for signum, handler in old.items():
+            signal.signal(signum, handler)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # a SIGINT pending on this thread arrives now
+        if received:
+            signal.raise_signal(received[0])  # to the handler it was meant for
 
 
 def _close_quickly(client: Any, cluster: Any, timeout: float) -> None:
@@ -398,7 +421,7 @@ def _close_quickly(client: Any, cluster: Any, timeout: float) -> None:
                 os.kill(pid, signal.SIGKILL)
             except OSError:  # already gone
                 pass
-    for close in (client.close, cluster.close):
+    for close in [c.close for c in (client, cluster) if c is not None]:  # no client: stopped as it started
         try:
             close(timeout=timeout)
         except Exception:  # noqa: BLE001 - shutting down after an interrupt; the processes are gone

@@ -12,7 +12,9 @@ writing, and when the writer closes the store it checkpoints the write-ahead log
 and leaves WAL mode, so ``trials.sqlite`` alone holds every result and can be read from read-only
 media. Reading opens the file read-only by a URI-escaped path (``?``, ``#``, ``%`` in a folder
 name are data, not URI syntax). A damaged file (garbage pages, a spec that is not JSON, another
-schema) is a :class:`~xbarsim.errors.FileFormatError` naming it.
+schema) is a :class:`~xbarsim.errors.FileFormatError` naming it; a failure of the file system
+(a full disk, an I/O error, a read-only file) is an ``OSError`` naming it, since the file is not
+damaged and keeps what it holds.
 
 Tables: ``meta(key, value)`` holds the sweep spec as JSON (a store belongs to exactly one spec);
 ``trials`` holds one row per trial: ``key``, ``point`` (grid point index), ``trial`` (index within
@@ -24,6 +26,7 @@ keep SQLite's ``rowid``, increasing in insertion order.
 
 from __future__ import annotations
 
+import errno
 import functools
 import json
 import os
@@ -130,16 +133,38 @@ def _dumps(value: Any) -> str:
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
+#: SQLite's primary result codes that mean the file system failed, not the file, with the errno they
+#: are reported under: SQLITE_FULL (disk full), SQLITE_READONLY, SQLITE_PERM, SQLITE_IOERR, SQLITE_CANTOPEN.
+_FILE_SYSTEM_ERRORS = {13: errno.ENOSPC, 8: errno.EROFS, 3: errno.EACCES, 10: errno.EIO, 14: errno.EIO}
+
+
+def _file_system_error(path: Path, exc: sqlite3.DatabaseError, writing: bool) -> OSError | None:
+    """An OSError naming the store when SQLite failed because of the file system (a full disk, an I/O
+    error, a read-only or unreadable file), else None. Such a store is not damaged: what it holds is
+    kept, and a writer says how to go on."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    err = _FILE_SYSTEM_ERRORS.get(code & 0xFF) if isinstance(code, int) else None
+    if err is None:
+        return None
+    if writing:
+        return OSError(err, f"sweep store {path} cannot be written: {exc} (the file is not damaged and keeps the "
+                            "trials stored so far; once this is fixed, pass resume=True (--resume) to run the rest)")
+    return OSError(err, f"sweep store {path} cannot be read: {exc}")
+
 
 def _damaged(method: _F) -> _F:
     """Turn what a damaged store raises while being read (SQLite errors, JSON that does not parse,
-    rows of the wrong type) into one FileFormatError naming the file."""
+    rows of the wrong type) into one FileFormatError naming the file; a failure of the file system
+    (disk full, I/O error) is an OSError naming it instead, not a damaged store."""
 
     @functools.wraps(method)
     def wrapper(self: ResultStore, *args: Any, **kwargs: Any) -> Any:
         try:
             return method(self, *args, **kwargs)
         except sqlite3.DatabaseError as exc:
+            failure = _file_system_error(self.path, exc, writing=not self.readonly)
+            if failure is not None:
+                raise failure from None
             raise FileFormatError(f"sweep store {self.path} is damaged or not a sweep store: {exc}") from None
         except (ValueError, TypeError, KeyError, RecursionError) as exc:
             if isinstance(exc, ConfigError):
@@ -148,6 +173,24 @@ def _damaged(method: _F) -> _F:
                                   f"{str(exc)[:200]}") from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _changes(old: Any, new: Any, where: str = "") -> list[str]:
+    """Every leaf where two JSON specs differ, as ``"fixed.hardware.read_noise: true -> false"`` (values as
+    stored JSON, cut to 80 characters; ``(unset)`` for a key one of them lacks). A config user changes a
+    key of a table; "differs in: fixed" alone named none of them."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        out: list[str] = []
+        for k in sorted(set(old) | set(new)):
+            path = f"{where}.{k}" if where else str(k)
+            if k not in old or k not in new:
+                shown = [_dumps(d[k])[:80] if k in d else "(unset)" for d in (old, new)]
+                out.append(f"{path}: {shown[0]} -> {shown[1]}")
+            else:
+                out += _changes(old[k], new[k], path)
+        return out
+    a, b = _dumps(old), _dumps(new)
+    return [] if a == b else [f"{where}: {a[:80]} -> {b[:80]}"]
 
 
 def readonly_uri(path: str | os.PathLike[str]) -> str:
@@ -198,6 +241,9 @@ class ResultStore:
                     raise
             self._check_schema()
         except sqlite3.DatabaseError as exc:
+            failure = _file_system_error(self.path, exc, writing=not readonly)
+            if failure is not None:
+                raise failure from exc
             raise FileFormatError(f"sweep store {self.path} cannot be opened as a SQLite store: {exc}") from exc
         except OSError as exc:
             raise ConfigError(f"sweep store {self.path} cannot be created: {exc}") from exc
@@ -283,9 +329,11 @@ class ResultStore:
             old = self.spec_dict() or {}
             # compared as stored JSON text, not by Python equality, which takes 16 for 16.0 and 0 for false
             diff = sorted(k for k in set(old) | set(spec) if _dumps(old.get(k)) != _dumps(spec.get(k)))
+            changes = _changes(old, json.loads(text))
+            shown = "; ".join(changes[:6]) + (f"; and {len(changes) - 6} more" if len(changes) > 6 else "")
             raise ConfigError(
                 f"sweep store {self.path} holds results of a different sweep spec (differs in: "
-                f"{', '.join(diff)}); use another store path or the original spec."
+                f"{', '.join(diff)}); stored -> now: {shown}; use another store path or the original spec."
             )
 
     # ------------------------------------------------------------------ rows
