@@ -26,6 +26,7 @@ from xbarsim.errors import (
     FileFormatError,
     ConvergenceError,
     RunInterrupted,
+    SpecMismatchError,
     XbarError,
 )
 from xbarsim.netlists import (
@@ -84,6 +85,7 @@ __all__ = [
     "GridPathUnsupported",
     "ConfigError",
     "FileFormatError",
+    "SpecMismatchError",
     "ConvergenceError",
     "CrossCheck",
     "Crossbar",

@@ -13,6 +13,7 @@ __all__ = [
     "XbarError",
     "ConfigError",
     "FileFormatError",
+    "SpecMismatchError",
     "CircuitError",
     "GridPathUnsupported",
     "ConvergenceError",
@@ -37,6 +38,25 @@ class ConfigError(XbarError, ValueError):
 class FileFormatError(ConfigError):
     """A file the library reads (a sweep store, a network ``.npz``, an index, a TOML config) is damaged
     or is not the kind of file expected. The message names the file."""
+
+
+class SpecMismatchError(ConfigError):
+    """A sweep store holds the results of another sweep spec, so a run with this spec may not add to it.
+
+    Attributes
+    ----------
+    path : str
+        The store.
+    changes : tuple of (str, str, str)
+        Every differing setting as ``(dotted path in the spec, stored value, new value)``, values as
+        stored JSON (``"(unset)"`` where one side lacks the key), so that a caller can name them in its
+        own terms (an experiment says ``[hardware] fault_rate``, not ``fixed.hardware.fault_rate``).
+    """
+
+    def __init__(self, message: str, *, path: str, changes: tuple[tuple[str, str, str], ...]) -> None:
+        super().__init__(message)
+        self.path = path
+        self.changes = changes
 
 
 class CircuitError(XbarError, ValueError):

@@ -42,6 +42,15 @@ def test_sweep_config_runs_end_to_end_and_resumes(tmp_path, capsys):
                  "--resume"]) == 0
     again = json.loads((out / "results.json").read_text())
     assert [r["accuracy_mean"] for r in again["rows"]] == [r["accuracy_mean"] for r in doc["rows"]]
+    # a changed config is refused naming each change as the config names it (before: the store's own
+    # terms, "fixed.hardware.fault_rate: 0.05 -> 0.1; trials: 2 -> 3")
+    cfg.write_text(SWEEP.replace("cycles = 2", "cycles = 3").replace("fault_rate = 0.05", "fault_rate = 0.1")
+                   .replace('committee = { strategy = "committee" }', 'committee = { strategy = "committee", alpha = 2 }'))
+    assert main(["evaluate", str(cfg), "--out", str(out), "--scheduler", "serial", "--quiet", "--resume"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "holds results of another version of" in err
+    assert ("(stored -> now: [hardware] fault_rate: 0.05 -> 0.1; [variants] committee.alpha: (unset) -> 2; "
+            "cycles: 2 -> 3); use another --out folder") in err
 
 
 def test_monte_carlo_config_runs_end_to_end(tmp_path, capsys):

@@ -59,7 +59,8 @@ def test_resume_after_an_interruption_is_bit_identical(full_run, tmp_path):
     part = tmp_path / "part"
     run_experiment(experiment_from_dict(short), out=part)  # "interrupted" after 2 transfers
     before = _stored(part / "transfers_regular_statistical.sqlite")
-    with pytest.raises(ConfigError, match="different sweep spec"):  # 5 transfers is another grid: not mixed
+    with pytest.raises(ConfigError, match=r"holds results of another version of .*\(stored -> now: transfers: 2 -> 5\); "
+                                          r"use another --out folder"):  # 5 transfers is another grid: not mixed
         run_experiment(experiment_from_dict(CONFIG), out=part, resume=True)
     # resuming the same spec recomputes nothing and the rows equal the uninterrupted run's
     again = run_experiment(experiment_from_dict(short), out=part, resume=True)

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 import xbarsim.provenance as provenance
-from xbarsim.errors import ConfigError, RunInterrupted
+from xbarsim.errors import ConfigError, RunInterrupted, SpecMismatchError
 from xbarsim._typing import ProgressCallback
 from xbarsim.evaluation import (
     DroletCodePerturbation,
@@ -76,6 +76,7 @@ from xbarsim.sweeps import (
     WriterLock,
     aggregate_sweep,
     check_scheduler,
+    describe_changes,
     refuse_symlink,
     run_sweep,
     summarize,
@@ -274,6 +275,40 @@ def _check_fits(config: ExperimentConfig, models: Mapping[str, MLP | Network]) -
                 raise ConfigError(f"{config.source}: grid point {where} (network {name!r}): {exc}") from None
 
 
+def _config_setting(path: str) -> str:
+    """A sweep spec's dotted path in an experiment config's terms: ``fixed.hardware.fault_rate`` ->
+    ``[hardware] fault_rate``, ``trials`` -> ``cycles``, ``grid.alpha`` -> ``[grid] alpha``, and
+    ``grid.transfer`` (a Monte Carlo store's) -> ``transfers``."""
+    if path == "trials":
+        return "cycles"
+    if path == "grid.transfer":
+        return "transfers"
+    head, _, rest = path.partition(".")
+    if head == "fixed" and rest:
+        head, _, rest = rest.partition(".")
+        if head in ("hardware", "variants", "readouts") and rest:
+            return f"[{head}] {rest}"
+        if head == "model" and rest:
+            return f"model setting {rest}"
+        return head if not rest else f"{head} ({rest})"
+    return f"[grid] {rest}" if head == "grid" and rest else path
+
+
+def _other_config(config: ExperimentConfig, folder: Path, exc: SpecMismatchError) -> ConfigError:
+    """The refusal of a store made by another config, each change named as the config names it (the
+    store's own message says ``fixed.hardware.fault_rate`` and ``trials``)."""
+    def count(v: str) -> str:  # a Monte Carlo store's grid lists its transfers 0..n-1: say n
+        try:
+            return str(len(json.loads(v)))
+        except (ValueError, TypeError):  # cut to 80 characters by the store, or "(unset)"
+            return v
+
+    shown = describe_changes([(_config_setting(k), *((count(a), count(b)) if k == "grid.transfer" else (a, b)))
+                              for k, a, b in exc.changes])
+    return ConfigError(f"{exc.path} holds results of another version of {config.source} (stored -> now: {shown}); "
+                       f"use another --out folder than {folder}, or the config as it was.")
+
+
 def _run_sweep(config: ExperimentConfig, folder: Path, nets: Mapping[str, TrainedNetwork],
                models: Mapping[str, MLP | Network], software: Mapping[str, float], resume: bool, scheduler: Any,
                workers: int | None, progress: ProgressCallback | None, t0: float, prov: dict[str, Any],
@@ -318,6 +353,8 @@ def _run_sweep(config: ExperimentConfig, folder: Path, nets: Mapping[str, Traine
         report = run_sweep(spec, trial, store=store, scheduler=scheduler, n_workers=workers,
                            resume=resume or store.exists(), progress=progress, retry_failed=retry_failed,
                            dashboard=dashboard)
+    except SpecMismatchError as exc:
+        raise _other_config(config, folder, exc) from None
     except KeyboardInterrupt:
         with _writing(received):  # partial exactly when trials are missing from the store
             result = _sweep_report(config, folder, store, spec, fixed, software, t0, None, prov)
@@ -457,6 +494,8 @@ def _run_monte_carlo(config: ExperimentConfig, folder: Path, nets: Mapping[str, 
         for job in jobs:
             run_sweep(job.spec, job.trial, store=job.store, scheduler="serial", resume=resume, progress=progress,
                       retry_failed=retry_failed)
+    except SpecMismatchError as exc:
+        raise _other_config(config, folder, exc) from None
     except KeyboardInterrupt:
         with _writing(received):  # partial exactly when transfers are missing from the stores
             result, done = _monte_carlo_report(config, folder, jobs, software, t0, prov, interrupted=True)

@@ -21,7 +21,7 @@ from xbarsim.sweeps.spec import (
     trial_seed,
 )
 from xbarsim.sweeps.files import WriterLock, refuse_symlink, replace_from, write_bytes, write_csv, write_text
-from xbarsim.sweeps.store import ResultStore, TrialRecord
+from xbarsim.sweeps.store import ResultStore, TrialRecord, describe_changes
 from xbarsim.sweeps.runner import SweepReport, check_scheduler, compact_error, execute_trial, run_sweep
 from xbarsim.sweeps.aggregate import SweepAggregate, aggregate_sweep, summarize
 
@@ -40,6 +40,7 @@ __all__ = [
     "check_scheduler",
     "check_plot_x",
     "compact_error",
+    "describe_changes",
     "execute_trial",
     "load_sweep_config",
     "refuse_symlink",

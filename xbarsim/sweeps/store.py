@@ -33,15 +33,15 @@ import os
 import sqlite3
 import time
 import urllib.parse
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from xbarsim.errors import ConfigError, FileFormatError
+from xbarsim.errors import ConfigError, FileFormatError, SpecMismatchError
 from xbarsim.sweeps.files import WriterLock, refuse_symlink
 
-__all__ = ["ResultStore", "TrialRecord", "STORE_FORMAT"]
+__all__ = ["ResultStore", "TrialRecord", "STORE_FORMAT", "describe_changes"]
 
 #: Version of the table layout, stored in ``meta``.
 STORE_FORMAT = "1"
@@ -175,22 +175,28 @@ def _damaged(method: _F) -> _F:
     return wrapper  # type: ignore[return-value]
 
 
-def _changes(old: Any, new: Any, where: str = "") -> list[str]:
-    """Every leaf where two JSON specs differ, as ``"fixed.hardware.read_noise: true -> false"`` (values as
-    stored JSON, cut to 80 characters; ``(unset)`` for a key one of them lacks). A config user changes a
+def _changes(old: Any, new: Any, where: str = "") -> list[tuple[str, str, str]]:
+    """Every leaf where two JSON specs differ, as ``("fixed.hardware.read_noise", "true", "false")`` (values
+    as stored JSON, cut to 80 characters; ``(unset)`` for a key one of them lacks). A config user changes a
     key of a table; "differs in: fixed" alone named none of them."""
     if isinstance(old, dict) and isinstance(new, dict):
-        out: list[str] = []
+        out: list[tuple[str, str, str]] = []
         for k in sorted(set(old) | set(new)):
             path = f"{where}.{k}" if where else str(k)
             if k not in old or k not in new:
                 shown = [_dumps(d[k])[:80] if k in d else "(unset)" for d in (old, new)]
-                out.append(f"{path}: {shown[0]} -> {shown[1]}")
+                out.append((path, shown[0], shown[1]))
             else:
                 out += _changes(old[k], new[k], path)
         return out
     a, b = _dumps(old), _dumps(new)
-    return [] if a == b else [f"{where}: {a[:80]} -> {b[:80]}"]
+    return [] if a == b else [(where, a[:80], b[:80])]
+
+
+def describe_changes(changes: Sequence[tuple[str, str, str]], limit: int = 6) -> str:
+    """``"a: 1 -> 2; b: x -> y"`` for the first ``limit`` changes, and how many more there are."""
+    shown = "; ".join(f"{k}: {a} -> {b}" for k, a, b in changes[:limit])
+    return shown + (f"; and {len(changes) - limit} more" if len(changes) > limit else "")
 
 
 def readonly_uri(path: str | os.PathLike[str]) -> str:
@@ -330,11 +336,10 @@ class ResultStore:
             # compared as stored JSON text, not by Python equality, which takes 16 for 16.0 and 0 for false
             diff = sorted(k for k in set(old) | set(spec) if _dumps(old.get(k)) != _dumps(spec.get(k)))
             changes = _changes(old, json.loads(text))
-            shown = "; ".join(changes[:6]) + (f"; and {len(changes) - 6} more" if len(changes) > 6 else "")
-            raise ConfigError(
+            raise SpecMismatchError(
                 f"sweep store {self.path} holds results of a different sweep spec (differs in: "
-                f"{', '.join(diff)}); stored -> now: {shown}; use another store path or the original spec."
-            )
+                f"{', '.join(diff)}); stored -> now: {describe_changes(changes)}; use another store path or the "
+                "original spec.", path=str(self.path), changes=tuple(changes))
 
     # ------------------------------------------------------------------ rows
     @_damaged
