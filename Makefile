@@ -31,7 +31,7 @@ $(VENV)/.installed: pyproject.toml
 venv: $(VENV)/.installed
 
 # The main job: a modest, circuit-accurate experiment 2 (LEA vs committee machines, digits, sparse
-# solver with 1 ohm segments); writes results/make-run/{report.md,results.csv,*.png}. ~1 min.
+# solver with 1 ohm segments); writes results/make-run/{report.md,results.csv,*.png}. About 15 s once installed.
 # Each run starts from an empty results/make-run (the stored trials of an earlier run or config
 # would otherwise make the sweep refuse to start without --resume).
 run: ngspice venv

@@ -112,6 +112,21 @@ def test_shipped_configs_load_in_both_variants(path):
         assert len(quick.points()) * quick.cycles <= len(config.points()) * config.cycles
 
 
+def test_the_module_docstring_example_config_loads_as_written(tmp_path):
+    """The README sends readers to xbarsim.experiments.config for the keys: its example must load, full
+    and quick (it once had `plot_x` below [grid], where TOML puts it in the grid table: refused)."""
+    import xbarsim.experiments.config as config_module
+
+    doc = config_module.__doc__ or ""
+    block = doc.split("one TOML file::\n", 1)[1].split("\nYour own model", 1)[0]
+    text = "\n".join(line[4:] for line in block.splitlines())
+    path = tmp_path / "doc.toml"
+    path.write_text(text, encoding="utf-8")
+    config = load_experiment(path)
+    assert config.plot_x == "alpha" and set(config.grid) == {"fault_rate", "alpha", "variant"}
+    assert load_experiment(path, quick=True).cycles == 1
+
+
 def test_hardware_from_dict_names_unknown_keys():
     with pytest.raises(ConfigError, match="'segment' in \\[hardware\\]"):
         Hardware.from_dict({"segment": 1.0}, source="x.toml")

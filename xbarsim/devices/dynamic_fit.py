@@ -296,6 +296,19 @@ def program_arrays_closed_form(
         each may carry per-cell thresholds and rates (``cell_shape == (M, N)``).
     target, initial : ndarray, shape (B, M, N)
         Siemens, inside the window.
+    fractions : tuple of 4 float
+        Fraction of the pulse amplitude each cell sees: selected, row half-selected, column
+        half-selected, unselected (default the ideal V/2 scheme).
+    v_start, v_step : float
+        Volt, the ramp's first amplitude and its step per pulse.
+    v_set_max, v_reset_max : float
+        Volt, the largest SET / RESET amplitude of a ramp.
+    width, edges : float
+        Second, the pulse's flat top and its rise plus fall (Drolet's 1.04 us and 2 x 0.5 us).
+    tolerance : float
+        Relative, a cell verifies when its read is within ``tolerance`` of its target.
+    max_pulses : int
+        Pulses per cell at most.
     read_gain : float
         What a verify read returns, as a fraction of the true conductance (1: ideal reads; the
         circuit's verify read through the report's wires returns 0.94-0.97, :data:`TIO2_READ_GAIN`).

@@ -83,8 +83,8 @@ class DroletCodePerturbation:
         Siemens, the window ends (2 kOhm -> 500 uS, 10 kOhm -> 100 uS); the frame is +-(g_lrs - g_hrs).
     offset_mean, offset_std : float
         Percent, programming offset per device.
-    a_prog : float
-        Percent per uS; ``b_prog`` percent: tuning imprecision ``a G + b``.
+    a_prog, b_prog : float
+        Percent per uS and percent: tuning imprecision ``a_prog G + b_prog`` (G in uS).
     failure_rate_lrs, failure_rate_hrs : float
         Fractions of devices replaced by LRS / HRS failures (0.5 % each).
     failure_lrs_mean, failure_lrs_std : float
@@ -98,6 +98,9 @@ class DroletCodePerturbation:
         (+60 uS; bias vectors keep their draws, as the authors' code does).
     perturb_biases : bool
         For :meth:`perturb_network`: perturb bias vectors (scalar biases stay exact either way).
+    samples : mapping of int to ndarray
+        The disturbance samples drawn from, per ``n`` (devices programmed after the disturbed one):
+        by default the measured ones, :func:`~xbarsim.devices.drolet_disturbance_samples`.
     """
 
     g_lrs: float = 500e-6

@@ -798,8 +798,9 @@ class MonteCarloResult:
         The software network per point.
     mapping_errors : ndarray, shape (N, L)
         Percent, per transfer and layer (NaN for statistical transfers).
-    task_names : tuple of str
-        Tasks of the dataset (empty if none).
+    task_slices : tuple of (str, int, int)
+        Per task of the dataset, its name and the ``start, stop`` range of its points on the ``P``
+        axis (empty if the dataset has no tasks); :meth:`task_accuracy` reads it.
     threshold : float
         The robustness threshold (0.95).
     model : dict

@@ -8,6 +8,8 @@ An experiment config (:class:`ExperimentConfig`, :func:`load_experiment`) is one
     dataset = "mnist5k"              # xbarsim.networks.DATASETS
     seed = 0
     cycles = 10                      # sweep: trials per grid point (new chip, mapping, noise each)
+    plot_x = "alpha"                 # optional: x axis of the generic accuracy plot (a grid key;
+                                     # a top-level key: below [grid] TOML would put it in the grid)
 
     [[networks]]                     # trained by xbarsim.networks recipes, cached in OUT/networks/
     name = "ternary"
@@ -23,8 +25,6 @@ An experiment config (:class:`ExperimentConfig`, :func:`load_experiment`) is one
     fault_rate = [0.0, 0.2]
     alpha = [1, 3]
     variant = ["lea"]
-
-    plot_x = "alpha"                 # optional: x axis of the generic accuracy plot (a grid key)
 
     [[reference]]                    # the paper's numbers, printed beside ours; `point` names
                                      # grid keys (and `network`) only

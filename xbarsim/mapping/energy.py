@@ -171,6 +171,13 @@ def layer_read_energy(layer: MappedLayer, x: FloatArray, config: InferenceConfig
 
     Parameters
     ----------
+    layer : MappedLayer
+        The mapped layer whose kernels are read.
+    x : ndarray, shape (B, m)
+        Layer inputs, one row per input vector (``m`` the layer's inputs).
+    config : InferenceConfig, optional
+        Its DAC turns ``x`` into row voltages; its ``backend`` and ``batch_size`` solve the reads
+        (default ``InferenceConfig()``).
     read_time : float
         Second, how long each read's voltages are applied (> 0).
     """
