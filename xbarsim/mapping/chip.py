@@ -98,7 +98,7 @@ class Chip:
             if p.window_spread is not None:  # before: accepted and ignored by every chip step
                 raise ConfigError(f"kernel {k}'s preset {p.name!r} has a `window_spread`, which the chip flow does not "
                                   "model (one window [g_min, g_max] for all devices); use a preset without it "
-                                  "(DevicePreset.program models it for one array).")
+                                  "(DevicePreset.sample_conductance models it for one array).")
             if (p.g_min, p.g_max, p.levels) != (p0.g_min, p0.g_max, p0.levels):
                 raise ConfigError(
                     f"every kernel's preset must share the window and levels of kernel 0 "
