@@ -368,3 +368,19 @@ def test_ideal_converters_are_spelled_ideal_in_toml_which_has_no_null(tmp_path):
     with pytest.raises(ConfigError) as err:
         load_experiment(_write(tmp_path, BASE.replace("[hardware]", '[hardware]\nadc_bits = "none"')))
     assert "adc_bits" in str(err.value) and "'none'" in str(err.value) and '"ideal"' in str(err.value)
+
+
+@pytest.mark.parametrize("quick,text", [
+    ("[quick.hardware]\nfault_rate = 2.0\n", "with the [quick] overrides: [hardware]: `fault_rate`"),
+    ("[quick]\ncycles = -1\n", "with the [quick] overrides: `cycles`"),
+])
+def test_a_bad_quick_override_is_named_as_one(tmp_path, quick, text):
+    # before: "exp.toml: [hardware]: `fault_rate` ... got 2.0." while [hardware] held a good value, the
+    # bad one being in [quick.hardware]; the full config still loads and its errors read as before
+    path = _write(tmp_path, BASE + quick)
+    load_experiment(path)
+    with pytest.raises(ConfigError) as err:
+        load_experiment(path, quick=True)
+    assert str(err.value).startswith(f"{path}: {text}")
+    with pytest.raises(ConfigError, match=r"exp.toml: \[hardware\]: `fault_rate`"):
+        load_experiment(_write(tmp_path, BASE.replace("strict = false", "strict = false\nfault_rate = 2.0")))

@@ -644,13 +644,26 @@ def experiment_from_dict(data: Mapping[str, Any], *, source: str = "<dict>", qui
     q = raw.pop("quick", None)
     if q is not None:
         _unknown(q, [k for k in _TOP_KEYS if k != "quick"], source, "[quick]")
-    changes: tuple[tuple[str, Any, Any], ...] = ()
-    if quick:
-        if q is None:
-            raise ConfigError(f"{source}: --quick needs a [quick] table of overrides in the config.")
-        full = experiment_from_dict(raw, source=source)
-        raw = _merge(raw, q)
-        raw["name"] = f"{raw.get('name', 'experiment')}-quick"
+    if not quick:
+        return _experiment(raw, source, None)
+    if q is None:
+        raise ConfigError(f"{source}: --quick needs a [quick] table of overrides in the config.")
+    full = experiment_from_dict(raw, source=source)
+    raw = _merge(raw, q)
+    raw["name"] = f"{raw.get('name', 'experiment')}-quick"
+    try:
+        return _experiment(raw, source, full)
+    except ConfigError as exc:  # the full config loaded: the [quick] overrides made it bad (before: the
+        text = str(exc)         # message named [hardware] for a [quick.hardware] value, say)
+        rest = text.removeprefix(f"{source}: ")
+        raise ConfigError(f"{source}: with the [quick] overrides: {rest}" if rest != text else
+                          f"with the [quick] overrides: {text}") from None
+
+
+def _experiment(raw: dict[str, Any], source: str, full: ExperimentConfig | None) -> ExperimentConfig:
+    """The config of the TOML layout ``raw`` (``[quick]`` removed, already merged when ``full``, the full
+    run's config, is given)."""
+    quick = full is not None
     base = Path(source).parent if source != "<dict>" else Path(".")
     if "network" in raw:
         if "networks" in raw:
@@ -701,9 +714,8 @@ def experiment_from_dict(data: Mapping[str, Any], *, source: str = "<dict>", qui
     fields: dict[str, Any] = {k: (tuple(v) if k == "models" else v) for k, v in raw.items()}
     config = ExperimentConfig(networks=tuple(nets), hardware=hw, references=refs, source=source, quick=quick,
                               **fields)
-    if quick:
-        changes = _differences(config, full)
-        object.__setattr__(config, "quick_changes", changes)
+    if full is not None:
+        object.__setattr__(config, "quick_changes", _differences(config, full))
     return config
 
 
