@@ -118,6 +118,16 @@ def test_unknown_or_missing_toml_keys_name_the_key_and_the_file(tmp_path, text, 
     assert key in str(info.value) and str(path) in str(info.value)
 
 
+def test_a_bad_quick_override_is_named_as_one(tmp_path):
+    # before: "conf.toml: `trials` must be an int ...; got -1." while the top-level trials was 2
+    path = tmp_path / "conf.toml"
+    path.write_text('name = "x"\ntrial = "sleep"\ntrials = 2\n[grid]\nduration_s = [0.01]\n[quick]\ntrials = -1\n')
+    assert load_sweep_config(path).trials == 2
+    with pytest.raises(xb.ConfigError) as info:
+        load_sweep_config(path, quick=True)
+    assert str(info.value).startswith(f"{path}: with the [quick] overrides: `trials`")
+
+
 def test_unreadable_and_invalid_toml_are_config_errors(tmp_path):
     with pytest.raises(xb.ConfigError, match="cannot read"):
         load_sweep_config(tmp_path / "missing.toml")

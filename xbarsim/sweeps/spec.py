@@ -324,15 +324,23 @@ def load_sweep_config(path: str | os.PathLike[str], *, quick: bool = False) -> S
             if key not in _SPEC_FIELDS or key == "name":
                 raise ConfigError(f"{p}: unknown key {key!r} in [quick]; valid keys: "
                                   f"{', '.join(k for k in _SPEC_FIELDS if k != 'name')}.")
-    if quick:
-        if q is None:
-            raise ConfigError(f"{p}: --quick needs a [quick] table of overrides in the config.")
-        for key, value in q.items():
-            if key in ("grid", "fixed") and isinstance(value, Mapping) and isinstance(data.get(key), Mapping):
-                data[key] = {**data[key], **value}
-            else:
-                data[key] = value
-        if isinstance(data.get("name"), str):
-            data["name"] = f"{data['name']}-quick"
-    return SweepSpec.from_dict(data, source=str(p))
+    if not quick:
+        return SweepSpec.from_dict(data, source=str(p))
+    if q is None:
+        raise ConfigError(f"{p}: --quick needs a [quick] table of overrides in the config.")
+    SweepSpec.from_dict(data, source=str(p))  # the full spec first: an error after it is the overrides'
+    for key, value in q.items():
+        if key in ("grid", "fixed") and isinstance(value, Mapping) and isinstance(data.get(key), Mapping):
+            data[key] = {**data[key], **value}
+        else:
+            data[key] = value
+    if isinstance(data.get("name"), str):
+        data["name"] = f"{data['name']}-quick"
+    try:
+        return SweepSpec.from_dict(data, source=str(p))
+    except ConfigError as exc:  # before: named like a value of the full config
+        text = str(exc)
+        rest = text.removeprefix(f"{p}: ")
+        raise ConfigError(f"{p}: with the [quick] overrides: {rest}" if rest != text else
+                          f"with the [quick] overrides: {text}") from None
 
