@@ -458,3 +458,25 @@ def test_a_monte_carlo_result_of_no_transfers_or_points_is_refused():
     with pytest.raises(ConfigError, match="`software_correct` must have shape \\(3,\\)"):
         MonteCarloResult(correct=np.ones((2, 3), bool), software_correct=np.ones(4, bool),
                          mapping_errors=np.zeros((2, 1)))
+
+
+def _softmax_by_hand(z):
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def test_a_softmax_over_each_pixels_channels_is_not_taken_for_class_probabilities():
+    """A Softmax along the channels of (C, H, W), then Flatten, normalizes each pixel: its outputs sum
+    to H * W per sample. They were returned as the class probabilities (rows summing to 36 here);
+    now the head is applied as for logits, and the probabilities sum to 1."""
+    from xbarsim.networks import Conv2d, Flatten, Network, Softmax
+
+    rng = np.random.default_rng(11)
+    net = Network(layers=(Conv2d(weight=rng.normal(size=(3, 1, 3, 3))), Softmax(axis=1), Flatten()),
+                  input_shape=(1, 8, 8))
+    x = rng.uniform(0, 1, (5, 64))
+    out = net.forward(x)
+    np.testing.assert_allclose(out.sum(axis=1), 36.0)
+    p = transfer(net, Hardware(**IDEAL, preset="tio2_passive"), np.random.default_rng(0)).predict_proba(x)
+    np.testing.assert_allclose(p, _softmax_by_hand(out), atol=1e-9)
+    np.testing.assert_allclose(p.sum(axis=1), 1.0)

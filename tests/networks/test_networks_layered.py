@@ -245,6 +245,20 @@ def test_log_softmax_network_outputs_log_probabilities_and_labels_their_argmax()
     assert net.accuracy(x, y) == 1.0
 
 
+def test_a_softmax_over_the_channels_of_each_pixel_is_not_the_head() -> None:
+    """A (Log)Softmax along the channels of (C, H, W) then Flatten normalizes each pixel, not the
+    sample: its outputs do not sum to 1 and are not the head's probabilities. Before, any Softmax
+    at the end counted, and the hardware took those outputs for class probabilities."""
+    conv = Conv2d(weight=np.random.default_rng(9).normal(size=(3, 2, 1, 1)))
+    for head in (Softmax(axis=1), LogSoftmax(axis=-3)):
+        net = Network(layers=(conv, head, Flatten()), input_shape=(2, 2, 2))
+        assert not net.outputs_probabilities and not net.outputs_log_probabilities
+    # a per-sample axis that holds every value (the others of length 1) is the head
+    one_pixel = Network(layers=(conv, Softmax(axis=1), Flatten()), input_shape=(2, 1, 1))
+    assert one_pixel.outputs_probabilities
+    assert Network(layers=(conv, LogSoftmax(axis=-3), Flatten()), input_shape=(2, 1, 1)).outputs_log_probabilities
+
+
 def test_to_dict_round_trips_every_layer_through_npz(tmp_path) -> None:
     net = _every_layer_network()
     path = tmp_path / "net.npz"

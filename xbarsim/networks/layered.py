@@ -653,19 +653,33 @@ class Network:
     @property
     def outputs_probabilities(self) -> bool:
         """Whether the outputs already are the head's probabilities: a sigmoid unit's network ends in
-        its own Sigmoid, a softmax network in its own Softmax (Flatten / Reshape after it aside).
-        False for a network ending in a LogSoftmax: see :attr:`outputs_log_probabilities`."""
+        its own Sigmoid, a softmax network in its own Softmax over all of a sample's outputs (Flatten /
+        Reshape after it aside; a Softmax over the channels of each pixel is not the head). False
+        for a network ending in a LogSoftmax: see :attr:`outputs_log_probabilities`."""
         last = self.output_layer
         if self.output == "sigmoid":
             return isinstance(last, Activation) and last.kind == "sigmoid"
-        return isinstance(last, Softmax)
+        return isinstance(last, Softmax) and self._normalizes_every_output()
 
     @property
     def outputs_log_probabilities(self) -> bool:
         """Whether the outputs are the log of the head's probabilities: a softmax network ending in its
-        own LogSoftmax (Flatten / Reshape after it aside), as PyTorch's ``F.log_softmax`` exports. Its
-        probabilities are ``exp`` of the outputs; its labels their argmax, as for logits."""
-        return self.output == "softmax" and isinstance(self.output_layer, LogSoftmax)
+        own LogSoftmax over all of a sample's outputs (Flatten / Reshape after it aside), as PyTorch's
+        ``F.log_softmax`` exports. Its probabilities are ``exp`` of the outputs; its labels their
+        argmax, as for logits."""
+        return (self.output == "softmax" and isinstance(self.output_layer, LogSoftmax)
+                and self._normalizes_every_output())
+
+    def _normalizes_every_output(self) -> bool:
+        """Whether the output layer, a Softmax or LogSoftmax, runs along an axis that holds all of a
+        sample's values (every other axis of its input has length 1)."""
+        k = max(i for i, layer in enumerate(self.layers) if not isinstance(layer, (Flatten, Reshape)))
+        layer = self.layers[k]
+        if not isinstance(layer, (Softmax, LogSoftmax)):  # pragma: no cover - callers check
+            return False
+        shape = self.shapes[k]  # its per-sample input
+        axis = layer.axis - 1 if layer.axis > 0 else len(shape) + layer.axis  # per-sample index
+        return shape[axis] == int(np.prod(shape))
 
     def vectors_per_sample(self) -> tuple[int, ...]:
         """Per weighted layer, the input vectors one sample pushes through its matrix (1 for dense
