@@ -3,6 +3,7 @@ faults, committee machines, per-task accuracy, Drolet's robustness metric, resum
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -458,3 +459,106 @@ def test_a_monte_carlo_result_of_no_transfers_or_points_is_refused():
     with pytest.raises(ConfigError, match="`software_correct` must have shape \\(3,\\)"):
         MonteCarloResult(correct=np.ones((2, 3), bool), software_correct=np.ones(4, bool),
                          mapping_errors=np.zeros((2, 1)))
+
+
+# ----------------------------------------------------------------------------- LeakyRelu, Clip, LogSoftmax
+def _log_softmax_net(mlp):
+    from xbarsim.networks import LogSoftmax, Network
+
+    return Network(layers=(*Network.from_mlp(mlp).layers, LogSoftmax()), input_shape=(mlp.n_inputs,))
+
+
+def _softmax_by_hand(z):
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def test_leaky_relu_clip_and_log_softmax_on_an_ideal_chip(digits, digits_net, tmp_path):
+    """An exported network with LeakyRelu, Clip and LogSoftmax (refused at import before) on simulated
+    hardware: on an ideal chip (ideal backend, no faults or noise, ideal converters) every point's
+    hardware label equals its software (onnxruntime) label."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    w0, w1 = digits_net.weights
+    inits = [numpy_helper.from_array(np.asarray(w, np.float32), n) for w, n in ((w0, "w0"), (w1, "w1"))]
+    inits += [numpy_helper.from_array(np.array(v, np.float32), n) for v, n in ((-0.05, "lo"), (2.0, "hi"))]
+    nodes = [helper.make_node("MatMul", ["input", "w0"], ["z0"], name="fc0"),
+             helper.make_node("LeakyRelu", ["z0"], ["a0"], name="leaky", alpha=0.05),
+             helper.make_node("Clip", ["a0", "lo", "hi"], ["c0"], name="clip"),
+             helper.make_node("MatMul", ["c0", "w1"], ["z1"], name="fc1"),
+             helper.make_node("LogSoftmax", ["z1"], ["logp"], name="head")]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 64])],
+                              [helper.make_tensor_value_info("logp", TensorProto.FLOAT, ["N", 10])], inits)
+    path = tmp_path / "leaky_clip_logsoftmax.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(path))
+    from xbarsim.networks import Clip, load_onnx
+
+    net = load_onnx(path)
+    assert net.layers[1].kind == "leaky-relu" and isinstance(net.layers[2], Clip) and net.outputs_log_probabilities
+    assert net.is_ternary
+    x = digits.x_test
+    hidden = np.maximum(x @ w0, 0.05 * (x @ w0))
+    assert (hidden < -0.05).any() and (hidden > 2.0).any()  # both bounds clip on these points
+    res = evaluate(net, digits, Hardware(**IDEAL, backend="ideal"), seed=0)
+    assert res.software_runtime.startswith("onnxruntime")
+    np.testing.assert_array_equal(res.correct, res.software_correct)
+    assert res.hardware_accuracy == res.software_accuracy > 0.8
+    assert max(res.mapping_errors) < 1e-9
+
+
+@pytest.mark.parametrize("committee_output", ["scores", "probabilities"])
+def test_a_network_ending_in_log_softmax_gives_exp_of_its_outputs_as_probabilities(digits, digits_net,
+                                                                                   committee_output):
+    """A LogSoftmax head outputs log-probabilities: on an ideal chip the hardware's probabilities are
+    their exp (never the log values themselves), its labels their argmax."""
+    net = _log_softmax_net(digits_net)
+    hw = Hardware(**IDEAL, strategy="committee", alpha=2, committee_output=committee_output)
+    hwnet = transfer(net, hw, np.random.default_rng(0))
+    x = digits.x_test[:40]
+    logp = net.forward(x)
+    np.testing.assert_allclose(hwnet.predict_proba(x), np.exp(logp), atol=1e-9)
+    np.testing.assert_array_equal(hwnet.predict(x), np.argmax(digits_net.forward(x), axis=1))
+    res = evaluate(net, digits, hw, seed=0)
+    np.testing.assert_array_equal(res.correct, res.software_correct)
+    assert res.hardware_accuracy == res.software_accuracy > 0.9
+
+
+def test_a_committee_of_log_softmax_networks_averages_their_probabilities(digits, digits_net):
+    """committee_output 'probabilities' on a chip with faults (members differ): the committee's
+    probabilities are the mean of exp(each member's log-probabilities), recomputed here from the
+    members' hardware logits (the same transfer of the network without its LogSoftmax), not the
+    mean of the log values, nor the softmax of the mean (committee_output 'scores')."""
+    from xbarsim.networks import Network
+
+    hw = Hardware(fault_rate=0.1, strategy="committee", alpha=3, committee_output="probabilities")
+    net = transfer(_log_softmax_net(digits_net), hw, np.random.default_rng(0))
+    logits = transfer(Network.from_mlp(digits_net), hw, np.random.default_rng(0))
+    x = digits.x_test[:80]
+    member_logits = [logits._member_scores(m, x) for m in logits.members]
+    assert not np.allclose(member_logits[0], member_logits[1])  # the members differ
+    want = np.mean([_softmax_by_hand(z) for z in member_logits], axis=0)
+    np.testing.assert_allclose(net.predict_proba(x), want, rtol=1e-9, atol=1e-12)
+    np.testing.assert_array_equal(net.predict(x), np.argmax(want, axis=1))
+    geometric = _softmax_by_hand(np.mean(member_logits, axis=0))  # what averaging log-probabilities gives
+    assert np.abs(want - geometric).max() > 1e-3
+    scores = transfer(_log_softmax_net(digits_net), dataclasses.replace(hw, committee_output="scores"),
+                      np.random.default_rng(0))
+    np.testing.assert_allclose(scores.predict_proba(x), geometric, rtol=1e-9, atol=1e-12)
+
+
+def test_a_softmax_over_each_pixels_channels_is_not_taken_for_class_probabilities():
+    """A Softmax along the channels of (C, H, W), then Flatten, normalizes each pixel: its outputs sum
+    to H * W per sample. They were returned as the class probabilities (rows summing to 36 here);
+    now the head is applied as for logits, and the probabilities sum to 1."""
+    from xbarsim.networks import Conv2d, Flatten, Network, Softmax
+
+    rng = np.random.default_rng(11)
+    net = Network(layers=(Conv2d(weight=rng.normal(size=(3, 1, 3, 3))), Softmax(axis=1), Flatten()),
+                  input_shape=(1, 8, 8))
+    x = rng.uniform(0, 1, (5, 64))
+    out = net.forward(x)
+    np.testing.assert_allclose(out.sum(axis=1), 36.0)
+    p = transfer(net, Hardware(**IDEAL, preset="tio2_passive"), np.random.default_rng(0)).predict_proba(x)
+    np.testing.assert_allclose(p, _softmax_by_hand(out), atol=1e-9)
+    np.testing.assert_allclose(p.sum(axis=1), 1.0)

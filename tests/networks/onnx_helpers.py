@@ -16,8 +16,9 @@ OPSET = 13
 class GraphBuilder:
     """A chain of nodes from input ``x`` (shape ``(batch, *shape)``) with float32 initializers."""
 
-    def __init__(self, shape: tuple[int, ...], *, batch: int | str = "N", seed: int = 0) -> None:
+    def __init__(self, shape: tuple[int, ...], *, batch: int | str = "N", seed: int = 0, opset: int = OPSET) -> None:
         self.shape = shape
+        self.opset = opset
         self.batch = batch
         self.rng = np.random.default_rng(seed)
         self.nodes: list[Any] = []
@@ -44,7 +45,7 @@ class GraphBuilder:
         x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [self.batch, *self.shape])
         y = helper.make_tensor_value_info(self.current, TensorProto.FLOAT, [self.batch, "n_out"])
         graph = helper.make_graph(self.nodes, "g", [x], [y], self.inits)
-        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", self.opset)])
         model.ir_version = 8
         return model
 

@@ -10,11 +10,16 @@ from conv_oracle import direct_conv
 from xbarsim.errors import ConfigError
 from xbarsim.networks import (
     ActivationLayer,
+    Clip,
     Conv2d,
     Dense,
     Flatten,
+    GlobalAvgPool,
+    LogSoftmax,
     Network,
     Pool2d,
+    Reshape,
+    Softmax,
     im2col,
     init_mlp,
     load_digits,
@@ -161,3 +166,145 @@ def test_ternary_values_are_recognised_and_ternarized_keeps_biases() -> None:
 
     mlp = ternarize(init_mlp((6, 5, 3), rng=0))
     assert Network.from_mlp(mlp).gammas == pytest.approx(mlp.gammas, rel=0, abs=0)
+
+
+# ----------------------------------------------------------------------------- LeakyRelu, Clip, LogSoftmax
+def _every_layer_network() -> Network:
+    """One network with every layer type, the new ones included (slope, one-sided bound, axis)."""
+    rng = np.random.default_rng(7)
+    layers = (
+        Conv2d(weight=rng.normal(size=(3, 2, 2, 2)), bias=rng.normal(size=3), stride=(1, 2), padding=(1, 0, 1, 1),
+               dilation=(1, 1)),
+        ActivationLayer(kind="leaky-relu", slope=0.2),
+        Pool2d(kind="average", kernel=(2, 2), stride=(1, 1), padding=(1, 0, 0, 1), count_include_pad=True),
+        Clip(low=-0.5),
+        Softmax(axis=1),
+        GlobalAvgPool(),
+        Reshape(shape=(3,)),
+        Dense(weight=rng.normal(size=(3, 8)), bias=None),
+        ActivationLayer(kind="tanh"),
+        Clip(low=-0.25, high=0.5),
+        Dense(weight=rng.normal(size=(8, 4)), bias=rng.normal(size=4)),
+        Flatten(),
+        LogSoftmax(),
+    )
+    return Network(layers=layers, input_shape=(2, 5, 6))
+
+
+def test_new_layers_against_their_closed_forms() -> None:
+    z = np.array([[-4.0, -0.3, 0.0, 0.25, 7.0]])
+    eye = Dense(weight=np.eye(5))
+
+    def through(layer):
+        return Network(layers=(eye, layer), input_shape=(5,)).forward(z)
+
+    np.testing.assert_array_equal(through(ActivationLayer(kind="leaky-relu", slope=0.1)), [[-0.4, -0.03, 0, 0.25, 7]])
+    np.testing.assert_array_equal(through(ActivationLayer(kind="leaky-relu")), [[-0.04, -0.003, 0, 0.25, 7]])
+    np.testing.assert_array_equal(through(Clip(low=0.0, high=6.0)), [[0, 0, 0, 0.25, 6]])  # ReLU6
+    np.testing.assert_array_equal(through(Clip(high=0.0)), [[-4, -0.3, 0, 0, 0]])
+    np.testing.assert_array_equal(through(Clip()), z)
+    np.testing.assert_array_equal(through(Clip(low=1.0, high=0.5)), np.full((1, 5), 0.5))  # ONNX: max wins
+    logp = through(LogSoftmax())
+    np.testing.assert_allclose(logp, np.log(np.exp(z) / np.exp(z).sum()), rtol=1e-12)
+    np.testing.assert_allclose(np.exp(logp), through(Softmax()), rtol=1e-12)
+    # no overflow for large scores, where exp(z) / sum would be inf / inf
+    big = Network(layers=(eye, LogSoftmax()), input_shape=(5,)).forward(z * 300)
+    np.testing.assert_allclose(big, z * 300 - z.max() * 300, atol=1e-12)
+
+
+def test_new_layers_check_their_settings() -> None:
+    with pytest.raises(ConfigError, match="`slope` applies to kind 'leaky-relu' only"):
+        ActivationLayer(kind="relu", slope=0.1)
+    with pytest.raises(ConfigError, match="`slope` must be a finite slope"):
+        ActivationLayer(kind="leaky-relu", slope=float("nan"))
+    with pytest.raises(ConfigError, match="`high` must be a finite bound"):
+        Clip(high=np.inf)
+    with pytest.raises(ConfigError, match="`low` must be a finite bound"):
+        Clip(low="0")
+    with pytest.raises(ConfigError, match="`axis` 0 of a LogSoftmax must name a non-batch axis"):
+        Network(layers=(Dense(weight=np.ones((3, 2))), LogSoftmax(axis=0)), input_shape=(3,))
+    # the parameterless kinds print as they did
+    assert repr(ActivationLayer(kind="relu")) == "Activation(kind='relu')"
+    assert repr(ActivationLayer(kind="leaky-relu")) == "Activation(kind='leaky-relu', slope=0.01)"
+
+
+def test_log_softmax_network_outputs_log_probabilities_and_labels_their_argmax() -> None:
+    rng = np.random.default_rng(8)
+    dense = Dense(weight=rng.normal(size=(5, 4)), bias=rng.normal(size=4))
+    logits = Network(layers=(dense,), input_shape=(5,))
+    net = Network(layers=(dense, LogSoftmax()), input_shape=(5,))
+    soft = Network(layers=(dense, Softmax()), input_shape=(5,))
+    assert net.outputs_log_probabilities and not net.outputs_probabilities
+    assert soft.outputs_probabilities and not soft.outputs_log_probabilities
+    assert not logits.outputs_probabilities and not logits.outputs_log_probabilities
+    x = rng.normal(size=(40, 5))
+    z = logits.forward(x)
+    np.testing.assert_allclose(np.exp(net.forward(x)), soft.forward(x), rtol=1e-13)
+    np.testing.assert_array_equal(net.predict(x), np.argmax(z, axis=1))
+    y = np.argmax(z, axis=1)
+    assert net.accuracy(x, y) == 1.0
+
+
+def test_a_softmax_over_the_channels_of_each_pixel_is_not_the_head() -> None:
+    """A (Log)Softmax along the channels of (C, H, W) then Flatten normalizes each pixel, not the
+    sample: its outputs do not sum to 1 and are not the head's probabilities. Before, any Softmax
+    at the end counted, and the hardware took those outputs for class probabilities."""
+    conv = Conv2d(weight=np.random.default_rng(9).normal(size=(3, 2, 1, 1)))
+    for head in (Softmax(axis=1), LogSoftmax(axis=-3)):
+        net = Network(layers=(conv, head, Flatten()), input_shape=(2, 2, 2))
+        assert not net.outputs_probabilities and not net.outputs_log_probabilities
+    # a per-sample axis that holds every value (the others of length 1) is the head
+    one_pixel = Network(layers=(conv, Softmax(axis=1), Flatten()), input_shape=(2, 1, 1))
+    assert one_pixel.outputs_probabilities
+    assert Network(layers=(conv, LogSoftmax(axis=-3), Flatten()), input_shape=(2, 1, 1)).outputs_log_probabilities
+
+
+def test_to_dict_round_trips_every_layer_through_npz(tmp_path) -> None:
+    net = _every_layer_network()
+    path = tmp_path / "net.npz"
+    np.savez(path, **net.to_dict())
+    with np.load(path, allow_pickle=False) as arrays:
+        back = Network.from_dict(arrays)
+    assert [type(a) for a in back.layers] == [type(b) for b in net.layers]
+    for a, b in zip(back.layers, net.layers):
+        if isinstance(a, (Dense, Conv2d)):
+            np.testing.assert_array_equal(a.weight, b.weight)
+            assert (a.bias is None) == (b.bias is None)
+            assert [getattr(a, k) for k in ("stride", "padding", "dilation") if hasattr(a, k)] == \
+                [getattr(b, k) for k in ("stride", "padding", "dilation") if hasattr(b, k)]
+        else:
+            assert a == b, (a, b)
+    assert back.layers[1].slope == 0.2 and back.layers[3] == Clip(low=-0.5, high=None)
+    assert back.input_shape == net.input_shape and back.output == net.output
+    x = np.random.default_rng(10).normal(size=(4, 2, 5, 6))
+    np.testing.assert_array_equal(back.forward(x), net.forward(x))
+    assert back.outputs_log_probabilities
+
+
+def test_to_dict_records_the_new_settings_and_leaves_old_layers_as_they_were() -> None:
+    """The slope, the bounds and log-or-not are part of the dict (and so of the network's fingerprint);
+    layers without them write the keys they wrote before, so stored fingerprints still match."""
+    dense = Dense(weight=np.ones((3, 2)))
+    d = Network(layers=(dense, ActivationLayer(kind="relu"), Dense(weight=np.ones((2, 2))), Softmax()),
+                input_shape=(3,)).to_dict()
+    assert sorted(k for k in d if k.startswith("layers.1.") or k.startswith("layers.3.")) == \
+        ["layers.1.kind", "layers.3.axis", "layers.3.kind"]
+    leaky = Network(layers=(dense, ActivationLayer(kind="leaky-relu", slope=0.3)), input_shape=(3,)).to_dict()
+    assert str(leaky["layers.1.kind"]) == "leaky-relu" and float(leaky["layers.1.slope"]) == 0.3
+    clip = Network(layers=(dense, Clip(high=6.0)), input_shape=(3,)).to_dict()
+    assert str(clip["layers.1.kind"]) == "Clip" and float(clip["layers.1.high"]) == 6.0 and "layers.1.low" not in clip
+    log = Network(layers=(dense, LogSoftmax()), input_shape=(3,)).to_dict()
+    assert str(log["layers.1.kind"]) == "LogSoftmax"
+
+
+def test_from_dict_refuses_what_to_dict_does_not_write() -> None:
+    d = Network(layers=(Dense(weight=np.ones((3, 2))), ActivationLayer(kind="leaky-relu")), input_shape=(3,)).to_dict()
+    Network.from_dict(d)
+    with pytest.raises(ConfigError, match="no 'input_shape'"):
+        Network.from_dict({k: v for k, v in d.items() if k != "input_shape"})
+    with pytest.raises(ConfigError, match="keys that no layer of this network has: layers.1.low"):
+        Network.from_dict({**d, "layers.1.low": np.array(0.0)})
+    with pytest.raises(ConfigError, match="`layers.1.kind` must be one of .*; got 'elu'"):
+        Network.from_dict({**d, "layers.1.kind": np.array("elu")})
+    with pytest.raises(ConfigError, match=r"`layers.1` \(Activation\): `slope` must be a finite slope"):
+        Network.from_dict({**d, "layers.1.slope": np.array(np.inf)})

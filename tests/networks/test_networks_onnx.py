@@ -12,7 +12,7 @@ from onnx import TensorProto, helper
 from onnx_helpers import GraphBuilder, rel_diff, run_ort
 
 from xbarsim.errors import ConfigError
-from xbarsim.networks import Conv2d, Dense, Network, Pool2d, load_onnx
+from xbarsim.networks import ActivationLayer, Clip, Conv2d, Dense, LogSoftmax, Network, Pool2d, load_onnx
 
 
 def _check(b: GraphBuilder, tmp_path: Path, *, batch: int = 5) -> Network:
@@ -58,6 +58,131 @@ def test_softmax(tmp_path: Path) -> None:
     b = GraphBuilder((6,))
     _dense_head(b, 6, 4).node("Softmax", axis=1)
     _check(b, tmp_path)
+
+
+@pytest.mark.parametrize("opset", [11, 13])
+@pytest.mark.parametrize("axis", [None, 1, -1])
+def test_log_softmax_on_vectors(opset: int, axis: int | None, tmp_path: Path) -> None:
+    """PyTorch's MNIST example ends in F.log_softmax: before opset 13 LogSoftmax flattens its input
+    from ``axis`` (default 1), from 13 it works along ``axis`` (default -1); on vectors both are the
+    log-probabilities over the outputs. Was refused as an unsupported operator."""
+    b = GraphBuilder((6,), opset=opset)
+    _dense_head(b, 6, 4).node("LogSoftmax", **({} if axis is None else {"axis": axis}))
+    net = _check(b, tmp_path)
+    assert isinstance(net.layers[-1], LogSoftmax)
+    assert net.outputs_log_probabilities and not net.outputs_probabilities
+    x = np.random.default_rng(3).normal(size=(30, 6)).astype(np.float32)
+    ref = run_ort(tmp_path / "m.onnx", x)
+    np.testing.assert_allclose(np.exp(ref).sum(axis=1), 1.0, rtol=1e-5)  # they are log-probabilities
+    np.testing.assert_array_equal(net.predict(x), np.argmax(ref, axis=1))
+
+
+def test_log_softmax_along_the_channels_of_images(tmp_path: Path) -> None:
+    """From opset 13 along one axis of a (B, C, H, W) tensor, as Softmax."""
+    b = GraphBuilder((3, 4, 4))
+    b.node("Conv", b.rand(5, 3, 3, 3)).node("LogSoftmax", axis=1).node("Flatten")
+    net = _check(b, tmp_path)
+    assert not net.outputs_log_probabilities  # over the channels of each position, not over the outputs
+
+
+def test_log_softmax_of_images_before_opset_13_refused(tmp_path: Path) -> None:
+    b = GraphBuilder((3, 4, 4), opset=11)
+    b.node("Conv", b.rand(5, 3, 3, 3)).node("LogSoftmax", axis=1).node("Flatten")
+    _refused(b, tmp_path, "'LogSoftmax'", "node 'logsoftmax_2'", "before opset 13 flattens its input")
+
+
+@pytest.mark.parametrize("opset", [10, 16])
+@pytest.mark.parametrize("alpha", [None, 0.2, -0.5])
+def test_leaky_relu(opset: int, alpha: float | None, tmp_path: Path) -> None:
+    """LeakyRelu's ``alpha`` is the slope below 0; without it, 0.01 (ONNX's and PyTorch's default)."""
+    b = GraphBuilder((6,), opset=opset)
+    _dense_head(b, 6, 8).node("LeakyRelu", **({} if alpha is None else {"alpha": alpha}))
+    _dense_head(b, 8, 3)
+    net = _check(b, tmp_path)
+    layer = net.layers[1]
+    assert isinstance(layer, ActivationLayer) and layer.kind == "leaky-relu"
+    assert layer.slope == pytest.approx(0.01 if alpha is None else alpha, rel=1e-7)  # alpha is stored as float32
+
+
+def test_leaky_relu_default_alpha_is_one_hundredth(tmp_path: Path) -> None:
+    b = GraphBuilder((6,))
+    _dense_head(b, 6, 4).node("LeakyRelu")
+    net = load_onnx(b.save(tmp_path / "m.onnx"))
+    assert net.layers[1] == ActivationLayer(kind="leaky-relu", slope=0.01) == ActivationLayer(kind="leaky-relu")
+    z = np.array([[-3.0, -0.5, 0.0, 2.0]])
+    np.testing.assert_array_equal(Network(layers=(Dense(weight=np.eye(4)), net.layers[1]), input_shape=(4,)).forward(z),
+                                  [[-0.03, -0.005, 0.0, 2.0]])
+
+
+def _clip_graph(opset: int, low: float | None, high: float | None, form: str) -> GraphBuilder:
+    """Gemm (outputs spread over about [-2, 2]) then Clip; ``form``: attributes (before opset 11),
+    initializers or Constant nodes (from opset 11)."""
+    b = GraphBuilder((6,), opset=opset)
+    b.node("Gemm", b.rand(8, 6, scale=1.0), b.rand(8), transB=1)
+    if form == "attributes":
+        attrs = {k: v for k, v in (("min", low), ("max", high)) if v is not None}
+        b.node("Clip", **attrs)
+        return b
+    names = []
+    for k, v in enumerate((low, high)):
+        if v is None:
+            names.append("")
+        elif form == "initializers":
+            names.append(b.const(np.array(v)))
+        else:
+            b.nodes.append(helper.make_node("Constant", [], [f"bound{k}"], name=f"const_{k}",
+                                            value=onnx.numpy_helper.from_array(np.array(v, np.float32))))
+            names.append(f"bound{k}")
+    while names and not names[-1]:  # trailing optional inputs are left out
+        names.pop()
+    b.node("Clip", *names)
+    return b
+
+
+@pytest.mark.parametrize("opset,form", [(10, "attributes"), (11, "constant nodes"), (13, "initializers"),
+                                        (13, "constant nodes")])
+@pytest.mark.parametrize("low,high", [(0.0, 6.0), (-0.3, 0.4), (-0.5, None), (None, 0.25), (None, None)])
+def test_clip_with_constant_bounds(opset: int, form: str, low: float | None, high: float | None,
+                                   tmp_path: Path) -> None:
+    """ReLU6 (0, 6), two-sided, one-sided and unbounded Clips, bounds as attributes before opset 11
+    and as optional inputs (initializers, Constant nodes) from 11. Was refused."""
+    b = _clip_graph(opset, low, high, form)
+    net = _check(b, tmp_path, batch=50)
+    lo, hi = (None if v is None else float(np.float32(v)) for v in (low, high))  # ONNX holds them as float32
+    assert net.layers[-1] == Clip(low=lo, high=hi)
+    x = np.random.default_rng(4).normal(size=(50, 6)).astype(np.float32)
+    out = net.forward(x)
+    before = Network(layers=net.layers[:-1], input_shape=(6,)).forward(x)
+    np.testing.assert_array_equal(out, np.clip(before, -np.inf if lo is None else lo, np.inf if hi is None else hi))
+    if (low, high) == (-0.3, 0.4):  # the bounds are met: a test that would see them ignored
+        assert (out == lo).any() and (out == hi).any() and ((out > lo) & (out < hi)).any()
+
+
+def test_clip_with_an_infinite_bound_has_none_on_that_side(tmp_path: Path) -> None:
+    b = _clip_graph(13, -np.inf, 0.5, "initializers")
+    net = _check(b, tmp_path)
+    assert net.layers[-1] == Clip(low=None, high=0.5)
+
+
+@pytest.mark.parametrize("which", ["min", "max"])
+@pytest.mark.parametrize("source", ["running", "earlier"])
+def test_clip_bound_computed_at_run_time_refused(which: str, source: str, tmp_path: Path) -> None:
+    """A bound that is the running tensor itself, or the output of an earlier node, is not a constant:
+    refused naming the node, the input and the file."""
+    b = GraphBuilder((6,))
+    _dense_head(b, 6, 4)
+    earlier = b.current
+    b.node("Relu")
+    bound = b.current if source == "running" else earlier
+    b.node("Clip", *((bound,) if which == "min" else ("", bound)))
+    _refused(b, tmp_path, "operator 'Clip' (node 'clip_3')", f"its {which} {bound!r} is computed at run time",
+             "only constant bounds")
+
+
+def test_clip_bound_of_several_values_refused(tmp_path: Path) -> None:
+    b = GraphBuilder((6,))
+    _dense_head(b, 6, 4).node("Clip", b.const(np.zeros(4)))
+    _refused(b, tmp_path, "'Clip'", "its min 'c2' must be one float", "shape (4,)")
 
 
 @pytest.mark.parametrize("stride,pads,dilation", [
@@ -214,8 +339,8 @@ def _refused(b: GraphBuilder, tmp_path: Path, *words: str) -> str:
 
 def test_unsupported_operator_named(tmp_path: Path) -> None:
     b = GraphBuilder((4,))
-    _dense_head(b, 4).node("LeakyRelu")
-    _refused(b, tmp_path, "'LeakyRelu'", "node 'leakyrelu_2'", "not supported")
+    _dense_head(b, 4).node("Elu")
+    _refused(b, tmp_path, "'Elu'", "node 'elu_2'", "not supported")
 
 
 def test_grouped_conv_refused(tmp_path: Path) -> None:
@@ -520,13 +645,13 @@ def test_batchnorm_parameters_of_the_wrong_shape_refused(which: str, shape: tupl
 
 def test_unnamed_node_is_named_by_position_and_output(tmp_path: Path) -> None:
     """Node names are optional in ONNX (onnx.helper, graph editors and some exporters leave them
-    empty); a refusal then read "operator 'LeakyRelu' (node '')", which does not say which node.
+    empty); a refusal then read "operator 'Elu' (node '')", which does not say which node.
     Now it gives the node's position in the graph and its output."""
     b = GraphBuilder((4,))
-    _dense_head(b, 4).node("LeakyRelu")
+    _dense_head(b, 4).node("Elu")
     for node in b.nodes:
         node.name = ""
-    _refused(b, tmp_path, "operator 'LeakyRelu' (node #1 of the graph, unnamed, output 't1')")
+    _refused(b, tmp_path, "operator 'Elu' (node #1 of the graph, unnamed, output 't1')")
 
 
 @pytest.mark.parametrize("shape,axis", [((2, 3, 4), -3), ((6,), -1)])

@@ -280,6 +280,9 @@ class HardwareNetwork:
             return np.stack([1.0 - p, p], axis=1)
         if ready:
             return np.array(scores, dtype=np.float64)
+        # logits, or a LogSoftmax head's log-probabilities (Network.outputs_log_probabilities), which are
+        # never probabilities themselves: softmax of those is their exp (it sums to 1 already), and it
+        # renormalizes a committee's averaged log-probabilities, the log of an unnormalized geometric mean
         z = scores - scores.max(axis=1, keepdims=True)
         e = np.exp(z)
         return e / e.sum(axis=1, keepdims=True)

@@ -287,7 +287,8 @@ class Hardware:
         with the other strategies.
     committee_output : {"scores", "probabilities"}
         Committee machines: average the members' output scores (the last layer's outputs, before
-        the digital softmax / sigmoid) or their class probabilities.
+        the digital softmax / sigmoid) or their class probabilities (the outputs of a network ending
+        in its own Softmax / Sigmoid; the exp of those of one ending in a LogSoftmax).
     batch_size : int
         Input vectors per circuit solve of nonlinear / ngspice kernels.
     energy : bool

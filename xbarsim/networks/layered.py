@@ -28,7 +28,7 @@ with ``xp`` the input zero-padded by ``(top, left, bottom, right)`` and output s
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
@@ -37,7 +37,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from xbarsim._repr import compact_repr
 from xbarsim._typing import ArrayLike, FloatArray, IntArray
-from xbarsim._validation import as_float_array, check_choice, check_size, readonly, short_repr
+from xbarsim._validation import as_float_array, check_choice, check_size, readonly, scalar, short_repr
 from xbarsim.errors import ConfigError
 from xbarsim.networks.mlp import (
     TERNARY_DELTA,
@@ -53,10 +53,13 @@ from xbarsim.networks.mlp import (
 __all__ = [
     "PoolKind",
     "ActivationKind",
+    "LEAKY_RELU_SLOPE",
     "Dense",
     "Conv2d",
     "Activation",
     "Softmax",
+    "LogSoftmax",
+    "Clip",
     "Pool2d",
     "GlobalAvgPool",
     "Flatten",
@@ -71,7 +74,10 @@ __all__ = [
 #: Pooling kinds.
 PoolKind = Literal["max", "average"]
 #: Element-wise nonlinearities of :class:`Activation`.
-ActivationKind = Literal["relu", "tanh", "sigmoid", "identity", "wage-relu"]
+ActivationKind = Literal["relu", "tanh", "sigmoid", "identity", "wage-relu", "leaky-relu"]
+#: Slope of ``"leaky-relu"`` for negative inputs when none is given (ONNX's LeakyRelu ``alpha`` and
+#: PyTorch's ``negative_slope`` default).
+LEAKY_RELU_SLOPE = 0.01
 
 
 def _pair(value: Any, name: str, *, minimum: int) -> tuple[int, int]:
@@ -260,17 +266,47 @@ class Conv2d:
 
 @dataclass(frozen=True, kw_only=True)
 class Activation:
-    """Element-wise nonlinearity: ``"relu"``, ``"tanh"``, ``"sigmoid"``, ``"identity"`` or
-    ``"wage-relu"`` (ReLU then WAGE's 8-bit activation quantizer, as :class:`MLP` has it)."""
+    """Element-wise nonlinearity: ``"relu"``, ``"tanh"``, ``"sigmoid"``, ``"identity"``,
+    ``"wage-relu"`` (ReLU then WAGE's 8-bit activation quantizer, as :class:`MLP` has it) or
+    ``"leaky-relu"`` (``x`` for ``x >= 0``, ``slope * x`` below).
+
+    Attributes
+    ----------
+    kind : str
+        See :data:`ActivationKind`.
+    slope : float or None
+        ``"leaky-relu"`` only (dimensionless, finite; ONNX's ``alpha``): default
+        :data:`LEAKY_RELU_SLOPE`. None for every other kind, which has no parameter.
+    """
 
     kind: ActivationKind
+    slope: float | None = None
 
     def __post_init__(self) -> None:
         check_choice(self.kind, get_args(ActivationKind), "kind")
+        if self.kind == "leaky-relu":
+            slope = LEAKY_RELU_SLOPE if self.slope is None else self.slope
+            object.__setattr__(self, "slope", scalar(slope, "slope", what="finite slope for negative inputs"))
+        elif self.slope is not None:
+            raise ConfigError(f"`slope` applies to kind 'leaky-relu' only; got slope {short_repr(self.slope)} for "
+                              f"kind {self.kind!r}.")
+
+    def __repr__(self) -> str:
+        # the parameterless kinds print as before the slope existed
+        tail = "" if self.slope is None else f", slope={self.slope!r}"
+        return f"Activation(kind={self.kind!r}{tail})"
 
     def output_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
         """Per-sample output shape for per-sample input ``shape`` (ConfigError if it does not fit)."""
         return shape
+
+
+def _softmax_axis_shape(layer: Softmax | LogSoftmax, shape: tuple[int, ...]) -> tuple[int, ...]:
+    axis = layer.axis
+    if not -(len(shape) + 1) <= axis <= len(shape) or axis == 0 or axis == -(len(shape) + 1):
+        raise ConfigError(f"`axis` {axis} of a {type(layer).__name__} must name a non-batch axis of a tensor "
+                          f"with per-sample shape {shape}.")
+    return shape
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -281,9 +317,48 @@ class Softmax:
 
     def output_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
         """Per-sample output shape for per-sample input ``shape`` (ConfigError if it does not fit)."""
-        if not -(len(shape) + 1) <= self.axis <= len(shape) or self.axis == 0 or self.axis == -(len(shape) + 1):
-            raise ConfigError(f"`axis` {self.axis} of a Softmax must name a non-batch axis of a tensor with "
-                              f"per-sample shape {shape}.")
+        return _softmax_axis_shape(self, shape)
+
+
+@dataclass(frozen=True, kw_only=True)
+class LogSoftmax:
+    """Log of the softmax along ``axis`` of the full tensor (batch axis 0; -1 is the last axis):
+    ``z - log(sum(exp(z)))``, the log-probabilities (ONNX ``LogSoftmax``, PyTorch ``log_softmax``).
+
+    A type of its own rather than a flag on :class:`Softmax`: its outputs are not probabilities,
+    and every test of "ends in its own Softmax" (:attr:`Network.outputs_probabilities`) must not
+    take them for probabilities.
+    """
+
+    axis: int = -1
+
+    def output_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+        """Per-sample output shape for per-sample input ``shape`` (ConfigError if it does not fit)."""
+        return _softmax_axis_shape(self, shape)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Clip:
+    """Element-wise ``min(max(x, low), high)`` (ONNX ``Clip``; ReLU6 is ``low = 0, high = 6``).
+
+    Attributes
+    ----------
+    low, high : float or None
+        Finite bounds (dimensionless, the units of the activations); None: no bound on that side.
+        When ``low > high`` every output is ``high``, as ONNX defines it.
+    """
+
+    low: float | None = None
+    high: float | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("low", "high"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, scalar(value, name, what="finite bound or None"))
+
+    def output_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+        """Per-sample output shape for per-sample input ``shape`` (ConfigError if it does not fit)."""
         return shape
 
 
@@ -389,8 +464,8 @@ class Reshape:
         return self.shape
 
 
-Layer = Dense | Conv2d | Activation | Softmax | Pool2d | GlobalAvgPool | Flatten | Reshape
-_LAYER_TYPES = (Dense, Conv2d, Activation, Softmax, Pool2d, GlobalAvgPool, Flatten, Reshape)
+Layer = Dense | Conv2d | Activation | Softmax | LogSoftmax | Clip | Pool2d | GlobalAvgPool | Flatten | Reshape
+_LAYER_TYPES = (Dense, Conv2d, Activation, Softmax, LogSoftmax, Clip, Pool2d, GlobalAvgPool, Flatten, Reshape)
 _WEIGHTED = (Dense, Conv2d)
 
 
@@ -421,6 +496,12 @@ def _softmax(z: FloatArray, axis: int) -> FloatArray:
     return np.asarray(e / e.sum(axis=axis, keepdims=True))
 
 
+def _log_softmax(z: FloatArray, axis: int) -> FloatArray:
+    # shifted by the maximum, the largest exponent is 0: no overflow, and the sum is >= 1
+    shifted = z - z.max(axis=axis, keepdims=True)
+    return np.asarray(shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True)))
+
+
 @dataclass(frozen=True, kw_only=True, eq=False)
 class Network:
     """A chain of layers on inputs of per-sample shape :attr:`input_shape`, classifying by its output.
@@ -435,7 +516,7 @@ class Network:
         also come flattened, ``(B, prod(input_shape))``, as the datasets store them.
     output : {"softmax", "sigmoid"}
         How scores become labels: argmax over the outputs (``"softmax"``, also right when the
-        network ends in a Softmax), or one output unit thresholded (``"sigmoid"``: score > 0, or
+        network ends in a Softmax or LogSoftmax), or one output unit thresholded (``"sigmoid"``: score > 0, or
         > 0.5 when the last layer is a sigmoid).
     name : str
         Free text (the file a network was imported from).
@@ -572,11 +653,33 @@ class Network:
     @property
     def outputs_probabilities(self) -> bool:
         """Whether the outputs already are the head's probabilities: a sigmoid unit's network ends in
-        its own Sigmoid, a softmax network in its own Softmax (Flatten / Reshape after it aside)."""
+        its own Sigmoid, a softmax network in its own Softmax over all of a sample's outputs (Flatten /
+        Reshape after it aside; a Softmax over the channels of each pixel is not the head). False
+        for a network ending in a LogSoftmax: see :attr:`outputs_log_probabilities`."""
         last = self.output_layer
         if self.output == "sigmoid":
             return isinstance(last, Activation) and last.kind == "sigmoid"
-        return isinstance(last, Softmax)
+        return isinstance(last, Softmax) and self._normalizes_every_output()
+
+    @property
+    def outputs_log_probabilities(self) -> bool:
+        """Whether the outputs are the log of the head's probabilities: a softmax network ending in its
+        own LogSoftmax over all of a sample's outputs (Flatten / Reshape after it aside), as PyTorch's
+        ``F.log_softmax`` exports. Its probabilities are ``exp`` of the outputs; its labels their
+        argmax, as for logits."""
+        return (self.output == "softmax" and isinstance(self.output_layer, LogSoftmax)
+                and self._normalizes_every_output())
+
+    def _normalizes_every_output(self) -> bool:
+        """Whether the output layer, a Softmax or LogSoftmax, runs along an axis that holds all of a
+        sample's values (every other axis of its input has length 1)."""
+        k = max(i for i, layer in enumerate(self.layers) if not isinstance(layer, (Flatten, Reshape)))
+        layer = self.layers[k]
+        if not isinstance(layer, (Softmax, LogSoftmax)):  # pragma: no cover - callers check
+            return False
+        shape = self.shapes[k]  # its per-sample input
+        axis = layer.axis - 1 if layer.axis > 0 else len(shape) + layer.axis  # per-sample index
+        return shape[axis] == int(np.prod(shape))
 
     def vectors_per_sample(self) -> tuple[int, ...]:
         """Per weighted layer, the input vectors one sample pushes through its matrix (1 for dense
@@ -683,7 +786,10 @@ class Network:
         return accuracy_of(self.predict(x, weights=weights, layer_fn=layer_fn), y, self.n_classes)
 
     def to_dict(self) -> dict[str, np.ndarray]:
-        """Every layer's kind, settings and arrays as a flat dict (for fingerprints and saving)."""
+        """Every layer's kind, settings and arrays as a flat dict (for fingerprints and saving):
+        ``"input_shape"``, ``"output"`` and per layer ``i`` ``"layers.i.kind"`` (its class name, or
+        its ``kind`` for an Activation or Pool2d) and ``"layers.i.<field>"`` for each field that is
+        not None. :meth:`from_dict` inverts it."""
         out: dict[str, np.ndarray] = {"input_shape": np.array(self.input_shape), "output": np.array(self.output)}
         for i, layer in enumerate(self.layers):
             out[f"layers.{i}.kind"] = np.array(type(layer).__name__)
@@ -692,6 +798,61 @@ class Network:
                 if value is not None:
                     out[f"layers.{i}.{f.name}"] = np.array(value)
         return out
+
+    @classmethod
+    def from_dict(cls, arrays: Mapping[str, Any]) -> Network:
+        """Rebuild a network written by :meth:`to_dict` (also accepts an ``NpzFile``): the same layers,
+        so the same forward pass bit for bit. ``name``, ``import_check`` and ``onnx_path`` are not
+        part of it.
+
+        Raises
+        ------
+        ConfigError
+            A key is missing or unknown, a layer kind is unknown, or a layer's settings are invalid.
+        """
+        keys = set(arrays.keys())
+        for key in ("input_shape", "output", "layers.0.kind"):
+            if key not in keys:
+                raise ConfigError(f"`arrays` holds no {key!r}; it was not written by Network.to_dict().")
+        # "layers.i.kind" is the class name, except for the layers whose own `kind` field overwrote it
+        # (to_dict writes the fields after the name, and fingerprints depend on that order)
+        types: dict[str, type] = {t.__name__: t for t in _LAYER_TYPES}
+        types.update({k: Activation for k in get_args(ActivationKind)})
+        types.update({k: Pool2d for k in get_args(PoolKind)})
+        used = {"input_shape", "output"}
+        layers: list[Layer] = []
+        while f"layers.{len(layers)}.kind" in keys:
+            i = len(layers)
+            kind = str(np.asarray(arrays[f"layers.{i}.kind"]))
+            if kind not in types:
+                raise ConfigError(f"`layers.{i}.kind` must be one of {', '.join(types)}; got {kind!r}.")
+            kwargs = {}
+            for f in dataclasses.fields(types[kind]):
+                key = f"layers.{i}.{f.name}"
+                if key in keys:
+                    kwargs[f.name] = _field_value(np.asarray(arrays[key]))
+                    used.add(key)
+            used.add(f"layers.{i}.kind")
+            try:
+                layers.append(types[kind](**kwargs))
+            except (ConfigError, TypeError) as exc:  # TypeError: a required field is missing
+                raise ConfigError(f"`layers.{i}` ({types[kind].__name__}): {exc}") from None
+        unknown = sorted(keys - used)
+        if unknown:
+            raise ConfigError(f"`arrays` holds keys that no layer of this network has: {', '.join(unknown[:5])}.")
+        shape = np.asarray(arrays["input_shape"])
+        return cls(layers=tuple(layers), input_shape=tuple(int(v) for v in shape.reshape(-1)),
+                   output=str(np.asarray(arrays["output"])))  # type: ignore[arg-type]
+
+
+def _field_value(arr: np.ndarray) -> Any:
+    """A layer field from its :meth:`Network.to_dict` array: a scalar (kind, axis, slope, bound, flag)
+    as its Python value, integers (stride, padding, kernel, shape) as a tuple, arrays (weights) as they are."""
+    if arr.ndim == 0:
+        return arr.item()
+    if arr.dtype.kind in "iu":
+        return tuple(int(v) for v in arr)
+    return arr
 
 
 def _apply(layer: Layer, a: FloatArray, index: int, layer_fn: LayerFn | None) -> FloatArray:
@@ -717,10 +878,18 @@ def _apply(layer: Layer, a: FloatArray, index: int, layer_fn: LayerFn | None) ->
             return a
         elif layer.kind == "wage-relu":
             return quantize_activation(np.maximum(a, 0.0))
+        elif layer.kind == "leaky-relu":
+            slope = LEAKY_RELU_SLOPE if layer.slope is None else layer.slope  # set by __post_init__
+            return np.where(a >= 0.0, a, a * slope)
         else:  # pragma: no cover - validated
             raise ConfigError(f"`kind` must be one of {get_args(ActivationKind)}; got {layer.kind!r}.")
     elif isinstance(layer, Softmax):
         return _softmax(a, layer.axis)
+    elif isinstance(layer, LogSoftmax):
+        return _log_softmax(a, layer.axis)
+    elif isinstance(layer, Clip):
+        out = a if layer.low is None else np.maximum(a, layer.low)
+        return out if layer.high is None else np.minimum(out, layer.high)
     elif isinstance(layer, Pool2d):
         return layer.apply(a)
     elif isinstance(layer, GlobalAvgPool):

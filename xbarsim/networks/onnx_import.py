@@ -9,15 +9,22 @@ write for tied weights) for the rest. Supported operators:
   and ``Add`` of a constant right after one of them (folded into its bias);
 * ``BatchNormalization`` right after a Conv / Gemm / MatMul, folded into its weights and bias
   (``w' = w * g / sqrt(var + eps)``, ``b' = (b - mean) * g / sqrt(var + eps) + beta`` per output);
-* ``Relu``, ``Tanh``, ``Sigmoid``, ``Softmax``, ``MaxPool``, ``AveragePool``,
-  ``GlobalAveragePool``, ``Flatten`` (axis 1, or its negative form), ``Reshape`` (constant
-  shape), ``Identity`` and ``Dropout`` (inference: identity).
+* ``Relu``, ``Tanh``, ``Sigmoid``, ``LeakyRelu`` (its ``alpha``), ``Clip`` with constant bounds
+  (attributes before opset 11; from opset 11 inputs that are initializers or ``Constant`` nodes,
+  either may be absent; e.g. ReLU6), ``Softmax`` and ``LogSoftmax`` (before opset 13 on vectors
+  only, as both then flatten their input; from 13 along any non-batch axis), ``MaxPool``,
+  ``AveragePool``, ``GlobalAveragePool``, ``Flatten`` (axis 1, or its negative form), ``Reshape``
+  (constant shape), ``Identity`` and ``Dropout`` (inference: identity).
+
+A network ending in ``LogSoftmax`` outputs log-probabilities
+(:attr:`~xbarsim.networks.Network.outputs_log_probabilities`): its labels are their argmax, its
+probabilities their ``exp``.
 
 The first axis of the graph input is the batch: symbolic (``dynamic_axes`` of
 ``torch.onnx.export``) or fixed, the network takes any batch. Every other axis must be a fixed
 number. Everything else -- other operators, grouped convolutions, shapes computed at run time
-(``Shape``), symbolic non-batch axes, non-float weights, branches -- raises ConfigError naming the
-operator, the node and the file.
+(``Shape``), symbolic non-batch axes, non-float weights, a ``Clip`` bound computed at run time,
+branches -- raises ConfigError naming the operator, the node and the file.
 
 Weights may be stored as external data (files named relative to the model's folder, as
 ``onnx.save(..., save_as_external_data=True)`` writes them). onnx is imported lazily;
@@ -38,13 +45,16 @@ import numpy as np
 from xbarsim._typing import FloatArray
 from xbarsim.errors import ConfigError
 from xbarsim.networks.layered import (
+    LEAKY_RELU_SLOPE,
     Activation,
+    Clip,
     Conv2d,
     Dense,
     Flatten,
     GlobalAvgPool,
     ImportCheck,
     Layer,
+    LogSoftmax,
     Network,
     Pool2d,
     Reshape,
@@ -55,8 +65,9 @@ __all__ = ["load_onnx", "onnxruntime_forward", "reference_scores", "SUPPORTED_OP
 
 #: Operators :func:`load_onnx` understands.
 SUPPORTED_OPERATORS: tuple[str, ...] = (
-    "Conv", "Gemm", "MatMul", "Add", "BatchNormalization", "Relu", "Tanh", "Sigmoid", "Softmax", "MaxPool",
-    "AveragePool", "GlobalAveragePool", "Flatten", "Reshape", "Identity", "Dropout", "Constant",
+    "Conv", "Gemm", "MatMul", "Add", "BatchNormalization", "Relu", "Tanh", "Sigmoid", "LeakyRelu", "Clip",
+    "Softmax", "LogSoftmax", "MaxPool", "AveragePool", "GlobalAveragePool", "Flatten", "Reshape", "Identity",
+    "Dropout", "Constant",
 )
 #: Largest relative difference (to the largest output magnitude) tolerated between xbarsim's forward
 #: pass and onnxruntime's on the import probe; onnxruntime computes in float32.
@@ -220,7 +231,7 @@ def _walk(graph: _Graph, model: Any, input_name: str, input_shape: tuple[int, ..
             else:
                 raise graph.fail(node, "the running tensor must be its first input")
         extra = [n for n in node.input[1:] if n == current]
-        if extra and op != "Add":
+        if extra and op not in ("Add", "Clip"):  # a Clip bound that is the running tensor: refused below
             raise graph.fail(node, "the running tensor appears twice among its inputs")
         new: Layer | None = None
         folded = False
@@ -308,12 +319,16 @@ def _walk(graph: _Graph, model: Any, input_name: str, input_shape: tuple[int, ..
             folded = True
         elif op in _ACTIVATIONS:
             new = Activation(kind=_ACTIVATIONS[op])  # type: ignore[arg-type]
-        elif op == "Softmax":
+        elif op == "LeakyRelu":
+            new = Activation(kind="leaky-relu", slope=float(attrs.get("alpha", LEAKY_RELU_SLOPE)))
+        elif op == "Clip":
+            new = _clip(graph, node, attrs)
+        elif op in ("Softmax", "LogSoftmax"):
             axis = int(attrs.get("axis", -1 if graph.opset >= 13 else 1))
             if graph.opset < 13 and len(shape) != 1:
-                raise graph.fail(node, f"Softmax before opset 13 flattens its input; only vectors are supported "
+                raise graph.fail(node, f"{op} before opset 13 flattens its input; only vectors are supported "
                                        f"(the input has per-sample shape {shape})")
-            new = Softmax(axis=axis)
+            new = Softmax(axis=axis) if op == "Softmax" else LogSoftmax(axis=axis)
         elif op in ("MaxPool", "AveragePool"):
             if int(attrs.get("ceil_mode", 0)):
                 raise graph.fail(node, "ceil_mode = 1 is not supported")
@@ -360,6 +375,35 @@ def _walk(graph: _Graph, model: Any, input_name: str, input_shape: tuple[int, ..
             raise graph.fail(node, "not supported")
         current = node.output[0]
     return layers, current
+
+
+def _clip(graph: _Graph, node: Any, attrs: Mapping[str, Any]) -> Clip:
+    """The Clip layer of ``node``: bounds from its attributes before opset 11, from its optional
+    ``min`` / ``max`` inputs (constants only) from 11 on; an infinite bound on its own side is none."""
+    bounds: list[float | None] = []
+    for k, what in enumerate(("min", "max")):
+        if graph.opset < 11:
+            value = attrs.get(what)
+        else:
+            name = node.input[k + 1] if len(node.input) > k + 1 else ""
+            if not name:  # an optional input left out (torch.clamp(min=0) writes max as "")
+                value = None
+            elif name not in graph.consts:
+                raise graph.fail(node, f"its {what} {name!r} is computed at run time; only constant bounds "
+                                       "(initializers or Constant nodes) are supported")
+            else:
+                arr = np.asarray(graph.consts[name])
+                if arr.size != 1 or arr.dtype.kind != "f":
+                    raise graph.fail(node, f"its {what} {name!r} must be one float; it holds {arr.dtype.name} "
+                                           f"of shape {arr.shape}")
+                value = float(arr.reshape(()))
+        if value is not None and np.isinf(value) and (value < 0) == (what == "min"):
+            value = None  # -inf as min, +inf as max: no bound
+        bounds.append(None if value is None else float(value))
+    try:
+        return Clip(low=bounds[0], high=bounds[1])
+    except ConfigError as exc:
+        raise graph.fail(node, str(exc).rstrip(".")) from None
 
 
 def _resolve_reshape(graph: _Graph, node: Any, target: list[int], shape: tuple[int, ...], batch: int | None,
