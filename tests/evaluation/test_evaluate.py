@@ -107,6 +107,21 @@ def test_output_alpha_maps_more_copies_of_the_last_layer_only(digits, digits_net
     assert [(c.alpha, c.effective_beta, c.encoding) for c in mao] == [(3, 3, "mao"), (3, 3, "mao"), (4, 4, "mao")]
 
 
+def test_blind_keeps_its_first_beta_output_copies_whatever_alpha_is():
+    """Blind's default beta is 1 (its first copy); with output_alpha the output layer keeps min(beta,
+    output_alpha) copies. Before, a beta equal to alpha (blind's default 1 at alpha 1, or beta = alpha)
+    averaged every output copy, so alpha 1 kept 4 of 4 output copies where alpha 2 kept 1 of 4."""
+    from xbarsim.evaluation.hardware import layer_ensembles
+
+    def kept(**kw):
+        return [(c.alpha, c.effective_beta) for c in layer_ensembles(Hardware(strategy="blind", **kw), 2)]
+
+    assert kept(alpha=1, output_alpha=4) == [(1, 1), (4, 1)]
+    assert kept(alpha=2, output_alpha=4) == [(2, 1), (4, 1)]
+    assert kept(alpha=2, beta=2, output_alpha=4) == [(2, 2), (4, 2)]
+    assert kept(alpha=3, beta=3, output_alpha=2) == [(3, 3), (2, 2)]
+
+
 def test_output_alpha_is_validated():
     with pytest.raises(ConfigError, match=r"`output_alpha` must be an integer \[1, 256\] or None; got 0"):
         Hardware(strategy="lea", alpha=2, output_alpha=0)
