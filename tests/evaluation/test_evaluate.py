@@ -202,6 +202,27 @@ def test_ideal_chip_is_exact_with_biases_and_real_weights(moons, moons_net, bias
     np.testing.assert_array_equal(res.correct, res.software_correct)
 
 
+def test_a_crossbar_bias_row_is_exact_with_fixed_dac_scaling_or_refused_where_the_dac_would_clip_it():
+    """The bias row's input is the constant 1: fixed DAC scaling with dac_x_max 0.5 clipped it to 0.5
+    and halved every bias on an ideal chip (scores 0.4 for 0.75 here), with every real input in range."""
+    from xbarsim.networks import MLP
+
+    net = MLP(weights=(np.array([[0.9, -0.3], [0.2, 0.5]]),), biases=(np.array([0.7, -0.4]),))
+    x = np.array([[0.1, -0.2], [0.3, 0.05]])
+    ideal = dict(preset="tio2_passive", bias="crossbar", dac_scaling="fixed", **IDEAL)
+    hwn = transfer(net, Hardware(**ideal, dac_x_max=2.0), np.random.default_rng(0))
+    np.testing.assert_allclose(hwn.scores(x), net.forward(x), rtol=1e-12, atol=1e-12)
+    match = r"`dac_x_max` \(0.5\) is below 1 with `bias` 'crossbar' and `dac_scaling` 'fixed'"
+    with pytest.raises(ConfigError, match=match):
+        transfer(net, Hardware(**ideal, dac_x_max=0.5), np.random.default_rng(0))
+    with pytest.raises(ConfigError, match=match):
+        hwn.reread(dac_x_max=0.5)
+    # digital biases are added after the read-out: nothing to clip
+    digital = Hardware(**{**ideal, "bias": "digital"}, dac_x_max=0.5)
+    np.testing.assert_allclose(transfer(net, digital, np.random.default_rng(0)).scores(x), net.forward(x),
+                               rtol=1e-12, atol=1e-12)
+
+
 def test_sparse_backend_with_ideal_wires_and_ohmic_cells_is_exact(moons, moons_net):
     hw = Hardware(preset="tio2_passive", backend="sparse", device="ohmic", **IDEAL)
     res = evaluate(moons_net, moons, hw, seed=0)

@@ -273,7 +273,8 @@ class Hardware:
     dac_scaling : {"per-vector", "fixed"}
         Inputs scaled per input vector to the DAC range (LEA) or by ``dac_x_max``.
     dac_x_max : float
-        Input magnitude mapped to the read voltage with fixed scaling (> 0).
+        Input magnitude mapped to the read voltage with fixed scaling (> 0); at least 1 with
+        ``bias = "crossbar"`` (the bias row's input is 1; a network with biases is refused below 1).
     adc_range : {"per-vector", "full-scale"}
         ADC range from the largest conversion of the layer for that input vector, or full scale.
     averaging : {"analog", "digital"}
