@@ -108,6 +108,21 @@ def test_output_alpha_maps_more_copies_of_the_last_layer_only(digits, digits_net
     assert [(c.alpha, c.effective_beta, c.encoding) for c in mao] == [(3, 3, "mao"), (3, 3, "mao"), (4, 4, "mao")]
 
 
+def test_blind_keeps_its_first_beta_output_copies_whatever_alpha_is():
+    """Blind's default beta is 1 (its first copy); with output_alpha the output layer keeps min(beta,
+    output_alpha) copies. Before, a beta equal to alpha (blind's default 1 at alpha 1, or beta = alpha)
+    averaged every output copy, so alpha 1 kept 4 of 4 output copies where alpha 2 kept 1 of 4."""
+    from xbarsim.evaluation.hardware import layer_ensembles
+
+    def kept(**kw):
+        return [(c.alpha, c.effective_beta) for c in layer_ensembles(Hardware(strategy="blind", **kw), 2)]
+
+    assert kept(alpha=1, output_alpha=4) == [(1, 1), (4, 1)]
+    assert kept(alpha=2, output_alpha=4) == [(2, 1), (4, 1)]
+    assert kept(alpha=2, beta=2, output_alpha=4) == [(2, 2), (4, 2)]
+    assert kept(alpha=3, beta=3, output_alpha=2) == [(3, 3), (2, 2)]
+
+
 def test_output_alpha_is_validated():
     with pytest.raises(ConfigError, match=r"`output_alpha` must be an integer \[1, 256\] or None; got 0"):
         Hardware(strategy="lea", alpha=2, output_alpha=0)
@@ -186,6 +201,27 @@ def test_ideal_chip_is_exact_with_biases_and_real_weights(moons, moons_net, bias
     hw = Hardware(preset="tio2_passive", bias=bias, **IDEAL)
     res = evaluate(moons_net, moons, hw, seed=0)
     np.testing.assert_array_equal(res.correct, res.software_correct)
+
+
+def test_a_crossbar_bias_row_is_exact_with_fixed_dac_scaling_or_refused_where_the_dac_would_clip_it():
+    """The bias row's input is the constant 1: fixed DAC scaling with dac_x_max 0.5 clipped it to 0.5
+    and halved every bias on an ideal chip (scores 0.4 for 0.75 here), with every real input in range."""
+    from xbarsim.networks import MLP
+
+    net = MLP(weights=(np.array([[0.9, -0.3], [0.2, 0.5]]),), biases=(np.array([0.7, -0.4]),))
+    x = np.array([[0.1, -0.2], [0.3, 0.05]])
+    ideal = dict(preset="tio2_passive", bias="crossbar", dac_scaling="fixed", **IDEAL)
+    hwn = transfer(net, Hardware(**ideal, dac_x_max=2.0), np.random.default_rng(0))
+    np.testing.assert_allclose(hwn.scores(x), net.forward(x), rtol=1e-12, atol=1e-12)
+    match = r"`dac_x_max` \(0.5\) is below 1 with `bias` 'crossbar' and `dac_scaling` 'fixed'"
+    with pytest.raises(ConfigError, match=match):
+        transfer(net, Hardware(**ideal, dac_x_max=0.5), np.random.default_rng(0))
+    with pytest.raises(ConfigError, match=match):
+        hwn.reread(dac_x_max=0.5)
+    # digital biases are added after the read-out: nothing to clip
+    digital = Hardware(**{**ideal, "bias": "digital"}, dac_x_max=0.5)
+    np.testing.assert_allclose(transfer(net, digital, np.random.default_rng(0)).scores(x), net.forward(x),
+                               rtol=1e-12, atol=1e-12)
 
 
 def test_sparse_backend_with_ideal_wires_and_ohmic_cells_is_exact(moons, moons_net):

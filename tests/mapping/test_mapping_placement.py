@@ -221,3 +221,26 @@ def test_block_capacity_counts_blocks_of_a_free_chip():
 def test_block_capacity_refuses_bad_shapes(occupied, shape, match):
     with pytest.raises(ConfigError, match=match):
         mp.block_capacity(occupied, shape)
+
+
+def test_the_block_count_in_a_does_not_fit_message_is_not_called_an_upper_bound(rng):
+    """Two 4x4 kernels with one stuck-OFF corner device each hold four clean 3x2 blocks (two per kernel,
+    side by side below or above the short), but the first-fit count finds three: the message said
+    the chip "holds at most 3 such blocks". It now says what the count is."""
+    on = np.zeros((2, 4, 4), bool)
+    off = on.copy()
+    off[0, 0, 0] = off[1, 3, 3] = True
+    chip = _with_faults(mp.Chip.sample(n_kernels=2, kernel_shape=(4, 4), preset=exact_preset(), rng=rng), on, off)
+    char = mp.characterize(chip, rng)
+    assert mp.block_capacity(char.rejected, (3, 2)) == 3  # first fit; [0, 1:4, 0:2], [0, 1:4, 2:4] ... fit four
+    clean = [mp.Block(copy=a, spec=0, kernel=k, row=r, col=c, rows=3, cols=2)
+             for a, (k, r, c) in enumerate([(0, 1, 0), (0, 1, 2), (1, 0, 0), (1, 0, 2)])]
+    placed = mp.Placement(blocks=tuple(clean), alpha=4, method="given", chip_shape=(2, 4, 4))
+    assert not (placed.occupancy() & char.rejected).any()
+    w = np.array([[1.0, -1.0], [0.0, 1.0], [-1.0, 0.0]])
+    with pytest.raises(ConfigError, match="does not fit") as info:
+        mp.map_layer(w, chip, rng, encoding=mp.Encoding(scheme="ternary"), ensemble=mp.EnsembleConfig.lea(2, 1),
+                     characterization=char)
+    assert "at most 3" not in str(info.value)
+    assert "a first-fit count over the chip (2 kernels of 4x4, 32 free devices) finds room for 3 such blocks" \
+        in str(info.value)

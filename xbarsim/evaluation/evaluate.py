@@ -173,6 +173,18 @@ def _check_hardware(hardware: Any) -> Hardware:
     return hardware
 
 
+def _check_bias_row(network: MLP | Network, hardware: Hardware) -> None:
+    """Refuse a bias row that the DAC would saturate: ``bias = "crossbar"`` reads each bias as the
+    weight of an extra row whose input is the constant 1, and fixed DAC scaling clips inputs at
+    ``dac_x_max``; below 1 every bias came out multiplied by ``dac_x_max`` on an ideal chip."""
+    if (hardware.bias == "crossbar" and network.biases is not None and hardware.dac_scaling == "fixed"
+            and hardware.dac_x_max < 1.0):
+        raise ConfigError(
+            f"`dac_x_max` ({hardware.dac_x_max!r}) is below 1 with `bias` 'crossbar' and `dac_scaling` 'fixed': the "
+            f"bias row's constant input 1 would saturate the DAC at dac_x_max and scale every bias by "
+            f"{hardware.dac_x_max!r}. Use dac_x_max >= 1, dac_scaling 'per-vector' or bias 'digital'.")
+
+
 # ----------------------------------------------------------------------------- one transfer
 @dataclass(frozen=True, kw_only=True, eq=False)
 class HardwareNetwork:
@@ -212,6 +224,7 @@ class HardwareNetwork:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "timings", MappingProxyType(dict(self.timings)))
+        _check_bias_row(self.network, self.hardware)  # also a re-read switching to fixed DAC scaling
         nets = tuple(self.networks) or (self.network,) * len(self.members)
         if len(nets) != len(self.members):
             raise ConfigError(f"`networks` must hold one network per member ({len(self.members)}); got {len(nets)}.")
@@ -442,6 +455,7 @@ def transfer(network: MLP | Network, hardware: Hardware, rng: np.random.Generato
     net = _check_network(network)
     hw = _check_hardware(hardware)
     check_rng(rng)
+    _check_bias_row(net, hw)  # before any mapping work
     t0 = time.perf_counter()
     biased = hw.bias == "crossbar" and net.biases is not None
     weights = augmented_weights(net.weights, net.biases if biased else None)

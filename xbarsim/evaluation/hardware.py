@@ -226,7 +226,9 @@ class Hardware:
         Copies (layer copies, or committee members), >= 1; ``"plain"`` needs 1.
     beta : int or None
         LEA / blind: copies kept per output, ``1 <= beta <= alpha``; ``None`` keeps all ``alpha``
-        (the averaging of the LEA paper's Fig. 4).
+        for LEA (the averaging of the LEA paper's Fig. 4) and the first copy for blind (its
+        fault-blind control, :meth:`~xbarsim.mapping.EnsembleConfig.blind`). With
+        ``output_alpha``, blind keeps the first ``min(beta, output_alpha)`` output-layer copies.
     output_alpha : int or None
         Copies of the network's last (output) layer, >= 1, for strategies ``"lea"`` (``beta``
         unset), ``"lea-rme-all"``, ``"mao"`` and ``"blind"``; ``None``: ``alpha``, as every other
@@ -271,7 +273,8 @@ class Hardware:
     dac_scaling : {"per-vector", "fixed"}
         Inputs scaled per input vector to the DAC range (LEA) or by ``dac_x_max``.
     dac_x_max : float
-        Input magnitude mapped to the read voltage with fixed scaling (> 0).
+        Input magnitude mapped to the read voltage with fixed scaling (> 0); at least 1 with
+        ``bias = "crossbar"`` (the bias row's input is 1; a network with biases is refused below 1).
     adc_range : {"per-vector", "full-scale"}
         ADC range from the largest conversion of the layer for that input vector, or full scale.
     averaging : {"analog", "digital"}
@@ -714,7 +717,13 @@ def layer_ensembles(hardware: Hardware, n_layers: int) -> list[EnsembleConfig]:
     out = [cfg] * n_layers
     oa = hardware.output_alpha
     if oa is not None and n_layers:
-        out[-1] = dataclasses.replace(cfg, alpha=oa, beta=oa if cfg.beta == cfg.alpha else (min(cfg.beta, oa) if cfg.beta else None))
+        if hardware.strategy == "blind":
+            # its first beta copies, whatever alpha is: judged by the strategy, not by beta == alpha, which
+            # held for blind's default beta = 1 at alpha = 1 and averaged every output copy there
+            beta: int | None = min(cfg.effective_beta, oa)
+        else:  # every copy: LEA with beta unset (None), MAO and lea-rme-all (beta = alpha)
+            beta = None if cfg.beta is None else oa
+        out[-1] = dataclasses.replace(cfg, alpha=oa, beta=beta)
     return out
 
 

@@ -160,6 +160,10 @@ def _column_window_counts(a: np.ndarray, h: int, w: int) -> np.ndarray:
 def block_capacity(occupied: BoolArray, shape: tuple[int, int]) -> int:
     """How many non-overlapping blocks of ``shape`` fit in the free devices (first fit, raster order).
 
+    A count that first fit achieves, not an upper bound: a block taken at an unaligned position can
+    block two that a packing from other positions would fit (two 3x2 blocks per 4x4 kernel whose
+    corner device is in use: first fit finds one).
+
     Parameters
     ----------
     occupied : ndarray of bool, shape (K, R, C)
@@ -236,8 +240,8 @@ def _does_not_fit(layout: LayerLayout, alpha: int, occupied: BoolArray, nofit: _
     return ConfigError(
         f"the layer ({m} inputs x {n} outputs, {len(layout.specs)} block(s) and {layout.devices_per_copy} devices "
         f"per copy) does not fit: alpha = {alpha} copies need {alpha * per_copy} blocks of {spec.shape[0]}x"
-        f"{spec.shape[1]}, but the chip ({k} kernels of {r}x{c}, {int((~occupied).sum())} free devices) holds at "
-        f"most {cap} such blocks in its free devices{clean}. {what}"
+        f"{spec.shape[1]}, and a first-fit count over the chip ({k} kernels of {r}x{c}, {int((~occupied).sum())} "
+        f"free devices) finds room for {cap} such blocks in its free devices{clean}. {what}"
         f"otherwise use a chip with more or larger kernels."
     )
 
