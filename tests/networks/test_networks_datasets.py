@@ -206,3 +206,21 @@ def test_registry() -> None:
 def test_generator_seeds_and_noise_are_checked(call, name):
     with pytest.raises(ConfigError, match=name):
         call()
+
+
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("bad,words", [
+    (np.array([0.0, np.inf, 1.0, 0.0]), r"`y_train` must hold integer labels \(finite whole numbers\).*inf"),
+    (np.array([0.0, 1e20, 1.0, 0.0]), r"`y_train` must hold labels in 0..1; got 0..100000000000000000000"),
+    (np.array(["0", "1", "1", "0"]), r"`y_train` must hold integer labels .*got dtype <U1"),
+])
+def test_dataset_labels_are_checked_before_the_cast(bad, words) -> None:
+    # before: inf and 1e20 were reported as label -9223372036854775808 with a RuntimeWarning from the cast,
+    # and string labels raised numpy's TypeError ("ufunc 'rint' not supported")
+    x = np.zeros((4, 2))
+    with pytest.raises(ConfigError, match=words):
+        nw.Dataset(name="t", x_train=x, y_train=bad, x_val=x[:0], y_val=[], x_test=x, y_test=[0, 1, 0, 1],
+                   n_classes=2)
+    ok = nw.Dataset(name="t", x_train=x, y_train=np.array([True, False, True, True]), x_val=x[:0], y_val=[],
+                    x_test=x, y_test=np.array([0.0, 1.0, 1.0, 0.0]), n_classes=2)
+    assert ok.y_train.tolist() == [1, 0, 1, 1] and ok.y_test.dtype == np.int64

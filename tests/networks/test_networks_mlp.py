@@ -285,3 +285,19 @@ def test_ternarize_refuses_a_delta_that_is_not_a_non_negative_number(delta: obje
         nw.ternarize(net, delta=delta)  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="`delta`"):
         nw.ternarize_matrix(net.weights[0], delta=delta)  # type: ignore[arg-type]
+
+
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("bad,words", [
+    (np.array([0.0, np.inf, 1.0]), r"integer class labels \(finite whole numbers\); got dtype float64 with .*inf"),
+    (np.array([0.0, -1e20, 1.0]), r"labels in 0..1; got -100000000000000000000..1"),
+    (np.array([0, 1, 2**63 + 5], dtype=np.uint64), r"labels in 0..1; got 0..9223372036854775813"),
+])
+def test_labels_are_checked_before_the_cast_to_int64(bad, words, rng: np.random.Generator) -> None:
+    # before: inf was a "whole number" and, like -1e20 and a uint64 above 2**63, was cast to int64 with a
+    # RuntimeWarning and reported as -9223372036854775808 (or ...803)
+    net = nw.init_mlp((2, 3, 2), rng=rng)
+    x = rng.uniform(size=(3, 2))
+    for call in (lambda: net.accuracy(x, bad), lambda: net.loss(x, bad)):
+        with pytest.raises(ConfigError, match=words):
+            call()

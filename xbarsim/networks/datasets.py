@@ -116,13 +116,17 @@ class Dataset:
                 raise ConfigError(f"`x_{split}` must be finite.")
             if y.shape != (x.shape[0],):
                 raise ConfigError(f"`y_{split}` must have shape ({x.shape[0]},); got shape {y.shape}.")
-            if y.size and (y.dtype.kind not in "iu" and not np.all(y == np.round(y))):
-                raise ConfigError(f"`y_{split}` must hold integer labels; got dtype {y.dtype}.")
-            labels = y.astype(np.int64)
-            if labels.size and (labels.min() < 0 or labels.max() >= self.n_classes):
+            # before: string labels raised numpy's TypeError from round, and an infinite or huge float label
+            # was cast to -9223372036854775808 (with a RuntimeWarning) and reported as that
+            if y.size and not (y.dtype.kind in "iub" or (
+                    y.dtype.kind == "f" and np.isfinite(y).all() and np.all(y == np.round(y)))):
+                raise ConfigError(f"`y_{split}` must hold integer labels (finite whole numbers); got dtype {y.dtype}"
+                                  + (f" with {short_repr(y)}." if y.dtype.kind == "f" else "."))
+            if y.size and (y.min() < 0 or y.max() >= self.n_classes):  # before the cast, which can wrap
                 raise ConfigError(
-                    f"`y_{split}` must hold labels in 0..{self.n_classes - 1}; got {labels.min()}..{labels.max()}."
+                    f"`y_{split}` must hold labels in 0..{self.n_classes - 1}; got {int(y.min())}..{int(y.max())}."
                 )
+            labels = y.astype(np.int64)
             if n_features is None:
                 n_features = x.shape[1]
             elif x.shape[1] != n_features:

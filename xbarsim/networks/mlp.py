@@ -553,12 +553,15 @@ def check_labels(y: ArrayLike, n: int, n_classes: int) -> IntArray:
     arr = np.asarray(y)
     if arr.shape != (n,):
         raise ConfigError(f"`y` must have shape ({n},); got shape {arr.shape}.")
-    if arr.dtype.kind not in "iub" and not (arr.dtype.kind == "f" and np.all(arr == np.round(arr))):
-        raise ConfigError(f"`y` must hold integer class labels; got dtype {arr.dtype}.")
-    labels = arr.astype(np.int64)
-    if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
-        raise ConfigError(f"`y` must hold labels in 0..{n_classes - 1}; got {int(labels.min())}..{int(labels.max())}.")
-    return labels
+    # an infinite float equals its own rounding: it passed as a whole number, and the cast to int64 below
+    # turned it (and 1e20, and a uint64 above 2**63) into -9223372036854775808 with a RuntimeWarning
+    if arr.dtype.kind not in "iub" and not (
+            arr.dtype.kind == "f" and np.isfinite(arr).all() and np.all(arr == np.round(arr))):
+        raise ConfigError(f"`y` must hold integer class labels (finite whole numbers); got dtype {arr.dtype}"
+                          + (f" with {short_repr(arr)}." if arr.dtype.kind == "f" else "."))
+    if arr.size and (arr.min() < 0 or arr.max() >= n_classes):  # compared before the cast, which can wrap
+        raise ConfigError(f"`y` must hold labels in 0..{n_classes - 1}; got {int(arr.min())}..{int(arr.max())}.")
+    return arr.astype(np.int64)
 
 
 def accuracy_of(pred: IntArray, y: ArrayLike, n_classes: int) -> float:
