@@ -360,3 +360,16 @@ def test_train_refuses_an_ewc_that_is_not_a_penalty(moons: nw.Dataset, ewc: obje
     # before: AttributeError ("'int' object has no attribute 'anchor_weights'") or TypeError ("not iterable")
     with pytest.raises(ConfigError, match="`ewc` must be an EWCPenalty or a sequence of them"):
         nw.train(nw.init_mlp((2, 4, 2), rng=0), moons, nw.TrainConfig(epochs=1), ewc=ewc)  # type: ignore[arg-type]
+
+
+@pytest.mark.filterwarnings("error")
+def test_fisher_and_loss_of_no_samples_are_refused(rng: np.random.Generator) -> None:
+    # before: NaN without an error (numpy's "Mean of empty slice"); consolidate() then refused its own NaN
+    # Fisher as "`fisher_weights[0]` must be finite and non-negative", a parameter the caller never passed
+    net = nw.init_mlp((3, 4, 2), bias=True, rng=rng)
+    x, y = np.zeros((0, 3)), np.zeros(0, dtype=int)
+    for call in (lambda: nw.fisher_diagonal(net, x, y), lambda: nw.consolidate(net, x, y, strength=1.0)):
+        with pytest.raises(ConfigError, match="`x` must hold at least one sample: the Fisher information"):
+            call()
+    with pytest.raises(ConfigError, match="`x` must hold at least one sample: the loss of no samples"):
+        net.loss(x, y)

@@ -452,9 +452,19 @@ class MLP:
         return accuracy_of(pred, y, self.n_classes)
 
     def loss(self, x: ArrayLike, y: ArrayLike, *, weights: Sequence[ArrayLike] | None = None) -> float:
-        """Mean cross-entropy (nats per sample) of the network's head on ``(x, y)``."""
+        """Mean cross-entropy (nats per sample) of the network's head on ``(x, y)``.
+
+        Raises
+        ------
+        ConfigError
+            For no samples (the mean is undefined; before, NaN with numpy's "Mean of empty slice"), or
+            labels as in :meth:`accuracy`.
+        """
         scores = self.forward(x, weights=weights)
-        return float(_data_loss(self.output, scores, check_labels(y, scores.shape[0], self.n_classes))[0])
+        labels = check_labels(y, scores.shape[0], self.n_classes)
+        if scores.shape[0] == 0:
+            raise ConfigError("`x` must hold at least one sample: the loss of no samples is undefined; got 0 samples.")
+        return float(_data_loss(self.output, scores, labels)[0])
 
     # ---------------------------------------------------------------------------- conversion
     def to_dict(self) -> dict[str, np.ndarray]:

@@ -637,6 +637,8 @@ def fisher_diagonal(
             gen = as_rng(rng)
             pick = gen.choice(xs.shape[0], size=k, replace=False)
             xs, ys = xs[pick], ys[pick]
+    if xs.shape[0] == 0:  # before: NaN Fisher arrays, which consolidate() then refused as a bad `fisher_weights[0]`
+        raise ConfigError("`x` must hold at least one sample: the Fisher information is a mean over samples; got 0.")
     _, acts, deltas = backprop(network, xs, ys, network.weights, network.biases)
     n = xs.shape[0]
     fw = tuple((a * a).T @ (d * d) / n for a, d in zip(acts, deltas))
