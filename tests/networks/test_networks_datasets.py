@@ -224,3 +224,19 @@ def test_dataset_labels_are_checked_before_the_cast(bad, words) -> None:
     ok = nw.Dataset(name="t", x_train=x, y_train=np.array([True, False, True, True]), x_val=x[:0], y_val=[],
                     x_test=x, y_test=np.array([0.0, 1.0, 1.0, 0.0]), n_classes=2)
     assert ok.y_train.tolist() == [1, 0, 1, 1] and ok.y_test.dtype == np.int64
+
+
+@pytest.mark.parametrize("loader,seed", [
+    (nw.load_digits, 1.5), (nw.load_digits, True), (nw.load_digits, -1), (nw.load_digits, "a"),
+    (nw.load_digits, 2**32 - 1), (nw.load_mnist5k, 2.0), (nw.load_mnist5k, -1),
+])
+def test_split_seeds_are_checked_naming_the_parameter(loader, seed) -> None:
+    # before: int(seed) truncated 1.5 to 1 (the description still said "seed 1.5") and took True as 1; -1, and
+    # 2**32 - 1 (its validation split uses seed + 1), got sklearn's InvalidParameterError about `random_state`;
+    # "a" a bare ValueError from int()
+    with pytest.raises(ConfigError, match=r"`seed` must be an int in \[0, 4294967294\]"):
+        loader(seed=seed)
+    d = nw.load_digits(seed=np.int64(2**32 - 2))
+    assert d.description.endswith("(seed 4294967294).")
+    with pytest.raises(ConfigError, match=r"`seed` must be an int in \[0, 4294967295\]"):
+        nw.load_mnist(n_val=100, seed=-1)                  # checked before the files are read

@@ -260,6 +260,15 @@ def _hold_out(x: FloatArray, y: IntArray, size: int, name: str, seed: int) -> li
     return list(train_test_split(x, y, test_size=size, stratify=y, random_state=seed))
 
 
+def _split_seed(seed: object) -> int:
+    """The seed of :func:`_stratified_split`, which gives sklearn ``seed`` and ``seed + 1``.
+
+    Before, ``int(seed)`` truncated 1.5 to 1 (the description still said "seed 1.5"), took True as 1,
+    and let sklearn refuse -1 or 2**32 - 1 (whose ``seed + 1`` is out of its range) in its own words.
+    """
+    return check_int(seed, "seed", 0, 2**32 - 2)
+
+
 def _stratified_split(
     x: FloatArray, y: IntArray, n_val: int, n_test: int, seed: int
 ) -> tuple[FloatArray, IntArray, FloatArray, IntArray, FloatArray, IntArray]:
@@ -291,7 +300,8 @@ def load_mnist5k(*, n_val: int = 500, n_test: int = 1000, seed: int = 0) -> Data
     n_val, n_test : int
         Validation and test sizes; the rest (3,500 by default) is the training split.
     seed : int
-        Seed of the stratified split.
+        Seed of the stratified split, in ``[0, 2**32 - 2]`` (the test split uses ``seed``, the
+        validation split ``seed + 1``).
 
     Notes
     -----
@@ -302,7 +312,8 @@ def load_mnist5k(*, n_val: int = 500, n_test: int = 1000, seed: int = 0) -> Data
     from the rest with ``random_state=seed + 1``; every split keeps the 10 % per class balance.
     """
     x, y = _mnist5k_raw()
-    parts = _stratified_split(x / 255.0, y, _check_count(n_val, "n_val"), _check_count(n_test, "n_test"), int(seed))
+    seed = _split_seed(seed)
+    parts = _stratified_split(x / 255.0, y, _check_count(n_val, "n_val"), _check_count(n_test, "n_test"), seed)
     return Dataset(
         name="mnist5k",
         x_train=parts[0], y_train=parts[1], x_val=parts[2], y_val=parts[3], x_test=parts[4], y_test=parts[5],
@@ -375,7 +386,7 @@ def load_mnist(*, n_val: int = 0, seed: int = 0) -> Dataset:
         Training images held out (stratified) as the validation split; 0 (default) keeps the
         canonical 60,000 / 10,000 split with an empty validation set.
     seed : int
-        Seed of the stratified hold-out.
+        Seed of the stratified hold-out, in ``[0, 2**32 - 1]``.
 
     Raises
     ------
@@ -389,12 +400,13 @@ def load_mnist(*, n_val: int = 0, seed: int = 0) -> Dataset:
     0..255 are divided by 255; training-set mean 0.1307 and standard deviation 0.3081.
     """
     nv = _check_count(n_val, "n_val")
+    seed = check_int(seed, "seed", 0, 2**32 - 1)  # sklearn's random_state range
     xtr, ytr, xte, yte = _mnist_raw()
     x = xtr.reshape(xtr.shape[0], -1).astype(np.float64) / 255.0
     y = ytr.astype(np.int64)
     x_val, y_val = np.zeros((0, x.shape[1])), np.zeros(0, dtype=np.int64)
     if nv:
-        x, x_val, y, y_val = _hold_out(x, y, nv, "n_val", int(seed))
+        x, x_val, y, y_val = _hold_out(x, y, nv, "n_val", seed)
     return Dataset(
         name="mnist",
         x_train=x, y_train=y, x_val=x_val, y_val=y_val,
@@ -436,10 +448,11 @@ def load_digits(*, n_val: int = 180, n_test: int = 360, seed: int = 0) -> Datase
     """
     from sklearn.datasets import load_digits as _sk_digits
 
+    seed = _split_seed(seed)
     bunch = _sk_digits()
     x = np.asarray(bunch.data, dtype=np.float64) / 16.0
     y = np.asarray(bunch.target, dtype=np.int64)
-    parts = _stratified_split(x, y, _check_count(n_val, "n_val"), _check_count(n_test, "n_test"), int(seed))
+    parts = _stratified_split(x, y, _check_count(n_val, "n_val"), _check_count(n_test, "n_test"), seed)
     return Dataset(
         name="digits",
         x_train=parts[0], y_train=parts[1], x_val=parts[2], y_val=parts[3], x_test=parts[4], y_test=parts[5],
