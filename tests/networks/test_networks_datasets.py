@@ -38,6 +38,25 @@ def test_shipped_half_moons_is_the_paper_split() -> None:
     assert both.min() == 0.0 and both.max() == 1.0
 
 
+def test_the_shipped_half_moons_test_points_all_repeat_training_or_validation_points() -> None:
+    """The paper's files as released: 1,000 distinct train + val points, and every test point is one of them.
+
+    Pinned so that the docstring, the data README and docs/experiments.md, which warn that a test accuracy
+    on this split is not held out, stay true; make_half_moons gives disjoint splits."""
+    d = nw.load_half_moons()
+    train = {tuple(r): c for r, c in zip(d.x_train.tolist(), d.y_train.tolist())}
+    val = {tuple(r): c for r, c in zip(d.x_val.tolist(), d.y_val.tolist())}
+    assert len(train) == 875 and len(val) == 125 and not set(train) & set(val)
+    in_train = [tuple(r) in train for r in d.x_test.tolist()]
+    in_val = [tuple(r) in val for r in d.x_test.tolist()]
+    assert (sum(in_train), sum(in_val)) == (172, 28) and all(a or b for a, b in zip(in_train, in_val))
+    assert all({**train, **val}[tuple(r)] == c for r, c in zip(d.x_test.tolist(), d.y_test.tolist()))
+    assert "every test point repeats a training (172) or validation (28) point" in d.description
+    gen = nw.make_half_moons()
+    seen = {tuple(r) for r in np.concatenate([gen.x_train, gen.x_val]).tolist()}
+    assert not {tuple(r) for r in gen.x_test.tolist()} & seen
+
+
 def test_shipped_data_carry_their_provenance() -> None:
     readme = (resources.files("xbarsim.networks") / "data" / "README.md").read_text(encoding="utf-8")
     assert "Source: public repository of the paper (3it-inpaqt/Hardware-Aware-Article, MIT License)" in readme

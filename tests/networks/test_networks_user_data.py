@@ -87,7 +87,7 @@ def test_n_classes_must_be_an_int_of_at_least_two(tmp_path, n_classes):
 
 @pytest.mark.filterwarnings("error")
 @pytest.mark.parametrize("labels,words", [
-    (np.array([0.0, np.inf, 1.0]), "integer class labels (finite whole numbers); got dtype float64 with array([0.0, inf"),
+    (np.array([0.0, np.inf, 1.0]), "labels (finite whole numbers); got dtype float64 with array([0.0, inf"),
     (np.array([0.0, -np.inf, 1.0]), "integer class labels (finite whole numbers)"),
     (np.array([0.0, 1e20, 1.0]), "holds label 100000000000000000000; labels must be below 2147483648"),
     (np.array([0, 1, 2**63 + 5], dtype=np.uint64), "holds label 9223372036854775813"),

@@ -187,6 +187,11 @@ def load_half_moons() -> Dataset:
     paper's authors with ``sklearn.datasets.make_moons(noise=0.05)``; shipped unchanged from their
     repository (3it-inpaqt/Hardware-Aware-Article, MIT License), see
     ``xbarsim/networks/data/README.md``.
+
+    The split is not disjoint: train and validation hold 1,000 distinct points, and each of the 200
+    test points is one of them (172 training points, 28 validation points, same labels). A test
+    accuracy on this split is therefore an accuracy on points the network was trained or selected
+    on, as it was in the paper; :func:`make_half_moons` makes disjoint splits.
     """
     parts = {k: _read_moon_csv(v) for k, v in _MOON_FILES.items()}
     return Dataset(
@@ -195,7 +200,8 @@ def load_half_moons() -> Dataset:
         x_val=parts["val"][0], y_val=parts["val"][1],
         x_test=parts["test"][0], y_test=parts["test"][1],
         n_classes=2,
-        description="Drolet et al. 2023 (arXiv:2305.18495) half-moons split, 875/125/200, shipped CSV.",
+        description=("Drolet et al. 2023 (arXiv:2305.18495) half-moons split, 875/125/200, shipped CSV; every test "
+                     "point repeats a training (172) or validation (28) point, as in the paper."),
     )
 
 
