@@ -251,3 +251,13 @@ def test_the_normalizing_power_of_two_is_exact_just_above_a_power_of_two_and_nev
         normed = nw.wage_update(np.array([t]), 128.0) * 128 / 128.0  # lr = 128: the normalized value, rounded
         assert 0.5 <= normed[0] <= 1.0, (t, normed)
     np.testing.assert_array_equal(nw.wage_update(np.array([1.7e308, -1e307]), 4.8) * 128, [5, 0])
+
+
+@pytest.mark.parametrize("bits", [1, True, 1.5, 25, "8"])
+def test_the_clamp_mask_checks_its_word_length_as_the_quantizer_does(bits):
+    # before: activation_passes took any bits: 1 (or True) gave a clamp at 0, passing no gradient at all
+    for f in (nw.quantize_activation, nw.activation_passes):
+        with pytest.raises(ConfigError, match=r"`bits` must be an int in \[2, 24\]"):
+            f(np.array([0.25]), bits)
+    np.testing.assert_array_equal(nw.activation_passes(np.array([0.74, 0.76]), 2), [0, 0])  # top is 0.5
+    np.testing.assert_array_equal(nw.activation_passes(np.array([0.5, -0.5, 0.51]), 2), [1, 1, 0])

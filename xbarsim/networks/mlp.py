@@ -93,16 +93,21 @@ def quantize_activation(x: ArrayLike, bits: int = 8) -> FloatArray:
     bits, ``bits - 1`` of them fractional, clamped). In training the gradient passes the rounding
     unchanged and is zero where the value was clamped (:func:`activation_passes`).
     """
-    if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)) or not 2 <= int(bits) <= 24:
-        raise ConfigError(f"`bits` must be an int in [2, 24]; got {short_repr(bits)}.")
-    step = 2.0 ** -(int(bits) - 1)
+    step = 2.0 ** -(_check_bits(bits) - 1)
     top = 1.0 - step
     return np.clip(np.round(np.asarray(x, dtype=np.float64) / step) * step, -top, top)
 
 
+def _check_bits(bits: object) -> int:
+    if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)) or not 2 <= int(bits) <= 24:
+        raise ConfigError(f"`bits` must be an int in [2, 24]; got {short_repr(bits)}.")
+    return int(bits)
+
+
 def activation_passes(x: ArrayLike, bits: int = 8) -> FloatArray:
     """1.0 where :func:`quantize_activation` did not clamp ``x`` (gradient passes), 0.0 where it did."""
-    top = 1.0 - 2.0 ** -(int(bits) - 1)
+    # before: unchecked, so bits=1 (or True) gave a clamp at 0 and let no gradient through, and 1.5 was truncated
+    top = 1.0 - 2.0 ** -(_check_bits(bits) - 1)
     arr = np.asarray(x, dtype=np.float64)
     return ((arr >= -top) & (arr <= top)).astype(np.float64)
 
