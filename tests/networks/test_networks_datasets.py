@@ -259,3 +259,16 @@ def test_split_seeds_are_checked_naming_the_parameter(loader, seed) -> None:
     assert d.description.endswith("(seed 4294967294).")
     with pytest.raises(ConfigError, match=r"`seed` must be an int in \[0, 4294967295\]"):
         nw.load_mnist(n_val=100, seed=-1)                  # checked before the files are read
+
+
+@pytest.mark.parametrize("kwargs", [dict(r_big=1.0, r_small=0.2), dict(r_big=1.0, r_small=0.2, offset=-2.0),
+                                    dict(offset=-1.0), dict(offset=3.0), dict(r_big=0.25, r_small=0.05)])
+def test_double_yinyang_features_lie_in_the_stated_input_range(kwargs) -> None:
+    # before: with r_big = 1 the mirrored features 1 - x reached -0.98 while input_range began at 0
+    d = nw.make_double_yinyang(n_train=400, n_val=20, n_test=20, **kwargs)
+    for data in (d, *d.tasks):
+        lo, hi = data.input_range
+        for split in ("train", "val", "test"):
+            x, _ = data.split(split)
+            assert x.min() >= lo and x.max() <= hi, (data.name, split, x.min(), x.max(), data.input_range)
+    assert nw.make_double_yinyang(n_train=10, n_val=0, n_test=0).tasks[1].input_range == (0.0, 2.0)

@@ -557,7 +557,8 @@ def make_double_yinyang(
     Dataset
         ``tasks = (task 1, task 2)``, each with 4 features and 3 classes; the top-level splits
         are the two tasks concatenated (10,000 / 2,000 / 2,000 points by default) and
-        ``input_range = (0, 2 r_big + offset)``.
+        ``input_range = (min(0, offset, 1 - 2 r_big), max(1, 2 r_big) + max(offset, 0))``, which holds
+        every feature: ``(0, 2)`` for the defaults.
 
     Notes
     -----
@@ -595,7 +596,8 @@ def make_double_yinyang(
             x_train=features(tr, o), y_train=c_tr, x_val=features(va, o), y_val=c_va,
             x_test=features(te, o), y_test=c_te,
             n_classes=3,
-            input_range=(min(0.0, o), max(1.0, 2 * r_big) + max(o, 0.0)),
+            # the mirrored features 1 - x reach 1 - 2 r_big: below 0 for r_big > 0.5 (before, outside the range)
+            input_range=(min(0.0, o, 1.0 - 2 * r_big), max(1.0, 2 * r_big) + max(o, 0.0)),
             description=f"Yin-Yang (r_small={r_small}, r_big={r_big}) shifted by {o} in x and y; LEA sampler.",
         ))
     t1, t2 = tasks
