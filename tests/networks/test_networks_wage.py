@@ -261,3 +261,11 @@ def test_the_clamp_mask_checks_its_word_length_as_the_quantizer_does(bits):
             f(np.array([0.25]), bits)
     np.testing.assert_array_equal(nw.activation_passes(np.array([0.74, 0.76]), 2), [0, 0])  # top is 0.5
     np.testing.assert_array_equal(nw.activation_passes(np.array([0.5, -0.5, 0.51]), 2), [1, 1, 0])
+
+
+@pytest.mark.parametrize("scale", [0, -4.0, float("nan"), float("inf"), "a", True])
+def test_wage_weights_refuse_a_scale_that_is_not_a_positive_number(scale):
+    # before: 0 gave inf weights (a RuntimeWarning), NaN NaN weights, -4 flipped every sign, "a" numpy's ValueError
+    with pytest.raises(ConfigError, match="`scale` must be a positive finite number"):
+        nw.wage_weights(np.array([0.3, -0.3]), scale)
+    np.testing.assert_array_equal(nw.wage_weights(np.array([0.3, -0.3]), np.float64(4.0)), [0.125, -0.125])

@@ -190,8 +190,10 @@ def wage_scale(fan_in: int, *, bits_weight: int = 2, factor: float = 2.0) -> flo
 
 def wage_weights(latent: ArrayLike, scale: float) -> FloatArray:
     """Forward weights of a layer: ``clip(round(2 u) / 2, -0.5, 0.5) / scale``, i.e. ``{0, +-0.5} / scale``."""
+    # before: a scale of 0 gave inf weights, NaN gave NaN, and a negative one flipped every sign, without a word
+    s = _positive(scale, "scale")
     u = np.asarray(latent, dtype=np.float64)
-    return np.clip(np.round(u * 2.0) / 2.0, -_LATENT_LIMIT, _LATENT_LIMIT) / float(scale)
+    return np.clip(np.round(u * 2.0) / 2.0, -_LATENT_LIMIT, _LATENT_LIMIT) / s
 
 
 def _ceil_log2(top: float) -> int:
