@@ -269,3 +269,13 @@ def test_wage_weights_refuse_a_scale_that_is_not_a_positive_number(scale):
     with pytest.raises(ConfigError, match="`scale` must be a positive finite number"):
         nw.wage_weights(np.array([0.3, -0.3]), scale)
     np.testing.assert_array_equal(nw.wage_weights(np.array([0.3, -0.3]), np.float64(4.0)), [0.125, -0.125])
+
+
+def test_the_error_quantizer_refuses_what_the_update_quantizer_refuses():
+    # wage_error had no checks: NaN raised "cannot convert float NaN to integer" from math.ceil and inf an
+    # OverflowError; bits=1 gave a step of 1 and a clamp at 0
+    for bad in (np.array([0.1, np.nan]), np.array([np.inf, 0.1])):
+        with pytest.raises(ConfigError, match="`err` must be finite"):
+            nw.wage_error(bad)
+    with pytest.raises(ConfigError, match=r"`bits` must be an int in \[2, 24\]"):
+        nw.wage_error(np.array([0.1]), bits=1)

@@ -231,10 +231,13 @@ def wage_error(err: ArrayLike, bits: int = 8) -> FloatArray:
     ``e / 2**ceil(log2 max|e|)`` rounded to ``2**-(bits - 1)`` and clamped to ``+-(1 - 2**-(bits - 1))``.
     An all-zero error stays zero."""
     e = np.asarray(err, dtype=np.float64)
+    # as wage_update: a NaN or inf error would otherwise quantize to NaN or to the clamp without a word
+    step = 2.0 ** -(check_int(bits, "bits", 2, 24) - 1)
+    if not np.isfinite(e).all():
+        raise ConfigError(f"`err` must be finite; got {short_repr(e)}.")
     top = float(np.abs(e).max(initial=0.0))
     if top == 0.0:
         return np.zeros_like(e)
-    step = 2.0 ** -(int(bits) - 1)
     return np.clip(np.round(np.ldexp(e, -_ceil_log2(top)) / step) * step, -1.0 + step, 1.0 - step)
 
 
