@@ -162,9 +162,10 @@ class EpochRecord:
     epochs : int
         Total number of epochs of the run.
     loss : float
-        Mean training objective over the epoch's batches (cross-entropy in nats per sample plus
-        the L2 and EWC terms), at the weights used in the forward pass (perturbed when training
-        hardware-aware).
+        Training objective averaged over the epoch's batches, each weighted by its number of
+        samples: the cross-entropy in nats per sample at the weights used in the forward pass
+        (quantized, and perturbed when training hardware-aware), plus the L2 and EWC terms at the
+        clean (latent) weights, as each batch's step saw them.
     train_accuracy : float
         Accuracy (0 to 1) on the whole training set after the epoch, at the unperturbed
         (quantized when training ternary) weights.
