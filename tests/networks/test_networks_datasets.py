@@ -38,6 +38,25 @@ def test_shipped_half_moons_is_the_paper_split() -> None:
     assert both.min() == 0.0 and both.max() == 1.0
 
 
+def test_the_shipped_half_moons_test_points_all_repeat_training_or_validation_points() -> None:
+    """The paper's files as released: 1,000 distinct train + val points, and every test point is one of them.
+
+    Pinned so that the docstring, the data README and docs/experiments.md, which warn that a test accuracy
+    on this split is not held out, stay true; make_half_moons gives disjoint splits."""
+    d = nw.load_half_moons()
+    train = {tuple(r): c for r, c in zip(d.x_train.tolist(), d.y_train.tolist())}
+    val = {tuple(r): c for r, c in zip(d.x_val.tolist(), d.y_val.tolist())}
+    assert len(train) == 875 and len(val) == 125 and not set(train) & set(val)
+    in_train = [tuple(r) in train for r in d.x_test.tolist()]
+    in_val = [tuple(r) in val for r in d.x_test.tolist()]
+    assert (sum(in_train), sum(in_val)) == (172, 28) and all(a or b for a, b in zip(in_train, in_val))
+    assert all({**train, **val}[tuple(r)] == c for r, c in zip(d.x_test.tolist(), d.y_test.tolist()))
+    assert "every test point repeats a training (172) or validation (28) point" in d.description
+    gen = nw.make_half_moons()
+    seen = {tuple(r) for r in np.concatenate([gen.x_train, gen.x_val]).tolist()}
+    assert not {tuple(r) for r in gen.x_test.tolist()} & seen
+
+
 def test_shipped_data_carry_their_provenance() -> None:
     readme = (resources.files("xbarsim.networks") / "data" / "README.md").read_text(encoding="utf-8")
     assert "Source: public repository of the paper (3it-inpaqt/Hardware-Aware-Article, MIT License)" in readme
@@ -206,3 +225,50 @@ def test_registry() -> None:
 def test_generator_seeds_and_noise_are_checked(call, name):
     with pytest.raises(ConfigError, match=name):
         call()
+
+
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("bad,words", [
+    (np.array([0.0, np.inf, 1.0, 0.0]), r"`y_train` must hold integer labels \(finite whole numbers\).*inf"),
+    (np.array([0.0, 1e20, 1.0, 0.0]), r"`y_train` must hold labels in 0..1; got 0..100000000000000000000"),
+    (np.array(["0", "1", "1", "0"]), r"`y_train` must hold integer labels .*got dtype <U1"),
+])
+def test_dataset_labels_are_checked_before_the_cast(bad, words) -> None:
+    # before: inf and 1e20 were reported as label -9223372036854775808 with a RuntimeWarning from the cast,
+    # and string labels raised numpy's TypeError ("ufunc 'rint' not supported")
+    x = np.zeros((4, 2))
+    with pytest.raises(ConfigError, match=words):
+        nw.Dataset(name="t", x_train=x, y_train=bad, x_val=x[:0], y_val=[], x_test=x, y_test=[0, 1, 0, 1],
+                   n_classes=2)
+    ok = nw.Dataset(name="t", x_train=x, y_train=np.array([True, False, True, True]), x_val=x[:0], y_val=[],
+                    x_test=x, y_test=np.array([0.0, 1.0, 1.0, 0.0]), n_classes=2)
+    assert ok.y_train.tolist() == [1, 0, 1, 1] and ok.y_test.dtype == np.int64
+
+
+@pytest.mark.parametrize("loader,seed", [
+    (nw.load_digits, 1.5), (nw.load_digits, True), (nw.load_digits, -1), (nw.load_digits, "a"),
+    (nw.load_digits, 2**32 - 1), (nw.load_mnist5k, 2.0), (nw.load_mnist5k, -1),
+])
+def test_split_seeds_are_checked_naming_the_parameter(loader, seed) -> None:
+    # before: int(seed) truncated 1.5 to 1 (the description still said "seed 1.5") and took True as 1; -1, and
+    # 2**32 - 1 (its validation split uses seed + 1), got sklearn's InvalidParameterError about `random_state`;
+    # "a" a bare ValueError from int()
+    with pytest.raises(ConfigError, match=r"`seed` must be an int in \[0, 4294967294\]"):
+        loader(seed=seed)
+    d = nw.load_digits(seed=np.int64(2**32 - 2))
+    assert d.description.endswith("(seed 4294967294).")
+    with pytest.raises(ConfigError, match=r"`seed` must be an int in \[0, 4294967295\]"):
+        nw.load_mnist(n_val=100, seed=-1)                  # checked before the files are read
+
+
+@pytest.mark.parametrize("kwargs", [dict(r_big=1.0, r_small=0.2), dict(r_big=1.0, r_small=0.2, offset=-2.0),
+                                    dict(offset=-1.0), dict(offset=3.0), dict(r_big=0.25, r_small=0.05)])
+def test_double_yinyang_features_lie_in_the_stated_input_range(kwargs) -> None:
+    # before: with r_big = 1 the mirrored features 1 - x reached -0.98 while input_range began at 0
+    d = nw.make_double_yinyang(n_train=400, n_val=20, n_test=20, **kwargs)
+    for data in (d, *d.tasks):
+        lo, hi = data.input_range
+        for split in ("train", "val", "test"):
+            x, _ = data.split(split)
+            assert x.min() >= lo and x.max() <= hi, (data.name, split, x.min(), x.max(), data.input_range)
+    assert nw.make_double_yinyang(n_train=10, n_val=0, n_test=0).tasks[1].input_range == (0.0, 2.0)

@@ -285,3 +285,49 @@ def test_ternarize_refuses_a_delta_that_is_not_a_non_negative_number(delta: obje
         nw.ternarize(net, delta=delta)  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="`delta`"):
         nw.ternarize_matrix(net.weights[0], delta=delta)  # type: ignore[arg-type]
+
+
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("bad,words", [
+    (np.array([0.0, np.inf, 1.0]), r"integer class labels \(finite whole numbers\); got dtype float64 with .*inf"),
+    (np.array([0.0, -1e20, 1.0]), r"labels in 0..1; got -100000000000000000000..1"),
+    (np.array([0, 1, 2**63 + 5], dtype=np.uint64), r"labels in 0..1; got 0..9223372036854775813"),
+])
+def test_labels_are_checked_before_the_cast_to_int64(bad, words, rng: np.random.Generator) -> None:
+    # before: inf was a "whole number" and, like -1e20 and a uint64 above 2**63, was cast to int64 with a
+    # RuntimeWarning and reported as -9223372036854775808 (or ...803)
+    net = nw.init_mlp((2, 3, 2), rng=rng)
+    x = rng.uniform(size=(3, 2))
+    for call in (lambda: net.accuracy(x, bad), lambda: net.loss(x, bad)):
+        with pytest.raises(ConfigError, match=words):
+            call()
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh", "sigmoid", "identity"])
+@pytest.mark.parametrize("output", ["softmax", "sigmoid"])
+@pytest.mark.parametrize("bias", [True, False])
+def test_every_gradient_entry_matches_central_differences(activation, output, bias, rng: np.random.Generator) -> None:
+    """Every weight and bias of a 3-5-4-k network, each hidden activation with each head (the ReLU kink is
+    met with probability 0 on random inputs)."""
+    net = nw.init_mlp((3, 5, 4, 3 if output == "softmax" else 1), hidden_activation=activation, output=output,
+                      bias=bias, rng=rng)
+    if bias:
+        net = net.with_weights(net.weights, biases=[0.3 * rng.normal(size=b.shape) for b in net.biases or ()])
+    x = rng.uniform(-1, 1, size=(6, 3))
+    y = rng.integers(0, net.n_classes, size=6)
+    _, acts, deltas = backprop(net, x, y, net.weights, net.biases)
+    params = [np.array(w) for w in net.weights] + [np.array(b) for b in net.biases or ()]
+    grads = [a.T @ d / 6 for a, d in zip(acts, deltas)] + ([d.mean(axis=0) for d in deltas] if bias else [])
+    n = net.n_layers
+
+    def loss(ps: list[np.ndarray]) -> float:
+        return net.with_weights(ps[:n], ps[n:] if bias else None).loss(x, y)
+
+    h = 1e-6
+    for k, p in enumerate(params):
+        for idx in np.ndindex(p.shape):
+            up = [q.copy() for q in params]
+            down = [q.copy() for q in params]
+            up[k][idx] += h
+            down[k][idx] -= h
+            assert grads[k][idx] == pytest.approx((loss(up) - loss(down)) / (2 * h), rel=1e-5, abs=1e-8), (k, idx)

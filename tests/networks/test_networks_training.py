@@ -360,3 +360,76 @@ def test_train_refuses_an_ewc_that_is_not_a_penalty(moons: nw.Dataset, ewc: obje
     # before: AttributeError ("'int' object has no attribute 'anchor_weights'") or TypeError ("not iterable")
     with pytest.raises(ConfigError, match="`ewc` must be an EWCPenalty or a sequence of them"):
         nw.train(nw.init_mlp((2, 4, 2), rng=0), moons, nw.TrainConfig(epochs=1), ewc=ewc)  # type: ignore[arg-type]
+
+
+@pytest.mark.filterwarnings("error")
+def test_fisher_and_loss_of_no_samples_are_refused(rng: np.random.Generator) -> None:
+    # before: NaN without an error (numpy's "Mean of empty slice"); consolidate() then refused its own NaN
+    # Fisher as "`fisher_weights[0]` must be finite and non-negative", a parameter the caller never passed
+    net = nw.init_mlp((3, 4, 2), bias=True, rng=rng)
+    x, y = np.zeros((0, 3)), np.zeros(0, dtype=int)
+    for call in (lambda: nw.fisher_diagonal(net, x, y), lambda: nw.consolidate(net, x, y, strength=1.0)):
+        with pytest.raises(ConfigError, match="`x` must hold at least one sample: the Fisher information"):
+            call()
+    with pytest.raises(ConfigError, match="`x` must hold at least one sample: the loss of no samples"):
+        net.loss(x, y)
+
+
+@pytest.mark.parametrize("output", ["softmax", "sigmoid"])
+def test_the_step_gradient_is_that_of_the_documented_objective(output: str, rng: np.random.Generator,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Mean cross-entropy + l2/2 sum W^2 + two EWC penalties: the gradient Adam is handed equals central
+    differences of the objective (weights and biases), and the reported loss is the objective."""
+    from xbarsim.networks import training
+
+    n_out = 3 if output == "softmax" else 1
+    net = nw.init_mlp((3, 5, n_out), hidden_activation="tanh", output=output, rng=rng)  # type: ignore[arg-type]
+    net = net.with_weights(net.weights, biases=[0.3 * rng.normal(size=b.shape) for b in net.biases or ()])
+    x = rng.uniform(size=(8, 3))
+    y = rng.integers(0, net.n_classes, size=8)
+    data = nw.Dataset(name="t", x_train=x, y_train=y, x_val=x[:0], y_val=y[:0], x_test=x, y_test=y,
+                      n_classes=net.n_classes)
+    other = net.with_weights([w + rng.normal(size=w.shape) for w in net.weights],
+                             biases=[b + rng.normal(size=b.shape) for b in net.biases or ()])
+    pens = [nw.consolidate(other, x, y, strength=3.0), nw.consolidate(net, x[:4], y[:4], strength=1.5, anchor=other)]
+    l2 = 0.07
+    seen: list[list[np.ndarray]] = []
+    step = training._Adam.step
+    monkeypatch.setattr(training._Adam, "step", lambda self, g: (seen.append([a.copy() for a in g]), step(self, g)))
+    records: list[nw.EpochRecord] = []
+    nw.train(net, data, nw.TrainConfig(epochs=1, batch_size=8, l2=l2, shuffle=False), ewc=pens,
+             progress=records.append)
+
+    def objective(params: list[np.ndarray]) -> float:
+        ws, bs = params[:2], params[2:]
+        return (net.with_weights(ws, bs).loss(x, y) + 0.5 * l2 * sum(float((w * w).sum()) for w in ws)
+                + sum(p.value(ws, bs) for p in pens))
+
+    params = [np.array(w) for w in net.weights] + [np.array(b) for b in net.biases or ()]
+    assert records[0].loss == pytest.approx(objective(params), rel=1e-12)
+    h = 1e-6
+    for k, p in enumerate(params):
+        for idx in np.ndindex(p.shape):
+            up = [q.copy() for q in params]
+            down = [q.copy() for q in params]
+            up[k][idx] += h
+            down[k][idx] -= h
+            numeric = (objective(up) - objective(down)) / (2 * h)
+            assert seen[0][k][idx] == pytest.approx(numeric, rel=1e-6, abs=1e-8), (k, idx)
+
+
+@pytest.mark.parametrize("quantization", ["none", "ternary"])
+def test_restore_best_returns_exactly_the_weights_of_a_run_stopped_at_the_best_epoch(
+        moons: nw.Dataset, quantization: str) -> None:
+    net = nw.init_mlp((2, 8, 1), hidden_activation="sigmoid", output="sigmoid", rng=0)
+    cfg = nw.TrainConfig(epochs=12, batch_size=32, learning_rate=0.3, seed=0, restore_best=True,
+                         quantization=quantization)  # type: ignore[arg-type]
+    best = nw.train(net, moons, cfg)
+    e = best.history.best_epoch
+    assert e < cfg.epochs  # the best epoch is not the last one here: the check below means something
+    stopped = nw.train(net, moons, dataclasses.replace(cfg, epochs=e, restore_best=False))
+    for a, b in zip(best.latent.weights + best.latent.biases, stopped.latent.weights + stopped.latent.biases):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(best.network.weights, stopped.network.weights):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(best.history.val_accuracy[:e], stopped.history.val_accuracy)

@@ -83,3 +83,43 @@ def test_n_classes_must_be_an_int_of_at_least_two(tmp_path, n_classes):
     path = _write(tmp_path / "d.npz", x_test=np.zeros((4, 2)), y_test=np.array([0, 1, 0, 1]))
     with pytest.raises(ConfigError, match=r"`n_classes` must be an int in \[2, "):
         load_npz(path, n_classes=n_classes)
+
+
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("labels,words", [
+    (np.array([0.0, np.inf, 1.0]), "labels (finite whole numbers); got dtype float64 with array([0.0, inf"),
+    (np.array([0.0, -np.inf, 1.0]), "integer class labels (finite whole numbers)"),
+    (np.array([0.0, 1e20, 1.0]), "holds label 100000000000000000000; labels must be below 2147483648"),
+    (np.array([0, 1, 2**63 + 5], dtype=np.uint64), "holds label 9223372036854775813"),
+    (np.array([0, 1, 2**62]), "holds label 4611686018427387904"),
+])
+def test_labels_that_are_infinite_or_beyond_any_class_count_are_named_as_given(tmp_path, labels, words):
+    # before: inf, -inf, 1e20 and the uint64 were cast to int64 with a RuntimeWarning and reported as label
+    # -9223372036854775808 (or -9223372036854775803); 2**62 was taken as a dataset of 2**62 + 1 classes
+    path = _write(tmp_path / "l.npz", x_test=np.ones((3, 2)), y_test=labels)
+    with pytest.raises(ConfigError) as info:
+        load_npz(path)
+    msg = str(info.value)
+    assert str(path) in msg and "'y_test'" in msg and words in msg, msg
+
+
+def test_odd_but_valid_files_load(tmp_path):
+    rng = np.random.default_rng(1)
+    imgs = rng.integers(0, 256, size=(4, 5, 3), dtype=np.uint8)                    # (n, H, W) uint8
+    d = load_npz(_write(tmp_path / "u8.npz", x_test=imgs, y_test=np.array([0.0, 2.0, 1.0, 2.0])))
+    assert d.x_test.dtype == np.float64 and d.x_test.shape == (4, 15) and d.n_classes == 3
+    np.testing.assert_array_equal(d.x_test[1], imgs[1].ravel())
+    assert d.y_test.dtype == np.int64 and d.y_test.tolist() == [0, 2, 1, 2]
+    assert d.input_range == (float(imgs.min()), float(imgs.max()))
+    d = load_npz(_write(tmp_path / "b.npz", x_test=imgs[:, None], y_test=np.array([False, True, True, False])))
+    assert d.x_test.shape == (4, 15) and d.y_test.tolist() == [0, 1, 1, 0]              # (n, C, H, W), bool labels
+    # a constant input above 2**53, where lo + 1 == lo: before, the range (lo, lo) was refused
+    d = load_npz(_write(tmp_path / "c.npz", x_test=np.full((2, 2), 3e38, np.float32), y_test=np.array([0, 1])))
+    assert d.input_range[0] < d.input_range[1]
+
+
+def test_an_array_that_needs_pickle_is_refused_naming_its_key(tmp_path):
+    # before: "not a readable .npz file (ValueError: Object arrays cannot be loaded ...)", no key
+    path = _write(tmp_path / "o.npz", x_test=np.ones((3, 2)), y_test=np.array([0, 1, None], dtype=object))
+    with pytest.raises(ConfigError, match=r"o\.npz: key 'y_test' is not a readable array \(ValueError: Object"):
+        load_npz(path)

@@ -236,3 +236,46 @@ def test_wage_scale_and_update_refuse_bad_numbers_naming_them():
         nw.wage_update(np.array([0.1, np.nan]), 4.8)
     assert nw.wage_scale(784, factor=1) == 16.0
     np.testing.assert_array_equal(nw.wage_update(np.array([0.3, -0.01, 0.2]), 4.8), np.array([3, 0, 2]) / 128)
+
+
+def test_the_normalizing_power_of_two_is_exact_just_above_a_power_of_two_and_never_overflows():
+    # before: math.ceil(math.log2(top)) was 1 too small for a maximum a few ulps above 2**-8 (log2 rounded
+    # -8 + 3e-16 to -8), so the normalized maximum was 1 + 2**-52 instead of 0.5 + 2**-53 and the update
+    # doubled (100/128 instead of 50/128); a maximum above 2**1023 raised OverflowError from 2.0 ** 1024
+    top = 2.0**-8 * (1 + 2.0**-52)
+    g = np.array([top, -0.3 * 2.0**-8])
+    # by hand: ceil(log2 top) = -7, so g / 2**-7 = (0.5 + 2**-53, -0.15); times lr = 100, rounded
+    np.testing.assert_array_equal(nw.wage_update(g, 100.0) * 128, [50, -15])
+    np.testing.assert_array_equal(nw.wage_error(g) * 128, [64, -19])
+    for t in (0.25, 1.0, 3.0, 2.0**-1074, 2.0**1023 * 1.9):
+        normed = nw.wage_update(np.array([t]), 128.0) * 128 / 128.0  # lr = 128: the normalized value, rounded
+        assert 0.5 <= normed[0] <= 1.0, (t, normed)
+    np.testing.assert_array_equal(nw.wage_update(np.array([1.7e308, -1e307]), 4.8) * 128, [5, 0])
+
+
+@pytest.mark.parametrize("bits", [1, True, 1.5, 25, "8"])
+def test_the_clamp_mask_checks_its_word_length_as_the_quantizer_does(bits):
+    # before: activation_passes took any bits: 1 (or True) gave a clamp at 0, passing no gradient at all
+    for f in (nw.quantize_activation, nw.activation_passes):
+        with pytest.raises(ConfigError, match=r"`bits` must be an int in \[2, 24\]"):
+            f(np.array([0.25]), bits)
+    np.testing.assert_array_equal(nw.activation_passes(np.array([0.74, 0.76]), 2), [0, 0])  # top is 0.5
+    np.testing.assert_array_equal(nw.activation_passes(np.array([0.5, -0.5, 0.51]), 2), [1, 1, 0])
+
+
+@pytest.mark.parametrize("scale", [0, -4.0, float("nan"), float("inf"), "a", True])
+def test_wage_weights_refuse_a_scale_that_is_not_a_positive_number(scale):
+    # before: 0 gave inf weights (a RuntimeWarning), NaN NaN weights, -4 flipped every sign, "a" numpy's ValueError
+    with pytest.raises(ConfigError, match="`scale` must be a positive finite number"):
+        nw.wage_weights(np.array([0.3, -0.3]), scale)
+    np.testing.assert_array_equal(nw.wage_weights(np.array([0.3, -0.3]), np.float64(4.0)), [0.125, -0.125])
+
+
+def test_the_error_quantizer_refuses_what_the_update_quantizer_refuses():
+    # wage_error had no checks: NaN raised "cannot convert float NaN to integer" from math.ceil and inf an
+    # OverflowError; bits=1 gave a step of 1 and a clamp at 0
+    for bad in (np.array([0.1, np.nan]), np.array([np.inf, 0.1])):
+        with pytest.raises(ConfigError, match="`err` must be finite"):
+            nw.wage_error(bad)
+    with pytest.raises(ConfigError, match=r"`bits` must be an int in \[2, 24\]"):
+        nw.wage_error(np.array([0.1]), bits=1)

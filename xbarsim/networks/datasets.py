@@ -116,13 +116,17 @@ class Dataset:
                 raise ConfigError(f"`x_{split}` must be finite.")
             if y.shape != (x.shape[0],):
                 raise ConfigError(f"`y_{split}` must have shape ({x.shape[0]},); got shape {y.shape}.")
-            if y.size and (y.dtype.kind not in "iu" and not np.all(y == np.round(y))):
-                raise ConfigError(f"`y_{split}` must hold integer labels; got dtype {y.dtype}.")
-            labels = y.astype(np.int64)
-            if labels.size and (labels.min() < 0 or labels.max() >= self.n_classes):
+            # before: string labels raised numpy's TypeError from round, and an infinite or huge float label
+            # was cast to -9223372036854775808 (with a RuntimeWarning) and reported as that
+            if y.size and not (y.dtype.kind in "iub" or (
+                    y.dtype.kind == "f" and np.isfinite(y).all() and np.all(y == np.round(y)))):
+                raise ConfigError(f"`y_{split}` must hold integer labels (finite whole numbers); got dtype {y.dtype}"
+                                  + (f" with {short_repr(y)}." if y.dtype.kind == "f" else "."))
+            if y.size and (y.min() < 0 or y.max() >= self.n_classes):  # before the cast, which can wrap
                 raise ConfigError(
-                    f"`y_{split}` must hold labels in 0..{self.n_classes - 1}; got {labels.min()}..{labels.max()}."
+                    f"`y_{split}` must hold labels in 0..{self.n_classes - 1}; got {int(y.min())}..{int(y.max())}."
                 )
+            labels = y.astype(np.int64)
             if n_features is None:
                 n_features = x.shape[1]
             elif x.shape[1] != n_features:
@@ -183,6 +187,11 @@ def load_half_moons() -> Dataset:
     paper's authors with ``sklearn.datasets.make_moons(noise=0.05)``; shipped unchanged from their
     repository (3it-inpaqt/Hardware-Aware-Article, MIT License), see
     ``xbarsim/networks/data/README.md``.
+
+    The split is not disjoint: train and validation hold 1,000 distinct points, and each of the 200
+    test points is one of them (172 training points, 28 validation points, same labels). A test
+    accuracy on this split is therefore an accuracy on points the network was trained or selected
+    on, as it was in the paper; :func:`make_half_moons` makes disjoint splits.
     """
     parts = {k: _read_moon_csv(v) for k, v in _MOON_FILES.items()}
     return Dataset(
@@ -191,7 +200,8 @@ def load_half_moons() -> Dataset:
         x_val=parts["val"][0], y_val=parts["val"][1],
         x_test=parts["test"][0], y_test=parts["test"][1],
         n_classes=2,
-        description="Drolet et al. 2023 (arXiv:2305.18495) half-moons split, 875/125/200, shipped CSV.",
+        description=("Drolet et al. 2023 (arXiv:2305.18495) half-moons split, 875/125/200, shipped CSV; every test "
+                     "point repeats a training (172) or validation (28) point, as in the paper."),
     )
 
 
@@ -256,6 +266,15 @@ def _hold_out(x: FloatArray, y: IntArray, size: int, name: str, seed: int) -> li
     return list(train_test_split(x, y, test_size=size, stratify=y, random_state=seed))
 
 
+def _split_seed(seed: object) -> int:
+    """The seed of :func:`_stratified_split`, which gives sklearn ``seed`` and ``seed + 1``.
+
+    Before, ``int(seed)`` truncated 1.5 to 1 (the description still said "seed 1.5"), took True as 1,
+    and let sklearn refuse -1 or 2**32 - 1 (whose ``seed + 1`` is out of its range) in its own words.
+    """
+    return check_int(seed, "seed", 0, 2**32 - 2)
+
+
 def _stratified_split(
     x: FloatArray, y: IntArray, n_val: int, n_test: int, seed: int
 ) -> tuple[FloatArray, IntArray, FloatArray, IntArray, FloatArray, IntArray]:
@@ -287,7 +306,8 @@ def load_mnist5k(*, n_val: int = 500, n_test: int = 1000, seed: int = 0) -> Data
     n_val, n_test : int
         Validation and test sizes; the rest (3,500 by default) is the training split.
     seed : int
-        Seed of the stratified split.
+        Seed of the stratified split, in ``[0, 2**32 - 2]`` (the test split uses ``seed``, the
+        validation split ``seed + 1``).
 
     Notes
     -----
@@ -298,7 +318,8 @@ def load_mnist5k(*, n_val: int = 500, n_test: int = 1000, seed: int = 0) -> Data
     from the rest with ``random_state=seed + 1``; every split keeps the 10 % per class balance.
     """
     x, y = _mnist5k_raw()
-    parts = _stratified_split(x / 255.0, y, _check_count(n_val, "n_val"), _check_count(n_test, "n_test"), int(seed))
+    seed = _split_seed(seed)
+    parts = _stratified_split(x / 255.0, y, _check_count(n_val, "n_val"), _check_count(n_test, "n_test"), seed)
     return Dataset(
         name="mnist5k",
         x_train=parts[0], y_train=parts[1], x_val=parts[2], y_val=parts[3], x_test=parts[4], y_test=parts[5],
@@ -371,7 +392,7 @@ def load_mnist(*, n_val: int = 0, seed: int = 0) -> Dataset:
         Training images held out (stratified) as the validation split; 0 (default) keeps the
         canonical 60,000 / 10,000 split with an empty validation set.
     seed : int
-        Seed of the stratified hold-out.
+        Seed of the stratified hold-out, in ``[0, 2**32 - 1]``.
 
     Raises
     ------
@@ -385,12 +406,13 @@ def load_mnist(*, n_val: int = 0, seed: int = 0) -> Dataset:
     0..255 are divided by 255; training-set mean 0.1307 and standard deviation 0.3081.
     """
     nv = _check_count(n_val, "n_val")
+    seed = check_int(seed, "seed", 0, 2**32 - 1)  # sklearn's random_state range
     xtr, ytr, xte, yte = _mnist_raw()
     x = xtr.reshape(xtr.shape[0], -1).astype(np.float64) / 255.0
     y = ytr.astype(np.int64)
     x_val, y_val = np.zeros((0, x.shape[1])), np.zeros(0, dtype=np.int64)
     if nv:
-        x, x_val, y, y_val = _hold_out(x, y, nv, "n_val", int(seed))
+        x, x_val, y, y_val = _hold_out(x, y, nv, "n_val", seed)
     return Dataset(
         name="mnist",
         x_train=x, y_train=y, x_val=x_val, y_val=y_val,
@@ -432,10 +454,11 @@ def load_digits(*, n_val: int = 180, n_test: int = 360, seed: int = 0) -> Datase
     """
     from sklearn.datasets import load_digits as _sk_digits
 
+    seed = _split_seed(seed)
     bunch = _sk_digits()
     x = np.asarray(bunch.data, dtype=np.float64) / 16.0
     y = np.asarray(bunch.target, dtype=np.int64)
-    parts = _stratified_split(x, y, _check_count(n_val, "n_val"), _check_count(n_test, "n_test"), int(seed))
+    parts = _stratified_split(x, y, _check_count(n_val, "n_val"), _check_count(n_test, "n_test"), seed)
     return Dataset(
         name="digits",
         x_train=parts[0], y_train=parts[1], x_val=parts[2], y_val=parts[3], x_test=parts[4], y_test=parts[5],
@@ -534,7 +557,8 @@ def make_double_yinyang(
     Dataset
         ``tasks = (task 1, task 2)``, each with 4 features and 3 classes; the top-level splits
         are the two tasks concatenated (10,000 / 2,000 / 2,000 points by default) and
-        ``input_range = (0, 2 r_big + offset)``.
+        ``input_range = (min(0, offset, 1 - 2 r_big), max(1, 2 r_big) + max(offset, 0))``, which holds
+        every feature: ``(0, 2)`` for the defaults.
 
     Notes
     -----
@@ -572,7 +596,8 @@ def make_double_yinyang(
             x_train=features(tr, o), y_train=c_tr, x_val=features(va, o), y_val=c_va,
             x_test=features(te, o), y_test=c_te,
             n_classes=3,
-            input_range=(min(0.0, o), max(1.0, 2 * r_big) + max(o, 0.0)),
+            # the mirrored features 1 - x reach 1 - 2 r_big: below 0 for r_big > 0.5 (before, outside the range)
+            input_range=(min(0.0, o, 1.0 - 2 * r_big), max(1.0, 2 * r_big) + max(o, 0.0)),
             description=f"Yin-Yang (r_small={r_small}, r_big={r_big}) shifted by {o} in x and y; LEA sampler.",
         ))
     t1, t2 = tasks

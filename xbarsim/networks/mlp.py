@@ -93,16 +93,21 @@ def quantize_activation(x: ArrayLike, bits: int = 8) -> FloatArray:
     bits, ``bits - 1`` of them fractional, clamped). In training the gradient passes the rounding
     unchanged and is zero where the value was clamped (:func:`activation_passes`).
     """
-    if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)) or not 2 <= int(bits) <= 24:
-        raise ConfigError(f"`bits` must be an int in [2, 24]; got {short_repr(bits)}.")
-    step = 2.0 ** -(int(bits) - 1)
+    step = 2.0 ** -(_check_bits(bits) - 1)
     top = 1.0 - step
     return np.clip(np.round(np.asarray(x, dtype=np.float64) / step) * step, -top, top)
 
 
+def _check_bits(bits: object) -> int:
+    if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)) or not 2 <= int(bits) <= 24:
+        raise ConfigError(f"`bits` must be an int in [2, 24]; got {short_repr(bits)}.")
+    return int(bits)
+
+
 def activation_passes(x: ArrayLike, bits: int = 8) -> FloatArray:
     """1.0 where :func:`quantize_activation` did not clamp ``x`` (gradient passes), 0.0 where it did."""
-    top = 1.0 - 2.0 ** -(int(bits) - 1)
+    # before: unchecked, so bits=1 (or True) gave a clamp at 0 and let no gradient through, and 1.5 was truncated
+    top = 1.0 - 2.0 ** -(_check_bits(bits) - 1)
     arr = np.asarray(x, dtype=np.float64)
     return ((arr >= -top) & (arr <= top)).astype(np.float64)
 
@@ -452,9 +457,19 @@ class MLP:
         return accuracy_of(pred, y, self.n_classes)
 
     def loss(self, x: ArrayLike, y: ArrayLike, *, weights: Sequence[ArrayLike] | None = None) -> float:
-        """Mean cross-entropy (nats per sample) of the network's head on ``(x, y)``."""
+        """Mean cross-entropy (nats per sample) of the network's head on ``(x, y)``.
+
+        Raises
+        ------
+        ConfigError
+            For no samples (the mean is undefined; before, NaN with numpy's "Mean of empty slice"), or
+            labels as in :meth:`accuracy`.
+        """
         scores = self.forward(x, weights=weights)
-        return float(_data_loss(self.output, scores, check_labels(y, scores.shape[0], self.n_classes))[0])
+        labels = check_labels(y, scores.shape[0], self.n_classes)
+        if scores.shape[0] == 0:
+            raise ConfigError("`x` must hold at least one sample: the loss of no samples is undefined; got 0 samples.")
+        return float(_data_loss(self.output, scores, labels)[0])
 
     # ---------------------------------------------------------------------------- conversion
     def to_dict(self) -> dict[str, np.ndarray]:
@@ -553,12 +568,15 @@ def check_labels(y: ArrayLike, n: int, n_classes: int) -> IntArray:
     arr = np.asarray(y)
     if arr.shape != (n,):
         raise ConfigError(f"`y` must have shape ({n},); got shape {arr.shape}.")
-    if arr.dtype.kind not in "iub" and not (arr.dtype.kind == "f" and np.all(arr == np.round(arr))):
-        raise ConfigError(f"`y` must hold integer class labels; got dtype {arr.dtype}.")
-    labels = arr.astype(np.int64)
-    if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
-        raise ConfigError(f"`y` must hold labels in 0..{n_classes - 1}; got {int(labels.min())}..{int(labels.max())}.")
-    return labels
+    # an infinite float equals its own rounding: it passed as a whole number, and the cast to int64 below
+    # turned it (and 1e20, and a uint64 above 2**63) into -9223372036854775808 with a RuntimeWarning
+    if arr.dtype.kind not in "iub" and not (
+            arr.dtype.kind == "f" and np.isfinite(arr).all() and np.all(arr == np.round(arr))):
+        raise ConfigError(f"`y` must hold integer class labels (finite whole numbers); got dtype {arr.dtype}"
+                          + (f" with {short_repr(arr)}." if arr.dtype.kind == "f" else "."))
+    if arr.size and (arr.min() < 0 or arr.max() >= n_classes):  # compared before the cast, which can wrap
+        raise ConfigError(f"`y` must hold labels in 0..{n_classes - 1}; got {int(arr.min())}..{int(arr.max())}.")
+    return arr.astype(np.int64)
 
 
 def accuracy_of(pred: IntArray, y: ArrayLike, n_classes: int) -> float:

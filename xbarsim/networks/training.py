@@ -162,9 +162,10 @@ class EpochRecord:
     epochs : int
         Total number of epochs of the run.
     loss : float
-        Mean training objective over the epoch's batches (cross-entropy in nats per sample plus
-        the L2 and EWC terms), at the weights used in the forward pass (perturbed when training
-        hardware-aware).
+        Training objective averaged over the epoch's batches, each weighted by its number of
+        samples: the cross-entropy in nats per sample at the weights used in the forward pass
+        (quantized, and perturbed when training hardware-aware), plus the L2 and EWC terms at the
+        clean (latent) weights, as each batch's step saw them.
     train_accuracy : float
         Accuracy (0 to 1) on the whole training set after the epoch, at the unperturbed
         (quantized when training ternary) weights.
@@ -637,6 +638,8 @@ def fisher_diagonal(
             gen = as_rng(rng)
             pick = gen.choice(xs.shape[0], size=k, replace=False)
             xs, ys = xs[pick], ys[pick]
+    if xs.shape[0] == 0:  # before: NaN Fisher arrays, which consolidate() then refused as a bad `fisher_weights[0]`
+        raise ConfigError("`x` must hold at least one sample: the Fisher information is a mean over samples; got 0.")
     _, acts, deltas = backprop(network, xs, ys, network.weights, network.biases)
     n = xs.shape[0]
     fw = tuple((a * a).T @ (d * d) / n for a, d in zip(acts, deltas))

@@ -4,7 +4,7 @@ Arrays: ``x_test`` and ``y_test`` (required); ``x_train``/``y_train`` and ``x_va
 (optional, in pairs). Inputs may have any per-sample shape (``(n, C, H, W)`` images in ONNX's
 layout, or ``(n, features)``); every split must have the same one. They are stored flattened,
 ``(n, prod(shape))``, which every :class:`~xbarsim.networks.Network` accepts. Labels are integer
-class indices ``0 .. n_classes - 1``.
+class indices ``0 .. n_classes - 1`` (integers, booleans, or floats that are finite whole numbers).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from xbarsim._validation import check_int
+from xbarsim._validation import check_int, short_repr
 from xbarsim.errors import ConfigError
 from xbarsim.networks.datasets import Dataset
 
@@ -23,6 +23,8 @@ __all__ = ["load_npz", "NPZ_KEYS"]
 
 #: Keys a dataset file may hold.
 NPZ_KEYS: tuple[str, ...] = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
+#: Most classes a dataset file may describe (the bound of ``n_classes``).
+_MAX_CLASSES = 1 << 31
 
 
 def load_npz(path: str | os.PathLike[str], *, n_classes: int | None = None, name: str | None = None) -> Dataset:
@@ -43,20 +45,25 @@ def load_npz(path: str | os.PathLike[str], *, n_classes: int | None = None, name
     ------
     ConfigError
         Naming the file and the key: unreadable file, missing ``x_test``/``y_test``, a split with
-        ``x`` but no ``y``, unknown keys, non-numeric or non-finite inputs, non-integer or
-        out-of-range labels, lengths of ``x`` and ``y`` that differ, per-sample shapes that
-        differ between splits.
+        ``x`` but no ``y``, unknown keys, an array that cannot be read without pickle, non-numeric
+        or non-finite inputs, non-integer, non-finite or out-of-range labels (at most 2**31 classes),
+        lengths of ``x`` and ``y`` that differ, per-sample shapes that differ between splits.
     """
     p = Path(path)
     if n_classes is not None:
-        n_classes = check_int(n_classes, "n_classes", 2, 1 << 31)
+        n_classes = check_int(n_classes, "n_classes", 2, _MAX_CLASSES)
     if not p.is_file():
         raise ConfigError(f"dataset file {str(p)!r} does not exist.")
+    key = None  # the array being read, so that an object array (pickled) or a damaged one is named
     try:
         with p.open("rb") as fh, np.load(fh, allow_pickle=False) as f:
-            arrays = {k: f[k] for k in f.files}
+            arrays = {}
+            for key in f.files:
+                arrays[key] = f[key]
+            key = None
     except (OSError, ValueError, TypeError, AttributeError, zipfile.BadZipFile, EOFError) as exc:
-        raise ConfigError(f"{p}: not a readable .npz file ({type(exc).__name__}: {str(exc)[:200]}).") from None
+        what = "not a readable .npz file" if key is None else f"key {key!r} is not a readable array"
+        raise ConfigError(f"{p}: {what} ({type(exc).__name__}: {str(exc)[:200]}).") from None
     unknown = sorted(set(arrays) - set(NPZ_KEYS))
     if unknown:
         raise ConfigError(f"{p}: unknown key {unknown[0]!r}; a dataset file holds {', '.join(NPZ_KEYS)}.")
@@ -88,20 +95,34 @@ def load_npz(path: str | os.PathLike[str], *, n_classes: int | None = None, name
         if y.ndim != 1 or y.shape[0] != x.shape[0]:
             raise ConfigError(f"{p}: key {yk!r} must be ({x.shape[0]},) labels, one per row of {xk!r}; "
                               f"got shape {y.shape}.")
-        if y.dtype.kind not in "iu" and not (y.dtype.kind == "f" and np.all(y == np.round(y))):
-            raise ConfigError(f"{p}: key {yk!r} must hold integer class labels; got dtype {y.dtype}.")
-        # the width from the shape: reshape(0, -1) of an empty split is ambiguous and numpy refuses it
-        splits[split] = (xf.reshape(x.shape[0], int(np.prod(x.shape[1:]))), y.astype(np.int64))
+        # an infinite float equals its own rounding; cast to int64 it became -9223372036854775808 (as did
+        # 1e20 and a uint64 above 2**63), reported as that label with a RuntimeWarning
+        if y.dtype.kind not in "iub" and not (y.dtype.kind == "f" and np.isfinite(y).all() and np.all(y == np.round(y))):
+            raise ConfigError(f"{p}: key {yk!r} must hold integer class labels (finite whole numbers); got dtype "
+                              f"{y.dtype}" + (f" with {short_repr(y)}." if y.dtype.kind == "f" else "."))
+        # the width from the shape: reshape(0, -1) of an empty split is ambiguous and numpy refuses it; the labels
+        # stay in their own dtype until their range is checked
+        splits[split] = (xf.reshape(x.shape[0], int(np.prod(x.shape[1:]))), y)
     if splits["test"][0].shape[0] == 0:
         raise ConfigError(f"{p}: key 'x_test' holds no samples.")
     lo = float(min(x.min() for x, _ in splits.values() if x.size))
     hi = float(max(x.max() for x, _ in splits.values() if x.size))
-    top = max(int(y.max()) for _, y in splits.values() if y.size) if any(y.size for _, y in splits.values()) else 1
-    classes = max(top + 1, 2) if n_classes is None else int(n_classes)
+    if n_classes is None:
+        # the largest label sets the classes, within the bound an explicit n_classes has (before: a label
+        # 2**62 made a dataset of 2**62 + 1 classes, whose report() asked for an array that large)
+        split, top = max(((s, int(y.max())) for s, (_, y) in splits.items() if y.size), key=lambda t: t[1],
+                         default=("test", 1))
+        if top >= _MAX_CLASSES:
+            raise ConfigError(f"{p}: key 'y_{split}' holds label {top}; labels must be below {_MAX_CLASSES} "
+                              f"(class indices 0 .. n_classes - 1).")
+        classes = max(top + 1, 2)
+    else:
+        classes = int(n_classes)
     for split, (_, y) in splits.items():
         if y.size and (y.min() < 0 or y.max() >= classes):
             raise ConfigError(f"{p}: key 'y_{split}' holds labels {int(y.min())}..{int(y.max())}, outside "
                               f"0..{classes - 1} ({classes} classes).")
+    splits = {s: (x, y.astype(np.int64)) for s, (x, y) in splits.items()}
     empty_x = np.zeros((0, splits["test"][0].shape[1]))
     empty_y = np.zeros(0, dtype=np.int64)
     parts = {s: splits.get(s, (empty_x, empty_y)) for s in ("train", "val", "test")}
@@ -109,6 +130,12 @@ def load_npz(path: str | os.PathLike[str], *, n_classes: int | None = None, name
         name=name or p.stem,
         x_train=parts["train"][0], y_train=parts["train"][1], x_val=parts["val"][0], y_val=parts["val"][1],
         x_test=parts["test"][0], y_test=parts["test"][1], n_classes=classes,
-        input_range=(lo, hi if hi > lo else lo + 1.0),
+        input_range=(lo, hi if hi > lo else _above(lo)),
         description=f"user dataset {p} (per-sample input shape {shape}).",
     )
+
+
+def _above(lo: float) -> float:
+    """An upper bound for inputs that all equal ``lo``: ``lo + 1``, or the next float where that rounds
+    back to ``lo`` (above 2**53; before, a constant input of 3e38 gave the range (lo, lo), refused)."""
+    return lo + 1.0 if lo + 1.0 > lo else float(np.nextafter(lo, np.inf))

@@ -190,8 +190,22 @@ def wage_scale(fan_in: int, *, bits_weight: int = 2, factor: float = 2.0) -> flo
 
 def wage_weights(latent: ArrayLike, scale: float) -> FloatArray:
     """Forward weights of a layer: ``clip(round(2 u) / 2, -0.5, 0.5) / scale``, i.e. ``{0, +-0.5} / scale``."""
+    # before: a scale of 0 gave inf weights, NaN gave NaN, and a negative one flipped every sign, without a word
+    s = _positive(scale, "scale")
     u = np.asarray(latent, dtype=np.float64)
-    return np.clip(np.round(u * 2.0) / 2.0, -_LATENT_LIMIT, _LATENT_LIMIT) / float(scale)
+    return np.clip(np.round(u * 2.0) / 2.0, -_LATENT_LIMIT, _LATENT_LIMIT) / s
+
+
+def _ceil_log2(top: float) -> int:
+    """``ceil(log2 top)`` of a positive finite float, exactly.
+
+    ``math.ceil(math.log2(top))`` was one too small for maxima a few ulps above a power of two (``log2``
+    rounds ``k + 3e-16`` down to ``k`` once ``|k| >= 8``), so the normalized maximum came out at
+    ``1 + 2**-52`` instead of just above 0.5 and the update doubled; and ``2.0 ** k`` overflowed
+    (OverflowError) for maxima above ``2**1023``. ``frexp`` gives the exponent without rounding.
+    """
+    mantissa, exponent = math.frexp(top)  # top = mantissa * 2**exponent, 0.5 <= mantissa < 1
+    return exponent - 1 if mantissa == 0.5 else exponent
 
 
 def wage_update(grad: ArrayLike, learning_rate: float, bits: int = 8) -> FloatArray:
@@ -208,7 +222,7 @@ def wage_update(grad: ArrayLike, learning_rate: float, bits: int = 8) -> FloatAr
     top = float(np.abs(g).max(initial=0.0))
     if top == 0.0:
         return np.zeros_like(g)
-    normed = g / 2.0 ** math.ceil(math.log2(top))
+    normed = np.ldexp(g, -_ceil_log2(top))
     return np.round(lr * step * normed / step) * step
 
 
@@ -217,11 +231,14 @@ def wage_error(err: ArrayLike, bits: int = 8) -> FloatArray:
     ``e / 2**ceil(log2 max|e|)`` rounded to ``2**-(bits - 1)`` and clamped to ``+-(1 - 2**-(bits - 1))``.
     An all-zero error stays zero."""
     e = np.asarray(err, dtype=np.float64)
+    # as wage_update: a NaN or inf error would otherwise quantize to NaN or to the clamp without a word
+    step = 2.0 ** -(check_int(bits, "bits", 2, 24) - 1)
+    if not np.isfinite(e).all():
+        raise ConfigError(f"`err` must be finite; got {short_repr(e)}.")
     top = float(np.abs(e).max(initial=0.0))
     if top == 0.0:
         return np.zeros_like(e)
-    step = 2.0 ** -(int(bits) - 1)
-    return np.clip(np.round(e / 2.0 ** math.ceil(math.log2(top)) / step) * step, -1.0 + step, 1.0 - step)
+    return np.clip(np.round(np.ldexp(e, -_ceil_log2(top)) / step) * step, -1.0 + step, 1.0 - step)
 
 
 def _backprop_quantized(net: MLP, x: FloatArray, y: np.ndarray, weights: tuple[FloatArray, ...],
