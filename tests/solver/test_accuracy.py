@@ -103,6 +103,22 @@ def test_a_scan_of_216_ill_conditioned_arrays_warns_exactly_where_needed():
     assert false_alarms <= 0.1 * warned, (false_alarms, warned)
 
 
+@pytest.mark.parametrize("segment", [1e-300, 1e-155, 1e300])
+def test_segments_beyond_double_precision_warn_instead_of_answering_silently(segment):
+    """Found in review: with 1e-300 ohm segments a read gave 0 A where the exact answer is 1.3 mA (the
+    estimate solved with a pivot of pure rounding noise and bounded the error by 2e-16); 1e-155 ohm gave
+    56 A and 1e300 ohm node voltages 1e280 V off (the estimate overflowed to NaN, which Python's max()
+    dropped, bound 0). None warned. A noise pivot or a NaN now means no bound: inf, and a warning."""
+    rng = np.random.default_rng(8)
+    cb = xb.Crossbar(conductance=rng.uniform(1e-5, 1e-3, (3, 4)),
+                     lines=xb.LineResistance.uniform(segment, driver=5.0, sense=5.0))
+    netlist, sol, caught = _solve_quietly(cb, xb.BiasScheme.read(np.ones(3)))
+    assert max(_exact_errors(netlist, sol)) > 1.0
+    assert sol.kcl_residual < 1e-15
+    assert caught
+    assert xb.estimate_forward_error(netlist, sol).bound == np.inf
+
+
 def test_ordinary_arrays_estimate_tiny_errors_and_do_not_warn(rng):
     for m, n in ((1, 1), (3, 7), (16, 16)):
         cb = xb.Crossbar(conductance=rng.uniform(1e-6, 1e-4, (m, n)),

@@ -16,7 +16,8 @@ where the second term covers the rounding in computing ``r`` itself. The nodal m
 network is a symmetric M-matrix, so ``A^-1 >= 0`` entrywise and ``|A^-1| w = A^-1 w`` for the
 non-negative ``w``: one extra solve per operating point gives the bound, no norm estimator needed
 (``A^-1 w`` is itself computed in double precision; when that is inaccurate the bound is huge
-anyway, which is what matters). Currents derived from voltage differences across an element of
+anyway, which is what matters, except where a pivot of the LU is pure rounding noise or the solve
+overflows: ``A^-1 w`` can then come out too small by any factor, so both mean "no bound", ``inf``). Currents derived from voltage differences across an element of
 conductance ``g`` inherit ``g (|dx_a| + |dx_b|)`` plus the rounding of ``v_a - v_b``; this is how a
 1e-9 ohm sense resistor turns a voltage error of 1e-17 V into a current error of 1e-8 A.
 Checked against exact rational solves (``fractions.Fraction``) in ``tests/solver/test_accuracy.py``.
@@ -157,13 +158,13 @@ def estimate_forward_error(netlist: Netlist, solution: Solution) -> ForwardError
                     + _ROUNDING * _at_nodes(a, b, g * (np.abs(v[a]) + np.abs(v[b])), nn, 1.0)
                 z = np.full(unknown.size, np.inf) if lu is None else np.asarray(lu.solve(r[unknown]))
                 dx[unknown] = np.abs(z)
-            dv_max = max(dv_max, float(dx.max()))
+            dv_max = _worst(dv_max, dx)
             # current error bound of every element: voltage errors, plus the rounding of v_a - v_b
             de = g * (dx[a] + dx[b] + np.finfo(float).eps * (np.abs(v[a]) + np.abs(v[b])))
             de[idle] = 0.0
             node_err = _at_nodes(a, b, de, nn, 1.0)
-            di_src = max(di_src, float(node_err[netlist.source_node].max(initial=0.0)))
-            di_cell = max(di_cell, float(de[netlist.resistor_values.size:].max(initial=0.0)))
+            di_src = _worst(di_src, node_err[netlist.source_node])
+            di_cell = _worst(di_cell, de[netlist.resistor_values.size:])
     rel = (lambda d, scale: d / scale if scale > 0 else (0.0 if d == 0 else float("inf")))
     v_scale = float(np.abs(v_all).max(initial=0.0))
     voltage = rel(dv_max, v_scale)
@@ -206,15 +207,35 @@ def _idle_elements(netlist: Netlist, a: np.ndarray, b: np.ndarray) -> np.ndarray
     return idle | ~live
 
 
+def _worst(acc: float, x: FloatArray) -> float:
+    """The larger of ``acc`` and the largest entry of ``x``, with a NaN (from an overflow, ``inf * 0``)
+    counted as ``inf``: Python's ``max(0.0, nan)`` is 0.0, which once turned "no digits" into a bound of 0."""
+    worst = float(np.max(x, initial=0.0))
+    return max(acc, worst) if worst == worst else float("inf")
+
+
 def _factor(A: sp.csr_matrix) -> spla.SuperLU | None:
-    """SuperLU of the nodal matrix (partial pivoting); None when it is singular in floating point."""
+    """SuperLU of the nodal matrix (partial pivoting); None when it is singular in floating point, or
+    when a pivot is at the rounding level of its row (:data:`_ROUNDING` of the row's largest entry).
+
+    Such a pivot is what is left after cancellation: its value is rounding noise (1e284 where 0.2 S
+    was exact, with 1e-300 ohm segments), so ``A^-1 w`` solved with it may come out too small by any
+    factor, and with it the bound; the solve it checks carries no digits either.
+    """
     if A.shape[0] == 0:
         return None
     try:
         with np.errstate(all="ignore"):
-            return spla.splu(A.tocsc(), permc_spec="MMD_AT_PLUS_A")
+            lu = spla.splu(A.tocsc(), permc_spec="MMD_AT_PLUS_A")
     except RuntimeError:  # exactly singular in floating point: no accuracy at all
         return None
+    # Pr A Pc = L U: row k of the permuted matrix is row i of A with perm_r[i] = k (Pc keeps row maxima)
+    row_max = np.asarray(abs(A).max(axis=1).todense()).ravel()[np.argsort(lu.perm_r)]
+    with np.errstate(all="ignore"):
+        pivot = np.abs(lu.U.diagonal())
+        if not (pivot > _ROUNDING * row_max).all():
+            return None
+    return lu
 
 
 def needs_check(netlist: Netlist) -> bool:
