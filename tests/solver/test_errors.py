@@ -194,6 +194,13 @@ def test_transfer_matrix_needs_linear_devices():
         xb.transfer_matrix(cb)
 
 
+@pytest.mark.parametrize("bad", [None, np.full((2, 2), 1e-4)])
+def test_transfer_matrix_names_a_crossbar_that_is_not_one(bad):
+    # found in review: transfer_matrix(None) raised AttributeError: 'NoneType' object has no attribute 'shape'
+    with pytest.raises(ConfigError, match="`crossbar` must be a Crossbar"):
+        xb.transfer_matrix(bad)
+
+
 # ----------------------------------------------------------------------------- valid edge values, no NaN
 def _edge_cases(rng: np.random.Generator) -> list[tuple[str, xb.Crossbar, xb.BiasScheme]]:
     m, n = 5, 4

@@ -151,6 +151,8 @@ def transfer_matrix(crossbar: Crossbar, options: SparseOptions | None = None) ->
     Includes every wire, driver and sense resistance, exactly (linear devices only). With ideal
     wires ``T == G``. The fast path for pushing thousands of input vectors through one array.
     """
+    if not isinstance(crossbar, Crossbar):
+        raise ConfigError(f"`crossbar` must be a Crossbar; got {type(crossbar).__name__}.")
     m, _ = crossbar.shape
     netlist = build_netlist(crossbar, BiasScheme.read(np.zeros(m)))
     return SparseBackend(options).transfer_matrix(netlist)
