@@ -256,3 +256,23 @@ def test_solution_fields_are_read_only(rng):
         sol.output_currents[0] = 0.0
     with pytest.raises((AttributeError, TypeError)):
         sol.output_currents = np.zeros(3)  # frozen dataclass
+
+
+@pytest.mark.parametrize("segment", [1.0, 0.0])  # the grid Newton and the general one (ideal wires merged)
+def test_a_batch_that_does_not_converge_names_the_entries_that_failed(segment):
+    # found in review: one of nine input vectors at 50 V failed the whole batch with the same message
+    # whichever entry it was, so a caller could not tell which vector to look at
+    cb = xb.Crossbar(conductance=np.full((3, 4), 1e-4), device=xb.Sinh(a=2.07),
+                     lines=xb.LineResistance.uniform(segment, driver=10.0, sense=10.0))
+    v = np.full((9, 3), 0.3)
+    v[[2, 8]] = 50.0
+    with pytest.raises(xb.ConvergenceError, match=r"Batch entries \[2, 8\] \(2 of 9\) did not converge") as info:
+        xb.solve(cb, xb.BiasScheme.read(v))
+    assert info.value.entries == (2, 8)
+    v[[2, 8]] = 5000.0  # overflows at the first step
+    with pytest.raises(xb.ConvergenceError, match=r"Batch entries \[2, 8\] \(2 of 9\) overflowed") as info:
+        xb.solve(cb, xb.BiasScheme.read(v))
+    assert info.value.entries == (2, 8)
+    with pytest.raises(xb.ConvergenceError) as info:  # unbatched: nothing to name
+        xb.solve(cb, xb.BiasScheme.read(v[2]))
+    assert info.value.entries == () and "Batch" not in str(info.value)
