@@ -378,3 +378,15 @@ def test_state0_and_scale_equal_a_rebuilt_circuit():
         simulate_transient(unit, opts, scale=float("nan"))
     with pytest.raises(ConfigError, match="`state0`"):
         simulate_transient(unit, opts, state0=np.full((4, 5), 1.5))
+
+
+@pytest.mark.parametrize("run", ["simulate", "operating_point", "ngspice"])
+def test_options_of_another_type_are_named(run: str) -> None:
+    # found in review: simulate_transient(circuit, "be") raised AttributeError: 'str' object has no attribute 'stop'
+    from xbarsim.solver.ngspice_transient import ngspice_transient
+    from xbarsim.solver.transient import operating_point
+
+    fn = {"simulate": simulate_transient, "operating_point": operating_point, "ngspice": ngspice_transient}[run]
+    circuit = _single_cell(Vteam(g_on=1e-3, g_off=1e-5, v_set=1.0, v_reset=-1.0, k_set=1.0, k_reset=1.0), 0.5, 1e-6, 0.5)
+    with pytest.raises(ConfigError, match="`options` must be TransientOptions or None; got str"):
+        fn(circuit, "be")  # type: ignore[arg-type]

@@ -48,7 +48,7 @@ from xbarsim.errors import ConfigError, ConvergenceError
 from xbarsim.netlists.transient import IntegrationMethod, TransientCircuit, check_state
 
 __all__ = ["TransientOptions", "TransientResult", "TransientWorkspace", "simulate_transient", "operating_point",
-           "step_times"]
+           "step_times", "transient_options"]
 
 
 def _check_pos(value: object, name: str, what: str, *, allow_none: bool = False) -> None:
@@ -692,6 +692,16 @@ def _start(circuit: TransientCircuit, options: TransientOptions, workspace: Tran
     return st, np.array(w0, dtype=np.float64).ravel()
 
 
+def transient_options(options: TransientOptions | None) -> TransientOptions:
+    """``options``, or the defaults for None; ConfigError naming ``options`` for anything else (a string
+    given there once ended in AttributeError: 'str' object has no attribute 'stop')."""
+    if options is None:
+        return TransientOptions()
+    if not isinstance(options, TransientOptions):
+        raise ConfigError(f"`options` must be TransientOptions or None; got {type(options).__name__}.")
+    return options
+
+
 def operating_point(circuit: TransientCircuit, options: TransientOptions | None = None, *,
                     workspace: TransientWorkspace | None = None, state0: ArrayLike | None = None,
                     scale: float = 1.0) -> TransientResult:
@@ -700,7 +710,7 @@ def operating_point(circuit: TransientCircuit, options: TransientOptions | None 
     This is a DC read of the array in its present state (e.g. a verify read): the waveforms' values
     at 0 s are the applied voltages. ``state0`` and ``scale`` as in :func:`simulate_transient`.
     """
-    opts = options or TransientOptions()
+    opts = transient_options(options)
     t0 = time.perf_counter()
     st, w = _start(circuit, opts, workspace, state0, scale)
     x = st.initial(w)
@@ -742,7 +752,7 @@ def simulate_transient(circuit: TransientCircuit, options: TransientOptions | No
     ConvergenceError
         A step failed even after ``max_retries`` retries with a quarter of the step (names ``dt``).
     """
-    opts = options or TransientOptions()
+    opts = transient_options(options)
     t_start = time.perf_counter()
     st, w = _start(circuit, opts, workspace, state0, scale)
     it0, fac0 = st.iterations, st.factorizations
