@@ -70,6 +70,8 @@ def test_a_boolean_conductance_mask_is_refused_by_the_crossbar():
         (np.array([0.1, None], dtype=object), "got None among its values"),
         (np.array([0.1, True], dtype=object), "got True among its values"),
         (np.array([0.1, "2"], dtype=object), "got '2' among its values"),
+        ([0.3, True], "got a boolean among its values"),
+        (((0.3, 0.2), (np.True_, 0.1)), "got a boolean among its values"),
     ],
 )
 def test_text_dates_and_none_are_not_numbers(value, shown):
