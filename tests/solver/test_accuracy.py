@@ -183,3 +183,49 @@ def test_estimate_refuses_mismatched_arguments():
     with pytest.raises(xb.ConfigError, match="operating points"):
         xb.estimate_forward_error(other, sol)
     assert repr(xb.estimate_forward_error(netlist, sol)).startswith("ForwardError(bound=")
+
+
+def _exact_transfer(cb: xb.Crossbar) -> np.ndarray:
+    """T from exact rational solves of unit inputs (row i at 1 V, the others at 0 V)."""
+    m, n = cb.shape
+    rows = []
+    for i in range(m):
+        netlist = xb.build_netlist(cb, xb.BiasScheme.read(np.eye(m)[i]))
+        _, cur = exact_operating_point(netlist)
+        out = np.zeros(n)
+        for s in range(netlist.source_node.size):
+            if netlist.source_end[s] >= 2:
+                out[netlist.source_line[s]] -= float(cur[s])
+        rows.append(out)
+    return np.array(rows)
+
+
+def test_transfer_matrices_of_ill_conditioned_arrays_warn():
+    """Found in review: transfer_matrix and transfer_matrices had no accuracy check at all. On the
+    issue case T was 99 % off, and 45 of the 216 arrays of the scan above were further than 1e-6
+    from exact arithmetic, all without a word (solve warned on them)."""
+    cb, _ = _issue_case()
+    exact = _exact_transfer(cb)
+    for transfer in (lambda: xb.transfer_matrix(cb), lambda: xb.transfer_matrices(cb.conductance[None], cb.lines)[0]):
+        with pytest.warns(xb.AccuracyWarning, match="relative error of the transfer matrix"):
+            t = transfer()
+        assert np.abs(t - exact).max() > 0.1 * np.abs(exact).max()
+
+
+def test_transfer_matrices_of_ordinary_arrays_do_not_warn(rng):
+    cb = xb.Crossbar(conductance=rng.uniform(1e-6, 1e-4, (4, 5)), lines=xb.LineResistance.uniform(2.5, driver=10.0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        t = xb.transfer_matrix(cb)
+        xb.transfer_matrices(np.stack([cb.conductance, cb.conductance[::-1]]), cb.lines)
+    np.testing.assert_allclose(t, _exact_transfer(cb), rtol=1e-12)
+
+
+@pytest.mark.parametrize("segment", [1e-30, 1e300])
+def test_a_breakdown_of_the_port_factorization_names_the_inputs(segment):
+    # found in review: 'SuperLU pivoted on an SPD nodal matrix; the port matrix would be wrong' and
+    # 'the nodal matrix is not positive definite (LAPACK dpttrf info=7)' read as solver bugs
+    cb = xb.Crossbar(conductance=np.full((3, 4), 1e-4), lines=xb.LineResistance.uniform(segment, driver=5.0, sense=5.0))
+    for fn in (lambda: xb.transfer_matrix(cb), lambda: xb.transfer_matrices(cb.conductance[None], cb.lines)):
+        with pytest.raises(xb.XbarError, match="this extreme|overflow double precision"):
+            fn()

@@ -36,11 +36,11 @@ from scipy.sparse.csgraph import connected_components
 from xbarsim._typing import BoolArray, FloatArray
 from xbarsim.errors import AccuracyWarning, ConfigError
 from xbarsim.netlists.netlist import Netlist
-from xbarsim.solver.solution import Solution, element_arrays
+from xbarsim.solver.solution import Solution, element_arrays, solution_from_voltages
 from xbarsim.solver.nodal import assemble
 
 __all__ = ["ForwardError", "estimate_forward_error", "needs_check", "warn_if_inaccurate", "ACCURACY_TARGET",
-           "AUTO_CHECK_MAX_NODES", "SPREAD_CHECK"]
+           "AUTO_CHECK_MAX_NODES", "SPREAD_CHECK", "transfer_matrix_error", "warn_if_transfer_inaccurate"]
 
 #: Relative forward error above which :func:`warn_if_inaccurate` warns (issue 13: within 1e-6 of exact arithmetic).
 ACCURACY_TARGET = 1e-6
@@ -280,3 +280,66 @@ def warn_if_inaccurate(netlist: Netlist, solution: Solution, *, stacklevel: int 
             "segments far below every neighbouring resistance) should be set to 0 (ideal wire).",
             AccuracyWarning, stacklevel=stacklevel)
     return est
+
+
+def transfer_matrix_error(netlist: Netlist, transfer: FloatArray) -> float:
+    """Relative error bound of the transfer matrix ``transfer`` (M, N) of the read-scheme ``netlist``.
+
+    Every row is driven at 1 V and the circuit solved directly (LU with partial pivoting). The bound
+    is the larger of the forward-error bound on that solve's output currents (the one of
+    :func:`estimate_forward_error`, for the sense sources only: ``T`` is their response, and a
+    1e-9 ohm driver that leaves the input currents uncertain does not touch it) and the relative
+    difference between ``ones @ T`` and those output currents (the port-matrix arithmetic of ``T``
+    itself). ``inf`` when the direct solve breaks down.
+    """
+    m, _ = netlist.shape
+    volts = (netlist.source_end < 2).astype(np.float64)[None, :]  # rows at 1 V, sense nodes at 0 V
+    net1 = replace(netlist, source_voltage=volts, batched=False)
+    asm = assemble(net1, net1.conductance)
+    vf = volts[0, np.unique(net1.source_node, return_index=True)[1]]
+    v = np.empty(net1.n_nodes)
+    v[asm.fixed] = vf
+    a, b = element_arrays(net1)
+    nn = net1.n_nodes
+    with np.errstate(all="ignore"):
+        lu = _factor(asm.A) if asm.unknown.size else None
+        if asm.unknown.size:
+            if lu is None:
+                return float("inf")
+            v[asm.unknown] = lu.solve(-(asm.C @ vf))
+        if not np.isfinite(v).all():
+            return float("inf")
+        sol = solution_from_voltages(net1, v[None, :], backend="sparse", method="direct", iterations=0, timings={})
+        g = _element_g(net1, v)
+        dx = np.zeros(nn)
+        if lu is not None:  # as in estimate_forward_error: x - x_exact = A^-1 F(x), F's rounding included
+            r = np.abs(_at_nodes(a, b, _element_currents(net1, v), nn, -1.0)) \
+                + _ROUNDING * _at_nodes(a, b, g * (np.abs(v[a]) + np.abs(v[b])), nn, 1.0)
+            dx[asm.unknown] = np.abs(np.asarray(lu.solve(r[asm.unknown])))
+        de = g * (dx[a] + dx[b] + np.finfo(float).eps * (np.abs(v[a]) + np.abs(v[b])))
+        sense = net1.source_node[net1.source_end >= 2]
+        bound = _worst(0.0, _at_nodes(a, b, de, nn, 1.0)[sense])
+        i_out = np.asarray(sol.output_currents, dtype=np.float64)
+        scale = float(np.abs(i_out).max(initial=0.0))
+        diff = _worst(0.0, np.abs(np.ones(m) @ transfer - i_out))
+    worst = max(bound, diff)
+    return worst / scale if scale > 0 else (0.0 if worst == 0 else float("inf"))
+
+
+def warn_if_transfer_inaccurate(netlist: Netlist, transfer: FloatArray, *, stacklevel: int = 3,
+                                bound: float | None = None) -> float:
+    """Warn with :class:`~xbarsim.errors.AccuracyWarning` when :func:`transfer_matrix_error` (or the
+    ``bound`` already computed) exceeds :data:`ACCURACY_TARGET`; returns the bound. A transfer matrix
+    of 1e-9 ohm row segments behind 1e9 ohm drivers was 99 % off without a word, where
+    :func:`~xbarsim.solver.solve` warned."""
+    if bound is None:
+        bound = transfer_matrix_error(netlist, transfer)
+    if not bound <= ACCURACY_TARGET:
+        g = np.concatenate([1.0 / netlist.resistor_values, netlist.conductance.ravel()])
+        g = g[g > 0]
+        warnings.warn(
+            f"accuracy cannot be guaranteed for this conditioning: the estimated relative error of the transfer "
+            f"matrix is {bound:.1e}; element conductances span {g.min():.3g} to {g.max():.3g} S. Resistances this "
+            "far apart (for example segments far below every neighbouring resistance) should be set to 0 "
+            "(ideal wire).", AccuracyWarning, stacklevel=stacklevel)
+    return bound

@@ -518,7 +518,9 @@ class _PortMatrix:
         lu = _splu(full, "NATURAL")
         ident = np.arange(nu + nf)
         if not (np.array_equal(lu.perm_r, ident) and np.array_equal(lu.perm_c, ident)):
-            raise CircuitError("SuperLU pivoted on an SPD nodal matrix; the port matrix would be wrong")
+            raise CircuitError("the nodal matrix lost its positive pivots in double precision (SuperLU pivoted; the "
+                               "port matrix would be wrong): conductances or wire resistances this extreme (or this "
+                               "far apart) cannot be solved in double precision.")
         self.lu, self.lam = lu, lam
         self.schur = (lu.L[nu:, nu:] @ lu.U[nu:, nu:]).toarray() - lam * np.eye(nf)
 
