@@ -29,7 +29,7 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from xbarsim._typing import FloatArray, IntArray
+from xbarsim._typing import BoolArray, FloatArray, IntArray
 from xbarsim.errors import ConfigError, ConvergenceError
 from xbarsim.netlists.netlist import Netlist
 from xbarsim.solver._grid import GridLayout, GridSystem, line_tridiagonals, solve_grid
@@ -214,13 +214,14 @@ def newton_solve(netlist: Netlist, unknown: IntArray, fixed: IntArray, Vf: Float
                         cg_iterations=sum(p.cg_iterations for p in parts))
 
 
-def _failed_entries(bad: np.ndarray, offset: int, total: int,
+def _failed_entries(bad: BoolArray | np.bool_, offset: int, total: int,
                     what: str = "did not converge") -> tuple[str, tuple[int, ...]]:
     """Message tail and indices naming the batch entries ``offset + flatnonzero(bad)`` of ``total``
     that failed (nothing for an unbatched solve), so that a caller can tell which input vectors to
     look at; entries of later chunks were not tried."""
     if total <= 1:
         return "", ()
+    bad = np.atleast_1d(bad)
     idx = tuple(offset + int(k) for k in np.flatnonzero(bad))
     shown = ", ".join(map(str, idx[:8])) + (", ..." if len(idx) > 8 else "")
     later = total - (offset + bad.size)
