@@ -536,15 +536,20 @@ class _Stepper:
         yp = np.append(y, 0.0)
         py = yp[ri] - yp[ci]
         dk = best_d[best_k]
-        small = np.eye(best_k.size) + dk[:, None] * pz
-        try:
-            coef = np.linalg.solve(small, dk * py)
-        except np.linalg.LinAlgError:  # the corrected Jacobian is singular: factor it directly
+        # a sinh cell far beyond its operating range makes dk overflow: checked here, not warned
+        with np.errstate(all="ignore"):
+            small = np.eye(best_k.size) + dk[:, None] * pz
+            try:
+                coef: FloatArray | None = np.linalg.solve(small, dk * py)
+            except np.linalg.LinAlgError:  # the corrected Jacobian is singular
+                coef = None
+            dx = None if coef is None else y - Z[:-1] @ coef
+        if dx is None or not np.isfinite(dx).all():  # singular or beyond double range: factor J directly
             self.force_factor = True
             base = self._factor(geff, cdt)
             self.force_factor = False
             return -base.lu.solve(F)
-        return y - Z[:-1] @ coef
+        return dx
 
     def gmres_dx(self, geff: FloatArray, cdt: FloatArray, F: FloatArray, slot: str) -> FloatArray:
         """The Newton update ``-J^{-1} F`` with ``J = A_w + P^T diag(geff) P + diag(cdt)``.
