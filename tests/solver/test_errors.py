@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -276,3 +277,33 @@ def test_a_batch_that_does_not_converge_names_the_entries_that_failed(segment):
     with pytest.raises(xb.ConvergenceError) as info:  # unbatched: nothing to name
         xb.solve(cb, xb.BiasScheme.read(v[2]))
     assert info.value.entries == () and "Batch" not in str(info.value)
+
+
+def _extreme(m: int, n: int, g: float, seg: float, drv: float, device: xb.DeviceModel | None = None) -> xb.Crossbar:
+    return xb.Crossbar(conductance=np.full((m, n), g), lines=xb.LineResistance.uniform(seg, driver=drv, sense=drv),
+                       device=device or xb.Ohmic())
+
+
+@pytest.mark.parametrize("case", ["nan-iterate", "span-overflow", "singular-line-sweep", "lazy-port-overflow"])
+def test_extreme_legal_inputs_give_typed_errors_or_results_not_runtime_warnings(case):
+    """Found in review by a scan of 5760 extreme legal inputs (1e-300..1e300 ohm and S, 1e150 V)
+    with RuntimeWarning as an error: np.nanmax of an all-NaN Newton iterate ('All-NaN slice
+    encountered') before the ConvergenceError, 1e300 / 1e-12 in the accuracy screen ('overflow in
+    scalar divide'), numpy's LinAlgError out of transfer_matrices, and an overflow in the port
+    matrix's node voltages computed on field access."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        warnings.simplefilter("ignore", xb.AccuracyWarning)
+        warnings.simplefilter("ignore", UserWarning)  # conductances outside 1e-15..1 S
+        try:
+            if case == "nan-iterate":
+                xb.solve(_extreme(1, 1, 1e-4, 0.0, 1e-300, xb.Sinh(a=2.0)), xb.BiasScheme.read([1e150]))
+            elif case == "span-overflow":
+                xb.solve(_extreme(24, 24, 1e-12, 1e-300, 0.0), xb.BiasScheme.read(np.full(24, 0.3)))
+            elif case == "singular-line-sweep":
+                xb.transfer_matrices(np.full((1, 1, 1), 1e-12), xb.LineResistance.uniform(0.0, driver=1e300, sense=1e300))
+            else:
+                sol = xb.solve(_extreme(2, 3, 1e-300, 1e-300, 1e-300), xb.BiasScheme.read(np.full((40, 2), 1e150)))
+                sol.node_voltages
+        except xb.XbarError:
+            pass

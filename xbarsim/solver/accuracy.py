@@ -242,9 +242,10 @@ def needs_check(netlist: Netlist) -> bool:
     """Whether :func:`~xbarsim.solver.solve` estimates the forward error of this netlist by default."""
     if netlist.n_nodes <= AUTO_CHECK_MAX_NODES:
         return True
-    g = np.concatenate([1.0 / netlist.resistor_values, netlist.conductance.ravel()])
-    g = g[g > 0]
-    return bool(g.size) and float(g.max() / g.min()) > SPREAD_CHECK
+    with np.errstate(over="ignore"):  # a span beyond double range (1e300 / 1e-12) is inf: checked
+        g = np.concatenate([1.0 / netlist.resistor_values, netlist.conductance.ravel()])
+        g = g[g > 0]
+        return bool(g.size) and float(g.max() / g.min()) > SPREAD_CHECK
 
 
 def _worst_entry(netlist: Netlist, solution: Solution) -> tuple[Netlist, Solution]:

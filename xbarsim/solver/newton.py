@@ -35,7 +35,8 @@ from xbarsim.netlists.netlist import Netlist
 from xbarsim.solver._grid import GridLayout, GridSystem, line_tridiagonals, solve_grid
 from xbarsim.solver._tridiag import pttrf, pttrs
 
-__all__ = ["NewtonOptions", "NewtonResult", "newton_solve", "grid_newton", "solve_linearised", "GridStepFailed"]
+__all__ = ["NewtonOptions", "NewtonResult", "newton_solve", "grid_newton", "solve_linearised", "GridStepFailed",
+           "largest_finite"]
 
 _log = logging.getLogger(__name__)
 
@@ -214,6 +215,15 @@ def newton_solve(netlist: Netlist, unknown: IntArray, fixed: IntArray, Vf: Float
                         cg_iterations=sum(p.cg_iterations for p in parts))
 
 
+def largest_finite(u: FloatArray) -> str:
+    """``"12.3 V"``: the largest finite ``|u|`` of the cell voltages, for a divergence message (``np.nanmax``
+    of an all-NaN iterate warned 'All-NaN slice encountered' before the ConvergenceError); "no finite
+    value" when there is none."""
+    a = np.abs(np.asarray(u, dtype=np.float64))
+    a = a[np.isfinite(a)]
+    return f"{float(a.max()):.3g} V" if a.size else "no finite value"
+
+
 def _failed_entries(bad: BoolArray | np.bool_, offset: int, total: int,
                     what: str = "did not converge") -> tuple[str, tuple[int, ...]]:
     """Message tail and indices naming the batch entries ``offset + flatnonzero(bad)`` of ``total``
@@ -253,7 +263,7 @@ def _newton_chunk(sysm: _System, Vf: FloatArray, options: NewtonOptions, offset:
                                          "overflowed (the others may not have converged yet)")
             raise ConvergenceError(
                 f"Newton diverged: device currents overflowed at iteration {it} "
-                f"(largest cell voltage {np.nanmax(np.abs(U)):.3g} V).{note}",
+                f"(largest cell voltage {largest_finite(U)}).{note}",
                 iterations=it, residual=float("inf"), entries=idx)
         # inexact Newton: a step only needs to be as accurate as the residual it corrects (forcing
         # term), so early steps take few CG iterations; quadratic convergence is kept near the end
@@ -403,7 +413,7 @@ def _grid_newton_chunk(netlist: Netlist, layout: GridLayout, vf: FloatArray, opt
             note, idx = _failed_entries(~finite, offset, total, "overflowed (the others may not have converged yet)")
             raise ConvergenceError(
                 f"Newton diverged: device currents overflowed at iteration {it} "
-                f"(largest cell voltage {np.nanmax(np.abs(u)):.3g} V).{note}",
+                f"(largest cell voltage {largest_finite(u)}).{note}",
                 iterations=it, residual=float("inf"), entries=idx)
         eta = float(np.clip(np.nanmax(err) * 1e-2, 1e-12, 1e-3))
         p_r, p_c, _, ok = solve_linearised(layout, gd, -f_r, -f_c, eta, options.cg_maxiter)

@@ -531,11 +531,14 @@ class _PortMatrix:
         nu, nf = asm.unknown.size, asm.fixed.size
         rel = vf - shift[:, None]
         v = np.empty((vf.shape[0], self.n_nodes))
-        if self.lu is not None:
-            rhs = np.zeros((nu + nf, vf.shape[0]))
-            rhs[nu:] = self.schur @ rel.T + self.lam * rel.T
-            x = np.empty((nu, vf.shape[0]))
-            x[self.perm] = self.lu.solve(rhs)[:nu]
-            v[:, asm.unknown] = x.T + shift[:, None]
+        # computed on field access, after solve's errstate: a non-finite result is checked by the
+        # Solution (a typed error), not warned here
+        with np.errstate(all="ignore"):
+            if self.lu is not None:
+                rhs = np.zeros((nu + nf, vf.shape[0]))
+                rhs[nu:] = self.schur @ rel.T + self.lam * rel.T
+                x = np.empty((nu, vf.shape[0]))
+                x[self.perm] = self.lu.solve(rhs)[:nu]
+                v[:, asm.unknown] = x.T + shift[:, None]
         v[:, asm.fixed] = vf
         return v

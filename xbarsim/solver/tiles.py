@@ -70,7 +70,12 @@ def transfer_matrices(conductance: ArrayLike, lines: LineResistance, device: Dev
             out = np.empty((k_tiles, m, n))
             chunk = max(1, _CHUNK_ENTRIES // (m * n * m))
             for k0 in range(0, k_tiles, chunk):
-                out[k0:k0 + chunk] = _line_sweep(g[k0:k0 + chunk], r_row, r_col, r_drv, r_sns)
+                try:
+                    out[k0:k0 + chunk] = _line_sweep(g[k0:k0 + chunk], r_row, r_col, r_drv, r_sns)
+                except np.linalg.LinAlgError as exc:  # a block singular in floating point (1e300 ohm drivers)
+                    raise CircuitError(f"the nodal matrix is numerically singular ({exc}): conductances or wire "
+                                       "resistances this extreme (or this far apart) cannot be solved in double "
+                                       "precision.") from exc
         else:
             out = _bordered_lu(g, lines, dev)
     if not np.isfinite(out).all():
@@ -97,8 +102,9 @@ def _check_accuracy(g: FloatArray, lines: LineResistance, dev: DeviceModel, wire
     lo, hi = float(g_min.min()), float(g_max.max())
     if g_wire.size:
         lo, hi = min(lo, float(g_wire.min())), max(hi, float(g_wire.max()))
-    if not hi / lo > SPREAD_CHECK:
-        return
+    with np.errstate(over="ignore"):
+        if not hi / lo > SPREAD_CHECK:
+            return
     m = g.shape[1]
     template = build_netlist(Crossbar(conductance=np.ones(g.shape[1:]), lines=lines, device=dev),
                              BiasScheme.read(np.zeros(m)))
