@@ -38,7 +38,7 @@ from xbarsim.analysis._common import (
     voltage_stats,
 )
 from xbarsim.analysis.switching import drolet_tio2_law
-from xbarsim.errors import ConfigError
+from xbarsim.errors import CircuitError, ConfigError
 from xbarsim.netlists.bias import BiasScheme, LineDrive
 from xbarsim.netlists.crossbar import Crossbar
 from xbarsim.solver.api import get_backend, solve
@@ -471,7 +471,11 @@ def _laplacian_pinv(y: FloatArray, labels: IntArray) -> FloatArray:
         sub = y[np.ix_(idx, idx)]
         a = float(np.abs(np.diag(sub)).mean()) or 1.0
         jj = np.full((idx.size, idx.size), 1.0 / idx.size)
-        p[np.ix_(idx, idx)] = np.linalg.inv(sub + a * jj) - jj / a
+        try:
+            p[np.ix_(idx, idx)] = np.linalg.inv(sub + a * jj) - jj / a
+        except np.linalg.LinAlgError as exc:  # admittances at the underflow limit (1e-300 S cells)
+            raise CircuitError(f"the port admittance of the line ends is numerically singular ({exc}): conductances "
+                               "or wire resistances this extreme cannot be solved in double precision.") from exc
     return p
 
 
@@ -674,8 +678,13 @@ def selected_voltage_map(
         else:
             raise ConfigError(f"`responses` must be the TerminalResponses of this {m}x{n} crossbar; "
                               f"got {short_repr(responses)}.")
-        return SelectedVoltageMap(scheme=scheme, v_write=v, voltage=_superposed_selected(resp, v, scheme, cb.conductance > 0),
-                                  method="superposition", backend=resp.backend)
+        with np.errstate(all="ignore"):
+            voltage = _superposed_selected(resp, v, scheme, cb.conductance > 0)
+        if not np.isfinite(voltage).all():
+            raise ConfigError(f"the selected-cell voltages overflow double precision (v_write = {v:g} V): use physical "
+                              "magnitudes.")
+        return SelectedVoltageMap(scheme=scheme, v_write=v, voltage=voltage, method="superposition",
+                                  backend=resp.backend)
     if cells is None:
         sel = np.stack(np.meshgrid(np.arange(m), np.arange(n), indexing="ij"), axis=-1).reshape(-1, 2)
     else:
