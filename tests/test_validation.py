@@ -57,3 +57,33 @@ def test_a_boolean_conductance_mask_is_refused_by_the_crossbar():
     with pytest.raises(ConfigError, match="`conductance`.*booleans"):
         Crossbar(conductance=np.eye(3, dtype=bool))
     assert as_float_array([1, 0], "g", what="conductance").tolist() == [1.0, 0.0]   # 0 / 1 integers are numbers
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        (np.array(["0.1", "0.2"]), "got text"),
+        (["0.1", "0.2"], "got text"),
+        (np.array([b"1", b"2"]), "got bytes"),
+        (np.array(["2020-01-01", "2020-01-02"], dtype="datetime64[D]"), "got dates"),
+        (np.array([1, 2], dtype="timedelta64[s]"), "got durations"),
+        (np.array([0.1, None], dtype=object), "got None among its values"),
+        (np.array([0.1, True], dtype=object), "got True among its values"),
+        (np.array([0.1, "2"], dtype=object), "got '2' among its values"),
+        ([0.3, True], "got a boolean among its values"),
+        (((0.3, 0.2), (np.True_, 0.1)), "got a boolean among its values"),
+    ],
+)
+def test_text_dates_and_none_are_not_numbers(value, shown):
+    # found in review: BiasScheme.read(dates) read 2020-01-01 as 18262 V (3.65 mA out of a 2x3 array
+    # of 100 uS), ["0.1", "0.2"] as volts, and [0.1, None] as "got nan"
+    with pytest.raises(ConfigError, match=f"`v` must be a voltage; {shown}"):
+        as_float_array(value, "v", what="voltage")
+
+
+def test_numbers_of_any_numeric_type_are_still_numbers():
+    from decimal import Decimal
+    from fractions import Fraction
+
+    for value in ([1, 2], np.array([1, 2], dtype=np.float16), np.array([1.5, Fraction(1, 2), Decimal("0.25")], dtype=object)):
+        assert as_float_array(value, "v", what="voltage").dtype == np.float64

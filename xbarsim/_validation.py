@@ -90,6 +90,19 @@ def as_float_array(
         raise ConfigError(f"`{name}` must be a {what}; got booleans ({short_repr(value)}), not numbers.")
     if raw.dtype.kind == "c":
         raise ConfigError(f"`{name}` must be a {what} (real numbers); got a complex value.")
+    # text, bytes, dates and durations convert to floats too ("1.5" -> 1.5, a date -> days since 1970:
+    # 2020-01-01 read as 18262 V), but none of them is a number of any unit
+    if raw.dtype.kind in _NOT_NUMBERS:
+        raise ConfigError(f"`{name}` must be a {what}; got {_NOT_NUMBERS[raw.dtype.kind]} ({short_repr(value)}), "
+                          "not numbers.")
+    if isinstance(value, (list, tuple)) and raw.dtype.kind in "iuf" and _holds_bool(value):
+        # numpy makes [0.3, True] a float array [0.3, 1.0]: the True is only visible in the sequence
+        raise ConfigError(f"`{name}` must be a {what}; got a boolean among its values ({short_repr(value)}), "
+                          "not a number.")
+    if raw.dtype.kind == "O":  # a mixed sequence: None would become nan, True 1.0, "2" 2.0
+        for item in raw.flat:
+            if item is None or isinstance(item, (bool, np.bool_, str, bytes, np.datetime64, np.timedelta64)):
+                raise ConfigError(f"`{name}` must be a {what}; got {short_repr(item)} among its values, not a number.")
     try:
         arr = np.array(raw, dtype=np.float64)
     except (TypeError, ValueError, OverflowError) as exc:
@@ -103,6 +116,23 @@ def as_float_array(
         bad = arr[arr < min_value].ravel()[0]
         raise ConfigError(f"`{name}` must be a {what}; got {short_repr(bad)}.")
     return arr
+
+
+def _holds_bool(seq: list[Any] | tuple[Any, ...]) -> bool:
+    """Whether a (nested) list or tuple holds a bool anywhere."""
+    stack: list[Any] = [seq]
+    while stack:
+        items = stack.pop()
+        kinds = set(map(type, items))  # one C-speed pass per innermost list
+        if bool in kinds or np.bool_ in kinds:
+            return True
+        if list in kinds or tuple in kinds:
+            stack.extend(x for x in items if isinstance(x, (list, tuple)))
+    return False
+
+
+#: Array kinds that numpy converts to float64 but that hold no numbers (see :func:`as_float_array`).
+_NOT_NUMBERS = {"U": "text", "S": "bytes", "V": "raw records", "M": "dates", "m": "durations"}
 
 
 def check_int(value: Any, name: str, lo: int, hi: int) -> int:

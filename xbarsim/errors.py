@@ -77,12 +77,16 @@ class ConvergenceError(XbarError, RuntimeError):
         Newton iterations performed.
     residual : float
         Final KCL residual (relative) when the solver gave up.
+    entries : tuple of int
+        The batch entries (input vectors) that had not converged, where the solver knows them; empty
+        for an unbatched solve. The other entries of the batch converged, or were not tried.
     """
 
-    def __init__(self, message: str, *, iterations: int, residual: float) -> None:
+    def __init__(self, message: str, *, iterations: int, residual: float, entries: tuple[int, ...] = ()) -> None:
         super().__init__(message)
         self.iterations = iterations
         self.residual = residual
+        self.entries = tuple(int(k) for k in entries)
 
 
 class BackendError(XbarError, RuntimeError):

@@ -114,3 +114,24 @@ def test_read_margin_cell_that_is_not_a_pair_is_named(cell: object) -> None:
     cell=(0, 1, 2) read cell (0, 1) without a word."""
     with pytest.raises(xb.ConfigError, match=r"`cell` must be a \(row, col\) pair or None; got "):
         read_margin((4, 4), cell=cell, **MARGIN)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("case", "error"), [("svm-singular", xb.CircuitError), ("svm-overflow", xb.ConfigError),
+                                             ("read-overflow", xb.XbarError)])
+def test_extreme_analysis_inputs_give_typed_errors_not_numpy_ones(case, error):
+    # found in review: selected_voltage_map raised numpy's LinAlgError for 1e-300 S cells and returned
+    # inf (after an overflow warning) at 1e150 V; read_cell warned 'overflow encountered in sinh'
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        warnings.simplefilter("ignore", UserWarning)  # conductances outside 1e-15..1 S
+        warnings.simplefilter("ignore", xb.AccuracyWarning)
+        with pytest.raises(error):
+            if case == "svm-singular":
+                selected_voltage_map(xb.Crossbar(conductance=[[1e-300]], lines=xb.LineResistance(row_driver=5.0, col_sense=5.0)),
+                                     1.0, "floating")
+            elif case == "svm-overflow":
+                selected_voltage_map(xb.Crossbar(conductance=[[1e-300]]), 1e150, "floating")
+            else:
+                read_cell(xb.Crossbar(conductance=[[1e-4]], device=xb.Sinh(a=2.0)), 0, 0, 1e150, "v/2")

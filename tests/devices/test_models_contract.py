@@ -206,6 +206,19 @@ def test_sinh_rejects_bad_a() -> None:
             Sinh(a=bad)  # type: ignore[arg-type]
 
 
+def test_sinh_refuses_an_a_whose_law_underflows() -> None:
+    # found in review: Sinh(a=1e-320) read a 0.3 V, 100 uS cell as 5e-21 A (a v subnormal) instead of
+    # the ohmic 3e-5 A it tends to, and ngspice's B-source gave 0 A from a = 1e-307 on; Vteam's a too
+    from xbarsim.devices import Vteam
+
+    for bad in (1e-320, 5e-324, 1e-200):
+        with pytest.raises(ConfigError, match="`a` must be a sinh nonlinearity of at least 1e-150"):
+            Sinh(a=bad)
+        with pytest.raises(ConfigError, match="`a` must be a sinh nonlinearity"):
+            Vteam(g_on=1e-3, g_off=1e-5, v_set=1.0, v_reset=-1.0, k_set=1.0, k_reset=1.0, iv="sinh", a=bad)
+    np.testing.assert_allclose(Sinh(a=1e-150).current(np.array([0.3, -1e-9]), 1e-4), [3e-5, -1e-13], rtol=1e-15)
+
+
 def test_sinh_tends_to_ohmic() -> None:
     v = np.linspace(-0.5, 0.5, 11)
     np.testing.assert_allclose(Sinh(a=1e-6).current(v, 1e-4), Ohmic().current(v, 1e-4), rtol=1e-11)

@@ -46,3 +46,24 @@ def test_line_capacitance_lumps_half_segments():
     assert col.sum() == pytest.approx(15.0)
     with pytest.raises(ConfigError, match="`row_segment`"):
         LineCapacitance(row_segment=-1.0)
+
+
+def test_pwl_messages_write_times_as_a_user_does():
+    # found in review: "got times[1] = np.float64(2e-08) then ..." (the base checks write plain numbers)
+    with pytest.raises(ConfigError, match=r"got times\[1\] = 2e-08 then times\[2\] = 1e-08\.$"):
+        PWL(times=[0.0, 2e-8, 1e-8], values=[0.0, 1.0, 1.0])
+    with pytest.raises(ConfigError, match=r"got times\[0\] = 1e-09\.$"):
+        PWL(times=[1e-9, 2e-8], values=[0.0, 1.0])
+
+
+@pytest.mark.parametrize("line", [True, 1.0, "1"])
+def test_transient_overrides_name_a_line_by_an_int(line):
+    # found in review: overrides={("row_left", True): ...} replaced row 1's waveform (True == 1)
+    import xbarsim as xb
+    from xbarsim.devices import tio2_vteam
+
+    m = tio2_vteam()
+    cb = xb.Crossbar(conductance=m.conductance(np.full((2, 3), 0.3)))
+    pulse = Pulse(amplitude=1.0, rise=1e-8, width=1e-7, fall=1e-8)
+    with pytest.raises(ConfigError, match="line an int"):
+        xb.build_transient(cb, xb.BiasScheme.write(1, 1, 1.4, "v/2"), m, pulse, overrides={("row_left", line): pulse})

@@ -103,6 +103,22 @@ def test_a_scan_of_216_ill_conditioned_arrays_warns_exactly_where_needed():
     assert false_alarms <= 0.1 * warned, (false_alarms, warned)
 
 
+@pytest.mark.parametrize("segment", [1e-300, 1e-155, 1e300])
+def test_segments_beyond_double_precision_warn_instead_of_answering_silently(segment):
+    """Found in review: with 1e-300 ohm segments a read gave 0 A where the exact answer is 1.3 mA (the
+    estimate solved with a pivot of pure rounding noise and bounded the error by 2e-16); 1e-155 ohm gave
+    56 A and 1e300 ohm node voltages 1e280 V off (the estimate overflowed to NaN, which Python's max()
+    dropped, bound 0). None warned. A noise pivot or a NaN now means no bound: inf, and a warning."""
+    rng = np.random.default_rng(8)
+    cb = xb.Crossbar(conductance=rng.uniform(1e-5, 1e-3, (3, 4)),
+                     lines=xb.LineResistance.uniform(segment, driver=5.0, sense=5.0))
+    netlist, sol, caught = _solve_quietly(cb, xb.BiasScheme.read(np.ones(3)))
+    assert max(_exact_errors(netlist, sol)) > 1.0
+    assert sol.kcl_residual < 1e-15
+    assert caught
+    assert xb.estimate_forward_error(netlist, sol).bound == np.inf
+
+
 def test_ordinary_arrays_estimate_tiny_errors_and_do_not_warn(rng):
     for m, n in ((1, 1), (3, 7), (16, 16)):
         cb = xb.Crossbar(conductance=rng.uniform(1e-6, 1e-4, (m, n)),
@@ -167,3 +183,49 @@ def test_estimate_refuses_mismatched_arguments():
     with pytest.raises(xb.ConfigError, match="operating points"):
         xb.estimate_forward_error(other, sol)
     assert repr(xb.estimate_forward_error(netlist, sol)).startswith("ForwardError(bound=")
+
+
+def _exact_transfer(cb: xb.Crossbar) -> np.ndarray:
+    """T from exact rational solves of unit inputs (row i at 1 V, the others at 0 V)."""
+    m, n = cb.shape
+    rows = []
+    for i in range(m):
+        netlist = xb.build_netlist(cb, xb.BiasScheme.read(np.eye(m)[i]))
+        _, cur = exact_operating_point(netlist)
+        out = np.zeros(n)
+        for s in range(netlist.source_node.size):
+            if netlist.source_end[s] >= 2:
+                out[netlist.source_line[s]] -= float(cur[s])
+        rows.append(out)
+    return np.array(rows)
+
+
+def test_transfer_matrices_of_ill_conditioned_arrays_warn():
+    """Found in review: transfer_matrix and transfer_matrices had no accuracy check at all. On the
+    issue case T was 99 % off, and 45 of the 216 arrays of the scan above were further than 1e-6
+    from exact arithmetic, all without a word (solve warned on them)."""
+    cb, _ = _issue_case()
+    exact = _exact_transfer(cb)
+    for transfer in (lambda: xb.transfer_matrix(cb), lambda: xb.transfer_matrices(cb.conductance[None], cb.lines)[0]):
+        with pytest.warns(xb.AccuracyWarning, match="relative error of the transfer matrix"):
+            t = transfer()
+        assert np.abs(t - exact).max() > 0.1 * np.abs(exact).max()
+
+
+def test_transfer_matrices_of_ordinary_arrays_do_not_warn(rng):
+    cb = xb.Crossbar(conductance=rng.uniform(1e-6, 1e-4, (4, 5)), lines=xb.LineResistance.uniform(2.5, driver=10.0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        t = xb.transfer_matrix(cb)
+        xb.transfer_matrices(np.stack([cb.conductance, cb.conductance[::-1]]), cb.lines)
+    np.testing.assert_allclose(t, _exact_transfer(cb), rtol=1e-12)
+
+
+@pytest.mark.parametrize("segment", [1e-30, 1e300])
+def test_a_breakdown_of_the_port_factorization_names_the_inputs(segment):
+    # found in review: 'SuperLU pivoted on an SPD nodal matrix; the port matrix would be wrong' and
+    # 'the nodal matrix is not positive definite (LAPACK dpttrf info=7)' read as solver bugs
+    cb = xb.Crossbar(conductance=np.full((3, 4), 1e-4), lines=xb.LineResistance.uniform(segment, driver=5.0, sense=5.0))
+    for fn in (lambda: xb.transfer_matrix(cb), lambda: xb.transfer_matrices(cb.conductance[None], cb.lines)):
+        with pytest.raises(xb.XbarError, match="this extreme|overflow double precision"):
+            fn()

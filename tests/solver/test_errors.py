@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -194,6 +195,13 @@ def test_transfer_matrix_needs_linear_devices():
         xb.transfer_matrix(cb)
 
 
+@pytest.mark.parametrize("bad", [None, np.full((2, 2), 1e-4)])
+def test_transfer_matrix_names_a_crossbar_that_is_not_one(bad):
+    # found in review: transfer_matrix(None) raised AttributeError: 'NoneType' object has no attribute 'shape'
+    with pytest.raises(ConfigError, match="`crossbar` must be a Crossbar"):
+        xb.transfer_matrix(bad)
+
+
 # ----------------------------------------------------------------------------- valid edge values, no NaN
 def _edge_cases(rng: np.random.Generator) -> list[tuple[str, xb.Crossbar, xb.BiasScheme]]:
     m, n = 5, 4
@@ -249,3 +257,53 @@ def test_solution_fields_are_read_only(rng):
         sol.output_currents[0] = 0.0
     with pytest.raises((AttributeError, TypeError)):
         sol.output_currents = np.zeros(3)  # frozen dataclass
+
+
+@pytest.mark.parametrize("segment", [1.0, 0.0])  # the grid Newton and the general one (ideal wires merged)
+def test_a_batch_that_does_not_converge_names_the_entries_that_failed(segment):
+    # found in review: one of nine input vectors at 50 V failed the whole batch with the same message
+    # whichever entry it was, so a caller could not tell which vector to look at
+    cb = xb.Crossbar(conductance=np.full((3, 4), 1e-4), device=xb.Sinh(a=2.07),
+                     lines=xb.LineResistance.uniform(segment, driver=10.0, sense=10.0))
+    v = np.full((9, 3), 0.3)
+    v[[2, 8]] = 50.0
+    with pytest.raises(xb.ConvergenceError, match=r"Batch entries \[2, 8\] \(2 of 9\) did not converge") as info:
+        xb.solve(cb, xb.BiasScheme.read(v))
+    assert info.value.entries == (2, 8)
+    v[[2, 8]] = 5000.0  # overflows at the first step
+    with pytest.raises(xb.ConvergenceError, match=r"Batch entries \[2, 8\] \(2 of 9\) overflowed") as info:
+        xb.solve(cb, xb.BiasScheme.read(v))
+    assert info.value.entries == (2, 8)
+    with pytest.raises(xb.ConvergenceError) as info:  # unbatched: nothing to name
+        xb.solve(cb, xb.BiasScheme.read(v[2]))
+    assert info.value.entries == () and "Batch" not in str(info.value)
+
+
+def _extreme(m: int, n: int, g: float, seg: float, drv: float, device: xb.DeviceModel | None = None) -> xb.Crossbar:
+    return xb.Crossbar(conductance=np.full((m, n), g), lines=xb.LineResistance.uniform(seg, driver=drv, sense=drv),
+                       device=device or xb.Ohmic())
+
+
+@pytest.mark.parametrize("case", ["nan-iterate", "span-overflow", "singular-line-sweep", "lazy-port-overflow"])
+def test_extreme_legal_inputs_give_typed_errors_or_results_not_runtime_warnings(case):
+    """Found in review by a scan of 5760 extreme legal inputs (1e-300..1e300 ohm and S, 1e150 V)
+    with RuntimeWarning as an error: np.nanmax of an all-NaN Newton iterate ('All-NaN slice
+    encountered') before the ConvergenceError, 1e300 / 1e-12 in the accuracy screen ('overflow in
+    scalar divide'), numpy's LinAlgError out of transfer_matrices, and an overflow in the port
+    matrix's node voltages computed on field access."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        warnings.simplefilter("ignore", xb.AccuracyWarning)
+        warnings.simplefilter("ignore", UserWarning)  # conductances outside 1e-15..1 S
+        try:
+            if case == "nan-iterate":
+                xb.solve(_extreme(1, 1, 1e-4, 0.0, 1e-300, xb.Sinh(a=2.0)), xb.BiasScheme.read([1e150]))
+            elif case == "span-overflow":
+                xb.solve(_extreme(24, 24, 1e-12, 1e-300, 0.0), xb.BiasScheme.read(np.full(24, 0.3)))
+            elif case == "singular-line-sweep":
+                xb.transfer_matrices(np.full((1, 1, 1), 1e-12), xb.LineResistance.uniform(0.0, driver=1e300, sense=1e300))
+            else:
+                sol = xb.solve(_extreme(2, 3, 1e-300, 1e-300, 1e-300), xb.BiasScheme.read(np.full((40, 2), 1e150)))
+                sol.node_voltages
+        except xb.XbarError:
+            pass

@@ -378,3 +378,28 @@ def test_state0_and_scale_equal_a_rebuilt_circuit():
         simulate_transient(unit, opts, scale=float("nan"))
     with pytest.raises(ConfigError, match="`state0`"):
         simulate_transient(unit, opts, state0=np.full((4, 5), 1.5))
+
+
+@pytest.mark.parametrize("run", ["simulate", "operating_point", "ngspice"])
+def test_options_of_another_type_are_named(run: str) -> None:
+    # found in review: simulate_transient(circuit, "be") raised AttributeError: 'str' object has no attribute 'stop'
+    from xbarsim.solver.ngspice_transient import ngspice_transient
+    from xbarsim.solver.transient import operating_point
+
+    fn = {"simulate": simulate_transient, "operating_point": operating_point, "ngspice": ngspice_transient}[run]
+    circuit = _single_cell(Vteam(g_on=1e-3, g_off=1e-5, v_set=1.0, v_reset=-1.0, k_set=1.0, k_reset=1.0), 0.5, 1e-6, 0.5)
+    with pytest.raises(ConfigError, match="`options` must be TransientOptions or None; got str"):
+        fn(circuit, "be")  # type: ignore[arg-type]
+
+
+def test_an_overflowing_woodbury_correction_is_factored_not_warned() -> None:
+    # found in review: a sinh cell (a = 500 /V) under a 2 V V/2 pulse made the Woodbury correction
+    # overflow: 'RuntimeWarning: overflow encountered in multiply' leaked out of simulate_transient
+    # (an error under warnings-as-errors); the step is now factored directly, as for a singular one
+    m = Vteam(g_on=1e-3, g_off=1e-5, v_set=0.8, v_reset=-0.6, k_set=1e5, k_reset=1e5, iv="sinh", a=500.0)
+    cb = Crossbar(conductance=m.conductance(np.full((2, 2), 0.3)), lines=LineResistance.uniform(1.0, driver=10.0, sense=10.0))
+    circuit = build_transient(cb, BiasScheme.write(0, 0, 2.0, "v/2"), m, Pulse(amplitude=1.0, rise=1e-8, width=1e-7, fall=1e-8))
+    res = simulate_transient(circuit, TransientOptions(dt=1e-8))
+    ref = simulate_transient(circuit, TransientOptions(dt=1e-8, linear_solver="gmres"))
+    np.testing.assert_allclose(res.state, ref.state, atol=1e-11)
+    np.testing.assert_allclose(res.cell_current, ref.cell_current, rtol=1e-9, atol=1e-15)

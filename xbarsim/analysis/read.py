@@ -172,7 +172,8 @@ def read_cells(
         raise ConfigError("`schemes` must name at least one read scheme; got an empty sequence.")
     levels = {s: _levels(s, v, v_bias) for s in names}
     be = get_backend(backend)
-    ideal = float(np.asarray(cb.device.current(np.asarray(v), np.asarray(cb.conductance[r, c]))))
+    with np.errstate(over="ignore"):  # an overflowing read fails in the solve below, with a typed error
+        ideal = float(np.asarray(cb.device.current(np.asarray(v), np.asarray(cb.conductance[r, c]))))
     out: dict[str, ReadAnalysis] = {}
 
     def make(s: str, cv: FloatArray, cc: FloatArray, i_out: FloatArray, power: float, name: str) -> ReadAnalysis:
@@ -309,8 +310,9 @@ def _margins(shape: tuple[int, int], cell: tuple[int, int] | None, *, g_on: floa
     for state in (True, False):
         cb = Crossbar(conductance=_pattern_g(shape, (r, c), state, pattern, g_on, g_off), lines=lines, device=device)
         reads[state] = read_cells(cb, r, c, v_read, schemes, v_bias=v_bias, backend=backend)
-    i_on = float(np.asarray(device.current(np.asarray(v_read), np.asarray(g_on))))
-    i_off = float(np.asarray(device.current(np.asarray(v_read), np.asarray(g_off))))
+    with np.errstate(over="ignore"):  # (the reads above would have refused an overflowing v_read)
+        i_on = float(np.asarray(device.current(np.asarray(v_read), np.asarray(g_on))))
+        i_off = float(np.asarray(device.current(np.asarray(v_read), np.asarray(g_off))))
     out = []
     for on, off in zip(reads[True], reads[False], strict=True):
         d = on.sensed_current - off.sensed_current

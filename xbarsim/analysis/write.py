@@ -38,7 +38,7 @@ from xbarsim.analysis._common import (
     voltage_stats,
 )
 from xbarsim.analysis.switching import drolet_tio2_law
-from xbarsim.errors import ConfigError
+from xbarsim.errors import CircuitError, ConfigError
 from xbarsim.netlists.bias import BiasScheme, LineDrive
 from xbarsim.netlists.crossbar import Crossbar
 from xbarsim.solver.api import get_backend, solve
@@ -457,17 +457,49 @@ def terminal_responses(crossbar: Crossbar, *, backend: str | Backend = "sparse",
     return TerminalResponses(cell_voltages=d, admittance=0.5 * (y + y.T), backend=name)
 
 
-def _laplacian_pinv(y: FloatArray) -> FloatArray:
-    """Moore-Penrose pseudo-inverse of a connected graph Laplacian: ``(Y + a J)^-1 - J / a`` with
-    ``J = 11^T / T``, exact when ``Y 1 = 0`` and well conditioned for ``a`` of the order of ``Y``."""
-    t = y.shape[0]
-    a = float(np.abs(np.diag(y)).mean()) or 1.0
-    jj = np.full((t, t), 1.0 / t)
-    return np.linalg.inv(y + a * jj) - jj / a
+def _laplacian_pinv(y: FloatArray, labels: IntArray) -> FloatArray:
+    """Moore-Penrose pseudo-inverse of a graph Laplacian whose connected components are ``labels``:
+    per component ``(Y + a J)^-1 - J / a`` with ``J = 11^T / T``, exact when ``Y 1 = 0`` on it and
+    well conditioned for ``a`` of the order of ``Y``; zero between components. (One formula over a
+    disconnected ``Y`` is not its pseudo-inverse: a row of open cells moved the floating-scheme
+    map by 5e-5 of the write voltage.)"""
+    p = np.zeros_like(y)
+    for c in np.unique(labels):
+        idx = np.flatnonzero(labels == c)
+        if idx.size == 1:  # a line with no conducting cell: Y is 0 there (up to rounding), and so is Y^+
+            continue
+        sub = y[np.ix_(idx, idx)]
+        a = float(np.abs(np.diag(sub)).mean()) or 1.0
+        jj = np.full((idx.size, idx.size), 1.0 / idx.size)
+        try:
+            p[np.ix_(idx, idx)] = np.linalg.inv(sub + a * jj) - jj / a
+        except np.linalg.LinAlgError as exc:  # admittances at the underflow limit (1e-300 S cells)
+            raise CircuitError(f"the port admittance of the line ends is numerically singular ({exc}): conductances "
+                               "or wire resistances this extreme cannot be solved in double precision.") from exc
+    return p
 
 
-def _superposed_selected(resp: TerminalResponses, v_write: float, scheme: str) -> FloatArray:
-    """Selected-cell voltage for every selection, from the unit responses (volt, (M, N))."""
+def _terminal_components(linked: BoolArray) -> IntArray:
+    """Connected component of each of the ``M + N`` terminals (rows, then columns), two terminals being
+    joined by every cell that conducts (``linked``, (M, N))."""
+    m, n = linked.shape
+    labels = np.arange(m + n)
+    rows, cols = np.nonzero(linked)
+    cols = cols + m
+    while True:  # hook each cell's larger label under its smaller one until nothing changes
+        lo = np.minimum(labels[rows], labels[cols])
+        new = labels.copy()
+        np.minimum.at(new, rows, lo)
+        np.minimum.at(new, cols, lo)
+        new = new[new]
+        if np.array_equal(new, labels):
+            return labels
+        labels = new
+
+
+def _superposed_selected(resp: TerminalResponses, v_write: float, scheme: str, linked: BoolArray) -> FloatArray:
+    """Selected-cell voltage for every selection, from the unit responses (volt, (M, N)); ``linked``
+    marks the cells that conduct (``g > 0``), which join the terminals into components."""
     m, n = resp.shape
     d = resp.cell_voltages
     levels = scheme_levels(scheme)
@@ -482,11 +514,17 @@ def _superposed_selected(resp: TerminalResponses, v_write: float, scheme: str) -
     # terminal carries no current. With P = Y^+ the terminal voltages are I (P[:, a] - P[:, b]) + c,
     # the driven pair fixes I = v / (P_aa + P_bb - 2 P_ab), and the constant c puts no voltage on
     # any cell.
-    p = _laplacian_pinv(resp.admittance)
+    # With several components (a line whose cells are all open), each one is solved on its own: the
+    # components that hold neither driven line float and carry no current. A row and a column in
+    # different components (an open selected cell with no path between them) sit at v and 0.
+    labels = _terminal_components(linked)
+    p = _laplacian_pinv(resp.admittance, labels)
     x = np.einsum("tij,ti->ij", d, p[:, :m])
     z = np.einsum("tij,tj->ij", d, p[:, m:])
     r_ab = np.diag(p)[:m, None] + np.diag(p)[None, m:] - 2.0 * p[:m, m:]
-    return v_write * (x - z) / r_ab
+    joined = labels[:m, None] == labels[None, m:]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(joined, v_write * (x - z) / np.where(joined, r_ab, 1.0), v_write)
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -640,8 +678,13 @@ def selected_voltage_map(
         else:
             raise ConfigError(f"`responses` must be the TerminalResponses of this {m}x{n} crossbar; "
                               f"got {short_repr(responses)}.")
-        return SelectedVoltageMap(scheme=scheme, v_write=v, voltage=_superposed_selected(resp, v, scheme),
-                                  method="superposition", backend=resp.backend)
+        with np.errstate(all="ignore"):
+            voltage = _superposed_selected(resp, v, scheme, cb.conductance > 0)
+        if not np.isfinite(voltage).all():
+            raise ConfigError(f"the selected-cell voltages overflow double precision (v_write = {v:g} V): use physical "
+                              "magnitudes.")
+        return SelectedVoltageMap(scheme=scheme, v_write=v, voltage=voltage, method="superposition",
+                                  backend=resp.backend)
     if cells is None:
         sel = np.stack(np.meshgrid(np.arange(m), np.arange(n), indexing="ij"), axis=-1).reshape(-1, 2)
     else:

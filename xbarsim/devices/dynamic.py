@@ -21,7 +21,7 @@ import numpy as np
 
 from xbarsim._typing import FloatArray
 from xbarsim._validation import as_float_array, check_choice, readonly
-from xbarsim.devices.models import DeviceModel, Ohmic, Sinh
+from xbarsim.devices.models import DeviceModel, Ohmic, Sinh, check_sinh_a
 from xbarsim.errors import ConfigError
 
 __all__ = [
@@ -252,7 +252,7 @@ class Vteam:
         if isinstance(self.p, bool) or not isinstance(self.p, int | np.integer) or self.p < 1:
             raise ConfigError(f"`p` must be a positive int (the Biolek window exponent); got {self.p!r}.")
         object.__setattr__(self, "p", int(self.p))
-        object.__setattr__(self, "a", _positive(self.a, "a", "positive nonlinearity in 1/V"))
+        object.__setattr__(self, "a", check_sinh_a(_positive(self.a, "a", "positive nonlinearity in 1/V")))
 
     # ----------------------------------------------------------------- identity
     @property

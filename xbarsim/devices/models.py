@@ -16,7 +16,13 @@ from xbarsim._typing import FloatArray
 from xbarsim._validation import as_float_array
 from xbarsim.errors import ConfigError
 
-__all__ = ["DeviceModel", "Ohmic", "Sinh"]
+__all__ = ["DeviceModel", "Ohmic", "Sinh", "SINH_A_MIN"]
+
+#: 1/V, the smallest sinh nonlinearity accepted. Below it ``sinh(a v) / a`` leaves double precision:
+#: ``a v`` of a 0.3 V cell is subnormal from ``a`` ~ 1e-308 on (at ``a`` = 1e-320 a 100 uS cell carried
+#: 5e-21 A instead of 3e-5 A), and ngspice's B-source returned 0 A from ``a`` = 1e-307 on. Any ``a``
+#: this small is an ohmic device to every printed digit: use :class:`Ohmic`.
+SINH_A_MIN = 1e-150
 
 
 @runtime_checkable
@@ -94,6 +100,14 @@ class Ohmic:
         return [f"R{name} {node_p} {node_n} {1.0 / g:.17g}"]
 
 
+def check_sinh_a(a: float, name: str = "a") -> float:
+    """``a`` (1/V, positive) itself, or ConfigError when it is below :data:`SINH_A_MIN`."""
+    if a < SINH_A_MIN:
+        raise ConfigError(f"`{name}` must be a sinh nonlinearity of at least {SINH_A_MIN:g} /V; got {a!r}: "
+                          "sinh(a v) / a underflows double precision there (the device is ohmic: use Ohmic()).")
+    return a
+
+
 @dataclass(frozen=True, kw_only=True)
 class Sinh:
     """Symmetric sinh nonlinearity of passive TiO2/HfOx devices: ``I = g sinh(a V) / a``.
@@ -136,7 +150,7 @@ class Sinh:
         a = as_float_array(self.a, "a", what="positive nonlinearity in 1/V", min_value=0.0)
         if a.ndim != 0 or float(a) <= 0:
             raise ConfigError(f"`a` must be a positive nonlinearity in 1/V (a scalar); got {self.a!r}.")
-        object.__setattr__(self, "a", float(a))
+        object.__setattr__(self, "a", check_sinh_a(float(a)))
 
     def current(self, v: FloatArray, g: FloatArray) -> FloatArray:
         """Ampere, ``g sinh(a v) / a`` broadcast over ``v`` (volt) and ``g`` (siemens)."""

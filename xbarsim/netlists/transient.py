@@ -164,8 +164,10 @@ def build_transient(
     shape = _as_pwl(waveform, "waveform")
     waves = [shape.scaled(v) for v in net.source_voltage[0]]
     for key, wave in (overrides or {}).items():
-        if not (isinstance(key, tuple) and len(key) == 2 and key[0] in END_NAMES):
-            raise ConfigError(f"`overrides` keys must be (end, line) with end in {END_NAMES}; got {key!r}.")
+        if not (isinstance(key, tuple) and len(key) == 2 and key[0] in END_NAMES
+                and isinstance(key[1], int | np.integer) and not isinstance(key[1], bool)):
+            raise ConfigError(f"`overrides` keys must be (end, line) with end in {END_NAMES} and line an int; "
+                              f"got {key!r}.")
         hit = np.flatnonzero((net.source_end == END_NAMES.index(key[0])) & (net.source_line == key[1]))
         if hit.size == 0:
             raise ConfigError(f"`overrides` names {key!r}, which is not a driven line end of this bias.")

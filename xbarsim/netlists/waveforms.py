@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from xbarsim._typing import FloatArray
-from xbarsim._validation import as_float_array, readonly
+from xbarsim._validation import as_float_array, readonly, short_repr
 from xbarsim.errors import ConfigError
 
 __all__ = ["PWL", "Pulse", "LineCapacitance"]
@@ -40,12 +40,12 @@ class PWL:
         if t.ndim != 1 or t.size < 1 or v.shape != t.shape:
             raise ConfigError(f"`times` and `values` must be 1-D arrays of one length >= 1; got shapes {t.shape} and {v.shape}.")
         if t[0] != 0.0:
-            raise ConfigError(f"`times` must start at 0 s; got times[0] = {t[0]!r}.")
+            raise ConfigError(f"`times` must start at 0 s; got times[0] = {short_repr(t[0])}.")
         d = np.diff(t)
         if (d <= 0).any():
             k = int(np.flatnonzero(d <= 0)[0])
             raise ConfigError(f"`times` must be strictly increasing (a PWL waveform is monotonic in time); "
-                              f"got times[{k}] = {t[k]!r} then times[{k + 1}] = {t[k + 1]!r}.")
+                              f"got times[{k}] = {short_repr(t[k])} then times[{k + 1}] = {short_repr(t[k + 1])}.")
         object.__setattr__(self, "times", readonly(t))
         object.__setattr__(self, "values", readonly(v))
 

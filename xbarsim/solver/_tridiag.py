@@ -10,16 +10,21 @@ from xbarsim.errors import CircuitError
 
 __all__ = ["pttrf", "pttrs"]
 
+#: What a breakdown of an SPD factorization means for a user: the inputs, not the solver.
+_EXTREME = (": conductances or wire resistances this extreme (or this far apart) cannot be solved in double "
+            "precision.")
+
 
 def pttrf(d: FloatArray, e: FloatArray) -> tuple[FloatArray, FloatArray]:
     """LDL^T of the SPD tridiagonal matrix with diagonal ``d`` and off-diagonal ``e`` (LAPACK)."""
     if d.size == 1:  # the LAPACK wrapper rejects an empty off-diagonal
         if not d[0] > 0:
-            raise CircuitError("the nodal matrix is not positive definite")
+            raise CircuitError(f"the nodal matrix is not positive definite in double precision{_EXTREME}")
         return d.copy(), e
     df, ef, info = lapack.dpttrf(d, e)
     if info != 0:
-        raise CircuitError(f"the nodal matrix is not positive definite (LAPACK dpttrf info={info})")
+        raise CircuitError(f"the nodal matrix is not positive definite in double precision (LAPACK dpttrf info={info})"
+                           f"{_EXTREME}")
     return df, ef
 
 

@@ -16,7 +16,8 @@ where the second term covers the rounding in computing ``r`` itself. The nodal m
 network is a symmetric M-matrix, so ``A^-1 >= 0`` entrywise and ``|A^-1| w = A^-1 w`` for the
 non-negative ``w``: one extra solve per operating point gives the bound, no norm estimator needed
 (``A^-1 w`` is itself computed in double precision; when that is inaccurate the bound is huge
-anyway, which is what matters). Currents derived from voltage differences across an element of
+anyway, which is what matters, except where a pivot of the LU is pure rounding noise or the solve
+overflows: ``A^-1 w`` can then come out too small by any factor, so both mean "no bound", ``inf``). Currents derived from voltage differences across an element of
 conductance ``g`` inherit ``g (|dx_a| + |dx_b|)`` plus the rounding of ``v_a - v_b``; this is how a
 1e-9 ohm sense resistor turns a voltage error of 1e-17 V into a current error of 1e-8 A.
 Checked against exact rational solves (``fractions.Fraction``) in ``tests/solver/test_accuracy.py``.
@@ -35,11 +36,11 @@ from scipy.sparse.csgraph import connected_components
 from xbarsim._typing import BoolArray, FloatArray
 from xbarsim.errors import AccuracyWarning, ConfigError
 from xbarsim.netlists.netlist import Netlist
-from xbarsim.solver.solution import Solution, element_arrays
+from xbarsim.solver.solution import Solution, element_arrays, solution_from_voltages
 from xbarsim.solver.nodal import assemble
 
 __all__ = ["ForwardError", "estimate_forward_error", "needs_check", "warn_if_inaccurate", "ACCURACY_TARGET",
-           "AUTO_CHECK_MAX_NODES", "SPREAD_CHECK"]
+           "AUTO_CHECK_MAX_NODES", "SPREAD_CHECK", "transfer_matrix_error", "warn_if_transfer_inaccurate"]
 
 #: Relative forward error above which :func:`warn_if_inaccurate` warns (issue 13: within 1e-6 of exact arithmetic).
 ACCURACY_TARGET = 1e-6
@@ -157,13 +158,13 @@ def estimate_forward_error(netlist: Netlist, solution: Solution) -> ForwardError
                     + _ROUNDING * _at_nodes(a, b, g * (np.abs(v[a]) + np.abs(v[b])), nn, 1.0)
                 z = np.full(unknown.size, np.inf) if lu is None else np.asarray(lu.solve(r[unknown]))
                 dx[unknown] = np.abs(z)
-            dv_max = max(dv_max, float(dx.max()))
+            dv_max = _worst(dv_max, dx)
             # current error bound of every element: voltage errors, plus the rounding of v_a - v_b
             de = g * (dx[a] + dx[b] + np.finfo(float).eps * (np.abs(v[a]) + np.abs(v[b])))
             de[idle] = 0.0
             node_err = _at_nodes(a, b, de, nn, 1.0)
-            di_src = max(di_src, float(node_err[netlist.source_node].max(initial=0.0)))
-            di_cell = max(di_cell, float(de[netlist.resistor_values.size:].max(initial=0.0)))
+            di_src = _worst(di_src, node_err[netlist.source_node])
+            di_cell = _worst(di_cell, de[netlist.resistor_values.size:])
     rel = (lambda d, scale: d / scale if scale > 0 else (0.0 if d == 0 else float("inf")))
     v_scale = float(np.abs(v_all).max(initial=0.0))
     voltage = rel(dv_max, v_scale)
@@ -206,24 +207,45 @@ def _idle_elements(netlist: Netlist, a: np.ndarray, b: np.ndarray) -> np.ndarray
     return idle | ~live
 
 
+def _worst(acc: float, x: FloatArray) -> float:
+    """The larger of ``acc`` and the largest entry of ``x``, with a NaN (from an overflow, ``inf * 0``)
+    counted as ``inf``: Python's ``max(0.0, nan)`` is 0.0, which once turned "no digits" into a bound of 0."""
+    worst = float(np.max(x, initial=0.0))
+    return max(acc, worst) if worst == worst else float("inf")
+
+
 def _factor(A: sp.csr_matrix) -> spla.SuperLU | None:
-    """SuperLU of the nodal matrix (partial pivoting); None when it is singular in floating point."""
+    """SuperLU of the nodal matrix (partial pivoting); None when it is singular in floating point, or
+    when a pivot is at the rounding level of its row (:data:`_ROUNDING` of the row's largest entry).
+
+    Such a pivot is what is left after cancellation: its value is rounding noise (1e284 where 0.2 S
+    was exact, with 1e-300 ohm segments), so ``A^-1 w`` solved with it may come out too small by any
+    factor, and with it the bound; the solve it checks carries no digits either.
+    """
     if A.shape[0] == 0:
         return None
     try:
         with np.errstate(all="ignore"):
-            return spla.splu(A.tocsc(), permc_spec="MMD_AT_PLUS_A")
+            lu = spla.splu(A.tocsc(), permc_spec="MMD_AT_PLUS_A")
     except RuntimeError:  # exactly singular in floating point: no accuracy at all
         return None
+    # Pr A Pc = L U: row k of the permuted matrix is row i of A with perm_r[i] = k (Pc keeps row maxima)
+    row_max = np.asarray(abs(A).max(axis=1).todense()).ravel()[np.argsort(lu.perm_r)]
+    with np.errstate(all="ignore"):
+        pivot = np.abs(lu.U.diagonal())
+        if not (pivot > _ROUNDING * row_max).all():
+            return None
+    return lu
 
 
 def needs_check(netlist: Netlist) -> bool:
     """Whether :func:`~xbarsim.solver.solve` estimates the forward error of this netlist by default."""
     if netlist.n_nodes <= AUTO_CHECK_MAX_NODES:
         return True
-    g = np.concatenate([1.0 / netlist.resistor_values, netlist.conductance.ravel()])
-    g = g[g > 0]
-    return bool(g.size) and float(g.max() / g.min()) > SPREAD_CHECK
+    with np.errstate(over="ignore"):  # a span beyond double range (1e300 / 1e-12) is inf: checked
+        g = np.concatenate([1.0 / netlist.resistor_values, netlist.conductance.ravel()])
+        g = g[g > 0]
+        return bool(g.size) and float(g.max() / g.min()) > SPREAD_CHECK
 
 
 def _worst_entry(netlist: Netlist, solution: Solution) -> tuple[Netlist, Solution]:
@@ -259,3 +281,66 @@ def warn_if_inaccurate(netlist: Netlist, solution: Solution, *, stacklevel: int 
             "segments far below every neighbouring resistance) should be set to 0 (ideal wire).",
             AccuracyWarning, stacklevel=stacklevel)
     return est
+
+
+def transfer_matrix_error(netlist: Netlist, transfer: FloatArray) -> float:
+    """Relative error bound of the transfer matrix ``transfer`` (M, N) of the read-scheme ``netlist``.
+
+    Every row is driven at 1 V and the circuit solved directly (LU with partial pivoting). The bound
+    is the larger of the forward-error bound on that solve's output currents (the one of
+    :func:`estimate_forward_error`, for the sense sources only: ``T`` is their response, and a
+    1e-9 ohm driver that leaves the input currents uncertain does not touch it) and the relative
+    difference between ``ones @ T`` and those output currents (the port-matrix arithmetic of ``T``
+    itself). ``inf`` when the direct solve breaks down.
+    """
+    m, _ = netlist.shape
+    volts = (netlist.source_end < 2).astype(np.float64)[None, :]  # rows at 1 V, sense nodes at 0 V
+    net1 = replace(netlist, source_voltage=volts, batched=False)
+    asm = assemble(net1, net1.conductance)
+    vf = volts[0, np.unique(net1.source_node, return_index=True)[1]]
+    v = np.empty(net1.n_nodes)
+    v[asm.fixed] = vf
+    a, b = element_arrays(net1)
+    nn = net1.n_nodes
+    with np.errstate(all="ignore"):
+        lu = _factor(asm.A) if asm.unknown.size else None
+        if asm.unknown.size:
+            if lu is None:
+                return float("inf")
+            v[asm.unknown] = lu.solve(-(asm.C @ vf))
+        if not np.isfinite(v).all():
+            return float("inf")
+        sol = solution_from_voltages(net1, v[None, :], backend="sparse", method="direct", iterations=0, timings={})
+        g = _element_g(net1, v)
+        dx = np.zeros(nn)
+        if lu is not None:  # as in estimate_forward_error: x - x_exact = A^-1 F(x), F's rounding included
+            r = np.abs(_at_nodes(a, b, _element_currents(net1, v), nn, -1.0)) \
+                + _ROUNDING * _at_nodes(a, b, g * (np.abs(v[a]) + np.abs(v[b])), nn, 1.0)
+            dx[asm.unknown] = np.abs(np.asarray(lu.solve(r[asm.unknown])))
+        de = g * (dx[a] + dx[b] + np.finfo(float).eps * (np.abs(v[a]) + np.abs(v[b])))
+        sense = net1.source_node[net1.source_end >= 2]
+        bound = _worst(0.0, _at_nodes(a, b, de, nn, 1.0)[sense])
+        i_out = np.asarray(sol.output_currents, dtype=np.float64)
+        scale = float(np.abs(i_out).max(initial=0.0))
+        diff = _worst(0.0, np.abs(np.ones(m) @ transfer - i_out))
+    worst = max(bound, diff)
+    return worst / scale if scale > 0 else (0.0 if worst == 0 else float("inf"))
+
+
+def warn_if_transfer_inaccurate(netlist: Netlist, transfer: FloatArray, *, stacklevel: int = 3,
+                                bound: float | None = None) -> float:
+    """Warn with :class:`~xbarsim.errors.AccuracyWarning` when :func:`transfer_matrix_error` (or the
+    ``bound`` already computed) exceeds :data:`ACCURACY_TARGET`; returns the bound. A transfer matrix
+    of 1e-9 ohm row segments behind 1e9 ohm drivers was 99 % off without a word, where
+    :func:`~xbarsim.solver.solve` warned."""
+    if bound is None:
+        bound = transfer_matrix_error(netlist, transfer)
+    if not bound <= ACCURACY_TARGET:
+        g = np.concatenate([1.0 / netlist.resistor_values, netlist.conductance.ravel()])
+        g = g[g > 0]
+        warnings.warn(
+            f"accuracy cannot be guaranteed for this conditioning: the estimated relative error of the transfer "
+            f"matrix is {bound:.1e}; element conductances span {g.min():.3g} to {g.max():.3g} S. Resistances this "
+            "far apart (for example segments far below every neighbouring resistance) should be set to 0 "
+            "(ideal wire).", AccuracyWarning, stacklevel=stacklevel)
+    return bound

@@ -14,7 +14,7 @@ from xbarsim.errors import ConfigError, GridPathUnsupported
 from xbarsim.netlists.bias import BiasScheme
 from xbarsim.netlists.crossbar import Crossbar
 from xbarsim.netlists.netlist import Netlist, build_netlist
-from xbarsim.solver.accuracy import warn_if_inaccurate
+from xbarsim.solver.accuracy import needs_check, warn_if_inaccurate, warn_if_transfer_inaccurate
 from xbarsim.solver.base import Backend
 from xbarsim.solver.ideal import IdealBackend
 from xbarsim.solver.gridpath import grid_path_reason, grid_work_bytes, solve_grid_native
@@ -150,10 +150,18 @@ def transfer_matrix(crossbar: Crossbar, options: SparseOptions | None = None) ->
 
     Includes every wire, driver and sense resistance, exactly (linear devices only). With ideal
     wires ``T == G``. The fast path for pushing thousands of input vectors through one array.
+    Warns :class:`~xbarsim.errors.AccuracyWarning` where :func:`solve` would (circuits of at most
+    1024 nodes or whose conductances span more than 1e8) and ``T``'s estimated error exceeds 1e-6
+    (:func:`~xbarsim.solver.accuracy.warn_if_transfer_inaccurate`).
     """
+    if not isinstance(crossbar, Crossbar):
+        raise ConfigError(f"`crossbar` must be a Crossbar; got {type(crossbar).__name__}.")
     m, _ = crossbar.shape
     netlist = build_netlist(crossbar, BiasScheme.read(np.zeros(m)))
-    return SparseBackend(options).transfer_matrix(netlist)
+    T = SparseBackend(options).transfer_matrix(netlist)
+    if needs_check(netlist):  # as solve checks its operating points
+        warn_if_transfer_inaccurate(netlist, T, stacklevel=3)
+    return T
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -29,13 +29,14 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from xbarsim._typing import FloatArray, IntArray
+from xbarsim._typing import BoolArray, FloatArray, IntArray
 from xbarsim.errors import ConfigError, ConvergenceError
 from xbarsim.netlists.netlist import Netlist
 from xbarsim.solver._grid import GridLayout, GridSystem, line_tridiagonals, solve_grid
 from xbarsim.solver._tridiag import pttrf, pttrs
 
-__all__ = ["NewtonOptions", "NewtonResult", "newton_solve", "grid_newton", "solve_linearised", "GridStepFailed"]
+__all__ = ["NewtonOptions", "NewtonResult", "newton_solve", "grid_newton", "solve_linearised", "GridStepFailed",
+           "largest_finite"]
 
 _log = logging.getLogger(__name__)
 
@@ -207,14 +208,39 @@ def newton_solve(netlist: Netlist, unknown: IntArray, fixed: IntArray, Vf: Float
     # Large batches are solved in chunks whose working set stays in cache; every chunk is still
     # batched (one LAPACK call, one sparse product per CG iteration for all its columns).
     chunk = max(1, min(Vf.shape[1], 2_000_000 // max(unknown.size, 1), 256))
-    parts = [_newton_chunk(sysm, Vf[:, k:k + chunk], options) for k in range(0, Vf.shape[1], chunk)]
+    parts = [_newton_chunk(sysm, Vf[:, k:k + chunk], options, k, Vf.shape[1]) for k in range(0, Vf.shape[1], chunk)]
     return NewtonResult(x=np.concatenate([p.x for p in parts], axis=1),
                         iterations=max(p.iterations for p in parts),
                         residual=max(p.residual for p in parts),
                         cg_iterations=sum(p.cg_iterations for p in parts))
 
 
-def _newton_chunk(sysm: _System, Vf: FloatArray, options: NewtonOptions) -> NewtonResult:
+def largest_finite(u: FloatArray) -> str:
+    """``"12.3 V"``: the largest finite ``|u|`` of the cell voltages, for a divergence message (``np.nanmax``
+    of an all-NaN iterate warned 'All-NaN slice encountered' before the ConvergenceError); "no finite
+    value" when there is none."""
+    a = np.abs(np.asarray(u, dtype=np.float64))
+    a = a[np.isfinite(a)]
+    return f"{float(a.max()):.3g} V" if a.size else "no finite value"
+
+
+def _failed_entries(bad: BoolArray | np.bool_, offset: int, total: int,
+                    what: str = "did not converge") -> tuple[str, tuple[int, ...]]:
+    """Message tail and indices naming the batch entries ``offset + flatnonzero(bad)`` of ``total``
+    that failed (nothing for an unbatched solve), so that a caller can tell which input vectors to
+    look at; entries of later chunks were not tried."""
+    if total <= 1:
+        return "", ()
+    bad = np.atleast_1d(bad)
+    idx = tuple(offset + int(k) for k in np.flatnonzero(bad))
+    shown = ", ".join(map(str, idx[:8])) + (", ..." if len(idx) > 8 else "")
+    later = total - (offset + bad.size)
+    tail = f"; entries from {offset + bad.size} on were not tried" if later > 0 else ""
+    return f" Batch entries [{shown}] ({len(idx)} of {total}) {what}{tail}.", idx
+
+
+def _newton_chunk(sysm: _System, Vf: FloatArray, options: NewtonOptions, offset: int = 0,
+                  total: int = 1) -> NewtonResult:
     bsz = Vf.shape[1]
     unknown_size = sysm.A_w.shape[0]
     X = np.zeros((unknown_size, bsz))
@@ -233,10 +259,12 @@ def _newton_chunk(sysm: _System, Vf: FloatArray, options: NewtonOptions) -> Newt
         with np.errstate(over="ignore", invalid="ignore"):
             gd = sysm.device.conductance(U, sysm.g[:, None])
         if not np.isfinite(gd).all() or not np.isfinite(F).all():
+            note, idx = _failed_entries(~(np.isfinite(gd).all(axis=0) & np.isfinite(F).all(axis=0)), offset, total,
+                                         "overflowed (the others may not have converged yet)")
             raise ConvergenceError(
                 f"Newton diverged: device currents overflowed at iteration {it} "
-                f"(largest cell voltage {np.nanmax(np.abs(U)):.3g} V)",
-                iterations=it, residual=float("inf"))
+                f"(largest cell voltage {largest_finite(U)}).{note}",
+                iterations=it, residual=float("inf"), entries=idx)
         # inexact Newton: a step only needs to be as accurate as the residual it corrects (forcing
         # term), so early steps take few CG iterations; quadratic convergence is kept near the end
         eta = float(np.clip(np.nanmax(err) * 1e-2, 1e-13, 1e-3))
@@ -260,10 +288,11 @@ def _newton_chunk(sysm: _System, Vf: FloatArray, options: NewtonOptions) -> Newt
         X, F, err, U = Xn, Fn, errn, Un
     if np.isfinite(err).all() and (err <= options.tol).all():  # the last allowed step converged
         return NewtonResult(x=X, iterations=options.maxiter, residual=float(err.max()), cg_iterations=cg_total)
+    note, idx = _failed_entries(~(err <= options.tol), offset, total)
     raise ConvergenceError(
         f"Newton did not converge in {options.maxiter} iterations: KCL residual {float(np.nanmax(err)):.3e} "
-        f"> tol {options.tol:g}. Try smaller voltages, a larger maxiter or a milder device nonlinearity.",
-        iterations=options.maxiter, residual=float(np.nanmax(err)))
+        f"> tol {options.tol:g}. Try smaller voltages, a larger maxiter or a milder device nonlinearity.{note}",
+        iterations=options.maxiter, residual=float(np.nanmax(err)), entries=idx)
 
 
 # ------------------------------------------------------------------------ Newton on the reduced grid
@@ -320,7 +349,7 @@ def grid_newton(netlist: Netlist, layout: GridLayout, vf: FloatArray, options: N
     iters = 0
     for k in range(0, vf.shape[0], chunk):
         sl = slice(k, k + chunk)
-        x_r, x_c, it = _grid_newton_chunk(netlist, layout, vf[sl], options)
+        x_r, x_c, it = _grid_newton_chunk(netlist, layout, vf[sl], options, k, vf.shape[0])
         iters = max(iters, it)
         v[sl, :mn] = x_r
         v[sl, mn:2 * mn] = np.swapaxes(x_c.reshape(-1, layout.n, layout.m), 1, 2).reshape(-1, mn)
@@ -365,8 +394,8 @@ class _GridResidual:
         return f_r, f_c, err, u
 
 
-def _grid_newton_chunk(netlist: Netlist, layout: GridLayout, vf: FloatArray,
-                       options: NewtonOptions) -> tuple[FloatArray, FloatArray, int]:
+def _grid_newton_chunk(netlist: Netlist, layout: GridLayout, vf: FloatArray, options: NewtonOptions,
+                       offset: int = 0, total: int = 1) -> tuple[FloatArray, FloatArray, int]:
     bsz = vf.shape[0]
     system = GridSystem(layout, netlist.conductance)  # cells at g: the circuit linearised at 0 V
     res = _GridResidual(netlist, layout, system, vf)
@@ -379,10 +408,13 @@ def _grid_newton_chunk(netlist: Netlist, layout: GridLayout, vf: FloatArray,
         with np.errstate(over="ignore", invalid="ignore"):
             gd = np.asarray(netlist.device.conductance(u, res.g), dtype=np.float64)
         if not np.isfinite(gd).all() or not (np.isfinite(f_r).all() and np.isfinite(f_c).all()):
+            finite = np.isfinite(gd).reshape(bsz, -1).all(axis=1) & np.isfinite(f_r).all(axis=1) \
+                & np.isfinite(f_c).all(axis=1)
+            note, idx = _failed_entries(~finite, offset, total, "overflowed (the others may not have converged yet)")
             raise ConvergenceError(
                 f"Newton diverged: device currents overflowed at iteration {it} "
-                f"(largest cell voltage {np.nanmax(np.abs(u)):.3g} V)",
-                iterations=it, residual=float("inf"))
+                f"(largest cell voltage {largest_finite(u)}).{note}",
+                iterations=it, residual=float("inf"), entries=idx)
         eta = float(np.clip(np.nanmax(err) * 1e-2, 1e-12, 1e-3))
         p_r, p_c, _, ok = solve_linearised(layout, gd, -f_r, -f_c, eta, options.cg_maxiter)
         if not ok:
@@ -405,7 +437,8 @@ def _grid_newton_chunk(netlist: Netlist, layout: GridLayout, vf: FloatArray,
         x_r, x_c, f_r, f_c, err, u = xr_n, xc_n, fr_n, fc_n, err_n, u_n
     if np.isfinite(err).all() and (err <= options.tol).all():  # the last allowed step converged
         return x_r, x_c, options.maxiter
+    note, idx = _failed_entries(~(err <= options.tol), offset, total)
     raise ConvergenceError(
         f"Newton did not converge in {options.maxiter} iterations: KCL residual {float(np.nanmax(err)):.3e} "
-        f"> tol {options.tol:g}. Try smaller voltages, a larger maxiter or a milder device nonlinearity.",
-        iterations=options.maxiter, residual=float(np.nanmax(err)))
+        f"> tol {options.tol:g}. Try smaller voltages, a larger maxiter or a milder device nonlinearity.{note}",
+        iterations=options.maxiter, residual=float(np.nanmax(err)), entries=idx)

@@ -22,7 +22,7 @@ import numpy as np
 from xbarsim.errors import BackendError, BackendUnavailableError, ConfigError
 from xbarsim.netlists.transient import TransientCircuit, transient_to_spice
 from xbarsim.solver.ngspice import read_raw
-from xbarsim.solver.transient import TransientOptions, TransientResult, simulate_transient
+from xbarsim.solver.transient import TransientOptions, TransientResult, simulate_transient, transient_options
 
 __all__ = ["ngspice_transient", "TransientCrossCheck", "crosscheck_transient"]
 
@@ -38,7 +38,7 @@ def ngspice_transient(circuit: TransientCircuit, options: TransientOptions | Non
     BackendError
         ngspice failed, timed out (``timeout_s``) or wrote no transient data.
     """
-    opts = options or TransientOptions()
+    opts = transient_options(options)
     if not isinstance(circuit, TransientCircuit):
         raise ConfigError(f"`circuit` must be a TransientCircuit; got {type(circuit).__name__}.")
     exe = shutil.which(binary)
@@ -132,7 +132,7 @@ class TransientCrossCheck:
 def crosscheck_transient(circuit: TransientCircuit, options: TransientOptions | None = None, *,
                          binary: str = "ngspice") -> TransientCrossCheck:
     """Run ngspice, replay its time points in the sparse backend (same method), compare."""
-    opts = options or TransientOptions()
+    opts = transient_options(options)
     ng = ngspice_transient(circuit, opts, binary=binary)
     sp_res = simulate_transient(circuit, opts, times=ng.times)
 

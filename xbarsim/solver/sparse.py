@@ -518,7 +518,9 @@ class _PortMatrix:
         lu = _splu(full, "NATURAL")
         ident = np.arange(nu + nf)
         if not (np.array_equal(lu.perm_r, ident) and np.array_equal(lu.perm_c, ident)):
-            raise CircuitError("SuperLU pivoted on an SPD nodal matrix; the port matrix would be wrong")
+            raise CircuitError("the nodal matrix lost its positive pivots in double precision (SuperLU pivoted; the "
+                               "port matrix would be wrong): conductances or wire resistances this extreme (or this "
+                               "far apart) cannot be solved in double precision.")
         self.lu, self.lam = lu, lam
         self.schur = (lu.L[nu:, nu:] @ lu.U[nu:, nu:]).toarray() - lam * np.eye(nf)
 
@@ -529,11 +531,14 @@ class _PortMatrix:
         nu, nf = asm.unknown.size, asm.fixed.size
         rel = vf - shift[:, None]
         v = np.empty((vf.shape[0], self.n_nodes))
-        if self.lu is not None:
-            rhs = np.zeros((nu + nf, vf.shape[0]))
-            rhs[nu:] = self.schur @ rel.T + self.lam * rel.T
-            x = np.empty((nu, vf.shape[0]))
-            x[self.perm] = self.lu.solve(rhs)[:nu]
-            v[:, asm.unknown] = x.T + shift[:, None]
+        # computed on field access, after solve's errstate: a non-finite result is checked by the
+        # Solution (a typed error), not warned here
+        with np.errstate(all="ignore"):
+            if self.lu is not None:
+                rhs = np.zeros((nu + nf, vf.shape[0]))
+                rhs[nu:] = self.schur @ rel.T + self.lam * rel.T
+                x = np.empty((nu, vf.shape[0]))
+                x[self.perm] = self.lu.solve(rhs)[:nu]
+                v[:, asm.unknown] = x.T + shift[:, None]
         v[:, asm.fixed] = vf
         return v

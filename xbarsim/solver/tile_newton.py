@@ -68,7 +68,7 @@ from xbarsim.errors import ConfigError, ConvergenceError
 from xbarsim.netlists.lines import LineResistance
 from xbarsim.netlists.netlist import Netlist
 from xbarsim.solver._grid import GridLayout
-from xbarsim.solver.newton import NewtonOptions
+from xbarsim.solver.newton import NewtonOptions, largest_finite
 
 __all__ = ["ReadTrees", "read_newton", "tile_read_currents", "linear_responses", "grid_read_newton"]
 
@@ -388,7 +388,7 @@ def _read_newton(g: FloatArray, trees: ReadTrees, device: DeviceModel, v: FloatA
         if not (np.isfinite(fnorm).all() and (it == 0 or np.isfinite(err).all())):
             raise ConvergenceError(
                 f"Newton diverged: device currents overflowed at iteration {it} "
-                f"(largest cell voltage {np.nanmax(np.abs(u)):.3g} V)", iterations=it, residual=float("inf"))
+                f"(largest cell voltage {largest_finite(u)})", iterations=it, residual=float("inf"))
         # inexact Newton (forcing term): a step needs to be only as accurate as the residual it
         # corrects (err 1e-2), and no more accurate than the stopping rule asks for (0.3 tol/err:
         # the step's error eta err then sits below tol); the linear start to 1e-4 (it lies about

@@ -16,6 +16,8 @@ tile's Schur complement onto its sources is the product of its own trailing bloc
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -28,6 +30,7 @@ from xbarsim.netlists.crossbar import Crossbar
 from xbarsim.netlists.lines import LineResistance
 from xbarsim.netlists.netlist import build_netlist
 from xbarsim.solver._tridiag import pttrf, pttrs
+from xbarsim.solver.accuracy import SPREAD_CHECK, transfer_matrix_error, warn_if_transfer_inaccurate
 from xbarsim.solver.nodal import _ordering, _splu, assemble
 
 __all__ = ["transfer_matrices"]
@@ -60,16 +63,58 @@ def transfer_matrices(conductance: ArrayLike, lines: LineResistance, device: Dev
     r_row, r_col, r_drv, r_sns = (np.asarray(x, dtype=np.float64) for x in
                                   (lb.row_segment, lb.col_segment, lb.row_driver, lb.col_sense))
     ends_ok = all(bool((x > 0).all() or (x == 0).all()) for x in (r_drv, r_sns))
-    if bool((r_row > 0).all() and (r_col > 0).all()) and ends_ok:
-        out = np.empty((k_tiles, m, n))
-        chunk = max(1, _CHUNK_ENTRIES // (m * n * m))
-        for k0 in range(0, k_tiles, chunk):
-            out[k0:k0 + chunk] = _line_sweep(g[k0:k0 + chunk], r_row, r_col, r_drv, r_sns)
-        if not np.isfinite(out).all():
-            raise ConfigError("the transfer matrices overflow double precision: conductances or wire resistances "
-                              "are too extreme")
-        return out
-    return _bordered_lu(g, lines, dev)
+    # floating-point exceptions are checked, not warned (as in SparseBackend.solve): a non-finite
+    # result is the ConfigError below, not a RuntimeWarning from inside the sweep
+    with np.errstate(all="ignore"):
+        if bool((r_row > 0).all() and (r_col > 0).all()) and ends_ok:
+            out = np.empty((k_tiles, m, n))
+            chunk = max(1, _CHUNK_ENTRIES // (m * n * m))
+            for k0 in range(0, k_tiles, chunk):
+                try:
+                    out[k0:k0 + chunk] = _line_sweep(g[k0:k0 + chunk], r_row, r_col, r_drv, r_sns)
+                except np.linalg.LinAlgError as exc:  # a block singular in floating point (1e300 ohm drivers)
+                    raise CircuitError(f"the nodal matrix is numerically singular ({exc}): conductances or wire "
+                                       "resistances this extreme (or this far apart) cannot be solved in double "
+                                       "precision.") from exc
+        else:
+            out = _bordered_lu(g, lines, dev)
+    if not np.isfinite(out).all():
+        raise ConfigError("the transfer matrices overflow double precision: conductances or wire resistances "
+                          "are too extreme")
+    _check_accuracy(g, lines, dev, (r_row, r_col, r_drv, r_sns), out)
+    return out
+
+
+def _check_accuracy(g: FloatArray, lines: LineResistance, dev: DeviceModel, wires: tuple[FloatArray, ...],
+                    out: FloatArray) -> None:
+    """AccuracyWarning when the tiles' element conductances span more than
+    :data:`~xbarsim.solver.accuracy.SPREAD_CHECK` and the transfer matrix of the tile with the smallest
+    or the one with the largest cell conductance is further than 1e-6 from exact arithmetic
+    (:func:`~xbarsim.solver.accuracy.transfer_matrix_error`). The screen keeps ordinary chips free of
+    the extra solves; the tiles share their wires, so those two bracket the conditioning."""
+    with np.errstate(over="ignore"):  # a subnormal resistance is an infinite conductance: a wide span
+        g_wire = np.concatenate([1.0 / x[x > 0] for x in wires])
+    live = g > 0
+    if not live.any():
+        return
+    g_min = np.where(live, g, np.inf).reshape(g.shape[0], -1).min(axis=1)
+    g_max = g.reshape(g.shape[0], -1).max(axis=1)
+    lo, hi = float(g_min.min()), float(g_max.max())
+    if g_wire.size:
+        lo, hi = min(lo, float(g_wire.min())), max(hi, float(g_wire.max()))
+    with np.errstate(over="ignore"):
+        if not hi / lo > SPREAD_CHECK:
+            return
+    m = g.shape[1]
+    template = build_netlist(Crossbar(conductance=np.ones(g.shape[1:]), lines=lines, device=dev),
+                             BiasScheme.read(np.zeros(m)))
+    worst, net = -1.0, template
+    for k in dict.fromkeys((int(np.argmin(g_min)), int(np.argmax(g_max)))):
+        net_k = replace(template, conductance=g[k])
+        bound = transfer_matrix_error(net_k, out[k])
+        if not bound <= worst:
+            worst, net = bound, net_k
+    warn_if_transfer_inaccurate(net, out[0], stacklevel=4, bound=worst)
 
 
 def _line_sweep(g: FloatArray, r_row: FloatArray, r_col: FloatArray, r_drv: FloatArray,
@@ -217,14 +262,13 @@ def _bordered_lu(g: FloatArray, lines: LineResistance, dev: DeviceModel) -> Floa
         lu = _splu(full, "NATURAL")
         ident = np.arange(kk * nb)
         if not (np.array_equal(lu.perm_r, ident) and np.array_equal(lu.perm_c, ident)):
-            raise CircuitError("SuperLU pivoted on an SPD nodal matrix; the transfer matrices would be wrong")
+            raise CircuitError("the nodal matrix lost its positive pivots in double precision (SuperLU pivoted; the "
+                               "transfer matrices would be wrong): conductances or wire resistances this extreme (or "
+                               "this far apart) cannot be solved in double precision.")
         fall = (fixed_local[None, :] + nb * np.arange(kk)[:, None]).ravel()
         prod = (lu.L[fall][:, fall] @ lu.U[fall][:, fall]).tocoo()
         schur = np.zeros((kk, nf, nf))
         schur[prod.row // nf, prod.row % nf, prod.col % nf] = prod.data
         # -S_f[s, r]^T; the shift lam sits on the diagonal of S_f only, which T does not use
         out[k0:k0 + kk] = -schur[:, s_idx][:, :, r_idx].transpose(0, 2, 1)
-    if not np.isfinite(out).all():
-        raise ConfigError("the transfer matrices overflow double precision: conductances or wire resistances "
-                          "are too extreme")
     return out

@@ -48,7 +48,7 @@ from xbarsim.errors import ConfigError, ConvergenceError
 from xbarsim.netlists.transient import IntegrationMethod, TransientCircuit, check_state
 
 __all__ = ["TransientOptions", "TransientResult", "TransientWorkspace", "simulate_transient", "operating_point",
-           "step_times"]
+           "step_times", "transient_options"]
 
 
 def _check_pos(value: object, name: str, what: str, *, allow_none: bool = False) -> None:
@@ -536,15 +536,20 @@ class _Stepper:
         yp = np.append(y, 0.0)
         py = yp[ri] - yp[ci]
         dk = best_d[best_k]
-        small = np.eye(best_k.size) + dk[:, None] * pz
-        try:
-            coef = np.linalg.solve(small, dk * py)
-        except np.linalg.LinAlgError:  # the corrected Jacobian is singular: factor it directly
+        # a sinh cell far beyond its operating range makes dk overflow: checked here, not warned
+        with np.errstate(all="ignore"):
+            small = np.eye(best_k.size) + dk[:, None] * pz
+            try:
+                coef: FloatArray | None = np.linalg.solve(small, dk * py)
+            except np.linalg.LinAlgError:  # the corrected Jacobian is singular
+                coef = None
+            dx = None if coef is None else y - Z[:-1] @ coef
+        if dx is None or not np.isfinite(dx).all():  # singular or beyond double range: factor J directly
             self.force_factor = True
             base = self._factor(geff, cdt)
             self.force_factor = False
             return -base.lu.solve(F)
-        return y - Z[:-1] @ coef
+        return dx
 
     def gmres_dx(self, geff: FloatArray, cdt: FloatArray, F: FloatArray, slot: str) -> FloatArray:
         """The Newton update ``-J^{-1} F`` with ``J = A_w + P^T diag(geff) P + diag(cdt)``.
@@ -692,6 +697,16 @@ def _start(circuit: TransientCircuit, options: TransientOptions, workspace: Tran
     return st, np.array(w0, dtype=np.float64).ravel()
 
 
+def transient_options(options: TransientOptions | None) -> TransientOptions:
+    """``options``, or the defaults for None; ConfigError naming ``options`` for anything else (a string
+    given there once ended in AttributeError: 'str' object has no attribute 'stop')."""
+    if options is None:
+        return TransientOptions()
+    if not isinstance(options, TransientOptions):
+        raise ConfigError(f"`options` must be TransientOptions or None; got {type(options).__name__}.")
+    return options
+
+
 def operating_point(circuit: TransientCircuit, options: TransientOptions | None = None, *,
                     workspace: TransientWorkspace | None = None, state0: ArrayLike | None = None,
                     scale: float = 1.0) -> TransientResult:
@@ -700,7 +715,7 @@ def operating_point(circuit: TransientCircuit, options: TransientOptions | None 
     This is a DC read of the array in its present state (e.g. a verify read): the waveforms' values
     at 0 s are the applied voltages. ``state0`` and ``scale`` as in :func:`simulate_transient`.
     """
-    opts = options or TransientOptions()
+    opts = transient_options(options)
     t0 = time.perf_counter()
     st, w = _start(circuit, opts, workspace, state0, scale)
     x = st.initial(w)
@@ -742,7 +757,7 @@ def simulate_transient(circuit: TransientCircuit, options: TransientOptions | No
     ConvergenceError
         A step failed even after ``max_retries`` retries with a quarter of the step (names ``dt``).
     """
-    opts = options or TransientOptions()
+    opts = transient_options(options)
     t_start = time.perf_counter()
     st, w = _start(circuit, opts, workspace, state0, scale)
     it0, fac0 = st.iterations, st.factorizations
