@@ -158,3 +158,44 @@ def test_a_missing_model_or_dataset_file_is_named_with_the_config(project: Path,
     msg = str(info.value)
     assert msg.startswith(f"{project / 'exp.toml'}: {words}") and str(project / missing) in msg
     assert "does not exist" in msg or "No such file" in msg
+
+
+REAL_VALUED = """
+name = "own-real-model"
+kind = "{kind}"
+{size}
+[dataset]
+npz = "data/digits.npz"
+[network]
+onnx = "models/real.onnx"
+[hardware]
+preset = "rram_1t1r_nist"
+kernel_shape = [25, 25]
+fault_rate = 0.0
+{levels}
+"""
+
+
+@pytest.mark.parametrize("kind,size,what,store", [
+    ("sweep", "cycles = 2\nmax_points = 20\n[grid]\nfault_rate = [0.0, 0.01]", "trial", "trials.sqlite"),
+    ("monte-carlo", "transfers = 2", "transfer", "transfers_*.sqlite"),
+])
+def test_trial_warnings_reach_the_report(project: Path, kind, size, what, store) -> None:
+    """A real-valued CNN on the two-level LEA devices: every trial warned that most weights became 0,
+    the sweep engine stored the warning with the trial, and report.md (the table a user copies) said
+    nothing. Now a note names each distinct warning once with the number of trials that raised it."""
+    shutil.copy(MODELS / "digits_cnn.onnx", project / "models" / "real.onnx")
+    n = 4 if kind == "sweep" else 2
+    for levels, warned in (("", True), ("levels = 16", False)):
+        (project / "real.toml").write_text(REAL_VALUED.format(kind=kind, size=size, levels=levels))
+        out = project / f"out-{kind}-{bool(levels)}"
+        assert main(["evaluate", str(project / "real.toml"), "--out", str(out), "--scheduler", "serial",
+                     "--quiet"]) == 0
+        report = (out / "report.md").read_text()
+        if not warned:
+            assert "**Warnings**" not in report
+            continue
+        head = f"**Warnings** raised by {n} of {n} stored {what}(s) (each {what}'s are in `{store}`):\n"
+        assert head in report
+        (item,) = [line for line in report.splitlines() if line.startswith("- UserWarning: ")]
+        assert "programs two conductance levels (133 and 233 uS)" in item and item.endswith(f"({n} {what}(s))")
