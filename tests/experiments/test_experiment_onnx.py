@@ -199,3 +199,23 @@ def test_trial_warnings_reach_the_report(project: Path, kind, size, what, store)
         assert head in report
         (item,) = [line for line in report.splitlines() if line.startswith("- UserWarning: ")]
         assert "programs two conductance levels (133 and 233 uS)" in item and item.endswith(f"({n} {what}(s))")
+
+
+def test_the_report_says_mapping_error_is_the_mean_of_the_layers(project: Path) -> None:
+    """The footnote said `mapping_error` is 100·‖Ŵ−W‖/‖W‖ %, which a reader takes over the whole network;
+    it is each layer's ratio averaged over the layers. Recomputed here from every stored trial's
+    per-layer errors (the CNN has three layers), and the footnote and the plot label say so."""
+    from xbarsim.experiments import load_results
+    from xbarsim.experiments.plots import MAPPING_ERROR_LABEL
+
+    small = CONFIG.replace('backend = "sparse"', 'backend = "ideal"').replace("max_points = 60", "max_points = 10")
+    (project / "exp.toml").write_text(small)
+    out = project / "out"
+    assert main(["evaluate", str(project / "exp.toml"), "--out", str(out), "--scheduler", "serial", "--quiet"]) == 0
+    res = load_results(out)
+    for t in res.trials:
+        per_layer = [t[f"mapping_error_l{i}"] for i in range(3)]
+        assert "mapping_error_l3" not in t and t["mapping_error"] == pytest.approx(np.mean(per_layer), rel=1e-12)
+    report = (out / "report.md").read_text()
+    assert "`mapping_error` is 100·‖Ŵ−W‖/‖W‖ % of each layer, averaged over the layers" in report
+    assert MAPPING_ERROR_LABEL.startswith("mapping error, layer mean of 100·‖Ŵ−W‖/‖W‖")

@@ -70,7 +70,7 @@ _LINES = ("-", "--", "-.", ":")
 _LINTHRESH = 0.1
 
 #: The y axis label of the mapping error: what the quantity is.
-MAPPING_ERROR_LABEL = "mapping error 100·‖Ŵ−W‖/‖W‖ (%)"
+MAPPING_ERROR_LABEL = "mapping error, layer mean of 100·‖Ŵ−W‖/‖W‖ (%)"
 
 
 def _cycles_caption(rows: Sequence[Mapping[str, Any]], metric: str, what: str = "cycles") -> str:

@@ -210,7 +210,8 @@ def markdown(config: ExperimentConfig, rows: Sequence[Mapping[str, Any]], cols: 
         lines.append("| " + " | ".join(cells) + " |")
     if config.kind == "sweep":
         lines += ["", "`n`: successful trials (cycles) of the point; a cell is their mean ± one standard deviation "
-                  "(ddof 0); `mapping_error` is 100·‖Ŵ−W‖/‖W‖ %."]
+                  "(ddof 0); `mapping_error` is 100·‖Ŵ−W‖/‖W‖ % of each layer, averaged over the layers (the LEA "
+                  "paper's; per layer: `mapping_error_l<i>` in results.csv)."]
     else:
         lines += ["", "`n`: transfers; `accuracy` is the mean ± one standard deviation (ddof 0) of the test accuracy "
                   "over them; the other columns are single numbers over all `n` transfers."]
