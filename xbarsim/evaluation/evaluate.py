@@ -1011,8 +1011,9 @@ def unpack_correct(text: str, n: int) -> BoolArray:
 
 _STATISTICAL_COMMITTEE = ("`committee` networks need a Hardware model (strategy 'committee'); statistical models "
                           "perturb one network.")
-_STATISTICAL_DENSE = ("statistical transfer models (DevicePerturbation, DroletCodePerturbation) perturb dense "
-                      "networks (MLP); a layered network is transferred with a Hardware model.")
+_STATISTICAL_DENSE = ("statistical transfer models (DevicePerturbation, DroletCodePerturbation) perturb an MLP "
+                      "(xbarsim.networks.MLP); a layered Network, e.g. from load_onnx even when every layer is "
+                      "dense, is transferred with a Hardware model.")
 
 
 def monte_carlo_setup(network: MLP | Network, dataset: Dataset,

@@ -500,6 +500,14 @@ class ExperimentConfig:
             if self.kind == "monte-carlo" and self.cycles != 1:  # before: accepted and ignored
                 raise ConfigError(f"`cycles` applies to kind 'sweep'; a 'monte-carlo' experiment runs `transfers` "
                                   f"transfers (got cycles = {self.cycles}).")
+            onnx = [n.name for n in self.networks if n.recipe == "onnx"]
+            drawn = [m for m in models if m != "hardware"]
+            if self.kind == "monte-carlo" and onnx and drawn:  # before: refused only after loading the model,
+                # by a message that called the statistical models' networks "dense", which an ONNX MLP is
+                raise ConfigError(f"`models` {', '.join(map(repr, drawn))} draw the device model on the weights of an "
+                                  f"xbarsim MLP; the ONNX network {', '.join(map(repr, onnx))} is imported as a "
+                                  "layered network (even when every layer is dense), which only a Hardware transfer "
+                                  "maps: use models = [\"hardware\"].")
             if self.kind == "monte-carlo" and self.readouts:
                 raise ConfigError(f"[readouts] applies to kind 'sweep'; a 'monte-carlo' experiment reads each "
                                   f"transfer once (got {', '.join(map(repr, self.readouts))}).")
