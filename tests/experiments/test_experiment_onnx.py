@@ -138,6 +138,12 @@ def test_missing_y_test_refused_naming_file_and_key(project: Path) -> None:
      "`models` 'statistical' draw the device model on the weights of an xbarsim MLP; the ONNX network 'cnn' is "
      "imported as a layered network (even when every layer is dense), which only a Hardware transfer maps: use "
      "models = [\"hardware\"]"),
+    # before: loaded and imported, then every committee trial failed, advising `members` for an ONNX network
+    (("[grid]\nfault_rate = [0.0, 0.05]", "[variants]\nlea = { strategy = \"lea\" }\ncm = { strategy = \"committee\", "
+      "committee_networks = \"distinct\" }\n[grid]\nfault_rate = [0.0, 0.05]\nvariant = [\"lea\", \"cm\"]"),
+     "grid point fault_rate=0.0, variant='cm': committee_networks 'distinct' maps `alpha` distinct trained networks "
+     "(a recipe network and its `members`); network 'cnn' is an ONNX file, which has none: use committee_networks = "
+     "'same'"),
 ])
 def test_config_errors_name_the_key_and_file(project: Path, edit, words) -> None:
     (project / "exp.toml").write_text(CONFIG.replace(*edit))

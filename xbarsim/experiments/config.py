@@ -571,6 +571,8 @@ class ExperimentConfig:
                                       "trials.")
                 for point in self.points():
                     self.hardware_at(point)
+            for point in self.points() if self.kind == "sweep" else [{}]:
+                self._check_committee_members(point)
             if self.kind == "monte-carlo" and grid:
                 raise ConfigError("[grid] belongs to kind 'sweep'; a Monte Carlo experiment evaluates each network "
                                   "on the one [hardware].")
@@ -598,6 +600,26 @@ class ExperimentConfig:
         """The grid points (Cartesian product, last key fastest)."""
         keys = list(self.grid)
         return [dict(zip(keys, combo)) for combo in itertools.product(*(self.grid[k] for k in keys))]
+
+    def _check_committee_members(self, point: Mapping[str, Any]) -> None:
+        """Refuse a committee of distinct networks that the point's networks cannot form. Before, the
+        config loaded, the networks were trained (or imported) and every committee trial failed, one
+        advising `members` for an ONNX network, which refuses `members`."""
+        hw = self.hardware_at(point)
+        if hw.strategy != "committee" or hw.committee_networks != "distinct":
+            return
+        where = "grid point " + ", ".join(f"{k}={v!r}" for k, v in point.items()) if point else "[hardware]"
+        for spec in self.networks if "network" not in point else [self.network(point["network"])]:
+            if spec.recipe == "onnx":
+                raise ConfigError(f"{where}: committee_networks 'distinct' maps `alpha` distinct trained networks "
+                                  f"(a recipe network and its `members`); network {spec.name!r} is an ONNX file, "
+                                  "which has none: use committee_networks = 'same' (the network mapped `alpha` "
+                                  "times).")
+            if spec.members < hw.alpha:
+                raise ConfigError(f"{where}: committee_networks 'distinct' at alpha = {hw.alpha} needs {hw.alpha} "
+                                  f"trained members of network {spec.name!r}; it has {spec.members} "
+                                  + (f"(set `members` >= {hw.alpha} in its [[networks]] entry)." if spec.recipe != "file"
+                                     else "(a 'file' network has no members: use committee_networks = 'same')."))
 
     def hardware_at(self, point: Mapping[str, Any]) -> Hardware:
         """The Hardware of one grid point: base, then the variant's overrides, then the grid's fields."""
