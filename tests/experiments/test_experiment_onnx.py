@@ -216,7 +216,8 @@ def test_trial_warnings_reach_the_report(project: Path, kind, size, what, store)
 def test_the_report_says_mapping_error_is_the_mean_of_the_layers(project: Path) -> None:
     """The footnote said `mapping_error` is 100·‖Ŵ−W‖/‖W‖ %, which a reader takes over the whole network;
     it is each layer's ratio averaged over the layers. Recomputed here from every stored trial's
-    per-layer errors (the CNN has three layers), and the footnote and the plot label say so."""
+    per-layer errors (the CNN has three layers), and the footnote and the plot label say so; the
+    footnote also says what `accuracy_<read-out>` and `energy_pj` (unit, per inference) are."""
     from xbarsim.experiments import load_results
     from xbarsim.experiments.plots import MAPPING_ERROR_LABEL
 
@@ -231,3 +232,9 @@ def test_the_report_says_mapping_error_is_the_mean_of_the_layers(project: Path) 
     report = (out / "report.md").read_text()
     assert "`mapping_error` is 100·‖Ŵ−W‖/‖W‖ % of each layer, averaged over the layers" in report
     assert MAPPING_ERROR_LABEL.startswith("mapping error, layer mean of 100·‖Ŵ−W‖/‖W‖")
+    # the other columns a name does not explain: the read-out and the energy's unit and scope
+    head = next(line for line in report.splitlines() if line.startswith("| fault_rate"))
+    assert "accuracy_ideal" in head and "energy_pj" in head
+    assert ("`accuracy_ideal`: the same transfers (chip, conductances) read again through the read-out of that name "
+            "in [readouts]." in report)
+    assert "`energy_pj`: the arrays' read energy per inference in picojoule" in report
