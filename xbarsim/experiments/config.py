@@ -573,6 +573,16 @@ class ExperimentConfig:
                     self.hardware_at(point)
             for point in self.points() if self.kind == "sweep" else [{}]:
                 self._check_committee_members(point)
+            circuit = [k for k in ("segment_ohm", "driver_ohm", "sense_ohm", "device") if k in grid]
+            if self.kind == "sweep" and circuit:
+                # before: a wire sweep on the ideal backend ran, and its accuracy-vs-wire plot showed
+                # differences of chip draws alone
+                backends = {self.hardware_at(p).backend for p in self.points()}
+                backends |= {ch["backend"] for ch in readouts.values() if "backend" in ch}
+                if backends == {"ideal"}:
+                    raise ConfigError(f"`grid.{circuit[0]}` changes nothing: every grid point and read-out reads "
+                                      "through backend 'ideal' (I = v @ G), which ignores the wires and the cell law; "
+                                      "set backend = \"sparse\" in [hardware] (or in a [readouts] entry) to sweep it.")
             if self.kind == "monte-carlo" and grid:
                 raise ConfigError("[grid] belongs to kind 'sweep'; a Monte Carlo experiment evaluates each network "
                                   "on the one [hardware].")
