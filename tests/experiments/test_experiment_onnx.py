@@ -134,7 +134,8 @@ def test_missing_y_test_refused_naming_file_and_key(project: Path) -> None:
       "recipe = \"ternary\""), "not both"),
     # before: loaded, then refused after importing the model by a message calling the statistical models'
     # networks "dense" (an all-dense ONNX MLP is one) without naming `models` or what to write
-    (("kind = \"sweep\"\ncycles = 1\nmax_points = 60", "kind = \"monte-carlo\"\nmodels = [\"hardware\", \"statistical\"]"),
+    (("kind = \"sweep\"\ncycles = 1\nmax_points = 60",
+      "kind = \"monte-carlo\"\nmodels = [\"hardware\", \"statistical\"]"),
      "`models` 'statistical' draw the device model on the weights of an xbarsim MLP; the ONNX network 'cnn' is "
      "imported as a layered network (even when every layer is dense), which only a Hardware transfer maps: use "
      "models = [\"hardware\"]"),

@@ -626,10 +626,10 @@ class ExperimentConfig:
                                   "which has none: use committee_networks = 'same' (the network mapped `alpha` "
                                   "times).")
             if spec.members < hw.alpha:
+                fix = (f"set `members` >= {hw.alpha} in its [[networks]] entry" if spec.recipe != "file"
+                       else "a 'file' network has no members: use committee_networks = 'same'")
                 raise ConfigError(f"{where}: committee_networks 'distinct' at alpha = {hw.alpha} needs {hw.alpha} "
-                                  f"trained members of network {spec.name!r}; it has {spec.members} "
-                                  + (f"(set `members` >= {hw.alpha} in its [[networks]] entry)." if spec.recipe != "file"
-                                     else "(a 'file' network has no members: use committee_networks = 'same')."))
+                                  f"trained members of network {spec.name!r}; it has {spec.members} ({fix}).")
 
     def hardware_at(self, point: Mapping[str, Any]) -> Hardware:
         """The Hardware of one grid point: base, then the variant's overrides, then the grid's fields."""
