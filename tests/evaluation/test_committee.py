@@ -105,7 +105,8 @@ def test_statistical_models_refuse_a_layered_network_with_a_config_error(data, m
 
     layered = Network.from_mlp(members[0])  # a WAGE network converts bit for bit, wage-relu included
     np.testing.assert_array_equal(layered.forward(data.x_test[:30]), members[0].forward(data.x_test[:30]))
-    with pytest.raises(ConfigError, match="dense networks"):
+    with pytest.raises(ConfigError, match=r"perturb an MLP \(xbarsim.networks.MLP\); a layered Network, e.g. from "
+                                          r"load_onnx even when every layer is dense"):
         monte_carlo_setup(layered, data, DroletCodePerturbation())
 
 

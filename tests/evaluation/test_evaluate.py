@@ -203,6 +203,41 @@ def test_ideal_chip_is_exact_with_biases_and_real_weights(moons, moons_net, bias
     np.testing.assert_array_equal(res.correct, res.software_correct)
 
 
+def test_real_weights_on_a_two_level_preset_warn_with_the_share_rounded_to_zero():
+    """The README's own-model config (rram_1t1r_nist, levels unset) on a real-valued network: the pairs
+    of 133 / 233 uS devices hold -w_max, 0, +w_max only, so the ideal chip read 22 % where software read
+    97 % (87 % of the weights became 0) and nothing said why. The warning counts exactly the weights the
+    mapping zeroes; levels, a continuous preset and a ternary network lose nothing and stay silent."""
+    import warnings
+
+    from xbarsim.mapping import map_weights
+
+    from xbarsim.evaluation import build_preset
+
+    net = init_mlp([20, 8, 3], rng=3)
+    w = net.weights
+    hw = Hardware(**IDEAL)
+    preset = build_preset(hw)
+    zeroed = nonzero = 0
+    for layer in w:
+        mapped = map_weights(layer, g_min=preset.g_min, g_max=preset.g_max, device_levels=preset.levels)
+        back = mapped.weights()
+        assert set(np.round(np.unique(np.abs(back)) / np.abs(layer).max(), 9)) == {0.0, 1.0}  # ternary
+        zeroed += int(np.count_nonzero((back == 0) & (layer != 0)))
+        nonzero += int(np.count_nonzero(layer))
+    assert 0 < zeroed < nonzero
+    with pytest.warns(UserWarning, match=rf"preset 'rram_1t1r_nist' programs two conductance levels \(133 and 233 "
+                                         rf"uS\).* layer\(s\) 0, 1 .*: {zeroed} of their {nonzero} non-zero weights"
+                                         r".*Set `levels`"):
+        transfer(net, hw, np.random.default_rng(0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        transfer(net, hw.replace(levels=16), np.random.default_rng(0))
+        transfer(net, Hardware(**IDEAL, preset="tio2_passive"), np.random.default_rng(0))
+        tern = ternarize(net)
+        transfer(tern, hw.replace(encoding="differential"), np.random.default_rng(0))
+
+
 def test_a_crossbar_bias_row_is_exact_with_fixed_dac_scaling_or_refused_where_the_dac_would_clip_it():
     """The bias row's input is the constant 1: fixed DAC scaling with dac_x_max 0.5 clipped it to 0.5
     and halved every bias on an ideal chip (scores 0.4 for 0.75 here), with every real input in range."""

@@ -384,3 +384,19 @@ def test_a_bad_quick_override_is_named_as_one(tmp_path, quick, text):
     assert str(err.value).startswith(f"{path}: {text}")
     with pytest.raises(ConfigError, match=r"exp.toml: \[hardware\]: `fault_rate`"):
         load_experiment(_write(tmp_path, BASE.replace("strict = false", "strict = false\nfault_rate = 2.0")))
+
+
+@pytest.mark.parametrize("key,values", [("segment_ohm", [0.0, 5.0, 20.0]), ("driver_ohm", [0.0, 10.0]),
+                                        ("device", ["ohmic", "sinh"])])
+def test_a_circuit_grid_key_on_the_ideal_backend_alone_is_refused(key, values):
+    """Before: a wire sweep with backend 'ideal' ran, and accuracy_vs_wire.png plotted chip-draw noise
+    against the wire resistance. Accepted once any point or read-out solves the circuit."""
+    raw = {"name": "w", "kind": "sweep", "dataset": "digits",
+           "networks": [{"name": "t", "recipe": "ternary"}],
+           "hardware": {"strict": False, "backend": "ideal"}, "grid": {key: values}}
+    with pytest.raises(ConfigError, match=rf"`grid.{key}` changes nothing: every grid point and read-out reads "
+                                          r"through backend 'ideal' .* set backend = \"sparse\""):
+        experiment_from_dict(raw)
+    experiment_from_dict({**raw, "hardware": {**raw["hardware"], "backend": "sparse"}})
+    experiment_from_dict({**raw, "readouts": {"circuit": {"backend": "sparse"}}})
+    experiment_from_dict({**raw, "grid": {key: values, "backend": ["ideal", "sparse"]}})

@@ -132,6 +132,19 @@ def test_missing_y_test_refused_naming_file_and_key(project: Path) -> None:
     (("npz = \"data/digits.npz\"", "file = \"data/digits.npz\""), "unknown key 'file' in [dataset]"),
     (("[network]\nonnx = \"models/cnn.onnx\"", "[network]\nonnx = \"models/cnn.onnx\"\n[[networks]]\nname = \"x\"\n"
       "recipe = \"ternary\""), "not both"),
+    # before: loaded, then refused after importing the model by a message calling the statistical models'
+    # networks "dense" (an all-dense ONNX MLP is one) without naming `models` or what to write
+    (("kind = \"sweep\"\ncycles = 1\nmax_points = 60",
+      "kind = \"monte-carlo\"\nmodels = [\"hardware\", \"statistical\"]"),
+     "`models` 'statistical' draw the device model on the weights of an xbarsim MLP; the ONNX network 'cnn' is "
+     "imported as a layered network (even when every layer is dense), which only a Hardware transfer maps: use "
+     "models = [\"hardware\"]"),
+    # before: loaded and imported, then every committee trial failed, advising `members` for an ONNX network
+    (("[grid]\nfault_rate = [0.0, 0.05]", "[variants]\nlea = { strategy = \"lea\" }\ncm = { strategy = \"committee\", "
+      "committee_networks = \"distinct\" }\n[grid]\nfault_rate = [0.0, 0.05]\nvariant = [\"lea\", \"cm\"]"),
+     "grid point fault_rate=0.0, variant='cm': committee_networks 'distinct' maps `alpha` distinct trained networks "
+     "(a recipe network and its `members`); network 'cnn' is an ONNX file, which has none: use committee_networks = "
+     "'same'"),
 ])
 def test_config_errors_name_the_key_and_file(project: Path, edit, words) -> None:
     (project / "exp.toml").write_text(CONFIG.replace(*edit))
@@ -158,3 +171,71 @@ def test_a_missing_model_or_dataset_file_is_named_with_the_config(project: Path,
     msg = str(info.value)
     assert msg.startswith(f"{project / 'exp.toml'}: {words}") and str(project / missing) in msg
     assert "does not exist" in msg or "No such file" in msg
+
+
+REAL_VALUED = """
+name = "own-real-model"
+kind = "{kind}"
+{size}
+[dataset]
+npz = "data/digits.npz"
+[network]
+onnx = "models/real.onnx"
+[hardware]
+preset = "rram_1t1r_nist"
+kernel_shape = [25, 25]
+fault_rate = 0.0
+{levels}
+"""
+
+
+@pytest.mark.parametrize("kind,size,what,store", [
+    ("sweep", "cycles = 2\nmax_points = 20\n[grid]\nfault_rate = [0.0, 0.01]", "trial", "trials.sqlite"),
+    ("monte-carlo", "transfers = 2", "transfer", "transfers_*.sqlite"),
+])
+def test_trial_warnings_reach_the_report(project: Path, kind, size, what, store) -> None:
+    """A real-valued CNN on the two-level LEA devices: every trial warned that most weights became 0,
+    the sweep engine stored the warning with the trial, and report.md (the table a user copies) said
+    nothing. Now a note names each distinct warning once with the number of trials that raised it."""
+    shutil.copy(MODELS / "digits_cnn.onnx", project / "models" / "real.onnx")
+    n = 4 if kind == "sweep" else 2
+    for levels, warned in (("", True), ("levels = 16", False)):
+        (project / "real.toml").write_text(REAL_VALUED.format(kind=kind, size=size, levels=levels))
+        out = project / f"out-{kind}-{bool(levels)}"
+        assert main(["evaluate", str(project / "real.toml"), "--out", str(out), "--scheduler", "serial",
+                     "--quiet"]) == 0
+        report = (out / "report.md").read_text()
+        if not warned:
+            assert "**Warnings**" not in report
+            continue
+        head = f"**Warnings** raised by {n} of {n} stored {what}(s) (each {what}'s are in `{store}`):\n"
+        assert head in report
+        (item,) = [line for line in report.splitlines() if line.startswith("- UserWarning: ")]
+        assert "programs two conductance levels (133 and 233 uS)" in item and item.endswith(f"({n} {what}(s))")
+
+
+def test_the_report_says_mapping_error_is_the_mean_of_the_layers(project: Path) -> None:
+    """The footnote said `mapping_error` is 100·‖Ŵ−W‖/‖W‖ %, which a reader takes over the whole network;
+    it is each layer's ratio averaged over the layers. Recomputed here from every stored trial's
+    per-layer errors (the CNN has three layers), and the footnote and the plot label say so; the
+    footnote also says what `accuracy_<read-out>` and `energy_pj` (unit, per inference) are."""
+    from xbarsim.experiments import load_results
+    from xbarsim.experiments.plots import MAPPING_ERROR_LABEL
+
+    small = CONFIG.replace('backend = "sparse"', 'backend = "ideal"').replace("max_points = 60", "max_points = 10")
+    (project / "exp.toml").write_text(small)
+    out = project / "out"
+    assert main(["evaluate", str(project / "exp.toml"), "--out", str(out), "--scheduler", "serial", "--quiet"]) == 0
+    res = load_results(out)
+    for t in res.trials:
+        per_layer = [t[f"mapping_error_l{i}"] for i in range(3)]
+        assert "mapping_error_l3" not in t and t["mapping_error"] == pytest.approx(np.mean(per_layer), rel=1e-12)
+    report = (out / "report.md").read_text()
+    assert "`mapping_error` is 100·‖Ŵ−W‖/‖W‖ % of each layer, averaged over the layers" in report
+    assert MAPPING_ERROR_LABEL.startswith("mapping error, layer mean of 100·‖Ŵ−W‖/‖W‖")
+    # the other columns a name does not explain: the read-out and the energy's unit and scope
+    head = next(line for line in report.splitlines() if line.startswith("| fault_rate"))
+    assert "accuracy_ideal" in head and "energy_pj" in head
+    assert ("`accuracy_ideal`: the same transfers (chip, conductances) read again through the read-out of that name "
+            "in [readouts]." in report)
+    assert "`energy_pj`: the arrays' read energy per inference in picojoule" in report

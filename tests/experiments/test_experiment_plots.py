@@ -270,3 +270,28 @@ def test_the_default_accuracy_plot_is_against_the_first_numeric_grid_key(tmp_pat
         for k, rate in enumerate([0.0, 0.2]):
             vals = np.array([r["accuracy"] for r in groups[(variant, rate)]])
             assert c["y"][k] == pytest.approx(100 * vals.mean(), rel=1e-12)
+
+
+def test_the_wire_axis_shows_no_negative_resistance_and_no_point_on_its_edge(tmp_path, monkeypatch):
+    """The symmetric-log wire axis autoscaled to about [-1, 20] ohm: ticks at -1 and -0.1 ohm, and the
+    20 ohm markers cut in half by the right edge. Now it starts just left of 0 (inside the linear part)
+    and ends a tenth of a decade past the largest resistance; rows in non-sorted order."""
+    from xbarsim.experiments.plots import plot_accuracy_vs_wire
+
+    axes: list[Axes] = []
+    original = Axes.errorbar
+
+    def spy(self, *args, **kw):
+        axes.append(self)
+        return original(self, *args, **kw)
+
+    monkeypatch.setattr(Axes, "errorbar", spy)
+    rows = [{"segment_ohm": s, "adc_bits": b, "accuracy_mean": a, "accuracy_std": 0.02, "n": 2}
+            for s, b, a in ((20.0, 8, 0.6), (0.0, 4, 0.5), (5.0, 8, 0.7), (0.0, 8, 0.65), (20.0, 4, 0.45),
+                            (5.0, 4, 0.55))]
+    assert plot_accuracy_vs_wire(rows, tmp_path / "w.png", by=["adc_bits"], baseline=0.97).exists()
+    (ax,) = set(axes)
+    lo, hi = ax.get_xlim()
+    shown = [t for t in ax.get_xticks() if lo <= t <= hi]
+    assert min(shown) == 0.0 and -0.1 < lo < 0.0
+    assert hi == pytest.approx(20.0 * 10 ** 0.1)

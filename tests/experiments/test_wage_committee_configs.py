@@ -62,6 +62,20 @@ def test_a_committee_sweep_trains_distinct_members_and_maps_them(tmp_path):
         evaluate_trial(params, np.random.default_rng(0))
 
 
+def test_a_distinct_committee_beyond_the_members_is_refused_before_any_training():
+    """Before: the config loaded, the networks were trained and only the committee trials of alpha 3 failed
+    (members 2); now the config names the grid point and the fix."""
+    raw = {"name": "cm", "kind": "sweep", "dataset": "digits-wage", "cycles": 1,
+           "networks": [{"name": "w", "recipe": "wage", "hidden": 16, "members": 2}],
+           "hardware": {"strict": False, "strategy": "committee", "committee_networks": "distinct"},
+           "grid": {"alpha": [1, 2, 3]}}
+    with pytest.raises(ConfigError, match=r"grid point alpha=3: committee_networks 'distinct' at alpha = 3 needs 3 "
+                                          r"trained members of network 'w'; it has 2 \(set `members` >= 3"):
+        experiment_from_dict(raw)
+    experiment_from_dict({**raw, "grid": {"alpha": [1, 2]}})
+    experiment_from_dict({**raw, "hardware": {**raw["hardware"], "committee_networks": "same"}})
+
+
 def test_a_monte_carlo_committee_maps_the_trained_members_and_equals_the_in_memory_run(tmp_path):
     from xbarsim.evaluation import monte_carlo, network_fingerprint
     from xbarsim.experiments.networks import load_network

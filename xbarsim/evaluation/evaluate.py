@@ -26,6 +26,7 @@ import dataclasses
 import hashlib
 import math
 import time
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -36,6 +37,7 @@ import numpy as np
 from xbarsim._repr import compact_repr
 from xbarsim._typing import BoolArray, FloatArray, IntArray, ProgressCallback
 from xbarsim._validation import check_progress, check_rng, readonly, short_repr
+from xbarsim.devices import DevicePreset
 from xbarsim.errors import ConfigError
 from xbarsim.evaluation.hardware import (
     MAX_NGSPICE_SOLVES,
@@ -53,6 +55,7 @@ from xbarsim.evaluation.drolet_code import DroletCodePerturbation
 from xbarsim.evaluation.perturbation import DevicePerturbation
 from xbarsim.mapping import (
     Chip,
+    Encoding,
     InferenceConfig,
     MappedNetwork,
     characterize,
@@ -461,6 +464,9 @@ def transfer(network: MLP | Network, hardware: Hardware, rng: np.random.Generato
     weights = augmented_weights(net.weights, net.biases if biased else None)
     encodings = layer_encodings(hw, weights, net.gammas, biased=biased)
     preset = build_preset(hw)
+    rounding = _two_level_rounding(hw, weights, encodings, preset)
+    if rounding is not None:
+        warnings.warn(rounding, UserWarning, stacklevel=2)
     chip = build_chip(hw, weights, encodings, rng, preset)
     programming = programming_config(hw)
     nets = _check_committee(net, hw, committee)
@@ -491,6 +497,47 @@ def transfer(network: MLP | Network, hardware: Hardware, rng: np.random.Generato
     return HardwareNetwork(network=net, hardware=hw, members=tuple(members), inference=inference_config(hw),
                            n_kernels=chip.n_kernels, timings={"map": time.perf_counter() - t0},
                            networks=() if nets is None else nets, read_rng=rng)
+
+
+def _two_level_rounding(hw: Hardware, weights: Sequence[np.ndarray], encodings: Sequence[Encoding],
+                        preset: DevicePreset) -> str | None:
+    """What a two-level device does to real-valued weights, or None when it loses nothing.
+
+    Differential pairs of a device with two levels in its window (``rram_1t1r_nist``: 133 and 233 uS)
+    hold ``-w_max``, 0 and ``+w_max`` only: ``G+`` snaps to the upper level where ``w > w_max / 2``, so
+    every smaller weight becomes 0. Lossless for a ternary layer; for a real-valued network it is a
+    silent ternarization at a threshold of half the largest weight, which nothing else reports.
+    """
+    if hw.levels is not None or preset.levels is None:
+        return None
+    lv = np.unique(np.asarray(preset.levels, dtype=np.float64))
+    tol = 1e-9 * preset.g_max
+    lv = lv[(lv >= preset.g_min - tol) & (lv <= preset.g_max + tol)]
+    if lv.size != 2:
+        return None
+    lost = []
+    zeroed = nonzero = 0
+    for i, (w, enc) in enumerate(zip(weights, encodings)):
+        if enc.scheme != "differential" or enc.levels is not None:
+            continue
+        a = np.abs(np.asarray(w, dtype=np.float64))
+        w_max = float(a.max()) if enc.w_max is None else float(enc.w_max)
+        if w_max <= 0:
+            continue
+        kept = np.isclose(a, 0.0, rtol=0.0, atol=1e-9 * w_max) | np.isclose(a, w_max, rtol=1e-9, atol=0.0)
+        if kept.all():
+            continue  # ternary already: rounding changes nothing
+        lost.append(i)
+        nz = a > 1e-9 * w_max
+        nonzero += int(nz.sum())
+        zeroed += int((nz & (a < 0.5 * w_max)).sum())
+    if not lost:
+        return None
+    return (f"preset {hw.preset!r} programs two conductance levels ({lv[0] * 1e6:g} and {lv[1] * 1e6:g} uS), so "
+            f"its differential pairs round the real-valued weights of layer(s) {', '.join(map(str, lost))} to "
+            f"-w_max, 0 or +w_max of each layer: {zeroed} of their {nonzero} non-zero weights "
+            f"({zeroed / max(nonzero, 1):.0%}, those below w_max / 2 in magnitude) become 0. Set `levels` "
+            "(e.g. 16) to model a multi-level device, or ternarize the network first to choose the threshold.")
 
 
 # ----------------------------------------------------------------------------- evaluate
@@ -707,7 +754,10 @@ def evaluate(
     -----
     With an ideal chip (``fault_rate = 0``, ``programming_noise = read_noise = False``, ideal
     backend, ``dac_bits = adc_bits = None``) every layer computes ``x @ W`` up to floating-point
-    rounding, so the hardware predictions equal the software ones.
+    rounding, so the hardware predictions equal the software ones, provided the devices can hold the
+    weights: a ternary network, or a continuous window or ``levels``. The two levels of
+    ``rram_1t1r_nist`` round a real-valued network's weights to ``-w_max``, 0, ``+w_max`` (a
+    warning says how many become 0).
     """
     net = _check_network(network)
     hw = _check_hardware(hardware)
@@ -961,8 +1011,9 @@ def unpack_correct(text: str, n: int) -> BoolArray:
 
 _STATISTICAL_COMMITTEE = ("`committee` networks need a Hardware model (strategy 'committee'); statistical models "
                           "perturb one network.")
-_STATISTICAL_DENSE = ("statistical transfer models (DevicePerturbation, DroletCodePerturbation) perturb dense "
-                      "networks (MLP); a layered network is transferred with a Hardware model.")
+_STATISTICAL_DENSE = ("statistical transfer models (DevicePerturbation, DroletCodePerturbation) perturb an MLP "
+                      "(xbarsim.networks.MLP); a layered Network, e.g. from load_onnx even when every layer is "
+                      "dense, is transferred with a Hardware model.")
 
 
 def monte_carlo_setup(network: MLP | Network, dataset: Dataset,

@@ -212,7 +212,11 @@ class Hardware:
         Weight encoding (:class:`~xbarsim.mapping.Encoding`); ``"auto"``: ternary for a ternary
         network, differential pairs otherwise.
     levels : int or None
-        Quantize differential/reference targets to this many levels in the window (>= 2).
+        Quantize differential/reference targets to this many levels in the window (>= 2); ``None``
+        uses the preset's levels: ``rram_1t1r_nist`` has two (133 and 233 uS, its LEA network is
+        ternary), so the differential pairs of a real-valued network hold only ``-w_max``, 0 and
+        ``+w_max`` per layer (weights below ``w_max / 2`` become 0; :func:`~xbarsim.evaluation.transfer` warns);
+        ``tio2_passive`` has a continuous window.
     ternary_step : float or None
         Ternary encoding: ``G_ON - G_OFF`` as a fraction in (0, 1] of the device's swing
         (:attr:`~xbarsim.mapping.Encoding.step`); ``None`` is 1 (``G_ON`` at the top level).

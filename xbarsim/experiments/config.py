@@ -500,6 +500,14 @@ class ExperimentConfig:
             if self.kind == "monte-carlo" and self.cycles != 1:  # before: accepted and ignored
                 raise ConfigError(f"`cycles` applies to kind 'sweep'; a 'monte-carlo' experiment runs `transfers` "
                                   f"transfers (got cycles = {self.cycles}).")
+            onnx = [n.name for n in self.networks if n.recipe == "onnx"]
+            drawn = [m for m in models if m != "hardware"]
+            if self.kind == "monte-carlo" and onnx and drawn:  # before: refused only after loading the model,
+                # by a message that called the statistical models' networks "dense", which an ONNX MLP is
+                raise ConfigError(f"`models` {', '.join(map(repr, drawn))} draw the device model on the weights of an "
+                                  f"xbarsim MLP; the ONNX network {', '.join(map(repr, onnx))} is imported as a "
+                                  "layered network (even when every layer is dense), which only a Hardware transfer "
+                                  "maps: use models = [\"hardware\"].")
             if self.kind == "monte-carlo" and self.readouts:
                 raise ConfigError(f"[readouts] applies to kind 'sweep'; a 'monte-carlo' experiment reads each "
                                   f"transfer once (got {', '.join(map(repr, self.readouts))}).")
@@ -563,6 +571,18 @@ class ExperimentConfig:
                                       "trials.")
                 for point in self.points():
                     self.hardware_at(point)
+            for point in self.points() if self.kind == "sweep" else [{}]:
+                self._check_committee_members(point)
+            circuit = [k for k in ("segment_ohm", "driver_ohm", "sense_ohm", "device") if k in grid]
+            if self.kind == "sweep" and circuit:
+                # before: a wire sweep on the ideal backend ran, and its accuracy-vs-wire plot showed
+                # differences of chip draws alone
+                backends = {self.hardware_at(p).backend for p in self.points()}
+                backends |= {ch["backend"] for ch in readouts.values() if "backend" in ch}
+                if backends == {"ideal"}:
+                    raise ConfigError(f"`grid.{circuit[0]}` changes nothing: every grid point and read-out reads "
+                                      "through backend 'ideal' (I = v @ G), which ignores the wires and the cell law; "
+                                      "set backend = \"sparse\" in [hardware] (or in a [readouts] entry) to sweep it.")
             if self.kind == "monte-carlo" and grid:
                 raise ConfigError("[grid] belongs to kind 'sweep'; a Monte Carlo experiment evaluates each network "
                                   "on the one [hardware].")
@@ -590,6 +610,26 @@ class ExperimentConfig:
         """The grid points (Cartesian product, last key fastest)."""
         keys = list(self.grid)
         return [dict(zip(keys, combo)) for combo in itertools.product(*(self.grid[k] for k in keys))]
+
+    def _check_committee_members(self, point: Mapping[str, Any]) -> None:
+        """Refuse a committee of distinct networks that the point's networks cannot form. Before, the
+        config loaded, the networks were trained (or imported) and every committee trial failed, one
+        advising `members` for an ONNX network, which refuses `members`."""
+        hw = self.hardware_at(point)
+        if hw.strategy != "committee" or hw.committee_networks != "distinct":
+            return
+        where = "grid point " + ", ".join(f"{k}={v!r}" for k, v in point.items()) if point else "[hardware]"
+        for spec in self.networks if "network" not in point else [self.network(point["network"])]:
+            if spec.recipe == "onnx":
+                raise ConfigError(f"{where}: committee_networks 'distinct' maps `alpha` distinct trained networks "
+                                  f"(a recipe network and its `members`); network {spec.name!r} is an ONNX file, "
+                                  "which has none: use committee_networks = 'same' (the network mapped `alpha` "
+                                  "times).")
+            if spec.members < hw.alpha:
+                fix = (f"set `members` >= {hw.alpha} in its [[networks]] entry" if spec.recipe != "file"
+                       else "a 'file' network has no members: use committee_networks = 'same'")
+                raise ConfigError(f"{where}: committee_networks 'distinct' at alpha = {hw.alpha} needs {hw.alpha} "
+                                  f"trained members of network {spec.name!r}; it has {spec.members} ({fix}).")
 
     def hardware_at(self, point: Mapping[str, Any]) -> Hardware:
         """The Hardware of one grid point: base, then the variant's overrides, then the grid's fields."""

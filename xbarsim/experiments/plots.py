@@ -66,8 +66,11 @@ def _series(rows: Sequence[Mapping[str, Any]], x: str, metric: str, by: Sequence
 _MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 _LINES = ("-", "--", "-.", ":")
 
+#: Linear range of a symmetric-log x axis (wire resistance in ohm: 0 sits beside 1, 10, 100).
+_LINTHRESH = 0.1
+
 #: The y axis label of the mapping error: what the quantity is.
-MAPPING_ERROR_LABEL = "mapping error 100·‖Ŵ−W‖/‖W‖ (%)"
+MAPPING_ERROR_LABEL = "mapping error, layer mean of 100·‖Ŵ−W‖/‖W‖ (%)"
 
 
 def _cycles_caption(rows: Sequence[Mapping[str, Any]], metric: str, what: str = "cycles") -> str:
@@ -122,7 +125,13 @@ def plot_metric_lines(rows: Sequence[Mapping[str, Any]], out: str | os.PathLike[
             handles.setdefault("software", ax.axhline(scale * baseline, color="gray", ls=":", lw=1,
                                                       label="software"))
         if logx:
-            ax.set_xscale("symlog", linthresh=0.1)
+            ax.set_xscale("symlog", linthresh=_LINTHRESH)
+            if distinct.size and distinct.min() >= 0:
+                # autoscaling padded x = 0 by a decade to the left, so an axis of resistances showed
+                # ticks at -1 and -0.1 ohm, and cut the largest value's marker in half at the right edge:
+                # keep the left margin inside the linear part and pad the right by a tenth of a decade
+                hi = float(distinct.max())
+                ax.set_xlim(-0.2 * _LINTHRESH, hi * 10 ** 0.1 if hi > _LINTHRESH else hi + 0.2 * _LINTHRESH)
         if integer_x:
             ticks = sorted({int(v) for v in xs_all})
             ax.set_xticks(ticks, [str(t) for t in ticks])

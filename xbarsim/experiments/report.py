@@ -209,8 +209,18 @@ def markdown(config: ExperimentConfig, rows: Sequence[Mapping[str, Any]], cols: 
         cells += [_fmt(m, row.get(f"{m}_mean"), row.get(f"{m}_std")) for m in metrics]
         lines.append("| " + " | ".join(cells) + " |")
     if config.kind == "sweep":
-        lines += ["", "`n`: successful trials (cycles) of the point; a cell is their mean ± one standard deviation "
-                  "(ddof 0); `mapping_error` is 100·‖Ŵ−W‖/‖W‖ %."]
+        note = ("`n`: successful trials (cycles) of the point; a cell is their mean ± one standard deviation "
+                "(ddof 0); `mapping_error` is 100·‖Ŵ−W‖/‖W‖ % of each layer, averaged over the layers (the LEA "
+                "paper's; per layer: `mapping_error_l<i>` in results.csv).")
+        # a column a reader cannot decode from its name alone is explained here, as a caption would
+        read = [f"`accuracy_{r}`" for r in config.readouts if f"accuracy_{r}" in metrics]
+        if read:
+            note += (f" {', '.join(read)}: the same transfers (chip, conductances) read again through the read-out "
+                     "of that name in [readouts].")
+        if "energy_pj" in metrics:
+            note += (" `energy_pj`: the arrays' read energy per inference in picojoule (cells and wires for "
+                     "`read_time` per read; converters and drivers excluded).")
+        lines += ["", note]
     else:
         lines += ["", "`n`: transfers; `accuracy` is the mean ± one standard deviation (ddof 0) of the test accuracy "
                   "over them; the other columns are single numbers over all `n` transfers."]

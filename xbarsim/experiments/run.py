@@ -73,6 +73,7 @@ from xbarsim.sweeps import (
     SweepReport,
     SweepSpec,
     TrialFunction,
+    TrialRecord,
     WriterLock,
     aggregate_sweep,
     check_scheduler,
@@ -407,6 +408,10 @@ def _sweep_report(config: ExperimentConfig, folder: Path, store: Path, spec: Swe
                      "the run was interrupted; `--resume` completes it.")
     if agg.n_failed:
         notes.append(f"**{agg.n_failed} trial(s) failed**; see `error_type` / `error` in `{agg.trials_csv.name}`.")
+    with ResultStore(store, readonly=True) as db:
+        warned = _warnings_note(db.records(), "trial", store.name)
+    if warned:
+        notes.append(warned)
     text = markdown(config, rows, cols, metrics, comparisons, software, elapsed,
                     "\n\n".join(notes), prov)
     write_text(folder / "report.md", text)
@@ -414,6 +419,22 @@ def _sweep_report(config: ExperimentConfig, folder: Path, store: Path, spec: Swe
     return ExperimentReport(name=config.name, out=folder, rows=tuple(rows), comparisons=tuple(comparisons),
                             files=tuple(files), elapsed_s=elapsed, software=dict(software), table=text,
                             n_failed=agg.n_failed)
+
+
+def _warnings_note(records: Sequence[TrialRecord], what: str, where: str) -> str | None:
+    """The report's note of the warnings the stored trials raised, each once with how many trials raised
+    it (the sweep engine records a trial's warnings instead of showing them, so without this note a
+    warning about the numbers in the table reached no one)."""
+    counts: dict[str, int] = {}
+    for rec in records:
+        for text in rec.warnings:
+            counts[text] = counts.get(text, 0) + 1
+    if not counts:
+        return None
+    n = sum(1 for rec in records if rec.warnings)
+    lines = [f"**Warnings** raised by {n} of {len(records)} stored {what}(s) (each {what}'s are in `{where}`):"]
+    lines += [f"- {' '.join(text.split())} ({k} {what}(s))" for text, k in counts.items()]  # one line each
+    return "\n".join(lines)
 
 
 def _sweep_rows(config: ExperimentConfig, store: Path, fixed: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -539,6 +560,7 @@ def _monte_carlo_report(config: ExperimentConfig, folder: Path, jobs: Sequence[_
     results = {}
     rows = []
     done = n_failed = 0
+    all_stored: list[TrialRecord] = []
     for job in jobs:
         stored: dict[int, Any] = {}
         if job.store.exists():
@@ -546,6 +568,7 @@ def _monte_carlo_report(config: ExperimentConfig, folder: Path, jobs: Sequence[_
                 if db.spec_dict() == job.spec.to_dict():
                     stored = {r.params["transfer"]: r for r in db.records()}
         done += len(stored)
+        all_stored += stored.values()
         failed = [r for r in stored.values() if not r.ok]
         n_failed += len(failed)
         if failed and not interrupted:
@@ -594,6 +617,9 @@ def _monte_carlo_report(config: ExperimentConfig, folder: Path, jobs: Sequence[_
                      "`--resume` completes it.")
     if n_failed:
         notes.append(f"**{n_failed} transfer(s) failed** and are left out; see the `transfers_*.sqlite` stores.")
+    warned = _warnings_note(all_stored, "transfer", "transfers_*.sqlite")
+    if warned:
+        notes.append(warned)
     text = markdown(config, rows, ["network", "model"], metrics, comparisons, software, elapsed, "\n\n".join(notes),
                     prov)
     write_text(folder / "report.md", text)

@@ -235,7 +235,7 @@ LABELS = {
     "g_min": "g_min (S)",
     "g_max": "g_max (S)",
     "accuracy": "test accuracy (fraction)",
-    "mapping_error": "mapping error 100·‖Ŵ−W‖/‖W‖ (%)",
+    "mapping_error": "mapping error, layer mean of 100·‖Ŵ−W‖/‖W‖ (%)",
 }
 
 
