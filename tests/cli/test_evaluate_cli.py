@@ -29,6 +29,7 @@ def test_sweep_config_runs_end_to_end_and_resumes(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "| alpha | variant |" in text and "made-up reference" in text
     assert "a cell is their mean ± one standard deviation (ddof 0)" in text  # what ± means
+    assert "Hardware (`[hardware]`): preset rram_1t1r_nist; backend sparse;" in text  # what was simulated
     for name in ("report.md", "results.csv", "results.json", "accuracy_vs_alpha.png", "trials.sqlite"):
         assert (out / name).is_file(), name
     doc = json.loads((out / "results.json").read_text())

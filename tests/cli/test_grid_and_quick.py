@@ -121,3 +121,21 @@ def test_a_quick_monte_carlo_report_states_its_transfers_and_the_differences_bes
     doc = json.loads((out / "results.json").read_text())
     assert doc["quick_changes"] == [{"setting": "transfers", "quick": 5, "full": 40}]
     assert doc["rows"][0]["n"] == 5
+
+
+def test_the_report_states_the_hardware_it_simulated(tmp_path):
+    """report.md says which hardware ran (before: only the grid, and the config text under provenance):
+    the preset and backend always, every other [hardware] field away from its default, the variants'
+    and read-outs' changes, in the config's own spelling."""
+    from experiment_helpers import lea_experiment
+
+    from xbarsim.experiments import load_experiment
+    from xbarsim.experiments.report import hardware_text
+
+    path = tmp_path / "e.toml"
+    path.write_text(lea_experiment("hw", 1, 'variant = ["lea", "committee"]')
+                    .replace("[grid]", '[readouts]\nideal = { backend = "ideal" }\n[grid]'))
+    text = hardware_text(load_experiment(path))
+    assert text == ("Hardware (`[hardware]`): preset rram_1t1r_nist; backend sparse; fault_rate 0.05; device ohmic; "
+                    "segment_ohm 1; strict false. Variants: lea = strategy lea; committee = strategy committee. "
+                    "Read-outs of the same transfers: ideal = backend ideal.")

@@ -12,12 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import xbarsim.provenance as provenance
+from xbarsim.evaluation import Hardware
 from xbarsim.experiments.config import ExperimentConfig, Reference
 from xbarsim.sweeps import replace_from
 from xbarsim.sweeps.files import write_csv
 
 __all__ = ["ExperimentReport", "ConsoleProgress", "compare", "markdown", "write_csv", "write_json", "stamp_pngs",
-           "protocol_text", "quick_differences", "standard_error"]
+           "protocol_text", "hardware_text", "quick_differences", "standard_error"]
 
 @dataclass(frozen=True, kw_only=True)
 class ExperimentReport:
@@ -177,6 +178,26 @@ def protocol_text(config: ExperimentConfig) -> str:
     return text
 
 
+def hardware_text(config: ExperimentConfig) -> str:
+    """The simulated hardware, from the config itself: the preset and backend, every other
+    ``[hardware]`` field set away from its default, then what the variants and read-outs change (the
+    grid's keys are in :func:`protocol_text`)."""
+    def show(v: Any) -> str:  # as the TOML config writes it
+        return ("true" if v else "false") if isinstance(v, bool) else _value(v)
+
+    base = config.hardware.to_dict()
+    default = Hardware().to_dict()
+    fields = [f"preset {show(base['preset'])}", f"backend {show(base['backend'])}"]
+    fields += [f"{k} {show(v)}" for k, v in base.items() if k not in ("preset", "backend") and v != default.get(k)]
+    text = f"Hardware (`[hardware]`): {'; '.join(fields)}."
+    for title, table in (("Variants", config.variants), ("Read-outs of the same transfers", config.readouts)):
+        if table:
+            text += f" {title}: " + "; ".join(
+                f"{name} = " + (", ".join(f"{k} {show(v)}" for k, v in over.items()) or "as configured")
+                for name, over in table.items()) + "."
+    return text
+
+
 def quick_differences(config: ExperimentConfig) -> list[str]:
     """The ways a quick run's protocol differs from the full run's at any one point (grid values
     that were left out change no point, so they are not listed)."""
@@ -198,6 +219,8 @@ def markdown(config: ExperimentConfig, rows: Sequence[Mapping[str, Any]], cols: 
                  f"seed {config.seed}; wall time {elapsed:.1f} s.")
     lines.append("")
     lines.append(protocol_text(config))
+    lines.append("")
+    lines.append(hardware_text(config))
     lines.append("")
     lines.append("Software baseline: " + ", ".join(f"`{k}` {100 * v:.1f} %" for k, v in software.items()) + ".")
     lines.append("")
