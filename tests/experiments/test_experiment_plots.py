@@ -252,6 +252,9 @@ def test_alpha_beta_pairs_of_one_alpha_are_separate_series(tmp_path, monkeypatch
                 assert abs(c["x"][k] - alpha) < 0.2
                 assert c["y"][k] == pytest.approx(scale * vals.mean(), rel=1e-12)
                 assert c["yerr"][k] == pytest.approx(scale * vals.std(), rel=1e-9, abs=1e-12)
+    # both plots name the pair axis alike (before: "alpha (copies per weight, ...)" and "alpha_beta (copies
+    # per weight)")
+    assert {c["ax"].get_xlabel() for c in calls} == {"(alpha, beta): copies placed, copies kept per output"}
 
 
 def test_the_default_accuracy_plot_is_against_the_first_numeric_grid_key(tmp_path, monkeypatch):

@@ -158,6 +158,13 @@ def plot_metric_lines(rows: Sequence[Mapping[str, Any]], out: str | os.PathLike[
                                                       metadata=dict(metadata) if metadata else None))
 
 
+def alpha_label(key: str = "alpha") -> str:
+    """The x-axis label of a plot against ``alpha`` or ``alpha_beta`` (the same on every such plot)."""
+    if key == "alpha_beta":
+        return "(alpha, beta): copies placed, copies kept per output"
+    return f"{key} (copies per weight, equal device count)"
+
+
 def plot_accuracy_vs_alpha(rows: Sequence[Mapping[str, Any]], out: str | os.PathLike[str], *,
                            alpha: str = "alpha", fault: str | None = "fault_rate", by: Sequence[str] = (),
                            baseline: float | None = None, title: str = "") -> Path:
@@ -166,7 +173,7 @@ def plot_accuracy_vs_alpha(rows: Sequence[Mapping[str, Any]], out: str | os.Path
     panels = fault if fault is not None and any(fault in r for r in rows) else None
     return plot_metric_lines(rows, out, x=alpha, metric="accuracy", panels=panels, by=by, baseline=baseline,
                              title=title or "Test accuracy vs number of copies alpha",
-                             xlabel="alpha (copies per weight, equal device count)", ylabel="test accuracy (%)")
+                             xlabel=alpha_label(alpha), ylabel="test accuracy (%)")
 
 
 def plot_accuracy_vs_wire(rows: Sequence[Mapping[str, Any]], out: str | os.PathLike[str], *,
@@ -250,7 +257,7 @@ def sweep_plots(config: ExperimentConfig, folder: Path, rows: list[dict[str, Any
                                             baseline=base, title=f"Test accuracy vs {x} ({config.name})"))
         files.append(plot_metric_lines(orig, folder / "mapping_error_vs_alpha.png", x=x, metric="mapping_error",
                                        panels=fault, by=[g for g in orig_grid if g not in (x, fault)], percent=False,
-                                       ylabel=MAPPING_ERROR_LABEL, xlabel=f"{x} (copies per weight)",
+                                       ylabel=MAPPING_ERROR_LABEL, xlabel=alpha_label(x),
                                        title=f"Weight mapping error vs {x} ({config.name})"))
     if "segment_ohm" in grid:
         drawn.add("segment_ohm")
