@@ -119,6 +119,17 @@ def test_load_results_of_a_monte_carlo_folder_has_every_transfer(tmp_path):
         acc = np.array([raw[t["key"]]["accuracy"] for t in mine])
         assert row["n"] == 3 and row["accuracy_mean"] == pytest.approx(acc.mean(), rel=1e-12)
         assert row["accuracy_std"] == pytest.approx(acc.std(), rel=1e-12, abs=1e-15)
+        # each hardware transfer has its layer-mean mapping error, as a sweep trial (before: only
+        # mapping_error_l<i>, so .column("mapping_error") refused a Monte Carlo folder)
+        layers = [[v for k, v in sorted(raw[t["key"]].items()) if k.startswith("mapping_error_l")] for t in mine]
+        if row["model"] == "hardware":
+            assert all(len(ls) == 2 for ls in layers)
+            assert [t["mapping_error"] for t in mine] == pytest.approx([np.mean(ls) for ls in layers], rel=1e-15)
+            assert row["mapping_error_mean"] == pytest.approx(np.mean(layers), rel=1e-12)
+        else:
+            assert all("mapping_error" not in t for t in mine) and row["mapping_error_mean"] is None
+    hw = [t for t in res.trials if t["file"].endswith("_hardware.sqlite")]
+    assert np.isfinite(res.column("mapping_error")[[res.trials.index(t) for t in hw]]).all()
 
 
 def test_load_results_of_a_monte_carlo_folder_reads_the_stores_of_its_last_run(tmp_path, monkeypatch):

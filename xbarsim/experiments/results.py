@@ -41,7 +41,9 @@ class Results:
         ``result.<name>``). A Monte Carlo experiment's transfers come from its
         ``transfers_<network>_<model>.sqlite`` stores, each record with the ``file`` of its store
         (the ``file`` of its summary row): the stores its ``results.json`` lists, so that the stores
-        of models or networks an earlier config of the folder had are left out.
+        of models or networks an earlier config of the folder had are left out. A transfer that
+        stored per-layer ``mapping_error_l<i>`` also gets their mean as ``mapping_error``, as a
+        sweep trial stores it.
     summaries : list of dict
         One per grid point (or network x model of a Monte Carlo run): the parameters, counts and
         ``<metric>_mean`` / ``<metric>_std``.
@@ -134,7 +136,12 @@ def _trial_records(folder: Path, doc: Mapping[str, Any]) -> list[dict[str, Any]]
     # a Monte Carlo experiment: one store per network and model, named by its summary row's `file`
     transfers = _transfer_stores(folder, doc)
     if transfers:
-        return [row for t in transfers for row in _store_records(t, {"file": t.name})]
+        rows = [row for t in transfers for row in _store_records(t, {"file": t.name})]
+        for row in rows:  # the layer mean, as a sweep trial stores it (the summary's mapping_error_mean is its mean)
+            layers = [row[k] for k in sorted((k for k in row if k.startswith("mapping_error_l")), key=lambda k: int(k[15:]))]
+            if layers and "mapping_error" not in row and all(isinstance(v, (int, float)) for v in layers):
+                row["mapping_error"] = float(np.mean(layers))
+        return rows
     csv_path = folder / "trials.csv"
     if csv_path.is_file():
         return [dict(r) for r in read_csv(csv_path)[1]]
