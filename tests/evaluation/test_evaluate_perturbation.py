@@ -94,3 +94,20 @@ def test_ternary_encoding_refuses_weights_that_are_not_ternary():
     s = pert.sample_conductances(np.array([[0.25, -0.25], [0.0, 0.25]]), np.random.default_rng(0))
     np.testing.assert_array_equal(s.pos * 1e6, [[233.0, 133.0], [133.0, 233.0]])
     np.testing.assert_array_equal(s.neg * 1e6, [[133.0, 233.0], [133.0, 133.0]])
+
+
+def test_a_ternary_networks_real_biases_take_differential_pairs():
+    """A ternarized network keeps real biases; with perturb_biases (the Monte Carlo 'statistical' model)
+    they go on differential pairs. Before: through the ternary encoding, which now refuses them, so every
+    transfer of such a network failed (and before that they were thresholded to ternary values)."""
+    pert = device_perturbation(rram_1t1r_nist(), encoding="ternary", disturbance=None, programming=False,
+                               faults=False, read_noise=False, perturb_biases=True)
+    w = [np.array([[0.25, -0.25], [0.0, 0.25]])]
+    b = [np.array([0.3, -0.05])]
+    pw, pb = pert.perturb_network(w, b, np.random.default_rng(0))
+    np.testing.assert_allclose(pw[0], w[0], rtol=0, atol=1e-15)  # exact devices: exact read-back
+    np.testing.assert_allclose(pb[0], b[0], rtol=0, atol=1e-15)  # not thresholded to [0.3, 0]
+    noisy = device_perturbation(rram_1t1r_nist(), encoding="ternary", disturbance=None, fault_rate=0.0,
+                                perturb_biases=True)
+    pw, pb = noisy.perturb_network(w, b, np.random.default_rng(1))
+    assert pb[0].shape == (2,) and np.all(np.isfinite(pb[0])) and not np.array_equal(pb[0], b[0])

@@ -215,7 +215,8 @@ class DevicePerturbation:
     perturb_biases : bool
         For :meth:`perturb_network`: biases are programmed on devices too (their own scale per
         layer), as in Drolet et al.; the training hook of :func:`xbarsim.networks.train` only
-        passes weights.
+        passes weights. A ternary network's biases are real-valued: they take differential pairs
+        whatever ``encoding`` says (the ternary encoding is for its weights).
     """
 
     preset: DevicePreset
@@ -320,7 +321,11 @@ class DevicePerturbation:
         w = self(weights, rng)
         if biases is None or not self.perturb_biases:
             return w, None if biases is None else tuple(np.asarray(b, dtype=np.float64) for b in biases)
-        return w, tuple(self.perturb_matrix(np.asarray(b, dtype=np.float64)[None, :], rng)[0] for b in biases)
+        # real-valued biases on differential pairs (before: a ternary network's biases went through the
+        # ternary encoding, thresholded at half their peak; since that encoding refuses non-ternary
+        # values, a Monte Carlo of such a network failed every transfer)
+        own = self if self.encoding == "differential" else dataclasses.replace(self, encoding="differential")
+        return w, tuple(own.perturb_matrix(np.asarray(b, dtype=np.float64)[None, :], rng)[0] for b in biases)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON description (for result headers)."""
