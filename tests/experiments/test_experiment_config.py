@@ -400,3 +400,6 @@ def test_a_circuit_grid_key_on_the_ideal_backend_alone_is_refused(key, values):
     experiment_from_dict({**raw, "hardware": {**raw["hardware"], "backend": "sparse"}})
     experiment_from_dict({**raw, "readouts": {"circuit": {"backend": "sparse"}}})
     experiment_from_dict({**raw, "grid": {key: values, "backend": ["ideal", "sparse"]}})
+    # programming through the bias-scheme sequence solves the circuit at every pulse, whatever reads it
+    # (refused by the first version of this check, found by the diff review)
+    experiment_from_dict({**raw, "hardware": {**raw["hardware"], "programming": "sequence", "preset": "tio2_passive"}})

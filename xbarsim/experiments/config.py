@@ -577,12 +577,16 @@ class ExperimentConfig:
             if self.kind == "sweep" and circuit:
                 # before: a wire sweep on the ideal backend ran, and its accuracy-vs-wire plot showed
                 # differences of chip draws alone
-                backends = {self.hardware_at(p).backend for p in self.points()}
+                hws = [self.hardware_at(p) for p in self.points()]
+                backends = {h.backend for h in hws}
                 backends |= {ch["backend"] for ch in readouts.values() if "backend" in ch}
-                if backends == {"ideal"}:
+                # programming through the bias-scheme sequence solves the wires and cell law at every
+                # pulse, whatever backend reads the result
+                if backends == {"ideal"} and not any(h.programming == "sequence" for h in hws):
                     raise ConfigError(f"`grid.{circuit[0]}` changes nothing: every grid point and read-out reads "
-                                      "through backend 'ideal' (I = v @ G), which ignores the wires and the cell law; "
-                                      "set backend = \"sparse\" in [hardware] (or in a [readouts] entry) to sweep it.")
+                                      "through backend 'ideal' (I = v @ G), which ignores the wires and the cell law, "
+                                      "and none programs through the bias-scheme sequence; set backend = \"sparse\" in "
+                                      "[hardware] (or in a [readouts] entry) to sweep it.")
             if self.kind == "monte-carlo" and grid:
                 raise ConfigError("[grid] belongs to kind 'sweep'; a Monte Carlo experiment evaluates each network "
                                   "on the one [hardware].")
