@@ -49,7 +49,7 @@ class SpecMismatchError(ConfigError):
         The store.
     changes : tuple of (str, str, str)
         Every differing setting as ``(dotted path in the spec, stored value, new value)``, values as
-        stored JSON (``"(unset)"`` where one side lacks the key), so that a caller can name them in its
+        whole stored JSON (``"(unset)"`` where one side lacks the key), so that a caller can name them in its
         own terms (an experiment says ``[hardware] fault_rate``, not ``fixed.hardware.fault_rate``).
     """
 

@@ -139,3 +139,20 @@ def test_the_report_states_the_hardware_it_simulated(tmp_path):
     assert text == ("Hardware (`[hardware]`): preset rram_1t1r_nist; backend sparse; fault_rate 0.05; device ohmic; "
                     "segment_ohm 1; strict false. Variants: lea = strategy lea; committee = strategy committee. "
                     "Read-outs of the same transfers: ideal = backend ideal.")
+
+
+def test_the_footnote_explains_a_readout_whose_name_is_not_an_identifier(tmp_path):
+    """exp4_circuit's read-outs `ohmic-1ohm` and `sinh-1ohm` become the columns `accuracy_ohmic_1ohm` and
+    `accuracy_sinh_1ohm`; the footnote looked for `accuracy_ohmic-1ohm` and explained neither (found by
+    the diff review)."""
+    from experiment_helpers import lea_experiment
+
+    from xbarsim.experiments import load_experiment
+    from xbarsim.experiments.report import markdown
+
+    path = tmp_path / "e.toml"
+    path.write_text(lea_experiment("fn", 1, "alpha = [1]")
+                    .replace("[grid]", '[readouts]\nohmic-1ohm = { backend = "sparse", device = "ohmic" }\n[grid]'))
+    config = load_experiment(path)
+    text = markdown(config, [], ["alpha"], ["accuracy", "mapping_error", "accuracy_ohmic_1ohm"], [], {"t": 0.9}, 1.0)
+    assert "`accuracy_ohmic_1ohm`: the same transfers (chip, conductances) read again through the read-out" in text

@@ -187,6 +187,21 @@ def test_a_store_of_another_spec_names_each_changed_setting_with_both_values(tmp
             "(unset) -> 6; fixed.hardware.read_noise: true -> false; use another store path") in str(info.value)
 
 
+def test_a_spec_mismatch_carries_whole_values_and_its_message_cuts_them(tmp_path):
+    """SpecMismatchError.changes hold whole JSON values (before: cut to 80 characters, so a Monte Carlo
+    refusal of 1000 -> 500 transfers printed the same cut list on both sides); the message still cuts."""
+    store = tmp_path / "s.sqlite"
+    spec = dict(name="long", trial="draw", grid={"size": list(range(40))}, seed=1, trials=1)
+    with ResultStore(store) as db:
+        db.bind(SweepSpec(**spec).to_dict())
+    with pytest.raises(xb.SpecMismatchError) as info:
+        with ResultStore(store) as db:
+            db.bind(SweepSpec(**{**spec, "grid": {"size": list(range(30))}}).to_dict())
+    (path, old, new), = info.value.changes
+    assert path == "grid.size" and json.loads(old) == list(range(40)) and json.loads(new) == list(range(30))
+    assert f"grid.size: {old[:80]} -> {new[:80]};" in str(info.value) and len(old) > 80
+
+
 def _draw_trial(params, rng):
     return {"draw": float(rng.random())}
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import xbarsim.provenance as provenance
 from xbarsim.evaluation import Hardware
-from xbarsim.experiments.config import ExperimentConfig, Reference
+from xbarsim.experiments.config import ExperimentConfig, Reference, metric_name
 from xbarsim.sweeps import replace_from
 from xbarsim.sweeps.files import write_csv
 
@@ -236,7 +236,7 @@ def markdown(config: ExperimentConfig, rows: Sequence[Mapping[str, Any]], cols: 
                 "(ddof 0); `mapping_error` is 100·‖Ŵ−W‖/‖W‖ % of each layer, averaged over the layers (the LEA "
                 "paper's; per layer: `mapping_error_l<i>` in results.csv).")
         # a column a reader cannot decode from its name alone is explained here, as a caption would
-        read = [f"`accuracy_{r}`" for r in config.readouts if f"accuracy_{r}" in metrics]
+        read = [f"`accuracy_{metric_name(r)}`" for r in config.readouts if f"accuracy_{metric_name(r)}" in metrics]
         if read:
             note += (f" {', '.join(read)}: the same transfers (chip, conductances) read again through the read-out "
                      "of that name in [readouts].")

@@ -301,7 +301,7 @@ def _other_config(config: ExperimentConfig, folder: Path, exc: SpecMismatchError
     def count(v: str) -> str:  # a Monte Carlo store's grid lists its transfers 0..n-1: say n
         try:
             return str(len(json.loads(v)))
-        except (ValueError, TypeError):  # cut to 80 characters by the store, or "(unset)"
+        except (ValueError, TypeError):  # "(unset)"
             return v
 
     shown = describe_changes([(_config_setting(k), *((count(a), count(b)) if k == "grid.transfer" else (a, b)))

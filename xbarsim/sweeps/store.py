@@ -177,25 +177,26 @@ def _damaged(method: _F) -> _F:
 
 def _changes(old: Any, new: Any, where: str = "") -> list[tuple[str, str, str]]:
     """Every leaf where two JSON specs differ, as ``("fixed.hardware.read_noise", "true", "false")`` (values
-    as stored JSON, cut to 80 characters; ``(unset)`` for a key one of them lacks). A config user changes a
-    key of a table; "differs in: fixed" alone named none of them."""
+    as stored JSON, whole; ``(unset)`` for a key one of them lacks; :func:`describe_changes` cuts them for a
+    message). A config user changes a key of a table; "differs in: fixed" alone named none of them."""
     if isinstance(old, dict) and isinstance(new, dict):
         out: list[tuple[str, str, str]] = []
         for k in sorted(set(old) | set(new)):
             path = f"{where}.{k}" if where else str(k)
             if k not in old or k not in new:
-                shown = [_dumps(d[k])[:80] if k in d else "(unset)" for d in (old, new)]
+                shown = [_dumps(d[k]) if k in d else "(unset)" for d in (old, new)]
                 out.append((path, shown[0], shown[1]))
             else:
                 out += _changes(old[k], new[k], path)
         return out
     a, b = _dumps(old), _dumps(new)
-    return [] if a == b else [(where, a[:80], b[:80])]
+    return [] if a == b else [(where, a, b)]
 
 
 def describe_changes(changes: Sequence[tuple[str, str, str]], limit: int = 6) -> str:
-    """``"a: 1 -> 2; b: x -> y"`` for the first ``limit`` changes, and how many more there are."""
-    shown = "; ".join(f"{k}: {a} -> {b}" for k, a, b in changes[:limit])
+    """``"a: 1 -> 2; b: x -> y"`` for the first ``limit`` changes (values cut to 80 characters), and how
+    many more there are."""
+    shown = "; ".join(f"{k}: {a[:80]} -> {b[:80]}" for k, a, b in changes[:limit])
     return shown + (f"; and {len(changes) - limit} more" if len(changes) > limit else "")
 
 
