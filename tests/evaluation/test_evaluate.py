@@ -236,6 +236,11 @@ def test_real_weights_on_a_two_level_preset_warn_with_the_share_rounded_to_zero(
         transfer(net, Hardware(**IDEAL, preset="tio2_passive"), np.random.default_rng(0))
         tern = ternarize(net)
         transfer(tern, hw.replace(encoding="differential"), np.random.default_rng(0))
+    # a ternary network whose real biases go on the crossbar: the warning says the rounded rows are biases
+    # (before: "the real-valued weights of layer(s) 0, 1", of a network whose weights are ternary)
+    biased = dataclasses.replace(tern, biases=tuple(np.linspace(0.1, 0.3, b.size) for b in tern.biases))
+    with pytest.warns(UserWarning, match=r"last row is the layer's real-valued bias, on the crossbar"):
+        transfer(biased, hw.replace(encoding="differential", bias="crossbar"), np.random.default_rng(0))
 
 
 def test_a_crossbar_bias_row_is_exact_with_fixed_dac_scaling_or_refused_where_the_dac_would_clip_it():

@@ -464,7 +464,7 @@ def transfer(network: MLP | Network, hardware: Hardware, rng: np.random.Generato
     weights = augmented_weights(net.weights, net.biases if biased else None)
     encodings = layer_encodings(hw, weights, net.gammas, biased=biased)
     preset = build_preset(hw)
-    rounding = _two_level_rounding(hw, weights, encodings, preset)
+    rounding = _two_level_rounding(hw, weights, encodings, preset, biased=biased)
     if rounding is not None:
         warnings.warn(rounding, UserWarning, stacklevel=2)
     chip = build_chip(hw, weights, encodings, rng, preset)
@@ -500,7 +500,7 @@ def transfer(network: MLP | Network, hardware: Hardware, rng: np.random.Generato
 
 
 def _two_level_rounding(hw: Hardware, weights: Sequence[np.ndarray], encodings: Sequence[Encoding],
-                        preset: DevicePreset) -> str | None:
+                        preset: DevicePreset, *, biased: bool = False) -> str | None:
     """What a two-level device does to real-valued weights, or None when it loses nothing.
 
     Differential pairs of a device with two levels in its window (``rram_1t1r_nist``: 133 and 233 uS)
@@ -536,8 +536,11 @@ def _two_level_rounding(hw: Hardware, weights: Sequence[np.ndarray], encodings: 
     return (f"preset {hw.preset!r} programs two conductance levels ({lv[0] * 1e6:g} and {lv[1] * 1e6:g} uS), so "
             f"its differential pairs round the real-valued weights of layer(s) {', '.join(map(str, lost))} to "
             f"-w_max, 0 or +w_max of each layer: {zeroed} of their {nonzero} non-zero weights "
-            f"({zeroed / max(nonzero, 1):.0%}, those below w_max / 2 in magnitude) become 0. Set `levels` "
-            "(e.g. 16) to model a multi-level device, or ternarize the network first to choose the threshold.")
+            f"({zeroed / max(nonzero, 1):.0%}, those below w_max / 2 in magnitude) become 0"
+            + (" (each matrix's last row is the layer's real-valued bias, on the crossbar with bias = 'crossbar')"
+               if biased else "")
+            + ". Set `levels` (e.g. 16) to model a multi-level device, or ternarize the network first to choose the "
+            "threshold.")
 
 
 # ----------------------------------------------------------------------------- evaluate
