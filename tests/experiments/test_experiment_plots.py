@@ -298,3 +298,10 @@ def test_the_wire_axis_shows_no_negative_resistance_and_no_point_on_its_edge(tmp
     shown = [t for t in ax.get_xticks() if lo <= t <= hi]
     assert min(shown) == 0.0 and -0.1 < lo < 0.0
     assert hi == pytest.approx(20.0 * 10 ** 0.1)
+    # all resistances above the linear part: a tenth of a decade on each side, not empty decades down to
+    # 0 (the first version of this fix drew [2, 5, 20] ohm from -0.02, found by the diff review)
+    axes.clear()
+    positive = [dict(r, segment_ohm=2.0) if r["segment_ohm"] == 0.0 else r for r in rows]
+    assert plot_accuracy_vs_wire(positive, tmp_path / "p.png", by=["adc_bits"], baseline=0.97).exists()
+    (ax,) = set(axes)
+    assert ax.get_xlim() == pytest.approx((2.0 / 10 ** 0.1, 20.0 * 10 ** 0.1))

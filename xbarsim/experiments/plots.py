@@ -130,8 +130,11 @@ def plot_metric_lines(rows: Sequence[Mapping[str, Any]], out: str | os.PathLike[
                 # autoscaling padded x = 0 by a decade to the left, so an axis of resistances showed
                 # ticks at -1 and -0.1 ohm, and cut the largest value's marker in half at the right edge:
                 # keep the left margin inside the linear part and pad the right by a tenth of a decade
-                hi = float(distinct.max())
-                ax.set_xlim(-0.2 * _LINTHRESH, hi * 10 ** 0.1 if hi > _LINTHRESH else hi + 0.2 * _LINTHRESH)
+                # (all values above the linear part: a tenth of a decade below the smallest, not the
+                # empty decades down to 0)
+                lo, hi = float(distinct.min()), float(distinct.max())
+                ax.set_xlim(-0.2 * _LINTHRESH if lo < _LINTHRESH else lo / 10 ** 0.1,
+                            hi * 10 ** 0.1 if hi > _LINTHRESH else hi + 0.2 * _LINTHRESH)
         if integer_x:
             ticks = sorted({int(v) for v in xs_all})
             ax.set_xticks(ticks, [str(t) for t in ticks])
