@@ -584,6 +584,13 @@ def test_external_data_model_is_read_beside_the_model_file(tmp_path: Path, monke
     x = np.random.default_rng(1).normal(size=(5, 1, 6, 6))
     ref = onnxruntime_forward(folder / "m.onnx", x, (1, 6, 6))
     assert rel_diff(net.forward(x.astype(np.float32).astype(np.float64)), ref) < 1e-5
+    # a model whose weights pass protobuf's limit once loaded (the limit lowered to just above the .onnx
+    # file's size here): the checker refuses such an in-memory model, so it checks the path (before:
+    # checked after the external data was loaded, so a model over 2 GB was refused)
+    small, data = (folder / "m.onnx").stat().st_size, (folder / "weights.bin").stat().st_size
+    assert data > 1000
+    monkeypatch.setattr(onnx.checker, "MAXIMUM_PROTOBUF", small + 200)
+    assert load_onnx(folder / "m.onnx").import_check.max_rel < 1e-5
     (folder / "weights.bin").unlink()
     with pytest.raises(ConfigError, match="weights.bin") as info:
         load_onnx(folder / "m.onnx")

@@ -433,11 +433,13 @@ def _read_model(path: Path, onnx: Any) -> Any:
         raise ConfigError(f"ONNX model file {str(path)!r} does not exist.")
     try:
         model = onnx.load_model_from_string(path.read_bytes())
-        # weights saved as external data (save_as_external_data, models near protobuf's 2 GB limit) lie in
-        # files named relative to the model's folder, where onnxruntime reads them too; without this, onnx
-        # looked for them relative to the working directory
+        # checked by path, before the external data is loaded: the checker refuses an in-memory model
+        # over protobuf's 2 GB limit, which external data exists to get around
+        onnx.checker.check_model(str(path))
+        # weights saved as external data (save_as_external_data) lie in files named relative to the
+        # model's folder, where onnxruntime reads them too; without this, onnx looked for them relative
+        # to the working directory
         onnx.external_data_helper.load_external_data_for_model(model, str(path.resolve().parent))
-        onnx.checker.check_model(model)
     except Exception as exc:  # onnx raises DecodeError, ValidationError, ... : all mean an unreadable file
         raise ConfigError(f"{path}: not a readable ONNX model ({type(exc).__name__}: {str(exc)[:200]}).") from None
     return model
