@@ -69,7 +69,7 @@ from xbarsim.errors import ConfigError
 from xbarsim.experiments.papers import paper_cells
 from xbarsim.evaluation import HARDWARE_FIELDS, READOUT_FIELDS, Hardware
 from xbarsim.networks import DATASETS
-from xbarsim.sweeps import check_plot_x
+from xbarsim.sweeps import check_plot_x, quick_error
 
 __all__ = [
     "NetworkSpec",
@@ -698,10 +698,7 @@ def experiment_from_dict(data: Mapping[str, Any], *, source: str = "<dict>", qui
     try:
         return _experiment(raw, source, full)
     except ConfigError as exc:  # the full config loaded: the [quick] overrides made it bad (before: the
-        text = str(exc)         # message named [hardware] for a [quick.hardware] value, say)
-        rest = text.removeprefix(f"{source}: ")
-        raise ConfigError(f"{source}: with the [quick] overrides: {rest}" if rest != text else
-                          f"with the [quick] overrides: {text}") from None
+        raise quick_error(exc, source) from None  # message named [hardware] for a [quick.hardware] value)
 
 
 def _experiment(raw: dict[str, Any], source: str, full: ExperimentConfig | None) -> ExperimentConfig:

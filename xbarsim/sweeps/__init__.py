@@ -17,6 +17,7 @@ from xbarsim.sweeps.spec import (
     canonical,
     check_plot_x,
     load_sweep_config,
+    quick_error,
     trial_key,
     trial_seed,
 )
@@ -43,6 +44,7 @@ __all__ = [
     "describe_changes",
     "execute_trial",
     "load_sweep_config",
+    "quick_error",
     "refuse_symlink",
     "replace_from",
     "run_sweep",

@@ -35,6 +35,7 @@ __all__ = [
     "TrialFunction",
     "MAX_SWEEP_TRIALS",
     "load_sweep_config",
+    "quick_error",
     "trial_key",
     "trial_seed",
     "canonical",
@@ -339,8 +340,14 @@ def load_sweep_config(path: str | os.PathLike[str], *, quick: bool = False) -> S
     try:
         return SweepSpec.from_dict(data, source=str(p))
     except ConfigError as exc:  # before: named like a value of the full config
-        text = str(exc)
-        rest = text.removeprefix(f"{p}: ")
-        raise ConfigError(f"{p}: with the [quick] overrides: {rest}" if rest != text else
-                          f"with the [quick] overrides: {text}") from None
+        raise quick_error(exc, p) from None
+
+
+def quick_error(exc: ConfigError, source: str) -> ConfigError:
+    """``exc``, raised by a config after its ``[quick]`` overrides were merged (the full config having
+    loaded), as an error that says so: ``"<source>: with the [quick] overrides: <message>"``."""
+    text = str(exc)
+    rest = text.removeprefix(f"{source}: ")
+    return ConfigError(f"{source}: with the [quick] overrides: {rest}" if rest != text else
+                       f"with the [quick] overrides: {text}")
 
