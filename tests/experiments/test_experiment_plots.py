@@ -86,7 +86,7 @@ def test_readout_plot_labels_the_main_series_with_each_points_backend(tmp_path, 
     the [hardware] backend), and the read-out "ideal" its own series; each point the raw trials' mean."""
     calls = spy_errorbars(monkeypatch)
     cfg = tmp_path / "e.toml"
-    cfg.write_text(lea_experiment("ro", 2, 'variant = ["lea", "lea_ideal"]\nalpha = [1, 2]', top="max_points = 60")
+    cfg.write_text(lea_experiment("ro", 2, 'variant = ["lea_ideal", "lea"]\nalpha = [2, 1]', top="max_points = 60")
                    .replace('[grid]', 'lea_ideal = { strategy = "lea", backend = "ideal" }\n'
                                       '[readouts]\nfine = { adc_bits = 12 }\nideal = { adc_bits = 10 }\n[grid]'))
     out = tmp_path / "out"
