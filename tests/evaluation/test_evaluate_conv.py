@@ -138,3 +138,22 @@ def test_monte_carlo_takes_a_conv_network(tern, digits, tmp_path):
     assert 0.85 < res.mean_accuracy <= 1.0  # programming and read noise, 8-bit converters, no faults
     again = monte_carlo(cnn, digits, hw, transfers=2, seed=1)  # transfer k draws from (seed, k) only
     np.testing.assert_array_equal(again.correct, res.correct)
+
+
+def test_channels_last_images_for_a_channels_first_network_refused(tmp_path):
+    """(n, H, W, C) images have the size of the network's (C, H, W) input; flattened, they were
+    evaluated scrambled. The same images stored channels first are evaluated."""
+    from xbarsim.networks import Conv2d, Flatten, GlobalAvgPool, Network
+
+    rng = np.random.default_rng(2)
+    net = Network(layers=(Conv2d(weight=rng.normal(size=(3, 2, 3, 3))), GlobalAvgPool(), Flatten()),
+                  input_shape=(2, 5, 5))
+    nchw = rng.random((6, 2, 5, 5))
+    y = np.arange(6) % 3
+    np.savez(tmp_path / "last.npz", x_test=nchw.transpose(0, 2, 3, 1), y_test=y)
+    np.savez(tmp_path / "first.npz", x_test=nchw, y_test=y)
+    hw = Hardware(**IDEAL, preset="tio2_passive", backend="ideal")
+    with pytest.raises(ConfigError, match=r"shape \(5, 5, 2\), but `network` takes \(2, 5, 5\)"):
+        evaluate(net, load_npz(tmp_path / "last.npz"), hw, seed=0)
+    res = evaluate(net, load_npz(tmp_path / "first.npz"), hw, seed=0)
+    assert res.hardware_accuracy == res.software_accuracy

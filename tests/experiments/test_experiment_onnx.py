@@ -119,6 +119,14 @@ def test_input_shape_mismatch_refused(project: Path) -> None:
         run_experiment(cfg, out=project / "out", scheduler="serial", progress=False)
 
 
+def test_inputs_of_the_right_size_in_another_layout_refused(project: Path) -> None:
+    """64 values per sample, but as 4 x 16 images: before, flattened and read as 8 x 8 without a word."""
+    _bad_npz(project, x_test=np.zeros((4, 4, 16)), y_test=np.array([0, 3, 2, 1]))
+    cfg = load_experiment(project / "exp.toml")
+    with pytest.raises(ConfigError, match=r"per-sample input shape \(4, 16\), but network 'cnn' takes \(1, 8, 8\)"):
+        run_experiment(cfg, out=project / "out", scheduler="serial", progress=False)
+
+
 def test_missing_y_test_refused_naming_file_and_key(project: Path) -> None:
     path = _bad_npz(project, x_test=np.zeros((4, 1, 8, 8)))
     cfg = load_experiment(project / "exp.toml")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from xbarsim.errors import ConfigError
-from xbarsim.networks import load_npz
+from xbarsim.networks import check_sample_shape, load_npz
 
 
 def _write(path: Path, **arrays) -> Path:
@@ -123,3 +123,34 @@ def test_an_array_that_needs_pickle_is_refused_naming_its_key(tmp_path):
     path = _write(tmp_path / "o.npz", x_test=np.ones((3, 2)), y_test=np.array([0, 1, None], dtype=object))
     with pytest.raises(ConfigError, match=r"o\.npz: key 'y_test' is not a readable array \(ValueError: Object"):
         load_npz(path)
+
+
+def test_the_per_sample_shape_is_kept_and_a_network_of_another_layout_is_refused(tmp_path):
+    """(n, H, W, C) images for a (C, H, W) network have the same size; flattened, they were read
+    scrambled without a word. Size-1 axes do not change the order, so (H, W, 1) and (1, H, W) agree."""
+    rng = np.random.default_rng(1)
+    nhwc = rng.random((5, 4, 3, 2))
+    y = np.array([0, 1, 0, 1, 1])
+    d = load_npz(_write(tmp_path / "nhwc.npz", x_test=nhwc, y_test=y))
+    assert d.sample_shape == (4, 3, 2)
+    with pytest.raises(ConfigError, match=r"shape \(4, 3, 2\), but network takes \(2, 4, 3\).*channels first"):
+        check_sample_shape(d, (2, 4, 3))
+    check_sample_shape(d, (4, 3, 2))  # the same layout
+    check_sample_shape(d, (24,))      # an MLP takes any layout, flattened in C order
+    gray = load_npz(_write(tmp_path / "gray.npz", x_test=rng.random((5, 4, 3, 1)), y_test=y))
+    assert gray.sample_shape == (4, 3, 1)
+    check_sample_shape(gray, (1, 4, 3))
+    with pytest.raises(ConfigError, match=r"\(4, 3, 1\).*\(1, 3, 4\)"):
+        check_sample_shape(gray, (1, 3, 4))
+    flat = load_npz(_write(tmp_path / "flat.npz", x_test=rng.random((5, 24)), y_test=y))
+    assert flat.sample_shape == ()
+    check_sample_shape(flat, (2, 4, 3))  # no layout to check: the user flattened it
+
+
+@pytest.mark.parametrize("shape", [(3, 0), (5,), [2, 12], (2, True, 12), (2.0, 12)])
+def test_a_dataset_refuses_a_sample_shape_that_does_not_hold_its_features(shape):
+    from xbarsim.networks import Dataset
+    x, y = np.zeros((2, 24)), np.array([0, 1])
+    with pytest.raises(ConfigError, match="`sample_shape` must be"):
+        Dataset(name="d", x_train=x, y_train=y, x_val=x[:0], y_val=y[:0], x_test=x, y_test=y, n_classes=2,
+                sample_shape=shape)

@@ -65,7 +65,7 @@ from xbarsim.mapping import (
     read_chip,
     run_layer,
 )
-from xbarsim.networks import MLP, Conv2d, Dataset, Network, reference_scores
+from xbarsim.networks import MLP, Conv2d, Dataset, Network, check_sample_shape, reference_scores
 
 __all__ = [
     "READOUT_FIELDS",
@@ -689,6 +689,7 @@ def _check_points(net: MLP | Network, dataset: Dataset, x: FloatArray, y: IntArr
     if x.shape[1] != net.n_inputs:
         raise ConfigError(f"`network` takes {net.n_inputs} inputs but dataset {dataset.name!r} has {x.shape[1]} "
                           "features.")
+    check_sample_shape(dataset, getattr(net, "input_shape", (net.n_inputs,)), "`network`")
     if y.size and int(y.max()) >= net.n_classes:
         raise ConfigError(f"dataset {dataset.name!r} has label {int(y.max())}, but the network predicts "
                           f"{net.n_classes} classes (0 .. {net.n_classes - 1}): no prediction could match it.")

@@ -66,7 +66,7 @@ from xbarsim.experiments.report import (
     write_json,
 )
 from xbarsim.experiments.trials import TRIALS, TransferTrial, check_sweep, evaluate_trial
-from xbarsim.networks import MLP, Network, reference_scores
+from xbarsim.networks import MLP, Network, check_sample_shape, reference_scores
 from xbarsim.sweeps import (
     ResultStore,
     SweepAggregate,
@@ -204,6 +204,7 @@ def run_experiment(
             if x.shape[1] != m.n_inputs:
                 raise ConfigError(f"{config.source}: network {name!r} takes {m.n_inputs} inputs per sample but "
                                   f"dataset {config.dataset!r} has {x.shape[1]}.")
+            check_sample_shape(data, getattr(m, "input_shape", (m.n_inputs,)), f"network {name!r}")
         # the software baseline: onnxruntime for ONNX models, the network's forward pass otherwise
         software = {name: float(np.mean(m.labels_from_scores(reference_scores(m, x)[0]) == y))
                     for name, m in models.items()}

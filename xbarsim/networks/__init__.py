@@ -76,7 +76,7 @@ from xbarsim.networks.onnx_import import (
     onnxruntime_forward,
     reference_scores,
 )
-from xbarsim.networks.user_data import NPZ_KEYS, load_npz
+from xbarsim.networks.user_data import NPZ_KEYS, check_sample_shape, load_npz
 from xbarsim.networks.recipes import (
     MOONS_CONFIG,
     TERNARY_FINETUNE_CONFIG,
@@ -155,6 +155,7 @@ __all__ = [
     "conv_output_size",
     "im2col",
     "load_npz",
+    "check_sample_shape",
     "load_onnx",
     "NPZ_KEYS",
     "onnxruntime_forward",

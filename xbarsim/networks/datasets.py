@@ -74,6 +74,10 @@ class Dataset:
         for single-task sets. The top-level splits then hold all tasks concatenated in order.
     description : str
         Provenance and the split rule.
+    sample_shape : tuple of int
+        The per-sample shape the inputs had before they were flattened into ``n_features``
+        (e.g. ``(1, 28, 28)`` from a user's ``.npz``), so that a network of another layout can be
+        refused (:func:`check_sample_shape`); ``()`` for flat features.
     """
 
     __repr__ = compact_repr
@@ -89,6 +93,7 @@ class Dataset:
     input_range: tuple[float, float] = (0.0, 1.0)
     tasks: tuple[Dataset, ...] = ()
     description: str = ""
+    sample_shape: tuple[int, ...] = ()
 
     def figures(self) -> dict[str, object]:
         """Key numbers for the repr: split sizes, features, classes."""
@@ -135,6 +140,13 @@ class Dataset:
             object.__setattr__(self, f"y_{split}", readonly(labels))
         if self.x_train.shape[0] == 0 and self.x_test.shape[0] == 0:
             raise ConfigError("`x_train` and `x_test` must not both be empty.")
+        shape = self.sample_shape
+        if (not isinstance(shape, tuple) or not all(isinstance(d, (int, np.integer)) and not isinstance(d, bool)
+                                                    and d > 0 for d in shape)
+                or (shape and int(np.prod(shape)) != n_features)):
+            raise ConfigError(f"`sample_shape` must be () or positive ints whose product is the {n_features} "
+                              f"features; got {short_repr(shape)}.")
+        object.__setattr__(self, "sample_shape", tuple(int(d) for d in shape))
         lo, hi = (float(v) for v in self.input_range)
         if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
             raise ConfigError(f"`input_range` must be finite (low, high) with low < high; got {self.input_range!r}.")

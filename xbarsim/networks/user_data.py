@@ -3,7 +3,9 @@
 Arrays: ``x_test`` and ``y_test`` (required); ``x_train``/``y_train`` and ``x_val``/``y_val``
 (optional, in pairs). Inputs may have any per-sample shape (``(n, C, H, W)`` images in ONNX's
 layout, or ``(n, features)``); every split must have the same one. They are stored flattened,
-``(n, prod(shape))``, which every :class:`~xbarsim.networks.Network` accepts. Labels are integer
+``(n, prod(shape))``, which every :class:`~xbarsim.networks.Network` accepts; the shape is kept
+as :attr:`Dataset.sample_shape`, and :func:`check_sample_shape` refuses a network whose input layout
+differs (``(n, H, W, C)`` images for a ``(C, H, W)`` network would otherwise be read scrambled). Labels are integer
 class indices ``0 .. n_classes - 1`` (integers, booleans, or floats that are finite whole numbers).
 """
 
@@ -19,7 +21,7 @@ from xbarsim._validation import check_int, short_repr
 from xbarsim.errors import ConfigError
 from xbarsim.networks.datasets import Dataset
 
-__all__ = ["load_npz", "NPZ_KEYS"]
+__all__ = ["load_npz", "NPZ_KEYS", "check_sample_shape"]
 
 #: Keys a dataset file may hold.
 NPZ_KEYS: tuple[str, ...] = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
@@ -132,7 +134,32 @@ def load_npz(path: str | os.PathLike[str], *, n_classes: int | None = None, name
         x_test=parts["test"][0], y_test=parts["test"][1], n_classes=classes,
         input_range=(lo, hi if hi > lo else _above(lo)),
         description=f"user dataset {p} (per-sample input shape {shape}).",
+        sample_shape=tuple(int(d) for d in shape) if shape is not None and len(shape) > 1 else (),
     )
+
+
+def check_sample_shape(dataset: Dataset, input_shape: tuple[int, ...], network: str = "network") -> None:
+    """Refuse inputs whose per-sample layout differs from the network's.
+
+    The dataset's inputs are stored flattened in C order; a network reads them back in its own
+    ``input_shape``. Both orders agree exactly when the two shapes are equal once their size-1 axes
+    are dropped (``(28, 28)``, ``(1, 28, 28)`` and ``(28, 28, 1)`` all agree). A network with one
+    non-trivial input axis (an MLP, or ``(784,)``) takes any layout, flattened in C order.
+
+    Raises
+    ------
+    ConfigError
+        Naming both shapes, e.g. ``(28, 28, 3)`` images (channels last) for a ``(3, 28, 28)`` network,
+        which have the same size but would be read scrambled.
+    """
+    want = tuple(int(d) for d in input_shape if int(d) != 1)
+    have = tuple(d for d in dataset.sample_shape if d != 1)
+    if len(want) <= 1 or not dataset.sample_shape or have == want:
+        return
+    raise ConfigError(f"dataset {dataset.name!r} has per-sample input shape {dataset.sample_shape}, but {network} "
+                      f"takes {tuple(int(d) for d in input_shape)}: the same number of values in another layout "
+                      f"would be read scrambled. Store the inputs as (n, {', '.join(map(str, input_shape))})"
+                      f"{' (channels first, as ONNX does)' if len(input_shape) == 3 else ''}.")
 
 
 def _above(lo: float) -> float:
