@@ -111,3 +111,41 @@ def test_a_summary_mean_does_not_depend_on_the_order_the_trials_finished_in():
     # the test can fail: other orders do give other bits
     sums = {float(np.mean([accs[i] for i in p])) for p in itertools.islice(itertools.permutations(range(10)), 0, 5000, 7)}
     assert len(sums) > 1
+
+
+def _sometimes_silent(params, rng):
+    """Reports `draw` always and `extra` only on trials whose first draw is above 0.5."""
+    draw = float(rng.random())
+    return {"draw": draw, **({"extra": 10 * draw} if draw > 0.5 else {})}
+
+
+def test_a_metric_some_trials_left_out_gets_its_count(tmp_path):
+    """`extra` is reported by some trials only: its mean and std are over those, and summary.csv and
+    summary.json say how many (`extra_n`) beside n_ok; before, nothing told that mean from one over
+    all n_ok trials. Recomputed here from the raw SQLite rows."""
+    from xbarsim.sweeps import SweepSpec, aggregate_sweep, run_sweep
+
+    spec = SweepSpec(name="silent", trial="silent", grid={"k": [3, 1, 2]}, trials=6, seed=4)
+    store = tmp_path / "s.sqlite"
+    run_sweep(spec, _sometimes_silent, store=store, scheduler="serial", progress=None)
+    agg = aggregate_sweep(store, tmp_path / "agg", plots=False)
+    con = sqlite3.connect(store)
+    try:
+        raw = [(json.loads(p)["k"], json.loads(r)) for p, r in con.execute("SELECT params, results FROM trials")]
+    finally:
+        con.close()
+    with open(agg.summary_csv, newline="") as fh:
+        rows = list(csv.DictReader(line for line in fh if not line.startswith("#")))
+    assert "extra_n" in rows[0] and "draw_n" not in rows[0] and "duration_s_n" not in rows[0]
+    doc = json.loads(agg.summary_json.read_text())
+    counts = set()
+    for row, point in zip(rows, doc["points"], strict=True):
+        extras = [res["extra"] for k, res in raw if k == int(row["k"]) and "extra" in res]
+        assert int(row["n_ok"]) == 6 and int(row["extra_n"]) == point["extra_n"] == len(extras)
+        counts.add(len(extras))
+        if extras:
+            assert float(row["extra_mean"]) == pytest.approx(statistics.fmean(extras), rel=1e-12)
+            assert float(row["extra_std"]) == pytest.approx(statistics.pstdev(extras), rel=1e-9, abs=1e-15)
+        else:
+            assert row["extra_mean"] == "" and point["extra_mean"] is None
+    assert any(0 < c < 6 for c in counts)  # the case this test is about occurs

@@ -456,6 +456,8 @@ def _sweep_rows(config: ExperimentConfig, store: Path, fixed: Mapping[str, Any])
             if summary[f"{m}_mean"] is not None:
                 row[f"{m}_mean"] = summary[f"{m}_mean"]
                 row[f"{m}_std"] = summary[f"{m}_std"]
+                if f"{m}_n" in summary:  # over fewer trials than n: some did not report it
+                    row[f"{m}_n"] = summary[f"{m}_n"]
         for m in ("accuracy", "mapping_error"):
             row.setdefault(f"{m}_mean", None)
             row.setdefault(f"{m}_std", None)

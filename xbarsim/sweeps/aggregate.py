@@ -77,7 +77,9 @@ def summarize(records: Sequence[TrialRecord], points: Sequence[Mapping[str, Any]
 
     A trial belongs to the point whose values its own stored parameters carry; the stored point
     index is never used, so the rows stay right whatever order the grid keys and values were given
-    in. A statistic with no successful trial is None (never NaN). ``errors``: a point with failed
+    in. A statistic with no successful trial is None (never NaN). A metric that some successful trial
+    did not report gets ``<metric>_n`` in every row, the trials its mean and std are over (before,
+    nothing told such a mean from one over all ``n_ok`` trials). ``errors``: a point with failed
     trials also gets ``errors``, the sorted distinct ``"<type>: <message>"`` texts (200 characters).
     """
     clash = sorted(set(metrics) & (RESERVED_COLUMNS | set(points[0] if points else {})))
@@ -99,10 +101,24 @@ def summarize(records: Sequence[TrialRecord], points: Sequence[Mapping[str, Any]
             arr = np.asarray(vals, dtype=np.float64)
             row[f"{m}_mean"] = float(arr.mean()) if arr.size else None
             row[f"{m}_std"] = float(arr.std()) if arr.size else None
+            row[f"{m}_n"] = arr.size
         if errors and len(recs) > len(ok):
             row["errors"] = sorted({f"{r.error_type}: {r.error[:200]}" for r in recs if not r.ok})
         rows.append(row)
+    # the counts stay only for metrics that some successful trial left out
+    for m in ["duration_s", *metrics]:
+        if all(row[f"{m}_n"] == row["n_ok"] for row in rows):
+            for row in rows:
+                del row[f"{m}_n"]
     return rows
+
+
+def stat_columns(rows: Sequence[Mapping[str, Any]], metrics: Sequence[str]) -> list[str]:
+    """The statistic columns of :func:`summarize`'s rows, in order: ``<metric>_mean``, ``_std`` and,
+    for a metric that some trials did not report, ``_n``."""
+    partial = set(rows[0]) if rows else set()
+    return [f"{m}_{s}" for m in ["duration_s", *metrics] for s in ("mean", "std", "n")
+            if s != "n" or f"{m}_n" in partial]
 
 
 def _point_id(values: Mapping[str, Any], point: Mapping[str, Any]) -> str:
@@ -175,7 +191,7 @@ def aggregate_sweep(store: str | os.PathLike[str], out_dir: str | os.PathLike[st
         header=_prov.csv_header(prov))
 
     rows = summarize(records, points, metrics)
-    stat_cols = [f"{m}_{s}" for m in ["duration_s", *metrics] for s in ("mean", "std")]
+    stat_cols = stat_columns(rows, metrics)
     summary_csv = _write_csv(out / "summary.csv", [
         [*grid_columns, "n_ok", "n_failed", *stat_cols],
         *([_cell(row[g]) for g in grid_names] + [row["n_ok"], row["n_failed"]]
