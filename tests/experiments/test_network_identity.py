@@ -149,8 +149,11 @@ def test_an_output_folder_can_be_moved_and_resumed(tmp_path):
     with ResultStore(out / "trials.sqlite", readonly=True) as db:
         text = json.dumps(db.spec_dict())
     assert str(tmp_path) not in text and str(out.resolve()) not in text  # no absolute path in the spec
-    index = (out / "networks" / "networks.json").read_text()
-    assert str(tmp_path) not in index
+    index = json.loads((out / "networks" / "networks.json").read_text())
+    # what finds and checks a network holds no absolute path (the provenance records where the config was)
+    assert str(tmp_path) not in json.dumps({n: {k: v for k, v in e.items() if k != "provenance"}
+                                            for n, e in index.items()})
+    assert index["t"]["provenance"]["config_path"] == str(cfg)
     moved = tmp_path / "elsewhere" / "second"
     moved.parent.mkdir()
     shutil.move(str(out), moved)
@@ -258,3 +261,20 @@ def test_an_experiment_refuses_planted_symlinks_before_training(tmp_path, name):
     cfg = _config(tmp_path, TERNARY.format(epochs=1))
     out = assert_refuses_planted_symlink(tmp_path, name, lambda out: _run(cfg, out))
     assert sorted(p.name for p in out.iterdir()) == sorted({name, "xbarsim.lock"})  # nothing trained or written
+
+
+def test_the_network_index_records_the_provenance_of_the_run_that_trained_each_network(tmp_path):
+    """networks.json names each network file with its fingerprint and settings; it now also records
+    the run that trained it (versions, config text and hash, seed, command), as every result file does.
+    A second run that reuses the network keeps the first run's record."""
+    cfg = _config(tmp_path, TERNARY.format(epochs=1))
+    out = tmp_path / "out"
+    _run(cfg, out)
+    entry = json.loads((out / "networks" / "networks.json").read_text())["t"]
+    prov = entry["provenance"]
+    assert prov["config_sha256"] == _sha(cfg) and prov["config_text"] == cfg.read_text()
+    assert prov["seed"] == load_experiment(cfg).seed and prov["xbarsim"] == xb.__version__
+    assert prov["numpy"] == np.__version__ and prov["started"]
+    assert entry["sha256"] == network_fingerprint(load_network(out / "networks" / "t.npz"))
+    _run(cfg, out, resume=True)
+    assert json.loads((out / "networks" / "networks.json").read_text())["t"]["provenance"] == prov

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from xbarsim import provenance as _prov
 from xbarsim._typing import ProgressCallback
 from xbarsim.errors import ConfigError, FileFormatError
 from xbarsim.evaluation import Hardware, device_perturbation, network_fingerprint
@@ -335,14 +336,17 @@ def indexed_settings(out: Path) -> dict[str, Any]:
 
 
 def train_all(config: ExperimentConfig, out: Path, progress: ProgressCallback | None,
-              settings: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, TrainedNetwork]:
+              settings: Mapping[str, Mapping[str, Any]] | None = None,
+              provenance: Mapping[str, Any] | None = None) -> dict[str, TrainedNetwork]:
     """Train (or reuse from ``out/networks``) every network of ``config`` and its committee members
     (returned in :attr:`TrainedNetwork.members` of their network, not as networks of their own).
 
     A cached ``networks/<name>.npz`` is reused only when ``networks.json`` records the same settings
     (:func:`network_settings`, which for ``recipe = "file"`` include the source file's content) and
     the file still holds the network recorded there; otherwise the network is trained (or copied)
-    again. The caller holds the output folder's writer lock.
+    again. Each entry written records ``provenance``, the record of the run that trained the
+    network (versions, commit, config, seed, command; :func:`xbarsim.provenance.collect`, collected
+    here when not given). The caller holds the output folder's writer lock.
     """
     settings = network_settings(config) if settings is None else settings
     folder = refuse_symlink(out / "networks")
@@ -388,7 +392,9 @@ def train_all(config: ExperimentConfig, out: Path, progress: ProgressCallback | 
         x, y = data.split(config.split)
         index[name] = {"key": key, "sha256": digest, "software_accuracy": net.accuracy(x, y),
                        "layer_sizes": list(net.layer_sizes), "ternary": net.is_ternary,
-                       "train_time_s": time.perf_counter() - t0}
+                       "train_time_s": time.perf_counter() - t0,
+                       "provenance": _prov.provenance_json(_prov.collect(seed=config.seed) if provenance is None
+                                                           else provenance)}
         write_text(index_path, json.dumps(index, indent=2) + "\n")
         if progress is not None:
             progress(label, 1, 1)

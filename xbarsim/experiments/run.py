@@ -193,7 +193,7 @@ def run_experiment(
             if changes:
                 raise ConfigError(f"{folder} holds transfers of other networks than this config makes "
                                   f"({'; '.join(changes)}); resuming would mix them. Use another --out.")
-        nets = train_all(config, folder, progress, settings)
+        nets = train_all(config, folder, progress, settings, prov)
         models = {name: load_network(folder / n.file, sha256=n.sha256) for name, n in nets.items()}
         data = config_dataset(config)
         check_labels(config, models)
