@@ -118,6 +118,22 @@ def test_device_levels_outside_the_window_are_not_used(scheme):
         assert mw.g_scale == pytest.approx(100e-6)
 
 
+@pytest.mark.parametrize("scheme", ["differential", "reference"])
+def test_device_levels_inside_the_window_span_the_weights(scheme):
+    """Levels 150-225 uS inside a 100-250 uS window: the differential and reference schemes scaled
+    the weights onto the whole window and snapped the targets to the levels afterwards, so w_max
+    (250 uS) read back as 225 uS against an unused device at 150 uS, not 100 uS: every weight
+    decoded shrunk (w = 1 as 0.5) without a word, against map_weights' promise of half a
+    quantization step. Ternary already took G_OFF / G_ON from the levels."""
+    lv = (150e-6, 175e-6, 200e-6, 225e-6)
+    w = np.linspace(-1.0, 1.0, 9)[None, :]
+    mw = mp.map_weights(w, g_min=100e-6, g_max=250e-6, encoding=mp.Encoding(scheme=scheme), device_levels=lv)
+    assert mw.levels == lv
+    half_step = 0.5 * 25e-6 / mw.g_scale   # half a level step, in weight units
+    assert np.abs(mw.weights() - w).max() <= half_step * (1 + 1e-9)
+    np.testing.assert_allclose(mw.weights()[0, [0, -1]], [-1.0, 1.0], rtol=1e-12)   # +-w_max on the end levels
+
+
 def test_ternarize_then_map():
     w = np.array([[0.9, -0.05, -0.4], [0.1, 0.3, 0.0]])
     t = mp.ternarize(w, threshold=0.2, gamma=0.5)

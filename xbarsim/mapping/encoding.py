@@ -74,8 +74,8 @@ class Encoding:
         ``None`` uses the device's own levels when it has any (passed to :func:`map_weights`),
         else analog conductances.
     w_max : float or None
-        Weight magnitude mapped to the full window (weights beyond it saturate); ``None`` uses
-        ``max |W|``. Differential and reference schemes.
+        Weight magnitude mapped to the full window, or to the span of the levels (weights beyond
+        it saturate); ``None`` uses ``max |W|``. Differential and reference schemes.
     gamma : float or None
         Ternary only: the weight magnitude ``gamma`` (> 0); ``None`` uses ``max |W|``.
     step : float or None
@@ -262,7 +262,8 @@ def map_weights(
     ``G- = g_min + s max(-W, 0)``, so ``G+ - G- = s W`` and ``g_scale = s``. Reference: with the
     reference ``g_ref`` at mid-window (snapped to the nearest level) and
     ``s = min(g_max - g_ref, g_ref - g_min) / w_max``, ``G = g_ref + s W`` against a reference
-    column at ``g_ref``. Ternary (LEA): ``G_ON``/``G_OFF`` are the highest/lowest level (or
+    column at ``g_ref``. With levels, ``g_min`` and ``g_max`` here are the lowest and highest level
+    in the window (the window itself for ``encoding.levels``). Ternary (LEA): ``G_ON``/``G_OFF`` are the highest/lowest level (or
     ``g_max``/``g_min``; ``G_ON`` lowered to ``G_OFF + step (G_top - G_OFF)`` with ``encoding.step``)
     and ``g_scale = (G_ON - G_OFF) / gamma``.
     """
@@ -301,14 +302,18 @@ def map_weights(
     def snap(g: FloatArray) -> FloatArray:
         return quantize(g, levels) if levels is not None else g
 
+    # the span the targets are scaled onto: the lowest to the highest level when there are levels (a
+    # window beyond them is snapped back to the end levels: levels 150-225 uS in a 100-250 uS window
+    # decoded every weight shrunk, w_max as half of it), else the window
+    s_lo, s_hi = (levels[0], levels[-1]) if levels is not None else (g_lo, g_hi)
     m, n = w.shape
     w_abs_max = float(np.abs(w).max())
     if enc.scheme == "differential":
         w_max = enc.w_max if enc.w_max is not None else (w_abs_max if w_abs_max > 0 else 1.0)
-        s = finite_scale((g_hi - g_lo) / w_max, w_max)
+        s = finite_scale((s_hi - s_lo) / w_max, w_max)
         wc = np.clip(w, -w_max, w_max)
-        gp = snap(g_lo + s * np.maximum(wc, 0.0))
-        gn = snap(g_lo + s * np.maximum(-wc, 0.0))
+        gp = snap(s_lo + s * np.maximum(wc, 0.0))
+        gn = snap(s_lo + s * np.maximum(-wc, 0.0))
         g, readout, part, names = _pair_layout(gp, gn, enc.layout)
         reference = np.zeros(g.shape[1], dtype=bool)
         g_scale = s
@@ -334,8 +339,8 @@ def map_weights(
         levels = (g_off, g_on)
     elif enc.scheme == "reference":
         w_max = enc.w_max if enc.w_max is not None else (w_abs_max if w_abs_max > 0 else 1.0)
-        g_ref = float(snap(np.array(0.5 * (g_lo + g_hi))))
-        half = min(g_hi - g_ref, g_ref - g_lo)
+        g_ref = float(snap(np.array(0.5 * (s_lo + s_hi))))
+        half = min(s_hi - g_ref, g_ref - s_lo)
         if half <= 0:
             raise ConfigError(
                 f"the reference scheme needs a reference level strictly inside the window; the levels "
