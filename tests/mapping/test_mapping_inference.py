@@ -169,6 +169,21 @@ def test_wrong_input_width_is_refused(rng):
         mp.run_layer(layer, np.ones((3, 4)))
 
 
+@pytest.mark.parametrize("call", [
+    lambda layer: mp.run_layer(layer, np.ones((1, 5))),
+    lambda layer: mp.input_voltages(layer, np.ones((1, 5)), mp.InferenceConfig()),
+    lambda layer: mp.block_currents(layer, np.ones((1, 5))),
+    lambda layer: mp.layer_read_power(layer, np.ones((1, 5))),
+    lambda layer: mp.layer_read_energy(layer, np.ones((1, 5)), read_time=1e-6),
+])
+@pytest.mark.parametrize("layer", ["layer", None, np.ones((5, 2))])
+def test_a_layer_that_is_not_a_mapped_layer_is_refused(call, layer):
+    """A weight matrix, a name or None instead of a MappedLayer raised an AttributeError ('shape' or
+    'chip') from inside the read-out."""
+    with pytest.raises(ConfigError, match=r"`layer` must be a MappedLayer \(from xbarsim.mapping.map_layer\); got"):
+        call(layer)
+
+
 def test_a_large_batch_through_quantizing_adcs_equals_the_same_vectors_in_small_batches(rng):
     """With ADCs the ideal backend makes its block currents a slice of the batch at a time (about 1 M
     floats, here 2,777 vectors of 360 block columns); 6,000 vectors take three slices and must give what

@@ -20,22 +20,18 @@ currents).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
 import numpy as np
 
 from xbarsim._repr import compact_repr
 from xbarsim._typing import FloatArray
 from xbarsim._validation import as_float_array, readonly, short_repr
 from xbarsim.errors import ConfigError
-from xbarsim.mapping.inference import InferenceConfig, _input_voltages, _row_voltages
+from xbarsim.mapping.ensemble import MappedLayer
+from xbarsim.mapping.inference import InferenceConfig, _check_layer, _input_voltages, _row_voltages
 from xbarsim.netlists.bias import BiasScheme
 from xbarsim.netlists.crossbar import Crossbar
 from xbarsim.solver.api import get_backend, solve
 from xbarsim.solver.base import Backend
-
-if TYPE_CHECKING:
-    from xbarsim.mapping.ensemble import MappedLayer
 
 __all__ = ["ReadPower", "crossbar_read_power", "layer_read_power", "layer_read_energy"]
 
@@ -128,6 +124,7 @@ def layer_read_power(layer: MappedLayer, v: FloatArray, backend: str | Backend =
     kernel are separate reads, as in :func:`~xbarsim.mapping.block_currents`. Powers of all reads
     and kernels are summed (the reads are sequential or parallel; energy adds either way).
     """
+    _check_layer(layer)
     v = _row_voltages(v, layer.shape[0])
     be = _check_backend(backend)
     chip = layer.chip
@@ -181,6 +178,7 @@ def layer_read_energy(layer: MappedLayer, x: FloatArray, config: InferenceConfig
     read_time : float
         Second, how long each read's voltages are applied (> 0).
     """
+    _check_layer(layer)
     cfg = InferenceConfig() if config is None else config
     if not isinstance(cfg, InferenceConfig):
         raise ConfigError(f"`config` must be an InferenceConfig; got {type(cfg).__name__}.")

@@ -33,7 +33,7 @@ are bit for bit those of one block at a time).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, get_args
+from typing import Literal, get_args
 
 import numpy as np
 
@@ -41,13 +41,11 @@ from xbarsim._typing import ArrayLike, FloatArray, IntArray
 from xbarsim._validation import as_float_array, check_choice, short_repr
 from xbarsim.devices.models import DeviceModel
 from xbarsim.errors import ConfigError
+from xbarsim.mapping.ensemble import MappedLayer
 from xbarsim.netlists.bias import BiasScheme
 from xbarsim.netlists.crossbar import Crossbar
 from xbarsim.solver.api import get_backend, solve
 from xbarsim.solver.base import Backend
-
-if TYPE_CHECKING:
-    from xbarsim.mapping.ensemble import MappedLayer
 
 __all__ = ["DacScaling", "AdcRange", "Averaging", "DAC", "ADC", "InferenceConfig", "run_layer", "block_currents",
            "input_voltages"]
@@ -66,6 +64,12 @@ def _bits(value: object, name: str) -> int | None:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 1 <= int(value) <= 32:
         raise ConfigError(f"`{name}` must be None (ideal) or an int in [1, 32]; got {short_repr(value)}.")
     return int(value)
+
+
+def _check_layer(layer: object) -> None:
+    """ConfigError unless ``layer`` is a MappedLayer (before: an AttributeError on its first field)."""
+    if not isinstance(layer, MappedLayer):
+        raise ConfigError(f"`layer` must be a MappedLayer (from xbarsim.mapping.map_layer); got {type(layer).__name__}.")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -226,6 +230,7 @@ def block_currents(layer: MappedLayer, v: FloatArray, backend: str | Backend = "
     backend's ``read_currents`` (all of them in one batched solve per input chunk) where it has
     one, else kernel by kernel.
     """
+    _check_layer(layer)
     v = _row_voltages(v, layer.shape[0])
     chip = layer.chip
     specs = layer.layout.specs
@@ -304,6 +309,7 @@ def input_voltages(layer: MappedLayer, x: ArrayLike, config: InferenceConfig) ->
         ``x`` is not a finite ``(B, m)`` array (before: a NaN input gave NaN voltages, and its
         vector's scale silently 1), or ``config`` is not an InferenceConfig.
     """
+    _check_layer(layer)
     if not isinstance(config, InferenceConfig):
         raise ConfigError(f"`config` must be an InferenceConfig; got {type(config).__name__}.")
     m = layer.shape[0]
@@ -503,6 +509,7 @@ def run_layer(layer: MappedLayer, x: ArrayLike, config: InferenceConfig | None =
         converters, where ``W_hat`` are the weights of the present conductances averaged over the
         kept copies.
     """
+    _check_layer(layer)
     cfg = InferenceConfig() if config is None else config
     if not isinstance(cfg, InferenceConfig):
         raise ConfigError(f"`config` must be an InferenceConfig; got {type(cfg).__name__}.")
