@@ -164,6 +164,7 @@ def test_window_spread(rng: np.random.Generator) -> None:
         (lambda: ReadNoise(kind="poisson", scale=1e-6), "kind"),
         (lambda: WindowSpread(g_min_sigma=-0.1), "g_min_sigma"),
         (lambda: conductance_levels(1, 1e-4, 2e-4), "`n`"),
+        (lambda: conductance_levels(10**12, 1e-4, 2e-4), "`n`"),   # was numpy's MemoryError (7.3 TiB)
         (lambda: conductance_levels(4, 2e-4, 1e-4), "g_min"),
         (lambda: conductance_levels(4, 2e-4, 2e-4), "g_min"),
         (lambda: clip_conductance([1e-4], 5e-4, 1e-4), "g_min"),

@@ -166,6 +166,13 @@ def test_lea_chip_refuses_a_measured_flag_that_is_not_a_bool(rng, measured):
         mp.lea_chip(rng, measured=measured, n_kernels=1)
 
 
+@pytest.mark.parametrize("unmeasured", [np.array(["sampled", "measured"]), ["measured"], None])
+def test_lea_chip_refuses_an_unmeasured_choice_that_is_not_a_name(rng, unmeasured):
+    """An array of names raised numpy's 'truth value of an array ... is ambiguous' ValueError."""
+    with pytest.raises(ConfigError, match=r"`unmeasured` must be one of 'sampled', 'measured'; got"):
+        mp.lea_chip(rng, unmeasured=unmeasured, n_kernels=1)
+
+
 def test_an_out_of_range_unsigned_index_is_quoted_as_given(rng):
     """uint64 2**63 + 5 was cast to int64 first and quoted as -9223372036854775803."""
     chip = mp.Chip.sample(n_kernels=1, kernel_shape=(2, 2), preset=exact_preset(), rng=rng)

@@ -16,6 +16,7 @@ from xbarsim._validation import (
     as_float_array,
     check_choice,
     check_rng,
+    check_size,
     conductance_array,
     scalar,
     shape_tuple,
@@ -276,6 +277,7 @@ def conductance_levels(n: int, g_min: float, g_max: float) -> FloatArray:
     """
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2:
         raise ConfigError(f"`n` must be an integer number of levels >= 2; got {n!r}.")
+    check_size((int(n),), "n")  # before: numpy's MemoryError for Encoding(levels=10**12)
     lo = scalar(g_min, "g_min", what="non-negative conductance in siemens", min_value=0.0)
     hi = scalar(g_max, "g_max", what="non-negative conductance in siemens", min_value=0.0)
     if not lo < hi:

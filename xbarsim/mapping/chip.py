@@ -16,7 +16,7 @@ import numpy as np
 
 from xbarsim._repr import compact_repr
 from xbarsim._typing import ArrayLike, BoolArray, FloatArray, IntArray
-from xbarsim._validation import as_float_array, check_rng, readonly, short_repr
+from xbarsim._validation import as_float_array, check_choice, check_rng, readonly, short_repr
 from xbarsim.devices.faults import (
     LEA_STUCK_OFF_AT_OR_BELOW,
     LEA_STUCK_ON_ABOVE,
@@ -293,8 +293,7 @@ def lea_chip(
     p = rram_1t1r_nist() if preset is None else preset
     if not isinstance(measured, (bool, np.bool_)):
         raise ConfigError(f"`measured` must be True or False; got {short_repr(measured)}.")
-    if unmeasured not in ("sampled", "measured"):
-        raise ConfigError(f"`unmeasured` must be 'sampled' or 'measured'; got {short_repr(unmeasured)}.")
+    check_choice(unmeasured, ("sampled", "measured"), "unmeasured")
     if not isinstance(p, DevicePreset):
         raise ConfigError(f"`preset` must be a DevicePreset; got {type(p).__name__}.")
     if isinstance(n_kernels, bool) or not isinstance(n_kernels, (int, np.integer)) or n_kernels < 1:
