@@ -105,7 +105,7 @@ class EnsembleConfig:
         Copies kept (averaged) per output, ``1 <= beta <= alpha``; ``None`` means ``alpha``.
     placement : {"random", "greedy"}
         Block placement (:func:`~xbarsim.mapping.place_layer`).
-    encoding : {"simple", "rme"}
+    encoding : {"simple", "rme", "mao"}
         ``"simple"``: every copy programmed to the layer's own targets. ``"rme"`` (reduced mapping
         error): the healthy devices of the kept copies are re-chosen to cancel the stuck ones.
         ``"mao"``: the paper's MAO (:func:`mao_targets`); the copies' currents are summed, not
@@ -723,7 +723,7 @@ def map_layer(
         Default differential pairs in separate ``G+``/``G-`` blocks, on the chip's levels if any.
     ensemble : EnsembleConfig, optional
         Default one copy (plain mapping) with greedy placement.
-    programming : WriteVerify or SequenceProgramming, optional
+    programming : WriteVerify, SequenceProgramming or TransientProgramming, optional
         Default :class:`WriteVerify` with its defaults.
     characterization : Characterization, optional
         Known faults; measured here (SET-all/RESET-all, drawing from ``rng``) when greedy placement
