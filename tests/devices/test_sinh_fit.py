@@ -69,6 +69,12 @@ def test_voltage_window_selects_points() -> None:
         ({"v": [0.0, 0.1], "i": [0.0, 1.0]}, "`v`"),
         ({"v": [0.0, np.nan, 0.2, 0.3], "i": [0, 1, 2, 3]}, "`v`"),
         ({"v": [0.0, 0.1, 0.2, 0.3], "i": [0, 1, 2, 3], "v_range": (0.3, 0.1)}, "`v_range`"),
+        # not a pair: numpy's 'too many values to unpack' ValueError / 'iteration over a 0-d array' TypeError
+        ({"v": [0.0, 0.1, 0.2, 0.3], "i": [0, 1, 2, 3], "v_range": (0.0, 0.2, 0.3)}, r"`v_range` must be a pair"),
+        ({"v": [0.0, 0.1, 0.2, 0.3], "i": [0, 1, 2, 3], "v_range": 0.3}, r"`v_range` must be a pair"),
+        # a flag that is not a bool: 'no' is truthy and fitted an offset without a word
+        ({"v": [0.0, 0.1, 0.2, 0.3], "i": [0, 1, 2, 3], "fit_offset": "no"}, r"`fit_offset` must be True or False"),
+        ({"v": [0.0, 0.1, 0.2, 0.3], "i": [0, 1, 2, 3], "fit_offset": None}, r"`fit_offset` must be True or False"),
     ],
 )
 def test_bad_input_is_a_config_error(kwargs: dict, name: str) -> None:

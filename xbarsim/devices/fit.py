@@ -13,7 +13,7 @@ from typing import Literal
 import numpy as np
 
 from xbarsim._typing import ArrayLike, FloatArray
-from xbarsim._validation import as_float_array, readonly
+from xbarsim._validation import as_float_array, readonly, short_repr
 from xbarsim.devices.measured import IVCurve, lea_iv_curves
 from xbarsim.devices.models import Sinh
 from xbarsim.errors import ConfigError
@@ -146,8 +146,13 @@ def fit_sinh(
     ii = as_float_array(i, "i", what="1-D array of currents in ampere")
     if vv.ndim != 1 or ii.shape != vv.shape:
         raise ConfigError(f"`v` and `i` must be 1-D arrays of the same length; got shapes {vv.shape} and {ii.shape}.")
+    if not isinstance(fit_offset, (bool, np.bool_)):  # 'no' is truthy: an offset fitted without a word
+        raise ConfigError(f"`fit_offset` must be True or False; got {short_repr(fit_offset)}.")
     if v_range is not None:
-        lo, hi = (float(x) for x in as_float_array(v_range, "v_range", what="pair (low, high) of voltages in volt"))
+        vr = as_float_array(v_range, "v_range", what="pair (low, high) of voltages in volt")
+        if vr.shape != (2,):
+            raise ConfigError(f"`v_range` must be a pair (low, high) of voltages in volt; got {short_repr(v_range)}.")
+        lo, hi = float(vr[0]), float(vr[1])
         if not lo < hi:
             raise ConfigError(f"`v_range` must be (low, high) with low < high in volt; got {v_range!r}.")
         keep = (vv >= lo) & (vv <= hi)
