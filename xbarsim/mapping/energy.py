@@ -20,6 +20,7 @@ currents).
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 import numpy as np
 
 from xbarsim._repr import compact_repr
