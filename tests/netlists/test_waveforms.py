@@ -67,3 +67,28 @@ def test_transient_overrides_name_a_line_by_an_int(line):
     pulse = Pulse(amplitude=1.0, rise=1e-8, width=1e-7, fall=1e-8)
     with pytest.raises(ConfigError, match="line an int"):
         xb.build_transient(cb, xb.BiasScheme.write(1, 1, 1.4, "v/2"), m, pulse, overrides={("row_left", line): pulse})
+
+
+@pytest.mark.parametrize("end", ["row_left", "row_right"])
+def test_transient_override_of_a_source_shorted_to_another_is_refused(end):
+    # found in review: a row of 0 ohm segments driven at both ends through 0 ohm drivers puts both
+    # sources on one node; an override of one of them made a short that both backends resolved by
+    # driving the node from row_left (row_right's waveform dropped, or the override dropped)
+    import xbarsim as xb
+    from xbarsim.devices import tio2_vteam
+    from xbarsim.errors import CircuitError
+    from xbarsim.netlists import LineDrive
+
+    m = tio2_vteam()
+    cb = xb.Crossbar(conductance=m.conductance(np.full((2, 3), 0.3)),
+                     lines=xb.LineResistance(row_segment=0.0, col_segment=1.0, row_driver=0.0, col_sense=10.0))
+    v = np.array([1.0, 0.5])
+    bias = xb.BiasScheme(row_left=LineDrive.at(v), row_right=LineDrive.at(v), col_bottom=LineDrive.at(0.0))
+    pulse = Pulse(amplitude=1.0, rise=1e-8, width=1e-7, fall=1e-8)
+    low = Pulse(amplitude=0.2, rise=1e-8, width=1e-7, fall=1e-8)
+    with pytest.raises(CircuitError, match=r"row_left\[0\] and row_right\[0\]"):
+        xb.build_transient(cb, bias, m, pulse, overrides={(end, 0): low})
+    # the same voltage over time on both (the override equals the scaled waveform) is no short
+    same = Pulse(amplitude=1.0, rise=1e-8, width=1e-7, fall=1e-8)
+    c = xb.build_transient(cb, bias, m, pulse, overrides={(end, 0): same})
+    assert len(c.waveforms) == 2 + 2 + 3

@@ -22,7 +22,7 @@ from xbarsim.devices.dynamic import DynamicDevice
 from xbarsim.errors import ConfigError
 from xbarsim.netlists.bias import BiasScheme
 from xbarsim.netlists.crossbar import Crossbar
-from xbarsim.netlists.netlist import END_NAMES, Netlist, build_netlist
+from xbarsim.netlists.netlist import END_NAMES, Netlist, build_netlist, check_shorted_sources
 from xbarsim.netlists.spice import cell_element_name, resistor_lines, spice_title
 from xbarsim.netlists.waveforms import PWL, LineCapacitance, Pulse
 
@@ -149,6 +149,8 @@ def build_transient(
     ------
     ConfigError
         Batched bias, out-of-window states, an override of an undriven end, bad waveforms.
+    CircuitError
+        If ideal wires short two sources whose voltages differ at some time (an override of one of them).
     """
     if not isinstance(model, DynamicDevice):
         raise ConfigError(f"`model` must be a DynamicDevice (e.g. xbarsim.devices.Vteam); got {type(model).__name__}.")
@@ -172,6 +174,13 @@ def build_transient(
         if hit.size == 0:
             raise ConfigError(f"`overrides` names {key!r}, which is not a driven line end of this bias.")
         waves[int(hit[0])] = _as_pwl(wave, f"overrides[{key!r}]")
+    if overrides and np.unique(net.source_node).size < net.source_node.size:
+        # sources on one node (ideal wires) must agree at every time, as build_netlist checks their DC
+        # voltages: both backends drive the node by its first source and would drop the other's waveform.
+        # PWL waveforms are linear between corners, so agreeing at every corner is agreeing everywhere.
+        knots = np.unique(np.concatenate([w.breakpoints for w in waves]))
+        check_shorted_sources(net.source_node, np.stack([w(knots) for w in waves], axis=1), net.source_end,
+                              net.source_line)
     m, n = crossbar.shape
     cap = np.zeros(net.n_nodes)
     if capacitance is not None:
