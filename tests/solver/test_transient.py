@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from xbarsim.devices import Vteam
-from xbarsim.errors import ConfigError, ConvergenceError
+from xbarsim.errors import BackendError, ConfigError, ConvergenceError
 from xbarsim.netlists import (
     PWL, BiasScheme, Crossbar, LineCapacitance, LineResistance, Pulse, build_transient, transient_to_spice,
 )
@@ -390,6 +390,48 @@ def test_options_of_another_type_are_named(run: str) -> None:
     circuit = _single_cell(Vteam(g_on=1e-3, g_off=1e-5, v_set=1.0, v_reset=-1.0, k_set=1.0, k_reset=1.0), 0.5, 1e-6, 0.5)
     with pytest.raises(ConfigError, match="`options` must be TransientOptions or None; got str"):
         fn(circuit, "be")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("kwargs, name", [({"binary": None}, "binary"), ({"timeout_s": "5"}, "timeout_s"),
+                                          ({"timeout_s": float("nan")}, "timeout_s"), ({"timeout_s": -1.0}, "timeout_s"),
+                                          ({"timeout_s": True}, "timeout_s")])
+def test_ngspice_transient_names_a_bad_binary_or_timeout(kwargs, name) -> None:
+    # found in review: binary=None and timeout_s="5" / nan ended in TypeError / ValueError from
+    # subprocess, timeout_s=-1.0 in "did not finish within timeout_s=-1.0 s", True ran with 1 s
+    circuit = _single_cell(_model(), 1.5, 1e-7, 0.2)
+    with pytest.raises(ConfigError, match=f"`{name}`"):
+        ngspice_transient(circuit, TransientOptions(method="be", dt=1e-8), **kwargs)
+
+
+def test_an_ngspice_transient_timeout_kills_the_process_group(tmp_path) -> None:
+    # found in review: ngspice_transient ran subprocess.run(timeout=), which kills the direct child
+    # only; what it started (here a wrapper's child that outlives it) kept running. The DC backend's
+    # subprocess mode kills the group (docs/design.md); the transient path now does the same.
+    import os
+    import stat
+    import time
+    from pathlib import Path
+
+    pidfile = tmp_path / "child.pid"
+    wrapper = tmp_path / "ngspice-wrapper"
+    wrapper.write_text(f'#!/bin/sh\nsleep 60 &\necho $! > "{pidfile}"\nwait $!\n')
+    wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
+    circuit = _single_cell(_model(), 1.5, 1e-7, 0.2)
+    with pytest.raises(BackendError, match="timeout_s=0.5"):
+        ngspice_transient(circuit, TransientOptions(method="be", dt=1e-8), binary=str(wrapper), timeout_s=0.5)
+    pid = int(pidfile.read_text())
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+        except FileNotFoundError:
+            break
+        if state in ("Z", "X"):
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(pid, 9)  # the test's own child: do not leave it behind
+        raise AssertionError(f"the wrapper's child (pid {pid}) survived the timeout")
 
 
 def test_an_overflowing_woodbury_correction_is_factored_not_warned() -> None:

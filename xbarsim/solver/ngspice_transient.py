@@ -9,9 +9,7 @@ discretised equations and differ only by rounding and Newton tolerance.
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
@@ -21,7 +19,7 @@ import numpy as np
 
 from xbarsim.errors import BackendError, BackendUnavailableError, ConfigError
 from xbarsim.netlists.transient import TransientCircuit, transient_to_spice
-from xbarsim.solver.ngspice import read_raw
+from xbarsim.solver.ngspice import NgspiceOptions, _run_killable, read_raw
 from xbarsim.solver.transient import TransientOptions, TransientResult, simulate_transient, transient_options
 
 __all__ = ["ngspice_transient", "TransientCrossCheck", "crosscheck_transient"]
@@ -31,8 +29,14 @@ def ngspice_transient(circuit: TransientCircuit, options: TransientOptions | Non
                       binary: str = "ngspice", timeout_s: float | None = None) -> TransientResult:
     """Run ``circuit`` in ``ngspice -b`` with ``.tran`` (method and step from ``options``).
 
+    ``binary`` and ``timeout_s`` are those of :class:`~xbarsim.solver.ngspice.NgspiceOptions` in
+    ``"subprocess"`` mode (checked the same way): ngspice runs in a session of its own, so a timeout
+    kills its whole process group.
+
     Raises
     ------
+    ConfigError
+        A ``binary`` that is not a non-empty str, a ``timeout_s`` that is not a positive number of seconds.
     BackendUnavailableError
         No ngspice executable.
     BackendError
@@ -41,6 +45,7 @@ def ngspice_transient(circuit: TransientCircuit, options: TransientOptions | Non
     opts = transient_options(options)
     if not isinstance(circuit, TransientCircuit):
         raise ConfigError(f"`circuit` must be a TransientCircuit; got {type(circuit).__name__}.")
+    NgspiceOptions(mode="subprocess", timeout_s=timeout_s, binary=binary)  # the backend's checks of both
     exe = shutil.which(binary)
     if exe is None:
         raise BackendUnavailableError(f"the ngspice executable {binary!r} was not found; install ngspice "
@@ -51,14 +56,11 @@ def ngspice_transient(circuit: TransientCircuit, options: TransientOptions | Non
     with tempfile.TemporaryDirectory(prefix="xbarsim_tran_") as tmp:
         cir, raw = Path(tmp) / "circuit.cir", Path(tmp) / "out.raw"
         cir.write_text(text)
-        try:
-            proc = subprocess.run([exe, "-b", "-r", str(raw), str(cir)], capture_output=True, text=True,
-                                  timeout=timeout_s, cwd=tmp, env={**os.environ, "LC_ALL": "C"})
-        except subprocess.TimeoutExpired as exc:
-            raise BackendError(f"ngspice did not finish the transient within timeout_s={timeout_s} s; killed") from exc
-        output = (proc.stdout + proc.stderr)[-4000:]
-        if proc.returncode != 0 or not raw.exists():
-            raise BackendError(f"ngspice exited with status {proc.returncode} and no transient data", output=output)
+        # its own session: a timeout kills ngspice and anything it started (a wrapper script's child)
+        stdout, stderr, returncode = _run_killable([exe, "-b", "-r", str(raw), str(cir)], tmp, timeout_s, binary)
+        output = (stdout + stderr)[-4000:]
+        if returncode != 0 or not raw.exists():
+            raise BackendError(f"ngspice exited with status {returncode} and no transient data", output=output)
         if "timestep too small" in output.lower():
             raise BackendError("ngspice stopped: timestep too small", output=output)
         vec = read_raw(raw)
