@@ -155,3 +155,19 @@ def test_every_file_carries_the_provenance(tmp_path: Path) -> None:
     for png in pngs:
         with Image.open(png) as img:
             assert json.loads(img.text["xbarsim:provenance"]) == rec, png.name
+
+
+@pytest.mark.parametrize("argv, flag", [
+    (["--segment", "nan"], "`--segment` must be"),
+    (["--segments", "-1"], "`--segments` must be"),
+    (["--v-write", "0"], "`--v-write` must be"),
+    (["--v-read", "-0.2"], "`--v-read` must be"),
+])
+def test_errors_name_the_flags_of_bias_compare(tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str],
+                                               flag: str) -> None:
+    # found in review: '--segment nan' was refused as "`--segment` / `--row-segment` must be ...", a flag
+    # bias-compare does not have; --segments, --v-write and --v-read were named `segments`, `v_write`, `v_read`
+    code = run_cli(["bias-compare", "--size", "4", "--sizes", "4", "--segments", "1", "--quiet",
+                    "--out", str(tmp_path), *argv])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and flag in err and "row-segment" not in err

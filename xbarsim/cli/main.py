@@ -126,11 +126,21 @@ _CIRCUIT_FLAG_WORDS = (
     ("`threshold`", "`--threshold`"),
 )
 _CIRCUIT_COMMANDS = frozenset({"netlist", "solve", "crosscheck", "demo", "bias-compare"})
+#: ``bias-compare`` has one ``--segment`` (no ``--row-segment`` / ``--col-segment``) and its own sweep
+#: and voltage flags; applied before the circuit words.
+_BIAS_FLAG_WORDS = (
+    ("`row_segment`", "`--segment`"),
+    ("`col_segment`", "`--segment`"),
+    ("`segments`", "`--segments`"),
+    ("`v_write`", "`--v-write`"),
+    ("`v_read`", "`--v-read`"),
+)
 
 
 def _in_flags(message: str, command: str = "") -> str:
     """An error message with the API parameter names a CLI user cannot type replaced by the flags."""
-    words = _FLAG_WORDS + (_CIRCUIT_FLAG_WORDS if command in _CIRCUIT_COMMANDS else ())
+    words = (_BIAS_FLAG_WORDS if command == "bias-compare" else ()) + _FLAG_WORDS + (
+        _CIRCUIT_FLAG_WORDS if command in _CIRCUIT_COMMANDS else ())
     for api, flag in words:
         message = message.replace(api, flag)
     return message
