@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from xbarsim import provenance as _prov
+import xbarsim.provenance as _prov
 from xbarsim._typing import ProgressCallback
 from xbarsim.errors import ConfigError, FileFormatError
 from xbarsim.evaluation import Hardware, device_perturbation, network_fingerprint
