@@ -76,9 +76,10 @@ def to_spice(netlist: Netlist, index: int | None = 0, *, title: str | None = Non
         for j in range(n):
             out.extend(netlist.device.spice_element(cell_element_name(i, j), names[rows[i, j]], names[cols[i, j]], float(g[i, j])))
     volts = netlist.source_voltage[index]
+    distinct = set(_distinct_sources(netlist))  # once, not per source (quadratic in the sources before)
     for s in range(netlist.source_node.size):
         node = int(netlist.source_node[s])
-        if s not in _distinct_sources(netlist):  # a second source shorted to the same node by ideal wires
+        if s not in distinct:  # a second source shorted to the same node by ideal wires
             out.append(f"* {netlist.source_name(s)} shares node {names[node]} with an earlier source")
             continue
         out.append(f"{netlist.source_name(s)} {names[node]} 0 DC {volts[s]:.17g}")
