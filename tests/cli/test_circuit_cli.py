@@ -84,6 +84,14 @@ def test_netlist_with_a_sinh_device_writes_b_sources(capsys):
     (["netlist", "--col-segment", "-1"], "`--segment` / `--col-segment` must be"),
     (["solve", "--sense", "-1"], "`--sense` must be"),
     (["solve", "--driver", "-1"], "`--driver` must be"),
+    # before: `v_write`, `a` (with "use Ohmic()") and cell (`row`, `col`)
+    (["solve", "--scheme", "v/2", "--v-write", "nan", "--rows", "4", "--cols", "4"], "`--v-write` must be"),
+    (["netlist", "--scheme", "v/3", "--v-write", "inf", "--rows", "3", "--cols", "3"], "`--v-write` must be"),
+    (["solve", "--device", "sinh", "--sinh-a", "1e-300", "--rows", "3", "--cols", "3"],
+     "`--sinh-a` must be a sinh nonlinearity of at least 1e-150 /V; got 1e-300: sinh(a v) / a underflows double "
+     "precision there (the device is ohmic: use --device ohmic)"),
+    (["solve", "--scheme", "v/2", "--cell", "9", "9", "--rows", "4", "--cols", "4"],
+     "`--cell` = (9, 9) is outside the 4x4 array"),
 ])
 def test_errors_name_flags(argv, flag, capsys):
     assert main(argv) == 2

@@ -124,6 +124,10 @@ _CIRCUIT_FLAG_WORDS = (
     ("`row_driver`", "`--driver`"),
     ("`col_sense`", "`--sense`"),
     ("`threshold`", "`--threshold`"),
+    ("`v_write`", "`--v-write`"),
+    ("cell (`row`, `col`)", "`--cell`"),
+    ("`a` must be a sinh nonlinearity", "`--sinh-a` must be a sinh nonlinearity"),
+    ("(the device is ohmic: use Ohmic())", "(the device is ohmic: use --device ohmic)"),
 )
 _CIRCUIT_COMMANDS = frozenset({"netlist", "solve", "crosscheck", "demo", "bias-compare"})
 #: ``bias-compare`` has one ``--segment`` (no ``--row-segment`` / ``--col-segment``) and its own sweep
