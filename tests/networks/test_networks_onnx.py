@@ -500,6 +500,23 @@ def test_double_input_model_is_run_with_double_inputs(tmp_path: Path) -> None:
     assert rel_diff(net.forward(x), onnxruntime_forward(path, x, (4,))) < 1e-12
 
 
+@pytest.mark.parametrize("x, words", [
+    (np.zeros((3, 5)), r"`x` must have shape \(B, 4\) or \(B, 4\); got shape \(3, 5\)"),
+    (np.zeros((3, 8)), r"got shape \(3, 8\)"),  # before: read as 6 samples of 4
+    ([["a", "b", "c", "d"]], "`x` must be"),
+    (np.array([[0.0, np.nan, 0.0, 0.0]]), "`x` must be"),
+])
+def test_onnxruntime_forward_checks_x_as_the_network_does(tmp_path: Path, x, words) -> None:
+    """A mis-shaped or non-numeric x was numpy's reshape or conversion ValueError, and a (B, 2 n)
+    array was silently read as 2 B samples; now the network's own input check, a ConfigError."""
+    from xbarsim.networks import onnxruntime_forward
+    path = _mlp_of_type(tmp_path / "f64.onnx", TensorProto.DOUBLE, np.float64)
+    with pytest.raises(ConfigError, match=words):
+        onnxruntime_forward(path, x, (4,))
+    one = np.arange(4.0)  # one sample, flat, still accepted
+    assert onnxruntime_forward(path, one, (4,)).shape[0] == 1
+
+
 
 def test_model_onnxruntime_cannot_run_is_a_typed_error(tmp_path: Path) -> None:
     """A float64 CNN (``model.double()`` before export): onnxruntime's CPU provider has no double Conv.

@@ -69,6 +69,7 @@ __all__ = [
     "Network",
     "im2col",
     "conv_output_size",
+    "input_batch",
 ]
 
 #: Pooling kinds.
@@ -734,14 +735,7 @@ class Network:
     # ------------------------------------------------------------------------------ forward
     def check_inputs(self, x: ArrayLike) -> FloatArray:
         """Inputs as ``(B, *input_shape)``; accepts that, ``(B, prod(input_shape))``, or one sample."""
-        arr = as_float_array(x, "x", what=f"finite input array of per-sample shape {self.input_shape}")
-        shape = self.input_shape
-        if arr.shape == shape or arr.shape == (self.n_inputs,):
-            return arr.reshape((1,) + shape)
-        if arr.ndim >= 1 and (arr.shape[1:] == shape or arr.shape[1:] == (self.n_inputs,)):
-            return arr.reshape((arr.shape[0],) + shape)
-        raise ConfigError(f"`x` must have shape (B, {', '.join(map(str, shape))}) or (B, {self.n_inputs}); "
-                          f"got shape {arr.shape}.")
+        return input_batch(x, self.input_shape)
 
     def forward(self, x: ArrayLike, *, weights: Sequence[ArrayLike] | None = None,
                 layer_fn: LayerFn | None = None) -> FloatArray:
@@ -843,6 +837,19 @@ class Network:
         shape = np.asarray(arrays["input_shape"])
         return cls(layers=tuple(layers), input_shape=tuple(int(v) for v in shape.reshape(-1)),
                    output=str(np.asarray(arrays["output"])))  # type: ignore[arg-type]
+
+
+def input_batch(x: ArrayLike, shape: tuple[int, ...]) -> FloatArray:
+    """Inputs ``x`` as a ``(B, *shape)`` float64 batch; accepts that, ``(B, prod(shape))``, or one
+    sample (either form). ConfigError naming ``x`` for anything else (non-finite, non-numeric, or a
+    size that is not whole samples)."""
+    arr = as_float_array(x, "x", what=f"finite input array of per-sample shape {shape}")
+    n = int(np.prod(shape))
+    if arr.shape == shape or arr.shape == (n,):
+        return arr.reshape((1,) + shape)
+    if arr.ndim >= 1 and (arr.shape[1:] == shape or arr.shape[1:] == (n,)):
+        return arr.reshape((arr.shape[0],) + shape)
+    raise ConfigError(f"`x` must have shape (B, {', '.join(map(str, shape))}) or (B, {n}); got shape {arr.shape}.")
 
 
 def _field_value(arr: np.ndarray) -> Any:

@@ -59,6 +59,7 @@ from xbarsim.networks.layered import (
     Pool2d,
     Reshape,
     Softmax,
+    input_batch,
 )
 
 __all__ = ["load_onnx", "onnxruntime_forward", "reference_scores", "SUPPORTED_OPERATORS", "IMPORT_RTOL"]
@@ -573,7 +574,9 @@ def onnxruntime_forward(path: str | os.PathLike[str], x: Any, input_shape: tuple
     if tuple(shape) != tuple(input_shape):
         raise ConfigError(f"{p}: the model takes per-sample shape {shape}, not {tuple(input_shape)}.")
     dtype = _INPUT_DTYPES.get(_input_elem_type(model, name), np.dtype(np.float32))
-    arr = np.asarray(x, dtype=dtype).reshape((-1,) + tuple(shape))
+    # the network's own input checks (before: numpy's reshape ValueError for a mis-shaped x, and a
+    # (B, 2 n) array silently read as 2 B samples)
+    arr = input_batch(x, tuple(int(d) for d in shape)).astype(dtype)
     return _run_session(rt, p, arr, batch)
 
 
