@@ -417,6 +417,19 @@ def test_robust_fraction_counts_a_constructed_example():
             robust_fraction(bad)          # before: astype(bool) counted every non-zero value as correct
 
 
+
+def test_robust_fraction_never_counts_a_point_no_transfer_classified():
+    # before: ceil(t N - 1e-9) is 0 for a threshold below 1e-9 / N, so a point correct in none of the
+    # transfers (0 of 5, below any positive threshold) counted as robust and the metric came out 1.0
+    correct = np.zeros((5, 3), dtype=bool)
+    correct[:, 0] = True
+    correct[0, 1] = True              # 1 of 5
+    for t in (1e-12, 1e-10, 0.01, 0.2):
+        assert robust_fraction(correct, t) == pytest.approx(2 / 3)
+        res = MonteCarloResult(correct=correct, software_correct=np.ones(3, bool), mapping_errors=np.zeros((5, 1)),
+                               threshold=t)
+        assert res.robust_fraction == pytest.approx(np.mean(correct.mean(axis=0) >= t))
+
 def test_histogram_counts_equal_a_recount_of_the_per_point_records():
     # before: np.histogram's float edges (0.15000000000000002, 0.9500000000000001) put 3 of 20 and 19 of 20
     # correct transfers one bin low, so summary()["histogram_counts"] disagreed with robust_fraction

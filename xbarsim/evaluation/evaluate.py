@@ -841,7 +841,8 @@ def robust_fraction(correct: Any, threshold: float = 0.95) -> float:
     Notes
     -----
     A point counts when its number of correct transfers is at least ``ceil(threshold N)``, computed
-    with a 1e-9 tolerance so that 95 % of 20 transfers is exactly 19.
+    with a 1e-9 tolerance so that 95 % of 20 transfers is exactly 19, and at least 1: a point no
+    transfer classified is below any positive threshold.
     """
     c = np.asarray(correct)
     if c.ndim != 2 or c.shape[0] == 0 or c.shape[1] == 0:
@@ -853,7 +854,7 @@ def robust_fraction(correct: Any, threshold: float = 0.95) -> float:
             raise ConfigError(f"`correct` must hold booleans (or 0 / 1), one per transfer and point; got "
                               f"{c.dtype} values such as {short_repr(bad.reshape(-1)[0])}.")
     t = _threshold(threshold)
-    need = math.ceil(t * c.shape[0] - 1e-9)
+    need = max(1, math.ceil(t * c.shape[0] - 1e-9))  # the tolerance made it 0 below t = 1e-9 / N
     return float(np.mean(c.astype(bool).sum(axis=0) >= need))
 
 
