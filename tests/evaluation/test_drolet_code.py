@@ -122,3 +122,21 @@ def test_double_column_tuning_imprecision_is_drawn_at_the_conductance_before_the
     gp, gn = np.array([[400.0, -400.0]]), np.array([[-400.0, 400.0]])
     expected = (gp * (0.9 + 0.01 * zp) - gn * (0.9 + 0.01 * zn)) / 800
     np.testing.assert_allclose(model.perturb_matrix(w, np.random.default_rng(4)), expected, rtol=0, atol=1e-12)
+
+
+def test_bad_settings_weights_and_generators_are_refused_with_their_names():
+    w = np.array([[1.0, -1.0], [0.5, 0.2]])
+    rng = np.random.default_rng(0)
+    # before: a negative standard deviation raised numpy's "scale < 0" ValueError at the first draw, a reversed
+    # HRS range drew from it without a word, `samples` and `rng` of the wrong type raised AttributeError
+    for kw, name in (({"offset_std": -0.1}, "offset_std"), ({"failure_lrs_std": -1e-6}, "failure_lrs_std"),
+                     ({"failure_hrs_low": 200e-6}, "failure_hrs_low"), ({"samples": 5}, "samples")):
+        with pytest.raises(ConfigError, match=f"`{name}`"):
+            DroletCodePerturbation(**kw)
+    with pytest.raises(ConfigError, match="`rng`"):
+        DroletCodePerturbation().perturb_matrix(w, 0)
+    # before: a NaN or inf weight came back as a matrix of NaN in both paths
+    for bad in (np.array([[1.0, np.nan], [0.5, 0.2]]), np.array([[1.0, -np.inf], [0.5, 0.2]]),
+                np.array([[1.0, np.inf], [0.5, 0.2]])):
+        with pytest.raises(ConfigError, match="`w`"):
+            DroletCodePerturbation().perturb_matrix(bad, rng)

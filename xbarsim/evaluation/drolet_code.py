@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 
 from xbarsim._typing import FloatArray
-from xbarsim._validation import short_repr
+from xbarsim._validation import as_float_array, check_rng, short_repr
 from xbarsim.devices import drolet_disturbance_samples, drolet_disturbance_stats
 from xbarsim.errors import ConfigError
 
@@ -133,9 +133,19 @@ class DroletCodePerturbation:
         if not (0 <= self.failure_rate_lrs and 0 <= self.failure_rate_hrs
                 and self.failure_rate_lrs + self.failure_rate_hrs <= 1):
             raise ConfigError("`failure_rate_lrs` and `failure_rate_hrs` must be non-negative fractions summing to <= 1.")
+        # numpy raised "scale < 0" at the first draw for these, and drew from a reversed HRS range without a word
+        for name in ("offset_std", "failure_lrs_std"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"`{name}` must be a non-negative standard deviation; got {getattr(self, name)!r}.")
+        if self.failure_hrs_low > self.failure_hrs_high:
+            raise ConfigError(f"`failure_hrs_low` ({self.failure_hrs_low!r}) must not exceed `failure_hrs_high` "
+                              f"({self.failure_hrs_high!r}) (siemens).")
         for name in ("disturbance", "perturb_biases"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"`{name}` must be a bool; got {short_repr(getattr(self, name))}.")
+        if not isinstance(self.samples, Mapping):
+            raise ConfigError(f"`samples` must map n to arrays of disturbance samples (siemens); got "
+                              f"{short_repr(self.samples)}.")
 
     # ---------------------------------------------------------------------------- one matrix
     def frame(self, w: Any) -> tuple[FloatArray, FloatArray]:
@@ -187,7 +197,9 @@ class DroletCodePerturbation:
 
     def perturb_matrix(self, w: Any, rng: np.random.Generator) -> FloatArray:
         """One transfer of a weight matrix ``(n_in, n_out)`` or bias vector; a one-element bias is exact."""
-        arr = np.asarray(w, dtype=np.float64)
+        check_rng(rng)
+        # a NaN or inf weight made every weight of the matrix NaN (the frame spans min to max)
+        arr = as_float_array(w, "w", what="finite weight array")
         if arr.shape == (1,) or arr.size == 0:
             return arr.copy()
         w_lo, w_hi = float(arr.min()), float(arr.max())
