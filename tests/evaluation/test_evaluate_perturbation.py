@@ -111,3 +111,17 @@ def test_a_ternary_networks_real_biases_take_differential_pairs():
                                 perturb_biases=True)
     pw, pb = noisy.perturb_network(w, b, np.random.default_rng(1))
     assert pb[0].shape == (2,) and np.all(np.isfinite(pb[0])) and not np.array_equal(pb[0], b[0])
+
+
+def test_a_preset_objects_fault_rate_and_non_finite_weights_are_refused_with_their_names():
+    # before: with a DevicePreset, fault_rate '0.1' raised Python's "can't multiply sequence" TypeError, [0.1]
+    # float()'s TypeError, and True was taken as a rate of 1.0 (every device stuck); a preset name refused all three
+    for bad in ("0.1", [0.1], True, float("nan"), 1.5):
+        with pytest.raises(ConfigError, match="`fault_rate`"):
+            device_perturbation(tio2_passive(), fault_rate=bad)
+    assert device_perturbation(tio2_passive(), fault_rate=0.1).preset.faults.rate == pytest.approx(0.1)
+    # before: a NaN or inf weight was refused as a conductance, "`target_g` ... got nan", for either
+    pert = device_perturbation("tio2_passive")
+    for bad in (np.nan, np.inf):
+        with pytest.raises(ConfigError, match=f"`w`.*{bad}"):
+            pert.perturb_matrix(np.array([[1.0, bad], [0.5, 0.2]]), np.random.default_rng(0))

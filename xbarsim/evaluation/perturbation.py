@@ -36,7 +36,7 @@ from typing import Any, Literal
 import numpy as np
 
 from xbarsim._typing import BoolArray, FloatArray, IntArray
-from xbarsim._validation import check_rng, readonly, short_repr
+from xbarsim._validation import as_float_array, check_rng, fraction, readonly, short_repr
 from xbarsim.devices import PRESETS, DevicePreset, drolet_disturbance_stats
 from xbarsim.errors import ConfigError
 
@@ -261,7 +261,8 @@ class DevicePerturbation:
 
     def targets(self, w: np.ndarray) -> tuple[FloatArray, FloatArray, float]:
         """Nominal ``(G+, G-, g_scale)`` of a weight matrix (siemens, siemens per weight unit)."""
-        w = np.asarray(w, dtype=np.float64)
+        # a NaN or inf weight was refused later as a conductance, "`target_g` ... got nan", for either
+        w = as_float_array(w, "w", what="finite weight array")
         lo, hi = self._window()
         peak = float(np.abs(w).max()) if w.size else 0.0
         if peak == 0.0:
@@ -387,8 +388,8 @@ def device_perturbation(
     elif isinstance(preset, DevicePreset):
         p = preset
         if fault_rate is not None:
-            if not 0.0 <= float(fault_rate) <= 1.0:
-                raise ConfigError(f"`fault_rate` must be a fraction in [0, 1]; got {fault_rate!r}.")
+            # float() let True through as 1.0 and raised TypeError for '0.1' (str * float) or [0.1]
+            fault_rate = fraction(fault_rate, "fault_rate")
             total = p.faults.rate
             share = p.faults.stuck_on_rate / total if total > 0 else 0.5
             p = dataclasses.replace(p, faults=dataclasses.replace(
