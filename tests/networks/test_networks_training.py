@@ -429,3 +429,19 @@ def test_restore_best_returns_exactly_the_weights_of_a_run_stopped_at_the_best_e
     for a, b in zip(best.network.weights, stopped.network.weights):
         np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(best.history.val_accuracy[:e], stopped.history.val_accuracy)
+
+
+def test_a_perturbation_or_progress_that_is_not_callable_is_refused_before_training(moons: nw.Dataset) -> None:
+    # before: TypeError "'int' object is not callable" at the first batch (perturbation) or after the whole first
+    # epoch (progress); train_continual and correct_under_perturbation the same
+    net = nw.init_mlp((2, 4, 2), rng=0)
+    cfg = nw.TrainConfig(epochs=1)
+    for kw, name in (({"perturbation": 3}, "perturbation"), ({"progress": 3}, "progress")):
+        with pytest.raises(ConfigError, match=f"`{name}` must be None or a callable"):
+            nw.train(net, moons, cfg, **kw)  # type: ignore[arg-type]
+    data = nw.make_double_yinyang(n_train=40, n_val=10, n_test=10)
+    for kw, name in (({"perturbation": 3}, "perturbation"), ({"progress": 3}, "progress")):
+        with pytest.raises(ConfigError, match=f"`{name}` must be None or a callable"):
+            nw.train_continual(nw.init_mlp((4, 3, 3), rng=0), data, cfg, **kw)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="`perturbation` must be a callable"):
+        nw.correct_under_perturbation(net, moons.x_test, moons.y_test, 3, n_draws=1)  # type: ignore[arg-type]

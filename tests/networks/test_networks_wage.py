@@ -279,3 +279,11 @@ def test_the_error_quantizer_refuses_what_the_update_quantizer_refuses():
             nw.wage_error(bad)
     with pytest.raises(ConfigError, match=r"`bits` must be an int in \[2, 24\]"):
         nw.wage_error(np.array([0.1]), bits=1)
+
+
+def test_wage_training_refuses_a_perturbation_or_progress_that_is_not_callable():
+    # before: TypeError "'int' object is not callable" at the first batch or after the first epoch
+    data = ds.wage_inputs(nw.load_digits())
+    for kw, name in (({"perturbation": 3}, "perturbation"), ({"progress": 3}, "progress")):
+        with pytest.raises(ConfigError, match=f"`{name}` must be None or a callable"):
+            nw.train_wage(data, nw.WageConfig(hidden=4, epochs=1), **kw)

@@ -39,7 +39,7 @@ from xbarsim._validation import check_int, short_repr
 from xbarsim.errors import ConfigError
 from xbarsim.networks.datasets import Dataset
 from xbarsim.networks.mlp import MLP, _activation_slope, _data_loss, backprop, check_labels, quantize_activation
-from xbarsim.networks.training import Perturbation, _apply_perturbation
+from xbarsim.networks.training import Perturbation, _apply_perturbation, _check_callable
 
 __all__ = [
     "WageConfig",
@@ -300,6 +300,8 @@ def train_wage(
         raise ConfigError(f"`dataset` must be a Dataset; got {type(dataset).__name__}.")
     if not isinstance(config, WageConfig):
         raise ConfigError(f"`config` must be a WageConfig; got {type(config).__name__}.")
+    _check_callable(perturbation, "perturbation", "(weights, rng) -> weights")
+    _check_callable(progress, "progress", "(WageEpoch)")
     x, y = dataset.x_train, check_labels(dataset.y_train, dataset.x_train.shape[0], dataset.n_classes)
     if x.shape[0] == 0:  # before: ZeroDivisionError in the epoch loss
         raise ConfigError(f"`dataset` {dataset.name!r} has an empty training split; WAGE training needs samples.")
