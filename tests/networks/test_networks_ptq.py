@@ -103,6 +103,11 @@ def test_without_bias_refit_the_biases_are_kept():
     ({"deltas": ()}, "deltas"),
     ({"deltas": (-0.1,)}, "deltas"),
     ({"sweeps": -1}, "sweeps"),
+    ({"deltas": 0.5}, "deltas"),              # before: TypeError "'float' object is not iterable"
+    ({"deltas": (True,)}, "deltas"),          # before: taken as delta 1
+    ({"deltas": ((0.5, 0.7),)}, "deltas"),
+    ({"refit_bias": "no"}, "refit_bias"),     # before: truthy, the biases were re-fitted
+    ({"refit_bias": None}, "refit_bias"),
 ])
 def test_bad_arguments_are_refused_naming_the_parameter(kwargs, match):
     net = nw.init_mlp((4, 3), hidden_activation="tanh", bias=True, rng=1)
@@ -110,3 +115,13 @@ def test_bad_arguments_are_refused_naming_the_parameter(kwargs, match):
     x = args.pop("x")
     with pytest.raises(ConfigError, match=match):
         nw.ternarize_reconstruct(net, x, **args)
+
+
+def test_deltas_may_be_a_numpy_array():
+    # before: numpy's "truth value of an array ... is ambiguous" ValueError from `not deltas`
+    net = nw.init_mlp((4, 3), hidden_activation="tanh", bias=True, rng=1)
+    x = np.random.default_rng(0).normal(size=(20, 4))
+    a = nw.ternarize_reconstruct(net, x, deltas=np.array([0.3, 0.7]))
+    b = nw.ternarize_reconstruct(net, x, deltas=(0.3, 0.7))
+    np.testing.assert_array_equal(a.weights[0], b.weights[0])
+    np.testing.assert_array_equal(a.biases[0], b.biases[0])

@@ -124,9 +124,14 @@ def ternarize_reconstruct(
     xs = as_float_array(x, "x", what="finite calibration input array")
     if xs.ndim != 2 or xs.shape[1] != network.weights[0].shape[0] or xs.shape[0] < 2:
         raise ConfigError(f"`x` must have shape (batch >= 2, {network.weights[0].shape[0]}); got shape {xs.shape}.")
-    if not deltas or any(not (isinstance(d, (int, float)) and np.isfinite(d) and d >= 0) for d in deltas):
+    # before: a scalar raised "not iterable", an array numpy's "truth value ... is ambiguous", True was delta 1
+    ds = tuple(deltas) if isinstance(deltas, (tuple, list, np.ndarray)) else ()
+    if not ds or any(isinstance(d, (bool, np.bool_)) or not isinstance(d, (int, float, np.integer, np.floating))
+                     or not (np.isfinite(d) and d >= 0) for d in ds):
         raise ConfigError(f"`deltas` must be non-empty finite threshold factors >= 0; got {short_repr(deltas)}.")
     check_int(sweeps, "sweeps", 0, 1000)
+    if not isinstance(refit_bias, (bool, np.bool_)):  # 'no' is truthy: the biases were re-fitted
+        raise ConfigError(f"`refit_bias` must be true or false; got {short_repr(refit_bias)}.")
     has_bias = network.biases is not None
     fit_bias = has_bias and bool(refit_bias)
     a_fp, a_q = xs, xs
@@ -140,8 +145,8 @@ def ternarize_reconstruct(
         target = z - (0.0 if fit_bias else b0)
         mag = np.abs(w)
         best: tuple[float, FloatArray, float, FloatArray] | None = None
-        for d in deltas:
-            codes = np.sign(w) * (mag > d * float(mag.mean()))
+        for d in ds:
+            codes = np.sign(w) * (mag > float(d) * float(mag.mean()))
             if not codes.any():
                 continue
             gamma, b = _fit_scale_bias(a_q @ codes, target, fit_bias)
