@@ -287,3 +287,11 @@ def test_wage_training_refuses_a_perturbation_or_progress_that_is_not_callable()
     for kw, name in (({"perturbation": 3}, "perturbation"), ({"progress": 3}, "progress")):
         with pytest.raises(ConfigError, match=f"`{name}` must be None or a callable"):
             nw.train_wage(data, nw.WageConfig(hidden=4, epochs=1), **kw)
+
+
+def test_an_unsupported_activation_word_length_is_named_before_the_input_format_is_checked():
+    # before: 8-bit WAGE inputs were refused as "not in the WAGE input format (features quantized to 4 bits)",
+    # pointing at wage_inputs, whose 8-bit output is what was passed
+    data = ds.wage_inputs(nw.load_digits())
+    with pytest.raises(ConfigError, match="`bits_activation` other than 8"):
+        nw.train_wage(data, nw.WageConfig(hidden=4, epochs=1, bits_activation=4))

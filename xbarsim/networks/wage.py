@@ -76,7 +76,8 @@ class WageConfig:
     bits_grad : int
         Word length of the quantized update (8).
     bits_activation : int
-        Word length of the activation quantizer (8).
+        Word length of the activation quantizer (8, the only one :func:`train_wage` supports: its
+        ``"wage-relu"`` activation quantizes to 8 bits).
     seed : int
         Seeds the latent initialization and the shuffling.
     init_factor : float
@@ -303,6 +304,11 @@ def train_wage(
     _check_callable(perturbation, "perturbation", "(weights, rng) -> weights")
     _check_callable(progress, "progress", "(WageEpoch)")
     x, y = dataset.x_train, check_labels(dataset.y_train, dataset.x_train.shape[0], dataset.n_classes)
+    # before the input check: data in the 8-bit format was refused as "not in the WAGE input format (features
+    # quantized to 4 bits ...)", with wage_inputs (8 bits) as the remedy, for bits_activation = 4
+    if config.bits_activation != 8:
+        raise ConfigError(f"`bits_activation` other than 8 is not supported by the 'wage-relu' activation; "
+                          f"got {config.bits_activation}.")
     if x.shape[0] == 0:  # before: ZeroDivisionError in the epoch loss
         raise ConfigError(f"`dataset` {dataset.name!r} has an empty training split; WAGE training needs samples.")
     if not np.array_equal(quantize_activation(x, config.bits_activation), x):
@@ -318,9 +324,6 @@ def train_wage(
     wm = 1.5 / 2.0
     latent = [rng.uniform(-max(wm, math.sqrt(3.0 * factor / n)), max(wm, math.sqrt(3.0 * factor / n)), size=(n, k))
               for n, k in zip(sizes[:-1], sizes[1:])]
-    if config.bits_activation != 8:
-        raise ConfigError(f"`bits_activation` other than 8 is not supported by the 'wage-relu' activation; "
-                          f"got {config.bits_activation}.")
 
     def network() -> MLP:
         ws = tuple(wage_weights(u, s) for u, s in zip(latent, scales))
