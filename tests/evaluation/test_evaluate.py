@@ -517,6 +517,9 @@ def test_an_all_zero_layer_is_refused_by_evaluate_before_any_work_naming_the_lay
     hw = Hardware(preset="tio2_passive", kernel_shape=(8, 8))
     with pytest.raises(ConfigError, match=r"layer 1 of `network` has all-zero weights"):
         evaluate(zero, moons, hw, seed=0)
+    # before: monte_carlo mapped the first transfer, then raised the mapping error's "`w` must not be all zero"
+    with pytest.raises(ConfigError, match=r"layer 1 of `network` has all-zero weights"):
+        monte_carlo(zero, moons, hw, transfers=2, seed=0)
     pred = transfer(zero, hw, np.random.default_rng(0)).predict(moons.x_test)
     assert pred.shape == moons.y_test.shape
     # a crossbar bias row makes the mapped matrix non-zero: then the error is defined and evaluate runs

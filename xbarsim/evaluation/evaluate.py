@@ -696,17 +696,18 @@ def _check_points(net: MLP | Network, dataset: Dataset, x: FloatArray, y: IntArr
 
 
 def _check_mapping_error_defined(net: MLP | Network, hw: Hardware, committee: Sequence[MLP] | None) -> None:
-    """Refuse, before any work, a mapped layer whose weights are all zero: ``evaluate`` reports every
-    layer's relative mapping error, which is undefined for it (before, the whole inference ran first)."""
+    """Refuse, before any work, a mapped layer whose weights are all zero: ``evaluate`` and a Monte Carlo
+    on a Hardware report every layer's relative mapping error, which is undefined for it (before, the
+    whole inference, or the first transfer's mapping, ran first)."""
     biased = hw.bias == "crossbar" and net.biases is not None
     for k, m in enumerate([net, *(committee or ())]):
         mats = augmented_weights(m.weights, m.biases if biased else None)
         for i, w in enumerate(mats):
             if not np.any(np.asarray(w)):
                 who = "`network`" if k == 0 else f"`committee[{k - 1}]`"
-                raise ConfigError(f"layer {i} of {who} has all-zero weights: evaluate reports each layer's relative "
-                                  "mapping error 100 ||W_hat - W|| / ||W||, undefined for it. Map and read such a "
-                                  "network with transfer() and predict().")
+                raise ConfigError(f"layer {i} of {who} has all-zero weights: evaluate and monte_carlo report each "
+                                  "layer's relative mapping error 100 ||W_hat - W|| / ||W||, undefined for it. Map "
+                                  "and read such a network with transfer() and predict().")
 
 
 def evaluate(
@@ -1034,6 +1035,7 @@ def monte_carlo_setup(network: MLP | Network, dataset: Dataset,
         if committee is not None:
             _check_committee(network, model, committee)
             desc["committee"] = [network_fingerprint(_check_network(m)) for m in committee]
+        _check_mapping_error_defined(network, model, committee)
     elif committee is not None:
         raise ConfigError(_STATISTICAL_COMMITTEE)
     elif isinstance(model, (DevicePerturbation, DroletCodePerturbation)):
