@@ -739,7 +739,8 @@ def evaluate(
         The evaluated split.
     max_points : int, optional
         Evaluate only the first ``max_points`` points of the split (multi-task datasets: the first
-        ``max_points // n_tasks`` of every task), e.g. to keep circuit backends fast.
+        ``max(1, max_points // n_tasks)`` of every task, so at least one per task, more than
+        ``max_points`` in all when it is below the number of tasks), e.g. to keep circuit backends fast.
     readouts : mapping of str to mapping, optional
         Extra read-outs of the same transfer: name -> changes of :data:`READOUT_FIELDS` (e.g.
         ``{"circuit": {"backend": "sparse", "segment_ohm": 1.0}}``); their accuracies land in
