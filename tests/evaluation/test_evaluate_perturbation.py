@@ -125,3 +125,23 @@ def test_a_preset_objects_fault_rate_and_non_finite_weights_are_refused_with_the
     for bad in (np.nan, np.inf):
         with pytest.raises(ConfigError, match=f"`w`.*{bad}"):
             pert.perturb_matrix(np.array([[1.0, bad], [0.5, 0.2]]), np.random.default_rng(0))
+
+
+def test_disturbance_table_rows_are_whole_and_one_per_n():
+    """A fractional n was truncated (1.5 read as row 1) and a repeated n silently kept its last row;
+    both are refused, as are arrays of different lengths. Whole floats and invalid duplicates are fine."""
+    from xbarsim.evaluation import DisturbanceModel
+
+    ok = DisturbanceModel.from_table([1.0, 2.0, 3.0], [0.1, 0.2, 0.3], [0.01, 0.02, 0.03])
+    np.testing.assert_array_equal(ok.mean, [0.1, 0.2, 0.3])
+    with pytest.raises(ConfigError, match=r"`n` must hold whole numbers.*got 1\.5"):
+        DisturbanceModel.from_table([1, 1.5, 3], [0.1, 0.2, 0.3], [0.01, 0.02, 0.03])
+    with pytest.raises(ConfigError, match="`n` holds 2 in 2 usable rows"):
+        DisturbanceModel.from_table([1, 2, 2], [0.1, 0.2, 0.3], [0.01, 0.02, 0.03])
+    # a duplicate that is not usable (invalid) is not a conflict
+    kept = DisturbanceModel.from_table([1, 2, 2], [0.1, 0.2, 0.3], [0.01, 0.02, 0.03], valid=[True, True, False])
+    np.testing.assert_array_equal(kept.mean, [0.1, 0.2])
+    with pytest.raises(ConfigError, match="one length"):
+        DisturbanceModel.from_table([1, 2], [0.1, 0.2, 0.3], [0.01, 0.02, 0.03])
+    with pytest.raises(ConfigError, match=r"at most 100000000"):
+        DisturbanceModel.from_table([1e12], [0.1], [0.01])

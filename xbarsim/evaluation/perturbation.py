@@ -36,7 +36,7 @@ from typing import Any, Literal
 import numpy as np
 
 from xbarsim._typing import BoolArray, FloatArray, IntArray
-from xbarsim._validation import as_float_array, check_rng, fraction, readonly, short_repr
+from xbarsim._validation import MAX_ELEMENTS, as_float_array, check_rng, fraction, readonly, short_repr
 from xbarsim.devices import PRESETS, DevicePreset, drolet_disturbance_stats
 from xbarsim.errors import ConfigError
 
@@ -91,15 +91,33 @@ class DisturbanceModel:
 
     @classmethod
     def from_table(cls, n: Any, mean: Any, std: Any, *, source: str = "", valid: Any = None) -> DisturbanceModel:
-        """From rows ``(n, mean, std)``; rows not ``valid`` (or NaN) are filled from the previous row."""
-        nn = np.asarray(n, dtype=np.int64)
+        """From rows ``(n, mean, std)``; rows not ``valid`` (or NaN) are filled from the previous row.
+
+        ``n`` are whole numbers of later writes (1, 2, ...), one row each: a fractional ``n`` (it was
+        truncated, 1.5 read as 1) or two usable rows of one ``n`` (the last silently won) are refused.
+        """
+        nf = as_float_array(n, "n", what="1-D array of whole numbers of later writes")
         mm = np.asarray(mean, dtype=np.float64)
         ss = np.asarray(std, dtype=np.float64)
+        if nf.ndim != 1 or mm.shape != nf.shape or ss.shape != nf.shape or (
+                valid is not None and np.shape(valid) != nf.shape):
+            raise ConfigError(f"`n`, `mean`, `std` (and `valid`) must be 1-D arrays of one length; got shapes "
+                              f"{nf.shape}, {mm.shape}, {ss.shape}"
+                              + ("" if valid is None else f", {np.shape(valid)}") + ".")
+        if np.any(nf != np.round(nf)) or np.any(nf > MAX_ELEMENTS):
+            bad = nf[(nf != np.round(nf)) | (nf > MAX_ELEMENTS)][0]
+            raise ConfigError(f"`n` must hold whole numbers of later writes (at most {MAX_ELEMENTS}); got "
+                              f"{short_repr(float(bad))}.")
+        nn = nf.astype(np.int64)
         ok = np.isfinite(mm) & np.isfinite(ss) & (nn >= 1)
         if valid is not None:
             ok &= np.asarray(valid, dtype=bool)
         if not ok.any():
             raise ConfigError("the disturbance statistics hold no usable row.")
+        dup, count = np.unique(nn[ok], return_counts=True)
+        if np.any(count > 1):
+            raise ConfigError(f"`n` holds {int(dup[count > 1][0])} in {int(count.max())} usable rows; the "
+                              "disturbance statistics need one row per number of later writes.")
         k = int(nn[ok].max())
         mean_d = np.full(k, np.nan)
         std_d = np.full(k, np.nan)
