@@ -395,10 +395,30 @@ def versions() -> str:
     return ", ".join(parts)
 
 
+def _sizes(text: str) -> list[int]:
+    """``--sizes`` entry: one size or a comma-separated list (argparse reports a bad one cleanly)."""
+    try:
+        return [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected integers separated by commas, got {text!r}") from None
+
+
+def ngspice_unavailable() -> str | None:
+    """Why ngspice cannot run here (probed in a child, as the measurements are), or None if it can."""
+    code = "from xbarsim.solver.ngspice import ngspice_shared; ngspice_shared()"
+    try:
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    except subprocess.TimeoutExpired:
+        return "loading libngspice took over 120 s"
+    if proc.returncode == 0:
+        return None
+    return (proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"])[-1]
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--sizes", nargs="+", default=["32,64,128,256,512,1024"],
+    p.add_argument("--sizes", nargs="+", type=_sizes, default=[[32, 64, 128, 256, 512, 1024]],
                    help="array sizes n (n x n), comma- or space-separated (default: 32 to 1024)")
     p.add_argument("--ngspice-max", type=int, default=64, help="largest size run with ngspice (default 64)")
     p.add_argument("--badcrossbar-max", type=int, default=1024,
@@ -423,9 +443,13 @@ def main(argv: list[str] | None = None) -> int:
         Path(spec["result"]).write_text(json.dumps(worker(spec)))
         return 0
 
-    sizes = sorted({int(s) for chunk in args.sizes for s in chunk.split(",") if s.strip()})
+    sizes = sorted({n for chunk in args.sizes for n in chunk})
     if not sizes or min(sizes) < 2 or args.repeat < 1:
         p.error("sizes must be integers >= 2 and --repeat >= 1")
+    if args.vectors > 0 and args.batch_size < 2:
+        p.error("--batch-size must be >= 2")
+    if not (args.repeat_budget > 0 and args.timeout > 0):
+        p.error("--repeat-budget and --timeout must be positive")
 
     try:
         rel = check_badcrossbar_mapping()
@@ -436,12 +460,16 @@ def main(argv: list[str] | None = None) -> int:
                  "Install: python -m pip install --no-deps badcrossbar pathvalidate sigfig")
         have_badcrossbar = False
 
+    ngspice_missing = ngspice_unavailable() if sizes[0] <= args.ngspice_max else None
+    if ngspice_missing:
+        progress(f"ngspice not available ({ngspice_missing}); its column is skipped")
+
     plan: list[tuple[str, int]] = []
     for n in sizes:
         plan.append(("direct", n))
         plan.append(("auto", n))
         plan.append(("iterative", n))
-        if n <= args.ngspice_max:
+        if n <= args.ngspice_max and not ngspice_missing:
             plan.append(("ngspice", n))
         if have_badcrossbar and n <= args.badcrossbar_max:
             plan.append(("badcrossbar", n))
@@ -478,7 +506,7 @@ def main(argv: list[str] | None = None) -> int:
     # other work on the machine slows every tool; say how busy it was so timings can be judged
     args.load = (load_start, os.getloadavg()[0])
     write_csv(args.out, results)
-    print(render(sizes, results, args, have_badcrossbar))
+    print(render(sizes, results, args, have_badcrossbar, ngspice_missing))
     progress(f"CSV written to {args.out}")
     return 0
 
@@ -486,7 +514,7 @@ def main(argv: list[str] | None = None) -> int:
 def write_csv(path: Path, results: dict[tuple[str, int], Result]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     cols = ["tool", "size", "vectors", "status", "best_s", "runs_s", "peak_rss_mb", "base_rss_mb", "method",
-            "iterations", "kcl_residual", "time_ratio_to_direct", "max_rel_diff_to_direct", "extra"]
+            "iterations", "kcl_residual", "time_ratio_to_default", "max_rel_diff_to_direct", "extra"]
     with path.open("w", newline="") as f:
         w = csv.writer(f)
         w.writerow(cols)
@@ -537,7 +565,7 @@ def targets(results: dict[tuple[str, int], Result], args: argparse.Namespace) ->
 
 
 def render(sizes: list[int], results: dict[tuple[str, int], Result], args: argparse.Namespace,
-           have_badcrossbar: bool) -> str:
+           have_badcrossbar: bool, ngspice_missing: str | None = None) -> str:
     get = results.get
     head = ["size", "xbarsim (default)", "MB", "xbarsim direct", "MB", "xbarsim iterative", "MB", "ngspice", "MB",
             "badcrossbar", "MB", "direct / default", "iterative / default", "ngspice / default",
@@ -593,6 +621,8 @@ def render(sizes: list[int], results: dict[tuple[str, int], Result], args: argpa
     ]
     if not have_badcrossbar:
         out.append("badcrossbar was not installed: `python -m pip install --no-deps badcrossbar pathvalidate sigfig`.")
+    if ngspice_missing:
+        out.append(f"ngspice was not run: {ngspice_missing}")
     return "\n".join(out)
 
 
