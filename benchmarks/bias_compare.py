@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import time
@@ -26,9 +27,14 @@ import xbarsim as xb
 from xbarsim import provenance
 from xbarsim.analysis import bias_report
 from xbarsim.devices import rram_1t1r_nist, tio2_passive
+from xbarsim.errors import ConfigError
 from xbarsim.sweeps import write_text
 
 TARGET_S = 60.0
+
+
+def _load() -> str:
+    return " / ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def main() -> int:
@@ -41,14 +47,22 @@ def main() -> int:
     ap.add_argument("--linear", action="store_true", help="ohmic devices instead of the preset's sinh law")
     ap.add_argument("--out", type=Path, default=Path("results/bench_bias_compare.json"))
     args = ap.parse_args()
+    # the target (issue 5) is for the default report: 128x128 tio2_passive, these sizes and segments
+    judged = all(getattr(args, k) == ap.get_default(k) for k in ("size", "sizes", "segments", "segment", "preset",
+                                                                 "linear"))
     preset = tio2_passive() if args.preset == "tio2_passive" else rram_1t1r_nist()
     if args.linear:
         preset = replace(preset, device=xb.Ohmic())
     command = " ".join([".venv/bin/python", *sys.argv])
+    load_before = _load()
     t0 = time.perf_counter()
-    report = bias_report(args.size, preset=preset, lines=xb.LineResistance.uniform(args.segment), sizes=args.sizes,
-                         segments=args.segments, backend="sparse",
-                         progress=lambda m: print(f"  {time.perf_counter() - t0:6.1f} s  {m}", file=sys.stderr, flush=True))
+    try:
+        report = bias_report(args.size, preset=preset, lines=xb.LineResistance.uniform(args.segment),
+                             sizes=args.sizes, segments=args.segments, backend="sparse",
+                             progress=lambda m: print(f"  {time.perf_counter() - t0:6.1f} s  {m}", file=sys.stderr,
+                                                      flush=True))
+    except ConfigError as exc:  # a bad --size, --sizes, --segment(s): the library's message, as an argument error
+        ap.error(str(exc))
     total = time.perf_counter() - t0
     n = args.size
     print(f"## Bias-scheme comparison, {n}x{n} {preset.name} ({preset.device.name}), {args.segment:g} ohm segments\n")
@@ -71,9 +85,10 @@ def main() -> int:
     print("|---|---:|---|")
     for name, sec, what in parts:
         print(f"| {name} | {sec:.2f} | {what} |")
-    status = "PASS" if total < TARGET_S else "FAIL"
+    status = ("met" if total < TARGET_S else "NOT met") if judged else "not judged (the target is for the default report)"
     print(f"| **total** | **{total:.2f}** | target < {TARGET_S:.0f} s: {status} |")
-    print(f"\nmachine: {platform.processor() or platform.machine()}, python {platform.python_version()}, "
+    print(f"\nmachine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, load average "
+          f"(1/5/15 min) before {load_before}, after {_load()}; python {platform.python_version()}, "
           f"numpy {np.__version__}")
     print(f"command: {command}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -82,7 +97,7 @@ def main() -> int:
     doc["provenance"] = provenance.provenance_json(provenance.collect(command=sys.argv))
     write_text(args.out, json.dumps(doc, indent=2, allow_nan=False))  # atomic, strict JSON as the CLI's
     print(f"wrote {args.out}", file=sys.stderr)
-    return 0 if total < TARGET_S else 1
+    return 1 if judged and total >= TARGET_S else 0
 
 
 if __name__ == "__main__":
