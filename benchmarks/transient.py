@@ -25,6 +25,7 @@ import numpy as np
 
 from xbarsim.analysis import WriteVerifySettings, program_array_transient
 from xbarsim.devices import tio2_vteam
+from xbarsim.errors import BackendUnavailableError, ConfigError
 from xbarsim.netlists import BiasScheme, Crossbar, LineResistance, Pulse, build_transient
 from xbarsim.solver import TransientOptions, ngspice_transient, simulate_transient
 
@@ -42,11 +43,23 @@ def _pulse_circuit(n: int):
                            Pulse(amplitude=1.0, rise=1e-8, width=9.8e-7, fall=1e-8))
 
 
+def _ints(text: str) -> list[int]:
+    """A comma-separated list of sizes (empty: none); argparse reports a bad entry cleanly."""
+    try:
+        out = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected integers separated by commas, got {text!r}") from None
+    if any(n < 2 for n in out):
+        raise argparse.ArgumentTypeError(f"sizes must be >= 2, got {text!r}")
+    return out
+
+
 def pulse_table(sizes: list[int], ngspice_max: int) -> None:
     print("| n x n | sparse (s) | steps | Newton it. | LU fact. | sparse, gmres reference (s) | ngspice (s) | ngspice steps | load (1/5/15 min) |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---|")
     opts = TransientOptions(method="trap", dt=1e-8, record_cells=False)
     ref_opts = TransientOptions(method="trap", dt=1e-8, record_cells=False, linear_solver="gmres")
+    ngspice_missing = None
     for n in sizes:
         tc = _pulse_circuit(n)
         simulate_transient(_pulse_circuit(4), opts)  # warm imports
@@ -57,12 +70,17 @@ def pulse_table(sizes: list[int], ngspice_max: int) -> None:
         simulate_transient(tc, ref_opts)
         t_ref = time.perf_counter() - t0
         ng_t, ng_steps = "-", "-"
-        if n <= ngspice_max:
+        if n <= ngspice_max and ngspice_missing is None:
             t0 = time.perf_counter()
-            ng = ngspice_transient(tc, opts)
-            ng_t, ng_steps = f"{time.perf_counter() - t0:.2f}", str(ng.steps)
+            try:
+                ng = ngspice_transient(tc, opts)
+                ng_t, ng_steps = f"{time.perf_counter() - t0:.2f}", str(ng.steps)
+            except BackendUnavailableError as exc:
+                ngspice_missing = str(exc)
         print(f"| {n}x{n} | {t_sparse:.3f} | {res.steps} | {res.newton_iterations} | {res.factorizations} | "
               f"{t_ref:.3f} | {ng_t} | {ng_steps} | {_load()} |", flush=True)
+    if ngspice_missing is not None:
+        print(f"\nngspice was not run: {ngspice_missing}")
 
 
 def program_table(sizes: list[int], max_pulses: int, dt: float, cells: int | None, solvers: list[str],
@@ -95,9 +113,9 @@ def program_table(sizes: list[int], max_pulses: int, dt: float, cells: int | Non
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--pulse-sizes", default="8,16,32,64")
+    p.add_argument("--pulse-sizes", type=_ints, default=[8, 16, 32, 64], help="comma-separated; \"\" skips")
     p.add_argument("--ngspice-max", type=int, default=32)
-    p.add_argument("--program-sizes", default="32,64")
+    p.add_argument("--program-sizes", type=_ints, default=[32, 64], help="comma-separated; \"\" skips")
     p.add_argument("--max-pulses", type=int, default=10)
     p.add_argument("--program-cells", type=int, default=None,
                    help="write only the first K cells in row-major order (the rest are only disturbed)")
@@ -107,12 +125,17 @@ def main() -> int:
     p.add_argument("--reference-cells", type=int, default=64,
                    help="cells the gmres reference writes (it is ~2x slower; 0: all)")
     a = p.parse_args()
+    solvers = [x.strip() for x in a.solvers.split(",") if x.strip()]
+    if a.program_sizes and (not solvers or set(solvers) - {"woodbury", "gmres"}):
+        p.error(f"--solvers: expected woodbury and/or gmres, got {a.solvers!r}")
     print(f"load before: {_load()}")
-    if a.pulse_sizes:
-        pulse_table([int(x) for x in a.pulse_sizes.split(",")], a.ngspice_max)
-    if a.program_sizes:
-        program_table([int(x) for x in a.program_sizes.split(",")], a.max_pulses, a.dt, a.program_cells,
-                      a.solvers.split(","), a.reference_cells or None)
+    try:
+        if a.pulse_sizes:
+            pulse_table(a.pulse_sizes, a.ngspice_max)
+        if a.program_sizes:
+            program_table(a.program_sizes, a.max_pulses, a.dt, a.program_cells, solvers, a.reference_cells or None)
+    except ConfigError as exc:  # a bad --max-pulses, --dt, --program-cells: the library's message
+        p.error(str(exc))
     print(f"load after: {_load()}")
     return 0
 
