@@ -24,7 +24,8 @@ source and the first cell). Measurements (best of ``--repeat`` unless said other
   ``--big-general`` sizes also through the general netlist path (``build_netlist`` +
   ``solve_netlist``) for the ratio;
 * ``iters``: CG iterations against size (``--iter-sizes``), the grid path with the row-wire
-  preconditioner alone and with the coarse correction across lines.
+  preconditioner alone and with the coarse correction across lines, and ``solve`` with its defaults
+  (which picks one of the two by size).
 
     .venv/bin/python benchmarks/speed.py --crosssim /tmp/crosssim-site
 
@@ -49,7 +50,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from solver import import_badcrossbar, make_case, make_crossbar, rel_diff  # noqa: E402
 
 import xbarsim as xb  # noqa: E402
+from xbarsim.errors import BackendUnavailableError, GridPathUnsupported  # noqa: E402
 from xbarsim.solver import tile_newton  # noqa: E402
+
+MEASUREMENTS = ("big", "batch", "sinh", "tiles", "peers", "imports", "iters")
 
 ROWS: list[tuple[str, str, str, str]] = []
 
@@ -144,18 +148,26 @@ def bench_peers(size: int, repeat: int, crosssim: Path | None, fast_repeat: int 
     except ImportError as exc:
         row(what, "badcrossbar", float("nan"), f"not installed ({exc}); `make bench` installs it")
     ng = xb.NgspiceBackend(xb.NgspiceOptions(max_cells=g.size))
-    xb.solve(cb, xb.BiasScheme.read(v), ng)
-    t, out = best(lambda: xb.solve(make_crossbar(g), xb.BiasScheme.read(v), ng).output_currents, repeat)
-    row(what, "ngspice (xbarsim backend)", t, f"diff {rel_diff(out, ref):.1e}")
+    try:
+        xb.solve(cb, xb.BiasScheme.read(v), ng)
+    except BackendUnavailableError as exc:
+        row(what, "ngspice (xbarsim backend)", float("nan"), f"not available ({exc})")
+    else:
+        t, out = best(lambda: xb.solve(make_crossbar(g), xb.BiasScheme.read(v), ng).output_currents, repeat)
+        row(what, "ngspice (xbarsim backend)", t, f"diff {rel_diff(out, ref):.1e}")
     if crosssim is None:
         row(what, "CrossSim", float("nan"), "not run: give --crosssim PATH")
         return
     sys.path.insert(0, str(crosssim))
-    from simulator import CrossSimParameters  # type: ignore[import-not-found]
-    from simulator.backend import ComputeBackend  # type: ignore[import-not-found]
-    from simulator.circuits.array.NonInterleaved_InputSource import (  # type: ignore[import-not-found]
-        NoninterleavedInputSourceArray,
-    )
+    try:
+        from simulator import CrossSimParameters  # type: ignore[import-not-found]
+        from simulator.backend import ComputeBackend  # type: ignore[import-not-found]
+        from simulator.circuits.array.NonInterleaved_InputSource import (  # type: ignore[import-not-found]
+            NoninterleavedInputSourceArray,
+        )
+    except ImportError as exc:
+        row(what, "CrossSim", float("nan"), f"not importable from --crosssim {crosssim} ({exc})")
+        return
 
     ComputeBackend(use_gpu=False)
     rmin = 1e4  # normalisation only: CrossSim works in units of 1/Rmin
@@ -232,13 +244,22 @@ def bench_iters(sizes: list[int]) -> None:
         bias = xb.BiasScheme.read(v)
         sols = {}
         for coarse in (False, True):
+            label = "row wires + coarse correction" if coarse else "row wires only"
             t0 = time.perf_counter()
-            sols[coarse] = solve_grid_native(cb, bias, coarse=coarse)
+            try:
+                sols[coarse] = solve_grid_native(cb, bias, coarse=coarse)
+            except GridPathUnsupported as exc:
+                row(f"CG iterations, {size}x{size}", label, float("nan"), f"not run: {exc}")
+                continue
             t = time.perf_counter() - t0
-            row(f"CG iterations, {size}x{size}", "row wires + coarse correction" if coarse else "row wires only", t,
-                f"{sols[coarse].iterations} iterations")
-        print(f"  outputs differ by {rel_diff(sols[True].output_currents, sols[False].output_currents):.1e}",
-              file=sys.stderr)
+            row(f"CG iterations, {size}x{size}", label, t, f"{sols[coarse].iterations} iterations")
+        t0 = time.perf_counter()
+        sol = xb.solve(cb, bias)
+        t = time.perf_counter() - t0
+        row(f"CG iterations, {size}x{size}", "default (`solve`)", t, f"{sol.iterations} iterations, method {sol.method}")
+        if len(sols) == 2:
+            print(f"  outputs differ by {rel_diff(sols[True].output_currents, sols[False].output_currents):.1e}",
+                  file=sys.stderr)
 
 
 def bench_imports(repeat: int) -> None:
@@ -249,9 +270,21 @@ def bench_imports(repeat: int) -> None:
         row("start-up", label, t)
 
 
+def _sizes(text: str) -> list[int]:
+    """A comma-separated list of sizes (empty: none); argparse reports a bad entry cleanly."""
+    try:
+        out = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected integers separated by commas, got {text!r}") from None
+    if any(n < 2 for n in out):
+        raise argparse.ArgumentTypeError(f"sizes must be >= 2, got {text!r}")
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--only", default="batch,sinh,tiles,peers,imports", help="comma-separated measurements")
+    ap.add_argument("--only", default="batch,sinh,tiles,peers,imports",
+                    help=f"comma-separated measurements, of {', '.join(MEASUREMENTS)}")
     ap.add_argument("--vectors", type=int, default=1000)
     ap.add_argument("--batch-size", type=int, default=256)
     ap.add_argument("--tiles", type=int, default=400)
@@ -259,15 +292,21 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--crosssim", type=Path, default=None, help="folder with CrossSim 3.2 pip-installed (--target)")
     ap.add_argument("--peer-repeat", type=int, default=50, help="best of this many for xbarsim and CrossSim in `peers`")
-    ap.add_argument("--big-sizes", default="1024,2048,4096", help="comma-separated sizes for `big`")
-    ap.add_argument("--big-general", default="1024,2048", help="sizes of `big` also solved by the general path")
-    ap.add_argument("--iter-sizes", default="64,128,256,512,1024,2048", help="comma-separated sizes for `iters`")
+    ap.add_argument("--big-sizes", type=_sizes, default=[1024, 2048, 4096], help="comma-separated sizes for `big`")
+    ap.add_argument("--big-general", type=_sizes, default=[1024, 2048],
+                    help="sizes of `big` also solved by the general path")
+    ap.add_argument("--iter-sizes", type=_sizes, default=[64, 128, 256, 512, 1024, 2048],
+                    help="comma-separated sizes for `iters` (the grid path covers arrays of more than 1024 nodes)")
     args = ap.parse_args()
-    only = {s.strip() for s in args.only.split(",")}
+    only = {s.strip() for s in args.only.split(",") if s.strip()}
+    if not only or only - set(MEASUREMENTS):
+        ap.error(f"--only: expected some of {', '.join(MEASUREMENTS)}, got {args.only!r}")
+    for name in ("vectors", "batch_size", "tiles", "peer_size", "repeat", "peer_repeat"):
+        if getattr(args, name) < 1:
+            ap.error(f"--{name.replace('_', '-')} must be >= 1")
     load0 = Path("/proc/loadavg").read_text().split()[:3]
     if "big" in only:  # first: a child's ru_maxrss starts at this process's resident size when it forks
-        bench_big([int(x) for x in args.big_sizes.split(",") if x], [int(x) for x in args.big_general.split(",") if x],
-                  kcl_max=4096)
+        bench_big(args.big_sizes, args.big_general, kcl_max=4096)
     if "batch" in only:
         bench_batch(args.batch_size, args.vectors, args.repeat)
     if "sinh" in only:
@@ -279,7 +318,7 @@ def main() -> int:
     if "imports" in only:
         bench_imports(args.repeat)
     if "iters" in only:
-        bench_iters([int(x) for x in args.iter_sizes.split(",") if x])
+        bench_iters(args.iter_sizes)
     load1 = Path("/proc/loadavg").read_text().split()[:3]
     print(f"\nload average (1, 5, 15 min) before: {' '.join(load0)}, after: {' '.join(load1)}; "
           f"{os.cpu_count()} CPUs\n")
