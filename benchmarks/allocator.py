@@ -78,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeats", type=int, default=2, help="runs of each variant (alternating)")
     p.add_argument("--cycles", type=int, default=4, help="cycles per grid point (8 grid points)")
     args = p.parse_args(argv)
+    if args.repeats < 1 or args.cycles < 1:
+        p.error("--repeats and --cycles must be >= 1")
     for name in VARIANTS["xbarsim (trim 1 GiB, mmap 256 MiB)"]:
         if name in os.environ:
             print(f"note: {name}={os.environ[name]} is exported; the variants set it themselves", file=sys.stderr)

@@ -31,31 +31,16 @@ from unittest import mock
 import numpy as np
 
 from xbarsim import provenance
+from xbarsim.errors import ConfigError
 from xbarsim.evaluation import Hardware, transfer
 from xbarsim.networks import load_digits, load_mnist5k, train_ternary
 from xbarsim.solver.sparse import SparseBackend
 from xbarsim.sweeps import write_csv
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--networks", default="mnist5k,digits", help="comma-separated: mnist5k, digits")
-    ap.add_argument("--kernel", type=int, default=25, help="kernel rows = columns (25: the LEA chip)")
-    ap.add_argument("--segment", type=float, default=1.0, help="wire segment resistance, ohm")
-    ap.add_argument("--samples", type=int, default=1000, help="test images for ideal and linear cells")
-    ap.add_argument("--sinh-samples", type=int, default=100, help="test images for sinh cells (Newton); 0 skips")
-    ap.add_argument("--sinh-before-samples", type=int, default=0,
-                    help="test images for sinh cells read kernel by kernel (the read-out before Newton was "
-                         "batched across tiles: the sparse backend's read_currents switched off); 0 skips")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--out", type=Path, default=Path("results/bench_inference.csv"))
-    args = ap.parse_args()
-    loaders = {"mnist5k": (load_mnist5k, 150), "digits": (load_digits, 64)}
+def run(args: argparse.Namespace, names: list[str], loaders: dict) -> list[dict]:  # type: ignore[type-arg]
     rows = []
-    for name in [s.strip() for s in args.networks.split(",") if s.strip()]:
-        if name not in loaders:
-            print(f"unknown network {name!r}; choose from {', '.join(loaders)}", file=sys.stderr)
-            return 2
+    for name in names:
         load, hidden = loaders[name]
         data = load()
         t0 = time.perf_counter()
@@ -95,6 +80,32 @@ def main() -> int:
             row["load"] = " ".join(Path("/proc/loadavg").read_text().split()[:3]) if Path("/proc/loadavg").exists() else "-"
             print(f"[{name}] {label}: {y.size} samples in {t_inf:.2f} s ({row['samples_per_s']:.1f}/s), "
                   f"mapping {t_map:.2f} s, load {row['load']}", file=sys.stderr, flush=True)
+    return rows
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--networks", default="mnist5k,digits", help="comma-separated: mnist5k, digits")
+    ap.add_argument("--kernel", type=int, default=25, help="kernel rows = columns (25: the LEA chip)")
+    ap.add_argument("--segment", type=float, default=1.0, help="wire segment resistance, ohm")
+    ap.add_argument("--samples", type=int, default=1000, help="test images for ideal and linear cells")
+    ap.add_argument("--sinh-samples", type=int, default=100, help="test images for sinh cells (Newton); 0 skips")
+    ap.add_argument("--sinh-before-samples", type=int, default=0,
+                    help="test images for sinh cells read kernel by kernel (the read-out before Newton was "
+                         "batched across tiles: the sparse backend's read_currents switched off); 0 skips")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", type=Path, default=Path("results/bench_inference.csv"))
+    args = ap.parse_args()
+    loaders = {"mnist5k": (load_mnist5k, 150), "digits": (load_digits, 64)}
+    names = [s.strip() for s in args.networks.split(",") if s.strip()]
+    unknown = [n for n in names if n not in loaders]
+    if not names or unknown:  # before any network is trained
+        ap.error(f"--networks: expected some of {', '.join(loaders)}, got {args.networks!r}")
+    try:  # a bad --kernel or --segment is refused before any network is trained
+        Hardware(kernel_shape=(args.kernel, args.kernel), backend="sparse", segment_ohm=args.segment)
+    except ConfigError as exc:
+        ap.error(str(exc))
+    rows = run(args, names, loaders)
     print(f"\nCircuit-accurate inference throughput ({args.kernel}x{args.kernel} kernels, "
           f"{args.segment:g} ohm segments, LEA devices, 8-bit DAC/ADC, one copy, single process)\n")
     print("| network | kernels | read | samples | inference (s) | samples/s | CPU (s) | accuracy (software) | mapping (s) "

@@ -44,6 +44,8 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=3, help="timed reads per read-out (best is reported)")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
+    if args.samples < 1 or args.repeat < 1:
+        ap.error("--samples and --repeat must be >= 1")
     net = load_onnx(MODELS / "digits_cnn_ternary.onnx")
     data = load_npz(MODELS / "digits_1000.npz", n_classes=10)
     x, y = data.x_test[: args.samples], data.y_test[: args.samples]

@@ -29,6 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from xbarsim.errors import ConfigError
 from xbarsim.experiments import TRIALS, calibrate_busy
 from xbarsim.sweeps import ResultStore, SweepSpec, run_sweep
 
@@ -75,11 +76,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--trial-s", type=float, default=1.0, help="target duration of one trial on an idle core, s")
     p.add_argument("--modes", default="serial,local-1,local-2")
     args = p.parse_args(argv)
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    bad = [m for m in modes if not (m == "serial" or (m.startswith("local-") and m[6:].isdigit() and int(m[6:]) > 0))]
+    if not modes or bad:
+        p.error(f"--modes: expected serial and/or local-N (N >= 1 workers), got {args.modes!r}")
+    if args.trials < 1:
+        p.error("--trials must be >= 1")
     load_before = _load()
     rows = []
-    iterations = calibrate_busy(args.trial_s, probe_s=0.5)
+    try:
+        iterations = calibrate_busy(args.trial_s, probe_s=0.5)
+    except ConfigError as exc:  # a --trial-s out of range: the library's message
+        p.error(str(exc))
+
     with tempfile.TemporaryDirectory(prefix="xbarsim_bench_sweep_") as tmp:
-        for mode in args.modes.split(","):
+        for mode in modes:
             r = _run(mode, iterations, args.trials, Path(tmp))
             r["iterations"] = iterations
             r["work_rate"] = iterations * r["trials"] / r["steady"] / 1e6
