@@ -117,3 +117,41 @@ def test_verify_against_the_target_read_through_the_array_removes_the_wire_loss(
     assert g_dev > 1.015 * g_t
     with pytest.raises(ConfigError, match="`verify_target`"):
         WriteVerifySettings(verify_target="cell")  # type: ignore[arg-type]
+
+
+_W = np.full((2, 2), 0.5)
+_M = tio2_vteam()
+
+
+@pytest.mark.parametrize(("call", "name"), [
+    # before: ConfigError naming `g`, an argument of model.state the caller never passed
+    (lambda: program_array_transient(np.full((2, 2), 6e-4), model=_M, initial=2e-4), "`target_g`"),
+    (lambda: program_array_transient(np.full((2, 2), 2e-4), model=_M, initial=9e-4), "`initial`"),
+    # before: numpy's broadcast ValueError
+    (lambda: program_array_transient(np.full((2, 2), 2e-4), model=_M, initial=np.full((3, 3), 2e-4)), "`initial`"),
+    # before: an empty result, nothing programmed
+    (lambda: program_array_transient(np.zeros((0, 2)), model=_M, initial=2e-4), "`target_g`"),
+    # before: AttributeError 'uniform'
+    (lambda: program_array_transient(np.full((2, 2), 2e-4), model=_M, rng=5), "`rng`"),
+    # before: TypeError 'int' object is not callable after the first row was programmed
+    (lambda: program_array_transient(np.full((2, 2), 2e-4), model=_M, initial=2e-4, progress=5), "`progress`"),
+    # before: AttributeError 'method'
+    (lambda: write_verify_cell(_W, 0, 0, 3e-4, model=_M, settings=5), "`settings`"),  # type: ignore[arg-type]
+    (lambda: program_array_transient(np.full((2, 2), 2e-4), model=_M, initial=2e-4, settings="v/3"), "`settings`"),
+    # before: TypeError from Ohmic.conductance
+    (lambda: write_verify_cell(_W, 0, 0, 3e-4, model=xb.devices.Ohmic()), "`model`"),  # type: ignore[arg-type]
+    # before: `row_left.select` / `col_bottom.select`, the bias's fields
+    (lambda: write_verify_cell(_W, 5, 0, 3e-4, model=_M), "`row`"),
+    (lambda: write_verify_cell(_W, 0, 2, 3e-4, model=_M), "`col`"),
+    # before: `conductance` (the crossbar built from the state) and `state0`
+    (lambda: write_verify_cell(np.full(4, 0.5), 0, 0, 3e-4, model=_M), "`state`"),
+    (lambda: write_verify_cell(np.full((2, 2), 1.5), 0, 0, 3e-4, model=_M), "`state`"),
+])
+def test_transient_programming_names_the_bad_argument(call, name):
+    with pytest.raises(ConfigError, match=name):
+        call()
+
+
+def test_n_track_may_be_a_numpy_int():
+    res = program_array_transient(np.full((1, 2), 2e-4), model=_M, initial=2e-4, n_track=np.int64(1))
+    assert res.trajectory.shape == (2, 1)  # before: refused, `n_track` must be a positive int

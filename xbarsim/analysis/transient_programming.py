@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 
 from xbarsim._typing import ArrayLike, FloatArray, IntArray, TransientLinearSolver, VerifyTarget, WriteSchemeName
-from xbarsim._validation import as_float_array, check_choice, readonly, scalar
+from xbarsim._validation import as_float_array, check_choice, check_int, check_rng, readonly, scalar, short_repr
+from xbarsim.analysis._common import check_cell
 from xbarsim.analysis.disturbance import DisturbanceCurve, disturbance_curve
 from xbarsim.analysis.programming import programming_order
 from xbarsim.analysis.switching import DROLET_SCHEDULE, PulseSchedule
@@ -179,9 +180,15 @@ def write_verify_cell(state: ArrayLike, row: int, col: int, g_target: float, *, 
     by the dynamics at the voltage it sees), then read again. A change of polarity restarts the ramp.
     ``target`` is ``g_target`` as the array reads it (``settings.verify_target``). ``workspace`` keeps the assembled circuits between calls (pass one for a whole array).
     """
-    cfg = settings or WriteVerifySettings()
+    cfg = _settings(settings)
+    _check_model(model)
     wires = lines if lines is not None else LineResistance()
     w = as_float_array(state, "state", what="device state in [0, 1]").copy()
+    if w.ndim != 2 or min(w.shape) < 1:
+        raise ConfigError(f"`state` must be a 2-D array (M, N) of device states with M, N >= 1; got shape {w.shape}.")
+    if ((w < 0.0) | (w > 1.0)).any():
+        raise ConfigError(f"`state` must hold device states in [0, 1]; got {short_repr(float(w[(w < 0) | (w > 1)][0]))}.")
+    row, col = check_cell(row, col, (int(w.shape[0]), int(w.shape[1])))
     g_lo, g_hi = float(model.conductance(np.array(0.0))), float(model.conductance(np.array(1.0)))
     g_target = scalar(g_target, "g_target", what="target conductance in siemens")
     if not g_lo <= g_target <= g_hi:
@@ -229,6 +236,31 @@ def write_verify_cell(state: ArrayLike, row: int, col: int, g_target: float, *, 
     verified = abs(reads[-1] - target) <= cfg.tolerance * target
     return CellProgramming(state=readonly(w), pulses=len(amps), verified=bool(verified), read_g=readonly(np.array(reads)),
                            amplitudes=readonly(np.array(amps)), energy=energy, target_read=target)
+
+
+def _settings(settings: Any) -> WriteVerifySettings:
+    if settings is None:
+        return WriteVerifySettings()
+    if not isinstance(settings, WriteVerifySettings):
+        raise ConfigError(f"`settings` must be a WriteVerifySettings or None; got {short_repr(settings)}.")
+    return settings
+
+
+def _check_model(model: Any) -> None:
+    if not isinstance(model, DynamicDevice):
+        raise ConfigError(f"`model` must be a DynamicDevice (e.g. xbarsim.devices.tio2_vteam()); got "
+                          f"{type(model).__name__}.")
+
+
+def _window_states(model: DynamicDevice, g: FloatArray, name: str) -> FloatArray:
+    """The states of conductances ``g`` (S), or ConfigError naming ``name`` for one outside the window."""
+    g_lo, g_hi = float(model.conductance(np.array(0.0))), float(model.conductance(np.array(1.0)))
+    tol = 1e-12 * g_hi  # the rounding model.state tolerates
+    bad = (g < g_lo - tol) | (g > g_hi + tol)
+    if bad.any():
+        raise ConfigError(f"`{name}` must lie in the device window [{g_lo:g}, {g_hi:g}] S; got "
+                          f"{short_repr(float(g[bad].ravel()[0]))} S.")
+    return np.array(model.state(g), dtype=np.float64)
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -321,22 +353,28 @@ def program_array_transient(
     progress : callable, optional
         Called with one line per programmed row.
     """
-    cfg = settings or WriteVerifySettings()
-    if not isinstance(model, DynamicDevice):
-        raise ConfigError(f"`model` must be a DynamicDevice; got {type(model).__name__}.")
+    cfg = _settings(settings)
+    _check_model(model)
     tgt = as_float_array(target_g, "target_g", what="target conductance in siemens")
-    if tgt.ndim != 2:
-        raise ConfigError(f"`target_g` must have shape (M, N); got {tgt.shape}.")
-    model.state(tgt)  # raises ConfigError for targets outside the window
+    if tgt.ndim != 2 or min(tgt.shape) < 1:
+        raise ConfigError(f"`target_g` must have shape (M, N) with M, N >= 1; got {tgt.shape}.")
+    _window_states(model, tgt, "target_g")
     shape = tgt.shape
+    if rng is not None:
+        check_rng(rng)
+    if progress is not None and not callable(progress):
+        raise ConfigError(f"`progress` must be None or a callable taking one line of text; got {short_repr(progress)}.")
     if initial is None:
         if rng is None:
             raise ConfigError("`rng` is needed when `initial` is None (the initial state is drawn from it).")
         w = rng.uniform(0.0, 1.0, shape)
     else:
-        w = np.array(model.state(np.broadcast_to(as_float_array(initial, "initial", what="conductance in siemens"), shape)))
-    if isinstance(n_track, bool) or not isinstance(n_track, int) or n_track < 1:
-        raise ConfigError(f"`n_track` must be a positive int; got {n_track!r}.")
+        g0 = as_float_array(initial, "initial", what="conductance in siemens")
+        if g0.ndim > 2 or any(a not in (1, b) for a, b in zip(g0.shape[::-1], shape[::-1], strict=False)):
+            raise ConfigError(f"`initial` must be a conductance or an array that broadcasts to the targets' shape "
+                              f"{shape}; got shape {g0.shape}.")
+        w = _window_states(model, np.array(np.broadcast_to(g0, shape)), "initial")
+    track = check_int(n_track, "n_track", 1, 2**31 - 1)
     cells = programming_order(shape, order, rng)
     t0 = time.perf_counter()
     g_init = model.conductance(w)
@@ -344,7 +382,7 @@ def program_array_transient(
     pulses = np.zeros(shape, np.int64)
     verified = np.zeros(shape, bool)
     energy = np.zeros(shape)
-    traj = np.full((len(cells), n_track), np.nan)
+    traj = np.full((len(cells), track), np.nan)
     ws = TransientWorkspace(max_entries=2)
     for k, (i, j) in enumerate(cells):
         cp = write_verify_cell(w, int(i), int(j), float(tgt[i, j]), model=model, lines=lines, settings=cfg, workspace=ws)
@@ -352,7 +390,7 @@ def program_array_transient(
         g_now = model.conductance(w)
         programmed[i, j] = g_now[i, j]
         pulses[i, j], verified[i, j], energy[i, j] = cp.pulses, cp.verified, cp.energy
-        for p in range(max(0, k - n_track), k):
+        for p in range(max(0, k - track), k):
             pi, pj = cells[p]
             traj[p, k - p - 1] = g_now[pi, pj] - programmed[pi, pj]
         if progress is not None and (j == shape[1] - 1 or k == len(cells) - 1):
