@@ -145,3 +145,43 @@ def test_lea_fit_per_cycle_errors_and_preset():
     frozen = Vteam(g_on=m.g_on, g_off=m.g_off, v_set=-5.0, v_reset=5.0, k_set=1e-9, k_reset=1e-9, iv="sinh")
     cur0, _ = sweep_current(frozen, neg.voltage, 0.0, compliance=scale)
     assert np.sqrt(np.mean(((cur0 - neg.current) / scale) ** 2)) > 3 * fits[9].rms_set
+
+
+_RAMP = dict(g_from=100e-6, g_to=500e-6, v_start=1.1, v_step=0.02, v_max=2.4, width=1.04e-6, edges=1e-6)
+
+
+@pytest.mark.parametrize(("change", "name"), [
+    ({"g_to": 900e-6}, "`g_to`"),        # before: 1000 (max_pulses), a target no ramp reaches
+    ({"g_from": 1e-3}, "`g_from`"),      # before: `g`, model.state's argument
+    ({"v_start": -1.1}, "`v_start`"),    # before: 136 pulses of a ramp through zero
+    ({"v_max": 1.0}, "`v_max`"),         # below v_start
+    ({"width": float("nan")}, "`width`"),
+    ({"max_pulses": 0}, "`max_pulses`"),  # before: 0
+])
+def test_ispp_pulses_refuses_what_it_cannot_count(change, name):
+    from xbarsim.devices.dynamic_fit import ispp_pulses
+
+    with pytest.raises(ConfigError, match=name):
+        ispp_pulses(tio2_vteam(), **{**_RAMP, **change})
+
+
+def test_pulse_drive_refuses_nan_and_a_zero_threshold():
+    from xbarsim.devices.dynamic_fit import pulse_drive
+
+    assert pulse_drive(1.5, 0.5, 2.0, 1e-6, 0.0) == pytest.approx(1e-6 * 2.0**2)  # flat top only: width s^alpha
+    with pytest.raises(ConfigError, match="`amplitude`"):
+        pulse_drive(float("nan"), 0.5, 2.0, 1e-6, 1e-6)  # before: nan
+    with pytest.raises(ConfigError, match="`vth`"):
+        pulse_drive(1.0, 0.0, 2.0, 1e-6, 1e-6)  # before: ZeroDivisionError
+
+
+@pytest.mark.parametrize(("kwargs", "name"), [
+    ({"v_set": 1.5, "n_pulses": 5}, "`v_set`"),  # before: `k_set` ... got inf
+    ({"n_pulses": 0}, "`n_pulses`"),              # before: `k_set` ... got inf
+    ({"width": float("nan")}, "`width`"),         # before: `k_set` ... got nan
+])
+def test_calibrate_tio2_names_what_makes_the_ramp_useless(kwargs, name):
+    from xbarsim.devices.dynamic_fit import calibrate_tio2
+
+    with pytest.raises(ConfigError, match=name):
+        calibrate_tio2(**kwargs)

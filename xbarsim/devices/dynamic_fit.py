@@ -9,8 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import math
+
 import numpy as np
 
+from xbarsim._validation import check_int, scalar, short_repr
 from xbarsim.devices.dynamic import Vteam
 from xbarsim.errors import ConfigError
 
@@ -38,6 +41,11 @@ def pulse_drive(amplitude: float, vth: float, alpha: float, width: float, edges:
     For the linear window the state then moves as ``1 - w1 = (1 - w0) exp(-k drive)`` (SET) or
     ``w1 = w0 exp(-k drive)`` (RESET), exactly.
     """
+    for name, x in (("amplitude", amplitude), ("vth", vth), ("alpha", alpha), ("width", width), ("edges", edges)):
+        if isinstance(x, bool) or not isinstance(x, int | float | np.integer | np.floating) or not math.isfinite(x):
+            raise ConfigError(f"`{name}` must be a finite number; got {short_repr(x)}.")  # NaN gave a NaN drive
+    if vth == 0:
+        raise ConfigError("`vth` must be a non-zero threshold voltage in volt; got 0.")
     s = amplitude / vth - 1.0
     if s <= 0:
         return 0.0
@@ -49,13 +57,30 @@ def ispp_pulses(model: Vteam, *, g_from: float, g_to: float, v_start: float, v_s
     """Pulses an ISPP ramp needs to bring an isolated ``model`` device from ``g_from`` to ``g_to`` (S).
 
     A SET ramp (``g_to > g_from``) has the sign of ``model.v_set``; RESET the other. The count ends
-    at the first pulse after which the conductance is within 1 % of ``g_to`` (Drolet's tolerance).
+    at the first pulse after which the conductance is within 1 % of ``g_to`` (Drolet's tolerance);
+    ``max_pulses`` when the ramp has not got there after that many pulses. ``v_start``, ``v_step``
+    and ``v_max`` are magnitudes (volt, > 0, ``v_max >= v_start``); ``width`` and ``edges`` seconds.
     Linear window only (closed form, see :func:`pulse_drive`).
     """
+    if not isinstance(model, Vteam):
+        raise ConfigError(f"`model` must be a Vteam; got {type(model).__name__}.")
     if model.window != "linear":
         raise ConfigError(f"`model.window` must be 'linear' for the closed-form pulse count; got {model.window!r}.")
     if model.cell_shape is not None:
         raise ConfigError("`model` must have scalar parameters (one device); pick one cell with `model.cell(i, j)`.")
+    for name, g in (("g_from", g_from), ("g_to", g_to)):  # before: g_to outside the window counted 1000 pulses
+        if not model.g_off <= scalar(g, name, what="conductance in siemens") <= model.g_on:
+            raise ConfigError(f"`{name}` must lie in the device window [{model.g_off:g}, {model.g_on:g}] S; got "
+                              f"{short_repr(g)}.")
+    # magnitudes: before, a signed RESET ramp (v_start = -1.1 V) was counted as 136 pulses of a ramp
+    # that crosses zero
+    v_start, v_step, v_max = (scalar(x, name, what="voltage magnitude in volt (> 0)", positive=True)
+                              for name, x in (("v_start", v_start), ("v_step", v_step), ("v_max", v_max)))
+    if v_max < v_start:
+        raise ConfigError(f"`v_max` must be >= `v_start`; got {v_max!r} V < {v_start!r} V.")
+    width = scalar(width, "width", what="pulse width in seconds (>= 0)", min_value=0.0)
+    edges = scalar(edges, "edges", what="rise plus fall time in seconds (>= 0)", min_value=0.0)
+    max_pulses = check_int(max_pulses, "max_pulses", 1, 10**7)
     w = float(model.state(np.array(g_from)))
     up = g_to > g_from
     vth, k = (float(model.v_set), float(model.k_set)) if up else (float(model.v_reset), float(model.k_reset))
@@ -95,11 +120,24 @@ def calibrate_tio2(*, n_pulses: int = 25, v_set: float = 0.8, v_reset: float = -
     """
     base = Vteam(g_on=g_on, g_off=g_off, v_set=v_set, v_reset=v_reset, k_set=1.0, k_reset=1.0,
                  alpha_set=alpha, alpha_reset=alpha, window="linear", interpolation="exponential", iv=iv)  # type: ignore[arg-type]
-    w_set = float(base.state(np.array(0.99 * g_on)))       # SET done at 1 % below g_on
-    w_reset = float(base.state(np.array(1.01 * g_off)))    # RESET done at 1 % above g_off
+    n_pulses = check_int(n_pulses, "n_pulses", 1, 10**6)
+    v_start = scalar(v_start, "v_start", what="voltage magnitude in volt (> 0)", positive=True)
+    v_step = scalar(v_step, "v_step", what="voltage step in volt (>= 0)", min_value=0.0)
+    width = scalar(width, "width", what="pulse width in seconds (>= 0)", min_value=0.0)
+    edges = scalar(edges, "edges", what="rise plus fall time in seconds (>= 0)", min_value=0.0)
+    w_set = float(base.state(np.array(0.99 * base.g_on)))       # SET done at 1 % below g_on
+    w_reset = float(base.state(np.array(1.01 * base.g_off)))    # RESET done at 1 % above g_off
     amps = v_start + v_step * np.arange(n_pulses)
-    drive_set = sum(pulse_drive(a, abs(v_set), alpha, width, edges) for a in amps)
-    drive_reset = sum(pulse_drive(a, abs(v_reset), alpha, width, edges) for a in amps)
+    if base.cell_shape is not None:
+        raise ConfigError("`v_set` and `v_reset` must be scalar thresholds (the median device); got per-cell arrays.")
+    vs, vr = abs(float(np.asarray(base.v_set))), abs(float(np.asarray(base.v_reset)))
+    drive_set = sum(pulse_drive(float(a), vs, base.alpha_set, width, edges) for a in amps)
+    drive_reset = sum(pulse_drive(float(a), vr, base.alpha_reset, width, edges) for a in amps)
+    for what, vth, drive in (("v_set", base.v_set, drive_set), ("v_reset", base.v_reset, drive_reset)):
+        if drive <= 0:  # before: refused as `k_set` = inf (or nan), a number the caller never gave
+            raise ConfigError(f"no pulse of the ramp ({n_pulses} pulses from {v_start:g} V in {v_step:g} V steps, "
+                              f"{width:g} s flat top, {edges:g} s edges) drives the device beyond `{what}` = {vth!r} V: "
+                              "no rate constant makes it switch; raise `v_start` or `n_pulses`.")
     # a hair above the exact value, so pulse n_pulses lands inside the tolerance (not on its edge)
     k_set = -np.log(1 - w_set) / drive_set * (1 + 1e-9)
     k_reset = np.log(1 / w_reset) / drive_reset * (1 + 1e-9)
