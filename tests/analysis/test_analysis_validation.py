@@ -135,3 +135,50 @@ def test_extreme_analysis_inputs_give_typed_errors_not_numpy_ones(case, error):
                 selected_voltage_map(xb.Crossbar(conductance=[[1e-300]]), 1e150, "floating")
             else:
                 read_cell(xb.Crossbar(conductance=[[1e-4]], device=xb.Sinh(a=2.0)), 0, 0, 1e150, "v/2")
+
+
+def _transient_report(**kw: object) -> object:
+    from xbarsim.analysis.transient_report import transient_bias_report
+
+    return transient_bias_report(2, **kw)  # type: ignore[arg-type]
+
+
+def _apply(g_min: object, g_max: object) -> object:
+    from xbarsim.analysis import drolet_tio2_law
+
+    return drolet_tio2_law().apply(np.full(2, 2.0), np.full(2, 2e-4), g_min=g_min, g_max=g_max,  # type: ignore[arg-type]
+                                   rng=np.random.default_rng(0))
+
+
+@pytest.mark.parametrize(("call", "name"), [
+    # before: every cell clipped to 0 S (a reversed window), or NaN conductances
+    (lambda: _apply(5e-4, 1e-4), "`g_max`"),
+    (lambda: _apply(float("nan"), 5e-4), "`g_min`"),
+    (lambda: _apply(1e-4, float("inf")), "`g_max`"),
+    # before: TypeError (len of a float) and ValueError (float('a'))
+    (lambda: xb.analysis.calibrate_switching_law(grid={"v_set": 0.8}, n_arrays=1), r"`grid\['v_set'\]`"),
+    (lambda: xb.analysis.calibrate_switching_law(grid={"v_set": ["a"]}, n_arrays=1), r"`grid\['v_set'\]`"),
+    (lambda: xb.analysis.calibrate_switching_law(grid=[("v_set", (0.8,))], n_arrays=1), "`grid`"),
+    # before: TypeError "'int' object is not callable", after the work of the first step, size or row
+    (lambda: xb.analysis.calibrate_switching_law(grid={"v_set": (0.8,)}, n_arrays=1, progress=5), "`progress`"),
+    (lambda: read_margin_curve([2, 3], **MARGIN, progress=5), "`progress`"),
+    (lambda: xb.analysis.program_array(np.full((2, 2), 2e-4), preset=xb.devices.tio2_passive(),
+                                       rng=np.random.default_rng(0), progress=5), "`progress`"),
+    (lambda: bias_report(2, sizes=(2,), segments=(0.0,), progress=5), "`progress`"),
+    (lambda: _transient_report(progress=5), "`progress`"),
+    # before: ValueError from float('a') and TypeError ('float' object is not iterable)
+    (lambda: bias_report(2, sizes=(2,), segments=("a",)), "`segments`"),
+    (lambda: bias_report(2, sizes=(2,), segments=1.0), "`segments`"),  # type: ignore[arg-type]
+])
+def test_analysis_inputs_are_refused_by_name_before_any_work(call, name):
+    with pytest.raises(xb.errors.ConfigError, match=name):
+        call()
+
+
+def test_switching_law_window_of_numpy_and_int_bounds_is_accepted():
+    from xbarsim.analysis import drolet_tio2_law
+
+    law = drolet_tio2_law()
+    # a preset window given as ints or numpy floats is the same window
+    assert law.bounds(np.float64(1e-4), 5e-4) == law.bounds(1e-4, 5e-4)
+    assert law.bounds(1, 5) == pytest.approx((0.1, 6.0))  # max(1 - 0.25 * 4, 0.1 * 1), 5 + 0.25 * 4

@@ -22,6 +22,7 @@ __all__ = [
     "VoltageStats",
     "check_crossbar",
     "check_cell",
+    "check_line_progress",
     "far_corner",
     "near_corner",
     "scalar_voltage",
@@ -90,6 +91,14 @@ def check_cell(row: Any, col: Any, shape: tuple[int, int]) -> tuple[int, int]:
     if not (0 <= int(row) < m and 0 <= int(col) < n):
         raise ConfigError(f"cell (`row`, `col`) = ({int(row)}, {int(col)}) is outside the {m}x{n} array.")
     return int(row), int(col)
+
+
+def check_line_progress(progress: Any) -> Any:
+    """``progress`` if it is None or callable (the analysis functions call it with one line of text),
+    else ConfigError: before any work, not as a TypeError once the first line is due."""
+    if progress is None or callable(progress):
+        return progress
+    raise ConfigError(f"`progress` must be None or a callable taking one line of text; got {short_repr(progress)}.")
 
 
 def far_corner(shape: tuple[int, int]) -> tuple[int, int]:

@@ -19,7 +19,8 @@ import numpy as np
 
 from xbarsim._repr import compact_repr
 from xbarsim._typing import WriteSchemeName
-from xbarsim._validation import check_int, check_size, short_repr
+from xbarsim._validation import as_float_array, check_int, check_size, short_repr
+from xbarsim.analysis._common import check_line_progress
 from xbarsim.analysis.disturbance import DisturbanceComparison, DisturbanceCurve, compare_disturbance, merge_curves
 from xbarsim.analysis.programming import program_array
 from xbarsim.analysis.switching import PulseSchedule, SwitchingLaw, drolet_tio2_law
@@ -176,15 +177,24 @@ def calibrate_switching_law(
     law0 = drolet_tio2_law() if start is None else start
     if not isinstance(law0, SwitchingLaw):
         raise ConfigError(f"`start` must be a SwitchingLaw; got {type(law0).__name__}.")
-    g = dict(DEFAULT_GRID if grid is None else grid)
+    if grid is not None and not isinstance(grid, Mapping):
+        raise ConfigError(f"`grid` must be a mapping of SwitchingLaw field names to values; got {short_repr(grid)}.")
+    raw = dict(DEFAULT_GRID if grid is None else grid)
     valid = {f.name for f in fields(SwitchingLaw)}
-    if not g:
+    if not raw:
         raise ConfigError("`grid` must name at least one parameter; got none.")
-    for p, values in g.items():
+    g: dict[str, tuple[float, ...]] = {}
+    for p, values in raw.items():
         if p not in valid:
             raise ConfigError(f"`grid` keys must be SwitchingLaw fields ({', '.join(sorted(valid))}); got {p!r}.")
-        if len(values) < 1:
+        # before: a scalar raised TypeError (len of a float), a text value ValueError (float('a'))
+        arr = as_float_array(values, f"grid[{p!r}]", what="sequence of numbers to try")
+        if arr.ndim != 1:
+            raise ConfigError(f"`grid[{p!r}]` must be a sequence of numbers to try; got {short_repr(values)}.")
+        if arr.size < 1:
             raise ConfigError(f"`grid[{p!r}]` must hold at least one value; got none.")
+        g[p] = tuple(float(x) for x in arr)
+    check_line_progress(progress)
     meas = drolet_disturbance_stats() if measured is None else measured
     names = tuple(g)
     points: list[dict[str, float]] = []

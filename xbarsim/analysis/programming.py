@@ -22,7 +22,7 @@ import numpy as np
 from xbarsim._repr import compact_repr
 from xbarsim._typing import ArrayLike, BoolArray, FloatArray, IntArray, WriteSchemeName
 from xbarsim._validation import as_float_array, check_rng, conductance_array, readonly, short_repr
-from xbarsim.analysis._common import scheme_levels, selection_bias
+from xbarsim.analysis._common import check_line_progress, scheme_levels, selection_bias
 from xbarsim.analysis.disturbance import DisturbanceCurve, disturbance_curve
 from xbarsim.analysis.switching import DROLET_SCHEDULE, PulseSchedule, SwitchingLaw, drolet_tio2_law
 from xbarsim.devices.faults import FaultMap
@@ -392,6 +392,7 @@ def program_array(
     if not isinstance(ln, LineResistance):
         raise ConfigError(f"`lines` must be a LineResistance; got {type(ln).__name__}.")
     be = get_backend(backend)
+    check_line_progress(progress)
     g_min, g_max = preset.g_min, preset.g_max
     levels = scheme_levels(scheme)
     ideal_wires = all(not np.any(np.asarray(getattr(ln, f))) for f in ("row_segment", "col_segment", "row_driver",

@@ -43,6 +43,7 @@ from xbarsim._validation import as_float_array, check_choice, check_size, readon
 from xbarsim.analysis._common import (
     check_cell,
     check_crossbar,
+    check_line_progress,
     far_corner,
     positive_voltage,
     selection_bias,
@@ -518,6 +519,7 @@ def read_margin_curve(
     if not isinstance(dev, DeviceModel):
         raise ConfigError(f"`device` must implement the DeviceModel protocol; got {type(dev).__name__}.")
     be = get_backend(backend)
+    check_line_progress(progress)
     shape_sk = (len(names), sz.size)
     fields = {k: np.empty(shape_sk) for k in ("margin", "margin_abs", "sensed_on", "sensed_off", "sneak_on",
                                               "sneak_off", "selected_voltage_on", "power_off")}

@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 
 from xbarsim._repr import compact_repr
-from xbarsim._validation import check_size, short_repr
-from xbarsim.analysis._common import positive_voltage
+from xbarsim._validation import as_float_array, check_size, short_repr
+from xbarsim.analysis._common import check_line_progress, positive_voltage
 from xbarsim.analysis.read import ReadMarginCurve, read_margin_curve
 from xbarsim.analysis.write import (
     SelectedVoltageMap,
@@ -253,11 +253,13 @@ def bias_report(
         raise ConfigError(f"`lines` must be a LineResistance; got {type(ln).__name__}.")
     vw = positive_voltage(v_write, "v_write")
     vr = pre.read_voltage if v_read is None else positive_voltage(v_read, "v_read")
-    segs = [float(s) for s in segments]
-    if any(not np.isfinite(s) or s < 0 for s in segs):
-        raise ConfigError(f"`segments` must be non-negative resistances in ohm; got {short_repr(segments)}.")
+    # before: text raised float()'s ValueError, a scalar TypeError ('float' object is not iterable)
+    seg_arr = as_float_array(segments, "segments", what="sequence of non-negative resistances in ohm", min_value=0.0)
+    if seg_arr.ndim != 1:
+        raise ConfigError(f"`segments` must be a sequence of non-negative resistances in ohm; got {short_repr(segments)}.")
+    segs = [float(s) for s in seg_arr]
     be = get_backend(backend)
-    say = progress or (lambda _msg: None)
+    say = check_line_progress(progress) or (lambda _msg: None)
     n = int(size)
     g_on, g_off = pre.g_max, pre.g_min
     timings: dict[str, float] = {}

@@ -11,6 +11,7 @@ disturbs half-selected cells whose voltage exceeds their threshold, which is how
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -101,7 +102,9 @@ class SwitchingLaw:
         return min(self.v_set, self.v_reset)
 
     def bounds(self, g_min: float, g_max: float) -> tuple[float, float]:
-        """Siemens, the physical bounds ``(g_lo, g_hi)`` for a preset window ``[g_min, g_max]``."""
+        """Siemens, the physical bounds ``(g_lo, g_hi)`` for a preset window ``[g_min, g_max]``
+        (``0 < g_min < g_max``, ConfigError otherwise)."""
+        g_min, g_max = _window(g_min, g_max)
         w = g_max - g_min
         return max(g_min - self.window_margin * w, 0.1 * g_min), g_max + self.window_margin * w
 
@@ -148,6 +151,7 @@ class SwitchingLaw:
         ndarray
             Siemens, the new conductances, within ``bounds(g_min, g_max)``.
         """
+        g_min, g_max = _window(g_min, g_max)  # before: g_min > g_max clipped every cell to 0 S, NaN gave NaN
         vv = np.asarray(v, dtype=np.float64)
         gg = np.asarray(g, dtype=np.float64)
         vs = self.v_set if v_set is None else v_set
@@ -175,6 +179,18 @@ class SwitchingLaw:
                 s = self.c2c_sigma
                 dg[moving] *= np.exp(s * check_rng(rng).standard_normal(k) - 0.5 * s * s)
         return np.clip(gg + dg, lo, hi)
+
+
+def _window(g_min: Any, g_max: Any) -> tuple[float, float]:
+    """``(g_min, g_max)`` as floats with ``0 < g_min < g_max`` finite, or ConfigError naming the bad one."""
+    if (isinstance(g_min, float | np.floating) and isinstance(g_max, float | np.floating)
+            and 0.0 < g_min < g_max < np.inf):  # the per-pulse call of program_array: no more to check
+        return float(g_min), float(g_max)
+    lo = scalar(g_min, "g_min", what="positive conductance in siemens", positive=True)
+    hi = scalar(g_max, "g_max", what="positive conductance in siemens", positive=True)
+    if not lo < hi:
+        raise ConfigError(f"`g_max` must exceed `g_min` (the preset window); got g_min={lo!r} S, g_max={hi!r} S.")
+    return lo, hi
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -19,7 +19,7 @@ import numpy as np
 
 from xbarsim._typing import ArrayLike, FloatArray, IntArray, TransientLinearSolver, VerifyTarget, WriteSchemeName
 from xbarsim._validation import as_float_array, check_choice, check_int, check_rng, readonly, scalar, short_repr
-from xbarsim.analysis._common import check_cell
+from xbarsim.analysis._common import check_cell, check_line_progress
 from xbarsim.analysis.disturbance import DisturbanceCurve, disturbance_curve
 from xbarsim.analysis.programming import programming_order
 from xbarsim.analysis.switching import DROLET_SCHEDULE, PulseSchedule
@@ -362,8 +362,7 @@ def program_array_transient(
     shape = tgt.shape
     if rng is not None:
         check_rng(rng)
-    if progress is not None and not callable(progress):
-        raise ConfigError(f"`progress` must be None or a callable taking one line of text; got {short_repr(progress)}.")
+    check_line_progress(progress)
     if initial is None:
         if rng is None:
             raise ConfigError("`rng` is needed when `initial` is None (the initial state is drawn from it).")

@@ -23,6 +23,7 @@ import xbarsim.provenance as provenance
 from xbarsim._files import replace_from, write_csv, write_text
 from xbarsim._typing import WriteSchemeName
 from xbarsim._validation import check_int
+from xbarsim.analysis._common import check_line_progress
 from xbarsim.analysis.disturbance import DisturbanceComparison, compare_disturbance
 from xbarsim.analysis.transient_programming import (
     TransientProgrammingResult,
@@ -164,6 +165,7 @@ def transient_bias_report(
         if s not in WRITE_SCHEMES:
             raise ConfigError(f"`schemes` must name schemes among {WRITE_SCHEMES}; got {s!r}.")
     seed = check_int(seed, "seed", 0, 2**63 - 1)
+    check_line_progress(progress)
     mdl = model if model is not None else tio2_vteam(shape=(size, size), rng=np.random.default_rng([seed, 1]))
     wires = lines if lines is not None else LineResistance.uniform(1.0, driver=10.0, sense=10.0)
     base = settings if settings is not None else WriteVerifySettings(
