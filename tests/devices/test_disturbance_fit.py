@@ -155,3 +155,33 @@ def test_fitted_preset_beats_the_assumed_thresholds_on_the_measured_disturbance(
     np.testing.assert_allclose(1e6 * np.array([old.rms_mean, old.rms_std]), [6.02, 14.79], atol=0.006)
     assert fit.verified == pytest.approx(0.986, abs=6e-4) and old.verified == 1.0 and fit.cost == fit.misfit
     assert fit.cost < old.cost / 50
+
+
+@pytest.mark.parametrize(("kwargs", "name"), [
+    ({"n_max": 64}, "`n_max`"),  # before: numpy's IndexError (8 x 8 has no cell with 64 programmed after it)
+    ({"n_max": 0}, "`n_max`"),   # before: IndexError
+    ({"size": 2}, "`n_max`"),    # the default n_max 35 on 2 x 2: IndexError
+    ({"v_set": -0.5, "v_reset": 0.4}, "`v_set`"),  # before: `models`
+])
+def test_disturbance_misfit_refuses_counts_it_cannot_compare(kwargs, name):
+    from xbarsim.devices.dynamic_fit import tio2_disturbance_misfit
+
+    args = {"alpha": 2.97, "v_set": 0.502, "v_reset": -0.411, "sigma_set": 0.04, "sigma_reset": 0.005, **kwargs}
+    with pytest.raises(ConfigError, match=name):
+        tio2_disturbance_misfit(**args, n_arrays=1)
+
+
+@pytest.mark.parametrize(("kwargs", "name"), [
+    ({"target": np.full((1, 2, 2), 9e-4)}, "`target`"),  # before: `g`, model.state's argument
+    ({"initial": np.full((1, 2, 2), 5e-5)}, "`initial`"),
+    ({"fractions": (1.0, np.nan, 0.5, 0.0)}, "`fractions`"),  # before: NaN conductances, no error
+    ({"tolerance": -1.0}, "`tolerance`"),  # before: every cell spent max_pulses and 'did not verify'
+    ({"max_pulses": 2.5}, "`max_pulses`"),  # before: TypeError from range()
+])
+def test_closed_form_programming_names_bad_inputs(kwargs, name):
+    from xbarsim.devices import tio2_vteam
+    from xbarsim.devices.dynamic_fit import program_arrays_closed_form
+
+    args = {"target": np.full((1, 2, 2), 3e-4), "initial": np.full((1, 2, 2), 2e-4), **kwargs}
+    with pytest.raises(ConfigError, match=name):
+        program_arrays_closed_form(tio2_vteam(), args.pop("target"), args.pop("initial"), **args)

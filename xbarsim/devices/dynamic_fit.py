@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from xbarsim._validation import check_int, scalar, short_repr
+from xbarsim._validation import as_float_array, check_int, scalar, short_repr
 from xbarsim.devices.dynamic import Vteam
 from xbarsim.errors import ConfigError
 
@@ -351,9 +351,9 @@ def program_arrays_closed_form(
         What a verify read returns, as a fraction of the true conductance (1: ideal reads; the
         circuit's verify read through the report's wires returns 0.94-0.97, :data:`TIO2_READ_GAIN`).
     """
-    tgt = np.asarray(target, dtype=np.float64)
-    if tgt.ndim != 3:
-        raise ConfigError(f"`target` must have shape (B, M, N); got {tgt.shape}.")
+    tgt = as_float_array(target, "target", what="array of target conductances in siemens")
+    if tgt.ndim != 3 or min(tgt.shape) < 1:
+        raise ConfigError(f"`target` must have shape (B, M, N) with B, M, N >= 1; got {tgt.shape}.")
     B, M, N = tgt.shape
     mlist = list(models) if isinstance(models, list) else [models] * B
     if len(mlist) != B or not all(isinstance(m, Vteam) for m in mlist):
@@ -367,15 +367,30 @@ def program_arrays_closed_form(
         if (m.g_on, m.g_off, m.alpha_set, m.alpha_reset, m.interpolation) != (
                 m0.g_on, m0.g_off, m0.alpha_set, m0.alpha_reset, m0.interpolation):
             raise ConfigError("`models` must share g_on, g_off, the exponents and the interpolation.")
-    if len(fractions) != 4:
+    frac = as_float_array(fractions, "fractions", what="tuple of (selected, row half, column half, unselected) fractions")
+    if frac.shape != (4,):  # before: a NaN fraction made the conductances NaN without a word
         raise ConfigError(f"`fractions` must be (selected, row half, column half, unselected); got {fractions!r}.")
+    for name, x in (("v_start", v_start), ("v_step", v_step), ("v_set_max", v_set_max), ("v_reset_max", v_reset_max),
+                    ("read_gain", read_gain)):
+        scalar(x, name, what="positive number", positive=True)
+    for name, x in (("width", width), ("edges", edges)):
+        scalar(x, name, what="duration in seconds (>= 0)", min_value=0.0)
+    tol = scalar(tolerance, "tolerance", what="relative tolerance in (0, 1)")
+    if not 0.0 < tol < 1.0:  # before: tolerance -1 spent every pulse of every cell
+        raise ConfigError(f"`tolerance` must be a relative tolerance in (0, 1); got {short_repr(tolerance)}.")
+    max_pulses = check_int(max_pulses, "max_pulses", 1, 10**6)
 
     def per(name: str) -> np.ndarray:
         return np.stack([np.broadcast_to(np.abs(getattr(m, name)), (M, N)) for m in mlist])
 
     vs, vr, ks, kr = per("v_set"), per("v_reset"), per("k_set"), per("k_reset")
-    w = np.asarray(m0.state(np.asarray(initial, dtype=np.float64)), dtype=np.float64).copy()
-    m0.state(tgt)  # ConfigError outside the window
+    g0 = as_float_array(initial, "initial", what="array of conductances in siemens")
+    for name, g in (("target", tgt), ("initial", g0)):  # before: refused as `g`, model.state's argument
+        bad = (g < m0.g_off * (1 - 1e-12)) | (g > m0.g_on * (1 + 1e-12))
+        if bad.any():
+            raise ConfigError(f"`{name}` must lie in the device window [{m0.g_off:g}, {m0.g_on:g}] S; got "
+                              f"{short_repr(float(g[bad].ravel()[0]))} S.")
+    w = np.asarray(m0.state(g0), dtype=np.float64).copy()
     if w.shape != tgt.shape:
         raise ConfigError(f"`initial` must have the shape of `target` {tgt.shape}; got {w.shape}.")
     K = M * N
@@ -383,7 +398,7 @@ def program_arrays_closed_form(
     traj = np.full((B, K, K), np.nan)
     pulses = np.zeros((B, K), np.int64)
     verified = np.zeros((B, K), bool)
-    sel, rh, ch, un = (float(x) for x in fractions)
+    sel, rh, ch, un = (float(x) for x in frac)
     for k in range(K):
         i, j = divmod(k, N)
         f = np.full((M, N), un)
@@ -508,6 +523,16 @@ def tio2_disturbance_misfit(alpha: float, v_set: float, v_reset: float, sigma_se
     from xbarsim.devices.dynamic import with_threshold_spread
     from xbarsim.devices.measured import drolet_disturbance_samples, drolet_disturbance_stats
 
+    n_arrays = check_int(n_arrays, "n_arrays", 1, 10**6)
+    size = check_int(size, "size", 2, 1000)
+    # a count n needs a cell with n cells programmed after it (n <= size^2 - 1) and measured samples
+    # (n <= 62): before, n_max 0, 64 on 8 x 8 or size 2 ended in numpy's IndexError
+    n_top = min(size * size - 1, int(drolet_disturbance_stats().n_subsequent.max()))
+    n_max = check_int(n_max, "n_max", 1, n_top)
+    if not scalar(v_set, "v_set", what="SET threshold in volt (> 0)") > 0:
+        raise ConfigError(f"`v_set` must be a SET threshold in volt (> 0: SET on positive pulses); got {short_repr(v_set)}.")
+    if not scalar(v_reset, "v_reset", what="RESET threshold in volt (< 0)") < 0:
+        raise ConfigError(f"`v_reset` must be a RESET threshold in volt (< 0); got {short_repr(v_reset)}.")
     cal = calibrate_tio2(alpha=alpha, v_set=v_set, v_reset=v_reset, width=DROLET_WIDTH, edges=DROLET_EDGES)
     rng = np.random.default_rng(seed)
     tgt = rng.uniform(100e-6, 500e-6, (n_arrays, size, size))
