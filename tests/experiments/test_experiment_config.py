@@ -403,3 +403,17 @@ def test_a_circuit_grid_key_on_the_ideal_backend_alone_is_refused(key, values):
     # programming through the bias-scheme sequence solves the circuit at every pulse, whatever reads it
     # (refused by the first version of this check, found by the diff review)
     experiment_from_dict({**raw, "hardware": {**raw["hardware"], "programming": "sequence", "preset": "tio2_passive"}})
+
+
+@pytest.mark.parametrize("names", [("a-b", "a_b"), ("adc.4", "adc-4")])
+def test_read_outs_whose_metric_names_coincide_are_refused(tmp_path, names):
+    # before: accepted; both read-outs stored `accuracy_a_b` in one trial's results, the second overwrote
+    # the first, and report.md showed one column captioned as both read-outs
+    a, b = names
+    text = BASE + f'[readouts]\n"{a}" = {{ adc_bits = 2 }}\n"{b}" = {{ adc_bits = 8 }}\n'
+    path = _write(tmp_path, text)
+    with pytest.raises(ConfigError) as err:
+        load_experiment(path)
+    msg = str(err.value)
+    assert repr(a) in msg and repr(b) in msg and "accuracy_a" in msg and str(path) in msg
+    load_experiment(_write(tmp_path, BASE + '[readouts]\n"a-b" = { adc_bits = 2 }\nab = { adc_bits = 8 }\n'))

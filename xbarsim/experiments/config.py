@@ -524,6 +524,11 @@ class ExperimentConfig:
             readouts: dict[str, dict[str, Any]] = {}
             for rname, ch in dict(self.readouts).items():
                 _name(rname, "a read-out name")
+                same = [r for r in readouts if metric_name(r) == metric_name(rname)]
+                if same:  # before: one trial stored one accuracy_<name>, the second read-out's overwrote the first's
+                    raise ConfigError(f"[readouts] {same[0]!r} and {rname!r} would both be reported as "
+                                      f"`accuracy_{metric_name(rname)}` (characters other than letters, digits "
+                                      "and '_' become '_'); give them names that differ there.")
                 if not isinstance(ch, Mapping):
                     raise ConfigError(f"[readouts] {rname!r} must be a table of read-out fields.")
                 for key in ch:
