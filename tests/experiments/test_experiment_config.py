@@ -417,3 +417,14 @@ def test_read_outs_whose_metric_names_coincide_are_refused(tmp_path, names):
     msg = str(err.value)
     assert repr(a) in msg and repr(b) in msg and "accuracy_a" in msg and str(path) in msg
     load_experiment(_write(tmp_path, BASE + '[readouts]\n"a-b" = { adc_bits = 2 }\nab = { adc_bits = 8 }\n'))
+
+
+def test_a_grid_value_listed_twice_as_int_and_float_is_refused(tmp_path):
+    # before: fault_rate = [0, 0.0] was accepted: two grid points of the same hardware, each run with
+    # its own random streams, shown as two rows "0" in report.md, a reference at 0 compared with both
+    path = _write(tmp_path, BASE.replace("alpha = [1, 2]", "alpha = [1, 2]\nfault_rate = [0, 0.1, 0.0]"))
+    with pytest.raises(ConfigError) as err:
+        load_experiment(path)
+    text = str(err.value)
+    assert "grid.fault_rate" in text and "twice" in text and str(path) in text
+    load_experiment(_write(tmp_path, BASE.replace("alpha = [1, 2]", "alpha = [1, 2]\nfault_rate = [0, 0.1]")))

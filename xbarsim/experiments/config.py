@@ -105,6 +105,15 @@ def _name(value: Any, where: str) -> str:
     return value
 
 
+def _as_float(value: Any) -> Any:
+    """``value`` with every int (not bool) a float, in lists too: grid values equal as numbers compare equal."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, (list, tuple)):
+        return [_as_float(v) for v in value]
+    return value
+
+
 def _unknown(data: Mapping[str, Any], allowed: Sequence[str], source: str, table: str) -> None:
     if not isinstance(data, Mapping):
         raise ConfigError(f"{source}: {table} must be a table; got {type(data).__name__}.")
@@ -547,7 +556,7 @@ class ExperimentConfig:
                     raise ConfigError(f"`grid.{key}` must be a non-empty list of values; got {short_repr(values)}.")
                 seen: set[str] = set()
                 for v in values:  # the sweep spec refuses it too, but only after the networks are trained
-                    text = json.dumps(v, sort_keys=True, default=repr)
+                    text = json.dumps(_as_float(v), sort_keys=True, default=repr)  # 0 and 0.0: one value
                     if text in seen:
                         raise ConfigError(f"`grid.{key}` lists the value {short_repr(v)} twice; grid values must be "
                                           "distinct.")
