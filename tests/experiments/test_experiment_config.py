@@ -428,3 +428,17 @@ def test_a_grid_value_listed_twice_as_int_and_float_is_refused(tmp_path):
     text = str(err.value)
     assert "grid.fault_rate" in text and "twice" in text and str(path) in text
     load_experiment(_write(tmp_path, BASE.replace("alpha = [1, 2]", "alpha = [1, 2]\nfault_rate = [0, 0.1]")))
+
+
+@pytest.mark.parametrize("line,key", [
+    ("transfers = 50", "transfers"),
+    ("threshold = 0.9", "threshold"),
+    ('models = ["statistical"]', "models"),
+])
+def test_monte_carlo_only_settings_of_a_sweep_experiment_are_refused_not_ignored(tmp_path, line, key):
+    # before: accepted and ignored; a sweep runs `cycles` trials per grid point of the Hardware transfer
+    path = _write(tmp_path, line + "\n" + BASE)
+    with pytest.raises(ConfigError) as err:
+        load_experiment(path)
+    text = str(err.value)
+    assert f"`{key}`" in text and "'sweep'" in text and str(path) in text

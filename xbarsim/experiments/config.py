@@ -509,6 +509,12 @@ class ExperimentConfig:
             if self.kind == "monte-carlo" and self.cycles != 1:  # before: accepted and ignored
                 raise ConfigError(f"`cycles` applies to kind 'sweep'; a 'monte-carlo' experiment runs `transfers` "
                                   f"transfers (got cycles = {self.cycles}).")
+            if self.kind == "sweep":  # before: accepted and ignored
+                for key, default in (("transfers", 1000), ("threshold", 0.95), ("models", ("hardware",))):
+                    if getattr(self, key) != default:
+                        raise ConfigError(f"`{key}` applies to kind 'monte-carlo'; a 'sweep' experiment runs `cycles` "
+                                          f"trials of the Hardware transfer per grid point (got {key} = "
+                                          f"{short_repr(getattr(self, key))}).")
             onnx = [n.name for n in self.networks if n.recipe == "onnx"]
             drawn = [m for m in models if m != "hardware"]
             if self.kind == "monte-carlo" and onnx and drawn:  # before: refused only after loading the model,
