@@ -442,3 +442,21 @@ def test_monte_carlo_only_settings_of_a_sweep_experiment_are_refused_not_ignored
         load_experiment(path)
     text = str(err.value)
     assert f"`{key}`" in text and "'sweep'" in text and str(path) in text
+
+
+@pytest.mark.parametrize("metric,value", [("accuracy", "89.6"), ("robust_fraction", "79.5"),
+                                          ("accuracy_ideal", "-0.1"), ("software_accuracy", "1.5")])
+def test_a_fraction_metric_s_reference_value_outside_0_1_is_refused(tmp_path, metric, value):
+    # before: accepted; report.md printed the paper's 89.6 as "8960.0 %" and "ours - paper" as -8900 points
+    ref = f'[[reference]]\nlabel = "r"\nmetric = "{metric}"\npoint = {{ alpha = 1 }}\nvalue = {value}\n'
+    path = _write(tmp_path, BASE + ref)
+    with pytest.raises(ConfigError) as err:
+        load_experiment(path)
+    text = str(err.value)
+    assert "[[reference]] #1" in text and metric in text and value in text and str(path) in text
+    over = f'[[reference]]\nlabel = "r"\nmetric = "{metric}"\nover = "alpha"\nat = [1, 2]\nvalues = [0.5, {value}]\n'
+    with pytest.raises(ConfigError, match="fraction"):
+        load_experiment(_write(tmp_path, BASE + over))
+    load_experiment(_write(tmp_path, BASE + ref.replace(f"value = {value}", "value = 0.896")))
+    # mapping_error is in percent: 31.2 is a value of it
+    load_experiment(_write(tmp_path, BASE + ref.replace(f'"{metric}"', '"mapping_error"').replace(value, "31.2")))

@@ -95,6 +95,9 @@ NETWORK_KEYS = ("name", "recipe", "seed", "hidden", "training", "l2", "epochs", 
              "ternary_delta", "batch_size", "learning_rate", "lr_decay", "members")
 _REF_KEYS = ("label", "metric", "point", "value", "over", "at", "values", "note")
 _PAPER_KEYS = ("table", "metrics", "columns", "values", "where", "join", "fixed")
+#: Metrics (and their prefixes: accuracy_<read-out>, accuracy_<task>) that are fractions from 0 to 1; the
+#: report prints them in percent.
+_FRACTION_METRICS = ("accuracy", "software_accuracy", "robust_fraction", "mean_accuracy")
 #: Grid keys that are not Hardware fields.
 _GRID_EXTRA = ("network", "variant", "alpha_beta")
 
@@ -359,6 +362,9 @@ def _references(data: Any, source: str) -> tuple[Reference, ...]:
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
                 raise ConfigError(f"{source}: [[reference]] #{k + 1}: values must be finite numbers; got "
                                   f"{short_repr(v)}.")
+            if metric.startswith(_FRACTION_METRICS) and not 0 <= v <= 1:  # before: 89.6 printed as "8960.0 %"
+                raise ConfigError(f"{source}: [[reference]] #{k + 1}: metric {metric!r} is a fraction from 0 to 1 "
+                                  f"(write 0.896 for 89.6 %); got value {short_repr(v)}.")
             pt = dict(point)
             if at_v is not None:
                 pt[r["over"]] = at_v
