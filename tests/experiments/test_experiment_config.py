@@ -460,3 +460,31 @@ def test_a_fraction_metric_s_reference_value_outside_0_1_is_refused(tmp_path, me
     load_experiment(_write(tmp_path, BASE + ref.replace(f"value = {value}", "value = 0.896")))
     # mapping_error is in percent: 31.2 is a value of it
     load_experiment(_write(tmp_path, BASE + ref.replace(f'"{metric}"', '"mapping_error"').replace(value, "31.2")))
+
+
+@pytest.mark.parametrize("point,key,value", [
+    ("{ alpha = 3 }", "alpha", "3"),                         # not a grid value
+    ("{ alpha = 1, network = 'u' }", "network", "'u'"),      # not a network of the experiment
+])
+def test_a_reference_point_value_that_no_result_row_has_is_refused(tmp_path, point, key, value):
+    # before: accepted; the reference matched no row and report.md showed "n/a" with no hint why
+    path = _write(tmp_path, BASE + f'[[reference]]\nlabel = "r"\npoint = {point}\nvalue = 0.5\n')
+    with pytest.raises(ConfigError) as err:
+        load_experiment(path)
+    text = str(err.value)
+    assert f"`{key}`" in text and value in text and str(path) in text
+    over = '[[reference]]\nlabel = "r"\nover = "alpha"\nat = [1, 2, 4]\nvalues = [0.5, 0.5, 0.5]\n'
+    with pytest.raises(ConfigError, match="4"):
+        load_experiment(_write(tmp_path, BASE + over))
+    # a --quick grid may leave the paper's point out: its reference then shows "n/a" in the quick report
+    quick = BASE + '[[reference]]\nlabel = "r"\npoint = { alpha = 2 }\nvalue = 0.5\n[quick]\ngrid = { alpha = [1] }\n'
+    load_experiment(_write(tmp_path, quick), quick=True)
+
+
+def test_a_monte_carlo_reference_to_a_model_that_does_not_run_is_refused(tmp_path):
+    ref = '[[reference]]\nlabel = "r"\nmetric = "robust_fraction"\npoint = { model = "hardware" }\nvalue = 0.5\n'
+    path = _write(tmp_path, MONTE_CARLO + ref)
+    with pytest.raises(ConfigError) as err:
+        load_experiment(path)
+    assert "`model`" in str(err.value) and "'hardware'" in str(err.value) and str(path) in str(err.value)
+    load_experiment(_write(tmp_path, MONTE_CARLO + ref.replace('"hardware"', '"statistical"')))

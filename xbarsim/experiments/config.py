@@ -23,11 +23,11 @@ An experiment config (:class:`ExperimentConfig`, :func:`load_experiment`) is one
 
     [grid]                           # Hardware fields, "variant", "network", "alpha_beta"
     fault_rate = [0.0, 0.2]
-    alpha = [1, 3]
+    alpha = [1, 3, 6]
     variant = ["lea"]
 
     [[reference]]                    # the paper's numbers, printed beside ours; `point` names
-                                     # grid keys (and `network`) only
+                                     # grid keys (and `network`) only, with values the grid has
     label = "LEA alpha = 6, 20 % faults (paper Fig. 4b)"
     metric = "accuracy"
     point = { variant = "lea", alpha = 6, fault_rate = 0.2 }
@@ -115,6 +115,14 @@ def _as_float(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_as_float(v) for v in value]
     return value
+
+
+def _same_value(a: Any, b: Any) -> bool:
+    """Whether a reference's point value ``a`` selects the results column value ``b`` (as the report's
+    comparison matches them: numbers by value, anything else by its JSON text)."""
+    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (a, b)):
+        return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-12)
+    return json.dumps(a, default=repr) == json.dumps(b, default=repr)
 
 
 def _unknown(data: Mapping[str, Any], allowed: Sequence[str], source: str, table: str) -> None:
@@ -624,6 +632,15 @@ class ExperimentConfig:
                     raise ConfigError(f"[[reference]] {ref.label!r}: `point` key {bad[0]!r} is not a column of this "
                                       f"experiment's results ({', '.join(columns)}); a value fixed in [hardware] "
                                       "needs no point key.")
+            # the values of every column (a --quick grid may leave a paper's point out: "n/a" there)
+            have = {**{k: list(v) for k, v in grid.items()}, "network": list(grid.get("network", names[:1]))} \
+                if self.kind == "sweep" else {"network": names, "model": list(models)}
+            for ref in () if self.quick else self.references:  # before: "n/a" in the report, no hint why
+                for k, v in ref.point.items():
+                    if k in have and not ref.from_table and not any(_same_value(v, w) for w in have[k]):
+                        raise ConfigError(f"[[reference]] {ref.label!r}: `point` value `{k}` = {short_repr(v)} is "
+                                          f"not one of this experiment's ({short_repr(have[k])}); it would match "
+                                          "no result.")
             check_plot_x(self.plot_x, list(grid))
             if self.plot_x is not None and not all(isinstance(v, (int, float)) and not isinstance(v, bool)
                                                    for v in grid[self.plot_x]):
