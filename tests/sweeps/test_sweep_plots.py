@@ -191,3 +191,26 @@ def test_one_trial_per_point_draws_no_error_bars_and_says_so(tmp_path, monkeypat
     for c in calls:
         legend = c["ax"].figure.legends[0].get_title().get_text()
         assert legend == "points: one trial per point (no error bars); series offset sideways"
+
+
+def _flaky(params, rng):
+    """A trial kind that fails at x = 2 for most draws: points with fewer successful trials than `trials`."""
+    v = float(rng.random())
+    if params["x"] == 2 and v < 0.7:
+        raise ValueError("flaky")
+    return {"y": params["x"] + v}
+
+
+def test_the_caption_counts_the_trials_each_point_s_mean_is_over(tmp_path, monkeypatch):
+    # before: "over 4 trials per point" (the spec's `trials`) while points with failed trials had 1 or 2
+    from xbarsim.experiments import run_sweep_config
+    from xbarsim.sweeps import SweepSpec
+
+    calls = spy_errorbars(monkeypatch)
+    spec = SweepSpec(name="fl", trial="flaky", grid={"x": [1, 2], "z": [0, 1]}, trials=4, seed=1)
+    out = tmp_path / "out"
+    run_sweep_config(spec, out=out, scheduler="serial", trials={"flaky": _flaky})
+    counts = sorted({len(v) for v in stored_trials(out, "x", "z").values()})
+    assert len(counts) > 1  # the seed gives points of different counts
+    legend = calls[0]["ax"].figure.legends[0].get_title().get_text()
+    assert f"over {counts[0]}-{counts[-1]} trials per point" in legend, legend

@@ -317,7 +317,11 @@ def _plot_metric(out: Path, spec: SweepSpec, rows: list[dict[str, Any]], metric:
     ax.set_ylabel(LABELS.get(metric, metric))
     what = LABELS.get(metric, metric).split(" (")[0]
     ax.set_title(f"{what} vs {x_name} (sweep {spec.name})", fontsize="medium")
-    caption = (f"points: mean; error bars: ± one standard deviation (ddof 0) over {spec.trials} trials per point"
+    # the trials each drawn mean is over (before: the spec's `trials`, also where trials failed or were
+    # still missing after an interrupt)
+    ns = sorted({int(row.get(f"{metric}_n", row["n_ok"])) for row in rows if row[f"{metric}_mean"] is not None})
+    count = "0" if not ns else str(ns[0]) if len(ns) == 1 else f"{ns[0]}-{ns[-1]}"
+    caption = (f"points: mean; error bars: ± one standard deviation (ddof 0) over {count} trials per point"
                if spec.trials > 1 else "points: one trial per point (no error bars)")
     if len(series) > 1:
         caption += "; series offset sideways"
