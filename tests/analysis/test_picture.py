@@ -76,3 +76,20 @@ def test_large_arrays_are_refused_clearly(tmp_path, rng):
         draw_crossbar(four, small, tmp_path / "x.png")
     with pytest.raises(xb.ConfigError, match="`quantity`"):
         draw_crossbar(other, small, tmp_path / "x.png", quantity="power")  # type: ignore[arg-type]
+
+
+def test_the_black_wire_note_only_where_an_ideal_wire_is_drawn(rng):
+    """'black: ideal 0 ohm wire' was in every picture's title, also of voltages (defined on every
+    wire, never black) and of arrays without an ideal segment."""
+    from xbarsim.analysis.picture import _full_title
+
+    ideal, sol0 = _circuit(rng, 3, 3, segment=0.0)
+    resistive, sol3 = _circuit(rng, 3, 3, segment=3.0)
+    currents0 = np.concatenate([a.ravel() for a in segment_currents(
+        ideal, np.asarray(sol0.row_voltages), np.asarray(sol0.col_voltages))])
+    currents3 = np.concatenate([a.ravel() for a in segment_currents(
+        resistive, np.asarray(sol3.row_voltages), np.asarray(sol3.col_voltages))])
+    voltages0 = np.asarray(sol0.row_voltages).ravel()
+    assert "black: ideal 0 ohm wire" in _full_title("t", currents0)
+    assert "black" not in _full_title("t", currents3)
+    assert "black" not in _full_title("t", voltages0)

@@ -123,6 +123,16 @@ def draw_crossbar(
     return out
 
 
+def _full_title(title: str, wire_values: FloatArray) -> str:
+    """The figure title with its reading notes; "black: ideal 0 ohm wire" only where such a wire is drawn
+    (a wire value that is not defined: the current through an ideal segment; before, every picture,
+    also of voltages, which are defined on every wire, said so)."""
+    note = "\nrows driven at the left, columns sensed at the bottom (stubs: each line's total)"
+    if not np.isfinite(np.asarray(wire_values, dtype=np.float64)).all():
+        note += "; black: ideal 0 ohm wire"
+    return title + note
+
+
 def _render(out: Path, m: int, n: int, seg_row: FloatArray, seg_col: FloatArray, cells: FloatArray,
             ends_in: FloatArray, ends_out: FloatArray, wire_label: str, cell_label: str, title: str, unit: str) -> None:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -185,8 +195,7 @@ def _render(out: Path, m: int, n: int, seg_row: FloatArray, seg_col: FloatArray,
     ax.set_ylim(-(m - 1) - yc - (1.8 if side <= 16 else 1.0), 0.5)
     ax.set_aspect("equal")
     ax.axis("off")
-    ax.set_title(title + "\nrows driven at the left, columns sensed at the bottom (stubs: each line's total); "
-                 "black: ideal 0 ohm wire", fontsize=7)
+    ax.set_title(_full_title(title, wv), fontsize=7)
     from matplotlib.ticker import EngFormatter, MaxNLocator
 
     for mappable, where, label, bins in ((wires, "right", wire_label, 5), (boxes, "bottom", cell_label, 3)):

@@ -407,7 +407,8 @@ class ReadMarginCurve:
     selected_voltage_on : ndarray, shape (S, K)
         Volt, the voltage across the selected (ON) cell after IR drop.
     power_off : ndarray, shape (S, K)
-        Watt, driver power of the OFF read (its pattern has every other cell ON).
+        Watt, driver power of the OFF read (the other cells as :attr:`pattern` stores them for
+        it: all ON for ``"worst"`` and ``"all-on"``, all OFF for ``"all-off"``).
     ideal_margin : float
         Dimensionless, the isolated cell's margin.
     pattern : str

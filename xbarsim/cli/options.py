@@ -19,7 +19,8 @@ def add_run_options(p: argparse.ArgumentParser, *, out_default: str, resume_help
                    help="'local' (default): embedded Dask LocalCluster; 'serial': in this process; or the address "
                         "of a running Dask scheduler, e.g. tcp://10.0.0.5:8786")
     p.add_argument("--workers", type=int, default=None, metavar="N",
-                   help="worker processes of the local cluster (default: number of CPUs)")
+                   help="worker processes of the local cluster (default: number of CPUs; evaluate: at most one "
+                        "per trial)")
     p.add_argument("--dashboard", action="store_true",
                    help="local cluster: serve the Dask dashboard, on 127.0.0.1 only (off by default: it shows "
                         "worker logs and call stacks without a login)")

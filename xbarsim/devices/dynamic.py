@@ -171,7 +171,8 @@ class Vteam:
     k_set, k_reset : float or ndarray of shape (M, N)
         1/s, rate constants (> 0), per cell like the thresholds.
     alpha_set, alpha_reset : float
-        Exponents (>= 1, so that the rate is differentiable at the threshold).
+        Exponents (>= 1: the rate is continuous at the threshold, and differentiable there for
+        alpha > 1).
     window : {"none", "linear", "biolek"}
         Window function.
     p : int
