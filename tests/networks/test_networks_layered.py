@@ -228,6 +228,16 @@ def test_new_layers_check_their_settings() -> None:
     assert repr(ActivationLayer(kind="leaky-relu")) == "Activation(kind='leaky-relu', slope=0.01)"
 
 
+@pytest.mark.parametrize("head", [Softmax, LogSoftmax])
+@pytest.mark.parametrize("axis", ["1", True, 1.0, None, np.array([1])])
+def test_softmax_axis_must_be_an_int(head, axis) -> None:
+    # before: "1" and None were TypeErrors from the axis range check at Network(...), True and 1.0 passed
+    # it (True == 1) and ended in numpy's TypeError at forward
+    with pytest.raises(ConfigError, match=f"`axis` of a {head.__name__} must be an int"):
+        head(axis=axis)
+    assert head(axis=np.int64(-1)).axis == -1 and type(head(axis=np.int64(-1)).axis) is int
+
+
 def test_log_softmax_network_outputs_log_probabilities_and_labels_their_argmax() -> None:
     rng = np.random.default_rng(8)
     dense = Dense(weight=rng.normal(size=(5, 4)), bias=rng.normal(size=4))

@@ -302,6 +302,16 @@ class Activation:
         return shape
 
 
+def _check_softmax_axis(layer: Softmax | LogSoftmax) -> None:
+    axis = layer.axis
+    # before: text or None was a TypeError of the range check, True or 1.0 passed it (== 1) and ended in
+    # numpy's TypeError at forward
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+        raise ConfigError(f"`axis` of a {type(layer).__name__} must be an int (a non-batch axis; -1 is the last); "
+                          f"got {short_repr(axis)}.")
+    object.__setattr__(layer, "axis", int(axis))
+
+
 def _softmax_axis_shape(layer: Softmax | LogSoftmax, shape: tuple[int, ...]) -> tuple[int, ...]:
     axis = layer.axis
     if not -(len(shape) + 1) <= axis <= len(shape) or axis == 0 or axis == -(len(shape) + 1):
@@ -315,6 +325,9 @@ class Softmax:
     """Softmax along ``axis`` of the full tensor (batch axis 0; -1 is the last axis)."""
 
     axis: int = -1
+
+    def __post_init__(self) -> None:
+        _check_softmax_axis(self)
 
     def output_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
         """Per-sample output shape for per-sample input ``shape`` (ConfigError if it does not fit)."""
@@ -332,6 +345,9 @@ class LogSoftmax:
     """
 
     axis: int = -1
+
+    def __post_init__(self) -> None:
+        _check_softmax_axis(self)
 
     def output_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
         """Per-sample output shape for per-sample input ``shape`` (ConfigError if it does not fit)."""
