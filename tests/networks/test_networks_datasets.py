@@ -221,6 +221,12 @@ def test_registry() -> None:
     (lambda: nw.make_half_moons(noise="a"), "`noise`"),     # before: TypeError from np.isfinite
     (lambda: nw.make_double_yinyang(seeds=(42, 41, 40.5)), "`seeds\\[2\\]`"),
     (lambda: nw.make_double_yinyang(seeds=5), "`seeds`"),
+    # before: TypeError from np.isfinite for text or None, and True was taken as an offset of 1
+    (lambda: nw.make_double_yinyang(n_train=3, offset="1"), "`offset`"),
+    (lambda: nw.make_double_yinyang(n_train=3, offset=None), "`offset`"),
+    (lambda: nw.make_double_yinyang(n_train=3, offset=True), "`offset`"),
+    (lambda: nw.make_double_yinyang(n_train=3, r_small="0.1"), "`r_small`"),
+    (lambda: nw.make_double_yinyang(n_train=3, r_big=[0.5]), "`r_big`"),
 ])
 def test_generator_seeds_and_noise_are_checked(call, name):
     with pytest.raises(ConfigError, match=name):

@@ -295,3 +295,16 @@ def test_an_unsupported_activation_word_length_is_named_before_the_input_format_
     data = ds.wage_inputs(nw.load_digits())
     with pytest.raises(ConfigError, match="`bits_activation` other than 8"):
         nw.train_wage(data, nw.WageConfig(hidden=4, epochs=1, bits_activation=4))
+
+
+@pytest.mark.parametrize("kwargs,name", [
+    # before: TypeError from np.isfinite (text, None), numpy's "truth value of an array is ambiguous"
+    # (an array), and std=True normalized by 1 without a word
+    ({"std": "0.3"}, "`std`"), ({"mean": None}, "`mean`"), ({"std": np.array([0.3, 0.4])}, "`std`"),
+    ({"std": True}, "`std`"), ({"mean": "0"}, "`mean`"), ({"std": 0.0}, "`std`"), ({"mean": np.inf}, "`mean`"),
+])
+def test_wage_inputs_names_a_mean_or_std_that_is_not_a_number(kwargs, name):
+    d = ds.Dataset(name="t", x_train=np.full((2, 3), 0.5), y_train=[0, 1], x_val=np.zeros((0, 3)), y_val=[],
+                   x_test=np.zeros((0, 3)), y_test=[], n_classes=2)
+    with pytest.raises(ConfigError, match=name):
+        ds.wage_inputs(d, **kwargs)

@@ -444,8 +444,10 @@ def wage_inputs(dataset: Dataset, *, mean: float = MNIST_MEAN, std: float = MNIS
     """
     if not isinstance(dataset, Dataset):
         raise ConfigError(f"`dataset` must be a Dataset; got {type(dataset).__name__}.")
-    if not (np.isfinite(std) and std > 0 and np.isfinite(mean)):
-        raise ConfigError(f"`std` must be a positive finite scale and `mean` finite; got mean={mean!r}, std={std!r}.")
+    # before: text or None was np.isfinite's TypeError, an array numpy's "truth value ... is ambiguous", and
+    # std=True normalized by 1
+    mean = scalar(mean, "mean", what="finite pixel mean")
+    std = scalar(std, "std", what="positive finite pixel standard deviation", positive=True)
 
     def q(x: FloatArray) -> FloatArray:
         return quantize_activation((x - mean) / std, bits)
@@ -590,8 +592,8 @@ def make_double_yinyang(
         raise ConfigError(f"`seeds` must hold three seeds (train, val, test); got {short_repr(seeds)}.")
     seeds = tuple(check_int(s, f"seeds[{i}]", 0, 2**32 - 1) for i, s in enumerate(seeds))  # type: ignore[assignment]
     for name, v in (("offset", offset), ("r_small", r_small), ("r_big", r_big)):
-        if not np.isfinite(v):
-            raise ConfigError(f"`{name}` must be finite; got {short_repr(v)}.")
+        # before: text or None was np.isfinite's TypeError, and True an offset of 1
+        scalar(v, name, what="finite number")
     if not (0 < r_small < 0.5 * r_big):
         raise ConfigError(f"`r_small` must lie in (0, r_big / 2); got {short_repr(r_small)} with r_big={r_big!r}.")
     splits = [_yinyang_points(n, int(s), float(r_small), float(r_big)) for n, s in zip(sizes, seeds)]
