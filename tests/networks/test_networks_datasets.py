@@ -251,6 +251,26 @@ def test_dataset_labels_are_checked_before_the_cast(bad, words) -> None:
     assert ok.y_train.tolist() == [1, 0, 1, 1] and ok.y_test.dtype == np.int64
 
 
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("field,bad", [
+    ("x_val", np.array([[1.0 + 2.0j, 0.5]])),   # before: the imaginary part dropped with a ComplexWarning
+    ("x_train", [["a", "b"]] * 4),               # before: ValueError from float()
+    ("x_test", [[0.0, 1.0], [0.0]] * 2),         # ragged; before: numpy's ValueError
+    ("input_range", "ab"),                       # before: ValueError from float()
+    ("input_range", (0.0, 1.0, 2.0)),            # before: ValueError "too many values to unpack"
+    ("input_range", 1.0),                        # before: TypeError, a float is not iterable
+    ("tasks", 5),                                # before: TypeError, an int is not iterable
+])
+def test_dataset_names_features_ranges_and_tasks_it_cannot_read(field, bad) -> None:
+    x = np.zeros((4, 2))
+    good = dict(name="t", x_train=x, y_train=[0, 1, 0, 1], x_val=x[:0], y_val=[], x_test=x, y_test=[1, 1, 0, 0],
+                n_classes=2)
+    if field == "x_val":
+        good["y_val"] = [0]
+    with pytest.raises(ConfigError, match=f"`{field}`"):
+        nw.Dataset(**{**good, field: bad})
+
+
 @pytest.mark.parametrize("loader,seed", [
     (nw.load_digits, 1.5), (nw.load_digits, True), (nw.load_digits, -1), (nw.load_digits, "a"),
     (nw.load_digits, 2**32 - 1), (nw.load_mnist5k, 2.0), (nw.load_mnist5k, -1),

@@ -113,7 +113,15 @@ class Dataset:
             raise ConfigError(f"`n_classes` must be an integer >= 2; got {short_repr(self.n_classes)}.")
         n_features = None
         for split in ("train", "val", "test"):
-            x = np.asarray(getattr(self, f"x_{split}"), dtype=np.float64)
+            # before: text and ragged rows were numpy's ValueError, complex values lost their imaginary part
+            try:
+                raw = np.asarray(getattr(self, f"x_{split}"))
+                x = np.asarray(raw, dtype=np.float64) if raw.dtype.kind in "fiubO" else None
+            except (TypeError, ValueError, OverflowError):
+                x = None
+            if x is None:
+                raise ConfigError(f"`x_{split}` must be a real numeric array (n, n_features); got "
+                                  f"{short_repr(getattr(self, f'x_{split}'))}.")
             y = np.asarray(getattr(self, f"y_{split}"))
             if x.ndim != 2:
                 raise ConfigError(f"`x_{split}` must be 2-D (n, n_features); got shape {x.shape}.")
@@ -147,10 +155,18 @@ class Dataset:
             raise ConfigError(f"`sample_shape` must be () or positive ints whose product is the {n_features} "
                               f"features; got {short_repr(shape)}.")
         object.__setattr__(self, "sample_shape", tuple(int(d) for d in shape))
-        lo, hi = (float(v) for v in self.input_range)
+        rng = self.input_range
+        try:  # before: text, a scalar or three bounds were ValueError / TypeError of the unpacking
+            if isinstance(rng, (str, bytes)) or any(isinstance(v, (str, bytes, bool)) for v in rng):
+                raise TypeError
+            lo, hi = (float(v) for v in rng)
+        except (TypeError, ValueError):
+            lo, hi = np.nan, np.nan
         if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
             raise ConfigError(f"`input_range` must be finite (low, high) with low < high; got {self.input_range!r}.")
         object.__setattr__(self, "input_range", (lo, hi))
+        if not isinstance(self.tasks, (tuple, list)):  # before: an int was tuple()'s TypeError
+            raise ConfigError(f"`tasks` must be a tuple of Datasets; got {short_repr(self.tasks)}.")
         tasks = tuple(self.tasks)
         for t in tasks:
             if not isinstance(t, Dataset) or t.n_features != self.n_features or t.n_classes != self.n_classes:
