@@ -219,6 +219,8 @@ def test_registry() -> None:
     (lambda: nw.make_half_moons(seed=1.5), "`seed`"),       # before: truncated to 1 without a word
     (lambda: nw.make_half_moons(seed=-1), "`seed`"),        # before: sklearn's own ValueError
     (lambda: nw.make_half_moons(noise="a"), "`noise`"),     # before: TypeError from np.isfinite
+    # before: one point min-max scaled to 0 / 0, a RuntimeWarning and "`x_train` must be finite"
+    (lambda: nw.make_half_moons(n_train=1, n_val=0, n_test=0), "`n_train` \\+ `n_val` \\+ `n_test` must be at least 2"),
     (lambda: nw.make_double_yinyang(seeds=(42, 41, 40.5)), "`seeds\\[2\\]`"),
     (lambda: nw.make_double_yinyang(seeds=5), "`seeds`"),
     # before: TypeError from np.isfinite for text or None, and True was taken as an offset of 1

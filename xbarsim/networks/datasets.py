@@ -264,6 +264,9 @@ def make_half_moons(
 
     n_tr = _check_count(n_train, "n_train", 1)
     n_va, n_te = _check_count(n_val, "n_val"), _check_count(n_test, "n_test")
+    if n_tr + n_va + n_te < 2:  # min-max scaling of one point is 0 / 0
+        raise ConfigError(f"`n_train` + `n_val` + `n_test` must be at least 2 (the features are min-max scaled over "
+                          f"all points); got {n_tr} + {n_va} + {n_te}.")
     sd = scalar(noise, "noise", what="finite non-negative standard deviation", min_value=0.0)
     # sklearn's random_state: an int in [0, 2**32); a float seed was truncated without a word
     rs = check_int(seed, "seed", 0, 2**32 - 1)
