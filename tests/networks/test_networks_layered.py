@@ -9,6 +9,7 @@ from conv_oracle import direct_conv
 
 from xbarsim.errors import ConfigError
 from xbarsim.networks import (
+    MLP,
     ActivationLayer,
     Clip,
     Conv2d,
@@ -318,3 +319,18 @@ def test_from_dict_refuses_what_to_dict_does_not_write() -> None:
         Network.from_dict({**d, "layers.1.kind": np.array("elu")})
     with pytest.raises(ConfigError, match=r"`layers.1` \(Activation\): `slope` must be a finite slope"):
         Network.from_dict({**d, "layers.1.slope": np.array(np.inf)})
+
+
+@pytest.mark.parametrize("kind", ["network", "mlp", "sigmoid"])
+@pytest.mark.parametrize("scores", [np.array([0.2, 0.9]), np.zeros((2, 3)), np.zeros((2, 2, 1)), "ab",
+                                    [[0.1, 0.2], [0.3]], np.array([["a", "b"]])])
+def test_labels_from_scores_names_scores_of_another_shape_or_kind(kind, scores) -> None:
+    # before: numpy's AxisError (1-D), IndexError (a sigmoid unit's 1-D scores), ValueError (text, ragged rows);
+    # (2, 3) scores of a 2-output network were labelled 2, a class it does not have
+    mlp = MLP(weights=(np.ones((3, 2)),))
+    net = {"network": Network.from_mlp(mlp), "mlp": mlp,
+           "sigmoid": Network(layers=(Dense(weight=np.ones((3, 1))),), input_shape=(3,), output="sigmoid")}[kind]
+    if kind == "sigmoid" and isinstance(scores, np.ndarray) and scores.shape == (2, 3):
+        scores = np.zeros((2, 2))
+    with pytest.raises(ConfigError, match="`scores` must be"):
+        net.labels_from_scores(scores)

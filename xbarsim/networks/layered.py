@@ -47,6 +47,7 @@ from xbarsim.networks.mlp import (
     _sigmoid,
     accuracy_of,
     quantize_activation,
+    _score_matrix,
     ternarize_matrix,
 )
 
@@ -785,7 +786,7 @@ class Network:
     def labels_from_scores(self, scores: ArrayLike) -> IntArray:
         """Argmax of the outputs; for one sigmoid unit, score above 0 (0.5 if the network ends in a sigmoid,
         Flatten / Reshape after it aside)."""
-        s = np.asarray(scores, dtype=np.float64)
+        s = _score_matrix(scores, self.n_outputs)
         if self.output == "sigmoid":
             return (s[:, 0] > (0.5 if self.outputs_probabilities else 0.0)).astype(np.int64)
         return np.argmax(s, axis=1).astype(np.int64)

@@ -432,7 +432,7 @@ class MLP:
 
     def labels_from_scores(self, scores: ArrayLike) -> IntArray:
         """Labels from output scores as returned by :meth:`forward` (ties: lowest class index / class 0)."""
-        s = np.asarray(scores, dtype=np.float64)
+        s = _score_matrix(scores, self.n_outputs)
         if self.output == "sigmoid":
             return (s[:, 0] > 0).astype(np.int64)
         return np.argmax(s, axis=1).astype(np.int64)
@@ -577,6 +577,22 @@ def check_labels(y: ArrayLike, n: int, n_classes: int) -> IntArray:
     if arr.size and (arr.min() < 0 or arr.max() >= n_classes):  # compared before the cast, which can wrap
         raise ConfigError(f"`y` must hold labels in 0..{n_classes - 1}; got {int(arr.min())}..{int(arr.max())}.")
     return arr.astype(np.int64)
+
+
+def _score_matrix(scores: ArrayLike, n_outputs: int) -> FloatArray:
+    """``scores`` as a float64 ``(B, n_outputs)`` array, or ConfigError naming ``scores``.
+
+    Before, 1-D scores were numpy's AxisError (IndexError for a sigmoid unit), text or ragged rows its
+    ValueError, and scores with more columns than the network has outputs were labelled with classes
+    it does not have."""
+    try:
+        raw = None if isinstance(scores, (str, bytes)) else np.asarray(scores)
+    except (TypeError, ValueError):
+        raw = None
+    if raw is None or raw.dtype.kind not in "fiu" or raw.ndim != 2 or raw.shape[1] != n_outputs:
+        raise ConfigError(f"`scores` must be a numeric (B, {n_outputs}) array, one row of output scores per "
+                          f"sample; got {short_repr(scores)}.")
+    return np.asarray(raw, dtype=np.float64)
 
 
 def accuracy_of(pred: IntArray, y: ArrayLike, n_classes: int) -> float:
