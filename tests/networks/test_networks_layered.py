@@ -334,3 +334,27 @@ def test_labels_from_scores_names_scores_of_another_shape_or_kind(kind, scores) 
         scores = np.zeros((2, 2))
     with pytest.raises(ConfigError, match="`scores` must be"):
         net.labels_from_scores(scores)
+
+
+@pytest.mark.parametrize("kwargs,words", [
+    # before: as_strided's "negative dimensions are not allowed": the "does not fit" check came after it
+    ({"kernel": (5, 5)}, "does not fit"),
+    ({"kernel": (2, 2), "padding": (0, 0, 0, 0), "dilation": (3, 1)}, "does not fit"),
+    ({"kernel": (0, 2)}, "`kernel`"),                    # before: (8, 0) patches without a word
+    ({"kernel": (2, 2), "stride": (0, 1)}, "`stride`"),  # before: ZeroDivisionError
+    ({"kernel": (2, 2), "padding": (-1, 0, 0, 0)}, "`padding`"),  # before: np.pad's ValueError
+    ({"kernel": (2, 2), "x": [[[["a"]]]]}, "`x`"),       # before: float()'s ValueError
+])
+def test_im2col_names_settings_and_images_it_cannot_use(kwargs, words) -> None:
+    x = kwargs.pop("x", np.zeros((1, 1, 3, 3)))
+    kernel = kwargs.pop("kernel")
+    with pytest.raises(ConfigError, match=words):
+        im2col(x, kernel, **kwargs)
+
+
+def test_from_dict_refuses_an_input_shape_that_is_not_whole_numbers() -> None:
+    arrays = Network(layers=(Dense(weight=np.ones((3, 2))),), input_shape=(3,)).to_dict()
+    # before: 3.5 was truncated to 3 without a word and text was int()'s ValueError
+    for bad in (np.array([3.5]), np.array("ab")):
+        with pytest.raises(ConfigError, match="`input_shape` must be positive ints"):
+            Network.from_dict({**arrays, "input_shape": bad})

@@ -137,14 +137,26 @@ def im2col(x: ArrayLike, kernel: tuple[int, int], *, stride: tuple[int, int] = (
     :meth:`Conv2d.matrix`, so ``im2col(x) @ conv.matrix`` is the convolution without its bias.
     Padding is zeros.
     """
-    arr = np.asarray(x, dtype=np.float64)
+    # before: a kernel or stride of 0, a negative pad, text, and a window larger than the padded image (whose
+    # "does not fit" came after as_strided's own ValueError) were numpy's errors or empty patches
+    kernel, stride = _pair(kernel, "kernel", minimum=1), _pair(stride, "stride", minimum=1)
+    dilation, padding = _pair(dilation, "dilation", minimum=1), _pads(padding)
+    try:
+        raw = None if isinstance(x, (str, bytes)) else np.asarray(x)
+        arr = np.asarray(raw, dtype=np.float64) if raw is not None and raw.dtype.kind in "fiu" else None
+    except (TypeError, ValueError):
+        arr = None
+    if arr is None:
+        raise ConfigError(f"`x` must be numeric images (B, C, H, W); got {short_repr(x)}.")
     if arr.ndim != 4:
         raise ConfigError(f"`x` must be images (B, C, H, W); got shape {arr.shape}.")
-    win = _windows(_pad(arr, padding, 0.0), kernel, stride, dilation)
-    b, c, kh, kw, ho, wo = win.shape
-    if ho < 1 or wo < 1:
+    t, left, bottom, r = padding
+    if (conv_output_size(arr.shape[2], kernel[0], stride[0], t, bottom, dilation[0]) < 1
+            or conv_output_size(arr.shape[3], kernel[1], stride[1], left, r, dilation[1]) < 1):
         raise ConfigError(f"a {kernel} window (stride {stride}, dilation {dilation}, padding {padding}) does not fit "
                           f"images of {arr.shape[2]}x{arr.shape[3]}.")
+    win = _windows(_pad(arr, padding, 0.0), kernel, stride, dilation)
+    b, c, kh, kw, ho, wo = win.shape
     check_size((b * ho * wo, c * kh * kw), "patches")
     return np.ascontiguousarray(win.transpose(0, 4, 5, 1, 2, 3)).reshape(b * ho * wo, c * kh * kw)
 
@@ -852,7 +864,9 @@ class Network:
         if unknown:
             raise ConfigError(f"`arrays` holds keys that no layer of this network has: {', '.join(unknown[:5])}.")
         shape = np.asarray(arrays["input_shape"])
-        return cls(layers=tuple(layers), input_shape=tuple(int(v) for v in shape.reshape(-1)),
+        # the values as they are, for Network to check (before: int() truncated 3.5 to 3 and refused text in its
+        # own ValueError)
+        return cls(layers=tuple(layers), input_shape=tuple(v.item() for v in shape.reshape(-1)),
                    output=str(np.asarray(arrays["output"])))  # type: ignore[arg-type]
 
 
