@@ -336,6 +336,22 @@ def test_labels_from_scores_names_scores_of_another_shape_or_kind(kind, scores) 
         net.labels_from_scores(scores)
 
 
+@pytest.mark.parametrize("kind", ["network", "mlp", "sigmoid"])
+def test_labels_from_scores_refuses_nan_scores(kind) -> None:
+    """A NaN score was read as a label by argmax (its column) or as class 0 by the sigmoid threshold,
+    and counted right or wrong without a word."""
+    mlp = MLP(weights=(np.ones((3, 2)),))
+    net = {"network": Network.from_mlp(mlp), "mlp": mlp,
+           "sigmoid": Network(layers=(Dense(weight=np.ones((3, 1))),), input_shape=(3,), output="sigmoid")}[kind]
+    width = 1 if kind == "sigmoid" else 2
+    scores = np.zeros((3, width))
+    scores[2, 0] = np.nan
+    with pytest.raises(ConfigError, match=r"`scores` hold NaN in 1 of 3 rows \(first: row 2"):
+        net.labels_from_scores(scores)
+    scores[2, 0] = np.inf  # infinite scores order as they are
+    assert net.labels_from_scores(scores)[2] == (0 if width == 2 else 1)
+
+
 @pytest.mark.parametrize("kwargs,words", [
     # before: as_strided's "negative dimensions are not allowed": the "does not fit" check came after it
     ({"kernel": (5, 5)}, "does not fit"),

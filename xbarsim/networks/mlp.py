@@ -584,7 +584,8 @@ def _score_matrix(scores: ArrayLike, n_outputs: int) -> FloatArray:
 
     Before, 1-D scores were numpy's AxisError (IndexError for a sigmoid unit), text or ragged rows its
     ValueError, and scores with more columns than the network has outputs were labelled with classes
-    it does not have."""
+    it does not have. NaN scores are refused (argmax read the NaN's column as the label); infinite
+    ones order as they are."""
     try:
         raw = None if isinstance(scores, (str, bytes)) else np.asarray(scores)
     except (TypeError, ValueError):
@@ -592,7 +593,12 @@ def _score_matrix(scores: ArrayLike, n_outputs: int) -> FloatArray:
     if raw is None or raw.dtype.kind not in "fiu" or raw.ndim != 2 or raw.shape[1] != n_outputs:
         raise ConfigError(f"`scores` must be a numeric (B, {n_outputs}) array, one row of output scores per "
                           f"sample; got {short_repr(scores)}.")
-    return np.asarray(raw, dtype=np.float64)
+    out = np.asarray(raw, dtype=np.float64)
+    bad = np.flatnonzero(np.isnan(out).any(axis=1))
+    if bad.size:  # before: argmax picked the NaN's column, a label counted right or wrong without a word
+        raise ConfigError(f"`scores` hold NaN in {bad.size} of {out.shape[0]} rows (first: row {int(bad[0])}, "
+                          f"{short_repr(out[bad[0]])}); no label can be read from them.")
+    return out
 
 
 def accuracy_of(pred: IntArray, y: ArrayLike, n_classes: int) -> float:
