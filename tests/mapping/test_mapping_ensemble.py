@@ -264,3 +264,44 @@ def test_a_lower_ternary_step_maps_and_reads_out_exactly_without_faults_and_nois
         assert layer.layout.g_scale == pytest.approx(70e-6)
         np.testing.assert_allclose(layer.effective_weights(), w, atol=1e-12)
         np.testing.assert_allclose(mp.run_layer(layer, x), x @ w, rtol=1e-12, atol=1e-12)
+
+
+def test_copy_deviation_names_a_read_back_of_another_shape_or_a_nan_read():
+    """Before: a read-back of one copy for a target of three was broadcast without a word (every copy
+    compared with copy 0's read: copies 1 and 2, never read, took copy 0's deviation), a stack of another channel count
+    or a single channel matrix ended in numpy's broadcast / matmul ValueError, and a NaN read gave NaN
+    deviations that select_copies then refused as its own `deviation`."""
+    mw = mp.map_weights(np.array([[1.0, -1.0], [0.0, 1.0]]), g_min=133e-6, g_max=233e-6)
+    layout = mp.tile_layer(mw, (8, 8))
+    target = np.broadcast_to(layout.channel_matrix(mw.conductance), (3, 2, 4)).copy()
+    with pytest.raises(ConfigError, match=r"`read` must have the shape of `target` \(3, 2, 4\); got shape \(1, 2, 4\)"):
+        mp.copy_deviation(target, target[:1], layout)
+    with pytest.raises(ConfigError, match=r"`target` must have shape \(alpha, 2, 4\).*got shape \(3, 2, 3\)"):
+        mp.copy_deviation(target[:, :, :3], target[:, :, :3], layout)
+    with pytest.raises(ConfigError, match=r"`target` must have shape \(alpha, 2, 4\).*got shape \(2, 4\)"):
+        mp.copy_deviation(target[0], target[0], layout)
+    read = target.copy()
+    read[1, 0, 0] = np.nan
+    with pytest.raises(ConfigError, match=r"`read` must be .*got nan"):
+        mp.copy_deviation(target, read, layout)
+    with pytest.raises(ConfigError, match="`layout` must be a LayerLayout"):
+        mp.copy_deviation(target, target, mw)
+
+
+def test_rme_targets_names_bad_stacks_a_nan_read_and_a_reversed_window():
+    """Before: a single channel matrix ended in an unpacking ValueError, a NaN read of a stuck device
+    gave a NaN stuck error and residual without a word, and on levels g_min > g_max clipped every
+    re-chosen target to g_max (a 500 uS stuck G+ left 167 uS where the window in order leaves -33 uS)."""
+    _, layout, target = _one_weight_layout(2)
+    stuck = np.zeros(target.shape, bool)
+    stuck[0, 0, 0] = True
+    kept = np.ones((2, 1), bool)
+    with pytest.raises(ConfigError, match=r"`target` must have shape \(alpha, 1, 2\).*got shape \(1, 2\)"):
+        mp.rme_targets(target[0], target[0], stuck[0], kept[:1], layout, g_min=133e-6, g_max=233e-6)
+    value = target.copy()
+    value[0, 0, 0] = np.nan
+    with pytest.raises(ConfigError, match=r"`value` must be .*got nan"):
+        mp.rme_targets(target, value, stuck, kept, layout, g_min=133e-6, g_max=233e-6)
+    value[0, 0, 0] = 500e-6
+    with pytest.raises(ConfigError, match=r"`g_min` and `g_max` must .*0 <= g_min < g_max"):
+        mp.rme_targets(target, value, stuck, kept, layout, g_min=233e-6, g_max=133e-6, levels=(133e-6, 233e-6))

@@ -137,3 +137,21 @@ def test_mao_refuses_weights_its_two_levels_cannot_carry(rng):
     plain = mp.map_layer(w, two, np.random.default_rng(1), ensemble=mp.EnsembleConfig.plain())
     mao = mp.map_layer(w, two, np.random.default_rng(1), ensemble=mp.EnsembleConfig.mao(2))
     np.testing.assert_allclose(mao.effective_weights(), plain.effective_weights(), atol=1e-12)
+
+
+def test_mao_targets_names_levels_that_are_not_a_pair_and_a_nan_read():
+    """Before: three levels or one ended in an unpacking ValueError, None in a TypeError; a NaN read of
+    a stuck device made the sums NaN, every later healthy device of that weight went to G_low (NaN is
+    not above the midpoint) and the stuck one kept NaN as its target, without a word."""
+    layout, target, pos, _ = _layout_and_targets(2)
+    stuck = np.zeros(target.shape, dtype=bool)
+    for levels in ((LO, 183e-6, HI), (LO,), None):
+        with pytest.raises(ConfigError, match=r"`levels` must be .*\(low, high\)"):
+            mp.mao_targets(target, target, stuck, layout, levels=levels)
+    value = target.copy()
+    value[0, 1, pos[1]] = np.nan
+    stuck[0, 1, pos[1]] = True
+    with pytest.raises(ConfigError, match=r"`value` must be .*got nan"):
+        mp.mao_targets(target, value, stuck, layout, levels=(LO, HI))
+    with pytest.raises(ConfigError, match=r"`target` must be .*got nan"):
+        mp.mao_targets(value, target, stuck, layout, levels=(LO, HI))

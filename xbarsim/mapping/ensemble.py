@@ -37,7 +37,7 @@ import numpy as np
 
 from xbarsim._repr import compact_repr
 from xbarsim._typing import ArrayLike, BoolArray, FloatArray, WriteSchemeName
-from xbarsim._validation import as_float_array, check_choice, check_rng, readonly, short_repr
+from xbarsim._validation import as_float_array, check_choice, check_rng, readonly, scalar, short_repr
 from xbarsim.devices.variability import quantize
 from xbarsim.errors import ConfigError
 from xbarsim.mapping.chip import Characterization, Chip, characterize
@@ -292,10 +292,28 @@ class Compensation:
         return 1.0 if total == 0.0 else 1.0 - float(np.abs(self.residual[has]).sum()) / total
 
 
+def _channel_stack(value: object, name: str, layout: LayerLayout, like: FloatArray | None = None) -> FloatArray:
+    """``value`` as a finite float64 ``(alpha, m, n_channels)`` stack of ``layout``'s channel matrices
+    (of the shape of ``like`` when given), or ConfigError naming ``name`` (before: numpy broadcast,
+    matmul or unpacking errors, a shorter stack broadcast silently, NaN carried into the result)."""
+    if not isinstance(layout, LayerLayout):
+        raise ConfigError(f"`layout` must be a LayerLayout (from xbarsim.mapping.tile_layer); got {type(layout).__name__}.")
+    m, nch = layout.n_rows, layout.n_channels
+    arr = as_float_array(value, name, what=f"(alpha, {m}, {nch}) array of conductances in siemens")
+    if like is not None and arr.shape != like.shape:
+        raise ConfigError(f"`{name}` must have the shape of `target` {like.shape}; got shape {arr.shape}.")
+    if arr.ndim != 3 or arr.shape[0] < 1 or arr.shape[1:] != (m, nch):
+        raise ConfigError(f"`{name}` must have shape (alpha, {m}, {nch}) (the layout's channel matrix of every "
+                          f"copy); got shape {arr.shape}.")
+    return arr
+
+
 def copy_deviation(target: FloatArray, read: FloatArray, layout: LayerLayout) -> FloatArray:
     """Siemens, ``(alpha, n)``: per copy and output, the summed ``|G_target - G_read|`` over the devices
     of that output (a reference column counts for every output it serves)."""
-    diff = np.where(layout.covered, np.abs(np.asarray(target) - np.asarray(read)), 0.0).sum(axis=1)
+    t = _channel_stack(target, "target", layout)
+    r = _channel_stack(read, "read", layout, like=t)
+    diff = np.where(layout.covered, np.abs(t - r), 0.0).sum(axis=1)
     return np.asarray(diff @ (layout.readout != 0).astype(np.float64))
 
 
@@ -396,10 +414,16 @@ def rme_targets(
     (error diffusion), so the total lands within about half a level step of ``-E``. Reference
     columns, shared by several outputs, are never re-chosen.
     """
-    t = np.asarray(target, dtype=np.float64)
-    v = np.asarray(value, dtype=np.float64)
+    t = _channel_stack(target, "target", layout)
+    v = _channel_stack(value, "value", layout, like=t)
     st = np.asarray(stuck, dtype=bool)
     kp = np.asarray(kept, dtype=bool)
+    lo_w = scalar(g_min, "g_min", what="conductance in siemens")
+    hi_w = scalar(g_max, "g_max", what="conductance in siemens")
+    if not 0 <= lo_w < hi_w:
+        raise ConfigError(f"`g_min` and `g_max` must be a window with 0 <= g_min < g_max; got {short_repr(g_min)} "
+                          f"and {short_repr(g_max)}.")
+    g_min, g_max = lo_w, hi_w
     alpha, m, nch = t.shape
     n = layout.n_outputs
     if v.shape != t.shape or st.shape != t.shape or kp.shape != (alpha, n) or (m, nch) != (layout.n_rows, layout.n_channels):
@@ -551,14 +575,16 @@ def mao_targets(
     exactly, but every one of the ``2 alpha`` devices adds its programming noise to the sum, so
     the mapping error grows with ``alpha``.
     """
-    t = np.asarray(target, dtype=np.float64)
-    v = np.asarray(value, dtype=np.float64)
+    t = _channel_stack(target, "target", layout)
+    v = _channel_stack(value, "value", layout, like=t)
     st = np.asarray(stuck, dtype=bool)
-    if v.shape != t.shape or st.shape != t.shape or t.shape[1:] != (layout.n_rows, layout.n_channels):
+    if st.shape != t.shape:
         raise ConfigError("`target`, `value`, `stuck` must share shape (alpha, m, n_channels) of the layout.")
-    lo, hi = (float(g) for g in levels)
-    if not (np.isfinite(lo) and np.isfinite(hi) and 0 <= lo < hi):
-        raise ConfigError(f"`levels` must be two finite conductances (low, high) with 0 <= low < high; got {levels!r}.")
+    what = "pair of finite conductances (low, high) in siemens with 0 <= low < high"
+    lv = as_float_array(levels, "levels", what=what)
+    if lv.shape != (2,) or not 0 <= lv[0] < lv[1]:
+        raise ConfigError(f"`levels` must be a {what}; got {short_repr(levels)}.")
+    lo, hi = float(lv[0]), float(lv[1])
     _check_mao_steps(t, layout, (lo, hi))
 
     def q(g: FloatArray) -> FloatArray:
