@@ -134,6 +134,10 @@ def test_strict_greedy_reports_how_many_clean_blocks_exist(rng):
         ({"chip_shape": (2.5, 8, 8)}, r"`chip_shape` must be a \(K, R, C\) tuple of positive ints; got \(2.5, 8, 8\)"),
         ({"chip_shape": (-1, 8, 8)}, r"`chip_shape` must be a \(K, R, C\) tuple of positive ints; got \(-1, 8, 8\)"),
         ({"chip_shape": 5}, r"`chip_shape` must be a \(K, R, C\) tuple of positive ints; got 5\."),
+        # before: bool('no') placed strictly and bool(None) not, without a word; a ragged mask was numpy's ValueError
+        ({"strict": "no"}, r"`strict` must be a bool; got 'no'"),
+        ({"strict": None}, r"`strict` must be a bool; got None"),
+        ({"occupied": [[True], [True, False]]}, r"`occupied` must be a \(K, R, C\) array of bool"),
     ],
 )
 def test_invalid_placement_requests(rng, kwargs, match):
@@ -152,6 +156,31 @@ def test_placements_refuse_overlapping_blocks():
     c = dataclasses.replace(b, copy=1, row=1, col=1)
     with pytest.raises(ConfigError, match="must not overlap"):
         mp.Placement(blocks=(b, c), alpha=2, method="given", chip_shape=(1, 4, 4))
+
+
+def test_a_hand_built_placement_names_what_is_not_a_placement_of_the_layout():
+    """Before: a block that is not a Block was an AttributeError, a (K, R) chip shape an unpacking
+    ValueError; a copy numbered beyond alpha or a copy missing a block was accepted and device_index
+    paired only the blocks present (a missing block's devices were left out of the copy without a word),
+    and a spec beyond the layout's was an IndexError."""
+    layout = _layout(2, 2, (2, 2))  # two 2x2 blocks per copy: G+ and G-
+    blocks = tuple(mp.Block(copy=a, spec=s, kernel=2 * a + s, row=0, col=0, rows=2, cols=2)
+                   for a in range(2) for s in range(2))
+    full = mp.Placement(blocks=blocks, alpha=2, method="given", chip_shape=(4, 2, 2))
+    assert full.device_index(layout)[0].size == 16
+    with pytest.raises(ConfigError, match=r"`blocks` must be a tuple of Block; got 1"):
+        mp.Placement(blocks=(1,), alpha=1, method="given", chip_shape=(4, 2, 2))
+    with pytest.raises(ConfigError, match=r"`chip_shape` must be a \(K, R, C\) tuple of positive ints; got \(4, 2\)"):
+        mp.Placement(blocks=(), alpha=1, method="given", chip_shape=(4, 2))
+    with pytest.raises(ConfigError, match=r"`alpha` must be a positive int"):
+        mp.Placement(blocks=blocks, alpha=0, method="given", chip_shape=(4, 2, 2))
+    with pytest.raises(ConfigError, match=r"block .*copy=1.* belongs to copy 1 of alpha = 1"):
+        mp.Placement(blocks=blocks, alpha=1, method="given", chip_shape=(4, 2, 2))
+    with pytest.raises(ConfigError, match=r"copy 1 has no block for layout spec 1"):
+        mp.Placement(blocks=blocks[:3], alpha=2, method="given", chip_shape=(4, 2, 2)).device_index(layout)
+    extra = (*blocks, mp.Block(copy=0, spec=2, kernel=3, row=0, col=0, rows=1, cols=1))
+    with pytest.raises(ConfigError, match=r"is of spec 2, but the layout has 2 specs"):
+        mp.Placement(blocks=extra[:3] + extra[4:], alpha=2, method="given", chip_shape=(4, 2, 2)).device_index(layout)
 
 
 def _stated_alpha(exc: pytest.ExceptionInfo[ConfigError]) -> int:

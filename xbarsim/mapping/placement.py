@@ -89,9 +89,19 @@ class Placement:
     chip_shape: tuple[int, int, int]
 
     def __post_init__(self) -> None:
+        if not isinstance(self.blocks, (tuple, list)):
+            raise ConfigError(f"`blocks` must be a tuple of Block; got {short_repr(self.blocks)}.")
+        for b in self.blocks:
+            if not isinstance(b, Block):
+                raise ConfigError(f"`blocks` must be a tuple of Block; got {short_repr(b)} among them.")
+        k, r, c = _chip_shape(self.chip_shape)
+        a = self.alpha
+        if isinstance(a, bool) or not isinstance(a, (int, np.integer)) or a < 1:
+            raise ConfigError(f"`alpha` must be a positive int (copies per layer); got {short_repr(a)}.")
         blocks = tuple(sorted(self.blocks, key=lambda b: (b.copy, b.spec)))
-        k, r, c = self.chip_shape
         for b in blocks:
+            if not 0 <= b.copy < a:
+                raise ConfigError(f"block {b} belongs to copy {b.copy} of alpha = {a} copies (numbered 0..{a - 1}).")
             if not (0 <= b.kernel < k and 0 <= b.row and b.row + b.rows <= r and 0 <= b.col and b.col + b.cols <= c):
                 raise ConfigError(f"block {b} lies outside the chip of {k} kernels of {r}x{c}.")
         occ = np.zeros(self.chip_shape, dtype=np.int64)
@@ -100,6 +110,8 @@ class Placement:
         if (occ > 1).any():
             raise ConfigError("blocks of a placement must not overlap; got two blocks sharing a device.")
         object.__setattr__(self, "blocks", blocks)
+        object.__setattr__(self, "alpha", int(a))
+        object.__setattr__(self, "chip_shape", (k, r, c))
 
     def block(self, copy: int, spec: int) -> Block:
         """The block of ``copy`` for layout spec ``spec``."""
@@ -129,6 +141,23 @@ class Placement:
             ``chip_index`` into the chip's ``(K, R, C)`` arrays, ``copy_index`` into an
             ``(alpha, m, n_channels)`` stack of channel matrices.
         """
+        if not isinstance(layout, LayerLayout):
+            raise ConfigError(f"`layout` must be a LayerLayout; got {type(layout).__name__}.")
+        n_specs = len(layout.specs)
+        seen: set[tuple[int, int]] = set()
+        for b in self.blocks:
+            if not 0 <= b.spec < n_specs:
+                raise ConfigError(f"block {b} is of spec {b.spec}, but the layout has {n_specs} specs "
+                                  f"(numbered 0..{n_specs - 1}).")
+            if (b.copy, b.spec) in seen:
+                raise ConfigError(f"copy {b.copy} has two blocks for layout spec {b.spec}; a placement has one per "
+                                  "copy and spec.")
+            seen.add((b.copy, b.spec))
+        for a in range(self.alpha):
+            for s in range(n_specs):
+                if (a, s) not in seen:
+                    raise ConfigError(f"copy {a} has no block for layout spec {s}: a placement of alpha = "
+                                      f"{self.alpha} copies has one block per copy and spec of the layout.")
         _, kr, kc = self.chip_shape
         m, nch = layout.n_rows, layout.n_channels
         chip_parts, copy_parts = [], []
@@ -140,6 +169,13 @@ class Placement:
             chip_parts.append(((b.kernel * kr + b.row + ii) * kc + b.col + jj).ravel())
             copy_parts.append(((b.copy * m + spec.row_start + ii) * nch + spec.channels[jj]).ravel())
         return np.concatenate(chip_parts), np.concatenate(copy_parts)
+
+
+def _chip_shape(value: object) -> tuple[int, int, int]:
+    if (not isinstance(value, (tuple, list)) or len(value) != 3
+            or not all(isinstance(x, (int, np.integer)) and not isinstance(x, bool) and x >= 1 for x in value)):
+        raise ConfigError(f"`chip_shape` must be a (K, R, C) tuple of positive ints; got {short_repr(value)}.")
+    return (int(value[0]), int(value[1]), int(value[2]))
 
 
 def _window_sums(a: np.ndarray, h: int, w: int) -> np.ndarray:
@@ -384,14 +420,16 @@ def place_layer(
     b = alpha if beta is None else beta
     if isinstance(b, bool) or not isinstance(b, (int, np.integer)) or not 1 <= b <= alpha:
         raise ConfigError(f"`beta` must be an int in [1, alpha = {alpha}]; got {short_repr(beta)}.")
-    if (not isinstance(chip_shape, (tuple, list)) or len(chip_shape) != 3
-            or not all(isinstance(x, (int, np.integer)) and not isinstance(x, bool) and x >= 1 for x in chip_shape)):
-        raise ConfigError(f"`chip_shape` must be a (K, R, C) tuple of positive ints; got {short_repr(chip_shape)}.")
-    if tuple(chip_shape[1:]) != layout.kernel_shape:
+    shape = _chip_shape(chip_shape)
+    if shape[1:] != layout.kernel_shape:
         raise ConfigError(f"`chip_shape` must be (K, {layout.kernel_shape[0]}, {layout.kernel_shape[1]}) for this "
                           f"layout; got {chip_shape!r}.")
-    shape = (int(chip_shape[0]), int(chip_shape[1]), int(chip_shape[2]))
-    occ = np.zeros(shape, dtype=bool) if occupied is None else np.asarray(occupied, dtype=bool)
+    if not isinstance(strict, bool):
+        raise ConfigError(f"`strict` must be a bool; got {short_repr(strict)}.")
+    try:
+        occ = np.zeros(shape, dtype=bool) if occupied is None else np.asarray(occupied, dtype=bool)
+    except (TypeError, ValueError) as exc:  # a ragged nested sequence
+        raise ConfigError(f"`occupied` must be a (K, R, C) array of bool; got {short_repr(occupied)}.") from exc
     if occ.shape != shape:
         raise ConfigError(f"`occupied` must have shape {shape}; got shape {occ.shape}.")
     place: Callable[[int], list[Block]]
@@ -410,7 +448,7 @@ def place_layer(
         char = characterization
 
         def place(a: int) -> list[Block]:
-            return _place_greedy(layout, a, min(int(b), a), occ, char, bool(strict))
+            return _place_greedy(layout, a, min(int(b), a), occ, char, strict)
     else:  # pragma: no cover - check_choice guards this
         raise ConfigError(f"`method` must be one of {get_args(PlacementMethod)}; got {method!r}.")
     try:
