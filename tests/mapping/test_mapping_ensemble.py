@@ -305,3 +305,10 @@ def test_rme_targets_names_bad_stacks_a_nan_read_and_a_reversed_window():
     value[0, 0, 0] = 500e-6
     with pytest.raises(ConfigError, match=r"`g_min` and `g_max` must .*0 <= g_min < g_max"):
         mp.rme_targets(target, value, stuck, kept, layout, g_min=233e-6, g_max=133e-6, levels=(133e-6, 233e-6))
+
+
+def test_map_network_names_a_ragged_occupied_mask(rng):
+    """Before: numpy's 'inhomogeneous shape' ValueError; map_layer (through place_layer) named it."""
+    chip = mp.Chip.sample(n_kernels=2, kernel_shape=(4, 4), preset=exact_preset(), rng=rng)
+    with pytest.raises(ConfigError, match=r"`occupied` must be a \(K, R, C\) array of bool"):
+        mp.map_network([np.ones((2, 2))], chip, rng, occupied=[[True], [True, False]])

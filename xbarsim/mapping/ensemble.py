@@ -951,7 +951,10 @@ def map_network(
     if char is None and needs:
         char = characterize(chip, rng)
         chip = char.chip
-    occ = np.zeros(chip.shape, dtype=bool) if occupied is None else np.array(occupied, dtype=bool)
+    try:
+        occ = np.zeros(chip.shape, dtype=bool) if occupied is None else np.array(occupied, dtype=bool)
+    except (TypeError, ValueError) as exc:  # a ragged nested sequence
+        raise ConfigError(f"`occupied` must be a (K, R, C) array of bool; got {short_repr(occupied)}.") from exc
     layers = []
     for w, enc, cfg in zip(weights, encs, cfgs, strict=True):
         layer = map_layer(w, chip, rng, encoding=enc, ensemble=cfg, programming=programming,
