@@ -730,7 +730,7 @@ def map_layer(
     *,
     encoding: Encoding | None = None,
     ensemble: EnsembleConfig | None = None,
-    programming: WriteVerify | SequenceProgramming | None = None,
+    programming: WriteVerify | SequenceProgramming | TransientProgramming | None = None,
     characterization: Characterization | None = None,
     occupied: BoolArray | None = None,
 ) -> MappedLayer:
@@ -752,8 +752,8 @@ def map_layer(
     programming : WriteVerify, SequenceProgramming or TransientProgramming, optional
         Default :class:`WriteVerify` with its defaults.
     characterization : Characterization, optional
-        Known faults; measured here (SET-all/RESET-all, drawing from ``rng``) when greedy placement
-        or RME needs it and none is given. Known-stuck devices are not pulsed.
+        Known faults; measured here (SET-all/RESET-all, drawing from ``rng``) when greedy placement,
+        RME, MAO or ``g_norm = "characterized"`` needs it and none is given. Known-stuck devices are not pulsed.
     occupied : ndarray of bool, shape (K, R, C), optional
         Devices already used by other layers.
 
@@ -901,7 +901,7 @@ def map_network(
     *,
     encoding: Encoding | Sequence[Encoding] | None = None,
     ensemble: EnsembleConfig | Sequence[EnsembleConfig] | None = None,
-    programming: WriteVerify | SequenceProgramming | None = None,
+    programming: WriteVerify | SequenceProgramming | TransientProgramming | None = None,
     characterization: Characterization | None = None,
     occupied: BoolArray | None = None,
 ) -> MappedNetwork:
@@ -917,7 +917,7 @@ def map_network(
         All randomness (characterization first, when needed, then layer by layer).
     encoding, ensemble : one for all layers or one per layer, optional
         See :func:`map_layer`.
-    programming : WriteVerify or SequenceProgramming, optional
+    programming : WriteVerify, SequenceProgramming or TransientProgramming, optional
         See :func:`map_layer`.
     characterization : Characterization, optional
         Known faults; measured once here when some layer needs them and none is given.
@@ -973,7 +973,7 @@ def map_committee(
     members: int,
     encoding: Encoding | Sequence[Encoding] | None = None,
     placement: PlacementMethod = "random",
-    programming: WriteVerify | SequenceProgramming | None = None,
+    programming: WriteVerify | SequenceProgramming | TransientProgramming | None = None,
     characterization: Characterization | None = None,
     strict: bool = True,
     g_norm: GNorm = "nominal",
@@ -998,7 +998,7 @@ def map_committee(
         See :func:`map_layer`.
     placement : {"random", "greedy"}
         Placement of each member's layers; fault-blind random by default.
-    programming : WriteVerify or SequenceProgramming, optional
+    programming : WriteVerify, SequenceProgramming or TransientProgramming, optional
         See :func:`map_layer`.
     characterization : Characterization, optional
         Needed (measured when missing, once for all members) only for greedy placement or

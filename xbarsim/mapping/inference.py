@@ -17,7 +17,7 @@ Signal chain of :func:`run_layer` for inputs ``x`` ``(B, m)``:
    row group and input vector of a device law), else solved kernel by kernel.
 3. Sense/TIA and averaging: per output and channel, the kept copies' currents are summed and
    divided by beta (by 1 for MAO, whose copies add up) before one ADC conversion (``"analog"``, default), or each copy is converted
-   and the results averaged (``"digital"``).
+   and the kept copies' results averaged (summed for MAO) (``"digital"``).
 4. ADC: sign-magnitude quantization of each conversion to ``bits`` magnitude bits over a range set
    per input vector (the largest conversion of the layer for that vector) or at full scale.
 5. Differential subtraction and partial sums (digital), then scaling back to weight units:
@@ -153,7 +153,8 @@ class InferenceConfig:
     adc : ADC
         Output conversion.
     averaging : {"analog", "digital"}
-        Average the kept copies before (analog, one conversion) or after (digital) the ADC.
+        Average the kept copies (sum them, for MAO) before (analog, one conversion) or after
+        (digital) the ADC.
     batch_size : int
         Inputs per circuit solve of nonlinear or ngspice kernels (memory bound).
     """
@@ -507,7 +508,7 @@ def run_layer(layer: MappedLayer, x: ArrayLike, config: InferenceConfig | None =
     ndarray, shape (n,) or (B, n)
         ``~ x @ W`` in the layer's units: exactly ``x @ W_hat`` for the ideal backend with ideal
         converters, where ``W_hat`` are the weights of the present conductances averaged over the
-        kept copies.
+        kept copies (summed over every copy for MAO: :meth:`~xbarsim.mapping.MappedLayer.effective_weights`).
     """
     _check_layer(layer)
     cfg = InferenceConfig() if config is None else config
