@@ -374,3 +374,25 @@ def test_from_dict_refuses_an_input_shape_that_is_not_whole_numbers() -> None:
     for bad in (np.array([3.5]), np.array("ab")):
         with pytest.raises(ConfigError, match="`input_shape` must be positive ints"):
             Network.from_dict({**arrays, "input_shape": bad})
+
+
+def test_hooks_arrays_and_pool_inputs_that_cannot_work_are_named() -> None:
+    """A layer_fn that is not callable was Python's "'int' object is not callable" at the first layer;
+    biases=5 was len()'s TypeError; from_dict of a list an AttributeError ('keys'); Pool2d.apply of
+    3-D images an unpacking ValueError. Each now names the parameter."""
+    mlp = MLP(weights=(np.ones((3, 2)),))
+    net = Network.from_mlp(mlp)
+    x = np.ones((2, 3))
+    for model in (mlp, net):
+        with pytest.raises(ConfigError, match="`layer_fn` must be None or a callable"):
+            model.forward(x, layer_fn=5)
+        with pytest.raises(ConfigError, match="`arrays` must be a mapping"):
+            type(model).from_dict([1, 2])
+    with pytest.raises(ConfigError, match="`biases` must be None or a sequence"):
+        mlp.with_weights(mlp.weights, biases=5)
+    with pytest.raises(ConfigError, match=r"pools \(B, C, H, W\) images; got an array of shape \(2, 4, 4\)"):
+        Pool2d(kind="max", kernel=(2, 2)).apply(np.ones((2, 4, 4)))
+    # what works still works: a callable hook, a dict, 4-D images
+    np.testing.assert_array_equal(net.forward(x, layer_fn=lambda i, v, w: v @ w), net.forward(x))
+    assert type(net).from_dict(net.to_dict()).n_outputs == 2
+    assert Pool2d(kind="max", kernel=(2, 2)).apply(np.ones((2, 1, 4, 4))).shape == (2, 1, 3, 3)  # stride 1

@@ -46,6 +46,8 @@ from xbarsim.networks.mlp import (
     OutputKind,
     _sigmoid,
     accuracy_of,
+    check_arrays,
+    check_layer_fn,
     quantize_activation,
     _score_matrix,
     ternarize_matrix,
@@ -441,6 +443,8 @@ class Pool2d:
 
     def apply(self, x: FloatArray) -> FloatArray:
         """Pool images ``(B, C, H, W)``."""
+        if np.ndim(x) != 4:  # before: an unpacking ValueError from inside the windowing
+            raise ConfigError(f"a Pool2d pools (B, C, H, W) images; got an array of shape {np.shape(x)}.")
         if self.kind == "max":
             win = _windows(_pad(x, self.padding, -np.inf), self.kernel, self.stride, (1, 1))
             return np.asarray(win.max(axis=(2, 3)))
@@ -781,6 +785,7 @@ class Network:
             itself for a dense layer, the :func:`im2col` patches ``(B*Ho*Wo, C*kH*kW)`` for a
             convolution. Returns the products without bias; the network adds the bias.
         """
+        check_layer_fn(layer_fn)
         net = self if weights is None else self.with_weights(weights)
         a = net.check_inputs(x)
         k = 0
@@ -833,6 +838,7 @@ class Network:
         ConfigError
             A key is missing or unknown, a layer kind is unknown, or a layer's settings are invalid.
         """
+        check_arrays(arrays)
         keys = set(arrays.keys())
         for key in ("input_shape", "output", "layers.0.kind"):
             if key not in keys:

@@ -250,6 +250,10 @@ class MLP:
             ws.append(readonly(arr))
         object.__setattr__(self, "weights", tuple(ws))
         if self.biases is not None:
+            if isinstance(self.biases, (str, bytes, np.ndarray)) or not isinstance(self.biases, Sequence):
+                # before: len() of a number, a TypeError
+                raise ConfigError(f"`biases` must be None or a sequence of one vector per layer ({len(ws)}); got "
+                                  f"{short_repr(self.biases)}.")
             if len(self.biases) != len(ws):
                 raise ConfigError(f"`biases` must have one vector per layer ({len(ws)}); got {len(self.biases)}.")
             bs = []
@@ -411,6 +415,7 @@ class MLP:
             The last layer's pre-activations.
         """
         arr = self._check_inputs(x)
+        check_layer_fn(layer_fn)
         _, acts = self._trace(arr, self._resolve_weights(weights), self.biases, layer_fn)
         return acts[-1]
 
@@ -493,6 +498,7 @@ class MLP:
     @classmethod
     def from_dict(cls, arrays: Mapping[str, Any]) -> MLP:
         """Rebuild a network written by :meth:`to_dict` (also accepts an ``NpzFile``)."""
+        check_arrays(arrays)
         n = 0
         while f"layers.{n}.weight" in arrays:
             n += 1
@@ -577,6 +583,21 @@ def check_labels(y: ArrayLike, n: int, n_classes: int) -> IntArray:
     if arr.size and (arr.min() < 0 or arr.max() >= n_classes):  # compared before the cast, which can wrap
         raise ConfigError(f"`y` must hold labels in 0..{n_classes - 1}; got {int(arr.min())}..{int(arr.max())}.")
     return arr.astype(np.int64)
+
+
+def check_arrays(arrays: object) -> None:
+    """ConfigError unless ``arrays`` is a mapping of names to arrays (a dict or an ``NpzFile``)."""
+    if not (isinstance(arrays, Mapping) or (hasattr(arrays, "keys") and hasattr(arrays, "__getitem__"))):
+        raise ConfigError(f"`arrays` must be a mapping of names to arrays (a dict or numpy.load's NpzFile), as "
+                          f"to_dict() writes; got {short_repr(arrays)}.")
+
+
+def check_layer_fn(layer_fn: object) -> None:
+    """ConfigError unless ``layer_fn`` is None or callable (before: Python's "'int' object is not
+    callable" at the first layer)."""
+    if layer_fn is not None and not callable(layer_fn):
+        raise ConfigError(f"`layer_fn` must be None or a callable layer_fn(index, x, W) -> x @ W; got "
+                          f"{short_repr(layer_fn)}.")
 
 
 def _score_matrix(scores: ArrayLike, n_outputs: int) -> FloatArray:
