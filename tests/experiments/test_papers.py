@@ -224,3 +224,20 @@ def test_exp3c_compares_both_placements_with_the_release_values():
         assert value == pytest.approx(expected, rel=1e-12)
     assert ours[("random", (1, 1), "accuracy")] == pytest.approx(0.61565)
     assert ours[("greedy", (4, 4), "mapping_error")] == pytest.approx(8.555)
+
+
+def test_a_reference_ours_is_missing_for_says_why():
+    """Ours is n/a for a metric the run never reports (a misspelled 'acuracy'), for a point the run has
+    no row at (a --quick grid) and for a point whose trials all failed; before, the note said nothing."""
+    from xbarsim.experiments.config import Reference
+
+    rows = [{"alpha": 1, "n": 3, "accuracy_mean": 0.5, "accuracy_std": 0.1},
+            {"alpha": 2, "n": 0, "accuracy_mean": None, "accuracy_std": None}]
+    refs = [Reference(label="typo", metric="acuracy", point={"alpha": 1}, value=0.8),
+            Reference(label="quick", metric="accuracy", point={"alpha": 6}, value=0.9, note="paper: 10 cycles"),
+            Reference(label="failed", metric="accuracy", point={"alpha": 2}, value=0.7)]
+    comps = {c["label"]: c for c in compare(rows, refs, columns=["alpha"])}
+    assert all(c["ours_mean"] is None for c in comps.values())
+    assert comps["typo"]["note"] == "this run has no metric 'acuracy' (its metrics: accuracy)"
+    assert comps["quick"]["note"] == "paper: 10 cycles; this run has no row at this point"
+    assert comps["failed"]["note"] == "no successful trial at this point"

@@ -128,8 +128,18 @@ def compare(rows: Sequence[Mapping[str, Any]], refs: Sequence[Reference], *,
         if not hits:
             if r.from_table:
                 continue
+            # why ours is n/a (before: n/a alone, also for a misspelled metric the run never has)
+            key = f"{r.metric}_mean"
+            if not any(key in row for row in rows):
+                known = sorted({k[:-5] for row in rows for k in row if k.endswith("_mean")})
+                why = f"this run has no metric {r.metric!r} (its metrics: {', '.join(known) or 'none'})"
+            elif any(_match(row, r.point) for row in rows):
+                why = "no successful trial at this point"
+            else:
+                why = "this run has no row at this point"
             out.append({"label": r.label, "metric": r.metric, "point": dict(r.point), "paper": r.value,
-                        "note": r.note, "ours_mean": None, "ours_std": None, "n": None})
+                        "note": f"{r.note}; {why}" if r.note else why, "ours_mean": None, "ours_std": None,
+                        "n": None})
             continue
         extra = [k for k in columns if k not in r.point
                  and len({json.dumps(h.get(k), sort_keys=True, default=str) for h in hits}) > 1]
