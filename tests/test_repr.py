@@ -11,6 +11,7 @@ import pytest
 
 import xbarsim as xb
 import xbarsim.analysis as an
+import xbarsim.evaluation as ev
 import xbarsim.mapping as mp
 import xbarsim.networks as nw
 from xbarsim._repr import REPR_LIMIT, compact_repr, summarize, text_table
@@ -43,11 +44,16 @@ def results() -> dict[str, object]:
     mapped = mp.map_network([np.sign(rng.normal(size=(20, 10)))], chip, rng, ensemble=mp.EnsembleConfig.lea(2, 1))
     out["MappedNetwork"] = mapped
     out["MappedLayer"] = mapped.layers[0]
+    out["Crossbar"] = xb.Crossbar(conductance=rng.uniform(1e-6, 1e-4, (32, 32)), lines=xb.LineResistance.uniform(2.0))
+    out["LineResistance"] = out["Crossbar"].lines  # type: ignore[attr-defined]
+    out["MonteCarloResult"] = ev.monte_carlo(net, out["Dataset"], ev.Hardware(preset="tio2_passive"),  # type: ignore[arg-type]
+                                             transfers=3, seed=0)
     return out
 
 
 @pytest.mark.parametrize("name", ["WriteComparison", "WriteAnalysis", "ReadMarginCurve", "Dataset", "MLP",
-                                  "TrainResult", "Chip", "Characterization", "MappedNetwork", "MappedLayer"])
+                                  "TrainResult", "Chip", "Characterization", "MappedNetwork", "MappedLayer",
+                                  "Crossbar", "LineResistance", "MonteCarloResult"])
 def test_reprs_are_short_and_name_their_class(results, name):
     obj = results[name]
     text = repr(obj)
@@ -78,6 +84,19 @@ def test_write_comparison_repr_and_report_carry_its_numbers(results):
         disturbed = np.abs(v) > r.threshold
         disturbed[r.row, r.col] = False
         assert int(row[4]) == int(disturbed.sum())
+
+
+def test_monte_carlo_and_crossbar_reprs_carry_their_numbers(results):
+    """Before, ``print(mc)`` dumped every (transfers, points) array in full and a 32x32 crossbar's repr
+    printed its 32x31 and 31x32 wire arrays (about 10 KB): now the key figures and summaries."""
+    mc = results["MonteCarloResult"]
+    text = repr(mc)
+    assert text.startswith(f"MonteCarloResult(transfers=3, points={mc.correct.shape[1]}, ")  # type: ignore[attr-defined]
+    assert f"robust_fraction={mc.robust_fraction:.4g}" in text  # type: ignore[attr-defined]
+    assert f"mean_accuracy={mc.mean_accuracy:.4g}" in text  # type: ignore[attr-defined]
+    assert "conductance=float64[32, 32] in [" in repr(results["Crossbar"])
+    assert "row_segment=float64[32, 31] in [2, 2]" in repr(results["LineResistance"])
+    assert repr(xb.LineResistance(row_segment=1.5)).startswith("LineResistance(row_segment=1.5, col_segment=0,")
 
 
 def test_read_margin_curve_report_matches_its_array(results):

@@ -33,6 +33,8 @@ def _number(x: Any) -> str:
 def summarize(value: Any, width: int = 60) -> str:
     """A one-line summary of ``value`` at most about ``width`` characters long."""
     if isinstance(value, np.ndarray):
+        if value.ndim == 0 and value.dtype.kind in "fiub":  # a scalar field stored as an array
+            return _number(value[()])
         head = f"{value.dtype}[{', '.join(map(str, value.shape))}]"
         if value.size and value.dtype.kind in "fiub":
             if value.size <= 4:

@@ -881,6 +881,8 @@ class MonteCarloResult:
         Description of the transfer model (the Hardware settings, or the statistical model).
     """
 
+    __repr__ = compact_repr
+
     correct: BoolArray
     software_correct: BoolArray
     mapping_errors: FloatArray
@@ -901,6 +903,12 @@ class MonteCarloResult:
         if self.software_correct.shape != self.correct.shape[1:]:
             raise ConfigError(f"`software_correct` must have shape ({self.correct.shape[1]},), one per point; got "
                               f"shape {self.software_correct.shape}.")
+
+    def figures(self) -> dict[str, object]:
+        """Key numbers for the repr: transfers, points, the robust fraction and the accuracies."""
+        return {"transfers": self.transfers, "points": int(self.correct.shape[1]),
+                "robust_fraction": self.robust_fraction, "mean_accuracy": self.mean_accuracy,
+                "std_accuracy": self.std_accuracy, "software_accuracy": self.software_accuracy}
 
     @property
     def transfers(self) -> int:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from xbarsim._repr import compact_repr
 from xbarsim._typing import FloatArray
 from xbarsim._validation import as_float_array, readonly
 from xbarsim.devices.models import DeviceModel, Ohmic
@@ -39,6 +40,8 @@ class Crossbar:
     device : DeviceModel
         The I-V law shared by all cells (default :class:`~xbarsim.devices.Ohmic`).
     """
+
+    __repr__ = compact_repr
 
     conductance: FloatArray
     lines: LineResistance = field(default_factory=LineResistance)

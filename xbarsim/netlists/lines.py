@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from xbarsim._repr import compact_repr
 from xbarsim._typing import FloatArray
 from xbarsim._validation import as_float_array, readonly
 from xbarsim.errors import ConfigError
@@ -36,6 +37,8 @@ class LineResistance:
         Ohm. Between column node ``(M-1, j)`` (bottom-end sense) or ``(0, j)`` (top-end sense) and the
         sense node of column ``j``.
     """
+
+    __repr__ = compact_repr
 
     row_segment: FloatArray | float = 0.0
     col_segment: FloatArray | float = 0.0
