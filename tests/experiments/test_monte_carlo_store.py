@@ -105,3 +105,19 @@ def test_a_rerun_with_other_networks_is_refused_before_retraining(full_run, tmp_
             run_experiment(experiment_from_dict(changed), out=out, resume=resume)
         assert "mix" in str(info.value)
     assert [hashlib.sha256(f.read_bytes()).hexdigest() for f in files] == before
+
+
+def test_progress_counts_the_transfers_of_every_store_once(tmp_path):
+    """Each network x model store reported its own 0..transfers to one progress label: the bar ran from
+    0 to 5 and back to 0 for the next store (tqdm showed 1/5 with an ETA of minutes for a 20 s run).
+    Now one count over all the stores, also when resumed."""
+    calls: list[tuple[str, int, int]] = []
+    config = experiment_from_dict(CONFIG)
+    run_experiment(config, out=tmp_path / "p", progress=lambda label, done, total: calls.append((label, done, total)))
+    mine = [(d, t) for label, d, t in calls if label == config.name]
+    assert {t for _, t in mine} == {10}  # 5 transfers x 2 models
+    assert [d for d, _ in mine] == sorted(d for d, _ in mine) and mine[-1][0] == 10
+    calls.clear()
+    run_experiment(experiment_from_dict(dict(CONFIG, transfers=5)), out=tmp_path / "p", resume=True,
+                   progress=lambda label, done, total: calls.append((label, done, total)))
+    assert [d for label, d, _ in calls if label == config.name] == [5, 10]

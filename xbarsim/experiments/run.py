@@ -515,9 +515,9 @@ def _run_monte_carlo(config: ExperimentConfig, folder: Path, nets: Mapping[str, 
     total = config.transfers * len(jobs)
     received: list[int] = []
     try:
-        for job in jobs:
-            run_sweep(job.spec, job.trial, store=job.store, scheduler="serial", resume=resume, progress=progress,
-                      retry_failed=retry_failed)
+        for k, job in enumerate(jobs):
+            run_sweep(job.spec, job.trial, store=job.store, scheduler="serial", resume=resume,
+                      progress=_overall(progress, k * config.transfers, total), retry_failed=retry_failed)
     except SpecMismatchError as exc:
         raise _other_config(config, folder, exc) from None
     except KeyboardInterrupt:
@@ -535,6 +535,15 @@ def _run_monte_carlo(config: ExperimentConfig, folder: Path, nets: Mapping[str, 
                              done=total, total=total, written=tuple(str(p) for p in result.files),
                              signum=received[0])
     return result
+
+
+def _overall(progress: ProgressCallback | None, offset: int, total: int) -> ProgressCallback | None:
+    """``progress`` counting one store's transfers as part of all of them (``offset`` before it, ``total`` in
+    all): each store counted 0..transfers under the same label, so one bar ran back to 0 per store and
+    its ETA was of the first store's pace."""
+    if progress is None:
+        return None
+    return lambda label, done, _n: progress(label, offset + done, total)
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
