@@ -275,6 +275,21 @@ def test_the_default_accuracy_plot_is_against_the_first_numeric_grid_key(tmp_pat
             assert c["y"][k] == pytest.approx(100 * vals.mean(), rel=1e-12)
 
 
+def test_the_wire_axis_labels_every_resistance_of_the_grid(tmp_path, monkeypatch):
+    """A grid of 0.5 and 5 ohm was drawn on a symmetric-log axis whose only labelled tick was 10^0:
+    neither resistance of the sweep could be read off the figure. Now each value is a labelled tick."""
+    from xbarsim.experiments.plots import plot_accuracy_vs_wire
+
+    calls = spy_errorbars(monkeypatch)
+    for grid in ([0.5, 5.0], [0.0, 0.5, 1.0, 2.0, 5.0, 10.0]):
+        calls.clear()
+        rows = [{"segment_ohm": s, "accuracy_mean": 0.9, "accuracy_std": 0.01, "n": 2} for s in grid]
+        assert plot_accuracy_vs_wire(rows, tmp_path / "w.png", baseline=0.97).exists()
+        ax = calls[0]["ax"]
+        assert [float(t) for t in ax.get_xticks()] == grid
+        assert [t.get_text() for t in ax.get_xticklabels()] == [f"{s:g}" for s in grid]
+
+
 def test_the_wire_axis_shows_no_negative_resistance_and_no_point_on_its_edge(tmp_path, monkeypatch):
     """The symmetric-log wire axis autoscaled to about [-1, 20] ohm: ticks at -1 and -0.1 ohm, and the
     20 ohm markers cut in half by the right edge. Now it starts just left of 0 (inside the linear part)

@@ -135,6 +135,9 @@ def plot_metric_lines(rows: Sequence[Mapping[str, Any]], out: str | os.PathLike[
                 lo, hi = float(distinct.min()), float(distinct.max())
                 ax.set_xlim(-0.2 * _LINTHRESH if lo < _LINTHRESH else lo / 10 ** 0.1,
                             hi * 10 ** 0.1 if hi > _LINTHRESH else hi + 0.2 * _LINTHRESH)
+                # the values themselves as ticks: a grid of 0.5 and 5 ohm showed one labelled tick,
+                # 10^0, between two unlabelled points
+                ax.set_xticks([float(v) for v in distinct], [f"{v:g}" for v in distinct])
         if integer_x:
             ticks = sorted({int(v) for v in xs_all})
             ax.set_xticks(ticks, [str(t) for t in ticks])
