@@ -141,6 +141,23 @@ def test_the_report_states_the_hardware_it_simulated(tmp_path):
                     "Read-outs of the same transfers: ideal = backend ideal.")
 
 
+def test_the_hardware_line_leaves_out_a_value_the_grid_replaces(tmp_path):
+    """[hardware] fault_rate = 0.05 under a grid of fault_rate 0 and 0.2: the report's hardware line said
+    'fault_rate 0.05', a rate no trial ran with (the grid's values are in the 'What ran' line)."""
+    from experiment_helpers import lea_experiment
+
+    from xbarsim.experiments import load_experiment
+    from xbarsim.experiments.report import hardware_text, protocol_text
+
+    path = tmp_path / "e.toml"
+    path.write_text(lea_experiment("hw", 1, 'fault_rate = [0.0, 0.2]\nsegment_ohm = [0.5, 5.0]'))
+    config = load_experiment(path)
+    assert config.hardware.fault_rate == 0.05 and config.hardware.segment_ohm == 1.0
+    assert hardware_text(config).startswith("Hardware (`[hardware]`): preset rram_1t1r_nist; backend sparse; device ohmic; "
+                                            "strict false.")
+    assert "fault_rate [0, 0.2]; segment_ohm [0.5, 5]" in protocol_text(config)
+
+
 def test_the_footnote_explains_a_readout_whose_name_is_not_an_identifier(tmp_path):
     """exp4_circuit's read-outs `ohmic-1ohm` and `sinh-1ohm` become the columns `accuracy_ohmic_1ohm` and
     `accuracy_sinh_1ohm`; the footnote looked for `accuracy_ohmic-1ohm` and explained neither (found by

@@ -191,14 +191,16 @@ def protocol_text(config: ExperimentConfig) -> str:
 def hardware_text(config: ExperimentConfig) -> str:
     """The simulated hardware, from the config itself: the preset and backend, every other
     ``[hardware]`` field set away from its default, then what the variants and read-outs change (the
-    grid's keys are in :func:`protocol_text`)."""
+    grid's keys are in :func:`protocol_text`, and a ``[hardware]`` value the grid replaces at every
+    point is left out: ``segment_ohm 1`` beside a grid of 0.5 and 5 ohm said a resistance no trial had)."""
     def show(v: Any) -> str:  # as the TOML config writes it
         return ("true" if v else "false") if isinstance(v, bool) else _value(v)
 
     base = config.hardware.to_dict()
     default = Hardware().to_dict()
     fields = [f"preset {show(base['preset'])}", f"backend {show(base['backend'])}"]
-    fields += [f"{k} {show(v)}" for k, v in base.items() if k not in ("preset", "backend") and v != default.get(k)]
+    fields += [f"{k} {show(v)}" for k, v in base.items()
+               if k not in ("preset", "backend") and k not in config.grid and v != default.get(k)]
     text = f"Hardware (`[hardware]`): {'; '.join(fields)}."
     for title, table in (("Variants", config.variants), ("Read-outs of the same transfers", config.readouts)):
         if table:
