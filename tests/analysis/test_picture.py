@@ -93,3 +93,7 @@ def test_the_black_wire_note_only_where_an_ideal_wire_is_drawn(rng):
     assert "black: ideal 0 ohm wire" in _full_title("t", currents0)
     assert "black" not in _full_title("t", currents3)
     assert "black" not in _full_title("t", voltages0)
+    # the columns' bottom ends are sense nodes in a read, drivers in a write (V/3 drives them at 0 and
+    # 2V/3): every title said 'columns sensed at the bottom', also of a write
+    assert "columns sensed at the bottom" not in _full_title("t", currents3)
+    assert "columns end at the bottom (sensed in a read, driven in a write)" in _full_title("t", currents3)

@@ -127,7 +127,8 @@ def _full_title(title: str, wire_values: FloatArray) -> str:
     """The figure title with its reading notes; "black: ideal 0 ohm wire" only where such a wire is drawn
     (a wire value that is not defined: the current through an ideal segment; before, every picture,
     also of voltages, which are defined on every wire, said so)."""
-    note = "\nrows driven at the left, columns sensed at the bottom (stubs: each line's total)"
+    # a write scheme drives the columns' bottom ends too (V/3: 0 and 2V/3): "sensed" was wrong there
+    note = "\nrows driven at the left, columns end at the bottom (sensed in a read, driven in a write); stubs: each line's total"
     if not np.isfinite(np.asarray(wire_values, dtype=np.float64)).all():
         note += "; black: ideal 0 ohm wire"
     return title + note
