@@ -476,6 +476,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.vectors > 0:
         plan.append(("transfer", args.batch_size))
 
+    from xbarsim import provenance
+
+    # started now, with the seed every measurement uses (before: the CSV had no provenance line)
+    prov = provenance.collect(seed=args.seed, ngspice=any(tool == "ngspice" for tool, _ in plan))
     load_start = os.getloadavg()[0]
     results: dict[tuple[str, int], Result] = {}
     with tempfile.TemporaryDirectory(prefix="bench_solver_") as tmp:
@@ -505,27 +509,37 @@ def main(argv: list[str] | None = None) -> int:
             r.ratio = r.best / base.best
     # other work on the machine slows every tool; say how busy it was so timings can be judged
     args.load = (load_start, os.getloadavg()[0])
-    write_csv(args.out, results)
+    write_csv(args.out, results, prov)
     print(render(sizes, results, args, have_badcrossbar, ngspice_missing))
     progress(f"CSV written to {args.out}")
     return 0
 
 
-def write_csv(path: Path, results: dict[tuple[str, int], Result]) -> None:
+def write_csv(path: Path, results: dict[tuple[str, int], Result], prov: dict[str, Any]) -> None:
+    """One row per measurement, after the provenance line, written atomically (a temporary file moved
+    into place: an interrupt leaves the previous CSV, never a truncated one)."""
+    from xbarsim import provenance
+    from xbarsim.sweeps import replace_from
+
     path.parent.mkdir(parents=True, exist_ok=True)
     cols = ["tool", "size", "vectors", "status", "best_s", "runs_s", "peak_rss_mb", "base_rss_mb", "method",
             "iterations", "kcl_residual", "time_ratio_to_default", "max_rel_diff_to_direct", "extra"]
-    with path.open("w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(cols)
-        for r in results.values():
-            w.writerow([r.tool, r.size, r.vectors, r.status, r.best if r.ok else "",
-                        ";".join(f"{t:.6g}" for t in r.times), f"{r.peak_rss_mb:.1f}", f"{r.base_rss_mb:.1f}",
-                        r.method, "" if r.iterations is None else r.iterations,
-                        "" if r.kcl_residual is None else f"{r.kcl_residual:.3e}",
-                        "" if r.ratio is None else f"{r.ratio:.6g}",
-                        "" if r.max_rel_diff is None else f"{r.max_rel_diff:.3e}",
-                        json.dumps(r.extra) if r.extra else ""])
+
+    def write(tmp: Path) -> None:
+        with tmp.open("w", newline="") as f:
+            f.write(provenance.csv_header(prov))
+            w = csv.writer(f)
+            w.writerow(cols)
+            for r in results.values():
+                w.writerow([r.tool, r.size, r.vectors, r.status, r.best if r.ok else "",
+                            ";".join(f"{t:.6g}" for t in r.times), f"{r.peak_rss_mb:.1f}", f"{r.base_rss_mb:.1f}",
+                            r.method, "" if r.iterations is None else r.iterations,
+                            "" if r.kcl_residual is None else f"{r.kcl_residual:.3e}",
+                            "" if r.ratio is None else f"{r.ratio:.6g}",
+                            "" if r.max_rel_diff is None else f"{r.max_rel_diff:.3e}",
+                            json.dumps(r.extra) if r.extra else ""])
+
+    replace_from(path, write)
 
 
 def _target(ok: bool | None) -> str:
