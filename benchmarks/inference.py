@@ -105,6 +105,7 @@ def main() -> int:
         Hardware(kernel_shape=(args.kernel, args.kernel), backend="sparse", segment_ohm=args.segment)
     except ConfigError as exc:
         ap.error(str(exc))
+    prov = provenance.collect(seed=args.seed)  # started now, with the transfers' seed (before: at the end, no seed)
     rows = run(args, names, loaders)
     print(f"\nCircuit-accurate inference throughput ({args.kernel}x{args.kernel} kernels, "
           f"{args.segment:g} ohm segments, LEA devices, 8-bit DAC/ADC, one copy, single process)\n")
@@ -119,7 +120,7 @@ def main() -> int:
           f"--segment {args.segment:g} --samples {args.samples} --sinh-samples {args.sinh_samples} "
           f"--sinh-before-samples {args.sinh_before_samples}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    write_csv(args.out, rows, provenance.collect())
+    write_csv(args.out, rows, prov)
     return 0
 
 

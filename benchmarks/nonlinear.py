@@ -48,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if not args.sizes or min(args.sizes) < 1 or args.repeat < 1:
         ap.error("--sizes must be integers >= 1 and --repeat >= 1")
+    # started now, with the seed of the arrays (before: collected at the end, without the seed or ngspice's version)
+    prov = provenance.collect(seed=args.seed, ngspice=min(args.sizes) <= args.ngspice_max)
     load_before = _load()
     ngspice_missing = None
     rng = np.random.default_rng(args.seed)
@@ -90,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     if ngspice_missing is not None:
         print(f"ngspice was not run: {ngspice_missing}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    write_csv(args.out, rows, provenance.collect())
+    write_csv(args.out, rows, prov)
     print(f"wrote {args.out}")
     return 0
 

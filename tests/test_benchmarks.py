@@ -48,3 +48,44 @@ def test_solver_benchmark_refuses_a_planted_symlink_and_leaves_its_target(tmp_pa
                 "--badcrossbar-max", "0", "--out", str(tmp_path / "bench.csv"), cwd=tmp_path)
     assert proc.returncode != 0 and "symlink" in proc.stderr
     assert target.read_text() == "keep\n"
+
+
+def test_nonlinear_benchmark_csv_records_its_seed_and_ngspice(tmp_path):
+    """The sinh benchmark's provenance names the seed of its random arrays and the ngspice it compared with
+    (both were None), and its ngspice / xbarsim ratio is the ratio of the two timings in the row."""
+    import math
+    import shutil
+
+    import pytest
+
+    if shutil.which("ngspice") is None:
+        pytest.skip("ngspice is not installed")
+    out = tmp_path / "nl.csv"
+    proc = _run("nonlinear.py", "--sizes", "4", "--ngspice-max", "4", "--repeat", "1", "--seed", "5",
+                "--out", str(out), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    prov = read_csv_provenance(out)
+    assert prov is not None and prov["seed"] == 5 and prov["ngspice"] and prov["ngspice"].startswith("ngspice-")
+    with out.open(newline="") as fh:
+        (row,) = list(csv.DictReader(line for line in fh if not line.startswith("# provenance: ")))
+    assert math.isclose(float(row["ratio"]), float(row["ngspice_ms"]) / float(row["sparse_ms"]), rel_tol=1e-12)
+    assert float(row["max_rel_diff"]) < 1e-6
+
+
+def test_inference_benchmark_csv_records_its_seed(tmp_path):
+    """The inference benchmark's provenance names the transfers' seed (it was None) and its throughput is
+    the row's samples over its inference time."""
+    import math
+
+    out = tmp_path / "inf.csv"
+    proc = _run("inference.py", "--networks", "digits", "--samples", "10", "--sinh-samples", "0", "--seed", "2",
+                "--out", str(out), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    prov = read_csv_provenance(out)
+    assert prov is not None and prov["seed"] == 2 and "--seed 2" in prov["command"]
+    with out.open(newline="") as fh:
+        rows = list(csv.DictReader(line for line in fh if not line.startswith("# provenance: ")))
+    assert [r["read"] for r in rows] == ["ideal product", "sparse, linear cells"]
+    for r in rows:
+        assert r["samples"] == "10"
+        assert math.isclose(float(r["samples_per_s"]), 10 / float(r["inference_s"]), rel_tol=1e-12)
