@@ -40,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=Path("results/examples/09_drolet_gap.csv"))
     args = ap.parse_args(argv)
     config = load_experiment(CONFIG)
+    prov = provenance.collect(config=CONFIG, seed=config.seed)  # the config and seed the transfers use, started now
     data = load_half_moons()
     nets = {spec.name: train_network(spec, data, config.hardware) for spec in config.networks}
     rows = []
@@ -57,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {r['hardware']} | {r['network']} | {r['transfers']} | {r['robust_fraction']:.1%} "
               f"| {r['mean_accuracy']:.1%} |")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    write_csv(args.out, rows, provenance.collect())
+    write_csv(args.out, rows, prov)
     print(f"\nwrote {args.out}")
     return 0
 

@@ -111,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.paper_cycles is not None:
         return paper_cycles(args.paper_cycles)
     config = load_experiment(CONFIG)
+    prov = provenance.collect(config=CONFIG, seed=config.seed)  # the config and seed the transfers use, started now
     chip_hw = config.hardware.replace(**config.variants["chip"])
     read_sd, true_sd = device_spread(chip_hw)
     print(f"one read-back after write-verify: std {read_sd:.1f} uS (true state {true_sd:.1f} uS)", file=sys.stderr)
@@ -151,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{r['task1']:.1%} / {r['task2']:.1%} | {r['software']:.1%} | {r['mapping_error']:.1f} ± "
               f"{r['mapping_error_std']:.1f} % ({layers}) | {r['density']} |")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    write_csv(args.out, rows, provenance.collect())
+    write_csv(args.out, rows, prov)
     print(f"\nwrote {args.out}")
     return 0
 

@@ -44,6 +44,7 @@ import dataclasses
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -173,7 +174,8 @@ def joint_summary(runs: np.ndarray, paper: tuple[float, float] = PAPER_PAIR,
             "in_both_windows": float(np.mean(in_one & in_many))}
 
 
-def joint_main(config, chip_hw, data, floats: dict[str, MLP], cycles: int, out: Path) -> int:
+def joint_main(config, chip_hw, data, floats: dict[str, MLP], cycles: int, out: Path,
+               prov: dict[str, Any]) -> int:
     """``--joint``: the paper's pair as one device set (see the module notes)."""
     nets = {}
     for spec in config.networks:  # the shipped networks, with their own layer scales
@@ -202,7 +204,6 @@ def joint_main(config, chip_hw, data, floats: dict[str, MLP], cycles: int, out: 
               f"{r['correlation']:.2f} | {r['drop']:.1%} ± {r['drop_std']:.1%} | {r['drop_at_least_paper']:.0%} | "
               f"{r['in_one_copy_window']:.0%} | {r['in_many_copies_window']:.0%} | {r['in_both_windows']:.0%} |")
     out.parent.mkdir(parents=True, exist_ok=True)
-    prov = provenance.collect()
     write_csv(out.with_name(out.stem + "_transfers.csv"), records, prov)
     write_csv(out, rows, prov)
     print(f"\nwrote {out} and {out.with_name(out.stem + '_transfers.csv')}")
@@ -230,6 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.out is None:
         args.out = Path("results/examples") / ("14_fig5_joint.csv" if args.joint else "14_fig5_channel_scales.csv")
     config = load_experiment(CONFIG)
+    prov = provenance.collect(config=CONFIG, seed=config.seed)  # the config and seed the transfers use, started now
     chip_hw = config.hardware.replace(**config.variants["chip"])
     data = cached_dataset(config.dataset)
     base = next(s for s in config.networks if s.name == "ewc-ternary")
@@ -240,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     for path in args.float_npz:
         floats[path.stem] = float_npz(path)
     if args.joint:
-        return joint_main(config, chip_hw, data, floats, args.cycles, args.out)
+        return joint_main(config, chip_hw, data, floats, args.cycles, args.out, prov)
     transfers = [config.seed * 1000 + c for c in range(args.cycles)]
     rows = []
     for name, net in floats.items():
@@ -279,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"mean over networks, {kind} scales, ({ab}): {np.mean(sel):.1%} (range {min(sel):.1%} - "
                   f"{max(sel):.1%}, {len(sel)} networks)")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    write_csv(args.out, rows, provenance.collect())
+    write_csv(args.out, rows, prov)
     print(f"\nwrote {args.out}")
     return 0
 

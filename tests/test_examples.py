@@ -24,6 +24,21 @@ def _csv_rows(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(line for line in fh if not line.startswith("# provenance: ")))
 
 
+def _config_provenance(path: Path, config: Path) -> dict:
+    """The CSV's provenance record, after checking it names the config file the example reads (its
+    SHA-256 and text) and the config's seed, which the example's transfers use."""
+    import hashlib
+
+    from xbarsim.experiments import load_experiment
+
+    prov = read_csv_provenance(path)
+    assert prov is not None
+    assert prov["config_path"] == str(config) and prov["config_text"] == config.read_text()
+    assert prov["config_sha256"] == hashlib.sha256(config.read_bytes()).hexdigest()
+    assert prov["seed"] == load_experiment(config).seed and prov["partial"] is False
+    return prov
+
+
 def _png_provenance(path: Path) -> dict:
     """The provenance record in a PNG's ``xbarsim:provenance`` text chunk."""
     from PIL import Image
@@ -77,6 +92,7 @@ def test_drolet_gap_ablation_runs_and_writes_its_csv(tmp_path):
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
     lines = out.read_text().splitlines()
     assert read_csv_provenance(out)["command"]
+    _config_provenance(out, EXAMPLES / "configs" / "exp1_drolet.toml")  # (before: no config, seed None)
     assert lines[1].startswith("hardware,network,transfers,robust_fraction") and len(lines) == 2 + 6 * 2
 
 
@@ -147,6 +163,7 @@ def test_fig5_trace_example_prints_its_csv_rows(tmp_path):
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
     rows = _csv_rows(tmp_path / "t.csv")
+    _config_provenance(tmp_path / "t.csv", EXAMPLES / "configs" / "exp3b_fig5_chip.toml")
     assert [(r["change"], r["alpha_beta"]) for r in rows] == [
         ("chip model (as configured)", "1,1"), ("chip model (as configured)", "4,4"),
         ("no programming error", "1,1"), ("no programming error", "4,4")]
@@ -265,6 +282,7 @@ def test_channel_scales_example_prints_its_csv_rows(tmp_path):
                           timeout=600)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
     rows = _csv_rows(out)
+    _config_provenance(out, EXAMPLES / "configs" / "exp3b_fig5_chip.toml")
     assert [(r["network"], r["scales"], r["alpha_beta"]) for r in rows] == [
         (n, s, ab) for n in ("ours seed 0", "torch_net") for s in ("layer", "channel") for ab in ("1,1", "4,4")]
     for r in rows:
@@ -414,6 +432,8 @@ def test_joint_pair_prints_its_csv_rows(tmp_path):
                           timeout=600)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
     rows, records = _csv_rows(out), _csv_rows(tmp_path / "j_transfers.csv")
+    assert _config_provenance(out, EXAMPLES / "configs" / "exp3b_fig5_chip.toml") == read_csv_provenance(
+        tmp_path / "j_transfers.csv")
     assert [r["network"] for r in rows] == ["ewc-ternary (layer)", "ewc-ptq (layer)", "ours seed 0 (channel)"]
     for r in rows:
         mine = [rec for rec in records if rec["network"] == r["network"]]
