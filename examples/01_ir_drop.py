@@ -19,12 +19,13 @@ import numpy as np
 
 import xbarsim as xb
 from xbarsim import provenance
-from xbarsim.sweeps import write_csv
+from xbarsim.sweeps import replace_from, write_csv
 
 OUT = Path("results/examples")
 
 
 def main(size: int = 64, seed: int = 0) -> Path:
+    prov = provenance.collect(seed=seed)  # one record for the figure and the CSV, started now
     OUT.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     g = rng.uniform(1e-6, 1e-4, (size, size))  # 10 kohm - 1 Mohm devices
@@ -55,9 +56,9 @@ def main(size: int = 64, seed: int = 0) -> Path:
     ax[1].set_ylabel("row (word line)")
     fig.colorbar(im, ax=ax[1])
     png = OUT / "01_ir_drop.png"
-    fig.savefig(png, dpi=110, metadata=provenance.png_metadata(provenance.collect(seed=seed)))
+    replace_from(png, lambda tmp: fig.savefig(tmp, format="png", dpi=110, metadata=provenance.png_metadata(prov)))
     plt.close(fig)
-    write_csv(OUT / "01_ir_drop.csv", rows, provenance.collect())
+    write_csv(OUT / "01_ir_drop.csv", rows, prov)
     print(f"wrote {png}")
     return png
 

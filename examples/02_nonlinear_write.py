@@ -21,11 +21,13 @@ import numpy as np
 from xbarsim import provenance
 import xbarsim as xb
 from xbarsim.devices import Sinh
+from xbarsim.sweeps import replace_from
 
 OUT = Path("results/examples")
 
 
 def main(size: int = 32, seed: int = 0) -> Path:
+    prov = provenance.collect(seed=seed)  # started now
     OUT.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     g = rng.uniform(1e-4, 5e-4, (size, size))  # 2-10 kohm, the TiO2 window
@@ -49,7 +51,7 @@ def main(size: int = 32, seed: int = 0) -> Path:
     check = xb.crosscheck(small, xb.BiasScheme.write(0, 7, vw, "v/3"))
     print(f"8x8 V/3 sparse vs ngspice: max relative difference {check.max_rel:.1e}")
     png = OUT / "02_nonlinear_write.png"
-    fig.savefig(png, dpi=100, metadata=provenance.png_metadata(provenance.collect(seed=seed)))
+    replace_from(png, lambda tmp: fig.savefig(tmp, format="png", dpi=100, metadata=provenance.png_metadata(prov)))
     plt.close(fig)
     print(f"wrote {png}")
     return png

@@ -30,6 +30,7 @@ from xbarsim import provenance
 import xbarsim.mapping as mp
 from xbarsim import LineResistance
 from xbarsim.devices import ConstantConductance, FaultModel, Ohmic, rram_1t1r_nist
+from xbarsim.sweeps import replace_from
 
 OUT = Path("results/examples")
 ALPHAS = (1, 2, 4, 6)
@@ -50,6 +51,7 @@ def preset_with(rate: float):  # type: ignore[no-untyped-def]
 
 
 def main(seeds: int = 4, seed: int = 0) -> Path:
+    prov = provenance.collect(seed=seed)  # started now
     OUT.mkdir(parents=True, exist_ok=True)
     w = np.random.default_rng(seed).choice([-1.0, 0.0, 1.0], (16, 8))
     single_write = mp.WriteVerify(max_iterations=1)
@@ -102,7 +104,7 @@ def main(seeds: int = 4, seed: int = 0) -> Path:
     fig.colorbar(im, ax=axes[2], label="conductance (uS), clipped at 300")
     axes[2].set(title=f"kernel {k} after programming", xlabel="column (output)", ylabel="row (input)")
     path = OUT / "04_lea_mapping.png"
-    fig.savefig(path, dpi=120, metadata=provenance.png_metadata(provenance.collect(seed=seed)))
+    replace_from(path, lambda tmp: fig.savefig(tmp, format="png", dpi=120, metadata=provenance.png_metadata(prov)))
     plt.close(fig)
     print(f"wrote {path}")
     return path

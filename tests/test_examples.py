@@ -71,6 +71,46 @@ def test_example_runs_and_writes_its_figure(script, tmp_path):
         assert _csv_rows(table), f"{table.name} has no rows"
 
 
+def test_ir_drop_example_writes_one_provenance_record_with_its_seed(tmp_path, monkeypatch):
+    """Example 01's CSV and figure carry the same record, with the seed the arrays were drawn from (the CSV's
+    had seed None and a later 'started'), and the CSV's errors are recomputed from the same arrays."""
+    import runpy
+
+    import numpy as np
+
+    import xbarsim as xb
+
+    monkeypatch.chdir(tmp_path)
+    module = runpy.run_path(str(EXAMPLES / "01_ir_drop.py"), run_name="example")
+    png = module["main"](size=8, seed=3)
+    table = tmp_path / "results" / "examples" / "01_ir_drop.csv"
+    prov = read_csv_provenance(table)
+    assert prov is not None and prov["seed"] == 3 and prov == _png_provenance(tmp_path / png)
+    rng = np.random.default_rng(3)
+    g, v = rng.uniform(1e-6, 1e-4, (8, 8)), rng.uniform(0.0, 0.3, (32, 8))
+    for row in _csv_rows(table):
+        cb = xb.Crossbar(conductance=g, lines=xb.LineResistance.uniform(float(row["segment_ohm"])))
+        ideal = v @ g
+        err = np.abs(xb.solve(cb, xb.BiasScheme.read(v)).output_currents - ideal) / ideal
+        assert np.isclose(float(row["mean_rel_error"]), err.mean(), rtol=1e-9, atol=1e-15)
+        assert np.isclose(float(row["max_rel_error"]), err.max(), rtol=1e-9, atol=1e-15)
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_example_figure_refuses_a_planted_symlink(script, tmp_path):
+    """The examples' figures are written atomically through xbarsim's writer: a symlink where the figure
+    goes is refused and what it points at is untouched (``fig.savefig`` wrote through it)."""
+    out = tmp_path / "results" / "examples"
+    out.mkdir(parents=True)
+    target = tmp_path / "elsewhere.png"
+    target.write_text("keep")
+    os.symlink(target, out / script.replace(".py", ".png"))
+    proc = subprocess.run([sys.executable, str(EXAMPLES / script)], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "MPLBACKEND": "Agg"})
+    assert proc.returncode != 0 and "symlink" in proc.stderr, proc.stderr[-2000:]
+    assert target.read_text() == "keep"
+
+
 @pytest.mark.parametrize("script", EXPERIMENTS)
 def test_experiment_example_writes_its_report_and_plots(script, tmp_path):
     env = {**os.environ, "MPLBACKEND": "Agg"}

@@ -103,6 +103,24 @@ def test_example_runs_headless(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, 
     assert "half-select disturbance" in capsys.readouterr().out
 
 
+def test_example_refuses_a_planted_symlink_and_records_its_seed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Example 03's figures are written atomically through xbarsim's writer (``fig.savefig`` wrote through a
+    planted symlink) and their record names seed 1, its disturbance runs' (it was None)."""
+    from xbarsim.errors import ConfigError
+
+    monkeypatch.chdir(tmp_path)
+    module = runpy.run_path(str(ROOT / "examples" / "03_bias_schemes.py"), run_name="example")
+    (tmp_path / "results" / "examples").mkdir(parents=True)
+    target = tmp_path / "elsewhere.png"
+    target.write_text("keep")
+    (tmp_path / "results" / "examples" / "03_bias_schemes_read.png").symlink_to(target)
+    with pytest.raises(ConfigError, match="symlink"):
+        module["main"](size=8, sizes=(4, 8), n_arrays=2)
+    assert target.read_text() == "keep"
+    with Image.open(tmp_path / "results" / "examples" / "03_bias_schemes_write.png") as img:
+        assert json.loads(img.info["xbarsim:provenance"])["seed"] == 1
+
+
 class _InterruptedWriter:
     """A csv writer that is interrupted (Ctrl-C) when it comes to the first data row."""
 
