@@ -97,3 +97,25 @@ def test_the_black_wire_note_only_where_an_ideal_wire_is_drawn(rng):
     # 2V/3): every title said 'columns sensed at the bottom', also of a write
     assert "columns sensed at the bottom" not in _full_title("t", currents3)
     assert "columns end at the bottom (sensed in a read, driven in a write)" in _full_title("t", currents3)
+
+
+def test_the_png_carries_provenance_and_refuses_a_planted_symlink(tmp_path, rng):
+    """A picture drawn from the library is a result file like the others: it carries the provenance text
+    chunks (it had none unless the CLI stamped it afterwards) and is written atomically, so a symlink where
+    it goes is refused and its target untouched (``savefig`` wrote through it)."""
+    import json
+    import os
+
+    from PIL import Image
+
+    cb, sol = _circuit(rng, 3, 3)
+    out = draw_crossbar(cb, sol, tmp_path / "x.png")
+    with Image.open(out) as img:
+        prov = json.loads(img.info["xbarsim:provenance"])
+    assert prov["xbarsim"] == xb.__version__ and prov["command"] and prov["partial"] is False
+    target = tmp_path / "elsewhere.png"
+    target.write_text("keep")
+    os.symlink(target, tmp_path / "y.png")
+    with pytest.raises(xb.ConfigError, match="symlink"):
+        draw_crossbar(cb, sol, tmp_path / "y.png")
+    assert target.read_text() == "keep" and sorted(os.listdir(tmp_path)) == ["elsewhere.png", "x.png", "y.png"]

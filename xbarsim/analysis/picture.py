@@ -66,7 +66,8 @@ def draw_crossbar(
     solution : Solution
         From :func:`xbarsim.solve` of that crossbar (any backend).
     path : str or Path
-        PNG file to write (parent folders are created).
+        PNG file to write (parent folders are created), atomically, with the provenance text chunks
+        (:func:`xbarsim.provenance.png_metadata` of :func:`~xbarsim.provenance.collect`'s record).
     quantity : {"current", "voltage"}
         ``"current"``: segments by the current through them (A), cells by cell current (A), driver
         and sense stubs by each line's input / output current. ``"voltage"``: segments by the mean
@@ -205,4 +206,9 @@ def _render(out: Path, m: int, n: int, seg_row: FloatArray, seg_col: FloatArray,
         bar.locator = MaxNLocator(bins, symmetric=True)
         bar.update_ticks()
         bar.ax.tick_params(labelsize=7)
-    fig.savefig(out, format="png", bbox_inches="tight")
+    from xbarsim import provenance
+    from xbarsim._files import replace_from
+
+    # whole or not at all, never through a symlink, with the provenance chunks (before: written in place, none)
+    meta = provenance.png_metadata(provenance.collect())
+    replace_from(out, lambda tmp: fig.savefig(tmp, format="png", bbox_inches="tight", metadata=meta))
