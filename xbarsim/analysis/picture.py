@@ -206,7 +206,7 @@ def _render(out: Path, m: int, n: int, seg_row: FloatArray, seg_col: FloatArray,
         bar.locator = MaxNLocator(bins, symmetric=True)
         bar.update_ticks()
         bar.ax.tick_params(labelsize=7)
-    from xbarsim import provenance
+    import xbarsim.provenance as provenance
     from xbarsim._files import replace_from
 
     # whole or not at all, never through a symlink, with the provenance chunks (before: written in place, none)
