@@ -654,3 +654,51 @@ def test_a_softmax_over_each_pixels_channels_is_not_taken_for_class_probabilitie
     p = transfer(net, Hardware(**IDEAL, preset="tio2_passive"), np.random.default_rng(0)).predict_proba(x)
     np.testing.assert_allclose(p, _softmax_by_hand(out), atol=1e-9)
     np.testing.assert_allclose(p.sum(axis=1), 1.0)
+
+
+def _table(text: str, header_start: str) -> dict[str, list[str]]:
+    """Rows of the text table whose header starts with ``header_start``: first cell -> the other cells."""
+    lines = text.splitlines()
+    i = next(k for k, ln in enumerate(lines) if ln.strip().startswith(header_start))
+    rows = {}
+    for ln in lines[i + 2:]:
+        if not ln.strip():
+            break
+        cells = [c for c in ln.strip().split("  ") if c.strip()]
+        rows[cells[0].strip()] = [c.strip() for c in cells[1:]]
+    return rows
+
+
+def _pct(x: float) -> float:
+    return float(f"{100 * x:.4g}")
+
+
+def test_evaluation_and_monte_carlo_reports_recompute_from_the_raw_records(digits, digits_net):
+    """`.report()` of one transfer and of a Monte Carlo run (a person wants a table, not a repr): every
+    cell equals a recomputation from the per-point records and the per-layer figures, here."""
+    hw = Hardware(kernel_shape=(25, 25), fault_rate=0.05, strict=False, energy=True, backend="ideal",
+                  strategy="lea", alpha=2)
+    res = evaluate(digits_net, digits, hw, seed=1, max_points=90, readouts={"adc4": {"adc_bits": 4}})
+    acc = _table(res.report(), "points")
+    hw_acc = float(np.mean(res.correct))
+    sw_acc = float(np.mean(res.software_correct))
+    assert acc["all points"][0] == "90"
+    assert float(acc["all points"][1]) == _pct(hw_acc) and float(acc["all points"][2]) == _pct(sw_acc)
+    assert float(acc["all points"][3]) == pytest.approx(100 * (hw_acc - sw_acc), abs=0.01)
+    assert float(acc["read-out adc4"][1]) == _pct(res.readouts["adc4"])
+    layers = _table(res.report(), "layer")
+    for i, e in enumerate(res.energy):
+        assert float(layers[str(i)][0]) == float(f"{res.mapping_errors[i]:.4g}")
+        assert float(layers[str(i)][1]) == float(f"{1e12 * (e.cells + e.wires):.4g}")
+    assert float(layers["all"][0]) == float(f"{np.mean(res.mapping_errors):.4g}")
+    assert float(layers["all"][1]) == float(f"{1e12 * sum(e.cells + e.wires for e in res.energy):.4g}")
+
+    mc = monte_carlo(digits_net, digits, hw, transfers=3, seed=2)
+    text = mc.report()
+    per = mc.correct.mean(axis=1)
+    row = _table(text, "points")["all points"]
+    assert [float(c) for c in row] == [_pct(per.mean()), _pct(per.std()), _pct(per.min()), _pct(per.max()),
+                                       _pct(mc.software_correct.mean())]
+    k = mc.correct.sum(axis=0)
+    assert f"robust fraction (correct in at least 95 % of the transfers): {100 * np.mean(k >= 3):.1f} %" in text
+    assert f"mapping error: {mc.mapping_errors.mean():.3g} %" in text

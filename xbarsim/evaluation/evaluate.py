@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from xbarsim._repr import compact_repr
+from xbarsim._repr import compact_repr, text_table
 from xbarsim._typing import BoolArray, FloatArray, IntArray, ProgressCallback
 from xbarsim._validation import check_progress, check_rng, readonly, short_repr
 from xbarsim.devices import DevicePreset
@@ -622,6 +622,29 @@ class EvaluationResult:
         """Joule, the arrays' read energy per inference summed over layers (None if not computed)."""
         return float(sum(e.energy for e in self.energy)) if self.energy else None
 
+    def report(self) -> str:
+        """A text table of the transfer: accuracy on hardware beside software (per task and per extra
+        read-out too), each layer's mapping error and read energy, and what was mapped where.
+        Accuracies and mapping errors in percent, energies in picojoule per inference."""
+        n = int(self.correct.shape[0])
+        hw = self.hardware
+        head = (f"one transfer ({hw.strategy}, alpha {hw.alpha}, preset {hw.preset}, {hw.backend} read-out, "
+                f"fault rate {hw.fault_rate:g}): {n} points of the {self.split!r} split, {self.n_devices} devices "
+                f"on {self.n_kernels} kernels; software baseline by {self.software_runtime}")
+        rows: list[tuple[Any, ...]] = [("all points", n, 100 * self.hardware_accuracy, 100 * self.software_accuracy,
+                                        100 * (self.hardware_accuracy - self.software_accuracy))]
+        rows += [(f"task {t.name}", t.n, 100 * t.hardware, 100 * t.software, 100 * (t.hardware - t.software))
+                 for t in self.tasks]
+        rows += [(f"read-out {name}", n, 100 * acc, 100 * self.software_accuracy, 100 * (acc - self.software_accuracy))
+                 for name, acc in self.readouts.items()]
+        text = head + "\n" + text_table(("points", "n", "hardware (%)", "software (%)", "difference (points)"), rows)
+        energy = {e.layer: e.energy for e in self.energy}
+        layers = [(i, err, *((1e12 * energy[i],) if self.energy else ())) for i, err in enumerate(self.mapping_errors)]
+        layers.append(("all", self.mapping_error, *((1e12 * (self.energy_per_inference or 0.0),) if self.energy else ())))
+        cols = ("layer", "mapping error (%; all: mean)",
+                *(("read energy (pJ / inference; all: sum)",) if self.energy else ()))
+        return text + "\n\n" + text_table(cols, layers)
+
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON data (per-point arrays left out)."""
         return {
@@ -961,6 +984,27 @@ class MonteCarloResult:
         k = self.correct.sum(axis=0).astype(np.int64)
         counts = np.bincount(np.minimum(k * b // n, b - 1), minlength=b)
         return counts.astype(np.int64), np.linspace(0.0, 1.0, b + 1)
+
+    def report(self) -> str:
+        """A text table: the robust fraction at :attr:`threshold`, mean and std of the per-transfer
+        accuracy beside the software accuracy (per task too), and the mapping error; in percent."""
+        me = self.mapping_errors
+        mapped = bool(me.size) and bool(np.isfinite(me).all())
+        head = (f"{self.transfers} transfers of {int(self.correct.shape[1])} points "
+                f"({self.model.get('model', 'transfer')} model); "
+                f"robust fraction (correct in at least {100 * self.threshold:g} % of the transfers): "
+                f"{100 * self.robust_fraction:.1f} %")
+        rows: list[tuple[Any, ...]] = [("all points", 100 * self.mean_accuracy, 100 * self.std_accuracy,
+                                        100 * float(self.accuracy.min()), 100 * float(self.accuracy.max()),
+                                        100 * self.software_accuracy)]
+        for (name, a, b), acc in zip(self.task_slices, self.task_accuracy().values()):
+            rows.append((f"task {name}", 100 * float(acc.mean()), 100 * float(acc.std()), 100 * float(acc.min()),
+                         100 * float(acc.max()), 100 * float(self.software_correct[a:b].mean())))
+        text = head + "\n" + text_table(("points", "mean (%)", "std (%)", "min (%)", "max (%)", "software (%)"), rows)
+        if mapped:
+            text += (f"\nmapping error: {float(me.mean()):.3g} % (mean over transfers and layers; per layer "
+                     f"{', '.join(f'{v:.3g}' for v in me.mean(axis=0))} %)")
+        return text
 
     def summary(self) -> dict[str, Any]:
         """Plain JSON data: counts, metric, mean and std accuracy, histogram, per task."""
