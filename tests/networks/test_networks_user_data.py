@@ -154,3 +154,19 @@ def test_a_dataset_refuses_a_sample_shape_that_does_not_hold_its_features(shape)
     with pytest.raises(ConfigError, match="`sample_shape` must be"):
         Dataset(name="d", x_train=x, y_train=y, x_val=x[:0], y_val=y[:0], x_test=x, y_test=y, n_classes=2,
                 sample_shape=shape)
+
+
+def test_labels_numbered_from_one_warn_unless_n_classes_is_given(tmp_path):
+    """Labels 1..3 made a 4-class dataset with an empty class 0 without a word (a network trained on it
+    has an output too many); now a warning says so. With n_classes the choice is the user's: no warning,
+    and a dataset whose labels include 0 loads quietly."""
+    x = np.zeros((4, 2))
+    path = _write(tmp_path / "d.npz", x_test=x, y_test=np.array([1, 2, 3, 1]))
+    with pytest.warns(UserWarning, match=r"no label is 0 \(labels 1\.\.3\).*4 classes.*subtract 1"):
+        d = load_npz(path)
+    assert d.n_classes == 4
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert load_npz(path, n_classes=4).n_classes == 4
+        assert load_npz(_write(tmp_path / "z.npz", x_test=x, y_test=np.array([0, 2, 3, 1]))).n_classes == 4

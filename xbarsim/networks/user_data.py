@@ -12,6 +12,7 @@ class indices ``0 .. n_classes - 1`` (integers, booleans, or floats that are fin
 from __future__ import annotations
 
 import os
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -118,6 +119,12 @@ def load_npz(path: str | os.PathLike[str], *, n_classes: int | None = None, name
             raise ConfigError(f"{p}: key 'y_{split}' holds label {top}; labels must be below {_MAX_CLASSES} "
                               f"(class indices 0 .. n_classes - 1).")
         classes = max(top + 1, 2)
+        if all(int(y.min()) >= 1 for _, y in splits.values() if y.size):
+            # classes numbered from 1 make an empty class 0 and a network of one output too many
+            warnings.warn(f"{p}: no label is 0 (labels {min(int(y.min()) for _, y in splits.values() if y.size)}"
+                          f"..{top}), so class 0 is empty and the dataset has {classes} classes; if the classes "
+                          "are numbered from 1, subtract 1 from the labels (or pass n_classes to make this "
+                          "deliberate).", UserWarning, stacklevel=2)
     else:
         classes = int(n_classes)
     for split, (_, y) in splits.items():
