@@ -204,6 +204,8 @@ def test_a_multi_line_note_or_a_pipe_stays_in_its_comparison_cell():
     assert lines[0] == ("| Fig. 4 \\| LEA | alpha=2 | accuracy | 75.0 ± 2.0 % | 80.0 % | -5.0 | 1.4 | "
                         "paper: 100 cycles ours: 3 \\| fewer |")
     assert len(lines[0].replace("\\|", "").split("|")) == 10  # nine cells
+    # the difference's unit is stated (it had none: -5.0 of what?)
+    assert "`ours - paper` and `SE of ours` are in percentage points for accuracies" in text
 
 
 def test_exp3c_compares_both_placements_with_the_release_values():

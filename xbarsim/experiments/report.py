@@ -273,9 +273,11 @@ def markdown(config: ExperimentConfig, rows: Sequence[Mapping[str, Any]], cols: 
                          f"{_fmt(c['metric'], c['ours_mean'], c['ours_std'])} "
                          f"| {_fmt(c['metric'], c['paper'])} | {_fmt_diff(c['metric'], diff)} "
                          f"| {_fmt_se(c['metric'], se)} | {_md(diffs) or 'none stated'} |")
-        lines += ["", "`SE of ours`: the standard error of our mean, std / sqrt(n - 1) with the table's ddof-0 std "
-                  "over n trials (n/a below 2). A difference of less than about two SE is not resolved by this run; "
-                  "the paper's own number has an error of its own."]
+        lines += ["", "`ours - paper` and `SE of ours` are in percentage points for accuracies, robust fractions "
+                  "and mapping errors. `SE of ours`: the standard error of our mean, std / sqrt(n - 1) with the "
+                  "table's ddof-0 std over n trials (n/a below 2, and for a number with no spread over trials, "
+                  "such as a robust fraction over all transfers). A difference of less than about two SE is not "
+                  "resolved by this run; the paper's own number has an error of its own."]
         if quick:
             lines += ["", "The comparison is with a QUICK run: " + "; ".join(quick) + ". Its numbers are not the "
                       "paper's protocol; run without --quick to compare like with like."]
