@@ -395,12 +395,21 @@ def versions() -> str:
     return ", ".join(parts)
 
 
-def _sizes(text: str) -> list[int]:
-    """``--sizes`` entry: one size or a comma-separated list (argparse reports a bad one cleanly)."""
+def size_list(text: str, minimum: int = 2) -> list[int]:
+    """A comma-separated list of array sizes (empty: none), each at least ``minimum``, as an argparse
+    ``type`` (a bad entry is a clean argument error); shared by the benchmark scripts."""
     try:
-        return [int(s) for s in text.split(",") if s.strip()]
+        out = [int(s) for s in text.split(",") if s.strip()]
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected integers separated by commas, got {text!r}") from None
+    if any(n < minimum for n in out):
+        raise argparse.ArgumentTypeError(f"sizes must be >= {minimum}, got {text!r}")
+    return out
+
+
+def _sizes(text: str) -> list[int]:
+    """``--sizes`` entry: one size or a comma-separated list."""
+    return size_list(text, minimum=1)
 
 
 def ngspice_unavailable() -> str | None:

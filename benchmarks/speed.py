@@ -47,7 +47,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from solver import import_badcrossbar, make_case, make_crossbar, rel_diff  # noqa: E402
+from solver import import_badcrossbar, make_case, make_crossbar, rel_diff, size_list  # noqa: E402
 
 import xbarsim as xb  # noqa: E402
 from xbarsim.errors import BackendUnavailableError, GridPathUnsupported  # noqa: E402
@@ -270,17 +270,6 @@ def bench_imports(repeat: int) -> None:
         row("start-up", label, t)
 
 
-def _sizes(text: str) -> list[int]:
-    """A comma-separated list of sizes (empty: none); argparse reports a bad entry cleanly."""
-    try:
-        out = [int(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected integers separated by commas, got {text!r}") from None
-    if any(n < 2 for n in out):
-        raise argparse.ArgumentTypeError(f"sizes must be >= 2, got {text!r}")
-    return out
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--only", default="batch,sinh,tiles,peers,imports",
@@ -292,10 +281,10 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--crosssim", type=Path, default=None, help="folder with CrossSim 3.2 pip-installed (--target)")
     ap.add_argument("--peer-repeat", type=int, default=50, help="best of this many for xbarsim and CrossSim in `peers`")
-    ap.add_argument("--big-sizes", type=_sizes, default=[1024, 2048, 4096], help="comma-separated sizes for `big`")
-    ap.add_argument("--big-general", type=_sizes, default=[1024, 2048],
+    ap.add_argument("--big-sizes", type=size_list, default=[1024, 2048, 4096], help="comma-separated sizes for `big`")
+    ap.add_argument("--big-general", type=size_list, default=[1024, 2048],
                     help="sizes of `big` also solved by the general path")
-    ap.add_argument("--iter-sizes", type=_sizes, default=[64, 128, 256, 512, 1024, 2048],
+    ap.add_argument("--iter-sizes", type=size_list, default=[64, 128, 256, 512, 1024, 2048],
                     help="comma-separated sizes for `iters` (the grid path covers arrays of more than 1024 nodes)")
     args = ap.parse_args()
     only = {s.strip() for s in args.only.split(",") if s.strip()}

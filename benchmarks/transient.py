@@ -29,6 +29,9 @@ from xbarsim.errors import BackendUnavailableError, ConfigError
 from xbarsim.netlists import BiasScheme, Crossbar, LineResistance, Pulse, build_transient
 from xbarsim.solver import TransientOptions, ngspice_transient, simulate_transient
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from solver import size_list  # noqa: E402  (benchmarks/solver.py, the scripts' shared helpers)
+
 
 def _load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
@@ -41,17 +44,6 @@ def _pulse_circuit(n: int):
                   lines=LineResistance.uniform(1.0, driver=10.0, sense=10.0))
     return build_transient(xb, BiasScheme.write(n // 2, n // 2, 1.3, "v/2"), model,
                            Pulse(amplitude=1.0, rise=1e-8, width=9.8e-7, fall=1e-8))
-
-
-def _ints(text: str) -> list[int]:
-    """A comma-separated list of sizes (empty: none); argparse reports a bad entry cleanly."""
-    try:
-        out = [int(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected integers separated by commas, got {text!r}") from None
-    if any(n < 2 for n in out):
-        raise argparse.ArgumentTypeError(f"sizes must be >= 2, got {text!r}")
-    return out
 
 
 def pulse_table(sizes: list[int], ngspice_max: int) -> None:
@@ -113,9 +105,9 @@ def program_table(sizes: list[int], max_pulses: int, dt: float, cells: int | Non
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--pulse-sizes", type=_ints, default=[8, 16, 32, 64], help="comma-separated; \"\" skips")
+    p.add_argument("--pulse-sizes", type=size_list, default=[8, 16, 32, 64], help="comma-separated; \"\" skips")
     p.add_argument("--ngspice-max", type=int, default=32)
-    p.add_argument("--program-sizes", type=_ints, default=[32, 64], help="comma-separated; \"\" skips")
+    p.add_argument("--program-sizes", type=size_list, default=[32, 64], help="comma-separated; \"\" skips")
     p.add_argument("--max-pulses", type=int, default=10)
     p.add_argument("--program-cells", type=int, default=None,
                    help="write only the first K cells in row-major order (the rest are only disturbed)")
