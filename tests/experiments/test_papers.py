@@ -142,6 +142,31 @@ def test_the_standard_error_beside_a_paper_cell_is_that_of_the_raw_cycles():
     assert standard_error(0.05, 1) is None and standard_error(None, 5) is None
 
 
+def test_the_standard_error_of_a_metric_some_cycles_left_out_is_over_the_cycles_that_report_it():
+    """A metric that some successful cycles did not report is a mean over `<metric>_n` of them (the
+    rows carry it since summarize counts them); its SE beside the paper's cell and the plot caption
+    count those, not the point's `n`. Recomputed from the raw records, given in non-sorted order."""
+    from xbarsim.experiments.plots import _cycles_caption
+
+    cfg = experiment_from_dict({
+        "name": "t", "kind": "sweep", "dataset": "digits", "networks": [{"name": "n", "recipe": "ternary"}],
+        "grid": {"alpha": [1], "variant": ["mao"], "fault_rate": [0.0]},
+        "variants": {"mao": {"strategy": "mao"}},
+        "paper": [{"table": "lea-fig4b", "columns": {"method": "variant"}, "metrics": ["mapping_error"]}],
+    })
+    errs = {4: 31.0, 1: 25.0, 3: 28.5}  # trial -> mapping error; trials 0 and 2 reported none
+    recs = [TrialRecord(key=f"k{i}", point=0, trial=i, params={"alpha": 1, "variant": "mao", "fault_rate": 0.0},
+                        results={"accuracy": 0.9, **({"mapping_error": errs[i]} if i in errs else {})}, status="ok")
+            for i in (4, 0, 1, 3, 2)]
+    rows = [{**r, "n": r["n_ok"]} for r in summarize(recs, cfg.points(), ["accuracy", "mapping_error"])]
+    assert rows[0]["n"] == 5 and rows[0]["mapping_error_n"] == 3
+    (comp,) = compare(rows, cfg.references, columns=["variant", "alpha", "fault_rate"])
+    se = np.std(list(errs.values()), ddof=1) / np.sqrt(len(errs))
+    assert standard_error(comp["ours_std"], comp["n"]) == pytest.approx(se, rel=1e-12)  # before: n = 5
+    assert "over 3 cycles per point" in _cycles_caption(rows, "mapping_error")  # before: over 5
+    assert "over 5 cycles per point" in _cycles_caption(rows, "accuracy")
+
+
 def test_a_paper_cell_matched_by_several_networks_is_compared_once_per_network():
     """A paper table has no `network` column: each network's row gets its own comparison, labelled with
     its network, never the first row alone. The rows are summarized from raw trial records given in

@@ -74,8 +74,10 @@ MAPPING_ERROR_LABEL = "mapping error, layer mean of 100·‖Ŵ−W‖/‖W‖ (%
 
 
 def _cycles_caption(rows: Sequence[Mapping[str, Any]], metric: str, what: str = "cycles") -> str:
-    """``"error bars: mean ± std (ddof 0) over 5 cycles"`` from the rows' ``n`` (a range if they differ)."""
-    ns = sorted({int(r["n"]) for r in rows if r.get("n") is not None and r.get(f"{metric}_mean") is not None})  # type: ignore[arg-type]
+    """``"error bars: mean ± std (ddof 0) over 5 cycles"`` from the rows' ``<metric>_n``, else ``n`` (a range
+    if they differ): a metric that some cycles did not report is a mean over fewer than ``n``."""
+    ns = sorted({int(r.get(f"{metric}_n", r.get("n"))) for r in rows  # type: ignore[arg-type]
+                 if r.get(f"{metric}_n", r.get("n")) is not None and r.get(f"{metric}_mean") is not None})
     if not ns:
         return ""
     count = str(ns[0]) if len(ns) == 1 else f"{ns[0]}-{ns[-1]}"

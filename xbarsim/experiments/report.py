@@ -32,7 +32,8 @@ class ExperimentReport:
         Output folder.
     rows : tuple of dict
         One per grid point (sweep) or network x model (Monte Carlo): parameters, ``n``, and
-        ``<metric>_mean`` / ``<metric>_std``.
+        ``<metric>_mean`` / ``<metric>_std`` (and ``<metric>_n`` for a metric that some trials did not
+        report: the trials its mean is over).
     comparisons : tuple of dict
         One per reference: label, point, metric, ours (mean, std, n), paper.
     files : tuple of Path
@@ -147,7 +148,7 @@ def compare(rows: Sequence[Mapping[str, Any]], refs: Sequence[Reference], *,
             point = {**r.point, **{k: hit.get(k) for k in extra}}
             out.append({"label": r.label, "metric": r.metric, "point": point, "paper": r.value, "note": r.note,
                         "ours_mean": hit[f"{r.metric}_mean"], "ours_std": hit.get(f"{r.metric}_std"),
-                        "n": hit.get("n")})
+                        "n": hit.get(f"{r.metric}_n", hit.get("n"))})  # over the trials that report it
     return out
 
 
