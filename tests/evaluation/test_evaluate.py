@@ -702,3 +702,15 @@ def test_evaluation_and_monte_carlo_reports_recompute_from_the_raw_records(digit
     k = mc.correct.sum(axis=0)
     assert f"robust fraction (correct in at least 95 % of the transfers): {100 * np.mean(k >= 3):.1f} %" in text
     assert f"mapping error: {mc.mapping_errors.mean():.3g} %" in text
+
+
+def test_the_report_of_a_transfer_at_the_preset_s_own_fault_rate(digits, digits_net):
+    """Hardware's default fault_rate is None (the preset keeps its own rate): the report names the
+    rate the chip was drawn at, the preset's (before: a TypeError formatting None, so `.report()` of
+    a transfer on the default Hardware failed)."""
+    from xbarsim.devices import PRESETS
+
+    hw = Hardware(kernel_shape=(25, 25), strict=False, backend="ideal")
+    assert hw.fault_rate is None
+    text = evaluate(digits_net, digits, hw, seed=1, max_points=30).report()
+    assert f"fault rate {PRESETS[hw.preset]().faults.rate:g} (the preset's)" in text, text

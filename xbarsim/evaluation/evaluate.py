@@ -628,8 +628,10 @@ class EvaluationResult:
         Accuracies and mapping errors in percent, energies in picojoule per inference."""
         n = int(self.correct.shape[0])
         hw = self.hardware
+        # fault_rate None: the preset keeps its own rate
+        rate = f"{hw.fault_rate:g}" if hw.fault_rate is not None else f"{build_preset(hw).faults.rate:g} (the preset's)"
         head = (f"one transfer ({hw.strategy}, alpha {hw.alpha}, preset {hw.preset}, {hw.backend} read-out, "
-                f"fault rate {hw.fault_rate:g}): {n} points of the {self.split!r} split, {self.n_devices} devices "
+                f"fault rate {rate}): {n} points of the {self.split!r} split, {self.n_devices} devices "
                 f"on {self.n_kernels} kernels; software baseline by {self.software_runtime}")
         rows: list[tuple[Any, ...]] = [("all points", n, 100 * self.hardware_accuracy, 100 * self.software_accuracy,
                                         100 * (self.hardware_accuracy - self.software_accuracy))]
