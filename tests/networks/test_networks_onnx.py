@@ -693,3 +693,16 @@ def test_flatten_of_another_axis_refused(tmp_path: Path) -> None:
     b.node("Flatten", axis=-2)
     _dense_head(b, 12)
     _refused(b, tmp_path, "'Flatten'", "axis -2 of a rank-4 tensor is not supported", "only axis 1 (or -3")
+
+
+def test_inputs_that_differ_by_size_one_axes_are_accepted(tmp_path: Path) -> None:
+    """(B, 4) for a (1, 4) model holds the same values in the same order (an image without its channel
+    axis): the network and onnxruntime_forward take it, as reshape(-1, 1, 4) did before the input check."""
+    from xbarsim.networks.layered import input_batch
+    x = np.arange(12.0).reshape(3, 1, 4)
+    np.testing.assert_array_equal(input_batch(x[:, 0, :], (1, 4)), x)
+    np.testing.assert_array_equal(input_batch(x[:, :, :, None], (1, 4)), x)
+    img = np.arange(12.0).reshape(3, 1, 2, 2)  # (B, H, W) images for a (1, H, W) model
+    np.testing.assert_array_equal(input_batch(img[:, 0], (1, 2, 2)), img)
+    with pytest.raises(ConfigError, match="`x` must have shape"):
+        input_batch(np.zeros((3, 2, 2)), (1, 4))  # the same size in another layout

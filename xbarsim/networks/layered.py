@@ -878,13 +878,16 @@ class Network:
 
 def input_batch(x: ArrayLike, shape: tuple[int, ...]) -> FloatArray:
     """Inputs ``x`` as a ``(B, *shape)`` float64 batch; accepts that, ``(B, prod(shape))``, or one
-    sample (either form). ConfigError naming ``x`` for anything else (non-finite, non-numeric, or a
-    size that is not whole samples)."""
+    sample (either form), and per-sample shapes that differ from ``shape`` by size-1 axes only
+    (``(B, 28, 28)`` for a ``(1, 28, 28)`` network: the same values in the same order). ConfigError
+    naming ``x`` for anything else (non-finite, non-numeric, or a size that is not whole samples)."""
     arr = as_float_array(x, "x", what=f"finite input array of per-sample shape {shape}")
     n = int(np.prod(shape))
+    core = tuple(d for d in shape if d != 1)
     if arr.shape == shape or arr.shape == (n,):
         return arr.reshape((1,) + shape)
-    if arr.ndim >= 1 and (arr.shape[1:] == shape or arr.shape[1:] == (n,)):
+    if arr.ndim >= 1 and (arr.shape[1:] == shape or arr.shape[1:] == (n,)
+                          or (arr.ndim >= 3 and tuple(d for d in arr.shape[1:] if d != 1) == core)):
         return arr.reshape((arr.shape[0],) + shape)
     raise ConfigError(f"`x` must have shape (B, {', '.join(map(str, shape))}) or (B, {n}); got shape {arr.shape}.")
 
