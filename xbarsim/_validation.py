@@ -20,6 +20,7 @@ __all__ = [
     "MAX_ELEMENTS",
     "as_float_array",
     "as_rng",
+    "check_callable",
     "check_choice",
     "check_int",
     "check_progress",
@@ -249,8 +250,15 @@ def read_toml(path: Any, what: str) -> dict[str, Any]:
         raise ConfigError(f"{p}: invalid TOML: nested too deeply.") from None
 
 
+def check_callable(value: Any, name: str, signature: str, *, none: bool = True) -> Any:
+    """``value`` if it is callable (or None, where ``none``); else ConfigError naming ``name`` and the
+    ``signature`` it is called with. Hooks are checked before any work: called late, a bad one was
+    Python's "'int' object is not callable" at the first batch, layer or line."""
+    if callable(value) or (none and value is None):
+        return value
+    raise ConfigError(f"`{name}` must be {'None or ' if none else ''}a callable {signature}; got {short_repr(value)}.")
+
+
 def check_progress(progress: Any) -> ProgressCallback | None:
     """``progress`` if it is None or a callable ``(label, done, total)``; ConfigError otherwise."""
-    if progress is None or callable(progress):
-        return progress
-    raise ConfigError(f"`progress` must be None or a callable (label, done, total); got {short_repr(progress)}.")
+    return check_callable(progress, "progress", "(label, done, total)")  # type: ignore[no-any-return]

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from xbarsim._typing import BoolArray, FloatArray
-from xbarsim._validation import as_float_array, check_choice, short_repr
+from xbarsim._validation import as_float_array, check_callable, check_choice, short_repr
 from xbarsim.errors import ConfigError
 from xbarsim.netlists.bias import WRITE_SCHEMES, BiasScheme, LineDrive
 from xbarsim.netlists.crossbar import Crossbar
@@ -96,9 +96,7 @@ def check_cell(row: Any, col: Any, shape: tuple[int, int]) -> tuple[int, int]:
 def check_line_progress(progress: Any) -> Any:
     """``progress`` if it is None or callable (the analysis functions call it with one line of text),
     else ConfigError: before any work, not as a TypeError once the first line is due."""
-    if progress is None or callable(progress):
-        return progress
-    raise ConfigError(f"`progress` must be None or a callable taking one line of text; got {short_repr(progress)}.")
+    return check_callable(progress, "progress", "taking one line of text")
 
 
 def far_corner(shape: tuple[int, int]) -> tuple[int, int]:

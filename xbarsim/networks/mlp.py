@@ -31,7 +31,7 @@ import numpy.typing as npt
 
 from xbarsim._repr import compact_repr
 from xbarsim._typing import ArrayLike, FloatArray, IntArray
-from xbarsim._validation import as_float_array, as_rng, check_choice, check_size, readonly, short_repr
+from xbarsim._validation import as_float_array, as_rng, check_callable, check_choice, check_size, readonly, short_repr
 from xbarsim.errors import ConfigError, FileFormatError
 
 __all__ = [
@@ -595,9 +595,7 @@ def check_arrays(arrays: object) -> None:
 def check_layer_fn(layer_fn: object) -> None:
     """ConfigError unless ``layer_fn`` is None or callable (before: Python's "'int' object is not
     callable" at the first layer)."""
-    if layer_fn is not None and not callable(layer_fn):
-        raise ConfigError(f"`layer_fn` must be None or a callable layer_fn(index, x, W) -> x @ W; got "
-                          f"{short_repr(layer_fn)}.")
+    check_callable(layer_fn, "layer_fn", "layer_fn(index, x, W) -> x @ W")
 
 
 def _score_matrix(scores: ArrayLike, n_outputs: int) -> FloatArray:

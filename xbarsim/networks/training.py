@@ -31,7 +31,7 @@ import numpy as np
 
 from xbarsim._repr import compact_repr
 from xbarsim._typing import ArrayLike, BoolArray, FloatArray
-from xbarsim._validation import as_rng, check_choice, readonly, short_repr
+from xbarsim._validation import as_rng, check_callable, check_choice, readonly, short_repr
 from xbarsim.errors import ConfigError
 from xbarsim.networks.datasets import Dataset
 from xbarsim.networks.mlp import MLP, TERNARY_DELTA, backprop, check_labels, ternarize, ternarize_matrix
@@ -402,14 +402,6 @@ def _apply_network_perturbation(
     return ws, bs
 
 
-def _check_callable(value: Any, name: str, signature: str, *, none: bool = True) -> None:
-    """Refuse, before any work, a hook that cannot be called (it raised "'int' object is not callable"
-    at the first batch, or after a whole epoch for ``progress``)."""
-    if callable(value) or (none and value is None):
-        return
-    raise ConfigError(f"`{name}` must be {'None or ' if none else ''}a callable {signature}; got {short_repr(value)}.")
-
-
 def _check_mlp(network: Any) -> None:
     # a layered Network (load_onnx) has no _check_inputs: it raised AttributeError deep in the loop
     if not isinstance(network, MLP):
@@ -480,8 +472,8 @@ def train(
     cfg = config if config is not None else TrainConfig()
     if not isinstance(cfg, TrainConfig):
         raise ConfigError(f"`config` must be a TrainConfig; got {short_repr(cfg)}.")
-    _check_callable(perturbation, "perturbation", "(weights, rng) -> weights")
-    _check_callable(progress, "progress", "(EpochRecord)")
+    check_callable(perturbation, "perturbation", "(weights, rng) -> weights")
+    check_callable(progress, "progress", "(EpochRecord)")
     if not isinstance(perturb_biases, bool):
         raise ConfigError(f"`perturb_biases` must be true or false; got {short_repr(perturb_biases)}.")
     perturb_net = None
@@ -730,8 +722,8 @@ def train_continual(
     if not dataset.tasks:
         raise ConfigError(f"`dataset` {dataset.name!r} has no tasks; continual training needs a multi-task dataset.")
     strength = _finite(ewc_strength, "ewc_strength", "non-negative EWC strength")
-    _check_callable(perturbation, "perturbation", "(weights, rng) -> weights")
-    _check_callable(progress, "progress", "(task_index, EpochRecord)")  # train() sees only its wrapper
+    check_callable(perturbation, "perturbation", "(weights, rng) -> weights")
+    check_callable(progress, "progress", "(task_index, EpochRecord)")  # train() sees only its wrapper
     if fisher_samples is not None:  # before: "`n_samples` must be ..." only after the first task had trained
         _positive_int(fisher_samples, "fisher_samples")
     penalties: list[EWCPenalty] = []
@@ -827,7 +819,7 @@ def correct_under_perturbation(
         the accuracy of each transfer.
     """
     _check_mlp(network)
-    _check_callable(perturbation, "perturbation", "(weights, rng) -> weights", none=False)
+    check_callable(perturbation, "perturbation", "(weights, rng) -> weights", none=False)
     k = _positive_int(n_draws, "n_draws")
     gen = as_rng(rng)
     xs = network._check_inputs(x)

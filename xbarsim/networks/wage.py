@@ -35,11 +35,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from xbarsim._typing import ArrayLike, FloatArray
-from xbarsim._validation import check_int, short_repr
+from xbarsim._validation import check_callable, check_int, short_repr
 from xbarsim.errors import ConfigError
 from xbarsim.networks.datasets import Dataset
 from xbarsim.networks.mlp import MLP, _activation_slope, _data_loss, backprop, check_labels, quantize_activation
-from xbarsim.networks.training import Perturbation, _apply_perturbation, _check_callable
+from xbarsim.networks.training import Perturbation, _apply_perturbation
 
 __all__ = [
     "WageConfig",
@@ -301,8 +301,8 @@ def train_wage(
         raise ConfigError(f"`dataset` must be a Dataset; got {type(dataset).__name__}.")
     if not isinstance(config, WageConfig):
         raise ConfigError(f"`config` must be a WageConfig; got {type(config).__name__}.")
-    _check_callable(perturbation, "perturbation", "(weights, rng) -> weights")
-    _check_callable(progress, "progress", "(WageEpoch)")
+    check_callable(perturbation, "perturbation", "(weights, rng) -> weights")
+    check_callable(progress, "progress", "(WageEpoch)")
     x, y = dataset.x_train, check_labels(dataset.y_train, dataset.x_train.shape[0], dataset.n_classes)
     # before the input check: data in the 8-bit format was refused as "not in the WAGE input format (features
     # quantized to 4 bits ...)", with wage_inputs (8 bits) as the remedy, for bits_activation = 4
