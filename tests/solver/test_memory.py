@@ -52,3 +52,32 @@ def test_an_empty_batch_is_a_typed_error(make):
     with pytest.raises(xb.ConfigError, match="empty batch") as info:
         make()
     assert "\n" not in str(info.value)
+
+
+def test_a_direct_solve_counts_its_factorization(monkeypatch):
+    """Found in review: the estimate left out the LU factors, so one operating point of a 256x256
+    array solved directly peaked (getrusage) at 171 MB against an estimate of 20 MB, and a direct solve
+    that could not fit was not refused. The estimate now covers the factors SuperLU returns, and a
+    direct solve whose factors do not fit is refused before it starts."""
+    from xbarsim.solver.api import _factors
+    from xbarsim.solver.nodal import assemble
+    from xbarsim.solver.sparse import SparseBackend, SparseOptions
+
+    direct = SparseBackend(SparseOptions(method="direct"))
+    for m in (32, 64, 128):
+        cb = xb.Crossbar(conductance=np.full((m, m), 1e-5), lines=xb.LineResistance.uniform(1.0, driver=5.0, sense=5.0))
+        netlist = xb.build_netlist(cb, xb.BiasScheme.read(np.full(m, 0.3)))
+        asm = assemble(netlist, netlist.conductance)
+        lu = direct._factor(netlist, asm).lu
+        held = 12 * (lu.L.nnz + lu.U.nnz)  # values and row indices
+        assert _factors(direct, asm.unknown.size, 1, True)
+        assert work_bytes((m, m), 1, netlist) + held <= work_bytes((m, m), 1, netlist, factored=True)
+    # 64x64: per-point arrays ~1.2 MB, LU ~4 MB; 3 MB of memory is enough for CG but not for the LU
+    monkeypatch.setattr("xbarsim.solver.memory.available_bytes", lambda: 3 * 2**20)
+    cb = xb.Crossbar(conductance=np.full((64, 64), 1e-5), lines=xb.LineResistance.uniform(1.0, driver=5.0, sense=5.0))
+    bias = xb.BiasScheme.read(np.full(64, 0.3))
+    with pytest.raises(xb.ConfigError, match=r"GiB for the LU factors.*method='iterative'"):
+        xb.solve(cb, bias, direct)
+    with pytest.raises(xb.ConfigError, match=r"GiB for the LU factors"):
+        xb.solve_netlist(xb.build_netlist(cb, bias), direct)
+    assert xb.solve(cb, bias).method == "iterative"  # CG holds no factors: not refused

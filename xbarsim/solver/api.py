@@ -62,10 +62,19 @@ def solve_netlist(netlist: Netlist, backend: str | Backend = "sparse") -> Soluti
     if not isinstance(netlist, Netlist):
         raise ConfigError(f"`netlist` must be a Netlist (from build_netlist(crossbar, bias)); got {type(netlist).__name__}.")
     be = get_backend(backend)
-    check_work_memory(netlist.shape, netlist.batch_size, netlist)
+    unknowns = netlist.n_nodes - np.unique(netlist.source_node).size
+    check_work_memory(netlist.shape, netlist.batch_size, netlist,
+                      factored=_factors(be, unknowns, netlist.batch_size, netlist.device.linear))
     sol = be.solve(netlist)
     _check_accuracy(be, netlist, sol)
     return sol
+
+
+def _factors(backend: str | Backend, unknowns: int, batch: int, linear: bool) -> bool:
+    """Whether the sparse backend solves these linear operating points by a factorization (the direct
+    and port-matrix paths), whose LU the memory check counts (:func:`~xbarsim.solver.memory.work_bytes`)."""
+    be = SparseBackend() if isinstance(backend, str) and backend == "sparse" else backend
+    return linear and isinstance(be, SparseBackend) and be._method(unknowns, batch) == "direct"
 
 
 def _check_accuracy(be: Backend, netlist: Netlist, sol: Solution) -> None:
@@ -104,7 +113,10 @@ def solve(crossbar: Crossbar, bias: BiasScheme, backend: str | Backend = "sparse
         sol = _solve_on_grid(crossbar, bias, backend)
         if sol is not None:
             return sol
-        check_work_memory(crossbar.shape, bias.batch_size or 1)  # before anything of the batch's size exists
+        m, n = crossbar.shape
+        batch = bias.batch_size or 1
+        # before anything of the batch's size exists (unknowns: their bound before ideal wires merge)
+        check_work_memory(crossbar.shape, batch, factored=_factors(backend, 2 * m * n, batch, crossbar.device.linear))
     return solve_netlist(build_netlist(crossbar, bias), backend)
 
 
