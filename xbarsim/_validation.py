@@ -6,6 +6,7 @@ every check formats through :func:`short_repr`.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tomllib
 from pathlib import Path
@@ -21,6 +22,7 @@ __all__ = [
     "as_float_array",
     "as_rng",
     "check_callable",
+    "plain_scalars",
     "check_choice",
     "check_int",
     "check_progress",
@@ -248,6 +250,18 @@ def read_toml(path: Any, what: str) -> dict[str, Any]:
         raise ConfigError(f"{p}: invalid TOML: {exc}") from exc
     except RecursionError:
         raise ConfigError(f"{p}: invalid TOML: nested too deeply.") from None
+
+
+def plain_scalars(obj: Any) -> None:
+    """Turn the numpy integer and floating scalars in the fields of the frozen dataclass ``obj`` into
+    Python ints and floats, so that its checks and reprs take ``np.int64(5)`` as ``5`` (before:
+    "must be a positive int; got np.int64(5)"). Numpy bools stay as they are, for the checks to refuse."""
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if isinstance(value, np.integer):
+            object.__setattr__(obj, f.name, int(value))
+        elif isinstance(value, np.floating):
+            object.__setattr__(obj, f.name, float(value))
 
 
 def check_callable(value: Any, name: str, signature: str, *, none: bool = True) -> Any:

@@ -307,3 +307,24 @@ def test_extreme_legal_inputs_give_typed_errors_or_results_not_runtime_warnings(
                 sol.node_voltages
         except xb.XbarError:
             pass
+
+
+def test_solver_options_take_numpy_scalars_as_the_numbers_they_are():
+    """maxiter=np.int64(5) was refused ("must be a positive int; got np.int64(5)") and a float32 time
+    step as no time step, although tolerances took np.float64: a value from a numpy array or a
+    config parsed with numpy is a number. They are stored as Python numbers; numpy bools stay refused."""
+    from xbarsim.solver import TransientOptions
+    from xbarsim.solver.newton import NewtonOptions
+    from xbarsim.solver.ngspice import NgspiceOptions
+    from xbarsim.solver.sparse import SparseOptions
+
+    newton = NewtonOptions(maxiter=np.int64(5), max_step=np.float32(0.5), cg_maxiter=np.int32(10))
+    assert (newton.maxiter, newton.max_step, newton.cg_maxiter) == (5, 0.5, 10)
+    assert type(newton.maxiter) is int and type(newton.max_step) is float
+    assert SparseOptions(maxiter=np.int64(7)).maxiter == 7
+    assert NgspiceOptions(max_cells=np.uint16(100)).max_cells == 100
+    tr = TransientOptions(maxiter=np.int64(5), dt=np.float32(2 ** -30), dt_min=np.float64(2 ** -40))
+    assert (tr.maxiter, tr.dt) == (5, 2 ** -30) and type(tr.dt) is float
+    for bad in (lambda: NewtonOptions(maxiter=np.bool_(True)), lambda: SparseOptions(maxiter=np.int64(0))):
+        with pytest.raises(ConfigError, match="`maxiter` must be a positive int"):
+            bad()

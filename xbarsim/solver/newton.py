@@ -30,6 +30,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from xbarsim._typing import BoolArray, FloatArray, IntArray
+from xbarsim._validation import plain_scalars
 from xbarsim.errors import ConfigError, ConvergenceError
 from xbarsim.netlists.netlist import Netlist
 from xbarsim.solver._grid import GridLayout, GridSystem, line_tridiagonals, solve_grid
@@ -63,6 +64,7 @@ class NewtonOptions:
     cg_maxiter: int = 300
 
     def __post_init__(self) -> None:
+        plain_scalars(self)  # np.int64(5) is 5, np.float32(0.5) is 0.5
         if not (isinstance(self.tol, float | int) and not isinstance(self.tol, bool) and 0 < self.tol < 1):
             raise ConfigError(f"`tol` must be in (0, 1); got {self.tol!r}.")
         if not (isinstance(self.maxiter, int) and not isinstance(self.maxiter, bool) and self.maxiter >= 1):

@@ -22,6 +22,7 @@ from typing import Any, Literal, get_args
 
 import numpy as np
 
+from xbarsim._validation import plain_scalars
 from xbarsim.errors import BackendError, BackendUnavailableError, ConfigError
 from xbarsim.netlists.netlist import Netlist
 from xbarsim.netlists.spice import to_spice
@@ -105,6 +106,7 @@ class NgspiceOptions:
     binary: str = "ngspice"
 
     def __post_init__(self) -> None:
+        plain_scalars(self)  # np.int64(5) is 5, np.float32(0.5) is 0.5
         if not (isinstance(self.max_cells, int) and not isinstance(self.max_cells, bool) and self.max_cells >= 1):
             raise ConfigError(f"`max_cells` must be a positive int; got {self.max_cells!r}.")
         if self.mode not in get_args(NgspiceMode):

@@ -36,7 +36,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from xbarsim._typing import FloatArray, IntArray, Ordering, SolveMethod
-from xbarsim._validation import check_choice
+from xbarsim._validation import check_choice, plain_scalars
 from xbarsim.errors import CircuitError, ConfigError, ConvergenceError
 from xbarsim.devices.models import DeviceModel
 from xbarsim.netlists.bias import BiasScheme
@@ -93,6 +93,7 @@ class SparseOptions:
     batch_ports: bool = True
 
     def __post_init__(self) -> None:
+        plain_scalars(self)  # np.int64(5) is 5, np.float32(0.5) is 0.5
         check_choice(self.method, get_args(SolveMethod), "method")
         check_choice(self.ordering, get_args(Ordering), "ordering")
         if not (isinstance(self.rtol, float | int) and not isinstance(self.rtol, bool) and 0 < self.rtol < 1):

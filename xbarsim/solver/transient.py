@@ -43,7 +43,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from xbarsim._typing import ArrayLike, FloatArray, IntArray, TransientLinearSolver
-from xbarsim._validation import MAX_ELEMENTS, as_float_array, check_choice, short_repr
+from xbarsim._validation import MAX_ELEMENTS, as_float_array, check_choice, plain_scalars, short_repr
 from xbarsim.errors import ConfigError, ConvergenceError
 from xbarsim.netlists.transient import IntegrationMethod, TransientCircuit, check_state
 
@@ -110,6 +110,7 @@ class TransientOptions:
     record_cells: bool = True
 
     def __post_init__(self) -> None:
+        plain_scalars(self)  # np.int64(5) is 5, np.float32(0.5) is 0.5
         check_choice(self.method, ("be", "trap"), "method")
         check_choice(self.linear_solver, ("woodbury", "gmres"), "linear_solver")
         for name, what in (("dt", "time step in seconds"), ("state_tol", "state tolerance"),
