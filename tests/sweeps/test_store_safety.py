@@ -196,7 +196,8 @@ def test_a_full_disk_is_an_os_error_naming_the_store_which_keeps_its_trials(tmp_
 
 # ----------------------------------------------------------------------------- the dashboard
 def test_the_local_cluster_listens_on_loopback_only_and_serves_no_dashboard(tmp_path):
-    psutil = pytest.importorskip("psutil")
+    import psutil  # required: distributed depends on it (it was importorskip, a skip CI would pass)
+
     spec = SweepSpec(name="dash", trial="sleep", grid={"duration_s": [0.4, 0.5, 0.6, 0.7]}, seed=0)
     me = psutil.Process()
     seen: list[tuple[str, int]] = []
