@@ -27,7 +27,7 @@ import resource
 import signal
 import subprocess
 import sys
-import time
+import tracemalloc
 import warnings
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -479,9 +479,16 @@ SIZED: dict[str, Callable[[Any], Any]] = {
 @given(target=st.sampled_from(sorted(SIZED)),
        shape=st.sampled_from([(ABSURD, ABSURD), (ABSURD, 16), (10**12, 10**12), (2**40, 2**40), (ABSURD, ABSURD, 2)]))
 def test_absurd_sizes_fail_fast_with_config_error(target, shape):
-    t0 = time.perf_counter()
-    must_refuse("absurd", lambda: SIZED[target](shape), kind=xb.ConfigError, seconds=10.0)
-    assert time.perf_counter() - t0 < 2.0, "an absurd size must be refused before any work"
+    """Refused before any work: under 1 MiB allocated (tracemalloc's peak; one row of the smallest
+    absurd shape is 128 MB) and within guarded's 10 s hang deadline. A wall-clock bound of 2 s stood
+    here, a speed assertion in a unit test (speed is measured in benchmarks/)."""
+    tracemalloc.start()
+    try:
+        must_refuse("absurd", lambda: SIZED[target](shape), kind=xb.ConfigError, seconds=10.0)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 2**20, f"{peak} bytes allocated before an absurd size was refused"
 
 
 # ----------------------------------------------------------------------------- sweep configs
