@@ -60,7 +60,7 @@ def test_equality_hash_and_immutability():
     a, b, c = _spread(seed=0), _spread(seed=0), _spread(seed=1)
     assert a == b and hash(a) == hash(b) and a != c and a != Vteam(**BASE)
     assert Vteam(**BASE) == Vteam(**BASE) and hash(Vteam(**BASE)) == hash(Vteam(**BASE))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="read-only"):
         a.v_set[0, 0] = 0.1  # read-only copy
     src = np.full((2, 2), 1.0)
     m = Vteam(**{**BASE, "v_set": src})

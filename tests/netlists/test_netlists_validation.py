@@ -62,7 +62,7 @@ def test_crossbar_is_frozen_and_copies_its_input():
     cb = xb.Crossbar(conductance=g)
     g[0, 0] = 1.0
     assert cb.conductance[0, 0] == 1e-4
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="read-only"):
         cb.conductance[0, 0] = 2.0
     assert cb.shape == SHAPE
 

@@ -135,9 +135,9 @@ def test_select_computes_only_the_entries_asked_for(rng):
 def test_solution_is_immutable_and_prints_short(rng):
     cb = random_crossbar(rng, 64, 64)
     sol = xb.solve(cb, xb.BiasScheme.read(rng.uniform(0, 0.3, (40, 64))))
-    with pytest.raises(AttributeError):
+    with pytest.raises(AttributeError, match="Solution is immutable; cannot set 'method'"):
         sol.method = "x"  # type: ignore[misc]
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="read-only"):
         np.asarray(sol.output_currents)[0] = 1.0
     text = repr(sol)
     assert len(text) < 200 and "64x64" in text and "batch=40" in text
