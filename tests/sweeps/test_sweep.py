@@ -516,3 +516,20 @@ def test_a_metric_named_like_a_built_in_column_gets_its_own_column(tmp_path):
     for row, new in zip(summary, again):
         for col in ("duration_s_mean", "draw_mean", "draw_std", "result.duration_s_mean"):
             assert float(row[col]) == pytest.approx(new[col], rel=1e-12, abs=1e-15), col
+
+
+@pytest.mark.parametrize(("fixed", "named", "api"), [
+    # before: "`a` must be a sinh nonlinearity ... (the device is ohmic: use Ohmic())"
+    ({"device": "sinh", "sinh_a": 1e-300}, ["`sinh_a`", 'device = "ohmic"'], ["`a`", "Ohmic()"]),
+    # before: "`timeout_s` needs mode='subprocess'"
+    ({"backend": "ngspice", "ngspice_mode": "shared", "ngspice_timeout_s": 5.0},
+     ["`ngspice_timeout_s`", 'ngspice_mode = "subprocess"'], ["`timeout_s`", "mode="]),
+    # before: accepted, then every trial failed with "NgspiceOptions.max_cells=16384 ... Raise max_cells"
+    ({"backend": "ngspice", "size": 129}, ["`size`", "129x129", 'backend = "sparse"'], ["max_cells"]),
+])
+def test_circuit_parameter_errors_name_the_config_keys_before_any_trial(fixed, named, api):
+    with pytest.raises(xb.ConfigError) as info:
+        check_sweep(SweepSpec(name="c", trial="circuit", fixed=fixed))
+    msg = str(info.value)
+    assert all(word in msg for word in named), msg
+    assert not any(word in msg for word in api), msg

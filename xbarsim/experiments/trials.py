@@ -31,6 +31,7 @@ from typing import Any, get_args
 import numpy as np
 
 from xbarsim.devices import DEVICE_LAWS, LEA_SINH_A, device_law
+from xbarsim.devices.models import SINH_A_MIN
 from xbarsim.errors import ConfigError
 from xbarsim._typing import FloatArray, IntArray, SolveMethod
 from xbarsim.evaluation import (
@@ -137,6 +138,9 @@ def _ngspice_options(params: Mapping[str, Any]) -> NgspiceOptions:
     timeout = params.get("ngspice_timeout_s")
     if timeout is not None:
         timeout = _number(params, "ngspice_timeout_s", None, what="positive number of seconds", positive=True)
+        if mode != "subprocess":  # NgspiceOptions' own message names `timeout_s` and mode=
+            raise ConfigError(f"trial parameter `ngspice_timeout_s` needs ngspice_mode = \"subprocess\" (a shared-library "
+                              f"run cannot be interrupted); got ngspice_mode = {mode!r}.")
     return NgspiceOptions(mode=mode, timeout_s=timeout)  # type: ignore[arg-type]  # checked above
 
 
@@ -161,10 +165,18 @@ def _circuit_setup(params: Mapping[str, Any]) -> tuple[Any, ...]:
     if batch * m > _MAX_BATCH_ENTRIES:
         raise ConfigError(f"trial parameters `batch` x rows = {batch * m} exceed {_MAX_BATCH_ENTRIES} input voltages.")
     device_name = _choice(params, "device", "ohmic", DEVICE_LAWS)
-    device = device_law(device_name, sinh_a=_number(params, "sinh_a", LEA_SINH_A, what="positive nonlinearity in 1/V",
-                                                    positive=True))
+    sinh_a = _number(params, "sinh_a", LEA_SINH_A, what="positive nonlinearity in 1/V", positive=True)
+    if device_name == "sinh" and sinh_a < SINH_A_MIN:  # Sinh's own message names `a` and Ohmic()
+        raise ConfigError(f"trial parameter `sinh_a` must be a sinh nonlinearity of at least {SINH_A_MIN:g} /V; got "
+                          f"{sinh_a!r}: sinh(a v) / a underflows double precision there (the device is ohmic: use "
+                          "device = \"ohmic\").")
+    device = device_law(device_name, sinh_a=sinh_a)
     backend_name = _choice(params, "backend", "sparse", tuple(_BACKEND_OPTIONS))
     backend = get_backend(backend_name, _BACKEND_OPTIONS[backend_name](params))
+    max_cells = getattr(backend.options, "max_cells", None)
+    if max_cells is not None and m * n > max_cells:  # else every trial fails naming NgspiceOptions.max_cells
+        raise ConfigError(f"trial parameter `size` {m}x{n} has {m * n} cells, more than backend {backend_name!r} "
+                          f"runs ({max_cells}; it would take minutes); use backend = \"sparse\".")
     return m, n, seg, drv, sns, g_min, g_max, v_read, inputs, batch, device_name, device, backend
 
 
