@@ -533,3 +533,23 @@ def test_circuit_parameter_errors_name_the_config_keys_before_any_trial(fixed, n
     msg = str(info.value)
     assert all(word in msg for word in named), msg
     assert not any(word in msg for word in api), msg
+
+
+@pytest.mark.parametrize(("grid", "fixed", "named"), [
+    ({}, {"sinh_a": 3.0}, ["`fixed.sinh_a`", 'device = "sinh"']),  # ohmic by default
+    ({"sinh_a": [1.0, 3.0]}, {"device": "ohmic"}, ["`grid.sinh_a`", 'device = "sinh"']),
+    ({}, {"backend": "ngspice", "solver_method": "iterative"}, ["`fixed.solver_method`", 'backend = "sparse"']),
+    ({"ngspice_timeout_s": [1.0, 5.0]}, {}, ["`grid.ngspice_timeout_s`", 'backend = "ngspice"']),
+])
+def test_a_circuit_parameter_that_no_point_uses_is_refused(grid, fixed, named):
+    """Before: accepted and ignored (a plot against sinh_a of ohmic cells was a flat line of repeats)."""
+    with pytest.raises(xb.ConfigError) as info:
+        check_sweep(SweepSpec(name="c", trial="circuit", grid=grid, fixed=fixed))
+    assert all(word in str(info.value) for word in named), str(info.value)
+
+
+def test_a_circuit_parameter_that_some_points_use_is_accepted():
+    spec = SweepSpec(name="c", trial="circuit", grid={"device": ["ohmic", "sinh"], "backend": ["sparse", "ngspice"]},
+                     fixed={"sinh_a": 3.0, "solver_method": "direct", "ngspice_timeout_s": 5.0,
+                            "ngspice_mode": "subprocess"})
+    assert check_sweep(spec) is TRIALS["circuit"]

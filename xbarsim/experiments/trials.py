@@ -180,6 +180,15 @@ def _circuit_setup(params: Mapping[str, Any]) -> tuple[Any, ...]:
     return m, n, seg, drv, sns, g_min, g_max, v_read, inputs, batch, device_name, device, backend
 
 
+def _circuit_unused(params: Mapping[str, Any]) -> dict[str, str]:
+    """The ``"circuit"`` parameters given that this point ignores, each with the setting it needs."""
+    device, backend = params.get("device", "ohmic"), params.get("backend", "sparse")
+    needs = {"sinh_a": ("device", "sinh", device), "solver_method": ("backend", "sparse", backend),
+             "ngspice_mode": ("backend", "ngspice", backend), "ngspice_timeout_s": ("backend", "ngspice", backend)}
+    return {name: f'{key} = "{value}"' for name, (key, value, given) in needs.items()
+            if name in params and given != value}
+
+
 def circuit_trial(params: Mapping[str, Any], rng: np.random.Generator) -> dict[str, Any]:
     """Read a seeded random crossbar through a backend and compare it with ideal wires.
 
@@ -207,6 +216,9 @@ def circuit_trial(params: Mapping[str, Any], rng: np.random.Generator) -> dict[s
         How ngspice runs (default "subprocess": a hang can be killed and a crash stays outside the
         worker); ``ngspice_timeout_s`` (seconds, subprocess only) kills a run that takes longer and
         raises :class:`~xbarsim.errors.BackendError`.
+
+    ``sinh_a``, ``solver_method`` and ``ngspice_*`` apply only to the device or backend they name;
+    :func:`check_sweep` refuses a sweep where no grid point uses one.
 
     Returns
     -------
@@ -553,6 +565,10 @@ TRIAL_CHECKS: Mapping[str, Callable[[Mapping[str, Any]], Any]] = MappingProxyTyp
 })
 
 
+#: Per trial kind, the parameters a point ignores (:func:`check_sweep` refuses one that no point uses).
+_UNUSED: Mapping[str, Callable[[Mapping[str, Any]], dict[str, str]]] = MappingProxyType({"circuit": _circuit_unused})
+
+
 def check_sweep(spec: SweepSpec, trials: Mapping[str, TrialFunction] = TRIALS) -> TrialFunction:
     """The function of ``spec``'s trial kind, after checking the kind, its parameter names and the
     parameters of every grid point (:data:`TRIAL_CHECKS`), so that a bad value is refused before the
@@ -562,8 +578,9 @@ def check_sweep(spec: SweepSpec, trials: Mapping[str, TrialFunction] = TRIALS) -
     ------
     ConfigError
         An unknown kind (the message lists the valid ones), a grid / fixed parameter that is not a
-        parameter of the kind (a misspelled parameter would otherwise be silently unused), or a
-        grid point with an invalid value (the message names the point, the parameter and the value).
+        parameter of the kind (a misspelled parameter would otherwise be silently unused), a grid
+        point with an invalid value (the message names the point, the parameter and the value), or a
+        parameter that no grid point uses (``sinh_a`` where no point has ``device = "sinh"``).
     """
     if spec.trial not in trials:
         raise ConfigError(f"`trial` must be one of {', '.join(map(repr, trials))}; got {spec.trial!r:.80}.")
@@ -578,12 +595,21 @@ def check_sweep(spec: SweepSpec, trials: Mapping[str, TrialFunction] = TRIALS) -
                     )
     check = TRIAL_CHECKS.get(spec.trial) if trials.get(spec.trial) is TRIALS.get(spec.trial) else None
     if check is not None:
+        unused = _UNUSED.get(spec.trial)
+        idle: dict[str, str] | None = None
         for point in spec.points():
             try:
                 check({**spec.fixed, **point})
             except ConfigError as exc:
                 where = ", ".join(f"{k}={canonical(v)}" for k, v in point.items())
                 raise ConfigError(f"grid point {where}: {exc}" if where else str(exc)) from None
+            if unused is not None:
+                here = unused({**spec.fixed, **point})
+                idle = here if idle is None else {k: v for k, v in idle.items() if k in here}
+        if idle:  # a parameter every point ignores would be stored, plotted and never used
+            name = sorted(idle)[0]
+            raise ConfigError(f"`{'grid' if name in spec.grid else 'fixed'}.{name}` is used by no point of this "
+                              f"sweep: it applies only where {idle[name]}.")
     return trials[spec.trial]
 
 
