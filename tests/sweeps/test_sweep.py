@@ -553,3 +553,19 @@ def test_a_circuit_parameter_that_some_points_use_is_accepted():
                      fixed={"sinh_a": 3.0, "solver_method": "direct", "ngspice_timeout_s": 5.0,
                             "ngspice_mode": "subprocess"})
     assert check_sweep(spec) is TRIALS["circuit"]
+
+
+def test_cli_sweep_with_failed_trials_reports_them_per_point(tmp_path, capsys):
+    """Before: summary.json's rows held no `errors` (RESERVED_COLUMNS says they do) and stdout said only
+    'N failed trial(s) in total', not at which point; the other point's aggregate stays complete."""
+    conf = tmp_path / "c.toml"
+    conf.write_text('name = "f"\ntrial = "circuit"\ntrials = 2\n[grid]\nsinh_a = [2.07, 400.0]\n'
+                    '[fixed]\nsize = 2\ndevice = "sinh"\nv_read = 5.0\ninputs = "constant"\n')
+    out = tmp_path / "out"
+    assert cli_main(["sweep", str(conf), "--scheduler", "serial", "--out", str(out), "--quiet"]) == 1
+    stdout = capsys.readouterr().out
+    assert "2 failed trial(s) in total" in stdout
+    assert "sinh_a=400.0: 2 of 2 failed (ConvergenceError: " in stdout and "sinh_a=2.07:" not in stdout
+    ok, bad = json.loads((out / "summary.json").read_text())["points"]
+    assert (ok["n_ok"], bad["n_failed"]) == (2, 2) and ok["ir_error_mean_mean"] is not None
+    assert "errors" not in ok and [e.split(":")[0] for e in bad["errors"]] == ["ConvergenceError"]

@@ -10,6 +10,7 @@ run (Ctrl-C) exits with 130 and can be continued with ``--resume``.
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,13 @@ from xbarsim.cli.options import add_run_options
 from xbarsim.experiments import TRIALS, ConsoleProgress, load_sweep, run_sweep_config
 
 __all__ = ["add_parser"]
+
+#: Points with failed trials named on stdout, each with its first error (the rest: summary.json).
+_MAX_FAILED_POINTS = 10
+
+
+def _value(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -56,6 +64,14 @@ def cmd_sweep(args: argparse.Namespace) -> int:
           f"in {report.elapsed_s:.1f} s")
     if agg.n_failed:
         print(f"  {agg.n_failed} failed trial(s) in total: see error_type/error in {agg.trials_csv}")
+        for row in agg.failed_points[:_MAX_FAILED_POINTS]:  # where and why, per point
+            where = ", ".join(f"{k}={_value(row[k])}" for k in spec.grid) or "every trial"
+            first = row["errors"][0].splitlines()[0]
+            more = f" and {len(row['errors']) - 1} other error(s)" if len(row["errors"]) > 1 else ""
+            print(f"    {where}: {row['n_failed']} of {row['n_ok'] + row['n_failed']} failed ({first}{more})")
+        if len(agg.failed_points) > _MAX_FAILED_POINTS:
+            print(f"    ... and {len(agg.failed_points) - _MAX_FAILED_POINTS} more point(s): see errors in "
+                  f"{agg.summary_json.name}")
     print(f"  store {report.store}")
     print(f"  wrote {agg.trials_csv.name}, {agg.summary_csv.name}, {agg.summary_json.name} and "
           f"{len(agg.plots)} plot(s) in {out}")

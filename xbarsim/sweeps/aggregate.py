@@ -5,7 +5,8 @@
 
 * ``trials.csv`` -- one row per trial (grid parameters, status, error, duration, worker, metrics);
 * ``summary.csv`` and ``summary.json`` -- per grid point: ``n_ok``, ``n_failed`` and the mean and
-  standard deviation (ddof = 0) of every numeric metric over the successful trials;
+  standard deviation (ddof = 0) of every numeric metric over the successful trials; a point with failed
+  trials also has ``errors`` in ``summary.json`` (its distinct ``"<type>: <message>"`` texts);
 * ``plot_<metric>.png`` -- each numeric result metric (mean, with +-std bars) against the grid
   parameter the config names in ``plot_x`` (default: the first grid parameter in the config's order),
   one series per combination of the other grid parameters;
@@ -50,6 +51,9 @@ class SweepAggregate:
     n_ok: int
     n_failed: int
     n_missing: int
+    #: The summary rows (grid values, ``n_ok``, ``n_failed``, ``errors``, statistics) of the points with
+    #: failed trials, in grid order.
+    failed_points: tuple[dict[str, Any], ...] = ()
 
 
 def _cell(value: Any) -> Any:
@@ -190,7 +194,7 @@ def aggregate_sweep(store: str | os.PathLike[str], out_dir: str | os.PathLike[st
           for r in records)],
         header=_prov.csv_header(prov))
 
-    rows = summarize(records, points, metrics)
+    rows = summarize(records, points, metrics, errors=True)  # errors: summary.json only
     stat_cols = stat_columns(rows, metrics)
     summary_csv = _write_csv(out / "summary.csv", [
         [*grid_columns, "n_ok", "n_failed", *stat_cols],
@@ -210,7 +214,8 @@ def aggregate_sweep(store: str | os.PathLike[str], out_dir: str | os.PathLike[st
             pngs.append(_plot_metric(out, spec, rows, m, prov, spec.plot_x))
     return SweepAggregate(trials_csv=trials_csv, summary_csv=summary_csv, summary_json=summary_json,
                           plots=tuple(pngs), n_trials=spec.n_trials, n_ok=n_ok, n_failed=len(records) - n_ok,
-                          n_missing=spec.n_trials - len(records))
+                          n_missing=spec.n_trials - len(records),
+                          failed_points=tuple(row for row in rows if row["n_failed"]))
 
 
 def _write_csv(path: Path, rows: Any, header: str = "") -> Path:
