@@ -58,8 +58,8 @@ def test_plotted_numbers_equal_an_independent_recomputation(drawn):
         by_metric[c["ax"].get_ylabel()].append(c)
     checked = 0
     for c in calls:
-        metric = {"IR-drop error, mean of the columns (relative)": "ir_error_mean",
-                  "IR-drop error, worst column (relative)": "ir_error_max",
+        metric = {"IR-drop error, mean over outputs (relative)": "ir_error_mean",
+                  "IR-drop error, worst output (relative)": "ir_error_max",
                   "mean output current (A)": "output_current_mean_A",
                   "KCL residual (relative)": "kcl_residual"}[c["ax"].get_ylabel()]
         device = c["label"].removeprefix("device=")
@@ -111,8 +111,8 @@ def test_plot_x_names_the_x_axis_of_the_sweep_plots(tmp_path, monkeypatch):
     out = run_sweep_cli(tmp_path, PLOT_X)[1]
     groups = stored_trials(out, "size", "segment_ohm")
     assert calls and {c["ax"].get_xlabel() for c in calls} == {"wire segment resistance (ohm)"}
-    metric_of = {"IR-drop error, mean of the columns (relative)": "ir_error_mean",
-                 "IR-drop error, worst column (relative)": "ir_error_max",
+    metric_of = {"IR-drop error, mean over outputs (relative)": "ir_error_mean",
+                 "IR-drop error, worst output (relative)": "ir_error_max",
                  "mean output current (A)": "output_current_mean_A", "KCL residual (relative)": "kcl_residual"}
     checked = 0
     for c in calls:
@@ -214,3 +214,19 @@ def test_the_caption_counts_the_trials_each_point_s_mean_is_over(tmp_path, monke
     assert len(counts) > 1  # the seed gives points of different counts
     legend = calls[0]["ax"].figure.legends[0].get_title().get_text()
     assert f"over {counts[0]}-{counts[-1]} trials per point" in legend, legend
+
+
+@pytest.mark.parametrize(("plot_x", "grid", "xlabel"), [
+    # before: "array size n (n x n cells)" under ticks [3] and [2,5]
+    ("size", 'size = [3, [2, 5]]\nv_read = [0.1, 0.3]', "array size [rows, columns]"),
+    ("v_read", 'size = [3, 4]\nv_read = [0.1, 0.3]', "largest read voltage v_read (V)"),  # before: "v_read"
+    ("sinh_a", 'sinh_a = [1.0, 3.0]\nsize = [3, 4]', "sinh nonlinearity a (1/V)"),  # before: "sinh_a"
+])
+def test_the_x_axis_states_what_the_values_are_and_their_unit(tmp_path, monkeypatch, plot_x, grid, xlabel):
+    calls = spy_errorbars(monkeypatch)
+    run_sweep_cli(tmp_path, f'name = "lab"\ntrial = "circuit"\ntrials = 2\nplot_x = "{plot_x}"\n[grid]\n{grid}\n'
+                            '[fixed]\ndevice = "sinh"\nbatch = 3\n')
+    assert calls and {c["ax"].get_xlabel() for c in calls} == {xlabel}
+    # the IR error is over every column of every input vector of a trial (batch = 3), not 'of the columns'
+    assert {c["ax"].get_ylabel() for c in calls} >= {"IR-drop error, mean over outputs (relative)",
+                                                       "IR-drop error, worst output (relative)"}

@@ -224,7 +224,8 @@ def circuit_trial(params: Mapping[str, Any], rng: np.random.Generator) -> dict[s
     -------
     dict
         ``ir_error_mean`` / ``ir_error_max`` (relative error of the output currents against the
-        same cells with ideal wires, ``sum_i I(v_i, g_ij)``), ``output_current_mean_A``,
+        same cells with ideal wires, ``sum_i I(v_i, g_ij)``, mean / largest over every column of
+        every input vector of the batch), ``output_current_mean_A``,
         ``kcl_residual``, ``iterations``, ``method``, ``cells`` and ``solve_time_s`` (wall clock).
     """
     m, n, seg, drv, sns, g_min, g_max, v_read, inputs, batch, device_name, device, backend = _circuit_setup(params)

@@ -245,8 +245,9 @@ BOOKKEEPING_METRICS = frozenset({"cells", "iterations", "duration_s", "solve_tim
 
 #: Axis labels with units of the metrics and parameters the shipped trial kinds use.
 LABELS = {
-    "ir_error_mean": "IR-drop error, mean of the columns (relative)",
-    "ir_error_max": "IR-drop error, worst column (relative)",
+    # over every column of every input vector of a trial (the circuit trial's `batch`)
+    "ir_error_mean": "IR-drop error, mean over outputs (relative)",
+    "ir_error_max": "IR-drop error, worst output (relative)",
     "output_current_mean_A": "mean output current (A)",
     "kcl_residual": "KCL residual (relative)",
     "segment_ohm": "wire segment resistance (ohm)",
@@ -255,6 +256,10 @@ LABELS = {
     "size": "array size n (n x n cells)",
     "g_min": "g_min (S)",
     "g_max": "g_max (S)",
+    "v_read": "largest read voltage v_read (V)",
+    "sinh_a": "sinh nonlinearity a (1/V)",
+    "batch": "input vectors per trial",
+    "ngspice_timeout_s": "ngspice timeout (s)",
     "accuracy": "test accuracy (fraction)",
     "mapping_error": "mapping error, layer mean of 100·‖Ŵ−W‖/‖W‖ (%)",
 }
@@ -318,7 +323,10 @@ def _plot_metric(out: Path, spec: SweepSpec, rows: list[dict[str, Any]], metric:
     ys = np.array(all_y)
     if ys.size and (ys > 0).all() and ys.max() / ys.min() > 1e3:
         ax.set_yscale("log")
-    ax.set_xlabel(LABELS.get(x_name or "", x_name or ""))
+    x_label = LABELS.get(x_name or "", x_name or "")
+    if x_name == "size" and not integer_x:  # a [rows, columns] pair among the sizes: not n x n
+        x_label = "array size [rows, columns]"
+    ax.set_xlabel(x_label)
     ax.set_ylabel(LABELS.get(metric, metric))
     what = LABELS.get(metric, metric).split(" (")[0]
     ax.set_title(f"{what} vs {x_name} (sweep {spec.name})", fontsize="medium")
