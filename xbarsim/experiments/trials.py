@@ -173,7 +173,7 @@ def _circuit_setup(params: Mapping[str, Any]) -> tuple[Any, ...]:
     device = device_law(device_name, sinh_a=sinh_a)
     backend_name = _choice(params, "backend", "sparse", tuple(_BACKEND_OPTIONS))
     backend = get_backend(backend_name, _BACKEND_OPTIONS[backend_name](params))
-    max_cells = getattr(backend.options, "max_cells", None)
+    max_cells = getattr(getattr(backend, "options", None), "max_cells", None)
     if max_cells is not None and m * n > max_cells:  # else every trial fails naming NgspiceOptions.max_cells
         raise ConfigError(f"trial parameter `size` {m}x{n} has {m * n} cells, more than backend {backend_name!r} "
                           f"runs ({max_cells}; it would take minutes); use backend = \"sparse\".")
