@@ -158,10 +158,13 @@ def test_levels_are_refused_with_the_ternary_encoding(digits_net):
     (dict(spare_kernels=0.5, chip="lea"), r"`spare_kernels` \(0.5\) .* `chip` 'lea' has a fixed number of kernels"),
     (dict(committee_networks="distinct", strategy="lea", alpha=2), r"`committee_networks` \('distinct'\) applies "
                                                                    r"to strategy 'committee'; got strategy 'lea'"),
+    (dict(rme_levels="continuous", strategy="mao", alpha=2), r"`rme_levels` \('continuous'\) sets the re-tuning "
+                                                            r"targets of strategy 'lea-rme-all' and of 'lea' with rme; "
+                                                            r"strategy 'mao' re-tunes on its two levels"),
 ])
 def test_fields_that_would_do_nothing_are_refused_naming_both(fields, match):
     """Before: accepted and ignored (the single write took the default tolerance, the write-verify run
-    no bias scheme, a given n_kernels no spare room, a LEA transfer one network)."""
+    no bias scheme, a given n_kernels no spare room, a LEA transfer one network, MAO its two levels)."""
     with pytest.raises(ConfigError, match=match):
         Hardware(**fields)
     with pytest.raises(ConfigError, match=r"c.toml: \[hardware\]: `"):

@@ -455,9 +455,10 @@ class Hardware:
         """Refuse a field set away from its default where the other fields make it do nothing and a
         user would take it to act (a write-verify tolerance under single writes, a bias scheme without
         the bias-scheme sequence, spare kernels on a chip of fixed size, distinct committee members
-        without a committee). Read-out fields are not refused: a paired re-read or a grid switches
-        the read-out while they stay set (wires and device law with the ideal backend, ``dac_x_max``
-        with per-vector scaling, ADC range and averaging with ideal converters)."""
+        without a committee, ``rme_levels`` with MAO, which re-tunes on two levels). Read-out fields
+        are not refused: a paired re-read or a grid switches the read-out while they stay set (wires
+        and device law with the ideal backend, ``dac_x_max`` with per-vector scaling, ADC range and
+        averaging with ideal converters)."""
         default = _DEFAULTS
         if self.programming != "write-verify":
             what = ("programs each device with one write, no verify" if self.programming == "single" else
@@ -479,6 +480,10 @@ class Hardware:
         if self.committee_networks != default["committee_networks"] and self.strategy != "committee":
             raise ConfigError(f"`committee_networks` ({self.committee_networks!r}) applies to strategy 'committee'; "
                               f"got strategy {self.strategy!r}, which maps copies of one network.")
+        if self.rme_levels is not None and self.strategy == "mao":
+            raise ConfigError(f"`rme_levels` ({self.rme_levels!r}) sets the re-tuning targets of strategy 'lea-rme-all' "
+                              "and of 'lea' with rme; strategy 'mao' re-tunes on its two levels whatever it says, so it "
+                              "would have no effect.")
 
     # ------------------------------------------------------------------ derived settings
     @property
