@@ -164,7 +164,7 @@ class Hardware:
     preset : {"rram_1t1r_nist", "tio2_passive"}
         Device preset (:data:`xbarsim.devices.PRESETS`): the LEA 1T1R chip (133/233 uS, write noise N(0, 16.66 uS),
         read noise U(+-10 uS), 5 % stuck at 500 uS / 10 uS, 0.3 V read) or Drolet's passive TiO2
-        (100-500 uS, relative tuning imprecision and offset, 1 % stuck, 0.2 V read).
+        (100-500 uS, relative tuning imprecision and offset, 1 % stuck, 0.2 V read, no read noise).
     fault_rate : float or None
         Fraction in [0, 1] of stuck devices, overriding the preset's rate; ``None`` keeps it. The
         measured kernels of the LEA chip keep their measured faults whatever this says.
@@ -175,9 +175,12 @@ class Hardware:
         Keep the preset's programming error; ``False`` programs every device exactly.
     read_noise : bool
         Keep the preset's read noise (read-back after programming); ``False`` reads exactly.
+        ``tio2_passive`` has no read noise, so there it changes nothing unless ``read_noise_std``
+        gives one.
     read_noise_std : float or None
         Siemens (>= 0), standard deviation of the read noise replacing the preset's (same kind of
-        distribution, its scale set to give this standard deviation); ``None`` keeps the preset's
+        distribution, its scale set to give this standard deviation; Gaussian for a preset without
+        read noise, ``tio2_passive``); ``None`` keeps the preset's
         (LEA: U(+-10 uS), std 5.8 uS, the paper's simulation setting). The LEA chip's own reads
         are quieter: its retention data (Fig. 3b) spread by 1.5-2.2 uS across devices in one
         read, so 1.5 uS bounds the chip's read noise (``exp3b_fig5_chip.toml``). Ignored when
@@ -189,7 +192,8 @@ class Hardware:
         inference batch. Default ``False``: inference sees the programmed conductances exactly, and
         the read noise enters only through the reads of programming, characterization and
         read-back. The expected accuracy is the same as with an independent read per input
-        vector; the spread between calls is larger. No effect when ``read_noise`` is false.
+        vector; the spread between calls is larger. No effect when ``read_noise`` is false, or
+        when the preset has no read noise (``tio2_passive``) and ``read_noise_std`` is unset.
     device : {"preset", "ohmic", "sinh"}
         Cell I-V law seen by circuit backends: the preset's (sinh, a = 2.07 /V, for both), linear
         ohmic cells, or sinh. Ignored by the ideal backend.
@@ -203,11 +207,11 @@ class Hardware:
     kernel_shape : (int, int) or None
         Rows x columns of a kernel; ``None`` uses the preset's (25 x 25 LEA, 8 x 8 TiO2).
     spare_kernels : float
-        Fraction (>= 0) of kernels added to the automatic count, room for greedy placement; refused
-        with ``n_kernels`` given or chip ``"lea"`` (no automatic count).
+        Fraction (>= 0, default 0) of kernels added to the automatic count, room for greedy
+        placement; refused with ``n_kernels`` given or chip ``"lea"`` (no automatic count).
     segment_ohm, driver_ohm, sense_ohm : float
-        Ohm (>= 0): every row and column wire segment, each row driver and each column sense
-        resistance. Non-zero values need a circuit backend to matter.
+        Ohm (>= 0, default 0: ideal wires): every row and column wire segment, each row driver and
+        each column sense resistance. Non-zero values need a circuit backend to matter.
     encoding : {"auto", "ternary", "differential", "reference"}
         Weight encoding (:class:`~xbarsim.mapping.Encoding`); ``"auto"``: ternary for a ternary
         network, differential pairs otherwise.
@@ -227,7 +231,7 @@ class Hardware:
     strategy : {"plain", "lea", "mao", "lea-rme-all", "committee", "blind"}
         Redundancy at equal device count ``alpha`` x one copy (see :data:`Strategy`).
     alpha : int
-        Copies (layer copies, or committee members), >= 1; ``"plain"`` needs 1.
+        Copies (layer copies, or committee members), >= 1, default 1; ``"plain"`` needs 1.
     beta : int or None
         LEA / blind: copies kept per output, ``1 <= beta <= alpha``; ``None`` keeps all ``alpha``
         for LEA (the averaging of the LEA paper's Fig. 4) and the first copy for blind (its
@@ -244,12 +248,16 @@ class Hardware:
         Block placement; ``"auto"``: greedy (defect-aware) for LEA, random (fault-blind) otherwise.
     rme : bool
         LEA: reduced-mapping-error encoding (healthy devices of the kept copies re-chosen against
-        the stuck ones).
+        the stuck ones); default ``False``, refused with the other strategies.
     rme_levels : {"levels", "continuous"} or None
-        RME (and ``"lea-rme-all"``) targets on the encoding's levels or anywhere in the window.
+        RME (and ``"lea-rme-all"``) targets on the encoding's levels or anywhere in the window;
+        ``None``: on the levels when the encoding has levels, else anywhere. Ignored by ``"plain"``,
+        ``"blind"``, ``"committee"`` and ``"lea"`` without ``rme``; refused with ``"mao"``, which
+        always re-tunes on its two levels.
     strict : bool
         Greedy placement rejects positions with stuck-OFF / non-switching devices (``True``) or
-        only ranks them last (``False``, needed on chips with scattered stuck-OFF devices).
+        only ranks them last (``False``, needed on chips with scattered stuck-OFF devices). Default
+        ``True``; ignored by random placement.
     g_norm : {"nominal", "characterized"}
         Decode every layer with the nominal ``G_ON - G_OFF``, or with ``mean(G_SET) - mean(G_RESET)``
         of its devices from the characterization read (the LEA chip's Fig. 5 decoding).
@@ -262,8 +270,8 @@ class Hardware:
         Siemens, write-verify tolerance (``None``: 5 % of the window); ``programming =
         "write-verify"`` only (refused with the others, which do not use it).
     max_writes : int
-        Write-verify attempts per device (>= 1); ``programming = "write-verify"`` only (a value
-        other than the default is refused with the others).
+        Write-verify attempts per device (>= 1, default 20); ``programming = "write-verify"`` only (a
+        value other than the default is refused with the others).
     write_scheme : {"v/2", "v/3", "grounded", "floating"}
         Bias scheme of ``programming = "sequence"`` (a value other than the default is refused
         with the others).
@@ -272,21 +280,24 @@ class Hardware:
         with its wires and device law; ``"ngspice"``: the same through ngspice (small layers only,
         at most :data:`MAX_NGSPICE_SOLVES` kernel solves).
     dac_bits, adc_bits : int or None
-        Magnitude bits of the converters (sign-magnitude), ``None`` for ideal converters (in a
-        TOML config, which has no null, ``"ideal"``).
+        Magnitude bits of the converters (sign-magnitude), default 8; ``None`` for ideal converters
+        (in a TOML config, which has no null, ``"ideal"``).
     dac_scaling : {"per-vector", "fixed"}
         Inputs scaled per input vector to the DAC range (LEA) or by ``dac_x_max``.
     dac_x_max : float
-        Input magnitude mapped to the read voltage with fixed scaling (> 0); at least 1 with
-        ``bias = "crossbar"`` (the bias row's input is 1; a network with biases is refused below 1).
+        Input magnitude mapped to the read voltage with fixed scaling (> 0, default 1; ignored with
+        per-vector scaling); at least 1 with ``bias = "crossbar"`` (the bias row's input is 1; a
+        network with biases is refused below 1).
     adc_range : {"per-vector", "full-scale"}
         ADC range from the largest conversion of the layer for that input vector, or full scale.
+        Ignored with an ideal ADC (``adc_bits`` ``None``).
     averaging : {"analog", "digital"}
-        Kept copies averaged before one conversion or after converting each.
+        Kept copies averaged before one conversion or after converting each. Ignored with an ideal
+        ADC and with one copy.
     read_voltage : float or None
         Volt, full-scale input voltage; ``None`` uses the preset's read voltage.
     bias : {"digital", "crossbar"}
-        See :data:`BiasMode`.
+        See :data:`BiasMode`. No effect on a network without biases (``train_ternary``'s).
     committee_networks : {"distinct", "same"}
         Strategy ``"committee"``: the members are distinct trained networks (member ``k`` trained
         with seed ``k``, passed to :func:`~xbarsim.evaluation.evaluate` as ``committee``), as in the
@@ -295,9 +306,11 @@ class Hardware:
     committee_output : {"scores", "probabilities"}
         Committee machines: average the members' output scores (the last layer's outputs, before
         the digital softmax / sigmoid) or their class probabilities (the outputs of a network ending
-        in its own Softmax / Sigmoid; the exp of those of one ending in a LogSoftmax).
+        in its own Softmax / Sigmoid; the exp of those of one ending in a LogSoftmax). Default
+        ``"scores"``; ignored by the other strategies.
     batch_size : int
-        Input vectors per circuit solve of nonlinear / ngspice kernels.
+        Input vectors per circuit solve of nonlinear / ngspice kernels (and of the energy reads),
+        default 256: a memory bound that changes no result.
     energy : bool
         Report the read energy of the arrays per inference (:class:`~xbarsim.evaluation.LayerEnergy`):
         free for linear cells and the ideal backend, one extra solve per read for nonlinear cells.
@@ -481,9 +494,9 @@ class Hardware:
             raise ConfigError(f"`committee_networks` ({self.committee_networks!r}) applies to strategy 'committee'; "
                               f"got strategy {self.strategy!r}, which maps copies of one network.")
         if self.rme_levels is not None and self.strategy == "mao":
-            raise ConfigError(f"`rme_levels` ({self.rme_levels!r}) sets the re-tuning targets of strategy 'lea-rme-all' "
-                              "and of 'lea' with rme; strategy 'mao' re-tunes on its two levels whatever it says, so it "
-                              "would have no effect.")
+            raise ConfigError(f"`rme_levels` ({self.rme_levels!r}) sets the re-tuning targets of strategy "
+                              "'lea-rme-all' and of 'lea' with rme; strategy 'mao' re-tunes on its two levels whatever "
+                              "it says, so it would have no effect.")
 
     # ------------------------------------------------------------------ derived settings
     @property
