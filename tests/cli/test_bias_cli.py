@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import runpy
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 from PIL import Image
 
 from xbarsim.cli import main
+from xbarsim.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -189,3 +192,30 @@ def test_errors_name_the_flags_of_bias_compare(tmp_path: Path, capsys: pytest.Ca
                     "--out", str(tmp_path), *argv])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and flag in err and "row-segment" not in err
+
+
+def test_transient_gets_the_calibrated_arrays_10_ohm_ends_unless_told(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch,
+                                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    # before: --transient ran with the static comparison's 0 ohm drivers and sense resistances, whose read
+    # operating point did not converge from --size 3 up (exit 2, "did not converge"), the help's --size 8 included
+    assert run_cli(["bias-compare", "--transient", "--size", "3", "--out", str(tmp_path / "t"), "--quiet"]) == 0
+    assert (tmp_path / "t" / "bias_compare_transient.json").exists()
+    import xbarsim.analysis.transient_report as tr
+
+    seen = []
+
+    def fake(size: int, lines: Any, progress: Any) -> None:
+        seen.append((float(np.max(lines.row_driver)), float(np.max(lines.col_sense))))
+        raise ConfigError("stop here")
+
+    monkeypatch.setattr(tr, "transient_bias_report", fake)
+    for flags, ends in (([], (10.0, 10.0)), (["--driver", "0", "--sense", "2"], (0.0, 2.0))):
+        assert run_cli(["bias-compare", "--transient", "--size", "2", "--out", str(tmp_path / "x"), *flags]) == 2
+        assert seen[-1] == ends
+    capsys.readouterr()
+    # the static comparison keeps ideal ends
+    out = tmp_path / "s"
+    assert run_cli(["bias-compare", "--size", "4", "--sizes", "4", "--segments", "1", "--out", str(out), "--quiet"]) == 0
+    doc = json.loads((out / "bias_compare.json").read_text())
+    assert doc["driver_ohm"] == 0.0 and doc["sense_ohm"] == 0.0

@@ -49,8 +49,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     p.add_argument("--size", type=int, default=128, help="n of the n x n array")
     p.add_argument("--segment", type=float, default=1.0, help="row and column wire segment resistance, ohm")
-    p.add_argument("--driver", type=float, default=0.0, help="row driver output resistance, ohm")
-    p.add_argument("--sense", type=float, default=0.0, help="column sense/driver resistance, ohm")
+    p.add_argument("--driver", type=float, default=None,
+                   help="row driver output resistance, ohm (default: 0; 10 with --transient)")
+    p.add_argument("--sense", type=float, default=None,
+                   help="column sense/driver resistance, ohm (default: 0; 10 with --transient)")
     p.add_argument("--preset", default="tio2_passive", choices=tuple(PRESETS),
                    help="device preset: window (ON = g_max, OFF = g_min), I-V law, read voltage")
     p.add_argument("--linear", action="store_true", help="replace the preset's I-V law by an ohmic one")
@@ -202,9 +204,15 @@ def run(args: argparse.Namespace) -> int:
     check_size((args.size, args.size), "--size")
     for n in args.sizes:
         check_size((n, n), "--sizes")
-    if min(args.segment, args.driver, args.sense) < 0:
+    # the transient report's calibrated array has 10 ohm drivers and sense resistances (docs/transient.md);
+    # before, --transient got the static comparison's 0 ohm and its read operating point did not converge
+    # from --size 3 up (the help's --size 8 included)
+    default_end = 10.0 if args.transient else 0.0
+    driver = default_end if args.driver is None else args.driver
+    sense = default_end if args.sense is None else args.sense
+    if min(args.segment, driver, sense) < 0:
         raise ConfigError("`--segment`, `--driver` and `--sense` must be non-negative resistances in ohm.")
-    lines = LineResistance.uniform(args.segment, driver=args.driver, sense=args.sense)
+    lines = LineResistance.uniform(args.segment, driver=driver, sense=sense)
     if args.transient:
         from xbarsim.analysis.transient_report import transient_bias_report, write_transient_report
 
