@@ -113,7 +113,7 @@ def test_a_bad_scheduler_or_worker_count_is_refused_before_training_or_writing(t
     # before: the networks were trained and written into --out, then the sweep refused the flag
     cfg = tmp_path / "sweep.toml"
     cfg.write_text(SWEEP)
-    for flags, word in ((["--scheduler", "bogus"], "`scheduler`"), (["--workers", "0"], "workers`"),
+    for flags, word in ((["--scheduler", "bogus"], "`--scheduler`"), (["--workers", "0"], "workers`"),
                         (["--scheduler", "serial", "--workers", "2"], "workers`")):
         out = tmp_path / f"out{len(flags)}{flags[-1]}"
         assert main(["evaluate", str(cfg), "--out", str(out), "--quiet", *flags]) == 2

@@ -12,6 +12,9 @@ and sneak share), then writes under ``--out``:
 * ``selected_voltage.png`` -- the selected-cell voltage from the near to the far corner per scheme;
 * ``bias_compare.csv`` (the table) and ``bias_compare.json`` (every number of the report).
 
+``--transient`` programs the array through the circuit instead and writes ``bias_compare_transient.csv``,
+``bias_compare_transient.json`` and ``disturbance_transient.png``.
+
 Progress lines go to stderr (``--quiet`` silences them).
 """
 
@@ -45,7 +48,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
             "Compare V/2, V/3, floating and grounded biasing of one n x n array: selected-cell voltage after IR "
             "drop, half-selected and unselected cell voltages, cells above the disturb threshold, driver current "
             "and power, read margin and sneak share. Prints one table and writes OUT/bias_compare.csv, "
-            "OUT/bias_compare.json, per-scheme cell-voltage heatmaps, read_margin.png and selected_voltage.png."),
+            "OUT/bias_compare.json, OUT/cell_voltages_<scheme>.png per scheme (v2, v3, floating, grounded), "
+            "OUT/read_margin.png and OUT/selected_voltage.png. With --transient: OUT/bias_compare_transient.csv, "
+            "OUT/bias_compare_transient.json and OUT/disturbance_transient.png instead."),
     )
     p.add_argument("--size", type=int, default=128, help="n of the n x n array")
     p.add_argument("--segment", type=float, default=1.0, help="row and column wire segment resistance, ohm")
@@ -59,7 +64,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--v-write", type=float, default=2.0, help="programming (SET) pulse amplitude, volt")
     p.add_argument("--v-read", type=float, default=None, help="read voltage, volt (default: the preset's)")
     p.add_argument("--threshold", type=float, default=None,
-                   help="disturb threshold |V|, volt (default: the calibrated switching law's, 0.6-0.9 V)")
+                   help="disturb threshold |V|, volt (default: 0.6 V, the lower (RESET) threshold of the "
+                        "calibrated TiO2 switching law, whatever the preset)")
     p.add_argument("--backend", default="sparse", choices=("sparse", "ngspice"),
                    help="solver for every metric (ngspice is practical up to about 32x32)")
     p.add_argument("--sizes", type=int, nargs="+", default=[8, 16, 32, 64, 128, 256],
@@ -70,7 +76,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=Path("results/bias_compare"), metavar="DIR", help="output directory")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     p.add_argument("--transient", action="store_true", help="program the --size array through the circuit with "
-                   "pulse trains on dynamic TiO2 devices, per scheme (slow: use --size 8)")
+                   "pulse trains on dynamic TiO2 devices, per scheme (slow: use --size 8); takes only --size, "
+                   "--segment, --driver, --sense, --out and --quiet")
     p.set_defaults(func=run)
     p.set_defaults(static_defaults={dest: p.get_default(dest) for _, dest in _STATIC_ONLY})
     return p

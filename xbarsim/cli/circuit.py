@@ -65,11 +65,13 @@ def _add_circuit_args(p: argparse.ArgumentParser) -> None:
     b.add_argument("--v-read", type=float, default=None,
                    help="read voltage of every row, volt; default 0.3, or the preset's read voltage")
     b.add_argument("--inputs", type=Path, default=None, metavar="FILE",
-                   help="CSV of row voltages, (M,) or (B, M), volt")
+                   help="CSV of row voltages, volt: one line of M per input vector (B lines: a batch of B), or one "
+                        "column of M")
     b.add_argument("--random-inputs", action="store_true", help="row voltages uniform between 0 and --v-read")
     b.add_argument("--cell", type=int, nargs=2, default=(0, 0), metavar=("ROW", "COL"),
-                   help="selected cell of a programming scheme")
-    b.add_argument("--v-write", type=float, default=2.0, help="programming voltage, volt")
+                   help="selected cell of a programming scheme (not used by --scheme read)")
+    b.add_argument("--v-write", type=float, default=2.0,
+                   help="programming voltage, volt (not used by --scheme read)")
 
 
 def _preset(name: str | None) -> Any:
@@ -455,10 +457,14 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--backend", default="sparse", choices=tuple(BACKENDS),
                    help="solver: ideal (every wire, driver and sense 0 ohm), sparse (the nodal solver) or ngspice")
     p.add_argument("--max-cells", type=int, default=128 * 128,
-                   help="ngspice size guard: refuse arrays with more cells (ngspice takes minutes beyond)")
-    p.add_argument("--json", type=Path, default=None, metavar="FILE", help="write the JSON here instead of stdout")
+                   help="ngspice size guard: refuse arrays with more cells (ngspice takes minutes beyond); "
+                        "ngspice only")
+    p.add_argument("--json", type=Path, default=None, metavar="FILE",
+                   help="write the JSON here instead of stdout (or OUT/solve.json)")
     p.add_argument("--out", type=Path, default=None, metavar="DIR",
-                   help="folder for solve.json, cell_voltages.csv and cell_voltages.png")
+                   help="folder for solve.json (unless --json), cell_voltages.csv, cell_voltages.png and, up to "
+                        "32x32, crossbar.png (default: none for --scheme read, results/solve/<scheme> for a "
+                        "programming scheme)")
     p.add_argument("--quiet", action="store_true", help="no status lines (what was written); the results still print")
     p.set_defaults(func=_cmd_solve)
     p = subparsers.add_parser("crosscheck", help="solve with two backends (sparse and ngspice) and compare every field",
@@ -468,18 +474,20 @@ def add_parser(subparsers: Any) -> None:
     _add_circuit_args(p)
     p.add_argument("--backends", nargs=2, default=("sparse", "ngspice"), choices=tuple(BACKENDS),
                    metavar=("A", "B"), help=f"the two backends compared, from {', '.join(BACKENDS)}")
-    p.add_argument("--rtol", type=float, default=1e-9, help="pass/fail threshold (exit 1 if exceeded)")
+    p.add_argument("--rtol", type=float, default=1e-9,
+                   help="largest max relative difference (over every field) that passes; exit 1 above it")
     p.add_argument("--out", type=Path, default=None, metavar="DIR",
                    help="folder for crossbar_<A>.png and crossbar_<B>.png (e.g. crossbar_sparse.png): every segment "
-                        "and cell coloured by its current (arrays up to 32x32)")
+                        "and cell coloured by its current (arrays up to 32x32; larger ones get none)")
     p.add_argument("--quiet", action="store_true", help="no status lines (what was written); the results still print")
     p.add_argument("--max-cells", type=int, default=128 * 128,
-                   help="ngspice size guard: refuse arrays with more cells (ngspice takes minutes beyond)")
+                   help="ngspice size guard: refuse arrays with more cells (ngspice takes minutes beyond); "
+                        "ngspice only")
     p.set_defaults(func=_cmd_crosscheck)
     p = subparsers.add_parser(
         "demo", help="IR drop of a 64x64 array: sparse solver vs ngspice, cell-voltage map",
         description="A tour in one command: a size x size array with 1 ohm wire segments and 10 kohm-1 Mohm "
-                    "devices, solved by the sparse solver and by ngspice; prints the IR-drop error, the agreement "
+                    "devices read with random inputs of 0-0.3 V, solved by the sparse solver and by ngspice; prints the IR-drop error, the agreement "
                     "and the speed, and writes OUT/cell_voltages.png and OUT/demo.json.")
     p.add_argument("--size", type=int, default=64, help="n of the n x n array, 1-256")
     p.add_argument("--seed", type=int, default=0, help="seed of the conductances and inputs")

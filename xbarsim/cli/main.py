@@ -111,6 +111,8 @@ _FLAG_WORDS = (
     ("`retry_failed`", "`--retry-failed`"),
     ("resume=True", "--resume"),
     ("`n_workers`", "`--workers`"),
+    ("(scheduler None or 'local')", "(--scheduler local, the default)"),
+    ("`scheduler`", "`--scheduler`"),
     ("NgspiceOptions.max_cells=", "--max-cells "),
     ("Raise max_cells", "Raise --max-cells"),
 )

@@ -42,7 +42,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("config", type=Path, help="sweep config (TOML): name, trial, trials, seed, plot_x (the plots' x axis, a grid key; default the "
                         "first), [grid], [fixed], [quick]")
     p.add_argument("--quick", action="store_true", help="apply the config's [quick] overrides (a small variant)")
-    add_run_options(p, out_default="results/sweeps/<name>; it holds the store and the aggregate",
+    add_run_options(p, out_default="results/sweeps/<name>, with -quick appended for --quick; it holds the store "
+                                   "and the aggregate",
                     resume_help="skip trials already in the store and run the rest")
     p.set_defaults(func=cmd_sweep, trials=TRIALS,
                    interrupt_hint="finished trials are in the store, rerun with --resume to continue")
