@@ -4,7 +4,8 @@
 the config (:func:`xbarsim.experiments.load_experiment`, ``--quick`` applies its ``[quick]``
 overrides), trains or reuses its networks, runs the sweep on Dask (every trial stored as it
 finishes) or the Monte Carlo transfers (one stored trial each), and writes ``results.csv``,
-``results.json``, ``report.md`` and PNG plots into ``--out`` (default ``results/<name>``). Ctrl-C
+``results.json``, ``report.md``, PNG plots (a sweep also ``trials.csv`` and ``summary.csv``/``.json``) and
+the trained ``networks/`` into ``--out`` (default ``results/<name>``). Ctrl-C
 exits with 130 and ``--resume`` continues.
 """
 
@@ -29,8 +30,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="run an evaluation experiment (TOML config): networks on simulated hardware vs software",
         description=(
             "Train (or reuse) the config's networks, transfer them onto simulated crossbar hardware and report "
-            "the accuracy beside the software baseline and the papers' numbers. Sweeps run on Dask with every "
-            "trial stored in OUT/trials.sqlite; Monte Carlo transfers in OUT/transfers_*.sqlite. "
+            "the accuracy beside the software baseline and the papers' numbers. Writes OUT/report.md, "
+            "OUT/results.csv, OUT/results.json and PNG plots (a sweep also OUT/trials.csv, OUT/summary.csv and "
+            "OUT/summary.json); the trained networks are kept in OUT/networks/ (networks.json, *.npz). Sweeps run "
+            "on Dask with every trial stored in OUT/trials.sqlite; Monte Carlo transfers in OUT/transfers_*.sqlite. "
             "--scheduler, --workers and --dashboard apply to sweeps: a Monte Carlo experiment runs its transfers "
             "in this process. Ctrl-C or SIGTERM stops the run, writes the report of what has finished (marked "
             "partial) and exits with 130 / 143; --resume continues the run."
