@@ -101,14 +101,15 @@ class TransientBiasReport:
         return rows
 
     def report(self) -> str:
-        """A markdown table plus the measured reference line."""
+        """A markdown table plus the measured reference line ("n/a" for a count the array never reaches)."""
         rows = self.table()
         head = ("| scheme | mean abs err % | in tol % | pulses/cell | energy (nJ) | prog. time (us) | "
                 + " | ".join(f"dist n={n} mean/std (uS)" for n in _SHOWN_N)
                 + " | vs Drolet rms mean/std (uS) | corr mean/std |")
         lines = [head, "|" + "---|" * (head.count("|") - 1)]
         for r in rows:
-            dist = " | ".join(f"{r[f'dist_mean_uS_n{n}']:.2f} / {r[f'dist_std_uS_n{n}']:.2f}" for n in _SHOWN_N)
+            # "n/a" where the array is too small for a count (a 3x3 array never reaches n = 10): it printed "nan"
+            dist = " | ".join(f"{_num(r[f'dist_mean_uS_n{n}'])} / {_num(r[f'dist_std_uS_n{n}'])}" for n in _SHOWN_N)
             lines.append(
                 f"| {r['scheme']} | {r['mean_abs_error_pct']:.2f} | {r['within_tolerance_pct']:.1f} | "
                 f"{r['pulses_per_cell']:.2f} | {1e9 * r['energy_J']:.2f} | {1e6 * r['programming_time_s']:.1f} | "
@@ -229,3 +230,8 @@ def write_transient_report(report: TransientBiasReport, out: Path,
     replace_from(paths[2], lambda tmp: fig.savefig(tmp, dpi=100, format="png", metadata=provenance.png_metadata(prov)))
     plt.close(fig)
     return paths
+
+
+def _num(value: float) -> str:
+    """A table cell: two decimals, or "n/a" for a figure that does not exist (NaN)."""
+    return "n/a" if not np.isfinite(value) else f"{value:.2f}"

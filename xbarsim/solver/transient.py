@@ -586,15 +586,29 @@ class _Stepper:
         """Node voltages at t = 0 (states frozen: a DC solve with the cells at G(w0)).
 
         Newton starts at 0 V, or (sources on, Woodbury path) at the last DC solution of this stepper,
-        e.g. the previous verify read; either start converges to the same tolerance.
+        e.g. the previous verify read. Where the warm start does not converge it starts again at 0 V:
+        a 3x3 V/2 programming run with ideal (0 ohm) drivers and sense ends stalled at a KCL error of 1
+        from the previous read's solution, where a start at 0 V converges.
         """
         vf = self.vfixed(0.0)
-        x = np.zeros(self.unknown.size)
         if self.options.linear_solver == "woodbury" and self.last_dc is not None and np.any(vf):
-            x = self.last_dc.copy()  # the last DC solution (e.g. the previous verify read)
+            x, err = self._dc_newton(self.last_dc.copy(), vf, w0)  # the last DC solution
+            if x is not None:
+                return x
+            self.force_factor = True  # its factors belong to the stalled start
+        x, err = self._dc_newton(np.zeros(self.unknown.size), vf, w0)
+        if x is not None:
+            return x
+        raise ConvergenceError(f"the operating point at t = 0 did not converge (KCL error {err:.3g})",
+                               iterations=self.options.maxiter * 2, residual=err)
+
+    def _dc_newton(self, x: FloatArray, vf: FloatArray, w0: FloatArray) -> tuple[FloatArray | None, float]:
+        """Damped Newton on the DC problem from ``x``: the converged node voltages (kept as the next
+        warm start) and their KCL error, or None and the last error."""
         prev = np.inf
         self.damped = False
-        for k in range(self.options.maxiter * 2):
+        err = np.inf
+        for _ in range(self.options.maxiter * 2):
             u = self.cell_voltage(x, vf)
             i_cell, di_du, _ = self.model.current_partials(u, w0)
             F = self.A_w @ x + self.C_w @ vf + self.P_uT @ i_cell
@@ -603,7 +617,7 @@ class _Stepper:
                 err = float(np.max(np.where(scale > 0, np.abs(F) / scale, np.abs(F)), initial=0.0))
             if err <= self.options.newton_tol or np.max(np.abs(F), initial=0.0) <= _ABSTOL:
                 self.last_dc = x
-                return x
+                return x, err
             fnorm = float(np.max(np.abs(F), initial=0.0))
             if fnorm > 0.25 * prev:
                 self.force_factor = True
@@ -616,8 +630,7 @@ class _Stepper:
             if self.damped:
                 prev = np.inf
             x = x + dx * min(1.0, self.options.max_step / max(big, 1e-300))
-        raise ConvergenceError(f"the operating point at t = 0 did not converge (KCL error {err:.3g})",
-                               iterations=self.options.maxiter * 2, residual=err)
+        return None, err
 
     def source_currents(self, x: FloatArray, vf: FloatArray, w: FloatArray, ic: FloatArray,
                         icf: FloatArray | None = None) -> tuple[FloatArray, FloatArray]:
