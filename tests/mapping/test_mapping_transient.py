@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 import xbarsim.mapping as mp
 from xbarsim import LineResistance
 from xbarsim.analysis import WriteVerifySettings
 from xbarsim.devices import tio2_passive
+from xbarsim.errors import ConfigError
 
 
 def test_transient_programming_maps_a_layer(rng):
@@ -22,3 +24,11 @@ def test_transient_programming_maps_a_layer(rng):
     # the devices the layer does not use were not written (no pulses), only disturbed a little
     occ = layer.placement.occupancy()
     assert np.abs(layer.chip.conductance[~occ] - chip.conductance[~occ]).max() < 0.1 * chip.g_max
+
+
+@pytest.mark.parametrize("model", [3, "tio2"])
+def test_transient_programming_refuses_a_model_that_is_not_a_dynamic_device(rng, model):
+    # before: the window lookup ran first and raised AttributeError ('int' object has no attribute 'conductance')
+    chip = mp.Chip.sample(n_kernels=1, kernel_shape=(2, 2), preset=tio2_passive(stuck_rate=0.0), rng=rng)
+    with pytest.raises(ConfigError, match="`model` must be a DynamicDevice"):
+        mp.program_transient(chip, np.array([0]), [200e-6], model=model)
