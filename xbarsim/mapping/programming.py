@@ -30,7 +30,9 @@ class WriteVerify:
     Attributes
     ----------
     tolerance : float or None
-        Siemens: a write is accepted when the verify read lands within this of the target.
+        Siemens: a write is accepted when the verify read (read noise included) lands within this of
+        the target clipped to the window, ``|read - target| <= tolerance`` (so ``0`` accepts only an
+        exact read).
         ``None`` (default) is 5 % of the preset's window ``g_max - g_min`` (5 uS for the LEA chip,
         20 uS for the TiO2 preset).
     max_iterations : int
@@ -64,7 +66,9 @@ class ProgrammingReport:
     attempts : ndarray of int, shape (D,)
         Write pulses (attempts) each device received.
     converged : ndarray of bool, shape (D,)
-        Devices whose last verify read was within tolerance.
+        Devices whose last verify read was within tolerance. :func:`write_verify` counts a truly
+        stuck device whose stuck value read within tolerance; :func:`program_sequence` and
+        :func:`program_transient` never count a truly stuck device.
     skipped : ndarray of bool, shape (D,)
         Devices known to be stuck and therefore not pulsed.
     disturbance : ndarray or None, shape (D,)
@@ -154,7 +158,8 @@ def write_verify(
         Siemens, target conductances (clipped to the window; not snapped to levels here).
     rng : numpy.random.Generator
         Draw order per verify iteration and distinct preset: programming error of the devices
-        still being written, then their verify reads.
+        still being written, then their verify reads, in the order of ``index`` (so reordering
+        ``index`` changes the draws).
     verify : WriteVerify, optional
         Tolerance and attempt limit.
     skip : array_like of bool, shape (D,), optional
@@ -169,8 +174,10 @@ def write_verify(
     -----
     Each attempt is a fresh draw of the preset's programming-error model around the target, with
     the device's own systematic offset (``chip.offsets``); the verify read adds the preset's read
-    noise. A truly stuck device does not move whatever is written; it converges only if its stuck
-    value happens to read within tolerance of the target.
+    noise. There is no read before the first write: every device not skipped takes at least one
+    write, one already at its target included. A truly stuck device does not move whatever is
+    written; it converges only if its stuck value happens to read within tolerance of the target,
+    and its writes are counted in ``attempts`` unless ``skip`` marks it.
     """
     if not isinstance(chip, Chip):
         raise ConfigError(f"`chip` must be a Chip; got {type(chip).__name__}.")
@@ -301,7 +308,10 @@ def program_sequence(
     Every device of a kernel goes through ``program_array``: the kernel's other devices are given
     their present conductance as target and programmed *first*, so that the addressed devices,
     programmed last in row-major order, are disturbed only by one another's pulses (a device
-    already at its target within tolerance takes no pulse; with read noise it may take a few).
+    already at its target within tolerance takes no pulse; with read noise it may take a few; one
+    outside the window is pulsed into it, as are the healthy devices of a freshly sampled chip below
+    ``g_min``: 49 % for ``rram_1t1r_nist``, 79 % for ``tio2_passive``, seed 0). Pulses on the
+    kernel's other devices are not in the report.
     ``program_array`` can now program a subset of cells (an ``order`` of fewer than ``M * N``
     cells), which would spare the other devices those few pulses; switching to it changes the
     numbers of experiment 1 (``programming = "sequence"``), so it waits for a re-run of that
