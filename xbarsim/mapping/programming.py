@@ -392,13 +392,15 @@ def program_transient(
     states (a stuck device outside it starts at the window edge); stuck devices are put back at
     their stuck value afterwards but take part in the pulses as ordinary cells.
     """
-    from xbarsim.analysis.transient_programming import WriteVerifySettings, _check_model, program_array_transient
-    from xbarsim.devices.dynamic import tio2_vteam
+    from xbarsim.analysis.transient_programming import WriteVerifySettings, program_array_transient
+    from xbarsim.devices.dynamic import DynamicDevice, tio2_vteam
 
     if not isinstance(chip, Chip):
         raise ConfigError(f"`chip` must be a Chip; got {type(chip).__name__}.")
     mdl = tio2_vteam() if model is None else model
-    _check_model(mdl)  # before the window lookup below, which raised AttributeError for a non-model
+    if not isinstance(mdl, DynamicDevice):  # before the window lookup below (AttributeError for a non-model)
+        raise ConfigError(f"`model` must be a DynamicDevice (e.g. xbarsim.devices.tio2_vteam()); got "
+                          f"{type(mdl).__name__}.")
     cfg = WriteVerifySettings() if settings is None else settings
     g_lo, g_hi = float(mdl.conductance(np.array(0.0))), float(mdl.conductance(np.array(1.0)))
     kc = chip.shape[2]
