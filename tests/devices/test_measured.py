@@ -121,3 +121,42 @@ def test_bad_kernel_index() -> None:
     for bad in (1, 99, -1, "17", 17.0, True):
         with pytest.raises(ConfigError, match="`k`"):
             lea_kernel_map(bad)  # type: ignore[arg-type]
+
+
+_FAILURE_MAP = (DATA / "dead_xbar_P464EC_HD.csv").read_text(encoding="utf-8")
+_KERNEL_MAP = (DATA / "greedy_simple_alpha4_beta4_kernel0.txt").read_text(encoding="utf-8")
+_STATS = (DATA / "biasing_disturbance_stats.csv").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("parse", "name", "text"),
+    [
+        ("failure_map", "dead_xbar_P464EC_HD.csv", _FAILURE_MAP[: len(_FAILURE_MAP) // 2]),  # 22 of 64 values
+        ("failure_map", "dead_xbar_P464EC_HD.csv", _FAILURE_MAP.replace("304.368125", "abc")),
+        ("failure_map", "dead_xbar_P464EC_HD.csv", ""),
+        ("failure_map", "dead_xbar_P464EC_HD.csv", _FAILURE_MAP.replace("n_rows", "rows")),
+        ("matrix", "greedy_simple_alpha4_beta4_kernel0.txt", _KERNEL_MAP.replace("1.371202034429173130e-04", "x")),
+        ("matrix", "greedy_simple_alpha4_beta4_kernel0.txt", "\n".join(_KERNEL_MAP.splitlines()[:24])),  # 24 rows
+        ("matrix", "greedy_simple_alpha4_beta4_kernel0.txt", _KERNEL_MAP.replace("1.371202034429173130e-04 ", "", 1)),
+        ("matrix", "greedy_simple_alpha4_beta4_kernel0.txt", ""),
+        ("stats", "biasing_disturbance_stats.csv", _STATS.replace("1,-6.265096024808778e-07,", "1,")),
+        ("stats", "biasing_disturbance_stats.csv", _STATS.splitlines()[0]),
+        ("samples", "biasing_disturbance_samples_S.json", '{"1": [1e-6, '),
+        ("samples", "biasing_disturbance_samples_S.json", '{"one": [1e-6]}'),
+    ],
+)
+def test_a_damaged_data_file_raises_file_format_error_naming_it(parse: str, name: str, text: str) -> None:
+    """A damaged copy of a shipped file (the parsers take the text, so the package data stay untouched)
+    raises FileFormatError naming the file, not a bare ValueError / IndexError / KeyError from numpy or json."""
+    from xbarsim.devices import measured
+    from xbarsim.errors import FileFormatError
+
+    with pytest.raises(FileFormatError, match=re.escape(name)):
+        if parse == "failure_map":
+            measured._parse_failure_map("P464EC_HD", text)
+        elif parse == "matrix":
+            measured._parse_matrix(name, text, shape=(25, 25))
+        elif parse == "stats":
+            measured._parse_disturbance_stats(text)
+        else:
+            measured._parse_disturbance_samples(text)

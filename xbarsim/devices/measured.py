@@ -25,7 +25,7 @@ import numpy as np
 
 from xbarsim._typing import FloatArray, IntArray
 from xbarsim._validation import readonly
-from xbarsim.errors import ConfigError
+from xbarsim.errors import ConfigError, FileFormatError
 
 __all__ = [
     "LEA_KERNELS",
@@ -57,9 +57,26 @@ def _data_text(name: str) -> str:
     return (resources.files("xbarsim.devices") / "data" / name).read_text(encoding="utf-8")
 
 
-def _load_matrix(name: str) -> FloatArray:
-    rows = [line.split() for line in _data_text(name).splitlines() if line.strip()]
-    return np.array(rows, dtype=np.float64)
+def _damaged(name: str, exc: Exception) -> FileFormatError:
+    return FileFormatError(f"shipped data file {name} (xbarsim/devices/data) is damaged: {type(exc).__name__}: {exc}")
+
+
+def _parse_matrix(name: str, text: str, *, shape: tuple[int, int] | None = None) -> FloatArray:
+    """Whitespace-separated numbers, one matrix row a line; FileFormatError naming ``name`` if it is not."""
+    try:
+        rows = [line.split() for line in text.splitlines() if line.strip()]
+        out = np.array(rows, dtype=np.float64)
+        if out.ndim != 2 or out.size == 0:
+            raise ValueError(f"not a rectangular table of numbers (array shape {out.shape})")
+        if shape is not None and out.shape != shape:
+            raise ValueError(f"expected shape {shape}, read {out.shape}")
+    except ValueError as exc:
+        raise _damaged(name, exc) from None
+    return out
+
+
+def _load_matrix(name: str, *, shape: tuple[int, int] | None = None) -> FloatArray:
+    return _parse_matrix(name, _data_text(name), shape=shape)
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -179,7 +196,7 @@ def lea_kernel_map(k: int) -> FloatArray:
     """
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or int(k) not in LEA_KERNELS:
         raise ConfigError(f"`k` must be one of the shipped LEA kernels {LEA_KERNELS}; got {k!r}.")
-    return readonly(_load_matrix(f"greedy_simple_alpha4_beta4_kernel{int(k)}.txt"))
+    return readonly(_load_matrix(f"greedy_simple_alpha4_beta4_kernel{int(k)}.txt", shape=(25, 25)))
 
 
 def lea_kernel17_multibit() -> FloatArray:
@@ -192,7 +209,7 @@ def lea_kernel17_multibit() -> FloatArray:
         converts to siemens. Targets were 133, 167, 200 and 233 uS; 27 of the 625 devices read above
         300 uS (stuck-ON, 4.3 %).
     """
-    return readonly(_load_matrix("conductance_map_multibit_k17.txt") * 1e-12)
+    return readonly(_load_matrix("conductance_map_multibit_k17.txt", shape=(25, 25)) * 1e-12)
 
 
 def lea_iv_curves(polarity: Polarity | None = None) -> tuple[IVCurve, ...]:
@@ -218,19 +235,30 @@ def lea_iv_curves(polarity: Polarity | None = None) -> tuple[IVCurve, ...]:
     out = []
     for pol in pols:
         for cycle in range(1, _LEA_IV_CYCLES + 1):
-            data = _load_matrix(f"iv_{pol}_cycle{cycle}.txt")
+            name = f"iv_{pol}_cycle{cycle}.txt"
+            data = _load_matrix(name)
+            if data.shape[1] != 2:
+                raise _damaged(name, ValueError(f"expected 2 columns (V, I), read {data.shape[1]}"))
             out.append(IVCurve(polarity=pol, cycle=cycle, voltage=data[:, 0], current=data[:, 1]))
     return tuple(out)
 
 
 def _parse_failure_map(name: str, text: str) -> FailureMap:
-    lines = [line for line in text.splitlines() if line.strip()]
-    keys = [s.strip() for s in lines[0].split(";") if s.strip()]
-    values = [float(s) for s in lines[1].split(";") if s.strip()]
-    settings = dict(zip(keys, values, strict=True))
-    data = np.array([float(s) for line in lines[2:] for s in line.split(";") if s.strip()])
-    shape = (int(settings["n_rows"]), int(settings["n_columns"]))
-    return FailureMap(name=name, resistance=data.reshape(shape), settings=settings)
+    try:
+        lines = [line for line in text.splitlines() if line.strip()]
+        if len(lines) < 3:
+            raise ValueError(f"expected 3 lines (setting names, their values, resistances), read {len(lines)}")
+        keys = [s.strip() for s in lines[0].split(";") if s.strip()]
+        values = [float(s) for s in lines[1].split(";") if s.strip()]
+        settings = dict(zip(keys, values, strict=True))
+        if "n_rows" not in settings or "n_columns" not in settings:
+            raise ValueError("the header lacks n_rows / n_columns")
+        data = np.array([float(s) for line in lines[2:] for s in line.split(";") if s.strip()])
+        shape = (int(settings["n_rows"]), int(settings["n_columns"]))
+        resistance = data.reshape(shape)
+    except ValueError as exc:
+        raise _damaged(f"dead_xbar_{name}.csv", exc) from None
+    return FailureMap(name=name, resistance=resistance, settings=settings)
 
 
 def drolet_failure_maps() -> tuple[FailureMap, ...]:
@@ -265,8 +293,21 @@ def drolet_disturbance_samples() -> dict[int, FloatArray]:
     uS): the release's two files, not a conversion of ours (both are byte-faithful). Their code
     draws values from these samples and uses the table's sigma only for its 4-sigma outlier rule.
     """
-    raw = json.loads(_data_text("biasing_disturbance_samples_S.json"))
-    return {int(k): readonly(np.asarray(v, dtype=np.float64)) for k, v in sorted(raw.items(), key=lambda kv: int(kv[0]))}
+    return _parse_disturbance_samples(_data_text("biasing_disturbance_samples_S.json"))
+
+
+def _parse_disturbance_samples(text: str) -> dict[int, FloatArray]:
+    try:
+        raw = json.loads(text)
+        if not isinstance(raw, dict):
+            raise ValueError(f"expected a JSON object n -> list, read a {type(raw).__name__}")
+        items = sorted(((int(k), np.asarray(v, dtype=np.float64)) for k, v in raw.items()), key=lambda kv: kv[0])
+        for n, v in items:
+            if v.ndim != 1:
+                raise ValueError(f"n = {n}: expected a list of numbers")
+    except (ValueError, TypeError) as exc:  # json.JSONDecodeError is a ValueError
+        raise _damaged("biasing_disturbance_samples_S.json", exc) from None
+    return {n: readonly(v) for n, v in items}
 
 
 def drolet_disturbance_stats() -> DisturbanceStats:
@@ -281,8 +322,17 @@ def drolet_disturbance_stats() -> DisturbanceStats:
         from n = 55 on have no samples and hold NaN. For n <= 44 these moments are not those of
         :func:`drolet_disturbance_samples` (see its Notes).
     """
-    lines = [line for line in _data_text("biasing_disturbance_stats.csv").splitlines() if line.strip()]
-    rows = np.array([[float(s) for s in line.split(",")] for line in lines[1:]])
+    return _parse_disturbance_stats(_data_text("biasing_disturbance_stats.csv"))
+
+
+def _parse_disturbance_stats(text: str) -> DisturbanceStats:
+    try:
+        lines = [line for line in text.splitlines() if line.strip()]
+        rows = np.array([[float(s) for s in line.split(",")] for line in lines[1:]], dtype=np.float64)
+        if rows.ndim != 2 or rows.shape[0] == 0 or rows.shape[1] != 4:
+            raise ValueError(f"expected rows of 4 numbers (n, mean dG, std dG, count), read shape {rows.shape}")
+    except ValueError as exc:
+        raise _damaged("biasing_disturbance_stats.csv", exc) from None
     return DisturbanceStats(
         n_subsequent=rows[:, 0].astype(np.int64),
         mean_dg=rows[:, 1],
