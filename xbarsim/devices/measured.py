@@ -93,7 +93,9 @@ class IVCurve:
     voltage : ndarray, shape (n,)
         Volt, applied voltage in measurement order.
     current : ndarray, shape (n,)
-        Ampere, measured current (sign follows the voltage).
+        Ampere, measured current. Its sign follows the voltage's except at a few points per sweep
+        (0-9 of a positive sweep, 11-25 of a negative one) where ``|I|`` is at most 2.2 uA, the noise
+        floor.
     """
 
     polarity: Polarity
@@ -121,7 +123,9 @@ class FailureMap:
         Die and crossbar identifier, e.g. ``"P464EC_HD"`` (file ``dead_xbar_<name>.csv``).
     resistance : ndarray, shape (8, 8)
         Ohm, read resistance of every device. Values far above the 10 kOhm HRS (hundreds of kOhm to
-        MOhm) mark devices that failed to program.
+        MOhm) mark devices that failed to program: 22 in P464EC_HD and 7 in P464EC_TD read above
+        100 kOhm, the others none (P464EC_TG tops at 32.5 kOhm). Many devices also read below the
+        2 kOhm LRS: 22 to 64 per map, down to 136 Ohm (all 64 of P464ED_HD read 136-724 Ohm).
     settings : dict of str to float
         Programming settings from the file header, as written there: ``n_rows``, ``n_columns``,
         ``DC_NUMPOINTS``, ``vread`` (V), ``Vmax_set``/``Vmin_reset`` (V), ``Vset``/``Vreset`` (V, start
@@ -191,8 +195,9 @@ def lea_kernel_map(k: int) -> FloatArray:
     ndarray, shape (25, 25)
         Siemens, read at 0.3 V (file ``greedy_simple_alpha4_beta4_kernel{k}.txt`` of the LEA data
         release: the kernels used by the greedy alpha = beta = 4 mapping). Stuck-ON devices read
-        around 500 uS or more; values near or below zero are stuck-OFF devices, mostly whole dead
-        columns.
+        around 500 uS or more; values near or below zero (below 10 uS, down to -13 uS) are stuck-OFF
+        devices, 306 in the 13 maps: in one or two columns per kernel (15 to 24 of such a column's 25
+        devices; one more device in kernel 24), none in kernels 9, 17 and 25.
     """
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or int(k) not in LEA_KERNELS:
         raise ConfigError(f"`k` must be one of the shipped LEA kernels {LEA_KERNELS}; got {k!r}.")
@@ -269,7 +274,7 @@ def drolet_failure_maps() -> tuple[FailureMap, ...]:
     tuple of FailureMap
         In the order of :data:`DROLET_FAILURE_MAPS`. Resistances in ohm; the header of each file
         (files ``dead_xbar_*.csv``) holds the programming settings: read 0.2 V, SET from 1.1 V and
-        RESET from -1.1 V in 20-50 mV steps, 1 % tolerance, pulses of about 1 us.
+        RESET from -1.1 V in 20-50 mV steps, 1 % tolerance, pulses of 0.8-2 us.
     """
     return tuple(_parse_failure_map(name, _data_text(f"dead_xbar_{name}.csv")) for name in DROLET_FAILURE_MAPS)
 
@@ -281,7 +286,7 @@ def drolet_disturbance_samples() -> dict[int, FloatArray]:
     -------
     dict of int to ndarray
         ``n`` (devices programmed after the disturbed one, 1..59) -> read-only array of the
-        measured conductance changes (S), which the authors' code samples from
+        measured conductance changes (S; empty for n = 55..59, the table's rows without samples), which the authors' code samples from
         (``drift_dicts/delta_dicts.pkl``, ``random.choice`` per device).
 
     Notes
@@ -289,7 +294,7 @@ def drolet_disturbance_samples() -> dict[int, FloatArray]:
     In the authors' release these samples and the moments of :func:`drolet_disturbance_stats`
     (``mu_`` / ``sigma_delta_dicts.pkl``) agree only from ``n = 45`` on (and at 43). For ``n <= 44``
     the sample counts are equal but the samples' means are 0.57-0.90 times the table's at n <= 37,
-    and their standard deviations 0.73-0.96 times (n = 30: -7.70 / 18.46 uS against -11.20 / 21.65
+    and their standard deviations 0.73-0.96 times at n <= 44 (n = 30: -7.70 / 18.46 uS against -11.20 / 21.65
     uS): the release's two files, not a conversion of ours (both are byte-faithful). Their code
     draws values from these samples and uses the table's sigma only for its 4-sigma outlier rule.
     """
