@@ -286,7 +286,8 @@ def drolet_disturbance_samples() -> dict[int, FloatArray]:
     -------
     dict of int to ndarray
         ``n`` (devices programmed after the disturbed one, 1..59) -> read-only array of the
-        measured conductance changes (S; empty for n = 55..59, the table's rows without samples), which the authors' code samples from
+        measured conductance changes (S; empty for n = 55..59, the table's rows without samples),
+        which the authors' code samples from
         (``drift_dicts/delta_dicts.pkl``, ``random.choice`` per device).
 
     Notes
