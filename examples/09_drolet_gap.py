@@ -39,6 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--transfers", type=int, default=200)
     ap.add_argument("--out", type=Path, default=Path("results/examples/09_drolet_gap.csv"))
     args = ap.parse_args(argv)
+    if args.transfers < 1:
+        ap.error(f"--transfers must be at least 1; got {args.transfers}")
     config = load_experiment(CONFIG)
     prov = provenance.collect(config=CONFIG, seed=config.seed)  # the config and seed the transfers use, started now
     data = load_half_moons()

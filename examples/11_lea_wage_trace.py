@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from xbarsim import provenance
+from xbarsim.errors import ConfigError
 from xbarsim.evaluation import Hardware, evaluate
 from xbarsim.networks import WageConfig, load_dataset, train_wage
 from xbarsim.sweeps import write_csv
@@ -52,7 +53,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--hidden", type=int, default=150)
     ap.add_argument("--out", type=Path, default=Path("results/examples/11_lea_wage_trace.csv"))
     args = ap.parse_args(argv)
-    ds = load_dataset(args.dataset)
+    for flag in ("cycles", "points", "epochs", "batch_size", "hidden"):
+        if getattr(args, flag) < 1:
+            ap.error(f"--{flag.replace('_', '-')} must be at least 1; got {getattr(args, flag)}")
+    try:
+        ds = load_dataset(args.dataset)
+    except ConfigError as exc:
+        ap.error(str(exc))
     base = WageConfig(hidden=args.hidden, epochs=args.epochs, batch_size=args.batch_size)
     rows = []
     print("| WAGE network | software | layer-1 non-zero | LEA alpha = 1 | alpha = 3 | alpha = 6 |")

@@ -110,6 +110,11 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.paper_cycles is not None:
         return paper_cycles(args.paper_cycles)
+    if args.cycles < 1:
+        ap.error(f"--cycles must be at least 1; got {args.cycles}")
+    unknown = [c for c in args.only.split(",") if c and c not in CHANGES]
+    if unknown:
+        ap.error(f"unknown change(s) {unknown}; choose from {', '.join(map(repr, CHANGES))}")
     config = load_experiment(CONFIG)
     prov = provenance.collect(config=CONFIG, seed=config.seed)  # the config and seed the transfers use, started now
     chip_hw = config.hardware.replace(**config.variants["chip"])

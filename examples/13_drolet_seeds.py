@@ -70,6 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [r for r in names if r not in RECIPES]
     if unknown:
         ap.error(f"unknown recipe(s) {unknown}; choose from {', '.join(RECIPES)}")
+    if args.seeds < 1 or args.transfers < 10:  # the 10-draw fraction needs one group of 10 transfers
+        ap.error(f"--seeds must be at least 1 and --transfers at least 10; got {args.seeds} and {args.transfers}")
     seeds, transfers = (2, 50) if args.quick else (args.seeds, args.transfers)
     data = load_half_moons()
     code = DroletCodePerturbation()

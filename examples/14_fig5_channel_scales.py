@@ -230,13 +230,22 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.out is None:
         args.out = Path("results/examples") / ("14_fig5_joint.csv" if args.joint else "14_fig5_channel_scales.csv")
+    try:
+        seeds = [int(s) for s in args.seeds.split(",") if s]
+    except ValueError:
+        ap.error(f"--seeds must be comma-separated integers; got {args.seeds!r}")
+    if args.cycles < 1:
+        ap.error(f"--cycles must be at least 1; got {args.cycles}")
+    missing = [str(p) for p in args.float_npz if not p.is_file()]
+    if missing:
+        ap.error(f"--float-npz: no such file {', '.join(missing)}")
     config = load_experiment(CONFIG)
     prov = provenance.collect(config=CONFIG, seed=config.seed)  # the config and seed the transfers use, started now
     chip_hw = config.hardware.replace(**config.variants["chip"])
     data = cached_dataset(config.dataset)
     base = next(s for s in config.networks if s.name == "ewc-ternary")
     floats: dict[str, MLP] = {}
-    for seed in [int(s) for s in args.seeds.split(",") if s]:
+    for seed in seeds:
         floats[f"ours seed {seed}"] = train_network(dataclasses.replace(base, quantization="none", seed=seed),
                                                      data, chip_hw)  # type: ignore[assignment]
     for path in args.float_npz:
