@@ -59,7 +59,7 @@ def main(size: int = 64, seed: int = 0) -> Path:
     replace_from(png, lambda tmp: fig.savefig(tmp, format="png", dpi=110, metadata=provenance.png_metadata(prov)))
     plt.close(fig)
     write_csv(OUT / "01_ir_drop.csv", rows, prov)
-    print(f"wrote {png}")
+    print(f"wrote {png} and {OUT / '01_ir_drop.csv'}")
     return png
 
 

@@ -183,6 +183,8 @@ def test_drolet_seeds_example_prints_the_mean_and_std_of_its_csv_rows(tmp_path):
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
     rows = _csv_rows(tmp_path / "13_drolet_seeds.csv")
+    header = next(ln for ln in proc.stdout.splitlines() if ln.startswith("| recipe |"))
+    assert header.endswith("|") and header.count("|") == 7  # a markdown header of the 6 columns (before: a note after it)
     assert [(r["recipe"], r["seed"]) for r in rows] == [("regular", "0"), ("regular", "1"), ("aware-code", "0"),
                                                         ("aware-code", "1")]
     for recipe in ("regular", "aware-code"):
@@ -491,6 +493,19 @@ def test_joint_pair_prints_its_csv_rows(tmp_path):
         assert cells[5] == f"{again['drop']:.1%} ± {again['drop_std']:.1%}"
         assert cells[6:] == [f"{again[k]:.0%}" for k in ("drop_at_least_paper", "in_one_copy_window",
                                                          "in_many_copies_window", "in_both_windows")]
+
+
+@pytest.mark.parametrize("args", [
+    ["09_drolet_gap.py", "--transfers", "0"], ["11_lea_wage_trace.py", "--cycles", "0"],
+    ["11_lea_wage_trace.py", "--dataset", "nope"], ["12_fig5_trace.py", "--only", "nope"],
+    ["12_fig5_trace.py", "--cycles", "0"], ["13_drolet_seeds.py", "--seeds", "0"],
+    ["14_fig5_channel_scales.py", "--seeds", "x"], ["14_fig5_channel_scales.py", "--float-npz", "missing.npz"]])
+def test_example_refuses_a_bad_option_with_a_usage_error(args, tmp_path):
+    """A bad option is a usage error (exit 2, no traceback; before: tracebacks, and a table of nan for 13)."""
+    proc = subprocess.run([sys.executable, str(EXAMPLES / args[0]), *args[1:]], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    assert f"{args[0]}: error: " in proc.stderr and not list(tmp_path.rglob("*.csv"))
 
 
 def test_an_experiment_example_exits_1_when_trials_failed(tmp_path, monkeypatch, capsys):
