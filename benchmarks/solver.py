@@ -36,7 +36,6 @@ definition of :func:`xbarsim.solver.checks.compare`.
 from __future__ import annotations
 
 import argparse
-import csv
 import gc
 import json
 import logging
@@ -527,28 +526,17 @@ def main(argv: list[str] | None = None) -> int:
 def write_csv(path: Path, results: dict[tuple[str, int], Result], prov: dict[str, Any]) -> None:
     """One row per measurement, after the provenance line, written atomically (a temporary file moved
     into place: an interrupt leaves the previous CSV, never a truncated one)."""
-    from xbarsim import provenance
-    from xbarsim.sweeps import replace_from
+    from xbarsim import sweeps
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    cols = ["tool", "size", "vectors", "status", "best_s", "runs_s", "peak_rss_mb", "base_rss_mb", "method",
-            "iterations", "kcl_residual", "time_ratio_to_default", "max_rel_diff_to_direct", "extra"]
-
-    def write(tmp: Path) -> None:
-        with tmp.open("w", newline="") as f:
-            f.write(provenance.csv_header(prov))
-            w = csv.writer(f)
-            w.writerow(cols)
-            for r in results.values():
-                w.writerow([r.tool, r.size, r.vectors, r.status, r.best if r.ok else "",
-                            ";".join(f"{t:.6g}" for t in r.times), f"{r.peak_rss_mb:.1f}", f"{r.base_rss_mb:.1f}",
-                            r.method, "" if r.iterations is None else r.iterations,
-                            "" if r.kcl_residual is None else f"{r.kcl_residual:.3e}",
-                            "" if r.ratio is None else f"{r.ratio:.6g}",
-                            "" if r.max_rel_diff is None else f"{r.max_rel_diff:.3e}",
-                            json.dumps(r.extra) if r.extra else ""])
-
-    replace_from(path, write)
+    rows = [{"tool": r.tool, "size": r.size, "vectors": r.vectors, "status": r.status,
+             "best_s": r.best if r.ok else "", "runs_s": ";".join(f"{t:.6g}" for t in r.times),
+             "peak_rss_mb": f"{r.peak_rss_mb:.1f}", "base_rss_mb": f"{r.base_rss_mb:.1f}", "method": r.method,
+             "iterations": "" if r.iterations is None else r.iterations,
+             "kcl_residual": "" if r.kcl_residual is None else f"{r.kcl_residual:.3e}",
+             "time_ratio_to_default": "" if r.ratio is None else f"{r.ratio:.6g}",
+             "max_rel_diff_to_direct": "" if r.max_rel_diff is None else f"{r.max_rel_diff:.3e}",
+             "extra": json.dumps(r.extra) if r.extra else ""} for r in results.values()]
+    sweeps.write_csv(path, rows, prov)
 
 
 def _target(ok: bool | None) -> str:
