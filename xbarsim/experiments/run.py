@@ -383,7 +383,9 @@ def _sweep_report(config: ExperimentConfig, folder: Path, store: Path, spec: Swe
     agg = aggregate_sweep(store, folder, plots=False, spec=spec, provenance=prov)
     prov = {**prov, "partial": bool(prov.get("partial")) or agg.n_missing > 0}
     cols = list(config.grid) or ["network"]
-    rows = _sweep_rows(config, store, fixed)
+    with ResultStore(store, readonly=True) as db:
+        records = db.records()  # once, for the rows and the warnings note
+    rows = _sweep_rows(config, records, fixed)
     metrics = ["accuracy", "mapping_error"]
     metrics += sorted({m.removesuffix("_mean") for row in rows for m in row
                        if m.startswith("accuracy_") and m.endswith("_mean") and m != "accuracy_mean"
@@ -409,8 +411,7 @@ def _sweep_report(config: ExperimentConfig, folder: Path, store: Path, spec: Swe
                      "the run was interrupted; `--resume` completes it.")
     if agg.n_failed:
         notes.append(f"**{agg.n_failed} trial(s) failed**; see `error_type` / `error` in `{agg.trials_csv.name}`.")
-    with ResultStore(store, readonly=True) as db:
-        warned = _warnings_note(db.records(), "trial", store.name)
+    warned = _warnings_note(records, "trial", store.name)
     if warned:
         notes.append(warned)
     text = markdown(config, rows, cols, metrics, comparisons, software, elapsed,
@@ -438,12 +439,11 @@ def _warnings_note(records: Sequence[TrialRecord], what: str, where: str) -> str
     return "\n".join(lines)
 
 
-def _sweep_rows(config: ExperimentConfig, store: Path, fixed: Mapping[str, Any]) -> list[dict[str, Any]]:
+def _sweep_rows(config: ExperimentConfig, records: Sequence[TrialRecord],
+                fixed: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Per grid point (in the config's grid order): its values, ``n`` (successful trials),
-    ``n_failed`` and mean / std (ddof = 0) of every numeric metric, from
+    ``n_failed`` and mean / std (ddof = 0) of every numeric metric of the stored ``records``, from
     :func:`xbarsim.sweeps.summarize` (trials matched to points by their own parameter values)."""
-    with ResultStore(store, readonly=True) as db:
-        records = db.records()
     names = sorted({k for r in records if r.ok for k, v in r.results.items()
                     if isinstance(v, (int, float)) and not isinstance(v, bool)})
     rows = []
